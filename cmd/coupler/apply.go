@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/couplerhq/coupler/engine"
+)
+
+func newApply(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "apply [PLAN_ID]",
+		Short: "Execute a saved plan (default: the latest unapplied one)",
+		Long: `apply writes exactly what a saved plan says: its creates and updates, each
+update conditional on the destination record being unchanged since the plan.
+It records couplings, the run log and watermarks as each batch of writes is
+confirmed. A record that fails is logged and does not stop the others; apply
+then exits 1.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			id := ""
+			if len(args) == 1 {
+				id = args[0]
+			}
+			res, err := e.Apply(cmd.Context(), id)
+			if res != nil {
+				printApply(g.stdout, res)
+			}
+			if err != nil {
+				return err
+			}
+			for _, r := range res.Runs {
+				if r.Failed > 0 {
+					return &exitError{code: 1, err: fmt.Errorf("some records failed; see coupler runs")}
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func printApply(w io.Writer, res *engine.ApplyResult) {
+	fmt.Fprintf(w, "Applied plan %s\n", res.PlanID)
+	for _, r := range res.Runs {
+		fmt.Fprintf(w, "  %s: %d inserted, %d modified, %d failed in %s\n",
+			r.Mapping, r.Inserted, r.Modified, r.Failed, r.Duration().Round(1e6))
+	}
+	for _, f := range res.Failures {
+		fmt.Fprintf(w, "  ! %s %s: %s\n", f.Mapping, f.SourceID, f.Message)
+	}
+}

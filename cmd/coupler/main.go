@@ -1,0 +1,13 @@
+// Command coupler keeps records in two systems in step, as declared in
+// version-controlled YAML: validate, plan, apply, runs, and a demo.
+package main
+
+import (
+	"os"
+
+	_ "github.com/couplerhq/coupler/connectors/odata"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}

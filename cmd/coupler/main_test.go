@@ -1,0 +1,60 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/couplerhq/coupler/connectors/fake"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"coupler": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the txtar scripts under testdata/script. Each script gets
+// its own fake ERP (BC_URL, 50 customers stamped in the past) and fake CRM
+// (DATAVERSE_URL), and the command fake-edit to change a customer.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			erp, crm := fake.NewERP(), fake.NewCRM()
+			stamp := time.Now().Add(-2 * time.Hour)
+			erp.SetClock(func() time.Time { stamp = stamp.Add(time.Minute); return stamp })
+			if err := fake.SeedCustomers(erp, 50); err != nil {
+				return err
+			}
+			erp.SetClock(time.Now)
+			erpSrv := httptest.NewServer(http.StripPrefix("/api/v2.0", erp))
+			crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", crm))
+			env.Defer(erpSrv.Close)
+			env.Defer(crmSrv.Close)
+			env.Setenv("BC_URL", erpSrv.URL+"/api/v2.0")
+			env.Setenv("DATAVERSE_URL", crmSrv.URL+"/api/data/v9.2")
+			env.Values["erp"] = erp
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// fake-edit N FIELD VALUE changes customer number N on the fake ERP.
+			"fake-edit": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 3 {
+					ts.Fatalf("usage: fake-edit N FIELD VALUE")
+				}
+				erp := ts.Value("erp").(*fake.Server)
+				var n int
+				if _, err := fmtSscan(args[0], &n); err != nil {
+					ts.Fatalf("bad customer index %q", args[0])
+				}
+				id := fake.Customer(n)["id"].(string)
+				ts.Check(erp.Patch("customers", id, map[string]any{args[1]: args[2]}))
+			},
+		},
+	})
+}

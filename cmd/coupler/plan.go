@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/engine/report"
+)
+
+func newPlan(g *globals) *cobra.Command {
+	var (
+		opts     engine.PlanOptions
+		format   string
+		detailed bool
+		limit    int
+	)
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Read both sides and show what apply would change (a dry run)",
+		Long: `plan reads both sides of each mapping (only records modified since the last
+run, unless --full), stages them in the state database, computes one operation
+per record and saves the result as a plan that apply can execute. It writes
+nothing to either system.
+
+With --detailed-exitcode it exits 0 when there is nothing to change, 2 when
+there are changes, and 1 on error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "text" && format != "json" {
+				return fmt.Errorf("--format must be text or json, not %q", format)
+			}
+			e, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			p, err := e.Plan(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			if err := printPlan(cmd, e, p.ID, format, limit); err != nil {
+				return err
+			}
+			if format == "text" && p.HasChanges() {
+				fmt.Fprintf(g.stdout, "\nSaved as plan %s. To apply it: coupler apply %s\n", p.ID, p.ID)
+			}
+			if detailed && p.HasChanges() {
+				return &exitError{code: 2}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&opts.Mappings, "mapping", nil, "plan only this mapping (repeatable)")
+	f.BoolVar(&opts.Full, "full", false, "read every record, ignoring watermarks")
+	f.StringVar(&format, "format", "text", "output format: text or json")
+	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 for no changes, 2 for changes, 1 for errors")
+	f.IntVar(&limit, "limit", 20, "operations to list per mapping in text output (0: all)")
+	return cmd
+}
+
+// printPlan renders a saved plan. JSON always lists every operation.
+func printPlan(cmd *cobra.Command, e *engine.Engine, id, format string, limit int) error {
+	if format == "json" || limit <= 0 {
+		limit = -1
+	}
+	p, err := e.State().LoadPlan(cmd.Context(), id, limit, plan.Create, plan.Update, plan.Fail)
+	if err != nil {
+		return err
+	}
+	if format == "json" {
+		return report.PlanJSON(cmd.OutOrStdout(), p)
+	}
+	return report.PlanText(cmd.OutOrStdout(), p)
+}

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/mappings"
+)
+
+func newValidate(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate",
+		Short: "Check the project file and its mapping files",
+		Long: `validate loads coupler.yaml and every mapping file it names, compiles every
+expression, and prints each problem as file:line:col: message. It talks to no
+server. It exits 1 if there is any error, 0 otherwise.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			prog, diags := engine.Load(g.dir, mappings.LoadOptions{})
+			for _, d := range diags {
+				fmt.Fprintln(g.stdout, d)
+			}
+			if diags.HasErrors() {
+				return &exitError{code: 1, err: fmt.Errorf("%d error(s)", errorCount(diags))}
+			}
+			fields := 0
+			for _, m := range prog.Mappings {
+				fields += len(m.Fields)
+			}
+			fmt.Fprintf(g.stdout, "%s is valid: %d connector(s), %d mapping(s), %d field mapping(s)\n",
+				prog.Project.File, len(prog.Project.Connectors), len(prog.Mappings), fields)
+			return nil
+		},
+	}
+}

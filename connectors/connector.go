@@ -1,0 +1,187 @@
+// Package connectors defines how coupler talks to the systems it keeps in
+// step: the Connector interface that every protocol implements, the records
+// and write operations that cross it, and a registry of connector types by
+// the name a project file uses for them ("odata", "rest").
+package connectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Record is one entity as decoded from the wire. Numbers are json.Number so
+// that decimals survive the round trip unchanged; nested objects and arrays
+// stay as map[string]any and []any.
+type Record = map[string]any
+
+// Entity names an entity set and the fields that identify and version its
+// records.
+type Entity struct {
+	// Name is the entity set (OData) or resource (REST).
+	Name string
+	// Key is the field holding each record's unique id.
+	Key string
+	// Modified is the last-modified timestamp field; empty if there is none.
+	Modified string
+}
+
+// Query says what to read from one entity set.
+type Query struct {
+	Entity Entity
+	// Fields limits the fields returned; empty means all. The key and
+	// modified fields are always returned.
+	Fields []string
+	// Filter is a filter in the connector's own language (OData $filter),
+	// already pushed down by the engine; empty means none.
+	Filter string
+	// Since, when set, reads only records whose Entity.Modified is after it,
+	// in ascending order of that field; zero reads all.
+	Since time.Time
+}
+
+// Page is one page of records as the server returned it.
+type Page struct {
+	Records []Record
+}
+
+// Op is the kind of a write.
+type Op string
+
+// Write operation kinds.
+const (
+	OpCreate Op = "create"
+	OpUpdate Op = "update"
+	OpDelete Op = "delete"
+)
+
+// WriteOp is one record to write.
+type WriteOp struct {
+	Op Op
+	// Key identifies the target record for update and delete.
+	Key string
+	// ETag, when set, makes an update or delete conditional (If-Match): the
+	// write fails with ErrStale if the record changed since it was read.
+	ETag string
+	// Fields are the values to write.
+	Fields Record
+}
+
+// WriteResult is the outcome of one WriteOp, in the same position as the op.
+type WriteResult struct {
+	// Key of the written record (the new key for a create).
+	Key string
+	// ETag of the record after the write, when the server returned one.
+	ETag string
+	// Record is the record after the write when the server returned it.
+	Record Record
+	// Err is nil when the write succeeded. It wraps ErrStale when the target
+	// changed since it was read and ErrNotFound when it no longer exists.
+	Err error
+}
+
+// ErrStale is returned (wrapped) for a conditional write whose target changed.
+var ErrStale = errors.New("record changed since it was read")
+
+// ErrNotFound is returned (wrapped) for a write or read of a missing record.
+var ErrNotFound = errors.New("record not found")
+
+// Connector reads and writes the records of one system.
+type Connector interface {
+	// Read streams the records matching q, one page at a time, to fn. It stops
+	// at the first error from fn or from the server.
+	Read(ctx context.Context, q Query, fn func(Page) error) error
+	// Get returns the records of e whose key is one of ids, with the given
+	// fields (all when empty). Missing ids are not an error: they are simply
+	// absent from the result.
+	Get(ctx context.Context, e Entity, fields []string, ids []string) ([]Record, error)
+	// Write performs ops and reports one result per op. The returned error is
+	// for failures that stop the whole call (a cancelled context); a failure
+	// of one record is reported in its WriteResult and does not stop others.
+	Write(ctx context.Context, e Entity, ops []WriteOp) ([]WriteResult, error)
+}
+
+// Config is a connector's settings as written in the project file, after
+// ${ENV} references are expanded. Each connector type decodes what it needs.
+type Config struct {
+	// Name is the connector's name in the project file.
+	Name string
+	// Type is the registered connector type, e.g. "odata".
+	Type string
+	// BaseURL is the service root.
+	BaseURL string
+	// PageSize is the page size to ask the server for; 0 lets the server pick.
+	PageSize int
+	// MaxConcurrency bounds concurrent requests; 0 means the connector default.
+	MaxConcurrency int
+	// Auth is how requests are authenticated.
+	Auth Auth
+	// Timeout bounds each HTTP request; 0 means the default.
+	Timeout time.Duration
+	// MaxRetries bounds attempts per request after the first; <0 means the default.
+	MaxRetries int
+}
+
+// Auth holds credentials. Secret values must never be logged or stored.
+type Auth struct {
+	// Type is "", "none" or "bearer".
+	Type  string
+	Token string
+}
+
+// String hides the credentials so that a stray %v cannot leak them.
+func (a Auth) String() string {
+	if a.Type == "" {
+		return "none"
+	}
+	return a.Type + " (redacted)"
+}
+
+// Factory builds a connector from its configuration.
+type Factory func(cfg Config) (Connector, error)
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Factory{}
+)
+
+// Register makes a connector type available under name. It panics if name is
+// registered twice, which is a programming error caught at init.
+func Register(name string, f Factory) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[name]; dup {
+		panic("connectors: type registered twice: " + name)
+	}
+	registry[name] = f
+}
+
+// Types lists the registered connector types in sorted order.
+func Types() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// New builds the connector that cfg describes.
+func New(cfg Config) (Connector, error) {
+	registryMu.RLock()
+	f, ok := registry[cfg.Type]
+	registryMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("connector %s: unknown type %q (known: %v)", cfg.Name, cfg.Type, Types())
+	}
+	c, err := f(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connector %s: %w", cfg.Name, err)
+	}
+	return c, nil
+}

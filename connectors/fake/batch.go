@@ -1,0 +1,193 @@
+package fake
+
+import (
+	"bytes"
+	"encoding/json"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// maxBatch is the most requests one $batch may carry, Dataverse's limit.
+const maxBatch = 1000
+
+// batchRequest is one request of an OData 4.01 JSON batch.
+type batchRequest struct {
+	ID             string            `json:"id"`
+	Method         string            `json:"method"`
+	URL            string            `json:"url"`
+	Headers        map[string]string `json:"headers"`
+	Body           json.RawMessage   `json:"body"`
+	DependsOn      []string          `json:"dependsOn"`
+	AtomicityGroup string            `json:"atomicityGroup"`
+}
+
+// batchResponse is the answer to one batchRequest.
+type batchResponse struct {
+	ID      string            `json:"id,omitempty"`
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    json.RawMessage   `json:"body,omitempty"`
+}
+
+// serveBatch answers POST /$batch in the OData 4.01 JSON format. Requests
+// run one after another, each as if sent on its own (but neither counted
+// nor throttled: the batch is one request). As the protocol says, the batch
+// stops at the first failed request unless the client sent
+// Prefer: odata.continue-on-error; a request whose dependsOn names a failed
+// request answers 424. Atomicity groups (change sets) are not supported and
+// answer 400, so a client cannot believe it got atomicity it did not.
+func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		writeStatus(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType",
+			"only JSON batches (Content-Type: application/json) are supported")
+		return
+	}
+	var batch struct {
+		Requests []batchRequest `json:"requests"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	if err := dec.Decode(&batch); err != nil {
+		writeError(w, badRequest("malformed JSON batch: %v", err))
+		return
+	}
+	if len(batch.Requests) > maxBatch {
+		writeError(w, badRequest("a batch may hold at most %d requests, not %d", maxBatch, len(batch.Requests)))
+		return
+	}
+	for _, br := range batch.Requests {
+		if br.AtomicityGroup != "" {
+			writeError(w, badRequest("atomicityGroup is not supported: send independent requests"))
+			return
+		}
+	}
+	continueOnError := false
+	for _, line := range r.Header.Values("Prefer") {
+		for pref := range strings.SplitSeq(line, ",") {
+			name, val, _ := strings.Cut(strings.TrimSpace(pref), "=")
+			if strings.EqualFold(name, "odata.continue-on-error") && !strings.EqualFold(strings.TrimSpace(val), "false") {
+				continueOnError = true
+			}
+		}
+	}
+
+	failed := map[string]bool{}
+	out := struct {
+		Responses []batchResponse `json:"responses"`
+	}{Responses: make([]batchResponse, 0, len(batch.Requests))}
+	for _, br := range batch.Requests {
+		var resp batchResponse
+		if slices.ContainsFunc(br.DependsOn, func(id string) bool { return failed[id] }) {
+			resp = batchError(br.ID, errorf(http.StatusFailedDependency, "FailedDependency",
+				"request %q depends on a request that failed", br.ID))
+		} else {
+			resp = s.runBatched(r, br)
+		}
+		out.Responses = append(out.Responses, resp)
+		if resp.Status >= 400 {
+			failed[br.ID] = true
+			if !continueOnError {
+				break
+			}
+		}
+	}
+	if continueOnError {
+		w.Header().Set("Preference-Applied", "odata.continue-on-error")
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// runBatched performs one request of a batch through the ordinary routing.
+func (s *Server) runBatched(outer *http.Request, br batchRequest) batchResponse {
+	prefix := strings.TrimSuffix(strings.TrimSuffix(requestPath(outer), outer.URL.EscapedPath()), "/")
+	target, err := batchTarget(br.URL, prefix)
+	if err != nil {
+		return batchError(br.ID, badRequest("request %q: invalid url %q: %v", br.ID, br.URL, err))
+	}
+	var body []byte
+	if len(br.Body) > 0 && string(br.Body) != "null" {
+		body = br.Body
+	}
+	req, err := http.NewRequestWithContext(outer.Context(), strings.ToUpper(br.Method), target.String(), bytes.NewReader(body))
+	if err != nil {
+		return batchError(br.ID, badRequest("request %q: %v", br.ID, err))
+	}
+	for k, v := range br.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Host = outer.Host
+	req.TLS = outer.TLS
+	// The request target as the client would have sent it on its own, so
+	// that links in the answer carry the same service root.
+	req.RequestURI = prefix + target.RequestURI()
+
+	rec := &recorder{header: http.Header{}}
+	rec.header.Set("Content-Type", contentType)
+	s.route(rec, req)
+	resp := batchResponse{ID: br.ID, Status: rec.status, Headers: map[string]string{}}
+	for k, vs := range rec.header {
+		if k != "Content-Length" && len(vs) > 0 {
+			resp.Headers[strings.ToLower(k)] = vs[0]
+		}
+	}
+	if b := bytes.TrimSpace(rec.body.Bytes()); len(b) > 0 {
+		resp.Body = b
+	}
+	return resp
+}
+
+// batchTarget resolves a batch request's url (relative to the service root,
+// absolute-path, or absolute) to a URL relative to the handler's root.
+func batchTarget(raw, prefix string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	path := u.EscapedPath()
+	if u.IsAbs() || strings.HasPrefix(path, "/") {
+		path = strings.TrimPrefix(path, prefix)
+	}
+	t, err := url.Parse("/" + strings.TrimPrefix(path, "/"))
+	if err != nil {
+		return nil, err
+	}
+	t.RawQuery = u.RawQuery
+	return t, nil
+}
+
+func batchError(id string, e *statusError) batchResponse {
+	body := append([]byte(`{"error":{"code":`), appendQuote(nil, e.code)...)
+	body = append(body, `,"message":`...)
+	body = append(appendQuote(body, e.msg), "}}"...)
+	return batchResponse{ID: id, Status: e.status, Headers: map[string]string{"content-type": contentType}, Body: body}
+}
+
+// recorder is the http.ResponseWriter a batched request writes to.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(b)
+}

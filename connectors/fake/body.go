@@ -1,0 +1,148 @@
+package fake
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/couplerhq/coupler/connectors"
+)
+
+// maxBody bounds a request body; the real services refuse far smaller ones.
+const maxBody = 16 << 20
+
+// member is one property of a JSON object, its value kept as JSON.
+type member struct {
+	name string
+	raw  []byte
+}
+
+// decodeObject reads one JSON object, keeping its members in document order
+// so that new fields are registered in the order the client wrote them.
+// Trailing data after the object is an error.
+func decodeObject(r io.Reader) ([]member, error) {
+	dec := json.NewDecoder(r)
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errors.New("the request body must be a JSON object")
+	}
+	var ms []member
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		name, _ := tok.(string) // inside an object the decoder only yields string keys
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, err
+		}
+		ms = append(ms, member{name: name, raw: raw})
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("unexpected data after the JSON object")
+	}
+	return ms, nil
+}
+
+// recordMembers turns a Go record into members, in name order so that new
+// fields are registered deterministically.
+func recordMembers(rec connectors.Record) ([]member, error) {
+	names := make([]string, 0, len(rec))
+	for n := range rec {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	ms := make([]member, 0, len(names))
+	for _, n := range names {
+		lit, err := encodeLiteral(rec[n])
+		if err != nil {
+			return nil, fmt.Errorf("field %s: %w", n, err)
+		}
+		ms = append(ms, member{name: n, raw: []byte(lit)})
+	}
+	return ms, nil
+}
+
+// write is a record's worth of changes, ready for the store.
+type write struct {
+	key    string // normalised; "" when the body carries none
+	assign []assign
+}
+
+// toWrite applies the server's rules to the members a client sent:
+//   - the key must be a string (or null, meaning "generate one");
+//   - the modified field is the server's and is ignored;
+//   - "x@odata.bind": "/set(id)" is stored as "_x_value": "id", the way
+//     Dataverse stores lookups;
+//   - other instance annotations (name@odata.etag, @odata.type, ...) are
+//     ignored, so a client may send back what it read.
+func (t *table) toWrite(ms []member) (write, error) {
+	var w write
+	for _, m := range ms {
+		switch {
+		case m.name == "":
+			return w, badRequest("a property name is empty")
+		case strings.HasSuffix(m.name, "@odata.bind"):
+			nav := strings.TrimSuffix(m.name, "@odata.bind")
+			if nav == "" || strings.Contains(nav, "@") {
+				return w, badRequest("invalid lookup binding %q", m.name)
+			}
+			lit, err := bindLiteral(m.raw)
+			if err != nil {
+				return w, badRequest("lookup %s: %v", m.name, err)
+			}
+			w.assign = append(w.assign, assign{name: "_" + nav + "_value", lit: lit})
+		case strings.Contains(m.name, "@"):
+			// An annotation: not data.
+		case m.name == t.def.Modified:
+			// Server-owned: clients cannot back-date or forge it.
+		case m.name == t.def.Key:
+			if string(m.raw) == "null" {
+				continue
+			}
+			var key string
+			if err := json.Unmarshal(m.raw, &key); err != nil {
+				return w, badRequest("the key %s must be a string", m.name)
+			}
+			w.key = normKey(key)
+		default:
+			lit, err := normaliseLiteral(m.raw)
+			if err != nil {
+				return w, badRequest("property %s: %v", m.name, err)
+			}
+			w.assign = append(w.assign, assign{name: m.name, lit: lit})
+		}
+	}
+	return w, nil
+}
+
+// bindLiteral turns the value of an @odata.bind ("/accounts(<id>)", with or
+// without the leading slash or a service root in front) into the JSON
+// literal of the referenced key; null clears the lookup.
+func bindLiteral(raw []byte) (string, error) {
+	if string(raw) == "null" {
+		return "null", nil
+	}
+	var ref string
+	if err := json.Unmarshal(raw, &ref); err != nil {
+		return "", errors.New("the value must be a string such as \"/accounts(<id>)\"")
+	}
+	// The set name is the last path segment before the key's parenthesis;
+	// the key itself may contain slashes.
+	open := strings.IndexByte(ref, '(')
+	if open < 0 {
+		return "", fmt.Errorf("%q is not an entity reference such as \"/accounts(<id>)\"", ref)
+	}
+	seg := ref[strings.LastIndexByte(ref[:open], '/')+1:]
+	set, key, hasKey, err := splitKeySegment(seg)
+	if err != nil || !hasKey || set == "" {
+		return "", fmt.Errorf("%q is not an entity reference such as \"/accounts(<id>)\"", ref)
+	}
+	return quote(key), nil
+}

@@ -1,0 +1,24 @@
+// Package fake is an in-memory OData v4 server on net/http that stands in for
+// Business Central (the ERP) and Dataverse (the CRM) in tests, benchmarks and
+// `coupler demo`.
+//
+// It reproduces the parts of the wire a sync engine depends on: server-driven
+// paging with @odata.nextLink and Prefer: odata.maxpagesize, $select, $filter
+// (a real recursive-descent parser), $orderby, $top, $skip, $count, creates
+// with both the 201 and the 204 + OData-EntityId answers, PATCH and DELETE
+// with If-Match and weak ETags, Dataverse lookups written as
+// "x@odata.bind" and read back as "_x_value", server-stamped last-modified
+// fields at the real systems' precision, and service-protection throttling
+// (429 with Retry-After) on demand. A JSON $batch (OData 4.01) endpoint is
+// served at /$batch.
+//
+// Records are kept compactly: each record's fields are stored as their JSON
+// literals concatenated in one string, so a set of 100,000 customers costs
+// tens of megabytes and a page is rendered by copying bytes rather than by
+// reflection.
+//
+// Links (@odata.nextLink, OData-EntityId, Location, @odata.context) are
+// absolute URLs built from the request's Host and the request target as the
+// client sent it (r.RequestURI), so a Server keeps producing correct links
+// when mounted under a prefix with http.StripPrefix.
+package fake

@@ -1,0 +1,136 @@
+package fake
+
+import (
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+)
+
+// EntitySet declares one served entity set.
+type EntitySet struct {
+	// Name is the set's name in URLs, e.g. "accounts".
+	Name string
+	// Key is the key field, e.g. "accountid". Key values are strings; a GUID
+	// (uuid v4) is generated on create when the client sends none, and GUID
+	// keys are stored lower-case and matched case-insensitively, as the real
+	// systems do.
+	Key string
+	// Modified is the last-modified field, e.g. "modifiedon". The server owns
+	// it: every write stamps it and values sent by clients are ignored.
+	Modified string
+	// ModifiedPrecision is the truncation of the stamp: time.Second like
+	// Dataverse, time.Millisecond like Business Central. Zero means a
+	// millisecond.
+	ModifiedPrecision time.Duration
+	// Fields optionally names fields up front, fixing the order in which
+	// they appear in responses: the key first, then Fields, then the
+	// modified field unless Fields places it. Fields first seen in a write
+	// are appended in the order they arrive.
+	Fields []string
+}
+
+// Server is an in-memory OData v4 service serving a fixed list of entity sets.
+// It implements http.Handler; all methods are safe for concurrent use.
+type Server struct {
+	mu      sync.RWMutex // guards tables' contents, now and version
+	tables  map[string]*table
+	now     func() time.Time
+	version uint64 // last ETag version handed out, shared by all sets
+
+	ctl control // throttling and request counters; has its own lock
+}
+
+// New returns a server serving sets. Sets with an empty Name or Key are
+// skipped; a later set with the same name replaces an earlier one.
+func New(sets ...EntitySet) *Server {
+	s := &Server{tables: make(map[string]*table, len(sets)), now: time.Now}
+	for _, def := range sets {
+		if def.Name == "" || def.Key == "" {
+			continue
+		}
+		s.tables[def.Name] = newTable(def)
+	}
+	s.ctl.reset()
+	return s
+}
+
+// SetClock replaces the clock used to stamp the modified fields (default
+// time.Now). Stamps are now().UTC() truncated to the set's precision. A nil
+// now restores time.Now.
+func (s *Server) SetClock(now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	s.mu.Lock()
+	s.now = now
+	s.mu.Unlock()
+}
+
+// Sets returns the names of the served entity sets, sorted.
+func (s *Server) Sets() []string {
+	names := make([]string, 0, len(s.tables))
+	for n := range s.tables { // tables is fixed after New: no lock needed
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ServeHTTP answers one OData request. See the package documentation for
+// what is supported.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("OData-Version", "4.0")
+
+	if wait, throttled := s.ctl.admit(r.Method); throttled {
+		writeThrottled(w, wait)
+		return
+	}
+	s.route(w, r)
+}
+
+// route dispatches a request that passed throttling. $batch calls it once per
+// inner request, so inner requests are neither counted nor throttled again.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	p, err := parsePath(r.URL.EscapedPath())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if p.batch {
+		if r.Method != http.MethodPost {
+			writeMethodNotAllowed(w, http.MethodPost)
+			return
+		}
+		s.serveBatch(w, r)
+		return
+	}
+	t, ok := s.tables[p.set]
+	if !ok {
+		writeError(w, errorf(http.StatusNotFound, codeNotFound, "resource not found for the segment '%s'", p.set))
+		return
+	}
+	if !p.hasKey {
+		switch r.Method {
+		case http.MethodGet:
+			s.serveCollection(w, r, t)
+		case http.MethodPost:
+			s.serveCreate(w, r, t)
+		default:
+			writeMethodNotAllowed(w, "GET, POST")
+		}
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		s.serveEntity(w, r, t, p.key)
+	case http.MethodPatch:
+		s.serveUpdate(w, r, t, p.key)
+	case http.MethodDelete:
+		s.serveDelete(w, r, t, p.key)
+	default:
+		writeMethodNotAllowed(w, "GET, PATCH, DELETE")
+	}
+}

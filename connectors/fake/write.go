@@ -1,0 +1,160 @@
+package fake
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// writeKind is what a write does to the record it addresses.
+type writeKind uint8
+
+const (
+	kindCreate  writeKind = iota // insert; the key must be new
+	kindReplace                  // insert or replace the whole record
+	kindMerge                    // update the given fields of an existing record
+	kindRemove                   // delete an existing record
+)
+
+// apply performs one write under the write lock. ifMatch is the If-Match
+// header ("" for none). It returns the record as stored (nil for a delete).
+func (s *Server) apply(t *table, kind writeKind, key string, w write, ifMatch string) (*entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var base *entry
+	switch kind {
+	case kindCreate:
+		if key == "" {
+			key = uuid.NewString()
+		}
+		if _, exists := t.rows[key]; exists {
+			return nil, errorf(http.StatusConflict, codeConflict, "%s(%s) already exists", t.def.Name, key)
+		}
+	case kindReplace:
+		if key == "" {
+			key = uuid.NewString()
+		}
+	case kindMerge, kindRemove:
+		var ok bool
+		if base, ok = t.rows[key]; !ok {
+			return nil, notFound(t.def.Name, key)
+		}
+		if !etagMatches(ifMatch, base.version) {
+			return nil, staleError(t.def.Name, key)
+		}
+	}
+	t.gen++
+	if kind == kindRemove {
+		delete(t.rows, key)
+		return nil, nil
+	}
+	if kind != kindMerge {
+		base = nil
+	}
+	s.version++
+	e := t.compose(base, key, w.assign, s.version, t.stamp(s.now()))
+	t.rows[key] = e
+	return e, nil
+}
+
+// etagMatches evaluates an If-Match header against a record's version: ""
+// and "*" match any record; otherwise one of the listed ETags must be the
+// current one. Weak and strong forms of the same tag are taken as equal,
+// as OData services do.
+func etagMatches(header string, version uint64) bool {
+	if header == "" {
+		return true
+	}
+	want := strings.TrimPrefix(etag(version), "W/")
+	for tag := range strings.SplitSeq(header, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == "*" || strings.TrimPrefix(tag, "W/") == want {
+			return true
+		}
+	}
+	return false
+}
+
+// readWrite decodes a request body into a write for t.
+func (t *table) readWrite(w http.ResponseWriter, r *http.Request) (write, error) {
+	ms, err := decodeObject(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return write{}, badRequest("malformed JSON body: %v", err)
+	}
+	return t.toWrite(ms)
+}
+
+func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, t *table) {
+	wr, err := t.readWrite(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	e, err := s.apply(t, kindCreate, wr.key, wr, "")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	root := serviceRoot(r)
+	loc := root + "/" + entityPath(t.def.Name, e.key)
+	h := w.Header()
+	h.Set("Location", loc)
+	h.Set("OData-EntityId", loc)
+	s.answerWrite(w, r, t, e, http.StatusCreated, root)
+}
+
+func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, t *table, key string) {
+	wr, err := t.readWrite(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if wr.key != "" && wr.key != key {
+		writeError(w, badRequest("the key %s cannot be changed (body says %q, URL says %q)", t.def.Key, wr.key, key))
+		return
+	}
+	e, err := s.apply(t, kindMerge, key, wr, r.Header.Get("If-Match"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.answerWrite(w, r, t, e, http.StatusOK, serviceRoot(r))
+}
+
+// answerWrite answers a create or update: with the record and status when
+// the client sent Prefer: return=representation, else 204. Both carry the
+// new ETag.
+func (s *Server) answerWrite(w http.ResponseWriter, r *http.Request, t *table, e *entry, status int, root string) {
+	if !parsePrefer(r.Header).representation {
+		w.Header().Set("ETag", etag(e.version))
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	w.Header().Set("Preference-Applied", "return=representation")
+	s.mu.RLock()
+	labels := t.cols.labels
+	s.mu.RUnlock()
+	writeEntity(w, status, t, e, nil, labels, root+"/$metadata#"+t.def.Name+"/$entity")
+}
+
+func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, t *table, key string) {
+	if _, err := s.apply(t, kindRemove, key, write{}, r.Header.Get("If-Match")); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// errUnknownSet reports a Go API call naming a set the server does not serve.
+var errUnknownSet = errors.New("unknown entity set")
+
+func (s *Server) table(set string) (*table, error) {
+	t, ok := s.tables[set]
+	if !ok {
+		return nil, fmt.Errorf("fake: %s: %w", set, errUnknownSet)
+	}
+	return t, nil
+}

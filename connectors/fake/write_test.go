@@ -1,0 +1,252 @@
+package fake
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func crmClient(t *testing.T) (*Server, *testClient) {
+	t.Helper()
+	s := NewCRM()
+	s.SetClock(stepClock(time.Second))
+	return s, newClient(t, s)
+}
+
+func TestCreate(t *testing.T) {
+	tests := []struct {
+		name       string
+		body       string
+		prefer     string
+		wantStatus int
+		wantKey    string // "" when generated
+	}{
+		{"204 with generated key", `{"name":"Contoso"}`, "", http.StatusNoContent, ""},
+		{"201 with representation", `{"name":"Contoso"}`, "return=representation", http.StatusCreated, ""},
+		{"return=minimal", `{"name":"Contoso"}`, "return=minimal", http.StatusNoContent, ""},
+		{"client key kept, lower-cased", `{"accountid":"6F9619FF-8B86-D011-B42D-00C04FC964FF","name":"x"}`, "", http.StatusNoContent, "6f9619ff-8b86-d011-b42d-00c04fc964ff"},
+		{"null key generates", `{"accountid":null,"name":"x"}`, "", http.StatusNoContent, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := crmClient(t)
+			var hdr []string
+			if tt.prefer != "" {
+				hdr = []string{"Prefer", tt.prefer}
+			}
+			r := c.do("POST", "/accounts", tt.body, hdr...)
+			if r.status != tt.wantStatus {
+				t.Fatalf("status = %d, want %d: %s", r.status, tt.wantStatus, r.body)
+			}
+			loc := r.header.Get("OData-EntityId")
+			if !strings.HasPrefix(loc, c.base+"/accounts(") || !strings.HasSuffix(loc, ")") || r.header.Get("Location") != loc {
+				t.Fatalf("OData-EntityId = %q, Location = %q", loc, r.header.Get("Location"))
+			}
+			key := strings.TrimSuffix(strings.TrimPrefix(loc, c.base+"/accounts("), ")")
+			if !isGUID(key) || (tt.wantKey != "" && key != tt.wantKey) {
+				t.Errorf("key = %q, want %q", key, tt.wantKey)
+			}
+			tag, _ := s.ETag("accounts", key)
+			if r.header.Get("ETag") != tag || tag == "" {
+				t.Errorf("ETag header = %q, stored %q", r.header.Get("ETag"), tag)
+			}
+			if tt.wantStatus == http.StatusCreated {
+				rec := r.json(t)
+				if rec["accountid"] != key || rec["name"] != "Contoso" || rec["@odata.etag"] != tag || rec["modifiedon"] != "2024-05-01T10:00:00Z" {
+					t.Errorf("representation = %v", rec)
+				}
+				if !strings.HasSuffix(rec["@odata.context"].(string), "/$metadata#accounts/$entity") {
+					t.Errorf("@odata.context = %v", rec["@odata.context"])
+				}
+			} else if len(r.body) != 0 {
+				t.Errorf("204 with a body: %s", r.body)
+			}
+			if got := c.do("GET", "/accounts("+key+")", ""); got.status != http.StatusOK || got.header.Get("ETag") != tag {
+				t.Errorf("GET created: %d, ETag %q", got.status, got.header.Get("ETag"))
+			}
+		})
+	}
+}
+
+func TestCreateIgnoresServerFieldsAndAnnotations(t *testing.T) {
+	s, c := crmClient(t)
+	r := c.do("POST", "/accounts", `{"name":"x","modifiedon":"1999-01-01T00:00:00Z","@odata.type":"#Microsoft.Dynamics.CRM.account","name@OData.Community.Display.V1.FormattedValue":"X","address":{ "city" : "Seattle" },"tags":[1, 2.50]}`,
+		"Prefer", "return=representation")
+	if r.status != http.StatusCreated {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	rec := r.json(t)
+	if rec["modifiedon"] != "2024-05-01T10:00:00Z" {
+		t.Errorf("client-sent modifiedon was stored: %v", rec["modifiedon"])
+	}
+	for k := range rec {
+		if strings.Contains(k, "@") && k != "@odata.etag" && k != "@odata.context" {
+			t.Errorf("annotation %q stored", k)
+		}
+	}
+	if !strings.Contains(string(r.body), `"address":{"city":"Seattle"},"tags":[1,2.50]`) {
+		t.Errorf("nested values not kept compactly and exactly: %s", r.body)
+	}
+	if s.Len("accounts") != 1 {
+		t.Error("record not stored")
+	}
+}
+
+func TestCreateDuplicateKey(t *testing.T) {
+	_, c := crmClient(t)
+	body := `{"accountid":"6f9619ff-8b86-d011-b42d-00c04fc964ff"}`
+	if r := c.do("POST", "/accounts", body); r.status != http.StatusNoContent {
+		t.Fatalf("first create: %d", r.status)
+	}
+	r := c.do("POST", "/accounts", body)
+	if r.status != http.StatusConflict || r.errorCode(t) != codeConflict {
+		t.Errorf("duplicate create: %d %s", r.status, r.body)
+	}
+}
+
+func TestODataBind(t *testing.T) {
+	tests := []struct {
+		bind string
+		want any
+	}{
+		{`"/systemusers(00000000-0000-0000-0000-0000000000AA)"`, "00000000-0000-0000-0000-0000000000aa"},
+		{`"systemusers(00000000-0000-0000-0000-0000000000aa)"`, "00000000-0000-0000-0000-0000000000aa"},
+		{`"https://org.crm.dynamics.com/api/data/v9.2/systemusers(00000000-0000-0000-0000-0000000000aa)"`, "00000000-0000-0000-0000-0000000000aa"},
+		{`"/teams(teamid=00000000-0000-0000-0000-0000000000bb)"`, "00000000-0000-0000-0000-0000000000bb"},
+		{`"/codes('A/B')"`, "A/B"},
+		{`null`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.bind, func(t *testing.T) {
+			s, c := crmClient(t)
+			r := c.do("POST", "/accounts", `{"name":"x","ownerid@odata.bind":`+tt.bind+`}`, "Prefer", "return=representation")
+			if r.status != http.StatusCreated {
+				t.Fatalf("status %d: %s", r.status, r.body)
+			}
+			rec := r.json(t)
+			if got, ok := rec["_ownerid_value"]; !ok || got != tt.want {
+				t.Errorf("_ownerid_value = %v (present %v), want %v", got, ok, tt.want)
+			}
+			if _, ok := rec["ownerid@odata.bind"]; ok {
+				t.Error("the bind annotation itself was stored")
+			}
+			got, _ := s.Get("accounts", rec["accountid"].(string))
+			if got["_ownerid_value"] != tt.want {
+				t.Errorf("stored _ownerid_value = %v", got["_ownerid_value"])
+			}
+		})
+	}
+}
+
+func TestUpdate(t *testing.T) {
+	const key = "6f9619ff-8b86-d011-b42d-00c04fc964ff"
+	tests := []struct {
+		name       string
+		ifMatch    string // "current" is replaced by the current ETag
+		prefer     string
+		body       string
+		wantStatus int
+	}{
+		{"no If-Match", "", "", `{"name":"new"}`, http.StatusNoContent},
+		{"current ETag", "current", "", `{"name":"new"}`, http.StatusNoContent},
+		{"current ETag, strong form", "strong", "", `{"name":"new"}`, http.StatusNoContent},
+		{"star", "*", "", `{"name":"new"}`, http.StatusNoContent},
+		{"one of a list", `W/"999", current`, "", `{"name":"new"}`, http.StatusNoContent},
+		{"stale ETag", `W/"1"`, "", `{"name":"new"}`, http.StatusPreconditionFailed},
+		{"representation", "current", "return=representation", `{"name":"new"}`, http.StatusOK},
+		{"same key in body", "", "", `{"accountid":"` + strings.ToUpper(key) + `","name":"new"}`, http.StatusNoContent},
+		{"changed key", "", "", `{"accountid":"00000000-0000-0000-0000-000000000000","name":"new"}`, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := crmClient(t)
+			if r := c.do("POST", "/accounts", `{"accountid":"`+key+`","name":"old","city":"Seattle"}`); r.status != http.StatusNoContent {
+				t.Fatal(r.status)
+			}
+			_ = s.Patch("accounts", key, nil) // an outside edit: the ETag moves past W/"1"
+			before, _ := s.ETag("accounts", key)
+			ifMatch := strings.ReplaceAll(tt.ifMatch, "current", before)
+			if tt.ifMatch == "strong" {
+				ifMatch = strings.TrimPrefix(before, "W/")
+			}
+			var hdr []string
+			if ifMatch != "" {
+				hdr = append(hdr, "If-Match", ifMatch)
+			}
+			if tt.prefer != "" {
+				hdr = append(hdr, "Prefer", tt.prefer)
+			}
+			r := c.do("PATCH", "/accounts("+key+")", tt.body, hdr...)
+			if r.status != tt.wantStatus {
+				t.Fatalf("status = %d, want %d: %s", r.status, tt.wantStatus, r.body)
+			}
+			after, _ := s.ETag("accounts", key)
+			rec, _ := s.Get("accounts", key)
+			if r.status >= 400 {
+				if after != before || rec["name"] != "old" {
+					t.Errorf("failed PATCH changed the record: %v %v", after, rec)
+				}
+				if r.status == http.StatusPreconditionFailed && r.errorCode(t) != codePreconditionFailed {
+					t.Errorf("code = %q", r.errorCode(t))
+				}
+				return
+			}
+			if after == before || r.header.Get("ETag") != after {
+				t.Errorf("ETag before %q, after %q, header %q", before, after, r.header.Get("ETag"))
+			}
+			if rec["name"] != "new" || rec["city"] != "Seattle" {
+				t.Errorf("PATCH did not merge: %v", rec)
+			}
+			if rec["modifiedon"] != "2024-05-01T10:00:02Z" {
+				t.Errorf("modifiedon = %v, want the third stamp", rec["modifiedon"])
+			}
+			if tt.wantStatus == http.StatusOK && r.json(t)["name"] != "new" {
+				t.Errorf("representation = %s", r.body)
+			}
+		})
+	}
+}
+
+func TestDelete(t *testing.T) {
+	s, c := crmClient(t)
+	const key = "6f9619ff-8b86-d011-b42d-00c04fc964ff"
+	c.do("POST", "/accounts", `{"accountid":"`+key+`"}`)
+	if r := c.do("DELETE", "/accounts("+key+")", "", "If-Match", `W/"999"`); r.status != http.StatusPreconditionFailed {
+		t.Errorf("stale delete: %d", r.status)
+	}
+	tag, _ := s.ETag("accounts", key)
+	if r := c.do("DELETE", "/accounts("+strings.ToUpper(key)+")", "", "If-Match", tag); r.status != http.StatusNoContent {
+		t.Errorf("delete: %d %s", r.status, r.body)
+	}
+	if s.Len("accounts") != 0 {
+		t.Error("record still there")
+	}
+	if r := c.do("DELETE", "/accounts("+key+")", ""); r.status != http.StatusNotFound || r.errorCode(t) != codeNotFound {
+		t.Errorf("second delete: %d %s", r.status, r.body)
+	}
+	// A record re-created under the same key gets a new ETag, so a
+	// conditional write holding the old one cannot hit the new record.
+	c.do("POST", "/accounts", `{"accountid":"`+key+`"}`)
+	if again, _ := s.ETag("accounts", key); again == tag {
+		t.Errorf("re-created record reused ETag %s", tag)
+	}
+}
+
+func TestStringKeys(t *testing.T) {
+	s := New(EntitySet{Name: "codes", Key: "code"})
+	c := newClient(t, s)
+	if r := c.do("POST", "/codes", `{"code":"O'Brien & co/1","x":1}`); r.status != http.StatusNoContent {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	loc := c.do("POST", "/codes", `{"code":"plain"}`).header.Get("OData-EntityId")
+	if loc != c.base+"/codes('plain')" {
+		t.Errorf("OData-EntityId = %q", loc)
+	}
+	for _, path := range []string{"/codes('O''Brien%20%26%20co%2F1')", "/codes(code='O''Brien%20%26%20co%2F1')"} {
+		r := c.do("GET", path, "")
+		if r.status != http.StatusOK || r.json(t)["code"] != "O'Brien & co/1" {
+			t.Errorf("GET %s: %d %s", path, r.status, r.body)
+		}
+	}
+}

@@ -1,0 +1,157 @@
+package odata
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/couplerhq/coupler/connectors"
+)
+
+// page is one decoded collection response.
+type page struct {
+	records  []connectors.Record
+	nextLink string
+}
+
+// decodePage decodes an OData collection response,
+//
+//	{"@odata.context": …, "value": [{…}, …], "@odata.nextLink": "…"}
+//
+// with its members in any order. The value array is decoded one record at a
+// time, so memory holds the records but never the raw body. Numbers stay
+// json.Number. Errors give the byte offset where decoding failed.
+func decodePage(r io.Reader) (page, error) {
+	var p page
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	sawValue := false
+
+	if err := expectDelim(dec, '{'); err != nil {
+		return p, err
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return p, at(dec, err)
+		}
+		name, _ := tok.(string) // object keys are always strings
+		switch name {
+		case "value":
+			sawValue = true
+			if p.records, err = decodeRecords(dec, p.records); err != nil {
+				return p, err
+			}
+		case "@odata.nextLink":
+			var link *string
+			if err := dec.Decode(&link); err != nil {
+				return p, at(dec, fmt.Errorf("@odata.nextLink: %w", err))
+			}
+			if link != nil {
+				p.nextLink = *link
+			}
+		default:
+			// Other members (@odata.context, @odata.count, …) are skipped.
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return p, at(dec, err)
+			}
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return p, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			err = errors.New("data after the response object")
+		}
+		return p, at(dec, err)
+	}
+	if !sawValue {
+		return p, errors.New("response has no value array; is the entity a collection?")
+	}
+	return p, nil
+}
+
+// decodeRecords decodes the value array, appending to records.
+func decodeRecords(dec *json.Decoder, records []connectors.Record) ([]connectors.Record, error) {
+	if err := expectDelim(dec, '['); err != nil {
+		return records, err
+	}
+	for i := 0; dec.More(); i++ {
+		var rec connectors.Record
+		if err := dec.Decode(&rec); err != nil {
+			return records, at(dec, fmt.Errorf("value[%d]: %w", i, err))
+		}
+		if rec == nil { // null
+			return records, at(dec, fmt.Errorf("value[%d] is null, want an object", i))
+		}
+		records = append(records, cleanRecord(rec))
+	}
+	return records, expectDelim(dec, ']')
+}
+
+// expectDelim reads the next token and fails unless it is want.
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err == io.EOF {
+		return at(dec, fmt.Errorf("unexpected end of body, want %q", want))
+	}
+	if err != nil {
+		return at(dec, err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return at(dec, fmt.Errorf("unexpected %s, want %q", describe(tok), want))
+	}
+	return nil
+}
+
+// describe names a JSON token for an error message without quoting data,
+// which may be large.
+func describe(tok json.Token) string {
+	switch v := tok.(type) {
+	case json.Delim:
+		return fmt.Sprintf("%q", string(v))
+	case string:
+		return "string"
+	case json.Number, float64:
+		return "number"
+	case bool:
+		return "boolean"
+	case nil:
+		return "null"
+	default:
+		return fmt.Sprintf("%T", v)
+	}
+}
+
+// at adds the decoder's byte offset to a decoding error: where the failing
+// token is, or where the failing record starts. (A *json.SyntaxError's own
+// Offset is relative to the value being decoded, so it is not used.)
+func at(dec *json.Decoder, err error) error {
+	return fmt.Errorf("at byte %d: %w", dec.InputOffset(), err)
+}
+
+// etagKey is where a record keeps its version for conditional writes.
+const etagKey = "@odata.etag"
+
+// cleanRecord removes annotations, keeping the ETag under "@odata.etag".
+// OData names cannot contain '@', so every key that does is an annotation:
+// instance ones such as "@odata.editLink" and property ones such as
+// "name@odata.type". Left in, they would show up as changed fields.
+func cleanRecord(rec connectors.Record) connectors.Record {
+	for k, v := range rec {
+		if !strings.Contains(k, "@") {
+			continue
+		}
+		if k == etagKey {
+			if _, ok := v.(string); ok {
+				continue
+			}
+		}
+		delete(rec, k)
+	}
+	return rec
+}

@@ -1,0 +1,122 @@
+package odata
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/couplerhq/coupler/connectors"
+)
+
+func TestDecodePage(t *testing.T) {
+	tests := []struct {
+		name     string
+		body     string
+		want     []connectors.Record
+		wantNext string
+	}{
+		{"empty", `{"value":[]}`, nil, ""},
+		{"records and next link after value",
+			`{"@odata.context":"x","value":[{"id":"a","n":12.50,"@odata.etag":"W/\"1\""},{"id":"b","o":{"k":[1,null]}}],"@odata.nextLink":"http://h/svc/x?$skiptoken=2"}`,
+			[]connectors.Record{
+				{"id": "a", "n": json.Number("12.50"), "@odata.etag": `W/"1"`},
+				{"id": "b", "o": map[string]any{"k": []any{json.Number("1"), nil}}},
+			},
+			"http://h/svc/x?$skiptoken=2"},
+		{"next link before value", `{"@odata.nextLink":"n","value":[{"id":"a"}]}`, []connectors.Record{{"id": "a"}}, "n"},
+		{"null next link", `{"value":[],"@odata.nextLink":null}`, nil, ""},
+		{"annotations stripped",
+			`{"value":[{"id":"a","@odata.editLink":"x","@odata.id":"y","name@odata.type":"#String","_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname":"systemuser","@odata.etag":7}]}`,
+			[]connectors.Record{{"id": "a"}}, ""},
+		{"skips other members", `{"@odata.count":3,"extra":{"a":[1,2]},"value":[{"id":"a"}]}`, []connectors.Record{{"id": "a"}}, ""},
+		{"whitespace", " \n{ \"value\" : [ { \"id\" : \"a\" } ] }\n ", []connectors.Record{{"id": "a"}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// OneByteReader proves decoding does not depend on read sizes.
+			p, err := decodePage(iotest.OneByteReader(strings.NewReader(tt.body)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(p.records, tt.want) {
+				t.Errorf("records = %#v, want %#v", p.records, tt.want)
+			}
+			if p.nextLink != tt.wantNext {
+				t.Errorf("nextLink = %q, want %q", p.nextLink, tt.wantNext)
+			}
+		})
+	}
+}
+
+func TestDecodePageErrors(t *testing.T) {
+	tests := []struct {
+		name, body, want string
+	}{
+		{"empty body", ``, "at byte 0: unexpected end of body"},
+		{"truncated", `{"value":[{"id":"a"},{"id":`, "at byte"},
+		{"syntax", `{"value":[{"id":"a"},]}`, "at byte 21: value[1]: invalid character"},
+		{"array at top", `[{"id":"a"}]`, `unexpected "[", want "{"`},
+		{"value not array", `{"value":{"id":"a"}}`, `unexpected "{", want "["`},
+		{"value string", `{"value":"x"}`, `unexpected string, want "["`},
+		{"null element", `{"value":[null]}`, "value[0] is null"},
+		{"number element", `{"value":[{"id":"a"},3]}`, "value[1]"},
+		{"no value", `{"@odata.context":"x"}`, "no value array"},
+		{"trailing data", `{"value":[]} {}`, "data after the response object"},
+		{"next link not string", `{"value":[],"@odata.nextLink":5}`, "@odata.nextLink"},
+		{"bad key token", `{1:2}`, "at byte"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := decodePage(strings.NewReader(tt.body))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLimitReader(t *testing.T) {
+	body := `{"value":[{"id":"a"}]}`
+	if _, err := decodePage(newLimitReader(strings.NewReader(body), int64(len(body)))); err != nil {
+		t.Errorf("body of exactly the limit: %v", err)
+	}
+	_, err := decodePage(newLimitReader(strings.NewReader(body), int64(len(body)-1)))
+	if !errors.Is(err, errBodyTooLarge) {
+		t.Errorf("err = %v, want errBodyTooLarge", err)
+	}
+}
+
+func FuzzDecodePage(f *testing.F) {
+	for _, s := range []string{
+		`{"value":[]}`,
+		`{"@odata.context":"x","value":[{"id":"a","n":1.5e3,"@odata.etag":"W/\"1\"","x@odata.type":"s"}],"@odata.nextLink":"http://h/x"}`,
+		`{"value":[{"a":{"b":[1,{"c":null}]}}],"@odata.count":1}`,
+		`{"value":[null]}`,
+		`[]`,
+		`{"value":[{"id":`,
+		`{"value":[]} x`,
+		strings.Repeat("[", 20000),
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := decodePage(strings.NewReader(string(data)))
+		if err != nil {
+			return
+		}
+		for _, r := range p.records {
+			for k := range r {
+				if strings.Contains(k, "@") && k != etagKey {
+					t.Fatalf("annotation %q survived", k)
+				}
+			}
+		}
+		// Whatever decoded must be valid JSON.
+		if !json.Valid(data) {
+			t.Fatalf("decoded invalid JSON %q", data)
+		}
+	})
+}

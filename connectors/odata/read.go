@@ -1,0 +1,72 @@
+package odata
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/couplerhq/coupler/connectors"
+)
+
+// Read implements connectors.Connector. It sends
+//
+//	GET {base}/{entity}?$select=…&$filter=…&$orderby=…
+//
+// and follows @odata.nextLink until the last page, handing fn each non-empty
+// page as soon as it is decoded. With q.Since set it filters on
+// q.Entity.Modified and orders by it ascending. Errors from fn are returned
+// unchanged.
+func (c *Client) Read(ctx context.Context, q connectors.Query, fn func(connectors.Page) error) error {
+	if q.Entity.Name == "" {
+		return errors.New("read: entity has no name")
+	}
+	params, err := readParams(q)
+	if err != nil {
+		return wrap("read", q.Entity.Name, "", err)
+	}
+	u := c.resourceURL(entityPath(q.Entity.Name), params...)
+	return c.readPages(ctx, "read", q.Entity.Name, u, fn)
+}
+
+// readPages fetches the collection at u and every page after it, passing
+// each non-empty page to fn.
+func (c *Client) readPages(ctx context.Context, op, entity, u string, fn func(connectors.Page) error) error {
+	for n := 1; u != ""; n++ {
+		p, err := c.getPage(ctx, u)
+		if err != nil {
+			return wrap(op, entity, "", err)
+		}
+		c.log.DebugContext(ctx, "odata: page", "entity", entity, "page", n, "records", len(p.records))
+		if len(p.records) > 0 {
+			if err := fn(connectors.Page{Records: p.records}); err != nil {
+				return err
+			}
+		}
+		if u, err = c.nextURL(u, p.nextLink); err != nil {
+			return wrap(op, entity, "", err)
+		}
+	}
+	return nil
+}
+
+// getPage GETs and decodes one page.
+func (c *Client) getPage(ctx context.Context, u string) (page, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return page{}, err
+	}
+	if pref := c.maxPageSize(); pref != "" {
+		req.Header.Set("Prefer", pref)
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return page{}, err
+	}
+	defer resp.Body.Close()
+	p, err := decodePage(newLimitReader(resp.Body, c.maxBody))
+	if err != nil {
+		return page{}, fmt.Errorf("decode %s: %w", redact(req.URL), err)
+	}
+	return p, nil
+}

@@ -1,0 +1,97 @@
+package odata
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/couplerhq/coupler/connectors"
+)
+
+// Write implements connectors.Connector. Each op is one request, with up to
+// MaxConcurrency in flight:
+//
+//	create  POST   {base}/{entity}        Prefer: return=representation
+//	update  PATCH  {base}/{entity}({key}) If-Match: {etag} or *
+//	delete  DELETE {base}/{entity}({key}) If-Match: {etag} or *
+//
+// An update always sends If-Match, because a PATCH without it upserts in
+// Dataverse and an update must never create. A 412 gives an error wrapping
+// connectors.ErrStale, a 404 one wrapping connectors.ErrNotFound.
+//
+// A failed op is reported in its result and does not stop the others. When
+// ctx is cancelled Write stops starting ops and returns the results so far,
+// the ops it did not start marked with the context's error, together with
+// an error: ops already sent may or may not have taken effect.
+func (c *Client) Write(ctx context.Context, e connectors.Entity, ops []connectors.WriteOp) ([]connectors.WriteResult, error) {
+	results := make([]connectors.WriteResult, len(ops))
+	sem := make(chan struct{}, c.concurrency)
+	var wg sync.WaitGroup
+	started := 0
+launch:
+	for i, op := range ops {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			break launch
+		}
+		if ctx.Err() != nil { // select picks at random when both are ready
+			<-sem
+			break launch
+		}
+		started++
+		wg.Go(func() {
+			defer func() { <-sem }()
+			results[i] = c.writeOne(ctx, e, op)
+		})
+	}
+	wg.Wait()
+
+	if err := ctx.Err(); err != nil {
+		for i := started; i < len(ops); i++ {
+			results[i] = connectors.WriteResult{Key: ops[i].Key, Err: wrap(string(ops[i].Op), e.Name, ops[i].Key, err)}
+		}
+		return results, wrap("write", e.Name, "", err)
+	}
+	return results, nil
+}
+
+// writeOne performs one op. It is the seam where $batch will slot in: a
+// batch would encode many writeRequests as parts of one request and decode
+// each part into a writeResponse for result.
+func (c *Client) writeOne(ctx context.Context, e connectors.Entity, op connectors.WriteOp) connectors.WriteResult {
+	wr, err := prepareWrite(e, op)
+	if err != nil {
+		return connectors.WriteResult{Key: op.Key, Err: wrap(string(op.Op), e.Name, op.Key, err)}
+	}
+	resp, err := c.send(ctx, wr)
+	if err != nil {
+		if errors.Is(err, errBodyTooLarge) {
+			// The write succeeded; only its echo was too big to keep.
+			c.log.WarnContext(ctx, "odata: write response dropped", "entity", e.Name, "key", op.Key, "error", err)
+		} else {
+			return resultError(e, op, err)
+		}
+	}
+	res, err := result(e, op, resp)
+	if err != nil {
+		return connectors.WriteResult{Key: op.Key, Err: wrap(string(op.Op), e.Name, op.Key, err)}
+	}
+	return res
+}
+
+// resultError reports a failed op, marking staleness and absence so that
+// errors.Is(err, connectors.ErrStale / ErrNotFound) works.
+func resultError(e connectors.Entity, op connectors.WriteOp, err error) connectors.WriteResult {
+	var oe *Error
+	if errors.As(err, &oe) {
+		switch oe.StatusCode {
+		case 412:
+			err = fmt.Errorf("%w: %w", connectors.ErrStale, err)
+		case 404:
+			err = fmt.Errorf("%w: %w", connectors.ErrNotFound, err)
+		}
+	}
+	return connectors.WriteResult{Key: op.Key, Err: wrap(string(op.Op), e.Name, op.Key, err)}
+}

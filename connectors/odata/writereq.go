@@ -1,0 +1,194 @@
+package odata
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/couplerhq/coupler/connectors"
+)
+
+// writeRequest is one op encoded as HTTP, independent of how it is sent:
+// alone today, as a part of a $batch later.
+type writeRequest struct {
+	method   string
+	resource string // escaped path below the service root
+	header   http.Header
+	body     []byte // nil for none
+}
+
+// writeResponse is what the server answered to one writeRequest.
+type writeResponse struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// prepareWrite encodes op as a writeRequest.
+func prepareWrite(e connectors.Entity, op connectors.WriteOp) (writeRequest, error) {
+	wr := writeRequest{header: http.Header{}}
+	switch op.Op {
+	case connectors.OpCreate:
+		wr.method = http.MethodPost
+		wr.resource = entityPath(e.Name)
+		wr.header.Set("Prefer", "return=representation")
+	case connectors.OpUpdate, connectors.OpDelete:
+		if op.Key == "" {
+			return wr, errors.New("no key to address the record")
+		}
+		wr.method = http.MethodPatch
+		wr.header.Set("Prefer", "return=representation")
+		if op.Op == connectors.OpDelete {
+			wr.method = http.MethodDelete
+			wr.header.Del("Prefer")
+		}
+		wr.resource = recordPath(e.Name, op.Key)
+		etag := op.ETag
+		if etag == "" {
+			etag = "*" // exists, in any version: never create on update
+		}
+		wr.header.Set("If-Match", etag)
+	default:
+		return wr, fmt.Errorf("unknown write op %q", op.Op)
+	}
+	if op.Op != connectors.OpDelete {
+		body, err := encodeFields(op.Fields)
+		if err != nil {
+			return wr, err
+		}
+		wr.body = body
+	}
+	return wr, nil
+}
+
+// encodeFields writes fields as a JSON object. json.Number values are
+// written as numbers. The record's own ETag annotation is left out: it is
+// read-only and travels in If-Match instead.
+func encodeFields(fields connectors.Record) ([]byte, error) {
+	if _, ok := fields[etagKey]; ok {
+		fields = maps.Clone(fields)
+		delete(fields, etagKey)
+	}
+	if fields == nil {
+		fields = connectors.Record{}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(fields); err != nil {
+		return nil, fmt.Errorf("encode fields: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// send performs one writeRequest. A non-2xx status is an *Error. The body is
+// read up to the size limit; on errBodyTooLarge the response is still
+// returned, without its body.
+func (c *Client) send(ctx context.Context, wr writeRequest) (writeResponse, error) {
+	req, err := c.newRequest(ctx, wr.method, c.resourceURL(wr.resource), wr.body)
+	if err != nil {
+		return writeResponse{}, err
+	}
+	for k, v := range wr.header {
+		req.Header[k] = v
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return writeResponse{}, err
+	}
+	defer resp.Body.Close()
+	out := writeResponse{status: resp.StatusCode, header: resp.Header}
+	body, err := io.ReadAll(newLimitReader(resp.Body, c.maxBody))
+	if err != nil {
+		return out, fmt.Errorf("read response of %s %s: %w", wr.method, redact(req.URL), err)
+	}
+	out.body = body
+	return out, nil
+}
+
+// result turns the 2xx response to op into its WriteResult: the record the
+// server echoed (if any), its key and its ETag. A create whose response
+// names no key is an error, since the engine could not couple the record.
+func result(e connectors.Entity, op connectors.WriteOp, resp writeResponse) (connectors.WriteResult, error) {
+	res := connectors.WriteResult{Key: op.Key, ETag: resp.header.Get("ETag")}
+	if len(bytes.TrimSpace(resp.body)) > 0 {
+		rec, err := decodeRecord(resp.body)
+		if err != nil && op.Op == connectors.OpCreate {
+			return res, fmt.Errorf("created, but the response does not decode: %w", err)
+		}
+		if rec != nil {
+			res.Record = rec
+			if res.ETag == "" {
+				res.ETag, _ = rec[etagKey].(string)
+			}
+		}
+	}
+	if op.Op != connectors.OpCreate {
+		return res, nil
+	}
+	res.Key = keyString(res.Record[e.Key])
+	if res.Key == "" {
+		res.Key = entityIDKey(resp.header.Get("OData-EntityId"))
+	}
+	if res.Key == "" {
+		res.Key = entityIDKey(resp.header.Get("Location"))
+	}
+	if res.Key == "" {
+		return res, fmt.Errorf("created, but the response has neither %s nor an OData-EntityId", e.Key)
+	}
+	return res, nil
+}
+
+// decodeRecord decodes a single-entity response body.
+func decodeRecord(body []byte) (connectors.Record, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var rec connectors.Record
+	if err := dec.Decode(&rec); err != nil {
+		return nil, at(dec, err)
+	}
+	return cleanRecord(rec), nil
+}
+
+// keyString renders a key value from a record as the string ids travel in.
+func keyString(v any) string {
+	switch k := v.(type) {
+	case string:
+		return k
+	case json.Number:
+		return k.String()
+	default:
+		return ""
+	}
+}
+
+// entityIDKey extracts the key from an entity URL such as
+// https://…/accounts(00000000-0000-0000-0000-000000000001) or
+// …/customers('C%2701'): the parenthesised part of the last path segment,
+// unescaped and unquoted. It returns "" when there is none or the key is
+// compound.
+func entityIDKey(id string) string {
+	seg := id[strings.LastIndexByte(id, '/')+1:] // a '/' in a key is escaped
+	open := strings.IndexByte(seg, '(')          // entity set names have none
+	if open < 0 || !strings.HasSuffix(seg, ")") {
+		return ""
+	}
+	lit, err := url.PathUnescape(seg[open+1 : len(seg)-1])
+	if err != nil {
+		return ""
+	}
+	if len(lit) >= 2 && lit[0] == '\'' && lit[len(lit)-1] == '\'' {
+		return strings.ReplaceAll(lit[1:len(lit)-1], "''", "'")
+	}
+	if lit == "" || strings.ContainsAny(lit, "=,'") {
+		return ""
+	}
+	return lit
+}

@@ -1,0 +1,22 @@
+package transport
+
+import (
+	"context"
+	"log/slog"
+)
+
+// slogAdapter makes a *slog.Logger a retryablehttp.LeveledLogger. Every
+// message goes out at debug level: a failed attempt that is retried is not an
+// error for the application, and the final failure reaches the caller as an
+// error anyway. retryablehttp logs only method, URL, error, wait and the
+// number of retries left, never headers or bodies.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) log(msg string, kv []any) {
+	a.l.Log(context.Background(), slog.LevelDebug, "http: "+msg, kv...)
+}
+
+func (a slogAdapter) Error(msg string, kv ...any) { a.log(msg, kv) }
+func (a slogAdapter) Info(msg string, kv ...any)  { a.log(msg, kv) }
+func (a slogAdapter) Debug(msg string, kv ...any) { a.log(msg, kv) }
+func (a slogAdapter) Warn(msg string, kv ...any)  { a.log(msg, kv) }

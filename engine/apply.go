@@ -1,0 +1,243 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/engine/state"
+)
+
+// applyBatch is how many operations are written between two confirmations
+// in the state database: the most a crash can leave written but unrecorded.
+const applyBatch = 200
+
+// ErrStalePlan is returned when a plan no longer describes the systems
+// because a later apply has moved on since it was made.
+var ErrStalePlan = errors.New("plan is stale")
+
+// ApplyResult is what an apply did, one run per mapping.
+type ApplyResult struct {
+	PlanID string
+	Runs   []state.Run
+	// Failures lists the records that failed, at most maxFailures per run.
+	Failures []Failure
+}
+
+// Failure is a record that could not be synchronized.
+type Failure struct {
+	Mapping  string
+	SourceID string
+	DestID   string
+	Message  string
+}
+
+const maxFailures = 50
+
+// Apply executes a saved plan: the given one, or the latest unapplied one
+// when planID is empty. It writes exactly the plan's creates and updates,
+// each update conditional on the destination being unchanged since the plan.
+// A record that fails is logged and does not stop the others.
+func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error) {
+	if planID == "" {
+		id, err := e.state.LatestUnapplied(ctx)
+		if err != nil {
+			return nil, err
+		}
+		planID = id
+	}
+	p, err := e.state.LoadPlan(ctx, planID, 0)
+	if err != nil {
+		return nil, err
+	}
+	if p.Status != plan.Planned {
+		return nil, fmt.Errorf("plan %s is %s; a plan is applied once: run coupler plan again", p.ID, p.Status)
+	}
+	if err := e.checkFresh(ctx, p); err != nil {
+		return nil, err
+	}
+	if err := e.state.SetPlanStatus(ctx, p.ID, plan.Applying, plan.Planned); err != nil {
+		return nil, err
+	}
+	res := &ApplyResult{PlanID: p.ID}
+	for _, m := range p.Mappings {
+		run, failures, err := e.applyMapping(ctx, p.ID, m)
+		res.Failures = append(res.Failures, failures...)
+		if err != nil {
+			return res, fmt.Errorf("apply plan %s, mapping %s: %w", p.ID, m.Name, err)
+		}
+		res.Runs = append(res.Runs, run)
+	}
+	if err := e.state.SetPlanStatus(ctx, p.ID, plan.Applied, plan.Applying); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// checkFresh refuses a plan whose mappings were applied since it was made:
+// its reads and diffs describe systems that have moved on.
+func (e *Engine) checkFresh(ctx context.Context, p *plan.Plan) error {
+	base, err := e.state.PlanBase(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	for _, m := range p.Mappings {
+		now, has, err := e.state.Watermark(ctx, m.Name, m.Source.Side)
+		if err != nil {
+			return err
+		}
+		was, had := base[m.Name]
+		if has != had || !now.Equal(was) {
+			return fmt.Errorf("%w: mapping %s was synchronized after plan %s was made; run coupler plan again", ErrStalePlan, m.Name, p.ID)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.MappingPlan) (state.Run, []Failure, error) {
+	run := state.Run{PlanID: planID, Mapping: m.Name, Direction: m.Direction, StartedAt: e.now().UTC(),
+		Unchanged: m.Counts[plan.Unchanged] + m.NotModified, Skipped: m.Counts[plan.Skip]}
+	var failures []Failure
+	conn, err := e.connector(m.Dest.Connector)
+	if err != nil {
+		return run, nil, err
+	}
+	if run.ID, err = e.state.StartRun(ctx, planID, m.Name, m.Direction, run.StartedAt); err != nil {
+		return run, nil, err
+	}
+	side := state.CouplingSide{Mapping: m.Name, SourceIsTable: m.Source.Side == plan.SideTable}
+	note := func(r state.RecordResult) {
+		if r.Err == "" {
+			return
+		}
+		run.Failed++
+		if len(failures) < maxFailures {
+			failures = append(failures, Failure{Mapping: m.Name, SourceID: r.SourceID, DestID: r.DestID, Message: r.Err})
+		}
+	}
+
+	// Records that failed while planning go into the run log as they are.
+	var planFailed []state.RecordResult
+	err = e.state.Operations(ctx, planID, m.Name, 0, -1, []plan.Kind{plan.Fail}, func(op plan.Operation) error {
+		r := state.RecordResult{Seq: op.Seq, SourceID: op.SourceID, DestID: op.DestID, Op: string(op.Kind), Err: op.Reason, At: e.now()}
+		planFailed = append(planFailed, r)
+		note(r)
+		return nil
+	})
+	if err == nil {
+		err = e.state.RecordResults(ctx, run.ID, side, planFailed)
+	}
+	if err != nil {
+		return run, failures, err
+	}
+
+	entity := connectors.Entity{Name: m.Dest.Entity, Key: m.Dest.Key, Modified: m.Dest.Modified}
+	var after int64
+	for {
+		var ops []plan.Operation
+		err := e.state.Operations(ctx, planID, m.Name, after, applyBatch, []plan.Kind{plan.Create, plan.Update}, func(op plan.Operation) error {
+			ops = append(ops, op)
+			return nil
+		})
+		if err != nil {
+			return run, failures, err
+		}
+		if len(ops) == 0 {
+			break
+		}
+		after = ops[len(ops)-1].Seq
+		results, err := e.write(ctx, conn, entity, ops)
+		if err != nil {
+			return run, failures, err
+		}
+		for _, r := range results {
+			note(r)
+			if r.Err == "" {
+				if r.Op == string(plan.Create) {
+					run.Inserted++
+				} else {
+					run.Modified++
+				}
+			}
+		}
+		if err := e.state.RecordResults(ctx, run.ID, side, results); err != nil {
+			return run, failures, err
+		}
+		e.progress(Progress{Mapping: m.Name, Stage: "write", Done: run.Inserted + run.Modified + run.Failed})
+	}
+
+	// The watermark moves past what was read, except that a failed record
+	// holds it back so the next run reads that record again.
+	wm := m.NewWatermark
+	earliest, err := e.state.EarliestFailure(ctx, run.ID, planID, m.Name)
+	if err != nil {
+		return run, failures, err
+	}
+	if !earliest.IsZero() && !wm.IsZero() && earliest.Before(wm) {
+		wm = earliest
+	}
+	run.FinishedAt = e.now().UTC()
+	if err := e.state.FinishRun(ctx, run, m.Source.Side, wm); err != nil {
+		return run, failures, err
+	}
+	return run, failures, nil
+}
+
+// write sends one batch of operations and turns the outcome into results to
+// record. Only a failure that stops the whole batch is returned as an error.
+func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity connectors.Entity, ops []plan.Operation) ([]state.RecordResult, error) {
+	writes := make([]connectors.WriteOp, 0, len(ops))
+	index := make([]int, 0, len(ops))
+	results := make([]state.RecordResult, len(ops))
+	for i, op := range ops {
+		results[i] = state.RecordResult{Seq: op.Seq, SourceID: op.SourceID, DestID: op.DestID, Op: string(op.Kind)}
+		fields := connectors.Record{}
+		for _, c := range op.Changes {
+			v, err := decodeValue(c.After)
+			if err != nil {
+				results[i].Err = fmt.Sprintf("field %s: stored value is not JSON: %v", c.Field, err)
+				break
+			}
+			fields[c.Field] = v
+		}
+		if results[i].Err != "" {
+			continue
+		}
+		w := connectors.WriteOp{Fields: fields}
+		if op.Kind == plan.Create {
+			w.Op = connectors.OpCreate
+		} else {
+			w.Op, w.Key, w.ETag = connectors.OpUpdate, op.DestID, op.ETag
+		}
+		writes = append(writes, w)
+		index = append(index, i)
+	}
+	out, err := conn.Write(ctx, entity, writes)
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", entity.Name, err)
+	}
+	if len(out) != len(writes) {
+		return nil, fmt.Errorf("write %s: connector returned %d results for %d writes", entity.Name, len(out), len(writes))
+	}
+	now := e.now().UTC()
+	for j, wr := range out {
+		r := &results[index[j]]
+		r.At = now
+		switch {
+		case errors.Is(wr.Err, connectors.ErrStale):
+			r.Err = "stale: the destination record changed since the plan was made; it was not overwritten"
+		case wr.Err != nil:
+			r.Err = wr.Err.Error()
+		case r.Op == string(plan.Create):
+			r.DestID, r.Couple = wr.Key, true
+		}
+	}
+	for i := range results {
+		if results[i].At.IsZero() {
+			results[i].At = now
+		}
+	}
+	return results, nil
+}

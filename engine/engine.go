@@ -1,0 +1,114 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/engine/state"
+)
+
+// Options adjusts an Engine.
+type Options struct {
+	// Logger receives progress at debug level and problems at warn; nil
+	// discards.
+	Logger *slog.Logger
+	// Now is the clock; nil uses time.Now.
+	Now func() time.Time
+	// State tunes the state database.
+	State state.Options
+	// Progress, when set, is told how a plan or apply is getting on.
+	Progress func(Progress)
+}
+
+// Progress reports work under way on one mapping.
+type Progress struct {
+	Mapping string
+	// Stage is "read source", "read destination", "diff" or "write".
+	Stage string
+	// Done counts records handled so far in this stage.
+	Done int64
+}
+
+// Engine runs a compiled program against its connectors and state database.
+type Engine struct {
+	prog     *Program
+	state    *state.DB
+	conns    map[string]connectors.Connector
+	log      *slog.Logger
+	now      func() time.Time
+	progress func(Progress)
+}
+
+// Open opens the project's state database and builds its connectors.
+func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
+	e := &Engine{prog: prog, log: opts.Logger, now: opts.Now, progress: opts.Progress, conns: map[string]connectors.Connector{}}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.progress == nil {
+		e.progress = func(Progress) {}
+	}
+	for _, c := range prog.Project.Connectors {
+		conn, err := connectors.New(connectors.Config{
+			Name: c.Name, Type: c.Type, BaseURL: c.BaseURL, PageSize: c.PageSize,
+			MaxConcurrency: c.MaxConcurrency, Timeout: c.Timeout, MaxRetries: c.MaxRetries,
+			Auth: connectors.Auth{Type: c.Auth.Type, Token: c.Auth.Token},
+		})
+		if err != nil {
+			return nil, err
+		}
+		e.conns[c.Name] = conn
+	}
+	db, err := state.Open(ctx, prog.Project.State, opts.State)
+	if err != nil {
+		return nil, err
+	}
+	e.state = db
+	return e, nil
+}
+
+// State gives access to the state database, for listing plans and runs.
+func (e *Engine) State() *state.DB { return e.state }
+
+// Close closes the state database.
+func (e *Engine) Close() error { return e.state.Close() }
+
+func (e *Engine) connector(name string) (connectors.Connector, error) {
+	c, ok := e.conns[name]
+	if !ok {
+		return nil, fmt.Errorf("connector %q is not declared in the project", name)
+	}
+	return c, nil
+}
+
+// newPlanID makes an id that sorts by creation time and is short enough to type.
+func newPlanID(t time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// fingerprint identifies the exact project files a plan was computed from.
+func fingerprint(sources map[string][]byte) string {
+	names := make([]string, 0, len(sources))
+	for n := range sources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		fmt.Fprintf(h, "%s\x00%d\x00", n, len(sources[n]))
+		h.Write(sources[n])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}

@@ -1,0 +1,340 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/mappings"
+)
+
+// PlanOptions selects what to plan.
+type PlanOptions struct {
+	// Mappings limits the plan to these mappings; empty plans all.
+	Mappings []string
+	// Full reads every record instead of only those modified since the
+	// watermark.
+	Full bool
+}
+
+// watermarkOverlap is subtracted from a watermark before reading: systems
+// stamp modified-on with second granularity, so a record written in the same
+// second as the last one read must not be missed. The diff finds re-read
+// records unchanged.
+const watermarkOverlap = time.Second
+
+// Plan reads both sides of each selected mapping, stages the rows, diffs
+// them in the state database and saves the result as a plan. It writes
+// nothing to either system.
+func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error) {
+	selected, err := e.selectMappings(opts.Mappings)
+	if err != nil {
+		return nil, err
+	}
+	created := e.now().UTC()
+	p := &plan.Plan{ID: newPlanID(created), CreatedAt: created, Full: opts.Full,
+		Fingerprint: fingerprint(e.prog.Project.Sources), Status: plan.Planned}
+	base := map[string]time.Time{}
+	for _, m := range selected {
+		mp, err := e.planMapping(ctx, p.ID, m, opts.Full, base)
+		if err != nil {
+			// Leave no half-made plan behind; a fresh context, since ctx may be
+			// the reason we stopped.
+			if derr := e.state.DiscardPlan(context.WithoutCancel(ctx), p.ID); derr != nil {
+				e.log.Warn("discard failed plan", "plan", p.ID, "err", derr)
+			}
+			return nil, fmt.Errorf("mapping %s: %w", m.Name, err)
+		}
+		p.Mappings = append(p.Mappings, mp)
+	}
+	if err := e.state.DropStaging(ctx); err != nil {
+		e.log.Warn("drop staging tables", "err", err)
+	}
+	if err := e.state.SavePlan(ctx, p, base); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (e *Engine) selectMappings(names []string) ([]*Mapping, error) {
+	if len(names) == 0 {
+		return e.prog.Mappings, nil
+	}
+	var out []*Mapping
+	for _, m := range e.prog.Mappings {
+		for _, n := range names {
+			if m.Name == n {
+				out = append(out, m)
+			}
+		}
+	}
+	if len(out) != len(names) {
+		known := map[string]bool{}
+		for _, m := range e.prog.Mappings {
+			known[m.Name] = true
+		}
+		for _, n := range names {
+			if !known[n] {
+				return nil, fmt.Errorf("no mapping named %q in the project", n)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, full bool, base map[string]time.Time) (*plan.MappingPlan, error) {
+	src, err := e.connector(m.Source.Connector)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := e.connector(m.Dest.Connector)
+	if err != nil {
+		return nil, err
+	}
+	wm, hasWM, err := e.state.Watermark(ctx, m.Name, m.Source.Name)
+	if err != nil {
+		return nil, err
+	}
+	if hasWM {
+		base[m.Name] = wm
+	}
+	mp := &plan.MappingPlan{
+		Name: m.Name, Direction: string(m.Direction),
+		Source:      endpoint(m.Source),
+		Dest:        endpoint(m.Dest),
+		ReadStarted: e.now().UTC(),
+	}
+	if hasWM && !full && m.Source.Entity.Modified != "" {
+		mp.Since = wm.Add(-watermarkOverlap)
+	}
+
+	// Source side: every record modified since the watermark, with the
+	// destination values computed from it.
+	stage, err := e.state.NewStage(ctx, state.SourceRows, len(m.Fields))
+	if err != nil {
+		return nil, err
+	}
+	q := connectors.Query{Entity: m.Source.Entity, Fields: m.Source.Select, Since: mp.Since}
+	err = src.Read(ctx, q, func(page connectors.Page) error {
+		for _, rec := range page.Records {
+			row, err := m.sourceRow(rec)
+			if err != nil {
+				return err
+			}
+			if err := stage.Append(row); err != nil {
+				return err
+			}
+		}
+		e.progress(Progress{Mapping: m.Name, Stage: "read source", Done: stage.Rows()})
+		return nil
+	})
+	if cerr := stage.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", m.Source.Connector, m.Source.Entity.Name, err)
+	}
+	mp.Read = stage.Rows()
+	e.log.Debug("read source", "mapping", m.Name, "records", mp.Read, "since", mp.Since)
+
+	// Destination side: on a full read every record, so that every coupling
+	// is checked; on an incremental one only those coupled to what was read.
+	if err := e.stageDest(ctx, dst, m, mp.Since.IsZero()); err != nil {
+		return nil, err
+	}
+
+	mp.Counts, err = e.state.Diff(ctx, state.DiffSpec{
+		PlanID: planID, Mapping: m.Name, SourceIsTable: m.SourceIsTable,
+		Fields: m.destFields(), SyncOnlyCoupled: m.Def.SyncOnlyCoupled, DestEntity: m.Dest.Entity.Name,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !mp.Since.IsZero() {
+		if mp.NotModified, err = e.state.NotModified(ctx, m.Name, m.SourceIsTable); err != nil {
+			return nil, err
+		}
+	}
+	latest, err := e.state.LatestSourceModified(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mp.NewWatermark = nextWatermark(wm, latest, mp.ReadStarted)
+	return mp, nil
+}
+
+// nextWatermark is the latest modified-on seen, but never later than the
+// read's start (a record stamped in the future would hide everything
+// modified before that time) and never earlier than the old watermark.
+func nextWatermark(old, latest, readStarted time.Time) time.Time {
+	if latest.IsZero() {
+		return time.Time{}
+	}
+	wm := latest
+	if wm.After(readStarted) {
+		wm = readStarted
+	}
+	if wm.Before(old) {
+		wm = old
+	}
+	return wm
+}
+
+func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Mapping, fullRead bool) error {
+	stage, err := e.state.NewStage(ctx, state.DestRows, len(m.Fields))
+	if err != nil {
+		return err
+	}
+	add := func(recs []connectors.Record) error {
+		for _, rec := range recs {
+			row, err := m.destRow(rec)
+			if err != nil {
+				return err
+			}
+			if err := stage.Append(row); err != nil {
+				return err
+			}
+		}
+		e.progress(Progress{Mapping: m.Name, Stage: "read destination", Done: stage.Rows()})
+		return nil
+	}
+	if fullRead {
+		err = dst.Read(ctx, connectors.Query{Entity: m.Dest.Entity, Fields: m.Dest.Select}, func(p connectors.Page) error {
+			return add(p.Records)
+		})
+	} else {
+		var ids []string
+		ids, err = e.state.StagedSourceKeysCoupled(ctx, m.Name, m.SourceIsTable)
+		if err == nil && len(ids) > 0 {
+			var recs []connectors.Record
+			recs, err = dst.Get(ctx, m.Dest.Entity, m.Dest.Select, ids)
+			if err == nil {
+				err = add(recs)
+			}
+		}
+	}
+	if cerr := stage.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("read %s %s: %w", m.Dest.Connector, m.Dest.Entity.Name, err)
+	}
+	e.log.Debug("read destination", "mapping", m.Name, "records", stage.Rows(), "full", fullRead)
+	return nil
+}
+
+func endpoint(s Side) plan.Endpoint {
+	return plan.Endpoint{Side: s.Name, Connector: s.Connector, Entity: s.Entity.Name, Key: s.Entity.Key, Modified: s.Entity.Modified}
+}
+
+func (m *Mapping) destFields() []string {
+	out := make([]string, len(m.Fields))
+	for i, f := range m.Fields {
+		out[i] = f.Dest
+	}
+	return out
+}
+
+// recordKey reads a record's key as text.
+func recordKey(rec connectors.Record, field string) (string, error) {
+	switch k := rec[field].(type) {
+	case string:
+		if k != "" {
+			return k, nil
+		}
+	case json.Number:
+		return k.String(), nil
+	case float64:
+		return strconv.FormatFloat(k, 'f', -1, 64), nil
+	}
+	return "", fmt.Errorf("a record has no key field %q (is key: set to the right field?)", field)
+}
+
+func etagOf(rec connectors.Record) string {
+	s, _ := rec["@odata.etag"].(string)
+	return s
+}
+
+// sourceRow computes the staged row of a source record: whether it passes
+// the filter, and each destination value. A value that cannot be computed
+// fails the record, not the plan.
+func (m *Mapping) sourceRow(rec connectors.Record) (state.Row, error) {
+	key, err := recordKey(rec, m.Source.Entity.Key)
+	if err != nil {
+		return state.Row{}, err
+	}
+	numbersForExpressions(rec)
+	row := state.Row{Key: key, ETag: etagOf(rec), InFilter: true, Values: make([]*string, len(m.Fields))}
+	if m.Source.Entity.Modified != "" {
+		if row.Modified, err = parseModified(rec[m.Source.Entity.Modified]); err != nil {
+			row.Err = fmt.Sprintf("record %s: %v", key, err)
+		}
+	}
+	if m.Source.Filter != nil {
+		ok, err := m.Source.Filter.RunFilter(rec)
+		if err != nil {
+			row.Err = fmt.Sprintf("filter: %v", err)
+		}
+		row.InFilter = ok || err != nil
+	}
+	if row.Err != "" || !row.InFilter {
+		return row, nil
+	}
+	for i, f := range m.Fields {
+		v, err := f.value(rec)
+		if err == nil {
+			row.Values[i], err = canonical(v)
+		}
+		if err != nil {
+			row.Err = fmt.Sprintf("field %s: %v", f.Label, err)
+			return row, nil
+		}
+	}
+	return row, nil
+}
+
+func (f *FieldFlow) value(rec connectors.Record) (any, error) {
+	if f.HasConstant {
+		return f.Constant, nil
+	}
+	var v any
+	if f.Source != "" {
+		v = rec[f.Source]
+	}
+	if f.Transform == nil {
+		return v, nil
+	}
+	return f.Transform.RunValue(&mappings.ValueEnv{Value: v, Record: rec})
+}
+
+// destRow stages a destination record's current values of the mapped fields.
+func (m *Mapping) destRow(rec connectors.Record) (state.Row, error) {
+	key, err := recordKey(rec, m.Dest.Entity.Key)
+	if err != nil {
+		return state.Row{}, err
+	}
+	numbersForExpressions(rec)
+	row := state.Row{Key: key, ETag: etagOf(rec), InFilter: true, Values: make([]*string, len(m.Fields))}
+	if m.Dest.Entity.Modified != "" {
+		row.Modified, _ = parseModified(rec[m.Dest.Entity.Modified])
+	}
+	if m.Dest.Filter != nil {
+		ok, err := m.Dest.Filter.RunFilter(rec)
+		// A filter that cannot be evaluated keeps the record out of reach
+		// rather than overwriting it.
+		row.InFilter = ok && err == nil
+	}
+	for i, f := range m.Fields {
+		v, err := canonical(rec[f.Dest])
+		if err != nil {
+			return state.Row{}, fmt.Errorf("record %s, field %s: %w", key, f.Dest, err)
+		}
+		row.Values[i] = v
+	}
+	return row, nil
+}

@@ -1,0 +1,140 @@
+// Package plan holds a sync plan as plain data: per mapping, one operation
+// per record with the values each changed field has before and after. A Plan
+// is what plan computes, what the state database saves, what reports render
+// and what apply executes; nothing here looks at YAML or talks to a server.
+package plan
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Kind is what an operation does to its destination record.
+type Kind string
+
+// Operation kinds.
+const (
+	// Create writes a new destination record and couples it to the source.
+	Create Kind = "create"
+	// Update writes the changed fields of a coupled destination record.
+	Update Kind = "update"
+	// Unchanged is a coupled record whose mapped fields already agree.
+	Unchanged Kind = "unchanged"
+	// Skip is a record left out: outside a filter, or uncoupled while the
+	// mapping syncs only coupled records. Reason says which.
+	Skip Kind = "skip"
+	// Fail is a record that cannot be synchronized; Reason says why.
+	Fail Kind = "fail"
+)
+
+// Kinds lists every kind in report order.
+var Kinds = []Kind{Create, Update, Unchanged, Skip, Fail}
+
+// Status is where a plan is in its life.
+type Status string
+
+// Plan statuses.
+const (
+	Planned  Status = "planned"
+	Applying Status = "applying"
+	Applied  Status = "applied"
+)
+
+// Plan is the result of planning one or more mappings.
+type Plan struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"created_at"`
+	// Full is true when every record was read, ignoring watermarks.
+	Full bool `json:"full"`
+	// Fingerprint identifies the project files the plan was computed from.
+	Fingerprint string         `json:"fingerprint"`
+	Status      Status         `json:"status"`
+	Mappings    []*MappingPlan `json:"mappings"`
+}
+
+// HasChanges reports whether applying the plan would write anything.
+func (p *Plan) HasChanges() bool {
+	for _, m := range p.Mappings {
+		if m.Counts[Create]+m.Counts[Update] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Totals adds up the counts of every mapping.
+func (p *Plan) Totals() Counts {
+	t := Counts{}
+	for _, m := range p.Mappings {
+		for k, n := range m.Counts {
+			t[k] += n
+		}
+	}
+	return t
+}
+
+// Counts is the number of operations of each kind.
+type Counts map[Kind]int64
+
+// Endpoint is one side of a mapping as the plan reads or writes it.
+type Endpoint struct {
+	// Side is "table" or "integration".
+	Side      string `json:"side"`
+	Connector string `json:"connector"`
+	Entity    string `json:"entity"`
+	Key       string `json:"key"`
+	Modified  string `json:"modified,omitempty"`
+}
+
+// Sides of a mapping.
+const (
+	SideTable       = "table"
+	SideIntegration = "integration"
+)
+
+// MappingPlan is the part of a plan for one table mapping and direction.
+type MappingPlan struct {
+	Name      string   `json:"mapping"`
+	Direction string   `json:"direction"`
+	Source    Endpoint `json:"source"`
+	Dest      Endpoint `json:"destination"`
+	// Since is the watermark the read started from; zero for a full read.
+	Since time.Time `json:"since,omitzero"`
+	// ReadStarted is when the read began; a watermark never passes it.
+	ReadStarted time.Time `json:"read_started"`
+	// NewWatermark is where the source watermark moves when every operation
+	// succeeds; apply holds it back to the earliest failed record.
+	NewWatermark time.Time `json:"new_watermark,omitzero"`
+	// Read is how many source records were read.
+	Read int64 `json:"read"`
+	// NotModified counts coupled records that were not read because they
+	// have not changed since the watermark.
+	NotModified int64  `json:"not_modified"`
+	Counts      Counts `json:"counts"`
+	// Operations lists operations, possibly only some (see Omitted).
+	Operations []Operation `json:"operations"`
+	// Omitted counts operations left out of Operations by a listing limit.
+	Omitted int64 `json:"omitted,omitempty"`
+}
+
+// Operation is what happens to one record.
+type Operation struct {
+	Seq      int64  `json:"seq"`
+	Kind     Kind   `json:"op"`
+	SourceID string `json:"source_id"`
+	DestID   string `json:"destination_id,omitempty"`
+	// ETag is the destination's version when read; apply's write is
+	// conditional on it.
+	ETag           string    `json:"etag,omitempty"`
+	SourceModified time.Time `json:"source_modified,omitzero"`
+	Reason         string    `json:"reason,omitempty"`
+	Changes        []Change  `json:"changes,omitempty"`
+}
+
+// Change is one destination field's value before and after. Values are JSON;
+// nil means null or absent.
+type Change struct {
+	Field  string          `json:"field"`
+	Before json.RawMessage `json:"before"`
+	After  json.RawMessage `json:"after"`
+}

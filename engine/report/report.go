@@ -1,0 +1,155 @@
+// Package report renders plans and runs for people (text) and machines
+// (JSON). It only reads plan values; it never looks at YAML or servers.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"github.com/couplerhq/coupler/engine/plan"
+)
+
+// PlanFormatVersion is the version of the JSON plan format.
+const PlanFormatVersion = 1
+
+// PlanJSON writes p as an indented JSON document with a format version and a
+// "changes" flag, so that a script can tell a no-op plan at a glance.
+func PlanJSON(w io.Writer, p *plan.Plan) error {
+	doc := struct {
+		FormatVersion int `json:"format_version"`
+		*plan.Plan
+		Changes bool        `json:"changes"`
+		Totals  plan.Counts `json:"totals"`
+	}{PlanFormatVersion, p, p.HasChanges(), p.Totals()}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+// PlanText writes p for a terminal: per mapping what was read and a count
+// of each kind of operation, then each listed operation with its changes.
+func PlanText(w io.Writer, p *plan.Plan) error {
+	ew := &errWriter{w: w}
+	ew.printf("Plan %s", p.ID)
+	if p.Full {
+		ew.printf(" (--full: every record read)")
+	}
+	ew.printf("\n")
+	for _, m := range p.Mappings {
+		ew.printf("\n%s: %s %s -> %s %s (%s)\n", m.Name, m.Source.Connector, m.Source.Entity, m.Dest.Connector, m.Dest.Entity, m.Direction)
+		if m.Since.IsZero() {
+			ew.printf("  read all %d records of %s\n", m.Read, m.Source.Entity)
+		} else {
+			ew.printf("  read %d records of %s modified since %s", m.Read, m.Source.Entity, m.Since.UTC().Format(time.RFC3339))
+			if m.NotModified > 0 {
+				ew.printf("; %d coupled records not modified", m.NotModified)
+			}
+			ew.printf("\n")
+		}
+		ew.printf("  %s\n", countsLine(m.Counts, m.NotModified))
+		if len(m.Operations) > 0 {
+			ew.printf("\n")
+		}
+		for _, op := range m.Operations {
+			writeOperation(ew, m, op)
+		}
+		if m.Omitted > 0 {
+			ew.printf("  ... %d more not shown (--limit 0 shows all; --format json for tools)\n", m.Omitted)
+		}
+	}
+	t := p.Totals()
+	unchanged := t[plan.Unchanged]
+	for _, m := range p.Mappings {
+		unchanged += m.NotModified
+	}
+	ew.printf("\nPlan: %d to create, %d to update, %d failed; %d left out, %d unchanged.\n",
+		t[plan.Create], t[plan.Update], t[plan.Fail], t[plan.Skip], unchanged)
+	if !p.HasChanges() {
+		ew.printf("No changes. Both sides are in step.\n")
+	}
+	return ew.err
+}
+
+// countsLine summarises a mapping's operations, naming only kinds present.
+func countsLine(c plan.Counts, notModified int64) string {
+	parts := []string{}
+	add := func(n int64, label string) {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, label))
+		}
+	}
+	add(c[plan.Create], "to create")
+	add(c[plan.Update], "to update")
+	add(c[plan.Fail], "failed")
+	add(c[plan.Skip], "left out")
+	add(c[plan.Unchanged]+notModified, "unchanged")
+	if len(parts) == 0 {
+		return "nothing to do"
+	}
+	return strings.Join(parts, ", ")
+}
+
+var symbols = map[plan.Kind]string{plan.Create: "+", plan.Update: "~", plan.Fail: "!", plan.Skip: "-", plan.Unchanged: "="}
+
+func writeOperation(ew *errWriter, m *plan.MappingPlan, op plan.Operation) {
+	dest := op.DestID
+	if dest == "" {
+		dest = "(new)"
+	}
+	ew.printf("  %s %-6s %s %s -> %s %s\n", symbols[op.Kind], op.Kind, m.Source.Entity, op.SourceID, m.Dest.Entity, dest)
+	if op.Reason != "" {
+		ew.printf("        %s\n", op.Reason)
+	}
+	if len(op.Changes) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
+	for _, c := range op.Changes {
+		if op.Kind == plan.Create {
+			fmt.Fprintf(tw, "        %s\t%s\n", c.Field, shorten(c.After))
+		} else {
+			fmt.Fprintf(tw, "        %s\t%s -> %s\n", c.Field, shorten(c.Before), shorten(c.After))
+		}
+	}
+	if err := tw.Flush(); err != nil && ew.err == nil {
+		ew.err = err
+	}
+}
+
+// shorten renders a JSON value for a terminal line.
+func shorten(raw json.RawMessage) string {
+	if raw == nil {
+		return "null"
+	}
+	s := string(raw)
+	const max = 60
+	if utf8.RuneCountInString(s) > max {
+		r := []rune(s)
+		s = string(r[:max-1]) + "…"
+	}
+	return s
+}
+
+// errWriter keeps the first write error so rendering code stays linear.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(b []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(b)
+	e.err = err
+	return n, err
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	fmt.Fprintf(e, format, args...)
+}

@@ -1,0 +1,150 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/couplerhq/coupler/engine/plan"
+)
+
+// DiffSpec says how to compare the staged rows of one mapping.
+type DiffSpec struct {
+	PlanID  string
+	Mapping string
+	// SourceIsTable is true when the table side is the source (to_integration).
+	SourceIsTable bool
+	// Fields are the destination field names, in staged value order.
+	Fields []string
+	// SyncOnlyCoupled leaves uncoupled source records alone.
+	SyncOnlyCoupled bool
+	// DestEntity names the destination in reasons, e.g. "accounts".
+	DestEntity string
+}
+
+// Diff compares the staged source rows with the couplings and the staged
+// destination rows, entirely in SQL, and saves one operation per source row
+// (and the field changes of creates and updates) under the plan. It returns
+// the count of each kind.
+func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
+	for _, r := range []Role{SourceRows, DestRows} {
+		if err := d.dedupe(ctx, r); err != nil {
+			return nil, err
+		}
+	}
+	src, dst := couplingColumns(s.SourceIsTable)
+	var distinct []string
+	for i := range s.Fields {
+		distinct = append(distinct, fmt.Sprintf("s.v%d IS DISTINCT FROM d.v%d", i, i))
+	}
+	changed := "false"
+	if len(distinct) > 0 {
+		changed = strings.Join(distinct, " OR ")
+	}
+	missing := sqlString(fmt.Sprintf("the coupled %s record no longer exists", s.DestEntity))
+	// Operations are numbered in report order: creates, updates, failures,
+	// skips, then unchanged, each by source key.
+	ops := `
+INSERT INTO plan_operations (plan_id, mapping, seq, op, source_id, dest_id, etag, source_modified, reason)
+SELECT ?, ?, row_number() OVER (ORDER BY rank, source_id), op, source_id, dest_id, etag, source_modified, reason
+FROM (
+	SELECT s.key AS source_id, c.` + dst + ` AS dest_id, d.etag, s.modified AS source_modified,
+		CASE
+			WHEN NOT s.in_filter THEN 'skip'
+			WHEN s.err IS NOT NULL THEN 'fail'
+			WHEN c.` + dst + ` IS NULL AND ? THEN 'skip'
+			WHEN c.` + dst + ` IS NULL THEN 'create'
+			WHEN d.key IS NULL THEN 'fail'
+			WHEN NOT d.in_filter THEN 'skip'
+			WHEN ` + changed + ` THEN 'update'
+			ELSE 'unchanged'
+		END AS op,
+		CASE
+			WHEN NOT s.in_filter THEN 'left out by filter'
+			WHEN s.err IS NOT NULL THEN s.err
+			WHEN c.` + dst + ` IS NULL AND ? THEN 'not coupled (sync_only_coupled)'
+			WHEN c.` + dst + ` IS NULL THEN NULL
+			WHEN d.key IS NULL THEN ` + missing + `
+			WHEN NOT d.in_filter THEN 'coupled record left out by integration_filter'
+		END AS reason,
+		CASE op WHEN 'create' THEN 1 WHEN 'update' THEN 2 WHEN 'fail' THEN 3 WHEN 'skip' THEN 4 ELSE 5 END AS rank
+	FROM ` + stagingTable(SourceRows) + ` s
+	LEFT JOIN couplings c ON c.mapping = ? AND c.` + src + ` = s.key
+	LEFT JOIN ` + stagingTable(DestRows) + ` d ON d.key = c.` + dst + `
+)`
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, ops, s.PlanID, s.Mapping, s.SyncOnlyCoupled, s.SyncOnlyCoupled, s.Mapping); err != nil {
+		return nil, fmt.Errorf("diff mapping %s: %w", s.Mapping, err)
+	}
+	if len(s.Fields) > 0 {
+		var parts []string
+		args := []any{}
+		for i, f := range s.Fields {
+			parts = append(parts, fmt.Sprintf(`
+	SELECT o.plan_id, o.mapping, o.seq, ? AS field, CASE WHEN o.op = 'create' THEN NULL ELSE d.v%[1]d END, s.v%[1]d
+	FROM plan_operations o
+	JOIN %[2]s s ON s.key = o.source_id
+	LEFT JOIN %[3]s d ON d.key = o.dest_id
+	WHERE o.plan_id = ? AND o.mapping = ?
+		AND ((o.op = 'create' AND s.v%[1]d IS NOT NULL) OR (o.op = 'update' AND s.v%[1]d IS DISTINCT FROM d.v%[1]d))`,
+				i, stagingTable(SourceRows), stagingTable(DestRows)))
+			args = append(args, f, s.PlanID, s.Mapping)
+		}
+		q := `INSERT INTO plan_changes (plan_id, mapping, seq, field, before, after)` + strings.Join(parts, "\nUNION ALL")
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return nil, fmt.Errorf("diff fields of mapping %s: %w", s.Mapping, err)
+		}
+	}
+	counts, err := countOps(ctx, tx, s.PlanID, s.Mapping)
+	if err != nil {
+		return nil, err
+	}
+	return counts, tx.Commit()
+}
+
+// NotModified counts the coupled records of a mapping that an incremental
+// read did not return: they have not changed since the watermark.
+func (d *DB) NotModified(ctx context.Context, mapping string, sourceIsTable bool) (int64, error) {
+	src, _ := couplingColumns(sourceIsTable)
+	var n int64
+	err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM couplings c WHERE c.mapping = ?
+		AND NOT EXISTS (SELECT 1 FROM `+stagingTable(SourceRows)+` s WHERE s.key = c.`+src+`)`, mapping).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count unmodified records of mapping %s: %w", mapping, err)
+	}
+	return n, nil
+}
+
+// LatestSourceModified returns the latest modified-on among the staged source
+// rows, zero when there are none or none carry a timestamp.
+func (d *DB) LatestSourceModified(ctx context.Context) (time.Time, error) {
+	var t *time.Time
+	if err := d.db.QueryRowContext(ctx, `SELECT max(modified) FROM `+stagingTable(SourceRows)).Scan(&t); err != nil {
+		return time.Time{}, fmt.Errorf("latest modified source row: %w", err)
+	}
+	if t == nil {
+		return time.Time{}, nil
+	}
+	return t.UTC(), nil
+}
+
+// DropStaging removes the staging tables once a plan no longer needs them,
+// so that the state file does not keep a copy of both systems.
+func (d *DB) DropStaging(ctx context.Context) error {
+	for _, r := range []Role{SourceRows, DestRows} {
+		if _, err := d.db.ExecContext(ctx, `DROP TABLE IF EXISTS `+stagingTable(r)); err != nil {
+			return fmt.Errorf("drop %s: %w", stagingTable(r), err)
+		}
+	}
+	return nil
+}
+
+// sqlString quotes s as a SQL string literal.
+func sqlString(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}

@@ -1,0 +1,277 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/couplerhq/coupler/engine/plan"
+)
+
+// ErrNoPlan is returned when a plan asked for does not exist.
+var ErrNoPlan = errors.New("no such plan")
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func countOps(ctx context.Context, q querier, planID, mapping string) (plan.Counts, error) {
+	rows, err := q.QueryContext(ctx, `SELECT op, count(*) FROM plan_operations WHERE plan_id = ? AND mapping = ? GROUP BY op`, planID, mapping)
+	if err != nil {
+		return nil, fmt.Errorf("count operations of mapping %s: %w", mapping, err)
+	}
+	defer rows.Close()
+	counts := plan.Counts{}
+	for _, k := range plan.Kinds {
+		counts[k] = 0
+	}
+	for rows.Next() {
+		var op string
+		var n int64
+		if err := rows.Scan(&op, &n); err != nil {
+			return nil, err
+		}
+		counts[plan.Kind(op)] = n
+	}
+	return counts, rows.Err()
+}
+
+// SavePlan records a plan's header and its mappings. The operations were
+// saved by Diff; SavePlan makes the plan visible, so a plan interrupted
+// before it is saved never shows up as applicable.
+func (d *DB) SavePlan(ctx context.Context, p *plan.Plan, baseWatermarks map[string]time.Time) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `INSERT INTO plans (id, created_at, full_read, fingerprint, status) VALUES (?, ?, ?, ?, ?)`,
+		p.ID, p.CreatedAt.UTC(), p.Full, p.Fingerprint, string(plan.Planned))
+	if err != nil {
+		return fmt.Errorf("save plan %s: %w", p.ID, err)
+	}
+	for i, m := range p.Mappings {
+		_, err = tx.ExecContext(ctx, `INSERT INTO plan_mappings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.ID, i, m.Name, m.Direction,
+			m.Source.Side, m.Source.Connector, m.Source.Entity, m.Source.Key, m.Source.Modified,
+			m.Dest.Side, m.Dest.Connector, m.Dest.Entity, m.Dest.Key, m.Dest.Modified,
+			nullTime(baseWatermarks[m.Name]), nullTime(m.Since), m.ReadStarted.UTC(), nullTime(m.NewWatermark),
+			m.Read, m.NotModified)
+		if err != nil {
+			return fmt.Errorf("save plan %s, mapping %s: %w", p.ID, m.Name, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// DiscardPlan deletes whatever a failed plan left behind.
+func (d *DB) DiscardPlan(ctx context.Context, id string) error {
+	for _, t := range []string{"plan_changes", "plan_operations", "plan_mappings"} {
+		if _, err := d.db.ExecContext(ctx, `DELETE FROM `+t+` WHERE plan_id = ?`, id); err != nil {
+			return fmt.Errorf("discard plan %s: %w", id, err)
+		}
+	}
+	_, err := d.db.ExecContext(ctx, `DELETE FROM plans WHERE id = ?`, id)
+	return err
+}
+
+// LatestUnapplied returns the id of the newest plan not yet applied.
+func (d *DB) LatestUnapplied(ctx context.Context) (string, error) {
+	var id string
+	err := d.db.QueryRowContext(ctx, `SELECT id FROM plans WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT 1`, string(plan.Planned)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("%w: every saved plan has been applied; run coupler plan first", ErrNoPlan)
+	}
+	return id, err
+}
+
+// SetPlanStatus moves a plan to status, but only from one of the statuses in
+// from, so that two applies of one plan cannot both proceed.
+func (d *DB) SetPlanStatus(ctx context.Context, id string, to plan.Status, from ...plan.Status) error {
+	args := []any{string(to), id}
+	var ph []string
+	for _, f := range from {
+		ph = append(ph, "?")
+		args = append(args, string(f))
+	}
+	res, err := d.db.ExecContext(ctx, `UPDATE plans SET status = ? WHERE id = ? AND status IN (`+strings.Join(ph, ",")+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("plan %s: set status %s: %w", id, to, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var have string
+		if err := d.db.QueryRowContext(ctx, `SELECT status FROM plans WHERE id = ?`, id).Scan(&have); err != nil {
+			return fmt.Errorf("%w: %s", ErrNoPlan, id)
+		}
+		return fmt.Errorf("plan %s is %s, not %v", id, have, from)
+	}
+	if to == plan.Applied {
+		_, err = d.db.ExecContext(ctx, `UPDATE plans SET applied_at = ? WHERE id = ?`, time.Now().UTC(), id)
+	}
+	return err
+}
+
+// LoadPlan reads a saved plan. It lists at most limit operations per mapping
+// (negative: all) of the kinds given (none: creates, updates and failures);
+// the rest are counted in Omitted.
+func (d *DB) LoadPlan(ctx context.Context, id string, limit int, kinds ...plan.Kind) (*plan.Plan, error) {
+	p := &plan.Plan{ID: id}
+	var status string
+	err := d.db.QueryRowContext(ctx, `SELECT created_at, full_read, fingerprint, status FROM plans WHERE id = ?`, id).
+		Scan(&p.CreatedAt, &p.Full, &p.Fingerprint, &status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", ErrNoPlan, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load plan %s: %w", id, err)
+	}
+	p.Status = plan.Status(status)
+	rows, err := d.db.QueryContext(ctx, `SELECT mapping, direction, source_side, source_connector, source_entity, source_key, source_modified,
+		dest_side, dest_connector, dest_entity, dest_key, dest_modified, since, read_started, new_watermark, records_read, not_modified
+		FROM plan_mappings WHERE plan_id = ? ORDER BY position`, id)
+	if err != nil {
+		return nil, fmt.Errorf("load plan %s: %w", id, err)
+	}
+	for rows.Next() {
+		m := &plan.MappingPlan{}
+		var since, wm sql.NullTime
+		if err := rows.Scan(&m.Name, &m.Direction, &m.Source.Side, &m.Source.Connector, &m.Source.Entity, &m.Source.Key, &m.Source.Modified,
+			&m.Dest.Side, &m.Dest.Connector, &m.Dest.Entity, &m.Dest.Key, &m.Dest.Modified, &since, &m.ReadStarted, &wm, &m.Read, &m.NotModified); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		m.Since, m.NewWatermark = since.Time, wm.Time
+		p.Mappings = append(p.Mappings, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(kinds) == 0 {
+		kinds = []plan.Kind{plan.Create, plan.Update, plan.Fail}
+	}
+	for _, m := range p.Mappings {
+		if m.Counts, err = countOps(ctx, d.db, id, m.Name); err != nil {
+			return nil, err
+		}
+		var total int64
+		for _, k := range kinds {
+			total += m.Counts[k]
+		}
+		err := d.Operations(ctx, id, m.Name, 0, limit, kinds, func(op plan.Operation) error {
+			m.Operations = append(m.Operations, op)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		m.Omitted = total - int64(len(m.Operations))
+	}
+	return p, nil
+}
+
+// PlanBase returns the source watermark each mapping of a plan started from
+// (absent when there was none), to detect a plan made stale by a later apply.
+func (d *DB) PlanBase(ctx context.Context, id string) (map[string]time.Time, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT mapping, base_watermark FROM plan_mappings WHERE plan_id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var name string
+		var t sql.NullTime
+		if err := rows.Scan(&name, &t); err != nil {
+			return nil, err
+		}
+		if t.Valid {
+			out[name] = t.Time.UTC()
+		}
+	}
+	return out, rows.Err()
+}
+
+// Operations streams the operations of one mapping of a plan with seq after
+// afterSeq, in seq order, at most limit of them (negative: all), with their
+// field changes.
+func (d *DB) Operations(ctx context.Context, planID, mapping string, afterSeq int64, limit int, kinds []plan.Kind, fn func(plan.Operation) error) error {
+	if limit == 0 {
+		return nil
+	}
+	ph := make([]string, len(kinds))
+	args := []any{planID, mapping, afterSeq}
+	for i, k := range kinds {
+		ph[i] = "?"
+		args = append(args, string(k))
+	}
+	lim := ""
+	if limit > 0 {
+		lim = fmt.Sprintf(" LIMIT %d", limit)
+	}
+	q := `WITH ops AS (
+		SELECT seq, op, source_id, dest_id, etag, source_modified, reason FROM plan_operations
+		WHERE plan_id = ? AND mapping = ? AND seq > ? AND op IN (` + strings.Join(ph, ",") + `) ORDER BY seq` + lim + `)
+	SELECT o.*, c.field, c.before, c.after FROM ops o
+	LEFT JOIN plan_changes c ON c.plan_id = ? AND c.mapping = ? AND c.seq = o.seq
+	ORDER BY o.seq, c.field`
+	args = append(args, planID, mapping)
+	rows, err := d.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("operations of plan %s, mapping %s: %w", planID, mapping, err)
+	}
+	defer rows.Close()
+	var cur *plan.Operation
+	flush := func() error {
+		if cur == nil {
+			return nil
+		}
+		op := *cur
+		cur = nil
+		return fn(op)
+	}
+	for rows.Next() {
+		var (
+			seq                       int64
+			op, source                string
+			dest, etag, reason, field sql.NullString
+			before, after             sql.NullString
+			modified                  sql.NullTime
+		)
+		if err := rows.Scan(&seq, &op, &source, &dest, &etag, &modified, &reason, &field, &before, &after); err != nil {
+			return err
+		}
+		if cur == nil || cur.Seq != seq {
+			if err := flush(); err != nil {
+				return err
+			}
+			cur = &plan.Operation{Seq: seq, Kind: plan.Kind(op), SourceID: source, DestID: dest.String,
+				ETag: etag.String, SourceModified: modified.Time, Reason: reason.String}
+		}
+		if field.Valid {
+			cur.Changes = append(cur.Changes, plan.Change{Field: field.String, Before: rawJSON(before), After: rawJSON(after)})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return flush()
+}
+
+func rawJSON(s sql.NullString) json.RawMessage {
+	if !s.Valid {
+		return nil
+	}
+	return json.RawMessage(s.String)
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}

@@ -1,0 +1,122 @@
+package state
+
+// SchemaVersion is the version of the state database layout below. A state
+// file written by a newer coupler is refused rather than rewritten.
+const SchemaVersion = 1
+
+// schema creates every table of the state database. Every statement that
+// touches these tables lives in this package.
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (
+	key   VARCHAR PRIMARY KEY,
+	value VARCHAR NOT NULL
+);
+
+-- couplings: which table record is which integration record, per mapping.
+CREATE TABLE IF NOT EXISTS couplings (
+	mapping        VARCHAR NOT NULL,
+	table_id       VARCHAR NOT NULL,
+	integration_id VARCHAR NOT NULL,
+	coupled_at     TIMESTAMP NOT NULL,
+	last_synced_at TIMESTAMP,
+	last_result    VARCHAR,
+	PRIMARY KEY (mapping, table_id),
+	UNIQUE (mapping, integration_id)
+);
+
+-- watermarks: per mapping and side, the latest modified-on already synced.
+CREATE TABLE IF NOT EXISTS watermarks (
+	mapping    VARCHAR NOT NULL,
+	side       VARCHAR NOT NULL,
+	value      TIMESTAMP NOT NULL,
+	updated_at TIMESTAMP NOT NULL,
+	PRIMARY KEY (mapping, side)
+);
+
+CREATE TABLE IF NOT EXISTS plans (
+	id          VARCHAR PRIMARY KEY,
+	created_at  TIMESTAMP NOT NULL,
+	full_read   BOOLEAN NOT NULL,
+	fingerprint VARCHAR NOT NULL,
+	status      VARCHAR NOT NULL,
+	applied_at  TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS plan_mappings (
+	plan_id            VARCHAR NOT NULL,
+	position           INTEGER NOT NULL,
+	mapping            VARCHAR NOT NULL,
+	direction          VARCHAR NOT NULL,
+	source_side        VARCHAR NOT NULL,
+	source_connector   VARCHAR NOT NULL,
+	source_entity      VARCHAR NOT NULL,
+	source_key         VARCHAR NOT NULL,
+	source_modified    VARCHAR NOT NULL,
+	dest_side          VARCHAR NOT NULL,
+	dest_connector     VARCHAR NOT NULL,
+	dest_entity        VARCHAR NOT NULL,
+	dest_key           VARCHAR NOT NULL,
+	dest_modified      VARCHAR NOT NULL,
+	base_watermark     TIMESTAMP,
+	since              TIMESTAMP,
+	read_started       TIMESTAMP NOT NULL,
+	new_watermark      TIMESTAMP,
+	records_read       BIGINT NOT NULL,
+	not_modified       BIGINT NOT NULL,
+	PRIMARY KEY (plan_id, mapping)
+);
+
+-- plan_operations: one row per source record read, saying what apply does.
+CREATE TABLE IF NOT EXISTS plan_operations (
+	plan_id         VARCHAR NOT NULL,
+	mapping         VARCHAR NOT NULL,
+	seq             BIGINT NOT NULL,
+	op              VARCHAR NOT NULL,
+	source_id       VARCHAR NOT NULL,
+	dest_id         VARCHAR,
+	etag            VARCHAR,
+	source_modified TIMESTAMP,
+	reason          VARCHAR,
+	PRIMARY KEY (plan_id, mapping, seq)
+);
+
+-- plan_changes: per create or update, each destination field that changes,
+-- as JSON text before and after.
+CREATE TABLE IF NOT EXISTS plan_changes (
+	plan_id VARCHAR NOT NULL,
+	mapping VARCHAR NOT NULL,
+	seq     BIGINT NOT NULL,
+	field   VARCHAR NOT NULL,
+	before  VARCHAR,
+	after   VARCHAR
+);
+
+CREATE SEQUENCE IF NOT EXISTS run_ids START 1;
+
+-- runs: one per mapping applied, like the product's integration sync jobs.
+CREATE TABLE IF NOT EXISTS runs (
+	id          BIGINT PRIMARY KEY,
+	plan_id     VARCHAR NOT NULL,
+	mapping     VARCHAR NOT NULL,
+	direction   VARCHAR NOT NULL,
+	started_at  TIMESTAMP NOT NULL,
+	finished_at TIMESTAMP,
+	inserted    BIGINT NOT NULL DEFAULT 0,
+	modified    BIGINT NOT NULL DEFAULT 0,
+	unchanged   BIGINT NOT NULL DEFAULT 0,
+	skipped     BIGINT NOT NULL DEFAULT 0,
+	failed      BIGINT NOT NULL DEFAULT 0
+);
+
+-- run_records: every write apply attempted and every record that failed.
+CREATE TABLE IF NOT EXISTS run_records (
+	run_id    BIGINT NOT NULL,
+	seq       BIGINT NOT NULL,
+	source_id VARCHAR NOT NULL,
+	dest_id   VARCHAR,
+	op        VARCHAR NOT NULL,
+	result    VARCHAR NOT NULL,
+	message   VARCHAR,
+	recorded_at TIMESTAMP NOT NULL
+);
+`

@@ -1,0 +1,169 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+)
+
+// Role says which side of a mapping a staging table holds.
+type Role string
+
+// Staging roles.
+const (
+	SourceRows Role = "source"
+	DestRows   Role = "dest"
+)
+
+func stagingTable(r Role) string { return "staging_" + string(r) }
+
+// Row is one record as staged: its identity and, per destination field in
+// the mapping's field order, the canonical JSON text of its value (nil for
+// null).
+type Row struct {
+	Key      string
+	Modified time.Time
+	ETag     string
+	// InFilter is false for a record outside its side's filter.
+	InFilter bool
+	// Err is set when the record's values could not be computed.
+	Err    string
+	Values []*string
+}
+
+// Stage bulk-loads rows of one side into a fresh staging table through
+// DuckDB's Appender. It is not safe for concurrent use; use one per side.
+type Stage struct {
+	conn     *sql.Conn
+	appender *duckdb.Appender
+	nvalues  int
+	args     []driver.Value
+	rows     int64
+}
+
+// NewStage replaces the staging table of role with an empty one holding
+// nvalues value columns, and returns a Stage that appends to it.
+func (d *DB) NewStage(ctx context.Context, role Role, nvalues int) (*Stage, error) {
+	var cols strings.Builder
+	for i := range nvalues {
+		fmt.Fprintf(&cols, ", v%d VARCHAR", i)
+	}
+	table := stagingTable(role)
+	ddl := fmt.Sprintf(`CREATE OR REPLACE TABLE %s (key VARCHAR NOT NULL, modified TIMESTAMP, etag VARCHAR, in_filter BOOLEAN NOT NULL, err VARCHAR%s)`, table, cols.String())
+	if _, err := d.db.ExecContext(ctx, ddl); err != nil {
+		return nil, fmt.Errorf("create %s: %w", table, err)
+	}
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stage{nvalues: nvalues, args: make([]driver.Value, 5+nvalues), conn: conn}
+	err = conn.Raw(func(dc any) error {
+		a, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", table)
+		s.appender = a
+		return err
+	})
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("appender for %s: %w", table, err)
+	}
+	return s, nil
+}
+
+// Append stages one row.
+func (s *Stage) Append(r Row) error {
+	if len(r.Values) != s.nvalues {
+		return fmt.Errorf("staging row %s: %d values, want %d", r.Key, len(r.Values), s.nvalues)
+	}
+	a := s.args
+	a[0] = r.Key
+	a[1] = nil
+	if !r.Modified.IsZero() {
+		a[1] = r.Modified.UTC()
+	}
+	a[2] = nilIfEmpty(r.ETag)
+	a[3] = r.InFilter
+	a[4] = nilIfEmpty(r.Err)
+	for i, v := range r.Values {
+		if v == nil {
+			a[5+i] = nil
+		} else {
+			a[5+i] = *v
+		}
+	}
+	s.rows++
+	return s.appender.AppendRow(a...)
+}
+
+// Rows returns how many rows were appended.
+func (s *Stage) Rows() int64 { return s.rows }
+
+// Close flushes the appended rows and releases the connection. It must be
+// called, also after an error, before the staged rows are used.
+func (s *Stage) Close() error {
+	err := s.appender.Close()
+	if rerr := s.conn.Close(); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+func nilIfEmpty(s string) driver.Value {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// dedupe keeps the latest version of each key in a staging table: a record
+// modified while a paged read is under way can arrive twice.
+func (d *DB) dedupe(ctx context.Context, role Role) error {
+	table := stagingTable(role)
+	var dups int64
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) - count(DISTINCT key) FROM `+table).Scan(&dups); err != nil {
+		return fmt.Errorf("count duplicates in %s: %w", table, err)
+	}
+	if dups == 0 {
+		return nil
+	}
+	_, err := d.db.ExecContext(ctx, `CREATE OR REPLACE TABLE `+table+` AS SELECT * FROM `+table+`
+		QUALIFY row_number() OVER (PARTITION BY key ORDER BY modified DESC NULLS LAST) = 1`)
+	if err != nil {
+		return fmt.Errorf("dedupe %s: %w", table, err)
+	}
+	return nil
+}
+
+// StagedSourceKeysCoupled returns the destination ids coupled to the staged
+// source rows: the destination records an incremental plan must fetch.
+func (d *DB) StagedSourceKeysCoupled(ctx context.Context, mapping string, sourceIsTable bool) ([]string, error) {
+	src, dst := couplingColumns(sourceIsTable)
+	rows, err := d.db.QueryContext(ctx, `SELECT c.`+dst+` FROM couplings c JOIN `+stagingTable(SourceRows)+` s ON s.key = c.`+src+`
+		WHERE c.mapping = ? ORDER BY 1`, mapping)
+	if err != nil {
+		return nil, fmt.Errorf("coupled ids of mapping %s: %w", mapping, err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// couplingColumns names the coupling columns of the source and destination.
+func couplingColumns(sourceIsTable bool) (src, dst string) {
+	if sourceIsTable {
+		return "table_id", "integration_id"
+	}
+	return "integration_id", "table_id"
+}

@@ -1,0 +1,110 @@
+// Package state keeps coupler's memory in one DuckDB file: couplings,
+// watermarks, saved plans with their operations, runs, and the staging
+// tables in which a plan's rows are diffed with SQL. It is the only package
+// that links DuckDB, so that most test binaries do not pay for it.
+package state
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/duckdb/duckdb-go/v2"
+)
+
+// DB is an open state database.
+type DB struct {
+	db        *sql.DB
+	connector *duckdb.Connector
+	path      string
+}
+
+// Options tunes the DuckDB instance.
+type Options struct {
+	// MemoryLimit caps DuckDB's memory, e.g. "512MB"; empty keeps DuckDB's default.
+	MemoryLimit string
+	// Threads caps DuckDB's worker threads; 0 keeps DuckDB's default.
+	Threads int
+}
+
+// Open opens the state database at path, creating it and its directory if
+// needed. A database written by a newer coupler is refused.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("state database %s: %w", path, err)
+	}
+	c, err := duckdb.NewConnector(path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open state database %s: %w", path, err)
+	}
+	d := &DB{db: sql.OpenDB(c), connector: c, path: path}
+	if err := d.init(ctx, opts); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("state database %s: %w", path, err)
+	}
+	return d, nil
+}
+
+func (d *DB) init(ctx context.Context, opts Options) error {
+	if opts.MemoryLimit != "" {
+		if _, err := d.db.ExecContext(ctx, "SET memory_limit = '"+opts.MemoryLimit+"'"); err != nil {
+			return err
+		}
+	}
+	if opts.Threads > 0 {
+		if _, err := d.db.ExecContext(ctx, "SET threads = "+strconv.Itoa(opts.Threads)); err != nil {
+			return err
+		}
+	}
+	var have string
+	err := d.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'schema_version'`).Scan(&have)
+	switch {
+	case err == nil:
+		v, convErr := strconv.Atoi(have)
+		if convErr != nil {
+			return fmt.Errorf("unreadable schema version %q", have)
+		}
+		if v > SchemaVersion {
+			return fmt.Errorf("written by a newer coupler (schema version %d, this one reads up to %d); upgrade coupler", v, SchemaVersion)
+		}
+	case errors.Is(err, sql.ErrNoRows) || isMissingTable(err):
+	default:
+		return err
+	}
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("create schema: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)`, strconv.Itoa(SchemaVersion)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func isMissingTable(err error) bool {
+	var de *duckdb.Error
+	return errors.As(err, &de) && de.Type == duckdb.ErrorTypeCatalog
+}
+
+// Path returns the file the database lives in.
+func (d *DB) Path() string { return d.path }
+
+// Close closes the database.
+func (d *DB) Close() error {
+	err := d.db.Close()
+	if cerr := d.connector.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// SQL exposes the database for read-only queries by tests and tools.
+func (d *DB) SQL() *sql.DB { return d.db }

@@ -1,0 +1,153 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// canonical renders a value as the JSON text the diff compares, so that the
+// same value read from two systems compares equal however each spelled it:
+// numbers lose insignificant zeros ("5000.00" and 5000 agree), times become
+// RFC 3339 in UTC. Null and absent are both nil.
+func canonical(v any) (*string, error) {
+	var s string
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		s = quoteJSON(v)
+	case bool:
+		s = strconv.FormatBool(v)
+	case json.Number:
+		s = canonicalNumber(string(v))
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("%v is not a number JSON can carry", v)
+		}
+		s = canonicalNumber(strconv.FormatFloat(v, 'f', -1, 64))
+	case float32:
+		return canonical(float64(v))
+	case int:
+		s = strconv.Itoa(v)
+	case int64:
+		s = strconv.FormatInt(v, 10)
+	case int32:
+		s = strconv.FormatInt(int64(v), 10)
+	case time.Time:
+		s = `"` + v.UTC().Format(time.RFC3339Nano) + `"`
+	default:
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return nil, fmt.Errorf("value of type %T: %w", v, err)
+		}
+		s = strings.TrimSuffix(b.String(), "\n")
+	}
+	return &s, nil
+}
+
+// quoteJSON renders a string as JSON without escaping HTML characters: the
+// text is compared and shown to people, never embedded in HTML unescaped.
+func quoteJSON(s string) string {
+	plain := utf8.ValidString(s)
+	for i := 0; plain && i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == 0xE2 {
+			plain = false // 0xE2 starts U+2028 and U+2029, which JSON encoders escape
+		}
+	}
+	if plain {
+		return `"` + s + `"`
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // encoding a string cannot fail
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// canonicalNumber trims a decimal's insignificant zeros. Numbers with an
+// exponent, or too long to be decimals from a business system, are kept as
+// they are rather than rounded through float64.
+func canonicalNumber(n string) string {
+	if strings.ContainsAny(n, "eE") || len(n) > 40 {
+		return n
+	}
+	neg := strings.HasPrefix(n, "-")
+	n = strings.TrimPrefix(n, "-")
+	intPart, frac, _ := strings.Cut(n, ".")
+	intPart = strings.TrimLeft(intPart, "0")
+	if intPart == "" {
+		intPart = "0"
+	}
+	frac = strings.TrimRight(frac, "0")
+	out := intPart
+	if frac != "" {
+		out += "." + frac
+	}
+	if neg && out != "0" {
+		out = "-" + out
+	}
+	return out
+}
+
+// decodeValue turns canonical JSON text back into a value to write.
+func decodeValue(raw []byte) (any, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// parseModified reads a last-modified value as the wire carries it.
+func parseModified(v any) (time.Time, error) {
+	switch v := v.(type) {
+	case nil:
+		return time.Time{}, nil
+	case string:
+		if v == "" {
+			return time.Time{}, nil
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("modified-on %q is not an RFC 3339 time", v)
+		}
+		return t.UTC(), nil
+	case time.Time:
+		return v.UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("modified-on has type %T, want a timestamp string", v)
+}
+
+// numbersForExpressions replaces, in place, each top-level json.Number of a
+// record with an int64 or float64 when that represents it exactly, so that
+// filters and transforms compare numbers as numbers (statecode == 0). A
+// number no Go numeric type holds exactly stays a json.Number, keeping its
+// digits; the diff's canonical form is the same either way.
+func numbersForExpressions(rec map[string]any) {
+	for k, v := range rec {
+		n, ok := v.(json.Number)
+		if !ok {
+			continue
+		}
+		if i, err := n.Int64(); err == nil {
+			rec[k] = i
+			continue
+		}
+		f, err := n.Float64()
+		if err == nil && canonicalNumber(strconv.FormatFloat(f, 'f', -1, 64)) == canonicalNumber(string(n)) {
+			rec[k] = f
+		}
+	}
+}

@@ -1,0 +1,220 @@
+// Package demo runs coupler's main job end to end against two in-process
+// fake OData servers, one shaped like Business Central's API and one like
+// Dataverse's, with the bundled CUSTOMER mapping. It is what `coupler demo`
+// runs and the shortest way to see plan and apply at work.
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/couplerhq/coupler/connectors/fake"
+	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/engine/report"
+	"github.com/couplerhq/coupler/mappings"
+)
+
+// Options adjusts the demo.
+type Options struct {
+	// Customers is how many customers the fake ERP starts with.
+	Customers int
+	// Dir is the project directory to create; empty makes a temporary one,
+	// removed at the end unless Keep is set.
+	Dir string
+	// Keep leaves the servers running after the scenario, until ctx ends,
+	// so that the other commands can be tried against them.
+	Keep bool
+	// Limit is how many operations each plan report lists per mapping.
+	Limit int
+}
+
+// ERP and CRM base paths, as the real services put them.
+const (
+	erpBase = "/api/v2.0"
+	crmBase = "/api/data/v9.2"
+)
+
+// Run plays the scenario, writing what happens at each step to w.
+func Run(ctx context.Context, w io.Writer, opts Options) error {
+	if opts.Customers <= 0 {
+		opts.Customers = 1000
+	}
+	erp, crm := fake.NewERP(), fake.NewCRM()
+	// Seed as if the customers were edited one a minute over the past days,
+	// so that the incremental plans below read only what the demo edits.
+	stamp := time.Now().Add(-time.Duration(opts.Customers+60) * time.Minute)
+	erp.SetClock(func() time.Time { stamp = stamp.Add(time.Minute); return stamp })
+	if err := fake.SeedCustomers(erp, opts.Customers); err != nil {
+		return err
+	}
+	erp.SetClock(time.Now)
+	erpSrv := httptest.NewServer(http.StripPrefix(erpBase, erp))
+	defer erpSrv.Close()
+	crmSrv := httptest.NewServer(http.StripPrefix(crmBase, crm))
+	defer crmSrv.Close()
+
+	dir := opts.Dir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "coupler-demo-")
+		if err != nil {
+			return err
+		}
+		if !opts.Keep {
+			defer os.RemoveAll(tmp)
+		}
+		dir = tmp
+	}
+	if err := writeProject(dir, erpSrv.URL+erpBase, crmSrv.URL+crmBase); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(w, "coupler demo: two fake OData v4 servers on loopback\n")
+	fmt.Fprintf(w, "  ERP (Business Central API shape)  %s  %d customers\n", erpSrv.URL+erpBase, erp.Len("customers"))
+	fmt.Fprintf(w, "  CRM (Dataverse Web API shape)     %s  %d accounts\n", crmSrv.URL+crmBase, crm.Len("accounts"))
+	fmt.Fprintf(w, "  project %s uses the bundled mapping CUSTOMER (defaults: bc-dataverse)\n", dir)
+
+	e, _, err := engine.OpenProject(ctx, dir, mappings.LoadOptions{}, engine.Options{})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if e != nil {
+			e.Close()
+		}
+	}()
+	s := &scenario{ctx: ctx, w: w, e: e, limit: opts.Limit}
+
+	s.step("Plan the first sync: nothing is coupled yet, so every customer is created")
+	s.plan()
+	s.step("Apply it")
+	s.apply()
+	s.step("Meanwhile in the ERP: edit 3 customers and block 1")
+	all := erp.All("customers")
+	for i, edit := range []struct{ field, value string }{
+		{"displayName", "Adatum Corporation (renamed)"},
+		{"phoneNumber", "+1 425 555 0199"},
+		{"city", "Redmond"},
+	} {
+		rec := all[i*7]
+		s.check(erp.Patch("customers", rec["id"].(string), map[string]any{edit.field: edit.value}))
+		fmt.Fprintf(w, "  customer %s: %s = %q\n", rec["number"], edit.field, edit.value)
+	}
+	blocked := all[50]
+	s.check(erp.Patch("customers", blocked["id"].(string), map[string]any{"blocked": "All"}))
+	fmt.Fprintf(w, "  customer %s: blocked = \"All\"\n", blocked["number"])
+	s.step("Plan again: only what changed since the last run is read")
+	s.plan()
+	s.step("Apply it")
+	s.apply()
+	s.step("Plan once more: nothing left to do")
+	p := s.plan()
+	if s.err == nil && p.HasChanges() {
+		s.err = fmt.Errorf("demo: the last plan should have no changes")
+	}
+	if s.err != nil {
+		return s.err
+	}
+	fmt.Fprintf(w, "\nThe CRM now holds %d accounts; %d customers are coupled.\n", crm.Len("accounts"), opts.Customers)
+	if !opts.Keep {
+		return nil
+	}
+	fmt.Fprintf(w, "\nThe servers keep running until you press Ctrl-C. Try:\n")
+	fmt.Fprintf(w, "  coupler -C %s validate\n  coupler -C %s plan\n  coupler -C %s runs\n", dir, dir, dir)
+	// Release the state database so that those commands can open it.
+	e.Close()
+	e = nil
+	<-ctx.Done()
+	return nil
+}
+
+// scenario runs steps until the first error, then does nothing more.
+type scenario struct {
+	ctx   context.Context
+	w     io.Writer
+	e     *engine.Engine
+	n     int
+	limit int
+	err   error
+}
+
+func (s *scenario) check(err error) {
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+func (s *scenario) step(title string) {
+	if s.err != nil {
+		return
+	}
+	s.n++
+	fmt.Fprintf(s.w, "\n== %d. %s\n\n", s.n, title)
+}
+
+func (s *scenario) plan() *plan.Plan {
+	if s.err != nil {
+		return nil
+	}
+	start := time.Now()
+	p, err := s.e.Plan(s.ctx, engine.PlanOptions{})
+	if err != nil {
+		s.err = err
+		return nil
+	}
+	took := time.Since(start)
+	limit := s.limit
+	if limit == 0 {
+		limit = 3
+	}
+	shown, err := s.e.State().LoadPlan(s.ctx, p.ID, limit)
+	if err == nil {
+		err = report.PlanText(s.w, shown)
+	}
+	s.check(err)
+	fmt.Fprintf(s.w, "(planned in %s)\n", took.Round(time.Millisecond))
+	return p
+}
+
+func (s *scenario) apply() {
+	if s.err != nil {
+		return
+	}
+	res, err := s.e.Apply(s.ctx, "")
+	if err != nil {
+		s.err = err
+		return
+	}
+	for _, r := range res.Runs {
+		fmt.Fprintf(s.w, "%s: %d inserted, %d modified, %d failed in %s\n",
+			r.Mapping, r.Inserted, r.Modified, r.Failed, r.Duration().Round(time.Millisecond))
+	}
+	for _, f := range res.Failures {
+		fmt.Fprintf(s.w, "  ! %s %s: %s\n", f.Mapping, f.SourceID, f.Message)
+	}
+}
+
+// writeProject writes the demo's project file: the two fake servers as the
+// connectors the bundled defaults expect, and the default mapping set.
+func writeProject(dir, erpURL, crmURL string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	project := fmt.Sprintf(`# coupler demo project: the bundled BC <-> Dataverse mappings against two
+# fake servers. A real project would read URLs and secrets from the
+# environment, e.g. base_url: "${BC_URL}".
+version: 1
+state: .coupler/state.duckdb
+connectors:
+  bc: { type: odata, base_url: %q, page_size: 500 }
+  dataverse: { type: odata, base_url: %q, page_size: 500 }
+defaults: bc-dataverse
+`, erpURL, crmURL)
+	return os.WriteFile(filepath.Join(dir, mappings.ProjectFile), []byte(project), 0o644)
+}

@@ -1,0 +1,115 @@
+package mappings
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+)
+
+// ValueEnv is what a field transform (to_integration, from_integration) sees:
+// the mapped field's source value and the whole source record.
+type ValueEnv struct {
+	// Value is the source field's value; nil when missing or null.
+	Value any `expr:"value"`
+	// Record is the whole source record.
+	Record map[string]any `expr:"record"`
+}
+
+// Program is a compiled expression, ready to run once per record.
+type Program struct {
+	program *vm.Program
+	source  string
+}
+
+// Source returns the expression as written.
+func (p *Program) Source() string { return p.source }
+
+// RunValue runs a transform with env.
+func (p *Program) RunValue(env *ValueEnv) (any, error) {
+	return expr.Run(p.program, env)
+}
+
+// RunFilter runs a filter against a record, whose fields are the filter's
+// variables.
+func (p *Program) RunFilter(rec map[string]any) (bool, error) {
+	out, err := expr.Run(p.program, rec)
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(bool)
+	if !ok {
+		return false, fmt.Errorf("filter returned %T, not a boolean", out)
+	}
+	return b, nil
+}
+
+// CompileTransform compiles a field transform against ValueEnv.
+func CompileTransform(e Expr) (*Program, *Diagnostic) {
+	p, err := expr.Compile(e.Source, append(functions(), expr.Env(ValueEnv{}))...)
+	if err != nil {
+		return nil, e.diagnostic(err)
+	}
+	return &Program{program: p, source: e.Source}, nil
+}
+
+// CompileFilter compiles a boolean filter over a record. Field names are
+// variables; a field the record lacks is null.
+func CompileFilter(e Expr) (*Program, *Diagnostic) {
+	opts := append(functions(), expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.AsBool())
+	p, err := expr.Compile(e.Source, opts...)
+	if err != nil {
+		return nil, e.diagnostic(err)
+	}
+	return &Program{program: p, source: e.Source}, nil
+}
+
+// diagnostic turns an expr-lang error into a diagnostic that points at the
+// offending character in the YAML file.
+func (e Expr) diagnostic(err error) *Diagnostic {
+	d := &Diagnostic{Severity: Error, Pos: e.Pos, Message: "expression: " + err.Error()}
+	var fe *file.Error
+	if !errors.As(err, &fe) {
+		return d
+	}
+	d.Message = "expression: " + fe.Message
+	switch {
+	case e.block:
+		// A block scalar's content starts on the next line; its indentation
+		// is not kept by yaml.v3, so the column is approximate.
+		d.Line = e.Pos.Line + fe.Line
+		d.Col = e.Pos.Col + fe.Column
+	case fe.Line <= 1:
+		d.Col = e.Pos.Col + fe.Column
+		if e.quoted {
+			d.Col++
+		}
+	default:
+		// A flow scalar folded over several lines: point at the line.
+		d.Line = e.Pos.Line + fe.Line - 1
+		d.Col = 1
+	}
+	return d
+}
+
+// functions are the helper functions every expression can call, on top of
+// expr-lang's builtins (trim, upper, lower, ...).
+func functions() []expr.Option {
+	return []expr.Option{
+		expr.Function("coalesce", func(args ...any) (any, error) {
+			for _, a := range args {
+				if a != nil {
+					return a, nil
+				}
+			}
+			return nil, nil
+		}),
+	}
+}
+
+// Node returns the compiled expression's syntax tree, for finding the fields
+// it reads.
+func (p *Program) Node() ast.Node { return p.program.Node() }

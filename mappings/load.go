@@ -1,0 +1,493 @@
+package mappings
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/couplerhq/coupler/mappings/defaults"
+)
+
+// LoadOptions adjusts how a project is loaded.
+type LoadOptions struct {
+	// Getenv resolves ${NAME} references; nil uses the process environment.
+	Getenv Getenv
+	// Defaults supplies bundled mapping sets; nil uses the embedded ones.
+	Defaults fs.FS
+}
+
+// Load reads the project file in dir and every mapping file it names. It
+// returns the project as far as it could be read, and every problem found.
+// The project is usable only when the diagnostics hold no error.
+func Load(dir string, opts LoadOptions) (*Project, Diagnostics) {
+	if opts.Getenv == nil {
+		opts.Getenv = osGetenv
+	}
+	if opts.Defaults == nil {
+		opts.Defaults = defaults.FS
+	}
+	var diags Diagnostics
+	file := filepath.Join(dir, ProjectFile)
+	src, err := os.ReadFile(file)
+	if err != nil {
+		diags.Errorf(Pos{File: file}, "cannot read project file: %v", unwrapPathError(err))
+		return nil, diags
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	p := &Project{Dir: abs, File: file, Sources: map[string][]byte{file: src}}
+	l := &loader{project: p, opts: opts, diags: &diags}
+	l.loadProject(file, src)
+	l.checkMappings()
+	diags.Sort()
+	return p, diags
+}
+
+// unwrapPathError drops the path from an fs error: the diagnostic already
+// names the file.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+type loader struct {
+	project *Project
+	opts    LoadOptions
+	diags   *Diagnostics
+	// names maps a mapping name to where it was first declared, to report
+	// duplicates with both places.
+	names map[string]*Mapping
+}
+
+var connectorNameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+
+func (l *loader) loadProject(file string, src []byte) {
+	d := &decoder{file: file, diags: l.diags}
+	docs := d.documents(src)
+	if len(docs) == 0 {
+		if !l.diags.HasErrors() {
+			d.diags.Errorf(Pos{File: file, Line: 1, Col: 1}, "project file is empty; it needs at least version, connectors and mappings")
+		}
+		return
+	}
+	if len(docs) > 1 {
+		d.errorf(docs[1], "project file must hold one YAML document")
+	}
+	p := l.project
+	p.State = DefaultStatePath
+	var globs []*yaml.Node
+	var defaultSet *yaml.Node
+	d.object(docs[0], "project", []string{"version", "connectors"}, map[string]keyHandler{
+		"version": func(_, v *yaml.Node) {
+			if n, ok := d.integer(v, "version", 1, 1000); ok {
+				if n != 1 {
+					d.errorf(v, "unsupported project version %d: this coupler reads version 1", n)
+				}
+				p.Version = n
+			}
+		},
+		"state": func(_, v *yaml.Node) {
+			if s, ok := d.nonEmpty(v, "state"); ok {
+				p.State = s
+			}
+		},
+		"connectors": func(_, v *yaml.Node) {
+			if v.Kind != yaml.MappingNode {
+				d.errorf(v, "connectors must be a mapping of name to connector, not %s", kindName(v))
+				return
+			}
+			seen := map[string]bool{}
+			for i := 0; i+1 < len(v.Content); i += 2 {
+				k, cv := v.Content[i], resolveAlias(v.Content[i+1])
+				if !connectorNameRE.MatchString(k.Value) {
+					d.errorf(k, "connector name %q must be lower case letters, digits, - and _, starting with a letter", k.Value)
+					continue
+				}
+				if seen[k.Value] {
+					d.errorf(k, "connectors: duplicate connector %q", k.Value)
+					continue
+				}
+				seen[k.Value] = true
+				if c := l.connector(d, k, cv); c != nil {
+					p.Connectors = append(p.Connectors, c)
+				}
+			}
+		},
+		"mappings": func(_, v *yaml.Node) {
+			if v.Kind == yaml.ScalarNode && v.Tag != "!!null" {
+				globs = []*yaml.Node{v}
+				return
+			}
+			if v.Kind != yaml.SequenceNode {
+				d.errorf(v, "mappings must be a list of file patterns, not %s", kindName(v))
+				return
+			}
+			globs = append(globs, v.Content...)
+		},
+		"defaults": func(_, v *yaml.Node) {
+			if _, ok := d.nonEmpty(v, "defaults"); ok {
+				defaultSet = v
+			}
+		},
+	})
+	if len(globs) == 0 && defaultSet == nil && !l.diags.HasErrors() {
+		d.errorf(docs[0], "project declares no mappings: add mappings: [\"mappings/*.yaml\"] or defaults: bc-dataverse")
+	}
+	if !filepath.IsAbs(p.State) {
+		p.State = filepath.Join(p.Dir, p.State)
+	}
+	l.names = map[string]*Mapping{}
+	// Local files come first so that they override bundled defaults of the
+	// same name: that is how a team customizes a default mapping.
+	for _, g := range globs {
+		l.loadGlob(d, resolveAlias(g))
+	}
+	if defaultSet != nil {
+		l.loadDefaults(d, defaultSet)
+	}
+}
+
+func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
+	c := &Connector{Name: name.Value, Pos: d.pos(name), MaxRetries: -1}
+	expand := func(v *yaml.Node, what string) (string, bool) {
+		s, ok := d.nonEmpty(v, what)
+		if !ok {
+			return "", false
+		}
+		return d.expandEnv(s, d.pos(v), l.opts.Getenv), true
+	}
+	what := "connector " + name.Value
+	ok := d.object(n, what, []string{"type", "base_url"}, map[string]keyHandler{
+		"type": func(_, v *yaml.Node) {
+			if s, ok := d.nonEmpty(v, what+": type"); ok {
+				if s != "odata" {
+					d.errorf(v, "%s: unknown type %q (supported: odata)", what, s)
+				}
+				c.Type = s
+			}
+		},
+		"base_url": func(_, v *yaml.Node) {
+			if s, ok := expand(v, what+": base_url"); ok {
+				if s != "" && !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
+					d.errorf(v, "%s: base_url must start with http:// or https://", what)
+				}
+				c.BaseURL = strings.TrimRight(s, "/")
+			}
+		},
+		"page_size": func(_, v *yaml.Node) {
+			c.PageSize, _ = d.integer(v, what+": page_size", 1, 100000)
+		},
+		"max_concurrency": func(_, v *yaml.Node) {
+			c.MaxConcurrency, _ = d.integer(v, what+": max_concurrency", 1, 256)
+		},
+		"max_retries": func(_, v *yaml.Node) {
+			if n, ok := d.integer(v, what+": max_retries", 0, 100); ok {
+				c.MaxRetries = n
+			}
+		},
+		"timeout": func(_, v *yaml.Node) {
+			c.Timeout, _ = d.duration(v, what+": timeout")
+		},
+		"auth": func(_, v *yaml.Node) {
+			d.object(v, what+": auth", []string{"type"}, map[string]keyHandler{
+				"type": func(_, tv *yaml.Node) {
+					if s, ok := d.nonEmpty(tv, what+": auth type"); ok {
+						if s != "none" && s != "bearer" {
+							d.errorf(tv, "%s: unknown auth type %q (supported: none, bearer)", what, s)
+						}
+						c.Auth.Type = s
+					}
+				},
+				"token": func(_, tv *yaml.Node) {
+					c.Auth.Token, _ = expand(tv, what+": auth token")
+				},
+			})
+			if c.Auth.Type == "bearer" && c.Auth.Token == "" && !l.diags.HasErrors() {
+				d.errorf(v, "%s: bearer auth needs a token, e.g. token: \"${BC_TOKEN}\"", what)
+			}
+		},
+	})
+	if !ok {
+		return nil
+	}
+	return c
+}
+
+func (l *loader) loadGlob(d *decoder, g *yaml.Node) {
+	pattern, ok := d.nonEmpty(g, "mappings entry")
+	if !ok {
+		return
+	}
+	full := pattern
+	if !filepath.IsAbs(full) {
+		full = filepath.Join(l.project.Dir, pattern)
+	}
+	files, err := filepath.Glob(full)
+	if err != nil {
+		d.errorf(g, "mappings: bad pattern %q: %v", pattern, err)
+		return
+	}
+	if len(files) == 0 {
+		d.errorf(g, "mappings: pattern %q matches no file", pattern)
+		return
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			d.errorf(g, "mappings: cannot read %s: %v", f, unwrapPathError(err))
+			continue
+		}
+		rel, err := filepath.Rel(l.project.Dir, f)
+		if err != nil {
+			rel = f
+		}
+		display := filepath.Join(filepath.Dir(l.project.File), rel)
+		l.project.Sources[display] = src
+		l.loadMappingFile(display, display, src)
+	}
+}
+
+func (l *loader) loadDefaults(d *decoder, n *yaml.Node) {
+	set := n.Value
+	entries, err := fs.ReadDir(l.opts.Defaults, set)
+	if err != nil {
+		d.errorf(n, "defaults: unknown default mapping set %q (bundled: %s)", set, strings.Join(defaults.Sets(l.opts.Defaults), ", "))
+		return
+	}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
+			continue
+		}
+		path := set + "/" + e.Name()
+		src, err := fs.ReadFile(l.opts.Defaults, path)
+		if err != nil {
+			d.errorf(n, "defaults: cannot read %s: %v", path, err)
+			continue
+		}
+		display := "defaults/" + path
+		l.project.Sources[display] = src
+		l.loadMappingFile(display, "defaults:"+set, src)
+	}
+}
+
+func (l *loader) loadMappingFile(file, origin string, src []byte) {
+	d := &decoder{file: file, diags: l.diags}
+	for _, doc := range d.documents(src) {
+		m := decodeMapping(d, doc)
+		if m == nil {
+			continue
+		}
+		m.Origin = origin
+		if prev, dup := l.names[m.Name]; dup {
+			if strings.HasPrefix(origin, "defaults:") && !strings.HasPrefix(prev.Origin, "defaults:") {
+				// The project's own file overrides the bundled default.
+				continue
+			}
+			l.diags.Errorf(m.Pos, "duplicate mapping name %q (first declared at %s)", m.Name, prev.Pos)
+			continue
+		}
+		l.names[m.Name] = m
+		l.project.Mappings = append(l.project.Mappings, m)
+	}
+}
+
+// checkMappings checks what needs the whole project: that every side names a
+// declared connector.
+func (l *loader) checkMappings() {
+	for _, m := range l.project.Mappings {
+		for _, s := range []*Side{&m.Table, &m.Integration} {
+			if s.Connector != "" && l.project.Connector(s.Connector) == nil {
+				names := make([]string, 0, len(l.project.Connectors))
+				for _, c := range l.project.Connectors {
+					names = append(names, c.Name)
+				}
+				l.diags.Errorf(s.Pos, "mapping %s: unknown connector %q (declared: %s)", m.Name, s.Connector, strings.Join(names, ", "))
+			}
+		}
+	}
+}
+
+var mappingNameRE = regexp.MustCompile(`^[A-Z][A-Z0-9 _-]*$`)
+
+func decodeMapping(d *decoder, n *yaml.Node) *Mapping {
+	m := &Mapping{Pos: d.pos(n), Direction: ToIntegration, SyncOnlyCoupled: false}
+	what := "mapping"
+	ok := d.object(n, what, []string{"name", "table", "integration", "fields"}, map[string]keyHandler{
+		"name": func(_, v *yaml.Node) {
+			if s, ok := d.nonEmpty(v, "mapping name"); ok {
+				if !mappingNameRE.MatchString(s) {
+					d.errorf(v, "mapping name %q must be upper case letters, digits, spaces, - and _ (e.g. CUSTOMER)", s)
+				}
+				m.Name = s
+				m.Pos = d.pos(v)
+				what = "mapping " + s
+			}
+		},
+		"table": func(_, v *yaml.Node) {
+			m.Table = decodeSide(d, v, what+": table")
+		},
+		"integration": func(_, v *yaml.Node) {
+			m.Integration = decodeSide(d, v, what+": integration")
+		},
+		"direction": func(_, v *yaml.Node) {
+			if dir, ok := decodeDirection(d, v, what+": direction"); ok {
+				if dir == Bidirectional {
+					d.errorf(v, "%s: bidirectional mappings are not supported yet; use to_integration or from_integration", what)
+				}
+				m.Direction = dir
+			}
+		},
+		"filter": func(_, v *yaml.Node) {
+			m.Filter, _ = d.expr(v, what+": filter")
+		},
+		"integration_filter": func(_, v *yaml.Node) {
+			m.IntegrationFilter, _ = d.expr(v, what+": integration_filter")
+		},
+		"sync_only_coupled": func(_, v *yaml.Node) {
+			m.SyncOnlyCoupled, _ = d.boolean(v, what+": sync_only_coupled")
+		},
+		"fields": func(_, v *yaml.Node) {
+			if v.Kind != yaml.SequenceNode {
+				d.errorf(v, "%s: fields must be a list of field mappings, not %s", what, kindName(v))
+				return
+			}
+			for _, fn := range v.Content {
+				if f := decodeField(d, resolveAlias(fn), what); f != nil {
+					m.Fields = append(m.Fields, f)
+				}
+			}
+			if len(v.Content) == 0 {
+				d.errorf(v, "%s: fields must list at least one field mapping", what)
+			}
+		},
+	})
+	if !ok || m.Name == "" {
+		return nil
+	}
+	checkFieldNames(d, m)
+	return m
+}
+
+func decodeDirection(d *decoder, v *yaml.Node, what string) (Direction, bool) {
+	s, ok := d.nonEmpty(v, what)
+	if !ok {
+		return "", false
+	}
+	switch dir := Direction(s); dir {
+	case ToIntegration, FromIntegration, Bidirectional:
+		return dir, true
+	}
+	d.errorf(v, "%s must be to_integration, from_integration or bidirectional, not %q", what, s)
+	return "", false
+}
+
+func decodeSide(d *decoder, n *yaml.Node, what string) Side {
+	s := Side{Pos: d.pos(n)}
+	d.object(n, what, []string{"connector", "entity", "key"}, map[string]keyHandler{
+		"connector": func(_, v *yaml.Node) {
+			s.Connector, _ = d.nonEmpty(v, what+": connector")
+			s.Pos = d.pos(v)
+		},
+		"entity":   func(_, v *yaml.Node) { s.Entity, _ = d.nonEmpty(v, what+": entity") },
+		"key":      func(_, v *yaml.Node) { s.Key, _ = d.nonEmpty(v, what+": key") },
+		"modified": func(_, v *yaml.Node) { s.Modified, _ = d.nonEmpty(v, what+": modified") },
+	})
+	return s
+}
+
+func decodeField(d *decoder, n *yaml.Node, what string) *Field {
+	f := &Field{Pos: d.pos(n), Enabled: true}
+	var toExpr, constNode *yaml.Node
+	ok := d.object(n, what+": field mapping", nil, map[string]keyHandler{
+		"field": func(_, v *yaml.Node) {
+			f.Field, _ = d.nonEmpty(v, what+": field")
+		},
+		"integration_field": func(_, v *yaml.Node) {
+			f.IntegrationField, _ = d.nonEmpty(v, what+": integration_field")
+		},
+		"to_integration": func(_, v *yaml.Node) {
+			f.ToIntegration, _ = d.expr(v, what+": to_integration")
+			toExpr = v
+		},
+		"from_integration": func(_, v *yaml.Node) {
+			f.FromIntegration, _ = d.expr(v, what+": from_integration")
+		},
+		"constant": func(_, v *yaml.Node) {
+			f.Constant, f.HasConstant = d.scalarValue(v, what+": constant")
+			constNode = v
+		},
+		"enabled": func(_, v *yaml.Node) {
+			if b, ok := d.boolean(v, what+": enabled"); ok {
+				f.Enabled = b
+			}
+		},
+	})
+	if !ok {
+		return nil
+	}
+	label := f.label()
+	switch {
+	case f.Field == "" && f.IntegrationField == "":
+		d.errorf(n, "%s: a field mapping needs field, integration_field or both", what)
+		return nil
+	case f.HasConstant && toExpr != nil:
+		d.errorf(constNode, "%s, field %s: constant and to_integration exclude each other", what, label)
+	case f.HasConstant && f.Field != "" && f.IntegrationField != "":
+		d.errorf(constNode, "%s, field %s: a constant writes one side only; keep field or integration_field, not both", what, label)
+	}
+	return f
+}
+
+// label names a field mapping in messages by whichever names it has.
+func (f *Field) label() string {
+	switch {
+	case f.Field != "" && f.IntegrationField != "":
+		return f.Field + " -> " + f.IntegrationField
+	case f.Field != "":
+		return f.Field
+	}
+	return f.IntegrationField
+}
+
+// Label names a field mapping in messages, e.g. "displayName -> name".
+func (f *Field) Label() string { return f.label() }
+
+// checkFieldNames rejects two field mappings that write the same field,
+// which would make the result depend on their order.
+func checkFieldNames(d *decoder, m *Mapping) {
+	seenTable := map[string]*Field{}
+	seenInt := map[string]*Field{}
+	for _, f := range m.Fields {
+		if !f.Enabled {
+			continue
+		}
+		if f.IntegrationField != "" {
+			if prev, dup := seenInt[f.IntegrationField]; dup {
+				d.diags.Errorf(f.Pos, "mapping %s: integration_field %q is mapped twice (also at line %d)", m.Name, f.IntegrationField, prev.Pos.Line)
+			}
+			seenInt[f.IntegrationField] = f
+		}
+		if f.Field != "" {
+			if prev, dup := seenTable[f.Field]; dup {
+				d.diags.Errorf(f.Pos, "mapping %s: field %q is mapped twice (also at line %d)", m.Name, f.Field, prev.Pos.Line)
+			}
+			seenTable[f.Field] = f
+		}
+	}
+}
+
+// String renders a direction for people: "customers -> accounts" style
+// arrows are built by callers; this is the YAML spelling.
+func (dir Direction) String() string { return string(dir) }

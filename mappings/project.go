@@ -1,0 +1,150 @@
+package mappings
+
+import (
+	"time"
+)
+
+// ProjectFile is the name of the project file in a project directory.
+const ProjectFile = "coupler.yaml"
+
+// DefaultStatePath is where the state database lives when the project file
+// does not say, relative to the project directory.
+const DefaultStatePath = ".coupler/state.duckdb"
+
+// Project is a loaded project: its connectors and table mappings, with the
+// position of everything that came from a file.
+type Project struct {
+	// Dir is the project directory; relative paths in the project file are
+	// relative to it.
+	Dir string
+	// File is the path of the project file.
+	File string
+	// Version is the project file format version.
+	Version int
+	// State is the path of the state database.
+	State string
+	// Connectors are the declared connectors, in file order.
+	Connectors []*Connector
+	// Mappings are the table mappings, in the order they were loaded.
+	Mappings []*Mapping
+	// Sources holds the raw bytes of every file loaded, by its display name,
+	// so that a plan can fingerprint exactly what it was computed from.
+	Sources map[string][]byte
+}
+
+// Connector returns the connector named name, or nil.
+func (p *Project) Connector(name string) *Connector {
+	for _, c := range p.Connectors {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Mapping returns the mapping named name, or nil.
+func (p *Project) Mapping(name string) *Mapping {
+	for _, m := range p.Mappings {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// Connector is one system coupler talks to, as declared in the project file.
+// Values are already expanded from ${ENV} references.
+type Connector struct {
+	Name           string
+	Type           string
+	BaseURL        string
+	PageSize       int
+	MaxConcurrency int
+	Timeout        time.Duration
+	// MaxRetries is -1 when not set, so that 0 can mean "never retry".
+	MaxRetries int
+	Auth       Auth
+	Pos        Pos
+}
+
+// Auth is how a connector authenticates. Token holds a secret.
+type Auth struct {
+	Type  string
+	Token string
+}
+
+// Direction says which way a table mapping or field flows, named from the
+// table (local, ERP) side as the product names it.
+type Direction string
+
+// Directions.
+const (
+	ToIntegration   Direction = "to_integration"
+	FromIntegration Direction = "from_integration"
+	Bidirectional   Direction = "bidirectional"
+)
+
+// Mapping is a table mapping: which entity on the table side corresponds to
+// which entity on the integration side, and how their fields correspond.
+type Mapping struct {
+	// Name is the mapping's short upper-case code, e.g. CUSTOMER.
+	Name string
+	// Origin names where the mapping came from: a file path, or
+	// "defaults:<set>" for a bundled default.
+	Origin string
+	Pos    Pos
+	// Table is the local (ERP) side; Integration is the other system.
+	Table       Side
+	Integration Side
+	Direction   Direction
+	// Filter selects the table-side records that take part; empty means all.
+	Filter Expr
+	// IntegrationFilter selects the integration-side records that take part.
+	IntegrationFilter Expr
+	// SyncOnlyCoupled, when true, leaves uncoupled source records alone
+	// instead of creating them on the other side.
+	SyncOnlyCoupled bool
+	Fields          []*Field
+}
+
+// Side is one end of a table mapping.
+type Side struct {
+	Connector string
+	Entity    string
+	Key       string
+	Modified  string
+	Pos       Pos
+}
+
+// Field is a field mapping. Field or IntegrationField may be empty for a
+// constant-only mapping.
+type Field struct {
+	Field            string
+	IntegrationField string
+	// ToIntegration transforms the table value before it is written to the
+	// integration side; empty copies the value.
+	ToIntegration Expr
+	// FromIntegration transforms the integration value before it is written
+	// to the table side; empty copies the value.
+	FromIntegration Expr
+	// Constant, when HasConstant, is written instead of any source value.
+	Constant    any
+	HasConstant bool
+	// Enabled is false for a field mapping that is kept but not used.
+	Enabled bool
+	Pos     Pos
+}
+
+// Expr is an expression as written in a file, with where it was written so
+// that compile errors point into the YAML.
+type Expr struct {
+	Source string
+	Pos    Pos
+	// offset maps a position inside Source to the file; see exprPos.
+	quoted bool
+	block  bool
+	indent int
+}
+
+// IsZero reports whether no expression was given.
+func (e Expr) IsZero() bool { return e.Source == "" }
