@@ -36,15 +36,18 @@ type Failure struct {
 
 const maxFailures = 50
 
-// Apply executes a saved plan: the given one, or the latest unapplied one
-// when planID is empty. It writes exactly the plan's creates and updates,
+// Apply executes a saved plan: the given one, or the latest one when planID
+// is empty, provided it is not applied yet. It writes exactly the plan's creates and updates,
 // each update conditional on the destination being unchanged since the plan.
 // A record that fails is logged and does not stop the others.
 func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error) {
 	if planID == "" {
-		id, err := e.state.LatestUnapplied(ctx)
+		id, status, err := e.state.LatestPlan(ctx)
 		if err != nil {
 			return nil, err
+		}
+		if status != plan.Planned {
+			return nil, fmt.Errorf("%w: the latest plan, %s, is %s; run coupler plan first", state.ErrNoPlan, id, status)
 		}
 		planID = id
 	}
@@ -148,9 +151,9 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 			break
 		}
 		after = ops[len(ops)-1].Seq
-		results, err := e.write(ctx, conn, entity, ops)
-		if err != nil {
-			return run, failures, err
+		results, werr := e.write(ctx, conn, entity, ops)
+		if results == nil {
+			return run, failures, werr
 		}
 		for _, r := range results {
 			note(r)
@@ -162,8 +165,13 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 				}
 			}
 		}
-		if err := e.state.RecordResults(ctx, run.ID, side, results); err != nil {
+		// Record with a context that outlives a cancelled ctx: these writes
+		// happened, and forgetting them would duplicate creates next time.
+		if err := e.state.RecordResults(context.WithoutCancel(ctx), run.ID, side, results); err != nil {
 			return run, failures, err
+		}
+		if werr != nil {
+			return run, failures, werr
 		}
 		e.progress(Progress{Mapping: m.Name, Stage: "write", Done: run.Inserted + run.Modified + run.Failed})
 	}
@@ -214,9 +222,12 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 		writes = append(writes, w)
 		index = append(index, i)
 	}
-	out, err := conn.Write(ctx, entity, writes)
-	if err != nil {
-		return nil, fmt.Errorf("write %s: %w", entity.Name, err)
+	// A connector stopped part way (a cancelled context) still reports what
+	// it wrote: those results are recorded before the error is returned, so
+	// a created record is never left uncoupled.
+	out, werr := conn.Write(ctx, entity, writes)
+	if werr != nil && len(out) != len(writes) {
+		return nil, fmt.Errorf("write %s: %w", entity.Name, werr)
 	}
 	if len(out) != len(writes) {
 		return nil, fmt.Errorf("write %s: connector returned %d results for %d writes", entity.Name, len(out), len(writes))
@@ -238,6 +249,9 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 		if results[i].At.IsZero() {
 			results[i].At = now
 		}
+	}
+	if werr != nil {
+		return results, fmt.Errorf("write %s: %w", entity.Name, werr)
 	}
 	return results, nil
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/state"
@@ -113,39 +115,27 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, ful
 		mp.Since = wm.Add(-watermarkOverlap)
 	}
 
-	// Source side: every record modified since the watermark, with the
-	// destination values computed from it.
-	stage, err := e.state.NewStage(ctx, state.SourceRows, len(m.Fields))
-	if err != nil {
-		return nil, err
-	}
-	q := connectors.Query{Entity: m.Source.Entity, Fields: m.Source.Select, Since: mp.Since}
-	err = src.Read(ctx, q, func(page connectors.Page) error {
-		for _, rec := range page.Records {
-			row, err := m.sourceRow(rec)
-			if err != nil {
-				return err
-			}
-			if err := stage.Append(row); err != nil {
-				return err
-			}
-		}
-		e.progress(Progress{Mapping: m.Name, Stage: "read source", Done: stage.Rows()})
-		return nil
+	// A full read stages both sides at once, each through its own appender:
+	// reading and decoding dominate a plan, and the two sides are
+	// independent. An incremental read needs the source keys first, to know
+	// which destination records to fetch.
+	fullRead := mp.Since.IsZero()
+	var g errgroup.Group
+	g.Go(func() error {
+		n, err := e.stageSource(ctx, src, m, mp.Since)
+		mp.Read = n
+		return err
 	})
-	if cerr := stage.Close(); err == nil {
-		err = cerr
+	if fullRead {
+		g.Go(func() error { return e.stageDest(ctx, dst, m, true) })
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s %s: %w", m.Source.Connector, m.Source.Entity.Name, err)
-	}
-	mp.Read = stage.Rows()
-	e.log.Debug("read source", "mapping", m.Name, "records", mp.Read, "since", mp.Since)
-
-	// Destination side: on a full read every record, so that every coupling
-	// is checked; on an incremental one only those coupled to what was read.
-	if err := e.stageDest(ctx, dst, m, mp.Since.IsZero()); err != nil {
+	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	if !fullRead {
+		if err := e.stageDest(ctx, dst, m, false); err != nil {
+			return nil, err
+		}
 	}
 
 	mp.Counts, err = e.state.Diff(ctx, state.DiffSpec{
@@ -183,6 +173,37 @@ func nextWatermark(old, latest, readStarted time.Time) time.Time {
 		wm = old
 	}
 	return wm
+}
+
+// stageSource stages every source record modified since since (all when
+// zero), with the destination values computed from it.
+func (e *Engine) stageSource(ctx context.Context, src connectors.Connector, m *Mapping, since time.Time) (int64, error) {
+	stage, err := e.state.NewStage(ctx, state.SourceRows, len(m.Fields))
+	if err != nil {
+		return 0, err
+	}
+	q := connectors.Query{Entity: m.Source.Entity, Fields: m.Source.Select, Since: since}
+	err = src.Read(ctx, q, func(page connectors.Page) error {
+		for _, rec := range page.Records {
+			row, err := m.sourceRow(rec)
+			if err != nil {
+				return err
+			}
+			if err := stage.Append(row); err != nil {
+				return err
+			}
+		}
+		e.progress(Progress{Mapping: m.Name, Stage: "read source", Done: stage.Rows()})
+		return nil
+	})
+	if cerr := stage.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s %s: %w", m.Source.Connector, m.Source.Entity.Name, err)
+	}
+	e.log.Debug("read source", "mapping", m.Name, "records", stage.Rows(), "since", since)
+	return stage.Rows(), nil
 }
 
 func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Mapping, fullRead bool) error {

@@ -12,7 +12,7 @@ import (
 func newApply(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "apply [PLAN_ID]",
-		Short: "Execute a saved plan (default: the latest unapplied one)",
+		Short: "Execute a saved plan (default: the latest one)",
 		Long: `apply writes exactly what a saved plan says: its creates and updates, each
 update conditional on the destination record being unchanged since the plan.
 It records couplings, the run log and watermarks as each batch of writes is

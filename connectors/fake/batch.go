@@ -114,6 +114,9 @@ func (s *Server) runBatched(outer *http.Request, br batchRequest) batchResponse 
 	if err != nil {
 		return batchError(br.ID, badRequest("request %q: invalid url %q: %v", br.ID, br.URL, err))
 	}
+	if strings.Trim(target.Path, "/") == "$batch" {
+		return batchError(br.ID, badRequest("request %q: a batch cannot contain a batch", br.ID))
+	}
 	var body []byte
 	if len(br.Body) > 0 && string(br.Body) != "null" {
 		body = br.Body

@@ -12,9 +12,26 @@
 // (429 with Retry-After) on demand. A JSON $batch (OData 4.01) endpoint is
 // served at /$batch.
 //
+// Behaviour a client may trip over, on purpose:
+//
+//   - Page sizes above 5000 are capped at 5000, as Dataverse does;
+//     Preference-Applied reports the size used. Follow @odata.nextLink.
+//   - Paging is key-set based: the $skiptoken encodes the last record's sort
+//     values, so records written between pages are neither skipped nor
+//     repeated unless their sort position moves past the cursor. Without
+//     $orderby, records come in key order.
+//   - ETags come from one counter per server, so every write yields a tag
+//     never seen before, even for a record deleted and created again.
+//   - A '+' in the query string is a literal plus, not a space: a client
+//     that encodes spaces as '+' gets 400, as from the real services.
+//   - String comparisons and functions are case-sensitive, as OData
+//     specifies (Dataverse's are not); GUIDs compare ignoring case.
+//   - Unknown $-options ($expand, $apply, ...) answer 400, deeper paths
+//     (navigation, properties) 404, and PUT 405.
+//
 // Records are kept compactly: each record's fields are stored as their JSON
 // literals concatenated in one string, so a set of 100,000 customers costs
-// tens of megabytes and a page is rendered by copying bytes rather than by
+// about 50 MB and a page is rendered by copying bytes rather than by
 // reflection.
 //
 // Links (@odata.nextLink, OData-EntityId, Location, @odata.context) are

@@ -17,12 +17,13 @@ const contentType = "application/json; odata.metadata=minimal"
 
 // OData error codes the fake answers with.
 const (
-	codeBadRequest         = "BadRequest"
-	codeNotFound           = "NotFound"
-	codeMethodNotAllowed   = "MethodNotAllowed"
-	codeConflict           = "Conflict"
-	codePreconditionFailed = "PreconditionFailed"
-	codeTooManyRequests    = "TooManyRequests"
+	codeBadRequest           = "BadRequest"
+	codeNotFound             = "NotFound"
+	codeMethodNotAllowed     = "MethodNotAllowed"
+	codeConflict             = "Conflict"
+	codePreconditionFailed   = "PreconditionFailed"
+	codePreconditionRequired = "PreconditionRequired"
+	codeTooManyRequests      = "TooManyRequests"
 )
 
 // statusError is an error that knows its HTTP answer.
@@ -171,8 +172,8 @@ func parsePath(escaped string) (parsedPath, error) {
 }
 
 // splitKeySegment splits "set(key)" into its parts; "set" alone has no key.
-// The key may be an unquoted GUID or integer, a 'quoted string' with ''
-// for a quote, or either of those named: (accountid=<guid>).
+// The key may be an unquoted GUID or integer, a 'quoted string' in which a
+// quote is doubled, or either of those named: (accountid=<guid>).
 func splitKeySegment(seg string) (set, key string, hasKey bool, err error) {
 	open := strings.IndexByte(seg, '(')
 	if open < 0 {

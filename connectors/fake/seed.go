@@ -28,13 +28,15 @@ var accountFields = []string{
 
 // NewERP returns a server shaped like Business Central's API v2.0: the set
 // "customers" keyed by "id", stamped in "lastModifiedDateTime" with
-// millisecond precision. Seed it with SeedCustomers.
+// millisecond precision, refusing a PATCH without If-Match (send "*" for an
+// unconditional update). Seed it with SeedCustomers.
 func NewERP() *Server {
 	return New(EntitySet{
 		Name:              "customers",
 		Key:               "id",
 		Modified:          "lastModifiedDateTime",
 		ModifiedPrecision: time.Millisecond,
+		RequireIfMatch:    true,
 		Fields:            customerFields,
 	})
 }
@@ -65,6 +67,12 @@ func SeedCustomers(s *Server, n int) error {
 // seedSpace is the UUID namespace of the seed ids.
 var seedSpace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/couplerhq/coupler/connectors/fake"))
 
+// CustomerID returns the id of Customer(i) without building the record:
+// a name-based (v5) GUID of i, lower-case.
+func CustomerID(i int) string {
+	return uuid.NewSHA1(seedSpace, []byte("customer/"+strconv.Itoa(i))).String()
+}
+
 // Customer returns customer number i as Business Central renders it. The
 // result depends only on i: the id is a name-based (v5) GUID of i, the
 // number is "C" followed by 10*(i+1) in at least five digits ("C00010" for
@@ -87,7 +95,7 @@ func Customer(i int) connectors.Record {
 		line2 = fmt.Sprintf("Floor %d", 2+pick(40))
 	}
 	return connectors.Record{
-		"id":              uuid.NewSHA1(seedSpace, []byte("customer/"+strconv.Itoa(i))).String(),
+		"id":              CustomerID(i),
 		"number":          fmt.Sprintf("C%05d", 10*(i+1)),
 		"displayName":     name,
 		"type":            "Company",

@@ -14,7 +14,7 @@ func TestCustomerIsDeterministic(t *testing.T) {
 		}
 	}
 	c := Customer(0)
-	if c["number"] != "C00010" || c["id"] != Customer(0)["id"] || c["type"] != "Company" || c["blocked"] != " " || c["currencyCode"] != "" {
+	if c["number"] != "C00010" || c["id"] != CustomerID(0) || c["type"] != "Company" || c["blocked"] != " " || c["currencyCode"] != "" {
 		t.Errorf("Customer(0) = %v", c)
 	}
 	if _, ok := c["creditLimit"].(json.Number); !ok {

@@ -23,6 +23,9 @@ type EntitySet struct {
 	// Dataverse, time.Millisecond like Business Central. Zero means a
 	// millisecond.
 	ModifiedPrecision time.Duration
+	// RequireIfMatch makes a PATCH without an If-Match header fail with 428
+	// Precondition Required: Business Central refuses unconditional updates.
+	RequireIfMatch bool
 	// Fields optionally names fields up front, fixing the order in which
 	// they appear in responses: the key first, then Fields, then the
 	// modified field unless Fields places it. Fields first seen in a write

@@ -430,9 +430,9 @@ func TestQueryEncoding(t *testing.T) {
 	}{
 		{"$filter=number%20eq%20'C00010'", http.StatusOK},
 		{"%24filter=number%20eq%20%27C00010%27", http.StatusOK},
-		{"$filter=number+eq+'C00010'", http.StatusBadRequest},    // '+' is not a space in OData
-		{"$filter=number%20eq%20'C+1'", http.StatusOK},           // inside a string it is a plus
-		{"$filter=number%20eq%20'C%2B1'", http.StatusOK},         // and so is %2B
+		{"$filter=number+eq+'C00010'", http.StatusBadRequest},     // '+' is not a space in OData
+		{"$filter=number%20eq%20'C+1'", http.StatusOK},            // inside a string it is a plus
+		{"$filter=number%20eq%20'C%2B1'", http.StatusOK},          // and so is %2B
 		{"$filter=number%20eq%20'x'&$filter=id%20eq%20null", 400}, // duplicate option
 		{"$expand=contacts", http.StatusBadRequest},
 		{"$top=-1", http.StatusBadRequest},
@@ -518,7 +518,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path+" "+tt.body, func(t *testing.T) {
-			r := c.do(tt.method, tt.path, tt.body)
+			r := c.do(tt.method, tt.path, tt.body, "If-Match", "*")
 			if r.status != tt.status {
 				t.Fatalf("status = %d, want %d: %s", r.status, tt.status, r.body)
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,19 +171,10 @@ func TestFieldOrder(t *testing.T) {
 	body := string(c.do("GET", "/customers", "").body)
 	var last int
 	for _, f := range customerFields {
-		i := indexOf(body, `"`+f+`":`)
+		i := strings.Index(body, `"`+f+`":`)
 		if i < last {
 			t.Errorf("field %s out of BC order in %s", f, body)
 		}
 		last = i
 	}
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }

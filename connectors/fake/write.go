@@ -107,6 +107,11 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, t *table) {
 }
 
 func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, t *table, key string) {
+	if t.def.RequireIfMatch && r.Header.Get("If-Match") == "" {
+		writeStatus(w, http.StatusPreconditionRequired, codePreconditionRequired,
+			"could not validate the client concurrency token required by the service: send an If-Match header (* for any version)")
+		return
+	}
 	wr, err := t.readWrite(w, r)
 	if err != nil {
 		writeError(w, err)

@@ -250,3 +250,30 @@ func TestStringKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestERPRequiresIfMatch(t *testing.T) {
+	_, c := seeded(t, 1)
+	id := Customer(0)["id"].(string)
+	tests := []struct {
+		ifMatch string
+		status  int
+	}{
+		{"", http.StatusPreconditionRequired},
+		{"*", http.StatusNoContent},
+	}
+	for _, tt := range tests {
+		t.Run("If-Match "+tt.ifMatch, func(t *testing.T) {
+			var hdr []string
+			if tt.ifMatch != "" {
+				hdr = []string{"If-Match", tt.ifMatch}
+			}
+			r := c.do("PATCH", "/customers("+id+")", `{"city":"Oslo"}`, hdr...)
+			if r.status != tt.status {
+				t.Fatalf("status = %d, want %d: %s", r.status, tt.status, r.body)
+			}
+			if r.status >= 400 && r.errorCode(t) != codePreconditionRequired {
+				t.Errorf("code = %q", r.errorCode(t))
+			}
+		})
+	}
+}

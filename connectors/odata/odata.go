@@ -58,7 +58,6 @@ type Options struct {
 
 // Client is an OData v4 connector. It is safe for concurrent use.
 type Client struct {
-	name        string
 	base        *url.URL // service root: no trailing slash, no user info, no fragment
 	http        *http.Client
 	pageSize    int
@@ -84,7 +83,6 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("odata: page size %d is negative", cfg.PageSize)
 	}
 	c := &Client{
-		name:        cfg.Name,
 		base:        base,
 		http:        opts.HTTPClient,
 		pageSize:    cfg.PageSize,

@@ -171,7 +171,9 @@ func TestReadErrors(t *testing.T) {
 			Options{},
 			[]string{"read accounts", "giving up after 3 attempts", "503"}},
 		{"malformed json",
-			func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"value":[{"accountid":"1"},{"accountid":}]}`)) },
+			func(w http.ResponseWriter, r *http.Request) {
+				w.Write([]byte(`{"value":[{"accountid":"1"},{"accountid":}]}`))
+			},
 			Options{},
 			[]string{"decode /svc/accounts?$filter=nmae%20eq%201", "at byte 28"}},
 		{"body too large",

@@ -3,9 +3,12 @@ package state
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
 )
 
 // Watermark returns a mapping's watermark on one side, and whether it has one.
@@ -54,4 +57,46 @@ func (d *DB) Couplings(ctx context.Context, mapping string) ([]Coupling, error) 
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// Couple records couplings in bulk, as when records are coupled by hand or by
+// matching. A pair that is already coupled is an error and nothing is saved.
+func (d *DB) Couple(ctx context.Context, mapping string, pairs []Coupling) error {
+	if len(pairs) == 0 {
+		return nil
+	}
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	now := time.Now().UTC()
+	err = conn.Raw(func(dc any) error {
+		a, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", "couplings")
+		if err != nil {
+			return err
+		}
+		for _, p := range pairs {
+			if err := a.AppendRow(mapping, p.TableID, p.IntegrationID, now, nil, nil); err != nil {
+				a.Close()
+				return err
+			}
+		}
+		return a.Close()
+	})
+	if err != nil {
+		return fmt.Errorf("couple %d records of mapping %s: %w", len(pairs), mapping, err)
+	}
+	return nil
+}
+
+const upsertWatermark = `INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?, ?)`
+
+// SetWatermark moves a mapping's watermark on one side.
+func (d *DB) SetWatermark(ctx context.Context, mapping, side string, t time.Time) error {
+	_, err := d.db.ExecContext(ctx, upsertWatermark, mapping, side, t.UTC(), time.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("set watermark of mapping %s, %s side: %w", mapping, side, err)
+	}
+	return nil
 }

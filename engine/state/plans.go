@@ -79,14 +79,19 @@ func (d *DB) DiscardPlan(ctx context.Context, id string) error {
 	return err
 }
 
-// LatestUnapplied returns the id of the newest plan not yet applied.
-func (d *DB) LatestUnapplied(ctx context.Context) (string, error) {
-	var id string
-	err := d.db.QueryRowContext(ctx, `SELECT id FROM plans WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT 1`, string(plan.Planned)).Scan(&id)
+// LatestPlan returns the id of the newest plan, which is the only one apply
+// takes by default: older ones were made before it and are stale once
+// anything is applied.
+func (d *DB) LatestPlan(ctx context.Context) (id string, status plan.Status, err error) {
+	var st string
+	err = d.db.QueryRowContext(ctx, `SELECT id, status FROM plans ORDER BY created_at DESC, id DESC LIMIT 1`).Scan(&id, &st)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("%w: every saved plan has been applied; run coupler plan first", ErrNoPlan)
+		return "", "", fmt.Errorf("%w: no plan has been made yet; run coupler plan first", ErrNoPlan)
 	}
-	return id, err
+	if err != nil {
+		return "", "", fmt.Errorf("latest plan: %w", err)
+	}
+	return id, plan.Status(st), nil
 }
 
 // SetPlanStatus moves a plan to status, but only from one of the statuses in

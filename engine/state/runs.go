@@ -130,7 +130,7 @@ func (d *DB) FinishRun(ctx context.Context, r Run, watermarkSide string, waterma
 		return fmt.Errorf("finish run %d: %w", r.ID, err)
 	}
 	if !watermark.IsZero() {
-		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?, ?)`, r.Mapping, watermarkSide, watermark.UTC(), time.Now().UTC())
+		_, err = tx.ExecContext(ctx, upsertWatermark, r.Mapping, watermarkSide, watermark.UTC(), time.Now().UTC())
 		if err != nil {
 			return fmt.Errorf("set watermark of mapping %s: %w", r.Mapping, err)
 		}

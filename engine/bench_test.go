@@ -1,0 +1,246 @@
+package engine_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/fake"
+	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/mappings"
+)
+
+// benchMapping is a one-way mapping with 10 fields, the shape the speed
+// targets are stated for.
+const benchMapping = `name: CUSTOMER
+table: { connector: bc, entity: customers, key: id, modified: lastModifiedDateTime }
+integration: { connector: dataverse, entity: accounts, key: accountid, modified: modifiedon }
+direction: to_integration
+filter: blocked == " "
+fields:
+  - { field: number, integration_field: accountnumber }
+  - { field: displayName, integration_field: name, to_integration: trim(value) }
+  - { field: addressLine1, integration_field: address1_line1 }
+  - { field: city, integration_field: address1_city }
+  - { field: state, integration_field: address1_stateorprovince }
+  - { field: postalCode, integration_field: address1_postalcode }
+  - { field: country, integration_field: address1_country }
+  - { field: phoneNumber, integration_field: telephone1 }
+  - { field: email, integration_field: emailaddress1 }
+  - { field: website, integration_field: websiteurl }
+`
+
+// benchRecords is N, set with COUPLER_BENCH_RECORDS (default 100000).
+func benchRecords(b *testing.B) int {
+	n := 100000
+	if s := os.Getenv("COUPLER_BENCH_RECORDS"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v <= 0 {
+			b.Fatalf("COUPLER_BENCH_RECORDS=%q is not a positive number", s)
+		}
+		n = v
+	}
+	return n
+}
+
+// accountID is the id of the account coupled to customer i.
+func accountID(i int) string { return fmt.Sprintf("a%07d-0000-4000-8000-000000000000", i) }
+
+// serveFakes is the benchmark's child process: it serves a fake ERP with n
+// customers and a fake CRM with n accounts that agree with them, prints the
+// two base URLs and serves until its standard input closes. The servers live
+// in their own process so that the benchmark's peak RSS is the engine's.
+func serveFakes(n int) {
+	erp, crm := fake.NewERP(), fake.NewCRM()
+	stamp := time.Now().Add(-48 * time.Hour)
+	erp.SetClock(func() time.Time { stamp = stamp.Add(time.Millisecond); return stamp })
+	for i := range n {
+		c := fake.Customer(i)
+		if _, err := erp.Put("customers", c); err != nil {
+			panic(err)
+		}
+		_, err := crm.Put("accounts", connectors.Record{
+			"accountid": accountID(i), "accountnumber": c["number"], "name": strings.TrimSpace(c["displayName"].(string)),
+			"address1_line1": c["addressLine1"], "address1_city": c["city"], "address1_stateorprovince": c["state"],
+			"address1_postalcode": c["postalCode"], "address1_country": c["country"], "telephone1": c["phoneNumber"],
+			"emailaddress1": c["email"], "websiteurl": c["website"], "statecode": 0, "customertypecode": 3,
+		})
+		if err != nil {
+			panic(err)
+		}
+	}
+	erp.SetClock(time.Now)
+	mux := http.NewServeMux()
+	mux.Handle("/api/v2.0/", http.StripPrefix("/api/v2.0", erp))
+	mux.Handle("/api/data/v9.2/", http.StripPrefix("/api/data/v9.2", crm))
+	// Changes the benchmark asks for: POST /edit?i=N&city=X.
+	mux.HandleFunc("/edit", func(w http.ResponseWriter, r *http.Request) {
+		i, _ := strconv.Atoi(r.FormValue("i"))
+		if err := erp.Patch("customers", fake.Customer(i)["id"].(string), connectors.Record{"city": r.FormValue("city")}); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+	srv := httptest.NewServer(mux)
+	fmt.Println(srv.URL)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	srv.Close()
+}
+
+func TestMain(m *testing.M) {
+	if n, err := strconv.Atoi(os.Getenv("COUPLER_BENCH_SERVE_FAKES")); err == nil {
+		serveFakes(n)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// coupledWorld starts the fake servers in a child process, with n customers
+// and n accounts that already agree, and a state database in which they are
+// coupled: the steady state of a sync. It returns the engine and the fake
+// servers' root URL.
+func coupledWorld(b *testing.B, n int) (*engine.Engine, string) {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "COUPLER_BENCH_SERVE_FAKES="+strconv.Itoa(n))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("fake servers did not start: %v", err)
+	}
+	root := strings.TrimSpace(line)
+
+	dir := b.TempDir()
+	project := fmt.Sprintf(`version: 1
+connectors:
+  bc: { type: odata, base_url: %q, page_size: 5000 }
+  dataverse: { type: odata, base_url: %q, page_size: 5000 }
+mappings: ["customer.yaml"]
+`, root+"/api/v2.0", root+"/api/data/v9.2")
+	for name, body := range map[string]string{"coupler.yaml": project, "customer.yaml": benchMapping} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	e, diags, err := engine.OpenProject(b.Context(), dir, mappings.LoadOptions{}, engine.Options{})
+	if err != nil {
+		b.Fatalf("%v\n%v", err, diags)
+	}
+	b.Cleanup(func() { e.Close() })
+	pairs := make([]state.Coupling, n)
+	for i := range n {
+		pairs[i] = state.Coupling{TableID: fake.Customer(i)["id"].(string), IntegrationID: accountID(i)}
+	}
+	if err := e.State().Couple(b.Context(), "CUSTOMER", pairs); err != nil {
+		b.Fatal(err)
+	}
+	return e, root
+}
+
+// BenchmarkPlanFull plans a full read of N coupled, unchanged records: both
+// sides read over HTTP, staged in DuckDB and diffed.
+//
+//	go test ./engine -run '^$' -bench PlanFull -benchtime 3x
+func BenchmarkPlanFull(b *testing.B) {
+	n := benchRecords(b)
+	e, _ := coupledWorld(b, n)
+	runtime.GC()
+	b.ResetTimer()
+	for b.Loop() {
+		p, err := e.Plan(b.Context(), engine.PlanOptions{Full: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := p.Mappings[0].Counts["unchanged"]; got != int64(n) {
+			b.Fatalf("%d unchanged, want %d: %v", got, n, p.Mappings[0].Counts)
+		}
+	}
+	reportSpeed(b, n)
+}
+
+// BenchmarkPlanIncremental plans after 100 of N coupled records changed:
+// only those are read from the source, and only their partners from the
+// destination.
+//
+//	go test ./engine -run '^$' -bench PlanIncremental -benchtime 10x
+func BenchmarkPlanIncremental(b *testing.B) {
+	n := benchRecords(b)
+	const changed = 100
+	e, root := coupledWorld(b, n)
+	if err := e.State().SetWatermark(b.Context(), "CUSTOMER", "table", time.Now().Add(-time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	for i := range changed {
+		resp, err := http.PostForm(root+"/edit", url.Values{"i": {strconv.Itoa(i * (n / changed))}, "city": {"Changed " + strconv.Itoa(i)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("edit customer: %s", resp.Status)
+		}
+	}
+	runtime.GC()
+	b.ResetTimer()
+	for b.Loop() {
+		p, err := e.Plan(b.Context(), engine.PlanOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := p.Mappings[0].Counts["update"]; got != changed {
+			b.Fatalf("%d updates, want %d: %v", got, changed, p.Mappings[0].Counts)
+		}
+	}
+	reportSpeed(b, changed)
+}
+
+// reportSpeed adds records/s and the peak resident memory of the engine's
+// process (the fake servers run in a child process).
+func reportSpeed(b *testing.B, records int) {
+	perOp := b.Elapsed().Seconds() / float64(b.N)
+	b.ReportMetric(float64(records)/perOp, "records/s")
+	if hwm := peakRSS(); hwm > 0 {
+		b.ReportMetric(float64(hwm)/(1<<20), "peak-RSS-MiB")
+	}
+}
+
+// peakRSS reads the process's resident-set high-water mark (Linux only).
+func peakRSS() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
