@@ -1,0 +1,105 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/couplerhq/coupler/engine/plan"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+func samplePlan() *plan.Plan {
+	t0 := time.Date(2026, 11, 24, 7, 31, 16, 0, time.UTC)
+	return &plan.Plan{
+		ID: "20261124-073116-13e5e1", CreatedAt: t0, Fingerprint: "0123456789abcdef", Status: plan.Planned,
+		Mappings: []*plan.MappingPlan{{
+			Name: "CUSTOMER", Direction: "to_integration",
+			Source:      plan.Endpoint{Side: plan.SideTable, Connector: "bc", Entity: "customers", Key: "id", Modified: "lastModifiedDateTime"},
+			Dest:        plan.Endpoint{Side: plan.SideIntegration, Connector: "dataverse", Entity: "accounts", Key: "accountid", Modified: "modifiedon"},
+			Since:       t0.Add(-time.Hour),
+			ReadStarted: t0, NewWatermark: t0.Add(-time.Minute),
+			Read: 5, NotModified: 995,
+			Counts: plan.Counts{plan.Create: 1, plan.Update: 2, plan.Fail: 1, plan.Skip: 1, plan.Unchanged: 0},
+			Operations: []plan.Operation{
+				{Seq: 1, Kind: plan.Create, SourceID: "c-1", Changes: []plan.Change{
+					{Field: "accountnumber", After: json.RawMessage(`"C00010"`)},
+					{Field: "creditlimit", After: json.RawMessage(`5000`)},
+				}},
+				{Seq: 2, Kind: plan.Update, SourceID: "c-2", DestID: "a-2", ETag: `W/"7"`, Changes: []plan.Change{
+					{Field: "name", Before: json.RawMessage(`"Adatum"`), After: json.RawMessage(`"Adatum Corporation"`)},
+					{Field: "telephone1", Before: nil, After: json.RawMessage(`"+1 425 555 0199"`)},
+				}},
+				{Seq: 4, Kind: plan.Fail, SourceID: "c-4", DestID: "a-4", Reason: "the coupled accounts record no longer exists"},
+			},
+			Omitted: 1,
+		}},
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (rerun with -update if intended)\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func TestPlanTextGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := PlanText(&b, samplePlan()); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "plan.txt", b.Bytes())
+}
+
+func TestPlanJSONGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := PlanJSON(&b, samplePlan()); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "plan.json", b.Bytes())
+	var doc map[string]any
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	if doc["changes"] != true || doc["format_version"] != float64(PlanFormatVersion) {
+		t.Errorf("changes = %v, format_version = %v", doc["changes"], doc["format_version"])
+	}
+}
+
+func TestNoChangesSaysSo(t *testing.T) {
+	p := samplePlan()
+	m := p.Mappings[0]
+	m.Counts = plan.Counts{plan.Unchanged: 5}
+	m.Operations, m.Omitted = nil, 0
+	var b bytes.Buffer
+	if err := PlanText(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b.Bytes(), []byte("No changes.")) {
+		t.Errorf("no-op plan does not say so:\n%s", b.String())
+	}
+	b.Reset()
+	if err := PlanJSON(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b.Bytes(), []byte(`"changes": false`)) {
+		t.Errorf("no-op plan JSON lacks \"changes\": false:\n%s", b.String())
+	}
+}
