@@ -89,7 +89,7 @@ func serveFakes(n int) {
 	// Changes the benchmark asks for: POST /edit?i=N&city=X.
 	mux.HandleFunc("/edit", func(w http.ResponseWriter, r *http.Request) {
 		i, _ := strconv.Atoi(r.FormValue("i"))
-		if err := erp.Patch("customers", fake.Customer(i)["id"].(string), connectors.Record{"city": r.FormValue("city")}); err != nil {
+		if err := erp.Patch("customers", fake.CustomerID(i), connectors.Record{"city": r.FormValue("city")}); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	})
@@ -153,7 +153,7 @@ mappings: ["customer.yaml"]
 	b.Cleanup(func() { e.Close() })
 	pairs := make([]state.Coupling, n)
 	for i := range n {
-		pairs[i] = state.Coupling{TableID: fake.Customer(i)["id"].(string), IntegrationID: accountID(i)}
+		pairs[i] = state.Coupling{TableID: fake.CustomerID(i), IntegrationID: accountID(i)}
 	}
 	if err := e.State().Couple(b.Context(), "CUSTOMER", pairs); err != nil {
 		b.Fatal(err)

@@ -184,17 +184,7 @@ func (e *Engine) stageSource(ctx context.Context, src connectors.Connector, m *M
 	}
 	q := connectors.Query{Entity: m.Source.Entity, Fields: m.Source.Select, Since: since}
 	err = src.Read(ctx, q, func(page connectors.Page) error {
-		for _, rec := range page.Records {
-			row, err := m.sourceRow(rec)
-			if err != nil {
-				return err
-			}
-			if err := stage.Append(row); err != nil {
-				return err
-			}
-		}
-		e.progress(Progress{Mapping: m.Name, Stage: "read source", Done: stage.Rows()})
-		return nil
+		return e.stageRecords(stage, m.Name, "read source", page.Records, m.sourceRow)
 	})
 	if cerr := stage.Close(); err == nil {
 		err = cerr
@@ -206,23 +196,28 @@ func (e *Engine) stageSource(ctx context.Context, src connectors.Connector, m *M
 	return stage.Rows(), nil
 }
 
+// stageRecords turns records into staged rows and appends them.
+func (e *Engine) stageRecords(stage *state.Stage, mapping, what string, recs []connectors.Record, toRow func(connectors.Record) (state.Row, error)) error {
+	for _, rec := range recs {
+		row, err := toRow(rec)
+		if err != nil {
+			return err
+		}
+		if err := stage.Append(row); err != nil {
+			return err
+		}
+	}
+	e.progress(Progress{Mapping: mapping, Stage: what, Done: stage.Rows()})
+	return nil
+}
+
 func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Mapping, fullRead bool) error {
 	stage, err := e.state.NewStage(ctx, state.DestRows, len(m.Fields))
 	if err != nil {
 		return err
 	}
 	add := func(recs []connectors.Record) error {
-		for _, rec := range recs {
-			row, err := m.destRow(rec)
-			if err != nil {
-				return err
-			}
-			if err := stage.Append(row); err != nil {
-				return err
-			}
-		}
-		e.progress(Progress{Mapping: m.Name, Stage: "read destination", Done: stage.Rows()})
-		return nil
+		return e.stageRecords(stage, m.Name, "read destination", recs, m.destRow)
 	}
 	if fullRead {
 		err = dst.Read(ctx, connectors.Query{Entity: m.Dest.Entity, Fields: m.Dest.Select}, func(p connectors.Page) error {
@@ -281,20 +276,30 @@ func etagOf(rec connectors.Record) string {
 	return s
 }
 
-// sourceRow computes the staged row of a source record: whether it passes
-// the filter, and each destination value. A value that cannot be computed
-// fails the record, not the plan.
-func (m *Mapping) sourceRow(rec connectors.Record) (state.Row, error) {
-	key, err := recordKey(rec, m.Source.Entity.Key)
+// newRow starts the staged row of a record: its key, version and
+// modified-on, with numbers made ready for expressions.
+func (m *Mapping) newRow(rec connectors.Record, e connectors.Entity) (state.Row, error) {
+	key, err := recordKey(rec, e.Key)
 	if err != nil {
 		return state.Row{}, err
 	}
 	numbersForExpressions(rec)
 	row := state.Row{Key: key, ETag: etagOf(rec), InFilter: true, Values: make([]*string, len(m.Fields))}
-	if m.Source.Entity.Modified != "" {
-		if row.Modified, err = parseModified(rec[m.Source.Entity.Modified]); err != nil {
+	if e.Modified != "" {
+		if row.Modified, err = parseModified(rec[e.Modified]); err != nil {
 			row.Err = fmt.Sprintf("record %s: %v", key, err)
 		}
+	}
+	return row, nil
+}
+
+// sourceRow computes the staged row of a source record: whether it passes
+// the filter, and each destination value. A value that cannot be computed
+// fails the record, not the plan.
+func (m *Mapping) sourceRow(rec connectors.Record) (state.Row, error) {
+	row, err := m.newRow(rec, m.Source.Entity)
+	if err != nil {
+		return row, err
 	}
 	if m.Source.Filter != nil {
 		ok, err := m.Source.Filter.RunFilter(rec)
@@ -335,15 +340,13 @@ func (f *FieldFlow) value(rec connectors.Record) (any, error) {
 
 // destRow stages a destination record's current values of the mapped fields.
 func (m *Mapping) destRow(rec connectors.Record) (state.Row, error) {
-	key, err := recordKey(rec, m.Dest.Entity.Key)
+	row, err := m.newRow(rec, m.Dest.Entity)
 	if err != nil {
-		return state.Row{}, err
+		return row, err
 	}
-	numbersForExpressions(rec)
-	row := state.Row{Key: key, ETag: etagOf(rec), InFilter: true, Values: make([]*string, len(m.Fields))}
-	if m.Dest.Entity.Modified != "" {
-		row.Modified, _ = parseModified(rec[m.Dest.Entity.Modified])
-	}
+	// A destination's unreadable modified-on matters to nobody: only the
+	// source's moves a watermark.
+	row.Err = ""
 	if m.Dest.Filter != nil {
 		ok, err := m.Dest.Filter.RunFilter(rec)
 		// A filter that cannot be evaluated keeps the record out of reach
@@ -353,7 +356,7 @@ func (m *Mapping) destRow(rec connectors.Record) (state.Row, error) {
 	for i, f := range m.Fields {
 		v, err := canonical(rec[f.Dest])
 		if err != nil {
-			return state.Row{}, fmt.Errorf("record %s, field %s: %w", key, f.Dest, err)
+			return state.Row{}, fmt.Errorf("record %s, field %s: %w", row.Key, f.Dest, err)
 		}
 		row.Values[i] = v
 	}

@@ -200,6 +200,7 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 			c.Timeout, _ = d.duration(v, what+": timeout")
 		},
 		"auth": func(_, v *yaml.Node) {
+			hasToken := false
 			d.object(v, what+": auth", []string{"type"}, map[string]keyHandler{
 				"type": func(_, tv *yaml.Node) {
 					if s, ok := d.nonEmpty(tv, what+": auth type"); ok {
@@ -211,9 +212,10 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 				},
 				"token": func(_, tv *yaml.Node) {
 					c.Auth.Token, _ = expand(tv, what+": auth token")
+					hasToken = true
 				},
 			})
-			if c.Auth.Type == "bearer" && c.Auth.Token == "" && !l.diags.HasErrors() {
+			if c.Auth.Type == "bearer" && !hasToken {
 				d.errorf(v, "%s: bearer auth needs a token, e.g. token: \"${BC_TOKEN}\"", what)
 			}
 		},
@@ -487,7 +489,3 @@ func checkFieldNames(d *decoder, m *Mapping) {
 		}
 	}
 }
-
-// String renders a direction for people: "customers -> accounts" style
-// arrows are built by callers; this is the YAML spelling.
-func (dir Direction) String() string { return string(dir) }

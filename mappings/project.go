@@ -140,10 +140,10 @@ type Field struct {
 type Expr struct {
 	Source string
 	Pos    Pos
-	// offset maps a position inside Source to the file; see exprPos.
+	// quoted and block record the YAML scalar style, which decides how a
+	// position inside Source maps to the file.
 	quoted bool
 	block  bool
-	indent int
 }
 
 // IsZero reports whether no expression was given.

@@ -52,7 +52,7 @@ func TestScripts(t *testing.T) {
 				if _, err := fmtSscan(args[0], &n); err != nil {
 					ts.Fatalf("bad customer index %q", args[0])
 				}
-				id := fake.Customer(n)["id"].(string)
+				id := fake.CustomerID(n)
 				ts.Check(erp.Patch("customers", id, map[string]any{args[1]: args[2]}))
 			},
 		},

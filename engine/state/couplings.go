@@ -24,39 +24,10 @@ func (d *DB) Watermark(ctx context.Context, mapping, side string) (time.Time, bo
 	return t.UTC(), true, nil
 }
 
-// CouplingCount returns how many records a mapping has coupled.
-func (d *DB) CouplingCount(ctx context.Context, mapping string) (int64, error) {
-	var n int64
-	err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM couplings WHERE mapping = ?`, mapping).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("count couplings of mapping %s: %w", mapping, err)
-	}
-	return n, nil
-}
-
 // Coupling is a link between a table record and an integration record.
 type Coupling struct {
-	Mapping       string
 	TableID       string
 	IntegrationID string
-}
-
-// Couplings lists a mapping's couplings ordered by table id.
-func (d *DB) Couplings(ctx context.Context, mapping string) ([]Coupling, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT mapping, table_id, integration_id FROM couplings WHERE mapping = ? ORDER BY table_id`, mapping)
-	if err != nil {
-		return nil, fmt.Errorf("couplings of mapping %s: %w", mapping, err)
-	}
-	defer rows.Close()
-	var out []Coupling
-	for rows.Next() {
-		var c Coupling
-		if err := rows.Scan(&c.Mapping, &c.TableID, &c.IntegrationID); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
 }
 
 // Couple records couplings in bulk, as when records are coupled by hand or by

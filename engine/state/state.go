@@ -105,6 +105,3 @@ func (d *DB) Close() error {
 	}
 	return err
 }
-
-// SQL exposes the database for read-only queries by tests and tools.
-func (d *DB) SQL() *sql.DB { return d.db }

@@ -43,8 +43,11 @@ const (
 
 // Run plays the scenario, writing what happens at each step to w.
 func Run(ctx context.Context, w io.Writer, opts Options) error {
-	if opts.Customers <= 0 {
+	if opts.Customers == 0 {
 		opts.Customers = 1000
+	}
+	if opts.Customers < 4 {
+		return fmt.Errorf("demo needs at least 4 customers to edit and block, not %d", opts.Customers)
 	}
 	erp, crm := fake.NewERP(), fake.NewCRM()
 	// Seed as if the customers were edited one a minute over the past days,
@@ -100,13 +103,13 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 	for i, edit := range []struct{ field, value string }{
 		{"displayName", "Adatum Corporation (renamed)"},
 		{"phoneNumber", "+1 425 555 0199"},
-		{"city", "Redmond"},
+		{"city", "Reykjavík"},
 	} {
-		rec := all[i*7]
+		rec := all[i*len(all)/4]
 		s.check(erp.Patch("customers", rec["id"].(string), map[string]any{edit.field: edit.value}))
 		fmt.Fprintf(w, "  customer %s: %s = %q\n", rec["number"], edit.field, edit.value)
 	}
-	blocked := all[50]
+	blocked := all[3*len(all)/4]
 	s.check(erp.Patch("customers", blocked["id"].(string), map[string]any{"blocked": "All"}))
 	fmt.Fprintf(w, "  customer %s: blocked = \"All\"\n", blocked["number"])
 	s.step("Plan again: only what changed since the last run is read")
