@@ -185,3 +185,60 @@ func New(cfg Config) (Connector, error) {
 	}
 	return c, nil
 }
+
+// Describer is implemented by connectors that can describe their entities
+// and fields, e.g. from an OData service's $metadata. The engine checks for
+// it at run time: validate --online and describe need it.
+type Describer interface {
+	Describe(ctx context.Context) (*Schema, error)
+}
+
+// Schema describes the entity sets a service offers.
+type Schema struct {
+	// Entities are the entity sets, sorted by name.
+	Entities []EntitySchema
+}
+
+// Entity returns the entity set named name, or nil.
+func (s *Schema) Entity(name string) *EntitySchema {
+	for i := range s.Entities {
+		if s.Entities[i].Name == name {
+			return &s.Entities[i]
+		}
+	}
+	return nil
+}
+
+// EntitySchema describes one entity set.
+type EntitySchema struct {
+	// Name is the entity set's name, as used in URLs.
+	Name string
+	// Type is the qualified name of its entity type.
+	Type string
+	// Key names the key properties.
+	Key []string
+	// Fields are the structural properties, in declaration order.
+	Fields []FieldSchema
+	// Lookups are single-valued navigation properties: name -> target
+	// entity set (empty when the service does not bind it to a set).
+	Lookups map[string]string
+}
+
+// Field returns the field named name, or nil.
+func (e *EntitySchema) Field(name string) *FieldSchema {
+	for i := range e.Fields {
+		if e.Fields[i].Name == name {
+			return &e.Fields[i]
+		}
+	}
+	return nil
+}
+
+// FieldSchema describes one property.
+type FieldSchema struct {
+	Name string
+	// Type is the EDM type, e.g. "Edm.String", or a qualified enum or
+	// complex type name.
+	Type     string
+	Nullable bool
+}

@@ -95,21 +95,6 @@ func (e Expr) diagnostic(err error) *Diagnostic {
 	return d
 }
 
-// functions are the helper functions every expression can call, on top of
-// expr-lang's builtins (trim, upper, lower, ...).
-func functions() []expr.Option {
-	return []expr.Option{
-		expr.Function("coalesce", func(args ...any) (any, error) {
-			for _, a := range args {
-				if a != nil {
-					return a, nil
-				}
-			}
-			return nil, nil
-		}),
-	}
-}
-
 // Node returns the compiled expression's syntax tree, for finding the fields
 // it reads.
 func (p *Program) Node() ast.Node { return p.program.Node() }

@@ -31,6 +31,14 @@ type EntitySet struct {
 	// modified field unless Fields places it. Fields first seen in a write
 	// are appended in the order they arrive.
 	Fields []string
+	// Types gives the EDM type of fields, e.g. "Edm.String", "Edm.Decimal",
+	// "Edm.Guid", "Edm.DateTimeOffset", "Edm.Int32", "Edm.Boolean", for the
+	// service's $metadata; a field not listed is an Edm.String.
+	Types map[string]string
+	// Lookups declares Dataverse-style lookups: navigation property name ->
+	// target entity set. A lookup "ownerid" is written as
+	// "ownerid@odata.bind": "/systemusers(<id>)" and read as "_ownerid_value".
+	Lookups map[string]string
 }
 
 // Server is an in-memory OData v4 service serving a fixed list of entity sets.

@@ -71,3 +71,29 @@ func (d *DB) SetWatermark(ctx context.Context, mapping, side string, t time.Time
 	}
 	return nil
 }
+
+// ClearWatermarks forgets the watermarks of the given mappings on both sides,
+// so that their next plan reads every record. Couplings are kept. It returns
+// how many watermarks were removed.
+func (d *DB) ClearWatermarks(ctx context.Context, mappings []string) (int64, error) {
+	var n int64
+	for _, m := range mappings {
+		res, err := d.db.ExecContext(ctx, `DELETE FROM watermarks WHERE mapping = ?`, m)
+		if err != nil {
+			return n, fmt.Errorf("clear watermarks of mapping %s: %w", m, err)
+		}
+		k, _ := res.RowsAffected()
+		n += k
+	}
+	return n, nil
+}
+
+// CouplingCount returns how many records a mapping has coupled.
+func (d *DB) CouplingCount(ctx context.Context, mapping string) (int64, error) {
+	var n int64
+	err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM couplings WHERE mapping = ?`, mapping).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count couplings of mapping %s: %w", mapping, err)
+	}
+	return n, nil
+}
