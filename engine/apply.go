@@ -91,7 +91,7 @@ func (e *Engine) checkFresh(ctx context.Context, p *plan.Plan) error {
 		if err != nil {
 			return err
 		}
-		was, had := base[m.Name]
+		was, had := base[state.WatermarkKey(m.Name, m.Source.Side)]
 		if has != had || !now.Equal(was) {
 			return fmt.Errorf("%w: mapping %s was synchronized after plan %s was made; run coupler plan again", ErrStalePlan, m.Name, p.ID)
 		}
@@ -111,6 +111,11 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		return run, nil, err
 	}
 	side := state.CouplingSide{Mapping: m.Name, SourceIsTable: m.Source.Side == plan.SideTable}
+	part := state.Part{PlanID: planID, Mapping: m.Name, Direction: m.Direction}
+	binds, err := e.state.BindSets(ctx, part)
+	if err != nil {
+		return run, nil, err
+	}
 	note := func(r state.RecordResult) {
 		if r.Err == "" {
 			return
@@ -123,7 +128,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 
 	// Records that failed while planning go into the run log as they are.
 	var planFailed []state.RecordResult
-	err = e.state.Operations(ctx, planID, m.Name, 0, -1, []plan.Kind{plan.Fail}, func(op plan.Operation) error {
+	err = e.state.Operations(ctx, part, 0, -1, []plan.Kind{plan.Fail}, func(op plan.Operation) error {
 		r := state.RecordResult{Seq: op.Seq, SourceID: op.SourceID, DestID: op.DestID, Op: string(op.Kind), Err: op.Reason, At: e.now()}
 		planFailed = append(planFailed, r)
 		note(r)
@@ -140,7 +145,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 	var after int64
 	for {
 		var ops []plan.Operation
-		err := e.state.Operations(ctx, planID, m.Name, after, applyBatch, []plan.Kind{plan.Create, plan.Update}, func(op plan.Operation) error {
+		err := e.state.Operations(ctx, part, after, applyBatch, []plan.Kind{plan.Create, plan.Update}, func(op plan.Operation) error {
 			ops = append(ops, op)
 			return nil
 		})
@@ -151,7 +156,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 			break
 		}
 		after = ops[len(ops)-1].Seq
-		results, werr := e.write(ctx, conn, entity, ops)
+		results, werr := e.write(ctx, conn, entity, ops, binds)
 		if results == nil {
 			return run, failures, werr
 		}
@@ -179,7 +184,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 	// The watermark moves past what was read, except that a failed record
 	// holds it back so the next run reads that record again.
 	wm := m.NewWatermark
-	earliest, err := e.state.EarliestFailure(ctx, run.ID, planID, m.Name)
+	earliest, err := e.state.EarliestFailure(ctx, run.ID, part)
 	if err != nil {
 		return run, failures, err
 	}
@@ -195,7 +200,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 
 // write sends one batch of operations and turns the outcome into results to
 // record. Only a failure that stops the whole batch is returned as an error.
-func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity connectors.Entity, ops []plan.Operation) ([]state.RecordResult, error) {
+func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity connectors.Entity, ops []plan.Operation, binds map[string]string) ([]state.RecordResult, error) {
 	writes := make([]connectors.WriteOp, 0, len(ops))
 	index := make([]int, 0, len(ops))
 	results := make([]state.RecordResult, len(ops))
@@ -207,6 +212,15 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 			if err != nil {
 				results[i].Err = fmt.Sprintf("field %s: stored value is not JSON: %v", c.Field, err)
 				break
+			}
+			if set, ok := binds[c.Field]; ok {
+				// A lookup to a service that binds them (Dataverse): the
+				// reference, not the id, is written; null clears it.
+				if v != nil {
+					v = fmt.Sprintf("/%s(%v)", set, v)
+				}
+				fields[c.Field+"@odata.bind"] = v
+				continue
 			}
 			fields[c.Field] = v
 		}

@@ -16,16 +16,20 @@ import (
 )
 
 // Program is a project compiled for running: every expression compiled once,
-// every mapping resolved to a source and a destination.
+// every mapping resolved to one-way passes from a source to a destination.
 type Program struct {
-	Project  *mappings.Project
+	Project *mappings.Project
+	// Mappings are the one-way passes in run order: a mapping after those it
+	// depends on; a bidirectional mapping contributes two passes, table to
+	// integration first, as the product runs them.
 	Mappings []*Mapping
 }
 
-// Mapping is a table mapping compiled for one direction of flow.
+// Mapping is one direction of a table mapping, compiled.
 type Mapping struct {
-	Def       *mappings.Mapping
-	Name      string
+	Def  *mappings.Mapping
+	Name string
+	// Direction is to_integration or from_integration: the way this pass flows.
 	Direction mappings.Direction
 	Source    Side
 	Dest      Side
@@ -42,24 +46,60 @@ type Side struct {
 	Name      string
 	Connector string
 	Entity    connectors.Entity
-	// Filter selects the records that take part; nil means all.
+	// Filter selects the records that take part; nil means all. It is always
+	// evaluated on every record read, also when part of it was pushed down.
 	Filter *mappings.Program
+	// Pushed is the part of Filter the server evaluates ($filter), so that
+	// fewer records travel; empty when nothing could be pushed down.
+	Pushed string
+	// Local lists the parts of Filter only coupler can evaluate.
+	Local []string
 	// Select lists the fields to read; nil means all of them.
 	Select []string
+	// BindsLookups is true when the side's connector writes lookups as
+	// x@odata.bind and reads them as _x_value (Dataverse).
+	BindsLookups bool
 }
 
 // FieldFlow computes one destination field from a source record.
 type FieldFlow struct {
 	Label string
-	// Dest is the destination field written.
+	// Dest is the destination field written, as the mapping names it.
 	Dest string
 	// Source is the source field read; empty for a constant.
 	Source string
+	// SourceRead and DestRead are the names the two fields are read under
+	// (Dataverse reads a lookup ownerid as _ownerid_value).
+	SourceRead string
+	DestRead   string
 	// Transform, when set, computes the value from `value` and `record`.
 	Transform *mappings.Program
 	// Constant is written when HasConstant.
 	Constant    any
 	HasConstant bool
+	// Lookup, when set, translates the value through another mapping's
+	// couplings.
+	Lookup *Lookup
+	// Options, when set, translates the value (as text) to another value.
+	Options    map[string]any
+	Default    any
+	HasDefault bool
+	// NotNull never overwrites the destination with null.
+	NotNull bool
+	// ClearOnFailure writes null instead of failing the record when the
+	// value cannot be computed.
+	ClearOnFailure bool
+}
+
+// Lookup translates ids through the couplings of a mapping.
+type Lookup struct {
+	Mapping string
+	// FromTable is true when the value is a table-side id to be translated
+	// into the coupled integration-side id; false for the reverse.
+	FromTable bool
+	// BindSet, when the destination binds lookups, is the entity set the
+	// translated id belongs to, as in "ownerid@odata.bind": "/systemusers(id)".
+	BindSet string
 }
 
 // Compile checks the expressions and field flows of a loaded project and
@@ -68,47 +108,80 @@ type FieldFlow struct {
 func Compile(p *mappings.Project) (*Program, mappings.Diagnostics) {
 	var diags mappings.Diagnostics
 	prog := &Program{Project: p}
-	for _, m := range p.Mappings {
-		if cm := compileMapping(m, &diags); cm != nil {
-			prog.Mappings = append(prog.Mappings, cm)
+	for _, m := range p.Ordered() {
+		ways := []mappings.Direction{m.Direction}
+		if m.Direction == mappings.Bidirectional {
+			ways = []mappings.Direction{mappings.ToIntegration, mappings.FromIntegration}
+		}
+		for _, way := range ways {
+			if cm := compilePass(p, m, way, &diags); cm != nil {
+				prog.Mappings = append(prog.Mappings, cm)
+			}
 		}
 	}
 	diags.Sort()
 	return prog, diags
 }
 
-func compileMapping(m *mappings.Mapping, diags *mappings.Diagnostics) *Mapping {
-	table := Side{Name: plan.SideTable, Connector: m.Table.Connector,
+// Passes returns the compiled passes of the named mapping, in run order.
+func (p *Program) Passes(name string) []*Mapping {
+	var out []*Mapping
+	for _, m := range p.Mappings {
+		if m.Name == name {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func bindsLookups(p *mappings.Project, connector string) bool {
+	c := p.Connector(connector)
+	return c != nil && c.Lookups == mappings.LookupsBind
+}
+
+// readName is the name a field is read under: Dataverse reads a lookup
+// "ownerid" as "_ownerid_value".
+func readName(field string, s Side, isLookup bool) string {
+	if isLookup && s.BindsLookups {
+		return "_" + field + "_value"
+	}
+	return field
+}
+
+// compilePass compiles mapping m for one direction of flow, way.
+func compilePass(p *mappings.Project, m *mappings.Mapping, way mappings.Direction, diags *mappings.Diagnostics) *Mapping {
+	table := Side{Name: plan.SideTable, Connector: m.Table.Connector, BindsLookups: bindsLookups(p, m.Table.Connector),
 		Entity: connectors.Entity{Name: m.Table.Entity, Key: m.Table.Key, Modified: m.Table.Modified}}
-	integ := Side{Name: plan.SideIntegration, Connector: m.Integration.Connector,
+	integ := Side{Name: plan.SideIntegration, Connector: m.Integration.Connector, BindsLookups: bindsLookups(p, m.Integration.Connector),
 		Entity: connectors.Entity{Name: m.Integration.Entity, Key: m.Integration.Key, Modified: m.Integration.Modified}}
-	cm := &Mapping{Def: m, Name: m.Name, Direction: m.Direction, SourceIsTable: m.Direction != mappings.FromIntegration}
+	cm := &Mapping{Def: m, Name: m.Name, Direction: way, SourceIsTable: way == mappings.ToIntegration}
+	ok := true
+	// Both sides' filters are compiled on the first pass only, so that an
+	// error is reported once.
+	report := way == m.Direction || way == mappings.ToIntegration
+	compileFilter := func(e mappings.Expr, s *Side) []string {
+		if e.IsZero() {
+			return []string{}
+		}
+		prog, d := mappings.CompileFilter(e)
+		if d != nil {
+			if report {
+				d.Message = fmt.Sprintf("mapping %s: %s", m.Name, d.Message)
+				*diags = append(*diags, *d)
+			}
+			ok = false
+			return nil
+		}
+		s.Filter = prog
+		s.Pushed, s.Local = pushDown(e.Source)
+		return identifiers(prog)
+	}
+	tableFilterFields := compileFilter(m.Filter, &table)
+	intFilterFields := compileFilter(m.IntegrationFilter, &integ)
 	if cm.SourceIsTable {
 		cm.Source, cm.Dest = table, integ
 	} else {
 		cm.Source, cm.Dest = integ, table
-	}
-	ok := true
-	compileFilter := func(e mappings.Expr) (*mappings.Program, []string) {
-		if e.IsZero() {
-			return nil, []string{}
-		}
-		p, d := mappings.CompileFilter(e)
-		if d != nil {
-			d.Message = fmt.Sprintf("mapping %s: %s", m.Name, d.Message)
-			*diags = append(*diags, *d)
-			ok = false
-			return nil, nil
-		}
-		return p, identifiers(p)
-	}
-	var tableFilterFields, intFilterFields []string
-	table.Filter, tableFilterFields = compileFilter(m.Filter)
-	integ.Filter, intFilterFields = compileFilter(m.IntegrationFilter)
-	if cm.SourceIsTable {
-		cm.Source.Filter, cm.Dest.Filter = table.Filter, integ.Filter
-	} else {
-		cm.Source.Filter, cm.Dest.Filter = integ.Filter, table.Filter
 	}
 
 	srcSelect, dstSelect := tableFilterFields, intFilterFields
@@ -120,43 +193,65 @@ func compileMapping(m *mappings.Mapping, diags *mappings.Diagnostics) *Mapping {
 		if !f.Enabled {
 			continue
 		}
-		src, dst, transform := f.Field, f.IntegrationField, f.ToIntegration
-		other := f.FromIntegration
+		dir := f.Direction
+		if dir == "" {
+			dir = m.Direction
+		}
+		src, dst, transform, other := f.Field, f.IntegrationField, f.ToIntegration, f.FromIntegration
 		if !cm.SourceIsTable {
 			src, dst, transform, other = f.IntegrationField, f.Field, f.FromIntegration, f.ToIntegration
 		}
-		if !other.IsZero() {
-			diags.Warnf(other.Pos, "mapping %s, field %s: this transform is never used in a %s mapping", m.Name, f.Label(), m.Direction)
+		if !dir.Flows(way) {
+			continue
+		}
+		if !other.IsZero() && !dir.Flows(opposite(way)) && report {
+			diags.Warnf(other.Pos, "mapping %s, field %s: this transform is never used: the field flows %s only", m.Name, f.Label(), dir)
 		}
 		if dst == "" {
 			if f.HasConstant {
-				diags.Errorf(f.Pos, "mapping %s, field %s: the constant is on the source side of a %s mapping, so it is never written", m.Name, f.Label(), m.Direction)
+				diags.Errorf(f.Pos, "mapping %s, field %s: the constant is on the source side of the %s flow, so it is never written; give the field direction %s", m.Name, f.Label(), way, opposite(way))
 				ok = false
 			}
 			continue
 		}
-		flow := FieldFlow{Label: f.Label(), Dest: dst, Source: src, Constant: f.Constant, HasConstant: f.HasConstant}
+		flow := FieldFlow{Label: f.Label(), Dest: dst, Source: src, Constant: f.Constant, HasConstant: f.HasConstant,
+			Options: f.Options, Default: f.Default, HasDefault: f.HasDefault, NotNull: f.NotNull, ClearOnFailure: f.ClearOnFailure}
+		if f.Lookup != "" {
+			flow.Lookup = &Lookup{Mapping: f.Lookup, FromTable: cm.SourceIsTable}
+			if target := p.Mapping(f.Lookup); target != nil && cm.Dest.BindsLookups {
+				flow.Lookup.BindSet = target.Integration.Entity
+				if !cm.SourceIsTable {
+					flow.Lookup.BindSet = target.Table.Entity
+				}
+			}
+		}
 		if !transform.IsZero() {
-			p, d := mappings.CompileTransform(transform)
+			prog, d := mappings.CompileTransform(transform)
 			if d != nil {
 				d.Message = fmt.Sprintf("mapping %s, field %s: %s", m.Name, f.Label(), d.Message)
 				*diags = append(*diags, *d)
 				ok = false
 				continue
 			}
-			flow.Transform = p
-			fields, dynamic := recordFields(p)
+			flow.Transform = prog
+			fields, dynamic := recordFields(prog)
 			readsWholeRecord = readsWholeRecord || dynamic
 			srcSelect = append(srcSelect, fields...)
 		}
+		flow.DestRead = readName(dst, cm.Dest, flow.Lookup != nil)
 		if src != "" {
-			srcSelect = append(srcSelect, src)
+			flow.SourceRead = readName(src, cm.Source, flow.Lookup != nil)
+			srcSelect = append(srcSelect, flow.SourceRead)
 		}
-		dstSelect = append(dstSelect, dst)
+		dstSelect = append(dstSelect, flow.DestRead)
 		cm.Fields = append(cm.Fields, flow)
 	}
 	if len(cm.Fields) == 0 && ok {
-		diags.Errorf(m.Pos, "mapping %s: no field is written in direction %s", m.Name, m.Direction)
+		if m.Direction == mappings.Bidirectional {
+			diags.Warnf(m.Pos, "mapping %s is bidirectional but no field flows %s; that pass is skipped", m.Name, way)
+		} else {
+			diags.Errorf(m.Pos, "mapping %s: no field is written in direction %s", m.Name, way)
+		}
 		ok = false
 	}
 	if !ok {
@@ -169,6 +264,13 @@ func compileMapping(m *mappings.Mapping, diags *mappings.Diagnostics) *Mapping {
 		cm.Dest.Select = dedupe(dstSelect)
 	}
 	return cm
+}
+
+func opposite(way mappings.Direction) mappings.Direction {
+	if way == mappings.ToIntegration {
+		return mappings.FromIntegration
+	}
+	return mappings.ToIntegration
 }
 
 func dedupe(s []string) []string {

@@ -185,8 +185,10 @@ func TestFilteredRecordIsNotWritten(t *testing.T) {
 	if err := w.erp.Patch("customers", blockedNew["id"].(string), map[string]any{"blocked": "All"}); err != nil {
 		t.Fatal(err)
 	}
+	// The first read is full: the filter is pushed down, so the server does
+	// not even return the blocked customer.
 	p := w.plan(engine.PlanOptions{})
-	wantCounts(t, p, plan.Counts{plan.Create: 29, plan.Skip: 1})
+	wantCounts(t, p, plan.Counts{plan.Create: 29})
 	w.apply(p.ID)
 	for _, a := range w.crm.All("accounts") {
 		if a["accountnumber"] == blockedNew["number"] {

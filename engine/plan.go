@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -12,7 +13,6 @@ import (
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/state"
-	"github.com/couplerhq/coupler/mappings"
 )
 
 // PlanOptions selects what to plan.
@@ -42,8 +42,9 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 	p := &plan.Plan{ID: newPlanID(created), CreatedAt: created, Full: opts.Full,
 		Fingerprint: fingerprint(e.prog.Project.Sources), Status: plan.Planned}
 	base := map[string]time.Time{}
+	lookups := &couplingLookups{db: e.state, maps: map[string]map[string]string{}}
 	for _, m := range selected {
-		mp, err := e.planMapping(ctx, p.ID, m, opts.Full, base)
+		mp, err := e.planMapping(ctx, p.ID, m, opts.Full, base, lookups)
 		if err != nil {
 			// Leave no half-made plan behind; a fresh context, since ctx may be
 			// the reason we stopped.
@@ -63,33 +64,27 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 	return p, nil
 }
 
+// selectMappings returns the passes of the named mappings (all when none
+// are named), in run order.
 func (e *Engine) selectMappings(names []string) ([]*Mapping, error) {
 	if len(names) == 0 {
 		return e.prog.Mappings, nil
 	}
-	var out []*Mapping
-	for _, m := range e.prog.Mappings {
-		for _, n := range names {
-			if m.Name == n {
-				out = append(out, m)
-			}
+	for _, n := range names {
+		if e.prog.Project.Mapping(n) == nil {
+			return nil, fmt.Errorf("no mapping named %q in the project", n)
 		}
 	}
-	if len(out) != len(names) {
-		known := map[string]bool{}
-		for _, m := range e.prog.Mappings {
-			known[m.Name] = true
-		}
-		for _, n := range names {
-			if !known[n] {
-				return nil, fmt.Errorf("no mapping named %q in the project", n)
-			}
+	var out []*Mapping
+	for _, m := range e.prog.Mappings {
+		if slices.Contains(names, m.Name) {
+			out = append(out, m)
 		}
 	}
 	return out, nil
 }
 
-func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, full bool, base map[string]time.Time) (*plan.MappingPlan, error) {
+func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, full bool, base map[string]time.Time, lookups *couplingLookups) (*plan.MappingPlan, error) {
 	src, err := e.connector(m.Source.Connector)
 	if err != nil {
 		return nil, err
@@ -103,7 +98,10 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, ful
 		return nil, err
 	}
 	if hasWM {
-		base[m.Name] = wm
+		base[state.WatermarkKey(m.Name, m.Source.Name)] = wm
+	}
+	if err := lookups.load(ctx, m); err != nil {
+		return nil, err
 	}
 	mp := &plan.MappingPlan{
 		Name: m.Name, Direction: string(m.Direction),
@@ -122,7 +120,7 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, ful
 	fullRead := mp.Since.IsZero()
 	var g errgroup.Group
 	g.Go(func() error {
-		n, err := e.stageSource(ctx, src, m, mp.Since)
+		n, err := e.stageSource(ctx, src, m, mp.Since, lookups)
 		mp.Read = n
 		return err
 	})
@@ -139,8 +137,9 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, ful
 	}
 
 	mp.Counts, err = e.state.Diff(ctx, state.DiffSpec{
-		PlanID: planID, Mapping: m.Name, SourceIsTable: m.SourceIsTable,
-		Fields: m.destFields(), SyncOnlyCoupled: m.Def.SyncOnlyCoupled, DestEntity: m.Dest.Entity.Name,
+		Part:          state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)},
+		SourceIsTable: m.SourceIsTable, Fields: m.destFields(), SyncOnlyCoupled: m.Def.SyncOnlyCoupled,
+		DestEntity: m.Dest.Entity.Name,
 	})
 	if err != nil {
 		return nil, err
@@ -177,14 +176,21 @@ func nextWatermark(old, latest, readStarted time.Time) time.Time {
 
 // stageSource stages every source record modified since since (all when
 // zero), with the destination values computed from it.
-func (e *Engine) stageSource(ctx context.Context, src connectors.Connector, m *Mapping, since time.Time) (int64, error) {
+func (e *Engine) stageSource(ctx context.Context, src connectors.Connector, m *Mapping, since time.Time, lookups Lookups) (int64, error) {
 	stage, err := e.state.NewStage(ctx, state.SourceRows, len(m.Fields))
 	if err != nil {
 		return 0, err
 	}
 	q := connectors.Query{Entity: m.Source.Entity, Fields: m.Source.Select, Since: since}
+	// A full read lets the server apply what it can of the filter. An
+	// incremental read is small, and reading every modified record lets the
+	// plan report coupled records that have left the filter.
+	if since.IsZero() {
+		q.Filter = m.Source.Pushed
+	}
+	toRow := func(rec connectors.Record) (state.Row, error) { return m.sourceRow(rec, lookups) }
 	err = src.Read(ctx, q, func(page connectors.Page) error {
-		return e.stageRecords(stage, m.Name, "read source", page.Records, m.sourceRow)
+		return e.stageRecords(stage, m.Name, "read source", page.Records, toRow)
 	})
 	if cerr := stage.Close(); err == nil {
 		err = cerr
@@ -220,7 +226,8 @@ func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Map
 		return e.stageRecords(stage, m.Name, "read destination", recs, m.destRow)
 	}
 	if fullRead {
-		err = dst.Read(ctx, connectors.Query{Entity: m.Dest.Entity, Fields: m.Dest.Select}, func(p connectors.Page) error {
+		q := connectors.Query{Entity: m.Dest.Entity, Fields: m.Dest.Select, Filter: m.Dest.Pushed}
+		err = dst.Read(ctx, q, func(p connectors.Page) error {
 			return add(p.Records)
 		})
 	} else {
@@ -248,10 +255,13 @@ func endpoint(s Side) plan.Endpoint {
 	return plan.Endpoint{Side: s.Name, Connector: s.Connector, Entity: s.Entity.Name, Key: s.Entity.Key, Modified: s.Entity.Modified}
 }
 
-func (m *Mapping) destFields() []string {
-	out := make([]string, len(m.Fields))
+func (m *Mapping) destFields() []state.DestField {
+	out := make([]state.DestField, len(m.Fields))
 	for i, f := range m.Fields {
-		out[i] = f.Dest
+		out[i] = state.DestField{Name: f.Dest, NotNull: f.NotNull}
+		if f.Lookup != nil {
+			out[i].BindSet = f.Lookup.BindSet
+		}
 	}
 	return out
 }
@@ -296,7 +306,7 @@ func (m *Mapping) newRow(rec connectors.Record, e connectors.Entity) (state.Row,
 // sourceRow computes the staged row of a source record: whether it passes
 // the filter, and each destination value. A value that cannot be computed
 // fails the record, not the plan.
-func (m *Mapping) sourceRow(rec connectors.Record) (state.Row, error) {
+func (m *Mapping) sourceRow(rec connectors.Record, lookups Lookups) (state.Row, error) {
 	row, err := m.newRow(rec, m.Source.Entity)
 	if err != nil {
 		return row, err
@@ -312,9 +322,12 @@ func (m *Mapping) sourceRow(rec connectors.Record) (state.Row, error) {
 		return row, nil
 	}
 	for i, f := range m.Fields {
-		v, err := f.value(rec)
+		v, err := f.Value(rec, lookups)
 		if err == nil {
 			row.Values[i], err = canonical(v)
+		}
+		if err != nil && f.ClearOnFailure {
+			row.Values[i], err = nil, nil
 		}
 		if err != nil {
 			row.Err = fmt.Sprintf("field %s: %v", f.Label, err)
@@ -322,20 +335,6 @@ func (m *Mapping) sourceRow(rec connectors.Record) (state.Row, error) {
 		}
 	}
 	return row, nil
-}
-
-func (f *FieldFlow) value(rec connectors.Record) (any, error) {
-	if f.HasConstant {
-		return f.Constant, nil
-	}
-	var v any
-	if f.Source != "" {
-		v = rec[f.Source]
-	}
-	if f.Transform == nil {
-		return v, nil
-	}
-	return f.Transform.RunValue(&mappings.ValueEnv{Value: v, Record: rec})
 }
 
 // destRow stages a destination record's current values of the mapped fields.
@@ -354,7 +353,7 @@ func (m *Mapping) destRow(rec connectors.Record) (state.Row, error) {
 		row.InFilter = ok && err == nil
 	}
 	for i, f := range m.Fields {
-		v, err := canonical(rec[f.Dest])
+		v, err := canonical(rec[f.DestRead])
 		if err != nil {
 			return state.Row{}, fmt.Errorf("record %s, field %s: %w", row.Key, f.Dest, err)
 		}

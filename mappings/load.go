@@ -159,7 +159,7 @@ func (l *loader) loadProject(file string, src []byte) {
 }
 
 func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
-	c := &Connector{Name: name.Value, Pos: d.pos(name), MaxRetries: -1}
+	c := &Connector{Name: name.Value, Pos: d.pos(name), MaxRetries: -1, Lookups: LookupsValue}
 	expand := func(v *yaml.Node, what string) (string, bool) {
 		s, ok := d.nonEmpty(v, what)
 		if !ok {
@@ -199,6 +199,17 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 		"timeout": func(_, v *yaml.Node) {
 			c.Timeout, _ = d.duration(v, what+": timeout")
 		},
+		"lookups": func(_, v *yaml.Node) {
+			if s, ok := d.nonEmpty(v, what+": lookups"); ok {
+				if s != LookupsValue && s != LookupsBind {
+					d.errorf(v, "%s: lookups must be value or bind, not %q", what, s)
+				}
+				c.Lookups = s
+			}
+		},
+		"entities": func(_, v *yaml.Node) {
+			c.Entities = decodeEntities(d, v, what)
+		},
 		"auth": func(_, v *yaml.Node) {
 			hasToken := false
 			d.object(v, what+": auth", []string{"type"}, map[string]keyHandler{
@@ -224,6 +235,27 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 		return nil
 	}
 	return c
+}
+
+func decodeEntities(d *decoder, v *yaml.Node, what string) map[string]*EntityDecl {
+	if v.Kind != yaml.MappingNode {
+		d.errorf(v, "%s: entities must be a mapping of entity set to its fields, not %s", what, kindName(v))
+		return nil
+	}
+	out := map[string]*EntityDecl{}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, ev := v.Content[i], resolveAlias(v.Content[i+1])
+		if _, dup := out[k.Value]; dup {
+			d.errorf(k, "%s: entity %q declared twice", what, k.Value)
+			continue
+		}
+		decl := &EntityDecl{Pos: d.pos(k)}
+		d.object(ev, what+": entity "+k.Value, []string{"fields"}, map[string]keyHandler{
+			"fields": func(_, fv *yaml.Node) { decl.Fields, _ = d.strings(fv, what+": entity "+k.Value+": fields") },
+		})
+		out[k.Value] = decl
+	}
+	return out
 }
 
 func (l *loader) loadGlob(d *decoder, g *yaml.Node) {
@@ -306,17 +338,69 @@ func (l *loader) loadMappingFile(file, origin string, src []byte) {
 }
 
 // checkMappings checks what needs the whole project: that every side names a
-// declared connector.
+// declared connector and only declared fields, that dependencies and lookups
+// name mappings that exist, and that dependencies have no cycle.
 func (l *loader) checkMappings() {
+	names := make([]string, 0, len(l.project.Connectors))
+	for _, c := range l.project.Connectors {
+		names = append(names, c.Name)
+	}
 	for _, m := range l.project.Mappings {
 		for _, s := range []*Side{&m.Table, &m.Integration} {
 			if s.Connector != "" && l.project.Connector(s.Connector) == nil {
-				names := make([]string, 0, len(l.project.Connectors))
-				for _, c := range l.project.Connectors {
-					names = append(names, c.Name)
-				}
 				l.diags.Errorf(s.Pos, "mapping %s: unknown connector %q (declared: %s)", m.Name, s.Connector, strings.Join(names, ", "))
 			}
+		}
+		for _, dep := range m.DependsOn {
+			if l.project.Mapping(dep) == nil {
+				l.diags.Errorf(m.DependsOnPos, "mapping %s: depends_on names unknown mapping %q", m.Name, dep)
+			}
+		}
+		for _, f := range m.Fields {
+			if f.Lookup != "" && l.project.Mapping(f.Lookup) == nil {
+				l.diags.Errorf(f.LookupPos, "mapping %s, field %s: lookup names unknown mapping %q", m.Name, f.Label(), f.Lookup)
+			}
+		}
+		l.checkDeclaredFields(m)
+	}
+	for _, cycle := range l.project.Cycles() {
+		first := l.project.Mapping(cycle[0])
+		l.diags.Errorf(first.Pos, "mappings depend on each other in a cycle: %s", strings.Join(append(cycle, cycle[0]), " -> "))
+	}
+}
+
+// checkDeclaredFields checks field names against the fields a connector
+// declares for an entity set in the project file, when it declares them.
+func (l *loader) checkDeclaredFields(m *Mapping) {
+	declared := func(s Side) map[string]bool {
+		c := l.project.Connector(s.Connector)
+		if c == nil || c.Entities == nil || c.Entities[s.Entity] == nil {
+			return nil
+		}
+		set := map[string]bool{}
+		for _, f := range c.Entities[s.Entity].Fields {
+			set[f] = true
+		}
+		return set
+	}
+	check := func(s Side, known map[string]bool, field string, pos Pos, what string) {
+		if known != nil && field != "" && !known[field] {
+			l.diags.Errorf(pos, "mapping %s: %s %q is not a declared field of %s %s", m.Name, what, field, s.Connector, s.Entity)
+		}
+	}
+	table, integ := declared(m.Table), declared(m.Integration)
+	check(m.Table, table, m.Table.Key, m.Table.Pos, "key")
+	check(m.Table, table, m.Table.Modified, m.Table.Pos, "modified")
+	check(m.Integration, integ, m.Integration.Key, m.Integration.Pos, "key")
+	check(m.Integration, integ, m.Integration.Modified, m.Integration.Pos, "modified")
+	for _, f := range m.Fields {
+		check(m.Table, table, f.Field, f.Pos, "field")
+		check(m.Integration, integ, f.IntegrationField, f.Pos, "integration_field")
+	}
+	if m.Match != nil {
+		for _, mf := range m.Match.Fields {
+			check(m.Table, table, mf.Field, mf.Pos, "match field")
+			check(m.Integration, integ, mf.IntegrationField, mf.Pos, "match integration_field")
 		}
 	}
 }
@@ -345,11 +429,18 @@ func decodeMapping(d *decoder, n *yaml.Node) *Mapping {
 		},
 		"direction": func(_, v *yaml.Node) {
 			if dir, ok := decodeDirection(d, v, what+": direction"); ok {
-				if dir == Bidirectional {
-					d.errorf(v, "%s: bidirectional mappings are not supported yet; use to_integration or from_integration", what)
-				}
 				m.Direction = dir
 			}
+		},
+		"depends_on": func(_, v *yaml.Node) {
+			m.DependsOn, _ = d.strings(v, what+": depends_on")
+			m.DependsOnPos = d.pos(v)
+		},
+		"conflicts": func(_, v *yaml.Node) {
+			m.Conflicts = decodeConflicts(d, v, what)
+		},
+		"match": func(_, v *yaml.Node) {
+			m.Match = decodeMatch(d, v, what)
 		},
 		"filter": func(_, v *yaml.Node) {
 			m.Filter, _ = d.expr(v, what+": filter")
@@ -379,7 +470,83 @@ func decodeMapping(d *decoder, n *yaml.Node) *Mapping {
 		return nil
 	}
 	checkFieldNames(d, m)
+	checkFieldDirections(d, m)
 	return m
+}
+
+func decodeConflicts(d *decoder, v *yaml.Node, what string) Conflicts {
+	c := Conflicts{Pos: d.pos(v)}
+	policy := func(n *yaml.Node, key string, allowed ...string) string {
+		s, ok := d.nonEmpty(n, what+": conflicts: "+key)
+		if !ok {
+			return ""
+		}
+		for _, a := range allowed {
+			if s == a {
+				if s == PolicyNone {
+					return ""
+				}
+				return s
+			}
+		}
+		d.errorf(n, "%s: conflicts: %s must be one of %s, not %q", what, key, strings.Join(allowed, ", "), s)
+		return ""
+	}
+	d.object(v, what+": conflicts", nil, map[string]keyHandler{
+		"update": func(_, n *yaml.Node) {
+			c.Update = policy(n, "update", PolicyNone, UpdateSendToIntegration, UpdateGetFromIntegration)
+		},
+		"delete": func(_, n *yaml.Node) {
+			c.Delete = policy(n, "delete", PolicyNone, DeleteRestore, DeleteRemoveCoupling)
+		},
+	})
+	return c
+}
+
+func decodeMatch(d *decoder, v *yaml.Node, what string) *Match {
+	m := &Match{Pos: d.pos(v)}
+	ok := d.object(v, what+": match", []string{"fields"}, map[string]keyHandler{
+		"fields": func(_, fv *yaml.Node) {
+			if fv.Kind != yaml.SequenceNode || len(fv.Content) == 0 {
+				d.errorf(fv, "%s: match: fields must be a non-empty list of field pairs", what)
+				return
+			}
+			for _, n := range fv.Content {
+				n = resolveAlias(n)
+				mf := MatchField{Pos: d.pos(n)}
+				d.object(n, what+": match field", []string{"field", "integration_field"}, map[string]keyHandler{
+					"field":             func(_, x *yaml.Node) { mf.Field, _ = d.nonEmpty(x, what+": match: field") },
+					"integration_field": func(_, x *yaml.Node) { mf.IntegrationField, _ = d.nonEmpty(x, what+": match: integration_field") },
+					"priority":          func(_, x *yaml.Node) { mf.Priority, _ = d.integer(x, what+": match: priority", 0, 1000) },
+					"case_sensitive":    func(_, x *yaml.Node) { mf.CaseSensitive, _ = d.boolean(x, what+": match: case_sensitive") },
+				})
+				m.Fields = append(m.Fields, mf)
+			}
+		},
+		"create_if_no_match": func(_, x *yaml.Node) { m.CreateIfNoMatch, _ = d.boolean(x, what+": match: create_if_no_match") },
+		"sync_after":         func(_, x *yaml.Node) { m.SyncAfter, _ = d.boolean(x, what+": match: sync_after") },
+	})
+	if !ok {
+		return nil
+	}
+	return m
+}
+
+// checkFieldDirections bounds each field by its table's direction and
+// keeps option maps one-way, as the product does.
+func checkFieldDirections(d *decoder, m *Mapping) {
+	for _, f := range m.Fields {
+		dir := f.Direction
+		if dir == "" {
+			dir = m.Direction
+		}
+		if f.Direction != "" && f.Direction.Widens(m.Direction) {
+			d.diags.Errorf(f.Pos, "mapping %s, field %s: direction %s is wider than the mapping's %s", m.Name, f.Label(), f.Direction, m.Direction)
+		}
+		if f.Options != nil && dir == Bidirectional {
+			d.diags.Errorf(f.OptionsPos, "mapping %s, field %s: an option map translates one way only; give the field a direction (to_integration or from_integration)", m.Name, f.Label())
+		}
+	}
 }
 
 func decodeDirection(d *decoder, v *yaml.Node, what string) (Direction, bool) {
@@ -411,7 +578,7 @@ func decodeSide(d *decoder, n *yaml.Node, what string) Side {
 
 func decodeField(d *decoder, n *yaml.Node, what string) *Field {
 	f := &Field{Pos: d.pos(n), Enabled: true}
-	var toExpr, constNode *yaml.Node
+	var exprNode, constNode, defaultNode *yaml.Node
 	ok := d.object(n, what+": field mapping", nil, map[string]keyHandler{
 		"field": func(_, v *yaml.Node) {
 			f.Field, _ = d.nonEmpty(v, what+": field")
@@ -421,10 +588,11 @@ func decodeField(d *decoder, n *yaml.Node, what string) *Field {
 		},
 		"to_integration": func(_, v *yaml.Node) {
 			f.ToIntegration, _ = d.expr(v, what+": to_integration")
-			toExpr = v
+			exprNode = v
 		},
 		"from_integration": func(_, v *yaml.Node) {
 			f.FromIntegration, _ = d.expr(v, what+": from_integration")
+			exprNode = v
 		},
 		"constant": func(_, v *yaml.Node) {
 			f.Constant, f.HasConstant = d.scalarValue(v, what+": constant")
@@ -435,17 +603,62 @@ func decodeField(d *decoder, n *yaml.Node, what string) *Field {
 				f.Enabled = b
 			}
 		},
+		"direction": func(_, v *yaml.Node) {
+			f.Direction, _ = decodeDirection(d, v, what+": field direction")
+		},
+		"not_null": func(_, v *yaml.Node) {
+			f.NotNull, _ = d.boolean(v, what+": not_null")
+		},
+		"clear_on_failure": func(_, v *yaml.Node) {
+			f.ClearOnFailure, _ = d.boolean(v, what+": clear_on_failure")
+		},
+		"lookup": func(_, v *yaml.Node) {
+			f.Lookup, _ = d.nonEmpty(v, what+": lookup")
+			f.LookupPos = d.pos(v)
+		},
+		"options": func(_, v *yaml.Node) {
+			f.OptionsPos = d.pos(v)
+			if v.Kind != yaml.MappingNode || len(v.Content) == 0 {
+				d.errorf(v, "%s: options must be a non-empty mapping of source value to destination value", what)
+				return
+			}
+			f.Options = map[string]any{}
+			for i := 0; i+1 < len(v.Content); i += 2 {
+				k, ov := v.Content[i], resolveAlias(v.Content[i+1])
+				if _, dup := f.Options[k.Value]; dup {
+					d.errorf(k, "%s: options: duplicate source value %q", what, k.Value)
+					continue
+				}
+				f.Options[k.Value], _ = d.scalarValue(ov, what+": options value")
+			}
+		},
+		"default": func(_, v *yaml.Node) {
+			f.Default, f.HasDefault = d.scalarValue(v, what+": default")
+			defaultNode = v
+		},
 	})
 	if !ok {
 		return nil
+	}
+	if defaultNode != nil && f.Options == nil {
+		d.errorf(defaultNode, "%s, field %s: default applies to an option map; add options or remove default", what, f.label())
+	}
+	ways := 0
+	for _, set := range []bool{f.HasConstant, f.Lookup != "", f.Options != nil} {
+		if set {
+			ways++
+		}
+	}
+	if ways > 1 || (ways == 1 && !f.HasConstant && exprNode != nil) {
+		d.errorf(n, "%s, field %s: constant, lookup, options and a transform exclude each other", what, f.label())
 	}
 	label := f.label()
 	switch {
 	case f.Field == "" && f.IntegrationField == "":
 		d.errorf(n, "%s: a field mapping needs field, integration_field or both", what)
 		return nil
-	case f.HasConstant && toExpr != nil:
-		d.errorf(constNode, "%s, field %s: constant and to_integration exclude each other", what, label)
+	case f.HasConstant && exprNode != nil:
+		d.errorf(constNode, "%s, field %s: a constant and a transform exclude each other", what, label)
 	case f.HasConstant && f.Field != "" && f.IntegrationField != "":
 		d.errorf(constNode, "%s, field %s: a constant writes one side only; keep field or integration_field, not both", what, label)
 	}

@@ -64,7 +64,26 @@ type Connector struct {
 	// MaxRetries is -1 when not set, so that 0 can mean "never retry".
 	MaxRetries int
 	Auth       Auth
-	Pos        Pos
+	// Lookups says how the service writes and reads references to other
+	// records: LookupsValue (a plain key field) or LookupsBind (Dataverse:
+	// "x@odata.bind": "/set(id)" on write, "_x_value" on read).
+	Lookups string
+	// Entities optionally declares the fields of entity sets, so that
+	// validate can check field names without reaching the service.
+	Entities map[string]*EntityDecl
+	Pos      Pos
+}
+
+// Lookup styles of a connector.
+const (
+	LookupsValue = "value"
+	LookupsBind  = "bind"
+)
+
+// EntityDecl is what the project file declares about one entity set.
+type EntityDecl struct {
+	Fields []string
+	Pos    Pos
 }
 
 // Auth is how a connector authenticates. Token holds a secret.
@@ -104,7 +123,55 @@ type Mapping struct {
 	// SyncOnlyCoupled, when true, leaves uncoupled source records alone
 	// instead of creating them on the other side.
 	SyncOnlyCoupled bool
-	Fields          []*Field
+	// DependsOn names mappings that must run first, as declared; lookups
+	// add their own dependencies at compile time.
+	DependsOn    []string
+	DependsOnPos Pos
+	Conflicts    Conflicts
+	// Match configures match-based coupling; nil when not declared.
+	Match  *Match
+	Fields []*Field
+}
+
+// Conflict policies.
+const (
+	PolicyNone               = "none"
+	UpdateSendToIntegration  = "send_to_integration"
+	UpdateGetFromIntegration = "get_from_integration"
+	DeleteRestore            = "restore"
+	DeleteRemoveCoupling     = "remove_coupling"
+)
+
+// Conflicts says how to settle a record changed on both sides (Update) and
+// a coupled record deleted on one side (Delete). Empty means none: the
+// record fails and is listed.
+type Conflicts struct {
+	Update string
+	Delete string
+	Pos    Pos
+}
+
+// Match configures match-based coupling: uncoupled records are paired by
+// equal values of the match fields, trying priority groups in order.
+type Match struct {
+	Fields []MatchField
+	// CreateIfNoMatch creates the record on the other side when no match is
+	// found, as a full synchronization would.
+	CreateIfNoMatch bool
+	// SyncAfter synchronizes each record right after it is coupled.
+	SyncAfter bool
+	Pos       Pos
+}
+
+// MatchField is one pair of fields compared when matching.
+type MatchField struct {
+	Field            string
+	IntegrationField string
+	// Priority groups fields: the lowest priority group is tried first, the
+	// next only for records it left unmatched.
+	Priority      int
+	CaseSensitive bool
+	Pos           Pos
 }
 
 // Side is one end of a table mapping.
@@ -132,7 +199,25 @@ type Field struct {
 	HasConstant bool
 	// Enabled is false for a field mapping that is kept but not used.
 	Enabled bool
-	Pos     Pos
+	// Direction bounds which way this field flows; empty inherits the
+	// mapping's direction.
+	Direction Direction
+	// NotNull never overwrites the destination with null.
+	NotNull bool
+	// ClearOnFailure writes null when the value or lookup cannot be
+	// computed, instead of failing the record.
+	ClearOnFailure bool
+	// Lookup names the mapping whose couplings translate the value, e.g. a
+	// salesperson code into a user id.
+	Lookup    string
+	LookupPos Pos
+	// Options translates source values (as text) into destination values.
+	Options map[string]any
+	// Default is written when no option matches; without it the record fails.
+	Default    any
+	HasDefault bool
+	OptionsPos Pos
+	Pos        Pos
 }
 
 // Expr is an expression as written in a file, with where it was written so
@@ -144,6 +229,17 @@ type Expr struct {
 	// position inside Source maps to the file.
 	quoted bool
 	block  bool
+}
+
+// Widens reports whether a field direction reaches beyond its table's.
+func (dir Direction) Widens(table Direction) bool {
+	return table != Bidirectional && dir != table
+}
+
+// Flows reports whether something declared with direction dir flows in the
+// one-way direction way.
+func (dir Direction) Flows(way Direction) bool {
+	return dir == way || dir == Bidirectional
 }
 
 // IsZero reports whether no expression was given.

@@ -97,3 +97,24 @@ func (d *DB) CouplingCount(ctx context.Context, mapping string) (int64, error) {
 	}
 	return n, nil
 }
+
+// CouplingMap returns a mapping's couplings as a map from the ids of one side
+// to the ids of the other: table to integration when fromTable, else the
+// reverse. Lookups translate through it.
+func (d *DB) CouplingMap(ctx context.Context, mapping string, fromTable bool) (map[string]string, error) {
+	from, to := couplingColumns(fromTable)
+	rows, err := d.db.QueryContext(ctx, `SELECT `+from+`, `+to+` FROM couplings WHERE mapping = ?`, mapping)
+	if err != nil {
+		return nil, fmt.Errorf("couplings of mapping %s: %w", mapping, err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var a, b string
+		if err := rows.Scan(&a, &b); err != nil {
+			return nil, err
+		}
+		out[a] = b
+	}
+	return out, rows.Err()
+}

@@ -9,18 +9,35 @@ import (
 	"github.com/couplerhq/coupler/engine/plan"
 )
 
+// Part names one direction of one mapping within a plan: the unit that is
+// diffed, listed and applied.
+type Part struct {
+	PlanID    string
+	Mapping   string
+	Direction string
+}
+
 // DiffSpec says how to compare the staged rows of one mapping.
 type DiffSpec struct {
-	PlanID  string
-	Mapping string
+	Part
 	// SourceIsTable is true when the table side is the source (to_integration).
 	SourceIsTable bool
-	// Fields are the destination field names, in staged value order.
-	Fields []string
+	// Fields are the destination fields, in staged value order.
+	Fields []DestField
 	// SyncOnlyCoupled leaves uncoupled source records alone.
 	SyncOnlyCoupled bool
 	// DestEntity names the destination in reasons, e.g. "accounts".
 	DestEntity string
+}
+
+// DestField is a destination field as the diff and apply see it.
+type DestField struct {
+	Name string
+	// NotNull keeps the destination's value when the source's is null.
+	NotNull bool
+	// BindSet, when set, makes apply write the value as a lookup binding:
+	// "Name@odata.bind": "/BindSet(value)".
+	BindSet string
 }
 
 // Diff compares the staged source rows with the couplings and the staged
@@ -35,8 +52,8 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 	}
 	src, dst := couplingColumns(s.SourceIsTable)
 	var distinct []string
-	for i := range s.Fields {
-		distinct = append(distinct, fmt.Sprintf("s.v%d IS DISTINCT FROM d.v%d", i, i))
+	for i, f := range s.Fields {
+		distinct = append(distinct, changedSQL(i, f))
 	}
 	changed := "false"
 	if len(distinct) > 0 {
@@ -46,8 +63,8 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 	// Operations are numbered in report order: creates, updates, failures,
 	// skips, then unchanged, each by source key.
 	ops := `
-INSERT INTO plan_operations (plan_id, mapping, seq, op, source_id, dest_id, etag, source_modified, reason)
-SELECT ?, ?, row_number() OVER (ORDER BY rank, source_id), op, source_id, dest_id, etag, source_modified, reason
+INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id, dest_id, etag, source_modified, reason)
+SELECT ?, ?, ?, row_number() OVER (ORDER BY rank, source_id), op, source_id, dest_id, etag, source_modified, reason
 FROM (
 	SELECT s.key AS source_id, c.` + dst + ` AS dest_id, d.etag, s.modified AS source_modified,
 		CASE
@@ -78,29 +95,36 @@ FROM (
 		return nil, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, ops, s.PlanID, s.Mapping, s.SyncOnlyCoupled, s.SyncOnlyCoupled, s.Mapping); err != nil {
+	if _, err := tx.ExecContext(ctx, ops, s.PlanID, s.Mapping, s.Direction, s.SyncOnlyCoupled, s.SyncOnlyCoupled, s.Mapping); err != nil {
 		return nil, fmt.Errorf("diff mapping %s: %w", s.Mapping, err)
+	}
+	for i, f := range s.Fields {
+		_, err := tx.ExecContext(ctx, `INSERT INTO plan_fields VALUES (?, ?, ?, ?, ?, ?)`,
+			s.PlanID, s.Mapping, s.Direction, i, f.Name, nullString(f.BindSet))
+		if err != nil {
+			return nil, fmt.Errorf("save fields of mapping %s: %w", s.Mapping, err)
+		}
 	}
 	if len(s.Fields) > 0 {
 		var parts []string
 		args := []any{}
 		for i, f := range s.Fields {
 			parts = append(parts, fmt.Sprintf(`
-	SELECT o.plan_id, o.mapping, o.seq, ? AS field, CASE WHEN o.op = 'create' THEN NULL ELSE d.v%[1]d END, s.v%[1]d
+	SELECT o.plan_id, o.mapping, o.direction, o.seq, ? AS field, CASE WHEN o.op = 'create' THEN NULL ELSE d.v%[1]d END, s.v%[1]d
 	FROM plan_operations o
 	JOIN %[2]s s ON s.key = o.source_id
 	LEFT JOIN %[3]s d ON d.key = o.dest_id
-	WHERE o.plan_id = ? AND o.mapping = ?
-		AND ((o.op = 'create' AND s.v%[1]d IS NOT NULL) OR (o.op = 'update' AND s.v%[1]d IS DISTINCT FROM d.v%[1]d))`,
-				i, stagingTable(SourceRows), stagingTable(DestRows)))
-			args = append(args, f, s.PlanID, s.Mapping)
+	WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ?
+		AND ((o.op = 'create' AND s.v%[1]d IS NOT NULL) OR (o.op = 'update' AND %[4]s))`,
+				i, stagingTable(SourceRows), stagingTable(DestRows), changedSQL(i, f)))
+			args = append(args, f.Name, s.PlanID, s.Mapping, s.Direction)
 		}
-		q := `INSERT INTO plan_changes (plan_id, mapping, seq, field, before, after)` + strings.Join(parts, "\nUNION ALL")
+		q := `INSERT INTO plan_changes (plan_id, mapping, direction, seq, field, before, after)` + strings.Join(parts, "\nUNION ALL")
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return nil, fmt.Errorf("diff fields of mapping %s: %w", s.Mapping, err)
 		}
 	}
-	counts, err := countOps(ctx, tx, s.PlanID, s.Mapping)
+	counts, err := countOps(ctx, tx, s.Part)
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +166,16 @@ func (d *DB) DropStaging(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// changedSQL is true when staged value i differs between source and
+// destination; a not_null field never counts a null source as a change.
+func changedSQL(i int, f DestField) string {
+	c := fmt.Sprintf("s.v%d IS DISTINCT FROM d.v%d", i, i)
+	if f.NotNull {
+		c = fmt.Sprintf("(s.v%d IS NOT NULL AND %s)", i, c)
+	}
+	return c
 }
 
 // sqlString quotes s as a SQL string literal.

@@ -19,10 +19,11 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func countOps(ctx context.Context, q querier, planID, mapping string) (plan.Counts, error) {
-	rows, err := q.QueryContext(ctx, `SELECT op, count(*) FROM plan_operations WHERE plan_id = ? AND mapping = ? GROUP BY op`, planID, mapping)
+func countOps(ctx context.Context, q querier, part Part) (plan.Counts, error) {
+	rows, err := q.QueryContext(ctx, `SELECT op, count(*) FROM plan_operations WHERE plan_id = ? AND mapping = ? AND direction = ? GROUP BY op`,
+		part.PlanID, part.Mapping, part.Direction)
 	if err != nil {
-		return nil, fmt.Errorf("count operations of mapping %s: %w", mapping, err)
+		return nil, fmt.Errorf("count operations of mapping %s: %w", part.Mapping, err)
 	}
 	defer rows.Close()
 	counts := plan.Counts{}
@@ -59,7 +60,7 @@ func (d *DB) SavePlan(ctx context.Context, p *plan.Plan, baseWatermarks map[stri
 			p.ID, i, m.Name, m.Direction,
 			m.Source.Side, m.Source.Connector, m.Source.Entity, m.Source.Key, m.Source.Modified,
 			m.Dest.Side, m.Dest.Connector, m.Dest.Entity, m.Dest.Key, m.Dest.Modified,
-			nullTime(baseWatermarks[m.Name]), nullTime(m.Since), m.ReadStarted.UTC(), nullTime(m.NewWatermark),
+			nullTime(baseWatermarks[WatermarkKey(m.Name, m.Source.Side)]), nullTime(m.Since), m.ReadStarted.UTC(), nullTime(m.NewWatermark),
 			m.Read, m.NotModified)
 		if err != nil {
 			return fmt.Errorf("save plan %s, mapping %s: %w", p.ID, m.Name, err)
@@ -68,9 +69,13 @@ func (d *DB) SavePlan(ctx context.Context, p *plan.Plan, baseWatermarks map[stri
 	return tx.Commit()
 }
 
+// WatermarkKey names a mapping's watermark on one side in the maps that
+// SavePlan and PlanBase use.
+func WatermarkKey(mapping, side string) string { return mapping + "/" + side }
+
 // DiscardPlan deletes whatever a failed plan left behind.
 func (d *DB) DiscardPlan(ctx context.Context, id string) error {
-	for _, t := range []string{"plan_changes", "plan_operations", "plan_mappings"} {
+	for _, t := range []string{"plan_changes", "plan_operations", "plan_fields", "plan_mappings"} {
 		if _, err := d.db.ExecContext(ctx, `DELETE FROM `+t+` WHERE plan_id = ?`, id); err != nil {
 			return fmt.Errorf("discard plan %s: %w", id, err)
 		}
@@ -120,6 +125,26 @@ func (d *DB) SetPlanStatus(ctx context.Context, id string, to plan.Status, from 
 	return err
 }
 
+// BindSets returns, per destination field of a part that writes lookups as
+// bindings, the entity set to bind to.
+func (d *DB) BindSets(ctx context.Context, part Part) (map[string]string, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT field, bind_set FROM plan_fields WHERE plan_id = ? AND mapping = ? AND direction = ? AND bind_set IS NOT NULL`,
+		part.PlanID, part.Mapping, part.Direction)
+	if err != nil {
+		return nil, fmt.Errorf("fields of plan %s, mapping %s: %w", part.PlanID, part.Mapping, err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var f, set string
+		if err := rows.Scan(&f, &set); err != nil {
+			return nil, err
+		}
+		out[f] = set
+	}
+	return out, rows.Err()
+}
+
 // LoadPlan reads a saved plan. It lists at most limit operations per mapping
 // (negative: all) of the kinds given (none: creates, updates and failures);
 // the rest are counted in Omitted.
@@ -160,14 +185,15 @@ func (d *DB) LoadPlan(ctx context.Context, id string, limit int, kinds ...plan.K
 		kinds = []plan.Kind{plan.Create, plan.Update, plan.Fail}
 	}
 	for _, m := range p.Mappings {
-		if m.Counts, err = countOps(ctx, d.db, id, m.Name); err != nil {
+		part := Part{PlanID: id, Mapping: m.Name, Direction: m.Direction}
+		if m.Counts, err = countOps(ctx, d.db, part); err != nil {
 			return nil, err
 		}
 		var total int64
 		for _, k := range kinds {
 			total += m.Counts[k]
 		}
-		err := d.Operations(ctx, id, m.Name, 0, limit, kinds, func(op plan.Operation) error {
+		err := d.Operations(ctx, part, 0, limit, kinds, func(op plan.Operation) error {
 			m.Operations = append(m.Operations, op)
 			return nil
 		})
@@ -179,10 +205,11 @@ func (d *DB) LoadPlan(ctx context.Context, id string, limit int, kinds ...plan.K
 	return p, nil
 }
 
-// PlanBase returns the source watermark each mapping of a plan started from
-// (absent when there was none), to detect a plan made stale by a later apply.
+// PlanBase returns the source watermark each part of a plan started from,
+// keyed by WatermarkKey (absent when there was none), to detect a plan made
+// stale by a later apply.
 func (d *DB) PlanBase(ctx context.Context, id string) (map[string]time.Time, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT mapping, base_watermark FROM plan_mappings WHERE plan_id = ?`, id)
+	rows, err := d.db.QueryContext(ctx, `SELECT mapping || '/' || source_side, base_watermark FROM plan_mappings WHERE plan_id = ?`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -201,15 +228,15 @@ func (d *DB) PlanBase(ctx context.Context, id string) (map[string]time.Time, err
 	return out, rows.Err()
 }
 
-// Operations streams the operations of one mapping of a plan with seq after
+// Operations streams the operations of one part of a plan with seq after
 // afterSeq, in seq order, at most limit of them (negative: all), with their
 // field changes.
-func (d *DB) Operations(ctx context.Context, planID, mapping string, afterSeq int64, limit int, kinds []plan.Kind, fn func(plan.Operation) error) error {
+func (d *DB) Operations(ctx context.Context, part Part, afterSeq int64, limit int, kinds []plan.Kind, fn func(plan.Operation) error) error {
 	if limit == 0 {
 		return nil
 	}
 	ph := make([]string, len(kinds))
-	args := []any{planID, mapping, afterSeq}
+	args := []any{part.PlanID, part.Mapping, part.Direction, afterSeq}
 	for i, k := range kinds {
 		ph[i] = "?"
 		args = append(args, string(k))
@@ -220,14 +247,14 @@ func (d *DB) Operations(ctx context.Context, planID, mapping string, afterSeq in
 	}
 	q := `WITH ops AS (
 		SELECT seq, op, source_id, dest_id, etag, source_modified, reason FROM plan_operations
-		WHERE plan_id = ? AND mapping = ? AND seq > ? AND op IN (` + strings.Join(ph, ",") + `) ORDER BY seq` + lim + `)
+		WHERE plan_id = ? AND mapping = ? AND direction = ? AND seq > ? AND op IN (` + strings.Join(ph, ",") + `) ORDER BY seq` + lim + `)
 	SELECT o.*, c.field, c.before, c.after FROM ops o
-	LEFT JOIN plan_changes c ON c.plan_id = ? AND c.mapping = ? AND c.seq = o.seq
+	LEFT JOIN plan_changes c ON c.plan_id = ? AND c.mapping = ? AND c.direction = ? AND c.seq = o.seq
 	ORDER BY o.seq, c.field`
-	args = append(args, planID, mapping)
+	args = append(args, part.PlanID, part.Mapping, part.Direction)
 	rows, err := d.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return fmt.Errorf("operations of plan %s, mapping %s: %w", planID, mapping, err)
+		return fmt.Errorf("operations of plan %s, mapping %s: %w", part.PlanID, part.Mapping, err)
 	}
 	defer rows.Close()
 	var cur *plan.Operation

@@ -140,12 +140,12 @@ func (d *DB) FinishRun(ctx context.Context, r Run, watermarkSide string, waterma
 
 // EarliestFailure returns the earliest source modified-on among the records
 // of a run that failed, at plan or at apply time; zero when none failed.
-func (d *DB) EarliestFailure(ctx context.Context, runID int64, planID, mapping string) (time.Time, error) {
+func (d *DB) EarliestFailure(ctx context.Context, runID int64, part Part) (time.Time, error) {
 	var t sql.NullTime
 	err := d.db.QueryRowContext(ctx, `SELECT min(o.source_modified) FROM plan_operations o
-		WHERE o.plan_id = ? AND o.mapping = ? AND (o.op = 'fail' OR EXISTS (
+		WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND (o.op = 'fail' OR EXISTS (
 			SELECT 1 FROM run_records r WHERE r.run_id = ? AND r.seq = o.seq AND r.result = 'failure'))`,
-		planID, mapping, runID).Scan(&t)
+		part.PlanID, part.Mapping, part.Direction, runID).Scan(&t)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("earliest failure of run %d: %w", runID, err)
 	}

@@ -63,13 +63,26 @@ CREATE TABLE IF NOT EXISTS plan_mappings (
 	new_watermark      TIMESTAMP,
 	records_read       BIGINT NOT NULL,
 	not_modified       BIGINT NOT NULL,
-	PRIMARY KEY (plan_id, mapping)
+	PRIMARY KEY (plan_id, mapping, direction)
+);
+
+-- plan_fields: the destination fields of each part of a plan, and how apply
+-- writes them (bind_set: as "field@odata.bind": "/bind_set(id)").
+CREATE TABLE IF NOT EXISTS plan_fields (
+	plan_id   VARCHAR NOT NULL,
+	mapping   VARCHAR NOT NULL,
+	direction VARCHAR NOT NULL,
+	position  INTEGER NOT NULL,
+	field     VARCHAR NOT NULL,
+	bind_set  VARCHAR,
+	PRIMARY KEY (plan_id, mapping, direction, position)
 );
 
 -- plan_operations: one row per source record read, saying what apply does.
 CREATE TABLE IF NOT EXISTS plan_operations (
 	plan_id         VARCHAR NOT NULL,
 	mapping         VARCHAR NOT NULL,
+	direction       VARCHAR NOT NULL,
 	seq             BIGINT NOT NULL,
 	op              VARCHAR NOT NULL,
 	source_id       VARCHAR NOT NULL,
@@ -77,18 +90,19 @@ CREATE TABLE IF NOT EXISTS plan_operations (
 	etag            VARCHAR,
 	source_modified TIMESTAMP,
 	reason          VARCHAR,
-	PRIMARY KEY (plan_id, mapping, seq)
+	PRIMARY KEY (plan_id, mapping, direction, seq)
 );
 
 -- plan_changes: per create or update, each destination field that changes,
 -- as JSON text before and after.
 CREATE TABLE IF NOT EXISTS plan_changes (
-	plan_id VARCHAR NOT NULL,
-	mapping VARCHAR NOT NULL,
-	seq     BIGINT NOT NULL,
-	field   VARCHAR NOT NULL,
-	before  VARCHAR,
-	after   VARCHAR
+	plan_id   VARCHAR NOT NULL,
+	mapping   VARCHAR NOT NULL,
+	direction VARCHAR NOT NULL,
+	seq       BIGINT NOT NULL,
+	field     VARCHAR NOT NULL,
+	before    VARCHAR,
+	after     VARCHAR
 );
 
 CREATE SEQUENCE IF NOT EXISTS run_ids START 1;

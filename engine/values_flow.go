@@ -1,0 +1,128 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/mappings"
+)
+
+// Lookups translates an id on one side of a mapping into the id of the
+// record coupled to it on the other side.
+type Lookups interface {
+	// Translate returns the id coupled to id in mapping: the integration id
+	// of table record id when fromTable, else the table id.
+	Translate(mapping string, fromTable bool, id string) (string, bool)
+}
+
+// Value computes the field's destination value from a source record:
+// constant, or source value -> transform -> option map -> lookup.
+func (f *FieldFlow) Value(rec connectors.Record, lookups Lookups) (any, error) {
+	if f.HasConstant {
+		return f.Constant, nil
+	}
+	var v any
+	if f.SourceRead != "" {
+		v = rec[f.SourceRead]
+	}
+	if f.Transform != nil {
+		var err error
+		if v, err = f.Transform.RunValue(&mappings.ValueEnv{Value: v, Record: rec}); err != nil {
+			return nil, err
+		}
+	}
+	if f.Options != nil {
+		key, err := optionKey(v)
+		if err != nil {
+			return nil, err
+		}
+		out, ok := f.Options[key]
+		switch {
+		case ok:
+			v = out
+		case f.HasDefault:
+			v = f.Default
+		default:
+			return nil, fmt.Errorf("no option for value %s and no default", describe(v))
+		}
+	}
+	if f.Lookup != nil && v != nil {
+		id, err := optionKey(v)
+		if err != nil {
+			return nil, err
+		}
+		to, ok := lookups.Translate(f.Lookup.Mapping, f.Lookup.FromTable, id)
+		if !ok {
+			side := "integration"
+			if f.Lookup.FromTable {
+				side = "table"
+			}
+			return nil, fmt.Errorf("no %s coupling for %s id %q", f.Lookup.Mapping, side, id)
+		}
+		v = to
+	}
+	return v, nil
+}
+
+// optionKey renders a value as the text an option map or a coupling is
+// keyed by: strings as they are, numbers in canonical form.
+func optionKey(v any) (string, error) {
+	if s, ok := v.(string); ok {
+		return s, nil
+	}
+	if v == nil {
+		return "", nil
+	}
+	c, err := canonical(v)
+	if err != nil {
+		return "", err
+	}
+	return *c, nil
+}
+
+func describe(v any) string {
+	if v == nil {
+		return "null"
+	}
+	if s, ok := v.(string); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprint(v)
+}
+
+// couplingLookups answers lookups from the state database's couplings,
+// loading each mapping's couplings once per plan.
+type couplingLookups struct {
+	db   *state.DB
+	maps map[string]map[string]string
+}
+
+func lookupKey(mapping string, fromTable bool) string {
+	return fmt.Sprintf("%s/%t", mapping, fromTable)
+}
+
+// load reads the couplings the lookups of m need.
+func (c *couplingLookups) load(ctx context.Context, m *Mapping) error {
+	for _, f := range m.Fields {
+		if f.Lookup == nil {
+			continue
+		}
+		k := lookupKey(f.Lookup.Mapping, f.Lookup.FromTable)
+		if _, done := c.maps[k]; done {
+			continue
+		}
+		cm, err := c.db.CouplingMap(ctx, f.Lookup.Mapping, f.Lookup.FromTable)
+		if err != nil {
+			return err
+		}
+		c.maps[k] = cm
+	}
+	return nil
+}
+
+func (c *couplingLookups) Translate(mapping string, fromTable bool, id string) (string, bool) {
+	to, ok := c.maps[lookupKey(mapping, fromTable)][id]
+	return to, ok
+}
