@@ -242,3 +242,12 @@ type FieldSchema struct {
 	Type     string
 	Nullable bool
 }
+
+// Explainer is implemented by connectors that can show the request a read
+// would send without sending it, for plan --explain.
+type Explainer interface {
+	// ExplainRead returns the first request of Read(q), e.g. a URL.
+	ExplainRead(q Query) (string, error)
+	// ExplainGet returns the first request of Get for ids.
+	ExplainGet(e Entity, fields []string, ids []string) string
+}

@@ -258,6 +258,19 @@ func decodeEntities(d *decoder, v *yaml.Node, what string) map[string]*EntityDec
 	return out
 }
 
+// IsTestFile reports whether a file holds mapping tests (name.test.yaml)
+// rather than mappings, so that a glob like mappings/*.yaml can match both.
+func IsTestFile(name string) bool {
+	return strings.HasSuffix(name, ".test.yaml") || strings.HasSuffix(name, ".test.yml")
+}
+
+// TestFileFor returns the name of the test file that belongs beside a
+// mapping file: customer.yaml -> customer.test.yaml.
+func TestFileFor(mappingFile string) string {
+	ext := filepath.Ext(mappingFile)
+	return strings.TrimSuffix(mappingFile, ext) + ".test" + ext
+}
+
 func (l *loader) loadGlob(d *decoder, g *yaml.Node) {
 	pattern, ok := d.nonEmpty(g, "mappings entry")
 	if !ok {
@@ -278,6 +291,9 @@ func (l *loader) loadGlob(d *decoder, g *yaml.Node) {
 	}
 	sort.Strings(files)
 	for _, f := range files {
+		if IsTestFile(f) {
+			continue
+		}
 		src, err := os.ReadFile(f)
 		if err != nil {
 			d.errorf(g, "mappings: cannot read %s: %v", f, unwrapPathError(err))
@@ -301,7 +317,7 @@ func (l *loader) loadDefaults(d *decoder, n *yaml.Node) {
 		return
 	}
 	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") || IsTestFile(e.Name()) {
 			continue
 		}
 		path := set + "/" + e.Name()

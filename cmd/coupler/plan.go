@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +18,7 @@ func newPlan(g *globals) *cobra.Command {
 		format   string
 		detailed bool
 		limit    int
+		explain  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "plan",
@@ -24,6 +27,10 @@ func newPlan(g *globals) *cobra.Command {
 run, unless --full), stages them in the state database, computes one operation
 per record and saves the result as a plan that apply can execute. It writes
 nothing to either system.
+
+With --explain it prints, per mapping and side, the exact request it would
+send and which part of each filter is pushed down to the server, and reads
+nothing.
 
 With --detailed-exitcode it exits 0 when there is nothing to change, 2 when
 there are changes, and 1 on error.`,
@@ -37,6 +44,16 @@ there are changes, and 1 on error.`,
 				return err
 			}
 			defer e.Close()
+			if explain {
+				xs, err := e.Explain(cmd.Context(), opts)
+				if err != nil {
+					return err
+				}
+				if format == "json" {
+					return writeJSON(g.stdout, xs)
+				}
+				return engine.WriteExplanations(g.stdout, xs)
+			}
 			p, err := e.Plan(cmd.Context(), opts)
 			if err != nil {
 				return err
@@ -59,6 +76,7 @@ there are changes, and 1 on error.`,
 	f.StringVar(&format, "format", "text", "output format: text or json")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 for no changes, 2 for changes, 1 for errors")
 	f.IntVar(&limit, "limit", 20, "operations to list per mapping in text output (0: all)")
+	f.BoolVar(&explain, "explain", false, "print the queries the plan would send and what coupler filters itself; read nothing")
 	return cmd
 }
 
@@ -75,4 +93,10 @@ func printPlan(cmd *cobra.Command, e *engine.Engine, id, format string, limit in
 		return report.PlanJSON(cmd.OutOrStdout(), p)
 	}
 	return report.PlanText(cmd.OutOrStdout(), p)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -1,0 +1,25 @@
+package odata
+
+import (
+	"github.com/couplerhq/coupler/connectors"
+)
+
+var _ connectors.Explainer = (*Client)(nil)
+
+// ExplainRead returns the URL of the first request Read would send for q,
+// so that `coupler plan --explain` can show the exact query.
+func (c *Client) ExplainRead(q connectors.Query) (string, error) {
+	params, err := readParams(q)
+	if err != nil {
+		return "", err
+	}
+	return c.resourceURL(entityPath(q.Entity.Name), params...), nil
+}
+
+// ExplainGet returns the URL of the first request Get would send for ids.
+func (c *Client) ExplainGet(e connectors.Entity, fields []string, ids []string) string {
+	if len(ids) > getChunk {
+		ids = ids[:getChunk]
+	}
+	return c.resourceURL(entityPath(e.Name), param{"$select", selectList(fields, e)}, param{"$filter", idFilter(e.Key, ids)})
+}
