@@ -128,7 +128,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 
 	// Records that failed while planning go into the run log as they are.
 	var planFailed []state.RecordResult
-	err = e.state.Operations(ctx, part, 0, -1, []plan.Kind{plan.Fail}, func(op plan.Operation) error {
+	err = e.state.Operations(ctx, part, 0, -1, []plan.Kind{plan.Fail, plan.Conflict}, func(op plan.Operation) error {
 		r := state.RecordResult{Seq: op.Seq, SourceID: op.SourceID, DestID: op.DestID, Op: string(op.Kind), Err: op.Reason, At: e.now()}
 		planFailed = append(planFailed, r)
 		note(r)

@@ -43,15 +43,18 @@ func newWorld(t *testing.T, n int) *world {
 	crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", w.crm))
 	t.Cleanup(erpSrv.Close)
 	t.Cleanup(crmSrv.Close)
-	project := fmt.Sprintf(`version: 1
+	project := `version: 1
 connectors:
   bc: { type: odata, base_url: "${BC_URL}", page_size: 40, max_retries: 3 }
   dataverse: { type: odata, base_url: "${DATAVERSE_URL}", page_size: 40, max_retries: 3 }
-defaults: bc-dataverse
-`)
-	if err := os.WriteFile(filepath.Join(w.dir, "coupler.yaml"), []byte(project), 0o644); err != nil {
+mappings: ["mappings/*.yaml"]
+`
+	writeFile(t, filepath.Join(w.dir, "coupler.yaml"), project)
+	mapping, err := os.ReadFile("testdata/customer.yaml")
+	if err != nil {
 		t.Fatal(err)
 	}
+	writeFile(t, filepath.Join(w.dir, "mappings", "customer.yaml"), string(mapping))
 	env := map[string]string{"BC_URL": erpSrv.URL + "/api/v2.0", "DATAVERSE_URL": crmSrv.URL + "/api/data/v9.2"}
 	lopts := mappings.LoadOptions{Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
 	e, diags, err := engine.OpenProject(t.Context(), w.dir, lopts, engine.Options{})
@@ -61,6 +64,16 @@ defaults: bc-dataverse
 	t.Cleanup(func() { e.Close() })
 	w.e = e
 	return w
+}
+
+func writeFile(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (w *world) plan(opts engine.PlanOptions) *plan.Plan {

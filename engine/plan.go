@@ -55,6 +55,12 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		}
 		p.Mappings = append(p.Mappings, mp)
 	}
+	if err := e.settleConflicts(ctx, p); err != nil {
+		if derr := e.state.DiscardPlan(context.WithoutCancel(ctx), p.ID); derr != nil {
+			e.log.Warn("discard failed plan", "plan", p.ID, "err", derr)
+		}
+		return nil, err
+	}
 	if err := e.state.DropStaging(ctx); err != nil {
 		e.log.Warn("drop staging tables", "err", err)
 	}
@@ -62,6 +68,35 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		return nil, err
 	}
 	return p, nil
+}
+
+// settleConflicts applies each bidirectional mapping's update-conflict
+// policy to the records both of its passes would update, and recounts.
+func (e *Engine) settleConflicts(ctx context.Context, p *plan.Plan) error {
+	passes := map[string]int{}
+	for _, mp := range p.Mappings {
+		passes[mp.Name]++
+	}
+	for name, n := range passes {
+		if n < 2 {
+			continue
+		}
+		def := e.prog.Project.Mapping(name)
+		if err := e.state.SettleConflicts(ctx, p.ID, name, def.Conflicts.Update); err != nil {
+			return err
+		}
+	}
+	for _, mp := range p.Mappings {
+		if passes[mp.Name] < 2 {
+			continue
+		}
+		counts, err := e.state.Counts(ctx, state.Part{PlanID: p.ID, Mapping: mp.Name, Direction: mp.Direction})
+		if err != nil {
+			return err
+		}
+		mp.Counts = counts
+	}
+	return nil
 }
 
 // selectMappings returns the passes of the named mappings (all when none

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/couplerhq/coupler/engine"
-	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/report"
 )
 
@@ -85,7 +84,7 @@ func printPlan(cmd *cobra.Command, e *engine.Engine, id, format string, limit in
 	if format == "json" || limit <= 0 {
 		limit = -1
 	}
-	p, err := e.State().LoadPlan(cmd.Context(), id, limit, plan.Create, plan.Update, plan.Fail)
+	p, err := e.State().LoadPlan(cmd.Context(), id, limit)
 	if err != nil {
 		return err
 	}

@@ -25,10 +25,13 @@ const (
 	Skip Kind = "skip"
 	// Fail is a record that cannot be synchronized; Reason says why.
 	Fail Kind = "fail"
+	// Conflict is a record changed on both sides since the last sync, which
+	// the mapping has no policy to settle; it is not written.
+	Conflict Kind = "conflict"
 )
 
 // Kinds lists every kind in report order.
-var Kinds = []Kind{Create, Update, Unchanged, Skip, Fail}
+var Kinds = []Kind{Create, Update, Conflict, Unchanged, Skip, Fail}
 
 // Status is where a plan is in its life.
 type Status string

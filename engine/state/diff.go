@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -129,6 +130,61 @@ FROM (
 		return nil, err
 	}
 	return counts, tx.Commit()
+}
+
+// Counts returns how many operations of each kind a part of a plan has.
+func (d *DB) Counts(ctx context.Context, part Part) (plan.Counts, error) {
+	return countOps(ctx, d.db, part)
+}
+
+// SettleConflicts finds the records of a bidirectional mapping that both
+// passes of a plan would update: changed on both sides since the last sync.
+// With a policy, the losing side's update becomes a skip; without one, both
+// become conflicts, and neither side is written.
+func (d *DB) SettleConflicts(ctx context.Context, planID, mapping, policy string) error {
+	const to, from = "to_integration", "from_integration"
+	both := `SELECT a.seq FROM plan_operations a JOIN plan_operations b
+		ON b.plan_id = a.plan_id AND b.mapping = a.mapping AND b.direction = ? AND b.op = 'update'
+		AND b.source_id = a.dest_id AND b.dest_id = a.source_id
+		WHERE a.plan_id = ? AND a.mapping = ? AND a.direction = ? AND a.op = 'update'`
+	mark := func(tx *sql.Tx, direction, other, op, reason string) error {
+		_, err := tx.ExecContext(ctx, `UPDATE plan_operations SET op = ?, reason = ?
+			WHERE plan_id = ? AND mapping = ? AND direction = ? AND seq IN (`+both+`)`,
+			op, reason, planID, mapping, direction, other, planID, mapping, direction)
+		return err
+	}
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	switch policy {
+	case "send_to_integration":
+		err = mark(tx, from, to, "skip", "update conflict settled by conflicts.update: send_to_integration (the table side wins)")
+	case "get_from_integration":
+		err = mark(tx, to, from, "skip", "update conflict settled by conflicts.update: get_from_integration (the integration side wins)")
+	default:
+		// Both passes are marked in one statement each, but the second must
+		// still find the first's rows: mark the table pass by a temporary
+		// kind, then the integration pass, then finish the first.
+		reason := "changed on both sides since the last sync; set conflicts.update to settle it"
+		if err = mark(tx, to, from, "conflict-pending", reason); err == nil {
+			_, err = tx.ExecContext(ctx, `UPDATE plan_operations SET op = 'conflict', reason = ?
+				WHERE plan_id = ? AND mapping = ? AND direction = ? AND seq IN (
+				SELECT b.seq FROM plan_operations a JOIN plan_operations b
+				ON b.plan_id = a.plan_id AND b.mapping = a.mapping AND b.direction = ? AND b.op = 'update'
+				AND b.source_id = a.dest_id AND b.dest_id = a.source_id
+				WHERE a.plan_id = ? AND a.mapping = ? AND a.direction = ? AND a.op = 'conflict-pending')`,
+				reason, planID, mapping, from, from, planID, mapping, to)
+		}
+		if err == nil {
+			_, err = tx.ExecContext(ctx, `UPDATE plan_operations SET op = 'conflict' WHERE plan_id = ? AND mapping = ? AND op = 'conflict-pending'`, planID, mapping)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("settle update conflicts of mapping %s: %w", mapping, err)
+	}
+	return tx.Commit()
 }
 
 // NotModified counts the coupled records of a mapping that an incremental

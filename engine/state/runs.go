@@ -143,7 +143,7 @@ func (d *DB) FinishRun(ctx context.Context, r Run, watermarkSide string, waterma
 func (d *DB) EarliestFailure(ctx context.Context, runID int64, part Part) (time.Time, error) {
 	var t sql.NullTime
 	err := d.db.QueryRowContext(ctx, `SELECT min(o.source_modified) FROM plan_operations o
-		WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND (o.op = 'fail' OR EXISTS (
+		WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND (o.op IN ('fail', 'conflict') OR EXISTS (
 			SELECT 1 FROM run_records r WHERE r.run_id = ? AND r.seq = o.seq AND r.result = 'failure'))`,
 		part.PlanID, part.Mapping, part.Direction, runID).Scan(&t)
 	if err != nil {

@@ -6,6 +6,7 @@ package demo
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"io"
 	"net/http"
@@ -81,7 +82,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 	fmt.Fprintf(w, "coupler demo: two fake OData v4 servers on loopback\n")
 	fmt.Fprintf(w, "  ERP (Business Central API shape)  %s  %d customers\n", erpSrv.URL+erpBase, erp.Len("customers"))
 	fmt.Fprintf(w, "  CRM (Dataverse Web API shape)     %s  %d accounts\n", crmSrv.URL+crmBase, crm.Len("accounts"))
-	fmt.Fprintf(w, "  project %s uses the bundled mapping CUSTOMER (defaults: bc-dataverse)\n", dir)
+	fmt.Fprintf(w, "  project %s with the mapping CUSTOMER (customers -> accounts)\n", dir)
 
 	e, _, err := engine.OpenProject(ctx, dir, mappings.LoadOptions{}, engine.Options{})
 	if err != nil {
@@ -203,21 +204,26 @@ func (s *scenario) apply() {
 	}
 }
 
-// writeProject writes the demo's project file: the two fake servers as the
-// connectors the bundled defaults expect, and the default mapping set.
+//go:embed project/mappings/customer.yaml
+var customerMapping []byte
+
+// writeProject writes the demo's project: the two fake servers as its
+// connectors, and the one-way CUSTOMER mapping.
 func writeProject(dir, erpURL, crmURL string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "mappings"), 0o755); err != nil {
 		return err
 	}
-	project := fmt.Sprintf(`# coupler demo project: the bundled BC <-> Dataverse mappings against two
-# fake servers. A real project would read URLs and secrets from the
-# environment, e.g. base_url: "${BC_URL}".
+	project := fmt.Sprintf(`# coupler demo project against two fake servers. A real project reads
+# URLs and secrets from the environment, e.g. base_url: "${BC_URL}".
 version: 1
 state: .coupler/state.duckdb
 connectors:
   bc: { type: odata, base_url: %q, page_size: 500 }
-  dataverse: { type: odata, base_url: %q, page_size: 500 }
-defaults: bc-dataverse
+  dataverse: { type: odata, base_url: %q, page_size: 500, lookups: bind }
+mappings: ["mappings/*.yaml"]
 `, erpURL, crmURL)
-	return os.WriteFile(filepath.Join(dir, mappings.ProjectFile), []byte(project), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, mappings.ProjectFile), []byte(project), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "mappings", "customer.yaml"), customerMapping, 0o644)
 }
