@@ -1,0 +1,194 @@
+package engine_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/fake"
+	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/mappings"
+)
+
+const bidiMapping = `name: CUSTOMER
+table: { connector: bc, entity: customers, key: id, modified: lastModifiedDateTime }
+integration: { connector: dataverse, entity: accounts, key: accountid, modified: modifiedon }
+direction: bidirectional
+%s
+fields:
+  - { field: number, integration_field: accountnumber }
+  - { field: displayName, integration_field: name }
+  - { field: city, integration_field: address1_city }
+`
+
+// newBidiWorld serves 5 customers and 2 unrelated accounts, and a
+// bidirectional mapping with the given extra keys (e.g. a conflicts policy).
+func newBidiWorld(t *testing.T, extra string) *world {
+	t.Helper()
+	w := &world{t: t, erp: fake.NewERP(), crm: fake.NewCRM(), dir: t.TempDir()}
+	past := time.Now().Add(-time.Hour)
+	w.erp.SetClock(func() time.Time { return past })
+	w.crm.SetClock(func() time.Time { return past })
+	if err := fake.SeedCustomers(w.erp, 5); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []connectors.Record{
+		{"accountnumber": "A-1", "name": "Only in the CRM", "address1_city": "Oslo"},
+		{"accountnumber": "A-2", "name": "Also only in the CRM", "address1_city": "Lyon"},
+	} {
+		if _, err := w.crm.Put("accounts", a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.erp.SetClock(time.Now)
+	w.crm.SetClock(time.Now)
+	erpSrv := httptest.NewServer(http.StripPrefix("/api/v2.0", w.erp))
+	crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", w.crm))
+	t.Cleanup(erpSrv.Close)
+	t.Cleanup(crmSrv.Close)
+	writeFile(t, filepath.Join(w.dir, "coupler.yaml"), `version: 1
+connectors:
+  bc: { type: odata, base_url: "`+erpSrv.URL+`/api/v2.0" }
+  dataverse: { type: odata, base_url: "`+crmSrv.URL+`/api/data/v9.2" }
+mappings: ["mappings/*.yaml"]
+`)
+	writeFile(t, filepath.Join(w.dir, "mappings", "customer.yaml"), fmt.Sprintf(bidiMapping, extra))
+	e, diags, err := engine.OpenProject(t.Context(), w.dir, mappings.LoadOptions{}, engine.Options{})
+	if err != nil {
+		t.Fatalf("open project: %v\n%v", err, diags)
+	}
+	t.Cleanup(func() { e.Close() })
+	w.e = e
+	return w
+}
+
+// part returns the plan's part for one direction.
+func part(t *testing.T, p *plan.Plan, direction string) *plan.MappingPlan {
+	t.Helper()
+	for _, m := range p.Mappings {
+		if m.Direction == direction {
+			return m
+		}
+	}
+	t.Fatalf("plan %s has no %s part", p.ID, direction)
+	return nil
+}
+
+func TestBidirectionalCreatesBothWaysThenRests(t *testing.T) {
+	w := newBidiWorld(t, "")
+	p := w.plan(engine.PlanOptions{})
+	if got := part(t, p, "to_integration").Counts[plan.Create]; got != 5 {
+		t.Errorf("to_integration creates = %d, want 5", got)
+	}
+	if got := part(t, p, "from_integration").Counts[plan.Create]; got != 2 {
+		t.Errorf("from_integration creates = %d, want 2", got)
+	}
+	w.apply(p.ID)
+	if w.erp.Len("customers") != 7 || w.crm.Len("accounts") != 7 {
+		t.Fatalf("after apply: %d customers, %d accounts; want 7 and 7", w.erp.Len("customers"), w.crm.Len("accounts"))
+	}
+	// What coupler wrote comes back as modified on both sides, and must not
+	// be planned again.
+	if again := w.plan(engine.PlanOptions{}); again.HasChanges() {
+		t.Fatalf("second plan has changes: to %v, from %v", part(t, again, "to_integration").Counts, part(t, again, "from_integration").Counts)
+	}
+	w.apply("")
+
+	// A change in the CRM flows to the ERP.
+	acc := w.crm.All("accounts")[0]
+	if err := w.crm.Patch("accounts", acc["accountid"].(string), connectors.Record{"address1_city": "Bergen"}); err != nil {
+		t.Fatal(err)
+	}
+	p = w.plan(engine.PlanOptions{})
+	if got := part(t, p, "from_integration").Counts[plan.Update]; got != 1 {
+		t.Fatalf("from_integration updates = %d, want 1", got)
+	}
+	if got := part(t, p, "to_integration").Counts[plan.Update]; got != 0 {
+		t.Fatalf("to_integration updates = %d, want 0", got)
+	}
+	w.apply(p.ID)
+	found := false
+	for _, c := range w.erp.All("customers") {
+		if c["number"] == acc["accountnumber"] {
+			found = c["city"] == "Bergen"
+		}
+	}
+	if !found {
+		t.Error("the CRM's change did not reach the ERP")
+	}
+	if again := w.plan(engine.PlanOptions{}); again.HasChanges() {
+		t.Errorf("plan after the update has changes")
+	}
+}
+
+// changeBothSides edits the same coupled record on both sides.
+func changeBothSides(t *testing.T, w *world) (customerID, accountID string) {
+	t.Helper()
+	w.apply(w.plan(engine.PlanOptions{}).ID)
+	c := w.erp.All("customers")[0]
+	for _, a := range w.crm.All("accounts") {
+		if a["accountnumber"] == c["number"] {
+			accountID = a["accountid"].(string)
+		}
+	}
+	customerID = c["id"].(string)
+	if err := w.erp.Patch("customers", customerID, connectors.Record{"city": "From the ERP"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.crm.Patch("accounts", accountID, connectors.Record{"address1_city": "From the CRM"}); err != nil {
+		t.Fatal(err)
+	}
+	return customerID, accountID
+}
+
+func TestUpdateConflictWithoutPolicyWritesNeitherSide(t *testing.T) {
+	w := newBidiWorld(t, "")
+	customerID, accountID := changeBothSides(t, w)
+	p := w.plan(engine.PlanOptions{})
+	to, from := part(t, p, "to_integration"), part(t, p, "from_integration")
+	if to.Counts[plan.Conflict] != 1 || from.Counts[plan.Conflict] != 1 || p.HasChanges() {
+		t.Fatalf("counts: to %v, from %v; want one conflict each and nothing to write", to.Counts, from.Counts)
+	}
+	res, err := w.e.Apply(t.Context(), p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Runs[0].Failed != 1 {
+		t.Errorf("run = %+v, want the conflict logged as failed", res.Runs[0])
+	}
+	if c, _ := w.erp.Get("customers", customerID); c["city"] != "From the ERP" {
+		t.Errorf("customer city = %v", c["city"])
+	}
+	if a, _ := w.crm.Get("accounts", accountID); a["address1_city"] != "From the CRM" {
+		t.Errorf("account city = %v", a["address1_city"])
+	}
+}
+
+func TestUpdateConflictPolicies(t *testing.T) {
+	for _, tt := range []struct {
+		policy string
+		want   string
+	}{
+		{"send_to_integration", "From the ERP"},
+		{"get_from_integration", "From the CRM"},
+	} {
+		t.Run(tt.policy, func(t *testing.T) {
+			w := newBidiWorld(t, "conflicts: { update: "+tt.policy+" }")
+			customerID, accountID := changeBothSides(t, w)
+			w.apply(w.plan(engine.PlanOptions{}).ID)
+			c, _ := w.erp.Get("customers", customerID)
+			a, _ := w.crm.Get("accounts", accountID)
+			if c["city"] != tt.want || a["address1_city"] != tt.want {
+				t.Errorf("customer city %v, account city %v; want both %q", c["city"], a["address1_city"], tt.want)
+			}
+			if again := w.plan(engine.PlanOptions{}); again.HasChanges() {
+				t.Errorf("plan after settling has changes")
+			}
+		})
+	}
+}
