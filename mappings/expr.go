@@ -49,7 +49,7 @@ func (p *Program) RunFilter(rec map[string]any) (bool, error) {
 
 // CompileTransform compiles a field transform against ValueEnv.
 func CompileTransform(e Expr) (*Program, *Diagnostic) {
-	p, err := expr.Compile(e.Source, append(functions(), expr.Env(ValueEnv{}))...)
+	p, err := expr.Compile(e.Source, append(functions(), expr.Env(ValueEnv{}), expr.Timezone("UTC"))...)
 	if err != nil {
 		return nil, e.diagnostic(err)
 	}
@@ -59,7 +59,8 @@ func CompileTransform(e Expr) (*Program, *Diagnostic) {
 // CompileFilter compiles a boolean filter over a record. Field names are
 // variables; a field the record lacks is null.
 func CompileFilter(e Expr) (*Program, *Diagnostic) {
-	opts := append(functions(), expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.AsBool())
+	// UTC, so that now() and date() do not depend on the machine's zone.
+	opts := append(functions(), expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.AsBool(), expr.Timezone("UTC"))
 	p, err := expr.Compile(e.Source, opts...)
 	if err != nil {
 		return nil, e.diagnostic(err)
