@@ -82,6 +82,13 @@ func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error)
 // checkFresh refuses a plan whose mappings were applied since it was made:
 // its reads and diffs describe systems that have moved on.
 func (e *Engine) checkFresh(ctx context.Context, p *plan.Plan) error {
+	other, mapping, err := e.state.AppliedSince(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	if other != "" {
+		return fmt.Errorf("%w: plan %s, applied after plan %s was made, also synchronized mapping %s; run coupler plan again", ErrStalePlan, other, p.ID, mapping)
+	}
 	base, err := e.state.PlanBase(ctx, p.ID)
 	if err != nil {
 		return err
@@ -156,7 +163,19 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 			break
 		}
 		after = ops[len(ops)-1].Seq
-		results, werr := e.write(ctx, conn, entity, ops, binds)
+		// A create whose source got coupled since the plan (by another plan's
+		// apply) would make a duplicate.
+		var creates []string
+		for _, op := range ops {
+			if op.Kind == plan.Create {
+				creates = append(creates, op.SourceID)
+			}
+		}
+		coupled, err := e.state.AlreadyCoupled(ctx, m.Name, side.SourceIsTable, creates)
+		if err != nil {
+			return run, failures, err
+		}
+		results, werr := e.write(ctx, conn, entity, ops, binds, coupled)
 		if results == nil {
 			return run, failures, werr
 		}
@@ -181,6 +200,10 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		e.progress(Progress{Mapping: m.Name, Stage: "write", Done: run.Inserted + run.Modified + run.Failed})
 	}
 
+	if err := e.state.MarkUnchangedSynced(ctx, part, side.SourceIsTable); err != nil {
+		return run, failures, err
+	}
+
 	// The watermark moves past what was read, except that a failed record
 	// holds it back so the next run reads that record again.
 	wm := m.NewWatermark
@@ -200,12 +223,17 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 
 // write sends one batch of operations and turns the outcome into results to
 // record. Only a failure that stops the whole batch is returned as an error.
-func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity connectors.Entity, ops []plan.Operation, binds map[string]string) ([]state.RecordResult, error) {
+func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity connectors.Entity, ops []plan.Operation, binds map[string]string, coupled map[string]bool) ([]state.RecordResult, error) {
 	writes := make([]connectors.WriteOp, 0, len(ops))
 	index := make([]int, 0, len(ops))
 	results := make([]state.RecordResult, len(ops))
 	for i, op := range ops {
-		results[i] = state.RecordResult{Seq: op.Seq, SourceID: op.SourceID, DestID: op.DestID, Op: string(op.Kind)}
+		results[i] = state.RecordResult{Seq: op.Seq, SourceID: op.SourceID, DestID: op.DestID, Op: string(op.Kind),
+			SourceModified: op.SourceModified, SourceETag: op.SourceETag}
+		if op.Kind == plan.Create && coupled[op.SourceID] {
+			results[i].Err = "stale: the source record was coupled after this plan was made; not created again"
+			continue
+		}
 		fields := connectors.Record{}
 		for _, c := range op.Changes {
 			v, err := decodeValue(c.After)
@@ -257,6 +285,14 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 			r.Err = wr.Err.Error()
 		case r.Op == string(plan.Create):
 			r.DestID, r.Couple = wr.Key, true
+		}
+		if wr.Err == nil {
+			r.DestETag = wr.ETag
+		}
+		if wr.Err == nil && entity.Modified != "" && wr.Record != nil {
+			// The destination's own stamp of this write: the next plan must
+			// not take it for somebody else's change.
+			r.DestModified, _ = parseModified(wr.Record[entity.Modified])
 		}
 	}
 	for i := range results {

@@ -19,6 +19,7 @@ const bidiMapping = `name: CUSTOMER
 table: { connector: bc, entity: customers, key: id, modified: lastModifiedDateTime }
 integration: { connector: dataverse, entity: accounts, key: accountid, modified: modifiedon }
 direction: bidirectional
+sync_only_coupled: false
 %s
 fields:
   - { field: number, integration_field: accountnumber }
@@ -190,5 +191,36 @@ func TestUpdateConflictPolicies(t *testing.T) {
 				t.Errorf("plan after settling has changes")
 			}
 		})
+	}
+}
+
+// TestOneSidedEditIsNotAConflict pins the review finding that an edit on one
+// side only, with a policy favouring the other side, must still flow: the
+// other side has not changed since the last sync, whatever its values.
+func TestOneSidedEditIsNotAConflict(t *testing.T) {
+	w := newBidiWorld(t, "conflicts: { update: get_from_integration }")
+	w.apply(w.plan(engine.PlanOptions{}).ID)
+	w.apply(w.plan(engine.PlanOptions{}).ID)
+	c := w.erp.All("customers")[1]
+	if err := w.erp.Patch("customers", c["id"].(string), connectors.Record{"city": "Edited in the ERP"}); err != nil {
+		t.Fatal(err)
+	}
+	p := w.plan(engine.PlanOptions{})
+	to, from := part(t, p, "to_integration"), part(t, p, "from_integration")
+	if to.Counts[plan.Update] != 1 || from.Counts[plan.Update] != 0 || to.Counts[plan.Conflict]+from.Counts[plan.Conflict] != 0 {
+		t.Fatalf("to %v, from %v: want one update to the integration and nothing back", to.Counts, from.Counts)
+	}
+	w.apply(p.ID)
+	if got, _ := w.erp.Get("customers", c["id"].(string)); got["city"] != "Edited in the ERP" {
+		t.Errorf("the ERP edit was reverted: city = %v", got["city"])
+	}
+	for _, a := range w.crm.All("accounts") {
+		if a["accountnumber"] == c["number"] && a["address1_city"] != "Edited in the ERP" {
+			t.Errorf("the ERP edit did not reach the CRM: %v", a["address1_city"])
+		}
+	}
+	if full := w.plan(engine.PlanOptions{Full: true}); full.HasChanges() {
+		t.Errorf("a full plan after the sync has changes: to %v, from %v",
+			part(t, full, "to_integration").Counts, part(t, full, "from_integration").Counts)
 	}
 }

@@ -5,8 +5,10 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/expr-lang/expr/ast"
 
@@ -64,6 +66,8 @@ type Side struct {
 // FieldFlow computes one destination field from a source record.
 type FieldFlow struct {
 	Label string
+	// Pos is where the field mapping is written.
+	Pos mappings.Pos
 	// Dest is the destination field written, as the mapping names it.
 	Dest string
 	// Source is the source field read; empty for a constant.
@@ -89,6 +93,9 @@ type FieldFlow struct {
 	// ClearOnFailure writes null instead of failing the record when the
 	// value cannot be computed.
 	ClearOnFailure bool
+	// Both is true when the field flows both ways, so that a change on each
+	// side is an update conflict.
+	Both bool
 }
 
 // Lookup translates ids through the couplings of a mapping.
@@ -214,8 +221,9 @@ func compilePass(p *mappings.Project, m *mappings.Mapping, way mappings.Directio
 			}
 			continue
 		}
-		flow := FieldFlow{Label: f.Label(), Dest: dst, Source: src, Constant: f.Constant, HasConstant: f.HasConstant,
-			Options: f.Options, Default: f.Default, HasDefault: f.HasDefault, NotNull: f.NotNull, ClearOnFailure: f.ClearOnFailure}
+		flow := FieldFlow{Label: f.Label(), Pos: f.Pos, Dest: dst, Source: src, Constant: f.Constant, HasConstant: f.HasConstant,
+			Options: normalizeOptionKeys(f.Options), Default: f.Default, HasDefault: f.HasDefault, NotNull: f.NotNull, ClearOnFailure: f.ClearOnFailure,
+			Both: dir == mappings.Bidirectional}
 		if f.Lookup != "" {
 			flow.Lookup = &Lookup{Mapping: f.Lookup, FromTable: cm.SourceIsTable}
 			if target := p.Mapping(f.Lookup); target != nil && cm.Dest.BindsLookups {
@@ -266,6 +274,22 @@ func compilePass(p *mappings.Project, m *mappings.Mapping, way mappings.Directio
 	return cm
 }
 
+// normalizeOptionKeys writes numeric option keys in canonical form, so that
+// a key written 1.0 or 01 matches the value 1.
+func normalizeOptionKeys(opts map[string]any) map[string]any {
+	if opts == nil {
+		return nil
+	}
+	out := make(map[string]any, len(opts))
+	for k, v := range opts {
+		if _, err := strconv.ParseFloat(k, 64); err == nil && json.Valid([]byte(k)) {
+			k = canonicalNumber(k)
+		}
+		out[k] = v
+	}
+	return out
+}
+
 func opposite(way mappings.Direction) mappings.Direction {
 	if way == mappings.ToIntegration {
 		return mappings.FromIntegration
@@ -287,7 +311,8 @@ func identifiers(p *mappings.Program) []string {
 	ast.Walk(&node, v)
 	out := []string{}
 	for _, id := range v.idents {
-		if !v.callees[id] {
+		// Names declared with let are the expression's own, not fields.
+		if !v.callees[id] && !v.declared[id.Value] {
 			out = append(out, id.Value)
 		}
 	}
@@ -295,12 +320,18 @@ func identifiers(p *mappings.Program) []string {
 }
 
 type identVisitor struct {
-	idents  []*ast.IdentifierNode
-	callees map[*ast.IdentifierNode]bool
+	idents   []*ast.IdentifierNode
+	callees  map[*ast.IdentifierNode]bool
+	declared map[string]bool
 }
 
 func (v *identVisitor) Visit(n *ast.Node) {
 	switch n := (*n).(type) {
+	case *ast.VariableDeclaratorNode:
+		if v.declared == nil {
+			v.declared = map[string]bool{}
+		}
+		v.declared[n.Name] = true
 	case *ast.IdentifierNode:
 		v.idents = append(v.idents, n)
 	case *ast.CallNode:

@@ -292,6 +292,34 @@ func TestPlanIsAppliedOnceAndStalePlansAreRefused(t *testing.T) {
 	}
 }
 
+// TestOlderPlanIsRefusedEvenWhenTheWatermarkStays covers plans whose
+// mapping's watermark does not move: a full plan that reads nothing newer.
+func TestOlderPlanIsRefusedEvenWhenTheWatermarkStays(t *testing.T) {
+	w := newWorld(t, 6)
+	w.apply(w.plan(engine.PlanOptions{}).ID)
+	older := w.plan(engine.PlanOptions{Full: true})
+	w.apply(w.plan(engine.PlanOptions{Full: true}).ID)
+	if _, err := w.e.Apply(t.Context(), older.ID); !errors.Is(err, engine.ErrStalePlan) {
+		t.Errorf("err = %v, want ErrStalePlan", err)
+	}
+}
+
+// TestCoupledRecordOutsideTheDestinationFilterIsNotMissing: a full read
+// must not take a coupled record that left the integration filter for a
+// deleted one.
+func TestCoupledRecordOutsideTheDestinationFilterIsNotMissing(t *testing.T) {
+	w := newWorld(t, 5)
+	w.apply(w.plan(engine.PlanOptions{}).ID)
+	acc := w.crm.All("accounts")[0]
+	if err := w.crm.Patch("accounts", acc["accountid"].(string), map[string]any{"customertypecode": 11}); err != nil {
+		t.Fatal(err)
+	}
+	p := w.plan(engine.PlanOptions{Full: true})
+	if c := counts(p); c[plan.Fail] != 0 || c[plan.Skip] != 1 {
+		t.Errorf("counts = %v, want the record left out, not failed", c)
+	}
+}
+
 func TestRunsAreLogged(t *testing.T) {
 	w := newWorld(t, 15)
 	w.apply(w.plan(engine.PlanOptions{}).ID)

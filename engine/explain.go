@@ -54,7 +54,7 @@ func (e *Engine) Explain(ctx context.Context, opts PlanOptions) ([]Explanation, 
 			since = wm.Add(-watermarkOverlap)
 		}
 		x := Explanation{Mapping: m.Name, Direction: string(m.Direction),
-			Source: explainSide(m.Source), Dest: explainSide(m.Dest)}
+			Source: explainSide(m.Source, false), Dest: explainSide(m.Dest, true)}
 		q := connectors.Query{Entity: m.Source.Entity, Fields: m.Source.Select, Since: since}
 		if since.IsZero() {
 			q.Filter = m.Source.Pushed
@@ -67,8 +67,8 @@ func (e *Engine) Explain(ctx context.Context, opts PlanOptions) ([]Explanation, 
 			return nil, err
 		}
 		if since.IsZero() {
-			x.Dest.Note = "full read, to check every coupling"
-			x.Dest.Request, err = e.explainRead(m.Dest.Connector, connectors.Query{Entity: m.Dest.Entity, Fields: m.Dest.Select, Filter: m.Dest.Pushed})
+			x.Dest.Note = "full read, to check every coupling; never filtered by the server, so that a coupled record that left the filter is not taken for deleted"
+			x.Dest.Request, err = e.explainRead(m.Dest.Connector, connectors.Query{Entity: m.Dest.Entity, Fields: m.Dest.Select})
 			if err != nil {
 				return nil, err
 			}
@@ -83,8 +83,11 @@ func (e *Engine) Explain(ctx context.Context, opts PlanOptions) ([]Explanation, 
 	return out, nil
 }
 
-func explainSide(s Side) SideExplanation {
+func explainSide(s Side, dest bool) SideExplanation {
 	x := SideExplanation{Side: s.Name, Connector: s.Connector, Entity: s.Entity.Name, Pushed: s.Pushed, Local: s.Local}
+	if dest {
+		x.Pushed, x.Local = "", nil
+	}
 	if s.Filter != nil {
 		x.Filter = s.Filter.Source()
 	}

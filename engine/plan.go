@@ -13,6 +13,7 @@ import (
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/mappings"
 )
 
 // PlanOptions selects what to plan.
@@ -43,29 +44,33 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		Fingerprint: fingerprint(e.prog.Project.Sources), Status: plan.Planned}
 	base := map[string]time.Time{}
 	lookups := &couplingLookups{db: e.state, maps: map[string]map[string]string{}}
+	// Leave no half-made plan behind, and no copy of both systems in the
+	// staging tables; with a fresh context, since ctx may be why we stop.
+	fail := func(err error) (*plan.Plan, error) {
+		cleanup := context.WithoutCancel(ctx)
+		if derr := e.state.DiscardPlan(cleanup, p.ID); derr != nil {
+			e.log.Warn("discard failed plan", "plan", p.ID, "err", derr)
+		}
+		if derr := e.state.DropStaging(cleanup); derr != nil {
+			e.log.Warn("drop staging tables", "err", derr)
+		}
+		return nil, err
+	}
 	for _, m := range selected {
 		mp, err := e.planMapping(ctx, p.ID, m, opts.Full, base, lookups)
 		if err != nil {
-			// Leave no half-made plan behind; a fresh context, since ctx may be
-			// the reason we stopped.
-			if derr := e.state.DiscardPlan(context.WithoutCancel(ctx), p.ID); derr != nil {
-				e.log.Warn("discard failed plan", "plan", p.ID, "err", derr)
-			}
-			return nil, fmt.Errorf("mapping %s: %w", m.Name, err)
+			return fail(fmt.Errorf("mapping %s: %w", m.Name, err))
 		}
 		p.Mappings = append(p.Mappings, mp)
 	}
 	if err := e.settleConflicts(ctx, p); err != nil {
-		if derr := e.state.DiscardPlan(context.WithoutCancel(ctx), p.ID); derr != nil {
-			e.log.Warn("discard failed plan", "plan", p.ID, "err", derr)
-		}
-		return nil, err
+		return fail(err)
 	}
 	if err := e.state.DropStaging(ctx); err != nil {
 		e.log.Warn("drop staging tables", "err", err)
 	}
 	if err := e.state.SavePlan(ctx, p, base); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	return p, nil
 }
@@ -81,8 +86,20 @@ func (e *Engine) settleConflicts(ctx context.Context, p *plan.Plan) error {
 		if n < 2 {
 			continue
 		}
-		def := e.prog.Project.Mapping(name)
-		if err := e.state.SettleConflicts(ctx, p.ID, name, def.Conflicts.Update); err != nil {
+		spec := state.ConflictSpec{PlanID: p.ID, Mapping: name, Policy: e.prog.Project.Mapping(name).Conflicts.Update}
+		for _, m := range e.prog.Passes(name) {
+			for _, f := range m.Fields {
+				if !f.Both {
+					continue
+				}
+				if m.SourceIsTable {
+					spec.ToBoth = append(spec.ToBoth, f.Dest)
+				} else {
+					spec.FromBoth = append(spec.FromBoth, f.Dest)
+				}
+			}
+		}
+		if err := e.state.SettleConflicts(ctx, spec); err != nil {
 			return err
 		}
 	}
@@ -153,14 +170,14 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, ful
 	// independent. An incremental read needs the source keys first, to know
 	// which destination records to fetch.
 	fullRead := mp.Since.IsZero()
-	var g errgroup.Group
+	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		n, err := e.stageSource(ctx, src, m, mp.Since, lookups)
+		n, err := e.stageSource(gctx, src, m, mp.Since, lookups)
 		mp.Read = n
 		return err
 	})
 	if fullRead {
-		g.Go(func() error { return e.stageDest(ctx, dst, m, true) })
+		g.Go(func() error { return e.stageDest(gctx, dst, m, true) })
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
@@ -174,7 +191,7 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, ful
 	mp.Counts, err = e.state.Diff(ctx, state.DiffSpec{
 		Part:          state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)},
 		SourceIsTable: m.SourceIsTable, Fields: m.destFields(), SyncOnlyCoupled: m.Def.SyncOnlyCoupled,
-		DestEntity: m.Dest.Entity.Name,
+		DestEntity: m.Dest.Entity.Name, OnlyIfChanged: m.Def.Direction == mappings.Bidirectional,
 	})
 	if err != nil {
 		return nil, err
@@ -261,7 +278,9 @@ func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Map
 		return e.stageRecords(stage, m.Name, "read destination", recs, m.destRow)
 	}
 	if fullRead {
-		q := connectors.Query{Entity: m.Dest.Entity, Fields: m.Dest.Select, Filter: m.Dest.Pushed}
+		// Never filtered by the server: a coupled record that has left the
+		// destination's filter must be seen as left out, not as deleted.
+		q := connectors.Query{Entity: m.Dest.Entity, Fields: m.Dest.Select}
 		err = dst.Read(ctx, q, func(p connectors.Page) error {
 			return add(p.Records)
 		})
@@ -293,7 +312,7 @@ func endpoint(s Side) plan.Endpoint {
 func (m *Mapping) destFields() []state.DestField {
 	out := make([]state.DestField, len(m.Fields))
 	for i, f := range m.Fields {
-		out[i] = state.DestField{Name: f.Dest, NotNull: f.NotNull}
+		out[i] = state.DestField{Name: f.Dest, NotNull: f.NotNull, Both: f.Both}
 		if f.Lookup != nil {
 			out[i].BindSet = f.Lookup.BindSet
 		}
@@ -306,7 +325,7 @@ func recordKey(rec connectors.Record, field string) (string, error) {
 	switch k := rec[field].(type) {
 	case string:
 		if k != "" {
-			return k, nil
+			return normalizeID(k), nil
 		}
 	case json.Number:
 		return k.String(), nil

@@ -13,9 +13,12 @@ import (
 // pushDown splits a filter expression into the conjuncts an OData server can
 // evaluate, joined as a $filter, and the source text of the rest. The engine
 // still evaluates the whole expression on every record the server returns,
-// so a server that returns more than the filter admits changes nothing.
-// Servers do compare text under their own collation (Dataverse ignores
-// case), which docs/mapping-language.md points out.
+// so the server may return more than the filter admits, never less. That is
+// why only operators whose server-side answer is a superset of coupler's are
+// pushed: equality (servers may ignore case, which only returns more),
+// in-lists, startswith/endswith/contains, and/or of those, and ordering
+// against numbers and dates. Negations and ordering of text are not: under
+// a case-insensitive collation they would return less.
 func pushDown(src string) (pushed string, local []string) {
 	tree, err := parser.Parse(src)
 	if err != nil {
@@ -46,10 +49,10 @@ func conjuncts(n ast.Node) []ast.Node {
 	return []ast.Node{n}
 }
 
-var odataComparisons = map[string]string{"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+var odataComparisons = map[string]string{"==": "eq", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 
 // flipped is the comparison with its operands swapped: 5 < x is x gt 5.
-var flipped = map[string]string{"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+var flipped = map[string]string{"eq": "eq", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
 
 var odataFunctions = map[string]string{"startsWith": "startswith", "endsWith": "endswith", "contains": "contains"}
 
@@ -73,14 +76,16 @@ func odataFilter(n ast.Node) (string, bool) {
 			}
 			return "(" + l + ") " + word + " (" + r + ")", true
 		case odataComparisons[op] != "":
+			cmp := odataComparisons[op]
+			ordered := cmp != "eq"
 			if f, ok := odataField(n.Left); ok {
-				if lit, ok := odataLiteral(n.Right); ok {
-					return f + " " + odataComparisons[op] + " " + lit, true
+				if lit, ok := odataLiteral(n.Right); ok && !(ordered && textual(lit)) {
+					return f + " " + cmp + " " + lit, true
 				}
 			}
 			if f, ok := odataField(n.Right); ok {
-				if lit, ok := odataLiteral(n.Left); ok {
-					return f + " " + flipped[odataComparisons[op]] + " " + lit, true
+				if lit, ok := odataLiteral(n.Left); ok && !(ordered && textual(lit)) {
+					return f + " " + flipped[cmp] + " " + lit, true
 				}
 			}
 		case op == "in":
@@ -108,12 +113,6 @@ func odataFilter(n ast.Node) (string, bool) {
 			s, isStr := n.Right.(*ast.StringNode)
 			if ok && isStr {
 				return odataFunctions[op] + "(" + f + "," + quoteOData(s.Value) + ")", true
-			}
-		}
-	case *ast.UnaryNode:
-		if n.Operator == "!" || n.Operator == "not" {
-			if inner, ok := odataFilter(n.Node); ok {
-				return "not (" + inner + ")", true
 			}
 		}
 	case *ast.IdentifierNode:
@@ -163,6 +162,12 @@ func odataLiteral(n ast.Node) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// textual reports whether a literal is text (or null), which servers order
+// under their own collation.
+func textual(lit string) bool {
+	return strings.HasPrefix(lit, "'") || lit == "null"
 }
 
 func quoteOData(s string) string {

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/engine/state"
@@ -33,7 +35,11 @@ func (f *FieldFlow) Value(rec connectors.Record, lookups Lookups) (any, error) {
 			return nil, err
 		}
 	}
-	if f.Options != nil {
+	if s, ok := v.(string); ok && s == "" && (f.Options != nil || f.Lookup != nil) {
+		// Business Central leaves a code blank rather than null.
+		v = nil
+	}
+	if f.Options != nil && v != nil {
 		key, err := optionKey(v)
 		if err != nil {
 			return nil, err
@@ -53,6 +59,7 @@ func (f *FieldFlow) Value(rec connectors.Record, lookups Lookups) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		id = normalizeID(id)
 		to, ok := lookups.Translate(f.Lookup.Mapping, f.Lookup.FromTable, id)
 		if !ok {
 			side := "integration"
@@ -64,6 +71,18 @@ func (f *FieldFlow) Value(rec connectors.Record, lookups Lookups) (any, error) {
 		v = to
 	}
 	return v, nil
+}
+
+// guidRE matches a GUID, which both systems treat without regard to case.
+var guidRE = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
+
+// normalizeID lower-cases GUIDs, so that keys and couplings compare equal
+// however a system spells them.
+func normalizeID(id string) string {
+	if len(id) == 36 && guidRE.MatchString(id) {
+		return strings.ToLower(id)
+	}
+	return id
 }
 
 // optionKey renders a value as the text an option map or a coupling is

@@ -1,6 +1,7 @@
 package mappings
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -247,12 +248,14 @@ func (d *decoder) scalarValue(n *yaml.Node, what string) (any, bool) {
 		}
 		return b, true
 	case "!!int", "!!float":
-		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
-		if err != nil {
+		// Kept as its digits, so that 12345678901234567891 or 0.1 is
+		// written exactly as it was typed.
+		text := strings.ReplaceAll(n.Value, "_", "")
+		if _, err := strconv.ParseFloat(text, 64); err != nil || !json.Valid([]byte(text)) {
 			d.errorf(n, "%s: %q is not a number coupler can write", what, n.Value)
 			return nil, false
 		}
-		return f, true
+		return json.Number(text), true
 	}
 	return n.Value, true
 }

@@ -75,6 +75,7 @@ var connectorNameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 func (l *loader) loadProject(file string, src []byte) {
 	d := &decoder{file: file, diags: l.diags}
 	docs := d.documents(src)
+	defer checkSchema(d, src, projectSchema)()
 	if len(docs) == 0 {
 		if !l.diags.HasErrors() {
 			d.diags.Errorf(Pos{File: file, Line: 1, Col: 1}, "project file is empty; it needs at least version, connectors and mappings")
@@ -334,6 +335,7 @@ func (l *loader) loadDefaults(d *decoder, n *yaml.Node) {
 
 func (l *loader) loadMappingFile(file, origin string, src []byte) {
 	d := &decoder{file: file, diags: l.diags}
+	defer checkSchema(d, src, mappingSchema)()
 	for _, doc := range d.documents(src) {
 		m := decodeMapping(d, doc)
 		if m == nil {
@@ -424,7 +426,9 @@ func (l *loader) checkDeclaredFields(m *Mapping) {
 var mappingNameRE = regexp.MustCompile(`^[A-Z][A-Z0-9 _-]*$`)
 
 func decodeMapping(d *decoder, n *yaml.Node) *Mapping {
-	m := &Mapping{Pos: d.pos(n), Direction: ToIntegration, SyncOnlyCoupled: false}
+	// Like the product, only coupled records sync unless a mapping says
+	// otherwise: creating records is the decision that is hard to undo.
+	m := &Mapping{Pos: d.pos(n), Direction: ToIntegration, SyncOnlyCoupled: true}
 	what := "mapping"
 	ok := d.object(n, what, []string{"name", "table", "integration", "fields"}, map[string]keyHandler{
 		"name": func(_, v *yaml.Node) {
@@ -487,6 +491,12 @@ func decodeMapping(d *decoder, n *yaml.Node) *Mapping {
 	}
 	checkFieldNames(d, m)
 	checkFieldDirections(d, m)
+	if m.Match != nil {
+		d.diags.Warnf(m.Match.Pos, "mapping %s: match is checked but match-based coupling does not run yet; uncoupled records are created or left out by sync_only_coupled", m.Name)
+	}
+	if m.Conflicts.Delete != "" {
+		d.diags.Warnf(m.Conflicts.Pos, "mapping %s: conflicts.delete is checked but not applied yet; a coupled record missing on one side fails", m.Name)
+	}
 	return m
 }
 
@@ -695,26 +705,31 @@ func (f *Field) label() string {
 // Label names a field mapping in messages, e.g. "displayName -> name".
 func (f *Field) Label() string { return f.label() }
 
-// checkFieldNames rejects two field mappings that write the same field,
-// which would make the result depend on their order.
+// checkFieldNames rejects two field mappings that write the same field in
+// the same direction, which would make the result depend on their order.
 func checkFieldNames(d *decoder, m *Mapping) {
-	seenTable := map[string]*Field{}
-	seenInt := map[string]*Field{}
+	written := map[string]*Field{}
 	for _, f := range m.Fields {
 		if !f.Enabled {
 			continue
 		}
-		if f.IntegrationField != "" {
-			if prev, dup := seenInt[f.IntegrationField]; dup {
-				d.diags.Errorf(f.Pos, "mapping %s: integration_field %q is mapped twice (also at line %d)", m.Name, f.IntegrationField, prev.Pos.Line)
-			}
-			seenInt[f.IntegrationField] = f
+		dir := f.Direction
+		if dir == "" {
+			dir = m.Direction
 		}
-		if f.Field != "" {
-			if prev, dup := seenTable[f.Field]; dup {
-				d.diags.Errorf(f.Pos, "mapping %s: field %q is mapped twice (also at line %d)", m.Name, f.Field, prev.Pos.Line)
+		for _, w := range []struct {
+			name, what string
+			way        Direction
+		}{{f.IntegrationField, "integration_field", ToIntegration}, {f.Field, "field", FromIntegration}} {
+			if w.name == "" || !dir.Flows(w.way) {
+				continue
 			}
-			seenTable[f.Field] = f
+			key := string(w.way) + "/" + w.name
+			if prev, dup := written[key]; dup {
+				d.diags.Errorf(f.Pos, "mapping %s: %s %q is written twice (also at line %d)", m.Name, w.what, w.name, prev.Pos.Line)
+			}
+			written[key] = f
 		}
 	}
 }
+

@@ -1,6 +1,7 @@
 package mappings
 
 import (
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -114,7 +115,7 @@ func TestLoadValidProject(t *testing.T) {
 	if m.Direction != ToIntegration || m.Table.Entity != "customers" || m.Integration.Key != "accountid" {
 		t.Errorf("mapping = %+v", m)
 	}
-	if len(m.Fields) != 3 || !m.Fields[2].HasConstant || m.Fields[2].Constant != float64(3) {
+	if len(m.Fields) != 3 || !m.Fields[2].HasConstant || m.Fields[2].Constant != json.Number("3") {
 		t.Errorf("fields = %+v", m.Fields)
 	}
 	if m.Filter.Source != `blocked == " "` || m.Filter.Pos.Line != 6 {

@@ -10,12 +10,16 @@ import (
 )
 
 func newValidate(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var online bool
+	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check the project file and its mapping files",
 		Long: `validate loads coupler.yaml and every mapping file it names, compiles every
 expression, and prints each problem as file:line:col: message. It talks to no
-server. It exits 1 if there is any error, 0 otherwise.`,
+server, unless --online: then it also reads each OData service's $metadata
+and checks that every entity set and field a mapping uses exists there and
+that each value written fits its field's type. It exits 1 if there is any
+error, 0 otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			prog, diags := engine.Load(g.dir, mappings.LoadOptions{})
@@ -24,6 +28,20 @@ server. It exits 1 if there is any error, 0 otherwise.`,
 			}
 			if diags.HasErrors() {
 				return &exitError{code: 1, err: fmt.Errorf("%d error(s)", errorCount(diags))}
+			}
+			if online {
+				e, err := engine.Open(cmd.Context(), prog, engine.Options{Logger: g.logger()})
+				if err != nil {
+					return err
+				}
+				defer e.Close()
+				odiags := e.CheckOnline(cmd.Context())
+				for _, d := range odiags {
+					fmt.Fprintln(g.stdout, d)
+				}
+				if odiags.HasErrors() {
+					return &exitError{code: 1, err: fmt.Errorf("%d error(s) against the services", errorCount(odiags))}
+				}
 			}
 			fields := 0
 			for _, m := range prog.Mappings {
@@ -34,4 +52,6 @@ server. It exits 1 if there is any error, 0 otherwise.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&online, "online", false, "also check entity sets, fields and types against each service's $metadata")
+	return cmd
 }

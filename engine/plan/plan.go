@@ -128,7 +128,9 @@ type Operation struct {
 	DestID   string `json:"destination_id,omitempty"`
 	// ETag is the destination's version when read; apply's write is
 	// conditional on it.
-	ETag           string    `json:"etag,omitempty"`
+	ETag string `json:"etag,omitempty"`
+	// SourceETag is the source record's version when read.
+	SourceETag     string    `json:"source_etag,omitempty"`
 	SourceModified time.Time `json:"source_modified,omitzero"`
 	Reason         string    `json:"reason,omitempty"`
 	Changes        []Change  `json:"changes,omitempty"`

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/couplerhq/coupler/engine/plan"
@@ -102,9 +104,9 @@ func writeOperation(ew *errWriter, m *plan.MappingPlan, op plan.Operation) {
 	if dest == "" {
 		dest = "(new)"
 	}
-	ew.printf("  %s %-6s %s %s -> %s %s\n", symbols[op.Kind], op.Kind, m.Source.Entity, op.SourceID, m.Dest.Entity, dest)
+	ew.printf("  %s %-6s %s %s -> %s %s\n", symbols[op.Kind], op.Kind, m.Source.Entity, printable(op.SourceID), m.Dest.Entity, printable(dest))
 	if op.Reason != "" {
-		ew.printf("        %s\n", op.Reason)
+		ew.printf("        %s\n", printable(op.Reason))
 	}
 	if len(op.Changes) == 0 {
 		return
@@ -120,6 +122,16 @@ func writeOperation(ew *errWriter, m *plan.MappingPlan, op plan.Operation) {
 	if err := tw.Flush(); err != nil && ew.err == nil {
 		ew.err = err
 	}
+}
+
+// printable escapes control characters in text from the servers, so that
+// an id or a message cannot move the cursor or recolour the terminal.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }
 
 // shorten renders a JSON value for a terminal line.

@@ -2,7 +2,6 @@ package state
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -29,6 +28,10 @@ type DiffSpec struct {
 	SyncOnlyCoupled bool
 	// DestEntity names the destination in reasons, e.g. "accounts".
 	DestEntity string
+	// OnlyIfChanged plans an update only for a source record modified since
+	// its last sync, so that what coupler wrote does not come back as a
+	// change; bidirectional mappings need it.
+	OnlyIfChanged bool
 }
 
 // DestField is a destination field as the diff and apply see it.
@@ -36,6 +39,9 @@ type DestField struct {
 	Name string
 	// NotNull keeps the destination's value when the source's is null.
 	NotNull bool
+	// Both is true for a field that flows both ways: only such fields can
+	// make an update conflict.
+	Both bool
 	// BindSet, when set, makes apply write the value as a lookup binding:
 	// "Name@odata.bind": "/BindSet(value)".
 	BindSet string
@@ -52,6 +58,15 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 		}
 	}
 	src, dst := couplingColumns(s.SourceIsTable)
+	srcMod, _ := modifiedColumns(s.SourceIsTable)
+	srcTag, _ := etagColumns(s.SourceIsTable)
+	unchangedSinceSync := "false"
+	if s.OnlyIfChanged {
+		// The ETag decides when both are known: it changes with every
+		// write, even within one second of modified-on.
+		unchangedSinceSync = "(CASE WHEN c." + srcTag + " IS NOT NULL AND s.etag IS NOT NULL THEN s.etag = c." + srcTag +
+			" ELSE c." + srcMod + " IS NOT NULL AND s.modified IS NOT NULL AND s.modified <= c." + srcMod + " END)"
+	}
 	var distinct []string
 	for i, f := range s.Fields {
 		distinct = append(distinct, changedSQL(i, f))
@@ -64,10 +79,10 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 	// Operations are numbered in report order: creates, updates, failures,
 	// skips, then unchanged, each by source key.
 	ops := `
-INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id, dest_id, etag, source_modified, reason)
-SELECT ?, ?, ?, row_number() OVER (ORDER BY rank, source_id), op, source_id, dest_id, etag, source_modified, reason
+INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id, dest_id, etag, source_etag, source_modified, dest_modified, reason)
+SELECT ?, ?, ?, row_number() OVER (ORDER BY rank, source_id), op, source_id, dest_id, etag, source_etag, source_modified, dest_modified, reason
 FROM (
-	SELECT s.key AS source_id, c.` + dst + ` AS dest_id, d.etag, s.modified AS source_modified,
+	SELECT s.key AS source_id, c.` + dst + ` AS dest_id, d.etag, s.etag AS source_etag, s.modified AS source_modified, d.modified AS dest_modified,
 		CASE
 			WHEN NOT s.in_filter THEN 'skip'
 			WHEN s.err IS NOT NULL THEN 'fail'
@@ -75,6 +90,7 @@ FROM (
 			WHEN c.` + dst + ` IS NULL THEN 'create'
 			WHEN d.key IS NULL THEN 'fail'
 			WHEN NOT d.in_filter THEN 'skip'
+			WHEN ` + unchangedSinceSync + ` THEN 'unchanged'
 			WHEN ` + changed + ` THEN 'update'
 			ELSE 'unchanged'
 		END AS op,
@@ -84,7 +100,8 @@ FROM (
 			WHEN c.` + dst + ` IS NULL AND ? THEN 'not coupled (sync_only_coupled)'
 			WHEN c.` + dst + ` IS NULL THEN NULL
 			WHEN d.key IS NULL THEN ` + missing + `
-			WHEN NOT d.in_filter THEN 'coupled record left out by integration_filter'
+			WHEN NOT d.in_filter THEN 'the coupled record is left out by the destination''s filter'
+			WHEN ` + unchangedSinceSync + ` THEN 'not changed since the last sync'
 		END AS reason,
 		CASE op WHEN 'create' THEN 1 WHEN 'update' THEN 2 WHEN 'fail' THEN 3 WHEN 'skip' THEN 4 ELSE 5 END AS rank
 	FROM ` + stagingTable(SourceRows) + ` s
@@ -137,52 +154,92 @@ func (d *DB) Counts(ctx context.Context, part Part) (plan.Counts, error) {
 	return countOps(ctx, d.db, part)
 }
 
+// ConflictSpec says how to settle the update conflicts of one
+// bidirectional mapping in a plan.
+type ConflictSpec struct {
+	PlanID  string
+	Mapping string
+	// Policy is "send_to_integration", "get_from_integration" or "" (none).
+	Policy string
+	// ToBoth and FromBoth are the destination fields of each pass that flow
+	// both ways: only a change to one of them on each side is a conflict.
+	ToBoth, FromBoth []string
+}
+
 // SettleConflicts finds the records of a bidirectional mapping that both
-// passes of a plan would update: changed on both sides since the last sync.
-// With a policy, the losing side's update becomes a skip; without one, both
-// become conflicts, and neither side is written.
-func (d *DB) SettleConflicts(ctx context.Context, planID, mapping, policy string) error {
+// passes of a plan would update in a field that flows both ways: changed on
+// both sides since the last sync. With a policy, the losing side's changes
+// to those fields are dropped (its one-way fields still go); without one,
+// both records become conflicts and neither side is written.
+func (d *DB) SettleConflicts(ctx context.Context, c ConflictSpec) error {
 	const to, from = "to_integration", "from_integration"
-	both := `SELECT a.seq FROM plan_operations a JOIN plan_operations b
-		ON b.plan_id = a.plan_id AND b.mapping = a.mapping AND b.direction = ? AND b.op = 'update'
-		AND b.source_id = a.dest_id AND b.dest_id = a.source_id
-		WHERE a.plan_id = ? AND a.mapping = ? AND a.direction = ? AND a.op = 'update'`
-	mark := func(tx *sql.Tx, direction, other, op, reason string) error {
-		_, err := tx.ExecContext(ctx, `UPDATE plan_operations SET op = ?, reason = ?
-			WHERE plan_id = ? AND mapping = ? AND direction = ? AND seq IN (`+both+`)`,
-			op, reason, planID, mapping, direction, other, planID, mapping, direction)
-		return err
+	if len(c.ToBoth) == 0 || len(c.FromBoth) == 0 {
+		return nil
 	}
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	switch policy {
-	case "send_to_integration":
-		err = mark(tx, from, to, "skip", "update conflict settled by conflicts.update: send_to_integration (the table side wins)")
-	case "get_from_integration":
-		err = mark(tx, to, from, "skip", "update conflict settled by conflicts.update: get_from_integration (the integration side wins)")
-	default:
-		// Both passes are marked in one statement each, but the second must
-		// still find the first's rows: mark the table pass by a temporary
-		// kind, then the integration pass, then finish the first.
-		reason := "changed on both sides since the last sync; set conflicts.update to settle it"
-		if err = mark(tx, to, from, "conflict-pending", reason); err == nil {
-			_, err = tx.ExecContext(ctx, `UPDATE plan_operations SET op = 'conflict', reason = ?
-				WHERE plan_id = ? AND mapping = ? AND direction = ? AND seq IN (
-				SELECT b.seq FROM plan_operations a JOIN plan_operations b
-				ON b.plan_id = a.plan_id AND b.mapping = a.mapping AND b.direction = ? AND b.op = 'update'
-				AND b.source_id = a.dest_id AND b.dest_id = a.source_id
-				WHERE a.plan_id = ? AND a.mapping = ? AND a.direction = ? AND a.op = 'conflict-pending')`,
-				reason, planID, mapping, from, from, planID, mapping, to)
+	in := func(fields []string) (string, []any) {
+		args := make([]any, len(fields))
+		for i, f := range fields {
+			args[i] = f
 		}
+		return strings.TrimSuffix(strings.Repeat("?,", len(fields)), ","), args
+	}
+	toIn, toArgs := in(c.ToBoth)
+	fromIn, fromArgs := in(c.FromBoth)
+	pairs := `CREATE OR REPLACE TEMP TABLE conflict_pairs AS
+		SELECT a.seq AS to_seq, b.seq AS from_seq,
+			(SELECT string_agg(field, ', ' ORDER BY field) FROM plan_changes x
+				WHERE x.plan_id = a.plan_id AND x.mapping = a.mapping AND x.direction = a.direction AND x.seq = a.seq AND x.field IN (` + toIn + `)) AS to_fields,
+			(SELECT string_agg(field, ', ' ORDER BY field) FROM plan_changes x
+				WHERE x.plan_id = b.plan_id AND x.mapping = b.mapping AND x.direction = b.direction AND x.seq = b.seq AND x.field IN (` + fromIn + `)) AS from_fields
+		FROM plan_operations a JOIN plan_operations b
+			ON b.plan_id = a.plan_id AND b.mapping = a.mapping AND b.direction = ? AND b.op = 'update'
+			AND b.source_id = a.dest_id AND b.dest_id = a.source_id
+		WHERE a.plan_id = ? AND a.mapping = ? AND a.direction = ? AND a.op = 'update'`
+	args := append(append(append([]any{}, toArgs...), fromArgs...), from, c.PlanID, c.Mapping, to)
+	if _, err := tx.ExecContext(ctx, pairs, args...); err != nil {
+		return fmt.Errorf("find update conflicts of mapping %s: %w", c.Mapping, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM conflict_pairs WHERE to_fields IS NULL OR from_fields IS NULL`); err != nil {
+		return err
+	}
+	exec := func(q string, args ...any) {
 		if err == nil {
-			_, err = tx.ExecContext(ctx, `UPDATE plan_operations SET op = 'conflict' WHERE plan_id = ? AND mapping = ? AND op = 'conflict-pending'`, planID, mapping)
+			_, err = tx.ExecContext(ctx, q, args...)
 		}
 	}
+	switch c.Policy {
+	case "send_to_integration", "get_from_integration":
+		loser, loserSeq, loserIn, loserArgs := from, "from_seq", fromIn, fromArgs
+		reason := "update conflict settled by conflicts.update: send_to_integration (the table side wins)"
+		if c.Policy == "get_from_integration" {
+			loser, loserSeq, loserIn, loserArgs = to, "to_seq", toIn, toArgs
+			reason = "update conflict settled by conflicts.update: get_from_integration (the integration side wins)"
+		}
+		exec(`DELETE FROM plan_changes WHERE plan_id = ? AND mapping = ? AND direction = ?
+			AND seq IN (SELECT `+loserSeq+` FROM conflict_pairs) AND field IN (`+loserIn+`)`,
+			append([]any{c.PlanID, c.Mapping, loser}, loserArgs...)...)
+		exec(`UPDATE plan_operations SET op = 'skip', reason = ?
+			WHERE plan_id = ? AND mapping = ? AND direction = ? AND seq IN (SELECT `+loserSeq+` FROM conflict_pairs)
+			AND NOT EXISTS (SELECT 1 FROM plan_changes x WHERE x.plan_id = plan_operations.plan_id
+				AND x.mapping = plan_operations.mapping AND x.direction = plan_operations.direction AND x.seq = plan_operations.seq)`,
+			reason, c.PlanID, c.Mapping, loser)
+	default:
+		for _, side := range []struct{ direction, seq string }{{to, "to_seq"}, {from, "from_seq"}} {
+			exec(`UPDATE plan_operations SET op = 'conflict', reason =
+				(SELECT 'changed on both sides since the last sync (to the integration: ' || to_fields || '; to the table: ' || from_fields
+					|| '); set conflicts.update to settle such conflicts' FROM conflict_pairs p WHERE p.`+side.seq+` = plan_operations.seq)
+				WHERE plan_id = ? AND mapping = ? AND direction = ? AND seq IN (SELECT `+side.seq+` FROM conflict_pairs)`,
+				c.PlanID, c.Mapping, side.direction)
+		}
+	}
+	exec(`DROP TABLE conflict_pairs`)
 	if err != nil {
-		return fmt.Errorf("settle update conflicts of mapping %s: %w", mapping, err)
+		return fmt.Errorf("settle update conflicts of mapping %s: %w", c.Mapping, err)
 	}
 	return tx.Commit()
 }
@@ -225,9 +282,12 @@ func (d *DB) DropStaging(ctx context.Context) error {
 }
 
 // changedSQL is true when staged value i differs between source and
-// destination; a not_null field never counts a null source as a change.
+// destination. An empty string and null are the same value here: Business
+// Central returns "" where Dataverse stores null, and treating them as
+// different would update such fields on every run. A not_null field never
+// counts a null source as a change.
 func changedSQL(i int, f DestField) string {
-	c := fmt.Sprintf("s.v%d IS DISTINCT FROM d.v%d", i, i)
+	c := fmt.Sprintf(`coalesce(s.v%d, '""') IS DISTINCT FROM coalesce(d.v%d, '""')`, i, i)
 	if f.NotNull {
 		c = fmt.Sprintf("(s.v%d IS NOT NULL AND %s)", i, c)
 	}

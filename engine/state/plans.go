@@ -119,10 +119,29 @@ func (d *DB) SetPlanStatus(ctx context.Context, id string, to plan.Status, from 
 		}
 		return fmt.Errorf("plan %s is %s, not %v", id, have, from)
 	}
-	if to == plan.Applied {
+	if to == plan.Applying {
 		_, err = d.db.ExecContext(ctx, `UPDATE plans SET applied_at = ? WHERE id = ?`, time.Now().UTC(), id)
 	}
 	return err
+}
+
+// AppliedSince returns a plan that shares a mapping with plan id and whose
+// apply began after plan id was made: plan id's diff describes systems that
+// have moved on. It returns "" when there is none.
+func (d *DB) AppliedSince(ctx context.Context, id string) (other, mapping string, err error) {
+	err = d.db.QueryRowContext(ctx, `SELECT p2.id, m2.mapping FROM plans p
+		JOIN plan_mappings m ON m.plan_id = p.id
+		JOIN plan_mappings m2 ON m2.mapping = m.mapping AND m2.plan_id <> p.id
+		JOIN plans p2 ON p2.id = m2.plan_id
+		WHERE p.id = ? AND p2.status IN ('applying', 'applied') AND p2.applied_at >= p.created_at
+		ORDER BY p2.applied_at LIMIT 1`, id).Scan(&other, &mapping)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("plans applied since plan %s: %w", id, err)
+	}
+	return other, mapping, nil
 }
 
 // BindSets returns, per destination field of a part that writes lookups as
@@ -246,7 +265,7 @@ func (d *DB) Operations(ctx context.Context, part Part, afterSeq int64, limit in
 		lim = fmt.Sprintf(" LIMIT %d", limit)
 	}
 	q := `WITH ops AS (
-		SELECT seq, op, source_id, dest_id, etag, source_modified, reason FROM plan_operations
+		SELECT seq, op, source_id, dest_id, etag, source_etag, source_modified, reason FROM plan_operations
 		WHERE plan_id = ? AND mapping = ? AND direction = ? AND seq > ? AND op IN (` + strings.Join(ph, ",") + `) ORDER BY seq` + lim + `)
 	SELECT o.*, c.field, c.before, c.after FROM ops o
 	LEFT JOIN plan_changes c ON c.plan_id = ? AND c.mapping = ? AND c.direction = ? AND c.seq = o.seq
@@ -268,13 +287,14 @@ func (d *DB) Operations(ctx context.Context, part Part, afterSeq int64, limit in
 	}
 	for rows.Next() {
 		var (
-			seq                       int64
-			op, source                string
-			dest, etag, reason, field sql.NullString
-			before, after             sql.NullString
-			modified                  sql.NullTime
+			seq                        int64
+			dest, etag, srcTag, reason sql.NullString
+			field                      sql.NullString
+			op, source                 string
+			before, after              sql.NullString
+			modified                   sql.NullTime
 		)
-		if err := rows.Scan(&seq, &op, &source, &dest, &etag, &modified, &reason, &field, &before, &after); err != nil {
+		if err := rows.Scan(&seq, &op, &source, &dest, &etag, &srcTag, &modified, &reason, &field, &before, &after); err != nil {
 			return err
 		}
 		if cur == nil || cur.Seq != seq {
@@ -282,7 +302,7 @@ func (d *DB) Operations(ctx context.Context, part Part, afterSeq int64, limit in
 				return err
 			}
 			cur = &plan.Operation{Seq: seq, Kind: plan.Kind(op), SourceID: source, DestID: dest.String,
-				ETag: etag.String, SourceModified: modified.Time, Reason: reason.String}
+				ETag: etag.String, SourceETag: srcTag.String, SourceModified: modified.Time, Reason: reason.String}
 		}
 		if field.Valid {
 			cur.Changes = append(cur.Changes, plan.Change{Field: field.String, Before: rawJSON(before), After: rawJSON(after)})

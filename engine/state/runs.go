@@ -53,7 +53,15 @@ type RecordResult struct {
 	Err string
 	// Couple asks for a new coupling SourceID <-> DestID (after a create).
 	Couple bool
-	At     time.Time
+	// SourceModified and DestModified are each side's modified-on after the
+	// write, as far as known; they become the coupling's last-synced marks.
+	SourceModified time.Time
+	DestModified   time.Time
+	// SourceETag and DestETag are each side's ETag after the write, as far
+	// as known.
+	SourceETag string
+	DestETag   string
+	At         time.Time
 }
 
 // CouplingSide says which coupling column holds a run's source ids.
@@ -63,8 +71,9 @@ type CouplingSide struct {
 }
 
 // RecordResults saves a batch of write outcomes in one transaction, with the
-// couplings that successful creates make, so that a crash never leaves a
-// created record uncoupled in the state once its batch is confirmed.
+// couplings that successful creates make and the last-synced marks of
+// updated couplings, so that a crash never leaves a created record
+// uncoupled in the state once its batch is confirmed.
 func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, results []RecordResult) error {
 	if len(results) == 0 {
 		return nil
@@ -76,9 +85,9 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 	defer tx.Rollback()
 	var vals []string
 	var args []any
-	var couple []string
-	var cargs []any
-	var synced []any
+	src, _ := couplingColumns(side.SourceIsTable)
+	srcMod, dstMod := modifiedColumns(side.SourceIsTable)
+	srcTag, dstTag := etagColumns(side.SourceIsTable)
 	for _, r := range results {
 		result, msg := "success", any(nil)
 		if r.Err != "" {
@@ -86,34 +95,92 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 		}
 		vals = append(vals, "(?, ?, ?, ?, ?, ?, ?, ?)")
 		args = append(args, runID, r.Seq, r.SourceID, nullString(r.DestID), r.Op, result, msg, r.At.UTC())
-		if r.Err == "" && r.Couple {
+		switch {
+		case r.Err != "":
+		case r.Couple:
 			tableID, intID := r.SourceID, r.DestID
+			tableMod, intMod := r.SourceModified, r.DestModified
+			tableTag, intTag := r.SourceETag, r.DestETag
 			if !side.SourceIsTable {
 				tableID, intID = intID, tableID
+				tableMod, intMod = intMod, tableMod
+				tableTag, intTag = intTag, tableTag
 			}
-			couple = append(couple, "(?, ?, ?, ?, ?, 'success')")
-			cargs = append(cargs, side.Mapping, tableID, intID, r.At.UTC(), r.At.UTC())
-		} else if r.Err == "" {
-			synced = append(synced, r.SourceID)
+			// A source coupled meanwhile (by another plan) keeps its coupling;
+			// the record just created is then reported, not silently kept.
+			res, err := tx.ExecContext(ctx, `INSERT INTO couplings (mapping, table_id, integration_id, coupled_at, last_synced_at, last_result,
+					table_modified, integration_modified, table_etag, integration_etag)
+				VALUES (?, ?, ?, ?, ?, 'success', ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+				side.Mapping, tableID, intID, r.At.UTC(), r.At.UTC(), nullTime(tableMod), nullTime(intMod), nullString(tableTag), nullString(intTag))
+			if err != nil {
+				return fmt.Errorf("couple created record %s of mapping %s: %w", r.SourceID, side.Mapping, err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				args[len(args)-3] = "failure"
+				args[len(args)-2] = fmt.Sprintf("created %s, but the source record was coupled to another record meanwhile; remove the duplicate", r.DestID)
+			}
+		default:
+			_, err := tx.ExecContext(ctx, `UPDATE couplings SET last_synced_at = ?, last_result = 'success',
+				`+srcMod+` = coalesce(?, `+srcMod+`), `+dstMod+` = ?, `+srcTag+` = coalesce(?, `+srcTag+`), `+dstTag+` = ?
+				WHERE mapping = ? AND `+src+` = ?`,
+				r.At.UTC(), nullTime(r.SourceModified), nullTime(r.DestModified), nullString(r.SourceETag), nullString(r.DestETag),
+				side.Mapping, r.SourceID)
+			if err != nil {
+				return fmt.Errorf("mark record %s of mapping %s synced: %w", r.SourceID, side.Mapping, err)
+			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO run_records VALUES `+strings.Join(vals, ","), args...); err != nil {
 		return fmt.Errorf("record results of run %d: %w", runID, err)
 	}
-	if len(couple) > 0 {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO couplings (mapping, table_id, integration_id, coupled_at, last_synced_at, last_result) VALUES `+strings.Join(couple, ","), cargs...); err != nil {
-			return fmt.Errorf("couple created records of mapping %s: %w", side.Mapping, err)
-		}
-	}
-	if len(synced) > 0 {
-		src, _ := couplingColumns(side.SourceIsTable)
-		ph := strings.TrimSuffix(strings.Repeat("?,", len(synced)), ",")
-		q := `UPDATE couplings SET last_synced_at = ?, last_result = 'success' WHERE mapping = ? AND ` + src + ` IN (` + ph + `)`
-		if _, err := tx.ExecContext(ctx, q, append([]any{time.Now().UTC(), side.Mapping}, synced...)...); err != nil {
-			return fmt.Errorf("mark synced records of mapping %s: %w", side.Mapping, err)
-		}
-	}
 	return tx.Commit()
+}
+
+// MarkUnchangedSynced records, for every coupled record a part of a plan
+// found unchanged, both sides' modified-on as of the plan: neither side has
+// changed since, so a later plan need not see them as changes.
+func (d *DB) MarkUnchangedSynced(ctx context.Context, part Part, sourceIsTable bool) error {
+	src, dst := couplingColumns(sourceIsTable)
+	srcMod, dstMod := modifiedColumns(sourceIsTable)
+	srcTag, dstTag := etagColumns(sourceIsTable)
+	_, err := d.db.ExecContext(ctx, `UPDATE couplings SET `+srcMod+` = o.source_modified, `+dstMod+` = o.dest_modified,
+			`+srcTag+` = o.source_etag, `+dstTag+` = o.etag
+		FROM plan_operations o
+		WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND o.op = 'unchanged'
+			AND couplings.mapping = o.mapping AND couplings.`+src+` = o.source_id AND couplings.`+dst+` = o.dest_id`,
+		part.PlanID, part.Mapping, part.Direction)
+	if err != nil {
+		return fmt.Errorf("mark unchanged records of mapping %s synced: %w", part.Mapping, err)
+	}
+	return nil
+}
+
+// AlreadyCoupled returns which of the given source ids are coupled, so that
+// apply does not create a record a later plan has already created.
+func (d *DB) AlreadyCoupled(ctx context.Context, mapping string, sourceIsTable bool, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	src, _ := couplingColumns(sourceIsTable)
+	args := []any{mapping}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT `+src+` FROM couplings WHERE mapping = ? AND `+src+` IN (`+
+		strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("couplings of mapping %s: %w", mapping, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
 }
 
 // FinishRun saves a run's counts and end, and moves the source watermark in

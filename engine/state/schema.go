@@ -20,6 +20,14 @@ CREATE TABLE IF NOT EXISTS couplings (
 	coupled_at     TIMESTAMP NOT NULL,
 	last_synced_at TIMESTAMP,
 	last_result    VARCHAR,
+	-- the modified-on of each side as of the last sync: a side whose record
+	-- is not newer has not changed since (echo suppression)
+	table_modified       TIMESTAMP,
+	integration_modified TIMESTAMP,
+	-- and each side's ETag, which tells a change apart even within the
+	-- second that Dataverse stamps modified-on with
+	table_etag           VARCHAR,
+	integration_etag     VARCHAR,
 	PRIMARY KEY (mapping, table_id),
 	UNIQUE (mapping, integration_id)
 );
@@ -88,7 +96,9 @@ CREATE TABLE IF NOT EXISTS plan_operations (
 	source_id       VARCHAR NOT NULL,
 	dest_id         VARCHAR,
 	etag            VARCHAR,
+	source_etag     VARCHAR,
 	source_modified TIMESTAMP,
+	dest_modified   TIMESTAMP,
 	reason          VARCHAR,
 	PRIMARY KEY (plan_id, mapping, direction, seq)
 );

@@ -167,3 +167,21 @@ func couplingColumns(sourceIsTable bool) (src, dst string) {
 	}
 	return "integration_id", "table_id"
 }
+
+// modifiedColumns names the coupling columns holding the source's and the
+// destination's modified-on as of the last sync.
+func modifiedColumns(sourceIsTable bool) (src, dst string) {
+	if sourceIsTable {
+		return "table_modified", "integration_modified"
+	}
+	return "integration_modified", "table_modified"
+}
+
+// etagColumns names the coupling columns holding the source's and the
+// destination's ETag as of the last sync.
+func etagColumns(sourceIsTable bool) (src, dst string) {
+	if sourceIsTable {
+		return "table_etag", "integration_etag"
+	}
+	return "integration_etag", "table_etag"
+}

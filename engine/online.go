@@ -1,0 +1,205 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/mappings"
+)
+
+// CheckOnline checks the program against the services themselves: every
+// entity set and field a mapping reads or writes exists, and each value it
+// writes fits the field's type. Connectors that cannot describe themselves
+// are skipped with a warning.
+func (e *Engine) CheckOnline(ctx context.Context) mappings.Diagnostics {
+	var diags mappings.Diagnostics
+	schemas := map[string]*connectors.Schema{}
+	for _, c := range e.prog.Project.Connectors {
+		d, ok := e.conns[c.Name].(connectors.Describer)
+		if !ok {
+			diags.Warnf(c.Pos, "connector %s (type %s) cannot describe its entities; its fields are not checked", c.Name, c.Type)
+			continue
+		}
+		s, err := d.Describe(ctx)
+		if err != nil {
+			diags.Errorf(c.Pos, "connector %s: %v", c.Name, err)
+			continue
+		}
+		schemas[c.Name] = s
+	}
+	for _, m := range e.prog.Mappings {
+		src := entitySchema(&diags, schemas, m, m.Source)
+		dst := entitySchema(&diags, schemas, m, m.Dest)
+		if src == nil || dst == nil {
+			continue
+		}
+		for _, f := range m.Fields {
+			checkFlow(&diags, m, f, src, dst)
+		}
+	}
+	// Both passes of a bidirectional mapping check the same sides.
+	diags = dedupeDiagnostics(diags)
+	diags.Sort()
+	return diags
+}
+
+func entitySchema(diags *mappings.Diagnostics, schemas map[string]*connectors.Schema, m *Mapping, s Side) *connectors.EntitySchema {
+	schema, ok := schemas[s.Connector]
+	if !ok {
+		return nil
+	}
+	pos := m.Def.Table.Pos
+	if s.Name == plan.SideIntegration {
+		pos = m.Def.Integration.Pos
+	}
+	es := schema.Entity(s.Entity.Name)
+	if es == nil {
+		diags.Errorf(pos, "mapping %s: connector %s has no entity set %q%s", m.Name, s.Connector, s.Entity.Name, closest(s.Entity.Name, schema))
+		return nil
+	}
+	for _, f := range []string{s.Entity.Key, s.Entity.Modified} {
+		if f != "" && es.Field(f) == nil {
+			diags.Errorf(pos, "mapping %s: %s %s has no field %q", m.Name, s.Connector, es.Name, f)
+		}
+	}
+	if s.Filter != nil {
+		for _, f := range identifiers(s.Filter) {
+			if es.Field(f) == nil {
+				diags.Errorf(pos, "mapping %s: the filter of %s %s reads %q, which is not a field of it", m.Name, s.Connector, es.Name, f)
+			}
+		}
+	}
+	return es
+}
+
+func closest(name string, s *connectors.Schema) string {
+	for _, e := range s.Entities {
+		if strings.EqualFold(e.Name, name) {
+			return fmt.Sprintf(" (did you mean %q?)", e.Name)
+		}
+	}
+	return ""
+}
+
+// fieldType returns the EDM type of a field as read, or "" when it does not
+// exist: a bound lookup is a navigation property read as _x_value.
+func fieldType(es *connectors.EntitySchema, name, read string) (string, bool) {
+	if f := es.Field(read); f != nil {
+		return f.Type, true
+	}
+	if f := es.Field(name); f != nil {
+		return f.Type, true
+	}
+	if _, ok := es.Lookups[name]; ok {
+		return "Edm.Guid", true
+	}
+	return "", false
+}
+
+func checkFlow(diags *mappings.Diagnostics, m *Mapping, f FieldFlow, src, dst *connectors.EntitySchema) {
+	dstType, ok := fieldType(dst, f.Dest, f.DestRead)
+	if !ok {
+		diags.Errorf(f.Pos, "mapping %s, field %s: %s has no field %q", m.Name, f.Label, dst.Name, f.Dest)
+		return
+	}
+	var srcType string
+	if f.Source != "" {
+		t, ok := fieldType(src, f.Source, f.SourceRead)
+		if !ok {
+			diags.Errorf(f.Pos, "mapping %s, field %s: %s has no field %q", m.Name, f.Label, src.Name, f.Source)
+			return
+		}
+		srcType = t
+	}
+	if f.Lookup != nil {
+		return // an id translated through couplings: its type is the target key's
+	}
+	var got string
+	switch {
+	case f.HasConstant:
+		got = valueCategory(f.Constant)
+	case f.Options != nil:
+		for _, v := range f.Options {
+			if c := valueCategory(v); c != "" && !fits(c, dstType) {
+				got = c
+			}
+		}
+	case f.Transform != nil:
+		got = kindCategory(f.Transform.Node().Type())
+	default:
+		got = edmCategory(srcType)
+	}
+	if got != "" && !fits(got, dstType) {
+		diags.Errorf(f.Pos, "mapping %s, field %s: writes a %s to %s.%s, which is %s", m.Name, f.Label, got, dst.Name, f.Dest, dstType)
+	}
+}
+
+// Value categories compared by type checks.
+const (
+	catText   = "text"
+	catNumber = "number"
+	catBool   = "boolean"
+)
+
+func valueCategory(v any) string {
+	switch v.(type) {
+	case string:
+		return catText
+	case float64, int, int64:
+		return catNumber
+	case bool:
+		return catBool
+	}
+	return ""
+}
+
+func kindCategory(t reflect.Type) string {
+	if t == nil {
+		return ""
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return catText
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Float64, reflect.Float32:
+		return catNumber
+	case reflect.Bool:
+		return catBool
+	}
+	return ""
+}
+
+var edmNumber = regexp.MustCompile(`^Edm\.(Int16|Int32|Int64|Byte|SByte|Decimal|Double|Single)$`)
+
+func edmCategory(edm string) string {
+	switch {
+	case edm == "Edm.String" || edm == "Edm.Guid" || edm == "Edm.Date" || edm == "Edm.DateTimeOffset" || edm == "Edm.TimeOfDay":
+		return catText
+	case edmNumber.MatchString(edm):
+		return catNumber
+	case edm == "Edm.Boolean":
+		return catBool
+	}
+	return "" // enums, complex types: not checked
+}
+
+func fits(category, edm string) bool {
+	want := edmCategory(edm)
+	return want == "" || want == category
+}
+
+func dedupeDiagnostics(ds mappings.Diagnostics) mappings.Diagnostics {
+	seen := map[string]bool{}
+	out := ds[:0]
+	for _, d := range ds {
+		if k := d.String(); !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
