@@ -59,11 +59,7 @@ func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 		e.progress = func(Progress) {}
 	}
 	for _, c := range prog.Project.Connectors {
-		conn, err := connectors.New(connectors.Config{
-			Name: c.Name, Type: c.Type, BaseURL: c.BaseURL, PageSize: c.PageSize,
-			MaxConcurrency: c.MaxConcurrency, Timeout: c.Timeout, MaxRetries: c.MaxRetries,
-			Auth: connectors.Auth{Type: c.Auth.Type, Token: c.Auth.Token},
-		})
+		conn, err := connectors.New(ConnectorConfig(c))
 		if err != nil {
 			return nil, err
 		}

@@ -49,7 +49,7 @@ func (p *Program) RunFilter(rec map[string]any) (bool, error) {
 
 // CompileTransform compiles a field transform against ValueEnv.
 func CompileTransform(e Expr) (*Program, *Diagnostic) {
-	p, err := expr.Compile(e.Source, append(functions(), expr.Env(ValueEnv{}), expr.Timezone("UTC"))...)
+	p, err := expr.Compile(e.Source, append(functions(), expr.Env(ValueEnv{}), expr.Timezone("UTC"), expr.DisableBuiltin("type"))...)
 	if err != nil {
 		return nil, e.diagnostic(err)
 	}
@@ -60,7 +60,9 @@ func CompileTransform(e Expr) (*Program, *Diagnostic) {
 // variables; a field the record lacks is null.
 func CompileFilter(e Expr) (*Program, *Diagnostic) {
 	// UTC, so that now() and date() do not depend on the machine's zone.
-	opts := append(functions(), expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.AsBool(), expr.Timezone("UTC"))
+	// "type" is a builtin of expr-lang and a field of many entities (a BC
+	// contact's type); in a filter the field wins.
+	opts := append(functions(), expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.AsBool(), expr.Timezone("UTC"), expr.DisableBuiltin("type"))
 	p, err := expr.Compile(e.Source, opts...)
 	if err != nil {
 		return nil, e.diagnostic(err)

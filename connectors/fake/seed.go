@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/google/uuid"
@@ -29,29 +28,28 @@ var accountFields = []string{
 // NewERP returns a server shaped like Business Central's API v2.0: the set
 // "customers" keyed by "id", stamped in "lastModifiedDateTime" with
 // millisecond precision, refusing a PATCH without If-Match (send "*" for an
-// unconditional update). Seed it with SeedCustomers.
+// unconditional update), and beside it every other set the bundled
+// bc-dataverse mappings read: vendors, contacts, salespeople, currencies,
+// paymentTerms, shipmentMethods, shippingAgents, unitsOfMeasure, items,
+// resources, opportunities, salesOrders and salesInvoices, shaped the same
+// way and typed for $metadata. Seed it with SeedCustomers, or with SeedAll
+// for the whole default set.
 func NewERP() *Server {
-	return New(EntitySet{
-		Name:              "customers",
-		Key:               "id",
-		Modified:          "lastModifiedDateTime",
-		ModifiedPrecision: time.Millisecond,
-		RequireIfMatch:    true,
-		Fields:            customerFields,
-	})
+	s := New(bcEntitySets()...)
+	s.SetNamespace("Microsoft.NAV")
+	return s
 }
 
 // NewCRM returns a server shaped like the Dataverse Web API: the set
 // "accounts" keyed by "accountid", stamped in "modifiedon" with second
-// precision. It starts empty.
+// precision, and beside it every other set the bundled bc-dataverse mappings
+// use: contacts, systemusers, transactioncurrencies, stringmaps,
+// uomschedules, products, opportunities, salesorders and invoices, with their
+// lookups (ownerid -> systemusers, ...) declared. It starts empty.
 func NewCRM() *Server {
-	return New(EntitySet{
-		Name:              "accounts",
-		Key:               "accountid",
-		Modified:          "modifiedon",
-		ModifiedPrecision: time.Second,
-		Fields:            accountFields,
-	})
+	s := New(dataverseEntitySets()...)
+	s.SetNamespace("Microsoft.Dynamics.CRM")
+	return s
 }
 
 // SeedCustomers puts Customer(0) to Customer(n-1) into the set "customers".

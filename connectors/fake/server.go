@@ -99,6 +99,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeThrottled(w, wait)
 		return
 	}
+	if isMetadataRequest(r) { // not routed: its XML cannot travel in a JSON $batch
+		s.serveMetadata(w, r)
+		return
+	}
 	s.route(w, r)
 }
 

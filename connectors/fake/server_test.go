@@ -496,7 +496,7 @@ func TestErrors(t *testing.T) {
 		status             int
 		code               string
 	}{
-		{"GET", "/vendors", "", 404, codeNotFound},
+		{"GET", "/nosuchset", "", 404, codeNotFound},
 		{"GET", "/", "", 404, codeNotFound},
 		{"GET", "/customers(" + id + ")/number", "", 404, codeNotFound},
 		{"GET", "/customers(00000000-0000-0000-0000-000000000000)", "", 404, codeNotFound},

@@ -64,6 +64,7 @@ type Client struct {
 	concurrency int
 	maxBody     int64
 	log         *slog.Logger
+	schema      schemaCache // Describe's, in metadata.go
 }
 
 var _ connectors.Connector = (*Client)(nil)

@@ -1,0 +1,16 @@
+package engine
+
+import (
+	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/mappings"
+)
+
+// ConnectorConfig returns the settings that connectors.New builds the
+// connector declared by c from.
+func ConnectorConfig(c *mappings.Connector) connectors.Config {
+	return connectors.Config{
+		Name: c.Name, Type: c.Type, BaseURL: c.BaseURL, PageSize: c.PageSize,
+		MaxConcurrency: c.MaxConcurrency, Timeout: c.Timeout, MaxRetries: c.MaxRetries,
+		Auth: connectors.Auth{Type: c.Auth.Type, Token: c.Auth.Token},
+	}
+}
