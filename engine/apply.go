@@ -152,7 +152,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 	var after int64
 	for {
 		var ops []plan.Operation
-		err := e.state.Operations(ctx, part, after, applyBatch, []plan.Kind{plan.Create, plan.Update}, func(op plan.Operation) error {
+		err := e.state.Operations(ctx, part, after, applyBatch, []plan.Kind{plan.Create, plan.Couple, plan.Update}, func(op plan.Operation) error {
 			ops = append(ops, op)
 			return nil
 		})
@@ -167,7 +167,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		// apply) would make a duplicate.
 		var creates []string
 		for _, op := range ops {
-			if op.Kind == plan.Create {
+			if op.Kind == plan.Create || op.Kind == plan.Couple {
 				creates = append(creates, op.SourceID)
 			}
 		}
@@ -181,12 +181,16 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		}
 		for _, r := range results {
 			note(r)
-			if r.Err == "" {
-				if r.Op == string(plan.Create) {
-					run.Inserted++
-				} else {
-					run.Modified++
-				}
+			if r.Err != "" {
+				continue
+			}
+			switch r.Op {
+			case string(plan.Create):
+				run.Inserted++
+			case string(plan.Couple):
+				run.Coupled++
+			default:
+				run.Modified++
 			}
 		}
 		// Record with a context that outlives a cancelled ctx: these writes
@@ -197,7 +201,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		if werr != nil {
 			return run, failures, werr
 		}
-		e.progress(Progress{Mapping: m.Name, Stage: "write", Done: run.Inserted + run.Modified + run.Failed})
+		e.progress(Progress{Mapping: m.Name, Stage: "write", Done: run.Inserted + run.Coupled + run.Modified + run.Failed})
 	}
 
 	if err := e.state.MarkUnchangedSynced(ctx, part, side.SourceIsTable); err != nil {
@@ -223,16 +227,32 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 
 // write sends one batch of operations and turns the outcome into results to
 // record. Only a failure that stops the whole batch is returned as an error.
-func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity connectors.Entity, ops []plan.Operation, binds map[string]string, coupled map[string]bool) ([]state.RecordResult, error) {
+func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity connectors.Entity, ops []plan.Operation, binds map[string]string, coupled map[string]string) ([]state.RecordResult, error) {
 	writes := make([]connectors.WriteOp, 0, len(ops))
 	index := make([]int, 0, len(ops))
 	results := make([]state.RecordResult, len(ops))
+	now := e.now().UTC()
 	for i, op := range ops {
 		results[i] = state.RecordResult{Seq: op.Seq, SourceID: op.SourceID, DestID: op.DestID, Op: string(op.Kind),
-			SourceModified: op.SourceModified, SourceETag: op.SourceETag}
-		if op.Kind == plan.Create && coupled[op.SourceID] {
-			results[i].Err = "stale: the source record was coupled after this plan was made; not created again"
+			SourceModified: op.SourceModified, SourceETag: op.SourceETag, At: now}
+		if to, ok := coupled[op.SourceID]; ok {
+			switch {
+			case op.Kind == plan.Couple && to == op.DestID:
+				// Coupled already, to the same record: the other pass of a
+				// bidirectional mapping matched the same pair.
+				results[i].Op = "already coupled"
+			case op.Kind == plan.Couple:
+				results[i].Err = fmt.Sprintf("stale: the source record was coupled to %s after this plan was made; not coupled to %s", to, op.DestID)
+			default:
+				results[i].Err = "stale: the source record was coupled after this plan was made; not created again"
+			}
 			continue
+		}
+		if op.Kind == plan.Couple {
+			results[i].Couple = true
+			if len(op.Changes) == 0 {
+				continue // coupled without a write: nothing differs, or no sync_after
+			}
 		}
 		fields := connectors.Record{}
 		for _, c := range op.Changes {
@@ -274,10 +294,8 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 	if len(out) != len(writes) {
 		return nil, fmt.Errorf("write %s: connector returned %d results for %d writes", entity.Name, len(out), len(writes))
 	}
-	now := e.now().UTC()
 	for j, wr := range out {
 		r := &results[index[j]]
-		r.At = now
 		switch {
 		case errors.Is(wr.Err, connectors.ErrStale):
 			r.Err = "stale: the destination record changed since the plan was made; it was not overwritten"
@@ -296,8 +314,8 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 		}
 	}
 	for i := range results {
-		if results[i].At.IsZero() {
-			results[i].At = now
+		if results[i].Err != "" {
+			results[i].Couple = false
 		}
 	}
 	if werr != nil {

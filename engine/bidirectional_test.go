@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -222,5 +223,60 @@ func TestOneSidedEditIsNotAConflict(t *testing.T) {
 	if full := w.plan(engine.PlanOptions{Full: true}); full.HasChanges() {
 		t.Errorf("a full plan after the sync has changes: to %v, from %v",
 			part(t, full, "to_integration").Counts, part(t, full, "from_integration").Counts)
+	}
+}
+
+func TestMatchBasedCouplingInsteadOfDuplicates(t *testing.T) {
+	w := newBidiWorld(t, `match:
+  fields: [ { field: number, integration_field: accountnumber } ]
+  create_if_no_match: true
+  sync_after: true`)
+	c := fake.Customer(0)
+	// The CRM already holds customer 0 (its number in other case) and two
+	// accounts that claim customer 1's number.
+	for _, a := range []connectors.Record{
+		{"accountnumber": strings.ToLower(c["number"].(string)), "name": "Old name", "address1_city": c["city"]},
+		{"accountnumber": fake.Customer(1)["number"], "name": "Twin 1"},
+		{"accountnumber": fake.Customer(1)["number"], "name": "Twin 2"},
+	} {
+		if _, err := w.crm.Put("accounts", a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := w.plan(engine.PlanOptions{})
+	to := part(t, p, "to_integration")
+	if to.Counts[plan.Couple] != 1 || to.Counts[plan.Fail] != 1 || to.Counts[plan.Create] != 3 {
+		t.Fatalf("to_integration counts = %v; want 1 couple, 1 fail (two matches), 3 creates", to.Counts)
+	}
+	var coupleOp, failOp plan.Operation
+	for _, op := range to.Operations {
+		switch op.Kind {
+		case plan.Couple:
+			coupleOp = op
+		case plan.Fail:
+			failOp = op
+		}
+	}
+	if coupleOp.SourceID != c["id"] || len(coupleOp.Changes) != 2 {
+		t.Errorf("couple op = %+v; want customer 0 with its number and name written (sync_after)", coupleOp)
+	}
+	if !strings.Contains(failOp.Reason, "2 accounts records match on number = accountnumber") {
+		t.Errorf("fail reason = %q", failOp.Reason)
+	}
+	w.apply(p.ID)
+	acc, _ := w.crm.Get("accounts", coupleOp.DestID)
+	if acc["name"] != c["displayName"] {
+		t.Errorf("matched account name = %v, want %v after sync_after", acc["name"], c["displayName"])
+	}
+	if n := w.crm.Len("accounts"); n != 2+3+3 {
+		t.Errorf("CRM holds %d accounts; want the 5 it had plus 3 created, no duplicate", n)
+	}
+	runs, _ := w.e.State().Runs(t.Context(), 5)
+	var coupled int64
+	for _, r := range runs {
+		coupled += r.Coupled
+	}
+	if coupled != 1 {
+		t.Errorf("runs report %d coupled, want 1 (the other pass's identical match is not counted twice)", coupled)
 	}
 }

@@ -40,6 +40,16 @@ type Mapping struct {
 	// SourceIsTable is true when the table side is read and the integration
 	// side written.
 	SourceIsTable bool
+	// Match lists the field pairs compared by match-based coupling, and
+	// MatchGroups their indexes grouped by priority, lowest first.
+	Match       []MatchPair
+	MatchGroups [][]int
+}
+
+// MatchPair is one source field compared with one destination field.
+type MatchPair struct {
+	Source, Dest  string
+	CaseSensitive bool
 }
 
 // Side is one end of a compiled mapping.
@@ -264,6 +274,27 @@ func compilePass(p *mappings.Project, m *mappings.Mapping, way mappings.Directio
 	}
 	if !ok {
 		return nil
+	}
+	if m.Match != nil {
+		byPriority := map[int][]int{}
+		var priorities []int
+		for _, mf := range m.Match.Fields {
+			pair := MatchPair{Source: mf.Field, Dest: mf.IntegrationField, CaseSensitive: mf.CaseSensitive}
+			if !cm.SourceIsTable {
+				pair.Source, pair.Dest = mf.IntegrationField, mf.Field
+			}
+			if _, seen := byPriority[mf.Priority]; !seen {
+				priorities = append(priorities, mf.Priority)
+			}
+			byPriority[mf.Priority] = append(byPriority[mf.Priority], len(cm.Match))
+			cm.Match = append(cm.Match, pair)
+			srcSelect = append(srcSelect, pair.Source)
+			dstSelect = append(dstSelect, pair.Dest)
+		}
+		slices.Sort(priorities)
+		for _, p := range priorities {
+			cm.MatchGroups = append(cm.MatchGroups, byPriority[p])
+		}
 	}
 	if !readsWholeRecord {
 		cm.Source.Select = dedupe(srcSelect)

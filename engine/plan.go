@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -192,6 +193,7 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, ful
 		Part:          state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)},
 		SourceIsTable: m.SourceIsTable, Fields: m.destFields(), SyncOnlyCoupled: m.Def.SyncOnlyCoupled,
 		DestEntity: m.Dest.Entity.Name, OnlyIfChanged: m.Def.Direction == mappings.Bidirectional,
+		Match: m.matchSpec(),
 	})
 	if err != nil {
 		return nil, err
@@ -229,7 +231,7 @@ func nextWatermark(old, latest, readStarted time.Time) time.Time {
 // stageSource stages every source record modified since since (all when
 // zero), with the destination values computed from it.
 func (e *Engine) stageSource(ctx context.Context, src connectors.Connector, m *Mapping, since time.Time, lookups Lookups) (int64, error) {
-	stage, err := e.state.NewStage(ctx, state.SourceRows, len(m.Fields))
+	stage, err := e.state.NewStage(ctx, state.SourceRows, len(m.Fields), len(m.Match))
 	if err != nil {
 		return 0, err
 	}
@@ -254,6 +256,38 @@ func (e *Engine) stageSource(ctx context.Context, src connectors.Connector, m *M
 	return stage.Rows(), nil
 }
 
+// stageMatchCandidates fetches, for an incremental plan, the destination
+// records that could match the uncoupled source records read: those whose
+// first match field of a group holds one of the values sought. The diff
+// then decides on every field of the group.
+func (e *Engine) stageMatchCandidates(ctx context.Context, dst connectors.Connector, m *Mapping, add func([]connectors.Record) error) error {
+	for _, group := range m.MatchGroups {
+		col := group[0]
+		vals, err := e.state.UncoupledMatchValues(ctx, m.Name, m.SourceIsTable, col)
+		if err != nil || len(vals) == 0 {
+			return err
+		}
+		var wanted []string
+		for _, v := range vals {
+			if raw, err := decodeValue([]byte(v)); err == nil && raw != nil {
+				if s, err := optionKey(raw); err == nil {
+					wanted = append(wanted, s)
+				}
+			}
+		}
+		byField := m.Dest.Entity
+		byField.Key = m.Match[col].Dest
+		recs, err := dst.Get(ctx, byField, m.Dest.Select, wanted)
+		if err != nil {
+			return fmt.Errorf("find records matching on %s: %w", m.Match[col].Dest, err)
+		}
+		if err := add(recs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // stageRecords turns records into staged rows and appends them.
 func (e *Engine) stageRecords(stage *state.Stage, mapping, what string, recs []connectors.Record, toRow func(connectors.Record) (state.Row, error)) error {
 	for _, rec := range recs {
@@ -270,7 +304,7 @@ func (e *Engine) stageRecords(stage *state.Stage, mapping, what string, recs []c
 }
 
 func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Mapping, fullRead bool) error {
-	stage, err := e.state.NewStage(ctx, state.DestRows, len(m.Fields))
+	stage, err := e.state.NewStage(ctx, state.DestRows, len(m.Fields), len(m.Match))
 	if err != nil {
 		return err
 	}
@@ -294,6 +328,9 @@ func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Map
 				err = add(recs)
 			}
 		}
+		if err == nil {
+			err = e.stageMatchCandidates(ctx, dst, m, add)
+		}
 	}
 	if cerr := stage.Close(); err == nil {
 		err = cerr
@@ -307,6 +344,21 @@ func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Map
 
 func endpoint(s Side) plan.Endpoint {
 	return plan.Endpoint{Side: s.Name, Connector: s.Connector, Entity: s.Entity.Name, Key: s.Entity.Key, Modified: s.Entity.Modified}
+}
+
+func (m *Mapping) matchSpec() *state.MatchSpec {
+	if len(m.MatchGroups) == 0 {
+		return nil
+	}
+	spec := &state.MatchSpec{Groups: m.MatchGroups, CreateIfNoMatch: m.Def.Match.CreateIfNoMatch, SyncAfter: m.Def.Match.SyncAfter}
+	for _, g := range m.MatchGroups {
+		var parts []string
+		for _, i := range g {
+			parts = append(parts, m.Match[i].Source+" = "+m.Match[i].Dest)
+		}
+		spec.Labels = append(spec.Labels, strings.Join(parts, " and "))
+	}
+	return spec
 }
 
 func (m *Mapping) destFields() []state.DestField {
@@ -342,13 +394,20 @@ func etagOf(rec connectors.Record) string {
 
 // newRow starts the staged row of a record: its key, version and
 // modified-on, with numbers made ready for expressions.
-func (m *Mapping) newRow(rec connectors.Record, e connectors.Entity) (state.Row, error) {
+func (m *Mapping) newRow(rec connectors.Record, e connectors.Entity, isSource bool) (state.Row, error) {
 	key, err := recordKey(rec, e.Key)
 	if err != nil {
 		return state.Row{}, err
 	}
 	numbersForExpressions(rec)
-	row := state.Row{Key: key, ETag: etagOf(rec), InFilter: true, Values: make([]*string, len(m.Fields))}
+	row := state.Row{Key: key, ETag: etagOf(rec), InFilter: true, Values: make([]*string, len(m.Fields)), Match: make([]*string, len(m.Match))}
+	for i, p := range m.Match {
+		field := p.Dest
+		if isSource {
+			field = p.Source
+		}
+		row.Match[i] = matchValue(rec[field], p.CaseSensitive)
+	}
 	if e.Modified != "" {
 		if row.Modified, err = parseModified(rec[e.Modified]); err != nil {
 			row.Err = fmt.Sprintf("record %s: %v", key, err)
@@ -357,11 +416,28 @@ func (m *Mapping) newRow(rec connectors.Record, e connectors.Entity) (state.Row,
 	return row, nil
 }
 
+// matchValue is the form a match field is compared in: canonical, lower
+// case unless case-sensitive; blanks match nothing.
+func matchValue(v any, caseSensitive bool) *string {
+	if s, ok := v.(string); ok && strings.TrimSpace(s) == "" {
+		return nil
+	}
+	c, err := canonical(v)
+	if err != nil || c == nil {
+		return nil
+	}
+	if !caseSensitive {
+		low := strings.ToLower(*c)
+		return &low
+	}
+	return c
+}
+
 // sourceRow computes the staged row of a source record: whether it passes
 // the filter, and each destination value. A value that cannot be computed
 // fails the record, not the plan.
 func (m *Mapping) sourceRow(rec connectors.Record, lookups Lookups) (state.Row, error) {
-	row, err := m.newRow(rec, m.Source.Entity)
+	row, err := m.newRow(rec, m.Source.Entity, true)
 	if err != nil {
 		return row, err
 	}
@@ -393,7 +469,7 @@ func (m *Mapping) sourceRow(rec connectors.Record, lookups Lookups) (state.Row, 
 
 // destRow stages a destination record's current values of the mapped fields.
 func (m *Mapping) destRow(rec connectors.Record) (state.Row, error) {
-	row, err := m.newRow(rec, m.Dest.Entity)
+	row, err := m.newRow(rec, m.Dest.Entity, false)
 	if err != nil {
 		return row, err
 	}

@@ -16,6 +16,10 @@ type Kind string
 const (
 	// Create writes a new destination record and couples it to the source.
 	Create Kind = "create"
+	// Couple couples an uncoupled source record to the destination record
+	// that matches it on the mapping's match fields, and with sync_after
+	// writes the fields that differ.
+	Couple Kind = "couple"
 	// Update writes the changed fields of a coupled destination record.
 	Update Kind = "update"
 	// Unchanged is a coupled record whose mapped fields already agree.
@@ -31,7 +35,7 @@ const (
 )
 
 // Kinds lists every kind in report order.
-var Kinds = []Kind{Create, Update, Conflict, Unchanged, Skip, Fail}
+var Kinds = []Kind{Create, Couple, Update, Conflict, Unchanged, Skip, Fail}
 
 // Status is where a plan is in its life.
 type Status string
@@ -58,7 +62,7 @@ type Plan struct {
 // HasChanges reports whether applying the plan would write anything.
 func (p *Plan) HasChanges() bool {
 	for _, m := range p.Mappings {
-		if m.Counts[Create]+m.Counts[Update] > 0 {
+		if m.Counts[Create]+m.Counts[Couple]+m.Counts[Update] > 0 {
 			return true
 		}
 	}

@@ -69,8 +69,8 @@ func PlanText(w io.Writer, p *plan.Plan) error {
 	for _, m := range p.Mappings {
 		unchanged += m.NotModified
 	}
-	ew.printf("\nPlan: %d to create, %d to update, %d in conflict, %d failed; %d left out, %d unchanged.\n",
-		t[plan.Create], t[plan.Update], t[plan.Conflict], t[plan.Fail], t[plan.Skip], unchanged)
+	ew.printf("\nPlan: %d to create, %d to couple, %d to update, %d in conflict, %d failed; %d left out, %d unchanged.\n",
+		t[plan.Create], t[plan.Couple], t[plan.Update], t[plan.Conflict], t[plan.Fail], t[plan.Skip], unchanged)
 	if !p.HasChanges() {
 		ew.printf("No changes. Both sides are in step.\n")
 	}
@@ -86,6 +86,7 @@ func countsLine(c plan.Counts, notModified int64) string {
 		}
 	}
 	add(c[plan.Create], "to create")
+	add(c[plan.Couple], "to couple")
 	add(c[plan.Update], "to update")
 	add(c[plan.Conflict], "in conflict")
 	add(c[plan.Fail], "failed")
@@ -97,7 +98,7 @@ func countsLine(c plan.Counts, notModified int64) string {
 	return strings.Join(parts, ", ")
 }
 
-var symbols = map[plan.Kind]string{plan.Create: "+", plan.Update: "~", plan.Conflict: "x", plan.Fail: "!", plan.Skip: "-", plan.Unchanged: "="}
+var symbols = map[plan.Kind]string{plan.Create: "+", plan.Couple: "&", plan.Update: "~", plan.Conflict: "x", plan.Fail: "!", plan.Skip: "-", plan.Unchanged: "="}
 
 func writeOperation(ew *errWriter, m *plan.MappingPlan, op plan.Operation) {
 	dest := op.DestID

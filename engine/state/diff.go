@@ -32,6 +32,24 @@ type DiffSpec struct {
 	// its last sync, so that what coupler wrote does not come back as a
 	// change; bidirectional mappings need it.
 	OnlyIfChanged bool
+	// Match, when set, couples an uncoupled source record to the one
+	// destination record whose match columns equal its own.
+	Match *MatchSpec
+}
+
+// MatchSpec configures match-based coupling in a diff.
+type MatchSpec struct {
+	// Groups lists, in priority order, the match columns that must all be
+	// equal for a match; the next group is tried for records with none.
+	Groups [][]int
+	// Labels names each group's fields, for messages.
+	Labels []string
+	// CreateIfNoMatch creates records nothing matches; otherwise they are
+	// left out.
+	CreateIfNoMatch bool
+	// SyncAfter writes the source's values to a record right after
+	// coupling it.
+	SyncAfter bool
 }
 
 // DestField is a destination field as the diff and apply see it.
@@ -76,16 +94,19 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 		changed = strings.Join(distinct, " OR ")
 	}
 	missing := sqlString(fmt.Sprintf("the coupled %s record no longer exists", s.DestEntity))
+	matchCTE, matchJoin, matchCases, matchReasons, destKey := matchSQL(s, dst)
 	// Operations are numbered in report order: creates, updates, failures,
 	// skips, then unchanged, each by source key.
 	ops := `
 INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id, dest_id, etag, source_etag, source_modified, dest_modified, reason)
-SELECT ?, ?, ?, row_number() OVER (ORDER BY rank, source_id), op, source_id, dest_id, etag, source_etag, source_modified, dest_modified, reason
+` + matchCTE + `
+SELECT ?, ?, ?, row_number() OVER (ORDER BY rank, source_id), op, source_id, CASE WHEN op = 'create' THEN NULL ELSE dest_id END,
+	etag, source_etag, source_modified, dest_modified, reason
 FROM (
-	SELECT s.key AS source_id, c.` + dst + ` AS dest_id, d.etag, s.etag AS source_etag, s.modified AS source_modified, d.modified AS dest_modified,
+	SELECT s.key AS source_id, d.key AS dest_id, d.etag, s.etag AS source_etag, s.modified AS source_modified, d.modified AS dest_modified,
 		CASE
 			WHEN NOT s.in_filter THEN 'skip'
-			WHEN s.err IS NOT NULL THEN 'fail'
+			WHEN s.err IS NOT NULL THEN 'fail'` + matchCases + `
 			WHEN c.` + dst + ` IS NULL AND ? THEN 'skip'
 			WHEN c.` + dst + ` IS NULL THEN 'create'
 			WHEN d.key IS NULL THEN 'fail'
@@ -96,24 +117,29 @@ FROM (
 		END AS op,
 		CASE
 			WHEN NOT s.in_filter THEN 'left out by filter'
-			WHEN s.err IS NOT NULL THEN s.err
+			WHEN s.err IS NOT NULL THEN s.err` + matchReasons + `
 			WHEN c.` + dst + ` IS NULL AND ? THEN 'not coupled (sync_only_coupled)'
 			WHEN c.` + dst + ` IS NULL THEN NULL
 			WHEN d.key IS NULL THEN ` + missing + `
 			WHEN NOT d.in_filter THEN 'the coupled record is left out by the destination''s filter'
 			WHEN ` + unchangedSinceSync + ` THEN 'not changed since the last sync'
 		END AS reason,
-		CASE op WHEN 'create' THEN 1 WHEN 'update' THEN 2 WHEN 'fail' THEN 3 WHEN 'skip' THEN 4 ELSE 5 END AS rank
+		CASE op WHEN 'create' THEN 1 WHEN 'couple' THEN 2 WHEN 'update' THEN 3 WHEN 'fail' THEN 4 WHEN 'skip' THEN 5 ELSE 6 END AS rank
 	FROM ` + stagingTable(SourceRows) + ` s
-	LEFT JOIN couplings c ON c.mapping = ? AND c.` + src + ` = s.key
-	LEFT JOIN ` + stagingTable(DestRows) + ` d ON d.key = c.` + dst + `
+	LEFT JOIN couplings c ON c.mapping = ? AND c.` + src + ` = s.key` + matchJoin + `
+	LEFT JOIN ` + stagingTable(DestRows) + ` d ON d.key = ` + destKey + `
 )`
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, ops, s.PlanID, s.Mapping, s.Direction, s.SyncOnlyCoupled, s.SyncOnlyCoupled, s.Mapping); err != nil {
+	args := []any{}
+	if s.Match != nil {
+		args = append(args, s.Mapping)
+	}
+	args = append(args, s.PlanID, s.Mapping, s.Direction, s.SyncOnlyCoupled, s.SyncOnlyCoupled, s.Mapping)
+	if _, err := tx.ExecContext(ctx, ops, args...); err != nil {
 		return nil, fmt.Errorf("diff mapping %s: %w", s.Mapping, err)
 	}
 	for i, f := range s.Fields {
@@ -122,6 +148,12 @@ FROM (
 		if err != nil {
 			return nil, fmt.Errorf("save fields of mapping %s: %w", s.Mapping, err)
 		}
+	}
+	// A record coupled by matching gets the source's values right away when
+	// the mapping says sync_after.
+	syncAfter := "NULL"
+	if s.Match != nil && s.Match.SyncAfter {
+		syncAfter = "'couple'"
 	}
 	if len(s.Fields) > 0 {
 		var parts []string
@@ -133,8 +165,8 @@ FROM (
 	JOIN %[2]s s ON s.key = o.source_id
 	LEFT JOIN %[3]s d ON d.key = o.dest_id
 	WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ?
-		AND ((o.op = 'create' AND s.v%[1]d IS NOT NULL) OR (o.op = 'update' AND %[4]s))`,
-				i, stagingTable(SourceRows), stagingTable(DestRows), changedSQL(i, f)))
+		AND ((o.op = 'create' AND s.v%[1]d IS NOT NULL) OR (o.op IN ('update', %[5]s) AND %[4]s))`,
+				i, stagingTable(SourceRows), stagingTable(DestRows), changedSQL(i, f), syncAfter))
 			args = append(args, f.Name, s.PlanID, s.Mapping, s.Direction)
 		}
 		q := `INSERT INTO plan_changes (plan_id, mapping, direction, seq, field, before, after)` + strings.Join(parts, "\nUNION ALL")
@@ -279,6 +311,72 @@ func (d *DB) DropStaging(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// matchSQL builds the parts of the diff that couple uncoupled source
+// records to destination records with equal match columns: a CTE ranking
+// the matches of each priority group, its join, the CASE branches deciding
+// couple or fail, their reasons, and the destination key to join on.
+func matchSQL(s DiffSpec, dst string) (cte, join, cases, reasons, destKey string) {
+	destKey = "c." + dst
+	if s.Match == nil || len(s.Match.Groups) == 0 {
+		return "", "", "", "", destKey
+	}
+	var groups []string
+	for gi, cols := range s.Match.Groups {
+		var on []string
+		for _, c := range cols {
+			on = append(on, fmt.Sprintf("d.m%d = s.m%d", c, c))
+		}
+		groups = append(groups, fmt.Sprintf(`g%d AS (
+	SELECT s.key AS skey, count(*) AS n, min(d.key) AS dkey, bool_or(d.coupled) AS coupled
+	FROM %s s JOIN dest_rows d ON %s GROUP BY s.key)`, gi, stagingTable(SourceRows), strings.Join(on, " AND ")))
+	}
+	pick := func(col string) string {
+		var whens []string
+		for gi := range s.Match.Groups {
+			whens = append(whens, fmt.Sprintf("WHEN g%d.n IS NOT NULL THEN g%d.%s", gi, gi, col))
+		}
+		return "CASE " + strings.Join(whens, " ") + " END"
+	}
+	var label []string
+	for gi := range s.Match.Groups {
+		label = append(label, fmt.Sprintf("WHEN g%d.n IS NOT NULL THEN %s", gi, sqlString(s.Match.Labels[gi])))
+	}
+	var joins []string
+	for gi := range s.Match.Groups {
+		joins = append(joins, fmt.Sprintf("LEFT JOIN g%d ON g%d.skey = s.key", gi, gi))
+	}
+	cte = `WITH dest_rows AS (
+	SELECT d.*, EXISTS (SELECT 1 FROM couplings c WHERE c.mapping = ? AND c.` + dst + ` = d.key) AS coupled
+	FROM ` + stagingTable(DestRows) + ` d WHERE d.in_filter),
+` + strings.Join(groups, ",\n") + `,
+matches AS (
+	SELECT s.key AS skey, ` + pick("n") + ` AS n, ` + pick("dkey") + ` AS dkey, ` + pick("coupled") + ` AS coupled,
+		CASE ` + strings.Join(label, " ") + ` END AS on_fields
+	FROM ` + stagingTable(SourceRows) + ` s ` + strings.Join(joins, " ") + `),
+claims AS (SELECT dkey, count(*) AS k FROM matches WHERE n = 1 AND NOT coupled GROUP BY dkey)`
+	join = `
+	LEFT JOIN matches mt ON mt.skey = s.key AND c.` + dst + ` IS NULL
+	LEFT JOIN claims cl ON cl.dkey = mt.dkey`
+	destKey = "coalesce(c." + dst + ", CASE WHEN mt.n = 1 THEN mt.dkey END)"
+	create := "'skip'"
+	noMatch := "'nothing matches on the match fields, and create_if_no_match is off'"
+	if s.Match.CreateIfNoMatch {
+		create, noMatch = "'create'", "NULL"
+	}
+	cases = `
+			WHEN c.` + dst + ` IS NULL AND mt.n = 1 AND NOT mt.coupled AND cl.k = 1 THEN 'couple'
+			WHEN c.` + dst + ` IS NULL AND mt.n >= 1 THEN 'fail'
+			WHEN c.` + dst + ` IS NULL THEN ` + create
+	entity := sqlString(s.DestEntity)
+	reasons = `
+			WHEN c.` + dst + ` IS NULL AND mt.n = 1 AND NOT mt.coupled AND cl.k = 1 THEN 'matched on ' || mt.on_fields
+			WHEN c.` + dst + ` IS NULL AND mt.n = 1 AND mt.coupled THEN 'matches ' || ` + entity + ` || ' ' || mt.dkey || ' on ' || mt.on_fields || ', which is coupled to another record'
+			WHEN c.` + dst + ` IS NULL AND mt.n = 1 THEN cl.k || ' records match the same ' || ` + entity + ` || ' ' || mt.dkey || ' on ' || mt.on_fields
+			WHEN c.` + dst + ` IS NULL AND mt.n > 1 THEN mt.n || ' ' || ` + entity + ` || ' records match on ' || mt.on_fields
+			WHEN c.` + dst + ` IS NULL THEN ` + noMatch
+	return cte, join, cases, reasons, destKey
 }
 
 // changedSQL is true when staged value i differs between source and

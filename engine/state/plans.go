@@ -201,7 +201,7 @@ func (d *DB) LoadPlan(ctx context.Context, id string, limit int, kinds ...plan.K
 		return nil, err
 	}
 	if len(kinds) == 0 {
-		kinds = []plan.Kind{plan.Create, plan.Update, plan.Conflict, plan.Fail}
+		kinds = []plan.Kind{plan.Create, plan.Couple, plan.Update, plan.Conflict, plan.Fail}
 	}
 	for _, m := range p.Mappings {
 		part := Part{PlanID: id, Mapping: m.Name, Direction: m.Direction}

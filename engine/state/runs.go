@@ -21,6 +21,8 @@ type Run struct {
 	Unchanged  int64
 	Skipped    int64
 	Failed     int64
+	// Coupled counts records coupled by matching.
+	Coupled int64
 }
 
 // Duration is how long the run took; zero while it is running.
@@ -155,30 +157,31 @@ func (d *DB) MarkUnchangedSynced(ctx context.Context, part Part, sourceIsTable b
 	return nil
 }
 
-// AlreadyCoupled returns which of the given source ids are coupled, so that
-// apply does not create a record a later plan has already created.
-func (d *DB) AlreadyCoupled(ctx context.Context, mapping string, sourceIsTable bool, ids []string) (map[string]bool, error) {
-	out := map[string]bool{}
+// AlreadyCoupled returns, for those of the given source ids that are
+// coupled, the id they are coupled to, so that apply does not create a
+// record a later plan has already created.
+func (d *DB) AlreadyCoupled(ctx context.Context, mapping string, sourceIsTable bool, ids []string) (map[string]string, error) {
+	out := map[string]string{}
 	if len(ids) == 0 {
 		return out, nil
 	}
-	src, _ := couplingColumns(sourceIsTable)
+	src, dst := couplingColumns(sourceIsTable)
 	args := []any{mapping}
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT `+src+` FROM couplings WHERE mapping = ? AND `+src+` IN (`+
+	rows, err := d.db.QueryContext(ctx, `SELECT `+src+`, `+dst+` FROM couplings WHERE mapping = ? AND `+src+` IN (`+
 		strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("couplings of mapping %s: %w", mapping, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var id, to string
+		if err := rows.Scan(&id, &to); err != nil {
 			return nil, err
 		}
-		out[id] = true
+		out[id] = to
 	}
 	return out, rows.Err()
 }
@@ -191,8 +194,8 @@ func (d *DB) FinishRun(ctx context.Context, r Run, watermarkSide string, waterma
 		return err
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `UPDATE runs SET finished_at = ?, inserted = ?, modified = ?, unchanged = ?, skipped = ?, failed = ? WHERE id = ?`,
-		r.FinishedAt.UTC(), r.Inserted, r.Modified, r.Unchanged, r.Skipped, r.Failed, r.ID)
+	_, err = tx.ExecContext(ctx, `UPDATE runs SET finished_at = ?, inserted = ?, modified = ?, unchanged = ?, skipped = ?, failed = ?, coupled = ? WHERE id = ?`,
+		r.FinishedAt.UTC(), r.Inserted, r.Modified, r.Unchanged, r.Skipped, r.Failed, r.Coupled, r.ID)
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", r.ID, err)
 	}
@@ -221,7 +224,7 @@ func (d *DB) EarliestFailure(ctx context.Context, runID int64, part Part) (time.
 
 // Runs lists the most recent runs first, at most limit of them.
 func (d *DB) Runs(ctx context.Context, limit int) ([]Run, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT id, plan_id, mapping, direction, started_at, finished_at, inserted, modified, unchanged, skipped, failed
+	rows, err := d.db.QueryContext(ctx, `SELECT id, plan_id, mapping, direction, started_at, finished_at, inserted, modified, unchanged, skipped, failed, coupled
 		FROM runs ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
@@ -231,7 +234,7 @@ func (d *DB) Runs(ctx context.Context, limit int) ([]Run, error) {
 	for rows.Next() {
 		var r Run
 		var fin sql.NullTime
-		if err := rows.Scan(&r.ID, &r.PlanID, &r.Mapping, &r.Direction, &r.StartedAt, &fin, &r.Inserted, &r.Modified, &r.Unchanged, &r.Skipped, &r.Failed); err != nil {
+		if err := rows.Scan(&r.ID, &r.PlanID, &r.Mapping, &r.Direction, &r.StartedAt, &fin, &r.Inserted, &r.Modified, &r.Unchanged, &r.Skipped, &r.Failed, &r.Coupled); err != nil {
 			return nil, err
 		}
 		r.FinishedAt = fin.Time

@@ -129,7 +129,8 @@ CREATE TABLE IF NOT EXISTS runs (
 	modified    BIGINT NOT NULL DEFAULT 0,
 	unchanged   BIGINT NOT NULL DEFAULT 0,
 	skipped     BIGINT NOT NULL DEFAULT 0,
-	failed      BIGINT NOT NULL DEFAULT 0
+	failed      BIGINT NOT NULL DEFAULT 0,
+	coupled     BIGINT NOT NULL DEFAULT 0
 );
 
 -- run_records: every write apply attempted and every record that failed.

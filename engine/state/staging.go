@@ -34,6 +34,9 @@ type Row struct {
 	// Err is set when the record's values could not be computed.
 	Err    string
 	Values []*string
+	// Match holds the record's values of the mapping's match fields, in
+	// the form they are compared in (lower case unless case-sensitive).
+	Match []*string
 }
 
 // Stage bulk-loads rows of one side into a fresh staging table through
@@ -42,16 +45,21 @@ type Stage struct {
 	conn     *sql.Conn
 	appender *duckdb.Appender
 	nvalues  int
+	nmatch   int
 	args     []driver.Value
 	rows     int64
 }
 
 // NewStage replaces the staging table of role with an empty one holding
-// nvalues value columns, and returns a Stage that appends to it.
-func (d *DB) NewStage(ctx context.Context, role Role, nvalues int) (*Stage, error) {
+// nvalues value columns and nmatch match columns, and returns a Stage that
+// appends to it.
+func (d *DB) NewStage(ctx context.Context, role Role, nvalues, nmatch int) (*Stage, error) {
 	var cols strings.Builder
 	for i := range nvalues {
 		fmt.Fprintf(&cols, ", v%d VARCHAR", i)
+	}
+	for i := range nmatch {
+		fmt.Fprintf(&cols, ", m%d VARCHAR", i)
 	}
 	table := stagingTable(role)
 	ddl := fmt.Sprintf(`CREATE OR REPLACE TABLE %s (key VARCHAR NOT NULL, modified TIMESTAMP, etag VARCHAR, in_filter BOOLEAN NOT NULL, err VARCHAR%s)`, table, cols.String())
@@ -62,7 +70,7 @@ func (d *DB) NewStage(ctx context.Context, role Role, nvalues int) (*Stage, erro
 	if err != nil {
 		return nil, err
 	}
-	s := &Stage{nvalues: nvalues, args: make([]driver.Value, 5+nvalues), conn: conn}
+	s := &Stage{nvalues: nvalues, nmatch: nmatch, args: make([]driver.Value, 5+nvalues+nmatch), conn: conn}
 	err = conn.Raw(func(dc any) error {
 		a, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", table)
 		s.appender = a
@@ -77,8 +85,8 @@ func (d *DB) NewStage(ctx context.Context, role Role, nvalues int) (*Stage, erro
 
 // Append stages one row.
 func (s *Stage) Append(r Row) error {
-	if len(r.Values) != s.nvalues {
-		return fmt.Errorf("staging row %s: %d values, want %d", r.Key, len(r.Values), s.nvalues)
+	if len(r.Values) != s.nvalues || len(r.Match) != s.nmatch {
+		return fmt.Errorf("staging row %s: %d values and %d match values, want %d and %d", r.Key, len(r.Values), len(r.Match), s.nvalues, s.nmatch)
 	}
 	a := s.args
 	a[0] = r.Key
@@ -89,7 +97,7 @@ func (s *Stage) Append(r Row) error {
 	a[2] = nilIfEmpty(r.ETag)
 	a[3] = r.InFilter
 	a[4] = nilIfEmpty(r.Err)
-	for i, v := range r.Values {
+	for i, v := range append(r.Values, r.Match...) {
 		if v == nil {
 			a[5+i] = nil
 		} else {
@@ -184,4 +192,28 @@ func etagColumns(sourceIsTable bool) (src, dst string) {
 		return "table_etag", "integration_etag"
 	}
 	return "integration_etag", "table_etag"
+}
+
+// UncoupledMatchValues returns the distinct values of match column col among
+// the staged source rows that take part and are not coupled: what an
+// incremental plan looks for among the destination's records.
+func (d *DB) UncoupledMatchValues(ctx context.Context, mapping string, sourceIsTable bool, col int) ([]string, error) {
+	src, _ := couplingColumns(sourceIsTable)
+	m := fmt.Sprintf("m%d", col)
+	rows, err := d.db.QueryContext(ctx, `SELECT DISTINCT s.`+m+` FROM `+stagingTable(SourceRows)+` s
+		WHERE s.in_filter AND s.err IS NULL AND s.`+m+` IS NOT NULL
+		AND NOT EXISTS (SELECT 1 FROM couplings c WHERE c.mapping = ? AND c.`+src+` = s.key)`, mapping)
+	if err != nil {
+		return nil, fmt.Errorf("match values of mapping %s: %w", mapping, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
