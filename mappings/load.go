@@ -732,4 +732,3 @@ func checkFieldNames(d *decoder, m *Mapping) {
 		}
 	}
 }
-
