@@ -491,9 +491,6 @@ func decodeMapping(d *decoder, n *yaml.Node) *Mapping {
 	}
 	checkFieldNames(d, m)
 	checkFieldDirections(d, m)
-	if m.Match != nil {
-		d.diags.Warnf(m.Match.Pos, "mapping %s: match is checked but match-based coupling does not run yet; uncoupled records are created or left out by sync_only_coupled", m.Name)
-	}
 	if m.Conflicts.Delete != "" {
 		d.diags.Warnf(m.Conflicts.Pos, "mapping %s: conflicts.delete is checked but not applied yet; a coupled record missing on one side fails", m.Name)
 	}
