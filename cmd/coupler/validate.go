@@ -43,12 +43,13 @@ error, 0 otherwise.`,
 					return &exitError{code: 1, err: fmt.Errorf("%d error(s) against the services", errorCount(odiags))}
 				}
 			}
-			fields := 0
-			for _, m := range prog.Mappings {
+			var fields int
+			fields = 0
+			for _, m := range prog.Project.Mappings {
 				fields += len(m.Fields)
 			}
 			fmt.Fprintf(g.stdout, "%s is valid: %d connector(s), %d mapping(s), %d field mapping(s)\n",
-				prog.Project.File, len(prog.Project.Connectors), len(prog.Mappings), fields)
+				prog.Project.File, len(prog.Project.Connectors), len(prog.Project.Mappings), fields)
 			return nil
 		},
 	}

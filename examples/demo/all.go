@@ -221,8 +221,8 @@ func (a *allScenario) round(title string, apply bool) []string {
 		took := time.Since(start)
 		for _, mp := range p.Mappings {
 			c := mp.Counts
-			fmt.Fprintf(a.w, "  %-19s %-16s plan   read %5d: %d to create, %d to update, %d conflicts, %d unchanged, %d left out, %d failing (%s)\n",
-				mp.Name, mp.Direction, mp.Read, c[plan.Create], c[plan.Update], c[plan.Conflict],
+			fmt.Fprintf(a.w, "  %-19s %-16s plan   read %5d: %d to create, %d to couple, %d to update, %d conflicts, %d unchanged, %d left out, %d failing (%s)\n",
+				mp.Name, mp.Direction, mp.Read, c[plan.Create], c[plan.Couple], c[plan.Update], c[plan.Conflict],
 				c[plan.Unchanged]+mp.NotModified, c[plan.Skip], c[plan.Fail], took.Round(time.Millisecond))
 		}
 		if p.HasChanges() {
@@ -246,8 +246,8 @@ func (a *allScenario) round(title string, apply bool) []string {
 // report prints one line per run of an apply, then its first failures.
 func (a *allScenario) report(res *engine.ApplyResult) {
 	for _, r := range res.Runs {
-		fmt.Fprintf(a.w, "  %-19s %-16s apply  %d inserted, %d modified, %d failed (%s)\n",
-			r.Mapping, r.Direction, r.Inserted, r.Modified, r.Failed, r.Duration().Round(time.Millisecond))
+		fmt.Fprintf(a.w, "  %-19s %-16s apply  %d inserted, %d coupled, %d modified, %d failed (%s)\n",
+			r.Mapping, r.Direction, r.Inserted, r.Coupled, r.Modified, r.Failed, r.Duration().Round(time.Millisecond))
 		t := a.totals[r.Mapping]
 		if t == nil {
 			t = &runTotals{}
