@@ -16,6 +16,7 @@ import (
 	_ "github.com/couplerhq/coupler/connectors/odata"
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/engine/state"
 	"github.com/couplerhq/coupler/mappings"
 )
 
@@ -330,4 +331,20 @@ func TestRunsAreLogged(t *testing.T) {
 	if len(runs) != 1 || runs[0].Mapping != "CUSTOMER" || runs[0].Inserted != 15 || runs[0].FinishedAt.IsZero() {
 		t.Errorf("runs = %+v", runs)
 	}
+}
+
+// TestCoupledByHandThenUpdated: records coupled outside a plan (by hand, or
+// by an earlier tool) are updated, not created again.
+func TestCoupledByHandThenUpdated(t *testing.T) {
+	w := newWorld(t, 3)
+	c := fake.Customer(0)
+	id, err := w.crm.Put("accounts", map[string]any{"accountnumber": c["number"], "name": "Stale name", "statecode": 0, "customertypecode": 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.e.State().Couple(t.Context(), "CUSTOMER", []state.Coupling{{TableID: c["id"].(string), IntegrationID: id}}); err != nil {
+		t.Fatal(err)
+	}
+	p := w.plan(engine.PlanOptions{})
+	wantCounts(t, p, plan.Counts{plan.Create: 2, plan.Update: 1})
 }

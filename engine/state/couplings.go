@@ -43,12 +43,14 @@ func (d *DB) Couple(ctx context.Context, mapping string, pairs []Coupling) error
 	defer conn.Close()
 	now := time.Now().UTC()
 	err = conn.Raw(func(dc any) error {
-		a, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", "couplings")
+		// Named columns, so that the couplings table can grow columns
+		// without breaking this.
+		a, err := duckdb.NewAppenderWithColumns(dc.(driver.Conn), "", "", "couplings", []string{"mapping", "table_id", "integration_id", "coupled_at"})
 		if err != nil {
 			return err
 		}
 		for _, p := range pairs {
-			if err := a.AppendRow(mapping, p.TableID, p.IntegrationID, now, nil, nil); err != nil {
+			if err := a.AppendRow(mapping, p.TableID, p.IntegrationID, now); err != nil {
 				a.Close()
 				return err
 			}
