@@ -156,6 +156,11 @@ func TestUpdateConflictWithoutPolicyWritesNeitherSide(t *testing.T) {
 	if to.Counts[plan.Conflict] != 1 || from.Counts[plan.Conflict] != 1 || p.HasChanges() {
 		t.Fatalf("counts: to %v, from %v; want one conflict each and nothing to write", to.Counts, from.Counts)
 	}
+	for _, op := range to.Operations {
+		if op.Kind == plan.Conflict && !(strings.Contains(op.Reason, `"From the ERP"`) && strings.Contains(op.Reason, `"From the CRM"`)) {
+			t.Errorf("conflict reason %q does not name both values", op.Reason)
+		}
+	}
 	res, err := w.e.Apply(t.Context(), p.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -224,9 +224,9 @@ func (d *DB) SettleConflicts(ctx context.Context, c ConflictSpec) error {
 	fromIn, fromArgs := in(c.FromBoth)
 	pairs := `CREATE OR REPLACE TEMP TABLE conflict_pairs AS
 		SELECT a.seq AS to_seq, b.seq AS from_seq,
-			(SELECT string_agg(field, ', ' ORDER BY field) FROM plan_changes x
+			(SELECT string_agg(field || ' ' || coalesce(x.before, 'null') || ' -> ' || coalesce(x.after, 'null'), ', ' ORDER BY field) FROM plan_changes x
 				WHERE x.plan_id = a.plan_id AND x.mapping = a.mapping AND x.direction = a.direction AND x.seq = a.seq AND x.field IN (` + toIn + `)) AS to_fields,
-			(SELECT string_agg(field, ', ' ORDER BY field) FROM plan_changes x
+			(SELECT string_agg(field || ' ' || coalesce(x.before, 'null') || ' -> ' || coalesce(x.after, 'null'), ', ' ORDER BY field) FROM plan_changes x
 				WHERE x.plan_id = b.plan_id AND x.mapping = b.mapping AND x.direction = b.direction AND x.seq = b.seq AND x.field IN (` + fromIn + `)) AS from_fields
 		FROM plan_operations a JOIN plan_operations b
 			ON b.plan_id = a.plan_id AND b.mapping = a.mapping AND b.direction = ? AND b.op = 'update'
@@ -263,8 +263,9 @@ func (d *DB) SettleConflicts(ctx context.Context, c ConflictSpec) error {
 	default:
 		for _, side := range []struct{ direction, seq string }{{to, "to_seq"}, {from, "from_seq"}} {
 			exec(`UPDATE plan_operations SET op = 'conflict', reason =
-				(SELECT 'changed on both sides since the last sync (to the integration: ' || to_fields || '; to the table: ' || from_fields
-					|| '); set conflicts.update to settle such conflicts' FROM conflict_pairs p WHERE p.`+side.seq+` = plan_operations.seq)
+				(SELECT 'changed on both sides since the last sync: the table side would write ' || to_fields ||
+					' to the integration, the integration side ' || from_fields || ' to the table; set conflicts.update to settle such conflicts'
+					FROM conflict_pairs p WHERE p.`+side.seq+` = plan_operations.seq)
 				WHERE plan_id = ? AND mapping = ? AND direction = ? AND seq IN (SELECT `+side.seq+` FROM conflict_pairs)`,
 				c.PlanID, c.Mapping, side.direction)
 		}
