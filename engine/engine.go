@@ -73,6 +73,9 @@ func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 	return e, nil
 }
 
+// Program returns the compiled project the engine runs.
+func (e *Engine) Program() *Program { return e.prog }
+
 // State gives access to the state database, for listing plans and runs.
 func (e *Engine) State() *state.DB { return e.state }
 

@@ -267,6 +267,14 @@ func TestStaleDestinationIsNotOverwritten(t *testing.T) {
 	if !strings.Contains(res.Failures[0].Message, "stale") {
 		t.Errorf("failure = %q, want it called stale", res.Failures[0].Message)
 	}
+	// coupler errors lists it, with both ids.
+	fs, err := w.e.State().Failures(t.Context(), "CUSTOMER", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].SourceID != target["id"] || fs[0].DestID != destID || !strings.Contains(fs[0].Message, "stale") {
+		t.Errorf("failures = %+v", fs)
+	}
 	if acc, _ := w.crm.Get("accounts", destID); acc["address1_city"] != "From CRM" {
 		t.Errorf("the CRM edit was overwritten: %v", acc["address1_city"])
 	}

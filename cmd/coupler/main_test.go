@@ -38,6 +38,14 @@ func TestScripts(t *testing.T) {
 			env.Defer(crmSrv.Close)
 			env.Setenv("BC_URL", erpSrv.URL+"/api/v2.0")
 			env.Setenv("DATAVERSE_URL", crmSrv.URL+"/api/data/v9.2")
+			// Ids scripts can name: two customers and an account of the CRM.
+			env.Setenv("C0", fake.CustomerID(0))
+			env.Setenv("C1", fake.CustomerID(1))
+			account, err := crm.Put("accounts", map[string]any{"accountnumber": "X-1", "name": "Unrelated", "statecode": 0, "customertypecode": 3})
+			if err != nil {
+				return err
+			}
+			env.Setenv("ACCOUNT", account)
 			env.Values["erp"] = erp
 			return nil
 		},

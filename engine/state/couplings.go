@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -119,4 +120,52 @@ func (d *DB) CouplingMap(ctx context.Context, mapping string, fromTable bool) (m
 		out[a] = b
 	}
 	return out, rows.Err()
+}
+
+// CoupleOne couples one table record to one integration record, refusing
+// when either is already coupled: couplings are one-to-one.
+func (d *DB) CoupleOne(ctx context.Context, mapping, tableID, integrationID string) error {
+	var other string
+	err := d.db.QueryRowContext(ctx, `SELECT CASE WHEN table_id = ? THEN 'table record '||table_id||' is coupled to '||integration_id
+		ELSE 'integration record '||integration_id||' is coupled to '||table_id END
+		FROM couplings WHERE mapping = ? AND (table_id = ? OR integration_id = ?) LIMIT 1`,
+		tableID, mapping, tableID, integrationID).Scan(&other)
+	if err == nil {
+		return fmt.Errorf("mapping %s: %s; uncouple it first", mapping, other)
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("couplings of mapping %s: %w", mapping, err)
+	}
+	_, err = d.db.ExecContext(ctx, `INSERT INTO couplings (mapping, table_id, integration_id, coupled_at) VALUES (?, ?, ?, ?)`,
+		mapping, tableID, integrationID, time.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("couple %s and %s in mapping %s: %w", tableID, integrationID, mapping, err)
+	}
+	return nil
+}
+
+// Uncouple removes the couplings of the given records, named by their id on
+// either side, or every coupling of the mapping when ids is empty and all is
+// set. The records themselves are not touched. It returns how many
+// couplings it removed.
+func (d *DB) Uncouple(ctx context.Context, mapping string, ids []string, all bool) (int64, error) {
+	q := `DELETE FROM couplings WHERE mapping = ?`
+	args := []any{mapping}
+	if !all {
+		if len(ids) == 0 {
+			return 0, nil
+		}
+		ph := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
+		q += ` AND (table_id IN (` + ph + `) OR integration_id IN (` + ph + `))`
+		for range 2 {
+			for _, id := range ids {
+				args = append(args, id)
+			}
+		}
+	}
+	res, err := d.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("uncouple records of mapping %s: %w", mapping, err)
+	}
+	return res.RowsAffected()
 }

@@ -249,3 +249,40 @@ func nullString(s string) any {
 	}
 	return s
 }
+
+// Failure is one record that failed in a run.
+type Failure struct {
+	RunID     int64
+	Mapping   string
+	Direction string
+	SourceID  string
+	DestID    string
+	Op        string
+	Message   string
+	At        time.Time
+}
+
+// Failures lists the failed records of the latest run of each mapping and
+// direction (all mappings when mapping is empty), newest first: what is
+// still failing, as far as the last runs know.
+func (d *DB) Failures(ctx context.Context, mapping string, limit int) ([]Failure, error) {
+	rows, err := d.db.QueryContext(ctx, `WITH latest AS (
+			SELECT mapping, direction, max(id) AS id FROM runs WHERE finished_at IS NOT NULL GROUP BY mapping, direction)
+		SELECT r.id, r.mapping, r.direction, rr.source_id, coalesce(rr.dest_id, ''), rr.op, coalesce(rr.message, ''), rr.recorded_at
+		FROM latest l JOIN runs r ON r.id = l.id JOIN run_records rr ON rr.run_id = r.id
+		WHERE rr.result = 'failure' AND (? = '' OR r.mapping = ?)
+		ORDER BY rr.recorded_at DESC, rr.seq LIMIT ?`, mapping, mapping, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list failures: %w", err)
+	}
+	defer rows.Close()
+	var out []Failure
+	for rows.Next() {
+		var f Failure
+		if err := rows.Scan(&f.RunID, &f.Mapping, &f.Direction, &f.SourceID, &f.DestID, &f.Op, &f.Message, &f.At); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/couplerhq/coupler/engine"
+)
+
+// mappingArg checks that a command's mapping argument names a mapping of the
+// project, so that a typo is an error rather than a silent no-op.
+func mappingArg(e *engine.Engine, name string) error {
+	if e.Program().Project.Mapping(name) == nil {
+		return fmt.Errorf("no mapping named %q in the project", name)
+	}
+	return nil
+}
+
+func newCouple(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "couple MAPPING TABLE_ID INTEGRATION_ID",
+		Short: "Couple a table record to an integration record by hand",
+		Long: `couple records that the table record TABLE_ID and the integration record
+INTEGRATION_ID are the same record for MAPPING, as the product's "Couple" does.
+Couplings are one-to-one: a record already coupled must be uncoupled first.
+The next plan compares the two and updates the destination where they differ.`,
+		Example: `  coupler couple CUSTOMER 6b1c0e42-8c7e-4bd1-9b7e-6f3f1b7a3c01 0d6d6c0c-1f5a-4f0e-8a57-2b8c6a1f4e02`,
+		Args:    cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if err := mappingArg(e, args[0]); err != nil {
+				return err
+			}
+			if err := e.State().CoupleOne(cmd.Context(), args[0], args[1], args[2]); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s: coupled table record %s and integration record %s\n", args[0], args[1], args[2])
+			return nil
+		},
+	}
+}
+
+func newUncouple(g *globals) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "uncouple MAPPING [ID...]",
+		Short: "Remove couplings; the records themselves stay",
+		Long: `uncouple removes the couplings of the records named by their id on either
+side, or with --all every coupling of MAPPING. The records in both systems are
+not touched; once uncoupled, a record is created again on the other side by the
+next plan unless the mapping syncs only coupled records or matches first.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if all == (len(args) > 1) {
+				return fmt.Errorf("give the ids to uncouple, or --all, not both")
+			}
+			e, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if err := mappingArg(e, args[0]); err != nil {
+				return err
+			}
+			n, err := e.State().Uncouple(cmd.Context(), args[0], args[1:], all)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s: %d coupling(s) removed\n", args[0], n)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "remove every coupling of the mapping")
+	return cmd
+}
+
+func newErrors(g *globals) *cobra.Command {
+	var (
+		mapping string
+		limit   int
+	)
+	cmd := &cobra.Command{
+		Use:   "errors",
+		Short: "List the records that failed in the latest run of each mapping",
+		Long: `errors lists, for the latest run of each mapping and direction, every record
+that failed: source id, destination id, what was attempted, the message and
+when. A failed record is read again by the next plan.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if mapping != "" {
+				if err := mappingArg(e, mapping); err != nil {
+					return err
+				}
+			}
+			fs, err := e.State().Failures(cmd.Context(), mapping, limit)
+			if err != nil {
+				return err
+			}
+			if len(fs) == 0 {
+				fmt.Fprintln(g.stdout, "No failures in the latest runs.")
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "RUN\tMAPPING\tDIRECTION\tSOURCE\tDESTINATION\tOP\tAT\tMESSAGE")
+			for _, f := range fs {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.RunID, f.Mapping, f.Direction, f.SourceID, f.DestID, f.Op,
+					f.At.Local().Format("2006-01-02 15:04:05"), f.Message)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&mapping, "mapping", "", "only this mapping")
+	cmd.Flags().IntVar(&limit, "limit", 100, "how many failures to list")
+	return cmd
+}
