@@ -152,7 +152,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 	var after int64
 	for {
 		var ops []plan.Operation
-		err := e.state.Operations(ctx, part, after, applyBatch, []plan.Kind{plan.Create, plan.Couple, plan.Update}, func(op plan.Operation) error {
+		err := e.state.Operations(ctx, part, after, applyBatch, plan.Writes, func(op plan.Operation) error {
 			ops = append(ops, op)
 			return nil
 		})
@@ -184,12 +184,17 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 			if r.Err != "" {
 				continue
 			}
-			switch r.Op {
-			case string(plan.Create):
+			switch plan.Kind(r.Op) {
+			case plan.Create, plan.Restore:
 				run.Inserted++
-			case string(plan.Couple):
+			case plan.Couple:
 				run.Coupled++
-			default:
+			case plan.Delete:
+				run.Deleted++
+				run.Uncoupled++
+			case plan.Uncouple:
+				run.Uncoupled++
+			case plan.Update:
 				run.Modified++
 			}
 		}
@@ -235,7 +240,7 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 	for i, op := range ops {
 		results[i] = state.RecordResult{Seq: op.Seq, SourceID: op.SourceID, DestID: op.DestID, Op: string(op.Kind),
 			SourceModified: op.SourceModified, SourceETag: op.SourceETag, At: now}
-		if to, ok := coupled[op.SourceID]; ok {
+		if to, ok := coupled[op.SourceID]; ok && (op.Kind == plan.Create || op.Kind == plan.Couple) {
 			switch {
 			case op.Kind == plan.Couple && to == op.DestID:
 				// Coupled already, to the same record: the other pass of a
@@ -248,11 +253,17 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 			}
 			continue
 		}
-		if op.Kind == plan.Couple {
+		switch op.Kind {
+		case plan.Couple:
 			results[i].Couple = true
 			if len(op.Changes) == 0 {
 				continue // coupled without a write: nothing differs, or no sync_after
 			}
+		case plan.Uncouple:
+			results[i].Uncouple = true
+			continue // the couplings change; neither system does
+		case plan.Delete:
+			results[i].Uncouple = true
 		}
 		fields := connectors.Record{}
 		for _, c := range op.Changes {
@@ -276,9 +287,12 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 			continue
 		}
 		w := connectors.WriteOp{Fields: fields}
-		if op.Kind == plan.Create {
+		switch op.Kind {
+		case plan.Create, plan.Restore:
 			w.Op = connectors.OpCreate
-		} else {
+		case plan.Delete:
+			w = connectors.WriteOp{Op: connectors.OpDelete, Key: op.DestID, ETag: op.ETag}
+		default:
 			w.Op, w.Key, w.ETag = connectors.OpUpdate, op.DestID, op.ETag
 		}
 		writes = append(writes, w)
@@ -297,12 +311,16 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 	for j, wr := range out {
 		r := &results[index[j]]
 		switch {
+		case r.Op == string(plan.Delete) && errors.Is(wr.Err, connectors.ErrNotFound):
+			// Gone already: what the delete wanted.
 		case errors.Is(wr.Err, connectors.ErrStale):
 			r.Err = "stale: the destination record changed since the plan was made; it was not overwritten"
 		case wr.Err != nil:
 			r.Err = wr.Err.Error()
 		case r.Op == string(plan.Create):
 			r.DestID, r.Couple = wr.Key, true
+		case r.Op == string(plan.Restore):
+			r.DestID, r.Couple, r.Recouple = wr.Key, true, true
 		}
 		if wr.Err == nil {
 			r.DestETag = wr.ETag

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -283,5 +284,119 @@ func TestMatchBasedCouplingInsteadOfDuplicates(t *testing.T) {
 	}
 	if coupled != 1 {
 		t.Errorf("runs report %d coupled, want 1 (the other pass's identical match is not counted twice)", coupled)
+	}
+}
+
+// deletedAccount syncs a one-way world, deletes one coupled account in the
+// CRM, edits its customer so the next plan reads it, and returns both ids.
+func deletedAccount(t *testing.T, w *world) (customerID, accountID string) {
+	t.Helper()
+	w.apply(w.plan(engine.PlanOptions{}).ID)
+	c := w.erp.All("customers")[2]
+	customerID = c["id"].(string)
+	for _, a := range w.crm.All("accounts") {
+		if a["accountnumber"] == c["number"] {
+			accountID = a["accountid"].(string)
+		}
+	}
+	if err := w.crm.Delete("accounts", accountID); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.erp.Patch("customers", customerID, connectors.Record{"city": "Touched"}); err != nil {
+		t.Fatal(err)
+	}
+	return customerID, accountID
+}
+
+// worldWithMapping is newWorld with extra keys added to the test mapping.
+func worldWithMapping(t *testing.T, n int, extra string) *world {
+	t.Helper()
+	mapping, err := os.ReadFile("testdata/customer.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "customer.yaml"), string(mapping)+extra+"\n")
+	t.Setenv("COUPLER_TEST_MAPPING", filepath.Join(dir, "customer.yaml"))
+	return newWorld(t, n)
+}
+
+func TestDeletionConflictWithoutPolicyFails(t *testing.T) {
+	w := newWorld(t, 5)
+	deletedAccount(t, w)
+	p := w.plan(engine.PlanOptions{})
+	if c := counts(p); c[plan.Fail] != 1 || c[plan.Create] != 0 {
+		t.Fatalf("counts = %v; want the deletion conflict failed, nothing created", c)
+	}
+	for _, op := range p.Mappings[0].Operations {
+		if op.Kind == plan.Fail && !strings.Contains(op.Reason, "deletion conflict") {
+			t.Errorf("reason = %q", op.Reason)
+		}
+	}
+}
+
+func TestDeletionConflictPolicies(t *testing.T) {
+	t.Run("restore", func(t *testing.T) {
+		w := worldWithMapping(t, 5, "conflicts: { delete: restore }")
+		customerID, accountID := deletedAccount(t, w)
+		p := w.plan(engine.PlanOptions{})
+		if c := counts(p); c[plan.Restore] != 1 {
+			t.Fatalf("counts = %v; want one restore", c)
+		}
+		w.apply(p.ID)
+		pairs, _ := w.e.State().CouplingMap(t.Context(), "CUSTOMER", true)
+		if pairs[customerID] == "" || pairs[customerID] == accountID {
+			t.Fatalf("customer coupled to %q; want a new account", pairs[customerID])
+		}
+		if acc, ok := w.crm.Get("accounts", pairs[customerID]); !ok || acc["address1_city"] != "Touched" {
+			t.Errorf("restored account = %v", acc)
+		}
+		if again := w.plan(engine.PlanOptions{}); again.HasChanges() {
+			t.Errorf("plan after the restore has changes: %v", counts(again))
+		}
+	})
+	t.Run("remove_coupling", func(t *testing.T) {
+		w := worldWithMapping(t, 5, "conflicts: { delete: remove_coupling }")
+		customerID, _ := deletedAccount(t, w)
+		p := w.plan(engine.PlanOptions{})
+		if c := counts(p); c[plan.Uncouple] != 1 {
+			t.Fatalf("counts = %v; want one uncouple", c)
+		}
+		res := w.apply(p.ID)
+		if res.Runs[0].Uncoupled != 1 {
+			t.Errorf("run = %+v; want 1 uncoupled", res.Runs[0])
+		}
+		pairs, _ := w.e.State().CouplingMap(t.Context(), "CUSTOMER", true)
+		if _, ok := pairs[customerID]; ok {
+			t.Error("the coupling is still there")
+		}
+		if w.crm.Len("accounts") != 4 {
+			t.Errorf("CRM holds %d accounts; remove_coupling must not recreate", w.crm.Len("accounts"))
+		}
+	})
+}
+
+func TestDeletesPropagateOnlyWhenAsked(t *testing.T) {
+	for _, propagate := range []bool{false, true} {
+		t.Run(fmt.Sprint("propagate_deletes=", propagate), func(t *testing.T) {
+			w := worldWithMapping(t, 5, fmt.Sprintf("propagate_deletes: %t", propagate))
+			w.apply(w.plan(engine.PlanOptions{}).ID)
+			gone := w.erp.All("customers")[1]
+			if err := w.erp.Delete("customers", gone["id"].(string)); err != nil {
+				t.Fatal(err)
+			}
+			p := w.plan(engine.PlanOptions{Full: true})
+			want := int64(0)
+			if propagate {
+				want = 1
+			}
+			if c := counts(p); c[plan.Delete] != want {
+				t.Fatalf("counts = %v; want %d delete", c, want)
+			}
+			res := w.apply(p.ID)
+			if res.Runs[0].Deleted != want || w.crm.Len("accounts") != 5-int(want) {
+				t.Errorf("run = %+v, CRM holds %d accounts", res.Runs[0], w.crm.Len("accounts"))
+			}
+		})
 	}
 }

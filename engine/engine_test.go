@@ -51,7 +51,12 @@ connectors:
 mappings: ["mappings/*.yaml"]
 `
 	writeFile(t, filepath.Join(w.dir, "coupler.yaml"), project)
-	mapping, err := os.ReadFile("testdata/customer.yaml")
+	// The one-way CUSTOMER mapping, or a variant a test wrote.
+	mappingFile := "testdata/customer.yaml"
+	if f := os.Getenv("COUPLER_TEST_MAPPING"); f != "" {
+		mappingFile = f
+	}
+	mapping, err := os.ReadFile(mappingFile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -193,10 +193,18 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, ful
 		Part:          state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)},
 		SourceIsTable: m.SourceIsTable, Fields: m.destFields(), SyncOnlyCoupled: m.Def.SyncOnlyCoupled,
 		DestEntity: m.Dest.Entity.Name, OnlyIfChanged: m.Def.Direction == mappings.Bidirectional,
-		Match: m.matchSpec(),
+		Match: m.matchSpec(), DeletePolicy: m.deletePolicy(),
 	})
 	if err != nil {
 		return nil, err
+	}
+	if m.Def.PropagateDeletes && fullRead {
+		if err := e.planDeletes(ctx, src, m, state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)}); err != nil {
+			return nil, err
+		}
+		if mp.Counts, err = e.state.Counts(ctx, state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)}); err != nil {
+			return nil, err
+		}
 	}
 	if !mp.Since.IsZero() {
 		if mp.NotModified, err = e.state.NotModified(ctx, m.Name, m.SourceIsTable); err != nil {
@@ -254,6 +262,34 @@ func (e *Engine) stageSource(ctx context.Context, src connectors.Connector, m *M
 	}
 	e.log.Debug("read source", "mapping", m.Name, "records", stage.Rows(), "since", since)
 	return stage.Rows(), nil
+}
+
+// planDeletes finds coupled source records that a full read did not return
+// and that the source no longer has (a record outside a pushed-down filter
+// is not returned either, so each is looked up by key), and plans deleting
+// their destination records.
+func (e *Engine) planDeletes(ctx context.Context, src connectors.Connector, m *Mapping, part state.Part) error {
+	missing, err := e.state.CoupledNotStaged(ctx, m.Name, m.SourceIsTable)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	still, err := src.Get(ctx, m.Source.Entity, []string{m.Source.Entity.Key}, missing)
+	if err != nil {
+		return fmt.Errorf("check deleted %s records: %w", m.Source.Entity.Name, err)
+	}
+	exists := map[string]bool{}
+	for _, rec := range still {
+		if k, err := recordKey(rec, m.Source.Entity.Key); err == nil {
+			exists[k] = true
+		}
+	}
+	var deleted []string
+	for _, id := range missing {
+		if !exists[id] {
+			deleted = append(deleted, id)
+		}
+	}
+	return e.state.PlanDeletes(ctx, part, m.SourceIsTable, deleted)
 }
 
 // stageMatchCandidates fetches, for an incremental plan, the destination
@@ -344,6 +380,16 @@ func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Map
 
 func endpoint(s Side) plan.Endpoint {
 	return plan.Endpoint{Side: s.Name, Connector: s.Connector, Entity: s.Entity.Name, Key: s.Entity.Key, Modified: s.Entity.Modified}
+}
+
+// deletePolicy says what a pass does with a coupled record whose
+// destination is gone. In a bidirectional mapping that propagates deletes,
+// that is the other pass's deletion to propagate, not a conflict.
+func (m *Mapping) deletePolicy() string {
+	if m.Def.PropagateDeletes && m.Def.Direction == mappings.Bidirectional {
+		return state.DeletePropagated
+	}
+	return m.Def.Conflicts.Delete
 }
 
 func (m *Mapping) matchSpec() *state.MatchSpec {

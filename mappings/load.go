@@ -471,6 +471,9 @@ func decodeMapping(d *decoder, n *yaml.Node) *Mapping {
 		"sync_only_coupled": func(_, v *yaml.Node) {
 			m.SyncOnlyCoupled, _ = d.boolean(v, what+": sync_only_coupled")
 		},
+		"propagate_deletes": func(_, v *yaml.Node) {
+			m.PropagateDeletes, _ = d.boolean(v, what+": propagate_deletes")
+		},
 		"fields": func(_, v *yaml.Node) {
 			if v.Kind != yaml.SequenceNode {
 				d.errorf(v, "%s: fields must be a list of field mappings, not %s", what, kindName(v))
@@ -491,9 +494,6 @@ func decodeMapping(d *decoder, n *yaml.Node) *Mapping {
 	}
 	checkFieldNames(d, m)
 	checkFieldDirections(d, m)
-	if m.Conflicts.Delete != "" {
-		d.diags.Warnf(m.Conflicts.Pos, "mapping %s: conflicts.delete is checked but not applied yet; a coupled record missing on one side fails", m.Name)
-	}
 	return m
 }
 

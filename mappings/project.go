@@ -123,6 +123,9 @@ type Mapping struct {
 	// SyncOnlyCoupled, when true, leaves uncoupled source records alone
 	// instead of creating them on the other side.
 	SyncOnlyCoupled bool
+	// PropagateDeletes deletes the destination record of a coupled source
+	// record found deleted; off by default, as in the product.
+	PropagateDeletes bool
 	// DependsOn names mappings that must run first, as declared; lookups
 	// add their own dependencies at compile time.
 	DependsOn    []string

@@ -14,7 +14,7 @@ func newRuns(g *globals) *cobra.Command {
 		Short: "List past runs, newest first",
 		Long: `runs lists what apply did, one line per mapping applied: direction, start,
 duration, and how many records were inserted, coupled by matching, modified,
-unchanged, skipped and failed.`,
+deleted, uncoupled, unchanged, skipped and failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			e, err := g.open(cmd.Context())
@@ -31,14 +31,15 @@ unchanged, skipped and failed.`,
 				return nil
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tMAPPING\tDIRECTION\tSTARTED\tDURATION\tINSERTED\tCOUPLED\tMODIFIED\tUNCHANGED\tSKIPPED\tFAILED")
+			fmt.Fprintln(tw, "RUN\tMAPPING\tDIRECTION\tSTARTED\tDURATION\tINSERTED\tCOUPLED\tMODIFIED\tDELETED\tUNCOUPLED\tUNCHANGED\tSKIPPED\tFAILED")
 			for _, r := range runs {
 				dur := "running"
 				if !r.FinishedAt.IsZero() {
 					dur = r.Duration().Round(1e6).String()
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", r.ID, r.Mapping, r.Direction,
-					r.StartedAt.Local().Format("2006-01-02 15:04:05"), dur, r.Inserted, r.Coupled, r.Modified, r.Unchanged, r.Skipped, r.Failed)
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", r.ID, r.Mapping, r.Direction,
+					r.StartedAt.Local().Format("2006-01-02 15:04:05"), dur, r.Inserted, r.Coupled, r.Modified, r.Deleted, r.Uncoupled,
+					r.Unchanged, r.Skipped, r.Failed)
 			}
 			return tw.Flush()
 		},

@@ -32,10 +32,22 @@ const (
 	// Conflict is a record changed on both sides since the last sync, which
 	// the mapping has no policy to settle; it is not written.
 	Conflict Kind = "conflict"
+	// Restore recreates a coupled destination record that was deleted, and
+	// couples the source to the new record (conflicts.delete: restore).
+	Restore Kind = "restore"
+	// Uncouple removes the coupling of a record whose destination was
+	// deleted (conflicts.delete: remove_coupling).
+	Uncouple Kind = "uncouple"
+	// Delete deletes the destination record of a source record that was
+	// deleted, and the coupling (propagate_deletes: true).
+	Delete Kind = "delete"
 )
 
 // Kinds lists every kind in report order.
-var Kinds = []Kind{Create, Couple, Update, Conflict, Unchanged, Skip, Fail}
+var Kinds = []Kind{Create, Couple, Update, Restore, Delete, Uncouple, Conflict, Unchanged, Skip, Fail}
+
+// Writes lists the kinds that change a system or the couplings.
+var Writes = []Kind{Create, Couple, Update, Restore, Delete, Uncouple}
 
 // Status is where a plan is in its life.
 type Status string
@@ -62,8 +74,10 @@ type Plan struct {
 // HasChanges reports whether applying the plan would write anything.
 func (p *Plan) HasChanges() bool {
 	for _, m := range p.Mappings {
-		if m.Counts[Create]+m.Counts[Couple]+m.Counts[Update] > 0 {
-			return true
+		for _, k := range Writes {
+			if m.Counts[k] > 0 {
+				return true
+			}
 		}
 	}
 	return false

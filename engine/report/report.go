@@ -88,6 +88,9 @@ func countsLine(c plan.Counts, notModified int64) string {
 	add(c[plan.Create], "to create")
 	add(c[plan.Couple], "to couple")
 	add(c[plan.Update], "to update")
+	add(c[plan.Restore], "to restore")
+	add(c[plan.Delete], "to delete")
+	add(c[plan.Uncouple], "to uncouple")
 	add(c[plan.Conflict], "in conflict")
 	add(c[plan.Fail], "failed")
 	add(c[plan.Skip], "left out")
@@ -98,7 +101,7 @@ func countsLine(c plan.Counts, notModified int64) string {
 	return strings.Join(parts, ", ")
 }
 
-var symbols = map[plan.Kind]string{plan.Create: "+", plan.Couple: "&", plan.Update: "~", plan.Conflict: "x", plan.Fail: "!", plan.Skip: "-", plan.Unchanged: "="}
+var symbols = map[plan.Kind]string{plan.Create: "+", plan.Couple: "&", plan.Update: "~", plan.Restore: "+", plan.Delete: "D", plan.Uncouple: "/", plan.Conflict: "x", plan.Fail: "!", plan.Skip: "-", plan.Unchanged: "="}
 
 func writeOperation(ew *errWriter, m *plan.MappingPlan, op plan.Operation) {
 	dest := op.DestID

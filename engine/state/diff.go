@@ -35,7 +35,14 @@ type DiffSpec struct {
 	// Match, when set, couples an uncoupled source record to the one
 	// destination record whose match columns equal its own.
 	Match *MatchSpec
+	// DeletePolicy settles a coupled record whose destination was deleted:
+	// "restore", "remove_coupling", DeletePropagated, or "" to fail it.
+	DeletePolicy string
 }
+
+// DeletePropagated is the delete policy of a pass whose missing destination
+// records are deletions the other pass propagates: they are left out.
+const DeletePropagated = "propagated"
 
 // MatchSpec configures match-based coupling in a diff.
 type MatchSpec struct {
@@ -93,23 +100,31 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 	if len(distinct) > 0 {
 		changed = strings.Join(distinct, " OR ")
 	}
-	missing := sqlString(fmt.Sprintf("the coupled %s record no longer exists", s.DestEntity))
+	missingOp, missing := "'fail'", sqlString(fmt.Sprintf("deletion conflict: the coupled %s record no longer exists; set conflicts.delete to restore it or to remove the coupling", s.DestEntity))
+	switch s.DeletePolicy {
+	case "restore":
+		missingOp, missing = "'restore'", sqlString(fmt.Sprintf("the coupled %s record was deleted: restored by conflicts.delete: restore", s.DestEntity))
+	case "remove_coupling":
+		missingOp, missing = "'uncouple'", sqlString(fmt.Sprintf("the coupled %s record was deleted: coupling removed by conflicts.delete: remove_coupling", s.DestEntity))
+	case DeletePropagated:
+		missingOp, missing = "'skip'", sqlString(fmt.Sprintf("the coupled %s record was deleted; a full plan deletes this one too (propagate_deletes)", s.DestEntity))
+	}
 	matchCTE, matchJoin, matchCases, matchReasons, destKey := matchSQL(s, dst)
 	// Operations are numbered in report order: creates, updates, failures,
 	// skips, then unchanged, each by source key.
 	ops := `
 INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id, dest_id, etag, source_etag, source_modified, dest_modified, reason)
 ` + matchCTE + `
-SELECT ?, ?, ?, row_number() OVER (ORDER BY rank, source_id), op, source_id, CASE WHEN op = 'create' THEN NULL ELSE dest_id END,
+SELECT ?, ?, ?, row_number() OVER (ORDER BY rank, source_id), op, source_id, CASE WHEN op = 'create' THEN NULL WHEN op IN ('restore', 'uncouple') THEN coupled_id ELSE dest_id END,
 	etag, source_etag, source_modified, dest_modified, reason
 FROM (
-	SELECT s.key AS source_id, d.key AS dest_id, d.etag, s.etag AS source_etag, s.modified AS source_modified, d.modified AS dest_modified,
+	SELECT s.key AS source_id, d.key AS dest_id, c.` + dst + ` AS coupled_id, d.etag, s.etag AS source_etag, s.modified AS source_modified, d.modified AS dest_modified,
 		CASE
 			WHEN NOT s.in_filter THEN 'skip'
 			WHEN s.err IS NOT NULL THEN 'fail'` + matchCases + `
 			WHEN c.` + dst + ` IS NULL AND ? THEN 'skip'
 			WHEN c.` + dst + ` IS NULL THEN 'create'
-			WHEN d.key IS NULL THEN 'fail'
+			WHEN d.key IS NULL THEN ` + missingOp + `
 			WHEN NOT d.in_filter THEN 'skip'
 			WHEN ` + unchangedSinceSync + ` THEN 'unchanged'
 			WHEN ` + changed + ` THEN 'update'
@@ -124,7 +139,8 @@ FROM (
 			WHEN NOT d.in_filter THEN 'the coupled record is left out by the destination''s filter'
 			WHEN ` + unchangedSinceSync + ` THEN 'not changed since the last sync'
 		END AS reason,
-		CASE op WHEN 'create' THEN 1 WHEN 'couple' THEN 2 WHEN 'update' THEN 3 WHEN 'fail' THEN 4 WHEN 'skip' THEN 5 ELSE 6 END AS rank
+		CASE op WHEN 'create' THEN 1 WHEN 'restore' THEN 1 WHEN 'couple' THEN 2 WHEN 'update' THEN 3 WHEN 'uncouple' THEN 4
+			WHEN 'fail' THEN 5 WHEN 'skip' THEN 6 ELSE 7 END AS rank
 	FROM ` + stagingTable(SourceRows) + ` s
 	LEFT JOIN couplings c ON c.mapping = ? AND c.` + src + ` = s.key` + matchJoin + `
 	LEFT JOIN ` + stagingTable(DestRows) + ` d ON d.key = ` + destKey + `
@@ -160,12 +176,12 @@ FROM (
 		args := []any{}
 		for i, f := range s.Fields {
 			parts = append(parts, fmt.Sprintf(`
-	SELECT o.plan_id, o.mapping, o.direction, o.seq, ? AS field, CASE WHEN o.op = 'create' THEN NULL ELSE d.v%[1]d END, s.v%[1]d
+	SELECT o.plan_id, o.mapping, o.direction, o.seq, ? AS field, CASE WHEN o.op IN ('create', 'restore') THEN NULL ELSE d.v%[1]d END, s.v%[1]d
 	FROM plan_operations o
 	JOIN %[2]s s ON s.key = o.source_id
-	LEFT JOIN %[3]s d ON d.key = o.dest_id
+	LEFT JOIN %[3]s d ON d.key = o.dest_id AND o.op NOT IN ('restore', 'uncouple')
 	WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ?
-		AND ((o.op = 'create' AND s.v%[1]d IS NOT NULL) OR (o.op IN ('update', %[5]s) AND %[4]s))`,
+		AND ((o.op IN ('create', 'restore') AND s.v%[1]d IS NOT NULL) OR (o.op IN ('update', %[5]s) AND %[4]s))`,
 				i, stagingTable(SourceRows), stagingTable(DestRows), changedSQL(i, f), syncAfter))
 			args = append(args, f.Name, s.PlanID, s.Mapping, s.Direction)
 		}
@@ -179,6 +195,51 @@ FROM (
 		return nil, err
 	}
 	return counts, tx.Commit()
+}
+
+// CoupledNotStaged returns the source ids of a mapping's couplings whose
+// source record a full read did not return: deleted, or outside a filter
+// the server applied.
+func (d *DB) CoupledNotStaged(ctx context.Context, mapping string, sourceIsTable bool) ([]string, error) {
+	src, _ := couplingColumns(sourceIsTable)
+	rows, err := d.db.QueryContext(ctx, `SELECT c.`+src+` FROM couplings c WHERE c.mapping = ?
+		AND NOT EXISTS (SELECT 1 FROM `+stagingTable(SourceRows)+` s WHERE s.key = c.`+src+`) ORDER BY 1`, mapping)
+	if err != nil {
+		return nil, fmt.Errorf("coupled records of mapping %s not read: %w", mapping, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// PlanDeletes adds to a part of a plan one delete operation per deleted
+// source id: its coupled destination record is deleted, with the version
+// staged for it, and the coupling removed.
+func (d *DB) PlanDeletes(ctx context.Context, part Part, sourceIsTable bool, deleted []string) error {
+	if len(deleted) == 0 {
+		return nil
+	}
+	src, dst := couplingColumns(sourceIsTable)
+	args := []any{part.PlanID, part.Mapping, part.Direction, part.PlanID, part.Mapping, part.Direction, part.Mapping}
+	for _, id := range deleted {
+		args = append(args, id)
+	}
+	_, err := d.db.ExecContext(ctx, `INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id, dest_id, etag, dest_modified, reason)
+		SELECT ?, ?, ?, (SELECT coalesce(max(seq), 0) FROM plan_operations WHERE plan_id = ? AND mapping = ? AND direction = ?) + row_number() OVER (ORDER BY c.`+src+`),
+			'delete', c.`+src+`, c.`+dst+`, dd.etag, dd.modified, 'the source record was deleted (propagate_deletes)'
+		FROM couplings c LEFT JOIN `+stagingTable(DestRows)+` dd ON dd.key = c.`+dst+`
+		WHERE c.mapping = ? AND c.`+src+` IN (`+strings.TrimSuffix(strings.Repeat("?,", len(deleted)), ",")+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("plan deletes of mapping %s: %w", part.Mapping, err)
+	}
+	return nil
 }
 
 // Counts returns how many operations of each kind a part of a plan has.

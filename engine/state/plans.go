@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -201,7 +202,7 @@ func (d *DB) LoadPlan(ctx context.Context, id string, limit int, kinds ...plan.K
 		return nil, err
 	}
 	if len(kinds) == 0 {
-		kinds = []plan.Kind{plan.Create, plan.Couple, plan.Update, plan.Conflict, plan.Fail}
+		kinds = append(slices.Clone(plan.Writes), plan.Conflict, plan.Fail)
 	}
 	for _, m := range p.Mappings {
 		part := Part{PlanID: id, Mapping: m.Name, Direction: m.Direction}

@@ -23,6 +23,10 @@ type Run struct {
 	Failed     int64
 	// Coupled counts records coupled by matching.
 	Coupled int64
+	// Deleted counts destination records deleted; Uncoupled couplings
+	// removed.
+	Deleted   int64
+	Uncoupled int64
 }
 
 // Duration is how long the run took; zero while it is running.
@@ -53,8 +57,12 @@ type RecordResult struct {
 	Op       string
 	// Err is empty on success.
 	Err string
-	// Couple asks for a new coupling SourceID <-> DestID (after a create).
-	Couple bool
+	// Couple asks for a new coupling SourceID <-> DestID (after a create);
+	// with Recouple it replaces the source's coupling (after a restore).
+	Couple   bool
+	Recouple bool
+	// Uncouple asks to remove the source's coupling.
+	Uncouple bool
 	// SourceModified and DestModified are each side's modified-on after the
 	// write, as far as known; they become the coupling's last-synced marks.
 	SourceModified time.Time
@@ -99,7 +107,16 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 		args = append(args, runID, r.Seq, r.SourceID, nullString(r.DestID), r.Op, result, msg, r.At.UTC())
 		switch {
 		case r.Err != "":
+		case r.Uncouple:
+			if _, err := tx.ExecContext(ctx, `DELETE FROM couplings WHERE mapping = ? AND `+src+` = ?`, side.Mapping, r.SourceID); err != nil {
+				return fmt.Errorf("uncouple record %s of mapping %s: %w", r.SourceID, side.Mapping, err)
+			}
 		case r.Couple:
+			if r.Recouple {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM couplings WHERE mapping = ? AND `+src+` = ?`, side.Mapping, r.SourceID); err != nil {
+					return fmt.Errorf("recouple record %s of mapping %s: %w", r.SourceID, side.Mapping, err)
+				}
+			}
 			tableID, intID := r.SourceID, r.DestID
 			tableMod, intMod := r.SourceModified, r.DestModified
 			tableTag, intTag := r.SourceETag, r.DestETag
@@ -194,8 +211,9 @@ func (d *DB) FinishRun(ctx context.Context, r Run, watermarkSide string, waterma
 		return err
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `UPDATE runs SET finished_at = ?, inserted = ?, modified = ?, unchanged = ?, skipped = ?, failed = ?, coupled = ? WHERE id = ?`,
-		r.FinishedAt.UTC(), r.Inserted, r.Modified, r.Unchanged, r.Skipped, r.Failed, r.Coupled, r.ID)
+	_, err = tx.ExecContext(ctx, `UPDATE runs SET finished_at = ?, inserted = ?, modified = ?, unchanged = ?, skipped = ?, failed = ?,
+		coupled = ?, deleted = ?, uncoupled = ? WHERE id = ?`,
+		r.FinishedAt.UTC(), r.Inserted, r.Modified, r.Unchanged, r.Skipped, r.Failed, r.Coupled, r.Deleted, r.Uncoupled, r.ID)
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", r.ID, err)
 	}
@@ -224,8 +242,8 @@ func (d *DB) EarliestFailure(ctx context.Context, runID int64, part Part) (time.
 
 // Runs lists the most recent runs first, at most limit of them.
 func (d *DB) Runs(ctx context.Context, limit int) ([]Run, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT id, plan_id, mapping, direction, started_at, finished_at, inserted, modified, unchanged, skipped, failed, coupled
-		FROM runs ORDER BY id DESC LIMIT ?`, limit)
+	rows, err := d.db.QueryContext(ctx, `SELECT id, plan_id, mapping, direction, started_at, finished_at, inserted, modified, unchanged, skipped, failed,
+		coupled, deleted, uncoupled FROM runs ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
@@ -234,7 +252,7 @@ func (d *DB) Runs(ctx context.Context, limit int) ([]Run, error) {
 	for rows.Next() {
 		var r Run
 		var fin sql.NullTime
-		if err := rows.Scan(&r.ID, &r.PlanID, &r.Mapping, &r.Direction, &r.StartedAt, &fin, &r.Inserted, &r.Modified, &r.Unchanged, &r.Skipped, &r.Failed, &r.Coupled); err != nil {
+		if err := rows.Scan(&r.ID, &r.PlanID, &r.Mapping, &r.Direction, &r.StartedAt, &fin, &r.Inserted, &r.Modified, &r.Unchanged, &r.Skipped, &r.Failed, &r.Coupled, &r.Deleted, &r.Uncoupled); err != nil {
 			return nil, err
 		}
 		r.FinishedAt = fin.Time

@@ -130,7 +130,9 @@ CREATE TABLE IF NOT EXISTS runs (
 	unchanged   BIGINT NOT NULL DEFAULT 0,
 	skipped     BIGINT NOT NULL DEFAULT 0,
 	failed      BIGINT NOT NULL DEFAULT 0,
-	coupled     BIGINT NOT NULL DEFAULT 0
+	coupled     BIGINT NOT NULL DEFAULT 0,
+	deleted     BIGINT NOT NULL DEFAULT 0,
+	uncoupled   BIGINT NOT NULL DEFAULT 0
 );
 
 -- run_records: every write apply attempted and every record that failed.
