@@ -400,3 +400,34 @@ func TestDeletesPropagateOnlyWhenAsked(t *testing.T) {
 		})
 	}
 }
+
+func TestSyncOneRecordWithPreference(t *testing.T) {
+	w := newBidiWorld(t, "")
+	customerID, accountID := changeBothSides(t, w)
+	// Another customer changes too; a per-record sync leaves it alone.
+	other := w.erp.All("customers")[3]
+	if err := w.erp.Patch("customers", other["id"].(string), connectors.Record{"city": "Not now"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := w.e.Plan(t.Context(), engine.PlanOptions{Mappings: []string{"CUSTOMER"}, Record: accountID, Prefer: "integration"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.apply(p.ID)
+	if c, _ := w.erp.Get("customers", customerID); c["city"] != "From the CRM" {
+		t.Errorf("customer city = %v; the integration side was preferred", c["city"])
+	}
+	for _, a := range w.crm.All("accounts") {
+		if a["accountnumber"] == other["number"] && a["address1_city"] == "Not now" {
+			t.Error("a per-record sync wrote another record")
+		}
+	}
+	// The watermarks did not move: the next plan still sees the other change.
+	next := w.plan(engine.PlanOptions{})
+	if part(t, next, "to_integration").Counts[plan.Update] != 1 {
+		t.Errorf("next plan = %v; want the other customer's change", part(t, next, "to_integration").Counts)
+	}
+	if _, err := w.e.Plan(t.Context(), engine.PlanOptions{Mappings: []string{"CUSTOMER"}, Record: "no-such-id"}); err == nil || !strings.Contains(err.Error(), "no coupled record") {
+		t.Errorf("err = %v; want no coupled record", err)
+	}
+}

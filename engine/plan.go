@@ -24,6 +24,13 @@ type PlanOptions struct {
 	// Full reads every record instead of only those modified since the
 	// watermark.
 	Full bool
+	// Record, with exactly one mapping, plans only the coupled record with
+	// this id (on either side), whatever the watermarks say; the watermarks
+	// do not move.
+	Record string
+	// Prefer settles an update conflict of that record: "table" or
+	// "integration" wins.
+	Prefer string
 }
 
 // watermarkOverlap is subtracted from a watermark before reading: systems
@@ -39,6 +46,17 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 	selected, err := e.selectMappings(opts.Mappings)
 	if err != nil {
 		return nil, err
+	}
+	var record *state.Coupling
+	if opts.Record != "" {
+		if record, err = e.resolveRecord(ctx, opts); err != nil {
+			return nil, err
+		}
+	}
+	switch opts.Prefer {
+	case "", "table", "integration":
+	default:
+		return nil, fmt.Errorf("prefer must be table or integration, not %q", opts.Prefer)
 	}
 	created := e.now().UTC()
 	p := &plan.Plan{ID: newPlanID(created), CreatedAt: created, Full: opts.Full,
@@ -58,13 +76,13 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		return nil, err
 	}
 	for _, m := range selected {
-		mp, err := e.planMapping(ctx, p.ID, m, opts.Full, base, lookups)
+		mp, err := e.planMapping(ctx, p.ID, m, opts.Full, base, lookups, record)
 		if err != nil {
 			return fail(fmt.Errorf("mapping %s: %w", m.Name, err))
 		}
 		p.Mappings = append(p.Mappings, mp)
 	}
-	if err := e.settleConflicts(ctx, p); err != nil {
+	if err := e.settleConflicts(ctx, p, opts.Prefer); err != nil {
 		return fail(err)
 	}
 	if err := e.state.DropStaging(ctx); err != nil {
@@ -78,7 +96,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 
 // settleConflicts applies each bidirectional mapping's update-conflict
 // policy to the records both of its passes would update, and recounts.
-func (e *Engine) settleConflicts(ctx context.Context, p *plan.Plan) error {
+func (e *Engine) settleConflicts(ctx context.Context, p *plan.Plan, prefer string) error {
 	passes := map[string]int{}
 	for _, mp := range p.Mappings {
 		passes[mp.Name]++
@@ -88,6 +106,12 @@ func (e *Engine) settleConflicts(ctx context.Context, p *plan.Plan) error {
 			continue
 		}
 		spec := state.ConflictSpec{PlanID: p.ID, Mapping: name, Policy: e.prog.Project.Mapping(name).Conflicts.Update}
+		switch prefer {
+		case "table":
+			spec.Policy = mappings.UpdateSendToIntegration
+		case "integration":
+			spec.Policy = mappings.UpdateGetFromIntegration
+		}
 		for _, m := range e.prog.Passes(name) {
 			for _, f := range m.Fields {
 				if !f.Both {
@@ -137,7 +161,25 @@ func (e *Engine) selectMappings(names []string) ([]*Mapping, error) {
 	return out, nil
 }
 
-func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, full bool, base map[string]time.Time, lookups *couplingLookups) (*plan.MappingPlan, error) {
+// resolveRecord finds the coupling of the record a per-record plan names.
+func (e *Engine) resolveRecord(ctx context.Context, opts PlanOptions) (*state.Coupling, error) {
+	if len(opts.Mappings) != 1 {
+		return nil, fmt.Errorf("a record is synchronized in one mapping: name exactly one")
+	}
+	c, err := e.state.FindCoupling(ctx, opts.Mappings[0], normalizeID(opts.Record))
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, fmt.Errorf("mapping %s: no coupled record has id %q on either side; couple it first (coupler couple)", opts.Mappings[0], opts.Record)
+	}
+	return c, nil
+}
+
+func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, full bool, base map[string]time.Time, lookups *couplingLookups, record *state.Coupling) (*plan.MappingPlan, error) {
+	if record != nil {
+		return e.planRecord(ctx, planID, m, base, lookups, record)
+	}
 	src, err := e.connector(m.Source.Connector)
 	if err != nil {
 		return nil, err
@@ -262,6 +304,58 @@ func (e *Engine) stageSource(ctx context.Context, src connectors.Connector, m *M
 	}
 	e.log.Debug("read source", "mapping", m.Name, "records", stage.Rows(), "since", since)
 	return stage.Rows(), nil
+}
+
+// planRecord plans one coupled record of one pass: both sides read by key,
+// diffed like any other, with the watermarks left where they are.
+func (e *Engine) planRecord(ctx context.Context, planID string, m *Mapping, base map[string]time.Time, lookups *couplingLookups, c *state.Coupling) (*plan.MappingPlan, error) {
+	src, err := e.connector(m.Source.Connector)
+	if err != nil {
+		return nil, err
+	}
+	wm, hasWM, err := e.state.Watermark(ctx, m.Name, m.Source.Name)
+	if err != nil {
+		return nil, err
+	}
+	if hasWM {
+		base[state.WatermarkKey(m.Name, m.Source.Name)] = wm
+	}
+	if err := lookups.load(ctx, m); err != nil {
+		return nil, err
+	}
+	id := c.TableID
+	if !m.SourceIsTable {
+		id = c.IntegrationID
+	}
+	mp := &plan.MappingPlan{Name: m.Name, Direction: string(m.Direction), Source: endpoint(m.Source), Dest: endpoint(m.Dest),
+		ReadStarted: e.now().UTC(), Record: id}
+	stage, err := e.state.NewStage(ctx, state.SourceRows, len(m.Fields), len(m.Match))
+	if err != nil {
+		return nil, err
+	}
+	recs, err := src.Get(ctx, m.Source.Entity, m.Source.Select, []string{id})
+	if err == nil {
+		err = e.stageRecords(stage, m.Name, "read source", recs, func(rec connectors.Record) (state.Row, error) { return m.sourceRow(rec, lookups) })
+	}
+	if cerr := stage.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s %s(%s): %w", m.Source.Connector, m.Source.Entity.Name, id, err)
+	}
+	mp.Read = stage.Rows()
+	dst, err := e.connector(m.Dest.Connector)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.stageDest(ctx, dst, m, false); err != nil {
+		return nil, err
+	}
+	part := state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)}
+	mp.Counts, err = e.state.Diff(ctx, state.DiffSpec{Part: part, SourceIsTable: m.SourceIsTable, Fields: m.destFields(),
+		SyncOnlyCoupled: true, DestEntity: m.Dest.Entity.Name, OnlyIfChanged: m.Def.Direction == mappings.Bidirectional,
+		DeletePolicy: m.deletePolicy()})
+	return mp, err
 }
 
 // planDeletes finds coupled source records that a full read did not return

@@ -41,6 +41,7 @@ func TestScripts(t *testing.T) {
 			// Ids scripts can name: two customers and an account of the CRM.
 			env.Setenv("C0", fake.CustomerID(0))
 			env.Setenv("C1", fake.CustomerID(1))
+			env.Setenv("C5", fake.CustomerID(5))
 			account, err := crm.Put("accounts", map[string]any{"accountnumber": "X-1", "name": "Unrelated", "statecode": 0, "customertypecode": 3})
 			if err != nil {
 				return err

@@ -126,6 +126,8 @@ type MappingPlan struct {
 	// NewWatermark is where the source watermark moves when every operation
 	// succeeds; apply holds it back to the earliest failed record.
 	NewWatermark time.Time `json:"new_watermark,omitzero"`
+	// Record, for a per-record plan, is the id of the source record read.
+	Record string `json:"record,omitempty"`
 	// Read is how many source records were read.
 	Read int64 `json:"read"`
 	// NotModified counts coupled records that were not read because they

@@ -44,9 +44,12 @@ func PlanText(w io.Writer, p *plan.Plan) error {
 	ew.printf("\n")
 	for _, m := range p.Mappings {
 		ew.printf("\n%s: %s %s -> %s %s (%s)\n", m.Name, m.Source.Connector, m.Source.Entity, m.Dest.Connector, m.Dest.Entity, m.Direction)
-		if m.Since.IsZero() {
+		switch {
+		case m.Record != "":
+			ew.printf("  read record %s of %s (%d found)\n", printable(m.Record), m.Source.Entity, m.Read)
+		case m.Since.IsZero():
 			ew.printf("  read all %d records of %s\n", m.Read, m.Source.Entity)
-		} else {
+		default:
 			ew.printf("  read %d records of %s modified since %s", m.Read, m.Source.Entity, m.Since.UTC().Format(time.RFC3339))
 			if m.NotModified > 0 {
 				ew.printf("; %d coupled records not modified", m.NotModified)

@@ -169,3 +169,18 @@ func (d *DB) Uncouple(ctx context.Context, mapping string, ids []string, all boo
 	}
 	return res.RowsAffected()
 }
+
+// FindCoupling returns the coupling of mapping whose table or integration id
+// is id, or nil.
+func (d *DB) FindCoupling(ctx context.Context, mapping, id string) (*Coupling, error) {
+	var c Coupling
+	err := d.db.QueryRowContext(ctx, `SELECT table_id, integration_id FROM couplings WHERE mapping = ? AND (table_id = ? OR integration_id = ?) LIMIT 1`,
+		mapping, id, id).Scan(&c.TableID, &c.IntegrationID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("coupling of %s in mapping %s: %w", id, mapping, err)
+	}
+	return &c, nil
+}

@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS plan_mappings (
 	new_watermark      TIMESTAMP,
 	records_read       BIGINT NOT NULL,
 	not_modified       BIGINT NOT NULL,
+	record             VARCHAR,
 	PRIMARY KEY (plan_id, mapping, direction)
 );
 

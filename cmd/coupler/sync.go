@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/couplerhq/coupler/engine"
+)
+
+func newSync(g *globals) *cobra.Command {
+	var opts engine.PlanOptions
+	cmd := &cobra.Command{
+		Use:   "sync MAPPING",
+		Short: "Plan and apply one mapping now, or one coupled record of it",
+		Long: `sync plans MAPPING and applies that plan at once, printing both: the
+product's "synchronize now" for a table mapping. The plan is saved like any
+other, so coupler runs and the state database show what happened.
+
+With --record ID it synchronizes just the coupled record with that id (on
+either side), reading both sides by key whatever the watermarks say, and
+leaves the watermarks where they are. When that record changed on both sides,
+--prefer table or --prefer integration says which side wins.`,
+		Example: `  coupler sync CUSTOMER
+  coupler sync CUSTOMER --record 6b1c0e42-8c7e-4bd1-9b7e-6f3f1b7a3c01 --prefer integration`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Mappings = []string{args[0]}
+			if opts.Prefer != "" && opts.Record == "" {
+				return fmt.Errorf("--prefer settles one record: give --record too")
+			}
+			e, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			p, err := e.Plan(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			if err := printPlan(cmd, e, p.ID, "text", 20); err != nil {
+				return err
+			}
+			if !p.HasChanges() {
+				return nil
+			}
+			fmt.Fprintln(g.stdout)
+			res, err := e.Apply(cmd.Context(), p.ID)
+			if res != nil {
+				printApply(g.stdout, res)
+			}
+			if err != nil {
+				return err
+			}
+			for _, r := range res.Runs {
+				if r.Failed > 0 {
+					return &exitError{code: 1, err: fmt.Errorf("some records failed; see coupler errors")}
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&opts.Record, "record", "", "synchronize only the coupled record with this id (either side)")
+	cmd.Flags().StringVar(&opts.Prefer, "prefer", "", "with --record: the side that wins a conflict, table or integration")
+	cmd.Flags().BoolVar(&opts.Full, "full", false, "read every record, ignoring watermarks")
+	return cmd
+}
