@@ -212,6 +212,9 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 	if err := e.state.MarkUnchangedSynced(ctx, part, side.SourceIsTable); err != nil {
 		return run, failures, err
 	}
+	if err := e.state.TrackFailures(ctx, run.ID, part); err != nil {
+		return run, failures, err
+	}
 
 	// The watermark moves past what was read, except that a failed record
 	// holds it back so the next run reads that record again.
@@ -228,6 +231,23 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		return run, failures, err
 	}
 	return run, failures, nil
+}
+
+// Retry releases skipped or failed records of a mapping (all when ids is
+// empty) and moves the mapping's watermarks back to the earliest of them, so
+// that the next plan reads them again. It returns how many it released.
+func (e *Engine) Retry(ctx context.Context, mapping string, ids []string) (int64, error) {
+	if e.prog.Project.Mapping(mapping) == nil {
+		return 0, fmt.Errorf("no mapping named %q in the project", mapping)
+	}
+	for i, id := range ids {
+		ids[i] = normalizeID(id)
+	}
+	n, earliest, err := e.state.Retry(ctx, mapping, ids)
+	if err != nil || n == 0 || earliest.IsZero() {
+		return n, err
+	}
+	return n, e.state.LowerWatermarks(ctx, mapping, earliest)
 }
 
 // write sends one batch of operations and turns the outcome into results to

@@ -361,3 +361,44 @@ func TestCoupledByHandThenUpdated(t *testing.T) {
 	p := w.plan(engine.PlanOptions{})
 	wantCounts(t, p, plan.Counts{plan.Create: 2, plan.Update: 1})
 }
+
+// TestRepeatedFailureIsSkippedUntilRetried: a record failing twice in a row
+// with the same error is left out, and no longer holds the watermark back,
+// until coupler retry.
+func TestRepeatedFailureIsSkippedUntilRetried(t *testing.T) {
+	w := worldWithMapping(t, 5, `  - { field: city, integration_field: description, to_integration: 'value == "Boom" ? int("x") : value' }`)
+	bad := w.erp.All("customers")[2]
+	if err := w.erp.Patch("customers", bad["id"].(string), map[string]any{"city": "Boom"}); err != nil {
+		t.Fatal(err)
+	}
+	for round := 1; round <= 2; round++ {
+		p := w.plan(engine.PlanOptions{})
+		if c := counts(p); c[plan.Fail] != 1 {
+			t.Fatalf("round %d: counts = %v; want the record failed", round, c)
+		}
+		w.e.Apply(t.Context(), p.ID)
+	}
+	p := w.plan(engine.PlanOptions{})
+	var skipped plan.Operation
+	for _, op := range p.Mappings[0].Operations {
+		if op.SourceID == bad["id"] {
+			skipped = op
+		}
+	}
+	if skipped.Kind != plan.Skip || !strings.Contains(skipped.Reason, "skipped: failed 2 runs in a row") {
+		t.Fatalf("third plan: %+v; want the record skipped", skipped)
+	}
+	w.apply(p.ID)
+	now, _ := w.erp.Get("customers", bad["id"].(string))
+	modified, _ := time.Parse(time.RFC3339Nano, now["lastModifiedDateTime"].(string))
+	if wm, _, _ := w.e.State().Watermark(t.Context(), "CUSTOMER", plan.SideTable); wm.Before(modified) {
+		t.Errorf("watermark %s is held back before the skipped record's %s", wm, modified)
+	}
+	n, err := w.e.Retry(t.Context(), "CUSTOMER", []string{bad["id"].(string)})
+	if err != nil || n != 1 {
+		t.Fatalf("retry = %d, %v", n, err)
+	}
+	if c := counts(w.plan(engine.PlanOptions{})); c[plan.Fail] != 1 {
+		t.Errorf("after retry: counts = %v; want the record read and failed again", c)
+	}
+}

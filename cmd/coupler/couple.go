@@ -124,3 +124,35 @@ when. A failed record is read again by the next plan.`,
 	cmd.Flags().IntVar(&limit, "limit", 100, "how many failures to list")
 	return cmd
 }
+
+func newRetry(g *globals) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "retry MAPPING [SOURCE_ID...]",
+		Short: "Try failed or skipped records again on the next plan",
+		Long: `A record that fails with the same error in two runs in a row is skipped:
+left out of plans, so that it no longer holds the watermark back. retry
+releases the given records (by source id), or with --all every failed record
+of MAPPING, and moves the mapping's watermarks back to the earliest of them so
+that the next plan reads them again. Fix the cause first: see coupler errors.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if all == (len(args) > 1) {
+				return fmt.Errorf("give the source ids to retry, or --all, not both")
+			}
+			e, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			n, err := e.Retry(cmd.Context(), args[0], args[1:])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s: %d record(s) will be tried again by the next plan\n", args[0], n)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "retry every failed record of the mapping")
+	return cmd
+}

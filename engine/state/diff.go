@@ -121,6 +121,7 @@ FROM (
 	SELECT s.key AS source_id, d.key AS dest_id, c.` + dst + ` AS coupled_id, d.etag, s.etag AS source_etag, s.modified AS source_modified, d.modified AS dest_modified,
 		CASE
 			WHEN NOT s.in_filter THEN 'skip'
+			WHEN sk.source_id IS NOT NULL THEN 'skip'
 			WHEN s.err IS NOT NULL THEN 'fail'` + matchCases + `
 			WHEN c.` + dst + ` IS NULL AND ? THEN 'skip'
 			WHEN c.` + dst + ` IS NULL THEN 'create'
@@ -132,6 +133,7 @@ FROM (
 		END AS op,
 		CASE
 			WHEN NOT s.in_filter THEN 'left out by filter'
+			WHEN sk.source_id IS NOT NULL THEN 'skipped: failed ' || sk.failures || ' runs in a row with: ' || sk.message || '; coupler retry ' || sk.mapping || ' ' || sk.source_id || ' to try again'
 			WHEN s.err IS NOT NULL THEN s.err` + matchReasons + `
 			WHEN c.` + dst + ` IS NULL AND ? THEN 'not coupled (sync_only_coupled)'
 			WHEN c.` + dst + ` IS NULL THEN NULL
@@ -142,7 +144,8 @@ FROM (
 		CASE op WHEN 'create' THEN 1 WHEN 'restore' THEN 1 WHEN 'couple' THEN 2 WHEN 'update' THEN 3 WHEN 'uncouple' THEN 4
 			WHEN 'fail' THEN 5 WHEN 'skip' THEN 6 ELSE 7 END AS rank
 	FROM ` + stagingTable(SourceRows) + ` s
-	LEFT JOIN couplings c ON c.mapping = ? AND c.` + src + ` = s.key` + matchJoin + `
+	LEFT JOIN couplings c ON c.mapping = ? AND c.` + src + ` = s.key
+	LEFT JOIN record_failures sk ON sk.mapping = ` + sqlString(s.Mapping) + ` AND sk.direction = ? AND sk.source_id = s.key AND sk.skipped` + matchJoin + `
 	LEFT JOIN ` + stagingTable(DestRows) + ` d ON d.key = ` + destKey + `
 )`
 	tx, err := d.db.BeginTx(ctx, nil)
@@ -154,7 +157,7 @@ FROM (
 	if s.Match != nil {
 		args = append(args, s.Mapping)
 	}
-	args = append(args, s.PlanID, s.Mapping, s.Direction, s.SyncOnlyCoupled, s.SyncOnlyCoupled, s.Mapping)
+	args = append(args, s.PlanID, s.Mapping, s.Direction, s.SyncOnlyCoupled, s.SyncOnlyCoupled, s.Mapping, s.Direction)
 	if _, err := tx.ExecContext(ctx, ops, args...); err != nil {
 		return nil, fmt.Errorf("diff mapping %s: %w", s.Mapping, err)
 	}

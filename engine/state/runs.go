@@ -226,13 +226,88 @@ func (d *DB) FinishRun(ctx context.Context, r Run, watermarkSide string, waterma
 	return tx.Commit()
 }
 
+// SkipAfter is how many runs in a row a record must fail with the same
+// message before it is skipped, as the product does.
+const SkipAfter = 2
+
+// TrackFailures updates the failure record of every record a run of a part
+// touched: a failure counts once more when its message repeats (and skips
+// the record once it has failed SkipAfter times in a row), a success or an
+// unchanged record clears it.
+func (d *DB) TrackFailures(ctx context.Context, runID int64, part Part) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `INSERT INTO record_failures AS f
+		SELECT ?, ?, r.source_id, coalesce(r.message, ''), 1, false, o.source_modified, r.run_id
+		FROM run_records r JOIN plan_operations o ON o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND o.seq = r.seq
+		WHERE r.run_id = ? AND r.result = 'failure'
+		ON CONFLICT (mapping, direction, source_id) DO UPDATE SET
+			failures = CASE WHEN f.message = excluded.message THEN f.failures + 1 ELSE 1 END,
+			skipped = CASE WHEN f.message = excluded.message THEN f.failures + 1 >= ? ELSE false END,
+			message = excluded.message, source_modified = excluded.source_modified, last_run = excluded.last_run`,
+		part.Mapping, part.Direction, part.PlanID, part.Mapping, part.Direction, runID, SkipAfter)
+	if err != nil {
+		return fmt.Errorf("track failures of mapping %s: %w", part.Mapping, err)
+	}
+	_, err = tx.ExecContext(ctx, `DELETE FROM record_failures WHERE mapping = ? AND direction = ? AND last_run <> ? AND source_id IN (
+		SELECT o.source_id FROM plan_operations o WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ?
+			AND o.op NOT IN ('fail', 'conflict', 'skip')
+			AND NOT EXISTS (SELECT 1 FROM run_records r WHERE r.run_id = ? AND r.seq = o.seq AND r.result = 'failure'))`,
+		part.Mapping, part.Direction, runID, part.PlanID, part.Mapping, part.Direction, runID)
+	if err != nil {
+		return fmt.Errorf("clear failures of mapping %s: %w", part.Mapping, err)
+	}
+	return tx.Commit()
+}
+
+// Retry takes records out of the skipped state: the given source ids, or
+// every failed record of the mapping when ids is empty. It returns how many
+// it released and the earliest modified-on among them, to which the caller
+// moves the watermark back so that the next plan reads them again.
+func (d *DB) Retry(ctx context.Context, mapping string, ids []string) (int64, time.Time, error) {
+	where := `mapping = ?`
+	args := []any{mapping}
+	if len(ids) > 0 {
+		where += ` AND source_id IN (` + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + `)`
+		for _, id := range ids {
+			args = append(args, id)
+		}
+	}
+	var earliest sql.NullTime
+	var n int64
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*), min(source_modified) FROM record_failures WHERE `+where, args...).Scan(&n, &earliest); err != nil {
+		return 0, time.Time{}, fmt.Errorf("failed records of mapping %s: %w", mapping, err)
+	}
+	if _, err := d.db.ExecContext(ctx, `DELETE FROM record_failures WHERE `+where, args...); err != nil {
+		return 0, time.Time{}, fmt.Errorf("retry records of mapping %s: %w", mapping, err)
+	}
+	return n, earliest.Time, nil
+}
+
+// LowerWatermarks moves a mapping's watermarks on both sides back to t
+// where they are later, so that records modified since t are read again.
+func (d *DB) LowerWatermarks(ctx context.Context, mapping string, t time.Time) error {
+	_, err := d.db.ExecContext(ctx, `UPDATE watermarks SET value = ?, updated_at = ? WHERE mapping = ? AND value > ?`,
+		t.UTC(), time.Now().UTC(), mapping, t.UTC())
+	if err != nil {
+		return fmt.Errorf("move watermarks of mapping %s back: %w", mapping, err)
+	}
+	return nil
+}
+
 // EarliestFailure returns the earliest source modified-on among the records
-// of a run that failed, at plan or at apply time; zero when none failed.
+// of a run that failed, at plan or at apply time, and are not skipped; zero
+// when none failed.
 func (d *DB) EarliestFailure(ctx context.Context, runID int64, part Part) (time.Time, error) {
 	var t sql.NullTime
 	err := d.db.QueryRowContext(ctx, `SELECT min(o.source_modified) FROM plan_operations o
 		WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND (o.op IN ('fail', 'conflict') OR EXISTS (
-			SELECT 1 FROM run_records r WHERE r.run_id = ? AND r.seq = o.seq AND r.result = 'failure'))`,
+			SELECT 1 FROM run_records r WHERE r.run_id = ? AND r.seq = o.seq AND r.result = 'failure'))
+			AND NOT EXISTS (SELECT 1 FROM record_failures f WHERE f.mapping = o.mapping AND f.direction = o.direction
+				AND f.source_id = o.source_id AND f.skipped)`,
 		part.PlanID, part.Mapping, part.Direction, runID).Scan(&t)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("earliest failure of run %d: %w", runID, err)

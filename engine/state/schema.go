@@ -136,6 +136,21 @@ CREATE TABLE IF NOT EXISTS runs (
 	uncoupled   BIGINT NOT NULL DEFAULT 0
 );
 
+-- record_failures: records whose last run failed, and how often in a row
+-- with the same message; after two such runs a record is skipped, left out
+-- of plans until coupler retry.
+CREATE TABLE IF NOT EXISTS record_failures (
+	mapping         VARCHAR NOT NULL,
+	direction       VARCHAR NOT NULL,
+	source_id       VARCHAR NOT NULL,
+	message         VARCHAR NOT NULL,
+	failures        INTEGER NOT NULL,
+	skipped         BOOLEAN NOT NULL,
+	source_modified TIMESTAMP,
+	last_run        BIGINT NOT NULL,
+	PRIMARY KEY (mapping, direction, source_id)
+);
+
 -- run_records: every write apply attempted and every record that failed.
 CREATE TABLE IF NOT EXISTS run_records (
 	run_id    BIGINT NOT NULL,
