@@ -402,3 +402,29 @@ func TestRepeatedFailureIsSkippedUntilRetried(t *testing.T) {
 		t.Errorf("after retry: counts = %v; want the record read and failed again", c)
 	}
 }
+
+func TestCoupleByMatchOnly(t *testing.T) {
+	w := worldWithMapping(t, 5, "match:\n  fields: [ { field: number, integration_field: accountnumber } ]")
+	for i := range 2 {
+		c := fake.Customer(i)
+		if _, err := w.crm.Put("accounts", map[string]any{"accountnumber": c["number"], "name": "Old", "statecode": 0, "customertypecode": 3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := w.e.Plan(t.Context(), engine.PlanOptions{MatchOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := p.Mappings[0].Counts; c[plan.Couple] != 2 || c[plan.Skip] != 3 || c[plan.Create] != 0 {
+		t.Fatalf("counts = %v; want 2 couples and 3 left out (no match, no create_if_no_match)", c)
+	}
+	w.apply(p.ID)
+	pairs, _ := w.e.State().CouplingMap(t.Context(), "CUSTOMER", true)
+	if len(pairs) != 2 || w.crm.Len("accounts") != 2 {
+		t.Errorf("%d couplings, %d accounts; want 2 and 2", len(pairs), w.crm.Len("accounts"))
+	}
+	// The watermark did not move: a normal plan still reads everything.
+	if next := w.plan(engine.PlanOptions{}); next.Mappings[0].Read != 5 {
+		t.Errorf("next plan read %d; want all 5", next.Mappings[0].Read)
+	}
+}

@@ -31,6 +31,10 @@ type PlanOptions struct {
 	// Prefer settles an update conflict of that record: "table" or
 	// "integration" wins.
 	Prefer string
+	// MatchOnly plans match-based coupling only, over full reads: uncoupled
+	// records are coupled to their match (or created, with
+	// create_if_no_match); coupled ones are left alone.
+	MatchOnly bool
 }
 
 // watermarkOverlap is subtracted from a watermark before reading: systems
@@ -46,6 +50,18 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 	selected, err := e.selectMappings(opts.Mappings)
 	if err != nil {
 		return nil, err
+	}
+	if opts.MatchOnly {
+		opts.Full = true
+		for _, m := range selected {
+			if len(m.MatchGroups) == 0 && (len(opts.Mappings) > 0) {
+				return nil, fmt.Errorf("mapping %s declares no match fields", m.Name)
+			}
+		}
+		selected = slices.DeleteFunc(slices.Clone(selected), func(m *Mapping) bool { return len(m.MatchGroups) == 0 })
+		if len(selected) == 0 {
+			return nil, fmt.Errorf("no mapping declares match fields")
+		}
 	}
 	var record *state.Coupling
 	if opts.Record != "" {
@@ -76,7 +92,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		return nil, err
 	}
 	for _, m := range selected {
-		mp, err := e.planMapping(ctx, p.ID, m, opts.Full, base, lookups, record)
+		mp, err := e.planMapping(ctx, p.ID, m, opts, base, lookups, record)
 		if err != nil {
 			return fail(fmt.Errorf("mapping %s: %w", m.Name, err))
 		}
@@ -176,7 +192,8 @@ func (e *Engine) resolveRecord(ctx context.Context, opts PlanOptions) (*state.Co
 	return c, nil
 }
 
-func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, full bool, base map[string]time.Time, lookups *couplingLookups, record *state.Coupling) (*plan.MappingPlan, error) {
+func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opts PlanOptions, base map[string]time.Time, lookups *couplingLookups, record *state.Coupling) (*plan.MappingPlan, error) {
+	full := opts.Full
 	if record != nil {
 		return e.planRecord(ctx, planID, m, base, lookups, record)
 	}
@@ -235,12 +252,12 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, ful
 		Part:          state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)},
 		SourceIsTable: m.SourceIsTable, Fields: m.destFields(), SyncOnlyCoupled: m.Def.SyncOnlyCoupled,
 		DestEntity: m.Dest.Entity.Name, OnlyIfChanged: m.Def.Direction == mappings.Bidirectional,
-		Match: m.matchSpec(), DeletePolicy: m.deletePolicy(),
+		Match: m.matchSpec(), DeletePolicy: m.deletePolicy(), MatchOnly: opts.MatchOnly,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if m.Def.PropagateDeletes && fullRead {
+	if m.Def.PropagateDeletes && fullRead && !opts.MatchOnly {
 		if err := e.planDeletes(ctx, src, m, state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)}); err != nil {
 			return nil, err
 		}
@@ -258,6 +275,11 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, ful
 		return nil, err
 	}
 	mp.NewWatermark = nextWatermark(wm, latest, mp.ReadStarted)
+	if opts.MatchOnly {
+		// Changes of coupled records were left alone: the next plan must
+		// still see them.
+		mp.NewWatermark = time.Time{}
+	}
 	return mp, nil
 }
 

@@ -19,21 +19,43 @@ func mappingArg(e *engine.Engine, name string) error {
 }
 
 func newCouple(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "couple MAPPING TABLE_ID INTEGRATION_ID",
-		Short: "Couple a table record to an integration record by hand",
+	var (
+		match    bool
+		mappings []string
+	)
+	cmd := &cobra.Command{
+		Use:   "couple (MAPPING TABLE_ID INTEGRATION_ID | --match [--mapping NAME]...)",
+		Short: "Couple records by hand, or by their match fields",
 		Long: `couple records that the table record TABLE_ID and the integration record
 INTEGRATION_ID are the same record for MAPPING, as the product's "Couple" does.
 Couplings are one-to-one: a record already coupled must be uncoupled first.
-The next plan compares the two and updates the destination where they differ.`,
-		Example: `  coupler couple CUSTOMER 6b1c0e42-8c7e-4bd1-9b7e-6f3f1b7a3c01 0d6d6c0c-1f5a-4f0e-8a57-2b8c6a1f4e02`,
-		Args:    cobra.ExactArgs(3),
+The next plan compares the two and updates the destination where they differ.
+
+With --match it runs match-based coupling for every mapping that declares
+match fields (or the --mapping ones): both sides are read in full, each
+uncoupled record is coupled to the one record on the other side with equal
+match fields, trying priority groups in order; no match, several matches or a
+match coupled elsewhere leave the record uncoupled, with the reason. With
+create_if_no_match, records nothing matches are created; with sync_after,
+coupled records get the source's values at once. Records already coupled are
+left alone and the watermarks do not move.`,
+		Example: `  coupler couple CUSTOMER 6b1c0e42-8c7e-4bd1-9b7e-6f3f1b7a3c01 0d6d6c0c-1f5a-4f0e-8a57-2b8c6a1f4e02
+  coupler couple --match --mapping CUSTOMER`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if match {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.ExactArgs(3)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := g.open(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer e.Close()
+			if match {
+				return coupleByMatch(cmd, g, e, mappings)
+			}
 			if err := mappingArg(e, args[0]); err != nil {
 				return err
 			}
@@ -44,6 +66,29 @@ The next plan compares the two and updates the destination where they differ.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&match, "match", false, "couple uncoupled records by the mappings' match fields")
+	cmd.Flags().StringArrayVar(&mappings, "mapping", nil, "with --match: only this mapping (repeatable)")
+	return cmd
+}
+
+// coupleByMatch plans match-based coupling, shows it and applies it.
+func coupleByMatch(cmd *cobra.Command, g *globals, e *engine.Engine, mappings []string) error {
+	p, err := e.Plan(cmd.Context(), engine.PlanOptions{Mappings: mappings, MatchOnly: true})
+	if err != nil {
+		return err
+	}
+	if err := printPlan(cmd, e, p.ID, "text", 20); err != nil {
+		return err
+	}
+	if !p.HasChanges() {
+		return nil
+	}
+	fmt.Fprintln(g.stdout)
+	res, err := e.Apply(cmd.Context(), p.ID)
+	if res != nil {
+		printApply(g.stdout, res)
+	}
+	return err
 }
 
 func newUncouple(g *globals) *cobra.Command {

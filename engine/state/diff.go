@@ -35,6 +35,8 @@ type DiffSpec struct {
 	// Match, when set, couples an uncoupled source record to the one
 	// destination record whose match columns equal its own.
 	Match *MatchSpec
+	// MatchOnly plans coupling only: coupled records are left alone.
+	MatchOnly bool
 	// DeletePolicy settles a coupled record whose destination was deleted:
 	// "restore", "remove_coupling", DeletePropagated, or "" to fail it.
 	DeletePolicy string
@@ -110,6 +112,10 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 		missingOp, missing = "'skip'", sqlString(fmt.Sprintf("the coupled %s record was deleted; a full plan deletes this one too (propagate_deletes)", s.DestEntity))
 	}
 	matchCTE, matchJoin, matchCases, matchReasons, destKey := matchSQL(s, dst)
+	matchOnly := "false"
+	if s.MatchOnly {
+		matchOnly = "true"
+	}
 	// Operations are numbered in report order: creates, updates, failures,
 	// skips, then unchanged, each by source key.
 	ops := `
@@ -122,7 +128,8 @@ FROM (
 		CASE
 			WHEN NOT s.in_filter THEN 'skip'
 			WHEN sk.source_id IS NOT NULL THEN 'skip'
-			WHEN s.err IS NOT NULL THEN 'fail'` + matchCases + `
+			WHEN s.err IS NOT NULL THEN 'fail'
+			WHEN ` + matchOnly + ` AND c.` + dst + ` IS NOT NULL THEN 'skip'` + matchCases + `
 			WHEN c.` + dst + ` IS NULL AND ? THEN 'skip'
 			WHEN c.` + dst + ` IS NULL THEN 'create'
 			WHEN d.key IS NULL THEN ` + missingOp + `
@@ -134,7 +141,8 @@ FROM (
 		CASE
 			WHEN NOT s.in_filter THEN 'left out by filter'
 			WHEN sk.source_id IS NOT NULL THEN 'skipped: failed ' || sk.failures || ' runs in a row with: ' || sk.message || '; coupler retry ' || sk.mapping || ' ' || sk.source_id || ' to try again'
-			WHEN s.err IS NOT NULL THEN s.err` + matchReasons + `
+			WHEN s.err IS NOT NULL THEN s.err
+			WHEN ` + matchOnly + ` AND c.` + dst + ` IS NOT NULL THEN 'already coupled'` + matchReasons + `
 			WHEN c.` + dst + ` IS NULL AND ? THEN 'not coupled (sync_only_coupled)'
 			WHEN c.` + dst + ` IS NULL THEN NULL
 			WHEN d.key IS NULL THEN ` + missing + `
