@@ -224,6 +224,9 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 	if hasWM && !full && m.Source.Entity.Modified != "" {
 		mp.Since = wm.Add(-watermarkOverlap)
 	}
+	if mp.Coupled, err = e.state.CouplingCount(ctx, m.Name); err != nil {
+		return nil, err
+	}
 
 	// A full read stages both sides at once, each through its own appender:
 	// reading and decoding dominate a plan, and the two sides are
@@ -237,13 +240,17 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 		return err
 	})
 	if fullRead {
-		g.Go(func() error { return e.stageDest(gctx, dst, m, true) })
+		g.Go(func() error {
+			n, err := e.stageDest(gctx, dst, m, true)
+			mp.DestRead = n
+			return err
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	if !fullRead {
-		if err := e.stageDest(ctx, dst, m, false); err != nil {
+		if mp.DestRead, err = e.stageDest(ctx, dst, m, false); err != nil {
 			return nil, err
 		}
 	}
@@ -370,7 +377,7 @@ func (e *Engine) planRecord(ctx context.Context, planID string, m *Mapping, base
 	if err != nil {
 		return nil, err
 	}
-	if err := e.stageDest(ctx, dst, m, false); err != nil {
+	if mp.DestRead, err = e.stageDest(ctx, dst, m, false); err != nil {
 		return nil, err
 	}
 	part := state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)}
@@ -455,10 +462,12 @@ func (e *Engine) stageRecords(stage *state.Stage, mapping, what string, recs []c
 	return nil
 }
 
-func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Mapping, fullRead bool) error {
+// stageDest stages the destination records a plan compares with, and
+// returns how many it read.
+func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Mapping, fullRead bool) (int64, error) {
 	stage, err := e.state.NewStage(ctx, state.DestRows, len(m.Fields), len(m.Match))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	add := func(recs []connectors.Record) error {
 		return e.stageRecords(stage, m.Name, "read destination", recs, m.destRow)
@@ -488,10 +497,10 @@ func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Map
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("read %s %s: %w", m.Dest.Connector, m.Dest.Entity.Name, err)
+		return 0, fmt.Errorf("read %s %s: %w", m.Dest.Connector, m.Dest.Entity.Name, err)
 	}
 	e.log.Debug("read destination", "mapping", m.Name, "records", stage.Rows(), "full", fullRead)
-	return nil
+	return stage.Rows(), nil
 }
 
 func endpoint(s Side) plan.Endpoint {

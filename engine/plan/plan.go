@@ -132,8 +132,12 @@ type MappingPlan struct {
 	Read int64 `json:"read"`
 	// NotModified counts coupled records that were not read because they
 	// have not changed since the watermark.
-	NotModified int64  `json:"not_modified"`
-	Counts      Counts `json:"counts"`
+	NotModified int64 `json:"not_modified"`
+	// DestRead is how many destination records were read; Coupled how many
+	// records the mapping had coupled when the plan began.
+	DestRead int64  `json:"destination_read"`
+	Coupled  int64  `json:"coupled"`
+	Counts   Counts `json:"counts"`
 	// Operations lists operations, possibly only some (see Omitted).
 	Operations []Operation `json:"operations"`
 	// Omitted counts operations left out of Operations by a listing limit.
@@ -162,4 +166,22 @@ type Change struct {
 	Field  string          `json:"field"`
 	Before json.RawMessage `json:"before"`
 	After  json.RawMessage `json:"after"`
+}
+
+// Recommendation is the product's review before a full synchronization:
+// what to do with a mapping given what each side holds.
+func (m *MappingPlan) Recommendation() string {
+	switch {
+	case m.Read == 0 && m.DestRead == 0:
+		return "nothing to do: neither side has records"
+	case m.Read == 0:
+		return "nothing to do from this side: only the " + m.Dest.Side + " side has records"
+	case m.Coupled == 0 && m.DestRead == 0:
+		return "full synchronization: only the " + m.Source.Side + " side has records; this plan creates them on the other side"
+	case m.Coupled == 0 && m.Counts[Couple] > 0:
+		return "couple records: both sides have records; this plan couples those its match fields pair up"
+	case m.Coupled == 0:
+		return "couple records first: both sides have records and none is coupled; run coupler couple --match (declare match fields), or creating them makes duplicates"
+	}
+	return "synchronize: records are coupled already; this plan brings them in step"
 }

@@ -42,6 +42,14 @@ func PlanText(w io.Writer, p *plan.Plan) error {
 		ew.printf(" (--full: every record read)")
 	}
 	ew.printf("\n")
+	if p.Full {
+		// The product's review before a full synchronization.
+		ew.printf("\nReview:\n")
+		for _, m := range p.Mappings {
+			ew.printf("  %s (%s): %d %s records, %d %s records, %d coupled: %s\n", m.Name, m.Direction,
+				m.Read, m.Source.Entity, m.DestRead, m.Dest.Entity, m.Coupled, m.Recommendation())
+		}
+	}
 	for _, m := range p.Mappings {
 		ew.printf("\n%s: %s %s -> %s %s (%s)\n", m.Name, m.Source.Connector, m.Source.Entity, m.Dest.Connector, m.Dest.Entity, m.Direction)
 		switch {

@@ -72,6 +72,8 @@ CREATE TABLE IF NOT EXISTS plan_mappings (
 	records_read       BIGINT NOT NULL,
 	not_modified       BIGINT NOT NULL,
 	record             VARCHAR,
+	dest_read          BIGINT NOT NULL DEFAULT 0,
+	coupled            BIGINT NOT NULL DEFAULT 0,
 	PRIMARY KEY (plan_id, mapping, direction)
 );
 
