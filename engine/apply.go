@@ -149,6 +149,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 	}
 
 	entity := connectors.Entity{Name: m.Dest.Entity, Key: m.Dest.Key, Modified: m.Dest.Modified}
+	afterApplyCache := map[string]map[string]string{}
 	var after int64
 	for {
 		var ops []plan.Operation
@@ -175,7 +176,11 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		if err != nil {
 			return run, failures, err
 		}
-		results, werr := e.write(ctx, conn, entity, ops, binds, coupled)
+		unresolved, err := e.resolveAfterApply(ctx, ops, afterApplyCache)
+		if err != nil {
+			return run, failures, err
+		}
+		results, werr := e.write(ctx, conn, entity, ops, binds, coupled, unresolved)
 		if results == nil {
 			return run, failures, werr
 		}
@@ -252,7 +257,7 @@ func (e *Engine) Retry(ctx context.Context, mapping string, ids []string) (int64
 
 // write sends one batch of operations and turns the outcome into results to
 // record. Only a failure that stops the whole batch is returned as an error.
-func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity connectors.Entity, ops []plan.Operation, binds map[string]string, coupled map[string]string) ([]state.RecordResult, error) {
+func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity connectors.Entity, ops []plan.Operation, binds map[string]string, coupled map[string]string, unresolved map[int64]string) ([]state.RecordResult, error) {
 	writes := make([]connectors.WriteOp, 0, len(ops))
 	index := make([]int, 0, len(ops))
 	results := make([]state.RecordResult, len(ops))
@@ -260,6 +265,10 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 	for i, op := range ops {
 		results[i] = state.RecordResult{Seq: op.Seq, SourceID: op.SourceID, DestID: op.DestID, Op: string(op.Kind),
 			SourceModified: op.SourceModified, SourceETag: op.SourceETag, At: now}
+		if msg, ok := unresolved[op.Seq]; ok {
+			results[i].Err = msg
+			continue
+		}
 		if to, ok := coupled[op.SourceID]; ok && (op.Kind == plan.Create || op.Kind == plan.Couple) {
 			switch {
 			case op.Kind == plan.Couple && to == op.DestID:

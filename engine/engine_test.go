@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	_ "github.com/couplerhq/coupler/connectors/odata"
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/engine/report"
 	"github.com/couplerhq/coupler/engine/state"
 	"github.com/couplerhq/coupler/mappings"
 )
@@ -426,5 +428,46 @@ func TestCoupleByMatchOnly(t *testing.T) {
 	// The watermark did not move: a normal plan still reads everything.
 	if next := w.plan(engine.PlanOptions{}); next.Mappings[0].Read != 5 {
 		t.Errorf("next plan read %d; want all 5", next.Mappings[0].Read)
+	}
+}
+
+// TestLookupKnownAfterApply: in a first full plan, a contact's lookup to a
+// customer that the same plan creates is "known after apply", and apply
+// resolves it once the customer's account exists.
+func TestLookupKnownAfterApply(t *testing.T) {
+	w := worldWithMapping(t, 3, `---
+name: CONTACT
+table: { connector: bc, entity: contacts, key: id, modified: lastModifiedDateTime }
+integration: { connector: dataverse, entity: contacts, key: contactid, modified: modifiedon }
+sync_only_coupled: false
+fields:
+  - { field: displayName, integration_field: lastname }
+  - { field: customerId, integration_field: parentcustomerid, lookup: CUSTOMER }`)
+	c := fake.Customer(1)
+	if _, err := w.erp.Put("contacts", map[string]any{"displayName": "Ann Contact", "customerId": c["id"]}); err != nil {
+		t.Fatal(err)
+	}
+	p := w.plan(engine.PlanOptions{})
+	var contact *plan.MappingPlan
+	for _, m := range p.Mappings {
+		if m.Name == "CONTACT" {
+			contact = m
+		}
+	}
+	if contact == nil || contact.Counts[plan.Create] != 1 {
+		t.Fatalf("CONTACT part = %+v; want one create", contact)
+	}
+	var text bytes.Buffer
+	if err := report.PlanText(&text, p); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "parentcustomerid  (known after apply)") {
+		t.Errorf("the plan does not show the lookup as known after apply:\n%s", text.String())
+	}
+	w.apply(p.ID)
+	pairs, _ := w.e.State().CouplingMap(t.Context(), "CUSTOMER", true)
+	got := w.crm.All("contacts")
+	if len(got) != 1 || got[0]["parentcustomerid"] != pairs[c["id"].(string)] {
+		t.Errorf("contact = %v; want parentcustomerid %s", got, pairs[c["id"].(string)])
 	}
 }

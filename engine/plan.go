@@ -78,7 +78,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 	p := &plan.Plan{ID: newPlanID(created), CreatedAt: created, Full: opts.Full,
 		Fingerprint: fingerprint(e.prog.Project.Sources), Status: plan.Planned}
 	base := map[string]time.Time{}
-	lookups := &couplingLookups{db: e.state, maps: map[string]map[string]string{}}
+	lookups := &couplingLookups{db: e.state, planID: p.ID, maps: map[string]map[string]string{}}
 	// Leave no half-made plan behind, and no copy of both systems in the
 	// staging tables; with a fresh context, since ctx may be why we stop.
 	fail := func(err error) (*plan.Plan, error) {

@@ -2,11 +2,13 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/state"
 	"github.com/couplerhq/coupler/mappings"
 )
@@ -112,10 +114,39 @@ func describe(v any) string {
 }
 
 // couplingLookups answers lookups from the state database's couplings,
-// loading each mapping's couplings once per plan.
+// loading each mapping's couplings once per plan. A record that an earlier
+// part of the same plan creates has no coupling yet: its lookup is "known
+// after apply", a placeholder that apply resolves once that part is applied.
 type couplingLookups struct {
-	db   *state.DB
-	maps map[string]map[string]string
+	db      *state.DB
+	planID  string
+	maps    map[string]map[string]string
+	pending map[string]map[string]bool
+}
+
+// afterApplyPrefix starts a lookup value that is known only after apply:
+// the prefix, the lookup mapping, t or f for the direction, and the id.
+const afterApplyPrefix = "\x00known after apply\x00"
+
+func afterApply(mapping string, fromTable bool, id string) string {
+	dir := "f"
+	if fromTable {
+		dir = "t"
+	}
+	return afterApplyPrefix + mapping + "\x00" + dir + "\x00" + id
+}
+
+// parseAfterApply splits a placeholder made by afterApply.
+func parseAfterApply(s string) (mapping string, fromTable bool, id string, ok bool) {
+	rest, ok := strings.CutPrefix(s, afterApplyPrefix)
+	if !ok {
+		return "", false, "", false
+	}
+	parts := strings.SplitN(rest, "\x00", 3)
+	if len(parts) != 3 {
+		return "", false, "", false
+	}
+	return parts[0], parts[1] == "t", parts[2], true
 }
 
 func lookupKey(mapping string, fromTable bool) string {
@@ -137,11 +168,68 @@ func (c *couplingLookups) load(ctx context.Context, m *Mapping) error {
 			return err
 		}
 		c.maps[k] = cm
+		direction := "from_integration"
+		if f.Lookup.FromTable {
+			direction = "to_integration"
+		}
+		created, err := c.db.PlannedSources(ctx, state.Part{PlanID: c.planID, Mapping: f.Lookup.Mapping, Direction: direction})
+		if err != nil {
+			return err
+		}
+		if c.pending == nil {
+			c.pending = map[string]map[string]bool{}
+		}
+		c.pending[k] = created
 	}
 	return nil
 }
 
 func (c *couplingLookups) Translate(mapping string, fromTable bool, id string) (string, bool) {
-	to, ok := c.maps[lookupKey(mapping, fromTable)][id]
-	return to, ok
+	k := lookupKey(mapping, fromTable)
+	if to, ok := c.maps[k][id]; ok {
+		return to, true
+	}
+	if c.pending[k][id] {
+		return afterApply(mapping, fromTable, id), true
+	}
+	return "", false
+}
+
+// resolveAfterApply replaces the "known after apply" lookups of a batch
+// with the ids their records got, now that the parts creating them are
+// applied. A record whose lookup is still unknown fails.
+func (e *Engine) resolveAfterApply(ctx context.Context, ops []plan.Operation, cache map[string]map[string]string) (map[int64]string, error) {
+	failed := map[int64]string{}
+	for i := range ops {
+		for j, c := range ops[i].Changes {
+			v, err := decodeValue(c.After)
+			if err != nil {
+				continue
+			}
+			s, ok := v.(string)
+			if !ok {
+				continue
+			}
+			mapping, fromTable, id, ok := parseAfterApply(s)
+			if !ok {
+				continue
+			}
+			k := lookupKey(mapping, fromTable)
+			if cache[k] == nil {
+				m, err := e.state.CouplingMap(ctx, mapping, fromTable)
+				if err != nil {
+					return nil, err
+				}
+				cache[k] = m
+			}
+			to, found := cache[k][id]
+			if !found {
+				failed[ops[i].Seq] = fmt.Sprintf("field %s: the %s record %q this lookup needs was not created", c.Field, mapping, id)
+				continue
+			}
+			resolved, _ := canonical(to)
+			ops[i].Changes[j].After = json.RawMessage(*resolved)
+		}
+	}
+	return failed, nil
 }

@@ -155,6 +155,9 @@ func shorten(raw json.RawMessage) string {
 		return "null"
 	}
 	s := string(raw)
+	if strings.HasPrefix(s, `"\u0000known after apply`) {
+		return "(known after apply)"
+	}
 	const max = 60
 	if utf8.RuneCountInString(s) > max {
 		r := []rune(s)

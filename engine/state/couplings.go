@@ -184,3 +184,23 @@ func (d *DB) FindCoupling(ctx context.Context, mapping, id string) (*Coupling, e
 	}
 	return &c, nil
 }
+
+// PlannedSources returns the source ids for which a part of a plan creates
+// or couples a record: ids that will have a coupling once it is applied.
+func (d *DB) PlannedSources(ctx context.Context, part Part) (map[string]bool, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT source_id FROM plan_operations
+		WHERE plan_id = ? AND mapping = ? AND direction = ? AND op IN ('create', 'couple', 'restore')`, part.PlanID, part.Mapping, part.Direction)
+	if err != nil {
+		return nil, fmt.Errorf("records planned for mapping %s: %w", part.Mapping, err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
