@@ -93,30 +93,40 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 		return err
 	}
 	defer tx.Rollback()
-	var vals []string
-	var args []any
 	src, _ := couplingColumns(side.SourceIsTable)
 	srcMod, dstMod := modifiedColumns(side.SourceIsTable)
 	srcTag, dstTag := etagColumns(side.SourceIsTable)
-	for _, r := range results {
-		result, msg := "success", any(nil)
-		if r.Err != "" {
-			result, msg = "failure", r.Err
-		}
-		vals = append(vals, "(?, ?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, runID, r.Seq, r.SourceID, nullString(r.DestID), r.Op, result, msg, r.At.UTC())
+	// Statements are batched: one per kind of change for the whole batch,
+	// not one per record, which would make a large apply crawl.
+	var uncouple, couple, synced []*RecordResult
+	for i := range results {
+		r := &results[i]
 		switch {
 		case r.Err != "":
-		case r.Uncouple:
-			if _, err := tx.ExecContext(ctx, `DELETE FROM couplings WHERE mapping = ? AND `+src+` = ?`, side.Mapping, r.SourceID); err != nil {
-				return fmt.Errorf("uncouple record %s of mapping %s: %w", r.SourceID, side.Mapping, err)
+		case r.Uncouple, r.Recouple:
+			uncouple = append(uncouple, r)
+			if r.Couple {
+				couple = append(couple, r)
 			}
 		case r.Couple:
-			if r.Recouple {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM couplings WHERE mapping = ? AND `+src+` = ?`, side.Mapping, r.SourceID); err != nil {
-					return fmt.Errorf("recouple record %s of mapping %s: %w", r.SourceID, side.Mapping, err)
-				}
-			}
+			couple = append(couple, r)
+		default:
+			synced = append(synced, r)
+		}
+	}
+	if len(uncouple) > 0 {
+		args := []any{side.Mapping}
+		for _, r := range uncouple {
+			args = append(args, r.SourceID)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM couplings WHERE mapping = ? AND `+src+` IN (`+placeholders(len(uncouple))+`)`, args...); err != nil {
+			return fmt.Errorf("uncouple records of mapping %s: %w", side.Mapping, err)
+		}
+	}
+	if len(couple) > 0 {
+		var rows []string
+		var args []any
+		for _, r := range couple {
 			tableID, intID := r.SourceID, r.DestID
 			tableMod, intMod := r.SourceModified, r.DestModified
 			tableTag, intTag := r.SourceETag, r.DestETag
@@ -125,34 +135,95 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 				tableMod, intMod = intMod, tableMod
 				tableTag, intTag = intTag, tableTag
 			}
-			// A source coupled meanwhile (by another plan) keeps its coupling;
-			// the record just created is then reported, not silently kept.
-			res, err := tx.ExecContext(ctx, `INSERT INTO couplings (mapping, table_id, integration_id, coupled_at, last_synced_at, last_result,
-					table_modified, integration_modified, table_etag, integration_etag)
-				VALUES (?, ?, ?, ?, ?, 'success', ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-				side.Mapping, tableID, intID, r.At.UTC(), r.At.UTC(), nullTime(tableMod), nullTime(intMod), nullString(tableTag), nullString(intTag))
-			if err != nil {
-				return fmt.Errorf("couple created record %s of mapping %s: %w", r.SourceID, side.Mapping, err)
-			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				args[len(args)-3] = "failure"
-				args[len(args)-2] = fmt.Sprintf("created %s, but the source record was coupled to another record meanwhile; remove the duplicate", r.DestID)
-			}
-		default:
-			_, err := tx.ExecContext(ctx, `UPDATE couplings SET last_synced_at = ?, last_result = 'success',
-				`+srcMod+` = coalesce(?, `+srcMod+`), `+dstMod+` = ?, `+srcTag+` = coalesce(?, `+srcTag+`), `+dstTag+` = ?
-				WHERE mapping = ? AND `+src+` = ?`,
-				r.At.UTC(), nullTime(r.SourceModified), nullTime(r.DestModified), nullString(r.SourceETag), nullString(r.DestETag),
-				side.Mapping, r.SourceID)
-			if err != nil {
-				return fmt.Errorf("mark record %s of mapping %s synced: %w", r.SourceID, side.Mapping, err)
+			rows = append(rows, "(?, ?, ?, ?, ?, 'success', ?, ?, ?, ?)")
+			args = append(args, side.Mapping, tableID, intID, r.At.UTC(), r.At.UTC(), nullTime(tableMod), nullTime(intMod), nullString(tableTag), nullString(intTag))
+		}
+		// A source coupled meanwhile (by another plan) keeps its coupling;
+		// the record just created is then reported, not silently kept.
+		_, err := tx.ExecContext(ctx, `INSERT INTO couplings (mapping, table_id, integration_id, coupled_at, last_synced_at, last_result,
+				table_modified, integration_modified, table_etag, integration_etag)
+			VALUES `+strings.Join(rows, ",")+` ON CONFLICT DO NOTHING`, args...)
+		if err != nil {
+			return fmt.Errorf("couple records of mapping %s: %w", side.Mapping, err)
+		}
+		got, err := couplingsOf(ctx, tx, side, couple)
+		if err != nil {
+			return err
+		}
+		for _, r := range couple {
+			if got[r.SourceID] != r.DestID {
+				r.Err = fmt.Sprintf("created %s, but the source record was coupled to another record meanwhile; remove the duplicate", r.DestID)
 			}
 		}
+	}
+	if len(synced) > 0 {
+		// DuckDB cannot type parameters inside UPDATE ... FROM (VALUES ...),
+		// so the batch goes through a temporary table.
+		var rows []string
+		var args []any
+		for _, r := range synced {
+			rows = append(rows, "(?, ?, ?, ?, ?)")
+			args = append(args, r.SourceID, nullTime(r.SourceModified), nullTime(r.DestModified), nullString(r.SourceETag), nullString(r.DestETag))
+		}
+		stmts := []struct {
+			q    string
+			args []any
+		}{
+			{`CREATE OR REPLACE TEMP TABLE synced_batch (src VARCHAR, smod TIMESTAMP, dmod TIMESTAMP, stag VARCHAR, dtag VARCHAR)`, nil},
+			{`INSERT INTO synced_batch VALUES ` + strings.Join(rows, ","), args},
+			{`UPDATE couplings SET last_synced_at = ?, last_result = 'success',
+				` + srcMod + ` = coalesce(v.smod, couplings.` + srcMod + `), ` + dstMod + ` = v.dmod,
+				` + srcTag + ` = coalesce(v.stag, couplings.` + srcTag + `), ` + dstTag + ` = v.dtag
+			FROM synced_batch v WHERE couplings.mapping = ? AND couplings.` + src + ` = v.src`, []any{synced[0].At.UTC(), side.Mapping}},
+			{`DROP TABLE synced_batch`, nil},
+		}
+		for _, st := range stmts {
+			if _, err := tx.ExecContext(ctx, st.q, st.args...); err != nil {
+				return fmt.Errorf("mark records of mapping %s synced: %w", side.Mapping, err)
+			}
+		}
+	}
+	var vals []string
+	var args []any
+	for _, r := range results {
+		result, msg := "success", any(nil)
+		if r.Err != "" {
+			result, msg = "failure", r.Err
+		}
+		vals = append(vals, "(?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, runID, r.Seq, r.SourceID, nullString(r.DestID), r.Op, result, msg, r.At.UTC())
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO run_records VALUES `+strings.Join(vals, ","), args...); err != nil {
 		return fmt.Errorf("record results of run %d: %w", runID, err)
 	}
 	return tx.Commit()
+}
+
+// couplingsOf returns the destination each given source is coupled to now.
+func couplingsOf(ctx context.Context, tx *sql.Tx, side CouplingSide, rs []*RecordResult) (map[string]string, error) {
+	src, dst := couplingColumns(side.SourceIsTable)
+	args := []any{side.Mapping}
+	for _, r := range rs {
+		args = append(args, r.SourceID)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+src+`, `+dst+` FROM couplings WHERE mapping = ? AND `+src+` IN (`+placeholders(len(rs))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var a, b string
+		if err := rows.Scan(&a, &b); err != nil {
+			return nil, err
+		}
+		out[a] = b
+	}
+	return out, rows.Err()
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
 // MarkUnchangedSynced records, for every coupled record a part of a plan
