@@ -237,7 +237,10 @@ func (d *DB) MarkUnchangedSynced(ctx context.Context, part Part, sourceIsTable b
 			`+srcTag+` = o.source_etag, `+dstTag+` = o.etag
 		FROM plan_operations o
 		WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND o.op = 'unchanged'
-			AND couplings.mapping = o.mapping AND couplings.`+src+` = o.source_id AND couplings.`+dst+` = o.dest_id`,
+			AND couplings.mapping = o.mapping AND couplings.`+src+` = o.source_id AND couplings.`+dst+` = o.dest_id
+			-- A record the other pass of this plan wrote already carries that
+			-- write's marks; the plan's older reading must not overwrite them.
+			AND (couplings.last_synced_at IS NULL OR couplings.last_synced_at < (SELECT created_at FROM plans WHERE id = o.plan_id))`,
 		part.PlanID, part.Mapping, part.Direction)
 	if err != nil {
 		return fmt.Errorf("mark unchanged records of mapping %s synced: %w", part.Mapping, err)
