@@ -197,22 +197,8 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 	if record != nil {
 		return e.planRecord(ctx, planID, m, base, lookups, record)
 	}
-	src, err := e.connector(m.Source.Connector)
+	src, dst, wm, hasWM, err := e.preparePass(ctx, m, base, lookups)
 	if err != nil {
-		return nil, err
-	}
-	dst, err := e.connector(m.Dest.Connector)
-	if err != nil {
-		return nil, err
-	}
-	wm, hasWM, err := e.state.Watermark(ctx, m.Name, m.Source.Name)
-	if err != nil {
-		return nil, err
-	}
-	if hasWM {
-		base[state.WatermarkKey(m.Name, m.Source.Name)] = wm
-	}
-	if err := lookups.load(ctx, m); err != nil {
 		return nil, err
 	}
 	mp := &plan.MappingPlan{
@@ -310,10 +296,6 @@ func nextWatermark(old, latest, readStarted time.Time) time.Time {
 // stageSource stages every source record modified since since (all when
 // zero), with the destination values computed from it.
 func (e *Engine) stageSource(ctx context.Context, src connectors.Connector, m *Mapping, since time.Time, lookups Lookups) (int64, error) {
-	stage, err := e.state.NewStage(ctx, state.SourceRows, len(m.Fields), len(m.Match))
-	if err != nil {
-		return 0, err
-	}
 	q := connectors.Query{Entity: m.Source.Entity, Fields: m.Source.Select, Since: since}
 	// A full read lets the server apply what it can of the filter. An
 	// incremental read is small, and reading every modified record lets the
@@ -321,8 +303,20 @@ func (e *Engine) stageSource(ctx context.Context, src connectors.Connector, m *M
 	if since.IsZero() {
 		q.Filter = m.Source.Pushed
 	}
+	return e.stageSourceFrom(ctx, m, lookups, func(fn func(connectors.Page) error) error {
+		return src.Read(ctx, q, fn)
+	})
+}
+
+// stageSourceFrom stages the source records that read hands over, page by
+// page, with the destination values computed from them.
+func (e *Engine) stageSourceFrom(ctx context.Context, m *Mapping, lookups Lookups, read func(func(connectors.Page) error) error) (int64, error) {
+	stage, err := e.state.NewStage(ctx, state.SourceRows, len(m.Fields), len(m.Match))
+	if err != nil {
+		return 0, err
+	}
 	toRow := func(rec connectors.Record) (state.Row, error) { return m.sourceRow(rec, lookups) }
-	err = src.Read(ctx, q, func(page connectors.Page) error {
+	err = read(func(page connectors.Page) error {
 		return e.stageRecords(stage, m.Name, "read source", page.Records, toRow)
 	})
 	if cerr := stage.Close(); err == nil {
@@ -331,25 +325,34 @@ func (e *Engine) stageSource(ctx context.Context, src connectors.Connector, m *M
 	if err != nil {
 		return 0, fmt.Errorf("read %s %s: %w", m.Source.Connector, m.Source.Entity.Name, err)
 	}
-	e.log.Debug("read source", "mapping", m.Name, "records", stage.Rows(), "since", since)
+	e.log.Debug("read source", "mapping", m.Name, "records", stage.Rows())
 	return stage.Rows(), nil
+}
+
+// preparePass finds a pass's connectors and source watermark, records the
+// watermark the plan starts from, and loads the couplings its lookups need.
+func (e *Engine) preparePass(ctx context.Context, m *Mapping, base map[string]time.Time, lookups *couplingLookups) (src, dst connectors.Connector, wm time.Time, hasWM bool, err error) {
+	if src, err = e.connector(m.Source.Connector); err != nil {
+		return
+	}
+	if dst, err = e.connector(m.Dest.Connector); err != nil {
+		return
+	}
+	if wm, hasWM, err = e.state.Watermark(ctx, m.Name, m.Source.Name); err != nil {
+		return
+	}
+	if hasWM {
+		base[state.WatermarkKey(m.Name, m.Source.Name)] = wm
+	}
+	err = lookups.load(ctx, m)
+	return
 }
 
 // planRecord plans one coupled record of one pass: both sides read by key,
 // diffed like any other, with the watermarks left where they are.
 func (e *Engine) planRecord(ctx context.Context, planID string, m *Mapping, base map[string]time.Time, lookups *couplingLookups, c *state.Coupling) (*plan.MappingPlan, error) {
-	src, err := e.connector(m.Source.Connector)
+	src, dst, _, _, err := e.preparePass(ctx, m, base, lookups)
 	if err != nil {
-		return nil, err
-	}
-	wm, hasWM, err := e.state.Watermark(ctx, m.Name, m.Source.Name)
-	if err != nil {
-		return nil, err
-	}
-	if hasWM {
-		base[state.WatermarkKey(m.Name, m.Source.Name)] = wm
-	}
-	if err := lookups.load(ctx, m); err != nil {
 		return nil, err
 	}
 	id := c.TableID
@@ -358,22 +361,13 @@ func (e *Engine) planRecord(ctx context.Context, planID string, m *Mapping, base
 	}
 	mp := &plan.MappingPlan{Name: m.Name, Direction: string(m.Direction), Source: endpoint(m.Source), Dest: endpoint(m.Dest),
 		ReadStarted: e.now().UTC(), Record: id}
-	stage, err := e.state.NewStage(ctx, state.SourceRows, len(m.Fields), len(m.Match))
-	if err != nil {
-		return nil, err
-	}
-	recs, err := src.Get(ctx, m.Source.Entity, m.Source.Select, []string{id})
-	if err == nil {
-		err = e.stageRecords(stage, m.Name, "read source", recs, func(rec connectors.Record) (state.Row, error) { return m.sourceRow(rec, lookups) })
-	}
-	if cerr := stage.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s %s(%s): %w", m.Source.Connector, m.Source.Entity.Name, id, err)
-	}
-	mp.Read = stage.Rows()
-	dst, err := e.connector(m.Dest.Connector)
+	mp.Read, err = e.stageSourceFrom(ctx, m, lookups, func(fn func(connectors.Page) error) error {
+		recs, err := src.Get(ctx, m.Source.Entity, m.Source.Select, []string{id})
+		if err != nil {
+			return err
+		}
+		return fn(connectors.Page{Records: recs})
+	})
 	if err != nil {
 		return nil, err
 	}

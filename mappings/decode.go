@@ -95,7 +95,7 @@ func (d *decoder) object(n *yaml.Node, what string, required []string, keys map[
 func suggest(got string, keys map[string]keyHandler) string {
 	best, bestDist := "", 3
 	for k := range keys {
-		if dist := editDistance(got, k); dist < bestDist {
+		if dist := EditDistance(got, k); dist < bestDist {
 			best, bestDist = k, dist
 		}
 	}
@@ -110,7 +110,9 @@ func suggest(got string, keys map[string]keyHandler) string {
 	return "; expected one of " + strings.Join(names, ", ")
 }
 
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b, in bytes: how
+// far a misspelt name is from a known one.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

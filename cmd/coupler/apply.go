@@ -30,20 +30,26 @@ then exits 1.`,
 				id = args[0]
 			}
 			res, err := e.Apply(cmd.Context(), id)
-			if res != nil {
-				printApply(g.stdout, res)
-			}
-			if err != nil {
-				return err
-			}
-			for _, r := range res.Runs {
-				if r.Failed > 0 {
-					return &exitError{code: 1, err: fmt.Errorf("some records failed; see coupler runs")}
-				}
-			}
-			return nil
+			return reportApply(g, res, err)
 		},
 	}
+}
+
+// reportApply prints what an apply did and turns failed records into exit
+// status 1.
+func reportApply(g *globals, res *engine.ApplyResult, err error) error {
+	if res != nil {
+		printApply(g.stdout, res)
+	}
+	if err != nil {
+		return err
+	}
+	for _, r := range res.Runs {
+		if r.Failed > 0 {
+			return &exitError{code: 1, err: fmt.Errorf("some records failed; see coupler errors")}
+		}
+	}
+	return nil
 }
 
 func printApply(w io.Writer, res *engine.ApplyResult) {

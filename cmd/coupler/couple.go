@@ -54,7 +54,7 @@ left alone and the watermarks do not move.`,
 			}
 			defer e.Close()
 			if match {
-				return coupleByMatch(cmd, g, e, mappings)
+				return planAndApply(cmd, g, e, engine.PlanOptions{Mappings: mappings, MatchOnly: true})
 			}
 			if err := mappingArg(e, args[0]); err != nil {
 				return err
@@ -69,26 +69,6 @@ left alone and the watermarks do not move.`,
 	cmd.Flags().BoolVar(&match, "match", false, "couple uncoupled records by the mappings' match fields")
 	cmd.Flags().StringArrayVar(&mappings, "mapping", nil, "with --match: only this mapping (repeatable)")
 	return cmd
-}
-
-// coupleByMatch plans match-based coupling, shows it and applies it.
-func coupleByMatch(cmd *cobra.Command, g *globals, e *engine.Engine, mappings []string) error {
-	p, err := e.Plan(cmd.Context(), engine.PlanOptions{Mappings: mappings, MatchOnly: true})
-	if err != nil {
-		return err
-	}
-	if err := printPlan(cmd, e, p.ID, "text", 20); err != nil {
-		return err
-	}
-	if !p.HasChanges() {
-		return nil
-	}
-	fmt.Fprintln(g.stdout)
-	res, err := e.Apply(cmd.Context(), p.ID)
-	if res != nil {
-		printApply(g.stdout, res)
-	}
-	return err
 }
 
 func newUncouple(g *globals) *cobra.Command {

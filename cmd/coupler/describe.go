@@ -211,7 +211,7 @@ func didYouMean(name string, s *connectors.Schema) string {
 		if strings.EqualFold(e.Name, name) {
 			return " (did you mean " + strconv.Quote(e.Name) + "?)"
 		}
-		if d := editDistance(strings.ToLower(name), strings.ToLower(e.Name)); d < bestDist {
+		if d := mappings.EditDistance(strings.ToLower(name), strings.ToLower(e.Name)); d < bestDist {
 			best, bestDist = e.Name, d
 		}
 	}
@@ -219,25 +219,4 @@ func didYouMean(name string, s *connectors.Schema) string {
 		return ""
 	}
 	return " (did you mean " + strconv.Quote(best) + "?)"
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -34,34 +34,29 @@ leaves the watermarks where they are. When that record changed on both sides,
 				return err
 			}
 			defer e.Close()
-			p, err := e.Plan(cmd.Context(), opts)
-			if err != nil {
-				return err
-			}
-			if err := printPlan(cmd, e, p.ID, "text", 20); err != nil {
-				return err
-			}
-			if !p.HasChanges() {
-				return nil
-			}
-			fmt.Fprintln(g.stdout)
-			res, err := e.Apply(cmd.Context(), p.ID)
-			if res != nil {
-				printApply(g.stdout, res)
-			}
-			if err != nil {
-				return err
-			}
-			for _, r := range res.Runs {
-				if r.Failed > 0 {
-					return &exitError{code: 1, err: fmt.Errorf("some records failed; see coupler errors")}
-				}
-			}
-			return nil
+			return planAndApply(cmd, g, e, opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Record, "record", "", "synchronize only the coupled record with this id (either side)")
 	cmd.Flags().StringVar(&opts.Prefer, "prefer", "", "with --record: the side that wins a conflict, table or integration")
 	cmd.Flags().BoolVar(&opts.Full, "full", false, "read every record, ignoring watermarks")
 	return cmd
+}
+
+// planAndApply plans, shows the plan, and applies it at once when it has
+// anything to do.
+func planAndApply(cmd *cobra.Command, g *globals, e *engine.Engine, opts engine.PlanOptions) error {
+	p, err := e.Plan(cmd.Context(), opts)
+	if err != nil {
+		return err
+	}
+	if err := printPlan(cmd, e, p.ID, "text", 20); err != nil {
+		return err
+	}
+	if !p.HasChanges() {
+		return nil
+	}
+	fmt.Fprintln(g.stdout)
+	res, err := e.Apply(cmd.Context(), p.ID)
+	return reportApply(g, res, err)
 }

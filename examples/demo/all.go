@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -60,29 +58,20 @@ func RunAll(ctx context.Context, w io.Writer, opts Options) error {
 	}
 	erp.SetClock(time.Now)
 	crm.SetClock(time.Now)
-	erpSrv := httptest.NewServer(http.StripPrefix(erpBase, erp))
-	defer erpSrv.Close()
-	crmSrv := httptest.NewServer(http.StripPrefix(crmBase, crm))
-	defer crmSrv.Close()
-
-	dir := opts.Dir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "coupler-demo-all-")
-		if err != nil {
-			return err
-		}
-		if !opts.Keep {
-			defer os.RemoveAll(tmp)
-		}
-		dir = tmp
+	srv := startServers(erp, crm)
+	defer srv.Close()
+	dir, cleanup, err := projectDir(opts, "coupler-demo-all-")
+	if err != nil {
+		return err
 	}
-	if err := writeAllProject(dir, erpSrv.URL+erpBase, crmSrv.URL+crmBase); err != nil {
+	defer cleanup()
+	if err := writeAllProject(dir, srv.erpURL(), srv.crmURL()); err != nil {
 		return err
 	}
 
 	fmt.Fprintf(w, "coupler demo --all: the bundled bc-dataverse set against two fake OData v4 servers\n")
-	fmt.Fprintf(w, "  ERP (Business Central API shape)  %s  %s\n", erpSrv.URL+erpBase, setSizes(erp))
-	fmt.Fprintf(w, "  CRM (Dataverse Web API shape)     %s  %s\n", crmSrv.URL+crmBase, setSizes(crm))
+	fmt.Fprintf(w, "  ERP (Business Central API shape)  %s  %s\n", srv.erpURL(), setSizes(erp))
+	fmt.Fprintf(w, "  CRM (Dataverse Web API shape)     %s  %s\n", srv.crmURL(), setSizes(crm))
 	fmt.Fprintf(w, "  project %s (defaults: bc-dataverse)\n", dir)
 
 	prog, diags := engine.Load(dir, mappings.LoadOptions{})

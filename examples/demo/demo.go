@@ -59,29 +59,20 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 		return err
 	}
 	erp.SetClock(time.Now)
-	erpSrv := httptest.NewServer(http.StripPrefix(erpBase, erp))
-	defer erpSrv.Close()
-	crmSrv := httptest.NewServer(http.StripPrefix(crmBase, crm))
-	defer crmSrv.Close()
-
-	dir := opts.Dir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "coupler-demo-")
-		if err != nil {
-			return err
-		}
-		if !opts.Keep {
-			defer os.RemoveAll(tmp)
-		}
-		dir = tmp
+	srv := startServers(erp, crm)
+	defer srv.Close()
+	dir, cleanup, err := projectDir(opts, "coupler-demo-")
+	if err != nil {
+		return err
 	}
-	if err := writeProject(dir, erpSrv.URL+erpBase, crmSrv.URL+crmBase); err != nil {
+	defer cleanup()
+	if err := writeProject(dir, srv.erpURL(), srv.crmURL()); err != nil {
 		return err
 	}
 
 	fmt.Fprintf(w, "coupler demo: two fake OData v4 servers on loopback\n")
-	fmt.Fprintf(w, "  ERP (Business Central API shape)  %s  %d customers\n", erpSrv.URL+erpBase, erp.Len("customers"))
-	fmt.Fprintf(w, "  CRM (Dataverse Web API shape)     %s  %d accounts\n", crmSrv.URL+crmBase, crm.Len("accounts"))
+	fmt.Fprintf(w, "  ERP (Business Central API shape)  %s  %d customers\n", srv.erpURL(), erp.Len("customers"))
+	fmt.Fprintf(w, "  CRM (Dataverse Web API shape)     %s  %d accounts\n", srv.crmURL(), crm.Len("accounts"))
 	fmt.Fprintf(w, "  project %s with the mapping CUSTOMER (customers -> accounts)\n", dir)
 
 	e, _, err := engine.OpenProject(ctx, dir, mappings.LoadOptions{}, engine.Options{})
@@ -226,4 +217,40 @@ mappings: ["mappings/*.yaml"]
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "mappings", "customer.yaml"), customerMapping, 0o644)
+}
+
+// servers runs the fake ERP and CRM on loopback, under the base paths the
+// real services use.
+type servers struct{ erp, crm *httptest.Server }
+
+func startServers(erp, crm *fake.Server) *servers {
+	return &servers{
+		erp: httptest.NewServer(http.StripPrefix(erpBase, erp)),
+		crm: httptest.NewServer(http.StripPrefix(crmBase, crm)),
+	}
+}
+
+func (s *servers) erpURL() string { return s.erp.URL + erpBase }
+func (s *servers) crmURL() string { return s.crm.URL + crmBase }
+
+// Close stops both servers.
+func (s *servers) Close() {
+	s.erp.Close()
+	s.crm.Close()
+}
+
+// projectDir returns the directory to write the demo project in: opts.Dir,
+// or a new temporary one that cleanup removes unless opts.Keep.
+func projectDir(opts Options, prefix string) (dir string, cleanup func(), err error) {
+	if opts.Dir != "" {
+		return opts.Dir, func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	if opts.Keep {
+		return tmp, func() {}, nil
+	}
+	return tmp, func() { os.RemoveAll(tmp) }, nil
 }
