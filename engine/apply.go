@@ -8,6 +8,7 @@ import (
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/mappings"
 )
 
 // applyBatch is how many operations are written between two confirmations
@@ -166,13 +167,20 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		after = ops[len(ops)-1].Seq
 		// A create whose source got coupled since the plan (by another plan's
 		// apply) would make a duplicate.
-		var creates []string
+		var creates, matched []string
 		for _, op := range ops {
 			if op.Kind == plan.Create || op.Kind == plan.Couple {
 				creates = append(creates, op.SourceID)
 			}
+			if op.Kind == plan.Couple {
+				matched = append(matched, op.DestID)
+			}
 		}
 		coupled, err := e.state.AlreadyCoupled(ctx, m.Name, side.SourceIsTable, creates)
+		if err != nil {
+			return run, failures, err
+		}
+		taken, err := e.state.CoupledDestinations(ctx, m.Name, side.SourceIsTable, matched)
 		if err != nil {
 			return run, failures, err
 		}
@@ -180,9 +188,16 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		if err != nil {
 			return run, failures, err
 		}
-		results, werr := e.write(ctx, conn, entity, ops, binds, coupled, unresolved)
+		results, werr := e.write(ctx, conn, entity, ops, binds, coupled, taken, unresolved)
 		if results == nil {
 			return run, failures, werr
+		}
+		// Record with a context that outlives a cancelled ctx: these writes
+		// happened, and forgetting them would duplicate creates next time.
+		// Recording can still fail a result (a coupling taken meanwhile), so
+		// the results are counted after it.
+		if err := e.state.RecordResults(context.WithoutCancel(ctx), run.ID, side, results); err != nil {
+			return run, failures, err
 		}
 		for _, r := range results {
 			note(r)
@@ -202,11 +217,6 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 			case plan.Update:
 				run.Modified++
 			}
-		}
-		// Record with a context that outlives a cancelled ctx: these writes
-		// happened, and forgetting them would duplicate creates next time.
-		if err := e.state.RecordResults(context.WithoutCancel(ctx), run.ID, side, results); err != nil {
-			return run, failures, err
 		}
 		if werr != nil {
 			return run, failures, werr
@@ -249,15 +259,24 @@ func (e *Engine) Retry(ctx context.Context, mapping string, ids []string) (int64
 		ids[i] = normalizeID(id)
 	}
 	n, earliest, err := e.state.Retry(ctx, mapping, ids)
-	if err != nil || n == 0 || earliest.IsZero() {
+	if err != nil {
 		return n, err
 	}
-	return n, e.state.LowerWatermarks(ctx, mapping, earliest)
+	for direction, t := range earliest {
+		side := plan.SideTable
+		if direction == string(mappings.FromIntegration) {
+			side = plan.SideIntegration
+		}
+		if err := e.state.LowerWatermark(ctx, mapping, side, t); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // write sends one batch of operations and turns the outcome into results to
 // record. Only a failure that stops the whole batch is returned as an error.
-func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity connectors.Entity, ops []plan.Operation, binds map[string]string, coupled map[string]string, unresolved map[int64]string) ([]state.RecordResult, error) {
+func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity connectors.Entity, ops []plan.Operation, binds map[string]string, coupled, taken map[string]string, unresolved map[int64]string) ([]state.RecordResult, error) {
 	writes := make([]connectors.WriteOp, 0, len(ops))
 	index := make([]int, 0, len(ops))
 	results := make([]state.RecordResult, len(ops))
@@ -274,12 +293,16 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 			case op.Kind == plan.Couple && to == op.DestID:
 				// Coupled already, to the same record: the other pass of a
 				// bidirectional mapping matched the same pair.
-				results[i].Op = "already coupled"
+				results[i].Op, results[i].Noop = "already coupled", true
 			case op.Kind == plan.Couple:
 				results[i].Err = fmt.Sprintf("stale: the source record was coupled to %s after this plan was made; not coupled to %s", to, op.DestID)
 			default:
 				results[i].Err = "stale: the source record was coupled after this plan was made; not created again"
 			}
+			continue
+		}
+		if from, ok := taken[op.DestID]; ok && op.Kind == plan.Couple && from != op.SourceID {
+			results[i].Err = fmt.Sprintf("stale: %s was coupled to %s after this plan was made; not coupled, not written", op.DestID, from)
 			continue
 		}
 		switch op.Kind {

@@ -33,6 +33,15 @@ fields:
 // bidirectional mapping with the given extra keys (e.g. a conflicts policy).
 func newBidiWorld(t *testing.T, extra string) *world {
 	t.Helper()
+	return newBidiWorldWith(t, fmt.Sprintf(bidiMapping, extra),
+		connectors.Record{"accountnumber": "A-1", "name": "Only in the CRM", "address1_city": "Oslo"},
+		connectors.Record{"accountnumber": "A-2", "name": "Also only in the CRM", "address1_city": "Lyon"})
+}
+
+// newBidiWorldWith serves 5 customers and the given accounts, stamped an
+// hour ago, and a project with the given mapping file.
+func newBidiWorldWith(t *testing.T, mapping string, accounts ...connectors.Record) *world {
+	t.Helper()
 	w := &world{t: t, erp: fake.NewERP(), crm: fake.NewCRM(), dir: t.TempDir()}
 	past := time.Now().Add(-time.Hour)
 	w.erp.SetClock(func() time.Time { return past })
@@ -40,10 +49,7 @@ func newBidiWorld(t *testing.T, extra string) *world {
 	if err := fake.SeedCustomers(w.erp, 5); err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range []connectors.Record{
-		{"accountnumber": "A-1", "name": "Only in the CRM", "address1_city": "Oslo"},
-		{"accountnumber": "A-2", "name": "Also only in the CRM", "address1_city": "Lyon"},
-	} {
+	for _, a := range accounts {
 		if _, err := w.crm.Put("accounts", a); err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +66,7 @@ connectors:
   dataverse: { type: odata, base_url: "`+crmSrv.URL+`/api/data/v9.2" }
 mappings: ["mappings/*.yaml"]
 `)
-	writeFile(t, filepath.Join(w.dir, "mappings", "customer.yaml"), fmt.Sprintf(bidiMapping, extra))
+	writeFile(t, filepath.Join(w.dir, "mappings", "customer.yaml"), mapping)
 	e, diags, err := engine.OpenProject(t.Context(), w.dir, mappings.LoadOptions{}, engine.Options{})
 	if err != nil {
 		t.Fatalf("open project: %v\n%v", err, diags)

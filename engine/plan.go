@@ -417,16 +417,23 @@ func (e *Engine) stageMatchCandidates(ctx context.Context, dst connectors.Connec
 	for _, group := range m.MatchGroups {
 		col := group[0]
 		vals, err := e.state.UncoupledMatchValues(ctx, m.Name, m.SourceIsTable, col)
-		if err != nil || len(vals) == 0 {
+		if err != nil {
 			return err
 		}
+		// Candidates are looked up by text, as the source spells it; the
+		// server's comparison decides the case (Dataverse and Business
+		// Central ignore it), the diff then compares as the mapping says.
+		// Numbers and other values cannot be looked up by text.
 		var wanted []string
 		for _, v := range vals {
-			if raw, err := decodeValue([]byte(v)); err == nil && raw != nil {
-				if s, err := optionKey(raw); err == nil {
+			if raw, err := decodeValue([]byte(v)); err == nil {
+				if s, ok := raw.(string); ok {
 					wanted = append(wanted, s)
 				}
 			}
+		}
+		if len(wanted) == 0 {
+			continue
 		}
 		byField := m.Dest.Entity
 		byField.Key = m.Match[col].Dest
@@ -516,6 +523,9 @@ func (m *Mapping) matchSpec() *state.MatchSpec {
 		return nil
 	}
 	spec := &state.MatchSpec{Groups: m.MatchGroups, CreateIfNoMatch: m.Def.Match.CreateIfNoMatch, SyncAfter: m.Def.Match.SyncAfter}
+	for _, p := range m.Match {
+		spec.CaseSensitive = append(spec.CaseSensitive, p.CaseSensitive)
+	}
 	for _, g := range m.MatchGroups {
 		var parts []string
 		for _, i := range g {
@@ -571,7 +581,7 @@ func (m *Mapping) newRow(rec connectors.Record, e connectors.Entity, isSource bo
 		if isSource {
 			field = p.Source
 		}
-		row.Match[i] = matchValue(rec[field], p.CaseSensitive)
+		row.Match[i] = matchValue(rec[field])
 	}
 	if e.Modified != "" {
 		if row.Modified, err = parseModified(rec[e.Modified]); err != nil {
@@ -581,19 +591,16 @@ func (m *Mapping) newRow(rec connectors.Record, e connectors.Entity, isSource bo
 	return row, nil
 }
 
-// matchValue is the form a match field is compared in: canonical, lower
-// case unless case-sensitive; blanks match nothing.
-func matchValue(v any, caseSensitive bool) *string {
+// matchValue is the form a match field is staged in: canonical, with its
+// case (the diff ignores case unless the pair is case-sensitive); blanks
+// match nothing.
+func matchValue(v any) *string {
 	if s, ok := v.(string); ok && strings.TrimSpace(s) == "" {
 		return nil
 	}
 	c, err := canonical(v)
-	if err != nil || c == nil {
+	if err != nil {
 		return nil
-	}
-	if !caseSensitive {
-		low := strings.ToLower(*c)
-		return &low
 	}
 	return c
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -225,11 +226,387 @@ func TestRandomizedBidirectionalConverges(t *testing.T) {
 	}
 }
 
+// TestRandomizedBidirectionalWithDeletes is TestRandomizedBidirectionalConverges
+// with deletions: each round also deletes random coupled records outside, in
+// the ERP, in the CRM or on both sides, under propagate_deletes. A deletion
+// wins over any edit of its partner, made in the same round or later: an
+// incremental plan leaves the pair alone (its survivor untouched and still
+// coupled), and the next full plan deletes the survivor and the coupling.
+// Every other pair must be synchronized after every round as in the test
+// without deletions. At the end, after a full plan and a quiet round, both
+// sides hold the same records, one to one and equal, no deleted record
+// survives on the other side, no run failed, and the plans rest.
+func TestRandomizedBidirectionalWithDeletes(t *testing.T) {
+	const rounds = 8
+	seed := scenarioSeed(t)
+	for _, policy := range []string{"send_to_integration", "get_from_integration"} {
+		t.Run(policy, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 0xde1e7e5))
+			w := newBidiWorld(t, "propagate_deletes: true\nconflicts: { update: "+policy+" }")
+			ctx := t.Context()
+			var history []string // what each round did, for failure messages
+			fresh := 0
+			unique := func(prefix string) string { fresh++; return fmt.Sprintf("%s-%03d", prefix, fresh) }
+
+			// pending holds the couplings (customer id -> account id) with a
+			// record deleted outside that no full plan has settled yet, and
+			// deleted which of their records the test deleted ("c:"+id,
+			// "a:"+id). gone holds every record that must never exist again:
+			// the ones deleted and their partners.
+			pending := map[string]string{}
+			deleted, gone := map[string]bool{}, map[string]bool{}
+			// survivor is what the surviving record of a pending pair holds:
+			// no incremental plan may write it.
+			survivor := map[string]synced{}
+			var nDeletes, nBoth, nSurvivorEdits int
+			var want map[string]synced
+
+			// settled checks, after a full plan and its apply, that every
+			// pending pair is gone from both sides and from the couplings.
+			settled := func(when string) {
+				t.Helper()
+				c2a, err := w.e.State().CouplingMap(ctx, "CUSTOMER", true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				a2c, err := w.e.State().CouplingMap(ctx, "CUSTOMER", false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for c, a := range pending {
+					if _, ok := w.erp.Get("customers", c); ok {
+						t.Errorf("%s: customer %s survives (deleted: customer %v, account %s %v)", when, c, deleted["c:"+c], a, deleted["a:"+a])
+					}
+					if _, ok := w.crm.Get("accounts", a); ok {
+						t.Errorf("%s: account %s survives (deleted: customer %s %v, account %v)", when, a, c, deleted["c:"+c], deleted["a:"+a])
+					}
+					if to, ok := c2a[c]; ok {
+						t.Errorf("%s: deleted customer %s is still coupled to account %s", when, c, to)
+					}
+					if to, ok := a2c[a]; ok {
+						t.Errorf("%s: deleted account %s is still coupled to customer %s", when, a, to)
+					}
+				}
+				clear(pending)
+				clear(survivor)
+			}
+			// wantDeletes checks that a plan deletes the partner of each
+			// record deleted in a pending pair: full plans only.
+			wantDeletes := func(when string, p *plan.Plan, full bool) {
+				t.Helper()
+				var to, from int64
+				if full {
+					for c, a := range pending {
+						if deleted["c:"+c] {
+							to++
+						}
+						if deleted["a:"+a] {
+							from++
+						}
+					}
+				}
+				if got := part(t, p, "to_integration").Counts[plan.Delete]; got != to {
+					t.Errorf("%s: to_integration plans %d deletes, want %d", when, got, to)
+				}
+				if got := part(t, p, "from_integration").Counts[plan.Delete]; got != from {
+					t.Errorf("%s: from_integration plans %d deletes, want %d", when, got, from)
+				}
+			}
+			noFailures := func(when string, res *engine.ApplyResult) {
+				t.Helper()
+				for _, run := range res.Runs {
+					if run.Failed != 0 {
+						t.Errorf("%s: run %+v failed records: %+v", when, run, res.Failures)
+					}
+				}
+			}
+
+			for round := range rounds {
+				c2a, err := w.e.State().CouplingMap(ctx, "CUSTOMER", true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				editedC, editedA := map[string]bool{}, map[string]bool{}
+				var did []string
+
+				// Deletions first, of coupled records (pending ones included:
+				// their survivor may go too), so that edits below can hit the
+				// partner of a record deleted this round.
+				coupledIDs := make([]string, 0, len(c2a))
+				for c := range c2a {
+					coupledIDs = append(coupledIDs, c)
+				}
+				slices.Sort(coupledIDs)
+				for range r.IntN(3) {
+					if len(coupledIDs) == 0 {
+						break
+					}
+					i := r.IntN(len(coupledIDs))
+					c := coupledIDs[i]
+					coupledIDs = slices.Delete(coupledIDs, i, i+1)
+					a := c2a[c]
+					side := r.IntN(3) // 0 the customer, 1 the account, 2 both
+					delC := side != 1 && !deleted["c:"+c]
+					delA := side != 0 && !deleted["a:"+a]
+					if !delC && !delA { // the chosen side is gone already
+						delC, delA = !deleted["c:"+c], !deleted["a:"+a]
+					}
+					if delC {
+						if err := w.erp.Delete("customers", c); err != nil {
+							t.Fatal(err)
+						}
+						deleted["c:"+c] = true
+						did = append(did, fmt.Sprintf("delete customer %s (account %s)", c, a))
+					}
+					if delA {
+						if err := w.crm.Delete("accounts", a); err != nil {
+							t.Fatal(err)
+						}
+						deleted["a:"+a] = true
+						did = append(did, fmt.Sprintf("delete account %s (customer %s)", a, c))
+					}
+					if delC || delA {
+						nDeletes++
+						pending[c] = a
+						gone["c:"+c], gone["a:"+a] = true, true
+						if deleted["c:"+c] && deleted["a:"+a] {
+							nBoth++
+						}
+					}
+				}
+				customers := w.erp.All("customers")
+				accounts := w.crm.All("accounts")
+
+				editCustomer := func(c connectors.Record) {
+					id := c["id"].(string)
+					fields := connectors.Record{}
+					for _, i := range r.Perm(3)[:1+r.IntN(3)] {
+						fields[customerSynced[i]] = unique(fmt.Sprintf("erp-%s-r%d", customerSynced[i], round))
+					}
+					if err := w.erp.Patch("customers", id, fields); err != nil {
+						t.Fatal(err)
+					}
+					editedC[id] = true
+					if _, ok := pending[id]; ok {
+						nSurvivorEdits++
+					}
+					did = append(did, fmt.Sprintf("edit customer %s %v", id, fields))
+				}
+				editAccount := func(a connectors.Record) {
+					id := a["accountid"].(string)
+					fields := connectors.Record{}
+					for _, i := range r.Perm(3)[:1+r.IntN(3)] {
+						fields[accountSynced[i]] = unique(fmt.Sprintf("crm-%s-r%d", accountSynced[i], round))
+					}
+					if err := w.crm.Patch("accounts", id, fields); err != nil {
+						t.Fatal(err)
+					}
+					editedA[id] = true
+					if gone["a:"+id] {
+						nSurvivorEdits++
+					}
+					did = append(did, fmt.Sprintf("edit account %s %v", id, fields))
+				}
+
+				// Half the records whose partner was deleted (this round or
+				// before) are edited: the deletion must still win.
+				for _, c := range customers {
+					if _, ok := pending[c["id"].(string)]; ok && r.IntN(2) == 0 {
+						editCustomer(c)
+					}
+				}
+				for _, a := range accounts {
+					if gone["a:"+a["accountid"].(string)] && r.IntN(2) == 0 {
+						editAccount(a)
+					}
+				}
+				for range 1 + r.IntN(4) {
+					switch r.IntN(3) {
+					case 0:
+						if len(customers) > 0 {
+							editCustomer(customers[r.IntN(len(customers))])
+						}
+					case 1:
+						if len(accounts) > 0 {
+							editAccount(accounts[r.IntN(len(accounts))])
+						}
+					default: // the same record on both sides, when coupled and both there
+						if len(customers) == 0 {
+							continue
+						}
+						c := customers[r.IntN(len(customers))]
+						editCustomer(c)
+						if a, ok := c2a[c["id"].(string)]; ok {
+							if acc, ok := w.crm.Get("accounts", a); ok {
+								editAccount(acc)
+							}
+						}
+					}
+				}
+				for range r.IntN(3) {
+					rec := connectors.Record{"number": unique("NEWC"), "displayName": unique("New customer"), "city": unique("City")}
+					id, err := w.erp.Put("customers", rec)
+					if err != nil {
+						t.Fatal(err)
+					}
+					did = append(did, fmt.Sprintf("create customer %s %v", id, rec))
+				}
+				for range r.IntN(3) {
+					rec := connectors.Record{"accountnumber": unique("NEWA"), "name": unique("New account"), "address1_city": unique("Town")}
+					id, err := w.crm.Put("accounts", rec)
+					if err != nil {
+						t.Fatal(err)
+					}
+					did = append(did, fmt.Sprintf("create account %s %v", id, rec))
+				}
+
+				// What each record must hold once this round is synchronized,
+				// by "c:"+customer id and "a:"+account id; the survivors of
+				// pending pairs must keep what they hold now.
+				customers = w.erp.All("customers")
+				accounts = w.crm.All("accounts")
+				accByID := byKey(accounts, "accountid")
+				want = map[string]synced{}
+				clear(survivor)
+				for _, c := range customers {
+					id := c["id"].(string)
+					v := valuesOf(c, customerSynced)
+					if _, ok := pending[id]; ok {
+						survivor["c:"+id] = v
+						continue
+					}
+					a, coupled := c2a[id]
+					if coupled && editedA[a] && (!editedC[id] || policy == "get_from_integration") {
+						v = valuesOf(accByID[a], accountSynced)
+					}
+					want["c:"+id] = v
+					if coupled {
+						want["a:"+a] = v
+					}
+				}
+				for _, a := range accounts {
+					id := a["accountid"].(string)
+					if gone["a:"+id] {
+						survivor["a:"+id] = valuesOf(a, accountSynced)
+						continue
+					}
+					if _, ok := want["a:"+id]; !ok {
+						want["a:"+id] = valuesOf(a, accountSynced)
+					}
+				}
+
+				full := round%3 == 2
+				when := fmt.Sprintf("after round %d", round)
+				p := w.plan(engine.PlanOptions{Full: full})
+				wantDeletes(when, p, full)
+				res := w.apply(p.ID)
+				history = append(history, fmt.Sprintf("round %d (full %v): %s\n\tplan to %v, from %v",
+					round, full, strings.Join(did, "; "), part(t, p, "to_integration").Counts, part(t, p, "from_integration").Counts))
+				noFailures(when, res)
+				if full {
+					settled(when)
+				} else {
+					// An incremental plan leaves a pending pair alone: still
+					// coupled, its survivor unwritten.
+					pairs, err := w.e.State().CouplingMap(ctx, "CUSTOMER", true)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for c, a := range pending {
+						if pairs[c] != a {
+							t.Errorf("%s: pending pair %s/%s is coupled to %q; an incremental plan must leave it", when, c, a, pairs[c])
+						}
+					}
+					for k, v := range survivor {
+						var rec connectors.Record
+						var ok bool
+						var got synced
+						if id, isC := strings.CutPrefix(k, "c:"); isC {
+							rec, ok = w.erp.Get("customers", id)
+							got = valuesOf(rec, customerSynced)
+						} else {
+							rec, ok = w.crm.Get("accounts", strings.TrimPrefix(k, "a:"))
+							got = valuesOf(rec, accountSynced)
+						}
+						if !ok {
+							t.Errorf("%s: %s, whose partner was deleted, was deleted by an incremental plan", when, k)
+						} else if got != v {
+							t.Errorf("%s: %s, whose partner was deleted, holds %q; want %q (written by an incremental plan)", when, k, got, v)
+						}
+					}
+				}
+				checkBidiPairs(t, w, when, want, pending)
+				if t.Failed() {
+					t.Fatalf("history:\n%s", strings.Join(history, "\n"))
+				}
+			}
+
+			// A full plan settles what the last rounds deleted.
+			p := w.plan(engine.PlanOptions{Full: true})
+			wantDeletes("final full plan", p, true)
+			noFailures("final full plan", w.apply(p.ID))
+			history = append(history, fmt.Sprintf("final full plan: to %v, from %v",
+				part(t, p, "to_integration").Counts, part(t, p, "from_integration").Counts))
+			settled("after the final full plan")
+			checkBidiSynced(t, w, "after the final full plan", want)
+
+			// Nothing changes outside any more: the plans rest.
+			quiet := w.plan(engine.PlanOptions{})
+			noFailures("quiet round", w.apply(quiet.ID))
+			if quiet.HasChanges() {
+				t.Errorf("the plan of a quiet round has changes: to %v, from %v",
+					part(t, quiet, "to_integration").Counts, part(t, quiet, "from_integration").Counts)
+			}
+			if last := w.plan(engine.PlanOptions{}); last.HasChanges() {
+				t.Errorf("the last plan has changes: to %v, from %v",
+					part(t, last, "to_integration").Counts, part(t, last, "from_integration").Counts)
+			}
+			if full := w.plan(engine.PlanOptions{Full: true}); full.HasChanges() {
+				t.Errorf("a full plan at rest has changes: to %v, from %v",
+					part(t, full, "to_integration").Counts, part(t, full, "from_integration").Counts)
+			}
+			checkBidiSynced(t, w, "at rest", want)
+			for k := range gone {
+				if id, isC := strings.CutPrefix(k, "c:"); isC {
+					if _, ok := w.erp.Get("customers", id); ok {
+						t.Errorf("at rest: customer %s survives its or its account's deletion", id)
+					}
+				} else if _, ok := w.crm.Get("accounts", strings.TrimPrefix(k, "a:")); ok {
+					t.Errorf("at rest: account %s survives its or its customer's deletion", strings.TrimPrefix(k, "a:"))
+				}
+			}
+			runs, err := w.e.State().Runs(ctx, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, run := range runs {
+				if run.Failed != 0 || run.FinishedAt.IsZero() {
+					t.Errorf("run %+v: failed or unfinished", run)
+				}
+			}
+			t.Logf("%d pairs deleted (%d on both sides), %d edits of a deleted record's partner; %d customers, %d accounts at rest",
+				nDeletes, nBoth, nSurvivorEdits, w.erp.Len("customers"), w.crm.Len("accounts"))
+			if t.Failed() {
+				t.Logf("history:\n%s", strings.Join(history, "\n"))
+			}
+		})
+	}
+}
+
 // checkBidiSynced checks that every customer is coupled to exactly one
 // account and back, that coupled records hold equal values, that no number
 // appears twice on either side, and, for the records in want, that they hold
 // the wanted values.
 func checkBidiSynced(t *testing.T, w *world, when string, want map[string]synced) {
+	t.Helper()
+	checkBidiPairs(t, w, when, want, nil)
+}
+
+// checkBidiPairs is checkBidiSynced, except for the couplings in pending
+// (customer id -> account id): pairs with a record deleted outside that no
+// full plan has settled yet. They must still be coupled, but their surviving
+// record is neither counted nor compared (the caller checks it).
+func checkBidiPairs(t *testing.T, w *world, when string, want map[string]synced, pending map[string]string) {
 	t.Helper()
 	ctx := t.Context()
 	c2a, err := w.e.State().CouplingMap(ctx, "CUSTOMER", true)
@@ -242,8 +619,17 @@ func checkBidiSynced(t *testing.T, w *world, when string, want map[string]synced
 	}
 	customers := byKey(w.erp.All("customers"), "id")
 	accounts := byKey(w.crm.All("accounts"), "accountid")
-	if len(customers) != len(accounts) {
-		t.Errorf("%s: %d customers, %d accounts", when, len(customers), len(accounts))
+	nc, na := len(customers), len(accounts)
+	for c, a := range pending {
+		if _, ok := customers[c]; ok {
+			nc--
+		}
+		if _, ok := accounts[a]; ok {
+			na--
+		}
+	}
+	if nc != na {
+		t.Errorf("%s: %d customers, %d accounts (not counting %d pending deletions)", when, nc, na, len(pending))
 	}
 	if len(c2a) != len(a2c) {
 		t.Errorf("%s: %d customers coupled to %d accounts: not one to one", when, len(c2a), len(a2c))
@@ -261,6 +647,9 @@ func checkBidiSynced(t *testing.T, w *world, when string, want map[string]synced
 	for c, a := range c2a {
 		if a2c[a] != c {
 			t.Errorf("%s: customer %s -> account %s -> customer %s", when, c, a, a2c[a])
+		}
+		if p, ok := pending[c]; ok && p == a {
+			continue
 		}
 		cr, ok := customers[c]
 		if !ok {

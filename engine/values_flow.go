@@ -186,11 +186,13 @@ func (c *couplingLookups) load(ctx context.Context, m *Mapping) error {
 
 func (c *couplingLookups) Translate(mapping string, fromTable bool, id string) (string, bool) {
 	k := lookupKey(mapping, fromTable)
-	if to, ok := c.maps[k][id]; ok {
-		return to, true
-	}
+	// Pending first: a record this plan restores is coupled, but to the
+	// record that was deleted.
 	if c.pending[k][id] {
 		return afterApply(mapping, fromTable, id), true
+	}
+	if to, ok := c.maps[k][id]; ok {
+		return to, true
 	}
 	return "", false
 }

@@ -53,6 +53,8 @@ type MatchSpec struct {
 	Groups [][]int
 	// Labels names each group's fields, for messages.
 	Labels []string
+	// CaseSensitive says, per match column, whether case matters.
+	CaseSensitive []bool
 	// CreateIfNoMatch creates records nothing matches; otherwise they are
 	// left out.
 	CreateIfNoMatch bool
@@ -111,7 +113,7 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 	case DeletePropagated:
 		missingOp, missing = "'skip'", sqlString(fmt.Sprintf("the coupled %s record was deleted; a full plan deletes this one too (propagate_deletes)", s.DestEntity))
 	}
-	matchCTE, matchJoin, matchCases, matchReasons, destKey := matchSQL(s, dst)
+	matchCTE, matchJoin, matchCases, matchReasons, destKey := matchSQL(s, src, dst)
 	matchOnly := "false"
 	if s.MatchOnly {
 		matchOnly = "true"
@@ -246,7 +248,7 @@ func (d *DB) PlanDeletes(ctx context.Context, part Part, sourceIsTable bool, del
 		SELECT ?, ?, ?, (SELECT coalesce(max(seq), 0) FROM plan_operations WHERE plan_id = ? AND mapping = ? AND direction = ?) + row_number() OVER (ORDER BY c.`+src+`),
 			'delete', c.`+src+`, c.`+dst+`, dd.etag, dd.modified, 'the source record was deleted (propagate_deletes)'
 		FROM couplings c LEFT JOIN `+stagingTable(DestRows)+` dd ON dd.key = c.`+dst+`
-		WHERE c.mapping = ? AND c.`+src+` IN (`+strings.TrimSuffix(strings.Repeat("?,", len(deleted)), ",")+`)`, args...)
+		WHERE (dd.key IS NULL OR dd.in_filter) AND c.mapping = ? AND c.`+src+` IN (`+strings.TrimSuffix(strings.Repeat("?,", len(deleted)), ",")+`)`, args...)
 	if err != nil {
 		return fmt.Errorf("plan deletes of mapping %s: %w", part.Mapping, err)
 	}
@@ -390,7 +392,7 @@ func (d *DB) DropStaging(ctx context.Context) error {
 // records to destination records with equal match columns: a CTE ranking
 // the matches of each priority group, its join, the CASE branches deciding
 // couple or fail, their reasons, and the destination key to join on.
-func matchSQL(s DiffSpec, dst string) (cte, join, cases, reasons, destKey string) {
+func matchSQL(s DiffSpec, src, dst string) (cte, join, cases, reasons, destKey string) {
 	destKey = "c." + dst
 	if s.Match == nil || len(s.Match.Groups) == 0 {
 		return "", "", "", "", destKey
@@ -399,11 +401,15 @@ func matchSQL(s DiffSpec, dst string) (cte, join, cases, reasons, destKey string
 	for gi, cols := range s.Match.Groups {
 		var on []string
 		for _, c := range cols {
-			on = append(on, fmt.Sprintf("d.m%d = s.m%d", c, c))
+			if c < len(s.Match.CaseSensitive) && s.Match.CaseSensitive[c] {
+				on = append(on, fmt.Sprintf("d.m%d = s.m%d", c, c))
+			} else {
+				on = append(on, fmt.Sprintf("lower(d.m%d) = lower(s.m%d)", c, c))
+			}
 		}
 		groups = append(groups, fmt.Sprintf(`g%d AS (
 	SELECT s.key AS skey, count(*) AS n, min(d.key) AS dkey, bool_or(d.coupled) AS coupled
-	FROM %s s JOIN dest_rows d ON %s GROUP BY s.key)`, gi, stagingTable(SourceRows), strings.Join(on, " AND ")))
+	FROM src_free s JOIN dest_rows d ON %s GROUP BY s.key)`, gi, strings.Join(on, " AND ")))
 	}
 	pick := func(col string) string {
 		var whens []string
@@ -420,9 +426,18 @@ func matchSQL(s DiffSpec, dst string) (cte, join, cases, reasons, destKey string
 	for gi := range s.Match.Groups {
 		joins = append(joins, fmt.Sprintf("LEFT JOIN g%d ON g%d.skey = s.key", gi, gi))
 	}
+	// Only source records that can be coupled take part: a record outside
+	// the filter, failing, skipped or coupled must not claim a match.
+	mapping, direction := sqlString(s.Mapping), sqlString(s.Direction)
 	cte = `WITH dest_rows AS (
 	SELECT d.*, EXISTS (SELECT 1 FROM couplings c WHERE c.mapping = ? AND c.` + dst + ` = d.key) AS coupled
 	FROM ` + stagingTable(DestRows) + ` d WHERE d.in_filter),
+src_free AS (
+	SELECT s.* FROM ` + stagingTable(SourceRows) + ` s
+	WHERE s.in_filter AND s.err IS NULL
+		AND NOT EXISTS (SELECT 1 FROM couplings c WHERE c.mapping = ` + mapping + ` AND c.` + src + ` = s.key)
+		AND NOT EXISTS (SELECT 1 FROM record_failures f WHERE f.mapping = ` + mapping + ` AND f.direction = ` + direction + `
+			AND f.source_id = s.key AND f.skipped)),
 ` + strings.Join(groups, ",\n") + `,
 matches AS (
 	SELECT s.key AS skey, ` + pick("n") + ` AS n, ` + pick("dkey") + ` AS dkey, ` + pick("coupled") + ` AS coupled,

@@ -63,6 +63,9 @@ type RecordResult struct {
 	Recouple bool
 	// Uncouple asks to remove the source's coupling.
 	Uncouple bool
+	// Noop is a success that changes nothing, e.g. a match the other pass
+	// of a bidirectional mapping has coupled already.
+	Noop bool
 	// SourceModified and DestModified are each side's modified-on after the
 	// write, as far as known; they become the coupling's last-synced marks.
 	SourceModified time.Time
@@ -102,7 +105,7 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 	for i := range results {
 		r := &results[i]
 		switch {
-		case r.Err != "":
+		case r.Err != "", r.Noop:
 		case r.Uncouple, r.Recouple:
 			uncouple = append(uncouple, r)
 			if r.Couple {
@@ -153,6 +156,9 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 		for _, r := range couple {
 			if got[r.SourceID] != r.DestID {
 				r.Err = fmt.Sprintf("created %s, but the source record was coupled to another record meanwhile; remove the duplicate", r.DestID)
+				if r.Op == "couple" {
+					r.Err = fmt.Sprintf("not coupled to %s: one of the two was coupled to another record meanwhile", r.DestID)
+				}
 			}
 		}
 	}
@@ -227,14 +233,16 @@ func placeholders(n int) string {
 }
 
 // MarkUnchangedSynced records, for every coupled record a part of a plan
-// found unchanged, both sides' modified-on as of the plan: neither side has
-// changed since, so a later plan need not see them as changes.
+// found unchanged, the source record's modified-on and ETag as of the plan:
+// that side has not changed since, so a later plan need not see it as a
+// change. Only the part's own source side is marked: the destination side is
+// the other pass's source, and marking it here would hide a change of it
+// that the other pass failed to write.
 func (d *DB) MarkUnchangedSynced(ctx context.Context, part Part, sourceIsTable bool) error {
 	src, dst := couplingColumns(sourceIsTable)
-	srcMod, dstMod := modifiedColumns(sourceIsTable)
-	srcTag, dstTag := etagColumns(sourceIsTable)
-	_, err := d.db.ExecContext(ctx, `UPDATE couplings SET `+srcMod+` = o.source_modified, `+dstMod+` = o.dest_modified,
-			`+srcTag+` = o.source_etag, `+dstTag+` = o.etag
+	srcMod, _ := modifiedColumns(sourceIsTable)
+	srcTag, _ := etagColumns(sourceIsTable)
+	_, err := d.db.ExecContext(ctx, `UPDATE couplings SET `+srcMod+` = o.source_modified, `+srcTag+` = o.source_etag
 		FROM plan_operations o
 		WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND o.op = 'unchanged'
 			AND couplings.mapping = o.mapping AND couplings.`+src+` = o.source_id AND couplings.`+dst+` = o.dest_id
@@ -339,35 +347,54 @@ func (d *DB) TrackFailures(ctx context.Context, runID int64, part Part) error {
 
 // Retry takes records out of the skipped state: the given source ids, or
 // every failed record of the mapping when ids is empty. It returns how many
-// it released and the earliest modified-on among them, to which the caller
-// moves the watermark back so that the next plan reads them again.
-func (d *DB) Retry(ctx context.Context, mapping string, ids []string) (int64, time.Time, error) {
+// it released and, per direction, the earliest modified-on among them, to
+// which the caller moves that direction's source watermark back so that the
+// next plan reads them again.
+func (d *DB) Retry(ctx context.Context, mapping string, ids []string) (int64, map[string]time.Time, error) {
 	where := `mapping = ?`
 	args := []any{mapping}
 	if len(ids) > 0 {
-		where += ` AND source_id IN (` + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + `)`
+		where += ` AND source_id IN (` + placeholders(len(ids)) + `)`
 		for _, id := range ids {
 			args = append(args, id)
 		}
 	}
-	var earliest sql.NullTime
+	rows, err := d.db.QueryContext(ctx, `SELECT direction, count(*), min(source_modified) FROM record_failures WHERE `+where+` GROUP BY direction`, args...)
+	if err != nil {
+		return 0, nil, fmt.Errorf("failed records of mapping %s: %w", mapping, err)
+	}
 	var n int64
-	if err := d.db.QueryRowContext(ctx, `SELECT count(*), min(source_modified) FROM record_failures WHERE `+where, args...).Scan(&n, &earliest); err != nil {
-		return 0, time.Time{}, fmt.Errorf("failed records of mapping %s: %w", mapping, err)
+	earliest := map[string]time.Time{}
+	for rows.Next() {
+		var dir string
+		var k int64
+		var t sql.NullTime
+		if err := rows.Scan(&dir, &k, &t); err != nil {
+			rows.Close()
+			return 0, nil, err
+		}
+		n += k
+		if t.Valid {
+			earliest[dir] = t.Time
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, nil, err
 	}
 	if _, err := d.db.ExecContext(ctx, `DELETE FROM record_failures WHERE `+where, args...); err != nil {
-		return 0, time.Time{}, fmt.Errorf("retry records of mapping %s: %w", mapping, err)
+		return 0, nil, fmt.Errorf("retry records of mapping %s: %w", mapping, err)
 	}
-	return n, earliest.Time, nil
+	return n, earliest, nil
 }
 
-// LowerWatermarks moves a mapping's watermarks on both sides back to t
-// where they are later, so that records modified since t are read again.
-func (d *DB) LowerWatermarks(ctx context.Context, mapping string, t time.Time) error {
-	_, err := d.db.ExecContext(ctx, `UPDATE watermarks SET value = ?, updated_at = ? WHERE mapping = ? AND value > ?`,
-		t.UTC(), time.Now().UTC(), mapping, t.UTC())
+// LowerWatermark moves a mapping's watermark on one side back to t if it is
+// later, so that records modified since t are read again.
+func (d *DB) LowerWatermark(ctx context.Context, mapping, side string, t time.Time) error {
+	_, err := d.db.ExecContext(ctx, `UPDATE watermarks SET value = ?, updated_at = ? WHERE mapping = ? AND side = ? AND value > ?`,
+		t.UTC(), time.Now().UTC(), mapping, side, t.UTC())
 	if err != nil {
-		return fmt.Errorf("move watermarks of mapping %s back: %w", mapping, err)
+		return fmt.Errorf("move watermark of mapping %s back: %w", mapping, err)
 	}
 	return nil
 }
@@ -452,4 +479,10 @@ func (d *DB) Failures(ctx context.Context, mapping string, limit int) ([]Failure
 		out = append(out, f)
 	}
 	return out, rows.Err()
+}
+
+// CoupledDestinations returns, for those of the given destination ids that
+// are coupled, the source they are coupled to.
+func (d *DB) CoupledDestinations(ctx context.Context, mapping string, sourceIsTable bool, ids []string) (map[string]string, error) {
+	return d.AlreadyCoupled(ctx, mapping, !sourceIsTable, ids)
 }
