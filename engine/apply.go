@@ -364,7 +364,9 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 		r := &results[index[j]]
 		switch {
 		case r.Op == string(plan.Delete) && errors.Is(wr.Err, connectors.ErrNotFound):
-			// Gone already: what the delete wanted.
+			// Gone already (deleted on both sides): what the delete wanted,
+			// but only the coupling goes, and only that is counted.
+			r.Op = string(plan.Uncouple)
 		case errors.Is(wr.Err, connectors.ErrStale):
 			r.Err = "stale: the destination record changed since the plan was made; it was not overwritten"
 		case wr.Err != nil:
