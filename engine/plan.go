@@ -31,6 +31,8 @@ type PlanOptions struct {
 	// Prefer settles an update conflict of that record: "table" or
 	// "integration" wins.
 	Prefer string
+	// Name, when set, names the saved plan, to show or apply it by name.
+	Name string
 	// MatchOnly plans match-based coupling only, over full reads: uncoupled
 	// records are coupled to their match (or created, with
 	// create_if_no_match); coupled ones are left alone.
@@ -75,7 +77,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		return nil, fmt.Errorf("prefer must be table or integration, not %q", opts.Prefer)
 	}
 	created := e.now().UTC()
-	p := &plan.Plan{ID: newPlanID(created), CreatedAt: created, Full: opts.Full,
+	p := &plan.Plan{ID: newPlanID(created), Name: opts.Name, CreatedAt: created, Full: opts.Full,
 		Fingerprint: fingerprint(e.prog.Project.Sources), Status: plan.Planned}
 	base := map[string]time.Time{}
 	lookups := &couplingLookups{db: e.state, planID: p.ID, maps: map[string]map[string]string{}}

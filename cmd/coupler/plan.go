@@ -75,6 +75,7 @@ there are changes, and 1 on error.`,
 	f.StringVar(&format, "format", "text", "output format: text or json")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 for no changes, 2 for changes, 1 for errors")
 	f.IntVar(&limit, "limit", 20, "operations to list per mapping in text output (0: all)")
+	f.StringVar(&opts.Name, "out", "", "save the plan under this name as well as its id (coupler show NAME, coupler apply NAME)")
 	f.BoolVar(&explain, "explain", false, "print the queries the plan would send and what coupler filters itself; read nothing")
 	return cmd
 }

@@ -87,7 +87,7 @@ and shows every change), then apply the saved plan.`,
 	}
 	root.PersistentFlags().StringVarP(&g.dir, "dir", "C", ".", "project directory (holding coupler.yaml)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
-	root.AddCommand(newValidate(g), newPlan(g), newApply(g), newRuns(g), newDemo(g), newTest(g), newInit(g), newReset(g), newDescribe(g), newCouple(g), newUncouple(g), newErrors(g), newSync(g), newRetry(g))
+	root.AddCommand(newValidate(g), newPlan(g), newApply(g), newRuns(g), newDemo(g), newTest(g), newInit(g), newReset(g), newDescribe(g), newCouple(g), newUncouple(g), newErrors(g), newSync(g), newRetry(g), newPlans(g), newShow(g), newQuery(g))
 	return root
 }
 
@@ -112,4 +112,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "coupler:", err)
 	return 1
+}
+
+// loadOnly loads and compiles the project without opening the state
+// database, printing its diagnostics; prog is nil when it has errors.
+func loadOnly(g *globals) (*engine.Program, error) {
+	prog, diags := engine.Load(g.dir, mappings.LoadOptions{})
+	for _, d := range diags {
+		fmt.Fprintln(g.stderr, d)
+	}
+	if diags.HasErrors() {
+		return nil, &exitError{code: 1, err: fmt.Errorf("%s has %d problem(s); see above", g.dir, errorCount(diags))}
+	}
+	return prog, nil
 }

@@ -61,7 +61,9 @@ const (
 
 // Plan is the result of planning one or more mappings.
 type Plan struct {
-	ID        string    `json:"id"`
+	ID string `json:"id"`
+	// Name is what plan --out called the plan; empty when unnamed.
+	Name      string    `json:"name,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	// Full is true when every record was read, ignoring watermarks.
 	Full bool `json:"full"`

@@ -51,8 +51,15 @@ func (d *DB) SavePlan(ctx context.Context, p *plan.Plan, baseWatermarks map[stri
 		return err
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `INSERT INTO plans (id, created_at, full_read, fingerprint, status) VALUES (?, ?, ?, ?, ?)`,
-		p.ID, p.CreatedAt.UTC(), p.Full, p.Fingerprint, string(plan.Planned))
+	if p.Name != "" {
+		var other string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM plans WHERE name = ?`, p.Name).Scan(&other)
+		if err == nil {
+			return fmt.Errorf("a plan named %q exists already (%s); choose another name", p.Name, other)
+		}
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO plans (id, created_at, full_read, fingerprint, status, name) VALUES (?, ?, ?, ?, ?, ?)`,
+		p.ID, p.CreatedAt.UTC(), p.Full, p.Fingerprint, string(plan.Planned), nullString(p.Name))
 	if err != nil {
 		return fmt.Errorf("save plan %s: %w", p.ID, err)
 	}
@@ -171,8 +178,9 @@ func (d *DB) BindSets(ctx context.Context, part Part) (map[string]string, error)
 func (d *DB) LoadPlan(ctx context.Context, id string, limit int, kinds ...plan.Kind) (*plan.Plan, error) {
 	p := &plan.Plan{ID: id}
 	var status string
-	err := d.db.QueryRowContext(ctx, `SELECT created_at, full_read, fingerprint, status FROM plans WHERE id = ?`, id).
-		Scan(&p.CreatedAt, &p.Full, &p.Fingerprint, &status)
+	err := d.db.QueryRowContext(ctx, `SELECT id, created_at, full_read, fingerprint, status, coalesce(name, '') FROM plans WHERE id = ? OR name = ?`, id, id).
+		Scan(&p.ID, &p.CreatedAt, &p.Full, &p.Fingerprint, &status, &p.Name)
+	id = p.ID
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s", ErrNoPlan, id)
 	}
@@ -327,4 +335,61 @@ func nullTime(t time.Time) any {
 		return nil
 	}
 	return t.UTC()
+}
+
+// PlanSummary is one saved plan as listed by coupler plans.
+type PlanSummary struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+	Status    plan.Status
+	Mappings  []string
+	Counts    plan.Counts
+}
+
+// Plans lists saved plans, newest first, at most limit of them.
+func (d *DB) Plans(ctx context.Context, limit int) ([]PlanSummary, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT p.id, coalesce(p.name, ''), p.created_at, p.status,
+			(SELECT string_agg(DISTINCT mapping, ', ' ORDER BY mapping) FROM plan_mappings m WHERE m.plan_id = p.id)
+		FROM plans p ORDER BY p.created_at DESC, p.id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list plans: %w", err)
+	}
+	var out []PlanSummary
+	for rows.Next() {
+		var s PlanSummary
+		var status string
+		var maps sql.NullString
+		if err := rows.Scan(&s.ID, &s.Name, &s.CreatedAt, &status, &maps); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		s.Status = plan.Status(status)
+		if maps.Valid {
+			s.Mappings = strings.Split(maps.String, ", ")
+		}
+		out = append(out, s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Counts = plan.Counts{}
+		crow, err := d.db.QueryContext(ctx, `SELECT op, count(*) FROM plan_operations WHERE plan_id = ? GROUP BY op`, out[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		for crow.Next() {
+			var op string
+			var n int64
+			if err := crow.Scan(&op, &n); err != nil {
+				crow.Close()
+				return nil, err
+			}
+			out[i].Counts[plan.Kind(op)] = n
+		}
+		crow.Close()
+	}
+	return out, nil
 }

@@ -47,7 +47,9 @@ CREATE TABLE IF NOT EXISTS plans (
 	full_read   BOOLEAN NOT NULL,
 	fingerprint VARCHAR NOT NULL,
 	status      VARCHAR NOT NULL,
-	applied_at  TIMESTAMP
+	applied_at  TIMESTAMP,
+	-- name is what plan --out called the plan, to show or apply it by
+	name        VARCHAR UNIQUE
 );
 
 CREATE TABLE IF NOT EXISTS plan_mappings (

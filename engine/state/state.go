@@ -94,6 +94,48 @@ func isMissingTable(err error) bool {
 	return errors.As(err, &de) && de.Type == duckdb.ErrorTypeCatalog
 }
 
+// Query runs a read-only SQL statement on a state database file opened read
+// only, so that nothing a query does can change the state; fn gets the
+// result's column names and then each row.
+func Query(ctx context.Context, path, query string, fn func(cols []string, row []any) error) error {
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("state database %s: %w", path, err)
+	}
+	c, err := duckdb.NewConnector(path+"?access_mode=read_only", nil)
+	if err != nil {
+		return fmt.Errorf("open state database %s read-only: %w", path, err)
+	}
+	defer c.Close()
+	db := sql.OpenDB(c)
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	if err := fn(cols, nil); err != nil {
+		return err
+	}
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		if err := fn(cols, vals); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // Path returns the file the database lives in.
 func (d *DB) Path() string { return d.path }
 

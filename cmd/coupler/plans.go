@@ -1,0 +1,205 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/engine/report"
+	"github.com/couplerhq/coupler/engine/state"
+)
+
+func newPlans(g *globals) *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "plans",
+		Short: "List saved plans, newest first",
+		Long: `plans lists the plans in the state database: id, name (plan --out), when it
+was made, its mappings, how many operations of each kind, and whether it has
+been applied.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			ps, err := e.State().Plans(cmd.Context(), limit)
+			if err != nil {
+				return err
+			}
+			if len(ps) == 0 {
+				fmt.Fprintln(g.stdout, "No plans yet. Run coupler plan.")
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tCREATED\tSTATUS\tMAPPINGS\tOPERATIONS")
+			for _, p := range ps {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, p.CreatedAt.Local().Format("2006-01-02 15:04:05"),
+					p.Status, strings.Join(p.Mappings, ", "), countsText(p.Counts))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 20, "how many plans to list")
+	return cmd
+}
+
+// countsText renders the kinds present, e.g. "3 update, 1 skip".
+func countsText(c plan.Counts) string {
+	var parts []string
+	for _, k := range plan.Kinds {
+		if c[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c[k], k))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func newShow(g *globals) *cobra.Command {
+	var (
+		format   string
+		mappings []string
+		ops      []string
+		limit    int
+	)
+	cmd := &cobra.Command{
+		Use:   "show PLAN",
+		Short: "Show a saved plan, by id or name",
+		Long: `show renders a saved plan as text or JSON, optionally only some mappings
+(--mapping) and some kinds of operation (--op create, update, ...).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "text" && format != "json" {
+				return fmt.Errorf("--format must be text or json, not %q", format)
+			}
+			var kinds []plan.Kind
+			for _, o := range ops {
+				if !slices.Contains(plan.Kinds, plan.Kind(o)) {
+					return fmt.Errorf("--op %q is not an operation kind (%v)", o, plan.Kinds)
+				}
+				kinds = append(kinds, plan.Kind(o))
+			}
+			e, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if format == "json" || limit <= 0 {
+				limit = -1
+			}
+			p, err := e.State().LoadPlan(cmd.Context(), args[0], limit, kinds...)
+			if err != nil {
+				return err
+			}
+			if len(mappings) > 0 {
+				p.Mappings = slices.DeleteFunc(p.Mappings, func(m *plan.MappingPlan) bool { return !slices.Contains(mappings, m.Name) })
+			}
+			if format == "json" {
+				return report.PlanJSON(g.stdout, p)
+			}
+			return report.PlanText(g.stdout, p)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&format, "format", "text", "output format: text or json")
+	f.StringArrayVar(&mappings, "mapping", nil, "only this mapping (repeatable)")
+	f.StringArrayVar(&ops, "op", nil, "only operations of this kind (repeatable)")
+	f.IntVar(&limit, "limit", 20, "operations to list per mapping in text output (0: all)")
+	return cmd
+}
+
+func newQuery(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "query SQL",
+		Short: "Run read-only SQL on the state database",
+		Long: `query runs one SQL statement on the state database, opened read-only, and
+prints the result as a table, CSV or JSON. The diffs are there to query:
+plan_operations (one row per record and plan), plan_changes (each changed
+field, before and after as JSON), couplings, watermarks, runs, run_records and
+record_failures. See docs/operations.md.`,
+		Example: `  coupler query "SELECT op, count(*) FROM plan_operations WHERE plan_id = '20261124-083414-6f80fe' GROUP BY op"
+  coupler query "SELECT field, count(*) FROM plan_changes GROUP BY field ORDER BY 2 DESC" --format csv`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "table" && format != "csv" && format != "json" {
+				return fmt.Errorf("--format must be table, csv or json, not %q", format)
+			}
+			prog, err := loadOnly(g)
+			if err != nil {
+				return err
+			}
+			var out func(cols []string, row []any) error
+			var finish func() error
+			switch format {
+			case "table":
+				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+				out = func(cols []string, row []any) error {
+					cells := cols
+					if row != nil {
+						cells = make([]string, len(row))
+						for i, v := range row {
+							cells[i] = cell(v)
+						}
+					}
+					_, err := fmt.Fprintln(tw, strings.Join(cells, "\t"))
+					return err
+				}
+				finish = tw.Flush
+			case "csv":
+				cw := csv.NewWriter(g.stdout)
+				out = func(cols []string, row []any) error {
+					if row == nil {
+						return cw.Write(cols)
+					}
+					cells := make([]string, len(row))
+					for i, v := range row {
+						cells[i] = cell(v)
+					}
+					return cw.Write(cells)
+				}
+				finish = func() error { cw.Flush(); return cw.Error() }
+			default:
+				var rows []map[string]any
+				out = func(cols []string, row []any) error {
+					if row != nil {
+						m := map[string]any{}
+						for i, c := range cols {
+							m[c] = row[i]
+						}
+						rows = append(rows, m)
+					}
+					return nil
+				}
+				finish = func() error {
+					enc := json.NewEncoder(g.stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(rows)
+				}
+			}
+			if err := state.Query(cmd.Context(), prog.Project.State, args[0], out); err != nil {
+				return err
+			}
+			return finish()
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
+	return cmd
+}
+
+func cell(v any) string {
+	if v == nil {
+		return "NULL"
+	}
+	return fmt.Sprint(v)
+}
