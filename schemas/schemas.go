@@ -1,5 +1,6 @@
 // Package schemas holds the JSON Schemas (draft 2020-12) of coupler's two
-// file kinds: the project file coupler.yaml and the mapping files. Editors
+// file kinds, the project file coupler.yaml and the mapping files, and of
+// the JSON plan format. Editors
 // use them for completion, hover and checking (a YAML file opts in with a
 // "# yaml-language-server: $schema=<URL>" first line); coupler validates
 // every file it loads against them as well, so they are kept in step with
@@ -15,6 +16,7 @@ import (
 const (
 	ProjectURL = "https://coupler.dev/schemas/coupler.schema.json"
 	MappingURL = "https://coupler.dev/schemas/mapping.schema.json"
+	PlanURL    = "https://coupler.dev/schemas/plan.schema.json"
 )
 
 // Project is the schema of the project file, coupler.yaml.
@@ -27,6 +29,11 @@ var Project []byte
 //
 //go:embed mapping.schema.json
 var Mapping []byte
+
+// Plan is the schema of a plan as plan --format json prints it.
+//
+//go:embed plan.schema.json
+var Plan []byte
 
 // Modeline is the first line that makes the YAML language server check a
 // mapping file against the mapping schema.
