@@ -11,10 +11,6 @@ import (
 	"github.com/couplerhq/coupler/mappings"
 )
 
-// applyBatch is how many operations are written between two confirmations
-// in the state database: the most a crash can leave written but unrecorded.
-const applyBatch = 200
-
 // ErrStalePlan is returned when a plan no longer describes the systems
 // because a later apply has moved on since it was made.
 var ErrStalePlan = errors.New("plan is stale")
@@ -154,7 +150,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 	var after int64
 	for {
 		var ops []plan.Operation
-		err := e.state.Operations(ctx, part, after, applyBatch, plan.Writes, func(op plan.Operation) error {
+		err := e.state.Operations(ctx, part, after, plan.ApplyBatch, plan.Writes, func(op plan.Operation) error {
 			ops = append(ops, op)
 			return nil
 		})

@@ -6,8 +6,15 @@ package plan
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 )
+
+// ApplyBatch is how many operations apply writes between two
+// confirmations in the state database: the most a crash can leave written
+// but unrecorded.
+const ApplyBatch = 200
 
 // Kind is what an operation does to its destination record.
 type Kind string
@@ -144,6 +151,29 @@ type MappingPlan struct {
 	Operations []Operation `json:"operations"`
 	// Omitted counts operations left out of Operations by a listing limit.
 	Omitted int64 `json:"omitted,omitempty"`
+	// Warnings point at what a reviewer should look at twice.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Writes counts the operations that write to the destination system.
+func (m *MappingPlan) Writes() int64 {
+	return m.Counts[Create] + m.Counts[Update] + m.Counts[Restore] + m.Counts[Delete] + m.Counts[Couple]
+}
+
+// ComputeWarnings fills Warnings from what the plan read and found: a
+// first read, and a change share large enough to suggest a wrong mapping.
+func (m *MappingPlan) ComputeWarnings(full bool, localFilter []string) {
+	m.Warnings = nil
+	if m.Since.IsZero() && !full && m.Record == "" {
+		m.Warnings = append(m.Warnings, "no watermark yet: every record was read; later plans read only what changed")
+	}
+	if m.Since.IsZero() && len(localFilter) > 0 {
+		m.Warnings = append(m.Warnings, "part of the filter cannot be sent to the server ("+strings.Join(localFilter, " && ")+"): those records are read and left out by coupler")
+	}
+	changed := m.Counts[Create] + m.Counts[Update] + m.Counts[Delete]
+	if m.Read >= 100 && changed*2 > m.Read {
+		m.Warnings = append(m.Warnings, fmt.Sprintf("%d of %d records read would change (%d%%): check the mapping before applying", changed, m.Read, changed*100/m.Read))
+	}
 }
 
 // Operation is what happens to one record.

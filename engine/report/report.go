@@ -65,6 +65,9 @@ func PlanText(w io.Writer, p *plan.Plan) error {
 			ew.printf("\n")
 		}
 		ew.printf("  %s\n", countsLine(m.Counts, m.NotModified))
+		for _, warn := range m.Warnings {
+			ew.printf("  warning: %s\n", warn)
+		}
 		if len(m.Operations) > 0 {
 			ew.printf("\n")
 		}
@@ -84,6 +87,22 @@ func PlanText(w io.Writer, p *plan.Plan) error {
 		t[plan.Create], t[plan.Couple], t[plan.Update], t[plan.Conflict], t[plan.Fail], t[plan.Skip], unchanged)
 	if !p.HasChanges() {
 		ew.printf("No changes. Both sides are in step.\n")
+		return ew.err
+	}
+	// What apply will send, per destination connector: one request per
+	// write, confirmed in batches of 200.
+	writes := map[string]int64{}
+	var order []string
+	for _, m := range p.Mappings {
+		if _, seen := writes[m.Dest.Connector]; !seen {
+			order = append(order, m.Dest.Connector)
+		}
+		writes[m.Dest.Connector] += m.Writes() - m.Counts[plan.Couple]
+	}
+	for _, c := range order {
+		if n := writes[c]; n > 0 {
+			ew.printf("Apply will send about %d write request(s) to %s, in %d batch(es).\n", n, c, (n+plan.ApplyBatch-1)/plan.ApplyBatch)
+		}
 	}
 	return ew.err
 }

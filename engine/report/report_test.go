@@ -37,7 +37,8 @@ func samplePlan() *plan.Plan {
 				}},
 				{Seq: 4, Kind: plan.Fail, SourceID: "c-4", DestID: "a-4", Reason: "the coupled accounts record no longer exists"},
 			},
-			Omitted: 1,
+			Omitted:  1,
+			Warnings: []string{"3 of 5 records read would change (60%): check the mapping before applying"},
 		}},
 	}
 }

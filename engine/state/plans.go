@@ -64,12 +64,12 @@ func (d *DB) SavePlan(ctx context.Context, p *plan.Plan, baseWatermarks map[stri
 		return fmt.Errorf("save plan %s: %w", p.ID, err)
 	}
 	for i, m := range p.Mappings {
-		_, err = tx.ExecContext(ctx, `INSERT INTO plan_mappings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err = tx.ExecContext(ctx, `INSERT INTO plan_mappings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			p.ID, i, m.Name, m.Direction,
 			m.Source.Side, m.Source.Connector, m.Source.Entity, m.Source.Key, m.Source.Modified,
 			m.Dest.Side, m.Dest.Connector, m.Dest.Entity, m.Dest.Key, m.Dest.Modified,
 			nullTime(baseWatermarks[WatermarkKey(m.Name, m.Source.Side)]), nullTime(m.Since), m.ReadStarted.UTC(), nullTime(m.NewWatermark),
-			m.Read, m.NotModified, nullString(m.Record), m.DestRead, m.Coupled)
+			m.Read, m.NotModified, nullString(m.Record), m.DestRead, m.Coupled, warningsValue(m.Warnings))
 		if err != nil {
 			return fmt.Errorf("save plan %s, mapping %s: %w", p.ID, m.Name, err)
 		}
@@ -190,19 +190,23 @@ func (d *DB) LoadPlan(ctx context.Context, id string, limit int, kinds ...plan.K
 	p.Status = plan.Status(status)
 	rows, err := d.db.QueryContext(ctx, `SELECT mapping, direction, source_side, source_connector, source_entity, source_key, source_modified,
 		dest_side, dest_connector, dest_entity, dest_key, dest_modified, since, read_started, new_watermark, records_read, not_modified,
-		coalesce(record, ''), dest_read, coupled FROM plan_mappings WHERE plan_id = ? ORDER BY position`, id)
+		coalesce(record, ''), dest_read, coupled, coalesce(warnings, '') FROM plan_mappings WHERE plan_id = ? ORDER BY position`, id)
 	if err != nil {
 		return nil, fmt.Errorf("load plan %s: %w", id, err)
 	}
 	for rows.Next() {
 		m := &plan.MappingPlan{}
 		var since, wm sql.NullTime
+		var warnings string
 		if err := rows.Scan(&m.Name, &m.Direction, &m.Source.Side, &m.Source.Connector, &m.Source.Entity, &m.Source.Key, &m.Source.Modified,
-			&m.Dest.Side, &m.Dest.Connector, &m.Dest.Entity, &m.Dest.Key, &m.Dest.Modified, &since, &m.ReadStarted, &wm, &m.Read, &m.NotModified, &m.Record, &m.DestRead, &m.Coupled); err != nil {
+			&m.Dest.Side, &m.Dest.Connector, &m.Dest.Entity, &m.Dest.Key, &m.Dest.Modified, &since, &m.ReadStarted, &wm, &m.Read, &m.NotModified, &m.Record, &m.DestRead, &m.Coupled, &warnings); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		m.Since, m.NewWatermark = since.Time, wm.Time
+		if warnings != "" {
+			m.Warnings = strings.Split(warnings, "\n")
+		}
 		p.Mappings = append(p.Mappings, m)
 	}
 	rows.Close()
@@ -392,4 +396,12 @@ func (d *DB) Plans(ctx context.Context, limit int) ([]PlanSummary, error) {
 		crow.Close()
 	}
 	return out, nil
+}
+
+// warningsValue stores warnings as one text, one per line.
+func warningsValue(ws []string) any {
+	if len(ws) == 0 {
+		return nil
+	}
+	return strings.Join(ws, "\n")
 }

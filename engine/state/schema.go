@@ -76,6 +76,8 @@ CREATE TABLE IF NOT EXISTS plan_mappings (
 	record             VARCHAR,
 	dest_read          BIGINT NOT NULL DEFAULT 0,
 	coupled            BIGINT NOT NULL DEFAULT 0,
+	-- warnings, one per line
+	warnings           VARCHAR,
 	PRIMARY KEY (plan_id, mapping, direction)
 );
 
