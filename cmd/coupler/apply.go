@@ -10,21 +10,32 @@ import (
 )
 
 func newApply(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var refresh bool
+	cmd := &cobra.Command{
 		Use:   "apply [PLAN_ID]",
 		Short: "Execute a saved plan (default: the latest one)",
 		Long: `apply writes exactly what a saved plan says: its creates and updates, each
 update conditional on the destination record being unchanged since the plan.
 It records couplings, the run log and watermarks as each batch of writes is
 confirmed. A record that fails is logged and does not stop the others; apply
-then exits 1.`,
+then exits 1.
+
+With --refresh it plans again first, shows that plan, and applies it: for a
+saved plan that has gone stale, or for scripts that want plan and apply in one
+step.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if refresh && len(args) > 0 {
+				return fmt.Errorf("--refresh makes a new plan: give no plan id")
+			}
 			e, err := g.open(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer e.Close()
+			if refresh {
+				return planAndApply(cmd, g, e, engine.PlanOptions{})
+			}
 			id := ""
 			if len(args) == 1 {
 				id = args[0]
@@ -33,6 +44,8 @@ then exits 1.`,
 			return reportApply(g, res, err)
 		},
 	}
+	cmd.Flags().BoolVar(&refresh, "refresh", false, "plan again first, then apply that plan")
+	return cmd
 }
 
 // reportApply prints what an apply did and turns failed records into exit
