@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/report"
 )
 
@@ -35,8 +36,8 @@ With --detailed-exitcode it exits 0 when there is nothing to change, 2 when
 there are changes, and 1 on error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "text" && format != "json" {
-				return fmt.Errorf("--format must be text or json, not %q", format)
+			if err := checkFormat(format); err != nil {
+				return err
 			}
 			e, err := g.open(cmd.Context())
 			if err != nil {
@@ -72,7 +73,7 @@ there are changes, and 1 on error.`,
 	f := cmd.Flags()
 	f.StringArrayVar(&opts.Mappings, "mapping", nil, "plan only this mapping (repeatable)")
 	f.BoolVar(&opts.Full, "full", false, "read every record, ignoring watermarks")
-	f.StringVar(&format, "format", "text", "output format: text or json")
+	f.StringVar(&format, "format", "text", "output format: text, json, markdown or html")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 for no changes, 2 for changes, 1 for errors")
 	f.IntVar(&limit, "limit", 20, "operations to list per mapping in text output (0: all)")
 	f.StringVar(&opts.Name, "out", "", "save the plan under this name as well as its id (coupler show NAME, coupler apply NAME)")
@@ -80,19 +81,32 @@ there are changes, and 1 on error.`,
 	return cmd
 }
 
-// printPlan renders a saved plan. JSON always lists every operation.
+// planFormats are the renderings of a plan, by --format name.
+var planFormats = map[string]func(io.Writer, *plan.Plan) error{
+	"text":     report.PlanText,
+	"json":     report.PlanJSON,
+	"markdown": report.PlanMarkdown,
+	"html":     report.PlanHTML,
+}
+
+func checkFormat(format string) error {
+	if planFormats[format] == nil {
+		return fmt.Errorf("--format must be text, json, markdown or html, not %q", format)
+	}
+	return nil
+}
+
+// printPlan renders a saved plan. Formats for tools and reviews list every
+// operation; the terminal's text lists limit per mapping.
 func printPlan(cmd *cobra.Command, e *engine.Engine, id, format string, limit int) error {
-	if format == "json" || limit <= 0 {
+	if format != "text" || limit <= 0 {
 		limit = -1
 	}
 	p, err := e.State().LoadPlan(cmd.Context(), id, limit)
 	if err != nil {
 		return err
 	}
-	if format == "json" {
-		return report.PlanJSON(cmd.OutOrStdout(), p)
-	}
-	return report.PlanText(cmd.OutOrStdout(), p)
+	return planFormats[format](cmd.OutOrStdout(), p)
 }
 
 func writeJSON(w io.Writer, v any) error {

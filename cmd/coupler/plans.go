@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/couplerhq/coupler/engine/plan"
-	"github.com/couplerhq/coupler/engine/report"
 	"github.com/couplerhq/coupler/engine/state"
 )
 
@@ -75,12 +74,14 @@ func newShow(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show PLAN",
 		Short: "Show a saved plan, by id or name",
-		Long: `show renders a saved plan as text or JSON, optionally only some mappings
-(--mapping) and some kinds of operation (--op create, update, ...).`,
+		Long: `show renders a saved plan as text, JSON, GitHub-flavoured Markdown for a
+pull-request comment, or one self-contained HTML page with a summary and
+tables that can be filtered by operation and searched by key; optionally only
+some mappings (--mapping) and some kinds of operation (--op create, update, ...).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return fmt.Errorf("--format must be text or json, not %q", format)
+			if err := checkFormat(format); err != nil {
+				return err
 			}
 			var kinds []plan.Kind
 			for _, o := range ops {
@@ -94,7 +95,7 @@ func newShow(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			if format == "json" || limit <= 0 {
+			if format != "text" || limit <= 0 {
 				limit = -1
 			}
 			p, err := e.State().LoadPlan(cmd.Context(), args[0], limit, kinds...)
@@ -104,14 +105,11 @@ func newShow(g *globals) *cobra.Command {
 			if len(mappings) > 0 {
 				p.Mappings = slices.DeleteFunc(p.Mappings, func(m *plan.MappingPlan) bool { return !slices.Contains(mappings, m.Name) })
 			}
-			if format == "json" {
-				return report.PlanJSON(g.stdout, p)
-			}
-			return report.PlanText(g.stdout, p)
+			return planFormats[format](g.stdout, p)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&format, "format", "text", "output format: text or json")
+	f.StringVar(&format, "format", "text", "output format: text, json, markdown (a pull-request comment) or html (one self-contained page)")
 	f.StringArrayVar(&mappings, "mapping", nil, "only this mapping (repeatable)")
 	f.StringArrayVar(&ops, "op", nil, "only operations of this kind (repeatable)")
 	f.IntVar(&limit, "limit", 20, "operations to list per mapping in text output (0: all)")

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -52,18 +51,7 @@ func PlanText(w io.Writer, p *plan.Plan) error {
 	}
 	for _, m := range p.Mappings {
 		ew.printf("\n%s: %s %s -> %s %s (%s)\n", m.Name, m.Source.Connector, m.Source.Entity, m.Dest.Connector, m.Dest.Entity, m.Direction)
-		switch {
-		case m.Record != "":
-			ew.printf("  read record %s of %s (%d found)\n", printable(m.Record), m.Source.Entity, m.Read)
-		case m.Since.IsZero():
-			ew.printf("  read all %d records of %s\n", m.Read, m.Source.Entity)
-		default:
-			ew.printf("  read %d records of %s modified since %s", m.Read, m.Source.Entity, m.Since.UTC().Format(time.RFC3339))
-			if m.NotModified > 0 {
-				ew.printf("; %d coupled records not modified", m.NotModified)
-			}
-			ew.printf("\n")
-		}
+		ew.printf("  %s\n", readLine(m))
 		ew.printf("  %s\n", countsLine(m.Counts, m.NotModified))
 		for _, warn := range m.Warnings {
 			ew.printf("  warning: %s\n", warn)

@@ -1,0 +1,189 @@
+//go:build linux
+
+package report
+
+import (
+	"bytes"
+	"context"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/couplerhq/coupler/engine/plan"
+)
+
+// findChromium finds Debian's Chromium, or skips the test.
+func findChromium(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium"
+	}
+	if path, err := exec.LookPath("chromium"); err == nil {
+		return path
+	}
+	t.Skip("chromium not installed; CI installs Debian's chromium to run this")
+	return ""
+}
+
+// artifactDir is where screenshots go: $COUPLER_TEST_ARTIFACTS when set,
+// for CI to keep, or a temporary directory.
+func artifactDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("COUPLER_TEST_ARTIFACTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	dir = filepath.Join(dir, "report")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// writePage renders p into dir and returns the page's file: URL.
+func writePage(t *testing.T, dir, name string, p *plan.Plan) *url.URL {
+	t.Helper()
+	var b bytes.Buffer
+	if err := PlanHTML(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &url.URL{Scheme: "file", Path: path}
+}
+
+// runChromium runs headless Chromium with args, in its own process group
+// so that a timeout ends its helper processes too, and returns its stdout.
+func runChromium(t *testing.T, chromium string, args ...string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	base := []string{
+		"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--no-first-run", "--user-data-dir=" + t.TempDir(),
+	}
+	cmd := exec.CommandContext(ctx, chromium, append(base, args...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	t.Logf("chromium %s: %v", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
+	if err != nil {
+		t.Fatalf("chromium %s: %v (timeout: %v)\n%s", strings.Join(args, " "), err, ctx.Err() != nil, stderr.Bytes())
+	}
+	return stdout.Bytes()
+}
+
+// dumpDOM loads u and returns the DOM after the page's script ran.
+func dumpDOM(t *testing.T, chromium string, u *url.URL) string {
+	t.Helper()
+	dom := string(runChromium(t, chromium, "--dump-dom", u.String()))
+	if !strings.Contains(dom, `id="plan-id"`) {
+		t.Fatalf("DOM dump of %s is not the plan page:\n%s", u, dom)
+	}
+	return dom
+}
+
+func TestPlanHTMLInChromium(t *testing.T) {
+	chromium := findChromium(t)
+	dir := artifactDir(t)
+	page := writePage(t, dir, "plan.html", samplePlan())
+
+	t.Run("summary", func(t *testing.T) {
+		dom := dumpDOM(t, chromium, page)
+		got := summaryCounts(dom)
+		for k, want := range wantTotals {
+			if got[k] != want {
+				t.Errorf("total-%s = %q in the DOM, want %q", k, got[k], want)
+			}
+		}
+		if !strings.Contains(dom, `id="shown">3<`) {
+			t.Error("the script did not count 3 shown operations")
+		}
+		for _, r := range opRows(dom) {
+			if r.hidden {
+				t.Errorf("unfiltered page hides %+v", r)
+			}
+		}
+	})
+
+	// The page's script reads the filter from the URL fragment.
+	for _, tc := range []struct {
+		fragment string
+		shown    []string // source ids of the rows shown
+	}{
+		{"op=update", []string{"c-2"}},
+		{"op=create,fail", []string{"c-1", "c-4"}},
+		{"op=create&op=update", []string{"c-1", "c-2"}},
+		{"q=C-4", []string{"c-4"}},
+		{"q=a-2", []string{"c-2"}}, // destination id
+		{"op=update,fail&q=4", []string{"c-4"}},
+		{"op=none", nil},
+		{"q=nothing", nil},
+	} {
+		t.Run(tc.fragment, func(t *testing.T) {
+			u := *page
+			u.Fragment = tc.fragment
+			dom := dumpDOM(t, chromium, &u)
+			var shown []string
+			for _, r := range opRows(dom) {
+				if !r.hidden {
+					shown = append(shown, r.key)
+				}
+			}
+			if strings.Join(shown, " ") != strings.Join(tc.shown, " ") {
+				t.Errorf("#%s shows %v, want %v", tc.fragment, shown, tc.shown)
+			}
+			if want := `id="shown">` + itoa(len(tc.shown)) + `<`; !strings.Contains(dom, want) {
+				t.Errorf("#%s: no %s in the DOM", tc.fragment, want)
+			}
+			if nomatch := strings.Contains(dom, `<p class="nomatch">`); nomatch != (len(tc.shown) == 0) {
+				t.Errorf("#%s: no-match notice shown = %v", tc.fragment, nomatch)
+			}
+		})
+	}
+
+	t.Run("hostile", func(t *testing.T) {
+		dom := dumpDOM(t, chromium, writePage(t, dir, "plan-hostile.html", hostilePlan()))
+		if n := strings.Count(dom, "<script"); n != 1 {
+			t.Errorf("%d script elements in the DOM, want 1", n)
+		}
+		if strings.Contains(dom, "<img") {
+			t.Error("a value became an <img> element")
+		}
+		if rows := opRows(dom); len(rows) != 6 {
+			t.Errorf("%d operation rows in the DOM, want 6", len(rows))
+		}
+	})
+
+	t.Run("screenshot", func(t *testing.T) {
+		for name, u := range map[string]*url.URL{
+			"plan.png":           page,
+			"plan-update.png":    {Scheme: "file", Path: page.Path, Fragment: "op=update"},
+			"plan-nochanges.png": writePage(t, dir, "plan-nochanges.html", noChangesPlan()),
+			"plan-hostile.png":   {Scheme: "file", Path: filepath.Join(dir, "plan-hostile.html")},
+		} {
+			png := filepath.Join(dir, name)
+			runChromium(t, chromium, "--screenshot="+png, "--window-size=1280,900", u.String())
+			b, err := os.ReadFile(png)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
+				t.Errorf("%s is not a PNG", png)
+			}
+			t.Logf("screenshot %s (%d bytes)", png, len(b))
+		}
+	})
+}

@@ -1,0 +1,254 @@
+package report
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/couplerhq/coupler/engine/plan"
+)
+
+// summaryKinds are the columns of the summary tables of PlanMarkdown and
+// PlanHTML, in order; Unchanged counts NotModified too (see kindCount).
+var summaryKinds = []plan.Kind{plan.Create, plan.Couple, plan.Update, plan.Restore, plan.Delete, plan.Uncouple, plan.Conflict, plan.Fail, plan.Unchanged, plan.Skip}
+
+// kindLabels name the kinds in summary tables.
+var kindLabels = map[plan.Kind]string{
+	plan.Create: "create", plan.Couple: "couple", plan.Update: "update", plan.Restore: "restore",
+	plan.Delete: "delete", plan.Uncouple: "uncouple", plan.Conflict: "conflict", plan.Fail: "fail",
+	plan.Unchanged: "unchanged", plan.Skip: "left out",
+}
+
+// kindCount is a mapping's count of kind k, with the coupled records not
+// read because they did not change counted as unchanged, as PlanText does.
+func kindCount(m *plan.MappingPlan, k plan.Kind) int64 {
+	n := m.Counts[k]
+	if k == plan.Unchanged {
+		n += m.NotModified
+	}
+	return n
+}
+
+// totalCount is kindCount over every mapping of p.
+func totalCount(p *plan.Plan, k plan.Kind) int64 {
+	var n int64
+	for _, m := range p.Mappings {
+		n += kindCount(m, k)
+	}
+	return n
+}
+
+// totalNotModified adds up NotModified over every mapping of p.
+func totalNotModified(p *plan.Plan) int64 {
+	var n int64
+	for _, m := range p.Mappings {
+		n += m.NotModified
+	}
+	return n
+}
+
+// readLine says what a mapping read, as PlanText's second line does. The
+// result is plain text: callers escape it for their format.
+func readLine(m *plan.MappingPlan) string {
+	switch {
+	case m.Record != "":
+		return fmt.Sprintf("read record %s of %s (%d found)", printable(m.Record), m.Source.Entity, m.Read)
+	case m.Since.IsZero():
+		return fmt.Sprintf("read all %d records of %s", m.Read, m.Source.Entity)
+	}
+	s := fmt.Sprintf("read %d records of %s modified since %s", m.Read, m.Source.Entity, m.Since.UTC().Format(time.RFC3339))
+	if m.NotModified > 0 {
+		s += fmt.Sprintf("; %d coupled records not modified", m.NotModified)
+	}
+	return s
+}
+
+// PlanMarkdown writes p as GitHub-flavoured Markdown for a pull-request
+// comment: a title saying whether the plan changes anything, a summary
+// table with one row per mapping and direction, the warnings, then per
+// mapping a collapsed <details> block with each listed operation and a
+// table of its changed fields.
+//
+// Everything that comes from a server or a project file is escaped: "|"
+// and backticks cannot break a table or open a code span, "<" and "&"
+// cannot inject HTML, and Markdown punctuation cannot add emphasis or links.
+func PlanMarkdown(w io.Writer, p *plan.Plan) error {
+	ew := &errWriter{w: w}
+	title := "Plan " + mdText(p.ID)
+	if p.Name != "" {
+		title += " (" + mdText(p.Name) + ")"
+	}
+	if p.HasChanges() {
+		ew.printf("### %s: changes to apply\n\n", title)
+	} else {
+		ew.printf("### %s: no changes\n\n", title)
+	}
+	if p.Full {
+		// The product's review before a full synchronization.
+		ew.printf("Planned with `--full`: every record read. Review:\n\n")
+		for _, m := range p.Mappings {
+			ew.printf("- %s\n", mdText(fmt.Sprintf("%s (%s): %d %s records, %d %s records, %d coupled: %s", m.Name, m.Direction,
+				m.Read, m.Source.Entity, m.DestRead, m.Dest.Entity, m.Coupled, m.Recommendation())))
+		}
+		ew.printf("\n")
+	}
+	ew.printf("%s.\n\n", mdText(upperFirst(countsLine(p.Totals(), totalNotModified(p)))))
+
+	if len(p.Mappings) > 0 {
+		ew.printf("| mapping | direction |")
+		for _, k := range summaryKinds {
+			ew.printf(" %s |", kindLabels[k])
+		}
+		ew.printf("\n| --- | --- |%s\n", strings.Repeat(" ---: |", len(summaryKinds)))
+		for _, m := range p.Mappings {
+			ew.printf("| %s | %s |", mdText(m.Name), mdText(m.Direction))
+			for _, k := range summaryKinds {
+				ew.printf(" %s |", mdCount(kindCount(m, k)))
+			}
+			ew.printf("\n")
+		}
+		if len(p.Mappings) > 1 {
+			ew.printf("| **total** | |")
+			for _, k := range summaryKinds {
+				ew.printf(" %s |", mdCount(totalCount(p, k)))
+			}
+			ew.printf("\n")
+		}
+		ew.printf("\n")
+	}
+
+	if !p.HasChanges() {
+		ew.printf("**No changes.** Both sides are in step.\n\n")
+	}
+
+	var warnings []string
+	for _, m := range p.Mappings {
+		for _, warn := range m.Warnings {
+			warnings = append(warnings, fmt.Sprintf("%s (%s): %s", m.Name, m.Direction, warn))
+		}
+	}
+	if len(warnings) > 0 {
+		ew.printf("> [!WARNING]\n")
+		for _, warn := range warnings {
+			ew.printf("> - %s\n", mdText(warn))
+		}
+		ew.printf("\n")
+	}
+
+	for _, m := range p.Mappings {
+		// Markdown is not read inside the HTML block that <details> opens
+		// up to the next blank line: that line is escaped as HTML.
+		ew.printf("<details><summary>%s (%s): %s</summary>\n\n",
+			htmlText(m.Name), htmlText(m.Direction), htmlText(countsLine(m.Counts, m.NotModified)))
+		ew.printf("%s %s → %s %s: %s.\n\n", mdText(m.Source.Connector), mdText(m.Source.Entity),
+			mdText(m.Dest.Connector), mdText(m.Dest.Entity), mdText(readLine(m)))
+		for _, op := range m.Operations {
+			writeMarkdownOperation(ew, m, op)
+		}
+		if m.Omitted > 0 {
+			ew.printf("… %d more not shown (`--limit 0` shows all; `--format json` for tools).\n\n", m.Omitted)
+		}
+		if len(m.Operations) == 0 && m.Omitted == 0 {
+			ew.printf("No operations listed.\n\n")
+		}
+		ew.printf("</details>\n\n")
+	}
+	return ew.err
+}
+
+func writeMarkdownOperation(ew *errWriter, m *plan.MappingPlan, op plan.Operation) {
+	dest := mdCode(op.DestID)
+	if op.DestID == "" {
+		dest = "(new)"
+	}
+	ew.printf("**%s %s** %s %s → %s %s", mdText(symbols[op.Kind]), mdText(string(op.Kind)),
+		mdText(m.Source.Entity), mdCode(op.SourceID), mdText(m.Dest.Entity), dest)
+	if op.Reason != "" {
+		ew.printf(": %s", mdText(op.Reason))
+	}
+	ew.printf("\n\n")
+	if len(op.Changes) == 0 {
+		return
+	}
+	ew.printf("| field | before | after |\n| --- | --- | --- |\n")
+	for _, c := range op.Changes {
+		before := mdValue(shorten(c.Before))
+		if op.Kind == plan.Create {
+			before = "—"
+		}
+		ew.printf("| %s | %s | %s |\n", mdText(c.Field), before, mdValue(shorten(c.After)))
+	}
+	ew.printf("\n")
+}
+
+// mdText escapes s for a Markdown paragraph or table cell: control
+// characters as printable does, HTML's "<", ">" and "&", the table's "|"
+// and the code span's backtick as character references (which Markdown
+// never reads as syntax), and the other punctuation that could start
+// emphasis, a link or strikethrough with a backslash.
+func mdText(s string) string {
+	s = printable(s)
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '|':
+			b.WriteString("&#124;")
+		case '`':
+			b.WriteString("&#96;")
+		case '\\', '*', '_', '[', ']', '~':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// mdCode shows an id or a value in <code>: monospace, and out of reach of
+// GitHub's @mentions and #references. Markdown is read inside raw inline
+// HTML, so the text is escaped as mdText does.
+func mdCode(s string) string {
+	return "<code>" + mdText(s) + "</code>"
+}
+
+// mdValue renders a value from shorten: JSON in <code>, or the placeholder
+// for a value only the destination will know.
+func mdValue(s string) string {
+	if s == "(known after apply)" {
+		return "*(known after apply)*"
+	}
+	return mdCode(s)
+}
+
+// mdCount renders a count in a summary table, zero as a dot so that the
+// kinds present stand out.
+func mdCount(n int64) string {
+	if n == 0 {
+		return "·"
+	}
+	return fmt.Sprint(n)
+}
+
+// htmlText escapes s for raw HTML in Markdown, where Markdown is not read;
+// "|" and backticks too, in case a renderer reads it after all.
+func htmlText(s string) string {
+	return htmlTextReplacer.Replace(html.EscapeString(printable(s)))
+}
+
+var htmlTextReplacer = strings.NewReplacer("|", "&#124;", "`", "&#96;")
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
