@@ -70,6 +70,7 @@ func newShow(g *globals) *cobra.Command {
 		mappings []string
 		ops      []string
 		limit    int
+		output   string
 	)
 	cmd := &cobra.Command{
 		Use:   "show PLAN",
@@ -77,11 +78,19 @@ func newShow(g *globals) *cobra.Command {
 		Long: `show renders a saved plan as text, JSON, GitHub-flavoured Markdown for a
 pull-request comment, or one self-contained HTML page with a summary and
 tables that can be filtered by operation and searched by key; optionally only
-some mappings (--mapping) and some kinds of operation (--op create, update, ...).`,
+some mappings (--mapping) and some kinds of operation (--op create, update, ...).
+--format parquet or jsonl -o FILE exports the operations, one row per changed
+field, with DuckDB's COPY.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
+			export := format == "parquet" || format == "jsonl"
+			if export && output == "" {
+				return fmt.Errorf("--format %s writes a file: give -o FILE", format)
+			}
+			if !export {
+				if err := checkFormat(format); err != nil {
+					return err
+				}
 			}
 			var kinds []plan.Kind
 			for _, o := range ops {
@@ -98,6 +107,19 @@ some mappings (--mapping) and some kinds of operation (--op create, update, ...)
 			if format != "text" || limit <= 0 {
 				limit = -1
 			}
+			if export {
+				// Resolve a name to the id first: the export filters by id.
+				p, err := e.State().LoadPlan(cmd.Context(), args[0], 0)
+				if err != nil {
+					return err
+				}
+				n, err := e.State().ExportOperations(cmd.Context(), p.ID, format, output, mappings, kinds)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "wrote %d row(s) of plan %s to %s\n", n, p.ID, output)
+				return nil
+			}
 			p, err := e.State().LoadPlan(cmd.Context(), args[0], limit, kinds...)
 			if err != nil {
 				return err
@@ -109,7 +131,8 @@ some mappings (--mapping) and some kinds of operation (--op create, update, ...)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&format, "format", "text", "output format: text, json, markdown (a pull-request comment) or html (one self-contained page)")
+	f.StringVar(&format, "format", "text", "output format: text, json, markdown (a pull-request comment), html (one self-contained page), or parquet or jsonl (the operations, to -o FILE)")
+	f.StringVarP(&output, "output", "o", "", "with --format parquet or jsonl: the file to write")
 	f.StringArrayVar(&mappings, "mapping", nil, "only this mapping (repeatable)")
 	f.StringArrayVar(&ops, "op", nil, "only operations of this kind (repeatable)")
 	f.IntVar(&limit, "limit", 20, "operations to list per mapping in text output (0: all)")

@@ -66,13 +66,11 @@ func PlanText(w io.Writer, p *plan.Plan) error {
 			ew.printf("  ... %d more not shown (--limit 0 shows all; --format json for tools)\n", m.Omitted)
 		}
 	}
-	t := p.Totals()
-	unchanged := t[plan.Unchanged]
+	var notModified int64
 	for _, m := range p.Mappings {
-		unchanged += m.NotModified
+		notModified += m.NotModified
 	}
-	ew.printf("\nPlan: %d to create, %d to couple, %d to update, %d in conflict, %d failed; %d left out, %d unchanged.\n",
-		t[plan.Create], t[plan.Couple], t[plan.Update], t[plan.Conflict], t[plan.Fail], t[plan.Skip], unchanged)
+	ew.printf("\nPlan: %s.\n", countsLine(p.Totals(), notModified))
 	if !p.HasChanges() {
 		ew.printf("No changes. Both sides are in step.\n")
 		return ew.err
@@ -123,10 +121,13 @@ var symbols = map[plan.Kind]string{plan.Create: "+", plan.Couple: "&", plan.Upda
 
 func writeOperation(ew *errWriter, m *plan.MappingPlan, op plan.Operation) {
 	dest := op.DestID
-	if dest == "" {
+	switch {
+	case dest == "" && op.Kind == plan.Create:
 		dest = "(new)"
+	case dest == "":
+		dest = "(none)"
 	}
-	ew.printf("  %s %-6s %s %s -> %s %s\n", symbols[op.Kind], op.Kind, m.Source.Entity, printable(op.SourceID), m.Dest.Entity, printable(dest))
+	ew.printf("  %s %-9s %s %s -> %s %s\n", symbols[op.Kind], op.Kind, m.Source.Entity, printable(op.SourceID), m.Dest.Entity, printable(dest))
 	if op.Reason != "" {
 		ew.printf("        %s\n", printable(op.Reason))
 	}
@@ -135,7 +136,7 @@ func writeOperation(ew *errWriter, m *plan.MappingPlan, op plan.Operation) {
 	}
 	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
 	for _, c := range op.Changes {
-		if op.Kind == plan.Create {
+		if op.Kind == plan.Create || op.Kind == plan.Restore {
 			fmt.Fprintf(tw, "        %s\t%s\n", c.Field, shorten(c.After))
 		} else {
 			fmt.Fprintf(tw, "        %s\t%s -> %s\n", c.Field, shorten(c.Before), shorten(c.After))

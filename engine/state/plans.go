@@ -405,3 +405,40 @@ func warningsValue(ws []string) any {
 	}
 	return strings.Join(ws, "\n")
 }
+
+// ExportOperations writes a plan's operations, one row per changed field as
+// the operations view has them, to path with DuckDB's COPY: format is
+// "parquet" or "jsonl". Empty mappings and kinds mean all.
+func (d *DB) ExportOperations(ctx context.Context, planID, format, path string, mappings []string, kinds []plan.Kind) (int64, error) {
+	var formatSQL string
+	switch format {
+	case "parquet":
+		formatSQL = "FORMAT PARQUET"
+	case "jsonl":
+		formatSQL = "FORMAT JSON"
+	default:
+		return 0, fmt.Errorf("export format must be parquet or jsonl, not %q", format)
+	}
+	where := []string{"plan_id = " + sqlString(planID)}
+	if len(mappings) > 0 {
+		var q []string
+		for _, m := range mappings {
+			q = append(q, sqlString(m))
+		}
+		where = append(where, "mapping IN ("+strings.Join(q, ", ")+")")
+	}
+	if len(kinds) > 0 {
+		var q []string
+		for _, k := range kinds {
+			q = append(q, sqlString(string(k)))
+		}
+		where = append(where, "op IN ("+strings.Join(q, ", ")+")")
+	}
+	// COPY takes no parameters, so every value above is a quoted literal.
+	res, err := d.db.ExecContext(ctx, `COPY (SELECT * FROM operations WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY mapping, direction, seq, field) TO `+sqlString(path)+` (`+formatSQL+`)`)
+	if err != nil {
+		return 0, fmt.Errorf("export plan %s to %s: %w", planID, path, err)
+	}
+	return res.RowsAffected()
+}

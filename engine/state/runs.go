@@ -458,14 +458,10 @@ type Failure struct {
 
 // Failures lists the failed records of the latest run of each mapping and
 // direction (all mappings when mapping is empty), newest first: what is
-// still failing, as far as the last runs know.
+// still failing, as far as the last runs know. It reads the errors view.
 func (d *DB) Failures(ctx context.Context, mapping string, limit int) ([]Failure, error) {
-	rows, err := d.db.QueryContext(ctx, `WITH latest AS (
-			SELECT mapping, direction, max(id) AS id FROM runs WHERE finished_at IS NOT NULL GROUP BY mapping, direction)
-		SELECT r.id, r.mapping, r.direction, rr.source_id, coalesce(rr.dest_id, ''), rr.op, coalesce(rr.message, ''), rr.recorded_at
-		FROM latest l JOIN runs r ON r.id = l.id JOIN run_records rr ON rr.run_id = r.id
-		WHERE rr.result = 'failure' AND (? = '' OR r.mapping = ?)
-		ORDER BY rr.recorded_at DESC, rr.seq LIMIT ?`, mapping, mapping, limit)
+	rows, err := d.db.QueryContext(ctx, `SELECT run_id, mapping, direction, source_id, coalesce(dest_id, ''), op, coalesce(message, ''), recorded_at
+		FROM errors WHERE (? = '' OR mapping = ?) ORDER BY recorded_at DESC, source_id LIMIT ?`, mapping, mapping, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list failures: %w", err)
 	}

@@ -168,4 +168,21 @@ CREATE TABLE IF NOT EXISTS run_records (
 	message   VARCHAR,
 	recorded_at TIMESTAMP NOT NULL
 );
+
+-- Views: the stable interface for coupler query (docs/plans-and-reports.md).
+-- operations: every operation of every plan, one row per changed field
+-- (field, before and after NULL for an operation that changes none).
+CREATE OR REPLACE VIEW operations AS
+	SELECT o.plan_id, o.mapping, o.direction, o.seq, o.op, o.source_id, o.dest_id, o.reason,
+		c.field, c.before, c.after
+	FROM plan_operations o
+	LEFT JOIN plan_changes c ON c.plan_id = o.plan_id AND c.mapping = o.mapping AND c.direction = o.direction AND c.seq = o.seq;
+
+-- errors: the records that failed in the latest run of each mapping and
+-- direction, as coupler errors lists them.
+CREATE OR REPLACE VIEW errors AS
+	WITH latest AS (SELECT mapping, direction, max(id) AS id FROM runs WHERE finished_at IS NOT NULL GROUP BY mapping, direction)
+	SELECT r.mapping, r.direction, rr.run_id, rr.source_id, rr.dest_id, rr.op, rr.message, rr.recorded_at
+	FROM latest l JOIN runs r ON r.id = l.id JOIN run_records rr ON rr.run_id = r.id
+	WHERE rr.result = 'failure';
 `
