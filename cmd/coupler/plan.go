@@ -75,7 +75,7 @@ there are changes, and 1 on error.`,
 	f.BoolVar(&opts.Full, "full", false, "read every record, ignoring watermarks")
 	f.StringVar(&format, "format", "text", "output format: text, json, markdown or html")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 for no changes, 2 for changes, 1 for errors")
-	f.IntVar(&limit, "limit", 20, "operations to list per mapping in text output (0: all)")
+	f.IntVar(&limit, "limit", 20, "operations to list per mapping in text and Markdown output (0: all)")
 	f.StringVar(&opts.Name, "out", "", "save the plan under this name as well as its id (coupler show NAME, coupler apply NAME)")
 	f.BoolVar(&explain, "explain", false, "print the queries the plan would send and what coupler filters itself; read nothing")
 	return cmd
@@ -96,10 +96,12 @@ func checkFormat(format string) error {
 	return nil
 }
 
-// printPlan renders a saved plan. Formats for tools and reviews list every
-// operation; the terminal's text lists limit per mapping.
+// printPlan renders a saved plan.
 func printPlan(cmd *cobra.Command, e *engine.Engine, id, format string, limit int) error {
-	if format != "text" || limit <= 0 {
+	// Text and Markdown are read by people (a pull-request comment has a
+	// size limit): they list limit operations per mapping. JSON and HTML
+	// list every one.
+	if (format != "text" && format != "markdown") || limit <= 0 {
 		limit = -1
 	}
 	p, err := e.State().LoadPlan(cmd.Context(), id, limit)

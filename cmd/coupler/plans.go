@@ -104,7 +104,7 @@ field, with DuckDB's COPY.`,
 				return err
 			}
 			defer e.Close()
-			if format != "text" || limit <= 0 {
+			if (format != "text" && format != "markdown") || limit <= 0 {
 				limit = -1
 			}
 			if export {
@@ -135,7 +135,7 @@ field, with DuckDB's COPY.`,
 	f.StringVarP(&output, "output", "o", "", "with --format parquet or jsonl: the file to write")
 	f.StringArrayVar(&mappings, "mapping", nil, "only this mapping (repeatable)")
 	f.StringArrayVar(&ops, "op", nil, "only operations of this kind (repeatable)")
-	f.IntVar(&limit, "limit", 20, "operations to list per mapping in text output (0: all)")
+	f.IntVar(&limit, "limit", 20, "operations to list per mapping in text and Markdown output (0: all)")
 	return cmd
 }
 
