@@ -123,13 +123,22 @@ type Config struct {
 	Timeout time.Duration
 	// MaxRetries bounds attempts per request after the first; <0 means the default.
 	MaxRetries int
+	// RateLimit caps requests per second; 0 means no limit.
+	RateLimit float64
 }
 
 // Auth holds credentials. Secret values must never be logged or stored.
 type Auth struct {
-	// Type is "", "none" or "bearer".
-	Type  string
+	// Type is "", "none", "bearer" or "oauth2".
+	Type string
+	// Token is the bearer token.
 	Token string
+	// TokenURL, ClientID, ClientSecret and Scopes configure the OAuth2
+	// client credentials grant.
+	TokenURL     string
+	ClientID     string
+	ClientSecret string
+	Scopes       []string
 }
 
 // String hides the credentials so that a stray %v cannot leak them.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -189,6 +190,18 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 		"page_size": func(_, v *yaml.Node) {
 			c.PageSize, _ = d.integer(v, what+": page_size", 1, 100000)
 		},
+		"rate_limit": func(_, v *yaml.Node) {
+			if v.Kind != yaml.ScalarNode || (v.Tag != "!!int" && v.Tag != "!!float") {
+				d.errorf(v, "%s: rate_limit must be a number of requests per second, not %s", what, kindName(v))
+				return
+			}
+			f, err := strconv.ParseFloat(v.Value, 64)
+			if err != nil || f < 0 {
+				d.errorf(v, "%s: rate_limit must be a number of requests per second, 0 or more", what)
+				return
+			}
+			c.RateLimit = f
+		},
 		"max_concurrency": func(_, v *yaml.Node) {
 			c.MaxConcurrency, _ = d.integer(v, what+": max_concurrency", 1, 256)
 		},
@@ -213,11 +226,12 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 		},
 		"auth": func(_, v *yaml.Node) {
 			hasToken := false
+			given := map[string]bool{}
 			d.object(v, what+": auth", []string{"type"}, map[string]keyHandler{
 				"type": func(_, tv *yaml.Node) {
 					if s, ok := d.nonEmpty(tv, what+": auth type"); ok {
-						if s != "none" && s != "bearer" {
-							d.errorf(tv, "%s: unknown auth type %q (supported: none, bearer)", what, s)
+						if s != "none" && s != "bearer" && s != "oauth2" {
+							d.errorf(tv, "%s: unknown auth type %q (supported: none, bearer, oauth2)", what, s)
 						}
 						c.Auth.Type = s
 					}
@@ -226,9 +240,34 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 					c.Auth.Token, _ = expand(tv, what+": auth token")
 					hasToken = true
 				},
+				"token_url": func(k, tv *yaml.Node) {
+					c.Auth.TokenURL, _ = expand(tv, what+": auth token_url")
+					given[k.Value] = true
+				},
+				"client_id": func(k, tv *yaml.Node) {
+					c.Auth.ClientID, _ = expand(tv, what+": auth client_id")
+					given[k.Value] = true
+				},
+				"client_secret": func(k, tv *yaml.Node) {
+					c.Auth.ClientSecret, _ = expand(tv, what+": auth client_secret")
+					given[k.Value] = true
+				},
+				"scopes": func(_, tv *yaml.Node) {
+					scopes, _ := d.strings(tv, what+": auth scopes")
+					for _, sc := range scopes {
+						c.Auth.Scopes = append(c.Auth.Scopes, d.expandEnv(sc, d.pos(tv), l.opts.Getenv))
+					}
+				},
 			})
 			if c.Auth.Type == "bearer" && !hasToken {
 				d.errorf(v, "%s: bearer auth needs a token, e.g. token: \"${BC_TOKEN}\"", what)
+			}
+			if c.Auth.Type == "oauth2" {
+				for _, key := range []string{"token_url", "client_id", "client_secret"} {
+					if !given[key] {
+						d.errorf(v, "%s: oauth2 auth needs %s", what, key)
+					}
+				}
 			}
 		},
 	})

@@ -63,7 +63,9 @@ type Connector struct {
 	Timeout        time.Duration
 	// MaxRetries is -1 when not set, so that 0 can mean "never retry".
 	MaxRetries int
-	Auth       Auth
+	// RateLimit caps requests per second; 0 means no limit.
+	RateLimit float64
+	Auth      Auth
 	// Lookups says how the service writes and reads references to other
 	// records: LookupsValue (a plain key field) or LookupsBind (Dataverse:
 	// "x@odata.bind": "/set(id)" on write, "_x_value" on read).
@@ -86,10 +88,15 @@ type EntityDecl struct {
 	Pos    Pos
 }
 
-// Auth is how a connector authenticates. Token holds a secret.
+// Auth is how a connector authenticates. Token and ClientSecret hold
+// secrets.
 type Auth struct {
-	Type  string
-	Token string
+	Type         string
+	Token        string
+	TokenURL     string
+	ClientID     string
+	ClientSecret string
+	Scopes       []string
 }
 
 // Direction says which way a table mapping or field flows, named from the

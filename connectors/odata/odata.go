@@ -71,7 +71,7 @@ var _ connectors.Connector = (*Client)(nil)
 
 // New returns a Client for the service at cfg.BaseURL with default Options.
 func New(cfg connectors.Config) (*Client, error) {
-	return NewWithOptions(cfg, Options{})
+	return NewWithOptions(cfg, Options{RateLimit: cfg.RateLimit})
 }
 
 // NewWithOptions returns a Client for the service at cfg.BaseURL.
