@@ -1,0 +1,264 @@
+package engine
+
+// Staging: reading each side and turning records into staged rows, with
+// the destination values computed from the source.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/engine/state"
+)
+
+// stageSource stages every source record modified since since (all when
+// zero), with the destination values computed from it.
+func (e *Engine) stageSource(ctx context.Context, src connectors.Connector, m *Mapping, since time.Time, lookups Lookups) (int64, error) {
+	q := connectors.Query{Entity: m.Source.Entity, Fields: m.Source.Select, Since: since}
+	// A full read lets the server apply what it can of the filter. An
+	// incremental read is small, and reading every modified record lets the
+	// plan report coupled records that have left the filter.
+	if since.IsZero() {
+		q.Filter = m.Source.Pushed
+	}
+	return e.stageSourceFrom(ctx, m, lookups, func(fn func(connectors.Page) error) error {
+		return src.Read(ctx, q, fn)
+	})
+}
+
+// stageSourceFrom stages the source records that read hands over, page by
+// page, with the destination values computed from them.
+func (e *Engine) stageSourceFrom(ctx context.Context, m *Mapping, lookups Lookups, read func(func(connectors.Page) error) error) (int64, error) {
+	stage, err := e.state.NewStage(ctx, state.SourceRows, len(m.Fields), len(m.Match))
+	if err != nil {
+		return 0, err
+	}
+	toRow := func(rec connectors.Record) (state.Row, error) { return m.sourceRow(rec, lookups) }
+	err = read(func(page connectors.Page) error {
+		return e.stageRecords(stage, m.Name, "read source", page.Records, toRow)
+	})
+	if cerr := stage.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s %s: %w", m.Source.Connector, m.Source.Entity.Name, err)
+	}
+	e.log.Debug("read source", "mapping", m.Name, "records", stage.Rows())
+	return stage.Rows(), nil
+}
+
+// stageMatchCandidates fetches, for an incremental plan, the destination
+// records that could match the uncoupled source records read: those whose
+// first match field of a group holds one of the values sought. The diff
+// then decides on every field of the group.
+func (e *Engine) stageMatchCandidates(ctx context.Context, dst connectors.Connector, m *Mapping, add func([]connectors.Record) error) error {
+	for _, group := range m.MatchGroups {
+		col := group[0]
+		vals, err := e.state.UncoupledMatchValues(ctx, m.Name, m.SourceIsTable, col)
+		if err != nil {
+			return err
+		}
+		// Candidates are looked up by text, as the source spells it; the
+		// server's comparison decides the case (Dataverse and Business
+		// Central ignore it), the diff then compares as the mapping says.
+		// Numbers and other values cannot be looked up by text.
+		var wanted []string
+		for _, v := range vals {
+			if raw, err := decodeValue([]byte(v)); err == nil {
+				if s, ok := raw.(string); ok {
+					wanted = append(wanted, s)
+				}
+			}
+		}
+		if len(wanted) == 0 {
+			continue
+		}
+		byField := m.Dest.Entity
+		byField.Key = m.Match[col].Dest
+		recs, err := dst.Get(ctx, byField, m.Dest.Select, wanted)
+		if err != nil {
+			return fmt.Errorf("find records matching on %s: %w", m.Match[col].Dest, err)
+		}
+		if err := add(recs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stageRecords turns records into staged rows and appends them.
+func (e *Engine) stageRecords(stage *state.Stage, mapping, what string, recs []connectors.Record, toRow func(connectors.Record) (state.Row, error)) error {
+	for _, rec := range recs {
+		row, err := toRow(rec)
+		if err != nil {
+			return err
+		}
+		if err := stage.Append(row); err != nil {
+			return err
+		}
+	}
+	e.progress(Progress{Mapping: mapping, Stage: what, Done: stage.Rows()})
+	return nil
+}
+
+// stageDest stages the destination records a plan compares with, and
+// returns how many it read.
+func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Mapping, fullRead bool) (int64, error) {
+	stage, err := e.state.NewStage(ctx, state.DestRows, len(m.Fields), len(m.Match))
+	if err != nil {
+		return 0, err
+	}
+	add := func(recs []connectors.Record) error {
+		return e.stageRecords(stage, m.Name, "read destination", recs, m.destRow)
+	}
+	if fullRead {
+		// Never filtered by the server: a coupled record that has left the
+		// destination's filter must be seen as left out, not as deleted.
+		q := connectors.Query{Entity: m.Dest.Entity, Fields: m.Dest.Select}
+		err = dst.Read(ctx, q, func(p connectors.Page) error {
+			return add(p.Records)
+		})
+	} else {
+		var ids []string
+		ids, err = e.state.StagedSourceKeysCoupled(ctx, m.Name, m.SourceIsTable)
+		if err == nil && len(ids) > 0 {
+			var recs []connectors.Record
+			recs, err = dst.Get(ctx, m.Dest.Entity, m.Dest.Select, ids)
+			if err == nil {
+				err = add(recs)
+			}
+		}
+		if err == nil {
+			err = e.stageMatchCandidates(ctx, dst, m, add)
+		}
+	}
+	if cerr := stage.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s %s: %w", m.Dest.Connector, m.Dest.Entity.Name, err)
+	}
+	e.log.Debug("read destination", "mapping", m.Name, "records", stage.Rows(), "full", fullRead)
+	return stage.Rows(), nil
+}
+
+// recordKey reads a record's key as text.
+func recordKey(rec connectors.Record, field string) (string, error) {
+	switch k := rec[field].(type) {
+	case string:
+		if k != "" {
+			return normalizeID(k), nil
+		}
+	case json.Number:
+		return k.String(), nil
+	case float64:
+		return strconv.FormatFloat(k, 'f', -1, 64), nil
+	}
+	return "", fmt.Errorf("a record has no key field %q (is key: set to the right field?)", field)
+}
+
+func etagOf(rec connectors.Record) string {
+	s, _ := rec["@odata.etag"].(string)
+	return s
+}
+
+// newRow starts the staged row of a record: its key, version and
+// modified-on, with numbers made ready for expressions.
+func (m *Mapping) newRow(rec connectors.Record, e connectors.Entity, isSource bool) (state.Row, error) {
+	key, err := recordKey(rec, e.Key)
+	if err != nil {
+		return state.Row{}, err
+	}
+	numbersForExpressions(rec)
+	row := state.Row{Key: key, ETag: etagOf(rec), InFilter: true, Values: make([]*string, len(m.Fields)), Match: make([]*string, len(m.Match))}
+	for i, p := range m.Match {
+		field := p.Dest
+		if isSource {
+			field = p.Source
+		}
+		row.Match[i] = matchValue(rec[field])
+	}
+	if e.Modified != "" {
+		if row.Modified, err = parseModified(rec[e.Modified]); err != nil {
+			row.Err = fmt.Sprintf("record %s: %v", key, err)
+		}
+	}
+	return row, nil
+}
+
+// matchValue is the form a match field is staged in: canonical, with its
+// case (the diff ignores case unless the pair is case-sensitive); blanks
+// match nothing.
+func matchValue(v any) *string {
+	if s, ok := v.(string); ok && strings.TrimSpace(s) == "" {
+		return nil
+	}
+	c, err := canonical(v)
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// sourceRow computes the staged row of a source record: whether it passes
+// the filter, and each destination value. A value that cannot be computed
+// fails the record, not the plan.
+func (m *Mapping) sourceRow(rec connectors.Record, lookups Lookups) (state.Row, error) {
+	row, err := m.newRow(rec, m.Source.Entity, true)
+	if err != nil {
+		return row, err
+	}
+	if m.Source.Filter != nil {
+		ok, err := m.Source.Filter.RunFilter(rec)
+		if err != nil {
+			row.Err = fmt.Sprintf("filter: %v", err)
+		}
+		row.InFilter = ok || err != nil
+	}
+	if row.Err != "" || !row.InFilter {
+		return row, nil
+	}
+	for i, f := range m.Fields {
+		v, err := f.Value(rec, lookups)
+		if err == nil {
+			row.Values[i], err = canonical(v)
+		}
+		if err != nil && f.ClearOnFailure {
+			row.Values[i], err = nil, nil
+		}
+		if err != nil {
+			row.Err = fmt.Sprintf("field %s: %v", f.Label, err)
+			return row, nil
+		}
+	}
+	return row, nil
+}
+
+// destRow stages a destination record's current values of the mapped fields.
+func (m *Mapping) destRow(rec connectors.Record) (state.Row, error) {
+	row, err := m.newRow(rec, m.Dest.Entity, false)
+	if err != nil {
+		return row, err
+	}
+	// A destination's unreadable modified-on matters to nobody: only the
+	// source's moves a watermark.
+	row.Err = ""
+	if m.Dest.Filter != nil {
+		ok, err := m.Dest.Filter.RunFilter(rec)
+		// A filter that cannot be evaluated keeps the record out of reach
+		// rather than overwriting it.
+		row.InFilter = ok && err == nil
+	}
+	for i, f := range m.Fields {
+		v, err := canonical(rec[f.DestRead])
+		if err != nil {
+			return state.Row{}, fmt.Errorf("record %s, field %s: %w", row.Key, f.Dest, err)
+		}
+		row.Values[i] = v
+	}
+	return row, nil
+}
