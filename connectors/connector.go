@@ -123,6 +123,9 @@ type Config struct {
 	Timeout time.Duration
 	// MaxRetries bounds attempts per request after the first; <0 means the default.
 	MaxRetries int
+	// BatchSize, when above 1, sends writes in OData JSON $batch requests of
+	// up to that many operations; 0 or 1 sends one request per write.
+	BatchSize int
 	// RateLimit caps requests per second; 0 means no limit.
 	RateLimit float64
 }

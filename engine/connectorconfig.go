@@ -11,7 +11,7 @@ func ConnectorConfig(c *mappings.Connector) connectors.Config {
 	return connectors.Config{
 		Name: c.Name, Type: c.Type, BaseURL: c.BaseURL, PageSize: c.PageSize,
 		MaxConcurrency: c.MaxConcurrency, Timeout: c.Timeout, MaxRetries: c.MaxRetries,
-		RateLimit: c.RateLimit,
+		RateLimit: c.RateLimit, BatchSize: c.BatchSize,
 		Auth: connectors.Auth{Type: c.Auth.Type, Token: c.Auth.Token, TokenURL: c.Auth.TokenURL,
 			ClientID: c.Auth.ClientID, ClientSecret: c.Auth.ClientSecret, Scopes: c.Auth.Scopes},
 	}

@@ -202,6 +202,9 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 			}
 			c.RateLimit = f
 		},
+		"batch_size": func(_, v *yaml.Node) {
+			c.BatchSize, _ = d.integer(v, what+": batch_size", 1, 1000)
+		},
 		"max_concurrency": func(_, v *yaml.Node) {
 			c.MaxConcurrency, _ = d.integer(v, what+": max_concurrency", 1, 256)
 		},

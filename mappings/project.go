@@ -65,6 +65,8 @@ type Connector struct {
 	MaxRetries int
 	// RateLimit caps requests per second; 0 means no limit.
 	RateLimit float64
+	// BatchSize, above 1, sends writes in $batch requests of that many.
+	BatchSize int
 	Auth      Auth
 	// Lookups says how the service writes and reads references to other
 	// records: LookupsValue (a plain key field) or LookupsBind (Dataverse:

@@ -62,6 +62,7 @@ type Client struct {
 	http        *http.Client
 	pageSize    int
 	concurrency int
+	batchSize   int // ops per $batch; <= 1 sends one request per op
 	maxBody     int64
 	log         *slog.Logger
 	schema      schemaCache // Describe's, in metadata.go
@@ -88,6 +89,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 		http:        opts.HTTPClient,
 		pageSize:    cfg.PageSize,
 		concurrency: cfg.MaxConcurrency,
+		batchSize:   min(cfg.BatchSize, maxBatchSize),
 		maxBody:     opts.MaxBodyBytes,
 		log:         opts.Logger,
 	}

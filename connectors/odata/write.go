@@ -24,7 +24,13 @@ import (
 // ctx is cancelled Write stops starting ops and returns the results so far,
 // the ops it did not start marked with the context's error, together with
 // an error: ops already sent may or may not have taken effect.
+//
+// With Config.BatchSize above 1 the ops travel in JSON $batch requests
+// instead, with the same results; see writeBatched.
 func (c *Client) Write(ctx context.Context, e connectors.Entity, ops []connectors.WriteOp) ([]connectors.WriteResult, error) {
+	if c.batchSize > 1 {
+		return c.writeBatched(ctx, e, ops)
+	}
 	results := make([]connectors.WriteResult, len(ops))
 	sem := make(chan struct{}, c.concurrency)
 	var wg sync.WaitGroup

@@ -1,0 +1,219 @@
+package odata
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/couplerhq/coupler/connectors"
+)
+
+// maxBatchSize is the most requests one $batch may carry (Dataverse's
+// limit); a larger Config.BatchSize is lowered to it.
+const maxBatchSize = 1000
+
+// batchPart is one request of an OData 4.01 JSON batch.
+type batchPart struct {
+	ID      string            `json:"id"`
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    json.RawMessage   `json:"body,omitempty"`
+}
+
+// batchAnswer is the server's answer to one batchPart.
+type batchAnswer struct {
+	ID      string            `json:"id"`
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers"`
+	Body    json.RawMessage   `json:"body"`
+}
+
+// writeBatched is Write for Config.BatchSize > 1. The ops are sent in
+// chunks of c.batchSize as JSON $batch requests
+//
+//	POST {base}/$batch   Prefer: odata.continue-on-error
+//	{"requests":[{"id","method","url","headers","body"}, …]}
+//
+// with up to MaxConcurrency chunks in flight. Each op is the same request
+// the single path would send (prepareWrite), addressed relative to the
+// service root, and no atomicity groups are used: each record succeeds or
+// fails on its own, and its answer becomes a WriteResult exactly as a
+// response of its own would. When the $batch request itself fails (after
+// the transport's retries) every op of the chunk gets that error. Context
+// cancellation behaves as in Write.
+func (c *Client) writeBatched(ctx context.Context, e connectors.Entity, ops []connectors.WriteOp) ([]connectors.WriteResult, error) {
+	results := make([]connectors.WriteResult, len(ops))
+	sem := make(chan struct{}, c.concurrency)
+	var wg sync.WaitGroup
+	started := 0
+launch:
+	for lo := 0; lo < len(ops); lo += c.batchSize {
+		hi := min(lo+c.batchSize, len(ops))
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			break launch
+		}
+		if ctx.Err() != nil { // select picks at random when both are ready
+			<-sem
+			break launch
+		}
+		started = hi
+		wg.Go(func() {
+			defer func() { <-sem }()
+			c.writeChunk(ctx, e, ops[lo:hi], results[lo:hi])
+		})
+	}
+	wg.Wait()
+
+	if err := ctx.Err(); err != nil {
+		for i := started; i < len(ops); i++ {
+			results[i] = connectors.WriteResult{Key: ops[i].Key, Err: wrap(string(ops[i].Op), e.Name, ops[i].Key, err)}
+		}
+		return results, wrap("write", e.Name, "", err)
+	}
+	return results, nil
+}
+
+// writeChunk sends ops as one $batch and fills results, which is as long
+// as ops.
+func (c *Client) writeChunk(ctx context.Context, e connectors.Entity, ops []connectors.WriteOp, results []connectors.WriteResult) {
+	fail := func(i int, err error) {
+		results[i] = connectors.WriteResult{Key: ops[i].Key, Err: wrap(string(ops[i].Op), e.Name, ops[i].Key, err)}
+	}
+	wrs := make([]writeRequest, len(ops))
+	parts := make([]batchPart, 0, len(ops))
+	index := make(map[string]int, len(ops)) // part id -> op index
+	for i, op := range ops {
+		wr, err := prepareWrite(e, op)
+		if err != nil {
+			fail(i, err)
+			continue
+		}
+		wrs[i] = wr
+		id := strconv.Itoa(i + 1)
+		index[id] = i
+		parts = append(parts, c.batchPart(id, wr))
+	}
+	if len(parts) == 0 {
+		return
+	}
+
+	answers, err := c.sendBatch(ctx, parts)
+	if err != nil {
+		for _, i := range index {
+			fail(i, fmt.Errorf("$batch: %w", err))
+		}
+		return
+	}
+	done := make([]bool, len(ops))
+	for _, a := range answers {
+		i, ok := index[a.ID]
+		if !ok || done[i] {
+			continue // not ours, or a duplicate: the first answer counts
+		}
+		done[i] = true
+		results[i] = c.batchResult(e, ops[i], wrs[i], a)
+	}
+	for id, i := range index {
+		if !done[i] {
+			fail(i, fmt.Errorf("the $batch response has no answer for request %q: the write may or may not have taken effect", id))
+		}
+	}
+}
+
+// batchPart encodes wr as a part of a batch. Its url is relative to the
+// service root, carrying the root's query if it has one.
+func (c *Client) batchPart(id string, wr writeRequest) batchPart {
+	p := batchPart{ID: id, Method: wr.method, URL: wr.resource, Headers: map[string]string{}}
+	if c.base.RawQuery != "" {
+		p.URL += "?" + c.base.RawQuery
+	}
+	for k := range wr.header {
+		p.Headers[k] = wr.header.Get(k)
+	}
+	if wr.body != nil {
+		p.Headers["Content-Type"] = "application/json" // as newRequest sets it
+		p.Body = wr.body
+	}
+	return p
+}
+
+// sendBatch posts parts to {base}/$batch and returns the answers. An error
+// is for the batch as a whole.
+func (c *Client) sendBatch(ctx context.Context, parts []batchPart) ([]batchAnswer, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(struct {
+		Requests []batchPart `json:"requests"`
+	}{parts}); err != nil {
+		return nil, fmt.Errorf("encode batch: %w", err)
+	}
+	req, err := c.newRequest(ctx, http.MethodPost, c.resourceURL("$batch"), buf.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Prefer", "odata.continue-on-error")
+	resp, err := c.do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(newLimitReader(resp.Body, c.maxBody))
+	if err != nil {
+		return nil, fmt.Errorf("read response of POST %s: %w", redact(req.URL), err)
+	}
+	var out struct {
+		Responses []batchAnswer `json:"responses"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&out); err != nil {
+		return nil, fmt.Errorf("decode batch response: %w", at(dec, err))
+	}
+	return out.Responses, nil
+}
+
+// batchResult turns the answer to op into its WriteResult as writeOne would
+// from a response of its own: a non-2xx status becomes an *Error (412 and
+// 404 marked by resultError), a 2xx goes through result.
+func (c *Client) batchResult(e connectors.Entity, op connectors.WriteOp, wr writeRequest, a batchAnswer) connectors.WriteResult {
+	header := http.Header{}
+	for k, v := range a.Headers {
+		header.Set(k, v)
+	}
+	body := []byte(a.Body)
+	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '"' {
+		// A non-JSON body travels as a JSON string.
+		var s string
+		if json.Unmarshal(t, &s) == nil {
+			body = []byte(s)
+		}
+	} else if string(t) == "null" {
+		body = nil
+	}
+	if a.Status < 200 || a.Status > 299 {
+		oe := &Error{
+			Method:     wr.method,
+			URL:        redactString(c.resourceURL(wr.resource)),
+			StatusCode: a.Status,
+			Status:     strconv.Itoa(a.Status) + " " + http.StatusText(a.Status),
+		}
+		if len(body) > maxErrorBody {
+			body = body[:maxErrorBody]
+		}
+		oe.Code, oe.Message = errorDetail(body)
+		return resultError(e, op, oe)
+	}
+	res, err := result(e, op, writeResponse{status: a.Status, header: header, body: body})
+	if err != nil {
+		return connectors.WriteResult{Key: op.Key, Err: wrap(string(op.Op), e.Name, op.Key, err)}
+	}
+	return res
+}
