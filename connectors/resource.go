@@ -1,5 +1,13 @@
 package connectors
 
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
 // Resource says how a REST connector reaches one entity: the requests for
 // each operation, where the records are in a response, how pages follow one
 // another and how an incremental read is asked for. Zero fields take the
@@ -73,3 +81,65 @@ type Since struct {
 	// fraction digits, Z), "unix" (seconds), "unix_ms", or a Go time layout.
 	Format string
 }
+
+// ParseEndpoint reads an endpoint as a project file writes it: "METHOD
+// /path" or just "/path" (the method then stays empty, for the default).
+// needID says the operation addresses one record, so the path must hold
+// {id}.
+func ParseEndpoint(s string, needID bool) (Endpoint, error) {
+	var e Endpoint
+	s = strings.TrimSpace(s)
+	if m, p, ok := strings.Cut(s, " "); ok {
+		e.Method, s = strings.ToUpper(m), strings.TrimSpace(p)
+		switch e.Method {
+		case "GET", "POST", "PUT", "PATCH", "DELETE":
+		default:
+			return e, fmt.Errorf("method %q is not GET, POST, PUT, PATCH or DELETE", m)
+		}
+	}
+	e.Path = s
+	return e, CheckPathTemplate(s, needID)
+}
+
+// CheckPathTemplate checks a REST path template: relative to the base URL,
+// with {id} as its only placeholder, present when needID.
+func CheckPathTemplate(path string, needID bool) error {
+	switch {
+	case path == "":
+		return errors.New("path is empty")
+	case strings.Contains(path, "://") || strings.HasPrefix(path, "//"):
+		return fmt.Errorf("path %q must be relative to base_url", path)
+	case strings.ContainsAny(strings.ReplaceAll(path, "{id}", ""), "{}"):
+		return fmt.Errorf("path %q: the only placeholder is {id}", path)
+	case strings.ContainsAny(path, "?#"):
+		return fmt.Errorf("path %q must not hold a query or fragment; use query", path)
+	case needID && !strings.Contains(path, "{id}"):
+		return fmt.Errorf("path %q needs {id}, the record's key", path)
+	}
+	return nil
+}
+
+// SinceFormatter returns the function that renders a Since time in format:
+// "rfc3339" (or empty), "rfc3339ms", "unix", "unix_ms", or a Go layout,
+// which must carry at least a year, month and day.
+func SinceFormatter(format string) (func(time.Time) string, error) {
+	switch format {
+	case "", "rfc3339":
+		return func(t time.Time) string { return t.UTC().Format(time.RFC3339) }, nil
+	case "rfc3339ms":
+		return func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }, nil
+	case "unix":
+		return func(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }, nil
+	case "unix_ms":
+		return func(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }, nil
+	}
+	ref := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	back, err := time.Parse(format, ref.Format(format))
+	if err != nil || back.Year() != 2001 || back.Month() != 2 || back.Day() != 3 {
+		return nil, fmt.Errorf("format %q is not rfc3339, rfc3339ms, unix, unix_ms or a Go time layout with a date, such as 2006-01-02T15:04:05Z07:00", format)
+	}
+	return func(t time.Time) string { return t.UTC().Format(format) }, nil
+}
+
+// PagingStyles lists the paging styles a REST entity may use.
+var PagingStyles = []string{PagingNone, PagingNextLink, PagingLinkHeader, PagingPage, PagingOffset, PagingCursor}

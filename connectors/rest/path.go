@@ -1,13 +1,13 @@
 package rest
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/couplerhq/coupler/connectors"
 )
 
 // parsePath splits a dot-separated JSON path such as "data.items" into its
@@ -40,24 +40,8 @@ func lookup(v any, path []string) (any, bool) {
 	return v, true
 }
 
-// checkTemplate checks a path template: relative to the base URL, with {id}
-// as its only placeholder, present when the operation addresses a record.
-func checkTemplate(path string, needID bool) error {
-	if strings.Contains(path, "://") || strings.HasPrefix(path, "//") {
-		return fmt.Errorf("path %q must be relative to base_url", path)
-	}
-	rest := strings.ReplaceAll(path, "{id}", "")
-	if strings.ContainsAny(rest, "{}") {
-		return fmt.Errorf("path %q: the only placeholder is {id}", path)
-	}
-	if strings.ContainsAny(path, "?#") {
-		return fmt.Errorf("path %q must not hold a query or fragment; use query", path)
-	}
-	if needID && !strings.Contains(path, "{id}") {
-		return fmt.Errorf("path %q needs {id}, the record's key", path)
-	}
-	return nil
-}
+// checkTemplate checks a path template; see connectors.CheckPathTemplate.
+func checkTemplate(path string, needID bool) error { return connectors.CheckPathTemplate(path, needID) }
 
 // param is one query parameter. Parameters are kept in order, not in a
 // url.Values, so that URLs are stable in logs and errors.
@@ -97,28 +81,8 @@ func (c *Client) url(path, id string, params ...param) string {
 }
 
 // timeFormat returns the function that renders a Since time in format.
-// A Go layout must render a time that parses back, which catches a layout
-// with no date in it.
 func timeFormat(format string) (func(time.Time) string, error) {
-	switch format {
-	case "", "rfc3339":
-		return func(t time.Time) string { return t.UTC().Format(time.RFC3339) }, nil
-	case "rfc3339ms":
-		return func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }, nil
-	case "unix":
-		return func(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }, nil
-	case "unix_ms":
-		return func(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }, nil
-	}
-	ref := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
-	back, err := time.Parse(format, ref.Format(format))
-	if err != nil || !back.Equal(ref) && back.Year() != 2001 {
-		return nil, errors.New("format must be rfc3339, rfc3339ms, unix, unix_ms or a Go time layout such as 2006-01-02T15:04:05Z07:00")
-	}
-	if !strings.Contains(format, "2006") && !strings.Contains(format, "06") {
-		return nil, fmt.Errorf("format %q has no year; write a Go time layout such as 2006-01-02T15:04:05Z07:00", format)
-	}
-	return func(t time.Time) string { return t.UTC().Format(format) }, nil
+	return connectors.SinceFormatter(format)
 }
 
 // parseTime reads a modified-field value for a local Since filter: an
