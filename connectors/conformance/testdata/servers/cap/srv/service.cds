@@ -4,6 +4,6 @@ using coupler from '../db/schema';
 // with a small default page, so that clients must follow @odata.nextLink.
 @path: '/api/data/v9.2'
 service CRM {
-  @cds.query.limit: { default: 50, max: 1000 }
+  @cds.query.limit: { default: 20, max: 1000 }
   entity accounts as projection on coupler.accounts;
 }
