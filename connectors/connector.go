@@ -128,14 +128,33 @@ type Config struct {
 	BatchSize int
 	// RateLimit caps requests per second; 0 means no limit.
 	RateLimit float64
+	// CAFile, when set, names a PEM file of certificate authorities trusted
+	// in addition to the system's, for services behind a private CA. TLS
+	// certificates are always verified: there is no option to turn that off.
+	CAFile string
+	// Resources describes, for connectors that need it (rest), how each
+	// entity is reached, by entity name.
+	Resources map[string]Resource
 }
+
+// ETagField is where a record read by any connector carries its version, so
+// that the engine can send it back in If-Match: OData's own annotation name,
+// which the REST connector fills from the field its configuration names.
+const ETagField = "@odata.etag"
 
 // Auth holds credentials. Secret values must never be logged or stored.
 type Auth struct {
-	// Type is "", "none", "bearer" or "oauth2".
+	// Type is "", "none", "bearer", "basic", "api_key" or "oauth2".
 	Type string
 	// Token is the bearer token.
 	Token string
+	// Username and Password are the basic credentials.
+	Username string
+	Password string
+	// Header and Key are the api_key header's name (e.g. X-API-Key) and
+	// value.
+	Header string
+	Key    string
 	// TokenURL, ClientID, ClientSecret and Scopes configure the OAuth2
 	// client credentials grant.
 	TokenURL     string

@@ -11,8 +11,25 @@ func ConnectorConfig(c *mappings.Connector) connectors.Config {
 	return connectors.Config{
 		Name: c.Name, Type: c.Type, BaseURL: c.BaseURL, PageSize: c.PageSize,
 		MaxConcurrency: c.MaxConcurrency, Timeout: c.Timeout, MaxRetries: c.MaxRetries,
-		RateLimit: c.RateLimit, BatchSize: c.BatchSize,
+		RateLimit: c.RateLimit, BatchSize: c.BatchSize, CAFile: c.CAFile,
 		Auth: connectors.Auth{Type: c.Auth.Type, Token: c.Auth.Token, TokenURL: c.Auth.TokenURL,
-			ClientID: c.Auth.ClientID, ClientSecret: c.Auth.ClientSecret, Scopes: c.Auth.Scopes},
+			ClientID: c.Auth.ClientID, ClientSecret: c.Auth.ClientSecret, Scopes: c.Auth.Scopes,
+			Username: c.Auth.Username, Password: c.Auth.Password, Header: c.Auth.Header, Key: c.Auth.Key},
+		Resources: resources(c.Entities),
 	}
+}
+
+// resources collects the rest settings of the declared entities.
+func resources(entities map[string]*mappings.EntityDecl) map[string]connectors.Resource {
+	var out map[string]connectors.Resource
+	for name, e := range entities {
+		if e.Resource == nil {
+			continue
+		}
+		if out == nil {
+			out = map[string]connectors.Resource{}
+		}
+		out[name] = *e.Resource
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,11 +18,32 @@ import (
 	"github.com/couplerhq/coupler/mappings"
 )
 
-// TestSecretsStayOut plants a token and a client secret in the environment
+// TestSecretsStayOut plants secrets of every auth type in the environment
+// (a bearer token, an OAuth2 client secret, a basic password and an API key)
 // and greps everything coupler writes for them: logs at debug level, errors,
 // plans in every format, and the state database file.
 func TestSecretsStayOut(t *testing.T) {
 	const token, secret = "planted-TOKEN-7f3a", "planted-SECRET-91c2"
+	const password, apiKey = "planted-PASSWORD-2d8e", "planted-APIKEY-c06b"
+	for _, tc := range []struct {
+		name, bcAuth, crmAuth string
+		secrets               []string
+	}{
+		{"bearer and oauth2", `{ type: bearer, token: "${BC_TOKEN}" }`,
+			`{ type: oauth2, token_url: "${TOKEN_URL}", client_id: app, client_secret: "${CLIENT_SECRET}", scopes: [x] }`,
+			[]string{token, secret}},
+		{"basic and api_key", `{ type: basic, username: app, password: "${BC_PASSWORD}" }`,
+			`{ type: api_key, header: X-API-Key, key: "${API_KEY}" }`,
+			// The basic header is base64 of "app:password"; look for that too.
+			[]string{password, apiKey, base64.StdEncoding.EncodeToString([]byte("app:" + password))}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { secretsStayOut(t, tc.bcAuth, tc.crmAuth, tc.secrets) })
+	}
+}
+
+func secretsStayOut(t *testing.T, bcAuth, crmAuth string, secrets []string) {
+	const token, secret = "planted-TOKEN-7f3a", "planted-SECRET-91c2"
+	const password, apiKey = "planted-PASSWORD-2d8e", "planted-APIKEY-c06b"
 	erp, crm := fake.NewERP(), fake.NewCRM()
 	if err := fake.SeedCustomers(erp, 5); err != nil {
 		t.Fatal(err)
@@ -41,12 +63,12 @@ func TestSecretsStayOut(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "coupler.yaml"), `version: 1
 connectors:
-  bc: { type: odata, base_url: "${BC_URL}", max_retries: 2, auth: { type: bearer, token: "${BC_TOKEN}" } }
+  bc: { type: odata, base_url: "${BC_URL}", max_retries: 2, auth: `+bcAuth+` }
   dataverse:
     type: odata
     base_url: "${DATAVERSE_URL}"
     max_retries: 2
-    auth: { type: oauth2, token_url: "${TOKEN_URL}", client_id: app, client_secret: "${CLIENT_SECRET}", scopes: [x] }
+    auth: `+crmAuth+`
 mappings: ["mappings/*.yaml"]
 `)
 	mapping, err := os.ReadFile("testdata/customer.yaml")
@@ -55,7 +77,7 @@ mappings: ["mappings/*.yaml"]
 	}
 	writeFile(t, filepath.Join(dir, "mappings", "customer.yaml"), string(mapping))
 	env := map[string]string{"BC_URL": erpSrv.URL + "/api/v2.0", "DATAVERSE_URL": crmSrv.URL + "/api/data/v9.2",
-		"BC_TOKEN": token, "TOKEN_URL": tokens.URL, "CLIENT_SECRET": secret}
+		"BC_TOKEN": token, "TOKEN_URL": tokens.URL, "CLIENT_SECRET": secret, "BC_PASSWORD": password, "API_KEY": apiKey}
 	var logs bytes.Buffer
 	e, diags, err := engine.OpenProject(t.Context(), dir, mappings.LoadOptions{Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }},
 		engine.Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
@@ -118,7 +140,7 @@ mappings: ["mappings/*.yaml"]
 		t.Fatalf("the test did not exercise failures (%d) and logs (%d bytes)", len(res.Failures), logs.Len())
 	}
 	for name, data := range map[string][]byte{"logs": logs.Bytes(), "errors and reports": seen.Bytes(), "state database": state} {
-		for _, s := range []string{token, secret} {
+		for _, s := range secrets {
 			if bytes.Contains(data, []byte(s)) {
 				i := bytes.Index(data, []byte(s))
 				t.Errorf("%s contain the secret %q: …%s…", name, s, strings.ToValidUTF8(string(data[max(0, i-60):min(len(data), i+40)]), "?"))

@@ -173,8 +173,8 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 	ok := d.object(n, what, []string{"type", "base_url"}, map[string]keyHandler{
 		"type": func(_, v *yaml.Node) {
 			if s, ok := d.nonEmpty(v, what+": type"); ok {
-				if s != "odata" {
-					d.errorf(v, "%s: unknown type %q (supported: odata)", what, s)
+				if s != "odata" && s != "rest" {
+					d.errorf(v, "%s: unknown type %q (supported: odata, rest)", what, s)
 				}
 				c.Type = s
 			}
@@ -216,6 +216,14 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 		"timeout": func(_, v *yaml.Node) {
 			c.Timeout, _ = d.duration(v, what+": timeout")
 		},
+		"ca_file": func(_, v *yaml.Node) {
+			if s, ok := expand(v, what+": ca_file"); ok {
+				if s != "" && !filepath.IsAbs(s) && l.project != nil && l.project.Dir != "" {
+					s = filepath.Join(l.project.Dir, s)
+				}
+				c.CAFile = s
+			}
+		},
 		"lookups": func(_, v *yaml.Node) {
 			if s, ok := d.nonEmpty(v, what+": lookups"); ok {
 				if s != LookupsValue && s != LookupsBind {
@@ -233,8 +241,10 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 			d.object(v, what+": auth", []string{"type"}, map[string]keyHandler{
 				"type": func(_, tv *yaml.Node) {
 					if s, ok := d.nonEmpty(tv, what+": auth type"); ok {
-						if s != "none" && s != "bearer" && s != "oauth2" {
-							d.errorf(tv, "%s: unknown auth type %q (supported: none, bearer, oauth2)", what, s)
+						switch s {
+						case "none", "bearer", "basic", "api_key", "oauth2":
+						default:
+							d.errorf(tv, "%s: unknown auth type %q (supported: none, bearer, basic, api_key, oauth2)", what, s)
 						}
 						c.Auth.Type = s
 					}
@@ -242,6 +252,27 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 				"token": func(_, tv *yaml.Node) {
 					c.Auth.Token, _ = expand(tv, what+": auth token")
 					hasToken = true
+				},
+				"username": func(k, tv *yaml.Node) {
+					c.Auth.Username, _ = expand(tv, what+": auth username")
+					given[k.Value] = true
+				},
+				"password": func(k, tv *yaml.Node) {
+					c.Auth.Password, _ = expand(tv, what+": auth password")
+					given[k.Value] = true
+				},
+				"header": func(k, tv *yaml.Node) {
+					if s, ok := d.nonEmpty(tv, what+": auth header"); ok {
+						if strings.ContainsAny(s, " :\t\r\n") {
+							d.errorf(tv, "%s: auth header must be a header name such as X-API-Key", what)
+						}
+						c.Auth.Header = s
+					}
+					given[k.Value] = true
+				},
+				"key": func(k, tv *yaml.Node) {
+					c.Auth.Key, _ = expand(tv, what+": auth key")
+					given[k.Value] = true
 				},
 				"token_url": func(k, tv *yaml.Node) {
 					c.Auth.TokenURL, _ = expand(tv, what+": auth token_url")
@@ -265,17 +296,27 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 			if c.Auth.Type == "bearer" && !hasToken {
 				d.errorf(v, "%s: bearer auth needs a token, e.g. token: \"${BC_TOKEN}\"", what)
 			}
-			if c.Auth.Type == "oauth2" {
-				for _, key := range []string{"token_url", "client_id", "client_secret"} {
-					if !given[key] {
-						d.errorf(v, "%s: oauth2 auth needs %s", what, key)
-					}
+			needs := map[string][]string{
+				"oauth2":  {"token_url", "client_id", "client_secret"},
+				"basic":   {"username", "password"},
+				"api_key": {"header", "key"},
+			}
+			for _, key := range needs[c.Auth.Type] {
+				if !given[key] {
+					d.errorf(v, "%s: %s auth needs %s", what, c.Auth.Type, key)
 				}
 			}
 		},
 	})
 	if !ok {
 		return nil
+	}
+	if c.Type != "rest" {
+		for _, name := range sortedKeys(c.Entities) {
+			if e := c.Entities[name]; e.Resource != nil {
+				d.diags.Errorf(e.Pos, "%s: entity %s: list, get, create, update, delete, records, record, key, etag, query, paging and since are for type rest, not %s", what, name, c.Type)
+			}
+		}
 	}
 	return c
 }
@@ -293,9 +334,8 @@ func decodeEntities(d *decoder, v *yaml.Node, what string) map[string]*EntityDec
 			continue
 		}
 		decl := &EntityDecl{Pos: d.pos(k)}
-		d.object(ev, what+": entity "+k.Value, []string{"fields"}, map[string]keyHandler{
-			"fields": func(_, fv *yaml.Node) { decl.Fields, _ = d.strings(fv, what+": entity "+k.Value+": fields") },
-		})
+		ewhat := what + ": entity " + k.Value
+		d.object(ev, ewhat, nil, entityKeys(d, ewhat, decl))
 		out[k.Value] = decl
 	}
 	return out
@@ -434,8 +474,8 @@ func (l *loader) checkMappings() {
 func (l *loader) checkDeclaredFields(m *Mapping) {
 	declared := func(s Side) map[string]bool {
 		c := l.project.Connector(s.Connector)
-		if c == nil || c.Entities == nil || c.Entities[s.Entity] == nil {
-			return nil
+		if c == nil || c.Entities == nil || c.Entities[s.Entity] == nil || c.Entities[s.Entity].Fields == nil {
+			return nil // a rest entity may say how to reach it without listing fields
 		}
 		set := map[string]bool{}
 		for _, f := range c.Entities[s.Entity].Fields {

@@ -2,6 +2,8 @@ package mappings
 
 import (
 	"time"
+
+	"github.com/couplerhq/coupler/connectors"
 )
 
 // ProjectFile is the name of the project file in a project directory.
@@ -67,7 +69,9 @@ type Connector struct {
 	RateLimit float64
 	// BatchSize, above 1, sends writes in $batch requests of that many.
 	BatchSize int
-	Auth      Auth
+	// CAFile names a PEM file of extra trusted certificate authorities.
+	CAFile string
+	Auth   Auth
 	// Lookups says how the service writes and reads references to other
 	// records: LookupsValue (a plain key field) or LookupsBind (Dataverse:
 	// "x@odata.bind": "/set(id)" on write, "_x_value" on read).
@@ -87,14 +91,21 @@ const (
 // EntityDecl is what the project file declares about one entity set.
 type EntityDecl struct {
 	Fields []string
-	Pos    Pos
+	// Resource says how a rest connector reaches the entity; nil when the
+	// declaration gives none of its keys.
+	Resource *connectors.Resource
+	Pos      Pos
 }
 
-// Auth is how a connector authenticates. Token and ClientSecret hold
-// secrets.
+// Auth is how a connector authenticates. Token, Password, Key and
+// ClientSecret hold secrets.
 type Auth struct {
 	Type         string
 	Token        string
+	Username     string
+	Password     string
+	Header       string
+	Key          string
 	TokenURL     string
 	ClientID     string
 	ClientSecret string

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	_ "github.com/couplerhq/coupler/connectors/odata"
+	_ "github.com/couplerhq/coupler/connectors/rest"
 )
 
 func main() {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/couplerhq/coupler/connectors"
@@ -135,11 +136,14 @@ func (c *Client) batchPart(id string, wr writeRequest) batchPart {
 	if c.base.RawQuery != "" {
 		p.URL += "?" + c.base.RawQuery
 	}
+	// Header names go lower-case, as the OData JSON batch examples write
+	// them: SAP CAP matches them case-sensitively and, sent "If-Match",
+	// answers 428 Precondition Required (found by the e2e test against it).
 	for k := range wr.header {
-		p.Headers[k] = wr.header.Get(k)
+		p.Headers[strings.ToLower(k)] = wr.header.Get(k)
 	}
 	if wr.body != nil {
-		p.Headers["Content-Type"] = "application/json" // as newRequest sets it
+		p.Headers["content-type"] = "application/json" // as newRequest sets it
 		p.Body = wr.body
 	}
 	return p

@@ -264,7 +264,7 @@ func TestWriteBatchFailures(t *testing.T) {
 					Requests []batchPart `json:"requests"`
 				}
 				json.NewDecoder(r.Body).Decode(&in)
-				if len(in.Requests) != 3 || in.Requests[1].URL != "accounts('k2')" || in.Requests[1].Headers["If-Match"] != "*" ||
+				if len(in.Requests) != 3 || in.Requests[1].URL != "accounts('k2')" || in.Requests[1].Headers["if-match"] != "*" ||
 					r.Header.Get("Prefer") != "odata.continue-on-error" || r.URL.Path != "/svc/$batch" {
 					t.Errorf("unexpected batch %s %+v %v", r.URL, in.Requests, r.Header)
 				}

@@ -109,6 +109,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 			MaxRetries: cfg.MaxRetries,
 			Timeout:    cfg.Timeout,
 			RateLimit:  opts.RateLimit,
+			CAFile:     cfg.CAFile,
 			Logger:     c.log,
 		})
 		if err != nil {

@@ -64,6 +64,10 @@ type Options struct {
 	// Logger receives retry decisions at debug level; nil means
 	// slog.Default(). Headers and bodies are never logged.
 	Logger *slog.Logger
+	// CAFile names a PEM file of certificate authorities to trust besides
+	// the system's, for a service behind a private CA. Certificates are
+	// always verified; no option turns verification off.
+	CAFile string
 	// Base is the innermost RoundTripper; nil means a clone of
 	// http.DefaultTransport with a larger idle pool per host.
 	Base http.RoundTripper
@@ -74,10 +78,18 @@ type Options struct {
 // to the caller except through latency and, when every attempt failed, an
 // error that wraps a *RetryError.
 //
-// New fails only when opts.Auth is invalid (an unknown type or a bearer
-// without a token); the error never contains the token.
+// New fails when opts.Auth is invalid (an unknown type or a missing
+// credential) or opts.CAFile holds no certificate; the error never contains
+// a secret.
 func New(opts Options) (*http.Client, error) {
 	opts = opts.withDefaults()
+	if opts.CAFile != "" {
+		base, err := withCAFile(opts.Base, opts.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		opts.Base = base
+	}
 
 	rt, err := NewAuthTransport(opts.Auth, opts.Base)
 	if err != nil {

@@ -247,7 +247,9 @@ func TestInvalidAuth(t *testing.T) {
 		auth connectors.Auth
 		want string
 	}{
-		{"unknown type", connectors.Auth{Type: "basic", Token: secret}, `unsupported type "basic"`},
+		{"unknown type", connectors.Auth{Type: "digest", Token: secret}, `unsupported type "digest"`},
+		{"basic without username", connectors.Auth{Type: "basic", Password: secret}, "empty username"},
+		{"api_key without key", connectors.Auth{Type: "api_key", Header: "X-Key"}, "empty key"},
 		{"bearer without token", connectors.Auth{Type: "bearer"}, "empty token"},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,81 @@
+package conformance_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/conformance"
+	"github.com/couplerhq/coupler/connectors/fake"
+	_ "github.com/couplerhq/coupler/connectors/odata"
+	_ "github.com/couplerhq/coupler/connectors/rest"
+	"github.com/couplerhq/coupler/connectors/rest/resttest"
+)
+
+// steppingClock returns a clock that moves a second per reading, so that
+// every write gets a stamp of its own however fast the test runs.
+func steppingClock() func() time.Time {
+	var mu sync.Mutex
+	t := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		t = t.Add(time.Second)
+		return t
+	}
+}
+
+func TestFakeOData(t *testing.T) {
+	erp := fake.NewERP()
+	erp.SetClock(steppingClock())
+	srv := httptest.NewServer(http.StripPrefix("/api/v2.0", erp))
+	defer srv.Close()
+	conformance.Run(t, conformance.Target{
+		BaseURL: srv.URL + "/api/v2.0",
+		New: func(base string) (connectors.Connector, error) {
+			return connectors.New(connectors.Config{Name: "bc", Type: "odata", BaseURL: base, PageSize: 3, MaxRetries: 2})
+		},
+		Entity:   connectors.Entity{Name: "customers", Key: "id", Modified: "lastModifiedDateTime"},
+		PageSize: 3,
+		Record: func(i int) connectors.Record {
+			r := fake.Customer(i)
+			delete(r, "id")
+			delete(r, "lastModifiedDateTime")
+			return r
+		},
+		Field:      "displayName",
+		MissingKey: uuid.NewString(),
+	})
+}
+
+// restResource describes the resttest API the way a project file would.
+var restResource = connectors.Resource{
+	Records: "data", Record: "data", Key: "id", ETag: "version",
+	Paging: connectors.Paging{Style: connectors.PagingCursor, Next: "meta.next_cursor", Param: "cursor", SizeParam: "limit"},
+	Since:  connectors.Since{Param: "updated_since", Format: "rfc3339ms"},
+}
+
+func TestFakeREST(t *testing.T) {
+	api := resttest.New("contacts")
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	conformance.Run(t, conformance.Target{
+		BaseURL: srv.URL + "/",
+		New: func(base string) (connectors.Connector, error) {
+			return connectors.New(connectors.Config{Name: "crm", Type: "rest", BaseURL: base, PageSize: 3, MaxRetries: 2,
+				Resources: map[string]connectors.Resource{"contacts": restResource}})
+		},
+		Entity:   connectors.Entity{Name: "contacts", Key: "id", Modified: "updated_at"},
+		PageSize: 3,
+		Record: func(i int) connectors.Record {
+			return connectors.Record{"name": "Contact", "email": "c@example.com"}
+		},
+		Field:      "name",
+		MissingKey: "r999999",
+	})
+}

@@ -1,0 +1,75 @@
+package conformance_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/conformance"
+)
+
+// TestCAPOData runs the suite through the OData connector against SAP CAP,
+// a real OData v4 server, serving accounts shaped like Dataverse's.
+func TestCAPOData(t *testing.T) {
+	root := conformance.StartCAP(t)
+	conformance.Run(t, conformance.Target{
+		BaseURL: root,
+		New: func(base string) (connectors.Connector, error) {
+			return connectors.New(connectors.Config{Name: "cap", Type: "odata", BaseURL: base, MaxRetries: 2})
+		},
+		Entity: connectors.Entity{Name: "accounts", Key: "accountid", Modified: "modifiedon"},
+		// The service pages at 20 (@cds.query.limit); CAP ignores
+		// Prefer: odata.maxpagesize.
+		PageSize: 20,
+		Record: func(i int) connectors.Record {
+			return connectors.Record{"name": "Account", "accountnumber": "A" + time.Now().Format("150405.000"), "customertypecode": 3, "statecode": 0}
+		},
+		Field:      "name",
+		MissingKey: uuid.NewString(),
+	})
+}
+
+// TestJSONServerREST runs the suite through the generic REST connector
+// against json-server 0.17, described the way a project file would.
+func TestJSONServerREST(t *testing.T) {
+	root := conformance.StartJSONServer(t)
+	var (
+		mu   sync.Mutex
+		last time.Time
+	)
+	// json-server stores what it is sent, so the client keeps the modified
+	// stamp, strictly increasing at millisecond precision.
+	stamp := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		if !now.After(last) {
+			now = last.Add(time.Millisecond)
+		}
+		last = now
+		return now.Format("2006-01-02T15:04:05.000Z")
+	}
+	conformance.Run(t, conformance.Target{
+		BaseURL: root,
+		New: func(base string) (connectors.Connector, error) {
+			return connectors.New(connectors.Config{Name: "js", Type: "rest", BaseURL: base, PageSize: 3, MaxRetries: 2,
+				Resources: map[string]connectors.Resource{"contacts": {
+					Query:  map[string]string{"_page": "1", "_sort": "id"},
+					Paging: connectors.Paging{Style: connectors.PagingLinkHeader, SizeParam: "_limit"},
+					Since:  connectors.Since{Param: "modifiedAt_gte", Format: "rfc3339ms"},
+				}}})
+		},
+		Entity:   connectors.Entity{Name: "contacts", Key: "id", Modified: "modifiedAt"},
+		PageSize: 3,
+		Record: func(i int) connectors.Record {
+			return connectors.Record{"name": "Contact", "email": "c@example.com", "modifiedAt": stamp()}
+		},
+		Touch:      func() connectors.Record { return connectors.Record{"modifiedAt": stamp()} },
+		Field:      "name",
+		MissingKey: "999999",
+		NoETags:    "json-server 0.17 ignores If-Match: it cannot refuse a stale update",
+	})
+}

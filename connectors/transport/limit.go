@@ -1,0 +1,45 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ErrBodyTooLarge is returned by a LimitReader once its limit is exceeded.
+var ErrBodyTooLarge = errors.New("response body too large")
+
+// LimitReader reads at most limit bytes from r and then fails with an error
+// wrapping ErrBodyTooLarge, rather than io.LimitReader's silent EOF, which
+// would turn an oversized response into a confusing syntax error. A body of
+// exactly limit bytes is fine.
+func LimitReader(r io.Reader, limit int64) io.Reader {
+	return &limitReader{r: r, n: limit, limit: limit}
+}
+
+type limitReader struct {
+	r     io.Reader
+	n     int64 // bytes left
+	limit int64
+	err   error // sticky, once the limit is exceeded
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	if l.n <= 0 {
+		var one [1]byte
+		if n, err := l.r.Read(one[:]); n == 0 {
+			return 0, err
+		}
+		l.err = fmt.Errorf("%w (limit %d bytes)", ErrBodyTooLarge, l.limit)
+		return 0, l.err
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}

@@ -1,0 +1,38 @@
+package mappings
+
+import (
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/couplerhq/coupler/connectors"
+)
+
+func TestLoadRESTConnector(t *testing.T) {
+	extract(t, "testdata/rest.txtar")
+	p, diags := Load(".", LoadOptions{Getenv: testEnv})
+	if diags.HasErrors() {
+		t.Fatalf("unexpected diagnostics:\n%v", diags)
+	}
+	c := p.Connector("crm")
+	if c.Type != "rest" || c.Auth.Type != "api_key" || c.Auth.Header != "X-API-Key" || c.Auth.Key != "s3cret" {
+		t.Errorf("connector = %+v, want rest with api_key auth expanded", c)
+	}
+	if c.CAFile != filepath.Join(p.Dir, "certs/ca.pem") {
+		t.Errorf("ca_file = %q, want it relative to the project directory %s", c.CAFile, p.Dir)
+	}
+	want := &connectors.Resource{
+		List:    connectors.Endpoint{Method: "GET", Path: "/accounts"},
+		Get:     connectors.Endpoint{Path: "/accounts/{id}"},
+		Create:  connectors.Endpoint{Method: "POST", Path: "/accounts"},
+		Update:  connectors.Endpoint{Method: "PUT", Path: "/accounts/{id}"},
+		Delete:  connectors.Endpoint{Path: "/accounts/{id}"},
+		Records: "data.items", Record: "data", Key: "id", ETag: "version",
+		Query:  map[string]string{"sort": "updated_at", "archived": "false"},
+		Paging: connectors.Paging{Style: "cursor", Next: "meta.next_cursor", Param: "cursor", SizeParam: "limit"},
+		Since:  connectors.Since{Param: "updated_since", Format: "2006-01-02 15:04:05"},
+	}
+	if got := c.Entities["accounts"].Resource; !reflect.DeepEqual(got, want) {
+		t.Errorf("resource =\n%+v\nwant\n%+v", got, want)
+	}
+}
