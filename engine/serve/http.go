@@ -103,8 +103,11 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.cfg.Token != "" {
 		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok && form {
-			given = r.PostFormValue("token")
+		if !ok {
+			given = ""
+			if form {
+				given = r.PostFormValue("token")
+			}
 		}
 		if subtle.ConstantTimeCompare([]byte(given), []byte(s.cfg.Token)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="coupler"`)
