@@ -1,6 +1,7 @@
 package mappings
 
 import (
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -34,7 +35,20 @@ func (s Schedule) String() string {
 	if s.Cron != "" {
 		return "cron " + s.Cron
 	}
-	return "every " + s.Every.String()
+	return "every " + ShortDuration(s.Every)
+}
+
+// ShortDuration renders d without zero trailing units: 30m, 1h, 1h30m,
+// 90s rather than 30m0s, 1h0m0s.
+func ShortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // ParseCron parses a cron expression as schedules accept it: five fields

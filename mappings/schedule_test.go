@@ -44,3 +44,11 @@ func TestScheduleOf(t *testing.T) {
 		})
 	}
 }
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{30 * time.Minute: "30m", time.Hour: "1h", 90 * time.Minute: "1h30m", 90 * time.Second: "1m30s", 12 * time.Hour: "12h", 0: "0s", 1500 * time.Millisecond: "1.5s"} {
+		if got := ShortDuration(d); got != want {
+			t.Errorf("ShortDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

@@ -327,7 +327,6 @@ func (s *Server) runOne(ctx context.Context, name string) {
 	s.log.Info("run", "mapping", name)
 	res, err := s.cfg.Runner.Run(ctx, s.drain, name)
 	end := s.now()
-	s.sched.Done(name, res.Changed, err)
 	lr := &lastRun{Start: start, End: end, Result: res}
 	if err != nil {
 		lr.Err = err.Error()
@@ -337,6 +336,8 @@ func (s *Server) runOne(ctx context.Context, name string) {
 	s.last[name] = lr
 	s.mu.Unlock()
 	s.metrics.observeRun(name, end.Sub(start), res, err)
+	// Last, so that a job seen not running has its run recorded.
+	s.sched.Done(name, res.Changed, err)
 	attrs := []any{"mapping", name, "plan", res.PlanID, "duration", end.Sub(start).Round(time.Millisecond).String(), "changed", res.Changed}
 	for _, k := range countNames {
 		if n := res.Counts[k]; n > 0 {

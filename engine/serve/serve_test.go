@@ -27,6 +27,8 @@ type fakeRunner struct {
 	used   []*Project
 	result Result
 	err    error
+	// errFor fails the runs of some mappings.
+	errFor map[string]error
 }
 
 func (r *fakeRunner) Use(p *Project) {
@@ -38,6 +40,9 @@ func (r *fakeRunner) Use(p *Project) {
 func (r *fakeRunner) Run(ctx context.Context, drain <-chan struct{}, mapping string) (Result, error) {
 	r.mu.Lock()
 	res, err := r.result, r.err
+	if e, ok := r.errFor[mapping]; ok {
+		err = e
+	}
 	r.mu.Unlock()
 	r.runs <- mapping
 	return res, err
@@ -92,6 +97,21 @@ func next(t *testing.T, runs <-chan string) string {
 	}
 }
 
+// settle waits until no job runs, so that the runs seen are recorded.
+func settle(t *testing.T, s *Server) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		busy := false
+		for _, st := range s.sched.States() {
+			busy = busy || st.Running
+		}
+		if !busy {
+			return
+		}
+	}
+	t.Fatal("jobs still running after 30s")
+}
+
 func post(t *testing.T, u string, header map[string]string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, u, nil)
@@ -128,7 +148,7 @@ func get(t *testing.T, u string) (int, string) {
 func TestRunNowAndToken(t *testing.T) {
 	r := &fakeRunner{runs: make(chan string, 10), result: Result{PlanID: "p1", Changed: true,
 		Counts: map[string]int64{"inserted": 3, "failed": 1}, Failures: []string{"C-7: name is required"}}}
-	_, base := startServer(t, Config{Load: func() (*Project, error) { return testProject("CUSTOMER", "VENDOR"), nil },
+	s, base := startServer(t, Config{Load: func() (*Project, error) { return testProject("CUSTOMER", "VENDOR"), nil },
 		Runner: r, Token: "s3cret"})
 	// At start every interval mapping runs once, in dependency order.
 	if a, b := next(t, r.runs), next(t, r.runs); a != "CUSTOMER" || b != "VENDOR" {
@@ -159,6 +179,7 @@ func TestRunNowAndToken(t *testing.T) {
 	if m := next(t, r.runs); m != "VENDOR" {
 		t.Fatalf("run-now ran %s, want VENDOR", m)
 	}
+	settle(t, s)
 	select {
 	case m := <-r.runs:
 		t.Fatalf("a refused request ran %s", m)

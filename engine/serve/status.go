@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/couplerhq/coupler/mappings"
 )
 
 // statusRow is one mapping on the status page.
@@ -99,7 +101,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	for _, st := range states {
 		row := statusRow{Name: st.Name, Schedule: st.Spec, State: "scheduled", Next: stamp(st.Next), LastResult: "not run yet"}
 		if st.InactivityTimeout > 0 {
-			row.Inactivity = st.InactivityTimeout.String()
+			row.Inactivity = mappings.ShortDuration(st.InactivityTimeout)
 		}
 		switch {
 		case st.Running:
