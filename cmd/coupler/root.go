@@ -139,6 +139,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
+	// DuckDB's refusal to open a database another coupler holds, from any
+	// command, names that coupler.
+	err = lock.Explain(err, "")
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -113,12 +114,26 @@ func readHolder(path string) Holder {
 // Explain turns DuckDB's refusal to open a state database that another
 // process has open into the same message as a held lock, naming the holder
 // when its lock file says; other errors are returned as they are.
+// An empty state takes the database's path from DuckDB's message.
 func Explain(err error, state string) error {
-	if err == nil || !strings.Contains(err.Error(), "Could not set lock on file") {
+	if err == nil {
+		return nil
+	}
+	m := duckLockRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	if state == "" {
+		state = m[1]
+	}
+	var held *HeldError
+	if errors.As(err, &held) {
 		return err
 	}
 	return fmt.Errorf("%w (DuckDB: %v)", &HeldError{State: state, Holder: readHolder(Path(state))}, err)
 }
+
+var duckLockRE = regexp.MustCompile(`Could not set lock on file "([^"]*)"`)
 
 func dirOf(path string) string {
 	i := strings.LastIndexAny(path, `/\`)

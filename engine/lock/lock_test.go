@@ -100,6 +100,9 @@ func TestExplain(t *testing.T) {
 	if !errors.As(got, &held) || held.Holder.PID != os.Getpid() {
 		t.Errorf("Explain(%v) = %v", duck, got)
 	}
+	if got := Explain(duck, ""); !errors.As(got, &held) || held.State != state || held.Holder.PID != os.Getpid() {
+		t.Errorf("Explain without the path = %v", got)
+	}
 	other := errors.New("disk full")
 	if Explain(other, state) != other {
 		t.Error("Explain changed an unrelated error")

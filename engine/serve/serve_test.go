@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -147,7 +148,8 @@ func get(t *testing.T, u string) (int, string) {
 // status page then show.
 func TestRunNowAndToken(t *testing.T) {
 	r := &fakeRunner{runs: make(chan string, 10), result: Result{PlanID: "p1", Changed: true,
-		Counts: map[string]int64{"inserted": 3, "failed": 1}, Failures: []string{"C-7: name is required"}}}
+		Counts: map[string]int64{"inserted": 3, "failed": 1}, Failures: []string{"C-7: name is required"},
+		Watermarks: map[string]time.Time{"table": time.Now().Add(-time.Hour)}}}
 	s, base := startServer(t, Config{Load: func() (*Project, error) { return testProject("CUSTOMER", "VENDOR"), nil },
 		Runner: r, Token: "s3cret"})
 	// At start every interval mapping runs once, in dependency order.
@@ -195,6 +197,8 @@ func TestRunNowAndToken(t *testing.T) {
 		`coupler_run_duration_seconds_count{mapping="VENDOR"} 2`,
 		`coupler_serve_requests_total{code="401",path="/runs"} 3`,
 		`coupler_project_valid 1`,
+		`coupler_watermark_lag_seconds{mapping="VENDOR",side="table"} 36`, // an hour, and a few ms
+		`coupler_last_success_timestamp_seconds{mapping="CUSTOMER"}`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
@@ -364,4 +368,43 @@ func (r *blockingRunner) Run(ctx context.Context, drain <-chan struct{}, mapping
 	*r.sawDrain = true
 	<-r.release
 	return Result{}, errors.Join(ErrDrained)
+}
+
+// TestConnectorMetrics checks that HTTP attempts and retries reported by
+// the transport are counted per connector, named by the longest base URL
+// that prefixes the request.
+func TestConnectorMetrics(t *testing.T) {
+	p := testProject("CUSTOMER")
+	p.Connectors = map[string]string{"http://h.example/api": "bc", "http://h.example/api/crm": "dataverse"}
+	s, err := New(Config{Load: func() (*Project, error) { return p, nil }, Runner: &fakeRunner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := func(u string) *http.Request {
+		r, err := http.NewRequest(http.MethodGet, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	m := s.metrics
+	m.Attempt(req("http://h.example/api/customers?$top=1"), &http.Response{StatusCode: 429}, nil)
+	m.Retry(req("http://h.example/api/customers?$top=1"))
+	m.Attempt(req("http://h.example/api/customers?$top=1"), &http.Response{StatusCode: 200}, nil)
+	m.Attempt(req("http://h.example/api/crm/accounts"), nil, errors.New("connection refused"))
+	m.Attempt(req("http://other.example/x"), &http.Response{StatusCode: 200}, nil)
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{
+		`coupler_http_requests_total{code="429",connector="bc",method="GET"} 1`,
+		`coupler_http_requests_total{code="200",connector="bc",method="GET"} 1`,
+		`coupler_http_requests_total{code="error",connector="dataverse",method="GET"} 1`,
+		`coupler_http_requests_total{code="200",connector="other.example",method="GET"} 1`,
+		`coupler_http_retries_total{connector="bc"} 1`,
+		`coupler_next_run_timestamp_seconds{mapping="CUSTOMER"}`,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
