@@ -30,9 +30,13 @@ type Runner struct {
 	lopts mappings.LoadOptions
 	opts  engine.Options
 
-	mu   sync.Mutex
-	next *engine.Program
-	e    *engine.Engine
+	mu sync.Mutex
+	// state is the state database of the first load; serve holds its
+	// lock. stateMu guards it apart from mu, which a run holds throughout.
+	stateMu sync.Mutex
+	state   string
+	next    *engine.Program
+	e       *engine.Engine
 	// drain is the channel of the serve run under way, read by the
 	// engine's Draining option.
 	drain <-chan struct{}
@@ -52,6 +56,16 @@ func (r *Runner) Load() (*serve.Project, error) {
 	prog, diags := engine.Load(r.dir, r.lopts)
 	if err := diags.Err(); err != nil {
 		return nil, err
+	}
+	// serve holds the lock of the state database it started with.
+	r.stateMu.Lock()
+	if r.state == "" {
+		r.state = prog.Project.State
+	}
+	state := r.state
+	r.stateMu.Unlock()
+	if prog.Project.State != state {
+		return nil, fmt.Errorf("%s: state: the state database moved from %s to %s; restart coupler serve to use it", prog.Project.File, state, prog.Project.State)
 	}
 	p := &serve.Project{Dir: prog.Project.Dir, Program: prog, Connectors: map[string]string{}}
 	for f := range prog.Project.Sources {
