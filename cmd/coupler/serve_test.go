@@ -218,3 +218,143 @@ func TestServeSIGTERMMidApply(t *testing.T) {
 		t.Errorf("after the next run: %d accounts and %d couplings, want %d and %d", n, c, customers, customers)
 	}
 }
+
+// TestServeReloadAndRunNow runs a real coupler serve and changes its
+// mapping file: an invalid change is logged with file:line:col and the
+// running version kept; a valid one is used by the next run, which a
+// run-now request starts.
+func TestServeReloadAndRunNow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts coupler processes")
+	}
+	coupler, err := exec.LookPath("coupler")
+	if err != nil {
+		t.Fatalf("the test binary's coupler command is not on PATH: %v", err)
+	}
+	erp, crm := fake.NewERP(), fake.NewCRM()
+	stamp := time.Now().Add(-2 * time.Hour)
+	erp.SetClock(func() time.Time { stamp = stamp.Add(time.Second); return stamp })
+	if err := fake.SeedCustomers(erp, 20); err != nil {
+		t.Fatal(err)
+	}
+	erp.SetClock(time.Now)
+	erpSrv := httptest.NewServer(http.StripPrefix("/api/v2.0", erp))
+	crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", crm))
+	defer erpSrv.Close()
+	defer crmSrv.Close()
+	dir := t.TempDir()
+	a, err := txtar.ParseFile("testdata/script/sync.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range a.Files {
+		p := filepath.Join(dir, f.Name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mappingFile := filepath.Join(dir, "proj", "mappings", "customer.yaml")
+	original, err := os.ReadFile(mappingFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := exec.Command(coupler, "-C", filepath.Join(dir, "proj"), "serve", "--listen", "127.0.0.1:0", "--log-level", "info",
+		"--watch-interval", "20ms", "--token", "t0ken")
+	serve.Env = append(os.Environ(), "BC_URL="+erpSrv.URL+"/api/v2.0", "DATAVERSE_URL="+crmSrv.URL+"/api/data/v9.2")
+	var logs syncBuffer
+	serve.Stderr = &logs
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer serve.Process.Kill()
+	waitLog := func(substr string, n int) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if strings.Count(logs.String(), substr) >= n {
+				return
+			}
+		}
+		t.Fatalf("serve did not log %q %d times within 2 minutes:\n%s", substr, n, logs.String())
+	}
+	waitLog("run finished", 1)
+	if n := crm.Len("accounts"); n != 20 {
+		t.Fatalf("first run made %d accounts, want 20", n)
+	}
+	addr := regexp.MustCompile(`listening on http://(\S+)`).FindStringSubmatch(logs.String())[1]
+
+	// Invalid: logged with file:line:col, and the old version stays.
+	bad := strings.Replace(string(original), "direction: to_integration", "direction: to_integration\nschedule: { every: soon }", 1)
+	if err := os.WriteFile(mappingFile, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitLog("project changed but is invalid", 1)
+	if !regexp.MustCompile(`customer\.yaml:\d+:20: mapping CUSTOMER: schedule: every must be a duration`).MatchString(logs.String()) {
+		t.Errorf("the invalid change is not logged with file:line:col:\n%s", logs.String())
+	}
+
+	// Valid: the next run uses it. The new version writes a constant
+	// city to every account, which the old one did not.
+	good := strings.Replace(string(original), "{ field: city, integration_field: address1_city }", "{ integration_field: address1_city, constant: Reloaded }", 1)
+	if good == string(original) {
+		t.Fatal("the test's edit of the mapping file did not apply")
+	}
+	if err := os.WriteFile(mappingFile, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitLog("project reloaded", 1)
+	if err := erp.Patch("customers", fake.CustomerID(3), map[string]any{"displayName": "Changed after reload"}); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/runs?mapping=CUSTOMER", nil)
+	req.Header.Set("Authorization", "Bearer t0ken")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("run-now: %s", resp.Status)
+	}
+	waitLog("run finished", 2)
+	// The customer changed since the first run is written by the new
+	// version: with the constant city.
+	found := false
+	for _, rec := range crm.All("accounts") {
+		if rec["name"] == "Changed after reload" {
+			found = true
+			if rec["address1_city"] != "Reloaded" {
+				t.Errorf("the changed customer's account has city %v, want Reloaded (the reloaded mapping)", rec["address1_city"])
+			}
+		}
+	}
+	if !found {
+		t.Errorf("run-now did not write the changed customer:\n%s", logs.String())
+	}
+	if err := serve.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := serve.Wait(); err != nil {
+		t.Fatalf("serve: %v\n%s", err, logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer a child process writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
