@@ -76,7 +76,12 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stderr, "coupler serve: listening on http://%s (pid %d)\n", addr, os.Getpid())
+			if g.logFormat == "json" {
+				// Log collectors want nothing but JSON lines.
+				log.Info("listening", "url", "http://"+addr.String(), "pid", os.Getpid())
+			} else {
+				fmt.Fprintf(g.stderr, "coupler serve: listening on http://%s (pid %d)\n", addr, os.Getpid())
+			}
 			if err := srv.Run(cmd.Context()); err != nil {
 				return err
 			}
