@@ -164,6 +164,10 @@ func (r *Runner) Run(ctx context.Context, drain <-chan struct{}, mapping string)
 	for _, m := range p.Mappings {
 		res.Read += m.Read
 	}
+	if r.draining() {
+		// Not started: the plan stays planned rather than applying.
+		return res, fmt.Errorf("%w: plan %s made but not applied", serve.ErrDrained, p.ID)
+	}
 	ar, err := r.e.Apply(ctx, p.ID)
 	if ar != nil {
 		for _, run := range ar.Runs {
