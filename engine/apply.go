@@ -63,6 +63,9 @@ func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error)
 	}
 	res := &ApplyResult{PlanID: p.ID}
 	for _, m := range p.Mappings {
+		if e.draining() {
+			return res, fmt.Errorf("apply plan %s, before mapping %s: %w", p.ID, m.Name, ErrDrained)
+		}
 		run, failures, err := e.applyMapping(ctx, p.ID, m)
 		res.Failures = append(res.Failures, failures...)
 		if err != nil {
@@ -149,6 +152,9 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 	afterApplyCache := map[string]map[string]string{}
 	var after int64
 	for {
+		if e.draining() {
+			return run, failures, ErrDrained
+		}
 		var ops []plan.Operation
 		err := e.state.Operations(ctx, part, after, plan.ApplyBatch, plan.Writes, func(op plan.Operation) error {
 			ops = append(ops, op)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -25,7 +26,20 @@ type Options struct {
 	State state.Options
 	// Progress, when set, is told how a plan or apply is getting on.
 	Progress func(Progress)
+	// Draining, when set and true, stops an apply before its next batch of
+	// writes with ErrDrained: the batch under way finishes and is recorded,
+	// and no new write starts. Unlike cancelling the context, it does not
+	// abort the writes in flight. serve sets it on SIGTERM.
+	Draining func() bool
+	// OnClose, when set, runs after Close has closed the state database,
+	// e.g. to release the lock on it.
+	OnClose func() error
 }
+
+// ErrDrained is returned by an apply stopped by Options.Draining. What was
+// written is recorded; the rest of the plan is not applied, and the next
+// plan picks it up.
+var ErrDrained = errors.New("stopped before the next batch of writes: shutting down")
 
 // Progress reports work under way on one mapping.
 type Progress struct {
@@ -44,11 +58,17 @@ type Engine struct {
 	log      *slog.Logger
 	now      func() time.Time
 	progress func(Progress)
+	draining func() bool
+	onClose  func() error
 }
 
 // Open opens the project's state database and builds its connectors.
 func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
-	e := &Engine{prog: prog, log: opts.Logger, now: opts.Now, progress: opts.Progress, conns: map[string]connectors.Connector{}}
+	e := &Engine{prog: prog, log: opts.Logger, now: opts.Now, progress: opts.Progress, conns: map[string]connectors.Connector{},
+		draining: opts.Draining, onClose: opts.OnClose}
+	if e.draining == nil {
+		e.draining = func() bool { return false }
+	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -79,8 +99,16 @@ func (e *Engine) Program() *Program { return e.prog }
 // State gives access to the state database, for listing plans and runs.
 func (e *Engine) State() *state.DB { return e.state }
 
-// Close closes the state database.
-func (e *Engine) Close() error { return e.state.Close() }
+// Close closes the state database, then runs Options.OnClose.
+func (e *Engine) Close() error {
+	err := e.state.Close()
+	if e.onClose != nil {
+		if cerr := e.onClose(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
 
 func (e *Engine) connector(name string) (connectors.Connector, error) {
 	c, ok := e.conns[name]

@@ -142,6 +142,12 @@ func (l *loader) loadProject(file string, src []byte) {
 				defaultSet = v
 			}
 		},
+		"schedule": func(_, v *yaml.Node) {
+			p.Schedule = decodeSchedule(d, v, "project")
+		},
+		"inactivity_timeout": func(_, v *yaml.Node) {
+			p.InactivityTimeout, _ = decodeInactivityTimeout(d, v, "project")
+		},
 	})
 	if len(globs) == 0 && defaultSet == nil && !l.diags.HasErrors() {
 		d.errorf(docs[0], "project declares no mappings: add mappings: [\"mappings/*.yaml\"] or defaults: bc-dataverse")
@@ -555,6 +561,12 @@ func decodeMapping(d *decoder, n *yaml.Node) *Mapping {
 		},
 		"propagate_deletes": func(_, v *yaml.Node) {
 			m.PropagateDeletes, _ = d.boolean(v, what+": propagate_deletes")
+		},
+		"schedule": func(_, v *yaml.Node) {
+			m.Schedule = decodeSchedule(d, v, what)
+		},
+		"inactivity_timeout": func(_, v *yaml.Node) {
+			m.InactivityTimeout, m.HasInactivityTimeout = decodeInactivityTimeout(d, v, what)
 		},
 		"fields": func(_, v *yaml.Node) {
 			if v.Kind != yaml.SequenceNode {

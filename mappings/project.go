@@ -29,6 +29,13 @@ type Project struct {
 	Connectors []*Connector
 	// Mappings are the table mappings, in the order they were loaded.
 	Mappings []*Mapping
+	// Schedule is the project's default schedule for mappings that declare
+	// none; nil when the project file declares none either.
+	Schedule *Schedule
+	// InactivityTimeout is the project's default inactivity timeout: after
+	// a run that changed nothing, the next run waits this long instead of
+	// the schedule. 0 means no back-off.
+	InactivityTimeout time.Duration
 	// Sources holds the raw bytes of every file loaded, by its display name,
 	// so that a plan can fingerprint exactly what it was computed from.
 	Sources map[string][]byte
@@ -154,6 +161,12 @@ type Mapping struct {
 	// Match configures match-based coupling; nil when not declared.
 	Match  *Match
 	Fields []*Field
+	// Schedule is when coupler serve runs the mapping; nil inherits the
+	// project's (see Project.ScheduleOf).
+	Schedule *Schedule
+	// InactivityTimeout, when HasInactivityTimeout, overrides the project's.
+	InactivityTimeout    time.Duration
+	HasInactivityTimeout bool
 }
 
 // Conflict policies.

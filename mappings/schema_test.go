@@ -233,7 +233,7 @@ func TestSchemaMessagesAndPositions(t *testing.T) {
 	}, {
 		name: "unknown key without a close one",
 		src:  head + "colour: red\nfields: [{ field: a }]\n",
-		want: []string{`f:4:1: unknown key "colour"; expected one of conflicts, depends_on, direction, fields, filter, integration, integration_filter, match, name, propagate_deletes, sync_only_coupled, table`},
+		want: []string{`f:4:1: unknown key "colour"; expected one of conflicts, depends_on, direction, fields, filter, inactivity_timeout, integration, integration_filter, match, name, propagate_deletes, schedule, sync_only_coupled, table`},
 	}, {
 		name: "enum",
 		src:  head + "direction: sideways\nfields: [{ field: a }]\n",

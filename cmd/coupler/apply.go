@@ -40,7 +40,9 @@ step.`,
 			if len(args) == 1 {
 				id = args[0]
 			}
+			g.progress.expectSaved(cmd.Context(), e, id)
 			res, err := e.Apply(cmd.Context(), id)
+			g.progress.finish()
 			return reportApply(g, res, err)
 		},
 	}

@@ -55,6 +55,7 @@ there are changes, and 1 on error.`,
 				return engine.WriteExplanations(g.stdout, xs)
 			}
 			p, err := e.Plan(cmd.Context(), opts)
+			g.progress.finish()
 			if err != nil {
 				return err
 			}

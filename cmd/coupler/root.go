@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/lock"
 	"github.com/couplerhq/coupler/mappings"
 )
 
@@ -31,10 +32,18 @@ func (e *exitError) Error() string {
 
 // globals are the flags every command shares.
 type globals struct {
-	dir      string
-	logLevel string
-	stdout   io.Writer
-	stderr   io.Writer
+	dir       string
+	logLevel  string
+	logFormat string
+	stdout    io.Writer
+	stderr    io.Writer
+	// command is the running command's path, e.g. "coupler plan", which
+	// the state database's lock records as its holder.
+	command string
+	// noProgress turns the terminal progress of plan and apply off.
+	noProgress bool
+	// progress, when set, shows a plan or apply getting on (progress.go).
+	progress *progressPrinter
 }
 
 func (g *globals) logger() *slog.Logger {
@@ -42,22 +51,37 @@ func (g *globals) logger() *slog.Logger {
 	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
 		level = slog.LevelWarn
 	}
-	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+	opts := &slog.HandlerOptions{Level: level}
+	if g.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(g.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(g.stderr, opts))
 }
 
-// open loads the project and opens its engine, printing warnings and, on
-// error, every diagnostic.
+// open loads the project, locks its state database for this process and
+// opens its engine, printing warnings and, on error, every diagnostic. The
+// lock is released when the engine is closed.
 func (g *globals) open(ctx context.Context) (*engine.Engine, error) {
-	e, diags, err := engine.OpenProject(ctx, g.dir, mappings.LoadOptions{}, engine.Options{Logger: g.logger()})
+	prog, diags := engine.Load(g.dir, mappings.LoadOptions{})
 	for _, d := range diags {
 		fmt.Fprintln(g.stderr, d)
 	}
+	if diags.HasErrors() {
+		return nil, &exitError{code: 1, err: fmt.Errorf("%s has %d problem(s); see above", g.dir, errorCount(diags))}
+	}
+	statePath := prog.Project.State
+	lk, err := lock.Acquire(statePath, g.command)
 	if err != nil {
-		var ds mappings.Diagnostics
-		if errors.As(err, &ds) {
-			return nil, &exitError{code: 1, err: fmt.Errorf("%s has %d problem(s); see above", g.dir, errorCount(ds))}
-		}
 		return nil, err
+	}
+	opts := engine.Options{Logger: g.logger(), OnClose: lk.Release}
+	if g.progress != nil {
+		opts.Progress = g.progress.update
+	}
+	e, err := engine.Open(ctx, prog, opts)
+	if err != nil {
+		lk.Release()
+		return nil, lock.Explain(err, statePath)
 	}
 	return e, nil
 }
@@ -87,7 +111,19 @@ and shows every change), then apply the saved plan.`,
 	}
 	root.PersistentFlags().StringVarP(&g.dir, "dir", "C", ".", "project directory (holding coupler.yaml)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
-	root.AddCommand(newValidate(g), newPlan(g), newApply(g), newRuns(g), newDemo(g), newTest(g), newInit(g), newReset(g), newDescribe(g), newCouple(g), newUncouple(g), newErrors(g), newSync(g), newRetry(g), newPlans(g), newShow(g), newQuery(g))
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text, or json (one object a line, for log collectors)")
+	root.PersistentFlags().BoolVar(&g.noProgress, "no-progress", false, "no progress display on the terminal during plan and apply")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if g.logFormat != "text" && g.logFormat != "json" {
+			return fmt.Errorf("--log-format must be text or json, not %q", g.logFormat)
+		}
+		g.command = cmd.CommandPath()
+		if progressCommands[cmd.Name()] && !g.noProgress {
+			g.progress = newTerminalProgress(g.stderr)
+		}
+		return nil
+	}
+	root.AddCommand(newValidate(g), newPlan(g), newApply(g), newRuns(g), newDemo(g), newTest(g), newInit(g), newReset(g), newDescribe(g), newCouple(g), newUncouple(g), newErrors(g), newSync(g), newRetry(g), newPlans(g), newShow(g), newQuery(g), newServe(g))
 	return root
 }
 
@@ -103,6 +139,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
+	// DuckDB's refusal to open a database another coupler holds, from any
+	// command, names that coupler.
+	err = lock.Explain(err, "")
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {

@@ -47,6 +47,7 @@ leaves the watermarks where they are. When that record changed on both sides,
 // anything to do.
 func planAndApply(cmd *cobra.Command, g *globals, e *engine.Engine, opts engine.PlanOptions) error {
 	p, err := e.Plan(cmd.Context(), opts)
+	g.progress.finish()
 	if err != nil {
 		return err
 	}
@@ -57,6 +58,8 @@ func planAndApply(cmd *cobra.Command, g *globals, e *engine.Engine, opts engine.
 		return nil
 	}
 	fmt.Fprintln(g.stdout)
+	g.progress.expect(p)
 	res, err := e.Apply(cmd.Context(), p.ID)
+	g.progress.finish()
 	return reportApply(g, res, err)
 }

@@ -98,6 +98,8 @@ func New(opts Options) (*http.Client, error) {
 	if lim := opts.limiter(); lim != nil {
 		rt = &limitTransport{limiter: lim, next: rt}
 	}
+	// Around every attempt, so that metrics see each one and its status.
+	rt = observeTransport{next: rt}
 
 	rc := &retryablehttp.Client{
 		HTTPClient: &http.Client{
@@ -114,6 +116,9 @@ func New(opts Options) (*http.Client, error) {
 		CheckRetry:   checkRetry,
 		Backoff:      Backoff,
 		ErrorHandler: giveUp,
+		RequestLogHook: func(_ retryablehttp.Logger, req *http.Request, attempt int) {
+			observeRetry(req, attempt)
+		},
 	}
 	return &http.Client{
 		Transport:     methodTransport{&retryablehttp.RoundTripper{Client: rc}},

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/lock"
+	"github.com/couplerhq/coupler/engine/runner"
+	"github.com/couplerhq/coupler/engine/serve"
+	"github.com/couplerhq/coupler/mappings"
+)
+
+// tokenEnv is the environment variable that may hold serve's token, so
+// that it need not appear in a process listing.
+const tokenEnv = "COUPLER_SERVE_TOKEN"
+
+func newServe(g *globals) *cobra.Command {
+	var (
+		listen, token   string
+		shutdownTimeout time.Duration
+		watchInterval   time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run every mapping on its schedule, with a status page, run-now and metrics",
+		Long: `serve runs each mapping of the project on its schedule (schedule: and
+inactivity_timeout: in the mapping files or the project file; every 30m by
+default): plan and apply, one mapping at a time, in dependency order when
+several are due together. It holds the state database's lock for as long as
+it runs, so no other coupler can use that database meanwhile.
+
+It answers HTTP on --listen (loopback by default):
+  GET  /                   status page: schedule, last and next run, counts, errors
+  POST /runs?mapping=NAME  run NAME now (Authorization: Bearer TOKEN when a token is set)
+  GET  /healthz            200 ok; 503 while shutting down
+  GET  /metrics            Prometheus metrics
+
+Listening beyond loopback requires a token (--token or $COUPLER_SERVE_TOKEN).
+Changed project files are validated and used from the next run on; invalid
+ones are logged with file:line:col and the running version is kept.
+
+On SIGINT or SIGTERM the batch of writes under way finishes and is recorded,
+no new write starts, and serve exits within --shutdown-timeout.`,
+		Example: `  coupler serve
+  coupler serve --listen 0.0.0.0:7700 --log-format json   # with COUPLER_SERVE_TOKEN set
+  curl -X POST -H "Authorization: Bearer $COUPLER_SERVE_TOKEN" 'http://host:7700/runs?mapping=CUSTOMER'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if token == "" {
+				token = os.Getenv(tokenEnv)
+			}
+			log := g.logger()
+			r := runner.New(g.dir, mappings.LoadOptions{}, engine.Options{Logger: log})
+			// Load once here to print every problem of an invalid project the
+			// way validate does, and to find the state database to lock.
+			prog, err := loadOnly(g)
+			if err != nil {
+				return err
+			}
+			lk, err := lock.Acquire(prog.Project.State, g.command)
+			if err != nil {
+				return err
+			}
+			defer lk.Release()
+			srv, err := serve.New(serve.Config{Load: r.Load, Runner: r, Listen: listen, Token: token,
+				ShutdownTimeout: shutdownTimeout, WatchInterval: watchInterval, Logger: log})
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			addr, err := srv.Listen()
+			if err != nil {
+				return err
+			}
+			if g.logFormat == "json" {
+				// Log collectors want nothing but JSON lines.
+				log.Info("listening", "url", "http://"+addr.String(), "pid", os.Getpid())
+			} else {
+				fmt.Fprintf(g.stderr, "coupler serve: listening on http://%s (pid %d)\n", addr, os.Getpid())
+			}
+			if err := srv.Run(cmd.Context()); err != nil {
+				return err
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", serve.DefaultListen, "HTTP address for the status page, run-now, /healthz and /metrics")
+	f.StringVar(&token, "token", "", "token that run-now requests must carry (default $"+tokenEnv+"); required beyond loopback")
+	f.DurationVar(&shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "on SIGINT/SIGTERM, how long to let the batch under way finish before cancelling it")
+	f.DurationVar(&watchInterval, "watch-interval", serve.DefaultWatchInterval, "how often to check the project files for changes (negative: never)")
+	return cmd
+}

@@ -1,0 +1,209 @@
+// Package runner runs the mappings of a project for coupler serve: each
+// run plans one mapping and applies that plan at once, on an engine that
+// is reopened with the new program when the project files changed. It is
+// the part of serve that links the state database.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/engine/schedule"
+	"github.com/couplerhq/coupler/engine/serve"
+	"github.com/couplerhq/coupler/mappings"
+)
+
+// maxFailures bounds the failed records a run reports to serve.
+const maxFailures = 10
+
+// Runner implements serve.Runner with the engine. Runs are serialized:
+// one engine, one state database.
+type Runner struct {
+	dir   string
+	lopts mappings.LoadOptions
+	opts  engine.Options
+
+	mu sync.Mutex
+	// state is the state database of the first load; serve holds its
+	// lock. stateMu guards it apart from mu, which a run holds throughout.
+	stateMu sync.Mutex
+	state   string
+	next    *engine.Program
+	e       *engine.Engine
+	// drain is the channel of the serve run under way, read by the
+	// engine's Draining option.
+	drain <-chan struct{}
+}
+
+// New returns a runner of the project in dir. opts configure each engine
+// it opens; its Draining is set by the runner.
+func New(dir string, lopts mappings.LoadOptions, opts engine.Options) *Runner {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Runner{dir: dir, lopts: lopts, opts: opts}
+}
+
+// Load is a serve.Loader: it reads and compiles the project.
+func (r *Runner) Load() (*serve.Project, error) {
+	prog, diags := engine.Load(r.dir, r.lopts)
+	if err := diags.Err(); err != nil {
+		return nil, err
+	}
+	// serve holds the lock of the state database it started with.
+	r.stateMu.Lock()
+	if r.state == "" {
+		r.state = prog.Project.State
+	}
+	state := r.state
+	r.stateMu.Unlock()
+	if prog.Project.State != state {
+		return nil, fmt.Errorf("%s: state: the state database moved from %s to %s; restart coupler serve to use it", prog.Project.File, state, prog.Project.State)
+	}
+	p := &serve.Project{Dir: prog.Project.Dir, Program: prog, Connectors: map[string]string{}}
+	for f := range prog.Project.Sources {
+		if len(f) > 9 && f[:9] == "defaults/" {
+			continue // bundled in the binary: never changes under serve
+		}
+		p.Files = append(p.Files, f)
+	}
+	sort.Strings(p.Files)
+	for _, c := range prog.Project.Connectors {
+		p.Connectors[c.BaseURL] = c.Name
+	}
+	seen := map[string]bool{}
+	for _, m := range prog.Mappings { // passes in dependency order
+		if seen[m.Name] {
+			continue
+		}
+		seen[m.Name] = true
+		sch, timeout := prog.Project.ScheduleOf(m.Def)
+		job := schedule.Job{Name: m.Name, Every: sch.Every, InactivityTimeout: timeout, Spec: sch.String()}
+		if sch.Cron != "" {
+			c, err := mappings.ParseCron(sch.Cron)
+			if err != nil {
+				return nil, fmt.Errorf("mapping %s: schedule: %w", m.Name, err)
+			}
+			job.Cron = c
+		}
+		p.Jobs = append(p.Jobs, job)
+	}
+	return p, nil
+}
+
+// Use implements serve.Runner: the next run opens an engine on p.
+func (r *Runner) Use(p *serve.Project) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.next = p.Program.(*engine.Program)
+}
+
+func (r *Runner) draining() bool {
+	select {
+	case <-r.drain:
+		return true
+	default:
+		return false
+	}
+}
+
+// Run implements serve.Runner: plan the mapping, then apply the plan, even
+// when it writes nothing, so that the watermarks move and the run is
+// logged. A plan is abandoned when shutdown begins; an apply stops before
+// its next batch of writes.
+func (r *Runner) Run(ctx context.Context, drain <-chan struct{}, mapping string) (serve.Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.drain = drain
+	res := serve.Result{Counts: map[string]int64{}}
+	if r.next != nil {
+		if r.e != nil {
+			if err := r.e.Close(); err != nil {
+				r.opts.Logger.Warn("close state database", "err", err)
+			}
+			r.e = nil
+		}
+		opts := r.opts
+		opts.Draining = r.draining
+		opts.OnClose = nil
+		e, err := engine.Open(ctx, r.next, opts)
+		if err != nil {
+			return res, err
+		}
+		r.e, r.next = e, nil
+	}
+	if r.e == nil {
+		return res, errors.New("no project loaded")
+	}
+	// Planning writes nothing to either system: it stops as soon as
+	// shutdown begins.
+	planCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-drain:
+			cancel()
+		case <-planCtx.Done():
+		}
+	}()
+	p, err := r.e.Plan(planCtx, engine.PlanOptions{Mappings: []string{mapping}})
+	if err != nil {
+		if r.draining() {
+			return res, fmt.Errorf("%w: while planning: %v", serve.ErrDrained, err)
+		}
+		return res, err
+	}
+	res.PlanID, res.Changed = p.ID, p.HasChanges()
+	for _, m := range p.Mappings {
+		res.Read += m.Read
+	}
+	if r.draining() {
+		// Not started: the plan stays planned rather than applying.
+		return res, fmt.Errorf("%w: plan %s made but not applied", serve.ErrDrained, p.ID)
+	}
+	ar, err := r.e.Apply(ctx, p.ID)
+	if ar != nil {
+		for _, run := range ar.Runs {
+			for k, n := range map[string]int64{"inserted": run.Inserted, "modified": run.Modified, "deleted": run.Deleted,
+				"coupled": run.Coupled, "uncoupled": run.Uncoupled, "unchanged": run.Unchanged, "skipped": run.Skipped, "failed": run.Failed} {
+				res.Counts[k] += n
+			}
+		}
+		for i, f := range ar.Failures {
+			if i == maxFailures {
+				res.Failures = append(res.Failures, fmt.Sprintf("and %d more: see coupler errors", len(ar.Failures)-i))
+				break
+			}
+			res.Failures = append(res.Failures, f.SourceID+": "+f.Message)
+		}
+	}
+	res.Watermarks = map[string]time.Time{}
+	for _, side := range []string{plan.SideTable, plan.SideIntegration} {
+		if wm, ok, werr := r.e.State().Watermark(context.WithoutCancel(ctx), mapping, side); werr == nil && ok {
+			res.Watermarks[side] = wm
+		}
+	}
+	if errors.Is(err, engine.ErrDrained) {
+		err = fmt.Errorf("%w: %w", serve.ErrDrained, err)
+	}
+	return res, err
+}
+
+// Close closes the engine.
+func (r *Runner) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.e == nil {
+		return nil
+	}
+	err := r.e.Close()
+	r.e = nil
+	return err
+}

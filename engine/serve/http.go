@@ -1,0 +1,135 @@
+package serve
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// checkListen refuses to serve beyond loopback without a token: run-now
+// requests start writes to two business systems.
+func checkListen(addr, token string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", addr, err)
+	}
+	if token == "" && !IsLoopback(host) {
+		return fmt.Errorf("refusing to listen on %s without a token: beyond loopback, run-now requests need one; set --token or COUPLER_SERVE_TOKEN, or listen on 127.0.0.1", addr)
+	}
+	return nil
+}
+
+// IsLoopback reports whether host (a name or an address, without a port)
+// is only reachable from this machine. An empty host means every
+// interface, which is not.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// Handler returns serve's HTTP handler:
+//
+//	GET  /                  the status page
+//	POST /runs?mapping=NAME run NAME now (token required when configured)
+//	GET  /healthz           200 "ok", 503 while shutting down
+//	GET  /metrics           Prometheus metrics
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.handleStatus)
+	mux.HandleFunc("POST /runs", s.handleRun)
+	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		mux.ServeHTTP(rec, r)
+		path := r.URL.Path
+		if path != "/" && path != "/runs" && path != "/healthz" && path != "/metrics" {
+			path = "other"
+		}
+		s.metrics.apiRequests.WithLabelValues(path, strconv.Itoa(rec.code)).Inc()
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	if s.draining.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+// handleRun queues a run of one mapping. A form from the status page is
+// answered with a redirect back to it; anything else with JSON.
+func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
+	form := strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded")
+	reply := func(code int, msg string) {
+		if form && code < 300 {
+			http.Redirect(w, r, "/?queued="+url.QueryEscape(r.URL.Query().Get("mapping")), http.StatusSeeOther)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(map[string]any{"mapping": r.URL.Query().Get("mapping"), "message": msg})
+	}
+	// A page on another site must not make a browser on this machine start
+	// runs: cross-origin posts are refused.
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != r.Host {
+			reply(http.StatusForbidden, "cross-origin request refused")
+			return
+		}
+	}
+	if s.cfg.Token != "" {
+		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			given = ""
+			if form {
+				given = r.PostFormValue("token")
+			}
+		}
+		if subtle.ConstantTimeCompare([]byte(given), []byte(s.cfg.Token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="coupler"`)
+			form = false
+			reply(http.StatusUnauthorized, "a valid token is required: Authorization: Bearer <token>")
+			return
+		}
+	}
+	name := r.URL.Query().Get("mapping")
+	if name == "" {
+		reply(http.StatusBadRequest, "name the mapping: POST /runs?mapping=NAME")
+		return
+	}
+	if err := s.Trigger(name); err != nil {
+		code := http.StatusNotFound
+		if errors.Is(err, errShuttingDown) {
+			code = http.StatusServiceUnavailable
+		}
+		form = false
+		reply(code, err.Error())
+		return
+	}
+	s.log.Info("run requested", "mapping", name, "remote", r.RemoteAddr)
+	reply(http.StatusAccepted, "queued: runs as soon as the run under way, if any, ends")
+}

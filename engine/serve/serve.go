@@ -1,0 +1,390 @@
+// Package serve is coupler's long-running mode: it runs each mapping of a
+// project on its schedule (package schedule), one run at a time and in
+// dependency order, reloads the project when its files change, and
+// answers HTTP on a listener: a status page, run-now requests, health and
+// Prometheus metrics. On shutdown it lets the batch of writes under way
+// finish, starts no new one, and exits within a bounded time.
+//
+// The package does not run plans itself: a Runner does (package
+// engine/runner does it with the engine), so that this package and its
+// tests do not link the state database.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/couplerhq/coupler/engine/schedule"
+	"github.com/couplerhq/coupler/mappings"
+)
+
+// Project is what serve runs, as a Loader read it.
+type Project struct {
+	// Dir is the project directory, for display.
+	Dir string
+	// Jobs are the mappings' schedules, in dependency order.
+	Jobs []schedule.Job
+	// Files are the files the project was read from; serve watches them
+	// (and their directories, for added files) for changes.
+	Files []string
+	// Connectors maps each connector's base URL to its name, so that HTTP
+	// metrics are labelled by connector.
+	Connectors map[string]string
+	// Program is the compiled project, for the Runner; serve does not look
+	// into it.
+	Program any
+}
+
+// Loader reads and checks the project. On error the project is not used;
+// an error that is a mappings.Diagnostics is logged one problem a line,
+// each with its file:line:col.
+type Loader func() (*Project, error)
+
+// Runner runs one mapping once: plan and apply.
+type Runner interface {
+	// Use makes the runner use p from its next run on.
+	Use(p *Project)
+	// Run plans and applies mapping. ctx is cancelled only when the
+	// shutdown timeout runs out; drain is closed when shutdown begins, upon
+	// which the runner must start no new batch of writes (and may stop
+	// planning), returning an error.
+	Run(ctx context.Context, drain <-chan struct{}, mapping string) (Result, error)
+}
+
+// Result is what one run of a mapping did.
+type Result struct {
+	PlanID string
+	// Changed says the plan found something to write: the inactivity
+	// timeout applies only after a run that did not.
+	Changed bool
+	// Read counts source records read.
+	Read int64
+	// Counts are the run's records by operation: inserted, modified,
+	// deleted, coupled, uncoupled, unchanged, skipped, failed.
+	Counts map[string]int64
+	// Failures are messages of failed records, "id: message", at most a
+	// few.
+	Failures []string
+	// Watermarks are the mapping's watermarks after the run, by side.
+	Watermarks map[string]time.Time
+}
+
+// Config configures a Server.
+type Config struct {
+	Load   Loader
+	Runner Runner
+	// Listen is the HTTP listener's address, loopback by default; empty
+	// means DefaultListen.
+	Listen string
+	// Token is required (Authorization: Bearer) by run-now requests; it is
+	// mandatory when Listen is not a loopback address.
+	Token string
+	// ShutdownTimeout bounds how long shutdown waits for the run under way
+	// to finish its batch; then its writes are cancelled.
+	ShutdownTimeout time.Duration
+	// WatchInterval is how often the project files are checked for
+	// changes; 0 means DefaultWatchInterval, negative never.
+	WatchInterval time.Duration
+	// Now is the clock; nil uses time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Registry receives the metrics; nil makes a new one.
+	Registry *prometheus.Registry
+}
+
+// Defaults of Config.
+const (
+	DefaultListen          = "127.0.0.1:7700"
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultWatchInterval   = 2 * time.Second
+)
+
+// lastRun is what the status page and metrics know of a mapping's last run.
+type lastRun struct {
+	Start, End time.Time
+	Result     Result
+	Err        string
+}
+
+// Server runs a project's mappings on their schedules.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	sched   *schedule.Scheduler
+	metrics *metrics
+	started time.Time
+
+	mu       sync.Mutex
+	project  *Project
+	loadErr  string // the latest reload's problems, while the old project runs
+	last     map[string]*lastRun
+	running  string
+	listener net.Listener
+
+	wake     chan struct{}
+	drain    chan struct{}
+	draining atomic.Bool
+}
+
+// New loads the project and checks the listener's address and token.
+func New(cfg Config) (*Server, error) {
+	if cfg.Load == nil || cfg.Runner == nil {
+		return nil, errors.New("serve: Load and Runner are required")
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.WatchInterval == 0 {
+		cfg.WatchInterval = DefaultWatchInterval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if err := checkListen(cfg.Listen, cfg.Token); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, sched: schedule.New(cfg.Now), started: cfg.Now(),
+		last: map[string]*lastRun{}, wake: make(chan struct{}, 1), drain: make(chan struct{})}
+	p, err := cfg.Load()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.use(p); err != nil {
+		return nil, err
+	}
+	s.metrics = newMetrics(s, cfg.Registry)
+	return s, nil
+}
+
+// use makes p the project, from the next run on.
+func (s *Server) use(p *Project) error {
+	if err := s.sched.Set(p.Jobs); err != nil {
+		return err
+	}
+	s.cfg.Runner.Use(p)
+	s.mu.Lock()
+	s.project, s.loadErr = p, ""
+	s.mu.Unlock()
+	s.poke()
+	return nil
+}
+
+// poke wakes the run loop to look at the schedule again.
+func (s *Server) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Listen binds the HTTP listener, so that its address is known (and a
+// busy port reported) before Run.
+func (s *Server) Listen() (net.Addr, error) {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	}
+	s.mu.Lock()
+	s.listener = ln
+	s.mu.Unlock()
+	return ln.Addr(), nil
+}
+
+// Trigger asks for a run of mapping now.
+func (s *Server) Trigger(mapping string) error {
+	if s.draining.Load() {
+		return errShuttingDown
+	}
+	if err := s.sched.Trigger(mapping); err != nil {
+		return err
+	}
+	s.poke()
+	return nil
+}
+
+var errShuttingDown = errors.New("shutting down: no new runs")
+
+// ErrDrained is what a Runner's error wraps when the run stopped because
+// shutdown began: what was written is recorded, and the next run picks up
+// the rest.
+var ErrDrained = errors.New("stopped by shutdown")
+
+// Run serves until ctx is cancelled, then shuts down gracefully: the run
+// under way finishes its batch of writes and records it, no new write
+// starts, and Run returns within the shutdown timeout (plus a few seconds
+// for the state to be saved after a forced cancel). It returns nil after a
+// clean shutdown.
+func (s *Server) Run(ctx context.Context) error {
+	if s.listener == nil {
+		if _, err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- hs.Serve(s.listener) }()
+	s.log.Info("serving", "listen", s.listener.Addr().String(), "mappings", len(s.sched.Names()))
+
+	// hard is cancelled only when the shutdown timeout runs out: a run's
+	// writes in flight are not aborted by the signal itself.
+	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHard()
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		s.loop(hard)
+	}()
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		s.watch(ctx)
+	}()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-httpDone:
+		err = fmt.Errorf("http listener: %w", err)
+	}
+	s.draining.Store(true)
+	close(s.drain)
+	s.mu.Lock()
+	running := s.running
+	s.mu.Unlock()
+	s.log.Info("shutting down", "running", running, "timeout", s.cfg.ShutdownTimeout.String())
+	timer := time.NewTimer(s.cfg.ShutdownTimeout)
+	defer timer.Stop()
+	select {
+	case <-loopDone:
+	case <-timer.C:
+		s.log.Warn("shutdown timeout: cancelling the run under way", "mapping", running)
+		cancelHard()
+		select {
+		case <-loopDone:
+		case <-time.After(5 * time.Second):
+			err = errors.Join(err, fmt.Errorf("the run of %s did not stop within the shutdown timeout", running))
+		}
+	}
+	<-watchDone
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(sctx)
+	s.log.Info("stopped")
+	return err
+}
+
+// loop runs due mappings one at a time until shutdown begins.
+func (s *Server) loop(ctx context.Context) {
+	for !s.draining.Load() {
+		for _, name := range s.sched.Due() {
+			if s.draining.Load() {
+				s.sched.Done(name, false, errShuttingDown)
+				continue
+			}
+			s.runOne(ctx, name)
+		}
+		var wait <-chan time.Time
+		var timer *time.Timer
+		if next, ok := s.sched.Next(); ok {
+			timer = time.NewTimer(max(next.Sub(s.now()), 0))
+			wait = timer.C
+		}
+		select {
+		case <-wait:
+		case <-s.wake:
+		case <-s.drain:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
+func (s *Server) runOne(ctx context.Context, name string) {
+	start := s.now()
+	s.mu.Lock()
+	s.running = name
+	s.mu.Unlock()
+	s.log.Info("run", "mapping", name)
+	res, err := s.cfg.Runner.Run(ctx, s.drain, name)
+	end := s.now()
+	lr := &lastRun{Start: start, End: end, Result: res}
+	if err != nil {
+		lr.Err = err.Error()
+	}
+	s.mu.Lock()
+	s.running = ""
+	s.last[name] = lr
+	s.mu.Unlock()
+	s.metrics.observeRun(name, end.Sub(start), res, err)
+	// Last, so that a job seen not running has its run recorded.
+	s.sched.Done(name, res.Changed, err)
+	attrs := []any{"mapping", name, "plan", res.PlanID, "duration", end.Sub(start).Round(time.Millisecond).String(), "changed", res.Changed}
+	for _, k := range countNames {
+		if n := res.Counts[k]; n > 0 {
+			attrs = append(attrs, k, n)
+		}
+	}
+	switch {
+	case err != nil:
+		s.log.Error("run failed", append(attrs, "err", err.Error())...)
+	case res.Counts["failed"] > 0:
+		s.log.Warn("run finished with failed records", attrs...)
+	default:
+		s.log.Info("run finished", attrs...)
+	}
+}
+
+// countNames are the operations a run counts, in display order.
+var countNames = []string{"inserted", "modified", "deleted", "coupled", "uncoupled", "unchanged", "skipped", "failed"}
+
+// reload loads the project again after its files changed: a valid one is
+// used from the next run on; an invalid one is logged and the old one
+// kept.
+func (s *Server) reload() {
+	p, err := s.cfg.Load()
+	if err != nil {
+		s.metrics.reloads.WithLabelValues("invalid").Inc()
+		s.metrics.projectValid.Set(0)
+		var ds mappings.Diagnostics
+		if errors.As(err, &ds) {
+			for _, d := range ds {
+				if d.Severity == mappings.Error {
+					s.log.Error("project changed but is invalid; still running the previous version", "diagnostic", d.String())
+				}
+			}
+		} else {
+			s.log.Error("project changed but cannot be loaded; still running the previous version", "err", err.Error())
+		}
+		s.mu.Lock()
+		s.loadErr = err.Error()
+		s.mu.Unlock()
+		return
+	}
+	if err := s.use(p); err != nil {
+		s.log.Error("project reload", "err", err.Error())
+		return
+	}
+	s.metrics.reloads.WithLabelValues("ok").Inc()
+	s.metrics.projectValid.Set(1)
+	s.log.Info("project reloaded: used from the next run on", "mappings", len(p.Jobs))
+}

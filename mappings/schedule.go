@@ -1,0 +1,139 @@
+package mappings
+
+import (
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
+)
+
+// DefaultEvery is how often coupler serve runs a mapping that declares no
+// schedule, and whose project declares none: every 30 minutes, as the
+// product's job queue does.
+const DefaultEvery = 30 * time.Minute
+
+// MinEvery is the shortest interval a schedule may declare: shorter would
+// make serve plan continuously and hammer both systems.
+const MinEvery = time.Second
+
+// Schedule says when coupler serve runs a mapping on its own: at a fixed
+// interval (Every) or at the times a cron expression names (Cron); exactly
+// one of the two is set.
+type Schedule struct {
+	Every time.Duration
+	// Cron is a standard five-field cron expression ("*/15 * * * *") or a
+	// descriptor (@hourly), in the server's local time unless it starts with
+	// CRON_TZ=.
+	Cron string
+	Pos  Pos
+}
+
+// String renders the schedule as a user wrote it: "every 30m0s" or
+// "cron */15 * * * *".
+func (s Schedule) String() string {
+	if s.Cron != "" {
+		return "cron " + s.Cron
+	}
+	return "every " + ShortDuration(s.Every)
+}
+
+// ShortDuration renders d without zero trailing units: 30m, 1h, 1h30m,
+// 90s rather than 30m0s, 1h0m0s.
+func ShortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// ParseCron parses a cron expression as schedules accept it: five fields
+// (minute, hour, day of month, month, day of week) or a descriptor such as
+// @hourly or @every 10m, optionally prefixed by CRON_TZ=Zone.
+func ParseCron(spec string) (cron.Schedule, error) {
+	return cron.ParseStandard(spec)
+}
+
+// ScheduleOf returns the schedule and inactivity timeout coupler serve uses
+// for a mapping: the mapping's own, else the project's defaults, else every
+// DefaultEvery with no inactivity back-off.
+func (p *Project) ScheduleOf(m *Mapping) (Schedule, time.Duration) {
+	s := Schedule{Every: DefaultEvery}
+	switch {
+	case m.Schedule != nil:
+		s = *m.Schedule
+	case p.Schedule != nil:
+		s = *p.Schedule
+	}
+	timeout := p.InactivityTimeout
+	if m.HasInactivityTimeout {
+		timeout = m.InactivityTimeout
+	}
+	return s, timeout
+}
+
+// decodeSchedule decodes schedule: { every: 30m } or schedule: { cron: "..." }.
+func decodeSchedule(d *decoder, n *yaml.Node, what string) *Schedule {
+	s := &Schedule{Pos: d.pos(n)}
+	var set []*yaml.Node
+	ok := d.object(n, what+": schedule", nil, map[string]keyHandler{
+		"every": func(_, v *yaml.Node) {
+			set = append(set, v)
+			every, ok := d.duration(v, what+": schedule: every")
+			if !ok {
+				return
+			}
+			if every < MinEvery {
+				d.errorf(v, "%s: schedule: every must be at least %s, not %s", what, MinEvery, every)
+				return
+			}
+			s.Every = every
+		},
+		"cron": func(_, v *yaml.Node) {
+			set = append(set, v)
+			spec, ok := d.nonEmpty(v, what+": schedule: cron")
+			if !ok {
+				return
+			}
+			if _, err := ParseCron(spec); err != nil {
+				d.errorf(v, "%s: schedule: cron %q: %v", what, spec, err)
+				return
+			}
+			s.Cron = spec
+		},
+	})
+	if !ok {
+		return nil
+	}
+	switch len(set) {
+	case 0:
+		d.errorf(n, "%s: schedule needs every (e.g. every: 30m) or cron (e.g. cron: \"*/15 * * * *\")", what)
+		return nil
+	case 2:
+		// At the schedule itself, where the schema reports it too.
+		d.errorf(n, "%s: schedule takes every or cron, not both", what)
+		return nil
+	}
+	if s.Every == 0 && s.Cron == "" {
+		return nil // the value was wrong and reported
+	}
+	return s
+}
+
+// decodeInactivityTimeout decodes inactivity_timeout: a duration, 0 for no
+// back-off.
+func decodeInactivityTimeout(d *decoder, n *yaml.Node, what string) (time.Duration, bool) {
+	t, ok := d.duration(n, what+": inactivity_timeout")
+	if !ok {
+		return 0, false
+	}
+	if t != 0 && t < MinEvery {
+		d.errorf(n, "%s: inactivity_timeout must be 0 (no back-off) or at least %s, not %s", what, MinEvery, t)
+		return 0, false
+	}
+	return t, true
+}
