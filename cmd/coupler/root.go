@@ -130,6 +130,13 @@ and shows every change), then apply the saved plan.`,
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal asks for a graceful stop; once it arrived, the
+	// default action is restored so that a second one ends coupler at
+	// once. Apply is crash-safe, so that loses nothing recorded.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	g := &globals{stdout: stdout, stderr: stderr}
 	root := newRoot(g)
 	root.SetArgs(args)

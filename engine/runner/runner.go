@@ -114,15 +114,9 @@ func (r *Runner) draining() bool {
 	}
 }
 
-// Run implements serve.Runner: plan the mapping, then apply the plan, even
-// when it writes nothing, so that the watermarks move and the run is
-// logged. A plan is abandoned when shutdown begins; an apply stops before
-// its next batch of writes.
-func (r *Runner) Run(ctx context.Context, drain <-chan struct{}, mapping string) (serve.Result, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.drain = drain
-	res := serve.Result{Counts: map[string]int64{}}
+// open opens an engine on the program Use gave last, if it has not been
+// opened yet. The caller holds r.mu.
+func (r *Runner) open(ctx context.Context) error {
 	if r.next != nil {
 		if r.e != nil {
 			if err := r.e.Close(); err != nil {
@@ -135,12 +129,93 @@ func (r *Runner) Run(ctx context.Context, drain <-chan struct{}, mapping string)
 		opts.OnClose = nil
 		e, err := engine.Open(ctx, r.next, opts)
 		if err != nil {
-			return res, err
+			return err
 		}
 		r.e, r.next = e, nil
 	}
 	if r.e == nil {
-		return res, errors.New("no project loaded")
+		return errors.New("no project loaded")
+	}
+	return nil
+}
+
+// historyRuns bounds the runs History reads: enough for the latest run of
+// every mapping of a project that has run recently.
+const historyRuns = 1000
+
+// History implements serve.HistoryReader: the latest finished run of each
+// mapping, from the state database's run log, with the failures still
+// open. A bidirectional mapping's two passes of one plan count as one run.
+func (r *Runner) History(ctx context.Context) (map[string]serve.PastRun, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.open(ctx); err != nil {
+		return nil, err
+	}
+	runs, err := r.e.State().Runs(ctx, historyRuns)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]serve.PastRun{}
+	plans := map[string]string{} // mapping -> plan of its latest finished run
+	for _, run := range runs {   // newest first
+		if run.FinishedAt.IsZero() {
+			continue // interrupted: the next run finishes its work
+		}
+		if id, ok := plans[run.Mapping]; ok && id != run.PlanID {
+			continue
+		}
+		plans[run.Mapping] = run.PlanID
+		pr, ok := out[run.Mapping]
+		if !ok {
+			pr = serve.PastRun{Start: run.StartedAt, End: run.FinishedAt, Result: serve.Result{PlanID: run.PlanID, Counts: map[string]int64{}}}
+		}
+		pr.Start = minTime(pr.Start, run.StartedAt)
+		if run.FinishedAt.After(pr.End) {
+			pr.End = run.FinishedAt
+		}
+		for k, n := range map[string]int64{"inserted": run.Inserted, "modified": run.Modified, "deleted": run.Deleted,
+			"coupled": run.Coupled, "uncoupled": run.Uncoupled, "unchanged": run.Unchanged, "skipped": run.Skipped, "failed": run.Failed} {
+			pr.Result.Counts[k] += n
+		}
+		pr.Result.Changed = pr.Result.Changed || run.Inserted+run.Modified+run.Deleted+run.Coupled+run.Uncoupled+run.Failed > 0
+		out[run.Mapping] = pr
+	}
+	for name, pr := range out {
+		failures, err := r.e.State().Failures(ctx, name, maxFailures+1)
+		if err != nil {
+			return nil, err
+		}
+		for i, f := range failures {
+			if i == maxFailures {
+				pr.Result.Failures = append(pr.Result.Failures, "and more: see coupler errors")
+				break
+			}
+			pr.Result.Failures = append(pr.Result.Failures, f.SourceID+": "+f.Message)
+		}
+		out[name] = pr
+	}
+	return out, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// Run implements serve.Runner: plan the mapping, then apply the plan, even
+// when it writes nothing, so that the watermarks move and the run is
+// logged. A plan is abandoned when shutdown begins; an apply stops before
+// its next batch of writes.
+func (r *Runner) Run(ctx context.Context, drain <-chan struct{}, mapping string) (serve.Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.drain = drain
+	res := serve.Result{Counts: map[string]int64{}}
+	if err := r.open(ctx); err != nil {
+		return res, err
 	}
 	// Planning writes nothing to either system: it stops as soon as
 	// shutdown begins.

@@ -202,6 +202,23 @@ func (s *Scheduler) Trigger(name string) error {
 	return nil
 }
 
+// Restore tells the scheduler of a run of job name that ended before this
+// scheduler started (read from the state database when serve restarts), so
+// that the job's next run follows its schedule and inactivity timeout from
+// that run instead of coming due at once. It does nothing to a job that
+// has run here already or is running.
+func (s *Scheduler) Restore(name string, start, end time.Time, changed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.jobs[name]
+	if !ok || e.Running || !e.LastEnd.IsZero() || end.IsZero() {
+		return
+	}
+	e.LastStart, e.LastEnd = start, end
+	e.Idle = !changed && e.InactivityTimeout > 0
+	e.Next = e.nextAfter(start, end, changed, nil)
+}
+
 // Next returns the earliest time a job that is not running is due, and
 // false when there is none.
 func (s *Scheduler) Next() (time.Time, bool) {

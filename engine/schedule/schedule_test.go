@@ -194,3 +194,53 @@ func TestSetKeepsState(t *testing.T) {
 		t.Error("a job without interval or cron was accepted")
 	}
 }
+
+// After a restart, a job that ran recently waits out the rest of its
+// interval (or its inactivity timeout) instead of running at once, and a
+// job whose time passed while serve was down runs at once.
+func TestRestore(t *testing.T) {
+	tests := []struct {
+		name           string
+		job            Job
+		start, end     time.Duration // of the past run, relative to now
+		changed        bool
+		wantNext       time.Duration // relative to now
+		wantIdle       bool
+		runHereFirst   bool
+		wantUnrestored bool
+	}{
+		{name: "recent run waits the rest of the interval", job: Job{Name: "A", Every: 30 * time.Minute},
+			start: -10 * time.Minute, end: -9 * time.Minute, changed: true, wantNext: 20 * time.Minute},
+		{name: "overdue job runs at once", job: Job{Name: "A", Every: 30 * time.Minute},
+			start: -2 * time.Hour, end: -2 * time.Hour, changed: true, wantNext: -90 * time.Minute},
+		{name: "idle job keeps sleeping", job: Job{Name: "A", Every: 30 * time.Minute, InactivityTimeout: 12 * time.Hour},
+			start: -time.Hour, end: -time.Hour, changed: false, wantNext: 11 * time.Hour, wantIdle: true},
+		{name: "a run here wins over history", job: Job{Name: "A", Every: 30 * time.Minute},
+			start: -10 * time.Minute, end: -9 * time.Minute, changed: true, runHereFirst: true, wantUnrestored: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &clock{t: t0}
+			s := New(c.now)
+			if err := s.Set([]Job{tt.job}); err != nil {
+				t.Fatal(err)
+			}
+			if tt.runHereFirst {
+				s.Due()
+				s.Done("A", true, nil)
+			}
+			s.Restore("A", t0.Add(tt.start), t0.Add(tt.end), tt.changed)
+			s.Restore("UNKNOWN", t0, t0, true) // ignored
+			st := s.States()[0]
+			if tt.wantUnrestored {
+				if !st.LastEnd.Equal(t0) {
+					t.Fatalf("history replaced a run made here: last end %v", st.LastEnd)
+				}
+				return
+			}
+			if !st.Next.Equal(t0.Add(tt.wantNext)) || st.Idle != tt.wantIdle || !st.LastEnd.Equal(t0.Add(tt.end)) {
+				t.Fatalf("next %v idle %v last end %v; want next %v idle %v", st.Next.Sub(t0), st.Idle, st.LastEnd.Sub(t0), tt.wantNext, tt.wantIdle)
+			}
+		})
+	}
+}

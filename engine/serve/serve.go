@@ -78,6 +78,21 @@ type Result struct {
 	Watermarks map[string]time.Time
 }
 
+// PastRun is a mapping's last run made before this serve started, as the
+// state database recorded it.
+type PastRun struct {
+	Start, End time.Time
+	Result     Result
+}
+
+// HistoryReader is implemented by a Runner that can tell the last run of
+// each mapping made before serve started, so that after a restart each
+// schedule goes on from that run (a mapping that ran five minutes ago on a
+// 30-minute interval waits 25 more) and the status page shows it.
+type HistoryReader interface {
+	History(ctx context.Context) (map[string]PastRun, error)
+}
+
 // Config configures a Server.
 type Config struct {
 	Load   Loader
@@ -239,6 +254,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	s.restore(ctx)
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- hs.Serve(s.listener) }()
@@ -290,6 +306,29 @@ func (s *Server) Run(ctx context.Context) error {
 	_ = hs.Shutdown(sctx)
 	s.log.Info("stopped")
 	return err
+}
+
+// restore takes each mapping's last run before this start from the
+// runner, when it can tell. Without it every mapping runs at once, which
+// is safe, so a failure to read it is only logged.
+func (s *Server) restore(ctx context.Context) {
+	h, ok := s.cfg.Runner.(HistoryReader)
+	if !ok {
+		return
+	}
+	past, err := h.History(ctx)
+	if err != nil {
+		s.log.Warn("cannot read the last runs: every mapping runs at once", "err", err.Error())
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, pr := range past {
+		s.sched.Restore(name, pr.Start, pr.End, pr.Result.Changed)
+		if s.last[name] == nil {
+			s.last[name] = &lastRun{Start: pr.Start, End: pr.End, Result: pr.Result}
+		}
+	}
 }
 
 // loop runs due mappings one at a time until shutdown begins.

@@ -408,3 +408,46 @@ func TestConnectorMetrics(t *testing.T) {
 		}
 	}
 }
+
+// historyRunner is a fakeRunner that remembers runs made before serve
+// started, as the state database does.
+type historyRunner struct {
+	*fakeRunner
+	past map[string]PastRun
+}
+
+func (r *historyRunner) History(context.Context) (map[string]PastRun, error) { return r.past, nil }
+
+// TestRestartKeepsSchedule: after a restart, a mapping that ran ten
+// minutes ago on an hourly schedule is not run again at once, and the
+// status page shows its last run; a mapping that never ran runs at once.
+func TestRestartKeepsSchedule(t *testing.T) {
+	now := time.Now().UTC()
+	r := &historyRunner{fakeRunner: &fakeRunner{runs: make(chan string, 10)}, past: map[string]PastRun{
+		"CUSTOMER": {Start: now.Add(-10 * time.Minute), End: now.Add(-9 * time.Minute),
+			Result: Result{PlanID: "20261124-000000-feed01", Changed: true, Counts: map[string]int64{"inserted": 7}, Failures: []string{"C-9: name is required"}}},
+	}}
+	s, base := startServer(t, Config{Load: func() (*Project, error) { return testProject("CUSTOMER", "VENDOR"), nil }, Runner: r})
+	if m := next(t, r.runs); m != "VENDOR" {
+		t.Fatalf("first run is %s, want VENDOR (CUSTOMER ran 10 minutes ago)", m)
+	}
+	settle(t, s)
+	select {
+	case m := <-r.runs:
+		t.Fatalf("%s ran again at once", m)
+	default:
+	}
+	for _, st := range s.sched.States() {
+		if st.Name == "CUSTOMER" {
+			if want := now.Add(50 * time.Minute); st.Next.Sub(want).Abs() > time.Second {
+				t.Errorf("CUSTOMER next run %v, want %v", st.Next, want)
+			}
+		}
+	}
+	_, page := get(t, base+"/")
+	for _, want := range []string{"20261124-000000-feed01", "7 inserted", "C-9: name is required"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("status page lacks %q", want)
+		}
+	}
+}
