@@ -67,7 +67,8 @@ launch:
 // batch would encode many writeRequests as parts of one request and decode
 // each part into a writeResponse for result.
 func (c *Client) writeOne(ctx context.Context, e connectors.Entity, op connectors.WriteOp) connectors.WriteResult {
-	wr, err := prepareWrite(e, op)
+	k := c.keyer(e)
+	wr, err := prepareWrite(k, e, op)
 	if err != nil {
 		return connectors.WriteResult{Key: op.Key, Err: wrap(string(op.Op), e.Name, op.Key, err)}
 	}
@@ -80,7 +81,7 @@ func (c *Client) writeOne(ctx context.Context, e connectors.Entity, op connector
 			return resultError(e, op, err)
 		}
 	}
-	res, err := result(e, op, resp)
+	res, err := result(k, e, op, resp)
 	if err != nil {
 		return connectors.WriteResult{Key: op.Key, Err: wrap(string(op.Op), e.Name, op.Key, err)}
 	}
