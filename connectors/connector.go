@@ -167,6 +167,10 @@ type AlternateKey struct {
 	Types map[string]string
 }
 
+// AlternateKeyTypes are the EDM types an alternate key's field may have.
+var AlternateKeyTypes = []string{"Edm.String", "Edm.Guid", "Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte", "Edm.SByte",
+	"Edm.Decimal", "Edm.Double", "Edm.Single", "Edm.Boolean", "Edm.Date", "Edm.DateTimeOffset"}
+
 // Name is the key as a mapping names it: the fields joined by commas.
 func (k AlternateKey) Name() string {
 	out := ""

@@ -205,6 +205,9 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 		"batch_size": func(_, v *yaml.Node) {
 			c.BatchSize, _ = d.integer(v, what+": batch_size", 1, 1000)
 		},
+		"atomicity": func(_, v *yaml.Node) {
+			c.Atomicity = decodeAtomicity(d, v, what)
+		},
 		"max_concurrency": func(_, v *yaml.Node) {
 			c.MaxConcurrency, _ = d.integer(v, what+": max_concurrency", 1, 256)
 		},
@@ -336,6 +339,7 @@ func decodeEntities(d *decoder, v *yaml.Node, what string) map[string]*EntityDec
 		decl := &EntityDecl{Pos: d.pos(k)}
 		ewhat := what + ": entity " + k.Value
 		d.object(ev, ewhat, nil, entityKeys(d, ewhat, decl))
+		checkKeyTypes(d, ev, ewhat, decl)
 		out[k.Value] = decl
 	}
 	return out

@@ -221,10 +221,6 @@ var (
 	dateRE   = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
 )
 
-// KeyTypes are the EDM types an alternate key's field may have.
-var KeyTypes = []string{"Edm.String", "Edm.Guid", "Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte", "Edm.SByte",
-	"Edm.Decimal", "Edm.Double", "Edm.Single", "Edm.Boolean", "Edm.Date", "Edm.DateTimeOffset"}
-
 // typedLiteral writes v as an OData URL literal of type typ ("" is
 // Edm.String): a string in single quotes with quotes doubled, anything else
 // bare once it is checked to be of its type, so that no value can break
@@ -266,7 +262,7 @@ func typedLiteral(typ, v string) (string, error) {
 		}
 		return timeLiteral(t), nil
 	}
-	return "", fmt.Errorf("key type %q is not one of %s", typ, strings.Join(KeyTypes, ", "))
+	return "", fmt.Errorf("key type %q is not one of %s", typ, strings.Join(connectors.AlternateKeyTypes, ", "))
 }
 
 // parsePredicate parses a key predicate "name='x',other=1" into unquoted
@@ -376,8 +372,8 @@ func checkAlternateKeys(keys map[string]connectors.AlternateKey) error {
 			if !seen[f] {
 				return fmt.Errorf("odata: entity %s: key type given for %s, which is not a field of the alternate key", entity, f)
 			}
-			if !slices.Contains(KeyTypes, k.Types[f]) {
-				return fmt.Errorf("odata: entity %s: key field %s: type %q is not one of %s", entity, f, k.Types[f], strings.Join(KeyTypes, ", "))
+			if !slices.Contains(connectors.AlternateKeyTypes, k.Types[f]) {
+				return fmt.Errorf("odata: entity %s: key field %s: type %q is not one of %s", entity, f, k.Types[f], strings.Join(connectors.AlternateKeyTypes, ", "))
 			}
 		}
 	}

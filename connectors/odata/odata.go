@@ -91,6 +91,9 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 	default:
 		return nil, fmt.Errorf("odata: atomicity %q is not %q or %q", cfg.Atomicity, connectors.AtomicityRecord, connectors.AtomicityBatch)
 	}
+	if cfg.Atomicity == connectors.AtomicityBatch && cfg.BatchSize <= 1 {
+		return nil, errors.New("odata: atomicity batch needs batch_size above 1: change sets travel in $batch requests")
+	}
 	if cfg.PageSize < 0 {
 		return nil, fmt.Errorf("odata: page size %d is negative", cfg.PageSize)
 	}
