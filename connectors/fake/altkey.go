@@ -163,3 +163,16 @@ func (k namedKey) String() string {
 	}
 	return b.String()
 }
+
+// SetAlternateKeys declares the alternate keys of set, as
+// EntitySet.AlternateKeys does, on a server built by NewCRM or NewERP.
+// Call it before the server serves requests: a set's declaration is read
+// without a lock.
+func (s *Server) SetAlternateKeys(set string, keys ...[]string) error {
+	t, err := s.table(set)
+	if err != nil {
+		return err
+	}
+	t.def.AlternateKeys = keys
+	return nil
+}
