@@ -23,19 +23,19 @@ const maxBatchSize = 1000
 type batchPart struct {
 	ID             string            `json:"id"`
 	AtomicityGroup string            `json:"atomicityGroup,omitempty"`
-	Method  string            `json:"method"`
-	URL     string            `json:"url"`
-	Headers map[string]string `json:"headers,omitempty"`
-	Body    json.RawMessage   `json:"body,omitempty"`
+	Method         string            `json:"method"`
+	URL            string            `json:"url"`
+	Headers        map[string]string `json:"headers,omitempty"`
+	Body           json.RawMessage   `json:"body,omitempty"`
 }
 
 // batchAnswer is the server's answer to one batchPart.
 type batchAnswer struct {
 	ID             string            `json:"id"`
 	AtomicityGroup string            `json:"atomicityGroup"`
-	Status  int               `json:"status"`
-	Headers map[string]string `json:"headers"`
-	Body    json.RawMessage   `json:"body"`
+	Status         int               `json:"status"`
+	Headers        map[string]string `json:"headers"`
+	Body           json.RawMessage   `json:"body"`
 }
 
 // writeBatched is Write for Config.BatchSize > 1. The ops are sent in
