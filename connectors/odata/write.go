@@ -16,6 +16,10 @@ import (
 //	update  PATCH  {base}/{entity}({key}) If-Match: {etag} or *
 //	delete  DELETE {base}/{entity}({key}) If-Match: {etag} or *
 //
+// With an alternate key declared for the entity (Config.AlternateKeys) and
+// named by e.Key, {key} is its predicate instead, e.g.
+// accounts(accountnumber='A-1'); see keyer.
+//
 // An update always sends If-Match, because a PATCH without it upserts in
 // Dataverse and an update must never create. A 412 gives an error wrapping
 // connectors.ErrStale, a 404 one wrapping connectors.ErrNotFound.
