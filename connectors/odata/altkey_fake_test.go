@@ -180,3 +180,27 @@ func fieldValues(recs []connectors.Record, field string) []string {
 	sort.Strings(out)
 	return out
 }
+
+func TestDescribeCompositeAlternateKey(t *testing.T) {
+	s := altKeyServer(t)
+	c := fakeClientCfg(t, s, func(cfg *connectors.Config) {
+		cfg.AlternateKeys = map[string]connectors.AlternateKey{
+			"accounts": altKeys["accounts"],
+			"parts":    altKeys["parts"],
+			"missing":  {Fields: []string{"a", "b"}},
+		}
+	})
+	schema, err := c.Describe(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := schema.Entity("parts").Field("name,region"); f == nil || f.Type != "Edm.String" {
+		t.Errorf("parts has no field for its composite key: %+v", schema.Entity("parts"))
+	}
+	if f := schema.Entity("accounts").Field("accountnumber"); f == nil {
+		t.Errorf("accounts lost accountnumber")
+	}
+	if n := len(schema.Entity("accounts").Fields); n != 4 { // accountid, accountnumber, name, modifiedon
+		t.Errorf("accounts fields = %+v, want no synthetic field for a one-field key", schema.Entity("accounts").Fields)
+	}
+}

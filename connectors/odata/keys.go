@@ -379,3 +379,21 @@ func checkAlternateKeys(keys map[string]connectors.AlternateKey) error {
 	}
 	return nil
 }
+
+// describeAlternateKeys adds to s, for each declared composite alternate
+// key whose fields the entity set has, the field a mapping keys by: the
+// fields joined by commas, holding the key predicate the connector fills
+// in. validate --online then accepts that key, and describe shows it.
+func (c *Client) describeAlternateKeys(s *connectors.Schema) {
+	for _, name := range slices.Sorted(maps.Keys(c.altKeys)) {
+		k := c.altKeys[name]
+		es := s.Entity(name)
+		if len(k.Fields) < 2 || es == nil || es.Field(k.Name()) != nil {
+			continue
+		}
+		if slices.ContainsFunc(k.Fields, func(f string) bool { return es.Field(f) == nil }) {
+			continue // validate reports the mapping's key as missing
+		}
+		es.Fields = append(es.Fields, connectors.FieldSchema{Name: k.Name(), Type: "Edm.String"})
+	}
+}
