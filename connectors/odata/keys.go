@@ -397,3 +397,46 @@ func (c *Client) describeAlternateKeys(s *connectors.Schema) {
 		es.Fields = append(es.Fields, connectors.FieldSchema{Name: k.Name(), Type: "Edm.String"})
 	}
 }
+
+// bindAlternateKeys rewrites lookups bound to a record of a set with a
+// declared alternate key. The engine writes a bound lookup as
+// "x@odata.bind": "/set(id)" with the id as coupled; when the lookup's
+// mapping is keyed by the alternate key, that id is the key's value, which
+// the service must be sent as the key predicate: /accounts(accountnumber='A-1').
+// An id that is a GUID is taken to be the primary key (Dataverse's keys are
+// GUIDs) and left alone. fields is not modified; a copy is returned when
+// something changed.
+func (c *Client) bindAlternateKeys(fields connectors.Record) (connectors.Record, error) {
+	if len(c.altKeys) == 0 {
+		return fields, nil
+	}
+	var out connectors.Record
+	for name, v := range fields {
+		ref, ok := v.(string)
+		if !ok || !strings.HasSuffix(name, "@odata.bind") || !strings.HasPrefix(ref, "/") || !strings.HasSuffix(ref, ")") {
+			continue
+		}
+		open := strings.IndexByte(ref, '(')
+		if open < 0 {
+			continue
+		}
+		set, id := ref[1:open], ref[open+1:len(ref)-1]
+		alt, declared := c.altKeys[set]
+		if !declared || guidRE.MatchString(id) {
+			continue
+		}
+		k := keyer{field: alt.Name(), alt: &alt}
+		path, err := k.path(set, id)
+		if err != nil {
+			return nil, fmt.Errorf("field %s: %w", name, err)
+		}
+		if out == nil {
+			out = maps.Clone(fields)
+		}
+		out[name] = "/" + path
+	}
+	if out == nil {
+		return fields, nil
+	}
+	return out, nil
+}

@@ -174,3 +174,40 @@ func FuzzAlternateKeyPath(f *testing.F) {
 }
 
 func jsonNumber(s string) any { return json.Number(s) }
+
+func TestBindAlternateKeys(t *testing.T) {
+	c := &Client{altKeys: map[string]connectors.AlternateKey{
+		"accounts": {Fields: []string{"accountnumber"}},
+		"parts":    {Fields: []string{"name", "region"}, Types: map[string]string{"region": "Edm.Int32"}},
+	}}
+	const guid = "00000000-0000-0000-0000-000000000001"
+	in := connectors.Record{
+		"parentaccountid@odata.bind": "/accounts(O'Brien)",
+		"ownerid@odata.bind":         "/systemusers(" + guid + ")",
+		"primaryaccount@odata.bind":  "/accounts(" + guid + ")",
+		"partid@odata.bind":          "/parts(region=2,name='bolt')",
+		"cleared@odata.bind":         nil,
+		"name":                       "/accounts(x)",
+	}
+	got, err := c.bindAlternateKeys(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := connectors.Record{
+		"parentaccountid@odata.bind": "/accounts(accountnumber='O''Brien')",
+		"ownerid@odata.bind":         "/systemusers(" + guid + ")",
+		"primaryaccount@odata.bind":  "/accounts(" + guid + ")",
+		"partid@odata.bind":          "/parts(name='bolt',region=2)",
+		"cleared@odata.bind":         nil,
+		"name":                       "/accounts(x)",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("bindAlternateKeys =\n%v\nwant\n%v", got, want)
+	}
+	if in["parentaccountid@odata.bind"] != "/accounts(O'Brien)" {
+		t.Error("the input was modified")
+	}
+	if _, err := c.bindAlternateKeys(connectors.Record{"p@odata.bind": "/parts(garbage)"}); err == nil {
+		t.Error("a bind to a malformed composite key: want an error")
+	}
+}

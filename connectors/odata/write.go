@@ -72,7 +72,7 @@ launch:
 // each part into a writeResponse for result.
 func (c *Client) writeOne(ctx context.Context, e connectors.Entity, op connectors.WriteOp) connectors.WriteResult {
 	k := c.keyer(e)
-	wr, err := prepareWrite(k, e, op)
+	wr, err := c.encodeWrite(k, e, op)
 	if err != nil {
 		return connectors.WriteResult{Key: op.Key, Err: wrap(string(op.Op), e.Name, op.Key, err)}
 	}

@@ -31,7 +31,18 @@ type writeResponse struct {
 	body   []byte
 }
 
-// prepareWrite encodes op as a writeRequest.
+// encodeWrite encodes op as a writeRequest, after rewriting lookups bound
+// to records addressed by an alternate key (bindAlternateKeys).
+func (c *Client) encodeWrite(k keyer, e connectors.Entity, op connectors.WriteOp) (writeRequest, error) {
+	fields, err := c.bindAlternateKeys(op.Fields)
+	if err != nil {
+		return writeRequest{}, err
+	}
+	op.Fields = fields
+	return prepareWrite(k, e, op)
+}
+
+// prepareWrite encodes op as a writeRequest, op's lookups already bound.
 func prepareWrite(k keyer, e connectors.Entity, op connectors.WriteOp) (writeRequest, error) {
 	wr := writeRequest{header: http.Header{}}
 	switch op.Op {
