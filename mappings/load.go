@@ -485,6 +485,9 @@ func (l *loader) checkDeclaredFields(m *Mapping) {
 		for _, f := range c.Entities[s.Entity].Fields {
 			set[f] = true
 		}
+		if ak := c.Entities[s.Entity].AlternateKey; len(ak) > 1 {
+			set[strings.Join(ak, ",")] = true // a composite alternate key, as a mapping keys by it
+		}
 		return set
 	}
 	check := func(s Side, known map[string]bool, field string, pos Pos, what string) {
