@@ -135,6 +135,52 @@ type Config struct {
 	// Resources describes, for connectors that need it (rest), how each
 	// entity is reached, by entity name.
 	Resources map[string]Resource
+	// AlternateKeys declares, by entity name, an alternate key that an
+	// OData connector addresses records by instead of the primary key, as in
+	// Dataverse's accounts(accountnumber='A-1'). It applies when a mapping's
+	// key is that alternate key (see AlternateKey).
+	AlternateKeys map[string]AlternateKey
+	// Atomicity says what a $batch of writes (BatchSize above 1) guarantees:
+	// AtomicityRecord (the default, "") lets each record succeed or fail on
+	// its own; AtomicityBatch sends each batch as one change set, written
+	// all or nothing.
+	Atomicity string
+}
+
+// Write atomicity of Config.Atomicity.
+const (
+	AtomicityRecord = "record"
+	AtomicityBatch  = "batch"
+)
+
+// AlternateKey is a key other than the primary one that identifies the
+// records of an entity set.
+type AlternateKey struct {
+	// Fields are the key's properties, in the order they are written in
+	// URLs. With one field the record's id is that field's value; with
+	// several it is the key predicate, e.g. "name='A',region=1", which the
+	// connector adds to every record it returns under the mapping's key
+	// (the fields joined by commas, e.g. "name,region").
+	Fields []string
+	// Types gives the EDM type of fields whose literal is not a string,
+	// e.g. "Edm.Int32" or "Edm.Guid"; a field not listed is an Edm.String.
+	Types map[string]string
+}
+
+// AlternateKeyTypes are the EDM types an alternate key's field may have.
+var AlternateKeyTypes = []string{"Edm.String", "Edm.Guid", "Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte", "Edm.SByte",
+	"Edm.Decimal", "Edm.Double", "Edm.Single", "Edm.Boolean", "Edm.Date", "Edm.DateTimeOffset"}
+
+// Name is the key as a mapping names it: the fields joined by commas.
+func (k AlternateKey) Name() string {
+	out := ""
+	for i, f := range k.Fields {
+		if i > 0 {
+			out += ","
+		}
+		out += f
+	}
+	return out
 }
 
 // ETagField is where a record read by any connector carries its version, so

@@ -16,7 +16,24 @@ func ConnectorConfig(c *mappings.Connector) connectors.Config {
 			ClientID: c.Auth.ClientID, ClientSecret: c.Auth.ClientSecret, Scopes: c.Auth.Scopes,
 			Username: c.Auth.Username, Password: c.Auth.Password, Header: c.Auth.Header, Key: c.Auth.Key},
 		Resources: resources(c.Entities),
+		// Added for issue 6b (alternate keys, change sets).
+		AlternateKeys: alternateKeys(c.Entities), Atomicity: c.Atomicity,
 	}
+}
+
+// alternateKeys collects the alternate keys of the declared entities.
+func alternateKeys(entities map[string]*mappings.EntityDecl) map[string]connectors.AlternateKey {
+	var out map[string]connectors.AlternateKey
+	for name, e := range entities {
+		if len(e.AlternateKey) == 0 {
+			continue
+		}
+		if out == nil {
+			out = map[string]connectors.AlternateKey{}
+		}
+		out[name] = connectors.AlternateKey{Fields: e.AlternateKey, Types: e.KeyTypes}
+	}
+	return out
 }
 
 // resources collects the rest settings of the declared entities.

@@ -211,6 +211,9 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 		"batch_size": func(_, v *yaml.Node) {
 			c.BatchSize, _ = d.integer(v, what+": batch_size", 1, 1000)
 		},
+		"atomicity": func(_, v *yaml.Node) {
+			c.Atomicity = decodeAtomicity(d, v, what)
+		},
 		"max_concurrency": func(_, v *yaml.Node) {
 			c.MaxConcurrency, _ = d.integer(v, what+": max_concurrency", 1, 256)
 		},
@@ -342,6 +345,7 @@ func decodeEntities(d *decoder, v *yaml.Node, what string) map[string]*EntityDec
 		decl := &EntityDecl{Pos: d.pos(k)}
 		ewhat := what + ": entity " + k.Value
 		d.object(ev, ewhat, nil, entityKeys(d, ewhat, decl))
+		checkKeyTypes(d, ev, ewhat, decl)
 		out[k.Value] = decl
 	}
 	return out
@@ -486,6 +490,9 @@ func (l *loader) checkDeclaredFields(m *Mapping) {
 		set := map[string]bool{}
 		for _, f := range c.Entities[s.Entity].Fields {
 			set[f] = true
+		}
+		if ak := c.Entities[s.Entity].AlternateKey; len(ak) > 1 {
+			set[strings.Join(ak, ",")] = true // a composite alternate key, as a mapping keys by it
 		}
 		return set
 	}

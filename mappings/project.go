@@ -76,6 +76,9 @@ type Connector struct {
 	RateLimit float64
 	// BatchSize, above 1, sends writes in $batch requests of that many.
 	BatchSize int
+	// Atomicity is connectors.AtomicityRecord ("" too) or AtomicityBatch:
+	// each $batch one change set, written all or nothing.
+	Atomicity string
 	// CAFile names a PEM file of extra trusted certificate authorities.
 	CAFile string
 	Auth   Auth
@@ -98,6 +101,12 @@ const (
 // EntityDecl is what the project file declares about one entity set.
 type EntityDecl struct {
 	Fields []string
+	// AlternateKey, for an odata connector, names the fields of an
+	// alternate key that records are addressed by when a mapping's key is
+	// that key (its field, or its fields joined by commas); KeyTypes gives
+	// the EDM type of its fields that are not strings.
+	AlternateKey []string
+	KeyTypes     map[string]string
 	// Resource says how a rest connector reaches the entity; nil when the
 	// declaration gives none of its keys.
 	Resource *connectors.Resource

@@ -1,6 +1,7 @@
 package mappings
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -58,7 +59,41 @@ func entityKeys(d *decoder, what string, decl *EntityDecl) map[string]keyHandler
 		}
 	}
 	return map[string]keyHandler{
-		"fields":  func(_, fv *yaml.Node) { decl.Fields, _ = d.strings(fv, what+": fields") },
+		"fields": func(_, fv *yaml.Node) { decl.Fields, _ = d.strings(fv, what+": fields") },
+		"alternate_key": func(_, v *yaml.Node) {
+			fields, ok := d.strings(v, what+": alternate_key")
+			if !ok {
+				return
+			}
+			seen := map[string]bool{}
+			for _, f := range fields {
+				if f == "" || strings.ContainsAny(f, ",()='/ ") || seen[f] {
+					d.errorf(v, "%s: alternate_key: %q is not a field name, or is given twice; write the key's fields, e.g. [accountnumber] or [name, region]", what, f)
+					return
+				}
+				seen[f] = true
+			}
+			decl.AlternateKey = fields
+		},
+		"key_types": func(_, v *yaml.Node) {
+			if v.Kind != yaml.MappingNode {
+				d.errorf(v, "%s: key_types must be a mapping of alternate key field to EDM type, e.g. { region: Edm.Int32 }, not %s", what, kindName(v))
+				return
+			}
+			decl.KeyTypes = map[string]string{}
+			for i := 0; i+1 < len(v.Content); i += 2 {
+				k, tv := v.Content[i], resolveAlias(v.Content[i+1])
+				s, ok := d.nonEmpty(tv, what+": key_types "+k.Value)
+				if !ok {
+					continue
+				}
+				if !slices.Contains(connectors.AlternateKeyTypes, s) {
+					d.errorf(tv, "%s: key_types %s: %q is not one of %s", what, k.Value, s, strings.Join(connectors.AlternateKeyTypes, ", "))
+					continue
+				}
+				decl.KeyTypes[k.Value] = s
+			}
+		},
 		"list":    endpoint("list", false, func(r *connectors.Resource) *connectors.Endpoint { return &r.List }),
 		"get":     endpoint("get", true, func(r *connectors.Resource) *connectors.Endpoint { return &r.Get }),
 		"create":  endpoint("create", false, func(r *connectors.Resource) *connectors.Endpoint { return &r.Create }),
@@ -152,4 +187,22 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// checkKeyTypes reports key_types given for fields outside alternate_key.
+func checkKeyTypes(d *decoder, n *yaml.Node, what string, decl *EntityDecl) {
+	for _, f := range slices.Sorted(maps.Keys(decl.KeyTypes)) {
+		if !slices.Contains(decl.AlternateKey, f) {
+			d.errorf(n, "%s: key_types names %s, which is not a field of alternate_key %v", what, f, decl.AlternateKey)
+		}
+	}
+}
+
+// decodeAtomicity decodes a connector's atomicity: record or batch.
+func decodeAtomicity(d *decoder, v *yaml.Node, what string) string {
+	s, ok := d.nonEmpty(v, what+": atomicity")
+	if ok && s != connectors.AtomicityRecord && s != connectors.AtomicityBatch {
+		d.errorf(v, "%s: atomicity must be record (each record succeeds or fails on its own) or batch (each $batch request is one change set, written all or nothing), not %q", what, s)
+	}
+	return s
 }

@@ -27,10 +27,11 @@ type batchRequest struct {
 
 // batchResponse is the answer to one batchRequest.
 type batchResponse struct {
-	ID      string            `json:"id,omitempty"`
-	Status  int               `json:"status"`
-	Headers map[string]string `json:"headers,omitempty"`
-	Body    json.RawMessage   `json:"body,omitempty"`
+	ID             string            `json:"id,omitempty"`
+	AtomicityGroup string            `json:"atomicityGroup,omitempty"`
+	Status         int               `json:"status"`
+	Headers        map[string]string `json:"headers,omitempty"`
+	Body           json.RawMessage   `json:"body,omitempty"`
 }
 
 // serveBatch answers POST /$batch in the OData 4.01 JSON format. Requests
@@ -38,8 +39,8 @@ type batchResponse struct {
 // nor throttled: the batch is one request). As the protocol says, the batch
 // stops at the first failed request unless the client sent
 // Prefer: odata.continue-on-error; a request whose dependsOn names a failed
-// request answers 424. Atomicity groups (change sets) are not supported and
-// answer 400, so a client cannot believe it got atomicity it did not.
+// request answers 424. Requests sharing an atomicityGroup (a change set)
+// must be adjacent and succeed or fail together; see runGroup.
 func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		writeStatus(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType",
@@ -58,11 +59,9 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest("a batch may hold at most %d requests, not %d", maxBatch, len(batch.Requests)))
 		return
 	}
-	for _, br := range batch.Requests {
-		if br.AtomicityGroup != "" {
-			writeError(w, badRequest("atomicityGroup is not supported: send independent requests"))
-			return
-		}
+	if err := checkGroups(batch.Requests); err != nil {
+		writeError(w, err)
+		return
 	}
 	continueOnError := false
 	for _, line := range r.Header.Values("Prefer") {
@@ -78,7 +77,22 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		Responses []batchResponse `json:"responses"`
 	}{Responses: make([]batchResponse, 0, len(batch.Requests))}
-	for _, br := range batch.Requests {
+	for i := 0; i < len(batch.Requests); {
+		br := batch.Requests[i]
+		if br.AtomicityGroup != "" {
+			n := groupLen(batch.Requests[i:])
+			resps, ok := s.runGroup(r, batch.Requests[i:i+n], failed)
+			out.Responses = append(out.Responses, resps...)
+			i += n
+			if !ok {
+				failed[br.AtomicityGroup] = true
+				if !continueOnError {
+					break
+				}
+			}
+			continue
+		}
+		i++
 		var resp batchResponse
 		if slices.ContainsFunc(br.DependsOn, func(id string) bool { return failed[id] }) {
 			resp = batchError(br.ID, errorf(http.StatusFailedDependency, "FailedDependency",

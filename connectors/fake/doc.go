@@ -10,7 +10,10 @@
 // "x@odata.bind" and read back as "_x_value", server-stamped last-modified
 // fields at the real systems' precision, and service-protection throttling
 // (429 with Retry-After) on demand. A JSON $batch (OData 4.01) endpoint is
-// served at /$batch.
+// served at /$batch, with atomicity groups (change sets) that are rolled
+// back as a whole when one of their requests fails (changeset.go). Records
+// can be addressed by declared alternate keys, accounts(accountnumber='A-1')
+// (EntitySet.AlternateKeys, altkey.go).
 //
 // Behaviour a client may trip over, on purpose:
 //
@@ -28,6 +31,9 @@
 //     specifies (Dataverse's are not); GUIDs compare ignoring case.
 //   - Unknown $-options ($expand, $apply, ...) answer 400, deeper paths
 //     (navigation, properties) 404, and PUT 405.
+//   - A failed atomicity group answers as SAP CAP does: requests that ran
+//     before the failure keep their 2xx answers although they were rolled
+//     back, the rest answer 424.
 //
 // Records are kept compactly: each record's fields are stored as their JSON
 // literals concatenated in one string, so a set of 100,000 customers costs

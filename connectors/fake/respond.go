@@ -146,6 +146,8 @@ type parsedPath struct {
 	set    string // entity set
 	key    string // normalised key, when hasKey
 	hasKey bool
+	named  namedKey // the key as written with names, if it was; see altkey.go
+	badKey error    // why named, if it is the primary key, is malformed
 }
 
 // parsePath splits the escaped request path "/set" or "/set(key)". It
@@ -163,6 +165,22 @@ func parsePath(escaped string) (parsedPath, error) {
 	}
 	if p == "" || strings.Contains(escaped, "/") {
 		return parsedPath{}, errorf(http.StatusNotFound, codeNotFound, "no resource at /%s", p)
+	}
+	if open := strings.IndexByte(p, '('); open > 0 && strings.HasSuffix(p, ")") {
+		named, ok, err := parseNamedKey(p[open+1 : len(p)-1])
+		if err != nil {
+			return parsedPath{}, err
+		}
+		if ok && len(named) > 1 { // composite: only an alternate key
+			return parsedPath{set: p[:open], hasKey: true, named: named}, nil
+		}
+		if ok {
+			// Resolved now if it names the primary key, which only the
+			// table knows; a value no primary key can have waits in
+			// badKey for that verdict.
+			_, key, _, err := splitKeySegment(p)
+			return parsedPath{set: p[:open], key: key, hasKey: true, named: named, badKey: err}, nil
+		}
 	}
 	set, key, hasKey, err := splitKeySegment(p)
 	if err != nil {

@@ -39,6 +39,12 @@ type EntitySet struct {
 	// target entity set. A lookup "ownerid" is written as
 	// "ownerid@odata.bind": "/systemusers(<id>)" and read as "_ownerid_value".
 	Lookups map[string]string
+	// AlternateKeys declares Dataverse-style alternate keys: sets of fields
+	// whose values identify a record, so that it can be addressed as
+	// accounts(accountnumber='A-1') or (name='x',region=1) as well as by
+	// its key. Uniqueness is not enforced: a key that matches two records
+	// answers 409.
+	AlternateKeys [][]string
 }
 
 // Server is an in-memory OData v4 service serving a fixed list of entity sets.
@@ -50,6 +56,8 @@ type Server struct {
 	version uint64 // last ETag version handed out, shared by all sets
 
 	ctl control // throttling and request counters; has its own lock
+
+	groupMu sync.Mutex // held while a $batch atomicity group runs: see runGroup
 }
 
 // New returns a server serving sets. Sets with an empty Name or Key are
@@ -137,6 +145,18 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 			writeMethodNotAllowed(w, "GET, POST")
 		}
 		return
+	}
+	if p.named != nil && p.named.primary(t) && p.badKey != nil {
+		writeError(w, p.badKey)
+		return
+	}
+	if p.named != nil && !p.named.primary(t) {
+		key, err := s.resolveAlternate(t, p.named)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		p.key = key
 	}
 	switch r.Method {
 	case http.MethodGet:

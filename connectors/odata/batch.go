@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,19 +21,21 @@ const maxBatchSize = 1000
 
 // batchPart is one request of an OData 4.01 JSON batch.
 type batchPart struct {
-	ID      string            `json:"id"`
-	Method  string            `json:"method"`
-	URL     string            `json:"url"`
-	Headers map[string]string `json:"headers,omitempty"`
-	Body    json.RawMessage   `json:"body,omitempty"`
+	ID             string            `json:"id"`
+	AtomicityGroup string            `json:"atomicityGroup,omitempty"`
+	Method         string            `json:"method"`
+	URL            string            `json:"url"`
+	Headers        map[string]string `json:"headers,omitempty"`
+	Body           json.RawMessage   `json:"body,omitempty"`
 }
 
 // batchAnswer is the server's answer to one batchPart.
 type batchAnswer struct {
-	ID      string            `json:"id"`
-	Status  int               `json:"status"`
-	Headers map[string]string `json:"headers"`
-	Body    json.RawMessage   `json:"body"`
+	ID             string            `json:"id"`
+	AtomicityGroup string            `json:"atomicityGroup"`
+	Status         int               `json:"status"`
+	Headers        map[string]string `json:"headers"`
+	Body           json.RawMessage   `json:"body"`
 }
 
 // writeBatched is Write for Config.BatchSize > 1. The ops are sent in
@@ -43,9 +46,11 @@ type batchAnswer struct {
 //
 // with up to MaxConcurrency chunks in flight. Each op is the same request
 // the single path would send (prepareWrite), addressed relative to the
-// service root, and no atomicity groups are used: each record succeeds or
-// fails on its own, and its answer becomes a WriteResult exactly as a
-// response of its own would. When the $batch request itself fails (after
+// service root. By default no atomicity groups are used: each record
+// succeeds or fails on its own, and its answer becomes a WriteResult
+// exactly as a response of its own would. With Config.Atomicity "batch"
+// each chunk is one atomicity group (change set), and its results are all
+// or nothing (settleGroup). When the $batch request itself fails (after
 // the transport's retries) every op of the chunk gets that error. Context
 // cancellation behaves as in Write.
 func (c *Client) writeBatched(ctx context.Context, e connectors.Entity, ops []connectors.WriteOp) ([]connectors.WriteResult, error) {
@@ -91,16 +96,25 @@ func (c *Client) writeChunk(ctx context.Context, e connectors.Entity, ops []conn
 	wrs := make([]writeRequest, len(ops))
 	parts := make([]batchPart, 0, len(ops))
 	index := make(map[string]int, len(ops)) // part id -> op index
+	k := c.keyer(e)
 	for i, op := range ops {
-		wr, err := prepareWrite(e, op)
+		wr, err := c.encodeWrite(k, e, op)
 		if err != nil {
+			if c.atomic {
+				c.failGroup(e, ops, results, i, err)
+				return
+			}
 			fail(i, err)
 			continue
 		}
 		wrs[i] = wr
 		id := strconv.Itoa(i + 1)
 		index[id] = i
-		parts = append(parts, c.batchPart(id, wr))
+		p := c.batchPart(id, wr)
+		if c.atomic {
+			p.AtomicityGroup = changeSetID
+		}
+		parts = append(parts, p)
 	}
 	if len(parts) == 0 {
 		return
@@ -114,19 +128,102 @@ func (c *Client) writeChunk(ctx context.Context, e connectors.Entity, ops []conn
 		return
 	}
 	done := make([]bool, len(ops))
+	var groupErr *batchAnswer // an answer for the change set as a whole
 	for _, a := range answers {
 		i, ok := index[a.ID]
+		if !ok && c.atomic && (a.ID == changeSetID || a.AtomicityGroup == changeSetID) && (a.Status < 200 || a.Status > 299) {
+			groupErr = &a
+			continue
+		}
 		if !ok || done[i] {
 			continue // not ours, or a duplicate: the first answer counts
 		}
 		done[i] = true
 		results[i] = c.batchResult(e, ops[i], wrs[i], a)
 	}
+	if c.atomic {
+		c.settleGroup(e, ops, wrs, results, done, groupErr)
+		return
+	}
 	for id, i := range index {
 		if !done[i] {
 			fail(i, fmt.Errorf("the $batch response has no answer for request %q: the write may or may not have taken effect", id))
 		}
 	}
+}
+
+// changeSetID names the one atomicity group of a $batch with atomicity:
+// batch.
+const changeSetID = "changeset"
+
+// ErrRolledBack is wrapped by the error of a write that was sent in a
+// change set (atomicity: batch) and undone because another write of the
+// same change set failed. The record is as it was; the next plan proposes
+// the write again.
+var ErrRolledBack = errors.New("rolled back with its change set")
+
+// settleGroup makes the results of one change set all or nothing. A
+// service may answer a failed change set with one error for the group,
+// with an error for the failed request only, or (SAP CAP) with 2xx answers
+// for the requests before the failure although they were rolled back: so
+// as soon as any request failed or went unanswered, every result of the
+// change set is a failure. The request that failed keeps its own error;
+// the others get ErrRolledBack naming it.
+func (c *Client) settleGroup(e connectors.Entity, ops []connectors.WriteOp, wrs []writeRequest, results []connectors.WriteResult, done []bool, groupErr *batchAnswer) {
+	cause := -1
+	for i := range ops {
+		if done[i] && results[i].Err != nil {
+			cause = i
+			break
+		}
+	}
+	var why error
+	switch {
+	case cause >= 0:
+		why = fmt.Errorf("record %s failed: %w", opName(ops[cause], cause), results[cause].Err)
+	case groupErr != nil:
+		why = c.batchResult(e, connectors.WriteOp{Op: ops[0].Op}, wrs[0], *groupErr).Err
+		why = fmt.Errorf("the change set failed: %w", why)
+	default:
+		for i := range ops {
+			if !done[i] {
+				why = fmt.Errorf("the $batch response has no answer for record %s", opName(ops[i], i))
+				break
+			}
+		}
+		if why == nil {
+			return // all succeeded
+		}
+	}
+	for i, op := range ops {
+		if i == cause {
+			continue
+		}
+		err := fmt.Errorf("%w (atomicity: batch): %w", ErrRolledBack, why)
+		results[i] = connectors.WriteResult{Key: op.Key, Err: wrap(string(op.Op), e.Name, op.Key, err)}
+	}
+}
+
+// failGroup fails every op of a change set that cannot be sent because op
+// bad could not be encoded: sending the rest would break all or nothing.
+func (c *Client) failGroup(e connectors.Entity, ops []connectors.WriteOp, results []connectors.WriteResult, bad int, err error) {
+	for i, op := range ops {
+		e2 := fmt.Errorf("not sent (atomicity: batch): record %s of the same change set cannot be written: %w", opName(ops[bad], bad), err)
+		if i == bad {
+			e2 = err
+		} else {
+			e2 = fmt.Errorf("%w: %w", ErrRolledBack, e2)
+		}
+		results[i] = connectors.WriteResult{Key: op.Key, Err: wrap(string(op.Op), e.Name, op.Key, e2)}
+	}
+}
+
+// opName names an op in messages: its key, or for a create its position.
+func opName(op connectors.WriteOp, i int) string {
+	if op.Key != "" {
+		return op.Key
+	}
+	return fmt.Sprintf("#%d (a create)", i+1)
 }
 
 // batchPart encodes wr as a part of a batch. Its url is relative to the
@@ -215,7 +312,7 @@ func (c *Client) batchResult(e connectors.Entity, op connectors.WriteOp, wr writ
 		oe.Code, oe.Message = errorDetail(body)
 		return resultError(e, op, oe)
 	}
-	res, err := result(e, op, writeResponse{status: a.Status, header: header, body: body})
+	res, err := result(c.keyer(e), e, op, writeResponse{status: a.Status, header: header, body: body})
 	if err != nil {
 		return connectors.WriteResult{Key: op.Key, Err: wrap(string(op.Op), e.Name, op.Key, err)}
 	}

@@ -9,7 +9,7 @@ var _ connectors.Explainer = (*Client)(nil)
 // ExplainRead returns the URL of the first request Read would send for q,
 // so that `coupler plan --explain` can show the exact query.
 func (c *Client) ExplainRead(q connectors.Query) (string, error) {
-	params, err := readParams(q)
+	params, err := c.queryParams(q)
 	if err != nil {
 		return "", err
 	}
@@ -21,5 +21,11 @@ func (c *Client) ExplainGet(e connectors.Entity, fields []string, ids []string) 
 	if len(ids) > getChunk {
 		ids = ids[:getChunk]
 	}
-	return c.resourceURL(entityPath(e.Name), param{"$select", selectList(fields, e)}, param{"$filter", idFilter(e.Key, ids)})
+	k := c.keyer(e)
+	sel, _ := k.selectFields(fields, e)
+	filter, err := k.filter(ids)
+	if err != nil {
+		filter = "(" + err.Error() + ")"
+	}
+	return c.resourceURL(entityPath(e.Name), param{"$select", sel}, param{"$filter", filter})
 }

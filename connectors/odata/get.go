@@ -26,7 +26,11 @@ func (c *Client) Get(ctx context.Context, e connectors.Entity, fields []string, 
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	sel := selectList(fields, e)
+	k := c.keyer(e)
+	sel, err := k.selectFields(fields, e)
+	if err != nil {
+		return nil, wrap("get", e.Name, "", err)
+	}
 
 	var (
 		mu  sync.Mutex
@@ -35,6 +39,7 @@ func (c *Client) Get(ctx context.Context, e connectors.Entity, fields []string, 
 	collect := func(p connectors.Page) error {
 		mu.Lock()
 		defer mu.Unlock()
+		k.fill(p.Records)
 		out = append(out, p.Records...)
 		return nil
 	}
@@ -43,7 +48,11 @@ func (c *Client) Get(ctx context.Context, e connectors.Entity, fields []string, 
 	g.SetLimit(c.concurrency)
 	for start := 0; start < len(ids) && gctx.Err() == nil; start += getChunk {
 		chunk := ids[start:min(start+getChunk, len(ids))]
-		u := c.resourceURL(entityPath(e.Name), param{"$select", sel}, param{"$filter", idFilter(e.Key, chunk)})
+		filter, err := k.filter(chunk)
+		if err != nil {
+			return nil, wrap("get", e.Name, "", err)
+		}
+		u := c.resourceURL(entityPath(e.Name), param{"$select", sel}, param{"$filter", filter})
 		g.Go(func() error {
 			// A chunk may span pages when the server's page size is small.
 			return c.readPages(gctx, "get", e.Name, u, collect)

@@ -58,6 +58,7 @@ func (c *Client) Describe(ctx context.Context) (*connectors.Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("describe: %w", err)
 	}
+	c.describeAlternateKeys(s)
 	c.schema.cached.Store(s)
 	return cloneSchema(s), nil
 }

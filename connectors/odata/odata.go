@@ -62,7 +62,9 @@ type Client struct {
 	http        *http.Client
 	pageSize    int
 	concurrency int
-	batchSize   int // ops per $batch; <= 1 sends one request per op
+	batchSize   int  // ops per $batch; <= 1 sends one request per op
+	atomic      bool // each $batch is one change set: all or nothing
+	altKeys     map[string]connectors.AlternateKey
 	maxBody     int64
 	log         *slog.Logger
 	schema      schemaCache // Describe's, in metadata.go
@@ -81,6 +83,17 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkAlternateKeys(cfg.AlternateKeys); err != nil {
+		return nil, err
+	}
+	switch cfg.Atomicity {
+	case "", connectors.AtomicityRecord, connectors.AtomicityBatch:
+	default:
+		return nil, fmt.Errorf("odata: atomicity %q is not %q or %q", cfg.Atomicity, connectors.AtomicityRecord, connectors.AtomicityBatch)
+	}
+	if cfg.Atomicity == connectors.AtomicityBatch && cfg.BatchSize <= 1 {
+		return nil, errors.New("odata: atomicity batch needs batch_size above 1: change sets travel in $batch requests")
+	}
 	if cfg.PageSize < 0 {
 		return nil, fmt.Errorf("odata: page size %d is negative", cfg.PageSize)
 	}
@@ -90,6 +103,8 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 		pageSize:    cfg.PageSize,
 		concurrency: cfg.MaxConcurrency,
 		batchSize:   min(cfg.BatchSize, maxBatchSize),
+		atomic:      cfg.Atomicity == connectors.AtomicityBatch,
+		altKeys:     cfg.AlternateKeys,
 		maxBody:     opts.MaxBodyBytes,
 		log:         opts.Logger,
 	}

@@ -21,12 +21,31 @@ func (c *Client) Read(ctx context.Context, q connectors.Query, fn func(connector
 	if q.Entity.Name == "" {
 		return errors.New("read: entity has no name")
 	}
-	params, err := readParams(q)
+	params, err := c.queryParams(q)
 	if err != nil {
 		return wrap("read", q.Entity.Name, "", err)
 	}
 	u := c.resourceURL(entityPath(q.Entity.Name), params...)
-	return c.readPages(ctx, "read", q.Entity.Name, u, fn)
+	k := c.keyer(q.Entity)
+	return c.readPages(ctx, "read", q.Entity.Name, u, func(p connectors.Page) error {
+		k.fill(p.Records)
+		return fn(p)
+	})
+}
+
+// queryParams is readParams with the $select a composite alternate key
+// needs: its parts, not the key.
+func (c *Client) queryParams(q connectors.Query) ([]param, error) {
+	params, err := readParams(q)
+	if err != nil {
+		return nil, err
+	}
+	sel, err := c.keyer(q.Entity).selectFields(q.Fields, q.Entity)
+	if err != nil {
+		return nil, err
+	}
+	params[0].value = sel // $select
+	return params, nil
 }
 
 // readPages fetches the collection at u and every page after it, passing

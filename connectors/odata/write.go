@@ -16,6 +16,10 @@ import (
 //	update  PATCH  {base}/{entity}({key}) If-Match: {etag} or *
 //	delete  DELETE {base}/{entity}({key}) If-Match: {etag} or *
 //
+// With an alternate key declared for the entity (Config.AlternateKeys) and
+// named by e.Key, {key} is its predicate instead, e.g.
+// accounts(accountnumber='A-1'); see keyer.
+//
 // An update always sends If-Match, because a PATCH without it upserts in
 // Dataverse and an update must never create. A 412 gives an error wrapping
 // connectors.ErrStale, a 404 one wrapping connectors.ErrNotFound.
@@ -67,7 +71,8 @@ launch:
 // batch would encode many writeRequests as parts of one request and decode
 // each part into a writeResponse for result.
 func (c *Client) writeOne(ctx context.Context, e connectors.Entity, op connectors.WriteOp) connectors.WriteResult {
-	wr, err := prepareWrite(e, op)
+	k := c.keyer(e)
+	wr, err := c.encodeWrite(k, e, op)
 	if err != nil {
 		return connectors.WriteResult{Key: op.Key, Err: wrap(string(op.Op), e.Name, op.Key, err)}
 	}
@@ -80,7 +85,7 @@ func (c *Client) writeOne(ctx context.Context, e connectors.Entity, op connector
 			return resultError(e, op, err)
 		}
 	}
-	res, err := result(e, op, resp)
+	res, err := result(k, e, op, resp)
 	if err != nil {
 		return connectors.WriteResult{Key: op.Key, Err: wrap(string(op.Op), e.Name, op.Key, err)}
 	}

@@ -31,8 +31,19 @@ type writeResponse struct {
 	body   []byte
 }
 
-// prepareWrite encodes op as a writeRequest.
-func prepareWrite(e connectors.Entity, op connectors.WriteOp) (writeRequest, error) {
+// encodeWrite encodes op as a writeRequest, after rewriting lookups bound
+// to records addressed by an alternate key (bindAlternateKeys).
+func (c *Client) encodeWrite(k keyer, e connectors.Entity, op connectors.WriteOp) (writeRequest, error) {
+	fields, err := c.bindAlternateKeys(op.Fields)
+	if err != nil {
+		return writeRequest{}, err
+	}
+	op.Fields = fields
+	return prepareWrite(k, e, op)
+}
+
+// prepareWrite encodes op as a writeRequest, op's lookups already bound.
+func prepareWrite(k keyer, e connectors.Entity, op connectors.WriteOp) (writeRequest, error) {
 	wr := writeRequest{header: http.Header{}}
 	switch op.Op {
 	case connectors.OpCreate:
@@ -49,7 +60,11 @@ func prepareWrite(e connectors.Entity, op connectors.WriteOp) (writeRequest, err
 			wr.method = http.MethodDelete
 			wr.header.Del("Prefer")
 		}
-		wr.resource = recordPath(e.Name, op.Key)
+		path, err := k.path(e.Name, op.Key)
+		if err != nil {
+			return wr, err
+		}
+		wr.resource = path
 		etag := op.ETag
 		if etag == "" {
 			etag = "*" // exists, in any version: never create on update
@@ -116,7 +131,7 @@ func (c *Client) send(ctx context.Context, wr writeRequest) (writeResponse, erro
 // result turns the 2xx response to op into its WriteResult: the record the
 // server echoed (if any), its key and its ETag. A create whose response
 // names no key is an error, since the engine could not couple the record.
-func result(e connectors.Entity, op connectors.WriteOp, resp writeResponse) (connectors.WriteResult, error) {
+func result(k keyer, e connectors.Entity, op connectors.WriteOp, resp writeResponse) (connectors.WriteResult, error) {
 	res := connectors.WriteResult{Key: op.Key, ETag: resp.header.Get("ETag")}
 	if len(bytes.TrimSpace(resp.body)) > 0 {
 		rec, err := decodeRecord(resp.body)
@@ -130,7 +145,21 @@ func result(e connectors.Entity, op connectors.WriteOp, resp writeResponse) (con
 			}
 		}
 	}
+	if res.Record != nil {
+		k.fill([]connectors.Record{res.Record})
+	}
 	if op.Op != connectors.OpCreate {
+		return res, nil
+	}
+	if k.alt != nil {
+		// The OData-EntityId names the primary key, not ours: the id is
+		// the alternate key's value, echoed or else as sent.
+		if res.Key, _ = k.idOf(res.Record); res.Key == "" {
+			res.Key, _ = k.idOf(op.Fields)
+		}
+		if res.Key == "" {
+			return res, fmt.Errorf("created, but neither the response nor the fields sent hold the key %s", e.Key)
+		}
 		return res, nil
 	}
 	res.Key = keyString(res.Record[e.Key])
