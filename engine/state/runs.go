@@ -202,6 +202,14 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 	if _, err := tx.ExecContext(ctx, `INSERT INTO run_records VALUES `+strings.Join(vals, ","), args...); err != nil {
 		return fmt.Errorf("record results of run %d: %w", runID, err)
 	}
+	// The writes are settled: their intents go in the same transaction.
+	seqs := []any{runID}
+	for _, r := range results {
+		seqs = append(seqs, r.Seq)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM write_intents WHERE run_id = ? AND seq IN (`+placeholders(len(results))+`)`, seqs...); err != nil {
+		return fmt.Errorf("settle write intents of run %d: %w", runID, err)
+	}
 	return tx.Commit()
 }
 
@@ -327,8 +335,12 @@ func (d *DB) TrackFailures(ctx context.Context, runID int64, part Part) error {
 		FROM run_records r JOIN plan_operations o ON o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND o.seq = r.seq
 		WHERE r.run_id = ? AND r.result = 'failure'
 		ON CONFLICT (mapping, direction, source_id) DO UPDATE SET
-			failures = CASE WHEN f.message = excluded.message THEN f.failures + 1 ELSE 1 END,
-			skipped = CASE WHEN f.message = excluded.message THEN f.failures + 1 >= ? ELSE false END,
+			-- Counted once per run, even when a resumed apply tracks
+			-- the run's failures again.
+			failures = CASE WHEN f.last_run = excluded.last_run THEN f.failures
+				WHEN f.message = excluded.message THEN f.failures + 1 ELSE 1 END,
+			skipped = CASE WHEN f.last_run = excluded.last_run THEN f.skipped
+				WHEN f.message = excluded.message THEN f.failures + 1 >= ? ELSE false END,
 			message = excluded.message, source_modified = excluded.source_modified, last_run = excluded.last_run`,
 		part.Mapping, part.Direction, part.PlanID, part.Mapping, part.Direction, runID, SkipAfter)
 	if err != nil {
