@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -23,6 +24,17 @@ type DB struct {
 	db        *sql.DB
 	connector *duckdb.Connector
 	path      string
+	writing   sync.Mutex // held by the apply under way; see LockWrites
+}
+
+// LockWrites claims the right to write to the systems for one apply, so
+// that two applies in one process (coupler serve) never run at once; DuckDB's
+// file lock keeps other processes out. It fails at once rather than wait.
+func (d *DB) LockWrites() (unlock func(), err error) {
+	if !d.writing.TryLock() {
+		return nil, errors.New("another apply is running on this state database; wait for it to finish")
+	}
+	return d.writing.Unlock, nil
 }
 
 // Options tunes the DuckDB instance.
