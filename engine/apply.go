@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 
 	"github.com/couplerhq/coupler/connectors"
@@ -326,6 +327,19 @@ func (e *Engine) Retry(ctx context.Context, mapping string, ids []string) (int64
 	return n, nil
 }
 
+// transient reports whether a write failed for a reason that says nothing
+// about the record: no answer, a server error, throttling. Only an answer
+// refusing the record (a 4xx) is the record's own failure; the others must
+// not get a record skipped however often they repeat.
+func transient(err error) bool {
+	var st interface{ HTTPStatus() int }
+	if !errors.As(err, &st) {
+		return true
+	}
+	code := st.HTTPStatus()
+	return code < 400 || code >= 500 || code == http.StatusRequestTimeout || code == http.StatusTooManyRequests
+}
+
 // write sends one batch of operations and turns the outcome into results to
 // record. Only a failure that stops the whole batch is returned as an error.
 func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity connectors.Entity, target writeTarget, ops []plan.Operation, binds map[string]string, coupled, taken map[string]string, unresolved map[int64]string) ([]state.RecordResult, error) {
@@ -453,6 +467,8 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 			r.Op = string(plan.Uncouple)
 		case errors.Is(wr.Err, connectors.ErrStale):
 			r.Err = "stale: the destination record changed since the plan was made; it was not overwritten"
+		case wr.Err != nil && transient(wr.Err):
+			r.Err = state.TemporaryPrefix + wr.Err.Error()
 		case wr.Err != nil:
 			r.Err = wr.Err.Error()
 		case r.Op == string(plan.Create):

@@ -316,6 +316,11 @@ func (d *DB) FinishRun(ctx context.Context, r Run, watermarkSide string, waterma
 	return tx.Commit()
 }
 
+// TemporaryPrefix starts the message of a failure that says nothing about
+// the record (no answer, a server error): such a record is tried again by
+// every run and never skipped.
+const TemporaryPrefix = "temporary failure: "
+
 // SkipAfter is how many runs in a row a record must fail with the same
 // message before it is skipped, as the product does.
 const SkipAfter = 2
@@ -340,6 +345,7 @@ func (d *DB) TrackFailures(ctx context.Context, runID int64, part Part) error {
 			failures = CASE WHEN f.last_run = excluded.last_run THEN f.failures
 				WHEN f.message = excluded.message THEN f.failures + 1 ELSE 1 END,
 			skipped = CASE WHEN f.last_run = excluded.last_run THEN f.skipped
+				WHEN starts_with(excluded.message, '`+TemporaryPrefix+`') THEN false
 				WHEN f.message = excluded.message THEN f.failures + 1 >= ? ELSE false END,
 			message = excluded.message, source_modified = excluded.source_modified, last_run = excluded.last_run`,
 		part.Mapping, part.Direction, part.PlanID, part.Mapping, part.Direction, runID, SkipAfter)
