@@ -409,9 +409,9 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 		case plan.Create, plan.Restore:
 			w.Op = connectors.OpCreate
 			if target.clientKeys {
-				// The same key on every attempt of this operation: a create
-				// that happened already answers 409, never makes a twin.
-				w.Fields[entity.Key] = clientKey(target.part, op.Seq)
+				// The same key on every attempt to create this record: a
+				// create that happened already answers 409, never makes a twin.
+				w.Fields[entity.Key] = clientKey(target.part, op.SourceID)
 			}
 		case plan.Delete:
 			w = connectors.WriteOp{Op: connectors.OpDelete, Key: op.DestID, ETag: op.ETag}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -47,13 +46,16 @@ type writeTarget struct {
 // made may be stamped: a margin for clocks that disagree.
 const matchWindow = 5 * time.Minute
 
-// keySpace is the namespace of client keys: a key is the SHA-1 UUID of the
-// plan, mapping, direction and operation, the same on every attempt.
+// keySpace is the namespace of client keys.
 var keySpace = uuid.MustParse("6f2c1d0e-9a47-4b8e-8d1f-3c5a7e9b2d40")
 
-// clientKey returns the key a create of one operation sends.
-func clientKey(part state.Part, seq int64) string {
-	return uuid.NewSHA1(keySpace, []byte(part.PlanID+"\x00"+part.Mapping+"\x00"+part.Direction+"\x00"+strconv.FormatInt(seq, 10))).String()
+// clientKey returns the key a create of a source record sends: the SHA-1
+// UUID of the mapping, the direction and the source id, the same in every
+// attempt and every plan. A create that reached the server late, after
+// coupler had given up on it, is then found by the next attempt (409, and
+// read back) instead of becoming a twin.
+func clientKey(part state.Part, sourceID string) string {
+	return uuid.NewSHA1(keySpace, []byte(part.Mapping+"\x00"+part.Direction+"\x00"+sourceID)).String()
 }
 
 // clientKeys reports whether creates on a connector send their own key.

@@ -2,6 +2,8 @@ package fake
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"maps"
 	"math/rand/v2"
 	"net/http"
@@ -33,6 +35,10 @@ type Faults struct {
 	// server does when the connection is gone before the request runs.
 	Slow      float64
 	SlowDelay time.Duration
+	// Late waits LateDelay, then handles the request whether or not the
+	// client still waits: a write that lands after the client gave up.
+	Late      float64
+	LateDelay time.Duration
 	// Lost handles the request, then closes the connection without
 	// answering: the write happened, the client cannot know.
 	Lost float64
@@ -50,6 +56,7 @@ const (
 	FaultServerError = "server_error"
 	FaultReset       = "reset"
 	FaultSlow        = "slow"
+	FaultLate        = "late"
 	FaultLost        = "lost"
 	FaultTruncate    = "truncate"
 	FaultMalformed   = "malformed"
@@ -102,7 +109,7 @@ func (fi *FaultInjector) pick() (kind string, status int, f Faults) {
 		rate float64
 	}{
 		{FaultThrottle, f.Throttle}, {FaultServerError, f.ServerError}, {FaultReset, f.Reset}, {FaultSlow, f.Slow},
-		{FaultLost, f.Lost}, {FaultTruncate, f.Truncate}, {FaultMalformed, f.Malformed},
+		{FaultLate, f.Late}, {FaultLost, f.Lost}, {FaultTruncate, f.Truncate}, {FaultMalformed, f.Malformed},
 	} {
 		if x < c.rate {
 			kind = c.kind
@@ -135,11 +142,26 @@ func (fi *FaultInjector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case FaultReset:
 		hangUp(w)
 	case FaultSlow:
+		// With the body read, the server watches the connection and
+		// cancels the request's context when the client hangs up.
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		select {
 		case <-time.After(f.SlowDelay):
 			fi.next.ServeHTTP(w, r)
 		case <-r.Context().Done():
 		}
+	case FaultLate:
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		time.Sleep(f.LateDelay)
+		fi.next.ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
 	default:
 		rec := httptest.NewRecorder()
 		fi.next.ServeHTTP(rec, r)

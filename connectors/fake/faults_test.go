@@ -24,6 +24,7 @@ func TestFaultInjector(t *testing.T) {
 		{"server error", Faults{ServerError: 1}, FaultServerError, -1, false, true},
 		{"reset", Faults{Reset: 1}, FaultReset, 0, false, false},
 		{"slow", Faults{Slow: 1, SlowDelay: time.Millisecond}, FaultSlow, http.StatusCreated, true, true},
+		{"late", Faults{Late: 1, LateDelay: time.Millisecond}, FaultLate, http.StatusCreated, true, true},
 		{"lost", Faults{Lost: 1}, FaultLost, 0, true, false},
 		{"truncate", Faults{Truncate: 1}, FaultTruncate, http.StatusCreated, true, false},
 		{"malformed", Faults{Malformed: 1}, FaultMalformed, http.StatusCreated, true, false},
