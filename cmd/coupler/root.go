@@ -88,6 +88,7 @@ and shows every change), then apply the saved plan.`,
 	root.PersistentFlags().StringVarP(&g.dir, "dir", "C", ".", "project directory (holding coupler.yaml)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	root.AddCommand(newValidate(g), newPlan(g), newApply(g), newRuns(g), newDemo(g), newTest(g), newInit(g), newReset(g), newDescribe(g), newCouple(g), newUncouple(g), newErrors(g), newSync(g), newRetry(g), newPlans(g), newShow(g), newQuery(g))
+	root.AddCommand(newState(g))
 	return root
 }
 
