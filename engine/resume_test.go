@@ -1,0 +1,86 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/plan"
+)
+
+// interruptedPlan makes a plan of creates and applies it in process until
+// the at-th request, where the apply's context is cancelled: the plan is
+// left applying.
+func interruptedPlan(t *testing.T, at int) (*crashWorld, *plan.Plan) {
+	t.Helper()
+	defer engine.SetApplyBatch(2)()
+	w := newCrashWorld(t, crashScenarios[0])
+	p, err := w.e.Plan(t.Context(), engine.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	w.ks.arm(at, true, cancel)
+	if _, err := w.e.Apply(ctx, p.ID); err == nil {
+		t.Fatal("the interrupted apply succeeded")
+	}
+	w.ks.arm(0, false, nil)
+	got, err := w.e.State().LoadPlan(t.Context(), p.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != plan.Applying {
+		t.Fatalf("interrupted plan is %s, want applying", got.Status)
+	}
+	return w, p
+}
+
+func TestInterruptedApplyResumesWithoutRepeating(t *testing.T) {
+	w, p := interruptedPlan(t, 3)
+	before := w.crm.Len("accounts")
+	if before == 0 || before == 6 {
+		t.Fatalf("%d accounts after the interruption; want some, not all", before)
+	}
+	w.ks.arm(0, false, nil)
+	res, err := w.e.Apply(t.Context(), "") // the latest plan: the interrupted one
+	if err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if res.PlanID != p.ID {
+		t.Errorf("resumed plan %s, want %s", res.PlanID, p.ID)
+	}
+	if got := w.crm.Len("accounts"); got != 6 {
+		t.Errorf("%d accounts after resuming, want 6", got)
+	}
+	// Only the writes not done before were sent again.
+	if sent := w.ks.requests(); sent > 6-before+1 {
+		t.Errorf("resuming sent %d requests for %d missing records", sent, 6-before)
+	}
+	runs, err := w.e.State().Runs(t.Context(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Inserted != 6 || runs[0].FinishedAt.IsZero() {
+		t.Errorf("runs after resuming: %+v; want one finished run with 6 inserted", runs)
+	}
+	if _, err := w.e.Apply(t.Context(), p.ID); err == nil {
+		t.Error("an applied plan was applied again")
+	}
+}
+
+func TestInterruptedPlanIsStaleOnceAnotherIsApplied(t *testing.T) {
+	w, p := interruptedPlan(t, 2)
+	w.sync(t) // settles, plans afresh, applies
+	if got := w.crm.Len("accounts"); got != 6 {
+		t.Errorf("%d accounts after planning afresh, want 6", got)
+	}
+	_, err := w.e.Apply(t.Context(), p.ID)
+	if !errors.Is(err, engine.ErrStalePlan) {
+		t.Errorf("resuming the interrupted plan after another was applied: %v, want stale", err)
+	}
+	if got := w.crm.Len("accounts"); got != 6 {
+		t.Errorf("%d accounts after the refused resume, want 6", got)
+	}
+}
