@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -101,6 +102,9 @@ func (e *Engine) settleFailed(ctx context.Context, conn connectors.Connector, en
 		if intents[j].Op == string(plan.Delete) && errors.Is(wr.Err, connectors.ErrNotFound) {
 			continue // gone: handled as such by the caller
 		}
+		if !mayHaveHappened(wr.Err) {
+			continue
+		}
 		idx = append(idx, j)
 		failed = append(failed, intents[j])
 	}
@@ -130,6 +134,19 @@ func (e *Engine) settleFailed(ctx context.Context, conn connectors.Connector, en
 		settled[j] = wr
 	}
 	return settled, unsettled, nil
+}
+
+// mayHaveHappened reports whether a write that failed with err may have
+// taken effect all the same: no answer or a server error (the answer may
+// be lost), 409 (a create with a client key that exists: an earlier
+// attempt), 412 (an update whose earlier attempt changed the record). Any
+// other refusal (4xx) is the server saying it did nothing.
+func mayHaveHappened(err error) bool {
+	if transient(err) || errors.Is(err, connectors.ErrStale) {
+		return true
+	}
+	var st interface{ HTTPStatus() int }
+	return errors.As(err, &st) && st.HTTPStatus() == http.StatusConflict
 }
 
 // settle finds out which of the given intents, all of one part, happened.
@@ -286,11 +303,14 @@ func sameValue(a, b any) bool {
 
 // Recover settles the writes an apply that was stopped (killed, or cut off
 // from a system) left unsettled; Plan and Apply call it before anything
-// else. It is safe to call at any time no apply is running.
+// else. While an apply runs in this process its intents are its own, not
+// leftovers: Recover then does nothing, and the running apply's own end
+// makes a plan made meanwhile stale.
 func (e *Engine) Recover(ctx context.Context) error {
 	unlock, err := e.state.LockWrites()
 	if err != nil {
-		return err
+		e.log.Debug("an apply is running; leftover writes are settled later", "err", err)
+		return nil
 	}
 	defer unlock()
 	return e.recover(ctx)
