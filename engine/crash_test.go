@@ -28,8 +28,9 @@ import (
 // as TestCrashChild) against fake servers that live in this process, kill
 // it with SIGKILL at the N-th HTTP request of the apply, for every N, once
 // before the server handles that request and once after it handled it but
-// before the answer leaves, then restart and compare the end state with
-// that of an apply that was not interrupted.
+// before the answer leaves, then restart (sometimes killing the restart
+// too) and compare the end state with that of an apply that was not
+// interrupted.
 
 const (
 	envCrashDir   = "COUPLER_CRASH_CHILD_DIR"
@@ -376,6 +377,13 @@ func TestCrashKillAtEveryRequest(t *testing.T) {
 						continue
 					}
 					total++
+					// Every other time, the restart is killed too, at its first
+					// request: while it settles what the first left in flight.
+					if after && resume {
+						if w.applyInChild(t, p.ID, 1, at%4 == 1) {
+							total++
+						}
+					}
 					w.open(t)
 					if resume {
 						_, err = w.e.Apply(t.Context(), p.ID)
