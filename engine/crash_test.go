@@ -258,6 +258,8 @@ type killSwitch struct {
 	after bool
 	kill  func()
 	fired bool
+	// refusePosts answers every POST 500 without handling it.
+	refusePosts bool
 }
 
 func (k *killSwitch) arm(at int, after bool, kill func()) {
@@ -280,8 +282,12 @@ func (k *killSwitch) wrap(h http.Handler) http.Handler {
 		if hit {
 			k.fired = true
 		}
-		after, kill := k.after, k.kill
+		after, kill, refuse := k.after, k.kill, k.refusePosts
 		k.mu.Unlock()
+		if refuse && r.Method == http.MethodPost {
+			http.Error(w, `{"error":{"code":"0x80040216","message":"An unexpected error occurred."}}`, http.StatusInternalServerError)
+			return
+		}
 		if !hit {
 			h.ServeHTTP(w, r)
 			return

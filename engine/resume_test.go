@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/couplerhq/coupler/engine"
@@ -82,5 +83,38 @@ func TestInterruptedPlanIsStaleOnceAnotherIsApplied(t *testing.T) {
 	}
 	if got := w.crm.Len("accounts"); got != 6 {
 		t.Errorf("%d accounts after the refused resume, want 6", got)
+	}
+}
+
+// A record whose create fails twice in a row with the same server error is
+// not skipped, as a record the server refuses would be: the failure says
+// nothing about the record.
+func TestTemporaryFailuresAreNeverSkipped(t *testing.T) {
+	w := newCrashWorld(t, crashScenarios[0])
+	w.ks.mu.Lock()
+	w.ks.refusePosts = true
+	w.ks.mu.Unlock()
+	for range 3 {
+		p, err := w.e.Plan(t.Context(), engine.PlanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Totals()[plan.Create]; got != 6 {
+			t.Fatalf("plan %s: %d creates, want 6 (none skipped): %v", p.ID, got, p.Totals())
+		}
+		res, err := w.e.Apply(t.Context(), p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Failures) != 6 || !strings.HasPrefix(res.Failures[0].Message, "temporary failure: ") {
+			t.Fatalf("failures %+v, want 6 temporary ones", res.Failures)
+		}
+	}
+	w.ks.mu.Lock()
+	w.ks.refusePosts = false
+	w.ks.mu.Unlock()
+	w.sync(t)
+	if got := w.crm.Len("accounts"); got != 6 {
+		t.Errorf("%d accounts once the server works again, want 6", got)
 	}
 }
