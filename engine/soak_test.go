@@ -59,11 +59,17 @@ func newSoakWorld(t *testing.T, faults bool, seed uint64, customers, accounts in
 	if faults {
 		f := soakFaults
 		f.Seed = seed
+		// Timeouts only on the CRM: a create that times out may still land
+		// later, which only a client key can tell apart (see below), and the
+		// ERP has none. Its timeout is long, so that a busy machine does not
+		// time out ordinary requests.
+		f.Slow = 0
 		w.erpF = fake.WithFaults(erpH, f)
 		f.Seed = seed + 1
 		// Only the CRM, whose creates carry client keys, gets writes that
 		// land after coupler gave up on them: without a key of its own no
 		// client can tell such a create from none (docs/reliability.md).
+		f.Slow = soakFaults.Slow
 		f.Late, f.LateDelay = 0.003, 1500*time.Millisecond
 		w.crmF = fake.WithFaults(crmH, f)
 		erpH, crmH = w.erpF, w.crmF
@@ -75,7 +81,7 @@ func newSoakWorld(t *testing.T, faults bool, seed uint64, customers, accounts in
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "coupler.yaml"), fmt.Sprintf(`version: 1
 connectors:
-  bc: { type: odata, base_url: %q, page_size: 500, max_retries: 10, timeout: 1s }
+  bc: { type: odata, base_url: %q, page_size: 500, max_retries: 10, timeout: 30s }
   dataverse: { type: odata, base_url: %q, page_size: 500, max_retries: 10, timeout: 1s, client_keys: true }
 mappings: ["mappings/*.yaml"]
 `, erpSrv.URL+"/api/v2.0", crmSrv.URL+"/api/data/v9.2"))
