@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -260,6 +261,9 @@ type killSwitch struct {
 	fired bool
 	// refusePosts answers every POST 500 without handling it.
 	refusePosts bool
+	// lose, when set, says for each request (with its body) whether its
+	// answer is lost after it is handled.
+	lose func(r *http.Request, body []byte) bool
 }
 
 func (k *killSwitch) arm(at int, after bool, kill func()) {
@@ -282,8 +286,16 @@ func (k *killSwitch) wrap(h http.Handler) http.Handler {
 		if hit {
 			k.fired = true
 		}
-		after, kill, refuse := k.after, k.kill, k.refusePosts
+		after, kill, refuse, lose := k.after, k.kill, k.refusePosts, k.lose
 		k.mu.Unlock()
+		if lose != nil {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if lose(r, body) {
+				h.ServeHTTP(httptest.NewRecorder(), r)
+				panic(http.ErrAbortHandler)
+			}
+		}
 		if refuse && r.Method == http.MethodPost {
 			http.Error(w, `{"error":{"code":"0x80040216","message":"An unexpected error occurred."}}`, http.StatusInternalServerError)
 			return

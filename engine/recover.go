@@ -111,7 +111,15 @@ func (e *Engine) settleFailed(ctx context.Context, conn connectors.Connector, en
 	if len(failed) == 0 {
 		return settled, unsettled, nil
 	}
-	outcomes, err := e.settle(ctx, conn, entity, t.side, failed)
+	// Records this batch created with an answer are not candidates for the
+	// creates without one, however alike their values.
+	taken := map[string]bool{}
+	for _, wr := range out {
+		if wr.Err == nil && wr.Key != "" {
+			taken[normalizeID(wr.Key)] = true
+		}
+	}
+	outcomes, err := e.settle(ctx, conn, entity, t.side, failed, taken)
 	if err != nil {
 		for _, j := range idx {
 			unsettled[j] = true
@@ -150,7 +158,8 @@ func mayHaveHappened(err error) bool {
 }
 
 // settle finds out which of the given intents, all of one part, happened.
-func (e *Engine) settle(ctx context.Context, conn connectors.Connector, entity connectors.Entity, side state.CouplingSide, intents []state.Intent) ([]outcome, error) {
+// A create settled by its values never takes a record in claimed.
+func (e *Engine) settle(ctx context.Context, conn connectors.Connector, entity connectors.Entity, side state.CouplingSide, intents []state.Intent, claimed map[string]bool) ([]outcome, error) {
 	out := make([]outcome, len(intents))
 	wanted := make([]connectors.Record, len(intents))
 	byKey := map[string][]int{} // intents settled by reading one record by key
@@ -236,7 +245,6 @@ func (e *Engine) settle(ctx context.Context, conn connectors.Connector, entity c
 	if err != nil {
 		return nil, err
 	}
-	claimed := map[string]bool{}
 	for _, i := range byValues {
 		for c, rec := range candidates {
 			k := keys[c]
@@ -374,7 +382,7 @@ func (e *Engine) recoverPart(ctx context.Context, runID int64, m *plan.MappingPl
 	}
 	entity := connectors.Entity{Name: m.Dest.Entity, Key: m.Dest.Key, Modified: m.Dest.Modified}
 	side := state.CouplingSide{Mapping: m.Name, SourceIsTable: m.Source.Side == plan.SideTable}
-	outcomes, err := e.settle(ctx, conn, entity, side, intents)
+	outcomes, err := e.settle(ctx, conn, entity, side, intents, map[string]bool{})
 	if err != nil {
 		return err
 	}

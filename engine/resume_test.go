@@ -1,10 +1,15 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/couplerhq/coupler/connectors"
 
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/plan"
@@ -116,5 +121,58 @@ func TestTemporaryFailuresAreNeverSkipped(t *testing.T) {
 	w.sync(t)
 	if got := w.crm.Len("accounts"); got != 6 {
 		t.Errorf("%d accounts once the server works again, want 6", got)
+	}
+}
+
+// Two source records that write the same values, one created with an
+// answer and one whose answer was lost: the lost one is settled on the
+// record it made, not on its twin's.
+func TestLostCreateIsNotSettledOnItsTwin(t *testing.T) {
+	w := newCrashWorld(t, crashScenarios[0])
+	for _, email := range []string{"a@example.com", "b@example.com"} {
+		if _, err := w.erp.Put("customers", connectors.Record{"number": "C-TWIN", "displayName": "Twin", "city": "Oslo", "email": email}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	twins := 0
+	w.ks.mu.Lock()
+	w.ks.lose = func(r *http.Request, body []byte) bool {
+		if r.Method != http.MethodPost || !bytes.Contains(body, []byte("C-TWIN")) {
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		twins++
+		return twins == 2
+	}
+	w.ks.mu.Unlock()
+	w.sync(t)
+	if twins != 2 {
+		t.Fatalf("%d twin creates sent, want 2", twins)
+	}
+	if got := w.crm.Len("accounts"); got != 8 {
+		t.Errorf("%d accounts, want 8", got)
+	}
+	c2a, err := w.e.State().CouplingMap(t.Context(), "CUSTOMER", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, a := range c2a {
+		if seen[a] {
+			t.Errorf("account %s coupled twice", a)
+		}
+		seen[a] = true
+	}
+	if len(c2a) != 8 {
+		t.Errorf("%d couplings, want 8", len(c2a))
+	}
+	p, err := w.e.Plan(t.Context(), engine.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.HasChanges() {
+		t.Errorf("the next plan has work: %v", p.Totals())
 	}
 }
