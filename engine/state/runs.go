@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/couplerhq/coupler/engine/plan"
 )
 
 // Run is one application of one mapping of a plan.
@@ -364,10 +366,10 @@ func (d *DB) TrackFailures(ctx context.Context, runID int64, part Part) error {
 }
 
 // Retry takes records out of the skipped state: the given source ids, or
-// every failed record of the mapping when ids is empty. It returns how many
-// it released and, per direction, the earliest modified-on among them, to
-// which the caller moves that direction's source watermark back so that the
-// next plan reads them again.
+// every failed record of the mapping when ids is empty, and in the same
+// transaction moves each direction's source watermark back to the earliest
+// modified-on among them, so that the next plan reads them again. It
+// returns how many it released and those earliest times.
 func (d *DB) Retry(ctx context.Context, mapping string, ids []string) (int64, map[string]time.Time, error) {
 	where := `mapping = ?`
 	args := []any{mapping}
@@ -377,7 +379,14 @@ func (d *DB) Retry(ctx context.Context, mapping string, ids []string) (int64, ma
 			args = append(args, id)
 		}
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT direction, count(*), min(source_modified) FROM record_failures WHERE `+where+` GROUP BY direction`, args...)
+	// Releasing and moving the watermarks back is one transaction: released
+	// records behind a watermark that stayed would never be read again.
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT direction, count(*), min(source_modified) FROM record_failures WHERE `+where+` GROUP BY direction`, args...)
 	if err != nil {
 		return 0, nil, fmt.Errorf("failed records of mapping %s: %w", mapping, err)
 	}
@@ -400,10 +409,21 @@ func (d *DB) Retry(ctx context.Context, mapping string, ids []string) (int64, ma
 	if err := rows.Err(); err != nil {
 		return 0, nil, err
 	}
-	if _, err := d.db.ExecContext(ctx, `DELETE FROM record_failures WHERE `+where, args...); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM record_failures WHERE `+where, args...); err != nil {
 		return 0, nil, fmt.Errorf("retry records of mapping %s: %w", mapping, err)
 	}
-	return n, earliest, nil
+	for direction, t := range earliest {
+		side := plan.SideTable
+		if direction == "from_integration" {
+			side = plan.SideIntegration
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE watermarks SET value = ?, updated_at = ? WHERE mapping = ? AND side = ? AND value > ?`,
+			t.UTC(), time.Now().UTC(), mapping, side, t.UTC())
+		if err != nil {
+			return 0, nil, fmt.Errorf("move watermark of mapping %s back: %w", mapping, err)
+		}
+	}
+	return n, earliest, tx.Commit()
 }
 
 // LowerWatermark moves a mapping's watermark on one side back to t if it is
