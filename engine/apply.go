@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/engine/plan"
@@ -33,17 +35,35 @@ type Failure struct {
 
 const maxFailures = 50
 
+// applyBatch is plan.ApplyBatch; tests make it small to cross batch
+// boundaries with few records.
+var applyBatch = plan.ApplyBatch
+
 // Apply executes a saved plan: the given one, or the latest one when planID
 // is empty, provided it is not applied yet. It writes exactly the plan's creates and updates,
 // each update conditional on the destination being unchanged since the plan.
 // A record that fails is logged and does not stop the others.
+//
+// A plan whose apply was interrupted (the process was killed, or stopped
+// with an error) is resumed: the writes that were in flight are settled
+// first (see Recover), the mappings already finished are skipped, and the
+// operations already recorded are not written again. See
+// docs/reliability.md.
 func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error) {
+	unlock, err := e.state.LockWrites()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := e.recover(ctx); err != nil {
+		return nil, err
+	}
 	if planID == "" {
 		id, status, err := e.state.LatestPlan(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if status != plan.Planned {
+		if status != plan.Planned && status != plan.Applying {
 			return nil, fmt.Errorf("%w: the latest plan, %s, is %s; run coupler plan first", state.ErrNoPlan, id, status)
 		}
 		planID = id
@@ -52,21 +72,48 @@ func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error)
 	if err != nil {
 		return nil, err
 	}
-	if p.Status != plan.Planned {
+	resume := p.Status == plan.Applying
+	switch {
+	case resume:
+		// The plan was checked fresh when its apply began; since then only
+		// a later plan's apply can have moved its mappings on.
+		other, err := e.state.AppliedAfter(ctx, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		if other != "" {
+			return nil, fmt.Errorf("%w: plan %s was interrupted, and plan %s was applied after it; its writes that happened are recorded; run coupler plan again", ErrStalePlan, p.ID, other)
+		}
+		// Restamped, so that a plan made before this resumption is stale.
+		if err := e.state.SetPlanStatus(ctx, p.ID, plan.Applying, plan.Applying); err != nil {
+			return nil, err
+		}
+		e.log.Info("resuming an interrupted apply", "plan", p.ID)
+	case p.Status != plan.Planned:
 		return nil, fmt.Errorf("plan %s is %s; a plan is applied once: run coupler plan again", p.ID, p.Status)
+	default:
+		if err := e.checkFresh(ctx, p); err != nil {
+			return nil, err
+		}
+		if err := e.state.SetPlanStatus(ctx, p.ID, plan.Applying, plan.Planned); err != nil {
+			return nil, err
+		}
 	}
-	if err := e.checkFresh(ctx, p); err != nil {
-		return nil, err
-	}
-	if err := e.state.SetPlanStatus(ctx, p.ID, plan.Applying, plan.Planned); err != nil {
-		return nil, err
+	finished := map[state.Part]bool{}
+	if resume {
+		if finished, err = e.state.FinishedParts(ctx, p.ID); err != nil {
+			return nil, err
+		}
 	}
 	res := &ApplyResult{PlanID: p.ID}
 	for _, m := range p.Mappings {
 		if e.draining() {
 			return res, fmt.Errorf("apply plan %s, before mapping %s: %w", p.ID, m.Name, ErrDrained)
 		}
-		run, failures, err := e.applyMapping(ctx, p.ID, m)
+		if finished[state.Part{PlanID: p.ID, Mapping: m.Name, Direction: m.Direction}] {
+			continue
+		}
+		run, failures, err := e.applyMapping(ctx, p.ID, m, resume)
 		res.Failures = append(res.Failures, failures...)
 		if err != nil {
 			return res, fmt.Errorf("apply plan %s, mapping %s: %w", p.ID, m.Name, err)
@@ -106,19 +153,35 @@ func (e *Engine) checkFresh(ctx context.Context, p *plan.Plan) error {
 	return nil
 }
 
-func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.MappingPlan) (state.Run, []Failure, error) {
-	run := state.Run{PlanID: planID, Mapping: m.Name, Direction: m.Direction, StartedAt: e.now().UTC(),
-		Unchanged: m.Counts[plan.Unchanged] + m.NotModified, Skipped: m.Counts[plan.Skip]}
+func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.MappingPlan, resume bool) (state.Run, []Failure, error) {
+	run := state.Run{PlanID: planID, Mapping: m.Name, Direction: m.Direction, StartedAt: e.now().UTC()}
 	var failures []Failure
 	conn, err := e.connector(m.Dest.Connector)
 	if err != nil {
 		return run, nil, err
 	}
-	if run.ID, err = e.state.StartRun(ctx, planID, m.Name, m.Direction, run.StartedAt); err != nil {
-		return run, nil, err
-	}
 	side := state.CouplingSide{Mapping: m.Name, SourceIsTable: m.Source.Side == plan.SideTable}
 	part := state.Part{PlanID: planID, Mapping: m.Name, Direction: m.Direction}
+	// done holds the operations an interrupted run of this part recorded:
+	// the resumed run goes on with that run and skips them.
+	done := map[int64]bool{}
+	resumed := false
+	if resume {
+		var prev state.Run
+		if prev, done, resumed, err = e.state.UnfinishedRun(ctx, part); err != nil {
+			return run, nil, err
+		}
+		if resumed {
+			run = prev
+		}
+	}
+	run.Unchanged, run.Skipped = m.Counts[plan.Unchanged]+m.NotModified, m.Counts[plan.Skip]
+	if !resumed {
+		if run.ID, err = e.state.StartRun(ctx, planID, m.Name, m.Direction, run.StartedAt); err != nil {
+			return run, nil, err
+		}
+	}
+	target := writeTarget{planID: planID, part: part, side: side, runID: run.ID, clientKeys: e.clientKeys(m.Dest.Connector), key: m.Dest.Key}
 	binds, err := e.state.BindSets(ctx, part)
 	if err != nil {
 		return run, nil, err
@@ -136,6 +199,9 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 	// Records that failed while planning go into the run log as they are.
 	var planFailed []state.RecordResult
 	err = e.state.Operations(ctx, part, 0, -1, []plan.Kind{plan.Fail, plan.Conflict}, func(op plan.Operation) error {
+		if done[op.Seq] {
+			return nil
+		}
 		r := state.RecordResult{Seq: op.Seq, SourceID: op.SourceID, DestID: op.DestID, Op: string(op.Kind), Err: op.Reason, At: e.now()}
 		planFailed = append(planFailed, r)
 		note(r)
@@ -156,7 +222,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 			return run, failures, ErrDrained
 		}
 		var ops []plan.Operation
-		err := e.state.Operations(ctx, part, after, plan.ApplyBatch, plan.Writes, func(op plan.Operation) error {
+		err := e.state.Operations(ctx, part, after, applyBatch, plan.Writes, func(op plan.Operation) error {
 			ops = append(ops, op)
 			return nil
 		})
@@ -167,6 +233,10 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 			break
 		}
 		after = ops[len(ops)-1].Seq
+		ops = slices.DeleteFunc(ops, func(op plan.Operation) bool { return done[op.Seq] })
+		if len(ops) == 0 {
+			continue
+		}
 		// A create whose source got coupled since the plan (by another plan's
 		// apply) would make a duplicate.
 		var creates, matched []string
@@ -190,7 +260,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		if err != nil {
 			return run, failures, err
 		}
-		results, werr := e.write(ctx, conn, entity, ops, binds, coupled, taken, unresolved)
+		results, werr := e.write(ctx, conn, entity, target, ops, binds, coupled, taken, unresolved)
 		if results == nil {
 			return run, failures, werr
 		}
@@ -203,21 +273,8 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		}
 		for _, r := range results {
 			note(r)
-			if r.Err != "" {
-				continue
-			}
-			switch plan.Kind(r.Op) {
-			case plan.Create, plan.Restore:
-				run.Inserted++
-			case plan.Couple:
-				run.Coupled++
-			case plan.Delete:
-				run.Deleted++
-				run.Uncoupled++
-			case plan.Uncouple:
-				run.Uncoupled++
-			case plan.Update:
-				run.Modified++
+			if r.Err == "" {
+				run.Count(r.Op)
 			}
 		}
 		if werr != nil {
@@ -276,9 +333,22 @@ func (e *Engine) Retry(ctx context.Context, mapping string, ids []string) (int64
 	return n, nil
 }
 
+// transient reports whether a write failed for a reason that says nothing
+// about the record: no answer, a server error, throttling. Only an answer
+// refusing the record (a 4xx) is the record's own failure; the others must
+// not get a record skipped however often they repeat.
+func transient(err error) bool {
+	var st interface{ HTTPStatus() int }
+	if !errors.As(err, &st) {
+		return true
+	}
+	code := st.HTTPStatus()
+	return code < 400 || code >= 500 || code == http.StatusRequestTimeout || code == http.StatusTooManyRequests
+}
+
 // write sends one batch of operations and turns the outcome into results to
 // record. Only a failure that stops the whole batch is returned as an error.
-func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity connectors.Entity, ops []plan.Operation, binds map[string]string, coupled, taken map[string]string, unresolved map[int64]string) ([]state.RecordResult, error) {
+func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity connectors.Entity, target writeTarget, ops []plan.Operation, binds map[string]string, coupled, taken map[string]string, unresolved map[int64]string) ([]state.RecordResult, error) {
 	writes := make([]connectors.WriteOp, 0, len(ops))
 	index := make([]int, 0, len(ops))
 	results := make([]state.RecordResult, len(ops))
@@ -344,6 +414,11 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 		switch op.Kind {
 		case plan.Create, plan.Restore:
 			w.Op = connectors.OpCreate
+			if target.clientKeys {
+				// The same key on every attempt to create this record: a
+				// create that happened already answers 409, never makes a twin.
+				w.Fields[entity.Key] = clientKey(target.part, op.SourceID)
+			}
 		case plan.Delete:
 			w = connectors.WriteOp{Op: connectors.OpDelete, Key: op.DestID, ETag: op.ETag}
 		default:
@@ -351,6 +426,21 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 		}
 		writes = append(writes, w)
 		index = append(index, i)
+	}
+	// Each write's intent is recorded before anything is sent: should the
+	// process stop before the results are recorded, the next start finds
+	// out from these what happened (recover).
+	intents := make([]state.Intent, len(writes))
+	for j, w := range writes {
+		op := ops[index[j]]
+		in, err := target.intent(op, w, e.now().UTC())
+		if err != nil {
+			return nil, fmt.Errorf("write %s: record %s: %w", entity.Name, op.SourceID, err)
+		}
+		intents[j] = in
+	}
+	if err := e.state.RecordIntents(ctx, intents); err != nil {
+		return nil, err
 	}
 	// A connector stopped part way (a cancelled context) still reports what
 	// it wrote: those results are recorded before the error is returned, so
@@ -362,8 +452,20 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 	if len(out) != len(writes) {
 		return nil, fmt.Errorf("write %s: connector returned %d results for %d writes", entity.Name, len(out), len(writes))
 	}
+	// A write that failed may still have happened (its response was lost,
+	// or it is a retry of one that happened): read back before calling it
+	// failed. Those that cannot be found out now keep their intents and
+	// are left out of the results, for the next start to settle.
+	settled, unsettled, serr := e.settleFailed(ctx, conn, entity, target, intents, out)
 	for j, wr := range out {
 		r := &results[index[j]]
+		if unsettled[j] {
+			r.Op = "" // dropped below
+			continue
+		}
+		if st, ok := settled[j]; ok {
+			wr = st
+		}
 		switch {
 		case r.Op == string(plan.Delete) && errors.Is(wr.Err, connectors.ErrNotFound):
 			// Gone already (deleted on both sides): what the delete wanted,
@@ -371,6 +473,8 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 			r.Op = string(plan.Uncouple)
 		case errors.Is(wr.Err, connectors.ErrStale):
 			r.Err = "stale: the destination record changed since the plan was made; it was not overwritten"
+		case wr.Err != nil && transient(wr.Err):
+			r.Err = state.TemporaryPrefix + wr.Err.Error()
 		case wr.Err != nil:
 			r.Err = wr.Err.Error()
 		case r.Op == string(plan.Create):
@@ -391,6 +495,10 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 		if results[i].Err != "" {
 			results[i].Couple = false
 		}
+	}
+	results = slices.DeleteFunc(results, func(r state.RecordResult) bool { return r.Op == "" })
+	if werr == nil && serr != nil {
+		werr = serr
 	}
 	if werr != nil {
 		return results, fmt.Errorf("write %s: %w", entity.Name, werr)

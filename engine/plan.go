@@ -47,6 +47,11 @@ const watermarkOverlap = time.Second
 // them in the state database and saves the result as a plan. It writes
 // nothing to either system.
 func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error) {
+	// Writes an interrupted apply left unsettled are settled first: a plan
+	// made without knowing that a create happened would create it again.
+	if err := e.Recover(ctx); err != nil {
+		return nil, err
+	}
 	selected, err := e.selectMappings(opts.Mappings)
 	if err != nil {
 		return nil, err

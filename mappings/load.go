@@ -241,6 +241,9 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 				c.Lookups = s
 			}
 		},
+		"client_keys": func(_, v *yaml.Node) {
+			c.ClientKeys, _ = d.boolean(v, what+": client_keys")
+		},
 		"entities": func(_, v *yaml.Node) {
 			c.Entities = decodeEntities(d, v, what)
 		},

@@ -172,6 +172,12 @@ func FuzzLoad(f *testing.F) {
 		if !diags.HasErrors() && p == nil {
 			t.Fatal("no project and no error")
 		}
+		// Every rejection says what is wrong and where.
+		for _, d := range diags {
+			if strings.TrimSpace(d.Message) == "" || d.File == "" {
+				t.Fatalf("diagnostic without a message or a file: %+v", d)
+			}
+		}
 		if err := os.WriteFile(filepath.Join(dir, ProjectFile), data, 0o644); err != nil {
 			t.Fatal(err)
 		}

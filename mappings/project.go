@@ -86,6 +86,12 @@ type Connector struct {
 	// records: LookupsValue (a plain key field) or LookupsBind (Dataverse:
 	// "x@odata.bind": "/set(id)" on write, "_x_value" on read).
 	Lookups string
+	// ClientKeys makes apply choose the key of each record it creates on
+	// this service (a GUID derived from the plan and the operation) and send
+	// it in the create, so that after a crash it can tell by that key
+	// whether the create happened. Dataverse accepts this; Business
+	// Central does not. See docs/reliability.md.
+	ClientKeys bool
 	// Entities optionally declares the fields of entity sets, so that
 	// validate can check field names without reaching the service.
 	Entities map[string]*EntityDecl

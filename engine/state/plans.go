@@ -83,13 +83,20 @@ func WatermarkKey(mapping, side string) string { return mapping + "/" + side }
 
 // DiscardPlan deletes whatever a failed plan left behind.
 func (d *DB) DiscardPlan(ctx context.Context, id string) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
 	for _, t := range []string{"plan_changes", "plan_operations", "plan_fields", "plan_mappings"} {
-		if _, err := d.db.ExecContext(ctx, `DELETE FROM `+t+` WHERE plan_id = ?`, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE plan_id = ?`, id); err != nil {
 			return fmt.Errorf("discard plan %s: %w", id, err)
 		}
 	}
-	_, err := d.db.ExecContext(ctx, `DELETE FROM plans WHERE id = ?`, id)
-	return err
+	if _, err := tx.ExecContext(ctx, `DELETE FROM plans WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("discard plan %s: %w", id, err)
+	}
+	return tx.Commit()
 }
 
 // LatestPlan returns the id of the newest plan, which is the only one apply
@@ -116,7 +123,10 @@ func (d *DB) SetPlanStatus(ctx context.Context, id string, to plan.Status, from 
 		ph = append(ph, "?")
 		args = append(args, string(f))
 	}
-	res, err := d.db.ExecContext(ctx, `UPDATE plans SET status = ? WHERE id = ? AND status IN (`+strings.Join(ph, ",")+`)`, args...)
+	// One statement, so that a plan is never applying without the time
+	// its apply began (which staleness checks compare).
+	args = append([]any{to == plan.Applying, time.Now().UTC()}, args...)
+	res, err := d.db.ExecContext(ctx, `UPDATE plans SET applied_at = CASE WHEN ? THEN ? ELSE applied_at END, status = ? WHERE id = ? AND status IN (`+strings.Join(ph, ",")+`)`, args...)
 	if err != nil {
 		return fmt.Errorf("plan %s: set status %s: %w", id, to, err)
 	}
@@ -127,10 +137,7 @@ func (d *DB) SetPlanStatus(ctx context.Context, id string, to plan.Status, from 
 		}
 		return fmt.Errorf("plan %s is %s, not %v", id, have, from)
 	}
-	if to == plan.Applying {
-		_, err = d.db.ExecContext(ctx, `UPDATE plans SET applied_at = ? WHERE id = ?`, time.Now().UTC(), id)
-	}
-	return err
+	return nil
 }
 
 // AppliedSince returns a plan that shares a mapping with plan id and whose

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/couplerhq/coupler/engine/plan"
 )
 
 // Run is one application of one mapping of a plan.
@@ -202,6 +204,14 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 	if _, err := tx.ExecContext(ctx, `INSERT INTO run_records VALUES `+strings.Join(vals, ","), args...); err != nil {
 		return fmt.Errorf("record results of run %d: %w", runID, err)
 	}
+	// The writes are settled: their intents go in the same transaction.
+	seqs := []any{runID}
+	for _, r := range results {
+		seqs = append(seqs, r.Seq)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM write_intents WHERE run_id = ? AND seq IN (`+placeholders(len(results))+`)`, seqs...); err != nil {
+		return fmt.Errorf("settle write intents of run %d: %w", runID, err)
+	}
 	return tx.Commit()
 }
 
@@ -308,6 +318,11 @@ func (d *DB) FinishRun(ctx context.Context, r Run, watermarkSide string, waterma
 	return tx.Commit()
 }
 
+// TemporaryPrefix starts the message of a failure that says nothing about
+// the record (no answer, a server error): such a record is tried again by
+// every run and never skipped.
+const TemporaryPrefix = "temporary failure: "
+
 // SkipAfter is how many runs in a row a record must fail with the same
 // message before it is skipped, as the product does.
 const SkipAfter = 2
@@ -327,8 +342,13 @@ func (d *DB) TrackFailures(ctx context.Context, runID int64, part Part) error {
 		FROM run_records r JOIN plan_operations o ON o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND o.seq = r.seq
 		WHERE r.run_id = ? AND r.result = 'failure'
 		ON CONFLICT (mapping, direction, source_id) DO UPDATE SET
-			failures = CASE WHEN f.message = excluded.message THEN f.failures + 1 ELSE 1 END,
-			skipped = CASE WHEN f.message = excluded.message THEN f.failures + 1 >= ? ELSE false END,
+			-- Counted once per run, even when a resumed apply tracks
+			-- the run's failures again.
+			failures = CASE WHEN f.last_run = excluded.last_run THEN f.failures
+				WHEN f.message = excluded.message THEN f.failures + 1 ELSE 1 END,
+			skipped = CASE WHEN f.last_run = excluded.last_run THEN f.skipped
+				WHEN starts_with(excluded.message, '`+TemporaryPrefix+`') THEN false
+				WHEN f.message = excluded.message THEN f.failures + 1 >= ? ELSE false END,
 			message = excluded.message, source_modified = excluded.source_modified, last_run = excluded.last_run`,
 		part.Mapping, part.Direction, part.PlanID, part.Mapping, part.Direction, runID, SkipAfter)
 	if err != nil {
@@ -346,10 +366,10 @@ func (d *DB) TrackFailures(ctx context.Context, runID int64, part Part) error {
 }
 
 // Retry takes records out of the skipped state: the given source ids, or
-// every failed record of the mapping when ids is empty. It returns how many
-// it released and, per direction, the earliest modified-on among them, to
-// which the caller moves that direction's source watermark back so that the
-// next plan reads them again.
+// every failed record of the mapping when ids is empty, and in the same
+// transaction moves each direction's source watermark back to the earliest
+// modified-on among them, so that the next plan reads them again. It
+// returns how many it released and those earliest times.
 func (d *DB) Retry(ctx context.Context, mapping string, ids []string) (int64, map[string]time.Time, error) {
 	where := `mapping = ?`
 	args := []any{mapping}
@@ -359,7 +379,14 @@ func (d *DB) Retry(ctx context.Context, mapping string, ids []string) (int64, ma
 			args = append(args, id)
 		}
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT direction, count(*), min(source_modified) FROM record_failures WHERE `+where+` GROUP BY direction`, args...)
+	// Releasing and moving the watermarks back is one transaction: released
+	// records behind a watermark that stayed would never be read again.
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT direction, count(*), min(source_modified) FROM record_failures WHERE `+where+` GROUP BY direction`, args...)
 	if err != nil {
 		return 0, nil, fmt.Errorf("failed records of mapping %s: %w", mapping, err)
 	}
@@ -382,10 +409,21 @@ func (d *DB) Retry(ctx context.Context, mapping string, ids []string) (int64, ma
 	if err := rows.Err(); err != nil {
 		return 0, nil, err
 	}
-	if _, err := d.db.ExecContext(ctx, `DELETE FROM record_failures WHERE `+where, args...); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM record_failures WHERE `+where, args...); err != nil {
 		return 0, nil, fmt.Errorf("retry records of mapping %s: %w", mapping, err)
 	}
-	return n, earliest, nil
+	for direction, t := range earliest {
+		side := plan.SideTable
+		if direction == "from_integration" {
+			side = plan.SideIntegration
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE watermarks SET value = ?, updated_at = ? WHERE mapping = ? AND side = ? AND value > ?`,
+			t.UTC(), time.Now().UTC(), mapping, side, t.UTC())
+		if err != nil {
+			return 0, nil, fmt.Errorf("move watermark of mapping %s back: %w", mapping, err)
+		}
+	}
+	return n, earliest, tx.Commit()
 }
 
 // LowerWatermark moves a mapping's watermark on one side back to t if it is

@@ -1,8 +1,47 @@
 package state
 
-// SchemaVersion is the version of the state database layout below. A state
-// file written by a newer coupler is refused rather than rewritten.
-const SchemaVersion = 1
+// SchemaVersion is the version of the state database layout: schema (the
+// version 1 layout) followed by every entry of migrations. A state file
+// written by a newer coupler is refused rather than rewritten.
+const SchemaVersion = 2
+
+// migration moves a state database from version Version-1 to Version.
+type migration struct {
+	Version int
+	// SQL runs inside the transaction that also records the new version,
+	// so that a migration interrupted half way leaves the old version.
+	SQL string
+}
+
+// migrations are applied in order to a database of an older version, and
+// after schema to a new one. Append only: a released migration never
+// changes, since state files out there are at its version.
+var migrations = []migration{
+	{Version: 2, SQL: `
+-- write_intents: the writes of a batch being applied, recorded before the
+-- batch is sent and removed in the transaction that records its results.
+-- A row left behind means the process stopped while the batch was in
+-- flight: whether each write happened is found out (by its client key, or
+-- by reading the destination) before anything else is written.
+CREATE TABLE IF NOT EXISTS write_intents (
+	run_id          BIGINT NOT NULL,
+	plan_id         VARCHAR NOT NULL,
+	mapping         VARCHAR NOT NULL,
+	direction       VARCHAR NOT NULL,
+	seq             BIGINT NOT NULL,
+	op              VARCHAR NOT NULL,
+	source_id       VARCHAR NOT NULL,
+	dest_id         VARCHAR,
+	-- the key a create sends for the new record (client_keys), else NULL
+	client_key      VARCHAR,
+	-- the fields written, as a JSON object
+	fields          VARCHAR NOT NULL,
+	source_modified TIMESTAMP,
+	source_etag     VARCHAR,
+	created_at      TIMESTAMP NOT NULL
+);
+`},
+}
 
 // schema creates every table of the state database. Every statement that
 // touches these tables lives in this package.

@@ -9,9 +9,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -21,6 +24,17 @@ type DB struct {
 	db        *sql.DB
 	connector *duckdb.Connector
 	path      string
+	writing   sync.Mutex // held by the apply under way; see LockWrites
+}
+
+// LockWrites claims the right to write to the systems for one apply, so
+// that two applies in one process (coupler serve) never run at once; DuckDB's
+// file lock keeps other processes out. It fails at once rather than wait.
+func (d *DB) LockWrites() (unlock func(), err error) {
+	if !d.writing.TryLock() {
+		return nil, errors.New("another apply is running on this state database; wait for it to finish")
+	}
+	return d.writing.Unlock, nil
 }
 
 // Options tunes the DuckDB instance.
@@ -35,6 +49,9 @@ type Options struct {
 // needed. A database written by a newer coupler is refused.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("state database %s: %w", path, err)
+	}
+	if err := checkFile(path); err != nil {
 		return nil, fmt.Errorf("state database %s: %w", path, err)
 	}
 	c, err := duckdb.NewConnector(path, nil)
@@ -60,33 +77,92 @@ func (d *DB) init(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
-	var have string
-	err := d.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'schema_version'`).Scan(&have)
-	switch {
-	case err == nil:
-		v, convErr := strconv.Atoi(have)
-		if convErr != nil {
-			return fmt.Errorf("unreadable schema version %q", have)
-		}
-		if v > SchemaVersion {
-			return fmt.Errorf("written by a newer coupler (schema version %d, this one reads up to %d); upgrade coupler", v, SchemaVersion)
-		}
-	case errors.Is(err, sql.ErrNoRows) || isMissingTable(err):
-	default:
+	have, err := d.version(ctx)
+	if err != nil {
 		return err
+	}
+	if have > SchemaVersion {
+		return fmt.Errorf("%w: written by a newer coupler (schema version %d, this one reads up to %d); upgrade coupler", ErrUnusable, have, SchemaVersion)
 	}
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	// The version 1 layout is created if missing; its views are replaced,
+	// which is how a view changes. Then each migration the file lacks.
 	if _, err := tx.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("create schema: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)`, strconv.Itoa(SchemaVersion)); err != nil {
-		return err
+	for _, m := range migrations {
+		if m.Version <= have {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("migrate to schema version %d: %w", m.Version, err)
+		}
+	}
+	if have != SchemaVersion {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)`, strconv.Itoa(SchemaVersion)); err != nil {
+			return err
+		}
 	}
 	return tx.Commit()
+}
+
+// ErrUnusable is returned (wrapped) by Open for a file that is not a state
+// database this coupler can use: corrupt, another kind of file or database,
+// or written by a newer coupler. Such a file is never written to.
+var ErrUnusable = errors.New("unusable state database")
+
+// version returns the schema version of the open database: 0 for an empty
+// one. A database that has tables but no coupler version is refused, so
+// that pointing state: at some other DuckDB file cannot change it.
+func (d *DB) version(ctx context.Context) (int, error) {
+	var have string
+	err := d.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'schema_version'`).Scan(&have)
+	switch {
+	case err == nil:
+		v, convErr := strconv.Atoi(have)
+		if convErr != nil || v < 1 {
+			return 0, fmt.Errorf("%w: unreadable schema version %q", ErrUnusable, have)
+		}
+		return v, nil
+	case errors.Is(err, sql.ErrNoRows) || isMissingTable(err):
+	default:
+		return 0, err
+	}
+	var tables int
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()`).Scan(&tables); err != nil {
+		return 0, err
+	}
+	if tables > 0 {
+		return 0, fmt.Errorf("%w: a DuckDB database with %d tables but no coupler schema version; not a coupler state file", ErrUnusable, tables)
+	}
+	return 0, nil
+}
+
+// checkFile refuses a file that exists but is not a DuckDB database before
+// DuckDB opens it, with a message that says what to do.
+func checkFile(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	// A DuckDB file starts with a checksum, then the magic "DUCK" at byte 8.
+	var head [12]byte
+	n, err := io.ReadFull(f, head[:])
+	if n == 0 && errors.Is(err, io.EOF) {
+		return nil // empty: DuckDB makes a database of it
+	}
+	if n < len(head) || string(head[8:12]) != "DUCK" {
+		return fmt.Errorf("%w: not a DuckDB database file (corrupt, truncated or another kind of file); it was left untouched: restore a backup (see coupler state backup) or move it away to start afresh", ErrUnusable)
+	}
+	return nil
 }
 
 func isMissingTable(err error) bool {

@@ -1,0 +1,455 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/fake"
+	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/mappings"
+)
+
+// The crash tests run an apply in a child process (this test binary, run
+// as TestCrashChild) against fake servers that live in this process, kill
+// it with SIGKILL at the N-th HTTP request of the apply, for every N, once
+// before the server handles that request and once after it handled it but
+// before the answer leaves, then restart (sometimes killing the restart
+// too) and compare the end state with that of an apply that was not
+// interrupted.
+
+const (
+	envCrashDir   = "COUPLER_CRASH_CHILD_DIR"
+	envCrashPlan  = "COUPLER_CRASH_CHILD_PLAN"
+	envCrashBatch = "COUPLER_CRASH_CHILD_BATCH"
+	// crashBatch is the apply batch size in crash tests: small, so that a
+	// run crosses batch confirmations.
+	crashBatch = 3
+)
+
+// TestCrashChild is the child half of the crash tests: it applies a plan
+// and is killed part way. Run on its own it skips.
+func TestCrashChild(t *testing.T) {
+	dir := os.Getenv(envCrashDir)
+	if dir == "" {
+		t.Skip("the child process of TestCrashKillAtEveryRequest; runs only when that starts it")
+	}
+	n, _ := strconv.Atoi(os.Getenv(envCrashBatch))
+	defer engine.SetApplyBatch(n)()
+	e, diags, err := engine.OpenProject(context.Background(), dir, mappings.LoadOptions{}, engine.Options{})
+	if err != nil {
+		t.Fatalf("open project: %v\n%v", err, diags)
+	}
+	defer e.Close()
+	if _, err := e.Apply(context.Background(), os.Getenv(envCrashPlan)); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+}
+
+const crashOneWay = `name: CUSTOMER
+table: { connector: bc, entity: customers, key: id, modified: lastModifiedDateTime }
+integration: { connector: dataverse, entity: accounts, key: accountid, modified: modifiedon }
+direction: to_integration
+sync_only_coupled: false
+fields:
+  - { field: number, integration_field: accountnumber }
+  - { field: displayName, integration_field: name }
+  - { field: city, integration_field: address1_city }
+`
+
+// crashScenario is a plan to apply, made by setup on a fresh world.
+type crashScenario struct {
+	name       string
+	mapping    string
+	clientKeys bool
+	// batch sends writes in OData $batch requests of two.
+	batch bool
+	// setup seeds the systems and syncs whatever comes before the plan
+	// under test.
+	setup func(t *testing.T, w *crashWorld)
+}
+
+// crashWorld is a fake ERP and CRM behind one kill switch, and a project.
+type crashWorld struct {
+	erp, crm *fake.Server
+	dir      string
+	ks       *killSwitch
+	e        *engine.Engine
+}
+
+func newCrashWorld(t *testing.T, sc crashScenario) *crashWorld {
+	t.Helper()
+	w := &crashWorld{erp: fake.NewERP(), crm: fake.NewCRM(), dir: t.TempDir(), ks: &killSwitch{}}
+	erpSrv := httptest.NewServer(w.ks.wrap(http.StripPrefix("/api/v2.0", w.erp)))
+	crmSrv := httptest.NewServer(w.ks.wrap(http.StripPrefix("/api/data/v9.2", w.crm)))
+	t.Cleanup(erpSrv.Close)
+	t.Cleanup(crmSrv.Close)
+	batch := 1
+	if sc.batch {
+		batch = 2
+	}
+	writeFile(t, filepath.Join(w.dir, "coupler.yaml"), fmt.Sprintf(`version: 1
+connectors:
+  bc: { type: odata, base_url: %q, max_retries: 0, batch_size: %d }
+  dataverse: { type: odata, base_url: %q, max_retries: 0, client_keys: %v, batch_size: %d }
+mappings: ["mappings/*.yaml"]
+`, erpSrv.URL+"/api/v2.0", batch, crmSrv.URL+"/api/data/v9.2", sc.clientKeys, batch))
+	writeFile(t, filepath.Join(w.dir, "mappings", "customer.yaml"), sc.mapping)
+	w.open(t)
+	// Seeded records are stamped in the past, so that an incremental read
+	// returns what a test changes.
+	past := time.Now().Add(-time.Hour)
+	w.erp.SetClock(func() time.Time { return past })
+	w.crm.SetClock(func() time.Time { return past })
+	if err := fake.SeedCustomers(w.erp, 6); err != nil {
+		t.Fatal(err)
+	}
+	w.erp.SetClock(time.Now)
+	w.crm.SetClock(time.Now)
+	sc.setup(t, w)
+	return w
+}
+
+func (w *crashWorld) open(t *testing.T) {
+	t.Helper()
+	e, diags, err := engine.OpenProject(t.Context(), w.dir, mappings.LoadOptions{}, engine.Options{})
+	if err != nil {
+		t.Fatalf("open project: %v\n%v", err, diags)
+	}
+	w.e = e
+}
+
+func (w *crashWorld) close(t *testing.T) {
+	t.Helper()
+	if err := w.e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w.e = nil
+}
+
+func (w *crashWorld) sync(t *testing.T) {
+	t.Helper()
+	p, err := w.e.Plan(t.Context(), engine.PlanOptions{})
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	if _, err := w.e.Apply(t.Context(), p.ID); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+}
+
+// edit changes some customers and accounts, and adds one of each; the
+// changes are stamped now, after the last sync.
+func (w *crashWorld) edit(t *testing.T, accounts bool) {
+	t.Helper()
+	for i, c := range sortedBy(w.erp.All("customers"), "number") {
+		if i%2 == 0 {
+			if err := w.erp.Patch("customers", c["id"].(string), connectors.Record{"displayName": fmt.Sprintf("Edited ERP %d", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := w.erp.Put("customers", connectors.Record{"number": "C-NEW", "displayName": "New in the ERP", "city": "Bergen"}); err != nil {
+		t.Fatal(err)
+	}
+	if !accounts {
+		return
+	}
+	for i, a := range sortedBy(w.crm.All("accounts"), "accountnumber") {
+		if i%2 == 1 {
+			if err := w.crm.Patch("accounts", a["accountid"].(string), connectors.Record{"address1_city": fmt.Sprintf("CRM city %d", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := w.crm.Put("accounts", connectors.Record{"accountnumber": "A-NEW", "name": "New in the CRM", "address1_city": "Turku"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sortedBy orders records by a field, so that edits pick the same records
+// in every world whatever keys the servers chose.
+func sortedBy(recs []connectors.Record, field string) []connectors.Record {
+	slices.SortFunc(recs, func(a, b connectors.Record) int { return strings.Compare(fmt.Sprint(a[field]), fmt.Sprint(b[field])) })
+	return recs
+}
+
+var crashScenarios = []crashScenario{
+	{name: "creates", mapping: crashOneWay, setup: func(t *testing.T, w *crashWorld) {}},
+	{name: "creates_client_keys", mapping: crashOneWay, clientKeys: true, setup: func(t *testing.T, w *crashWorld) {}},
+	{name: "creates_batched", mapping: crashOneWay, batch: true, setup: func(t *testing.T, w *crashWorld) {}},
+	{name: "updates", mapping: crashOneWay, setup: func(t *testing.T, w *crashWorld) {
+		w.sync(t)
+		w.edit(t, false)
+	}},
+	{name: "bidirectional", mapping: fmt.Sprintf(bidiMapping, "conflicts: { update: send_to_integration }"), clientKeys: true, setup: func(t *testing.T, w *crashWorld) {
+		if _, err := w.crm.Put("accounts", connectors.Record{"accountnumber": "A-1", "name": "Only in the CRM", "address1_city": "Oslo"}); err != nil {
+			t.Fatal(err)
+		}
+		w.sync(t)
+		w.edit(t, true)
+	}},
+}
+
+// endState is what the systems and the couplings hold, with the keys and
+// stamps the systems choose left out, so that two worlds compare.
+type endState struct {
+	customers, accounts []string
+	couplings           int
+}
+
+func (w *crashWorld) endState(t *testing.T) endState {
+	t.Helper()
+	var s endState
+	for _, c := range w.erp.All("customers") {
+		v := valuesOf(c, customerSynced)
+		s.customers = append(s.customers, strings.Join(v[:], "|"))
+	}
+	for _, a := range w.crm.All("accounts") {
+		v := valuesOf(a, accountSynced)
+		s.accounts = append(s.accounts, strings.Join(v[:], "|"))
+	}
+	slices.Sort(s.customers)
+	slices.Sort(s.accounts)
+	c2a, err := w.e.State().CouplingMap(t.Context(), "CUSTOMER", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.couplings = len(c2a)
+	// Every coupling joins two records that exist and agree.
+	for c, a := range c2a {
+		cr, ok1 := w.erp.Get("customers", c)
+		ar, ok2 := w.crm.Get("accounts", a)
+		if !ok1 || !ok2 {
+			t.Errorf("coupling %s <-> %s: customer exists %v, account exists %v", c, a, ok1, ok2)
+			continue
+		}
+		if valuesOf(cr, customerSynced) != valuesOf(ar, accountSynced) {
+			t.Errorf("coupled %s <-> %s disagree: %v vs %v", c, a, valuesOf(cr, customerSynced), valuesOf(ar, accountSynced))
+		}
+	}
+	return s
+}
+
+func (s endState) String() string {
+	return fmt.Sprintf("customers %q\naccounts %q\ncouplings %d", s.customers, s.accounts, s.couplings)
+}
+
+// killSwitch counts the requests to both servers and, when armed, kills
+// the child at the at-th one.
+type killSwitch struct {
+	mu    sync.Mutex
+	count int
+	at    int // 0: disarmed
+	after bool
+	kill  func()
+	fired bool
+	// refusePosts answers every POST 500 without handling it.
+	refusePosts bool
+	// lose, when set, says for each request (with its body) whether its
+	// answer is lost after it is handled.
+	lose func(r *http.Request, body []byte) bool
+}
+
+func (k *killSwitch) arm(at int, after bool, kill func()) {
+	k.mu.Lock()
+	k.count, k.at, k.after, k.kill, k.fired = 0, at, after, kill, false
+	k.mu.Unlock()
+}
+
+func (k *killSwitch) requests() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.count
+}
+
+func (k *killSwitch) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k.mu.Lock()
+		k.count++
+		hit := k.at > 0 && k.count == k.at
+		if hit {
+			k.fired = true
+		}
+		after, kill, refuse, lose := k.after, k.kill, k.refusePosts, k.lose
+		k.mu.Unlock()
+		if lose != nil {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if lose(r, body) {
+				h.ServeHTTP(httptest.NewRecorder(), r)
+				panic(http.ErrAbortHandler)
+			}
+		}
+		if refuse && r.Method == http.MethodPost {
+			http.Error(w, `{"error":{"code":"0x80040216","message":"An unexpected error occurred."}}`, http.StatusInternalServerError)
+			return
+		}
+		if !hit {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if after {
+			h.ServeHTTP(httptest.NewRecorder(), r) // handled; the answer is lost
+		}
+		kill()
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	})
+}
+
+// applyInChild applies plan id in a child process, killed at the at-th
+// request; it reports whether the kill happened.
+func (w *crashWorld) applyInChild(t *testing.T, id string, at int, after bool) bool {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), envCrashDir+"="+w.dir, envCrashPlan+"="+id, envCrashBatch+"="+strconv.Itoa(crashBatch))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	exited := make(chan struct{})
+	var once sync.Once
+	kill := func() {
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			<-exited
+		})
+	}
+	w.ks.arm(at, after, kill)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var werr error
+	go func() { werr = cmd.Wait(); close(exited) }()
+	<-exited
+	w.ks.mu.Lock()
+	fired := w.ks.fired
+	w.ks.at = 0
+	w.ks.mu.Unlock()
+	if !fired && werr != nil {
+		t.Fatalf("child failed before the kill point: %v\n%s", werr, out.String())
+	}
+	return fired
+}
+
+func TestCrashKillAtEveryRequest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a hundred processes")
+	}
+	total := 0
+	for _, sc := range crashScenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			// The uninterrupted run, to compare with.
+			restore := engine.SetApplyBatch(crashBatch)
+			ref := newCrashWorld(t, sc)
+			p, err := ref.e.Plan(t.Context(), engine.PlanOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref.ks.arm(0, false, nil)
+			if _, err := ref.e.Apply(t.Context(), p.ID); err != nil {
+				t.Fatal(err)
+			}
+			restore()
+			requests := ref.ks.requests()
+			want := ref.endState(t)
+			if requests < 3 {
+				t.Fatalf("the apply sent only %d requests", requests)
+			}
+			t.Logf("%d requests, %d writes planned", requests, p.Totals()[plan.Create]+p.Totals()[plan.Update])
+			for at := 1; at <= requests; at++ {
+				for _, after := range []bool{false, true} {
+					point := fmt.Sprintf("kill at request %d, before it is handled", at)
+					if after {
+						point = fmt.Sprintf("kill at request %d, after it is handled", at)
+					}
+					// Odd kill points resume the plan; even ones plan again.
+					resume := at%2 == 1
+					w := newCrashWorld(t, sc)
+					p, err := w.e.Plan(t.Context(), engine.PlanOptions{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					w.close(t)
+					if !w.applyInChild(t, p.ID, at, after) {
+						t.Errorf("%s: the child finished first", point)
+						continue
+					}
+					total++
+					// Every other time, the restart is killed too, at its first
+					// request: while it settles what the first left in flight.
+					if after && resume {
+						if w.applyInChild(t, p.ID, 1, at%4 == 1) {
+							total++
+						}
+					}
+					w.open(t)
+					if resume {
+						_, err = w.e.Apply(t.Context(), p.ID)
+					} else {
+						w.sync(t)
+					}
+					if err != nil {
+						t.Errorf("%s: restart: %v", point, err)
+						w.close(t)
+						continue
+					}
+					got := w.endState(t)
+					if got.String() != want.String() {
+						t.Errorf("%s (resume %v): end state\n%s\nwant (uninterrupted)\n%s", point, resume, got, want)
+					}
+					w.checkAtRest(t, point, p, resume)
+					w.close(t)
+				}
+			}
+		})
+	}
+	t.Logf("%d kill points exercised", total)
+}
+
+// checkAtRest checks that nothing is left to do after a restart and that
+// the watermarks are where the plan said.
+func (w *crashWorld) checkAtRest(t *testing.T, point string, p *plan.Plan, resumed bool) {
+	t.Helper()
+	ctx := t.Context()
+	if resumed {
+		for _, m := range p.Mappings {
+			got, _, err := w.e.State().Watermark(ctx, m.Name, m.Source.Side)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !m.NewWatermark.IsZero() && !got.Equal(m.NewWatermark) {
+				t.Errorf("%s: watermark %s %s = %s, want the plan's %s", point, m.Name, m.Source.Side, got, m.NewWatermark)
+			}
+		}
+	}
+	next, err := w.e.Plan(ctx, engine.PlanOptions{})
+	if err != nil {
+		t.Fatalf("%s: plan after restart: %v", point, err)
+	}
+	if next.HasChanges() {
+		t.Errorf("%s: the next plan still has work: %v", point, next.Totals())
+	}
+	if _, err := w.e.Apply(ctx, next.ID); err != nil && !errors.Is(err, engine.ErrStalePlan) {
+		t.Errorf("%s: apply of the plan at rest: %v", point, err)
+	}
+}

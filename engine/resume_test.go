@@ -1,0 +1,178 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/couplerhq/coupler/connectors"
+
+	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/plan"
+)
+
+// interruptedPlan makes a plan of creates and applies it in process until
+// the at-th request, where the apply's context is cancelled: the plan is
+// left applying.
+func interruptedPlan(t *testing.T, at int) (*crashWorld, *plan.Plan) {
+	t.Helper()
+	defer engine.SetApplyBatch(2)()
+	w := newCrashWorld(t, crashScenarios[0])
+	p, err := w.e.Plan(t.Context(), engine.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	w.ks.arm(at, true, cancel)
+	if _, err := w.e.Apply(ctx, p.ID); err == nil {
+		t.Fatal("the interrupted apply succeeded")
+	}
+	w.ks.arm(0, false, nil)
+	got, err := w.e.State().LoadPlan(t.Context(), p.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != plan.Applying {
+		t.Fatalf("interrupted plan is %s, want applying", got.Status)
+	}
+	return w, p
+}
+
+func TestInterruptedApplyResumesWithoutRepeating(t *testing.T) {
+	w, p := interruptedPlan(t, 3)
+	before := w.crm.Len("accounts")
+	if before == 0 || before == 6 {
+		t.Fatalf("%d accounts after the interruption; want some, not all", before)
+	}
+	w.ks.arm(0, false, nil)
+	res, err := w.e.Apply(t.Context(), "") // the latest plan: the interrupted one
+	if err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if res.PlanID != p.ID {
+		t.Errorf("resumed plan %s, want %s", res.PlanID, p.ID)
+	}
+	if got := w.crm.Len("accounts"); got != 6 {
+		t.Errorf("%d accounts after resuming, want 6", got)
+	}
+	// Only the writes not done before were sent again.
+	if sent := w.ks.requests(); sent > 6-before+1 {
+		t.Errorf("resuming sent %d requests for %d missing records", sent, 6-before)
+	}
+	runs, err := w.e.State().Runs(t.Context(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Inserted != 6 || runs[0].FinishedAt.IsZero() {
+		t.Errorf("runs after resuming: %+v; want one finished run with 6 inserted", runs)
+	}
+	if _, err := w.e.Apply(t.Context(), p.ID); err == nil {
+		t.Error("an applied plan was applied again")
+	}
+}
+
+func TestInterruptedPlanIsStaleOnceAnotherIsApplied(t *testing.T) {
+	w, p := interruptedPlan(t, 2)
+	w.sync(t) // settles, plans afresh, applies
+	if got := w.crm.Len("accounts"); got != 6 {
+		t.Errorf("%d accounts after planning afresh, want 6", got)
+	}
+	_, err := w.e.Apply(t.Context(), p.ID)
+	if !errors.Is(err, engine.ErrStalePlan) {
+		t.Errorf("resuming the interrupted plan after another was applied: %v, want stale", err)
+	}
+	if got := w.crm.Len("accounts"); got != 6 {
+		t.Errorf("%d accounts after the refused resume, want 6", got)
+	}
+}
+
+// A record whose create fails twice in a row with the same server error is
+// not skipped, as a record the server refuses would be: the failure says
+// nothing about the record.
+func TestTemporaryFailuresAreNeverSkipped(t *testing.T) {
+	w := newCrashWorld(t, crashScenarios[0])
+	w.ks.mu.Lock()
+	w.ks.refusePosts = true
+	w.ks.mu.Unlock()
+	for range 3 {
+		p, err := w.e.Plan(t.Context(), engine.PlanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Totals()[plan.Create]; got != 6 {
+			t.Fatalf("plan %s: %d creates, want 6 (none skipped): %v", p.ID, got, p.Totals())
+		}
+		res, err := w.e.Apply(t.Context(), p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Failures) != 6 || !strings.HasPrefix(res.Failures[0].Message, "temporary failure: ") {
+			t.Fatalf("failures %+v, want 6 temporary ones", res.Failures)
+		}
+	}
+	w.ks.mu.Lock()
+	w.ks.refusePosts = false
+	w.ks.mu.Unlock()
+	w.sync(t)
+	if got := w.crm.Len("accounts"); got != 6 {
+		t.Errorf("%d accounts once the server works again, want 6", got)
+	}
+}
+
+// Two source records that write the same values, one created with an
+// answer and one whose answer was lost: the lost one is settled on the
+// record it made, not on its twin's.
+func TestLostCreateIsNotSettledOnItsTwin(t *testing.T) {
+	w := newCrashWorld(t, crashScenarios[0])
+	for _, email := range []string{"a@example.com", "b@example.com"} {
+		if _, err := w.erp.Put("customers", connectors.Record{"number": "C-TWIN", "displayName": "Twin", "city": "Oslo", "email": email}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	twins := 0
+	w.ks.mu.Lock()
+	w.ks.lose = func(r *http.Request, body []byte) bool {
+		if r.Method != http.MethodPost || !bytes.Contains(body, []byte("C-TWIN")) {
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		twins++
+		return twins == 2
+	}
+	w.ks.mu.Unlock()
+	w.sync(t)
+	if twins != 2 {
+		t.Fatalf("%d twin creates sent, want 2", twins)
+	}
+	if got := w.crm.Len("accounts"); got != 8 {
+		t.Errorf("%d accounts, want 8", got)
+	}
+	c2a, err := w.e.State().CouplingMap(t.Context(), "CUSTOMER", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, a := range c2a {
+		if seen[a] {
+			t.Errorf("account %s coupled twice", a)
+		}
+		seen[a] = true
+	}
+	if len(c2a) != 8 {
+		t.Errorf("%d couplings, want 8", len(c2a))
+	}
+	p, err := w.e.Plan(t.Context(), engine.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.HasChanges() {
+		t.Errorf("the next plan has work: %v", p.Totals())
+	}
+}

@@ -1,0 +1,183 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Intent is a write about to be sent, recorded before it is sent so that a
+// process stopped while it was in flight can find out, when it starts
+// again, whether the write happened (see docs/reliability.md).
+type Intent struct {
+	RunID     int64
+	PlanID    string
+	Mapping   string
+	Direction string
+	Seq       int64
+	Op        string
+	SourceID  string
+	DestID    string
+	// ClientKey is the key a create sends for the new record; empty when
+	// the destination makes the key.
+	ClientKey string
+	// Fields is the JSON object written.
+	Fields         string
+	SourceModified time.Time
+	SourceETag     string
+	CreatedAt      time.Time
+}
+
+// RecordIntents saves the intents of one batch in one transaction. They
+// are removed by RecordResults (the results of the same run and seqs) or by
+// DropIntents.
+func (d *DB) RecordIntents(ctx context.Context, intents []Intent) error {
+	if len(intents) == 0 {
+		return nil
+	}
+	var rows []string
+	var args []any
+	for _, in := range intents {
+		rows = append(rows, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, in.RunID, in.PlanID, in.Mapping, in.Direction, in.Seq, in.Op, in.SourceID, nullString(in.DestID),
+			nullString(in.ClientKey), in.Fields, nullTime(in.SourceModified), nullString(in.SourceETag), in.CreatedAt.UTC())
+	}
+	// One statement is one transaction: the batch's intents all exist, or none.
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO write_intents VALUES `+strings.Join(rows, ","), args...); err != nil {
+		return fmt.Errorf("record write intents of mapping %s: %w", intents[0].Mapping, err)
+	}
+	return nil
+}
+
+// PendingIntents lists the intents left behind by a process that stopped
+// while writing, oldest first.
+func (d *DB) PendingIntents(ctx context.Context) ([]Intent, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT run_id, plan_id, mapping, direction, seq, op, source_id, coalesce(dest_id, ''),
+		coalesce(client_key, ''), fields, source_modified, coalesce(source_etag, ''), created_at
+		FROM write_intents ORDER BY run_id, seq`)
+	if err != nil {
+		return nil, fmt.Errorf("pending write intents: %w", err)
+	}
+	defer rows.Close()
+	var out []Intent
+	for rows.Next() {
+		var in Intent
+		var mod sql.NullTime
+		if err := rows.Scan(&in.RunID, &in.PlanID, &in.Mapping, &in.Direction, &in.Seq, &in.Op, &in.SourceID, &in.DestID,
+			&in.ClientKey, &in.Fields, &mod, &in.SourceETag, &in.CreatedAt); err != nil {
+			return nil, err
+		}
+		in.SourceModified = mod.Time
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+// DropIntents forgets intents whose writes are known not to have happened,
+// so that the operations are tried again.
+func (d *DB) DropIntents(ctx context.Context, runID int64, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	args := []any{runID}
+	for _, s := range seqs {
+		args = append(args, s)
+	}
+	if _, err := d.db.ExecContext(ctx, `DELETE FROM write_intents WHERE run_id = ? AND seq IN (`+placeholders(len(seqs))+`)`, args...); err != nil {
+		return fmt.Errorf("drop write intents of run %d: %w", runID, err)
+	}
+	return nil
+}
+
+// UnfinishedRun returns the run of one part of a plan that was started but
+// never finished (the process stopped), with its counts rebuilt from the
+// results it recorded, and the seqs of the operations it recorded; ok is
+// false when there is none.
+func (d *DB) UnfinishedRun(ctx context.Context, part Part) (run Run, done map[int64]bool, ok bool, err error) {
+	err = d.db.QueryRowContext(ctx, `SELECT id, started_at FROM runs WHERE plan_id = ? AND mapping = ? AND direction = ? AND finished_at IS NULL
+		ORDER BY id DESC LIMIT 1`, part.PlanID, part.Mapping, part.Direction).Scan(&run.ID, &run.StartedAt)
+	if err == sql.ErrNoRows {
+		return run, nil, false, nil
+	}
+	if err != nil {
+		return run, nil, false, fmt.Errorf("unfinished run of mapping %s: %w", part.Mapping, err)
+	}
+	run.PlanID, run.Mapping, run.Direction = part.PlanID, part.Mapping, part.Direction
+	rows, err := d.db.QueryContext(ctx, `SELECT seq, op, result FROM run_records WHERE run_id = ?`, run.ID)
+	if err != nil {
+		return run, nil, false, fmt.Errorf("records of run %d: %w", run.ID, err)
+	}
+	defer rows.Close()
+	done = map[int64]bool{}
+	for rows.Next() {
+		var seq int64
+		var op, result string
+		if err := rows.Scan(&seq, &op, &result); err != nil {
+			return run, nil, false, err
+		}
+		done[seq] = true
+		if result != "success" {
+			run.Failed++
+			continue
+		}
+		run.Count(op)
+	}
+	return run, done, true, rows.Err()
+}
+
+// Count adds one successful operation of kind op to the run's counts.
+func (r *Run) Count(op string) {
+	switch op {
+	case "create", "restore":
+		r.Inserted++
+	case "couple":
+		r.Coupled++
+	case "delete":
+		r.Deleted++
+		r.Uncoupled++
+	case "uncouple":
+		r.Uncoupled++
+	case "update":
+		r.Modified++
+	}
+}
+
+// FinishedParts returns the parts of a plan whose run finished: a resumed
+// apply skips them.
+func (d *DB) FinishedParts(ctx context.Context, planID string) (map[Part]bool, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT mapping, direction FROM runs WHERE plan_id = ? AND finished_at IS NOT NULL`, planID)
+	if err != nil {
+		return nil, fmt.Errorf("runs of plan %s: %w", planID, err)
+	}
+	defer rows.Close()
+	out := map[Part]bool{}
+	for rows.Next() {
+		p := Part{PlanID: planID}
+		if err := rows.Scan(&p.Mapping, &p.Direction); err != nil {
+			return nil, err
+		}
+		out[p] = true
+	}
+	return out, rows.Err()
+}
+
+// AppliedAfter returns a plan sharing a mapping with plan id whose apply
+// began after plan id's apply began: resuming plan id would then write what
+// that later plan may have changed. "" when there is none.
+func (d *DB) AppliedAfter(ctx context.Context, id string) (other string, err error) {
+	err = d.db.QueryRowContext(ctx, `SELECT p2.id FROM plans p
+		JOIN plan_mappings m ON m.plan_id = p.id
+		JOIN plan_mappings m2 ON m2.mapping = m.mapping AND m2.plan_id <> p.id
+		JOIN plans p2 ON p2.id = m2.plan_id
+		WHERE p.id = ? AND p2.status IN ('applying', 'applied') AND p2.applied_at > p.applied_at
+		ORDER BY p2.applied_at LIMIT 1`, id).Scan(&other)
+	if err == sql.ErrNoRows {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("plans applied after plan %s: %w", id, err)
+	}
+	return other, nil
+}

@@ -1,0 +1,186 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/couplerhq/coupler/engine/state"
+)
+
+// The state package's own tests live here, in the engine's test binary,
+// so that DuckDB is linked into one test binary only.
+
+func openState(t *testing.T, path string) *state.DB {
+	t.Helper()
+	db, err := state.Open(t.Context(), path, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// rawExec runs statements on a state file through DuckDB directly,
+// bypassing coupler's checks, to fabricate old, newer and foreign files.
+func rawExec(t *testing.T, path string, stmts ...string) {
+	t.Helper()
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, s := range stmts {
+		if _, err := db.ExecContext(t.Context(), s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+func rawQuery(t *testing.T, path, q string) string {
+	t.Helper()
+	var out []string
+	err := state.Query(t.Context(), path, q, func(cols []string, row []any) error {
+		if row != nil {
+			for _, v := range row {
+				out = append(out, toString(v))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return strings.Join(out, ",")
+}
+
+func toString(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "NULL"
+	case string:
+		return v
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+func TestStateMigratesVersion1File(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.duckdb")
+	// A version 1 file as coupler 1 wrote it: its layout without the
+	// write_intents table, with a coupling that must survive.
+	v1 := openState(t, path)
+	v1.Close()
+	rawExec(t, path, `DROP TABLE write_intents`, `UPDATE meta SET value = '1' WHERE key = 'schema_version'`,
+		`INSERT INTO couplings (mapping, table_id, integration_id, coupled_at) VALUES ('CUSTOMER', 't1', 'i1', now())`)
+	if got := rawQuery(t, path, `SELECT count(*) FROM duckdb_tables() WHERE table_name = 'write_intents'`); got != "0" {
+		t.Fatalf("fixture still has write_intents: %s", got)
+	}
+	db := openState(t, path)
+	db.Close()
+	if got := rawQuery(t, path, `SELECT value FROM meta WHERE key = 'schema_version'`); got != "2" {
+		t.Errorf("schema version after open = %s, want 2", got)
+	}
+	if got := rawQuery(t, path, `SELECT count(*) FROM write_intents`); got != "0" {
+		t.Errorf("write_intents after migration: %s", got)
+	}
+	if got := rawQuery(t, path, `SELECT table_id || '=' || integration_id FROM couplings`); got != "t1=i1" {
+		t.Errorf("couplings after migration = %q, want t1=i1", got)
+	}
+}
+
+func TestStateRefusesUnusableFilesUntouched(t *testing.T) {
+	dir := t.TempDir()
+	newer := filepath.Join(dir, "newer.duckdb")
+	openState(t, newer).Close()
+	rawExec(t, newer, `UPDATE meta SET value = '99' WHERE key = 'schema_version'`)
+	foreign := filepath.Join(dir, "foreign.duckdb")
+	rawExec(t, foreign, `CREATE TABLE customers (id INTEGER)`)
+	corrupt := filepath.Join(dir, "corrupt.duckdb")
+	if err := os.WriteFile(corrupt, []byte("this is not a database, just some text that is long enough"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(dir, "truncated.duckdb")
+	openState(t, truncated).Close()
+	data, err := os.ReadFile(truncated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keep the header, lose the rest: DuckDB itself must refuse it.
+	if err := os.WriteFile(truncated, data[:5000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path, want string
+	}{
+		{newer, "newer coupler (schema version 99"},
+		{foreign, "no coupler schema version"},
+		{corrupt, "not a DuckDB database file"},
+		{truncated, ""},
+	} {
+		t.Run(filepath.Base(tc.path), func(t *testing.T) {
+			before, err := os.ReadFile(tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db, err := state.Open(context.Background(), tc.path, state.Options{})
+			if err == nil {
+				db.Close()
+				t.Fatal("opened")
+			}
+			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.path) {
+				t.Errorf("error %q does not name the file and say %q", err, tc.want)
+			}
+			if tc.want != "" && !errors.Is(err, state.ErrUnusable) {
+				t.Errorf("error %q is not ErrUnusable", err)
+			}
+			after, err := os.ReadFile(tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(before, after) {
+				t.Error("the refused file was rewritten")
+			}
+		})
+	}
+}
+
+func TestStateBackup(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.duckdb")
+	db := openState(t, path)
+	defer db.Close()
+	ctx := t.Context()
+	if err := db.CoupleOne(ctx, "CUSTOMER", "t1", "i1"); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(dir, "backups", "b.duckdb")
+	if err := db.Backup(ctx, backup); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Backup(ctx, backup); err == nil || !strings.Contains(err.Error(), "exists already") {
+		t.Errorf("second backup to the same file: %v, want refusal", err)
+	}
+	// The live database goes on working after a backup.
+	if err := db.CoupleOne(ctx, "CUSTOMER", "t2", "i2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := rawQuery(t, backup, `SELECT string_agg(table_id, ',' ORDER BY table_id) FROM couplings`); got != "t1" {
+		t.Errorf("couplings in the backup = %q, want t1", got)
+	}
+	if got := rawQuery(t, backup, `SELECT value FROM meta WHERE key = 'schema_version'`); got != "2" {
+		t.Errorf("backup schema version = %q", got)
+	}
+	// A backup is a state file: it opens, and its run ids go on.
+	b := openState(t, backup)
+	if _, err := b.StartRun(ctx, "p", "CUSTOMER", "to_integration", time.Now()); err != nil {
+		t.Errorf("start a run in the backup: %v", err)
+	}
+	b.Close()
+}
