@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/couplerhq/coupler/connectors"
 
@@ -50,6 +51,10 @@ func TestInterruptedApplyResumesWithoutRepeating(t *testing.T) {
 		t.Fatalf("%d accounts after the interruption; want some, not all", before)
 	}
 	w.ks.arm(0, false, nil)
+	// Pruning every old plan keeps the one an apply must resume.
+	if _, err := w.e.State().PrunePlans(t.Context(), time.Now().Add(time.Hour), 0); err != nil {
+		t.Fatal(err)
+	}
 	res, err := w.e.Apply(t.Context(), "") // the latest plan: the interrupted one
 	if err != nil {
 		t.Fatalf("resume: %v", err)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -47,6 +48,48 @@ been applied.`,
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 20, "how many plans to list")
+	cmd.AddCommand(newPlansPrune(g))
+	return cmd
+}
+
+func newPlansPrune(g *globals) *cobra.Command {
+	var (
+		olderThan time.Duration
+		keep      int
+	)
+	cmd := &cobra.Command{
+		Use:   "prune",
+		Short: "Remove old saved plans",
+		Long: `prune removes saved plans made more than --older-than ago, except the newest
+--keep plans and any plan whose apply was interrupted (apply resumes from it).
+The run log keeps its runs. It also removes what plans killed before they
+were saved left behind. coupler serve prunes on its own (--plan-retention).`,
+		Example: `  coupler plans prune                       # older than 7 days, keeping the newest 20
+  coupler plans prune --older-than 24h --keep 5`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if olderThan < 0 || keep < 0 {
+				return fmt.Errorf("--older-than and --keep must not be negative")
+			}
+			e, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			res, err := e.State().PrunePlans(cmd.Context(), time.Now().Add(-olderThan), keep)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "Removed %d plans", res.Plans)
+			if res.Orphans > 0 {
+				fmt.Fprintf(g.stdout, ", and %d operations of plans that were never saved", res.Orphans)
+			}
+			fmt.Fprintln(g.stdout, ".")
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&olderThan, "older-than", 7*24*time.Hour, "remove plans made longer ago than this")
+	cmd.Flags().IntVar(&keep, "keep", 20, "always keep this many of the newest plans")
 	return cmd
 }
 

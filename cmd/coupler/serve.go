@@ -23,6 +23,7 @@ func newServe(g *globals) *cobra.Command {
 		listen, token   string
 		shutdownTimeout time.Duration
 		watchInterval   time.Duration
+		planRetention   time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -55,6 +56,7 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 			}
 			log := g.logger()
 			r := runner.New(g.dir, mappings.LoadOptions{}, engine.Options{Logger: log})
+			r.PlanRetention = planRetention
 			// Load once here to print every problem of an invalid project the
 			// way validate does, and to find the state database to lock.
 			prog, err := loadOnly(g)
@@ -89,6 +91,7 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 		},
 	}
 	f := cmd.Flags()
+	f.DurationVar(&planRetention, "plan-retention", 7*24*time.Hour, fmt.Sprintf("remove saved plans older than this, hourly, keeping the newest %d (serve saves one a run; 0 keeps all)", runner.KeepPlans))
 	f.StringVar(&listen, "listen", serve.DefaultListen, "HTTP address for the status page, run-now, /healthz and /metrics")
 	f.StringVar(&token, "token", "", "token that run-now requests must carry (default $"+tokenEnv+"); required beyond loopback")
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "on SIGINT/SIGTERM, how long to let the batch under way finish before cancelling it")

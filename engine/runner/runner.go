@@ -40,6 +40,39 @@ type Runner struct {
 	// drain is the channel of the serve run under way, read by the
 	// engine's Draining option.
 	drain <-chan struct{}
+
+	// PlanRetention, when positive, removes saved plans older than it
+	// (keeping the newest KeepPlans) once an hour after a run, since serve
+	// saves a plan at every run. Set it before the first run.
+	PlanRetention time.Duration
+	lastPrune     time.Time
+}
+
+// KeepPlans is how many of the newest plans pruning always keeps.
+const KeepPlans = 100
+
+// pruneEvery is how often serve prunes old plans.
+const pruneEvery = time.Hour
+
+// prune removes old plans when the retention says so; a failure is only
+// logged: old plans take room but harm nothing.
+func (r *Runner) prune(ctx context.Context) {
+	if r.PlanRetention <= 0 || r.e == nil {
+		return
+	}
+	now := time.Now()
+	if now.Sub(r.lastPrune) < pruneEvery {
+		return
+	}
+	r.lastPrune = now
+	res, err := r.e.State().PrunePlans(context.WithoutCancel(ctx), now.Add(-r.PlanRetention), KeepPlans)
+	if err != nil {
+		r.opts.Logger.Warn("prune old plans", "err", err)
+		return
+	}
+	if res.Plans > 0 || res.Orphans > 0 {
+		r.opts.Logger.Info("pruned old plans", "plans", res.Plans, "orphan_operations", res.Orphans, "older_than", r.PlanRetention.String())
+	}
 }
 
 // New returns a runner of the project in dir. opts configure each engine
@@ -217,6 +250,9 @@ func (r *Runner) Run(ctx context.Context, drain <-chan struct{}, mapping string)
 	if err := r.open(ctx); err != nil {
 		return res, err
 	}
+	// Between runs: pruning removes the rows of unsaved plans, so never
+	// while one is being made.
+	r.prune(ctx)
 	// Planning writes nothing to either system: it stops as soon as
 	// shutdown begins.
 	planCtx, cancel := context.WithCancel(ctx)

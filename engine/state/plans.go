@@ -449,3 +449,50 @@ func (d *DB) ExportOperations(ctx context.Context, planID, format, path string, 
 	}
 	return res.RowsAffected()
 }
+
+// PruneResult says what PrunePlans removed.
+type PruneResult struct {
+	// Plans counts the saved plans removed.
+	Plans int64
+	// Orphans counts operation rows that belonged to no saved plan: what a
+	// plan killed before it was saved left behind.
+	Orphans int64
+}
+
+// PrunePlans removes saved plans made before olderThan, except the newest
+// keep plans, plans being applied (an interrupted apply resumes from its
+// plan) and plans with writes in flight. The run log keeps its runs; only
+// the plans' operations and changes go. It also removes the rows of plans
+// that were never saved, so it must not run while a plan is being made on
+// this database (the lock keeps other processes out). All in one
+// transaction.
+func (d *DB) PrunePlans(ctx context.Context, olderThan time.Time, keep int) (PruneResult, error) {
+	var res PruneResult
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return res, fmt.Errorf("prune plans: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE prune_victims AS
+		SELECT id FROM (SELECT id, status, created_at, row_number() OVER (ORDER BY created_at DESC, id DESC) AS rank FROM plans)
+		WHERE rank > ? AND created_at < ? AND status <> 'applying'
+		  AND id NOT IN (SELECT plan_id FROM write_intents)`, keep, olderThan.UTC()); err != nil {
+		return res, fmt.Errorf("prune plans: %w", err)
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM prune_victims),
+		(SELECT count(*) FROM plan_operations WHERE plan_id NOT IN (SELECT id FROM plans))`).Scan(&res.Plans, &res.Orphans); err != nil {
+		return res, fmt.Errorf("prune plans: %w", err)
+	}
+	for _, t := range []string{"plan_changes", "plan_operations", "plan_fields", "plan_mappings"} {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE plan_id IN (SELECT id FROM prune_victims) OR plan_id NOT IN (SELECT id FROM plans)`); err != nil {
+			return res, fmt.Errorf("prune plans: %s: %w", t, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM plans WHERE id IN (SELECT id FROM prune_victims)`); err != nil {
+		return res, fmt.Errorf("prune plans: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DROP TABLE prune_victims`); err != nil {
+		return res, fmt.Errorf("prune plans: %w", err)
+	}
+	return res, tx.Commit()
+}
