@@ -328,3 +328,29 @@ type Explainer interface {
 	// ExplainGet returns the first request of Get for ids.
 	ExplainGet(e Entity, fields []string, ids []string) string
 }
+
+// WriteEach calls write for each op, at most concurrency at a time, and
+// returns the results in the ops' order. Ops start in order; once ctx ends
+// no further op starts, and started says how many did: the results from
+// there on are zero, for the caller to fill with ctx's error.
+func WriteEach(ctx context.Context, ops []WriteOp, concurrency int, write func(WriteOp) WriteResult) (results []WriteResult, started int) {
+	results = make([]WriteResult, len(ops))
+	sem := make(chan struct{}, max(concurrency, 1))
+	var wg sync.WaitGroup
+	for i, op := range ops {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil { // select picks at random when both are ready
+			break
+		}
+		started++
+		wg.Go(func() {
+			defer func() { <-sem }()
+			results[i] = write(op)
+		})
+	}
+	wg.Wait()
+	return results, started
+}

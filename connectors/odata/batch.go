@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/transport"
 )
 
 // maxBatchSize is the most requests one $batch may carry (Dataverse's
@@ -267,7 +268,7 @@ func (c *Client) sendBatch(ctx context.Context, parts []batchPart) ([]batchAnswe
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(newLimitReader(resp.Body, c.maxBody))
+	body, err := io.ReadAll(transport.LimitReader(resp.Body, c.maxBody))
 	if err != nil {
 		return nil, fmt.Errorf("read response of POST %s: %w", redact(req.URL), err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing/iotest"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/transport"
 )
 
 func TestDecodePage(t *testing.T) {
@@ -80,12 +81,12 @@ func TestDecodePageErrors(t *testing.T) {
 
 func TestLimitReader(t *testing.T) {
 	body := `{"value":[{"id":"a"}]}`
-	if _, err := decodePage(newLimitReader(strings.NewReader(body), int64(len(body)))); err != nil {
+	if _, err := decodePage(transport.LimitReader(strings.NewReader(body), int64(len(body)))); err != nil {
 		t.Errorf("body of exactly the limit: %v", err)
 	}
-	_, err := decodePage(newLimitReader(strings.NewReader(body), int64(len(body)-1)))
-	if !errors.Is(err, errBodyTooLarge) {
-		t.Errorf("err = %v, want errBodyTooLarge", err)
+	_, err := decodePage(transport.LimitReader(strings.NewReader(body), int64(len(body)-1)))
+	if !errors.Is(err, transport.ErrBodyTooLarge) {
+		t.Errorf("err = %v, want ErrBodyTooLarge", err)
 	}
 }
 

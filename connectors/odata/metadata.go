@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/transport"
 )
 
 var _ connectors.Describer = (*Client)(nil)
@@ -95,7 +96,7 @@ func (c *Client) fetchMetadata(ctx context.Context) (*connectors.Schema, error) 
 		return nil, err // names method and URL
 	}
 	defer resp.Body.Close()
-	s, err := parseMetadata(newLimitReader(resp.Body, c.maxBody))
+	s, err := parseMetadata(transport.LimitReader(resp.Body, c.maxBody))
 	if err != nil {
 		if ct := resp.Header.Get("Content-Type"); !isXMLContentType(ct) {
 			return nil, fmt.Errorf("parse %s (Content-Type %q): %w", redact(req.URL), ct, err)

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/connectors/transport"
@@ -134,28 +133,11 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 	return c, nil
 }
 
-// parseBase checks the service root. Credentials in the URL are refused:
-// they would travel in every request and show up in errors; use Auth.
+// parseBase checks the base URL (see transport.ParseBaseURL).
 func parseBase(raw string) (*url.URL, error) {
-	if raw == "" {
-		return nil, errors.New("odata: base url is empty")
-	}
-	u, err := url.Parse(raw)
+	u, err := transport.ParseBaseURL(raw)
 	if err != nil {
-		// url.Parse's error quotes the input, which may hold credentials.
-		return nil, errors.New("odata: base url does not parse")
+		return nil, fmt.Errorf("odata: %w", err)
 	}
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("odata: base url scheme %q is not http or https", u.Scheme)
-	case u.Host == "":
-		return nil, errors.New("odata: base url has no host")
-	case u.User != nil:
-		return nil, errors.New("odata: base url must not contain credentials; use auth")
-	case u.Fragment != "":
-		return nil, errors.New("odata: base url must not contain a fragment")
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawPath = strings.TrimRight(u.RawPath, "/")
 	return u, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/transport"
 )
 
 // Read implements connectors.Connector. It sends
@@ -83,7 +84,7 @@ func (c *Client) getPage(ctx context.Context, u string) (page, error) {
 		return page{}, err
 	}
 	defer resp.Body.Close()
-	p, err := decodePage(newLimitReader(resp.Body, c.maxBody))
+	p, err := decodePage(transport.LimitReader(resp.Body, c.maxBody))
 	if err != nil {
 		return page{}, fmt.Errorf("decode %s: %w", redact(req.URL), err)
 	}

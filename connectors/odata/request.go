@@ -3,7 +3,6 @@ package odata
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,42 +60,4 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 		Code:       code,
 		Message:    msg,
 	}
-}
-
-// errBodyTooLarge is returned when a response exceeds Options.MaxBodyBytes.
-var errBodyTooLarge = errors.New("response body too large")
-
-// limitReader reads at most n bytes from r and then fails with
-// errBodyTooLarge, rather than io.LimitReader's silent EOF, which would
-// turn an oversized page into a confusing syntax error.
-type limitReader struct {
-	r     io.Reader
-	n     int64 // bytes left
-	limit int64
-	err   error // sticky, once the limit is exceeded
-}
-
-func newLimitReader(r io.Reader, limit int64) *limitReader {
-	return &limitReader{r: r, n: limit, limit: limit}
-}
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.err != nil {
-		return 0, l.err
-	}
-	if l.n <= 0 {
-		// Probe for one more byte: a body of exactly the limit is fine.
-		var one [1]byte
-		if n, err := l.r.Read(one[:]); n == 0 {
-			return 0, err
-		}
-		l.err = fmt.Errorf("%w (limit %d bytes)", errBodyTooLarge, l.limit)
-		return 0, l.err
-	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.r.Read(p)
-	l.n -= int64(n)
-	return n, err
 }

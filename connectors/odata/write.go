@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/transport"
 )
 
 // Write implements connectors.Connector. Each op is one request, with up to
@@ -35,28 +35,9 @@ func (c *Client) Write(ctx context.Context, e connectors.Entity, ops []connector
 	if c.batchSize > 1 {
 		return c.writeBatched(ctx, e, ops)
 	}
-	results := make([]connectors.WriteResult, len(ops))
-	sem := make(chan struct{}, c.concurrency)
-	var wg sync.WaitGroup
-	started := 0
-launch:
-	for i, op := range ops {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			break launch
-		}
-		if ctx.Err() != nil { // select picks at random when both are ready
-			<-sem
-			break launch
-		}
-		started++
-		wg.Go(func() {
-			defer func() { <-sem }()
-			results[i] = c.writeOne(ctx, e, op)
-		})
-	}
-	wg.Wait()
+	results, started := connectors.WriteEach(ctx, ops, c.concurrency, func(op connectors.WriteOp) connectors.WriteResult {
+		return c.writeOne(ctx, e, op)
+	})
 
 	if err := ctx.Err(); err != nil {
 		for i := started; i < len(ops); i++ {
@@ -78,7 +59,7 @@ func (c *Client) writeOne(ctx context.Context, e connectors.Entity, op connector
 	}
 	resp, err := c.send(ctx, wr)
 	if err != nil {
-		if errors.Is(err, errBodyTooLarge) {
+		if errors.Is(err, transport.ErrBodyTooLarge) {
 			// The write succeeded; only its echo was too big to keep.
 			c.log.WarnContext(ctx, "odata: write response dropped", "entity", e.Name, "key", op.Key, "error", err)
 		} else {

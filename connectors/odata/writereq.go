@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/transport"
 )
 
 // writeRequest is one op encoded as HTTP, independent of how it is sent:
@@ -104,7 +105,7 @@ func encodeFields(fields connectors.Record) ([]byte, error) {
 }
 
 // send performs one writeRequest. A non-2xx status is an *Error. The body is
-// read up to the size limit; on errBodyTooLarge the response is still
+// read up to the size limit; on transport.ErrBodyTooLarge the response is still
 // returned, without its body.
 func (c *Client) send(ctx context.Context, wr writeRequest) (writeResponse, error) {
 	req, err := c.newRequest(ctx, wr.method, c.resourceURL(wr.resource), wr.body)
@@ -120,7 +121,7 @@ func (c *Client) send(ctx context.Context, wr writeRequest) (writeResponse, erro
 	}
 	defer resp.Body.Close()
 	out := writeResponse{status: resp.StatusCode, header: resp.Header}
-	body, err := io.ReadAll(newLimitReader(resp.Body, c.maxBody))
+	body, err := io.ReadAll(transport.LimitReader(resp.Body, c.maxBody))
 	if err != nil {
 		return out, fmt.Errorf("read response of %s %s: %w", wr.method, redact(req.URL), err)
 	}

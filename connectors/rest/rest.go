@@ -226,27 +226,11 @@ func (c *Client) resource(entity string) (resource, error) {
 	return newResource(entity, connectors.Resource{})
 }
 
-// parseBase checks the base URL. Credentials in it are refused: they would
-// travel in every request and show up in errors; use auth.
+// parseBase checks the base URL (see transport.ParseBaseURL).
 func parseBase(raw string) (*url.URL, error) {
-	if raw == "" {
-		return nil, errors.New("rest: base url is empty")
-	}
-	u, err := url.Parse(raw)
+	u, err := transport.ParseBaseURL(raw)
 	if err != nil {
-		return nil, errors.New("rest: base url does not parse")
+		return nil, fmt.Errorf("rest: %w", err)
 	}
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("rest: base url scheme %q is not http or https", u.Scheme)
-	case u.Host == "":
-		return nil, errors.New("rest: base url has no host")
-	case u.User != nil:
-		return nil, errors.New("rest: base url must not contain credentials; use auth")
-	case u.Fragment != "":
-		return nil, errors.New("rest: base url must not contain a fragment")
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawPath = strings.TrimRight(u.RawPath, "/")
 	return u, nil
 }

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/connectors/transport"
@@ -27,28 +26,9 @@ func (c *Client) Write(ctx context.Context, e connectors.Entity, ops []connector
 	if err != nil {
 		return nil, wrap("write", e.Name, "", err)
 	}
-	results := make([]connectors.WriteResult, len(ops))
-	sem := make(chan struct{}, c.concurrency)
-	var wg sync.WaitGroup
-	started := 0
-launch:
-	for i, op := range ops {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			break launch
-		}
-		if ctx.Err() != nil {
-			<-sem
-			break launch
-		}
-		started++
-		wg.Go(func() {
-			defer func() { <-sem }()
-			results[i] = c.writeOne(ctx, e, &res, op)
-		})
-	}
-	wg.Wait()
+	results, started := connectors.WriteEach(ctx, ops, c.concurrency, func(op connectors.WriteOp) connectors.WriteResult {
+		return c.writeOne(ctx, e, &res, op)
+	})
 	if err := ctx.Err(); err != nil {
 		for i := started; i < len(ops); i++ {
 			results[i] = connectors.WriteResult{Key: ops[i].Key, Err: wrap(string(ops[i].Op), e.Name, ops[i].Key, err)}

@@ -4,46 +4,15 @@ package report
 
 import (
 	"bytes"
-	"context"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/engine/report/browsertest"
 )
-
-// findChromium finds Debian's Chromium, or skips the test.
-func findChromium(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	if path, err := exec.LookPath("chromium"); err == nil {
-		return path
-	}
-	t.Skip("chromium not installed; CI installs Debian's chromium to run this")
-	return ""
-}
-
-// artifactDir is where screenshots go: $COUPLER_TEST_ARTIFACTS when set,
-// for CI to keep, or a temporary directory.
-func artifactDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("COUPLER_TEST_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	dir = filepath.Join(dir, "report")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 // writePage renders p into dir and returns the page's file: URL.
 func writePage(t *testing.T, dir, name string, p *plan.Plan) *url.URL {
@@ -59,36 +28,10 @@ func writePage(t *testing.T, dir, name string, p *plan.Plan) *url.URL {
 	return &url.URL{Scheme: "file", Path: path}
 }
 
-// runChromium runs headless Chromium with args, in its own process group
-// so that a timeout ends its helper processes too, and returns its stdout.
-func runChromium(t *testing.T, chromium string, args ...string) []byte {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	base := []string{
-		"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--no-first-run", "--user-data-dir=" + t.TempDir(),
-	}
-	cmd := exec.CommandContext(ctx, chromium, append(base, args...)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	t.Logf("chromium %s: %v", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
-	if err != nil {
-		t.Fatalf("chromium %s: %v (timeout: %v)\n%s", strings.Join(args, " "), err, ctx.Err() != nil, stderr.Bytes())
-	}
-	return stdout.Bytes()
-}
-
 // dumpDOM loads u and returns the DOM after the page's script ran.
 func dumpDOM(t *testing.T, chromium string, u *url.URL) string {
 	t.Helper()
-	dom := string(runChromium(t, chromium, "--dump-dom", u.String()))
+	dom := string(browsertest.Run(t, chromium, "--dump-dom", u.String()))
 	if !strings.Contains(dom, `id="plan-id"`) {
 		t.Fatalf("DOM dump of %s is not the plan page:\n%s", u, dom)
 	}
@@ -96,8 +39,8 @@ func dumpDOM(t *testing.T, chromium string, u *url.URL) string {
 }
 
 func TestPlanHTMLInChromium(t *testing.T) {
-	chromium := findChromium(t)
-	dir := artifactDir(t)
+	chromium := browsertest.Chromium(t)
+	dir := browsertest.ArtifactDir(t, "report")
 	page := writePage(t, dir, "plan.html", samplePlan())
 
 	t.Run("summary", func(t *testing.T) {
@@ -175,7 +118,7 @@ func TestPlanHTMLInChromium(t *testing.T) {
 			"plan-hostile.png":   {Scheme: "file", Path: filepath.Join(dir, "plan-hostile.html")},
 		} {
 			png := filepath.Join(dir, name)
-			runChromium(t, chromium, "--screenshot="+png, "--window-size=1280,900", u.String())
+			browsertest.Run(t, chromium, "--screenshot="+png, "--window-size=1280,900", u.String())
 			b, err := os.ReadFile(png)
 			if err != nil {
 				t.Fatal(err)
