@@ -221,7 +221,42 @@ func mayHaveHappened(err error) bool {
 
 // settle finds out which of the given intents, all of one part, happened.
 // A create settled by its values never takes a record in claimed.
+//
+// A create that cannot be told (outcome.unknown) is kept until its source
+// record is coupled, which the user does by hand (coupler couple) once they
+// have looked: the coupling then says what the create would have, and the
+// intent is forgotten.
 func (e *Engine) settle(ctx context.Context, conn connectors.Connector, connector string, entity connectors.Entity, side state.CouplingSide, intents []state.Intent, claimed map[string]bool) ([]outcome, error) {
+	out, err := e.settleOutcomes(ctx, conn, connector, entity, side, intents, claimed)
+	if err != nil {
+		return nil, err
+	}
+	var sources []string
+	for i, o := range out {
+		if o.unknown != "" {
+			sources = append(sources, intents[i].SourceID)
+		}
+	}
+	if len(sources) == 0 {
+		return out, nil
+	}
+	coupled, err := e.state.AlreadyCoupled(ctx, side.Mapping, side.SourceIsTable, sources)
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range out {
+		if to, ok := coupled[intents[i].SourceID]; ok && o.unknown != "" {
+			e.log.Warn("a create that could not be settled is forgotten: its source record was coupled since", "mapping", side.Mapping, "source", intents[i].SourceID, "coupled_to", to)
+			out[i] = outcome{}
+		} else if o.unknown != "" {
+			out[i].unknown += fmt.Sprintf("; meanwhile look for the record in %s: couple it by hand with coupler couple %s, or create it and couple it; a coupled source settles this", entity.Name, side.Mapping)
+		}
+	}
+	return out, nil
+}
+
+// settleOutcomes is settle without the user's way out of an unknown outcome.
+func (e *Engine) settleOutcomes(ctx context.Context, conn connectors.Connector, connector string, entity connectors.Entity, side state.CouplingSide, intents []state.Intent, claimed map[string]bool) ([]outcome, error) {
 	out := make([]outcome, len(intents))
 	wanted := make([]connectors.Record, len(intents))
 	byKey := map[string][]int{} // intents settled by reading one record by key

@@ -59,6 +59,7 @@ func TestSettleCreateByValues(t *testing.T) {
 		recs        []connectors.Record
 		noModified  bool
 		coupledByTo string // a contact coupled by the other mapping of contacts
+		handCoupled bool   // the source record was coupled by hand since
 		wantKey     string // "" for not happened
 		wantUnknown string // part of the message when it cannot be told
 	}{
@@ -77,6 +78,8 @@ func TestSettleCreateByValues(t *testing.T) {
 			wantUnknown: "no value to recognise the record by"},
 		{name: "no modified field", fields: `{"lastname":"Smith"}`, recs: []connectors.Record{smith(g1)}, noModified: true,
 			wantUnknown: "no modified field"},
+		{name: "no modified field, the source coupled by hand since", fields: `{"lastname":"Smith"}`, recs: []connectors.Record{smith(g1)}, noModified: true,
+			handCoupled: true},
 		{name: "record coupled by another mapping", fields: `{"lastname":"Smith"}`, recs: []connectors.Record{smith(g1)}, coupledByTo: g1},
 		{name: "record coupled by another mapping, a twin is free", fields: `{"lastname":"Smith"}`, recs: []connectors.Record{smith(g1), smith(g2)},
 			coupledByTo: g1, wantKey: g2},
@@ -97,16 +100,22 @@ func TestSettleCreateByValues(t *testing.T) {
 					{Name: "CONTACT", Table: mappings.Side{Connector: "bc", Entity: "contacts", Key: "id"}, Integration: contacts},
 					{Name: "PERSON", Table: mappings.Side{Connector: "bc", Entity: "people", Key: "id"}, Integration: contacts},
 				}}}}
+			couple := func(mapping, source, dest string) {
+				run, err := db.StartRun(ctx, "p0", mapping, "to_integration", time.Now())
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = db.RecordResults(ctx, run, state.CouplingSide{Mapping: mapping, SourceIsTable: true},
+					[]state.RecordResult{{Seq: 1, SourceID: source, DestID: dest, Op: "couple", Couple: true, At: time.Now()}})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
 			if tt.coupledByTo != "" {
-				run, err := db.StartRun(ctx, "p0", "PERSON", "to_integration", time.Now())
-				if err != nil {
-					t.Fatal(err)
-				}
-				err = db.RecordResults(ctx, run, state.CouplingSide{Mapping: "PERSON", SourceIsTable: true},
-					[]state.RecordResult{{Seq: 1, SourceID: "person-1", DestID: tt.coupledByTo, Op: "create", Couple: true, At: time.Now()}})
-				if err != nil {
-					t.Fatal(err)
-				}
+				couple("PERSON", "person-1", tt.coupledByTo)
+			}
+			if tt.handCoupled {
+				couple("CONTACT", "c-1", g2)
 			}
 			entity := connectors.Entity{Name: "contacts", Key: "contactid", Modified: "modifiedon"}
 			if tt.noModified {
