@@ -1,11 +1,14 @@
 package engine_test
 
 import (
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/mappings"
 )
 
 // TestClientKeysKeepAlternateKey: with client_keys on a connector whose
@@ -65,5 +68,51 @@ func TestStaleUpdateSettledKeepsOtherChange(t *testing.T) {
 	w.apply(next.ID)
 	if got := w.erp.All("customers")[0]["city"]; got != "PARIS" {
 		t.Errorf("ERP city = %v, want the CRM user's PARIS", got)
+	}
+}
+
+// TestClientKeysUndeclaredCompositeKeyWarns: client_keys cannot give a key
+// to creates of a mapping keyed by several fields that are not a declared
+// alternate key; compile says so, and says nothing when the key is
+// declared or is one field.
+func TestClientKeysUndeclaredCompositeKeyWarns(t *testing.T) {
+	tests := []struct {
+		name, entities, key string
+		warn                bool
+	}{
+		{"undeclared composite key", "", `"name,region"`, true},
+		{"declared composite key", `, entities: { parts: { alternate_key: [name, region], key_types: { region: Edm.Int32 } } }`, `"name,region"`, false},
+		{"one field", "", "partid", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "coupler.yaml"), `version: 1
+connectors:
+  bc: { type: odata, base_url: "http://erp.invalid/api" }
+  dataverse: { type: odata, base_url: "http://crm.invalid/api", client_keys: true`+tt.entities+` }
+mappings: ["mappings/*.yaml"]
+`)
+			writeFile(t, filepath.Join(dir, "mappings", "part.yaml"), `name: PART
+table: { connector: bc, entity: items, key: id, modified: lastModifiedDateTime }
+integration: { connector: dataverse, entity: parts, key: `+tt.key+`, modified: modifiedon }
+direction: to_integration
+fields:
+  - { field: displayName, integration_field: name }
+  - { field: region, integration_field: region }
+`)
+			p, diags := mappings.Load(dir, mappings.LoadOptions{})
+			if diags.HasErrors() {
+				t.Fatalf("load: %v", diags)
+			}
+			_, diags = engine.Compile(p)
+			var warned bool
+			for _, d := range diags {
+				warned = warned || strings.Contains(d.Message, "client_keys: true on connector dataverse gives its creates no key")
+			}
+			if warned != tt.warn {
+				t.Errorf("warned %v, want %v; diagnostics: %v", warned, tt.warn, diags)
+			}
+		})
 	}
 }
