@@ -23,6 +23,14 @@ type Resource struct {
 	// Record is the path of the record in a single-record response (get,
 	// create, update), e.g. "data"; empty means the body is the record.
 	Record string
+	// FieldsAt is the dot-separated path, inside each record object, of
+	// the object that holds the record's own fields, e.g. "properties" for
+	// HubSpot's {"id": …, "properties": {…}}; empty means the record object
+	// itself. Records read are that object's fields merged with the
+	// record's top-level scalar fields (the nested value wins a clash,
+	// except for the key, the ETag and the modified field, where the top
+	// level wins); fields written are sent wrapped in the same path.
+	FieldsAt string
 	// Key is the field that identifies a record, used in {id} and to read
 	// the key of a created record; empty means the mapping's key.
 	Key string

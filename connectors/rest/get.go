@@ -50,6 +50,7 @@ func (c *Client) Get(ctx context.Context, e connectors.Entity, fields []string, 
 		})
 		return out, err
 	}
+	top := res.topWins(e)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.concurrency)
 	for _, id := range uniq {
@@ -62,7 +63,7 @@ func (c *Client) Get(ctx context.Context, e connectors.Entity, fields []string, 
 			if err != nil {
 				return wrap("get", e.Name, id, err)
 			}
-			rec, err := decodeItem(resp.body, &res)
+			rec, err := decodeItem(resp.body, &res, top)
 			if err != nil {
 				return wrap("get", e.Name, id, fmt.Errorf("decode %s: %w", resp.url, err))
 			}

@@ -128,6 +128,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 type resource struct {
 	list, get, create, update, delete endpoint
 	records, record                   []string // parsed JSON paths
+	fieldsAt                          []string // where a record's own fields sit in it
 	key, etag                         string
 	query                             []param
 	paging                            connectors.Paging
@@ -182,6 +183,9 @@ func newResource(name string, r connectors.Resource) (resource, error) {
 	}
 	if res.record, err = parsePath(r.Record); err != nil {
 		return res, fmt.Errorf("record: %w", err)
+	}
+	if res.fieldsAt, err = parsePath(r.FieldsAt); err != nil {
+		return res, fmt.Errorf("fields_at: %w", err)
 	}
 	for k, v := range r.Query {
 		res.query = append(res.query, param{k, v})
