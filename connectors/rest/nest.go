@@ -30,8 +30,8 @@ func (res *resource) topWins(e connectors.Entity) []string {
 // that is rec itself. With it, the result is the nested object's fields
 // plus rec's top-level scalar (string, number, boolean, null) fields; on a
 // name both hold, the nested value wins unless the name is one of top.
-// Top-level objects and arrays (the nested object itself, associations)
-// are left out. A missing or null nested object leaves the top-level
+// Top-level objects and arrays (associations, say) and the path's first
+// member itself are left out. A missing or null nested object leaves the top-level
 // fields only; any other non-object there is an error.
 func (res *resource) flatten(rec map[string]any, top []string) (map[string]any, error) {
 	if len(res.fieldsAt) == 0 {
@@ -50,6 +50,9 @@ func (res *resource) flatten(rec map[string]any, top []string) (map[string]any, 
 		out[k] = v
 	}
 	for k, v := range rec {
+		if k == res.fieldsAt[0] { // a null there is no field
+			continue
+		}
 		switch v.(type) {
 		case map[string]any, []any:
 			continue
