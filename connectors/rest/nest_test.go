@@ -203,3 +203,29 @@ func TestWrapFieldsDeepPath(t *testing.T) {
 		t.Errorf("empty body = %s", b)
 	}
 }
+
+// roundTripFunc captures requests instead of sending them.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestHubSpotFirstRequest pins the first request that docs/connectors.md
+// quotes for its HubSpot example.
+func TestHubSpotFirstRequest(t *testing.T) {
+	var got []string
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		got = append(got, r.Method+" "+r.URL.String())
+		return &http.Response{StatusCode: 200, Status: "200 OK", Header: http.Header{},
+			Body: io.NopCloser(strings.NewReader(`{"results":[{"id":"51","properties":{"name":"Acme"}}]}`))}, nil
+	})}
+	c, err := NewWithOptions(connectors.Config{Name: "hubspot", BaseURL: "https://api.hubapi.com", PageSize: 100,
+		Resources: map[string]connectors.Resource{"companies": hubSpot}}, Options{HTTPClient: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Read(context.Background(), connectors.Query{Entity: connectors.Entity{Name: "companies", Key: "id"}}, func(connectors.Page) error { return nil })
+	const want = "GET https://api.hubapi.com/crm/v3/objects/companies?archived=false&properties=name%2Cdomain%2Cphone%2Chs_lastmodifieddate&limit=100"
+	if err != nil || len(got) != 1 || got[0] != want {
+		t.Errorf("requests %q, %v; want [%s] (docs/connectors.md quotes it)", got, err, want)
+	}
+}
