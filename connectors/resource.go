@@ -40,6 +40,10 @@ type Resource struct {
 	// Query holds fixed query parameters added to every list request, e.g.
 	// a sort order.
 	Query map[string]string
+	// GetQuery holds fixed query parameters added to every get request
+	// (one record by key), e.g. HubSpot's properties=name,domain, without
+	// which a get answers fewer fields than the list does.
+	GetQuery map[string]string
 	// Paging says how a list response leads to the next page.
 	Paging Paging
 	// Since says how to ask for the records modified after a time.

@@ -58,6 +58,23 @@ func entityKeys(d *decoder, what string, decl *EntityDecl) map[string]keyHandler
 			}
 		}
 	}
+	query := func(name string, dst func(r *connectors.Resource) *map[string]string) keyHandler {
+		return func(_, v *yaml.Node) {
+			r := res()
+			if v.Kind != yaml.MappingNode {
+				d.errorf(v, "%s: %s must be a mapping of parameter to value, not %s", what, name, kindName(v))
+				return
+			}
+			m := map[string]string{}
+			for i := 0; i+1 < len(v.Content); i += 2 {
+				k, pv := v.Content[i], resolveAlias(v.Content[i+1])
+				if s, ok := d.str(pv, what+": "+name+" "+k.Value); ok {
+					m[k.Value] = s
+				}
+			}
+			*dst(r) = m
+		}
+	}
 	return map[string]keyHandler{
 		"fields": func(_, fv *yaml.Node) { decl.Fields, _ = d.strings(fv, what+": fields") },
 		"alternate_key": func(_, v *yaml.Node) {
@@ -105,20 +122,8 @@ func entityKeys(d *decoder, what string, decl *EntityDecl) map[string]keyHandler
 		"fields_at": path("fields_at", "properties", func(r *connectors.Resource) *string { return &r.FieldsAt }),
 		"key":       field("key", func(r *connectors.Resource) *string { return &r.Key }),
 		"etag":      field("etag", func(r *connectors.Resource) *string { return &r.ETag }),
-		"query": func(_, v *yaml.Node) {
-			r := res()
-			if v.Kind != yaml.MappingNode {
-				d.errorf(v, "%s: query must be a mapping of parameter to value, not %s", what, kindName(v))
-				return
-			}
-			r.Query = map[string]string{}
-			for i := 0; i+1 < len(v.Content); i += 2 {
-				k, pv := v.Content[i], resolveAlias(v.Content[i+1])
-				if s, ok := d.str(pv, what+": query "+k.Value); ok {
-					r.Query[k.Value] = s
-				}
-			}
-		},
+		"query":     query("query", func(r *connectors.Resource) *map[string]string { return &r.Query }),
+		"get_query": query("get_query", func(r *connectors.Resource) *map[string]string { return &r.GetQuery }),
 		"paging": func(_, v *yaml.Node) {
 			r := res()
 			pw := what + ": paging"

@@ -37,7 +37,7 @@ func TestLoadRESTConnector(t *testing.T) {
 	}
 	nested := &connectors.Resource{
 		List:    connectors.Endpoint{Path: "/crm/v3/objects/companies"},
-		Records: "results", FieldsAt: "properties",
+		Records: "results", FieldsAt: "properties", GetQuery: map[string]string{"properties": "name,domain"},
 		Paging: connectors.Paging{Style: "cursor", Next: "paging.next.after", Param: "after", SizeParam: "limit"},
 	}
 	if got := c.Entities["companies"].Resource; !reflect.DeepEqual(got, nested) {

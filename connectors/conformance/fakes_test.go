@@ -94,6 +94,7 @@ var hubSpotResource = connectors.Resource{
 	FieldsAt: "properties",
 	Key:      "id",
 	Query:    map[string]string{"properties": "name,domain,hs_lastmodifieddate", "archived": "false"},
+	GetQuery: map[string]string{"properties": "name,domain,hs_lastmodifieddate"},
 	Paging:   connectors.Paging{Style: connectors.PagingCursor, Next: "paging.next.after", Param: "after", SizeParam: "limit"},
 }
 

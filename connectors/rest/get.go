@@ -55,7 +55,7 @@ func (c *Client) Get(ctx context.Context, e connectors.Entity, fields []string, 
 	g.SetLimit(c.concurrency)
 	for _, id := range uniq {
 		g.Go(func() error {
-			resp, err := c.send(gctx, res.get.method, c.url(res.get.path, id), nil, nil)
+			resp, err := c.send(gctx, res.get.method, c.url(res.get.path, id, res.getQuery...), nil, nil)
 			var re *Error
 			if errors.As(err, &re) && (re.StatusCode == http.StatusNotFound || re.StatusCode == http.StatusGone) {
 				return nil

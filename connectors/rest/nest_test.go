@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -83,6 +84,7 @@ var hubSpot = connectors.Resource{
 	FieldsAt: "properties",
 	Key:      "id",
 	Query:    map[string]string{"properties": "name,domain,phone,hs_lastmodifieddate", "archived": "false"},
+	GetQuery: map[string]string{"properties": "name,domain,phone,hs_lastmodifieddate"},
 	Paging:   connectors.Paging{Style: "cursor", Next: "paging.next.after", Param: "after", SizeParam: "limit"},
 }
 
@@ -186,10 +188,15 @@ func TestHubSpotShape(t *testing.T) {
 	}
 	rec.take()
 
-	// Get: flat, absent when 404.
+	// Get: flat, with the properties of get_query, absent when 404.
 	recs, err := c.Get(ctx, e, nil, []string{keys[2], "999"})
-	if err != nil || len(recs) != 1 || recs[0]["name"] != "Initech" || recs[0]["id"] != keys[2] {
+	if err != nil || len(recs) != 1 || recs[0]["name"] != "Initech" || recs[0]["id"] != keys[2] || recs[0]["phone"] != "5550100" {
 		t.Fatalf("get = %v, %v", recs, err)
+	}
+	reqs = rec.take()
+	slices.Sort(reqs)
+	if want := "GET /crm/v3/objects/companies/" + keys[2] + "?properties=name%2Cdomain%2Cphone%2Chs_lastmodifieddate"; len(reqs) != 2 || reqs[0] != want {
+		t.Errorf("get requests = %q, want one of them %s", reqs, want)
 	}
 }
 

@@ -131,6 +131,7 @@ type resource struct {
 	fieldsAt                          []string // where a record's own fields sit in it
 	key, etag                         string
 	query                             []param
+	getQuery                          []param
 	paging                            connectors.Paging
 	next                              []string
 	sinceParam                        string
@@ -191,6 +192,10 @@ func newResource(name string, r connectors.Resource) (resource, error) {
 		res.query = append(res.query, param{k, v})
 	}
 	sortParams(res.query)
+	for k, v := range r.GetQuery {
+		res.getQuery = append(res.getQuery, param{k, v})
+	}
+	sortParams(res.getQuery)
 	switch res.paging.Style {
 	case "", connectors.PagingNone:
 		res.paging.Style = connectors.PagingNone
