@@ -326,7 +326,7 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 	if c.Type != "rest" {
 		for _, name := range sortedKeys(c.Entities) {
 			if e := c.Entities[name]; e.Resource != nil {
-				d.diags.Errorf(e.Pos, "%s: entity %s: list, get, create, update, delete, records, record, key, etag, query, paging and since are for type rest, not %s", what, name, c.Type)
+				d.diags.Errorf(e.Pos, "%s: entity %s: list, get, create, update, delete, records, record, fields_at, key, etag, query, get_query, paging and since are for type rest, not %s", what, name, c.Type)
 			}
 		}
 	}
