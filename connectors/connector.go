@@ -173,6 +173,13 @@ type AlternateKey struct {
 	// Types gives the EDM type of fields whose literal is not a string,
 	// e.g. "Edm.Int32" or "Edm.Guid"; a field not listed is an Edm.String.
 	Types map[string]string
+	// LookupKey is the key the mappings of this entity set couple its
+	// records by, when they all use one: Name() when it is this alternate
+	// key, another field (the primary key) otherwise, empty when unknown
+	// or mixed. A lookup bound to the set ("x@odata.bind": "/set(id)")
+	// carries an id of that key, so it decides how the binding is
+	// addressed; the id's shape cannot when the key's values are GUIDs.
+	LookupKey string
 }
 
 // AlternateKeyTypes are the EDM types an alternate key's field may have.

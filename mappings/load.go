@@ -476,9 +476,38 @@ func (l *loader) checkMappings() {
 		}
 		l.checkDeclaredFields(m)
 	}
+	l.setLookupKeys()
 	for _, cycle := range l.project.Cycles() {
 		first := l.project.Mapping(cycle[0])
 		l.diags.Errorf(first.Pos, "mappings depend on each other in a cycle: %s", strings.Join(append(cycle, cycle[0]), " -> "))
+	}
+}
+
+// setLookupKeys records, on each entity set declared with an alternate
+// key, the key its mappings couple records by when they all use the same
+// one: a lookup bound to the set carries an id of that key, and the
+// connector addresses the binding by it.
+func (l *loader) setLookupKeys() {
+	keys := map[*EntityDecl]map[string]bool{}
+	for _, m := range l.project.Mappings {
+		for _, s := range []*Side{&m.Table, &m.Integration} {
+			c := l.project.Connector(s.Connector)
+			if c == nil || c.Entities[s.Entity] == nil || len(c.Entities[s.Entity].AlternateKey) == 0 || s.Key == "" {
+				continue
+			}
+			e := c.Entities[s.Entity]
+			if keys[e] == nil {
+				keys[e] = map[string]bool{}
+			}
+			keys[e][s.Key] = true
+		}
+	}
+	for e, ks := range keys {
+		if len(ks) == 1 {
+			for k := range ks {
+				e.LookupKey = k
+			}
+		}
 	}
 }
 
