@@ -262,6 +262,12 @@ func (c *Client) sendBatch(ctx context.Context, parts []batchPart) ([]batchAnswe
 		return nil, err
 	}
 	req.Header.Set("Prefer", "odata.continue-on-error")
+	if c.atomic {
+		// Business Central makes a $batch transactional by this header
+		// (its documented way), not by atomicity groups; services that
+		// honour the groups (Dataverse, SAP CAP) ignore it.
+		req.Header.Set("Isolation", "snapshot")
+	}
 	resp, err := c.do(req)
 	if err != nil {
 		return nil, err

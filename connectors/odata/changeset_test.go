@@ -197,3 +197,42 @@ func TestRolledBackDoesNotInheritTheCause(t *testing.T) {
 		}
 	}
 }
+
+// TestChangeSetHeaders checks that atomicity: batch asks for a
+// transaction both ways services understand: atomicity groups in the body
+// (OData 4.01, Dataverse, SAP CAP) and Isolation: snapshot (Business
+// Central), and that the default sends neither.
+func TestChangeSetHeaders(t *testing.T) {
+	for _, atomic := range []bool{false, true} {
+		var isolation, group string
+		c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var in struct {
+				Requests []batchPart `json:"requests"`
+			}
+			json.NewDecoder(r.Body).Decode(&in)
+			isolation, group = r.Header.Get("Isolation"), in.Requests[0].AtomicityGroup
+			var out []map[string]any
+			for _, p := range in.Requests {
+				out = append(out, map[string]any{"id": p.ID, "status": 204})
+			}
+			writeJSON(w, 200, map[string]any{"responses": out})
+		}), func(cfg *connectors.Config) {
+			cfg.BatchSize = 10
+			if atomic {
+				cfg.Atomicity = connectors.AtomicityBatch
+			}
+		})
+		res, err := c.Write(t.Context(), crmAccounts, []connectors.WriteOp{
+			{Op: connectors.OpDelete, Key: "k1"}, {Op: connectors.OpDelete, Key: "k2"},
+		})
+		if err != nil || res[0].Err != nil {
+			t.Fatalf("atomic %v: %v %+v", atomic, err, res)
+		}
+		if want := map[bool]string{true: "snapshot"}[atomic]; isolation != want {
+			t.Errorf("atomic %v: Isolation %q, want %q", atomic, isolation, want)
+		}
+		if want := map[bool]string{true: changeSetID}[atomic]; group != want {
+			t.Errorf("atomic %v: atomicityGroup %q, want %q", atomic, group, want)
+		}
+	}
+}
