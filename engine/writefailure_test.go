@@ -18,6 +18,7 @@ import (
 	"github.com/couplerhq/coupler/connectors/rest/resttest"
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/engine/state"
 	"github.com/couplerhq/coupler/mappings"
 )
 
@@ -85,7 +86,16 @@ mappings: ["mappings/*.yaml"]
 	if err := w.crm.Delete("accounts", id0); err != nil {
 		t.Fatal(err)
 	}
-	w.apply(w.plan(engine.PlanOptions{Full: true}).ID)
+	res := w.apply(w.plan(engine.PlanOptions{Full: true}).ID)
+	msg := ""
+	for _, f := range res.Failures {
+		if f.DestID == id1 {
+			msg = f.Message
+		}
+	}
+	if !strings.HasPrefix(msg, state.TemporaryPrefix+"delete accounts("+id1+"): rolled back") {
+		t.Errorf("the rolled-back delete failed with %q, want a temporary failure saying it was rolled back", msg)
+	}
 
 	if _, ok := w.crm.Get("accounts", id1); !ok {
 		t.Fatalf("account %s was deleted although its change set failed", id1)
