@@ -198,10 +198,23 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // checkKeyTypes reports key_types given for fields outside alternate_key.
 func checkKeyTypes(d *decoder, n *yaml.Node, what string, decl *EntityDecl) {
+	if decl.AlternateKey == nil && keyNode(n, "alternate_key") != nil {
+		return // alternate_key itself is wrong, and reported
+	}
+	types := valueNode(n, "key_types")
 	for _, f := range slices.Sorted(maps.Keys(decl.KeyTypes)) {
-		if !slices.Contains(decl.AlternateKey, f) {
-			d.errorf(n, "%s: key_types names %s, which is not a field of alternate_key %v", what, f, decl.AlternateKey)
+		if slices.Contains(decl.AlternateKey, f) {
+			continue
 		}
+		at := keyNode(types, f) // the key_types entry
+		if at == nil {
+			at = n
+		}
+		if decl.AlternateKey == nil {
+			d.errorf(at, "%s: key_types names %s, but the entity declares no alternate_key", what, f)
+			continue
+		}
+		d.errorf(at, "%s: key_types names %s, which is not a field of alternate_key %v", what, f, decl.AlternateKey)
 	}
 }
 
