@@ -76,7 +76,15 @@ func ParseCron(spec string) (sch cron.Schedule, err error) {
 			sch, err = nil, fmt.Errorf("not a cron expression (the parser failed: %v)", r)
 		}
 	}()
-	return cron.ParseStandard(spec)
+	if sch, err = cron.ParseStandard(spec); err != nil {
+		return nil, err
+	}
+	// The parser takes days that never come (30 February); serve would
+	// never run such a mapping.
+	if sch.Next(time.Now()).IsZero() {
+		return nil, fmt.Errorf("%q never fires: no time within five years matches it", spec)
+	}
+	return sch, nil
 }
 
 // ScheduleOf returns the schedule and inactivity timeout coupler serve uses

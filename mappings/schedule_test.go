@@ -67,6 +67,7 @@ func TestParseCronRefuses(t *testing.T) {
 		"@every -1s":                  "@every must be at least 1s",
 		"@every 500ms":                "@every must be at least 1s",
 		"CRON_TZ=Nowhere/X 0 6 * * *": "Nowhere/X",
+		"0 0 30 2 *":                  "never fires",
 	} {
 		sch, err := ParseCron(spec)
 		if err == nil || !strings.Contains(err.Error(), want) {
