@@ -89,6 +89,14 @@ var ErrStale = errors.New("record changed since it was read")
 // ErrNotFound is returned (wrapped) for a write or read of a missing record.
 var ErrNotFound = errors.New("record not found")
 
+// ErrRolledBack is returned (wrapped) for a write that was sent in a change
+// set (atomicity: batch) and undone because another write of the same
+// change set failed. The record is as it was; the write says nothing about
+// the record itself, so the engine retries it at the next run. Its error
+// names the other write's failure as text only: it must not read as that
+// write's ErrNotFound, ErrStale or HTTP status.
+var ErrRolledBack = errors.New("rolled back with its change set")
+
 // Connector reads and writes the records of one system.
 type Connector interface {
 	// Read streams the records matching q, one page at a time, to fn. It stops
@@ -165,6 +173,13 @@ type AlternateKey struct {
 	// Types gives the EDM type of fields whose literal is not a string,
 	// e.g. "Edm.Int32" or "Edm.Guid"; a field not listed is an Edm.String.
 	Types map[string]string
+	// LookupKey is the key the mappings of this entity set couple its
+	// records by, when they all use one: Name() when it is this alternate
+	// key, another field (the primary key) otherwise, empty when unknown
+	// or mixed. A lookup bound to the set ("x@odata.bind": "/set(id)")
+	// carries an id of that key, so it decides how the binding is
+	// addressed; the id's shape cannot when the key's values are GUIDs.
+	LookupKey string
 }
 
 // AlternateKeyTypes are the EDM types an alternate key's field may have.

@@ -23,6 +23,14 @@ type Resource struct {
 	// Record is the path of the record in a single-record response (get,
 	// create, update), e.g. "data"; empty means the body is the record.
 	Record string
+	// FieldsAt is the dot-separated path, inside each record object, of
+	// the object that holds the record's own fields, e.g. "properties" for
+	// HubSpot's {"id": …, "properties": {…}}; empty means the record object
+	// itself. Records read are that object's fields merged with the
+	// record's top-level scalar fields (the nested value wins a clash,
+	// except for the key, the ETag and the modified field, where the top
+	// level wins); fields written are sent wrapped in the same path.
+	FieldsAt string
 	// Key is the field that identifies a record, used in {id} and to read
 	// the key of a created record; empty means the mapping's key.
 	Key string
@@ -32,6 +40,10 @@ type Resource struct {
 	// Query holds fixed query parameters added to every list request, e.g.
 	// a sort order.
 	Query map[string]string
+	// GetQuery holds fixed query parameters added to every get request
+	// (one record by key), e.g. HubSpot's properties=name,domain, without
+	// which a get answers fewer fields than the list does.
+	GetQuery map[string]string
 	// Paging says how a list response leads to the next page.
 	Paging Paging
 	// Since says how to ask for the records modified after a time.

@@ -337,8 +337,12 @@ func (e *Engine) Retry(ctx context.Context, mapping string, ids []string) (int64
 // transient reports whether a write failed for a reason that says nothing
 // about the record: no answer, a server error, throttling. Only an answer
 // refusing the record (a 4xx) is the record's own failure; the others must
-// not get a record skipped however often they repeat.
+// not get a record skipped however often they repeat. A write rolled back
+// with its change set is not refused either: another write was.
 func transient(err error) bool {
+	if errors.Is(err, connectors.ErrRolledBack) {
+		return true
+	}
 	var st interface{ HTTPStatus() int }
 	if !errors.As(err, &st) {
 		return true
@@ -469,6 +473,11 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 			wr = st
 		}
 		switch {
+		case errors.Is(wr.Err, connectors.ErrRolledBack):
+			// Undone with its change set because another write failed: it
+			// says nothing about this record (whatever the other write's
+			// failure was), so it is temporary and tried again next run.
+			r.Err = state.TemporaryPrefix + wr.Err.Error()
 		case r.Op == string(plan.Delete) && errors.Is(wr.Err, connectors.ErrNotFound):
 			// Gone already (deleted on both sides): what the delete wanted,
 			// but only the coupling goes, and only that is counted.

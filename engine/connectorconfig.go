@@ -31,7 +31,7 @@ func alternateKeys(entities map[string]*mappings.EntityDecl) map[string]connecto
 		if out == nil {
 			out = map[string]connectors.AlternateKey{}
 		}
-		out[name] = connectors.AlternateKey{Fields: e.AlternateKey, Types: e.KeyTypes}
+		out[name] = connectors.AlternateKey{Fields: e.AlternateKey, Types: e.KeyTypes, LookupKey: e.LookupKey}
 	}
 	return out
 }

@@ -153,7 +153,7 @@ func (e *Engine) settleFailed(ctx context.Context, conn connectors.Connector, en
 		if wr.Err == nil {
 			continue
 		}
-		if intents[j].Op == string(plan.Delete) && errors.Is(wr.Err, connectors.ErrNotFound) {
+		if intents[j].Op == string(plan.Delete) && errors.Is(wr.Err, connectors.ErrNotFound) && !errors.Is(wr.Err, connectors.ErrRolledBack) {
 			continue // gone: handled as such by the caller
 		}
 		if !mayHaveHappened(wr.Err) {

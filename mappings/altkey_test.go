@@ -24,6 +24,10 @@ func TestLoadAlternateKeysAndAtomicity(t *testing.T) {
 	if !reflect.DeepEqual(parts.AlternateKey, []string{"name", "region"}) || !reflect.DeepEqual(parts.KeyTypes, map[string]string{"region": "Edm.Int32"}) {
 		t.Errorf("parts = %+v", parts)
 	}
+	// A lookup bound to either set carries the key its mapping uses.
+	if a, p := c.Entities["accounts"].LookupKey, parts.LookupKey; a != "accountnumber" || p != "name,region" {
+		t.Errorf("lookup keys: accounts %q, parts %q; want the mappings' keys", a, p)
+	}
 	if parts.Resource != nil {
 		t.Errorf("an alternate key made a rest resource: %+v", parts.Resource)
 	}

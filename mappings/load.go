@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/mappings/defaults"
 )
 
@@ -326,11 +327,75 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 	if c.Type != "rest" {
 		for _, name := range sortedKeys(c.Entities) {
 			if e := c.Entities[name]; e.Resource != nil {
-				d.diags.Errorf(e.Pos, "%s: entity %s: list, get, create, update, delete, records, record, key, etag, query, paging and since are for type rest, not %s", what, name, c.Type)
+				d.diags.Errorf(e.Pos, "%s: entity %s: list, get, create, update, delete, records, record, fields_at, key, etag, query, get_query, paging and since are for type rest, not %s", what, name, c.Type)
 			}
 		}
 	}
+	checkTypeSettings(d, n, what, c)
 	return c
+}
+
+// checkTypeSettings reports the settings the connector's type ignores, at
+// the setting, so that they do not pass silently: the rest connector sends
+// one request per record (no $batch, so no batch_size or change sets),
+// writes lookups as plain values and addresses records by its own paths
+// (no alternate keys); an odata change set needs $batch requests. An error
+// when the connector is built would carry no file:line:col.
+func checkTypeSettings(d *decoder, n *yaml.Node, what string, c *Connector) {
+	switch c.Type {
+	case "rest":
+		for _, key := range []string{"batch_size", "atomicity"} {
+			if k := keyNode(n, key); k != nil {
+				d.errorf(k, "%s: %s is for type odata ($batch requests); a rest connector sends one request per record", what, key)
+			}
+		}
+		if k := keyNode(n, "lookups"); k != nil && c.Lookups == LookupsBind {
+			d.errorf(k, "%s: lookups: bind is for type odata (x@odata.bind, as Dataverse writes lookups); a rest connector writes a lookup's id as the field's value", what)
+		}
+		if ents := keyNode(n, "entities"); ents != nil {
+			ev := valueNode(n, "entities")
+			for _, name := range sortedKeys(c.Entities) {
+				decl := valueNode(ev, name)
+				for _, key := range []string{"alternate_key", "key_types"} {
+					if k := keyNode(decl, key); k != nil {
+						d.errorf(k, "%s: entity %s: %s is for type odata; a rest connector addresses records by its get, update and delete paths and the entity's key", what, name, key)
+					}
+				}
+			}
+		}
+	case "odata":
+		if k := keyNode(n, "atomicity"); k != nil && c.Atomicity == connectors.AtomicityBatch && c.BatchSize <= 1 {
+			d.errorf(k, "%s: atomicity: batch needs batch_size above 1: change sets travel in $batch requests; add e.g. batch_size: 100", what)
+		}
+	}
+}
+
+// keyNode returns the key node named key of the YAML mapping n, nil when
+// n is not a mapping or has no such key.
+func keyNode(n *yaml.Node, key string) *yaml.Node {
+	if n = resolveAlias(n); n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Kind == yaml.ScalarNode && n.Content[i].Value == key {
+			return n.Content[i]
+		}
+	}
+	return nil
+}
+
+// valueNode returns the value of key in the YAML mapping n, nil when there
+// is none.
+func valueNode(n *yaml.Node, key string) *yaml.Node {
+	if n = resolveAlias(n); n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Kind == yaml.ScalarNode && n.Content[i].Value == key {
+			return resolveAlias(n.Content[i+1])
+		}
+	}
+	return nil
 }
 
 func decodeEntities(d *decoder, v *yaml.Node, what string) map[string]*EntityDecl {
@@ -476,9 +541,38 @@ func (l *loader) checkMappings() {
 		}
 		l.checkDeclaredFields(m)
 	}
+	l.setLookupKeys()
 	for _, cycle := range l.project.Cycles() {
 		first := l.project.Mapping(cycle[0])
 		l.diags.Errorf(first.Pos, "mappings depend on each other in a cycle: %s", strings.Join(append(cycle, cycle[0]), " -> "))
+	}
+}
+
+// setLookupKeys records, on each entity set declared with an alternate
+// key, the key its mappings couple records by when they all use the same
+// one: a lookup bound to the set carries an id of that key, and the
+// connector addresses the binding by it.
+func (l *loader) setLookupKeys() {
+	keys := map[*EntityDecl]map[string]bool{}
+	for _, m := range l.project.Mappings {
+		for _, s := range []*Side{&m.Table, &m.Integration} {
+			c := l.project.Connector(s.Connector)
+			if c == nil || c.Entities[s.Entity] == nil || len(c.Entities[s.Entity].AlternateKey) == 0 || s.Key == "" {
+				continue
+			}
+			e := c.Entities[s.Entity]
+			if keys[e] == nil {
+				keys[e] = map[string]bool{}
+			}
+			keys[e][s.Key] = true
+		}
+	}
+	for e, ks := range keys {
+		if len(ks) == 1 {
+			for k := range ks {
+				e.LookupKey = k
+			}
+		}
 	}
 }
 

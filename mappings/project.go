@@ -113,6 +113,10 @@ type EntityDecl struct {
 	// the EDM type of its fields that are not strings.
 	AlternateKey []string
 	KeyTypes     map[string]string
+	// LookupKey is the key the project's mappings of this entity set use,
+	// when they all use one (set by the loader; see
+	// connectors.AlternateKey.LookupKey).
+	LookupKey string
 	// Resource says how a rest connector reaches the entity; nil when the
 	// declaration gives none of its keys.
 	Resource *connectors.Resource

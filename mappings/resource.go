@@ -36,7 +36,7 @@ func entityKeys(d *decoder, what string, decl *EntityDecl) map[string]keyHandler
 			*dst(r) = e
 		}
 	}
-	path := func(name string, dst func(r *connectors.Resource) *string) keyHandler {
+	path := func(name, example string, dst func(r *connectors.Resource) *string) keyHandler {
 		return func(_, v *yaml.Node) {
 			r := res()
 			s, ok := d.str(v, what+": "+name)
@@ -44,7 +44,7 @@ func entityKeys(d *decoder, what string, decl *EntityDecl) map[string]keyHandler
 				return
 			}
 			if s != "" && slices.Contains(strings.Split(s, "."), "") {
-				d.errorf(v, "%s: %s %q must be member names joined by dots, e.g. data.items", what, name, s)
+				d.errorf(v, "%s: %s %q must be member names joined by dots, e.g. %s", what, name, s, example)
 				return
 			}
 			*dst(r) = s
@@ -56,6 +56,23 @@ func entityKeys(d *decoder, what string, decl *EntityDecl) map[string]keyHandler
 			if s, ok := d.nonEmpty(v, what+": "+name); ok {
 				*dst(r) = s
 			}
+		}
+	}
+	query := func(name string, dst func(r *connectors.Resource) *map[string]string) keyHandler {
+		return func(_, v *yaml.Node) {
+			r := res()
+			if v.Kind != yaml.MappingNode {
+				d.errorf(v, "%s: %s must be a mapping of parameter to value, not %s", what, name, kindName(v))
+				return
+			}
+			m := map[string]string{}
+			for i := 0; i+1 < len(v.Content); i += 2 {
+				k, pv := v.Content[i], resolveAlias(v.Content[i+1])
+				if s, ok := d.str(pv, what+": "+name+" "+k.Value); ok {
+					m[k.Value] = s
+				}
+			}
+			*dst(r) = m
 		}
 	}
 	return map[string]keyHandler{
@@ -99,24 +116,14 @@ func entityKeys(d *decoder, what string, decl *EntityDecl) map[string]keyHandler
 		"create":  endpoint("create", false, func(r *connectors.Resource) *connectors.Endpoint { return &r.Create }),
 		"update":  endpoint("update", true, func(r *connectors.Resource) *connectors.Endpoint { return &r.Update }),
 		"delete":  endpoint("delete", true, func(r *connectors.Resource) *connectors.Endpoint { return &r.Delete }),
-		"records": path("records", func(r *connectors.Resource) *string { return &r.Records }),
-		"record":  path("record", func(r *connectors.Resource) *string { return &r.Record }),
-		"key":     field("key", func(r *connectors.Resource) *string { return &r.Key }),
-		"etag":    field("etag", func(r *connectors.Resource) *string { return &r.ETag }),
-		"query": func(_, v *yaml.Node) {
-			r := res()
-			if v.Kind != yaml.MappingNode {
-				d.errorf(v, "%s: query must be a mapping of parameter to value, not %s", what, kindName(v))
-				return
-			}
-			r.Query = map[string]string{}
-			for i := 0; i+1 < len(v.Content); i += 2 {
-				k, pv := v.Content[i], resolveAlias(v.Content[i+1])
-				if s, ok := d.str(pv, what+": query "+k.Value); ok {
-					r.Query[k.Value] = s
-				}
-			}
-		},
+		"records": path("records", "data.items", func(r *connectors.Resource) *string { return &r.Records }),
+		"record":  path("record", "data.items", func(r *connectors.Resource) *string { return &r.Record }),
+		// Not "fields": that key already lists the entity's field names.
+		"fields_at": path("fields_at", "properties", func(r *connectors.Resource) *string { return &r.FieldsAt }),
+		"key":       field("key", func(r *connectors.Resource) *string { return &r.Key }),
+		"etag":      field("etag", func(r *connectors.Resource) *string { return &r.ETag }),
+		"query":     query("query", func(r *connectors.Resource) *map[string]string { return &r.Query }),
+		"get_query": query("get_query", func(r *connectors.Resource) *map[string]string { return &r.GetQuery }),
 		"paging": func(_, v *yaml.Node) {
 			r := res()
 			pw := what + ": paging"
@@ -191,10 +198,23 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // checkKeyTypes reports key_types given for fields outside alternate_key.
 func checkKeyTypes(d *decoder, n *yaml.Node, what string, decl *EntityDecl) {
+	if decl.AlternateKey == nil && keyNode(n, "alternate_key") != nil {
+		return // alternate_key itself is wrong, and reported
+	}
+	types := valueNode(n, "key_types")
 	for _, f := range slices.Sorted(maps.Keys(decl.KeyTypes)) {
-		if !slices.Contains(decl.AlternateKey, f) {
-			d.errorf(n, "%s: key_types names %s, which is not a field of alternate_key %v", what, f, decl.AlternateKey)
+		if slices.Contains(decl.AlternateKey, f) {
+			continue
 		}
+		at := keyNode(types, f) // the key_types entry
+		if at == nil {
+			at = n
+		}
+		if decl.AlternateKey == nil {
+			d.errorf(at, "%s: key_types names %s, but the entity declares no alternate_key", what, f)
+			continue
+		}
+		d.errorf(at, "%s: key_types names %s, which is not a field of alternate_key %v", what, f, decl.AlternateKey)
 	}
 }
 

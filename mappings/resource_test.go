@@ -35,4 +35,15 @@ func TestLoadRESTConnector(t *testing.T) {
 	if got := c.Entities["accounts"].Resource; !reflect.DeepEqual(got, want) {
 		t.Errorf("resource =\n%+v\nwant\n%+v", got, want)
 	}
+	nested := &connectors.Resource{
+		List:    connectors.Endpoint{Path: "/crm/v3/objects/companies"},
+		Records: "results", FieldsAt: "properties", GetQuery: map[string]string{"properties": "name,domain"},
+		Paging: connectors.Paging{Style: "cursor", Next: "paging.next.after", Param: "after", SizeParam: "limit"},
+	}
+	if got := c.Entities["companies"].Resource; !reflect.DeepEqual(got, nested) {
+		t.Errorf("resource with fields_at =\n%+v\nwant\n%+v", got, nested)
+	}
+	if got := c.Entities["companies"].Fields; !reflect.DeepEqual(got, []string{"id", "name", "domain", "updatedAt"}) {
+		t.Errorf("fields = %v: fields_at must not touch the declared field names", got)
+	}
 }

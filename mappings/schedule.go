@@ -1,6 +1,7 @@
 package mappings
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -53,9 +54,37 @@ func ShortDuration(d time.Duration) string {
 
 // ParseCron parses a cron expression as schedules accept it: five fields
 // (minute, hour, day of month, month, day of week) or a descriptor such as
-// @hourly or @every 10m, optionally prefixed by CRON_TZ=Zone.
-func ParseCron(spec string) (cron.Schedule, error) {
-	return cron.ParseStandard(spec)
+// @hourly or @every 10m, optionally prefixed by CRON_TZ=Zone and a space.
+// It never panics: robfig/cron v3.0.1 indexes past the end of a zone
+// prefix with no space after it ("CRON_TZ=UTC"), so that is refused first,
+// and any other panic of the parser is turned into an error.
+func ParseCron(spec string) (sch cron.Schedule, err error) {
+	for _, prefix := range []string{"TZ=", "CRON_TZ="} {
+		if zone, ok := strings.CutPrefix(spec, prefix); ok && !strings.Contains(zone, " ") {
+			return nil, fmt.Errorf("%s%s must be followed by a space and the schedule, e.g. \"%sEurope/Berlin 0 6 * * *\"", prefix, zone, prefix)
+		}
+	}
+	if every, ok := strings.CutPrefix(strings.TrimSpace(spec), "@every "); ok {
+		// The parser turns an interval under a second, 0 or negative, into
+		// one second without a word.
+		if d, err := time.ParseDuration(strings.TrimSpace(every)); err == nil && d < MinEvery {
+			return nil, fmt.Errorf("@every must be at least %s, not %s", MinEvery, d)
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			sch, err = nil, fmt.Errorf("not a cron expression (the parser failed: %v)", r)
+		}
+	}()
+	if sch, err = cron.ParseStandard(spec); err != nil {
+		return nil, err
+	}
+	// The parser takes days that never come (30 February); serve would
+	// never run such a mapping.
+	if sch.Next(time.Now()).IsZero() {
+		return nil, fmt.Errorf("%q never fires: no time within five years matches it", spec)
+	}
+	return sch, nil
 }
 
 // ScheduleOf returns the schedule and inactivity timeout coupler serve uses

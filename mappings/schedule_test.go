@@ -3,6 +3,7 @@ package mappings
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -51,4 +52,57 @@ func TestShortDuration(t *testing.T) {
 			t.Errorf("ShortDuration(%v) = %q, want %q", d, got, want)
 		}
 	}
+}
+
+// TestParseCronRefuses checks the specs robfig/cron accepts wrongly or
+// panics on: a zone prefix with nothing after it (an index out of range in
+// v3.0.1), and @every under a second (silently made one second).
+func TestParseCronRefuses(t *testing.T) {
+	for spec, want := range map[string]string{
+		"CRON_TZ=UTC":                 "CRON_TZ=UTC must be followed by a space and the schedule",
+		"TZ=Europe/Berlin":            "TZ=Europe/Berlin must be followed by a space",
+		"CRON_TZ=UTC\t@hourly":        "must be followed by a space",
+		"CRON_TZ=":                    "must be followed by a space",
+		"@every 0s":                   "@every must be at least 1s, not 0s",
+		"@every -1s":                  "@every must be at least 1s",
+		"@every 500ms":                "@every must be at least 1s",
+		"CRON_TZ=Nowhere/X 0 6 * * *": "Nowhere/X",
+		"0 0 30 2 *":                  "never fires",
+	} {
+		sch, err := ParseCron(spec)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseCron(%q) = %v, %v; want an error with %q", spec, sch, err, want)
+		}
+	}
+	for _, spec := range []string{"CRON_TZ=UTC 0 6 * * *", "TZ=Europe/Berlin @hourly", "*/15 * * * *", "@every 1s", "@every 10m"} {
+		if _, err := ParseCron(spec); err != nil {
+			t.Errorf("ParseCron(%q): %v", spec, err)
+		}
+	}
+}
+
+// FuzzParseCron parses arbitrary text as a schedule's cron: never a panic,
+// and a schedule that parses has a next time after now (or none).
+func FuzzParseCron(f *testing.F) {
+	for _, s := range []string{
+		"*/15 * * * *", "0 6 * * 1-5", "@hourly", "@every 10m", "@every 0s", "@every -1s",
+		"CRON_TZ=UTC", "TZ=Europe/Berlin", "CRON_TZ=UTC 0 6 * * *", "TZ=", "CRON_TZ=", "CRON_TZ= ",
+		"TZ=UTC\t* * * * *", "CRON_TZ=a=b * * * * *", "60 * * * *", "* * * * * *", "@", "@every", "",
+		"0-59/0 * * * *", "*/0 * * * *", "1-0 * * * *", "? ? ? ? ?", "L * * * *",
+	} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, spec string) {
+		if len(spec) > 200 {
+			return
+		}
+		sch, err := ParseCron(spec)
+		if err != nil {
+			return
+		}
+		if next := sch.Next(now); !next.IsZero() && !next.After(now) {
+			t.Errorf("ParseCron(%q).Next(%v) = %v, not after it", spec, now, next)
+		}
+	})
 }

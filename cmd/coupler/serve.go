@@ -73,7 +73,11 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 			if err != nil {
 				return err
 			}
-			defer r.Close()
+			defer func() {
+				if err := r.Close(); err != nil {
+					log.Warn("close", "err", err.Error())
+				}
+			}()
 			addr, err := srv.Listen()
 			if err != nil {
 				return err

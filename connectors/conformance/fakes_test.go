@@ -1,6 +1,7 @@
 package conformance_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -77,5 +78,43 @@ func TestFakeREST(t *testing.T) {
 		},
 		Field:      "name",
 		MissingKey: "r999999",
+	})
+}
+
+// hubSpotResource describes the HubSpot-shaped resttest API (CRM v3
+// objects) the way a project file would: records under "results", each
+// record's own fields under "properties", the cursor in paging.next.after.
+var hubSpotResource = connectors.Resource{
+	List:     connectors.Endpoint{Path: "/crm/v3/objects/companies"},
+	Get:      connectors.Endpoint{Path: "/crm/v3/objects/companies/{id}"},
+	Create:   connectors.Endpoint{Method: "POST", Path: "/crm/v3/objects/companies"},
+	Update:   connectors.Endpoint{Method: "PATCH", Path: "/crm/v3/objects/companies/{id}"},
+	Delete:   connectors.Endpoint{Method: "DELETE", Path: "/crm/v3/objects/companies/{id}"},
+	Records:  "results",
+	FieldsAt: "properties",
+	Key:      "id",
+	Query:    map[string]string{"properties": "name,domain,hs_lastmodifieddate", "archived": "false"},
+	GetQuery: map[string]string{"properties": "name,domain,hs_lastmodifieddate"},
+	Paging:   connectors.Paging{Style: connectors.PagingCursor, Next: "paging.next.after", Param: "after", SizeParam: "limit"},
+}
+
+func TestFakeHubSpot(t *testing.T) {
+	api := resttest.NewHubSpot("companies")
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	conformance.Run(t, conformance.Target{
+		BaseURL: srv.URL,
+		New: func(base string) (connectors.Connector, error) {
+			return connectors.New(connectors.Config{Name: "hubspot", Type: "rest", BaseURL: base, PageSize: 3, MaxRetries: 2,
+				Resources: map[string]connectors.Resource{"companies": hubSpotResource}})
+		},
+		Entity:   connectors.Entity{Name: "companies", Key: "id", Modified: "updatedAt"},
+		PageSize: 3,
+		Record: func(i int) connectors.Record {
+			return connectors.Record{"name": "Company", "domain": fmt.Sprintf("c%d.example", i)}
+		},
+		Field:      "name",
+		MissingKey: "999999",
+		NoETags:    "HubSpot's CRM v3 API has no ETags or If-Match: its writes are last-writer-wins",
 	})
 }

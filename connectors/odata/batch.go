@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -157,11 +156,9 @@ func (c *Client) writeChunk(ctx context.Context, e connectors.Entity, ops []conn
 // batch.
 const changeSetID = "changeset"
 
-// ErrRolledBack is wrapped by the error of a write that was sent in a
-// change set (atomicity: batch) and undone because another write of the
-// same change set failed. The record is as it was; the next plan proposes
-// the write again.
-var ErrRolledBack = errors.New("rolled back with its change set")
+// ErrRolledBack is connectors.ErrRolledBack, kept under this name for
+// callers that test for it here.
+var ErrRolledBack = connectors.ErrRolledBack
 
 // settleGroup makes the results of one change set all or nothing. A
 // service may answer a failed change set with one error for the group,
@@ -169,7 +166,10 @@ var ErrRolledBack = errors.New("rolled back with its change set")
 // for the requests before the failure although they were rolled back: so
 // as soon as any request failed or went unanswered, every result of the
 // change set is a failure. The request that failed keeps its own error;
-// the others get ErrRolledBack naming it.
+// the others get ErrRolledBack naming it. The cause is formatted as text
+// (%v), never wrapped: an innocent write must not read as the failed
+// write's ErrNotFound, ErrStale or HTTP status, or the engine would treat
+// a rolled-back delete of a record that still exists as "gone already".
 func (c *Client) settleGroup(e connectors.Entity, ops []connectors.WriteOp, wrs []writeRequest, results []connectors.WriteResult, done []bool, groupErr *batchAnswer) {
 	cause := -1
 	for i := range ops {
@@ -181,10 +181,10 @@ func (c *Client) settleGroup(e connectors.Entity, ops []connectors.WriteOp, wrs 
 	var why error
 	switch {
 	case cause >= 0:
-		why = fmt.Errorf("record %s failed: %w", opName(ops[cause], cause), results[cause].Err)
+		why = fmt.Errorf("record %s failed: %v", opName(ops[cause], cause), results[cause].Err)
 	case groupErr != nil:
 		why = c.batchResult(e, connectors.WriteOp{Op: ops[0].Op}, wrs[0], *groupErr).Err
-		why = fmt.Errorf("the change set failed: %w", why)
+		why = fmt.Errorf("the change set failed: %v", why)
 	default:
 		for i := range ops {
 			if !done[i] {
@@ -200,7 +200,7 @@ func (c *Client) settleGroup(e connectors.Entity, ops []connectors.WriteOp, wrs 
 		if i == cause {
 			continue
 		}
-		err := fmt.Errorf("%w (atomicity: batch): %w", ErrRolledBack, why)
+		err := fmt.Errorf("%w (atomicity: batch): %v", ErrRolledBack, why)
 		results[i] = connectors.WriteResult{Key: op.Key, Err: wrap(string(op.Op), e.Name, op.Key, err)}
 	}
 }
@@ -209,11 +209,10 @@ func (c *Client) settleGroup(e connectors.Entity, ops []connectors.WriteOp, wrs 
 // bad could not be encoded: sending the rest would break all or nothing.
 func (c *Client) failGroup(e connectors.Entity, ops []connectors.WriteOp, results []connectors.WriteResult, bad int, err error) {
 	for i, op := range ops {
-		e2 := fmt.Errorf("not sent (atomicity: batch): record %s of the same change set cannot be written: %w", opName(ops[bad], bad), err)
-		if i == bad {
-			e2 = err
-		} else {
-			e2 = fmt.Errorf("%w: %w", ErrRolledBack, e2)
+		e2 := err
+		if i != bad {
+			// The cause as text only, as in settleGroup.
+			e2 = fmt.Errorf("%w: not sent (atomicity: batch): record %s of the same change set cannot be written: %v", ErrRolledBack, opName(ops[bad], bad), err)
 		}
 		results[i] = connectors.WriteResult{Key: op.Key, Err: wrap(string(op.Op), e.Name, op.Key, e2)}
 	}
@@ -263,6 +262,12 @@ func (c *Client) sendBatch(ctx context.Context, parts []batchPart) ([]batchAnswe
 		return nil, err
 	}
 	req.Header.Set("Prefer", "odata.continue-on-error")
+	if c.atomic {
+		// Business Central makes a $batch transactional by this header
+		// (its documented way), not by atomicity groups; services that
+		// honour the groups (Dataverse, SAP CAP) ignore it.
+		req.Header.Set("Isolation", "snapshot")
+	}
 	resp, err := c.do(req)
 	if err != nil {
 		return nil, err

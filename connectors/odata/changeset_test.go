@@ -155,3 +155,84 @@ func TestChangeSetConfig(t *testing.T) {
 		t.Errorf("results = %v, %v", res[0].Err, res[1].Err)
 	}
 }
+
+// TestRolledBackDoesNotInheritTheCause fails a change set with a delete of
+// a missing record: the writes rolled back with it must read as rolled
+// back only, not as the failed write's "not found" or its HTTP status, or
+// the engine would take an innocent delete for "gone already" and uncouple
+// a record that still exists.
+func TestRolledBackDoesNotInheritTheCause(t *testing.T) {
+	s := fake.NewCRM()
+	keys := putAccounts(t, s, "a", "b")
+	c := fakeClientCfg(t, s, func(cfg *connectors.Config) {
+		cfg.BatchSize = 3
+		cfg.Atomicity = connectors.AtomicityBatch
+		cfg.MaxConcurrency = 1
+	})
+	missing := "00000000-0000-0000-0000-00000000abcd"
+	res, err := c.Write(t.Context(), crmAccounts, []connectors.WriteOp{
+		{Op: connectors.OpDelete, Key: missing},
+		{Op: connectors.OpDelete, Key: keys[0]},
+		{Op: connectors.OpUpdate, Key: keys[1], Fields: connectors.Record{"name": "b2"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Get("accounts", keys[0]); !ok {
+		t.Fatalf("record a was deleted although its change set failed")
+	}
+	if !errors.Is(res[0].Err, connectors.ErrNotFound) || errors.Is(res[0].Err, connectors.ErrRolledBack) {
+		t.Errorf("the failed delete: %v, want ErrNotFound", res[0].Err)
+	}
+	for i := 1; i < 3; i++ {
+		var st interface{ HTTPStatus() int }
+		if !errors.Is(res[i].Err, connectors.ErrRolledBack) || !errors.Is(res[i].Err, ErrRolledBack) {
+			t.Errorf("op %d: %v, want ErrRolledBack", i, res[i].Err)
+		}
+		if errors.Is(res[i].Err, connectors.ErrNotFound) || errors.As(res[i].Err, &st) {
+			t.Errorf("op %d was rolled back but its error reads as the failed write's: %v", i, res[i].Err)
+		}
+		if !strings.Contains(res[i].Err.Error(), "record "+missing+" failed") {
+			t.Errorf("op %d: %v, want the failed record named", i, res[i].Err)
+		}
+	}
+}
+
+// TestChangeSetHeaders checks that atomicity: batch asks for a
+// transaction both ways services understand: atomicity groups in the body
+// (OData 4.01, Dataverse, SAP CAP) and Isolation: snapshot (Business
+// Central), and that the default sends neither.
+func TestChangeSetHeaders(t *testing.T) {
+	for _, atomic := range []bool{false, true} {
+		var isolation, group string
+		c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var in struct {
+				Requests []batchPart `json:"requests"`
+			}
+			json.NewDecoder(r.Body).Decode(&in)
+			isolation, group = r.Header.Get("Isolation"), in.Requests[0].AtomicityGroup
+			var out []map[string]any
+			for _, p := range in.Requests {
+				out = append(out, map[string]any{"id": p.ID, "status": 204})
+			}
+			writeJSON(w, 200, map[string]any{"responses": out})
+		}), func(cfg *connectors.Config) {
+			cfg.BatchSize = 10
+			if atomic {
+				cfg.Atomicity = connectors.AtomicityBatch
+			}
+		})
+		res, err := c.Write(t.Context(), crmAccounts, []connectors.WriteOp{
+			{Op: connectors.OpDelete, Key: "k1"}, {Op: connectors.OpDelete, Key: "k2"},
+		})
+		if err != nil || res[0].Err != nil {
+			t.Fatalf("atomic %v: %v %+v", atomic, err, res)
+		}
+		if want := map[bool]string{true: "snapshot"}[atomic]; isolation != want {
+			t.Errorf("atomic %v: Isolation %q, want %q", atomic, isolation, want)
+		}
+		if want := map[bool]string{true: changeSetID}[atomic]; group != want {
+			t.Errorf("atomic %v: atomicityGroup %q, want %q", atomic, group, want)
+		}
+	}
+}

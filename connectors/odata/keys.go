@@ -403,9 +403,12 @@ func (c *Client) describeAlternateKeys(s *connectors.Schema) {
 // "x@odata.bind": "/set(id)" with the id as coupled; when the lookup's
 // mapping is keyed by the alternate key, that id is the key's value, which
 // the service must be sent as the key predicate: /accounts(accountnumber='A-1').
-// An id that is a GUID is taken to be the primary key (Dataverse's keys are
-// GUIDs) and left alone. fields is not modified; a copy is returned when
-// something changed.
+// Which key the id is of is decided by the key the set's mappings use
+// (AlternateKey.LookupKey). When that is unknown (no mapping of the set, or
+// mappings by both keys), an alternate key typed Edm.Guid is used, as its
+// ids cannot be told from the primary key's; otherwise an id that is a GUID
+// is taken to be the primary key (Dataverse's keys are GUIDs) and left
+// alone. fields is not modified; a copy is returned when something changed.
 func (c *Client) bindAlternateKeys(fields connectors.Record) (connectors.Record, error) {
 	if len(c.altKeys) == 0 {
 		return fields, nil
@@ -422,7 +425,7 @@ func (c *Client) bindAlternateKeys(fields connectors.Record) (connectors.Record,
 		}
 		set, id := ref[1:open], ref[open+1:len(ref)-1]
 		alt, declared := c.altKeys[set]
-		if !declared || guidRE.MatchString(id) {
+		if !declared || !bindsByAlternateKey(alt, id) {
 			continue
 		}
 		k := keyer{field: alt.Name(), alt: &alt}
@@ -439,4 +442,16 @@ func (c *Client) bindAlternateKeys(fields connectors.Record) (connectors.Record,
 		return fields, nil
 	}
 	return out, nil
+}
+
+// bindsByAlternateKey reports whether id, bound to a record of a set with
+// the alternate key alt, is a value of alt rather than of the primary key.
+func bindsByAlternateKey(alt connectors.AlternateKey, id string) bool {
+	if alt.LookupKey != "" {
+		return alt.LookupKey == alt.Name()
+	}
+	if len(alt.Fields) == 1 && alt.Types[alt.Fields[0]] == "Edm.Guid" {
+		return true
+	}
+	return !guidRE.MatchString(id)
 }

@@ -211,3 +211,42 @@ func TestBindAlternateKeys(t *testing.T) {
 		t.Error("a bind to a malformed composite key: want an error")
 	}
 }
+
+// TestBindByTheLookupMappingsKey binds GUIDs to sets with an alternate key:
+// the key the set's mappings use decides how the binding is addressed, not
+// the id's shape, since an alternate key may hold GUIDs too (a BC id kept
+// on the Dataverse account).
+func TestBindByTheLookupMappingsKey(t *testing.T) {
+	const guid = "7ce0af2e-0963-460f-9b1f-0014aea3e117"
+	bcID := func(lookupKey string) connectors.AlternateKey {
+		return connectors.AlternateKey{Fields: []string{"bc_id"}, Types: map[string]string{"bc_id": "Edm.Guid"}, LookupKey: lookupKey}
+	}
+	number := func(lookupKey string) connectors.AlternateKey {
+		return connectors.AlternateKey{Fields: []string{"accountnumber"}, LookupKey: lookupKey}
+	}
+	for _, tc := range []struct {
+		name string
+		alt  connectors.AlternateKey
+		id   string
+		want string
+	}{
+		{"guid alternate key, mappings keyed by it", bcID("bc_id"), guid, "/accounts(bc_id=" + guid + ")"},
+		{"guid alternate key, mappings unknown", bcID(""), guid, "/accounts(bc_id=" + guid + ")"},
+		{"guid alternate key, mappings keyed by the primary key", bcID("accountid"), guid, "/accounts(" + guid + ")"},
+		{"string key holding a guid, mappings keyed by it", number("accountnumber"), guid, "/accounts(accountnumber='" + guid + "')"},
+		{"string key, mappings keyed by the primary key", number("accountid"), guid, "/accounts(" + guid + ")"},
+		{"string key, mappings unknown, a guid", number(""), guid, "/accounts(" + guid + ")"},
+		{"string key, mappings unknown, not a guid", number(""), "A-1", "/accounts(accountnumber='A-1')"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Client{altKeys: map[string]connectors.AlternateKey{"accounts": tc.alt}}
+			got, err := c.bindAlternateKeys(connectors.Record{"parentaccountid@odata.bind": "/accounts(" + tc.id + ")"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got["parentaccountid@odata.bind"] != tc.want {
+				t.Errorf("bind = %v, want %s", got["parentaccountid@odata.bind"], tc.want)
+			}
+		})
+	}
+}

@@ -43,8 +43,10 @@ type listPage struct {
 }
 
 // decodeList decodes a list response: the records array at res.records and,
-// for body-driven paging, the next link or cursor at res.next.
-func decodeList(body []byte, res *resource) (listPage, error) {
+// for body-driven paging, the next link or cursor at res.next. Each record
+// is flattened (see flatten) with top naming the fields whose top-level
+// value wins.
+func decodeList(body []byte, res *resource, top []string) (listPage, error) {
 	var p listPage
 	v, err := decodeJSON(body)
 	if err != nil {
@@ -68,6 +70,10 @@ func decodeList(body []byte, res *resource) (listPage, error) {
 		if !ok {
 			return p, fmt.Errorf("%s[%d] is %s, want an object", pathName(res.records, "records"), i, kind(it))
 		}
+		rec, err := res.flatten(rec, top)
+		if err != nil {
+			return p, fmt.Errorf("%s[%d]: %w", pathName(res.records, "records"), i, err)
+		}
 		p.records = append(p.records, res.withETag(rec))
 	}
 	if len(res.next) > 0 {
@@ -87,8 +93,8 @@ func decodeList(body []byte, res *resource) (listPage, error) {
 }
 
 // decodeItem decodes a single-record response (get, create, update): the
-// object at res.record.
-func decodeItem(body []byte, res *resource) (connectors.Record, error) {
+// object at res.record, flattened (see flatten).
+func decodeItem(body []byte, res *resource, top []string) (connectors.Record, error) {
 	v, err := decodeJSON(body)
 	if err != nil {
 		return nil, err
@@ -100,6 +106,10 @@ func decodeItem(body []byte, res *resource) (connectors.Record, error) {
 	rec, ok := it.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("%s is %s, want an object", pathName(res.record, "the response"), kind(it))
+	}
+	rec, err = res.flatten(rec, top)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", pathName(res.record, "record"), err)
 	}
 	return res.withETag(rec), nil
 }

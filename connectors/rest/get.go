@@ -50,11 +50,12 @@ func (c *Client) Get(ctx context.Context, e connectors.Entity, fields []string, 
 		})
 		return out, err
 	}
+	top := res.topWins(e)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.concurrency)
 	for _, id := range uniq {
 		g.Go(func() error {
-			resp, err := c.send(gctx, res.get.method, c.url(res.get.path, id), nil, nil)
+			resp, err := c.send(gctx, res.get.method, c.url(res.get.path, id, res.getQuery...), nil, nil)
 			var re *Error
 			if errors.As(err, &re) && (re.StatusCode == http.StatusNotFound || re.StatusCode == http.StatusGone) {
 				return nil
@@ -62,7 +63,7 @@ func (c *Client) Get(ctx context.Context, e connectors.Entity, fields []string, 
 			if err != nil {
 				return wrap("get", e.Name, id, err)
 			}
-			rec, err := decodeItem(resp.body, &res)
+			rec, err := decodeItem(resp.body, &res, top)
 			if err != nil {
 				return wrap("get", e.Name, id, fmt.Errorf("decode %s: %w", resp.url, err))
 			}

@@ -54,6 +54,7 @@ func (c *Client) readPages(ctx context.Context, e connectors.Entity, res *resour
 	if key == "" {
 		key = e.Key
 	}
+	top := res.topWins(e)
 	pageNo, offset, cursor := res.paging.Start, 0, ""
 	build := func() string {
 		ps := base
@@ -77,7 +78,7 @@ func (c *Client) readPages(ctx context.Context, e connectors.Entity, res *resour
 		if err != nil {
 			return wrap("read", e.Name, "", err)
 		}
-		p, err := decodeList(resp.body, res)
+		p, err := decodeList(resp.body, res, top)
 		if err != nil {
 			return wrap("read", e.Name, "", fmt.Errorf("decode %s: %w", resp.url, err))
 		}

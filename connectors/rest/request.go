@@ -34,6 +34,10 @@ func (e *Error) Error() string {
 	return s
 }
 
+// HTTPStatus returns the response's status code; the engine tells a
+// refused record (4xx) from a failure of the service by it.
+func (e *Error) HTTPStatus() int { return e.StatusCode }
+
 // maxErrorBody bounds how much of an error body is read.
 const maxErrorBody = 64 << 10
 

@@ -128,8 +128,10 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 type resource struct {
 	list, get, create, update, delete endpoint
 	records, record                   []string // parsed JSON paths
+	fieldsAt                          []string // where a record's own fields sit in it
 	key, etag                         string
 	query                             []param
+	getQuery                          []param
 	paging                            connectors.Paging
 	next                              []string
 	sinceParam                        string
@@ -183,10 +185,17 @@ func newResource(name string, r connectors.Resource) (resource, error) {
 	if res.record, err = parsePath(r.Record); err != nil {
 		return res, fmt.Errorf("record: %w", err)
 	}
+	if res.fieldsAt, err = parsePath(r.FieldsAt); err != nil {
+		return res, fmt.Errorf("fields_at: %w", err)
+	}
 	for k, v := range r.Query {
 		res.query = append(res.query, param{k, v})
 	}
 	sortParams(res.query)
+	for k, v := range r.GetQuery {
+		res.getQuery = append(res.getQuery, param{k, v})
+	}
+	sortParams(res.getQuery)
 	switch res.paging.Style {
 	case "", connectors.PagingNone:
 		res.paging.Style = connectors.PagingNone

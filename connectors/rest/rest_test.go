@@ -203,16 +203,17 @@ func TestLinkNext(t *testing.T) {
 
 func FuzzDecodeList(f *testing.F) {
 	for _, s := range []string{`[]`, `[{"id":1}]`, `{"data":{"items":[{"id":"a","v":"1"}]},"meta":{"next":"x"}}`,
-		`{"data":{"items":null}}`, `{"data":[1]}`, `{"data":{"items":[{"id":1}]}} x`, `{`, ``, `"s"`, `{"meta":{"next":5}}`} {
+		`{"data":{"items":null}}`, `{"data":[1]}`, `{"data":{"items":[{"id":1}]}} x`, `{"data":{"items":[{"id":"1","p":{"id":"2","n":"a"},"v":3}]}}`, `{"data":{"items":[{"p":7}]}}`, `{`, ``, `"s"`, `{"meta":{"next":5}}`} {
 		f.Add([]byte(s))
 	}
 	paths := []resource{
 		{etag: "v"},
 		{records: []string{"data", "items"}, next: []string{"meta", "next"}, etag: "v"},
+		{records: []string{"data", "items"}, fieldsAt: []string{"p"}, etag: "v"},
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, res := range paths {
-			p, err := decodeList(body, &res)
+			p, err := decodeList(body, &res, []string{"id", "v"})
 			if err != nil {
 				if p.records != nil && len(p.records) > 0 && strings.Contains(err.Error(), "at byte") {
 					t.Errorf("records returned with a syntax error")
@@ -230,6 +231,7 @@ func FuzzDecodeList(f *testing.F) {
 				}
 			}
 		}
-		_, _ = decodeItem(body, &resource{record: []string{"data"}, etag: "v"})
+		_, _ = decodeItem(body, &resource{record: []string{"data"}, etag: "v"}, nil)
+		_, _ = decodeItem(body, &resource{fieldsAt: []string{"data", "p"}, etag: "v"}, []string{"id"})
 	})
 }

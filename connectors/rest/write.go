@@ -68,7 +68,7 @@ func (c *Client) writeOne(ctx context.Context, e connectors.Entity, res *resourc
 	var body []byte
 	if op.Op != connectors.OpDelete {
 		var err error
-		if body, err = encodeFields(op.Fields); err != nil {
+		if body, err = encodeFields(op.Fields, res); err != nil {
 			return fail(err)
 		}
 	}
@@ -82,7 +82,7 @@ func (c *Client) writeOne(ctx context.Context, e connectors.Entity, res *resourc
 	}
 	out := connectors.WriteResult{Key: op.Key, ETag: resp.header.Get("ETag")}
 	if len(bytes.TrimSpace(resp.body)) > 0 && op.Op != connectors.OpDelete {
-		rec, err := decodeItem(resp.body, res)
+		rec, err := decodeItem(resp.body, res, res.topWins(e))
 		if err != nil && op.Op == connectors.OpCreate {
 			return fail(fmt.Errorf("created, but the response does not decode: %w", err))
 		}
@@ -110,8 +110,9 @@ func (c *Client) writeOne(ctx context.Context, e connectors.Entity, res *resourc
 }
 
 // encodeFields writes fields as a JSON object, numbers as they were read,
-// leaving out the ETag, which travels in If-Match.
-func encodeFields(fields connectors.Record) ([]byte, error) {
+// leaving out the ETag, which travels in If-Match, and wrapped in the
+// entity's fields_at path when it has one.
+func encodeFields(fields connectors.Record, res *resource) ([]byte, error) {
 	if _, ok := fields[connectors.ETagField]; ok {
 		fields = maps.Clone(fields)
 		delete(fields, connectors.ETagField)
@@ -119,6 +120,7 @@ func encodeFields(fields connectors.Record) ([]byte, error) {
 	if fields == nil {
 		fields = connectors.Record{}
 	}
+	fields = res.wrapFields(fields)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

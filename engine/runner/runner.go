@@ -35,8 +35,11 @@ type Runner struct {
 	// lock. stateMu guards it apart from mu, which a run holds throughout.
 	stateMu sync.Mutex
 	state   string
-	next    *engine.Program
-	e       *engine.Engine
+	// next is the program Use gave, for the next run to open; nextMu
+	// guards it apart from mu.
+	nextMu sync.Mutex
+	next   *engine.Program
+	e      *engine.Engine
 	// drain is the channel of the serve run under way, read by the
 	// engine's Draining option.
 	drain <-chan struct{}
@@ -133,8 +136,10 @@ func (r *Runner) Load() (*serve.Project, error) {
 
 // Use implements serve.Runner: the next run opens an engine on p.
 func (r *Runner) Use(p *serve.Project) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	// Not r.mu, which a run holds throughout: a reload must not wait for
+	// the run under way (nor hold up shutdown behind it).
+	r.nextMu.Lock()
+	defer r.nextMu.Unlock()
 	r.next = p.Program.(*engine.Program)
 }
 
@@ -150,7 +155,11 @@ func (r *Runner) draining() bool {
 // open opens an engine on the program Use gave last, if it has not been
 // opened yet. The caller holds r.mu.
 func (r *Runner) open(ctx context.Context) error {
-	if r.next != nil {
+	r.nextMu.Lock()
+	next := r.next
+	r.next = nil
+	r.nextMu.Unlock()
+	if next != nil {
 		if r.e != nil {
 			if err := r.e.Close(); err != nil {
 				r.opts.Logger.Warn("close state database", "err", err)
@@ -160,11 +169,17 @@ func (r *Runner) open(ctx context.Context) error {
 		opts := r.opts
 		opts.Draining = r.draining
 		opts.OnClose = nil
-		e, err := engine.Open(ctx, r.next, opts)
+		e, err := engine.Open(ctx, next, opts)
 		if err != nil {
+			// Try again at the next run, unless a newer project came.
+			r.nextMu.Lock()
+			if r.next == nil {
+				r.next = next
+			}
+			r.nextMu.Unlock()
 			return err
 		}
-		r.e, r.next = e, nil
+		r.e = e
 	}
 	if r.e == nil {
 		return errors.New("no project loaded")
@@ -192,10 +207,17 @@ func (r *Runner) History(ctx context.Context) (map[string]serve.PastRun, error) 
 	out := map[string]serve.PastRun{}
 	plans := map[string]string{} // mapping -> plan of its latest finished run
 	for _, run := range runs {   // newest first
-		if run.FinishedAt.IsZero() {
-			continue // interrupted: the next run finishes its work
-		}
 		if id, ok := plans[run.Mapping]; ok && id != run.PlanID {
+			continue
+		}
+		if run.FinishedAt.IsZero() {
+			// Interrupted (killed, or stopped by a shutdown): the mapping
+			// must run again at once to settle and finish that work.
+			plans[run.Mapping] = run.PlanID
+			out[run.Mapping] = serve.PastRun{Start: run.StartedAt, Interrupted: true, Result: serve.Result{PlanID: run.PlanID}}
+			continue
+		}
+		if out[run.Mapping].Interrupted {
 			continue
 		}
 		plans[run.Mapping] = run.PlanID
@@ -215,6 +237,9 @@ func (r *Runner) History(ctx context.Context) (map[string]serve.PastRun, error) 
 		out[run.Mapping] = pr
 	}
 	for name, pr := range out {
+		if pr.Interrupted {
+			continue
+		}
 		failures, err := r.e.State().Failures(ctx, name, maxFailures+1)
 		if err != nil {
 			return nil, err
@@ -307,9 +332,13 @@ func (r *Runner) Run(ctx context.Context, drain <-chan struct{}, mapping string)
 	return res, err
 }
 
-// Close closes the engine.
+// Close closes the engine. When a run that did not stop in time still
+// holds it, Close leaves it open and says so, rather than hang the exit:
+// the process's end closes the file, and apply is crash-safe.
 func (r *Runner) Close() error {
-	r.mu.Lock()
+	if !r.mu.TryLock() {
+		return errors.New("a run is still under way; leaving the state database to the exit")
+	}
 	defer r.mu.Unlock()
 	if r.e == nil {
 		return nil

@@ -37,7 +37,9 @@ type Job struct {
 // State is where a job stands, for the status page and metrics.
 type State struct {
 	Job
-	// Next is when the job runs next; zero while it runs.
+	// Next is when the job runs next; zero while it runs, and for a cron
+	// expression that never fires (30 February): such a job runs only when
+	// asked to.
 	Next time.Time
 	// Running is true while a run of the job is under way.
 	Running bool
@@ -133,8 +135,8 @@ func (s *Scheduler) Due() []string {
 	var out []string
 	for _, name := range s.order {
 		e := s.jobs[name]
-		if e.Running || e.Next.After(now) {
-			continue
+		if e.Running || e.Next.IsZero() || e.Next.After(now) {
+			continue // a zero Next is never: a cron that never fires
 		}
 		e.Running, e.Pending, e.started, e.Next = true, false, now, time.Time{}
 		out = append(out, name)
@@ -226,7 +228,7 @@ func (s *Scheduler) Next() (time.Time, bool) {
 	defer s.mu.Unlock()
 	var first time.Time
 	for _, e := range s.jobs {
-		if e.Running {
+		if e.Running || e.Next.IsZero() {
 			continue
 		}
 		if first.IsZero() || e.Next.Before(first) {

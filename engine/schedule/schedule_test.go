@@ -244,3 +244,32 @@ func TestRestore(t *testing.T) {
 		})
 	}
 }
+
+// A cron expression that never fires (30 February) leaves its job
+// unscheduled, not due over and over, and does not hide the other jobs'
+// next runs; run-now still runs it.
+func TestCronThatNeverFires(t *testing.T) {
+	c := &clock{t: t0}
+	s := New(c.now)
+	if err := s.Set([]Job{{Name: "FEB30", Cron: mustCron(t, "0 0 30 2 *")}, {Name: "OTHER", Every: time.Hour}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		for _, n := range s.Due() {
+			if n == "FEB30" {
+				t.Fatalf("minute %d: the job whose cron never fires ran", i)
+			}
+			s.Done(n, false, nil)
+		}
+		c.t = c.t.Add(time.Minute)
+	}
+	if next, ok := s.Next(); !ok || !next.Equal(t0.Add(time.Hour)) {
+		t.Errorf("Next() = %v, %v; want OTHER's run at %v", next, ok, t0.Add(time.Hour))
+	}
+	if err := s.Trigger("FEB30"); err != nil {
+		t.Fatal(err)
+	}
+	if due := s.Due(); !slices.Equal(due, []string{"FEB30"}) {
+		t.Errorf("after run-now, due = %v", due)
+	}
+}

@@ -101,6 +101,13 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Without a token only loopback may ask, and by a loopback name: a
+	// page that rebinds its own host name to 127.0.0.1 sends its own name
+	// as Host (and Origin), which the check above lets through.
+	if s.cfg.Token == "" && !loopbackHost(r.Host) {
+		reply(http.StatusForbidden, "a run-now request without a token must name a loopback host")
+		return
+	}
 	if s.cfg.Token != "" {
 		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
@@ -132,4 +139,18 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("run requested", "mapping", name, "remote", r.RemoteAddr)
 	reply(http.StatusAccepted, "queued: runs as soon as the run under way, if any, ends")
+}
+
+// loopbackHost reports whether host (a Host header, with or without a
+// port) names the loopback interface: localhost or a loopback address.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -83,6 +83,9 @@ type Result struct {
 type PastRun struct {
 	Start, End time.Time
 	Result     Result
+	// Interrupted says the run never finished (coupler was killed or shut
+	// down during it): the mapping runs again at once to finish its work.
+	Interrupted bool
 }
 
 // HistoryReader is implemented by a Runner that can tell the last run of
@@ -269,10 +272,14 @@ func (s *Server) Run(ctx context.Context) error {
 		defer close(loopDone)
 		s.loop(hard)
 	}()
+	// The watcher stops when shutdown starts, whatever started it: a
+	// failed listener as much as a signal.
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
-		s.watch(ctx)
+		s.watch(watchCtx)
 	}()
 
 	var err error
@@ -283,6 +290,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.draining.Store(true)
 	close(s.drain)
+	stopWatch()
 	s.mu.Lock()
 	running := s.running
 	s.mu.Unlock()
@@ -324,9 +332,17 @@ func (s *Server) restore(ctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for name, pr := range past {
-		s.sched.Restore(name, pr.Start, pr.End, pr.Result.Changed)
+		lr := &lastRun{Start: pr.Start, End: pr.End, Result: pr.Result}
+		if pr.Interrupted {
+			// Due at once, whatever the schedule: its writes in flight are
+			// settled and the rest of its work done by that run.
+			_ = s.sched.Trigger(name)
+			lr.Err = "interrupted: coupler stopped during this run; running again to finish it"
+		} else {
+			s.sched.Restore(name, pr.Start, pr.End, pr.Result.Changed)
+		}
 		if s.last[name] == nil {
-			s.last[name] = &lastRun{Start: pr.Start, End: pr.End, Result: pr.Result}
+			s.last[name] = lr
 		}
 	}
 }

@@ -451,3 +451,32 @@ func TestRestartKeepsSchedule(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartRunsInterruptedAtOnce: a mapping whose last run never
+// finished (coupler was killed during it) runs at once after a restart,
+// even on a cron schedule whose next time is far off, and the status page
+// says why.
+func TestRestartRunsInterruptedAtOnce(t *testing.T) {
+	now := time.Now().UTC()
+	r := &historyRunner{fakeRunner: &fakeRunner{runs: make(chan string, 10)}, past: map[string]PastRun{
+		"CUSTOMER": {Start: now.Add(-time.Minute), Interrupted: true, Result: Result{PlanID: "20261124-000000-dead01"}},
+	}}
+	yearly, err := mappings.ParseCron("0 0 1 1 *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func() (*Project, error) {
+		p := testProject()
+		p.Jobs = append(p.Jobs, schedule.Job{Name: "CUSTOMER", Cron: yearly, Spec: "cron 0 0 1 1 *"})
+		return p, nil
+	}
+	s, base := startServer(t, Config{Load: load, Runner: r})
+	_, page := get(t, base+"/")
+	if m := next(t, r.runs); m != "CUSTOMER" {
+		t.Fatalf("ran %s, want CUSTOMER", m)
+	}
+	settle(t, s)
+	if !strings.Contains(page, "interrupted") && !strings.Contains(page, "running") {
+		t.Errorf("status page before the run shows neither the interruption nor the run:\n%s", page)
+	}
+}

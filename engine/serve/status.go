@@ -114,7 +114,9 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		}
 		if lr := s.last[st.Name]; lr != nil {
 			row.LastStart = stamp(lr.Start)
-			row.LastDuration = lr.End.Sub(lr.Start).Round(time.Millisecond).String()
+			if !lr.End.IsZero() {
+				row.LastDuration = lr.End.Sub(lr.Start).Round(time.Millisecond).String()
+			}
 			row.PlanID = lr.Result.PlanID
 			var counts []string
 			for _, k := range countNames {

@@ -12,6 +12,9 @@
 // in "updated_at" (RFC 3339 with milliseconds, strictly increasing). Lists
 // are in id order, cursor-paged, filtered by updated_since (exclusive).
 // Errors are {"error": {"message": …}}.
+//
+// NewHubSpot serves a second shape, HubSpot's CRM v3 objects API, whose
+// records keep their fields in a nested "properties" object (see HubSpot).
 package resttest
 
 import (
