@@ -349,17 +349,15 @@ func (e *Engine) settleOutcomes(ctx context.Context, conn connectors.Connector, 
 		keys[i], _ = recordKey(r, entity.Key)
 	}
 	coupled, err := e.coupledRecords(ctx, connector, entity, side, candidates)
-	altSets := map[string]bool{}
+	var alts map[string]connectors.AlternateKey
 	if c := e.prog.Project.Connector(connector); c != nil {
-		for name, d := range c.Entities {
-			altSets[name] = d != nil && len(d.AlternateKey) > 0
-		}
+		alts = alternateKeys(c.Entities)
 	}
 	if err != nil {
 		return nil, err
 	}
 	for _, i := range byValues {
-		want, dropped := comparableFields(wanted[i], altSets)
+		want, dropped := comparableFields(wanted[i], alts)
 		if !identifying(want) {
 			why := "it wrote no value to recognise the record by"
 			if len(dropped) > 0 {
@@ -448,16 +446,17 @@ func (e *Engine) coupledRecords(ctx context.Context, connector string, entity co
 
 // comparableFields returns the fields of a create that its record can be
 // recognised by when read back, and the names of those left out: a lookup
-// bound by an alternate key ("x@odata.bind": "/accounts(A-1)", to a set in
-// altSets, by an id that is not a GUID, as the odata connector tells them
-// apart) is read back by Dataverse as "_x_value" holding the target's
-// primary key, a GUID coupler does not know.
-func comparableFields(fields connectors.Record, altSets map[string]bool) (connectors.Record, []string) {
+// bound by an alternate key ("x@odata.bind": "/accounts(A-1)", to a set
+// with an alternate key in alts, by an id of that key as the odata
+// connector decides) is read back by Dataverse as "_x_value" holding the
+// target's primary key, a GUID coupler does not know.
+func comparableFields(fields connectors.Record, alts map[string]connectors.AlternateKey) (connectors.Record, []string) {
 	var dropped []string
 	out := connectors.Record{}
 	for f, v := range fields {
 		if _, bind := strings.CutSuffix(f, "@odata.bind"); bind {
-			if s, ok := v.(string); ok && altSets[boundSet(s)] && !isGUID(boundID(s)) {
+			alt, declared := alts[boundSet(v)]
+			if s, _ := v.(string); declared && bindsByAlternateKey(alt, boundID(s)) {
 				dropped = append(dropped, f)
 				continue
 			}
@@ -487,10 +486,30 @@ func boundID(ref string) string {
 	return ref
 }
 
-// boundSet returns the entity set a binding "/set(id)" refers to.
-func boundSet(ref string) string {
-	set, _, _ := strings.Cut(ref, "(")
+// boundSet returns the entity set a binding "/set(id)" refers to; "" when
+// v is not a binding (null clears a lookup).
+func boundSet(v any) string {
+	ref, _ := v.(string)
+	set, _, found := strings.Cut(ref, "(")
+	if !found {
+		return ""
+	}
 	return set[strings.LastIndexByte(set, '/')+1:]
+}
+
+// bindsByAlternateKey reports whether id, bound to a record of a set with
+// the alternate key alt, is a value of alt rather than of the primary key.
+// It decides as the odata connector does when it sends the binding
+// (connectors/odata, bindAlternateKeys): by the key the set's mappings use,
+// else an Edm.Guid alternate key, else by the id's shape.
+func bindsByAlternateKey(alt connectors.AlternateKey, id string) bool {
+	if alt.LookupKey != "" {
+		return alt.LookupKey == alt.Name()
+	}
+	if len(alt.Fields) == 1 && alt.Types[alt.Fields[0]] == "Edm.Guid" {
+		return true
+	}
+	return !isGUID(id)
 }
 
 func isGUID(s string) bool {
