@@ -415,21 +415,13 @@ func keyOf(r connectors.Record, key string) string {
 	}
 }
 
-// parseStamp reads a modified value: RFC 3339 text, or seconds or
-// milliseconds since 1970.
+// parseStamp reads a modified value as a connector must hand it to the
+// engine: RFC 3339 text, whatever the server's own form (a REST API's Unix
+// time or custom layout is the connector's to convert), so that the engine
+// keeps watermarks in one format.
 func parseStamp(v any) (time.Time, error) {
-	switch x := v.(type) {
-	case string:
+	if x, ok := v.(string); ok {
 		return time.Parse(time.RFC3339Nano, x)
-	case interface{ Int64() (int64, error) }:
-		n, err := x.Int64()
-		if err != nil {
-			return time.Time{}, err
-		}
-		if n > 1e11 {
-			return time.UnixMilli(n), nil
-		}
-		return time.Unix(n, 0), nil
 	}
-	return time.Time{}, fmt.Errorf("%v (%T) is no time", v, v)
+	return time.Time{}, fmt.Errorf("modified value %v (%T) is not RFC 3339 text", v, v)
 }
