@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -136,13 +137,24 @@ func newQueryKeyTransport(a connectors.Auth, next http.RoundTripper) (http.Round
 }
 
 // RoundTrip implements http.RoundTripper on a clone of the request, whose
-// URL gets the parameter in place of any the request already had.
+// URL gets the parameter in place of any the request already had (a next
+// link may echo it). The rest of the query is kept byte for byte: servers
+// such as OData's reject "+" for a space, which re-encoding would produce.
 func (t *queryKeyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req.Clone(req.Context())
 	u := *r.URL
-	q := u.Query()
-	q.Set(t.param, t.key)
-	u.RawQuery = q.Encode()
+	var parts []string
+	if u.RawQuery != "" {
+		for _, p := range strings.Split(u.RawQuery, "&") {
+			name, _, _ := strings.Cut(p, "=")
+			if n, err := url.QueryUnescape(name); err == nil && n == t.param {
+				continue
+			}
+			parts = append(parts, p)
+		}
+	}
+	parts = append(parts, url.QueryEscape(t.param)+"="+strings.ReplaceAll(url.QueryEscape(t.key), "+", "%20"))
+	u.RawQuery = strings.Join(parts, "&")
 	r.URL = &u
 	return t.next.RoundTrip(r)
 }
