@@ -230,7 +230,7 @@ func TestAPIKeyInQuery(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := NewWithOptions(connectors.Config{Name: "t", BaseURL: srv.URL, MaxRetries: 0,
-		Auth: connectors.Auth{Type: "api_key", In: "query", Param: "api_token", Key: "planted-KEY"},
+		Auth:      connectors.Auth{Type: "api_key", In: "query", Param: "api_token", Key: "planted-KEY"},
 		Resources: map[string]connectors.Resource{"items": {Records: "data", Paging: connectors.Paging{Style: "cursor", Next: "next", Param: "cursor"}}},
 	}, Options{Logger: log})
 	if err != nil {
