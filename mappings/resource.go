@@ -234,7 +234,7 @@ func checkSincePaging(d *decoder, n *yaml.Node, what string, decl *EntityDecl) {
 			at = n.Content[i]
 		}
 	}
-	d.diags.Warnf(d.pos(at), "%s: since.param %s with %s paging can skip records: a record modified while the pages are read moves, and the one after it slides onto a page already read; sort by an immutable key (e.g. query: { sort: id }) or use cursor or next_link paging (see docs/connectors.md)", what, r.Since.Param, r.Paging.Style)
+	d.diags.Warnf(d.pos(at), "%s: since.param %s with %s paging skips records unless the list is sorted by a key that never changes: sorted by a modified time, a record changed while the pages are read moves, and the one after it slides onto a page already read; sort by id (e.g. query: { sort: id }) or use cursor or next_link paging (see docs/connectors.md)", what, r.Since.Param, r.Paging.Style)
 }
 
 // decodeAuthIn decodes auth in: where an api_key goes, header or query.
