@@ -2,6 +2,7 @@ package rest
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -66,14 +67,14 @@ func unixTime(n json.Number, unit int64) (time.Time, bool) {
 		return time.Unix(i, 0), true
 	}
 	f, err := n.Float64()
-	if err != nil {
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e16 {
 		return time.Time{}, false
 	}
 	if unit == 1000 || (unit == 0 && (f > 1e11 || f < -1e11)) {
 		f /= 1000
 	}
-	sec := int64(f)
-	return time.Unix(sec, int64((f-float64(sec))*1e9)).Round(time.Microsecond), true
+	sec := math.Floor(f)
+	return time.Unix(int64(sec), int64((f-sec)*1e9)).Round(time.Microsecond), true
 }
 
 // normalizeModified rewrites rec's modified field, when it reads as a time,
@@ -90,8 +91,9 @@ func (p modifiedParser) normalize(rec connectors.Record, field string) (time.Tim
 		return time.Time{}, false
 	}
 	t, ok := p(v)
-	if ok {
-		rec[field] = t.UTC().Format(time.RFC3339Nano)
+	if !ok || t.Year() < 0 || t.Year() > 9999 { // no RFC 3339 form
+		return time.Time{}, false
 	}
-	return t, ok
+	rec[field] = t.UTC().Format(time.RFC3339Nano)
+	return t, true
 }
