@@ -216,6 +216,11 @@ type Auth struct {
 	// value.
 	Header string
 	Key    string
+	// In is where an api_key goes: "header" (the default, in Header) or
+	// "query", as the query parameter Param of every request, for services
+	// that take the key in the URL. Errors and logs redact query values.
+	In    string
+	Param string
 	// TokenURL, ClientID, ClientSecret and Scopes configure the OAuth2
 	// client credentials grant.
 	TokenURL     string

@@ -78,7 +78,9 @@ type Paging struct {
 	Param string
 	// SizeParam, when set, carries the page size (Config.PageSize).
 	SizeParam string
-	// Start is the number of the first page (page style); 0 means 1.
+	// Start is the number of the first page (page style), taken as it is:
+	// 0 for APIs that count pages from 0. The project-file loader fills in
+	// 1 when a page-style entity does not say.
 	Start int
 }
 

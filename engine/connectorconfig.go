@@ -14,7 +14,8 @@ func ConnectorConfig(c *mappings.Connector) connectors.Config {
 		RateLimit: c.RateLimit, BatchSize: c.BatchSize, CAFile: c.CAFile,
 		Auth: connectors.Auth{Type: c.Auth.Type, Token: c.Auth.Token, TokenURL: c.Auth.TokenURL,
 			ClientID: c.Auth.ClientID, ClientSecret: c.Auth.ClientSecret, Scopes: c.Auth.Scopes,
-			Username: c.Auth.Username, Password: c.Auth.Password, Header: c.Auth.Header, Key: c.Auth.Key},
+			Username: c.Auth.Username, Password: c.Auth.Password, Header: c.Auth.Header, Key: c.Auth.Key,
+			In: c.Auth.In, Param: c.Auth.Param},
 		Resources: resources(c.Entities),
 		// Added for issue 6b (alternate keys, change sets).
 		AlternateKeys: alternateKeys(c.Entities), Atomicity: c.Atomicity,

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/couplerhq/coupler/connectors/fake"
@@ -36,6 +37,12 @@ func TestSecretsStayOut(t *testing.T) {
 			`{ type: api_key, header: X-API-Key, key: "${API_KEY}" }`,
 			// The basic header is base64 of "app:password"; look for that too.
 			[]string{password, apiKey, base64.StdEncoding.EncodeToString([]byte("app:" + password))}},
+		// A key sent as a query parameter is in every request URL the
+		// server sees, and servers echo it in next links: URLs in errors
+		// and logs must show the parameter's name only.
+		{"api_key in query", `{ type: bearer, token: "${BC_TOKEN}" }`,
+			`{ type: api_key, in: query, param: api_token, key: "${API_KEY}" }`,
+			[]string{token, apiKey}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { secretsStayOut(t, tc.bcAuth, tc.crmAuth, tc.secrets) })
 	}
@@ -49,7 +56,13 @@ func secretsStayOut(t *testing.T, bcAuth, crmAuth string, secrets []string) {
 		t.Fatal(err)
 	}
 	erpSrv := httptest.NewServer(http.StripPrefix("/api/v2.0", erp))
-	crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", crm))
+	var keyInQuery atomic.Int64 // requests that carried the key as a query parameter
+	crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("api_token") == apiKey {
+			keyInQuery.Add(1)
+		}
+		crm.ServeHTTP(w, r)
+	})))
 	defer erpSrv.Close()
 	defer crmSrv.Close()
 	// The CRM's token endpoint hands out the planted token for the planted
@@ -135,6 +148,9 @@ mappings: ["mappings/*.yaml"]
 	state, err := os.ReadFile(filepath.Join(dir, ".coupler", "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(crmAuth, "in: query") && keyInQuery.Load() == 0 {
+		t.Error("no request carried the api_key in the query")
 	}
 	if len(res.Failures) == 0 || logs.Len() == 0 {
 		t.Fatalf("the test did not exercise failures (%d) and logs (%d bytes)", len(res.Failures), logs.Len())

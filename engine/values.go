@@ -126,8 +126,50 @@ func parseModified(v any) (time.Time, error) {
 		return t.UTC(), nil
 	case time.Time:
 		return v.UTC(), nil
+	case json.Number, int64, int, float64:
+		// Unix time, as some REST APIs stamp records; connectors normally
+		// hand over RFC 3339, so this is a fallback for one that does not.
+		return unixModified(v)
 	}
 	return time.Time{}, fmt.Errorf("modified-on has type %T, want a timestamp string", v)
+}
+
+// unixModified reads a number as Unix seconds, or as milliseconds when it
+// is too large to be seconds (later than the year 5138). A number with a
+// fraction keeps it, to the microsecond.
+func unixModified(v any) (time.Time, error) {
+	var f float64
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return unixInt(i), nil
+		}
+		var err error
+		if f, err = x.Float64(); err != nil {
+			return time.Time{}, fmt.Errorf("modified-on %s is not a Unix time", x)
+		}
+	case int64:
+		return unixInt(x), nil
+	case int:
+		return unixInt(int64(x)), nil
+	case float64:
+		f = x
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e16 {
+		return time.Time{}, fmt.Errorf("modified-on %v is not a Unix time", f)
+	}
+	if math.Abs(f) > 1e11 {
+		f /= 1000
+	}
+	sec := math.Floor(f)
+	return time.Unix(int64(sec), int64((f-sec)*1e9)).Round(time.Microsecond).UTC(), nil
+}
+
+func unixInt(i int64) time.Time {
+	if i > 1e11 || i < -1e11 {
+		return time.UnixMilli(i).UTC()
+	}
+	return time.Unix(i, 0).UTC()
 }
 
 // numbersForExpressions replaces, in place, each top-level json.Number of a

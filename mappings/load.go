@@ -287,6 +287,8 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 					c.Auth.Key, _ = expand(tv, what+": auth key")
 					given[k.Value] = true
 				},
+				"in":    func(k, tv *yaml.Node) { decodeAuthIn(d, tv, what, &c.Auth); given[k.Value] = true },
+				"param": func(k, tv *yaml.Node) { decodeAuthParam(d, tv, what, &c.Auth); given[k.Value] = true },
 				"token_url": func(k, tv *yaml.Node) {
 					c.Auth.TokenURL, _ = expand(tv, what+": auth token_url")
 					given[k.Value] = true
@@ -313,6 +315,9 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 				"oauth2":  {"token_url", "client_id", "client_secret"},
 				"basic":   {"username", "password"},
 				"api_key": {"header", "key"},
+			}
+			if c.Auth.In == "query" {
+				needs["api_key"] = []string{"param", "key"}
 			}
 			for _, key := range needs[c.Auth.Type] {
 				if !given[key] {
@@ -414,6 +419,7 @@ func decodeEntities(d *decoder, v *yaml.Node, what string) map[string]*EntityDec
 		ewhat := what + ": entity " + k.Value
 		d.object(ev, ewhat, nil, entityKeys(d, ewhat, decl))
 		checkKeyTypes(d, ev, ewhat, decl)
+		checkSincePaging(d, ev, ewhat, decl)
 		out[k.Value] = decl
 	}
 	return out

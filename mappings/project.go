@@ -132,6 +132,8 @@ type Auth struct {
 	Password     string
 	Header       string
 	Key          string
+	In           string // api_key: "header" (or empty) or "query"
+	Param        string // api_key in query: the parameter name
 	TokenURL     string
 	ClientID     string
 	ClientSecret string

@@ -69,6 +69,10 @@ func entityKeys(d *decoder, what string, decl *EntityDecl) map[string]keyHandler
 			for i := 0; i+1 < len(v.Content); i += 2 {
 				k, pv := v.Content[i], resolveAlias(v.Content[i+1])
 				if s, ok := d.str(pv, what+": "+name+" "+k.Value); ok {
+					if strings.Contains(s, "${") {
+						d.errorf(pv, "%s: %s %s: ${...} is not expanded in query values, which are sent as written and shown in errors; put a secret in the connector's auth, e.g. auth: { type: api_key, in: query, param: %s, key: \"${API_TOKEN}\" }", what, name, k.Value, k.Value)
+						continue
+					}
 					m[k.Value] = s
 				}
 			}
@@ -127,6 +131,7 @@ func entityKeys(d *decoder, what string, decl *EntityDecl) map[string]keyHandler
 		"paging": func(_, v *yaml.Node) {
 			r := res()
 			pw := what + ": paging"
+			startGiven := false
 			ok := d.object(v, pw, []string{"style"}, map[string]keyHandler{
 				"style": func(_, sv *yaml.Node) {
 					if s, ok := d.nonEmpty(sv, pw+" style"); ok {
@@ -141,10 +146,14 @@ func entityKeys(d *decoder, what string, decl *EntityDecl) map[string]keyHandler
 				"size_param": func(_, sv *yaml.Node) { r.Paging.SizeParam, _ = d.nonEmpty(sv, pw+" size_param") },
 				"start": func(_, sv *yaml.Node) {
 					r.Paging.Start, _ = d.integer(sv, pw+" start", 0, 1<<30)
+					startGiven = true
 				},
 			})
 			if !ok {
 				return
+			}
+			if r.Paging.Style == connectors.PagingPage && !startGiven {
+				r.Paging.Start = 1 // the default; start: 0 is taken as written
 			}
 			switch p := r.Paging; p.Style {
 			case connectors.PagingNextLink:
@@ -225,4 +234,44 @@ func decodeAtomicity(d *decoder, v *yaml.Node, what string) string {
 		d.errorf(v, "%s: atomicity must be record (each record succeeds or fails on its own) or batch (each $batch request is one change set, written all or nothing), not %q", what, s)
 	}
 	return s
+}
+
+// checkSincePaging warns when an entity asks for an incremental read by
+// since.param and pages by offset or page number: the list is then sorted
+// by something that changes while it is read (often updated_at), and a
+// record modified during the read moves behind the offset already passed,
+// so the record after it is skipped until some later change. Cursor, next
+// link and Link header paging do not have the problem when the server's
+// cursor is a stable key.
+func checkSincePaging(d *decoder, n *yaml.Node, what string, decl *EntityDecl) {
+	r := decl.Resource
+	if r == nil || r.Since.Param == "" || (r.Paging.Style != connectors.PagingOffset && r.Paging.Style != connectors.PagingPage) {
+		return
+	}
+	at := n
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "since" {
+			at = n.Content[i]
+		}
+	}
+	d.diags.Warnf(d.pos(at), "%s: since.param %s with %s paging skips records unless the list is sorted by a key that never changes: sorted by a modified time, a record changed while the pages are read moves, and the one after it slides onto a page already read; sort by id (e.g. query: { sort: id }) or use cursor or next_link paging (see docs/connectors.md)", what, r.Since.Param, r.Paging.Style)
+}
+
+// decodeAuthIn decodes auth in: where an api_key goes, header or query.
+func decodeAuthIn(d *decoder, v *yaml.Node, what string, a *Auth) {
+	s, ok := d.nonEmpty(v, what+": auth in")
+	if ok && s != "header" && s != "query" {
+		d.errorf(v, "%s: auth in must be header or query, not %q", what, s)
+	}
+	a.In = s
+}
+
+// decodeAuthParam decodes auth param: the query parameter of an api_key
+// sent in the query.
+func decodeAuthParam(d *decoder, v *yaml.Node, what string, a *Auth) {
+	s, ok := d.nonEmpty(v, what+": auth param")
+	if ok && strings.ContainsAny(s, "&=#? \t\r\n") {
+		d.errorf(v, "%s: auth param must be a query parameter name such as api_token", what)
+	}
+	a.Param = s
 }

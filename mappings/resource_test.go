@@ -47,3 +47,23 @@ func TestLoadRESTConnector(t *testing.T) {
 		t.Errorf("fields = %v: fields_at must not touch the declared field names", got)
 	}
 }
+
+// TestLoadRESTPagingStartAndQueryKey checks that a page-style entity
+// without start gets 1 while start: 0 is kept (0-based page APIs), and that
+// an api_key sent in the query is loaded with its parameter, expanded.
+func TestLoadRESTPagingStartAndQueryKey(t *testing.T) {
+	extract(t, "testdata/rest-paging.txtar")
+	p, diags := Load(".", LoadOptions{Getenv: testEnv})
+	if diags.HasErrors() {
+		t.Fatalf("unexpected diagnostics:\n%v", diags)
+	}
+	c := p.Connector("crm")
+	if c.Auth.In != "query" || c.Auth.Param != "api_token" || c.Auth.Key != "s3cret" {
+		t.Errorf("auth = %+v, want api_key in query api_token, expanded", c.Auth)
+	}
+	for entity, want := range map[string]int{"one_based": 1, "zero_based": 0, "offset": 0} {
+		if got := c.Entities[entity].Resource.Paging.Start; got != want {
+			t.Errorf("%s: start = %d, want %d", entity, got, want)
+		}
+	}
+}

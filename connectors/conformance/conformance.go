@@ -14,7 +14,16 @@
 //     (skipped, with the target's reason, where the server has no ETags);
 //   - throttle: a 429 with Retry-After is waited out and the read succeeds;
 //   - malformed: a truncated, non-JSON or wrongly shaped body fails the
-//     read with an error, never a panic or a silent empty result.
+//     read with an error, never a panic or a silent empty result;
+//   - write_many: one Write of creates, updates and a delete of a missing
+//     record gives one result per op, in op order, each about its own op;
+//   - post_not_retried_after_500: a create answered 500 is not sent again
+//     (the record may exist; a repeat could duplicate it);
+//   - paging_cycle: a read whose third page leads back to the second fails
+//     (skipped where the target says its paging cannot tell);
+//   - foreign_next_link: a next link to another origin fails the read and
+//     that origin gets no request (skipped when the server names its next
+//     page without an absolute URL, e.g. by a cursor).
 //
 // The suite puts a proxy of its own between connector and server to inject
 // the 429s and the malformed bodies, so that it can run against real
@@ -25,10 +34,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,6 +76,11 @@ type Target struct {
 	// NoETags, when not empty, says why the server cannot fail an update on
 	// a stale ETag; the stale test is then skipped with this reason.
 	NoETags string
+	// NoCycleCheck, when not empty, says why the connector cannot tell a
+	// paging cycle (the third page leading back to the second); the
+	// paging_cycle test is then skipped with this reason. Page and offset
+	// paging cannot: their requests name no page the server chose.
+	NoCycleCheck string
 }
 
 // Run runs the suite against target. Subtests depend on the records the
@@ -100,8 +117,12 @@ func Run(t *testing.T, target Target) {
 		{"update", false, s.update},
 		{"stale_etag", false, s.stale},
 		{"delete_and_404", false, s.delete},
+		{"write_many", false, s.writeMany},
+		{"post_not_retried_after_500", false, s.postNotRetried},
 		{"throttle_429", false, s.throttle},
 		{"malformed", false, s.malformed},
+		{"paging_cycle", false, s.pagingCycle},
+		{"foreign_next_link", false, s.foreignNextLink},
 	} {
 		if !t.Run(step.name, func(t *testing.T) { step.fn(ctx, t) }) && step.fatal {
 			t.Fatalf("%s failed; the later steps need it", step.name)
@@ -402,6 +423,117 @@ func (s *suite) malformed(ctx context.Context, t *testing.T) {
 	s.proxy.Corrupt(nil)
 }
 
+// writeMany sends creates, updates and a delete of a missing record in one
+// Write, and checks that each result belongs to its op: the created
+// records hold what their own op sent, updates come back under their keys,
+// and only the missing record's delete fails, with ErrNotFound.
+func (s *suite) writeMany(ctx context.Context, t *testing.T) {
+	upd := []string{s.keys[3], s.keys[4]}
+	var ops []connectors.WriteOp
+	for i := range 2 {
+		f := s.t.Record(s.n() + i)
+		f[s.t.Field] = fmt.Sprintf("%s many create %d", s.tag, i)
+		ops = append(ops, connectors.WriteOp{Op: connectors.OpCreate, Fields: f})
+	}
+	for i, k := range upd {
+		etag, _ := s.current(ctx, t, k)[connectors.ETagField].(string)
+		ops = append(ops, connectors.WriteOp{Op: connectors.OpUpdate, Key: k, ETag: etag,
+			Fields: s.touch(connectors.Record{s.t.Field: fmt.Sprintf("%s many update %d", s.tag, i)})})
+	}
+	ops = append(ops, connectors.WriteOp{Op: connectors.OpDelete, Key: s.t.MissingKey})
+	// Interleave, so that a connector that groups ops by kind must still
+	// put each result back in its op's place.
+	ops = []connectors.WriteOp{ops[2], ops[0], ops[4], ops[3], ops[1]}
+	res, err := s.c.Write(ctx, s.t.Entity, ops)
+	if err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if len(res) != len(ops) {
+		t.Fatalf("%d results for %d ops", len(res), len(ops))
+	}
+	for i, op := range ops {
+		r := res[i]
+		switch {
+		case op.Key == s.t.MissingKey:
+			if !errors.Is(r.Err, connectors.ErrNotFound) {
+				t.Errorf("result %d (delete of a missing record): %v, want ErrNotFound", i, r.Err)
+			}
+			continue
+		case r.Err != nil:
+			t.Errorf("result %d (%s %s): %v", i, op.Op, op.Key, r.Err)
+			continue
+		case op.Op == connectors.OpUpdate && r.Key != op.Key:
+			t.Errorf("result %d is for %q, want the update of %q", i, r.Key, op.Key)
+			continue
+		case op.Op == connectors.OpCreate:
+			if r.Key == "" || slices.Contains(s.keys, r.Key) {
+				t.Errorf("result %d (create): key %q, want a new one", i, r.Key)
+				continue
+			}
+			s.keys = append(s.keys, r.Key)
+		}
+		if got := s.current(ctx, t, r.Key)[s.t.Field]; got != op.Fields[s.t.Field] {
+			t.Errorf("result %d names %s, which holds %s = %v; its op wrote %v", i, r.Key, s.t.Field, got, op.Fields[s.t.Field])
+		}
+	}
+}
+
+// postNotRetried answers a create with 500 and checks the connector
+// reports it without sending the POST again: a 500 may come after the
+// record was written, and a repeat would create it twice.
+func (s *suite) postNotRetried(ctx context.Context, t *testing.T) {
+	before := s.proxy.Posts()
+	s.proxy.FailPosts(1)
+	defer s.proxy.FailPosts(0)
+	f := s.t.Record(s.n() + 2)
+	f[s.t.Field] = s.tag + " after 500"
+	res, err := s.c.Write(ctx, s.t.Entity, []connectors.WriteOp{{Op: connectors.OpCreate, Fields: f}})
+	if err == nil && (len(res) != 1 || res[0].Err == nil) {
+		t.Errorf("a create answered 500 succeeded: %+v", res)
+	}
+	if n := s.proxy.Posts() - before; n != 1 {
+		t.Errorf("%d POSTs for one create answered 500, want 1 (never retried)", n)
+	}
+}
+
+// pagingCycle makes the third page of a read answer what the first did, so
+// that its next page reference leads back to the second page.
+func (s *suite) pagingCycle(ctx context.Context, t *testing.T) {
+	if s.t.NoCycleCheck != "" {
+		t.Skip(s.t.NoCycleCheck)
+	}
+	s.proxy.ReplayFirstPage(3)
+	err := s.c.Read(ctx, connectors.Query{Entity: s.t.Entity}, func(connectors.Page) error { return nil })
+	if !s.proxy.EndPageFault() {
+		t.Fatalf("the read asked for fewer than 3 pages (err %v)", err)
+	}
+	if err == nil {
+		t.Fatal("a read whose third page leads back to the second succeeded")
+	}
+}
+
+// foreignNextLink puts another origin in the first page's next link and
+// checks the read fails without sending that origin a request.
+func (s *suite) foreignNextLink(ctx context.Context, t *testing.T) {
+	var hits atomic.Int32
+	foreign := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	defer foreign.Close()
+	s.proxy.ForeignNextLinks(foreign.URL)
+	err := s.c.Read(ctx, connectors.Query{Entity: s.t.Entity}, func(connectors.Page) error { return nil })
+	if !s.proxy.EndPageFault() {
+		t.Skipf("the first page names its next page by no absolute URL (a cursor or a relative link): nothing to redirect (err %v)", err)
+	}
+	if hits.Load() != 0 {
+		t.Errorf("the foreign origin got %d requests", hits.Load())
+	}
+	if err == nil {
+		t.Error("a read whose next link leaves the service's origin succeeded")
+	}
+}
+
 func keyOf(r connectors.Record, key string) string {
 	switch v := r[key].(type) {
 	case string:
@@ -415,21 +547,13 @@ func keyOf(r connectors.Record, key string) string {
 	}
 }
 
-// parseStamp reads a modified value: RFC 3339 text, or seconds or
-// milliseconds since 1970.
+// parseStamp reads a modified value as a connector must hand it to the
+// engine: RFC 3339 text, whatever the server's own form (a REST API's Unix
+// time or custom layout is the connector's to convert), so that the engine
+// keeps watermarks in one format.
 func parseStamp(v any) (time.Time, error) {
-	switch x := v.(type) {
-	case string:
+	if x, ok := v.(string); ok {
 		return time.Parse(time.RFC3339Nano, x)
-	case interface{ Int64() (int64, error) }:
-		n, err := x.Int64()
-		if err != nil {
-			return time.Time{}, err
-		}
-		if n > 1e11 {
-			return time.UnixMilli(n), nil
-		}
-		return time.Unix(n, 0), nil
 	}
-	return time.Time{}, fmt.Errorf("%v (%T) is no time", v, v)
+	return time.Time{}, fmt.Errorf("modified value %v (%T) is not RFC 3339 text", v, v)
 }

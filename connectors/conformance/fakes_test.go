@@ -58,7 +58,7 @@ func TestFakeOData(t *testing.T) {
 var restResource = connectors.Resource{
 	Records: "data", Record: "data", Key: "id", ETag: "version",
 	Paging: connectors.Paging{Style: connectors.PagingCursor, Next: "meta.next_cursor", Param: "cursor", SizeParam: "limit"},
-	Since:  connectors.Since{Param: "updated_since", Format: "rfc3339ms"},
+	Since:  connectors.Since{Param: "updated_since", Format: "unix_ms"},
 }
 
 func TestFakeREST(t *testing.T) {

@@ -51,8 +51,16 @@ func (c *Client) queryParams(q connectors.Query) ([]param, error) {
 
 // readPages fetches the collection at u and every page after it, passing
 // each non-empty page to fn.
+//
+// A nextLink back to a page already read fails the read: a server that
+// cycles would otherwise hand the same records over and over, forever.
 func (c *Client) readPages(ctx context.Context, op, entity, u string, fn func(connectors.Page) error) error {
+	seen := map[string]bool{}
 	for n := 1; u != ""; n++ {
+		if seen[u] {
+			return wrap(op, entity, "", fmt.Errorf("the server's paging cycles: page %d links back to a page already read", n))
+		}
+		seen[u] = true
 		p, err := c.getPage(ctx, u)
 		if err != nil {
 			return wrap(op, entity, "", err)

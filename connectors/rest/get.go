@@ -55,6 +55,9 @@ func (c *Client) Get(ctx context.Context, e connectors.Entity, fields []string, 
 	g.SetLimit(c.concurrency)
 	for _, id := range uniq {
 		g.Go(func() error {
+			if err := checkID(id); err != nil {
+				return wrap("get", e.Name, id, err)
+			}
 			resp, err := c.send(gctx, res.get.method, c.url(res.get.path, id, res.getQuery...), nil, nil)
 			var re *Error
 			if errors.As(err, &re) && (re.StatusCode == http.StatusNotFound || re.StatusCode == http.StatusGone) {
@@ -67,6 +70,7 @@ func (c *Client) Get(ctx context.Context, e connectors.Entity, fields []string, 
 			if err != nil {
 				return wrap("get", e.Name, id, fmt.Errorf("decode %s: %w", resp.url, err))
 			}
+			res.modified.normalize(rec, e.Modified)
 			if _, ok := rec[connectors.ETagField]; !ok && res.etag != "" {
 				if tag := resp.header.Get("ETag"); tag != "" {
 					rec[connectors.ETagField] = tag

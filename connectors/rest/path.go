@@ -85,25 +85,31 @@ func timeFormat(format string) (func(time.Time) string, error) {
 	return connectors.SinceFormatter(format)
 }
 
-// parseTime reads a modified-field value for a local Since filter: an
-// RFC 3339 string or a number of seconds (or milliseconds, when it is too
-// large to be seconds) since 1970.
-func parseTime(v any) (time.Time, bool) {
-	switch x := v.(type) {
-	case string:
-		if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
-			return t, true
-		}
-		return time.Time{}, false
-	case interface{ Int64() (int64, error) }:
-		n, err := x.Int64()
-		if err != nil {
-			return time.Time{}, false
-		}
-		if n > 1e11 {
-			return time.UnixMilli(n), true
-		}
-		return time.Unix(n, 0), true
+// checkID refuses a record key that cannot stand for {id} in a path: "."
+// and ".." are dot segments, which servers and proxies resolve away (a
+// DELETE of record "." would address the collection), and "/", "\" or a
+// control character would change the path or its meaning whatever the
+// escaping, since some servers unescape before routing.
+func checkID(id string) error {
+	if id == "." || id == ".." {
+		return fmt.Errorf("key %q cannot be sent in a URL path: it is a dot segment, which would address another resource", id)
 	}
-	return time.Time{}, false
+	for _, r := range id {
+		if r == '/' || r == '\\' || r < 0x20 || r == 0x7f {
+			return fmt.Errorf("key %q cannot be sent in a URL path: it holds %q", id, r)
+		}
+	}
+	return nil
+}
+
+// entityTag renders a record's version for If-Match (RFC 9110 section
+// 8.8.3): a version that is already an entity-tag ("…" or W/"…") is sent
+// as it is, any other (a number such as 3, a bare token) is quoted, since a
+// bare value is not an entity-tag and strict servers ignore or refuse it.
+func entityTag(v string) string {
+	s := strings.TrimPrefix(v, "W/")
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' && !strings.Contains(s[1:len(s)-1], `"`) {
+		return v
+	}
+	return `"` + strings.ReplaceAll(v, `"`, "") + `"`
 }

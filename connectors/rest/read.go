@@ -37,7 +37,7 @@ func (c *Client) Read(ctx context.Context, q connectors.Query, fn func(connector
 			base = append(base, param{res.sinceParam, res.sinceFormat(q.Since)})
 		case q.Entity.Modified != "":
 			keep = func(r connectors.Record) bool {
-				t, ok := parseTime(r[q.Entity.Modified])
+				t, ok := res.modified(r[q.Entity.Modified])
 				return !ok || t.After(q.Since) // keep what cannot be judged
 			}
 		}
@@ -70,6 +70,10 @@ func (c *Client) readPages(ctx context.Context, e connectors.Entity, res *resour
 	}
 	u := build()
 	prev := ""
+	// seen holds every page URL requested and every cursor received, so
+	// that a server whose links or cursors cycle (A -> B -> A) fails the
+	// read instead of handing the same records again up to maxPages times.
+	seen := map[string]bool{u: true}
 	for n := 1; ; n++ {
 		if n > maxPages {
 			return wrap("read", e.Name, "", fmt.Errorf("stopped after %d pages", maxPages))
@@ -93,6 +97,7 @@ func (c *Client) readPages(ctx context.Context, e connectors.Entity, res *resour
 		prev = fp
 		recs := p.records[:0]
 		for _, r := range p.records {
+			res.modified.normalize(r, e.Modified)
 			if keep(r) {
 				recs = append(recs, r)
 			}
@@ -119,6 +124,9 @@ func (c *Client) readPages(ctx context.Context, e connectors.Entity, res *resour
 				next = build()
 			}
 		case connectors.PagingCursor:
+			// A cursor equal to the one just sent ends the read (some APIs
+			// repeat the last cursor on the last page); an earlier one is a
+			// cycle, caught below as a repeated URL.
 			if p.next != "" && p.next != cursor {
 				cursor = p.next
 				next = build()
@@ -130,6 +138,10 @@ func (c *Client) readPages(ctx context.Context, e connectors.Entity, res *resour
 		if u, err = c.nextURL(u, next); err != nil {
 			return wrap("read", e.Name, "", err)
 		}
+		if seen[u] {
+			return wrap("read", e.Name, "", fmt.Errorf("page %d leads back to %s, a page already read: the server's %s paging cycles", n+1, redactString(u), res.paging.Style))
+		}
+		seen[u] = true
 	}
 }
 

@@ -69,7 +69,7 @@ func (c *Client) send(ctx context.Context, method, u string, body []byte, header
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return response{}, err // a *url.Error naming method and URL
+		return response{}, transport.RedactError(err) // a *url.Error naming method and URL
 	}
 	defer resp.Body.Close()
 	out := response{status: resp.StatusCode, header: resp.Header, url: redact(req.URL)}
@@ -121,8 +121,18 @@ func clip(s string) string {
 	}, s)
 }
 
-// redact returns the path and query of u, for errors: never the user info.
-func redact(u *url.URL) string { return u.RequestURI() }
+// redact returns the path and query of u, for errors: never the user info,
+// and the query's values redacted (see transport.RedactQuery).
+func redact(u *url.URL) string {
+	s := u.EscapedPath()
+	if s == "" {
+		s = "/"
+	}
+	if u.RawQuery != "" {
+		s += "?" + transport.RedactQuery(u.RawQuery)
+	}
+	return s
+}
 
 func redactString(s string) string {
 	u, err := url.Parse(s)

@@ -132,6 +132,7 @@ type resource struct {
 	key, etag                         string
 	query                             []param
 	getQuery                          []param
+	modified                          modifiedParser // reads the entity's modified field
 	paging                            connectors.Paging
 	next                              []string
 	sinceParam                        string
@@ -214,8 +215,8 @@ func newResource(name string, r connectors.Resource) (resource, error) {
 		if r.Paging.Param == "" {
 			return res, fmt.Errorf("paging %s needs param, the query parameter that carries the %s", res.paging.Style, res.paging.Style)
 		}
-		if res.paging.Style == connectors.PagingPage && res.paging.Start == 0 {
-			res.paging.Start = 1
+		if res.paging.Start < 0 {
+			return res, fmt.Errorf("paging start %d is negative", res.paging.Start)
 		}
 	default:
 		return res, fmt.Errorf("unknown paging style %q (want none, next_link, link_header, page, offset or cursor)", r.Paging.Style)
@@ -223,6 +224,7 @@ func newResource(name string, r connectors.Resource) (resource, error) {
 	if res.sinceFormat, err = timeFormat(r.Since.Format); err != nil {
 		return res, fmt.Errorf("since: %w", err)
 	}
+	res.modified = newModifiedParser(r.Since.Format)
 	return res, nil
 }
 

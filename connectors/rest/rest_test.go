@@ -64,7 +64,7 @@ func TestPagingStyles(t *testing.T) {
 		style  string
 		paging connectors.Paging
 	}{
-		{"page", connectors.Paging{Style: "page", Param: "p", SizeParam: "size"}},
+		{"page", connectors.Paging{Style: "page", Param: "p", SizeParam: "size", Start: 1}},
 		{"offset", connectors.Paging{Style: "offset", Param: "skip", SizeParam: "size"}},
 		{"next_link", connectors.Paging{Style: "next_link", Next: "paging.next"}},
 		{"link_header", connectors.Paging{Style: "link_header"}},

@@ -65,6 +65,11 @@ func (c *Client) writeOne(ctx context.Context, e connectors.Entity, res *resourc
 	if op.Op != connectors.OpCreate && op.Key == "" {
 		return fail(errors.New("no key to address the record"))
 	}
+	if op.Op != connectors.OpCreate {
+		if err := checkID(op.Key); err != nil {
+			return fail(err)
+		}
+	}
 	var body []byte
 	if op.Op != connectors.OpDelete {
 		var err error
@@ -74,7 +79,7 @@ func (c *Client) writeOne(ctx context.Context, e connectors.Entity, res *resourc
 	}
 	header := http.Header{}
 	if op.ETag != "" && op.Op != connectors.OpCreate {
-		header.Set("If-Match", op.ETag)
+		header.Set("If-Match", entityTag(op.ETag))
 	}
 	resp, err := c.send(ctx, ep.method, c.url(ep.path, op.Key), body, header)
 	if err != nil && !errors.Is(err, transport.ErrBodyTooLarge) {
@@ -87,6 +92,7 @@ func (c *Client) writeOne(ctx context.Context, e connectors.Entity, res *resourc
 			return fail(fmt.Errorf("created, but the response does not decode: %w", err))
 		}
 		if rec != nil {
+			res.modified.normalize(rec, e.Modified)
 			out.Record = rec
 			if tag, ok := rec[connectors.ETagField].(string); ok {
 				out.ETag = tag

@@ -13,7 +13,23 @@ import (
 type slogAdapter struct{ l *slog.Logger }
 
 func (a slogAdapter) log(msg string, kv []any) {
-	a.l.Log(context.Background(), slog.LevelDebug, "http: "+msg, kv...)
+	a.l.Log(context.Background(), slog.LevelDebug, "http: "+msg, redactKV(kv)...)
+}
+
+// redactKV redacts the query values of URLs in log values: retryablehttp
+// strips only user info, and a query may carry a secret (?api_token=…).
+func redactKV(kv []any) []any {
+	out := make([]any, len(kv))
+	for i, v := range kv {
+		switch x := v.(type) {
+		case string:
+			v = RedactText(x)
+		case error:
+			v = RedactText(x.Error())
+		}
+		out[i] = v
+	}
+	return out
 }
 
 func (a slogAdapter) Error(msg string, kv ...any) { a.log(msg, kv) }

@@ -4,13 +4,17 @@
 //	GET    /{collection}?cursor=&limit=&updated_since=  {"data": [...], "meta": {"next_cursor": "…"}}
 //	GET    /{collection}/{id}                           {"data": {...}}, ETag header
 //	POST   /{collection}                                201 {"data": {...}}
-//	PATCH  /{collection}/{id}   If-Match: version       200 {"data": {...}}, 412 when stale
-//	DELETE /{collection}/{id}   If-Match: version       204, 412 when stale
+//	PATCH  /{collection}/{id}   If-Match: "version"     200 {"data": {...}}, 412 when stale
+//	DELETE /{collection}/{id}   If-Match: "version"     204, 412 when stale
 //
 // Records are keyed by "id" (generated "r1", "r2", … on create), versioned
-// by "version" (a fresh value on every write, also sent as ETag) and stamped
-// in "updated_at" (RFC 3339 with milliseconds, strictly increasing). Lists
-// are in id order, cursor-paged, filtered by updated_since (exclusive).
+// by "version" (a fresh value on every write, sent quoted as the ETag) and
+// stamped in "updated_at" (a number: Unix milliseconds, strictly
+// increasing), as many SaaS APIs do. Lists are in id order, cursor-paged,
+// filtered by updated_since (exclusive; Unix milliseconds or RFC 3339).
+// If-Match is checked as RFC 9110 says: a list of entity-tags compared
+// strongly, or "*"; a bare version (If-Match: v3) is not an entity-tag and
+// matches nothing, so a client that forgets the quotes gets 412.
 // Errors are {"error": {"message": …}}.
 //
 // NewHubSpot serves a second shape, HubSpot's CRM v3 objects API, whose
@@ -51,15 +55,15 @@ func New(collections ...string) *Server {
 	return s
 }
 
-// stamp returns a modified time strictly after the previous one, at
-// millisecond precision, so that every write is ordered.
-func (s *Server) stamp() string {
+// stamp returns a modified time strictly after the previous one, in Unix
+// milliseconds, so that every write is ordered.
+func (s *Server) stamp() int64 {
 	t := time.Now().UTC().Truncate(time.Millisecond)
 	if !t.After(s.last) {
 		t = s.last.Add(time.Millisecond)
 	}
 	s.last = t
-	return t.Format("2006-01-02T15:04:05.000Z")
+	return t.UnixMilli()
 }
 
 func (s *Server) nextVersion() string {
@@ -94,13 +98,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "record "+id+" not found")
 		return
 	}
-	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != rec["version"] {
+	if m := r.Header.Get("If-Match"); m != "" && !ifMatch(m, rec["version"].(string)) {
 		fail(w, http.StatusPreconditionFailed, "version mismatch")
 		return
 	}
 	switch r.Method {
 	case http.MethodGet:
-		w.Header().Set("ETag", rec["version"].(string))
+		w.Header().Set("ETag", quote(rec["version"].(string)))
 		reply(w, http.StatusOK, map[string]any{"data": rec})
 	case http.MethodPatch:
 		var body map[string]any
@@ -114,7 +118,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		rec["version"], rec["updated_at"] = s.nextVersion(), s.stamp()
-		w.Header().Set("ETag", rec["version"].(string))
+		w.Header().Set("ETag", quote(rec["version"].(string)))
 		reply(w, http.StatusOK, map[string]any{"data": rec})
 	case http.MethodDelete:
 		delete(coll, id)
@@ -135,16 +139,22 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, coll map[string]ma
 		}
 		limit = min(n, 100)
 	}
-	since := q.Get("updated_since")
-	if since != "" {
-		if _, err := time.Parse(time.RFC3339Nano, since); err != nil {
-			fail(w, http.StatusBadRequest, "updated_since must be RFC 3339")
-			return
+	var since int64
+	hasSince := q.Get("updated_since") != ""
+	if hasSince {
+		var err error
+		if since, err = strconv.ParseInt(q.Get("updated_since"), 10, 64); err != nil {
+			t, err := time.Parse(time.RFC3339Nano, q.Get("updated_since"))
+			if err != nil {
+				fail(w, http.StatusBadRequest, "updated_since must be Unix milliseconds or RFC 3339")
+				return
+			}
+			since = t.UnixMilli()
 		}
 	}
 	ids := make([]string, 0, len(coll))
 	for id, rec := range coll {
-		if since != "" && !after(rec["updated_at"].(string), since) {
+		if hasSince && rec["updated_at"].(int64) <= since {
 			continue
 		}
 		ids = append(ids, id)
@@ -179,7 +189,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, coll map[string]
 	rec["version"], rec["updated_at"] = s.nextVersion(), s.stamp()
 	coll[rec["id"].(string)] = rec
 	w.Header().Set("Location", "/"+strings.Trim(r.URL.Path, "/")+"/"+rec["id"].(string))
-	w.Header().Set("ETag", rec["version"].(string))
+	w.Header().Set("ETag", quote(rec["version"].(string)))
 	reply(w, http.StatusCreated, map[string]any{"data": rec})
 }
 
@@ -190,10 +200,23 @@ func (s *Server) Len(collection string) int {
 	return len(s.colls[collection])
 }
 
-func after(a, b string) bool {
-	ta, err1 := time.Parse(time.RFC3339Nano, a)
-	tb, err2 := time.Parse(time.RFC3339Nano, b)
-	return err1 == nil && err2 == nil && ta.After(tb)
+func quote(version string) string { return `"` + version + `"` }
+
+// ifMatch reports whether an If-Match field value matches the current
+// version: "*", or a comma-separated list of entity-tags one of which is
+// strong and equal to "version" (RFC 9110 section 13.1.1). Anything else,
+// a bare token included, matches nothing.
+func ifMatch(field, version string) bool {
+	if strings.TrimSpace(field) == "*" {
+		return true
+	}
+	for tag := range strings.SplitSeq(field, ",") {
+		tag = strings.TrimSpace(tag)
+		if len(tag) >= 2 && tag[0] == '"' && tag[len(tag)-1] == '"' && tag[1:len(tag)-1] == version {
+			return true
+		}
+	}
+	return false
 }
 
 // idLess orders "r2" before "r10".
