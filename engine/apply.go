@@ -181,7 +181,8 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 			return run, nil, err
 		}
 	}
-	target := writeTarget{planID: planID, part: part, side: side, runID: run.ID, clientKeys: e.clientKeys(m.Dest.Connector), key: m.Dest.Key}
+	target := writeTarget{planID: planID, part: part, side: side, runID: run.ID, clientKeys: e.clientKeys(m.Dest.Connector), key: m.Dest.Key,
+		altKey: e.alternateKey(m.Dest.Connector, m.Dest.Entity, m.Dest.Key), connector: m.Dest.Connector}
 	binds, err := e.state.BindSets(ctx, part)
 	if err != nil {
 		return run, nil, err
@@ -418,9 +419,10 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 		switch op.Kind {
 		case plan.Create, plan.Restore:
 			w.Op = connectors.OpCreate
-			if target.clientKeys {
+			if _, mapped := w.Fields[entity.Key]; target.sendsClientKey() && !mapped {
 				// The same key on every attempt to create this record: a
 				// create that happened already answers 409, never makes a twin.
+				// A key the mapping writes itself is the client's already.
 				w.Fields[entity.Key] = clientKey(target.part, op.SourceID)
 			}
 		case plan.Delete:

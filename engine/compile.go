@@ -136,6 +136,7 @@ func Compile(p *mappings.Project) (*Program, mappings.Diagnostics) {
 			}
 		}
 	}
+	checkClientKeys(p, &diags)
 	diags.Sort()
 	return prog, diags
 }

@@ -73,6 +73,17 @@ func recordMembers(rec connectors.Record) ([]member, error) {
 type write struct {
 	key    string // normalised; "" when the body carries none
 	assign []assign
+	// altBinds are the lookups bound by an alternate key of their target
+	// set, resolved to the target's primary key by resolveBinds.
+	altBinds []altBind
+}
+
+// altBind is a lookup bound by an alternate key: "x@odata.bind":
+// "/accounts(accountnumber='A-1')".
+type altBind struct {
+	assign int // index in write.assign
+	set    string
+	key    namedKey
 }
 
 // toWrite applies the server's rules to the members a client sent:
@@ -96,6 +107,9 @@ func (t *table) toWrite(ms []member) (write, error) {
 			lit, err := bindLiteral(m.raw)
 			if err != nil {
 				return w, badRequest("lookup %s: %v", m.name, err)
+			}
+			if set, named, ok := bindNamedKey(m.raw); ok {
+				w.altBinds = append(w.altBinds, altBind{assign: len(w.assign), set: set, key: named})
 			}
 			w.assign = append(w.assign, assign{name: "_" + nav + "_value", lit: lit})
 		case strings.Contains(m.name, "@"):
@@ -145,4 +159,44 @@ func bindLiteral(raw []byte) (string, error) {
 		return "", fmt.Errorf("%q is not an entity reference such as \"/accounts(<id>)\"", ref)
 	}
 	return quote(key), nil
+}
+
+// bindNamedKey returns the set and the key of a binding written with names
+// ("/accounts(accountnumber='A-1')"), which may name an alternate key.
+func bindNamedKey(raw []byte) (set string, k namedKey, ok bool) {
+	var ref string
+	if json.Unmarshal(raw, &ref) != nil || !strings.HasSuffix(ref, ")") {
+		return "", nil, false
+	}
+	open := strings.IndexByte(ref, '(')
+	if open < 0 {
+		return "", nil, false
+	}
+	set = ref[strings.LastIndexByte(ref[:open], '/')+1 : open]
+	k, named, err := parseNamedKey(ref[open+1 : len(ref)-1])
+	if err != nil || !named {
+		return "", nil, false
+	}
+	return set, k, true
+}
+
+// resolveBinds stores a lookup bound by an alternate key the way Dataverse
+// does: as the target record's primary key, which is what "_x_value" reads
+// back as. A binding to a set the server does not have, or by its primary
+// key, is stored as written; one by an alternate key that addresses no
+// record fails the write, as in Dataverse. It must be called without the
+// lock held.
+func (s *Server) resolveBinds(w *write) error {
+	for _, b := range w.altBinds {
+		t, ok := s.tables[b.set]
+		if !ok || b.key.primary(t) {
+			continue
+		}
+		key, err := s.resolveAlternate(t, b.key)
+		if err != nil {
+			return err
+		}
+		w.assign[b.assign].lit = quote(key)
+	}
+	return nil
 }

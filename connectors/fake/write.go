@@ -22,6 +22,9 @@ const (
 // apply performs one write under the write lock. ifMatch is the If-Match
 // header ("" for none). It returns the record as stored (nil for a delete).
 func (s *Server) apply(t *table, kind writeKind, key string, w write, ifMatch string) (*entry, error) {
+	if err := s.resolveBinds(&w); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var base *entry
