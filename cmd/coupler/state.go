@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,8 +16,45 @@ func newState(g *globals) *cobra.Command {
 		Short: "Look after the state database",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newStateBackup(g))
+	cmd.AddCommand(newStateBackup(g), newStateIntents(g))
 	return cmd
+}
+
+func newStateIntents(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "intents",
+		Short: "List writes left in flight by a coupler that stopped",
+		Long: `intents lists the write intents in the state database: writes coupler recorded
+before sending them whose outcome it never learned, because it was killed or
+lost the answer. The next plan or apply settles each by reading the
+destination (see docs/reliability.md). One that cannot be told apart stops
+plan and apply with a message saying why; couple its record by hand
+(coupler couple MAPPING TABLE_ID INTEGRATION_ID), or create and couple it,
+and the intent is forgotten at the next start.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			intents, err := e.State().PendingIntents(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if len(intents) == 0 {
+				fmt.Fprintln(g.stdout, "No writes in flight.")
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "RUN\tPLAN\tMAPPING\tDIRECTION\tOP\tSOURCE\tDESTINATION\tCLIENT KEY\tSINCE")
+			for _, in := range intents {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.RunID, in.PlanID, in.Mapping, in.Direction, in.Op,
+					in.SourceID, in.DestID, in.ClientKey, in.CreatedAt.Local().Format("2006-01-02 15:04:05"))
+			}
+			return tw.Flush()
+		},
+	}
 }
 
 func newStateBackup(g *globals) *cobra.Command {
