@@ -57,13 +57,7 @@ func TestServeSIGTERMMidApply(t *testing.T) {
 		t.Fatalf("the test binary's coupler command is not on PATH: %v", err)
 	}
 	const customers = 450 // three batches of writes: 200, 200, 50
-	erp, crm := fake.NewERP(), fake.NewCRM()
-	stamp := time.Now().Add(-2 * time.Hour)
-	erp.SetClock(func() time.Time { stamp = stamp.Add(time.Second); return stamp })
-	if err := fake.SeedCustomers(erp, customers); err != nil {
-		t.Fatal(err)
-	}
-	erp.SetClock(time.Now)
+	erp, crm := seededERP(t, customers), fake.NewCRM()
 	g := &gate{next: http.StripPrefix("/api/data/v9.2", crm), arrived: make(chan struct{}), open: make(chan struct{})}
 	erpSrv := httptest.NewServer(http.StripPrefix("/api/v2.0", erp))
 	crmSrv := httptest.NewServer(g)
@@ -72,19 +66,7 @@ func TestServeSIGTERMMidApply(t *testing.T) {
 	defer g.release()
 
 	dir := t.TempDir()
-	a, err := txtar.ParseFile("testdata/script/sync.txtar")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range a.Files {
-		p := filepath.Join(dir, f.Name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeScriptFiles(t, dir, "testdata/script/sync.txtar")
 	proj := filepath.Join(dir, "proj")
 	env := append(os.Environ(), "BC_URL="+erpSrv.URL+"/api/v2.0", "DATAVERSE_URL="+crmSrv.URL+"/api/data/v9.2")
 	command := func(args ...string) (string, string, error) {
@@ -231,31 +213,13 @@ func TestServeReloadAndRunNow(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the test binary's coupler command is not on PATH: %v", err)
 	}
-	erp, crm := fake.NewERP(), fake.NewCRM()
-	stamp := time.Now().Add(-2 * time.Hour)
-	erp.SetClock(func() time.Time { stamp = stamp.Add(time.Second); return stamp })
-	if err := fake.SeedCustomers(erp, 20); err != nil {
-		t.Fatal(err)
-	}
-	erp.SetClock(time.Now)
+	erp, crm := seededERP(t, 20), fake.NewCRM()
 	erpSrv := httptest.NewServer(http.StripPrefix("/api/v2.0", erp))
 	crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", crm))
 	defer erpSrv.Close()
 	defer crmSrv.Close()
 	dir := t.TempDir()
-	a, err := txtar.ParseFile("testdata/script/sync.txtar")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range a.Files {
-		p := filepath.Join(dir, f.Name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeScriptFiles(t, dir, "testdata/script/sync.txtar")
 	mappingFile := filepath.Join(dir, "proj", "mappings", "customer.yaml")
 	original, err := os.ReadFile(mappingFile)
 	if err != nil {
@@ -357,4 +321,37 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// seededERP is a fake Business Central with n customers stamped in the
+// past, so that an incremental plan after an edit reads only the edit.
+func seededERP(t *testing.T, n int) *fake.Server {
+	t.Helper()
+	erp := fake.NewERP()
+	stamp := time.Now().Add(-2 * time.Hour)
+	erp.SetClock(func() time.Time { stamp = stamp.Add(time.Second); return stamp })
+	if err := fake.SeedCustomers(erp, n); err != nil {
+		t.Fatal(err)
+	}
+	erp.SetClock(time.Now)
+	return erp
+}
+
+// writeScriptFiles writes the files of a testscript archive into dir, to
+// run the project it holds outside testscript.
+func writeScriptFiles(t *testing.T, dir, script string) {
+	t.Helper()
+	a, err := txtar.ParseFile(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range a.Files {
+		p := filepath.Join(dir, f.Name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
