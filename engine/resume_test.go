@@ -94,6 +94,13 @@ func TestInterruptedPlanIsStaleOnceAnotherIsApplied(t *testing.T) {
 	if got := w.crm.Len("accounts"); got != 6 {
 		t.Errorf("%d accounts after the refused resume, want 6", got)
 	}
+	// No longer resumable, it is pruned like any old plan.
+	if _, err := w.e.State().PrunePlans(t.Context(), time.Now().Add(time.Hour), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.e.State().LoadPlan(t.Context(), p.ID, 0); err == nil {
+		t.Errorf("the interrupted plan %s, stale since another was applied, survived pruning", p.ID)
+	}
 }
 
 // A record whose create fails twice in a row with the same server error is

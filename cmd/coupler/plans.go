@@ -61,7 +61,7 @@ func newPlansPrune(g *globals) *cobra.Command {
 		Use:   "prune",
 		Short: "Remove old saved plans",
 		Long: `prune removes saved plans made more than --older-than ago, except the newest
---keep plans and any plan whose apply was interrupted (apply resumes from it).
+--keep plans and any plan whose interrupted apply can still be resumed.
 The run log keeps its runs. It also removes what plans killed before they
 were saved left behind. coupler serve prunes on its own (--plan-retention).`,
 		Example: `  coupler plans prune                       # older than 7 days, keeping the newest 20

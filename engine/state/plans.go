@@ -460,8 +460,8 @@ type PruneResult struct {
 }
 
 // PrunePlans removes saved plans made before olderThan, except the newest
-// keep plans, plans being applied (an interrupted apply resumes from its
-// plan) and plans with writes in flight. The run log keeps its runs; only
+// keep plans, interrupted plans that apply can still resume (no later plan
+// was applied over their mappings) and plans with writes in flight. The run log keeps its runs; only
 // the plans' operations and changes go. It also removes the rows of plans
 // that were never saved, so it must not run while a plan is being made on
 // this database (the lock keeps other processes out). All in one
@@ -474,9 +474,15 @@ func (d *DB) PrunePlans(ctx context.Context, olderThan time.Time, keep int) (Pru
 	}
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE prune_victims AS
-		SELECT id FROM (SELECT id, status, created_at, row_number() OVER (ORDER BY created_at DESC, id DESC) AS rank FROM plans)
-		WHERE rank > ? AND created_at < ? AND status <> 'applying'
-		  AND id NOT IN (SELECT plan_id FROM write_intents)`, keep, olderThan.UTC()); err != nil {
+		SELECT id FROM (SELECT id, status, created_at, applied_at, row_number() OVER (ORDER BY created_at DESC, id DESC) AS rank FROM plans) p
+		WHERE rank > ? AND created_at < ?
+		  AND id NOT IN (SELECT plan_id FROM write_intents)
+		  -- an interrupted plan stays while apply can resume it: until a
+		  -- later plan is applied over one of its mappings (AppliedAfter)
+		  AND (status <> 'applying' OR EXISTS (SELECT 1 FROM plan_mappings m
+		        JOIN plan_mappings m2 ON m2.mapping = m.mapping AND m2.plan_id <> m.plan_id
+		        JOIN plans p2 ON p2.id = m2.plan_id
+		        WHERE m.plan_id = p.id AND p2.status IN ('applying', 'applied') AND p2.applied_at > p.applied_at))`, keep, olderThan.UTC()); err != nil {
 		return res, fmt.Errorf("prune plans: %w", err)
 	}
 	if err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM prune_victims),
