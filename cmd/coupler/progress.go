@@ -109,9 +109,34 @@ func (p *progressPrinter) update(ev engine.Progress) {
 	fmt.Fprint(p.w, "\r\x1b[K"+p.line(ev, st, now))
 }
 
-// line renders one stage: "CUSTOMER write: 1200/5000 records, 340/s, 11s left".
+// readStages are the stages that run at the same time on a full read, so
+// that they are shown on the one line together.
+var readStages = [2]string{"read source", "read destination"}
+
+// line renders one stage: "CUSTOMER write: 1200/5000 records, 340/s, 11s
+// left". The two sides of a read, which run at once, share the line:
+// "CUSTOMER read: 4000 source, 3500 destination records, 2500/s".
 func (p *progressPrinter) line(ev engine.Progress, st *stageProgress, now time.Time) string {
 	var b strings.Builder
+	if ev.Stage == readStages[0] || ev.Stage == readStages[1] {
+		var sides []string
+		var done int64
+		start := now
+		for _, stage := range readStages {
+			if s, ok := p.stages[ev.Mapping+"\x00"+stage]; ok {
+				sides = append(sides, fmt.Sprintf("%d %s", s.done, strings.TrimPrefix(stage, "read ")))
+				done += s.done
+				if s.start.Before(start) {
+					start = s.start
+				}
+			}
+		}
+		fmt.Fprintf(&b, "%s read: %s records", ev.Mapping, strings.Join(sides, ", "))
+		if elapsed := now.Sub(start); elapsed >= time.Second && done > 0 {
+			fmt.Fprintf(&b, ", %.0f/s", float64(done)/elapsed.Seconds())
+		}
+		return b.String()
+	}
 	fmt.Fprintf(&b, "%s %s: %d", ev.Mapping, ev.Stage, st.done)
 	total := int64(0)
 	if ev.Stage == "write" {

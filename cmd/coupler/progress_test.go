@@ -21,13 +21,16 @@ func TestProgressLine(t *testing.T) {
 	p.update(engine.Progress{Mapping: "CUSTOMER", Stage: "read source", Done: 100})
 	now = now.Add(2 * time.Second)
 	p.update(engine.Progress{Mapping: "CUSTOMER", Stage: "read source", Done: 500})
+	now = now.Add(time.Second)
+	p.update(engine.Progress{Mapping: "CUSTOMER", Stage: "read destination", Done: 250})
 	now = now.Add(time.Millisecond)
 	p.update(engine.Progress{Mapping: "CUSTOMER", Stage: "write", Done: 1}) // too soon: not drawn
 	now = now.Add(2 * time.Second)
 	p.update(engine.Progress{Mapping: "CUSTOMER", Stage: "write", Done: 200})
 	p.finish()
 	draws := strings.Split(buf.String(), "\r\x1b[K")
-	want := []string{"", "CUSTOMER read source: 100 records", "CUSTOMER read source: 500 records, 250/s", "CUSTOMER write: 200/1000 records, 100/s, 8s left", ""}
+	want := []string{"", "CUSTOMER read: 100 source records", "CUSTOMER read: 500 source records, 250/s",
+		"CUSTOMER read: 500 source, 250 destination records, 250/s", "CUSTOMER write: 200/1000 records, 100/s, 8s left", ""}
 	if strings.Join(draws, "|") != strings.Join(want, "|") {
 		t.Errorf("draws:\n%q\nwant\n%q", draws, want)
 	}
