@@ -97,6 +97,21 @@ var ErrNotFound = errors.New("record not found")
 // write's ErrNotFound, ErrStale or HTTP status.
 var ErrRolledBack = errors.New("rolled back with its change set")
 
+// ErrNotSent is returned (wrapped) for a write that was never sent: the
+// context ended before its turn, or another write of its change set could
+// not be encoded. It certainly did not happen, so the engine retries it at
+// the next run without reading the destination to find out.
+var ErrNotSent = errors.New("not sent")
+
+// NotSent fills the results of ops[from:], which WriteEach did not start
+// because ctx ended, with errors wrapping ErrNotSent and cause, each
+// wrapped by wrap for the op's entity and key.
+func NotSent(results []WriteResult, ops []WriteOp, from int, cause error, wrap func(op WriteOp, err error) error) {
+	for i := from; i < len(ops); i++ {
+		results[i] = WriteResult{Key: ops[i].Key, Err: wrap(ops[i], fmt.Errorf("%w: %w", ErrNotSent, cause))}
+	}
+}
+
 // Connector reads and writes the records of one system.
 type Connector interface {
 	// Read streams the records matching q, one page at a time, to fn. It stops

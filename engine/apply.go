@@ -340,7 +340,7 @@ func (e *Engine) Retry(ctx context.Context, mapping string, ids []string) (int64
 // not get a record skipped however often they repeat. A write rolled back
 // with its change set is not refused either: another write was.
 func transient(err error) bool {
-	if errors.Is(err, connectors.ErrRolledBack) {
+	if errors.Is(err, connectors.ErrRolledBack) || errors.Is(err, connectors.ErrNotSent) {
 		return true
 	}
 	var st interface{ HTTPStatus() int }
@@ -473,7 +473,7 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 			wr = st
 		}
 		switch {
-		case errors.Is(wr.Err, connectors.ErrRolledBack):
+		case errors.Is(wr.Err, connectors.ErrRolledBack) || errors.Is(wr.Err, connectors.ErrNotSent):
 			// Undone with its change set because another write failed: it
 			// says nothing about this record (whatever the other write's
 			// failure was), so it is temporary and tried again next run.

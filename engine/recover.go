@@ -156,6 +156,9 @@ func (e *Engine) settleFailed(ctx context.Context, conn connectors.Connector, en
 		if intents[j].Op == string(plan.Delete) && errors.Is(wr.Err, connectors.ErrNotFound) && !errors.Is(wr.Err, connectors.ErrRolledBack) {
 			continue // gone: handled as such by the caller
 		}
+		if errors.Is(wr.Err, connectors.ErrRolledBack) || errors.Is(wr.Err, connectors.ErrNotSent) {
+			continue // the server undid it, or it never left: it did not happen
+		}
 		if !mayHaveHappened(wr.Err) {
 			continue
 		}

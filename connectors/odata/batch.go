@@ -79,9 +79,9 @@ launch:
 	wg.Wait()
 
 	if err := ctx.Err(); err != nil {
-		for i := started; i < len(ops); i++ {
-			results[i] = connectors.WriteResult{Key: ops[i].Key, Err: wrap(string(ops[i].Op), e.Name, ops[i].Key, err)}
-		}
+		connectors.NotSent(results, ops, started, err, func(op connectors.WriteOp, err error) error {
+			return wrap(string(op.Op), e.Name, op.Key, err)
+		})
 		return results, wrap("write", e.Name, "", err)
 	}
 	return results, nil
@@ -188,13 +188,17 @@ func (c *Client) settleGroup(e connectors.Entity, ops []connectors.WriteOp, wrs 
 	default:
 		for i := range ops {
 			if !done[i] {
-				why = fmt.Errorf("the $batch response has no answer for record %s", opName(ops[i], i))
-				break
+				// No failure was reported, and one answer is missing: the
+				// change set may as well have been committed. That is not
+				// a rollback; the engine reads the records to find out.
+				for j, op := range ops {
+					err := fmt.Errorf("the $batch response has no answer for record %s of this change set (atomicity: batch): the writes may or may not have taken effect", opName(ops[i], i))
+					results[j] = connectors.WriteResult{Key: op.Key, Err: wrap(string(op.Op), e.Name, op.Key, err)}
+				}
+				return
 			}
 		}
-		if why == nil {
-			return // all succeeded
-		}
+		return // all succeeded
 	}
 	for i, op := range ops {
 		if i == cause {
@@ -212,7 +216,7 @@ func (c *Client) failGroup(e connectors.Entity, ops []connectors.WriteOp, result
 		e2 := err
 		if i != bad {
 			// The cause as text only, as in settleGroup.
-			e2 = fmt.Errorf("%w: not sent (atomicity: batch): record %s of the same change set cannot be written: %v", ErrRolledBack, opName(ops[bad], bad), err)
+			e2 = fmt.Errorf("%w (atomicity: batch): record %s of the same change set cannot be written: %v", connectors.ErrNotSent, opName(ops[bad], bad), err)
 		}
 		results[i] = connectors.WriteResult{Key: op.Key, Err: wrap(string(op.Op), e.Name, op.Key, e2)}
 	}

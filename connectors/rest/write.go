@@ -30,9 +30,9 @@ func (c *Client) Write(ctx context.Context, e connectors.Entity, ops []connector
 		return c.writeOne(ctx, e, &res, op)
 	})
 	if err := ctx.Err(); err != nil {
-		for i := started; i < len(ops); i++ {
-			results[i] = connectors.WriteResult{Key: ops[i].Key, Err: wrap(string(ops[i].Op), e.Name, ops[i].Key, err)}
-		}
+		connectors.NotSent(results, ops, started, err, func(op connectors.WriteOp, err error) error {
+			return wrap(string(op.Op), e.Name, op.Key, err)
+		})
 		return results, wrap("write", e.Name, "", err)
 	}
 	return results, nil
