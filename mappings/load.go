@@ -366,6 +366,13 @@ func checkTypeSettings(d *decoder, n *yaml.Node, what string, c *Connector) {
 						d.errorf(k, "%s: entity %s: %s is for type odata; a rest connector addresses records by its get, update and delete paths and the entity's key", what, name, key)
 					}
 				}
+				// A client key goes into the record's fields, which
+				// fields_at nests: the API would store it as a property and
+				// make its own id, so a lost create could never be found by
+				// the key coupler sent, and would be made again.
+				if k := keyNode(decl, "fields_at"); k != nil && c.ClientKeys {
+					d.errorf(k, "%s: entity %s: fields_at cannot go with client_keys: true: the key coupler sends would be nested in %s, not taken as the record's id; set client_keys: false", what, name, valueNode(decl, "fields_at").Value)
+				}
 			}
 		}
 	case "odata":
