@@ -78,6 +78,9 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 					log.Warn("close", "err", err.Error())
 				}
 			}()
+			if err := r.Open(cmd.Context()); err != nil {
+				return err
+			}
 			addr, err := srv.Listen()
 			if err != nil {
 				return err

@@ -187,6 +187,15 @@ func (r *Runner) open(ctx context.Context) error {
 	return nil
 }
 
+// Open opens the state database now, so that serve refuses to start on
+// one it cannot use (corrupt, or written by a newer coupler) rather than
+// answer /healthz while every run fails.
+func (r *Runner) Open(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.open(ctx)
+}
+
 // historyRuns bounds the runs History reads: enough for the latest run of
 // every mapping of a project that has run recently.
 const historyRuns = 1000
@@ -238,6 +247,14 @@ func (r *Runner) History(ctx context.Context) (map[string]serve.PastRun, error) 
 	}
 	for name, pr := range out {
 		if pr.Interrupted {
+			continue
+		}
+		// A plan still applying was stopped between its passes (a
+		// bidirectional mapping drained after its first): its runs are
+		// finished, but the mapping's work is not.
+		if p, err := r.e.State().LoadPlan(ctx, pr.Result.PlanID, 0); err == nil && p.Status == plan.Applying {
+			pr.Interrupted = true
+			out[name] = pr
 			continue
 		}
 		failures, err := r.e.State().Failures(ctx, name, maxFailures+1)
