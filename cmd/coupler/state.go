@@ -1,13 +1,17 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/couplerhq/coupler/engine/state"
 )
 
 func newState(g *globals) *cobra.Command {
@@ -16,7 +20,7 @@ func newState(g *globals) *cobra.Command {
 		Short: "Look after the state database",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newStateBackup(g), newStateIntents(g))
+	cmd.AddCommand(newStateBackup(g), newStateIntents(g), newStateForgetIntent(g))
 	return cmd
 }
 
@@ -47,9 +51,9 @@ and the intent is forgotten at the next start.`,
 				return nil
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tPLAN\tMAPPING\tDIRECTION\tOP\tSOURCE\tDESTINATION\tCLIENT KEY\tSINCE")
+			fmt.Fprintln(tw, "RUN\tSEQ\tPLAN\tMAPPING\tDIRECTION\tOP\tSOURCE\tDESTINATION\tCLIENT KEY\tSINCE")
 			for _, in := range intents {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.RunID, in.PlanID, in.Mapping, in.Direction, in.Op,
+				fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.RunID, in.Seq, in.PlanID, in.Mapping, in.Direction, in.Op,
 					in.SourceID, in.DestID, in.ClientKey, in.CreatedAt.Local().Format("2006-01-02 15:04:05"))
 			}
 			return tw.Flush()
@@ -91,4 +95,68 @@ coupler and copy the backup over the state file (see docs/reliability.md).`,
 			return nil
 		},
 	}
+}
+
+func newStateForgetIntent(g *globals) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "forget-intent RUN SEQ...",
+		Short: "Forget writes in flight that you found did not happen",
+		Long: `forget-intent drops the write intents of run RUN with the given SEQ numbers
+(see coupler state intents), saying that those writes did not happen: the
+next apply or plan tries them again. Look in the destination first: if a
+create did happen, forgetting its intent makes the record twice; couple it
+instead (coupler couple MAPPING TABLE_ID INTEGRATION_ID). It asks for --yes.`,
+		Example: `  coupler state intents
+  coupler state forget-intent 12 3 4 --yes`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			run, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return fmt.Errorf("RUN %q is not a run number (see coupler state intents)", args[0])
+			}
+			var seqs []int64
+			for _, a := range args[1:] {
+				n, err := strconv.ParseInt(a, 10, 64)
+				if err != nil {
+					return fmt.Errorf("SEQ %q is not a number (see coupler state intents)", a)
+				}
+				seqs = append(seqs, n)
+			}
+			e, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			intents, err := e.State().PendingIntents(cmd.Context())
+			if err != nil {
+				return err
+			}
+			known := map[int64]state.Intent{}
+			for _, in := range intents {
+				if in.RunID == run {
+					known[in.Seq] = in
+				}
+			}
+			for _, n := range seqs {
+				if _, ok := known[n]; !ok {
+					return fmt.Errorf("run %d has no write in flight with SEQ %d (see coupler state intents)", run, n)
+				}
+			}
+			if !yes {
+				for _, n := range seqs {
+					in := known[n]
+					fmt.Fprintf(g.stdout, "would forget: %s %s of source %s (mapping %s); it will be tried again\n", in.Op, in.Direction, in.SourceID, in.Mapping)
+				}
+				return errors.New("nothing forgotten: add --yes once you have checked that these writes did not happen")
+			}
+			if err := e.State().DropIntents(cmd.Context(), run, seqs); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "Forgot %d write(s) of run %d; the next apply or plan tries them again.\n", len(seqs), run)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&yes, "yes", false, "forget them: you checked that they did not happen")
+	return cmd
 }
