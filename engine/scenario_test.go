@@ -70,6 +70,81 @@ func byKey(recs []connectors.Record, key string) map[string]connectors.Record {
 	return out
 }
 
+// outsideChanges makes the random changes that the randomized scenarios
+// apply to both systems behind coupler's back, one round at a time, and
+// says what it did, for failure messages.
+type outsideChanges struct {
+	t     *testing.T
+	w     *world
+	r     *rand.Rand
+	fresh int
+	round int
+	// did lists this round's changes; editedC and editedA the customers
+	// and accounts it edited.
+	did              []string
+	editedC, editedA map[string]bool
+}
+
+func (o *outsideChanges) newRound(round int) {
+	o.round, o.did = round, nil
+	o.editedC, o.editedA = map[string]bool{}, map[string]bool{}
+}
+
+// unique returns a value never used before in the scenario.
+func (o *outsideChanges) unique(prefix string) string {
+	o.fresh++
+	return fmt.Sprintf("%s-%03d", prefix, o.fresh)
+}
+
+// editCustomer gives one to three of customer c's synchronized fields new
+// values.
+func (o *outsideChanges) editCustomer(c connectors.Record) {
+	id := c["id"].(string)
+	fields := connectors.Record{}
+	for _, i := range o.r.Perm(3)[:1+o.r.IntN(3)] {
+		fields[customerSynced[i]] = o.unique(fmt.Sprintf("erp-%s-r%d", customerSynced[i], o.round))
+	}
+	if err := o.w.erp.Patch("customers", id, fields); err != nil {
+		o.t.Fatal(err)
+	}
+	o.editedC[id] = true
+	o.did = append(o.did, fmt.Sprintf("edit customer %s %v", id, fields))
+}
+
+// editAccount is editCustomer for account a.
+func (o *outsideChanges) editAccount(a connectors.Record) {
+	id := a["accountid"].(string)
+	fields := connectors.Record{}
+	for _, i := range o.r.Perm(3)[:1+o.r.IntN(3)] {
+		fields[accountSynced[i]] = o.unique(fmt.Sprintf("crm-%s-r%d", accountSynced[i], o.round))
+	}
+	if err := o.w.crm.Patch("accounts", id, fields); err != nil {
+		o.t.Fatal(err)
+	}
+	o.editedA[id] = true
+	o.did = append(o.did, fmt.Sprintf("edit account %s %v", id, fields))
+}
+
+// createRecords creates up to two customers and up to two accounts.
+func (o *outsideChanges) createRecords() {
+	for range o.r.IntN(3) {
+		rec := connectors.Record{"number": o.unique("NEWC"), "displayName": o.unique("New customer"), "city": o.unique("City")}
+		id, err := o.w.erp.Put("customers", rec)
+		if err != nil {
+			o.t.Fatal(err)
+		}
+		o.did = append(o.did, fmt.Sprintf("create customer %s %v", id, rec))
+	}
+	for range o.r.IntN(3) {
+		rec := connectors.Record{"accountnumber": o.unique("NEWA"), "name": o.unique("New account"), "address1_city": o.unique("Town")}
+		id, err := o.w.crm.Put("accounts", rec)
+		if err != nil {
+			o.t.Fatal(err)
+		}
+		o.did = append(o.did, fmt.Sprintf("create account %s %v", id, rec))
+	}
+}
+
 // TestRandomizedBidirectionalConverges drives a bidirectional mapping
 // through rounds of random outside edits and creates on both sides (the
 // same coupled record sometimes edited on both), planning and applying after
@@ -87,8 +162,7 @@ func TestRandomizedBidirectionalConverges(t *testing.T) {
 			w := newBidiWorld(t, "conflicts: { update: "+policy+" }")
 			ctx := t.Context()
 			var history []string // what each round did, for failure messages
-			fresh := 0
-			unique := func(prefix string) string { fresh++; return fmt.Sprintf("%s-%03d", prefix, fresh) }
+			o := &outsideChanges{t: t, w: w, r: r}
 
 			for round := range rounds {
 				c2a, err := w.e.State().CouplingMap(ctx, "CUSTOMER", true)
@@ -97,33 +171,9 @@ func TestRandomizedBidirectionalConverges(t *testing.T) {
 				}
 				customers := w.erp.All("customers")
 				accounts := w.crm.All("accounts")
-				editedC, editedA := map[string]bool{}, map[string]bool{}
-				var did []string
+				o.newRound(round)
 
-				editCustomer := func(c connectors.Record) {
-					id := c["id"].(string)
-					fields := connectors.Record{}
-					for _, i := range r.Perm(3)[:1+r.IntN(3)] {
-						fields[customerSynced[i]] = unique(fmt.Sprintf("erp-%s-r%d", customerSynced[i], round))
-					}
-					if err := w.erp.Patch("customers", id, fields); err != nil {
-						t.Fatal(err)
-					}
-					editedC[id] = true
-					did = append(did, fmt.Sprintf("edit customer %s %v", id, fields))
-				}
-				editAccount := func(a connectors.Record) {
-					id := a["accountid"].(string)
-					fields := connectors.Record{}
-					for _, i := range r.Perm(3)[:1+r.IntN(3)] {
-						fields[accountSynced[i]] = unique(fmt.Sprintf("crm-%s-r%d", accountSynced[i], round))
-					}
-					if err := w.crm.Patch("accounts", id, fields); err != nil {
-						t.Fatal(err)
-					}
-					editedA[id] = true
-					did = append(did, fmt.Sprintf("edit account %s %v", id, fields))
-				}
+				editCustomer, editAccount := o.editCustomer, o.editAccount
 
 				for range 1 + r.IntN(4) {
 					switch r.IntN(3) {
@@ -143,22 +193,7 @@ func TestRandomizedBidirectionalConverges(t *testing.T) {
 						editAccount(acc)
 					}
 				}
-				for range r.IntN(3) {
-					rec := connectors.Record{"number": unique("NEWC"), "displayName": unique("New customer"), "city": unique("City")}
-					id, err := w.erp.Put("customers", rec)
-					if err != nil {
-						t.Fatal(err)
-					}
-					did = append(did, fmt.Sprintf("create customer %s %v", id, rec))
-				}
-				for range r.IntN(3) {
-					rec := connectors.Record{"accountnumber": unique("NEWA"), "name": unique("New account"), "address1_city": unique("Town")}
-					id, err := w.crm.Put("accounts", rec)
-					if err != nil {
-						t.Fatal(err)
-					}
-					did = append(did, fmt.Sprintf("create account %s %v", id, rec))
-				}
+				o.createRecords()
 
 				// What each record must hold once this round is synchronized,
 				// by "c:"+customer id and "a:"+account id.
@@ -170,7 +205,7 @@ func TestRandomizedBidirectionalConverges(t *testing.T) {
 					id := c["id"].(string)
 					a, coupled := c2a[id]
 					v := valuesOf(c, customerSynced)
-					if coupled && editedA[a] && (!editedC[id] || policy == "get_from_integration") {
+					if coupled && o.editedA[a] && (!o.editedC[id] || policy == "get_from_integration") {
 						v = valuesOf(accByID[a], accountSynced)
 					}
 					want["c:"+id] = v
@@ -189,7 +224,7 @@ func TestRandomizedBidirectionalConverges(t *testing.T) {
 				p := w.plan(engine.PlanOptions{Full: full})
 				res := w.apply(p.ID)
 				history = append(history, fmt.Sprintf("round %d (full %v): %s\n\tplan to %v, from %v",
-					round, full, strings.Join(did, "; "), part(t, p, "to_integration").Counts, part(t, p, "from_integration").Counts))
+					round, full, strings.Join(o.did, "; "), part(t, p, "to_integration").Counts, part(t, p, "from_integration").Counts))
 				for _, run := range res.Runs {
 					if run.Failed != 0 {
 						t.Errorf("round %d: run %+v failed records: %+v", round, run, res.Failures)
@@ -245,8 +280,7 @@ func TestRandomizedBidirectionalWithDeletes(t *testing.T) {
 			w := newBidiWorld(t, "propagate_deletes: true\nconflicts: { update: "+policy+" }")
 			ctx := t.Context()
 			var history []string // what each round did, for failure messages
-			fresh := 0
-			unique := func(prefix string) string { fresh++; return fmt.Sprintf("%s-%03d", prefix, fresh) }
+			o := &outsideChanges{t: t, w: w, r: r}
 
 			// pending holds the couplings (customer id -> account id) with a
 			// record deleted outside that no full plan has settled yet, and
@@ -326,8 +360,7 @@ func TestRandomizedBidirectionalWithDeletes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				editedC, editedA := map[string]bool{}, map[string]bool{}
-				var did []string
+				o.newRound(round)
 
 				// Deletions first, of coupled records (pending ones included:
 				// their survivor may go too), so that edits below can hit the
@@ -356,14 +389,14 @@ func TestRandomizedBidirectionalWithDeletes(t *testing.T) {
 							t.Fatal(err)
 						}
 						deleted["c:"+c] = true
-						did = append(did, fmt.Sprintf("delete customer %s (account %s)", c, a))
+						o.did = append(o.did, fmt.Sprintf("delete customer %s (account %s)", c, a))
 					}
 					if delA {
 						if err := w.crm.Delete("accounts", a); err != nil {
 							t.Fatal(err)
 						}
 						deleted["a:"+a] = true
-						did = append(did, fmt.Sprintf("delete account %s (customer %s)", a, c))
+						o.did = append(o.did, fmt.Sprintf("delete account %s (customer %s)", a, c))
 					}
 					if delC || delA {
 						nDeletes++
@@ -378,34 +411,16 @@ func TestRandomizedBidirectionalWithDeletes(t *testing.T) {
 				accounts := w.crm.All("accounts")
 
 				editCustomer := func(c connectors.Record) {
-					id := c["id"].(string)
-					fields := connectors.Record{}
-					for _, i := range r.Perm(3)[:1+r.IntN(3)] {
-						fields[customerSynced[i]] = unique(fmt.Sprintf("erp-%s-r%d", customerSynced[i], round))
-					}
-					if err := w.erp.Patch("customers", id, fields); err != nil {
-						t.Fatal(err)
-					}
-					editedC[id] = true
-					if _, ok := pending[id]; ok {
+					o.editCustomer(c)
+					if _, ok := pending[c["id"].(string)]; ok {
 						nSurvivorEdits++
 					}
-					did = append(did, fmt.Sprintf("edit customer %s %v", id, fields))
 				}
 				editAccount := func(a connectors.Record) {
-					id := a["accountid"].(string)
-					fields := connectors.Record{}
-					for _, i := range r.Perm(3)[:1+r.IntN(3)] {
-						fields[accountSynced[i]] = unique(fmt.Sprintf("crm-%s-r%d", accountSynced[i], round))
-					}
-					if err := w.crm.Patch("accounts", id, fields); err != nil {
-						t.Fatal(err)
-					}
-					editedA[id] = true
-					if gone["a:"+id] {
+					o.editAccount(a)
+					if gone["a:"+a["accountid"].(string)] {
 						nSurvivorEdits++
 					}
-					did = append(did, fmt.Sprintf("edit account %s %v", id, fields))
 				}
 
 				// Half the records whose partner was deleted (this round or
@@ -443,22 +458,7 @@ func TestRandomizedBidirectionalWithDeletes(t *testing.T) {
 						}
 					}
 				}
-				for range r.IntN(3) {
-					rec := connectors.Record{"number": unique("NEWC"), "displayName": unique("New customer"), "city": unique("City")}
-					id, err := w.erp.Put("customers", rec)
-					if err != nil {
-						t.Fatal(err)
-					}
-					did = append(did, fmt.Sprintf("create customer %s %v", id, rec))
-				}
-				for range r.IntN(3) {
-					rec := connectors.Record{"accountnumber": unique("NEWA"), "name": unique("New account"), "address1_city": unique("Town")}
-					id, err := w.crm.Put("accounts", rec)
-					if err != nil {
-						t.Fatal(err)
-					}
-					did = append(did, fmt.Sprintf("create account %s %v", id, rec))
-				}
+				o.createRecords()
 
 				// What each record must hold once this round is synchronized,
 				// by "c:"+customer id and "a:"+account id; the survivors of
@@ -476,7 +476,7 @@ func TestRandomizedBidirectionalWithDeletes(t *testing.T) {
 						continue
 					}
 					a, coupled := c2a[id]
-					if coupled && editedA[a] && (!editedC[id] || policy == "get_from_integration") {
+					if coupled && o.editedA[a] && (!o.editedC[id] || policy == "get_from_integration") {
 						v = valuesOf(accByID[a], accountSynced)
 					}
 					want["c:"+id] = v
@@ -501,7 +501,7 @@ func TestRandomizedBidirectionalWithDeletes(t *testing.T) {
 				wantDeletes(when, p, full)
 				res := w.apply(p.ID)
 				history = append(history, fmt.Sprintf("round %d (full %v): %s\n\tplan to %v, from %v",
-					round, full, strings.Join(did, "; "), part(t, p, "to_integration").Counts, part(t, p, "from_integration").Counts))
+					round, full, strings.Join(o.did, "; "), part(t, p, "to_integration").Counts, part(t, p, "from_integration").Counts))
 				noFailures(when, res)
 				if full {
 					settled(when)
