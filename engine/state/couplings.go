@@ -110,16 +110,7 @@ func (d *DB) CouplingMap(ctx context.Context, mapping string, fromTable bool) (m
 	if err != nil {
 		return nil, fmt.Errorf("couplings of mapping %s: %w", mapping, err)
 	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var a, b string
-		if err := rows.Scan(&a, &b); err != nil {
-			return nil, err
-		}
-		out[a] = b
-	}
-	return out, rows.Err()
+	return scanStringMap(rows)
 }
 
 // CoupleOne couples one table record to one integration record, refusing

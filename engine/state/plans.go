@@ -167,16 +167,7 @@ func (d *DB) BindSets(ctx context.Context, part Part) (map[string]string, error)
 	if err != nil {
 		return nil, fmt.Errorf("fields of plan %s, mapping %s: %w", part.PlanID, part.Mapping, err)
 	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var f, set string
-		if err := rows.Scan(&f, &set); err != nil {
-			return nil, err
-		}
-		out[f] = set
-	}
-	return out, rows.Err()
+	return scanStringMap(rows)
 }
 
 // LoadPlan reads a saved plan. It lists at most limit operations per mapping

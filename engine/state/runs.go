@@ -226,14 +226,20 @@ func couplingsOf(ctx context.Context, tx *sql.Tx, side CouplingSide, rs []*Recor
 	if err != nil {
 		return nil, fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
 	}
+	return scanStringMap(rows)
+}
+
+// scanStringMap reads rows of two strings into a map from the first to the
+// second, and closes rows.
+func scanStringMap(rows *sql.Rows) (map[string]string, error) {
 	defer rows.Close()
 	out := map[string]string{}
 	for rows.Next() {
-		var a, b string
-		if err := rows.Scan(&a, &b); err != nil {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
 			return nil, err
 		}
-		out[a] = b
+		out[k] = v
 	}
 	return out, rows.Err()
 }
@@ -270,29 +276,19 @@ func (d *DB) MarkUnchangedSynced(ctx context.Context, part Part, sourceIsTable b
 // coupled, the id they are coupled to, so that apply does not create a
 // record a later plan has already created.
 func (d *DB) AlreadyCoupled(ctx context.Context, mapping string, sourceIsTable bool, ids []string) (map[string]string, error) {
-	out := map[string]string{}
 	if len(ids) == 0 {
-		return out, nil
+		return map[string]string{}, nil
 	}
 	src, dst := couplingColumns(sourceIsTable)
 	args := []any{mapping}
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT `+src+`, `+dst+` FROM couplings WHERE mapping = ? AND `+src+` IN (`+
-		strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`)`, args...)
+	rows, err := d.db.QueryContext(ctx, `SELECT `+src+`, `+dst+` FROM couplings WHERE mapping = ? AND `+src+` IN (`+placeholders(len(ids))+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("couplings of mapping %s: %w", mapping, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, to string
-		if err := rows.Scan(&id, &to); err != nil {
-			return nil, err
-		}
-		out[id] = to
-	}
-	return out, rows.Err()
+	return scanStringMap(rows)
 }
 
 // FinishRun saves a run's counts and end, and moves the source watermark in
