@@ -255,6 +255,19 @@ func (a Auth) String() string {
 // Factory builds a connector from its configuration.
 type Factory func(cfg Config) (Connector, error)
 
+// FactoryOf adapts a constructor of a concrete connector type to a
+// Factory. On error it returns a nil interface, never a typed nil inside
+// one, which would compare unequal to nil.
+func FactoryOf[C Connector](newC func(Config) (C, error)) Factory {
+	return func(cfg Config) (Connector, error) {
+		c, err := newC(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+}
+
 var (
 	registryMu sync.RWMutex
 	registry   = map[string]Factory{}

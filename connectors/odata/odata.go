@@ -30,13 +30,7 @@ const (
 const getChunk = 50
 
 func init() {
-	connectors.Register("odata", func(cfg connectors.Config) (connectors.Connector, error) {
-		c, err := New(cfg)
-		if err != nil {
-			return nil, err // not a typed nil inside the interface
-		}
-		return c, nil
-	})
+	connectors.Register("odata", connectors.FactoryOf(New))
 }
 
 // Options are settings that a project file does not carry. The zero value

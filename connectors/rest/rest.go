@@ -34,13 +34,7 @@ const (
 )
 
 func init() {
-	connectors.Register("rest", func(cfg connectors.Config) (connectors.Connector, error) {
-		c, err := New(cfg)
-		if err != nil {
-			return nil, err // not a typed nil inside the interface
-		}
-		return c, nil
-	})
+	connectors.Register("rest", connectors.FactoryOf(New))
 }
 
 // Options are settings that a project file does not carry.
