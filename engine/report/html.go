@@ -164,10 +164,13 @@ func itoa(i int) string { return strconv.Itoa(i) }
 func itoa64(i int64) string { return strconv.FormatInt(i, 10) }
 
 // pageCSP forbids the page every load but its own inline style and script.
-var pageCSP = "default-src 'none'; style-src '" + cspHash(pageStyle) + "'; script-src '" + cspHash(pageScript) +
+var pageCSP = "default-src 'none'; style-src '" + CSPHash(pageStyle) + "'; script-src '" + CSPHash(pageScript) +
 	"'; img-src 'none'; base-uri 'none'; form-action 'none'"
 
-func cspHash(s string) string {
+// CSPHash is the Content-Security-Policy source that allows exactly the
+// inline style or script s, for self-contained pages like this report and
+// serve's status page.
+func CSPHash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
 }

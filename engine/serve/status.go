@@ -2,14 +2,13 @@ package serve
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"html/template"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/couplerhq/coupler/engine/report"
 	"github.com/couplerhq/coupler/mappings"
 )
 
@@ -50,12 +49,7 @@ th{background:#f4f4f4}
 .note{background:#e8f0fe;padding:.5em;margin-bottom:1em}
 form{margin:0}button{cursor:pointer}`
 
-var pageCSP = "default-src 'none'; style-src '" + cspHash(pageStyle) + "'; img-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-
-func cspHash(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
-}
+var pageCSP = "default-src 'none'; style-src '" + report.CSPHash(pageStyle) + "'; img-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 var statusTemplate = template.Must(template.New("status").Parse(`<!DOCTYPE html>
 <html lang="en">
