@@ -115,8 +115,9 @@ func describe(v any) string {
 
 // couplingLookups answers lookups from the state database's couplings,
 // loading each mapping's couplings once per plan. A record that an earlier
-// part of the same plan creates has no coupling yet: its lookup is "known
-// after apply", a placeholder that apply resolves once that part is applied.
+// part of the same plan creates or couples, in either direction, has no
+// coupling yet: its lookup is "known after apply", a placeholder that apply
+// resolves once that part is applied.
 type couplingLookups struct {
 	db      *state.DB
 	planID  string
@@ -168,11 +169,7 @@ func (c *couplingLookups) load(ctx context.Context, m *Mapping) error {
 			return err
 		}
 		c.maps[k] = cm
-		direction := "from_integration"
-		if f.Lookup.FromTable {
-			direction = "to_integration"
-		}
-		created, err := c.db.PlannedSources(ctx, state.Part{PlanID: c.planID, Mapping: f.Lookup.Mapping, Direction: direction})
+		created, err := c.db.PlannedCouplings(ctx, c.planID, f.Lookup.Mapping, f.Lookup.FromTable)
 		if err != nil {
 			return err
 		}

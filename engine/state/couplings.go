@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -176,20 +177,55 @@ func (d *DB) FindCoupling(ctx context.Context, mapping, id string) (*Coupling, e
 	return &c, nil
 }
 
-// PlannedSources returns the source ids for which a part of a plan creates
-// or couples a record: ids that will have a coupling once it is applied.
-func (d *DB) PlannedSources(ctx context.Context, part Part) (map[string]bool, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT source_id FROM plan_operations
-		WHERE plan_id = ? AND mapping = ? AND direction = ? AND op IN ('create', 'couple', 'restore')`, part.PlanID, part.Mapping, part.Direction)
+// PlannedCouplings returns the ids on one side of mapping (the table side
+// when tableSide) that will have a coupling once plan planID is applied,
+// whichever of the mapping's passes makes it:
+//   - the pass whose source is that side creates, couples or restores the
+//     record under its source id;
+//   - the other pass couples a record of that side under its destination
+//     id, or creates one whose key it writes (a code-keyed BC salesperson
+//     made from a Dataverse user).
+//
+// A lookup through the mapping to one of these ids is "known after apply"
+// rather than a failure, so that a first sync is one plan whatever
+// direction the lookup's records flow in.
+func (d *DB) PlannedCouplings(ctx context.Context, planID, mapping string, tableSide bool) (map[string]bool, error) {
+	fromSide, toSide := "to_integration", "from_integration"
+	if !tableSide {
+		fromSide, toSide = toSide, fromSide
+	}
+	rows, err := d.db.QueryContext(ctx, `
+		SELECT source_id, false FROM plan_operations
+		WHERE plan_id = ? AND mapping = ? AND direction = ? AND op IN ('create', 'couple', 'restore')
+		UNION ALL
+		SELECT dest_id, false FROM plan_operations
+		WHERE plan_id = ? AND mapping = ? AND direction = ? AND op = 'couple' AND dest_id IS NOT NULL
+		UNION ALL
+		SELECT c.after, true FROM plan_operations o
+		JOIN plan_mappings m ON m.plan_id = o.plan_id AND m.mapping = o.mapping AND m.direction = o.direction
+		JOIN plan_changes c ON c.plan_id = o.plan_id AND c.mapping = o.mapping AND c.direction = o.direction
+			AND c.seq = o.seq AND c.field = m.dest_key
+		WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND o.op = 'create' AND c.after IS NOT NULL`,
+		planID, mapping, fromSide, planID, mapping, toSide, planID, mapping, toSide)
 	if err != nil {
-		return nil, fmt.Errorf("records planned for mapping %s: %w", part.Mapping, err)
+		return nil, fmt.Errorf("records planned for mapping %s: %w", mapping, err)
 	}
 	defer rows.Close()
 	out := map[string]bool{}
 	for rows.Next() {
 		var id string
-		if err := rows.Scan(&id); err != nil {
+		var written bool
+		if err := rows.Scan(&id, &written); err != nil {
 			return nil, err
+		}
+		if written {
+			// A written key is JSON text; only a text key can be a
+			// lookup's id.
+			var s string
+			if json.Unmarshal([]byte(id), &s) != nil {
+				continue
+			}
+			id = s
 		}
 		out[id] = true
 	}
