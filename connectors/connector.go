@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
@@ -46,6 +47,22 @@ type Query struct {
 // Page is one page of records as the server returned it.
 type Page struct {
 	Records []Record
+	// Date is the server's clock when it answered this page (its HTTP Date
+	// header, whole seconds), zero when it sent none. A watermark is capped
+	// at the first page's Date rather than at coupler's clock: records the
+	// server stamps after it answered may be missing from the pages already
+	// read, and the server's clock, not coupler's, stamps them.
+	Date time.Time
+}
+
+// ResponseDate is the time in an HTTP response's Date header, or zero when
+// the header is absent or malformed.
+func ResponseDate(h http.Header) time.Time {
+	t, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
 }
 
 // Op is the kind of a write.

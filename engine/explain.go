@@ -51,7 +51,7 @@ func (e *Engine) Explain(ctx context.Context, opts PlanOptions) ([]Explanation, 
 		}
 		var since time.Time
 		if hasWM && !opts.Full && m.Source.Entity.Modified != "" {
-			since = wm.Add(-watermarkOverlap)
+			since = e.readSince(m, wm)
 		}
 		x := Explanation{Mapping: m.Name, Direction: string(m.Direction),
 			Source: explainSide(m.Source, false), Dest: explainSide(m.Dest, true)}
@@ -61,7 +61,7 @@ func (e *Engine) Explain(ctx context.Context, opts PlanOptions) ([]Explanation, 
 			x.Source.Note = "full read: no watermark yet, or --full"
 		} else {
 			x.Source.Note = fmt.Sprintf("incremental read: modified since the watermark %s less %s; the filter is evaluated by coupler so that records leaving it are reported",
-				wm.Format(time.RFC3339), watermarkOverlap)
+				wm.Format(time.RFC3339), e.overlap(m))
 		}
 		if x.Source.Request, err = e.explainRead(m.Source.Connector, q); err != nil {
 			return nil, err

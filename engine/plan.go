@@ -37,11 +37,18 @@ type PlanOptions struct {
 	MatchOnly bool
 }
 
-// watermarkOverlap is subtracted from a watermark before reading: systems
-// stamp modified-on with second granularity, so a record written in the same
-// second as the last one read must not be missed. The diff finds re-read
-// records unchanged.
-const watermarkOverlap = time.Second
+// readSince is where an incremental read of m's source starts: the
+// watermark less the source connector's watermark_overlap (one second by
+// default: systems stamp modified-on in whole seconds, so a record written
+// in the same second as the last one read must not be missed). The diff
+// finds re-read records unchanged.
+func (e *Engine) readSince(m *Mapping, wm time.Time) time.Time {
+	return wm.Add(-e.overlap(m))
+}
+
+func (e *Engine) overlap(m *Mapping) time.Duration {
+	return e.prog.Project.Connector(m.Source.Connector).Overlap()
+}
 
 // Plan reads both sides of each selected mapping, stages the rows, diffs
 // them in the state database and saves the result as a plan. It writes
@@ -213,7 +220,7 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 		ReadStarted: e.now().UTC(),
 	}
 	if hasWM && !full && m.Source.Entity.Modified != "" {
-		mp.Since = wm.Add(-watermarkOverlap)
+		mp.Since = e.readSince(m, wm)
 	}
 	if mp.Coupled, err = e.state.CouplingCount(ctx, m.Name); err != nil {
 		return nil, err
@@ -226,8 +233,15 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 	fullRead := mp.Since.IsZero()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		n, err := e.stageSource(gctx, src, m, mp.Since, lookups)
+		n, answered, err := e.stageSource(gctx, src, m, mp.Since, lookups)
 		mp.Read = n
+		if !answered.IsZero() {
+			// The watermark is capped by the source's clock, which stamps
+			// its records, not by coupler's: with a source 20 s behind,
+			// coupler's clock would let the watermark pass records
+			// stamped during the read on pages already read.
+			mp.ReadStarted = answered
+		}
 		return err
 	})
 	if fullRead {

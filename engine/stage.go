@@ -16,8 +16,10 @@ import (
 )
 
 // stageSource stages every source record modified since since (all when
-// zero), with the destination values computed from it.
-func (e *Engine) stageSource(ctx context.Context, src connectors.Connector, m *Mapping, since time.Time, lookups Lookups) (int64, error) {
+// zero), with the destination values computed from it. answered is the
+// earliest time the server gave for its pages (their Date header), zero
+// when it gave none.
+func (e *Engine) stageSource(ctx context.Context, src connectors.Connector, m *Mapping, since time.Time, lookups Lookups) (n int64, answered time.Time, err error) {
 	q := connectors.Query{Entity: m.Source.Entity, Fields: m.Source.Select, Since: since}
 	// A full read lets the server apply what it can of the filter. An
 	// incremental read is small, and reading every modified record lets the
@@ -25,9 +27,15 @@ func (e *Engine) stageSource(ctx context.Context, src connectors.Connector, m *M
 	if since.IsZero() {
 		q.Filter = m.Source.Pushed
 	}
-	return e.stageSourceFrom(ctx, m, lookups, func(fn func(connectors.Page) error) error {
-		return src.Read(ctx, q, fn)
+	n, err = e.stageSourceFrom(ctx, m, lookups, func(fn func(connectors.Page) error) error {
+		return src.Read(ctx, q, func(p connectors.Page) error {
+			if !p.Date.IsZero() && (answered.IsZero() || p.Date.Before(answered)) {
+				answered = p.Date
+			}
+			return fn(p)
+		})
 	})
+	return n, answered, err
 }
 
 // stageSourceFrom stages the source records that read hands over, page by

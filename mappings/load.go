@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -225,6 +226,15 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 		},
 		"timeout": func(_, v *yaml.Node) {
 			c.Timeout, _ = d.duration(v, what+": timeout")
+		},
+		"watermark_overlap": func(_, v *yaml.Node) {
+			if o, ok := d.duration(v, what+": watermark_overlap"); ok {
+				if o == 0 || o > 24*time.Hour {
+					d.errorf(v, "%s: watermark_overlap must be above 0 and at most 24h, such as 1s or 1m", what)
+					return
+				}
+				c.WatermarkOverlap = o
+			}
 		},
 		"ca_file": func(_, v *yaml.Node) {
 			if s, ok := expand(v, what+": ca_file"); ok {

@@ -61,6 +61,19 @@ func (p *Project) Mapping(name string) *Mapping {
 	return nil
 }
 
+// DefaultWatermarkOverlap is a connector's watermark_overlap when it sets
+// none: Dataverse stamps modified-on in whole seconds, so a record written
+// in the same second as the last one read must not be missed.
+const DefaultWatermarkOverlap = time.Second
+
+// Overlap is the connector's watermark overlap, the default when unset.
+func (c *Connector) Overlap() time.Duration {
+	if c == nil || c.WatermarkOverlap == 0 {
+		return DefaultWatermarkOverlap
+	}
+	return c.WatermarkOverlap
+}
+
 // Connector is one system coupler talks to, as declared in the project file.
 // Values are already expanded from ${ENV} references.
 type Connector struct {
@@ -70,6 +83,11 @@ type Connector struct {
 	PageSize       int
 	MaxConcurrency int
 	Timeout        time.Duration
+	// WatermarkOverlap is how far before a watermark an incremental read
+	// of this service starts (watermark_overlap; DefaultWatermarkOverlap
+	// when zero): records committed late with an earlier stamp, and stamps
+	// of whole seconds, are read again rather than missed.
+	WatermarkOverlap time.Duration
 	// MaxRetries is -1 when not set, so that 0 can mean "never retry".
 	MaxRetries int
 	// RateLimit caps requests per second; 0 means no limit.

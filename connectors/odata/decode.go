@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/couplerhq/coupler/connectors"
 )
@@ -14,6 +15,7 @@ import (
 type page struct {
 	records  []connectors.Record
 	nextLink string
+	date     time.Time // the response's Date header
 }
 
 // decodePage decodes an OData collection response,

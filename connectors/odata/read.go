@@ -67,7 +67,7 @@ func (c *Client) readPages(ctx context.Context, op, entity, u string, fn func(co
 		}
 		c.log.DebugContext(ctx, "odata: page", "entity", entity, "page", n, "records", len(p.records))
 		if len(p.records) > 0 {
-			if err := fn(connectors.Page{Records: p.records}); err != nil {
+			if err := fn(connectors.Page{Records: p.records, Date: p.date}); err != nil {
 				return err
 			}
 		}
@@ -96,5 +96,6 @@ func (c *Client) getPage(ctx context.Context, u string) (page, error) {
 	if err != nil {
 		return page{}, fmt.Errorf("decode %s: %w", redact(req.URL), err)
 	}
+	p.date = connectors.ResponseDate(resp.Header)
 	return p, nil
 }

@@ -103,7 +103,7 @@ func (c *Client) readPages(ctx context.Context, e connectors.Entity, res *resour
 			}
 		}
 		if len(recs) > 0 {
-			if err := fn(connectors.Page{Records: recs}); err != nil {
+			if err := fn(connectors.Page{Records: recs, Date: connectors.ResponseDate(resp.header)}); err != nil {
 				return err
 			}
 		}

@@ -42,23 +42,33 @@ type Server struct {
 	seq     int
 	version int
 	last    time.Time
+	now     func() time.Time
 	// DefaultLimit is the page size when the client sends no limit.
 	DefaultLimit int
 }
 
 // New returns an API serving the named collections, empty.
 func New(collections ...string) *Server {
-	s := &Server{colls: map[string]map[string]map[string]any{}, DefaultLimit: 25}
+	s := &Server{colls: map[string]map[string]map[string]any{}, DefaultLimit: 25, now: time.Now}
 	for _, c := range collections {
 		s.colls[c] = map[string]map[string]any{}
 	}
 	return s
 }
 
+// SetClock replaces the server's clock (default time.Now), which stamps
+// updated_at and answers in the Date header, as a real server's own clock
+// does: a test sets one that runs behind or ahead of the client's.
+func (s *Server) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
+}
+
 // stamp returns a modified time strictly after the previous one, in Unix
 // milliseconds, so that every write is ordered.
 func (s *Server) stamp() int64 {
-	t := time.Now().UTC().Truncate(time.Millisecond)
+	t := s.now().UTC().Truncate(time.Millisecond)
 	if !t.After(s.last) {
 		t = s.last.Add(time.Millisecond)
 	}
@@ -76,6 +86,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// net/http would stamp the Date header with this machine's clock; a
+	// server's Date comes from its own (RFC 9110, 6.6.1).
+	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
 	coll, ok := s.colls[parts[0]]
 	if !ok || len(parts) > 2 {
 		fail(w, http.StatusNotFound, "no such resource")
