@@ -144,6 +144,22 @@ type Connector interface {
 	Write(ctx context.Context, e Entity, ops []WriteOp) ([]WriteResult, error)
 }
 
+// FoldingGetter is implemented by connectors that can find records by the
+// value of a field with case ignored, whatever the server's collation (in
+// OData, tolower(field) eq 'value'). The engine looks up candidates of a
+// case-insensitive match with it; without it, or when it answers
+// ErrUnsupported, the engine reads every destination record and compares
+// them itself, rather than let the server's collation decide.
+type FoldingGetter interface {
+	// GetFolded returns the records of e whose field equals one of values
+	// with case ignored, with the given fields (all when empty).
+	GetFolded(ctx context.Context, e Entity, field string, fields []string, values []string) ([]Record, error)
+}
+
+// ErrUnsupported is returned (wrapped) by an optional capability that the
+// service turned out not to support, e.g. a $filter function it refuses.
+var ErrUnsupported = errors.New("not supported by the service")
+
 // Config is a connector's settings as written in the project file, after
 // ${ENV} references are expanded. Each connector type decodes what it needs.
 type Config struct {

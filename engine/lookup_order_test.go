@@ -98,3 +98,35 @@ func TestFirstSyncLookupThroughReversePass(t *testing.T) {
 		}
 	}
 }
+
+// TestIncrementalMatchIgnoresCaseWhateverTheCollation: an incremental plan
+// looks up match candidates of a match that ignores case. The strict
+// Dataverse fake compares text case-sensitively (as a server with a binary
+// collation does) and refuses tolower (as Dataverse does), so the plan
+// reads the destination widely and compares itself: the account spelt in
+// lower case is coupled, not duplicated.
+//
+// Before the fix the candidates were fetched with eq 'Buyer@…', the server's
+// collation missed buyer@…, and the plan created a second account.
+func TestIncrementalMatchIgnoresCaseWhateverTheCollation(t *testing.T) {
+	w := worldWithMapping(t, 2, `match:
+  fields: [ { field: email, integration_field: emailaddress1, case_sensitive: false } ]
+  create_if_no_match: true`)
+	w.apply(w.plan(engine.PlanOptions{}).ID)
+	c := fake.Customer(7)
+	c["email"] = "Buyer@Example.com"
+	if _, err := w.erp.Put("customers", c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.crm.Put("accounts", map[string]any{"name": "Already there", "emailaddress1": "buyer@example.com",
+		"statecode": 0, "customertypecode": 3}); err != nil {
+		t.Fatal(err)
+	}
+	p := w.plan(engine.PlanOptions{})
+	if p.Full {
+		t.Fatal("the second plan was full; want incremental")
+	}
+	if got := counts(p); got[plan.Couple] != 1 || got[plan.Create] != 0 {
+		t.Errorf("incremental plan: %v; want the new customer coupled to the account spelt in lower case", got)
+	}
+}

@@ -6,6 +6,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -59,20 +60,22 @@ func (e *Engine) stageSourceFrom(ctx context.Context, m *Mapping, lookups Lookup
 	return stage.Rows(), nil
 }
 
-// stageMatchCandidates fetches, for an incremental plan, the destination
+// matchCandidates fetches, for an incremental plan, the destination
 // records that could match the uncoupled source records read: those whose
 // first match field of a group holds one of the values sought. The diff
 // then decides on every field of the group.
-func (e *Engine) stageMatchCandidates(ctx context.Context, dst connectors.Connector, m *Mapping, add func([]connectors.Record) error) error {
+//
+// A group that ignores case is looked up with case ignored by the
+// connector (connectors.FoldingGetter), never by the server's collation,
+// which may not ignore it. When the connector cannot, wide is true: the
+// caller reads every destination record and the diff compares them.
+func (e *Engine) matchCandidates(ctx context.Context, dst connectors.Connector, m *Mapping) (recs []connectors.Record, wide bool, err error) {
 	for _, group := range m.MatchGroups {
 		col := group[0]
 		vals, err := e.state.UncoupledMatchValues(ctx, m.Name, m.SourceIsTable, col)
 		if err != nil {
-			return err
+			return nil, false, err
 		}
-		// Candidates are looked up by text, as the source spells it; the
-		// server's comparison decides the case (Dataverse and Business
-		// Central ignore it), the diff then compares as the mapping says.
 		// Numbers and other values cannot be looked up by text.
 		var wanted []string
 		for _, v := range vals {
@@ -85,17 +88,26 @@ func (e *Engine) stageMatchCandidates(ctx context.Context, dst connectors.Connec
 		if len(wanted) == 0 {
 			continue
 		}
-		byField := m.Dest.Entity
-		byField.Key = m.Match[col].Dest
-		recs, err := dst.Get(ctx, byField, m.Dest.Select, wanted)
+		field := m.Match[col].Dest
+		var found []connectors.Record
+		if m.Match[col].CaseSensitive {
+			byField := m.Dest.Entity
+			byField.Key = field
+			found, err = dst.Get(ctx, byField, m.Dest.Select, wanted)
+		} else if fg, ok := dst.(connectors.FoldingGetter); ok {
+			found, err = fg.GetFolded(ctx, m.Dest.Entity, field, m.Dest.Select, wanted)
+			if errors.Is(err, connectors.ErrUnsupported) {
+				return nil, true, nil
+			}
+		} else {
+			return nil, true, nil
+		}
 		if err != nil {
-			return fmt.Errorf("find records matching on %s: %w", m.Match[col].Dest, err)
+			return nil, false, fmt.Errorf("find records matching on %s: %w", field, err)
 		}
-		if err := add(recs); err != nil {
-			return err
-		}
+		recs = append(recs, found...)
 	}
-	return nil
+	return recs, false, nil
 }
 
 // stageRecords turns records into staged rows and appends them.
@@ -123,14 +135,27 @@ func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Map
 	add := func(recs []connectors.Record) error {
 		return e.stageRecords(stage, m.Name, "read destination", recs, m.destRow)
 	}
-	if fullRead {
+	var candidates []connectors.Record
+	if !fullRead {
+		// Candidates first: when they cannot be looked up with case
+		// ignored, the read is wide and nothing else need be fetched.
+		var wide bool
+		candidates, wide, err = e.matchCandidates(ctx, dst, m)
+		if wide {
+			e.log.Debug("read every destination record: the connector cannot look up match candidates with case ignored", "mapping", m.Name)
+			fullRead = true
+		}
+	}
+	switch {
+	case err != nil:
+	case fullRead:
 		// Never filtered by the server: a coupled record that has left the
 		// destination's filter must be seen as left out, not as deleted.
 		q := connectors.Query{Entity: m.Dest.Entity, Fields: m.Dest.Select}
 		err = dst.Read(ctx, q, func(p connectors.Page) error {
 			return add(p.Records)
 		})
-	} else {
+	default:
 		var ids []string
 		ids, err = e.state.StagedSourceKeysCoupled(ctx, m.Name, m.SourceIsTable)
 		if err == nil && len(ids) > 0 {
@@ -141,7 +166,7 @@ func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Map
 			}
 		}
 		if err == nil {
-			err = e.stageMatchCandidates(ctx, dst, m, add)
+			err = add(candidates)
 		}
 	}
 	if cerr := stage.Close(); err == nil {

@@ -25,7 +25,13 @@ type resolver func(name string) (col int, modified bool)
 //
 // As in the OData ABNF, not binds tighter than the comparisons.
 func parseFilter(src string, resolve resolver) (expr, error) {
-	p := &parser{lex: lexer{src: src}, resolve: resolve}
+	return parseFilterRefusing(src, resolve, nil)
+}
+
+// parseFilterRefusing is parseFilter for a service that does not implement
+// the functions named in refused: using one is an error saying why.
+func parseFilterRefusing(src string, resolve resolver, refused map[string]string) (expr, error) {
+	p := &parser{lex: lexer{src: src}, resolve: resolve, refused: refused}
 	if err := p.advance(); err != nil {
 		return nil, err
 	}
@@ -48,6 +54,8 @@ type parser struct {
 	depth   int
 	nodes   int
 	resolve resolver
+	// refused names functions the service does not implement, with why.
+	refused map[string]string
 }
 
 func (p *parser) advance() error {
@@ -296,6 +304,9 @@ func (p *parser) parseCall(name string, pos int) (expr, error) {
 	fn, ok := functions[name]
 	if !ok {
 		return nil, errAt(pos, "unknown function '%s'", name)
+	}
+	if why, refused := p.refused[name]; refused {
+		return nil, errAt(pos, "the function '%s' is not supported: %s", name, why)
 	}
 	if err := p.enter(pos); err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ type readSpec struct {
 	token    string
 	count    bool
 	pageSize int
+	refused  map[string]string // functions the service does not implement
 }
 
 // readResult is one page of a collection read, ready to render after the
@@ -41,6 +42,7 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 		writeError(w, err)
 		return
 	}
+	spec.refused = s.refusedFunctions
 	prefs := parsePrefer(r.Header)
 	spec.pageSize = defaultPageSize
 	if prefs.maxPageSize > 0 {
@@ -203,7 +205,7 @@ func (t *table) read(spec readSpec) (readResult, error) {
 	var filter expr
 	if spec.filter != "" {
 		var err error
-		if filter, err = parseFilter(spec.filter, t.resolver()); err != nil {
+		if filter, err = parseFilterRefusing(spec.filter, t.resolver(), spec.refused); err != nil {
 			return res, err
 		}
 	}

@@ -37,7 +37,17 @@ var accountFields = []string{
 func NewERP() *Server {
 	s := New(bcEntitySets()...)
 	s.SetNamespace("Microsoft.NAV")
+	// "Using filter expressions in OData URIs" (Business Central) lists the
+	// filters it supports: comparisons, and/or/not, in, and the string
+	// functions contains, startswith and endswith; no case functions.
+	s.refusedFunctions = caseFunctions("Business Central's OData filters are comparisons, contains, startswith and endswith (Using filter expressions in OData URIs)")
 	return s
+}
+
+// caseFunctions refuses the OData string functions that change or trim
+// text, which neither Business Central nor Dataverse implements, for why.
+func caseFunctions(why string) map[string]string {
+	return map[string]string{"tolower": why, "toupper": why, "trim": why}
 }
 
 // NewCRM returns a server shaped like the Dataverse Web API: the set
@@ -49,6 +59,10 @@ func NewERP() *Server {
 func NewCRM() *Server {
 	s := New(dataverseEntitySets()...)
 	s.SetNamespace("Microsoft.Dynamics.CRM")
+	// "Filter rows using OData" (Dataverse Web API): the OData query
+	// functions it supports are contains, endswith and startswith; the
+	// rest of its functions are its own (Microsoft.Dynamics.CRM.*).
+	s.refusedFunctions = caseFunctions("the Dataverse Web API implements the OData functions contains, endswith and startswith only (Filter rows using OData)")
 	return s
 }
 

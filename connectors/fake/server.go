@@ -58,6 +58,10 @@ type Server struct {
 	ctl control // throttling and request counters; has its own lock
 
 	groupMu sync.Mutex // held while a $batch atomicity group runs: see runGroup
+
+	// refusedFunctions names the $filter functions the service does not
+	// implement, with the documentation that says so; fixed after New.
+	refusedFunctions map[string]string
 }
 
 // New returns a server serving sets. Sets with an empty Name or Key are

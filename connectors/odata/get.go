@@ -31,7 +31,12 @@ func (c *Client) Get(ctx context.Context, e connectors.Entity, fields []string, 
 	if err != nil {
 		return nil, wrap("get", e.Name, "", err)
 	}
+	return c.getChunks(ctx, e, k, sel, ids, k.filter)
+}
 
+// getChunks reads the records of e that filter selects, for ids in chunks
+// of getChunk, each one filtered query, up to MaxConcurrency at a time.
+func (c *Client) getChunks(ctx context.Context, e connectors.Entity, k keyer, sel string, ids []string, filter func([]string) (string, error)) ([]connectors.Record, error) {
 	var (
 		mu  sync.Mutex
 		out = make([]connectors.Record, 0, len(ids))
@@ -48,11 +53,11 @@ func (c *Client) Get(ctx context.Context, e connectors.Entity, fields []string, 
 	g.SetLimit(c.concurrency)
 	for start := 0; start < len(ids) && gctx.Err() == nil; start += getChunk {
 		chunk := ids[start:min(start+getChunk, len(ids))]
-		filter, err := k.filter(chunk)
+		f, err := filter(chunk)
 		if err != nil {
 			return nil, wrap("get", e.Name, "", err)
 		}
-		u := c.resourceURL(entityPath(e.Name), param{"$select", sel}, param{"$filter", filter})
+		u := c.resourceURL(entityPath(e.Name), param{"$select", sel}, param{"$filter", f})
 		g.Go(func() error {
 			// A chunk may span pages when the server's page size is small.
 			return c.readPages(gctx, "get", e.Name, u, collect)

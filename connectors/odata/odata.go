@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/connectors/transport"
@@ -61,6 +62,7 @@ type Client struct {
 	maxBody     int64
 	log         *slog.Logger
 	schema      schemaCache // Describe's, in metadata.go
+	noFold      atomic.Bool // the service refused tolower: see GetFolded
 }
 
 var _ connectors.Connector = (*Client)(nil)
