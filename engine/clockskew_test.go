@@ -3,7 +3,6 @@ package engine_test
 import (
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,31 +49,7 @@ func TestSourceClockBehindMissesNoEdit(t *testing.T) {
 	for _, name := range []string{"Ada", "Grace", "Edsger"} {
 		mustDo(t, http.MethodPost, apiSrv.URL+"/contacts", `{"name":"`+name+`"}`)
 	}
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "coupler.yaml"), `version: 1
-connectors:
-  bc: { type: odata, base_url: "`+erpSrv.URL+`/api/v2.0" }
-  crm:
-    type: rest
-    base_url: "`+apiSrv.URL+`"
-    page_size: 1
-    entities:
-      contacts:
-        records: data
-        record: data
-        etag: version
-        paging: { style: cursor, next: meta.next_cursor, param: cursor, size_param: limit }
-        since: { param: updated_since, format: unix_ms }
-mappings: ["m.yaml"]
-`)
-	writeFile(t, filepath.Join(dir, "m.yaml"), `name: CONTACT
-table: { connector: bc, entity: customers, key: id, modified: lastModifiedDateTime }
-integration: { connector: crm, entity: contacts, key: id, modified: updated_at }
-direction: from_integration
-sync_only_coupled: false
-fields:
-  - { field: displayName, integration_field: name }
-`)
+	dir := restContactsProject(t, erpSrv.URL+"/api/v2.0", apiSrv.URL, 1, "")
 	e, diags, err := engine.OpenProject(t.Context(), dir, mappings.LoadOptions{}, engine.Options{})
 	if err != nil {
 		t.Fatalf("%v\n%v", err, diags)

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -31,32 +32,8 @@ func TestRESTUnixTimeWatermark(t *testing.T) {
 	for _, name := range []string{"Ada", "Grace", "Edsger"} {
 		mustDo(t, http.MethodPost, apiSrv.URL+"/contacts", `{"name":"`+name+`","email":"`+strings.ToLower(name)+`@example.com"}`)
 	}
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "coupler.yaml"), `version: 1
-connectors:
-  bc: { type: odata, base_url: "`+erpSrv.URL+`/api/v2.0" }
-  crm:
-    type: rest
-    base_url: "`+apiSrv.URL+`"
-    page_size: 2
-    entities:
-      contacts:
-        records: data
-        record: data
-        etag: version
-        paging: { style: cursor, next: meta.next_cursor, param: cursor, size_param: limit }
-        since: { param: updated_since, format: unix_ms }
-mappings: ["m.yaml"]
-`)
-	writeFile(t, filepath.Join(dir, "m.yaml"), `name: CONTACT
-table: { connector: bc, entity: customers, key: id, modified: lastModifiedDateTime }
-integration: { connector: crm, entity: contacts, key: id, modified: updated_at }
-direction: from_integration
-sync_only_coupled: false
-fields:
-  - { field: displayName, integration_field: name }
-  - { field: email, integration_field: email }
-`)
+	dir := restContactsProject(t, erpSrv.URL+"/api/v2.0", apiSrv.URL, 2, `
+  - { field: email, integration_field: email }`)
 	e, diags, err := engine.OpenProject(t.Context(), dir, mappings.LoadOptions{}, engine.Options{})
 	if err != nil {
 		t.Fatalf("%v\n%v", err, diags)
@@ -94,4 +71,38 @@ func mustDo(t *testing.T, method, url, body string) {
 	if resp.StatusCode > 299 {
 		t.Fatalf("%s %s: %s", method, url, resp.Status)
 	}
+}
+
+// restContactsProject writes a project syncing the contacts of the
+// resttest API at apiURL (cursor-paged, page_size records a page, stamps in
+// Unix milliseconds) into the customers of the BC fake at bcURL, one way:
+// name to displayName, and the field mappings in moreFields. It returns
+// the project's directory.
+func restContactsProject(t *testing.T, bcURL, apiURL string, pageSize int, moreFields string) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "coupler.yaml"), fmt.Sprintf(`version: 1
+connectors:
+  bc: { type: odata, base_url: %q }
+  crm:
+    type: rest
+    base_url: %q
+    page_size: %d
+    entities:
+      contacts:
+        records: data
+        record: data
+        etag: version
+        paging: { style: cursor, next: meta.next_cursor, param: cursor, size_param: limit }
+        since: { param: updated_since, format: unix_ms }
+mappings: ["m.yaml"]
+`, bcURL, apiURL, pageSize))
+	writeFile(t, filepath.Join(dir, "m.yaml"), `name: CONTACT
+table: { connector: bc, entity: customers, key: id, modified: lastModifiedDateTime }
+integration: { connector: crm, entity: contacts, key: id, modified: updated_at }
+direction: from_integration
+sync_only_coupled: false
+fields:
+  - { field: displayName, integration_field: name }`+moreFields+"\n")
+	return dir
 }
