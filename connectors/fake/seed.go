@@ -32,8 +32,11 @@ var accountFields = []string{
 // bc-dataverse mappings read: vendors, contacts, salespeople, currencies,
 // paymentTerms, shipmentMethods, shippingAgents, unitsOfMeasure, items,
 // resources, opportunities, salesOrders and salesInvoices, shaped the same
-// way and typed for $metadata. Seed it with SeedCustomers, or with SeedAll
-// for the whole default set.
+// way and typed for $metadata. Its /$batch takes JSON, which Business
+// Central documents ("Using OData transactional $batch requests":
+// Content-Type application/json, "Required for JSON Batch content"), and
+// multipart. Seed it with SeedCustomers, or with SeedAll for the whole
+// default set.
 func NewERP() *Server {
 	s := New(bcEntitySets()...)
 	s.SetNamespace("Microsoft.NAV")
@@ -45,10 +48,13 @@ func NewERP() *Server {
 // precision, and beside it every other set the bundled bc-dataverse mappings
 // use: contacts, systemusers, transactioncurrencies, stringmaps,
 // uomschedules, products, opportunities, salesorders and invoices, with their
-// lookups (ownerid -> systemusers, ...) declared. It starts empty.
+// lookups (ownerid -> systemusers, ...) declared. Its /$batch takes the
+// multipart format only, as Dataverse documents (see serveBatch). It
+// starts empty.
 func NewCRM() *Server {
 	s := New(dataverseEntitySets()...)
 	s.SetNamespace("Microsoft.Dynamics.CRM")
+	s.SetBatchFormats(BatchMultipart)
 	return s
 }
 

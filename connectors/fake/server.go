@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -58,6 +59,8 @@ type Server struct {
 	ctl control // throttling and request counters; has its own lock
 
 	groupMu sync.Mutex // held while a $batch atomicity group runs: see runGroup
+
+	batchFormats atomic.Uint32 // BatchFormats accepted at /$batch
 }
 
 // New returns a server serving sets. Sets with an empty Name or Key are
@@ -71,6 +74,7 @@ func New(sets ...EntitySet) *Server {
 		s.tables[def.Name] = newTable(def)
 	}
 	s.ctl.reset()
+	s.SetBatchFormats(BatchJSON | BatchMultipart)
 	return s
 }
 
