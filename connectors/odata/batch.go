@@ -186,8 +186,9 @@ func (c *Client) settleGroup(e connectors.Entity, ops []connectors.WriteOp, wrs 
 	case cause >= 0:
 		why = fmt.Errorf("record %s failed: %v", opName(ops[cause], cause), results[cause].Err)
 	case groupErr != nil:
-		why = c.batchResult(e, connectors.WriteOp{Op: ops[0].Op}, wrs[0], *groupErr).Err
-		why = fmt.Errorf("the change set failed: %v", why)
+		// An answer for the whole change set was the answer to none of
+		// its requests: it names no request's method or URL.
+		why = fmt.Errorf("the change set failed: %v", answerError("", "", *groupErr))
 	default:
 		for i := range ops {
 			if !done[i] {
@@ -314,28 +315,29 @@ func mediaTypeOf(contentType string) string {
 	return mt
 }
 
+// answerError is the *Error of a failed answer to the request method url.
+func answerError(method, url string, a batchAnswer) *Error {
+	body := a.Body
+	if len(body) > maxErrorBody {
+		body = body[:maxErrorBody]
+	}
+	oe := &Error{Method: method, URL: url, StatusCode: a.Status, Status: strconv.Itoa(a.Status) + " " + http.StatusText(a.Status)}
+	oe.Code, oe.Message = errorDetail(body)
+	return oe
+}
+
 // batchResult turns the answer to op into its WriteResult as writeOne would
 // from a response of its own: a non-2xx status becomes an *Error (412 and
 // 404 marked by resultError), a 2xx goes through result.
 func (c *Client) batchResult(e connectors.Entity, op connectors.WriteOp, wr writeRequest, a batchAnswer) connectors.WriteResult {
-	header, body := a.Header, a.Body
+	header := a.Header
 	if header == nil {
 		header = http.Header{}
 	}
 	if a.Status < 200 || a.Status > 299 {
-		oe := &Error{
-			Method:     wr.method,
-			URL:        redactString(c.resourceURL(wr.resource)),
-			StatusCode: a.Status,
-			Status:     strconv.Itoa(a.Status) + " " + http.StatusText(a.Status),
-		}
-		if len(body) > maxErrorBody {
-			body = body[:maxErrorBody]
-		}
-		oe.Code, oe.Message = errorDetail(body)
-		return resultError(e, op, oe)
+		return resultError(e, op, answerError(wr.method, redactString(c.resourceURL(wr.resource)), a))
 	}
-	res, err := result(c.keyer(e), e, op, writeResponse{status: a.Status, header: header, body: body})
+	res, err := result(c.keyer(e), e, op, writeResponse{status: a.Status, header: header, body: a.Body})
 	if err != nil {
 		return connectors.WriteResult{Key: op.Key, Err: wrap(string(op.Op), e.Name, op.Key, err)}
 	}
