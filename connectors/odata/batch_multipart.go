@@ -11,6 +11,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -27,7 +28,7 @@ import (
 //	Content-Type: application/http
 //	Content-Transfer-Encoding: binary
 //
-//	PATCH https://host/api/data/v9.2/accounts(…) HTTP/1.1
+//	PATCH /api/data/v9.2/accounts(…) HTTP/1.1   (see partTarget)
 //	If-Match: *
 //	…
 //
@@ -136,13 +137,11 @@ func httpPartHeader(id string) textproto.MIMEHeader {
 	return h
 }
 
-// writeHTTPRequest writes wr as the request of a body part: its absolute
-// URL (the Dataverse documentation's examples and its .NET sample use
-// absolute URLs; relative ones are not documented there), the headers a
-// single request carries, then the body.
+// writeHTTPRequest writes wr as the request of a body part: its request
+// line, the headers a single request carries, then the body.
 func (c *Client) writeHTTPRequest(w io.Writer, wr writeRequest) {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "%s %s HTTP/1.1\r\n", wr.method, c.resourceURL(wr.resource))
+	fmt.Fprintf(bw, "%s %s HTTP/1.1\r\n", wr.method, c.partTarget(wr.resource))
 	h := wr.header.Clone()
 	h.Set("Accept", "application/json")
 	if wr.body != nil {
@@ -156,6 +155,39 @@ func (c *Client) writeHTTPRequest(w io.Writer, wr writeRequest) {
 	bw.WriteString("\r\n")
 	bw.Write(wr.body)
 	bw.Flush() // into a bytes.Buffer: no error
+}
+
+// partTarget is the request target of a part addressing resource. OData
+// 4.0 (Part 1, 11.7.2) lets a part name it by absolute URL, by absolute
+// path, or relative to the batch request's URL, and services must take all
+// three; they do not:
+//
+//   - Dataverse documents the absolute path ("POST /api/data/v9.2/tasks
+//     HTTP/1.1", "Execute batch operations using the Web API") and absolute
+//     URLs, never a relative path;
+//   - SAP CAP takes the relative path only: it reads any other as a path
+//     below its service ("Invalid resource path").
+//
+// So the Dataverse Web API (isDataverse) gets absolute paths, and every
+// other service the path relative to the batch URL, e.g. "accounts(…)".
+func (c *Client) partTarget(resource string) string {
+	abs, err := url.Parse(c.resourceURL(resource))
+	if err != nil {
+		return resource // resourceURL joins escaped parts: it parses
+	}
+	if c.absPaths {
+		return abs.RequestURI()
+	}
+	batch, err := url.Parse(c.batchURL())
+	if err != nil {
+		return abs.RequestURI()
+	}
+	dir := batch.EscapedPath()
+	dir = dir[:strings.LastIndexByte(dir, '/')+1]
+	if rel, ok := strings.CutPrefix(abs.RequestURI(), dir); ok && rel != "" {
+		return rel
+	}
+	return abs.RequestURI()
 }
 
 // decodeMultipartBatch decodes the body of a multipart $batch response to

@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"strings"
 	"testing"
 
@@ -136,14 +137,17 @@ func readSent(t *testing.T, r *http.Request) []sentPart {
 			for k := range p.Header {
 				h[k] = p.Header.Get(k)
 			}
-			br := bufio.NewReader(p)
-			req, err := http.ReadRequest(br)
+			tp := textproto.NewReader(bufio.NewReader(p))
+			line, err := tp.ReadLine()
 			if err != nil {
-				t.Fatalf("request: %v", err)
+				t.Fatal(err)
 			}
-			line := req.Method + " " + req.RequestURI + " " + req.Proto
-			hdr := req.Header
-			body, _ := io.ReadAll(br) // no Content-Length: the rest of the part
+			mh, err := tp.ReadMIMEHeader()
+			if err != nil {
+				t.Fatalf("request %q: headers: %v", line, err)
+			}
+			hdr := http.Header(mh)
+			body, _ := io.ReadAll(tp.R) // no Content-Length: the rest of the part
 			out = append(out, sentPart{header: h, changeSet: cs, line: strings.TrimSpace(line), reqHeader: hdr, body: string(body)})
 		}
 	}
@@ -152,18 +156,28 @@ func readSent(t *testing.T, r *http.Request) []sentPart {
 }
 
 // TestMultipartBatchRequest checks the wire: parts, Content-IDs only in
-// change sets, absolute URLs, and the same headers a single request has.
+// change sets, URLs relative to the service root (absolute paths for
+// Dataverse), and the same headers a single request has.
 func TestMultipartBatchRequest(t *testing.T) {
-	for _, atomic := range []bool{false, true} {
+	for _, tt := range []struct {
+		root, prefix string // service root; how parts address a resource
+		atomic       bool
+	}{
+		{"/svc", "", false},
+		{"/svc", "", true},
+		{"/org/api/data/v9.2", "/org/api/data/v9.2/", false},
+		{"/org/api/data/v9.2", "/org/api/data/v9.2/", true},
+	} {
 		var got []sentPart
 		var outer http.Header
-		c, srv := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			outer = r.Header.Clone()
 			got = readSent(t, r)
 			w.WriteHeader(500)
 		}), func(cfg *connectors.Config) {
+			cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/svc/") + tt.root
 			cfg.BatchSize, cfg.BatchFormat, cfg.MaxRetries = 10, connectors.BatchFormatMultipart, 0
-			if atomic {
+			if tt.atomic {
 				cfg.Atomicity = connectors.AtomicityBatch
 			}
 		})
@@ -176,28 +190,28 @@ func TestMultipartBatchRequest(t *testing.T) {
 			t.Fatal(err)
 		}
 		if outer.Get("Accept") != "multipart/mixed" || outer.Get("Prefer") != "odata.continue-on-error" ||
-			outer.Get("Authorization") != "Bearer "+testToken || (outer.Get("Isolation") == "snapshot") != atomic {
-			t.Errorf("atomic %v: batch headers %v", atomic, outer)
+			outer.Get("Authorization") != "Bearer "+testToken || (outer.Get("Isolation") == "snapshot") != tt.atomic {
+			t.Errorf("%+v: batch headers %v", tt, outer)
 		}
 		want := []struct{ line, ifMatch, prefer, ctype, body string }{
-			{"POST " + srv.URL + "/svc/accounts HTTP/1.1", "", "return=representation", "application/json", `{"name":"n"}`},
-			{"PATCH " + srv.URL + "/svc/accounts('k%201') HTTP/1.1", `W/"7"`, "return=representation", "application/json", `{"name":"u"}`},
-			{"DELETE " + srv.URL + "/svc/accounts('k2') HTTP/1.1", "*", "", "", ""},
+			{"POST " + tt.prefix + "accounts HTTP/1.1", "", "return=representation", "application/json", `{"name":"n"}`},
+			{"PATCH " + tt.prefix + "accounts('k%201') HTTP/1.1", `W/"7"`, "return=representation", "application/json", `{"name":"u"}`},
+			{"DELETE " + tt.prefix + "accounts('k2') HTTP/1.1", "*", "", "", ""},
 		}
 		if len(got) != len(want) {
-			t.Fatalf("atomic %v: %d parts, want %d", atomic, len(got), len(want))
+			t.Fatalf("%+v: %d parts, want %d", tt, len(got), len(want))
 		}
 		for i, w := range want {
 			g := got[i]
 			if g.line != w.line || g.reqHeader.Get("If-Match") != w.ifMatch || g.reqHeader.Get("Prefer") != w.prefer ||
 				g.reqHeader.Get("Content-Type") != w.ctype || g.body != w.body || g.reqHeader.Get("Authorization") != "" {
-				t.Errorf("atomic %v: part %d = %+v, want %+v", atomic, i, g, w)
+				t.Errorf("%+v: part %d = %+v, want %+v", tt, i, g, w)
 			}
 			if g.header["Content-Type"] != "application/http" || g.header["Content-Transfer-Encoding"] != "binary" {
-				t.Errorf("atomic %v: part %d header %v", atomic, i, g.header)
+				t.Errorf("%+v: part %d header %v", tt, i, g.header)
 			}
-			if id := g.header["Content-Id"]; g.changeSet != atomic || (id != "") != atomic {
-				t.Errorf("atomic %v: part %d in a change set %v with Content-ID %q", atomic, i, g.changeSet, id)
+			if id := g.header["Content-Id"]; g.changeSet != tt.atomic || (id != "") != tt.atomic {
+				t.Errorf("%+v: part %d in a change set %v with Content-ID %q", tt, i, g.changeSet, id)
 			}
 		}
 	}
@@ -258,6 +272,9 @@ var multipartAnswers = []multipartAnswer{
 	{name: "change set, no Content-IDs", contentType: mixed, body: answer(changeSet(created, updated, deleted))},
 	{name: "failed change set, its error alone with its Content-ID", contentType: mixed, body: answer(changeSet(withID("2", stale)))},
 	{name: "failed change set, one response in its place", contentType: mixed, body: answer(stale)},
+	{name: "failed change set, one response in its place naming its request (SAP CAP)", contentType: "multipart/mixed;boundary=b",
+		body: "--b\ncontent-type: application/http\ncontent-transfer-encoding: binary\ncontent-id: 2\n\nHTTP/1.1 428 Precondition Required\ncontent-type: application/json; charset=utf-8\n\n" +
+			`{"error":{"message":"Precondition Required","code":"428","@Core.ContentID":"2"}}` + "\n--b--\n"},
 	{name: "failed change set, 2xx before the failure", contentType: mixed, body: answer(changeSet(withID("1", created), withID("2", stale)))},
 	{name: "change set, one missing", contentType: mixed, body: answer(changeSet(withID("1", created), withID("2", updated)))},
 	{name: "answered in JSON", contentType: "application/json", body: `{"responses":[{"id":"1","status":201,"body":{"accountid":"` + key9 + `"}},{"id":"2","status":204},{"id":"3","status":404}]}`},
@@ -291,17 +308,18 @@ func TestMultipartBatchAnswers(t *testing.T) {
 		"change set":                                {true, [3]want{ok, ok, ok}},
 		"change set, Content-IDs in angle brackets": {true, [3]want{ok, ok, ok}},
 		"change set, no Content-IDs":                {true, [3]want{ok, ok, ok}},
-		"failed change set, its error alone with its Content-ID": {true, [3]want{{errIs: ErrRolledBack, errHas: "record k1 failed"}, {errIs: connectors.ErrStale}, {errIs: ErrRolledBack, errHas: "record k1 failed"}}},
-		"failed change set, one response in its place":           {true, [3]want{groupFailed, groupFailed, groupFailed}},
-		"failed change set, 2xx before the failure":              {true, [3]want{rolled, {errIs: connectors.ErrStale}, rolled}},
-		"change set, one missing":                                {true, [3]want{undecided, undecided, undecided}},
-		"answered in JSON":                                       {false, [3]want{ok, ok, {errIs: connectors.ErrNotFound}}},
-		"no closing delimiter":                                   {false, [3]want{malformed, malformed, malformed}},
-		"no boundary":                                            {false, [3]want{malformed, malformed, malformed}},
-		"not a response":                                         {false, [3]want{malformed, malformed, malformed}},
-		"a part of another type":                                 {false, [3]want{malformed, malformed, malformed}},
-		"Content-Length past the end":                            {false, [3]want{malformed, malformed, malformed}},
-		"plain text":                                             {false, [3]want{{errHas: `of type "text/plain"`}, {errHas: "text/plain"}, {errHas: "text/plain"}}},
+		"failed change set, its error alone with its Content-ID":                    {true, [3]want{{errIs: ErrRolledBack, errHas: "record k1 failed"}, {errIs: connectors.ErrStale}, {errIs: ErrRolledBack, errHas: "record k1 failed"}}},
+		"failed change set, one response in its place":                              {true, [3]want{groupFailed, groupFailed, groupFailed}},
+		"failed change set, 2xx before the failure":                                 {true, [3]want{rolled, {errIs: connectors.ErrStale}, rolled}},
+		"failed change set, one response in its place naming its request (SAP CAP)": {true, [3]want{rolled, {errHas: "428 Precondition Required: 428: Precondition Required"}, rolled}},
+		"change set, one missing":                                                   {true, [3]want{undecided, undecided, undecided}},
+		"answered in JSON":                                                          {false, [3]want{ok, ok, {errIs: connectors.ErrNotFound}}},
+		"no closing delimiter":                                                      {false, [3]want{malformed, malformed, malformed}},
+		"no boundary":                                                               {false, [3]want{malformed, malformed, malformed}},
+		"not a response":                                                            {false, [3]want{malformed, malformed, malformed}},
+		"a part of another type":                                                    {false, [3]want{malformed, malformed, malformed}},
+		"Content-Length past the end":                                               {false, [3]want{malformed, malformed, malformed}},
+		"plain text":                                                                {false, [3]want{{errHas: `of type "text/plain"`}, {errHas: "text/plain"}, {errHas: "text/plain"}}},
 	}
 	for _, a := range multipartAnswers {
 		tt, found := tests[a.name]

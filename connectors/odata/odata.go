@@ -58,6 +58,10 @@ type Client struct {
 	concurrency int
 	batchSize   int    // ops per $batch; <= 1 sends one request per op
 	batchFormat string // connectors.BatchFormatJSON or BatchFormatMultipart
+	// absPaths addresses the requests of a multipart batch by absolute
+	// path, as Dataverse documents, rather than relative to the service
+	// root; see writeHTTPRequest.
+	absPaths bool
 	atomic      bool   // each $batch is one change set: all or nothing
 	altKeys     map[string]connectors.AlternateKey
 	maxBody     int64
@@ -103,6 +107,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 		concurrency: cfg.MaxConcurrency,
 		batchSize:   min(cfg.BatchSize, maxBatchSize),
 		batchFormat: format,
+		absPaths:    isDataverse(base),
 		atomic:      cfg.Atomicity == connectors.AtomicityBatch,
 		altKeys:     cfg.AlternateKeys,
 		maxBody:     opts.MaxBodyBytes,
@@ -148,6 +153,11 @@ func parseBase(raw string) (*url.URL, error) {
 // endpoint is [Organization URI]/api/data/v9.2/).
 var dataverseRoot = regexp.MustCompile(`(?i)/api/data/v[0-9]+(\.[0-9]+)*$`)
 
+// isDataverse reports whether base is the Dataverse Web API's service root.
+func isDataverse(base *url.URL) bool {
+	return dataverseRoot.MatchString(base.Path)
+}
+
 // batchFormat checks a configured batch format, and picks one for an empty
 // setting from the service: multipart for the Dataverse Web API, which is
 // an OData 4.0 service documenting multipart $batch only ("Execute batch
@@ -159,7 +169,7 @@ func batchFormat(setting string, base *url.URL) (string, error) {
 	case connectors.BatchFormatJSON, connectors.BatchFormatMultipart:
 		return setting, nil
 	case "":
-		if dataverseRoot.MatchString(base.Path) {
+		if isDataverse(base) {
 			return connectors.BatchFormatMultipart, nil
 		}
 		return connectors.BatchFormatJSON, nil
