@@ -62,11 +62,11 @@ type Client struct {
 	// path, as Dataverse documents, rather than relative to the service
 	// root; see writeHTTPRequest.
 	absPaths bool
-	atomic      bool   // each $batch is one change set: all or nothing
-	altKeys     map[string]connectors.AlternateKey
-	maxBody     int64
-	log         *slog.Logger
-	schema      schemaCache // Describe's, in metadata.go
+	atomic   bool // each $batch is one change set: all or nothing
+	altKeys  map[string]connectors.AlternateKey
+	maxBody  int64
+	log      *slog.Logger
+	schema   schemaCache // Describe's, in metadata.go
 }
 
 var _ connectors.Connector = (*Client)(nil)
