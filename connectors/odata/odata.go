@@ -60,7 +60,7 @@ type Client struct {
 	batchFormat string // connectors.BatchFormatJSON or BatchFormatMultipart
 	// absPaths addresses the requests of a multipart batch by absolute
 	// path, as Dataverse documents, rather than relative to the service
-	// root; see writeHTTPRequest.
+	// root; see partTarget.
 	absPaths bool
 	atomic   bool // each $batch is one change set: all or nothing
 	altKeys  map[string]connectors.AlternateKey
