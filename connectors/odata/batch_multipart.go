@@ -59,8 +59,8 @@ import (
 func (c *Client) encodeMultipartBatch(ops []batchOp) ([]byte, string, error) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
-	boundary := "batch_" + uuid.NewString()
-	if err := mw.SetBoundary(boundary); err != nil {
+	boundaries := []string{"batch_" + uuid.NewString()}
+	if err := mw.SetBoundary(boundaries[0]); err != nil {
 		return nil, "", fmt.Errorf("encode batch: %w", err)
 	}
 	for _, item := range batchItems(ops) {
@@ -74,7 +74,8 @@ func (c *Client) encodeMultipartBatch(ops []batchOp) ([]byte, string, error) {
 		}
 		var cs bytes.Buffer
 		cw := multipart.NewWriter(&cs)
-		if err := cw.SetBoundary("changeset_" + uuid.NewString()); err != nil {
+		boundaries = append(boundaries, "changeset_"+uuid.NewString())
+		if err := cw.SetBoundary(boundaries[len(boundaries)-1]); err != nil {
 			return nil, "", fmt.Errorf("encode batch: %w", err)
 		}
 		for _, op := range item {
@@ -91,21 +92,22 @@ func (c *Client) encodeMultipartBatch(ops []batchOp) ([]byte, string, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("encode batch: %w", err)
 		}
-		w.Write(cs.Bytes()) // a bytes.Buffer does not fail
+		w.Write(cs.Bytes()) // into buf, a bytes.Buffer: no error
 	}
 	if err := mw.Close(); err != nil {
 		return nil, "", fmt.Errorf("encode batch: %w", err)
 	}
-	body := buf.Bytes()
 	for _, op := range ops {
-		// A body holding the boundary would end its part early. The
-		// boundary is random: only a record that quotes it can, and then
-		// the batch is refused here rather than misread there.
-		if bytes.Contains(op.wr.body, []byte(boundary)) {
-			return nil, "", errors.New("encode batch: a request body holds the multipart boundary")
+		// A body holding a boundary would end its part early. Boundaries
+		// are random: only a record that quotes one can, and then the
+		// batch is refused here rather than misread there.
+		for _, b := range boundaries {
+			if bytes.Contains(op.wr.body, []byte(b)) {
+				return nil, "", errors.New("encode batch: a request body holds the multipart boundary")
+			}
 		}
 	}
-	return body, "multipart/mixed; boundary=" + boundary, nil
+	return buf.Bytes(), "multipart/mixed; boundary=" + boundaries[0], nil
 }
 
 // batchItems splits ops into the body parts of a multipart batch: a run of
