@@ -179,9 +179,14 @@ type Config struct {
 	Timeout time.Duration
 	// MaxRetries bounds attempts per request after the first; <0 means the default.
 	MaxRetries int
-	// BatchSize, when above 1, sends writes in OData JSON $batch requests of
-	// up to that many operations; 0 or 1 sends one request per write.
+	// BatchSize, when above 1, sends writes in OData $batch requests of up
+	// to that many operations; 0 or 1 sends one request per write.
 	BatchSize int
+	// BatchFormat is the wire format of those $batch requests:
+	// BatchFormatJSON (OData 4.01 JSON batch) or BatchFormatMultipart
+	// (multipart/mixed with change sets, OData 4.0). Empty lets the
+	// connector pick from the service (see the odata connector's New).
+	BatchFormat string
 	// RateLimit caps requests per second; 0 means no limit.
 	RateLimit float64
 	// CAFile, when set, names a PEM file of certificate authorities trusted
@@ -202,6 +207,12 @@ type Config struct {
 	// all or nothing.
 	Atomicity string
 }
+
+// $batch wire formats of Config.BatchFormat.
+const (
+	BatchFormatJSON      = "json"
+	BatchFormatMultipart = "multipart"
+)
 
 // Write atomicity of Config.Atomicity.
 const (

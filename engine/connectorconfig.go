@@ -19,6 +19,7 @@ func ConnectorConfig(c *mappings.Connector) connectors.Config {
 		Resources: resources(c.Entities),
 		// Added for issue 6b (alternate keys, change sets).
 		AlternateKeys: alternateKeys(c.Entities), Atomicity: c.Atomicity,
+		BatchFormat: c.BatchFormat,
 	}
 }
 

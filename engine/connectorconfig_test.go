@@ -50,3 +50,31 @@ fields:
 		t.Errorf("contacts: LookupKey %q, want contactid (the primary key the CONTACT mapping uses)", got)
 	}
 }
+
+// TestConnectorConfigBatchFormat checks that batch_format reaches the
+// connector, and that leaving it out leaves the choice to the connector.
+func TestConnectorConfigBatchFormat(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "coupler.yaml"), `version: 1
+connectors:
+  bc: { type: odata, base_url: "http://bc.example", batch_size: 50, batch_format: json }
+  dataverse: { type: odata, base_url: "http://dv.example/api/data/v9.2", batch_size: 50 }
+mappings: ["m/*.yaml"]
+`)
+	writeFile(t, filepath.Join(dir, "m", "customer.yaml"), `name: CUSTOMER
+table: { connector: bc, entity: customers, key: id }
+integration: { connector: dataverse, entity: accounts, key: accountid }
+fields:
+  - { field: number, integration_field: accountnumber }
+`)
+	p, diags := mappings.Load(dir, mappings.LoadOptions{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if got := engine.ConnectorConfig(p.Connector("bc")).BatchFormat; got != "json" {
+		t.Errorf("bc: BatchFormat %q, want json", got)
+	}
+	if got := engine.ConnectorConfig(p.Connector("dataverse")).BatchFormat; got != "" {
+		t.Errorf("dataverse: BatchFormat %q, want none (the connector picks)", got)
+	}
+}

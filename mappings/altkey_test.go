@@ -14,8 +14,8 @@ func TestLoadAlternateKeysAndAtomicity(t *testing.T) {
 		t.Fatalf("unexpected diagnostics:\n%v", diags)
 	}
 	c := p.Connector("crm")
-	if c.Atomicity != "batch" || c.BatchSize != 100 {
-		t.Errorf("atomicity %q, batch_size %d", c.Atomicity, c.BatchSize)
+	if c.Atomicity != "batch" || c.BatchSize != 100 || c.BatchFormat != "multipart" {
+		t.Errorf("atomicity %q, batch_size %d, batch_format %q", c.Atomicity, c.BatchSize, c.BatchFormat)
 	}
 	if got := c.Entities["accounts"].AlternateKey; !reflect.DeepEqual(got, []string{"accountnumber"}) {
 		t.Errorf("accounts alternate_key = %v", got)

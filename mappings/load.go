@@ -216,6 +216,9 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 		"atomicity": func(_, v *yaml.Node) {
 			c.Atomicity = decodeAtomicity(d, v, what)
 		},
+		"batch_format": func(_, v *yaml.Node) {
+			c.BatchFormat = decodeBatchFormat(d, v, what)
+		},
 		"max_concurrency": func(_, v *yaml.Node) {
 			c.MaxConcurrency, _ = d.integer(v, what+": max_concurrency", 1, 256)
 		},
@@ -352,14 +355,15 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 
 // checkTypeSettings reports the settings the connector's type ignores, at
 // the setting, so that they do not pass silently: the rest connector sends
-// one request per record (no $batch, so no batch_size or change sets),
+// one request per record (no $batch, so no batch_size, batch format or
+// change sets),
 // writes lookups as plain values and addresses records by its own paths
 // (no alternate keys); an odata change set needs $batch requests. An error
 // when the connector is built would carry no file:line:col.
 func checkTypeSettings(d *decoder, n *yaml.Node, what string, c *Connector) {
 	switch c.Type {
 	case "rest":
-		for _, key := range []string{"batch_size", "atomicity"} {
+		for _, key := range []string{"batch_size", "atomicity", "batch_format"} {
 			if k := keyNode(n, key); k != nil {
 				d.errorf(k, "%s: %s is for type odata ($batch requests); a rest connector sends one request per record", what, key)
 			}
@@ -388,6 +392,9 @@ func checkTypeSettings(d *decoder, n *yaml.Node, what string, c *Connector) {
 	case "odata":
 		if k := keyNode(n, "atomicity"); k != nil && c.Atomicity == connectors.AtomicityBatch && c.BatchSize <= 1 {
 			d.errorf(k, "%s: atomicity: batch needs batch_size above 1: change sets travel in $batch requests; add e.g. batch_size: 100", what)
+		}
+		if k := keyNode(n, "batch_format"); k != nil && c.BatchSize <= 1 {
+			d.errorf(k, "%s: batch_format is the format of $batch requests, which only batch_size above 1 sends; add e.g. batch_size: 100", what)
 		}
 	}
 }

@@ -94,6 +94,10 @@ type Connector struct {
 	RateLimit float64
 	// BatchSize, above 1, sends writes in $batch requests of that many.
 	BatchSize int
+	// BatchFormat is connectors.BatchFormatJSON or BatchFormatMultipart, the
+	// wire format of those $batch requests; "" lets the connector choose
+	// from the service.
+	BatchFormat string
 	// Atomicity is connectors.AtomicityRecord ("" too) or AtomicityBatch:
 	// each $batch one change set, written all or nothing.
 	Atomicity string

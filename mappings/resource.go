@@ -236,6 +236,15 @@ func decodeAtomicity(d *decoder, v *yaml.Node, what string) string {
 	return s
 }
 
+// decodeBatchFormat decodes a connector's batch_format: json or multipart.
+func decodeBatchFormat(d *decoder, v *yaml.Node, what string) string {
+	s, ok := d.nonEmpty(v, what+": batch_format")
+	if ok && s != connectors.BatchFormatJSON && s != connectors.BatchFormatMultipart {
+		d.errorf(v, "%s: batch_format must be json (OData 4.01 JSON batches, as Business Central documents) or multipart (multipart/mixed with change sets, as Dataverse documents), not %q", what, s)
+	}
+	return s
+}
+
 // checkSincePaging warns when an entity asks for an incremental read by
 // since.param and pages by offset or page number: the list is then sorted
 // by something that changes while it is read (often updated_at), and a

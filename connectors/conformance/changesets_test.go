@@ -15,27 +15,39 @@ import (
 )
 
 // TestCAPChangeSets writes through $batch change sets (atomicity: batch)
-// into SAP CAP: a batch holding a stale update must leave every record of
-// it as it was and report each as failed, while the same writes with the
-// default atomicity fail the stale record only.
+// into SAP CAP, in multipart and in JSON batches: a batch holding a stale
+// update must leave every record of it as it was and report each as
+// failed, while the same writes with the default atomicity fail the stale
+// record only.
 func TestCAPChangeSets(t *testing.T) {
-	testChangeSets(t, conformance.StartCAP(t))
+	root := conformance.StartCAP(t)
+	for _, format := range []string{connectors.BatchFormatMultipart, connectors.BatchFormatJSON} {
+		t.Run(format, func(t *testing.T) { testChangeSets(t, root, format) })
+	}
 }
 
 // TestFakeChangeSets is TestCAPChangeSets against the fake CRM, which runs
-// without node.
+// without node: in multipart batches, the only format it takes (as
+// Dataverse), and in JSON batches once it is made to take them.
 func TestFakeChangeSets(t *testing.T) {
-	s := fake.NewCRM()
-	s.SetClock(steppingClock())
-	srv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", s))
-	defer srv.Close()
-	testChangeSets(t, srv.URL+"/api/data/v9.2")
+	for _, format := range []string{connectors.BatchFormatMultipart, connectors.BatchFormatJSON} {
+		t.Run(format, func(t *testing.T) {
+			s := fake.NewCRM()
+			if format == connectors.BatchFormatJSON {
+				s.SetBatchFormats(fake.BatchJSON)
+			}
+			s.SetClock(steppingClock())
+			srv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", s))
+			defer srv.Close()
+			testChangeSets(t, srv.URL+"/api/data/v9.2", format)
+		})
+	}
 }
 
-func testChangeSets(t *testing.T, base string) {
+func testChangeSets(t *testing.T, base, format string) {
 	accounts := connectors.Entity{Name: "accounts", Key: "accountid", Modified: "modifiedon"}
 	conn := func(atomicity string) connectors.Connector {
-		c, err := connectors.New(connectors.Config{Name: "crm", Type: "odata", BaseURL: base, MaxRetries: 2, BatchSize: 10, Atomicity: atomicity})
+		c, err := connectors.New(connectors.Config{Name: "crm", Type: "odata", BaseURL: base, MaxRetries: 2, BatchSize: 10, BatchFormat: format, Atomicity: atomicity})
 		if err != nil {
 			t.Fatal(err)
 		}

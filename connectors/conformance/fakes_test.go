@@ -54,6 +54,55 @@ func TestFakeOData(t *testing.T) {
 	})
 }
 
+// TestFakeODataBatch runs the suite with every write in a $batch request:
+// against the fake ERP in JSON batches, which Business Central documents,
+// and against the fake CRM in multipart batches, the only ones it takes,
+// as Dataverse. Neither sets batch_format: its default follows the
+// service's URL.
+func TestFakeODataBatch(t *testing.T) {
+	t.Run("ERP json", func(t *testing.T) {
+		erp := fake.NewERP()
+		erp.SetClock(steppingClock())
+		srv := httptest.NewServer(http.StripPrefix("/api/v2.0", erp))
+		defer srv.Close()
+		conformance.Run(t, conformance.Target{
+			BaseURL: srv.URL + "/api/v2.0",
+			New: func(base string) (connectors.Connector, error) {
+				return connectors.New(connectors.Config{Name: "bc", Type: "odata", BaseURL: base, PageSize: 3, MaxRetries: 2, BatchSize: 10})
+			},
+			Entity:   connectors.Entity{Name: "customers", Key: "id", Modified: "lastModifiedDateTime"},
+			PageSize: 3,
+			Record: func(i int) connectors.Record {
+				r := fake.Customer(i)
+				delete(r, "id")
+				delete(r, "lastModifiedDateTime")
+				return r
+			},
+			Field:      "displayName",
+			MissingKey: uuid.NewString(),
+		})
+	})
+	t.Run("CRM multipart", func(t *testing.T) {
+		crm := fake.NewCRM()
+		crm.SetClock(steppingClock())
+		srv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", crm))
+		defer srv.Close()
+		conformance.Run(t, conformance.Target{
+			BaseURL: srv.URL + "/api/data/v9.2",
+			New: func(base string) (connectors.Connector, error) {
+				return connectors.New(connectors.Config{Name: "dataverse", Type: "odata", BaseURL: base, PageSize: 3, MaxRetries: 2, BatchSize: 10})
+			},
+			Entity:   connectors.Entity{Name: "accounts", Key: "accountid", Modified: "modifiedon"},
+			PageSize: 3,
+			Record: func(i int) connectors.Record {
+				return connectors.Record{"name": fmt.Sprintf("Account %d", i), "accountnumber": fmt.Sprintf("A%d", i)}
+			},
+			Field:      "name",
+			MissingKey: uuid.NewString(),
+		})
+	})
+}
+
 // restResource describes the resttest API the way a project file would.
 var restResource = connectors.Resource{
 	Records: "data", Record: "data", Key: "id", ETag: "version",

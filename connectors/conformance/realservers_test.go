@@ -15,10 +15,29 @@ import (
 // a real OData v4 server, serving accounts shaped like Dataverse's.
 func TestCAPOData(t *testing.T) {
 	root := conformance.StartCAP(t)
-	conformance.Run(t, conformance.Target{
+	conformance.Run(t, capTarget(root, connectors.Config{}))
+}
+
+// TestCAPODataBatch runs the suite against SAP CAP with every write in a
+// $batch request, in each format: CAP serves both the multipart format of
+// OData 4.0 and the JSON format of OData 4.01.
+func TestCAPODataBatch(t *testing.T) {
+	root := conformance.StartCAP(t)
+	for _, format := range []string{connectors.BatchFormatMultipart, connectors.BatchFormatJSON} {
+		t.Run(format, func(t *testing.T) {
+			conformance.Run(t, capTarget(root, connectors.Config{BatchSize: 10, BatchFormat: format}))
+		})
+	}
+}
+
+// capTarget is the suite's target for the CAP service at root, with the
+// connector settings of cfg.
+func capTarget(root string, cfg connectors.Config) conformance.Target {
+	return conformance.Target{
 		BaseURL: root,
 		New: func(base string) (connectors.Connector, error) {
-			return connectors.New(connectors.Config{Name: "cap", Type: "odata", BaseURL: base, MaxRetries: 2})
+			cfg.Name, cfg.Type, cfg.BaseURL, cfg.MaxRetries = "cap", "odata", base, 2
+			return connectors.New(cfg)
 		},
 		Entity: connectors.Entity{Name: "accounts", Key: "accountid", Modified: "modifiedon"},
 		// The service pages at 20 (@cds.query.limit); CAP ignores
@@ -29,7 +48,7 @@ func TestCAPOData(t *testing.T) {
 		},
 		Field:      "name",
 		MissingKey: uuid.NewString(),
-	})
+	}
 }
 
 // TestJSONServerREST runs the suite through the generic REST connector

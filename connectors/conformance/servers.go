@@ -57,7 +57,7 @@ func needNode(t testing.TB, module string) (node, dir string) {
 
 // StartCAP starts SAP CAP (@sap/cds with @cap-js/sqlite, in memory) on
 // loopback with the Dataverse-shaped model in testdata/servers/cap, and
-// returns the service root, e.g. http://localhost:41234/api/data/v9.2. The
+// returns the service root, e.g. http://localhost:41234/odata/v4/crm. The
 // server stops when the test ends. It skips the test when node or the
 // packages are missing, unless COUPLER_REQUIRE_REAL_SERVERS=1.
 func StartCAP(t testing.TB) string {
@@ -67,7 +67,7 @@ func StartCAP(t testing.TB) string {
 	cmd.Dir = filepath.Join(dir, "cap")
 	cmd.Env = append(os.Environ(), "PORT=0", "NODE_ENV=development", "CDS_LOG_LEVELS_CDS=warn", "NO_COLOR=1")
 	root := start(t, cmd, regexp.MustCompile(`server listening on \{ url: '(http://[^']+)'`))
-	return root + "/api/data/v9.2"
+	return root + "/odata/v4/crm"
 }
 
 // StartJSONServer starts json-server 0.17 on loopback with a copy of

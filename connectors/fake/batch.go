@@ -34,19 +34,65 @@ type batchResponse struct {
 	Body           json.RawMessage   `json:"body,omitempty"`
 }
 
-// serveBatch answers POST /$batch in the OData 4.01 JSON format. Requests
+// BatchFormats is a set of $batch formats a Server accepts.
+type BatchFormats uint8
+
+// The $batch formats.
+const (
+	// BatchJSON is the OData 4.01 JSON batch format
+	// ({"requests":[…]}, Content-Type: application/json).
+	BatchJSON BatchFormats = 1 << iota
+	// BatchMultipart is the multipart/mixed batch format of OData 4.0,
+	// with change sets (multipart.go).
+	BatchMultipart
+)
+
+// SetBatchFormats sets the $batch formats the server accepts (New: both).
+// A request in another format is refused; see serveBatch.
+func (s *Server) SetBatchFormats(f BatchFormats) {
+	s.batchFormats.Store(uint32(f))
+}
+
+// serveBatch answers POST /$batch in the formats the server accepts,
+// chosen by the request's Content-Type.
+//
+// A server that accepts multipart only (NewCRM) refuses any other type
+// as Dataverse does: its Web API is an OData 4.0 service, and "the POST
+// request containing the batch must have a Content-Type header with a
+// value set to multipart/mixed" ("Execute batch operations using the Web
+// API"). The documentation does not show the refusal; the answer is the
+// one Microsoft's own Dataverse client expects for it (tests of the batch
+// client in microsoft/PowerPlatform-DataverseClient-Python: 400, error
+// code 0x80048d19, "The batch request must have Content-Type
+// multipart/mixed."), a 4xx as OData 4.01 Part 1, 11.7 requires for a
+// batch request with invalid headers. Other servers answer 415.
+func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
+	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	formats := BatchFormats(s.batchFormats.Load())
+	switch {
+	case mt == "multipart/mixed" && formats&BatchMultipart != 0:
+		s.serveMultipartBatch(w, r, params["boundary"])
+	case mt == "application/json" && formats&BatchJSON != 0:
+		s.serveJSONBatch(w, r)
+	case formats == BatchMultipart:
+		writeStatus(w, http.StatusBadRequest, "0x80048d19", "The batch request must have Content-Type multipart/mixed.")
+	case formats == BatchJSON:
+		writeStatus(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType",
+			"only JSON batches (Content-Type: application/json) are supported")
+	default:
+		writeStatus(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType",
+			"a batch must be multipart/mixed or application/json")
+	}
+}
+
+// serveJSONBatch answers a $batch in the OData 4.01 JSON format. Requests
 // run one after another, each as if sent on its own (but neither counted
 // nor throttled: the batch is one request). As the protocol says, the batch
 // stops at the first failed request unless the client sent
 // Prefer: odata.continue-on-error; a request whose dependsOn names a failed
 // request answers 424. Requests sharing an atomicityGroup (a change set)
 // must be adjacent and succeed or fail together; see runGroup.
-func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		writeStatus(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType",
-			"only JSON batches (Content-Type: application/json) are supported")
-		return
-	}
+func (s *Server) serveJSONBatch(w http.ResponseWriter, r *http.Request) {
 	var batch struct {
 		Requests []batchRequest `json:"requests"`
 	}
@@ -63,15 +109,7 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	continueOnError := false
-	for _, line := range r.Header.Values("Prefer") {
-		for pref := range strings.SplitSeq(line, ",") {
-			name, val, _ := strings.Cut(strings.TrimSpace(pref), "=")
-			if strings.EqualFold(name, "odata.continue-on-error") && !strings.EqualFold(strings.TrimSpace(val), "false") {
-				continueOnError = true
-			}
-		}
-	}
+	continueOnError := preferContinueOnError(r)
 
 	failed := map[string]bool{}
 	out := struct {
@@ -119,6 +157,21 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// preferContinueOnError reports whether r asks for
+// Prefer: odata.continue-on-error (OData 4.01 Part 1, 8.2.8.3): a batch
+// then goes on after a failed request.
+func preferContinueOnError(r *http.Request) bool {
+	for _, line := range r.Header.Values("Prefer") {
+		for pref := range strings.SplitSeq(line, ",") {
+			name, val, _ := strings.Cut(strings.TrimSpace(pref), "=")
+			if strings.EqualFold(name, "odata.continue-on-error") && !strings.EqualFold(strings.TrimSpace(val), "false") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // runBatched performs one request of a batch through the ordinary routing.

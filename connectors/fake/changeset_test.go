@@ -10,7 +10,7 @@ import (
 )
 
 func TestBatchAtomicityGroups(t *testing.T) {
-	s, c := crmClient(t)
+	s, c := jsonCRMClient(t)
 	a, _ := s.Put("accounts", connectors.Record{"name": "a"})
 	b, _ := s.Put("accounts", connectors.Record{"name": "b"})
 	batch := `{"requests":[
@@ -65,7 +65,7 @@ func TestBatchAtomicityGroups(t *testing.T) {
 }
 
 func TestBatchAtomicityGroupRefusals(t *testing.T) {
-	_, c := crmClient(t)
+	_, c := jsonCRMClient(t)
 	for name, body := range map[string]string{
 		"not adjacent": `{"requests":[{"id":"1","atomicityGroup":"g","method":"POST","url":"accounts","body":{}},{"id":"2","method":"POST","url":"accounts","body":{}},{"id":"3","atomicityGroup":"g","method":"POST","url":"accounts","body":{}}]}`,
 		"a read":       `{"requests":[{"id":"1","atomicityGroup":"g","method":"GET","url":"accounts"}]}`,

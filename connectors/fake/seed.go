@@ -32,8 +32,11 @@ var accountFields = []string{
 // bc-dataverse mappings read: vendors, contacts, salespeople, currencies,
 // paymentTerms, shipmentMethods, shippingAgents, unitsOfMeasure, items,
 // resources, opportunities, salesOrders and salesInvoices, shaped the same
-// way and typed for $metadata. Seed it with SeedCustomers, or with SeedAll
-// for the whole default set.
+// way and typed for $metadata. Its /$batch takes JSON, which Business
+// Central documents ("Using OData transactional $batch requests":
+// Content-Type application/json, "Required for JSON Batch content"), and
+// multipart. Seed it with SeedCustomers, or with SeedAll for the whole
+// default set.
 func NewERP() *Server {
 	s := New(bcEntitySets()...)
 	s.SetNamespace("Microsoft.NAV")
@@ -55,7 +58,9 @@ func caseFunctions(why string) map[string]string {
 // precision, and beside it every other set the bundled bc-dataverse mappings
 // use: contacts, systemusers, transactioncurrencies, stringmaps,
 // uomschedules, products, opportunities, salesorders and invoices, with their
-// lookups (ownerid -> systemusers, ...) declared. It starts empty.
+// lookups (ownerid -> systemusers, ...) declared. Its /$batch takes the
+// multipart format only, as Dataverse documents (see serveBatch). It
+// starts empty.
 func NewCRM() *Server {
 	s := New(dataverseEntitySets()...)
 	s.SetNamespace("Microsoft.Dynamics.CRM")
@@ -63,6 +68,7 @@ func NewCRM() *Server {
 	// functions it supports are contains, endswith and startswith; the
 	// rest of its functions are its own (Microsoft.Dynamics.CRM.*).
 	s.refusedFunctions = caseFunctions("the Dataverse Web API implements the OData functions contains, endswith and startswith only (Filter rows using OData)")
+	s.SetBatchFormats(BatchMultipart)
 	return s
 }
 

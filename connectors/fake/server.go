@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -62,6 +63,8 @@ type Server struct {
 	// refusedFunctions names the $filter functions the service does not
 	// implement, with the documentation that says so; fixed after New.
 	refusedFunctions map[string]string
+
+	batchFormats atomic.Uint32 // BatchFormats accepted at /$batch
 }
 
 // New returns a server serving sets. Sets with an empty Name or Key are
@@ -75,6 +78,7 @@ func New(sets ...EntitySet) *Server {
 		s.tables[def.Name] = newTable(def)
 	}
 	s.ctl.reset()
+	s.SetBatchFormats(BatchJSON | BatchMultipart)
 	return s
 }
 

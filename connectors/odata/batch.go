@@ -1,14 +1,13 @@
 package odata
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/couplerhq/coupler/connectors"
@@ -19,39 +18,42 @@ import (
 // limit); a larger Config.BatchSize is lowered to it.
 const maxBatchSize = 1000
 
-// batchPart is one request of an OData 4.01 JSON batch.
-type batchPart struct {
-	ID             string            `json:"id"`
-	AtomicityGroup string            `json:"atomicityGroup,omitempty"`
-	Method         string            `json:"method"`
-	URL            string            `json:"url"`
-	Headers        map[string]string `json:"headers,omitempty"`
-	Body           json.RawMessage   `json:"body,omitempty"`
+// batchOp is one write of a $batch, before it is put in a wire format:
+// its request id (the JSON "id", the multipart Content-ID), its change set
+// ("" for none) and the request it stands for.
+type batchOp struct {
+	id    string
+	group string
+	wr    writeRequest
 }
 
-// batchAnswer is the server's answer to one batchPart.
+// batchAnswer is the server's answer to one batchOp, whatever the wire
+// format. ID is the request id it answers; an answer that stands for a
+// whole change set has an ID of none of its requests and Group set.
 type batchAnswer struct {
-	ID             string            `json:"id"`
-	AtomicityGroup string            `json:"atomicityGroup"`
-	Status         int               `json:"status"`
-	Headers        map[string]string `json:"headers"`
-	Body           json.RawMessage   `json:"body"`
+	ID     string
+	Group  string
+	Status int
+	Header http.Header
+	Body   []byte // raw, nil for none
 }
 
 // writeBatched is Write for Config.BatchSize > 1. The ops are sent in
-// chunks of c.batchSize as JSON $batch requests
+// chunks of c.batchSize as $batch requests
 //
-//	POST {base}/$batch   Prefer: odata.continue-on-error
-//	{"requests":[{"id","method","url","headers","body"}, …]}
+//	POST {root}/$batch   Prefer: odata.continue-on-error
 //
-// with up to MaxConcurrency chunks in flight. Each op is the same request
-// the single path would send (prepareWrite), addressed relative to the
-// service root. By default no atomicity groups are used: each record
-// succeeds or fails on its own, and its answer becomes a WriteResult
-// exactly as a response of its own would. With Config.Atomicity "batch"
-// each chunk is one atomicity group (change set), and its results are all
-// or nothing (settleGroup). When the $batch request itself fails (after
-// the transport's retries) every op of the chunk gets that error. Context
+// in the connector's batch format: OData 4.01 JSON
+// ({"requests":[{"id","method","url","headers","body"}, …]}, batch_json.go)
+// or OData 4.0 multipart/mixed (one application/http part per request,
+// batch_multipart.go), with up to MaxConcurrency chunks in flight. Each op
+// is the same request the single path would send (encodeWrite). By default
+// no change sets are used: each record succeeds or fails on its own, and
+// its answer becomes a WriteResult exactly as a response of its own would.
+// With Config.Atomicity "batch" each chunk is one change set (a JSON
+// atomicity group, a multipart change set), and its results are all or
+// nothing (settleGroup). When the $batch request itself fails (after the
+// transport's retries) every op of the chunk gets that error. Context
 // cancellation behaves as in Write.
 func (c *Client) writeBatched(ctx context.Context, e connectors.Entity, ops []connectors.WriteOp) ([]connectors.WriteResult, error) {
 	results := make([]connectors.WriteResult, len(ops))
@@ -94,8 +96,8 @@ func (c *Client) writeChunk(ctx context.Context, e connectors.Entity, ops []conn
 		results[i] = connectors.WriteResult{Key: ops[i].Key, Err: wrap(string(ops[i].Op), e.Name, ops[i].Key, err)}
 	}
 	wrs := make([]writeRequest, len(ops))
-	parts := make([]batchPart, 0, len(ops))
-	index := make(map[string]int, len(ops)) // part id -> op index
+	batch := make([]batchOp, 0, len(ops))
+	index := make(map[string]int, len(ops)) // request id -> op index
 	k := c.keyer(e)
 	for i, op := range ops {
 		wr, err := c.encodeWrite(k, e, op)
@@ -108,19 +110,20 @@ func (c *Client) writeChunk(ctx context.Context, e connectors.Entity, ops []conn
 			continue
 		}
 		wrs[i] = wr
-		id := strconv.Itoa(i + 1)
-		index[id] = i
-		p := c.batchPart(id, wr)
+		// Numeric ids: a multipart Content-ID must not read as a system
+		// resource such as $batch when referenced (OData 4.01, 11.7.4).
+		b := batchOp{id: strconv.Itoa(i + 1), wr: wr}
 		if c.atomic {
-			p.AtomicityGroup = changeSetID
+			b.group = changeSetID
 		}
-		parts = append(parts, p)
+		index[b.id] = i
+		batch = append(batch, b)
 	}
-	if len(parts) == 0 {
+	if len(batch) == 0 {
 		return
 	}
 
-	answers, err := c.sendBatch(ctx, parts)
+	answers, err := c.sendBatch(ctx, batch)
 	if err != nil {
 		for _, i := range index {
 			fail(i, fmt.Errorf("$batch: %w", err))
@@ -131,7 +134,7 @@ func (c *Client) writeChunk(ctx context.Context, e connectors.Entity, ops []conn
 	var groupErr *batchAnswer // an answer for the change set as a whole
 	for _, a := range answers {
 		i, ok := index[a.ID]
-		if !ok && c.atomic && (a.ID == changeSetID || a.AtomicityGroup == changeSetID) && (a.Status < 200 || a.Status > 299) {
+		if !ok && c.atomic && (a.ID == changeSetID || a.Group == changeSetID) && (a.Status < 200 || a.Status > 299) {
 			groupErr = &a
 			continue
 		}
@@ -183,8 +186,9 @@ func (c *Client) settleGroup(e connectors.Entity, ops []connectors.WriteOp, wrs 
 	case cause >= 0:
 		why = fmt.Errorf("record %s failed: %v", opName(ops[cause], cause), results[cause].Err)
 	case groupErr != nil:
-		why = c.batchResult(e, connectors.WriteOp{Op: ops[0].Op}, wrs[0], *groupErr).Err
-		why = fmt.Errorf("the change set failed: %v", why)
+		// An answer for the whole change set was the answer to none of
+		// its requests: it names no request's method or URL.
+		why = fmt.Errorf("the change set failed: %v", answerError("", "", *groupErr))
 	default:
 		for i := range ops {
 			if !done[i] {
@@ -230,99 +234,110 @@ func opName(op connectors.WriteOp, i int) string {
 	return fmt.Sprintf("#%d (a create)", i+1)
 }
 
-// batchPart encodes wr as a part of a batch. Its url is relative to the
-// service root, carrying the root's query if it has one.
-func (c *Client) batchPart(id string, wr writeRequest) batchPart {
-	p := batchPart{ID: id, Method: wr.method, URL: wr.resource, Headers: map[string]string{}}
-	if c.base.RawQuery != "" {
-		p.URL += "?" + c.base.RawQuery
-	}
-	// Header names go lower-case, as the OData JSON batch examples write
-	// them: SAP CAP matches them case-sensitively and, sent "If-Match",
-	// answers 428 Precondition Required (found by the e2e test against it).
-	for k := range wr.header {
-		p.Headers[strings.ToLower(k)] = wr.header.Get(k)
-	}
-	if wr.body != nil {
-		p.Headers["content-type"] = "application/json" // as newRequest sets it
-		p.Body = wr.body
-	}
-	return p
+// batchURL is where $batch requests are sent: the batch endpoint, "$batch"
+// relative to the service root (OData 4.01 Part 1, 11.7).
+func (c *Client) batchURL() string {
+	return c.resourceURL("$batch")
 }
 
-// sendBatch posts parts to {base}/$batch and returns the answers. An error
-// is for the batch as a whole.
-func (c *Client) sendBatch(ctx context.Context, parts []batchPart) ([]batchAnswer, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(struct {
-		Requests []batchPart `json:"requests"`
-	}{parts}); err != nil {
-		return nil, fmt.Errorf("encode batch: %w", err)
+// sendBatch posts ops as one $batch request in the connector's format and
+// returns the answers. An error is for the batch as a whole. The answers
+// are decoded by the response's media type, not by what was sent: a
+// service may answer a multipart batch in JSON or the other way round
+// (OData 4.01 lets the Accept header choose).
+func (c *Client) sendBatch(ctx context.Context, ops []batchOp) ([]batchAnswer, error) {
+	var (
+		body        []byte
+		contentType string
+		err         error
+	)
+	switch c.batchFormat {
+	case connectors.BatchFormatMultipart:
+		body, contentType, err = c.encodeMultipartBatch(ops)
+	default:
+		body, contentType, err = c.encodeJSONBatch(ops)
 	}
-	req, err := c.newRequest(ctx, http.MethodPost, c.resourceURL("$batch"), buf.Bytes())
 	if err != nil {
 		return nil, err
 	}
+	req, err := c.newRequest(ctx, http.MethodPost, c.batchURL(), body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Accept", mediaTypeOf(contentType))
 	req.Header.Set("Prefer", "odata.continue-on-error")
 	if c.atomic {
 		// Business Central makes a $batch transactional by this header
 		// (its documented way), not by atomicity groups; services that
-		// honour the groups (Dataverse, SAP CAP) ignore it.
+		// honour change sets (Dataverse, SAP CAP) ignore it.
 		req.Header.Set("Isolation", "snapshot")
 	}
 	resp, err := c.do(req)
 	if err != nil {
-		return nil, err
+		return nil, c.batchRefused(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(transport.LimitReader(resp.Body, c.maxBody))
+	raw, err := io.ReadAll(transport.LimitReader(resp.Body, c.maxBody))
 	if err != nil {
 		return nil, fmt.Errorf("read response of POST %s: %w", redact(req.URL), err)
 	}
-	var out struct {
-		Responses []batchAnswer `json:"responses"`
+	got := resp.Header.Get("Content-Type")
+	switch mediaTypeOf(got) {
+	case "multipart/mixed":
+		return decodeMultipartBatch(got, raw, ops)
+	case "application/json":
+		return decodeJSONBatch(raw)
+	default:
+		return nil, fmt.Errorf("the $batch response is of type %q, neither multipart/mixed nor application/json", got)
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&out); err != nil {
-		return nil, fmt.Errorf("decode batch response: %w", at(dec, err))
+}
+
+// batchRefused adds to the error of a $batch request refused as a whole
+// (400, 415) the likely cause when it was sent in JSON: a service that
+// speaks OData 4.0 only, like Dataverse, takes multipart batches only.
+func (c *Client) batchRefused(err error) error {
+	var oe *Error
+	if c.batchFormat == connectors.BatchFormatMultipart || !errors.As(err, &oe) ||
+		(oe.StatusCode != http.StatusBadRequest && oe.StatusCode != http.StatusUnsupportedMediaType) {
+		return err
 	}
-	return out.Responses, nil
+	return fmt.Errorf("%w (this request was a JSON $batch; a service that takes multipart $batch requests only, as Dataverse does, needs batch_format: multipart)", err)
+}
+
+// mediaTypeOf is the lower-case media type of a Content-Type value,
+// without parameters, or "" when it does not parse.
+func mediaTypeOf(contentType string) string {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return ""
+	}
+	return mt
+}
+
+// answerError is the *Error of a failed answer to the request method url.
+func answerError(method, url string, a batchAnswer) *Error {
+	body := a.Body
+	if len(body) > maxErrorBody {
+		body = body[:maxErrorBody]
+	}
+	oe := &Error{Method: method, URL: url, StatusCode: a.Status, Status: strconv.Itoa(a.Status) + " " + http.StatusText(a.Status)}
+	oe.Code, oe.Message = errorDetail(body)
+	return oe
 }
 
 // batchResult turns the answer to op into its WriteResult as writeOne would
 // from a response of its own: a non-2xx status becomes an *Error (412 and
 // 404 marked by resultError), a 2xx goes through result.
 func (c *Client) batchResult(e connectors.Entity, op connectors.WriteOp, wr writeRequest, a batchAnswer) connectors.WriteResult {
-	header := http.Header{}
-	for k, v := range a.Headers {
-		header.Set(k, v)
-	}
-	body := []byte(a.Body)
-	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '"' {
-		// A non-JSON body travels as a JSON string.
-		var s string
-		if json.Unmarshal(t, &s) == nil {
-			body = []byte(s)
-		}
-	} else if string(t) == "null" {
-		body = nil
+	header := a.Header
+	if header == nil {
+		header = http.Header{}
 	}
 	if a.Status < 200 || a.Status > 299 {
-		oe := &Error{
-			Method:     wr.method,
-			URL:        redactString(c.resourceURL(wr.resource)),
-			StatusCode: a.Status,
-			Status:     strconv.Itoa(a.Status) + " " + http.StatusText(a.Status),
-		}
-		if len(body) > maxErrorBody {
-			body = body[:maxErrorBody]
-		}
-		oe.Code, oe.Message = errorDetail(body)
-		return resultError(e, op, oe)
+		return resultError(e, op, answerError(wr.method, redactString(c.resourceURL(wr.resource)), a))
 	}
-	res, err := result(c.keyer(e), e, op, writeResponse{status: a.Status, header: header, body: body})
+	res, err := result(c.keyer(e), e, op, writeResponse{status: a.Status, header: header, body: a.Body})
 	if err != nil {
 		return connectors.WriteResult{Key: op.Key, Err: wrap(string(op.Op), e.Name, op.Key, err)}
 	}

@@ -20,9 +20,13 @@ type Error struct {
 	Code, Message string
 }
 
-// Error implements error.
+// Error implements error. Without Method and URL (an answer for a whole
+// change set, which no single request had) it starts at the status.
 func (e *Error) Error() string {
-	s := e.Method + " " + e.URL + ": " + e.Status
+	s := e.Status
+	if e.Method != "" || e.URL != "" {
+		s = e.Method + " " + e.URL + ": " + s
+	}
 	switch {
 	case e.Code != "" && e.Message != "":
 		s += ": " + e.Code + ": " + e.Message

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sync/atomic"
 
 	"github.com/couplerhq/coupler/connectors"
@@ -56,13 +57,18 @@ type Client struct {
 	http        *http.Client
 	pageSize    int
 	concurrency int
-	batchSize   int  // ops per $batch; <= 1 sends one request per op
-	atomic      bool // each $batch is one change set: all or nothing
-	altKeys     map[string]connectors.AlternateKey
-	maxBody     int64
-	log         *slog.Logger
-	schema      schemaCache // Describe's, in metadata.go
-	noFold      atomic.Bool // the service refused tolower: see GetFolded
+	batchSize   int    // ops per $batch; <= 1 sends one request per op
+	batchFormat string // connectors.BatchFormatJSON or BatchFormatMultipart
+	// absPaths addresses the requests of a multipart batch by absolute
+	// path, as Dataverse documents, rather than relative to the service
+	// root; see partTarget.
+	absPaths bool
+	atomic   bool // each $batch is one change set: all or nothing
+	altKeys  map[string]connectors.AlternateKey
+	maxBody  int64
+	log      *slog.Logger
+	schema   schemaCache // Describe's, in metadata.go
+	noFold   atomic.Bool // the service refused tolower: see GetFolded
 }
 
 var _ connectors.Connector = (*Client)(nil)
@@ -89,6 +95,10 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 	if cfg.Atomicity == connectors.AtomicityBatch && cfg.BatchSize <= 1 {
 		return nil, errors.New("odata: atomicity batch needs batch_size above 1: change sets travel in $batch requests")
 	}
+	format, err := batchFormat(cfg.BatchFormat, base)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.PageSize < 0 {
 		return nil, fmt.Errorf("odata: page size %d is negative", cfg.PageSize)
 	}
@@ -98,6 +108,8 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 		pageSize:    cfg.PageSize,
 		concurrency: cfg.MaxConcurrency,
 		batchSize:   min(cfg.BatchSize, maxBatchSize),
+		batchFormat: format,
+		absPaths:    isDataverse(base),
 		atomic:      cfg.Atomicity == connectors.AtomicityBatch,
 		altKeys:     cfg.AlternateKeys,
 		maxBody:     opts.MaxBodyBytes,
@@ -136,4 +148,34 @@ func parseBase(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("odata: %w", err)
 	}
 	return u, nil
+}
+
+// dataverseRoot matches the path of the Dataverse Web API's service root,
+// /api/data/v9.2 ("Use the Microsoft Dataverse Web API": the Web API
+// endpoint is [Organization URI]/api/data/v9.2/).
+var dataverseRoot = regexp.MustCompile(`(?i)/api/data/v[0-9]+(\.[0-9]+)*$`)
+
+// isDataverse reports whether base is the Dataverse Web API's service root.
+func isDataverse(base *url.URL) bool {
+	return dataverseRoot.MatchString(base.Path)
+}
+
+// batchFormat checks a configured batch format, and picks one for an empty
+// setting from the service: multipart for the Dataverse Web API, which is
+// an OData 4.0 service documenting multipart $batch only ("Execute batch
+// operations using the Web API"); JSON for every other service, among them
+// Business Central, which documents JSON $batch ("Using OData
+// transactional $batch requests"), and SAP CAP.
+func batchFormat(setting string, base *url.URL) (string, error) {
+	switch setting {
+	case connectors.BatchFormatJSON, connectors.BatchFormatMultipart:
+		return setting, nil
+	case "":
+		if isDataverse(base) {
+			return connectors.BatchFormatMultipart, nil
+		}
+		return connectors.BatchFormatJSON, nil
+	default:
+		return "", fmt.Errorf("odata: batch format %q is not %q or %q", setting, connectors.BatchFormatJSON, connectors.BatchFormatMultipart)
+	}
 }

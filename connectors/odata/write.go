@@ -29,7 +29,7 @@ import (
 // the ops it did not start marked with the context's error, together with
 // an error: ops already sent may or may not have taken effect.
 //
-// With Config.BatchSize above 1 the ops travel in JSON $batch requests
+// With Config.BatchSize above 1 the ops travel in $batch requests
 // instead, with the same results; see writeBatched.
 func (c *Client) Write(ctx context.Context, e connectors.Entity, ops []connectors.WriteOp) ([]connectors.WriteResult, error) {
 	if c.batchSize > 1 {

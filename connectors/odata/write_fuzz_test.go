@@ -83,7 +83,7 @@ func FuzzWriteResponse(f *testing.F) {
 			if len(bytes.TrimSpace(raw)) == 0 {
 				raw = nil
 			}
-			a := batchAnswer{ID: "1", Status: status, Headers: map[string]string{"Location": location}, Body: raw}
+			a := batchAnswer{ID: "1", Status: status, Header: http.Header{"Location": {location}}, Body: jsonBody(raw)}
 			check("batched", op, c.batchResult(e, op, wr, a))
 		}
 		_ = entityIDKey(location)

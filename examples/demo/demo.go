@@ -210,7 +210,9 @@ version: 1
 state: .coupler/state.duckdb
 connectors:
   bc: { type: odata, base_url: %q, page_size: 500 }
-  dataverse: { type: odata, base_url: %q, page_size: 500, lookups: bind }
+  # batch_size: writes travel 100 to a $batch request, in the multipart
+  # format Dataverse documents (batch_format's default for its /api/data/v9.2).
+  dataverse: { type: odata, base_url: %q, page_size: 500, lookups: bind, batch_size: 100 }
 mappings: ["mappings/*.yaml"]
 `, erpURL, crmURL)
 	if err := os.WriteFile(filepath.Join(dir, mappings.ProjectFile), []byte(project), 0o644); err != nil {

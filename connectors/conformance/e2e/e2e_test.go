@@ -40,7 +40,7 @@ func TestDemoCustomerIntoCAP(t *testing.T) {
 	project := fmt.Sprintf(`version: 1
 connectors:
   bc: { type: odata, base_url: %q, page_size: 50 }
-  dataverse: { type: odata, base_url: %q, batch_size: 25 }
+  dataverse: { type: odata, base_url: %q, batch_size: 25, batch_format: multipart }
 mappings: ["mappings/*.yaml"]
 `, erpSrv.URL+"/api/v2.0", crmURL)
 	mapping, err := os.ReadFile(filepath.Join("..", "..", "..", "examples", "demo", "project", "mappings", "customer.yaml"))
