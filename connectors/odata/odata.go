@@ -85,7 +85,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 	}
 	base, sets, err := splitServiceRoot(base, cfg.EntityPath)
 	if err != nil {
-		return nil, fmt.Errorf("odata: %w", err)
+		return nil, fmt.Errorf("odata: entity path: %w", err)
 	}
 	if err := checkAlternateKeys(cfg.AlternateKeys); err != nil {
 		return nil, err

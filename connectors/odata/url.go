@@ -51,18 +51,30 @@ func splitServiceRoot(base *url.URL, entityPath string) (*url.URL, string, error
 		return &root, last + "/", nil
 	}
 	if i >= 0 && companySegment.MatchString(last) {
-		return nil, "", fmt.Errorf("entity path %q given, but the base url already ends in %s: give the service root as base_url (…/api/v2.0), or drop entity_path", entityPath, last)
+		return nil, "", fmt.Errorf("the base url already ends in %s, so the entity sets would be looked for below %s/%s: give the service root (…/api/v2.0) as base url, or drop the entity path", last, last, strings.Trim(entityPath, "/"))
 	}
 	p := strings.Trim(entityPath, "/")
 	if p == "" || strings.ContainsAny(p, "?#") {
-		return nil, "", fmt.Errorf("entity path %q is not a path below the service root, such as companies(<id>)", entityPath)
+		return nil, "", fmt.Errorf("%q is not a path below the service root, such as companies(<id>)", entityPath)
 	}
 	for seg := range strings.SplitSeq(p, "/") {
 		if seg == "" || seg == "." || seg == ".." {
-			return nil, "", fmt.Errorf("entity path %q has an empty, . or .. segment", entityPath)
+			return nil, "", fmt.Errorf("%q has an empty, . or .. segment", entityPath)
 		}
 	}
 	return base, escape(p, entityKeep) + "/", nil
+}
+
+// CheckEntityPath reports what New would refuse in an entity path given
+// with baseURL (see splitServiceRoot), so that a project loader can point
+// at the setting. A base URL that does not parse is not its concern.
+func CheckEntityPath(baseURL, entityPath string) error {
+	base, err := transport.ParseBaseURL(baseURL)
+	if err != nil || entityPath == "" {
+		return nil
+	}
+	_, _, err = splitServiceRoot(base, entityPath)
+	return err
 }
 
 // setPath is the escaped path of an entity set (or a path entity) relative
