@@ -34,7 +34,7 @@ func TestRESTUnixTimeWatermark(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "coupler.yaml"), `version: 1
 connectors:
-  bc: { type: odata, base_url: "`+erpSrv.URL+`/api/v2.0" }
+  bc: { type: odata, base_url: "`+fake.BCCompanyURL(erpSrv.URL+"/api/v2.0")+`" }
   crm:
     type: rest
     base_url: "`+apiSrv.URL+`"
