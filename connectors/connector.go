@@ -167,8 +167,16 @@ type Config struct {
 	Name string
 	// Type is the registered connector type, e.g. "odata".
 	Type string
-	// BaseURL is the service root.
+	// BaseURL is the service root. For the odata connector, a base URL
+	// ending in a Business Central company (…/api/v2.0/companies({id})) is
+	// the root followed by that entity path (see EntityPath).
 	BaseURL string
+	// EntityPath, for the odata connector, is a path below the service root
+	// under which the entity sets live, e.g. Business Central's
+	// companies({id}): reads and writes go to {BaseURL}/{EntityPath}/{set},
+	// while $metadata and $batch stay at {BaseURL}. Empty: the sets are at
+	// the root.
+	EntityPath string
 	// PageSize is the page size to ask the server for; 0 lets the server pick.
 	PageSize int
 	// MaxConcurrency bounds concurrent requests; 0 means the connector default.

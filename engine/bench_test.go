@@ -140,7 +140,7 @@ connectors:
   bc: { type: odata, base_url: %q, page_size: 5000 }
   dataverse: { type: odata, base_url: %q, page_size: 5000 }
 mappings: ["customer.yaml"]
-`, root+"/api/v2.0", root+"/api/data/v9.2")
+`, fake.BCCompanyURL(root+"/api/v2.0"), root+"/api/data/v9.2")
 	for name, body := range map[string]string{"coupler.yaml": project, "customer.yaml": benchMapping} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			b.Fatal(err)

@@ -62,7 +62,7 @@ func newBidiWorldWith(t *testing.T, mapping string, accounts ...connectors.Recor
 	t.Cleanup(crmSrv.Close)
 	writeFile(t, filepath.Join(w.dir, "coupler.yaml"), `version: 1
 connectors:
-  bc: { type: odata, base_url: "`+erpSrv.URL+`/api/v2.0" }
+  bc: { type: odata, base_url: "`+fake.BCCompanyURL(erpSrv.URL+"/api/v2.0")+`" }
   dataverse: { type: odata, base_url: "`+crmSrv.URL+`/api/data/v9.2" }
 mappings: ["mappings/*.yaml"]
 `)

@@ -49,7 +49,7 @@ func TestSourceClockBehindMissesNoEdit(t *testing.T) {
 	for _, name := range []string{"Ada", "Grace", "Edsger"} {
 		mustDo(t, http.MethodPost, apiSrv.URL+"/contacts", `{"name":"`+name+`"}`)
 	}
-	dir := restContactsProject(t, erpSrv.URL+"/api/v2.0", apiSrv.URL, 1, "")
+	dir := restContactsProject(t, fake.BCCompanyURL(erpSrv.URL+"/api/v2.0"), apiSrv.URL, 1, "")
 	e, diags, err := engine.OpenProject(t.Context(), dir, mappings.LoadOptions{}, engine.Options{})
 	if err != nil {
 		t.Fatalf("%v\n%v", err, diags)

@@ -9,7 +9,7 @@ import (
 // connector declared by c from.
 func ConnectorConfig(c *mappings.Connector) connectors.Config {
 	return connectors.Config{
-		Name: c.Name, Type: c.Type, BaseURL: c.BaseURL, PageSize: c.PageSize,
+		Name: c.Name, Type: c.Type, BaseURL: c.BaseURL, EntityPath: c.EntityPath, PageSize: c.PageSize,
 		MaxConcurrency: c.MaxConcurrency, Timeout: c.Timeout, MaxRetries: c.MaxRetries,
 		RateLimit: c.RateLimit, BatchSize: c.BatchSize, CAFile: c.CAFile,
 		Auth: connectors.Auth{Type: c.Auth.Type, Token: c.Auth.Token, TokenURL: c.Auth.TokenURL,

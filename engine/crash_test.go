@@ -108,7 +108,7 @@ connectors:
   bc: { type: odata, base_url: %q, max_retries: 0, batch_size: %d }
   dataverse: { type: odata, base_url: %q, max_retries: 0, client_keys: %v, batch_size: %d }
 mappings: ["mappings/*.yaml"]
-`, erpSrv.URL+"/api/v2.0", batch, crmSrv.URL+"/api/data/v9.2", sc.clientKeys, batch))
+`, fake.BCCompanyURL(erpSrv.URL+"/api/v2.0"), batch, crmSrv.URL+"/api/data/v9.2", sc.clientKeys, batch))
 	writeFile(t, filepath.Join(w.dir, "mappings", "customer.yaml"), sc.mapping)
 	w.open(t)
 	// Seeded records are stamped in the past, so that an incremental read

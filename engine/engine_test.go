@@ -63,7 +63,7 @@ mappings: ["mappings/*.yaml"]
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(w.dir, "mappings", "customer.yaml"), string(mapping))
-	env := map[string]string{"BC_URL": erpSrv.URL + "/api/v2.0", "DATAVERSE_URL": crmSrv.URL + "/api/data/v9.2"}
+	env := map[string]string{"BC_URL": fake.BCCompanyURL(erpSrv.URL + "/api/v2.0"), "DATAVERSE_URL": crmSrv.URL + "/api/data/v9.2"}
 	lopts := mappings.LoadOptions{Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
 	e, diags, err := engine.OpenProject(t.Context(), w.dir, lopts, engine.Options{})
 	if err != nil {

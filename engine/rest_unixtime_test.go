@@ -32,7 +32,7 @@ func TestRESTUnixTimeWatermark(t *testing.T) {
 	for _, name := range []string{"Ada", "Grace", "Edsger"} {
 		mustDo(t, http.MethodPost, apiSrv.URL+"/contacts", `{"name":"`+name+`","email":"`+strings.ToLower(name)+`@example.com"}`)
 	}
-	dir := restContactsProject(t, erpSrv.URL+"/api/v2.0", apiSrv.URL, 2, `
+	dir := restContactsProject(t, fake.BCCompanyURL(erpSrv.URL+"/api/v2.0"), apiSrv.URL, 2, `
   - { field: email, integration_field: email }`)
 	e, diags, err := engine.OpenProject(t.Context(), dir, mappings.LoadOptions{}, engine.Options{})
 	if err != nil {

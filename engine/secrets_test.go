@@ -89,7 +89,7 @@ mappings: ["mappings/*.yaml"]
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, "mappings", "customer.yaml"), string(mapping))
-	env := map[string]string{"BC_URL": erpSrv.URL + "/api/v2.0", "DATAVERSE_URL": crmSrv.URL + "/api/data/v9.2",
+	env := map[string]string{"BC_URL": fake.BCCompanyURL(erpSrv.URL + "/api/v2.0"), "DATAVERSE_URL": crmSrv.URL + "/api/data/v9.2",
 		"BC_TOKEN": token, "TOKEN_URL": tokens.URL, "CLIENT_SECRET": secret, "BC_PASSWORD": password, "API_KEY": apiKey}
 	var logs bytes.Buffer
 	e, diags, err := engine.OpenProject(t.Context(), dir, mappings.LoadOptions{Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }},

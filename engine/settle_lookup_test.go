@@ -61,7 +61,7 @@ func TestLostCreateWithLookupByAlternateKeySettled(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "coupler.yaml"), `version: 1
 connectors:
-  bc: { type: odata, base_url: "`+erpSrv.URL+`/api/v2.0" }
+  bc: { type: odata, base_url: "`+fake.BCCompanyURL(erpSrv.URL+"/api/v2.0")+`" }
   dataverse: { type: odata, base_url: "`+crmSrv.URL+`/api/data/v9.2", lookups: bind, max_retries: 0,
     entities: { accounts: { alternate_key: [accountnumber] } } }
 mappings: ["mappings/*.yaml"]

@@ -84,7 +84,7 @@ connectors:
   bc: { type: odata, base_url: %q, page_size: 500, max_retries: 10, timeout: 30s }
   dataverse: { type: odata, base_url: %q, page_size: 500, max_retries: 10, timeout: 1s, client_keys: true }
 mappings: ["mappings/*.yaml"]
-`, erpSrv.URL+"/api/v2.0", crmSrv.URL+"/api/data/v9.2"))
+`, fake.BCCompanyURL(erpSrv.URL+"/api/v2.0"), crmSrv.URL+"/api/data/v9.2"))
 	writeFile(t, filepath.Join(dir, "mappings", "customer.yaml"), fmt.Sprintf(bidiMapping, "conflicts: { update: send_to_integration }"))
 	e, diags, err := engine.OpenProject(t.Context(), dir, mappings.LoadOptions{}, engine.Options{})
 	if err != nil {

@@ -70,7 +70,7 @@ mappings: ["mappings/*.yaml"]
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(w.dir, "mappings", "customer.yaml"), string(mapping)+"propagate_deletes: true\n")
-	openWorld(t, w, map[string]string{"BC_URL": erpSrv.URL + "/api/v2.0", "DATAVERSE_URL": crmSrv.URL + "/api/data/v9.2"})
+	openWorld(t, w, map[string]string{"BC_URL": fake.BCCompanyURL(erpSrv.URL + "/api/v2.0"), "DATAVERSE_URL": crmSrv.URL + "/api/data/v9.2"})
 	w.apply(w.plan(engine.PlanOptions{}).ID)
 
 	cs := w.erp.All("customers")
@@ -190,7 +190,7 @@ fields:
   - { field: number, integration_field: number }
   - { field: displayName, integration_field: name }
 `)
-	openWorld(t, w, map[string]string{"BC_URL": erpSrv.URL + "/api/v2.0", "CRM_URL": crmSrv.URL})
+	openWorld(t, w, map[string]string{"BC_URL": fake.BCCompanyURL(erpSrv.URL + "/api/v2.0"), "CRM_URL": crmSrv.URL})
 
 	for round := 1; round <= 2; round++ {
 		p := w.plan(engine.PlanOptions{Full: true})

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/odata"
 	"github.com/couplerhq/coupler/mappings/defaults"
 )
 
@@ -195,6 +196,14 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 				c.BaseURL = strings.TrimRight(s, "/")
 			}
 		},
+		// entity_path rather than a Business Central "company:": the odata
+		// connector is for any OData service, and the same setting serves
+		// BC's API (companies(<id>)), its OData web services
+		// (Company('<name>')) and any other service whose sets live below
+		// a path; BC's documented URL needs no setting at all.
+		"entity_path": func(_, v *yaml.Node) {
+			c.EntityPath, _ = expand(v, what+": entity_path")
+		},
 		"page_size": func(_, v *yaml.Node) {
 			c.PageSize, _ = d.integer(v, what+": page_size", 1, 100000)
 		},
@@ -363,6 +372,9 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 func checkTypeSettings(d *decoder, n *yaml.Node, what string, c *Connector) {
 	switch c.Type {
 	case "rest":
+		if k := keyNode(n, "entity_path"); k != nil {
+			d.errorf(k, "%s: entity_path is for type odata (entity sets below the service root, as Business Central's companies(<id>)); a rest connector's entities name their own paths (list, get, ...)", what)
+		}
 		for _, key := range []string{"batch_size", "atomicity", "batch_format"} {
 			if k := keyNode(n, key); k != nil {
 				d.errorf(k, "%s: %s is for type odata ($batch requests); a rest connector sends one request per record", what, key)
@@ -390,6 +402,9 @@ func checkTypeSettings(d *decoder, n *yaml.Node, what string, c *Connector) {
 			}
 		}
 	case "odata":
+		if err := odata.CheckEntityPath(c.BaseURL, c.EntityPath); err != nil {
+			d.errorf(valueNode(n, "entity_path"), "%s: entity_path: %v", what, err)
+		}
 		if k := keyNode(n, "atomicity"); k != nil && c.Atomicity == connectors.AtomicityBatch && c.BatchSize <= 1 {
 			d.errorf(k, "%s: atomicity: batch needs batch_size above 1: change sets travel in $batch requests; add e.g. batch_size: 100", what)
 		}

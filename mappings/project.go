@@ -77,9 +77,12 @@ func (c *Connector) Overlap() time.Duration {
 // Connector is one system coupler talks to, as declared in the project file.
 // Values are already expanded from ${ENV} references.
 type Connector struct {
-	Name           string
-	Type           string
-	BaseURL        string
+	Name    string
+	Type    string
+	BaseURL string
+	// EntityPath is the odata connector's path below the service root
+	// where the entity sets are (entity_path), e.g. companies(<id>).
+	EntityPath     string
 	PageSize       int
 	MaxConcurrency int
 	Timeout        time.Duration

@@ -58,8 +58,15 @@ file unless --force.`,
 			fmt.Fprintf(w, "  1. Set the environment variables %s reads:\n", show(res.ProjectFile))
 			for _, v := range res.Env {
 				hint := "https://..."
-				if strings.HasSuffix(v, "_TOKEN") {
+				switch {
+				case strings.HasSuffix(v, "_TOKEN"):
 					hint = "<bearer token>"
+				case v == "BC_URL":
+					// The URL Business Central's API documentation gives: the
+					// connector finds $metadata and $batch above the company.
+					hint = "'https://api.businesscentral.dynamics.com/v2.0/<tenant>/<environment>/api/v2.0/companies(<company id>)'"
+				case v == "DATAVERSE_URL":
+					hint = "https://<org>.crm.dynamics.com/api/data/v9.2"
 				}
 				fmt.Fprintf(w, "       export %s=%s\n", v, hint)
 			}

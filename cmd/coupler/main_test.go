@@ -36,7 +36,7 @@ func TestScripts(t *testing.T) {
 			crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", crm))
 			env.Defer(erpSrv.Close)
 			env.Defer(crmSrv.Close)
-			env.Setenv("BC_URL", erpSrv.URL+"/api/v2.0")
+			env.Setenv("BC_URL", fake.BCCompanyURL(erpSrv.URL+"/api/v2.0"))
 			env.Setenv("DATAVERSE_URL", crmSrv.URL+"/api/data/v9.2")
 			// Ids scripts can name: two customers and an account of the CRM.
 			env.Setenv("C0", fake.CustomerID(0))

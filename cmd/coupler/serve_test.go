@@ -68,7 +68,7 @@ func TestServeSIGTERMMidApply(t *testing.T) {
 	dir := t.TempDir()
 	writeScriptFiles(t, dir, "testdata/script/sync.txtar")
 	proj := filepath.Join(dir, "proj")
-	env := append(os.Environ(), "BC_URL="+erpSrv.URL+"/api/v2.0", "DATAVERSE_URL="+crmSrv.URL+"/api/data/v9.2")
+	env := append(os.Environ(), "BC_URL="+fake.BCCompanyURL(erpSrv.URL+"/api/v2.0"), "DATAVERSE_URL="+crmSrv.URL+"/api/data/v9.2")
 	command := func(args ...string) (string, string, error) {
 		cmd := exec.Command(coupler, append([]string{"-C", proj}, args...)...)
 		cmd.Env = env
@@ -227,7 +227,7 @@ func TestServeReloadAndRunNow(t *testing.T) {
 	}
 	serve := exec.Command(coupler, "-C", filepath.Join(dir, "proj"), "serve", "--listen", "127.0.0.1:0", "--log-level", "info",
 		"--watch-interval", "20ms", "--token", "t0ken")
-	serve.Env = append(os.Environ(), "BC_URL="+erpSrv.URL+"/api/v2.0", "DATAVERSE_URL="+crmSrv.URL+"/api/data/v9.2")
+	serve.Env = append(os.Environ(), "BC_URL="+fake.BCCompanyURL(erpSrv.URL+"/api/v2.0"), "DATAVERSE_URL="+crmSrv.URL+"/api/data/v9.2")
 	var logs syncBuffer
 	serve.Stderr = &logs
 	if err := serve.Start(); err != nil {

@@ -1,6 +1,8 @@
 package conformance_test
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -91,4 +93,49 @@ func TestJSONServerREST(t *testing.T) {
 		MissingKey: "999999",
 		NoETags:    "json-server 0.17 ignores If-Match: it cannot refuse a stale update",
 	})
+}
+
+// capCompanyID is the company testdata/servers/cap/db/data seeds.
+const capCompanyID = "a0a0a0a0-bbbb-cccc-dddd-e1e1e1e1e1e1"
+
+// TestCAPBusinessCentralCompanyURL runs the suite through the OData
+// connector against SAP CAP serving a Business Central-shaped API
+// (testdata/servers/cap/srv/bc.cds): customers only below
+// companies({id}), $metadata and $batch at the service root, and relative
+// context and next links, as CAP writes them. The connector is given the
+// company's URL, as Business Central's documentation gives it; writes go
+// one by one and in $batch requests, and Describe reads $metadata. Before
+// the connector told the service root from the entity path, the second
+// page was asked for at companies({id})/companies({id})/customers and
+// $metadata and $batch below the company: 404 from CAP.
+func TestCAPBusinessCentralCompanyURL(t *testing.T) {
+	root := strings.TrimSuffix(conformance.StartCAP(t), "/api/data/v9.2") + "/api/v2.0"
+	company := root + "/companies(" + capCompanyID + ")"
+	for _, batch := range []int{1, 5} {
+		t.Run(fmt.Sprintf("batch_size %d", batch), func(t *testing.T) {
+			var conn connectors.Connector
+			conformance.Run(t, conformance.Target{
+				BaseURL: company,
+				New: func(base string) (connectors.Connector, error) {
+					c, err := connectors.New(connectors.Config{Name: "bc", Type: "odata", BaseURL: base, MaxRetries: 2, BatchSize: batch})
+					conn = c
+					return c, err
+				},
+				Entity:   connectors.Entity{Name: "customers", Key: "id", Modified: "lastModifiedDateTime"},
+				PageSize: 20, // @cds.query.limit
+				Record: func(i int) connectors.Record {
+					return connectors.Record{"number": fmt.Sprintf("C%05d", i), "displayName": "Customer", "city": "Atlanta"}
+				},
+				Field:      "displayName",
+				MissingKey: uuid.NewString(),
+			})
+			schema, err := conn.(connectors.Describer).Describe(t.Context())
+			if err != nil {
+				t.Fatalf("describe: %v", err)
+			}
+			if e := schema.Entity("customers"); e == nil || e.Field("displayName") == nil {
+				t.Errorf("describe has no customers with displayName: %+v", schema)
+			}
+		})
+	}
 }

@@ -40,8 +40,13 @@
 // about 50 MB and a page is rendered by copying bytes rather than by
 // reflection.
 //
+// The Business Central server (NewERP) serves its entity sets only below
+// companies(BCCompanyID), as the real API does, and $metadata and $batch
+// only at the service root (company.go).
+//
 // Links (@odata.nextLink, OData-EntityId, Location, @odata.context) are
 // absolute URLs built from the request's Host and the request target as the
 // client sent it (r.RequestURI), so a Server keeps producing correct links
-// when mounted under a prefix with http.StripPrefix.
+// when mounted under a prefix with http.StripPrefix. SetRelativeLinks makes
+// @odata.context and @odata.nextLink relative, as SAP CAP sends them.
 package fake

@@ -59,14 +59,13 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 		return
 	}
 
-	root := serviceRoot(r)
 	w.WriteHeader(http.StatusOK)
 	// Stream: the page is rendered in chunks straight to the connection, so
 	// a 5000-record page never exists in memory as a whole.
 	const flushAt = 32 << 10
 	buf := make([]byte, 0, flushAt+4<<10)
 	buf = append(buf, `{"@odata.context":`...)
-	buf = appendQuote(buf, root+"/$metadata#"+t.def.Name+selectSuffix(res))
+	buf = appendQuote(buf, s.contextURL(r, t, selectSuffix(res)))
 	if spec.count {
 		buf = append(buf, `,"@odata.count":`...)
 		buf = strconv.AppendInt(buf, int64(res.total), 10)
@@ -87,7 +86,7 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 	buf = append(buf, ']')
 	if res.next != "" {
 		buf = append(buf, `,"@odata.nextLink":`...)
-		buf = appendQuote(buf, root+requestPathOrSet(r, t)+"?"+nextQuery(opts, spec, res))
+		buf = appendQuote(buf, s.nextLink(r, t, nextQuery(opts, spec, res)))
 	}
 	buf = append(buf, "}\n"...)
 	_, _ = w.Write(buf)
@@ -301,7 +300,7 @@ func (s *Server) serveEntity(w http.ResponseWriter, r *http.Request, t *table, k
 		writeError(w, notFound(t.def.Name, key))
 		return
 	}
-	ctx := serviceRoot(r) + "/$metadata#" + t.def.Name + selectSuffix(readResult{cols: cols, names: names}) + "/$entity"
+	ctx := s.contextURL(r, t, selectSuffix(readResult{cols: cols, names: names})+"/$entity")
 	writeEntity(w, http.StatusOK, t, e, cols, labels, ctx)
 }
 

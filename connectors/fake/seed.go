@@ -25,10 +25,14 @@ var accountFields = []string{
 	"_ownerid_value", "_transactioncurrencyid_value", "modifiedon",
 }
 
-// NewERP returns a server shaped like Business Central's API v2.0: the set
-// "customers" keyed by "id", stamped in "lastModifiedDateTime" with
-// millisecond precision, refusing a PATCH without If-Match (send "*" for an
-// unconditional update), and beside it every other set the bundled
+// NewERP returns a server shaped like Business Central's API v2.0, as
+// strict as it: every entity set is served only below the one company,
+// companies(BCCompanyID)/customers and so on, with a read-only companies
+// set at the service root, and $metadata and $batch only at the root (see
+// company.go; BCCompanyURL gives the base URL a user writes). The set
+// "customers" is keyed by "id", stamped in "lastModifiedDateTime" with
+// millisecond precision, refusing a PATCH or DELETE without If-Match (send
+// "*" for an unconditional one), and beside it every other set the bundled
 // bc-dataverse mappings read: vendors, contacts, salespeople, currencies,
 // paymentTerms, shipmentMethods, shippingAgents, unitsOfMeasure, items,
 // resources, opportunities, salesOrders and salesInvoices, shaped the same
@@ -44,6 +48,7 @@ func NewERP() *Server {
 	// filters it supports: comparisons, and/or/not, in, and the string
 	// functions contains, startswith and endswith; no case functions.
 	s.refusedFunctions = caseFunctions("Business Central's OData filters are comparisons, contains, startswith and endswith (Using filter expressions in OData URIs)")
+	s.scopeToCompany(BCCompanyID, bcCompanyName)
 	return s
 }
 

@@ -24,8 +24,10 @@ type EntitySet struct {
 	// Dataverse, time.Millisecond like Business Central. Zero means a
 	// millisecond.
 	ModifiedPrecision time.Duration
-	// RequireIfMatch makes a PATCH without an If-Match header fail with 428
-	// Precondition Required: Business Central refuses unconditional updates.
+	// RequireIfMatch makes a PATCH or DELETE without an If-Match header
+	// fail with 428 Precondition Required: Business Central's API v2.0
+	// marks If-Match Required on both ("Update customers", "Delete
+	// customers").
 	RequireIfMatch bool
 	// Fields optionally names fields up front, fixing the order in which
 	// they appear in responses: the key first, then Fields, then the
@@ -65,6 +67,24 @@ type Server struct {
 	refusedFunctions map[string]string
 
 	batchFormats atomic.Uint32 // BatchFormats accepted at /$batch
+	// company, when set, scopes every entity set to companies(company), as
+	// Business Central does (company.go). Fixed after NewERP.
+	company string
+	// relativeLinks makes links in payloads relative; see SetRelativeLinks.
+	relativeLinks atomic.Bool
+}
+
+// SetRelativeLinks makes the server write @odata.context and
+// @odata.nextLink as relative URLs, as SAP CAP does and as the OData JSON
+// Format allows (v4.01, section 4.3 "Relative URLs"): the context URL
+// relative to the request URL ("../$metadata#companies(…)/customers" for a
+// set below a company), the next link relative to the context URL, i.e.
+// to the service root ("companies(…)/customers?$skiptoken=…"). A client
+// that resolves the next link against the request URL instead asks for
+// companies(…)/companies(…)/customers and gets a 404. Off by default: the
+// real Business Central and Dataverse send absolute links.
+func (s *Server) SetRelativeLinks(on bool) {
+	s.relativeLinks.Store(on)
 }
 
 // New returns a server serving sets. Sets with an empty Name or Key are
@@ -125,7 +145,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // route dispatches a request that passed throttling. $batch calls it once per
 // inner request, so inner requests are neither counted nor throttled again.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
-	p, err := parsePath(r.URL.EscapedPath())
+	escaped := r.URL.EscapedPath()
+	if s.company != "" {
+		var se *statusError
+		if escaped, se = s.companyPath(r, escaped); se != nil {
+			writeError(w, se)
+			return
+		}
+	}
+	p, err := parsePath(escaped)
 	if err != nil {
 		writeError(w, err)
 		return

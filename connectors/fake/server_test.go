@@ -154,7 +154,16 @@ func seeded(t *testing.T, n int) (*Server, *testClient) {
 	if err := SeedCustomers(s, n); err != nil {
 		t.Fatal(err)
 	}
-	return s, newClient(t, s)
+	return s, newBCClient(t, s)
+}
+
+// newBCClient is newClient for a NewERP server, its paths relative to the
+// company's URL, where Business Central serves its entity sets.
+func newBCClient(t *testing.T, s *Server) *testClient {
+	t.Helper()
+	c := newClient(t, s)
+	c.base = BCCompanyURL(c.base)
+	return c
 }
 
 func TestPaging(t *testing.T) {
@@ -183,7 +192,7 @@ func TestPaging(t *testing.T) {
 			if got := first.header.Get("Preference-Applied"); got != tt.applied {
 				t.Errorf("Preference-Applied = %q, want %q", got, tt.applied)
 			}
-			if ctx := first.json(t)["@odata.context"]; ctx != c.base+"/$metadata#customers" {
+			if ctx := first.json(t)["@odata.context"]; ctx != c.srv.URL+"/$metadata#companies("+BCCompanyID+")/customers" {
 				t.Errorf("@odata.context = %v", ctx)
 			}
 			recs, pages := c.readAll("/customers", hdr...)
@@ -248,7 +257,7 @@ func TestSelect(t *testing.T) {
 			if r.status != http.StatusOK {
 				t.Fatalf("status %d: %s", r.status, r.body)
 			}
-			if ctx := r.json(t)["@odata.context"].(string); !strings.HasSuffix(ctx, "#"+tt.context) {
+			if ctx := r.json(t)["@odata.context"].(string); !strings.HasSuffix(ctx, "#companies("+BCCompanyID+")/"+tt.context) {
 				t.Errorf("@odata.context = %q, want suffix #%s", ctx, tt.context)
 			}
 			for _, rec := range r.values(t) {
@@ -285,7 +294,7 @@ func TestFilterOnModified(t *testing.T) {
 	if err := SeedCustomers(s, 10); err != nil {
 		t.Fatal(err)
 	}
-	c := newClient(t, s)
+	c := newBCClient(t, s)
 	// Stamps: t0, t0+1ms, t0+3ms, t0+4ms, t0+6ms, ...
 	tests := []struct {
 		filter string
@@ -496,7 +505,7 @@ func TestErrors(t *testing.T) {
 		code               string
 	}{
 		{"GET", "/nosuchset", "", 404, codeNotFound},
-		{"GET", "/", "", 404, codeNotFound},
+		{"GET", "/customers(" + id + ")/x/y", "", 404, codeNotFound},
 		{"GET", "/customers(" + id + ")/number", "", 404, codeNotFound},
 		{"GET", "/customers(00000000-0000-0000-0000-000000000000)", "", 404, codeNotFound},
 		{"GET", "/customers('nope')", "", 404, codeNotFound},
@@ -505,7 +514,7 @@ func TestErrors(t *testing.T) {
 		{"GET", "/customers(" + id, "", 400, codeBadRequest},
 		{"PUT", "/customers(" + id + ")", "{}", 405, codeMethodNotAllowed},
 		{"DELETE", "/customers", "", 405, codeMethodNotAllowed},
-		{"GET", "/$batch", "", 405, codeMethodNotAllowed},
+		{"GET", c.srv.URL + "/$batch", "", 405, codeMethodNotAllowed}, // at the service root
 		{"POST", "/customers", "{", 400, codeBadRequest},
 		{"POST", "/customers", "[1]", 400, codeBadRequest},
 		{"POST", "/customers", `{"a":1} {}`, 400, codeBadRequest},

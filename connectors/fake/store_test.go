@@ -167,7 +167,7 @@ func TestFieldOrder(t *testing.T) {
 	if err := SeedCustomers(s, 1); err != nil {
 		t.Fatal(err)
 	}
-	c := newClient(t, s)
+	c := newBCClient(t, s)
 	body := string(c.do("GET", "/customers", "").body)
 	var last int
 	for _, f := range customerFields {

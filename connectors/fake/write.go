@@ -101,18 +101,15 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, t *table) {
 		writeError(w, err)
 		return
 	}
-	root := serviceRoot(r)
-	loc := root + "/" + entityPath(t.def.Name, e.key)
+	loc := serviceRoot(r) + "/" + s.setPrefix(t) + entityPath(t.def.Name, e.key)
 	h := w.Header()
 	h.Set("Location", loc)
 	h.Set("OData-EntityId", loc)
-	s.answerWrite(w, r, t, e, http.StatusCreated, root)
+	s.answerWrite(w, r, t, e, http.StatusCreated)
 }
 
 func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, t *table, key string) {
-	if t.def.RequireIfMatch && r.Header.Get("If-Match") == "" {
-		writeStatus(w, http.StatusPreconditionRequired, codePreconditionRequired,
-			"could not validate the client concurrency token required by the service: send an If-Match header (* for any version)")
+	if !ifMatchGiven(w, r, t) {
 		return
 	}
 	wr, err := t.readWrite(w, r)
@@ -129,13 +126,26 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, t *table, k
 		writeError(w, err)
 		return
 	}
-	s.answerWrite(w, r, t, e, http.StatusOK, serviceRoot(r))
+	s.answerWrite(w, r, t, e, http.StatusOK)
+}
+
+// ifMatchGiven answers 428 Precondition Required and returns false when t
+// requires If-Match and r has none. Business Central's API v2.0 marks the
+// header Required on both PATCH and DELETE ("Update customers", "Delete
+// customers": If-Match Required).
+func ifMatchGiven(w http.ResponseWriter, r *http.Request, t *table) bool {
+	if !t.def.RequireIfMatch || r.Header.Get("If-Match") != "" {
+		return true
+	}
+	writeStatus(w, http.StatusPreconditionRequired, codePreconditionRequired,
+		"could not validate the client concurrency token required by the service: send an If-Match header (* for any version)")
+	return false
 }
 
 // answerWrite answers a create or update: with the record and status when
 // the client sent Prefer: return=representation, else 204. Both carry the
 // new ETag.
-func (s *Server) answerWrite(w http.ResponseWriter, r *http.Request, t *table, e *entry, status int, root string) {
+func (s *Server) answerWrite(w http.ResponseWriter, r *http.Request, t *table, e *entry, status int) {
 	if !parsePrefer(r.Header).representation {
 		w.Header().Set("ETag", etag(e.version))
 		w.WriteHeader(http.StatusNoContent)
@@ -145,10 +155,13 @@ func (s *Server) answerWrite(w http.ResponseWriter, r *http.Request, t *table, e
 	s.mu.RLock()
 	labels := t.cols.labels
 	s.mu.RUnlock()
-	writeEntity(w, status, t, e, nil, labels, root+"/$metadata#"+t.def.Name+"/$entity")
+	writeEntity(w, status, t, e, nil, labels, s.contextURL(r, t, "/$entity"))
 }
 
 func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, t *table, key string) {
+	if !ifMatchGiven(w, r, t) {
+		return
+	}
 	if _, err := s.apply(t, kindRemove, key, write{}, r.Header.Get("If-Match")); err != nil {
 		writeError(w, err)
 		return

@@ -16,6 +16,7 @@ type page struct {
 	records  []connectors.Record
 	nextLink string
 	date     time.Time // the response's Date header
+	context  string    // @odata.context: the base of a relative nextLink
 }
 
 // decodePage decodes an OData collection response,
@@ -46,6 +47,14 @@ func decodePage(r io.Reader) (page, error) {
 			if p.records, err = decodeRecords(dec, p.records); err != nil {
 				return p, err
 			}
+		case "@odata.context":
+			var ctx *string
+			if err := dec.Decode(&ctx); err != nil {
+				return p, at(dec, fmt.Errorf("@odata.context: %w", err))
+			}
+			if ctx != nil {
+				p.context = *ctx
+			}
 		case "@odata.nextLink":
 			var link *string
 			if err := dec.Decode(&link); err != nil {
@@ -55,7 +64,7 @@ func decodePage(r io.Reader) (page, error) {
 				p.nextLink = *link
 			}
 		default:
-			// Other members (@odata.context, @odata.count, …) are skipped.
+			// Other members (@odata.count, …) are skipped.
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
 				return p, at(dec, err)

@@ -13,7 +13,7 @@ func (c *Client) ExplainRead(q connectors.Query) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return c.resourceURL(entityPath(q.Entity.Name), params...), nil
+	return c.resourceURL(c.setPath(q.Entity.Name), params...), nil
 }
 
 // ExplainGet returns the URL of the first request Get would send for ids.
@@ -27,5 +27,5 @@ func (c *Client) ExplainGet(e connectors.Entity, fields []string, ids []string) 
 	if err != nil {
 		filter = "(" + err.Error() + ")"
 	}
-	return c.resourceURL(entityPath(e.Name), param{"$select", sel}, param{"$filter", filter})
+	return c.resourceURL(c.setPath(e.Name), param{"$select", sel}, param{"$filter", filter})
 }

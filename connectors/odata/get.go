@@ -13,7 +13,7 @@ import (
 // Get implements connectors.Connector. It asks for the ids in chunks of 50,
 // each as one filtered query
 //
-//	GET {base}/{entity}?$select=…&$filter=key eq X or key eq Y …
+//	GET {root}/{entity_path}/{entity}?$select=…&$filter=key eq X or key eq Y …
 //
 // with up to MaxConcurrency chunks in flight. Records come back in no
 // particular order; ids with no record are simply absent. Duplicate and
@@ -57,7 +57,7 @@ func (c *Client) getChunks(ctx context.Context, e connectors.Entity, k keyer, se
 		if err != nil {
 			return nil, wrap("get", e.Name, "", err)
 		}
-		u := c.resourceURL(entityPath(e.Name), param{"$select", sel}, param{"$filter", f})
+		u := c.resourceURL(c.setPath(e.Name), param{"$select", sel}, param{"$filter", f})
 		g.Go(func() error {
 			// A chunk may span pages when the server's page size is small.
 			return c.readPages(gctx, "get", e.Name, u, collect)

@@ -34,7 +34,11 @@ const maxBaseDepth = 64
 
 // Describe implements connectors.Describer. It sends
 //
-//	GET {base}/$metadata
+//	GET {root}/$metadata
+//
+// at the service root, never under the entity path: OData serves the
+// metadata document there, and Business Central answers 404 under
+// companies({id}).
 //
 // parses the CSDL XML document and returns the entity sets it declares,
 // sorted by name, with their keys, properties (inherited ones first) and

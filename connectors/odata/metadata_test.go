@@ -358,9 +358,14 @@ func TestDescribeAgainstFake(t *testing.T) {
 }
 
 func TestDescribeSeededServers(t *testing.T) {
-	for name, srv := range map[string]*fake.Server{"ERP": fake.NewERP(), "CRM": fake.NewCRM()} {
+	erp, crm := fake.NewERP(), fake.NewCRM()
+	clients := map[string]func() *Client{
+		"ERP": func() *Client { return bcClient(t, erp, connectors.Config{}) },
+		"CRM": func() *Client { return fakeClient(t, crm, 0) },
+	}
+	for name, srv := range map[string]*fake.Server{"ERP": erp, "CRM": crm} {
 		t.Run(name, func(t *testing.T) {
-			got, err := fakeClient(t, srv, 0).Describe(t.Context())
+			got, err := clients[name]().Describe(t.Context())
 			if err != nil {
 				t.Fatal(err)
 			}

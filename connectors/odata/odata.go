@@ -54,6 +54,7 @@ type Options struct {
 // Client is an OData v4 connector. It is safe for concurrent use.
 type Client struct {
 	base        *url.URL // service root: no trailing slash, no user info, no fragment
+	sets        string   // escaped entity path below the root, ending in "/", or "" (see splitServiceRoot)
 	http        *http.Client
 	pageSize    int
 	concurrency int
@@ -74,6 +75,12 @@ type Client struct {
 var _ connectors.Connector = (*Client)(nil)
 
 // New returns a Client for the service at cfg.BaseURL with default Options.
+//
+// The service root, where $metadata and $batch live, is cfg.BaseURL; the
+// entity sets are under cfg.EntityPath below it when that is set. A
+// BaseURL whose last segment names a Business Central company, as the URL
+// its documentation gives does (…/api/v2.0/companies({id})), is read as
+// the root followed by that entity path; see splitServiceRoot.
 func New(cfg connectors.Config) (*Client, error) {
 	return NewWithOptions(cfg, Options{RateLimit: cfg.RateLimit})
 }
@@ -83,6 +90,10 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 	base, err := parseBase(cfg.BaseURL)
 	if err != nil {
 		return nil, err
+	}
+	base, sets, err := splitServiceRoot(base, cfg.EntityPath)
+	if err != nil {
+		return nil, fmt.Errorf("odata: entity path: %w", err)
 	}
 	if err := checkAlternateKeys(cfg.AlternateKeys); err != nil {
 		return nil, err
@@ -104,6 +115,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 	}
 	c := &Client{
 		base:        base,
+		sets:        sets,
 		http:        opts.HTTPClient,
 		pageSize:    cfg.PageSize,
 		concurrency: cfg.MaxConcurrency,

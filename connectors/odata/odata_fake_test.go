@@ -24,8 +24,30 @@ var (
 // a Client for it with fast backoff.
 func fakeClient(t *testing.T, s *fake.Server, pageSize int) *Client {
 	t.Helper()
+	return serveFake(t, s, "/api/data/v9.2", connectors.Config{Name: "crm", PageSize: pageSize},
+		func(root string) string { return root + "/" })
+}
+
+// bcClient serves s, a fake.NewERP server, under /api/v2.0, as Business
+// Central does, and returns a Client for it configured by cfg with the base
+// URL its documentation gives, …/api/v2.0/companies({id}); or, when cfg
+// has an EntityPath, with the service root …/api/v2.0.
+func bcClient(t *testing.T, s *fake.Server, cfg connectors.Config) *Client {
+	t.Helper()
+	cfg.Name = "bc"
+	base := fake.BCCompanyURL
+	if cfg.EntityPath != "" {
+		base = func(root string) string { return root }
+	}
+	return serveFake(t, s, "/api/v2.0", cfg, base)
+}
+
+// serveFake serves s under prefix and returns a Client for it with fast
+// backoff, its base URL made by base from the service root's URL.
+func serveFake(t *testing.T, s *fake.Server, prefix string, cfg connectors.Config, base func(root string) string) *Client {
+	t.Helper()
 	mux := http.NewServeMux()
-	mux.Handle("/api/data/v9.2/", http.StripPrefix("/api/data/v9.2", s))
+	mux.Handle(prefix+"/", http.StripPrefix(prefix, s))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	hc, err := transport.New(transport.Options{
@@ -37,11 +59,8 @@ func fakeClient(t *testing.T, s *fake.Server, pageSize int) *Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewWithOptions(connectors.Config{
-		Name:     "crm",
-		BaseURL:  srv.URL + "/api/data/v9.2/",
-		PageSize: pageSize,
-	}, Options{HTTPClient: hc})
+	cfg.BaseURL = base(srv.URL + prefix)
+	c, err := NewWithOptions(cfg, Options{HTTPClient: hc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +187,7 @@ func TestFakeGet(t *testing.T) {
 	if err := fake.SeedCustomers(s, 120); err != nil {
 		t.Fatal(err)
 	}
-	c := fakeClient(t, s, 20)
+	c := bcClient(t, s, connectors.Config{PageSize: 20})
 	var ids, want []string
 	for i := range 120 {
 		if i%2 == 0 {

@@ -128,19 +128,90 @@ func TestEntityIDKey(t *testing.T) {
 	}
 }
 
-func TestResourceURL(t *testing.T) {
-	tests := []struct{ base, want string }{
-		{"https://h/api/data/v9.2", "https://h/api/data/v9.2/accounts?$top=1"},
-		{"https://h/api/data/v9.2/", "https://h/api/data/v9.2/accounts?$top=1"},
-		{"https://h:8443/ODataV4/Company('CRONUS')/?tenant=t1", "https://h:8443/ODataV4/Company('CRONUS')/accounts?tenant=t1&$top=1"},
+// TestServiceRoot checks where entity sets and $metadata are addressed
+// for a base URL and entity path: $metadata (and $batch) at the service
+// root, the sets below the entity path, and a base URL ending in a
+// Business Central company split into the two.
+func TestServiceRoot(t *testing.T) {
+	const bc = "https://api.businesscentral.dynamics.com/v2.0/t1/Production/api/v2.0"
+	tests := []struct {
+		base, entityPath string
+		set, metadata    string // want; set is customers with $top=1
+	}{
+		{"https://h/api/data/v9.2", "", "https://h/api/data/v9.2/customers?$top=1", "https://h/api/data/v9.2/$metadata"},
+		{"https://h/api/data/v9.2/", "", "https://h/api/data/v9.2/customers?$top=1", "https://h/api/data/v9.2/$metadata"},
+		// Business Central's documented API URL.
+		{bc + "/companies(a0a0a0a0-bbbb-cccc-dddd-e1e1e1e1e1e1)", "",
+			bc + "/companies(a0a0a0a0-bbbb-cccc-dddd-e1e1e1e1e1e1)/customers?$top=1", bc + "/$metadata"},
+		{bc + "/companies(a0a0a0a0-bbbb-cccc-dddd-e1e1e1e1e1e1)/", "",
+			bc + "/companies(a0a0a0a0-bbbb-cccc-dddd-e1e1e1e1e1e1)/customers?$top=1", bc + "/$metadata"},
+		// The same, with the company given as entity_path.
+		{bc, "companies(a0a0a0a0-bbbb-cccc-dddd-e1e1e1e1e1e1)",
+			bc + "/companies(a0a0a0a0-bbbb-cccc-dddd-e1e1e1e1e1e1)/customers?$top=1", bc + "/$metadata"},
+		{bc, "/companies(1)/",
+			bc + "/companies(1)/customers?$top=1", bc + "/$metadata"},
+		// Business Central's OData web services, on premises with a tenant.
+		{"https://h:8443/BC/ODataV4/Company('CRONUS%20USA')/?tenant=t1", "",
+			"https://h:8443/BC/ODataV4/Company('CRONUS%20USA')/customers?tenant=t1&$top=1", "https://h:8443/BC/ODataV4/$metadata?tenant=t1"},
+		// Not a company: a set addressed by key is no service root's end.
+		{"https://h/svc/mycompanies(1)", "", "https://h/svc/mycompanies(1)/customers?$top=1", "https://h/svc/mycompanies(1)/$metadata"},
 	}
 	for _, tt := range tests {
-		c, err := New(connectors.Config{BaseURL: tt.base})
+		c, err := New(connectors.Config{BaseURL: tt.base, EntityPath: tt.entityPath})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("base %s, entity path %q: %v", tt.base, tt.entityPath, err)
 		}
-		if got := c.resourceURL("accounts", param{"$top", "1"}); got != tt.want {
-			t.Errorf("base %s: url = %s, want %s", tt.base, got, tt.want)
+		if got := c.resourceURL(c.setPath("customers"), param{"$top", "1"}); got != tt.set {
+			t.Errorf("base %s, entity path %q: set url\n got %s\nwant %s", tt.base, tt.entityPath, got, tt.set)
+		}
+		if got := c.resourceURL("$metadata"); got != tt.metadata {
+			t.Errorf("base %s, entity path %q: $metadata url\n got %s\nwant %s", tt.base, tt.entityPath, got, tt.metadata)
+		}
+	}
+}
+
+func TestServiceRootRefused(t *testing.T) {
+	tests := []struct{ base, entityPath, want string }{
+		{"https://h/api/v2.0/companies(1)", "companies(1)", "already ends in companies(1)"},
+		{"https://h/api/v2.0", "/", "not a path below the service root"},
+		{"https://h/api/v2.0", "companies(1)?x=1", "not a path below the service root"},
+		{"https://h/api/v2.0", "a//b", "empty, . or .. segment"},
+		{"https://h/api/v2.0", "../other", "empty, . or .. segment"},
+	}
+	for _, tt := range tests {
+		_, err := New(connectors.Config{BaseURL: tt.base, EntityPath: tt.entityPath})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("base %s, entity path %q: err = %v, want %q", tt.base, tt.entityPath, err, tt.want)
+		}
+	}
+}
+
+// TestPayloadURL checks how a URL in a payload is resolved (OData JSON
+// Format v4.01, "Relative URLs"): against the context URL, itself resolved
+// against the request URL; against the request URL when there is no
+// context URL.
+func TestPayloadURL(t *testing.T) {
+	const req = "https://h/api/v2.0/companies(1)/customers?$select=id"
+	tests := []struct{ context, link, want string }{
+		// SAP CAP, for a set below an entity.
+		{"../$metadata#customers", "companies(1)/customers?$skiptoken=3", "https://h/api/v2.0/companies(1)/customers?$skiptoken=3"},
+		// An absolute context URL, as Business Central writes it.
+		{"https://h/api/v2.0/$metadata#companies(1)/customers", "companies(1)/customers?$skiptoken=3", "https://h/api/v2.0/companies(1)/customers?$skiptoken=3"},
+		// An absolute-path link.
+		{"../$metadata#customers", "/api/v2.0/companies(1)/customers?$skiptoken=3", "https://h/api/v2.0/companies(1)/customers?$skiptoken=3"},
+		// No context URL: the request URL is the base.
+		{"", "customers?$skiptoken=3", "https://h/api/v2.0/companies(1)/customers?$skiptoken=3"},
+		// An absolute link ignores both.
+		{"../$metadata#customers", "https://other/x?$skiptoken=3", "https://other/x?$skiptoken=3"},
+	}
+	for _, tt := range tests {
+		got, err := payloadURL(req, tt.context, tt.link)
+		if err != nil {
+			t.Errorf("context %q, link %q: %v", tt.context, tt.link, err)
+			continue
+		}
+		if got.String() != tt.want {
+			t.Errorf("context %q, link %q:\n got %s\nwant %s", tt.context, tt.link, got, tt.want)
 		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 // Read implements connectors.Connector. It sends
 //
-//	GET {base}/{entity}?$select=…&$filter=…&$orderby=…
+//	GET {root}/{entity_path}/{entity}?$select=…&$filter=…&$orderby=…
 //
 // and follows @odata.nextLink until the last page, handing fn each non-empty
 // page as soon as it is decoded. With q.Since set it filters on
@@ -26,7 +26,7 @@ func (c *Client) Read(ctx context.Context, q connectors.Query, fn func(connector
 	if err != nil {
 		return wrap("read", q.Entity.Name, "", err)
 	}
-	u := c.resourceURL(entityPath(q.Entity.Name), params...)
+	u := c.resourceURL(c.setPath(q.Entity.Name), params...)
 	k := c.keyer(q.Entity)
 	return c.readPages(ctx, "read", q.Entity.Name, u, func(p connectors.Page) error {
 		k.fill(p.Records)
@@ -71,7 +71,7 @@ func (c *Client) readPages(ctx context.Context, op, entity, u string, fn func(co
 				return err
 			}
 		}
-		if u, err = c.nextURL(u, p.nextLink); err != nil {
+		if u, err = c.nextURL(u, p.context, p.nextLink); err != nil {
 			return wrap(op, entity, "", err)
 		}
 	}

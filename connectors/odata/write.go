@@ -12,9 +12,12 @@ import (
 // Write implements connectors.Connector. Each op is one request, with up to
 // MaxConcurrency in flight:
 //
-//	create  POST   {base}/{entity}        Prefer: return=representation
-//	update  PATCH  {base}/{entity}({key}) If-Match: {etag} or *
-//	delete  DELETE {base}/{entity}({key}) If-Match: {etag} or *
+//	create  POST   {sets}/{entity}        Prefer: return=representation
+//	update  PATCH  {sets}/{entity}({key}) If-Match: {etag} or *
+//	delete  DELETE {sets}/{entity}({key}) If-Match: {etag} or *
+//
+// where {sets} is the service root followed by the entity path, if any
+// (Business Central: …/api/v2.0/companies({id})).
 //
 // With an alternate key declared for the entity (Config.AlternateKeys) and
 // named by e.Key, {key} is its predicate instead, e.g.

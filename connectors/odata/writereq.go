@@ -20,7 +20,7 @@ import (
 // alone today, as a part of a $batch later.
 type writeRequest struct {
 	method   string
-	resource string // escaped path below the service root
+	resource string // escaped path below the service root (entity path included)
 	header   http.Header
 	body     []byte // nil for none
 }
@@ -40,7 +40,9 @@ func (c *Client) encodeWrite(k keyer, e connectors.Entity, op connectors.WriteOp
 		return writeRequest{}, err
 	}
 	op.Fields = fields
-	return prepareWrite(k, e, op)
+	wr, err := prepareWrite(k, e, op)
+	wr.resource = c.sets + wr.resource // below the entity path, if any
+	return wr, err
 }
 
 // prepareWrite encodes op as a writeRequest, op's lookups already bound.

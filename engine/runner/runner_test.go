@@ -51,7 +51,7 @@ func project(t *testing.T) string {
 	}
 	write("coupler.yaml", `version: 1
 connectors:
-  bc: { type: odata, base_url: "`+erpSrv.URL+`/api/v2.0" }
+  bc: { type: odata, base_url: "`+fake.BCCompanyURL(erpSrv.URL+"/api/v2.0")+`" }
   dataverse: { type: odata, base_url: "`+crmSrv.URL+`/api/data/v9.2" }
 mappings: ["mappings/*.yaml"]
 `)

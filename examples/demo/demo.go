@@ -232,7 +232,9 @@ func startServers(erp, crm *fake.Server) *servers {
 	}
 }
 
-func (s *servers) erpURL() string { return s.erp.URL + erpBase }
+// erpURL is the ERP's base URL as a Business Central user writes it: the
+// company's, …/api/v2.0/companies({id}).
+func (s *servers) erpURL() string { return fake.BCCompanyURL(s.erp.URL + erpBase) }
 func (s *servers) crmURL() string { return s.crm.URL + crmBase }
 
 // Close stops both servers.

@@ -42,7 +42,7 @@ connectors:
   bc: { type: odata, base_url: %q, page_size: 50 }
   dataverse: { type: odata, base_url: %q, batch_size: 25, batch_format: multipart }
 mappings: ["mappings/*.yaml"]
-`, erpSrv.URL+"/api/v2.0", crmURL)
+`, fake.BCCompanyURL(erpSrv.URL+"/api/v2.0"), crmURL)
 	mapping, err := os.ReadFile(filepath.Join("..", "..", "..", "examples", "demo", "project", "mappings", "customer.yaml"))
 	if err != nil {
 		t.Fatal(err)
