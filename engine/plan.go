@@ -239,8 +239,12 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 			// The watermark is capped by the source's clock, which stamps
 			// its records, not by coupler's: with a source 20 s behind,
 			// coupler's clock would let the watermark pass records
-			// stamped during the read on pages already read.
-			mp.ReadStarted = answered
+			// stamped during the read on pages already read. The Date
+			// header counts whole seconds, so the answer came within the
+			// second after it; the next read starts at least a second
+			// (the smallest watermark_overlap) before the cap, so a
+			// record stamped after the answer is read again.
+			mp.ReadStarted = answered.Add(time.Second - time.Nanosecond)
 		}
 		return err
 	})

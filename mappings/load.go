@@ -241,8 +241,10 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 		},
 		"watermark_overlap": func(_, v *yaml.Node) {
 			if o, ok := d.duration(v, what+": watermark_overlap"); ok {
-				if o == 0 || o > 24*time.Hour {
-					d.errorf(v, "%s: watermark_overlap must be above 0 and at most 24h, such as 1s or 1m", what)
+				// At least the second the Date header counts in: the
+				// watermark is capped at the end of the server's second.
+				if o < time.Second || o > 24*time.Hour {
+					d.errorf(v, "%s: watermark_overlap must be at least 1s and at most 24h, such as 1s or 1m", what)
 					return
 				}
 				c.WatermarkOverlap = o

@@ -88,8 +88,9 @@ type Connector struct {
 	Timeout        time.Duration
 	// WatermarkOverlap is how far before a watermark an incremental read
 	// of this service starts (watermark_overlap; DefaultWatermarkOverlap
-	// when zero): records committed late with an earlier stamp, and stamps
-	// of whole seconds, are read again rather than missed.
+	// when zero), at least a second: records committed late with an
+	// earlier stamp, and stamps of whole seconds, are read again rather
+	// than missed.
 	WatermarkOverlap time.Duration
 	// MaxRetries is -1 when not set, so that 0 can mean "never retry".
 	MaxRetries int

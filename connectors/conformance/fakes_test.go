@@ -66,7 +66,7 @@ func TestFakeODataBatch(t *testing.T) {
 		srv := httptest.NewServer(http.StripPrefix("/api/v2.0", erp))
 		defer srv.Close()
 		conformance.Run(t, conformance.Target{
-			BaseURL: srv.URL + "/api/v2.0",
+			BaseURL: fake.BCCompanyURL(srv.URL + "/api/v2.0"),
 			New: func(base string) (connectors.Connector, error) {
 				return connectors.New(connectors.Config{Name: "bc", Type: "odata", BaseURL: base, PageSize: 3, MaxRetries: 2, BatchSize: 10})
 			},

@@ -2,7 +2,7 @@ package conformance_test
 
 import (
 	"fmt"
-	"strings"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -109,7 +109,11 @@ const capCompanyID = "a0a0a0a0-bbbb-cccc-dddd-e1e1e1e1e1e1"
 // page was asked for at companies({id})/companies({id})/customers and
 // $metadata and $batch below the company: 404 from CAP.
 func TestCAPBusinessCentralCompanyURL(t *testing.T) {
-	root := strings.TrimSuffix(conformance.StartCAP(t), "/api/data/v9.2") + "/api/v2.0"
+	crm, err := url.Parse(conformance.StartCAP(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := crm.Scheme + "://" + crm.Host + "/api/v2.0" // cap/srv/bc.cds
 	company := root + "/companies(" + capCompanyID + ")"
 	for _, batch := range []int{1, 5} {
 		t.Run(fmt.Sprintf("batch_size %d", batch), func(t *testing.T) {

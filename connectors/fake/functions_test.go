@@ -27,7 +27,7 @@ func TestCaseFunctionsRefusedLikeTheServices(t *testing.T) {
 		name, target string
 		s            *Server
 	}{
-		{"Business Central", target, NewERP()},
+		{"Business Central", "/companies(" + BCCompanyID + ")" + target, NewERP()},
 		{"Dataverse", "/accounts?$filter=" + strings.ReplaceAll(url.QueryEscape("tolower(name) eq 'x'"), "+", "%20"), NewCRM()},
 	} {
 		r := newClient(t, tc.s).do(http.MethodGet, tc.target, "")

@@ -255,7 +255,7 @@ func TestBatchFormats(t *testing.T) {
 		json, mpt int
 	}{
 		{"CRM", NewCRM(), "accounts", 400, 200},
-		{"ERP", NewERP(), "customers", 200, 200},
+		{"ERP", NewERP(), "companies(" + BCCompanyID + ")/customers", 200, 200},
 		{"New", New(EntitySet{Name: "x", Key: "id"}), "x", 200, 200},
 	} {
 		c := newClient(t, tt.s)
