@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -95,10 +96,8 @@ type crashWorld struct {
 func newCrashWorld(t *testing.T, sc crashScenario) *crashWorld {
 	t.Helper()
 	w := &crashWorld{erp: fake.NewERP(), crm: fake.NewCRM(), dir: t.TempDir(), ks: &killSwitch{}}
-	erpSrv := httptest.NewServer(w.ks.wrap(http.StripPrefix("/api/v2.0", w.erp)))
-	crmSrv := httptest.NewServer(w.ks.wrap(http.StripPrefix("/api/data/v9.2", w.crm)))
-	t.Cleanup(erpSrv.Close)
-	t.Cleanup(crmSrv.Close)
+	erpSrv := w.ks.serve(t, http.StripPrefix("/api/v2.0", w.erp))
+	crmSrv := w.ks.serve(t, http.StripPrefix("/api/data/v9.2", w.crm))
 	batch := 1
 	if sc.batch {
 		batch = 2
@@ -264,11 +263,33 @@ type killSwitch struct {
 	// lose, when set, says for each request (with its body) whether its
 	// answer is lost after it is handled.
 	lose func(r *http.Request, body []byte) bool
+	// arms counts arm calls. A connection remembers the count it was
+	// opened at, so that a request a killed child sent before it died,
+	// reaching the server only after the next arm, is not taken for a
+	// request of the next child (whose process may not even have started).
+	arms int
+}
+
+// connArmsKey is the context key of the arm count a connection was opened at.
+type connArmsKey struct{}
+
+// serve serves h behind the kill switch on a new test server.
+func (k *killSwitch) serve(t *testing.T, h http.Handler) *httptest.Server {
+	srv := httptest.NewUnstartedServer(k.wrap(h))
+	srv.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return context.WithValue(ctx, connArmsKey{}, k.arms)
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 func (k *killSwitch) arm(at int, after bool, kill func()) {
 	k.mu.Lock()
 	k.count, k.at, k.after, k.kill, k.fired = 0, at, after, kill, false
+	k.arms++
 	k.mu.Unlock()
 }
 
@@ -281,6 +302,12 @@ func (k *killSwitch) requests() int {
 func (k *killSwitch) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k.mu.Lock()
+		if opened, _ := r.Context().Value(connArmsKey{}).(int); k.kill != nil && opened < k.arms {
+			// Sent by a child killed before this arm: as if it never
+			// arrived.
+			k.mu.Unlock()
+			panic(http.ErrAbortHandler)
+		}
 		k.count++
 		hit := k.at > 0 && k.count == k.at
 		if hit {
