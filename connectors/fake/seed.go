@@ -28,7 +28,8 @@ var accountFields = []string{
 // NewERP returns a server shaped like Business Central's API v2.0: the set
 // "customers" keyed by "id", stamped in "lastModifiedDateTime" with
 // millisecond precision, refusing a PATCH without If-Match (send "*" for an
-// unconditional update), and beside it every other set the bundled
+// unconditional update) and a $filter whose or joins two different fields,
+// and beside it every other set the bundled
 // bc-dataverse mappings read: vendors, contacts, salespeople, currencies,
 // paymentTerms, shipmentMethods, shippingAgents, unitsOfMeasure, items,
 // resources, opportunities, salesOrders and salesInvoices, shaped the same
@@ -41,6 +42,9 @@ func NewERP() *Server {
 	// filters it supports: comparisons, and/or/not, in, and the string
 	// functions contains, startswith and endswith; no case functions.
 	s.refusedFunctions = caseFunctions("Business Central's OData filters are comparisons, contains, startswith and endswith (Using filter expressions in OData URIs)")
+	// The same page: "you can't use OR operators to apply filters on two
+	// different fields".
+	s.oneFieldOr = true
 	return s
 }
 

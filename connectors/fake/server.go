@@ -62,6 +62,9 @@ type Server struct {
 	// refusedFunctions names the $filter functions the service does not
 	// implement, with the documentation that says so; fixed after New.
 	refusedFunctions map[string]string
+	// oneFieldOr refuses a $filter whose or joins two different fields,
+	// as Business Central does (filter_bc.go); fixed after New.
+	oneFieldOr bool
 }
 
 // New returns a server serving sets. Sets with an empty Name or Key are
