@@ -63,6 +63,7 @@ type Client struct {
 	log         *slog.Logger
 	schema      schemaCache // Describe's, in metadata.go
 	noFold      atomic.Bool // the service refused tolower: see GetFolded
+	oneFieldOr  bool        // Business Central: an or in $filter stays on one field (filter.go)
 }
 
 var _ connectors.Connector = (*Client)(nil)
@@ -102,6 +103,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 		altKeys:     cfg.AlternateKeys,
 		maxBody:     opts.MaxBodyBytes,
 		log:         opts.Logger,
+		oneFieldOr:  isBusinessCentral(base),
 	}
 	if c.concurrency <= 0 {
 		c.concurrency = DefaultMaxConcurrency
