@@ -82,6 +82,15 @@ func TestOrAcrossFieldsStaysLocalOnBusinessCentral(t *testing.T) {
 				if src.Pushed != "" || !slices.Equal(src.Local, []string{tt.filter}) || strings.Contains(src.Request, "Reykjavik") {
 					t.Errorf("explain: pushed %q, local %q, request %s; want the filter kept local", src.Pushed, src.Local, src.Request)
 				}
+				var out strings.Builder
+				if err := engine.WriteExplanations(&out, xs); err != nil {
+					t.Fatal(err)
+				}
+				for _, want := range []string{"pushed down to the server: (nothing)", "evaluated only by coupler: " + tt.filter} {
+					if !strings.Contains(out.String(), want) {
+						t.Errorf("plan --explain does not say %q:\n%s", want, out.String())
+					}
+				}
 			}
 
 			p := w.plan(engine.PlanOptions{})
