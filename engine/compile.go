@@ -61,9 +61,9 @@ type Side struct {
 	// Filter selects the records that take part; nil means all. It is always
 	// evaluated on every record read, also when part of it was pushed down.
 	Filter *mappings.Program
-	// Conjuncts are the operands of Filter's && chain, those the side's
-	// connector may push down to the server offered as conditions; which
-	// it does is decided when reading (Engine.pushDown).
+	// Conjuncts are the operands of Filter's && chain, each offered as a
+	// condition where that is safe. Which of them the side's connector
+	// pushes down to the server is decided when reading (Engine.pushDown).
 	Conjuncts []Conjunct
 	// Select lists the fields to read; nil means all of them.
 	Select []string
