@@ -36,8 +36,10 @@ type Query struct {
 	// Fields limits the fields returned; empty means all. The key and
 	// modified fields are always returned.
 	Fields []string
-	// Filter is a filter in the connector's own language (OData $filter),
-	// already pushed down by the engine; empty means none.
+	// Filter is a filter in the connector's own language, as the same
+	// connector's FilterPusher.PushFilter returned it; empty means none.
+	// The engine never builds one, and still evaluates its own filter on
+	// every record read.
 	Filter string
 	// Since, when set, reads only records whose Entity.Modified is after it,
 	// in ascending order of that field; zero reads all.

@@ -61,11 +61,10 @@ type Side struct {
 	// Filter selects the records that take part; nil means all. It is always
 	// evaluated on every record read, also when part of it was pushed down.
 	Filter *mappings.Program
-	// Pushed is the part of Filter the server evaluates ($filter), so that
-	// fewer records travel; empty when nothing could be pushed down.
-	Pushed string
-	// Local lists the parts of Filter only coupler can evaluate.
-	Local []string
+	// Conjuncts are the operands of Filter's && chain, each offered as a
+	// condition where that is safe. Which of them the side's connector
+	// pushes down to the server is decided when reading (Engine.pushDown).
+	Conjuncts []Conjunct
 	// Select lists the fields to read; nil means all of them.
 	Select []string
 	// BindsLookups is true when the side's connector writes lookups as
@@ -191,7 +190,7 @@ func compilePass(p *mappings.Project, m *mappings.Mapping, way mappings.Directio
 			return nil
 		}
 		s.Filter = prog
-		s.Pushed, s.Local = pushDown(e.Source)
+		s.Conjuncts = splitFilter(e.Source)
 		return identifiers(prog)
 	}
 	tableFilterFields := compileFilter(m.Filter, &table)

@@ -30,7 +30,8 @@ type SideExplanation struct {
 	// Note says when and why the read differs, e.g. for an incremental plan.
 	Note string
 	// Filter is the side's filter as written; Pushed the part sent to the
-	// server; Local the parts only coupler evaluates.
+	// server, in the connector's own language; Local the parts only
+	// coupler evaluates.
 	Filter string
 	Pushed string
 	Local  []string
@@ -54,10 +55,12 @@ func (e *Engine) Explain(ctx context.Context, opts PlanOptions) ([]Explanation, 
 			since = e.readSince(m, wm)
 		}
 		x := Explanation{Mapping: m.Name, Direction: string(m.Direction),
-			Source: explainSide(m.Source, false), Dest: explainSide(m.Dest, true)}
+			Source: explainSide(m.Source), Dest: explainSide(m.Dest)}
+		// The destination is never filtered by the server (see its note).
+		x.Source.Pushed, x.Source.Local = e.pushDown(m.Source)
 		q := connectors.Query{Entity: m.Source.Entity, Fields: m.Source.Select, Since: since}
 		if since.IsZero() {
-			q.Filter = m.Source.Pushed
+			q.Filter = x.Source.Pushed
 			x.Source.Note = "full read: no watermark yet, or --full"
 		} else {
 			x.Source.Note = fmt.Sprintf("incremental read: modified since the watermark %s less %s; the filter is evaluated by coupler so that records leaving it are reported",
@@ -83,11 +86,8 @@ func (e *Engine) Explain(ctx context.Context, opts PlanOptions) ([]Explanation, 
 	return out, nil
 }
 
-func explainSide(s Side, dest bool) SideExplanation {
-	x := SideExplanation{Side: s.Name, Connector: s.Connector, Entity: s.Entity.Name, Pushed: s.Pushed, Local: s.Local}
-	if dest {
-		x.Pushed, x.Local = "", nil
-	}
+func explainSide(s Side) SideExplanation {
+	x := SideExplanation{Side: s.Name, Connector: s.Connector, Entity: s.Entity.Name}
 	if s.Filter != nil {
 		x.Filter = s.Filter.Source()
 	}
@@ -129,7 +129,7 @@ func WriteExplanations(w io.Writer, xs []Explanation) error {
 			if pushed == "" {
 				pushed = "(nothing)"
 			}
-			fmt.Fprintf(&b, "      pushed down as $filter: %s\n", pushed)
+			fmt.Fprintf(&b, "      pushed down to the server: %s\n", pushed)
 			if len(s.x.Local) > 0 {
 				fmt.Fprintf(&b, "      evaluated only by coupler: %s\n", strings.Join(s.x.Local, " && "))
 			}

@@ -291,7 +291,8 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 		return nil, err
 	}
 	mp.NewWatermark = nextWatermark(wm, latest, mp.ReadStarted)
-	mp.ComputeWarnings(opts.Full, m.Source.Local)
+	_, local := e.pushDown(m.Source)
+	mp.ComputeWarnings(opts.Full, local)
 	if opts.MatchOnly {
 		// Changes of coupled records were left alone: the next plan must
 		// still see them.

@@ -1,44 +1,85 @@
 package engine
 
 import (
-	"regexp"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/parser"
+
+	"github.com/couplerhq/coupler/connectors"
 )
 
-// pushDown splits a filter expression into the conjuncts an OData server can
-// evaluate, joined as a $filter, and the source text of the rest. The engine
-// still evaluates the whole expression on every record the server returns,
-// so the server may return more than the filter admits, never less. That is
-// why only operators whose server-side answer is a superset of coupler's are
-// pushed: equality (servers may ignore case, which only returns more),
-// in-lists, startswith/endswith/contains, and/or of those, and ordering
+// Conjunct is one operand of the && chain a filter is made of: the unit
+// that is either sent to the server or evaluated by coupler alone.
+type Conjunct struct {
+	// Source is the conjunct in the mapping language, as shown to users.
+	Source string
+	// Cond is the conjunct as offered to a connectors.FilterPusher; nil
+	// when it cannot be offered safely, and coupler alone evaluates it.
+	Cond connectors.Condition
+}
+
+// splitFilter splits a filter expression into its conjuncts, each
+// translated into a connectors.Condition where the server's answer to it
+// is a superset of coupler's. The engine still evaluates the whole
+// expression on every record the server returns, so the server may
+// return more than the filter admits, never less. That is why only
+// operators whose server-side answer is a superset of coupler's are
+// offered: equality (servers may ignore case, which only returns more),
+// in-lists, startsWith/endsWith/contains, and/or of those, and ordering
 // against numbers and dates. Negations and ordering of text are not: under
-// a case-insensitive collation they would return less.
-func pushDown(src string) (pushed string, local []string) {
+// a case-insensitive collation they would return less. Which of the
+// offered conditions the server can evaluate is the connector's decision
+// (pushDown).
+func splitFilter(src string) []Conjunct {
 	tree, err := parser.Parse(src)
 	if err != nil {
-		return "", []string{src}
+		return []Conjunct{{Source: src}}
 	}
-	var parts []string
-	for _, c := range conjuncts(tree.Node) {
-		if q, ok := odataFilter(c); ok {
-			parts = append(parts, q)
-		} else {
-			local = append(local, c.String())
+	var out []Conjunct
+	for _, n := range conjuncts(tree.Node) {
+		c := Conjunct{Source: n.String()}
+		if cond, ok := condition(n); ok {
+			c.Cond = cond
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// pushDown asks the connector of side s which conjuncts of its filter the
+// server evaluates: pushed is the connector's own filter for
+// connectors.Query.Filter (empty when nothing is pushed, or the connector
+// filters nothing), and local the source of the conjuncts coupler alone
+// evaluates, in their order.
+func (e *Engine) pushDown(s Side) (pushed string, local []string) {
+	c := e.conns[s.Connector]
+	isLocal := make([]bool, len(s.Conjuncts))
+	var offered []connectors.Condition
+	var at []int // at[i] is the conjunct offered as offered[i]
+	for i, cj := range s.Conjuncts {
+		if cj.Cond == nil {
+			isLocal[i] = true
+			continue
+		}
+		offered = append(offered, cj.Cond)
+		at = append(at, i)
+	}
+	if fp, ok := c.(connectors.FilterPusher); ok && len(offered) > 0 {
+		var kept []int
+		pushed, kept = fp.PushFilter(s.Entity, offered)
+		for _, k := range kept {
+			if k >= 0 && k < len(at) {
+				isLocal[at[k]] = true
+			}
 		}
 	}
-	if len(parts) == 1 {
-		return parts[0], local
+	for i, cj := range s.Conjuncts {
+		if isLocal[i] || pushed == "" {
+			local = append(local, cj.Source)
+		}
 	}
-	for i, p := range parts {
-		parts[i] = "(" + p + ")"
-	}
-	return strings.Join(parts, " and "), local
+	return pushed, local
 }
 
 // conjuncts flattens a chain of && into its operands.
@@ -49,127 +90,124 @@ func conjuncts(n ast.Node) []ast.Node {
 	return []ast.Node{n}
 }
 
-var odataComparisons = map[string]string{"==": "eq", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+var compareOps = map[string]connectors.CompareOp{
+	"==": connectors.Eq, "<": connectors.Lt, "<=": connectors.Le, ">": connectors.Gt, ">=": connectors.Ge,
+}
 
-// flipped is the comparison with its operands swapped: 5 < x is x gt 5.
-var flipped = map[string]string{"eq": "eq", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+// flipped is the comparison with its operands swapped: 5 < x is x > 5.
+var flipped = map[connectors.CompareOp]connectors.CompareOp{
+	connectors.Eq: connectors.Eq, connectors.Lt: connectors.Gt, connectors.Le: connectors.Ge,
+	connectors.Gt: connectors.Lt, connectors.Ge: connectors.Le,
+}
 
-var odataFunctions = map[string]string{"startsWith": "startswith", "endsWith": "endswith", "contains": "contains"}
+var matchOps = map[string]connectors.MatchOp{
+	"startsWith": connectors.StartsWith, "endsWith": connectors.EndsWith, "contains": connectors.Contains,
+}
 
-var fieldNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// odataFilter translates a boolean expression into OData, or reports that it
-// cannot.
-func odataFilter(n ast.Node) (string, bool) {
+// condition translates a boolean expression into a condition that may be
+// offered to a server, or reports that it cannot.
+func condition(n ast.Node) (connectors.Condition, bool) {
 	switch n := n.(type) {
 	case *ast.BinaryNode:
 		switch op := n.Operator; {
 		case op == "&&" || op == "and" || op == "||" || op == "or":
-			l, lok := odataFilter(n.Left)
-			r, rok := odataFilter(n.Right)
+			l, lok := condition(n.Left)
+			r, rok := condition(n.Right)
 			if !lok || !rok {
-				return "", false
+				return nil, false
 			}
-			word := "and"
 			if op == "||" || op == "or" {
-				word = "or"
+				return &connectors.Or{Left: l, Right: r}, true
 			}
-			return "(" + l + ") " + word + " (" + r + ")", true
-		case odataComparisons[op] != "":
-			cmp := odataComparisons[op]
-			ordered := cmp != "eq"
-			if f, ok := odataField(n.Left); ok {
-				if lit, ok := odataLiteral(n.Right); ok && !(ordered && textual(lit)) {
-					return f + " " + cmp + " " + lit, true
+			return &connectors.And{Left: l, Right: r}, true
+		case compareOps[op] != "":
+			cmp := compareOps[op]
+			if f, ok := field(n.Left); ok {
+				if v, ok := literal(n.Right); ok && (cmp == connectors.Eq || !textual(v)) {
+					return &connectors.Compare{Field: f, Op: cmp, Value: v}, true
 				}
 			}
-			if f, ok := odataField(n.Right); ok {
-				if lit, ok := odataLiteral(n.Left); ok && !(ordered && textual(lit)) {
-					return f + " " + flipped[cmp] + " " + lit, true
+			if f, ok := field(n.Right); ok {
+				if v, ok := literal(n.Left); ok && (cmp == connectors.Eq || !textual(v)) {
+					return &connectors.Compare{Field: f, Op: flipped[cmp], Value: v}, true
 				}
 			}
 		case op == "in":
-			f, ok := odataField(n.Left)
+			f, ok := field(n.Left)
 			arr, isArr := n.Right.(*ast.ArrayNode)
 			if !ok || !isArr || len(arr.Nodes) == 0 {
-				return "", false
+				return nil, false
 			}
-			// OData 4.0 has no "in" (Dataverse and Business Central speak
-			// 4.0), so a list becomes a chain of "or".
-			var alts []string
+			in := &connectors.In{Field: f}
 			for _, e := range arr.Nodes {
-				lit, ok := odataLiteral(e)
+				v, ok := literal(e)
 				if !ok {
-					return "", false
+					return nil, false
 				}
-				alts = append(alts, f+" eq "+lit)
+				in.Values = append(in.Values, v)
 			}
-			if len(alts) == 1 {
-				return alts[0], true
-			}
-			return "(" + strings.Join(alts, " or ") + ")", true
-		case odataFunctions[op] != "":
-			f, ok := odataField(n.Left)
+			return in, true
+		case matchOps[op] != "":
+			f, ok := field(n.Left)
 			s, isStr := n.Right.(*ast.StringNode)
 			if ok && isStr {
-				return odataFunctions[op] + "(" + f + "," + quoteOData(s.Value) + ")", true
+				return &connectors.Match{Field: f, Op: matchOps[op], Text: s.Value}, true
 			}
 		}
 	case *ast.IdentifierNode:
 		// A boolean field on its own: isdisabled.
-		if fieldNameRE.MatchString(n.Value) {
-			return n.Value + " eq true", true
-		}
+		return &connectors.Compare{Field: n.Value, Op: connectors.Eq, Value: true}, true
 	}
-	return "", false
+	return nil, false
 }
 
-func odataField(n ast.Node) (string, bool) {
+// field is the field an expression reads when it is a bare name.
+func field(n ast.Node) (string, bool) {
 	id, ok := n.(*ast.IdentifierNode)
-	if !ok || !fieldNameRE.MatchString(id.Value) {
+	if !ok {
 		return "", false
 	}
 	return id.Value, true
 }
 
-// odataLiteral renders a literal: strings quoted with ” doubling, numbers,
-// booleans, null, and date("...") as a datetime.
-func odataLiteral(n ast.Node) (string, bool) {
+// literal is the value of a literal: a string, number, boolean, nil, a
+// negated number, or date("...") with an RFC 3339 time.
+func literal(n ast.Node) (any, bool) {
 	switch n := n.(type) {
 	case *ast.StringNode:
-		return quoteOData(n.Value), true
+		return n.Value, true
 	case *ast.IntegerNode:
-		return strconv.Itoa(n.Value), true
+		return n.Value, true
 	case *ast.FloatNode:
-		return strconv.FormatFloat(n.Value, 'f', -1, 64), true
+		return n.Value, true
 	case *ast.BoolNode:
-		return strconv.FormatBool(n.Value), true
+		return n.Value, true
 	case *ast.NilNode:
-		return "null", true
+		return nil, true
 	case *ast.UnaryNode:
 		if n.Operator == "-" {
-			if inner, ok := odataLiteral(n.Node); ok && !strings.HasPrefix(inner, "'") {
-				return "-" + inner, true
+			switch v, _ := literal(n.Node); v := v.(type) {
+			case int:
+				return -v, true
+			case float64:
+				return -v, true
 			}
 		}
 	case *ast.BuiltinNode:
 		if n.Name == "date" && len(n.Arguments) == 1 {
 			if s, ok := n.Arguments[0].(*ast.StringNode); ok {
 				if t, err := time.Parse(time.RFC3339Nano, s.Value); err == nil {
-					return t.UTC().Format(time.RFC3339Nano), true
+					return t.UTC(), true
 				}
 			}
 		}
 	}
-	return "", false
+	return nil, false
 }
 
-// textual reports whether a literal is text (or null), which servers order
+// textual reports whether a literal is text or null, which servers order
 // under their own collation.
-func textual(lit string) bool {
-	return strings.HasPrefix(lit, "'") || lit == "null"
-}
-
-func quoteOData(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+func textual(v any) bool {
+	_, isString := v.(string)
+	return isString || v == nil
 }

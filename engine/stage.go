@@ -26,7 +26,7 @@ func (e *Engine) stageSource(ctx context.Context, src connectors.Connector, m *M
 	// incremental read is small, and reading every modified record lets the
 	// plan report coupled records that have left the filter.
 	if since.IsZero() {
-		q.Filter = m.Source.Pushed
+		q.Filter, _ = e.pushDown(m.Source)
 	}
 	n, err = e.stageSourceFrom(ctx, m, lookups, func(fn func(connectors.Page) error) error {
 		return src.Read(ctx, q, func(p connectors.Page) error {

@@ -19,6 +19,9 @@ type readSpec struct {
 	count    bool
 	pageSize int
 	refused  map[string]string // functions the service does not implement
+	// oneFieldOr refuses an or across two fields, as Business Central
+	// does: see oneFieldOr.
+	oneFieldOr bool
 }
 
 // readResult is one page of a collection read, ready to render after the
@@ -43,6 +46,7 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 		return
 	}
 	spec.refused = s.refusedFunctions
+	spec.oneFieldOr = s.oneFieldOr
 	prefs := parsePrefer(r.Header)
 	spec.pageSize = defaultPageSize
 	if prefs.maxPageSize > 0 {
@@ -206,6 +210,11 @@ func (t *table) read(spec readSpec) (readResult, error) {
 		var err error
 		if filter, err = parseFilterRefusing(spec.filter, t.resolver(), spec.refused); err != nil {
 			return res, err
+		}
+		if spec.oneFieldOr {
+			if err := oneFieldOr(filter); err != nil {
+				return res, err
+			}
 		}
 	}
 	terms := make([]sortTerm, len(spec.order))

@@ -32,7 +32,8 @@ var accountFields = []string{
 // company.go; BCCompanyURL gives the base URL a user writes). The set
 // "customers" is keyed by "id", stamped in "lastModifiedDateTime" with
 // millisecond precision, refusing a PATCH or DELETE without If-Match (send
-// "*" for an unconditional one), and beside it every other set the bundled
+// "*" for an unconditional one) and a $filter whose or joins two different
+// fields, and beside it every other set the bundled
 // bc-dataverse mappings read: vendors, contacts, salespeople, currencies,
 // paymentTerms, shipmentMethods, shippingAgents, unitsOfMeasure, items,
 // resources, opportunities, salesOrders and salesInvoices, shaped the same
@@ -49,6 +50,9 @@ func NewERP() *Server {
 	// functions contains, startswith and endswith; no case functions.
 	s.refusedFunctions = caseFunctions("Business Central's OData filters are comparisons, contains, startswith and endswith (Using filter expressions in OData URIs)")
 	s.scopeToCompany(BCCompanyID, bcCompanyName)
+	// The same page: "you can't use OR operators to apply filters on two
+	// different fields".
+	s.oneFieldOr = true
 	return s
 }
 

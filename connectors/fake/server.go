@@ -72,6 +72,9 @@ type Server struct {
 	company string
 	// relativeLinks makes links in payloads relative; see SetRelativeLinks.
 	relativeLinks atomic.Bool
+	// oneFieldOr refuses a $filter whose or joins two different fields,
+	// as Business Central does (filter_bc.go); fixed after New.
+	oneFieldOr bool
 }
 
 // SetRelativeLinks makes the server write @odata.context and

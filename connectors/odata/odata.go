@@ -63,13 +63,14 @@ type Client struct {
 	// absPaths addresses the requests of a multipart batch by absolute
 	// path, as Dataverse documents, rather than relative to the service
 	// root; see partTarget.
-	absPaths bool
-	atomic   bool // each $batch is one change set: all or nothing
-	altKeys  map[string]connectors.AlternateKey
-	maxBody  int64
-	log      *slog.Logger
-	schema   schemaCache // Describe's, in metadata.go
-	noFold   atomic.Bool // the service refused tolower: see GetFolded
+	absPaths   bool
+	atomic     bool // each $batch is one change set: all or nothing
+	altKeys    map[string]connectors.AlternateKey
+	maxBody    int64
+	log        *slog.Logger
+	schema     schemaCache // Describe's, in metadata.go
+	noFold     atomic.Bool // the service refused tolower: see GetFolded
+	oneFieldOr bool        // Business Central: an or in $filter stays on one field (filter.go)
 }
 
 var _ connectors.Connector = (*Client)(nil)
@@ -126,6 +127,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 		altKeys:     cfg.AlternateKeys,
 		maxBody:     opts.MaxBodyBytes,
 		log:         opts.Logger,
+		oneFieldOr:  isBusinessCentral(base),
 	}
 	if c.concurrency <= 0 {
 		c.concurrency = DefaultMaxConcurrency

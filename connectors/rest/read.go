@@ -19,8 +19,9 @@ import (
 // page, handing fn each non-empty page. When the entity has no since
 // parameter an incremental read filters on q.Entity.Modified locally.
 //
-// q.Filter (OData syntax) and q.Fields are not sent: the engine evaluates
-// every filter locally as well, and the records keep all their fields.
+// The connector implements no connectors.FilterPusher, so q.Filter is
+// empty and the engine evaluates every filter itself; q.Fields is not sent
+// either, and the records keep all their fields.
 func (c *Client) Read(ctx context.Context, q connectors.Query, fn func(connectors.Page) error) error {
 	if q.Entity.Name == "" {
 		return errors.New("read: entity has no name")
