@@ -14,7 +14,7 @@ import (
 
 // Service roots of the two services, as their documentation gives them.
 const (
-	bcRoot        = "https://api.businesscentral.dynamics.com/v2.0/tenant/production/api/v2.0"
+	bcRoot       = "https://api.businesscentral.dynamics.com/v2.0/tenant/production/api/v2.0"
 	dataverseURL = "https://org.crm.dynamics.com/api/data/v9.2"
 )
 

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sync/atomic"
 
 	"github.com/couplerhq/coupler/connectors"
@@ -162,16 +161,6 @@ func parseBase(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("odata: %w", err)
 	}
 	return u, nil
-}
-
-// dataverseRoot matches the path of the Dataverse Web API's service root,
-// /api/data/v9.2 ("Use the Microsoft Dataverse Web API": the Web API
-// endpoint is [Organization URI]/api/data/v9.2/).
-var dataverseRoot = regexp.MustCompile(`(?i)/api/data/v[0-9]+(\.[0-9]+)*$`)
-
-// isDataverse reports whether base is the Dataverse Web API's service root.
-func isDataverse(base *url.URL) bool {
-	return dataverseRoot.MatchString(base.Path)
 }
 
 // batchFormat checks a configured batch format, and picks one for an empty
