@@ -61,6 +61,8 @@ type Client struct {
 	maxBody     int64
 	log         *slog.Logger
 	schema      schemaCache // Describe's, in metadata.go
+	bindLookups bool        // lookups are bound and read as _x_value (lookups.go)
+	lookups     lookupCache
 }
 
 var _ connectors.Connector = (*Client)(nil)
@@ -98,6 +100,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 		batchSize:   min(cfg.BatchSize, maxBatchSize),
 		atomic:      cfg.Atomicity == connectors.AtomicityBatch,
 		altKeys:     cfg.AlternateKeys,
+		bindLookups: cfg.Lookups == connectors.LookupsBind,
 		maxBody:     opts.MaxBodyBytes,
 		log:         opts.Logger,
 	}

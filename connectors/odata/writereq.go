@@ -32,11 +32,15 @@ type writeResponse struct {
 	body   []byte
 }
 
-// encodeWrite encodes op as a writeRequest, after rewriting lookups bound
-// to records addressed by an alternate key (bindAlternateKeys).
-func (c *Client) encodeWrite(k keyer, e connectors.Entity, op connectors.WriteOp) (writeRequest, error) {
-	fields, err := c.bindAlternateKeys(op.Fields)
+// encodeWrite encodes op as a writeRequest, after writing its lookups
+// (encodeReferences) and rewriting those bound in OData syntax to records
+// addressed by an alternate key (bindAlternateKeys).
+func (c *Client) encodeWrite(ctx context.Context, k keyer, e connectors.Entity, op connectors.WriteOp) (writeRequest, error) {
+	fields, err := c.encodeReferences(ctx, e, op.Fields)
 	if err != nil {
+		return writeRequest{}, err
+	}
+	if fields, err = c.bindAlternateKeys(fields); err != nil {
 		return writeRequest{}, err
 	}
 	op.Fields = fields
