@@ -1,6 +1,7 @@
 package odata
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -117,6 +118,8 @@ func TestReferenceEncoding(t *testing.T) {
 			connectors.Record{"customerid_contact@odata.bind": nil}},
 		{"not binding: the key", false, "accounts", "ownerid", connectors.Reference{Entity: "systemusers", Key: id},
 			connectors.Record{"ownerid": id}},
+		{"by an alternate key", true, "contacts", "parentcustomerid", connectors.Reference{Entity: "accounts", Key: "A-1"},
+			connectors.Record{"parentcustomerid_account@odata.bind": "/accounts(accountnumber='A-1')"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,8 +127,17 @@ func TestReferenceEncoding(t *testing.T) {
 				if tt.bind {
 					c.Lookups = connectors.LookupsBind
 				}
+				c.AlternateKeys = map[string]connectors.AlternateKey{"accounts": {Fields: []string{"accountnumber"}}}
 			})
-			got, err := c.encodeReferences(t.Context(), connectors.Entity{Name: tt.entity}, connectors.Record{tt.field: tt.ref})
+			wr, err := c.encodeWrite(t.Context(), c.keyer(connectors.Entity{Name: tt.entity}), connectors.Entity{Name: tt.entity},
+				connectors.WriteOp{Op: connectors.OpCreate, Fields: connectors.Record{tt.field: tt.ref}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got connectors.Record
+			if err := json.Unmarshal(wr.body, &got); err != nil {
+				t.Fatal(err)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

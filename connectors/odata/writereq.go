@@ -32,15 +32,16 @@ type writeResponse struct {
 	body   []byte
 }
 
-// encodeWrite encodes op as a writeRequest, after writing its lookups
-// (encodeReferences) and rewriting those bound in OData syntax to records
-// addressed by an alternate key (bindAlternateKeys).
+// encodeWrite encodes op as a writeRequest, after rewriting the lookups
+// bound in OData syntax to records addressed by an alternate key
+// (bindAlternateKeys), then writing its connectors.Reference values
+// (encodeReferences), which address their records themselves.
 func (c *Client) encodeWrite(ctx context.Context, k keyer, e connectors.Entity, op connectors.WriteOp) (writeRequest, error) {
-	fields, err := c.encodeReferences(ctx, e, op.Fields)
+	fields, err := c.bindAlternateKeys(op.Fields)
 	if err != nil {
 		return writeRequest{}, err
 	}
-	if fields, err = c.bindAlternateKeys(fields); err != nil {
+	if fields, err = c.encodeReferences(ctx, e, fields); err != nil {
 		return writeRequest{}, err
 	}
 	op.Fields = fields
