@@ -59,15 +59,9 @@ func (c *Client) LookupTarget(ctx context.Context, entity, field string, rec con
 	if logical == "" || rec[c.LookupField(entity, field)] == nil {
 		return "", nil
 	}
-	s, err := c.lookupSchema(ctx)
+	sets, err := c.setsOfType(ctx, logical)
 	if err != nil {
 		return "", fmt.Errorf("which entity set %s records are in: %w", logical, err)
-	}
-	var sets []string
-	for _, es := range s.Entities {
-		if es.Type[strings.LastIndexByte(es.Type, '.')+1:] == logical {
-			sets = append(sets, es.Name)
-		}
 	}
 	if len(sets) != 1 {
 		return "", fmt.Errorf("lookup %s of %s points to a %s record, and $metadata has %d entity sets of that type", field, entity, logical, len(sets))
@@ -196,10 +190,31 @@ func (c *Client) navigation(ctx context.Context, entity, field, target string) (
 }
 
 // lookupCache remembers a $metadata that could not be had for lookups,
-// so that writes do not ask again for a document the service lacks.
+// so that writes do not ask again for a document the service lacks, and
+// the entity sets of each entity type's unqualified name.
 type lookupCache struct {
 	mu     sync.Mutex
 	failed error
+	sets   map[string][]string // built once from the schema
+}
+
+// setsOfType returns the entity sets whose entity type's name, without
+// its namespace, is name: what Dataverse calls the table's logical name.
+func (c *Client) setsOfType(ctx context.Context, name string) ([]string, error) {
+	s, err := c.lookupSchema(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.lookups.mu.Lock()
+	defer c.lookups.mu.Unlock()
+	if c.lookups.sets == nil {
+		c.lookups.sets = map[string][]string{}
+		for _, es := range s.Entities {
+			local := es.Type[strings.LastIndexByte(es.Type, '.')+1:]
+			c.lookups.sets[local] = append(c.lookups.sets[local], es.Name)
+		}
+	}
+	return c.lookups.sets[name], nil
 }
 
 // lookupSchema returns the schema Describe parsed, shared (callers must
