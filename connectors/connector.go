@@ -211,6 +211,11 @@ type Config struct {
 	// Dataverse's accounts(accountnumber='A-1'). It applies when a mapping's
 	// key is that alternate key (see AlternateKey).
 	AlternateKeys map[string]AlternateKey
+	// Lookups is how the service takes lookups: LookupsBind ("bind") for
+	// a service that binds them to the target record (Dataverse), so that
+	// a Reference is written as a binding and the lookup is read under the
+	// name the connector gives it (LookupReader); "" for plain fields.
+	Lookups string
 	// Atomicity says what a $batch of writes (BatchSize above 1) guarantees:
 	// AtomicityRecord (the default, "") lets each record succeed or fail on
 	// its own; AtomicityBatch sends each batch as one change set, written
@@ -223,6 +228,9 @@ const (
 	BatchFormatJSON      = "json"
 	BatchFormatMultipart = "multipart"
 )
+
+// LookupsBind is Config.Lookups for a service that binds lookups.
+const LookupsBind = "bind"
 
 // Write atomicity of Config.Atomicity.
 const (
@@ -245,9 +253,9 @@ type AlternateKey struct {
 	// LookupKey is the key the mappings of this entity set couple its
 	// records by, when they all use one: Name() when it is this alternate
 	// key, another field (the primary key) otherwise, empty when unknown
-	// or mixed. A lookup bound to the set ("x@odata.bind": "/set(id)")
-	// carries an id of that key, so it decides how the binding is
-	// addressed; the id's shape cannot when the key's values are GUIDs.
+	// or mixed. A Reference to a record of the set carries an id of that
+	// key, so it decides how the reference is addressed; the id's shape
+	// cannot when the key's values are GUIDs.
 	LookupKey string
 }
 
@@ -401,6 +409,13 @@ type EntitySchema struct {
 	// Lookups are single-valued navigation properties: name -> target
 	// entity set (empty when the service does not bind it to a set).
 	Lookups map[string]string
+	// Polymorphic lists the lookups that may point to records of several
+	// entity sets (Dataverse's multi-table lookups, such as a contact's
+	// parentcustomerid, an account or a contact): lookup name -> target
+	// entity set -> the navigation property that binds a record of that
+	// set ("parentcustomerid_account"). Those navigation properties are
+	// in Lookups too.
+	Polymorphic map[string]map[string]string
 }
 
 // Field returns the field named name, or nil.

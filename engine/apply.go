@@ -402,12 +402,14 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 				break
 			}
 			if set, ok := binds[c.Field]; ok {
-				// A lookup to a service that binds them (Dataverse): the
-				// reference, not the id, is written; null clears it.
+				// A lookup to a service that binds them: a reference to
+				// the target record, which the connector writes its way;
+				// an empty key clears it.
+				ref := connectors.Reference{Entity: set}
 				if v != nil {
-					v = fmt.Sprintf("/%s(%v)", set, v)
+					ref.Key = fmt.Sprint(v)
 				}
-				fields[c.Field+"@odata.bind"] = v
+				fields[c.Field] = ref
 				continue
 			}
 			fields[c.Field] = v

@@ -67,8 +67,9 @@ type Side struct {
 	Conjuncts []Conjunct
 	// Select lists the fields to read; nil means all of them.
 	Select []string
-	// BindsLookups is true when the side's connector writes lookups as
-	// x@odata.bind and reads them as _x_value (Dataverse).
+	// BindsLookups is true when the side's connector takes lookups as
+	// references to the target record (lookups: bind): apply writes them
+	// as connectors.Reference values.
 	BindsLookups bool
 }
 
@@ -81,8 +82,9 @@ type FieldFlow struct {
 	Dest string
 	// Source is the source field read; empty for a constant.
 	Source string
-	// SourceRead and DestRead are the names the two fields are read under
-	// (Dataverse reads a lookup ownerid as _ownerid_value).
+	// SourceRead and DestRead are the names the two fields are read under:
+	// a lookup's as its side's connector names it (connectors.LookupReader,
+	// see Program.readLookupsWith), others' as the mapping does.
 	SourceRead string
 	DestRead   string
 	// Transform, when set, computes the value from `value` and `record`.
@@ -114,8 +116,13 @@ type Lookup struct {
 	// into the coupled integration-side id; false for the reverse.
 	FromTable bool
 	// BindSet, when the destination binds lookups, is the entity set the
-	// translated id belongs to, as in "ownerid@odata.bind": "/systemusers(id)".
+	// translated id belongs to: apply writes a connectors.Reference to it.
 	BindSet string
+	// SourceSet is the entity set the source's ids belong to: the lookup
+	// mapping's side on the source's side. A source record whose lookup
+	// the connector says points elsewhere (a multi-table lookup) is not
+	// translated.
+	SourceSet string
 }
 
 // Compile checks the expressions and field flows of a loaded project and
@@ -156,13 +163,46 @@ func bindsLookups(p *mappings.Project, connector string) bool {
 	return c != nil && c.Lookups == mappings.LookupsBind
 }
 
-// readName is the name a field is read under: Dataverse reads a lookup
-// "ownerid" as "_ownerid_value".
-func readName(field string, s Side, isLookup bool) string {
-	if isLookup && s.BindsLookups {
-		return "_" + field + "_value"
+// readLookupsWith names each lookup field as the connector of its side
+// reads it (connectors.LookupReader; reader returns nil for a connector
+// without it), in the field flows and in the fields to select. Names are
+// computed from the mapping's, so calling it again changes nothing.
+func (p *Program) readLookupsWith(reader func(connector string) connectors.LookupReader) {
+	for _, m := range p.Mappings {
+		for i := range m.Fields {
+			f := &m.Fields[i]
+			if f.Lookup == nil {
+				continue
+			}
+			if f.Source != "" {
+				f.SourceRead = m.Source.rename(f.SourceRead, lookupField(reader, m.Source, f.Source))
+			}
+			f.DestRead = m.Dest.rename(f.DestRead, lookupField(reader, m.Dest, f.Dest))
+		}
+	}
+}
+
+// lookupField is the name the lookup field of side s is read under.
+func lookupField(reader func(string) connectors.LookupReader, s Side, field string) string {
+	if r := reader(s.Connector); r != nil {
+		return r.LookupField(s.Entity.Name, field)
 	}
 	return field
+}
+
+// rename replaces from with to in the fields s selects, and returns to.
+func (s *Side) rename(from, to string) string {
+	if from == to || s.Select == nil {
+		return to
+	}
+	sel := slices.Clone(s.Select)
+	for i, f := range sel {
+		if f == from {
+			sel[i] = to
+		}
+	}
+	s.Select = dedupe(sel)
+	return to
 }
 
 // compilePass compiles mapping m for one direction of flow, way.
@@ -236,10 +276,14 @@ func compilePass(p *mappings.Project, m *mappings.Mapping, way mappings.Directio
 			Both: dir == mappings.Bidirectional}
 		if f.Lookup != "" {
 			flow.Lookup = &Lookup{Mapping: f.Lookup, FromTable: cm.SourceIsTable}
-			if target := p.Mapping(f.Lookup); target != nil && cm.Dest.BindsLookups {
-				flow.Lookup.BindSet = target.Integration.Entity
+			if target := p.Mapping(f.Lookup); target != nil {
+				destSet, srcSet := target.Integration.Entity, target.Table.Entity
 				if !cm.SourceIsTable {
-					flow.Lookup.BindSet = target.Table.Entity
+					destSet, srcSet = srcSet, destSet
+				}
+				flow.Lookup.SourceSet = srcSet
+				if cm.Dest.BindsLookups {
+					flow.Lookup.BindSet = destSet
 				}
 			}
 		}
@@ -256,9 +300,9 @@ func compilePass(p *mappings.Project, m *mappings.Mapping, way mappings.Directio
 			readsWholeRecord = readsWholeRecord || dynamic
 			srcSelect = append(srcSelect, fields...)
 		}
-		flow.DestRead = readName(dst, cm.Dest, flow.Lookup != nil)
+		flow.DestRead = dst
 		if src != "" {
-			flow.SourceRead = readName(src, cm.Source, flow.Lookup != nil)
+			flow.SourceRead = src
 			srcSelect = append(srcSelect, flow.SourceRead)
 		}
 		dstSelect = append(dstSelect, flow.DestRead)

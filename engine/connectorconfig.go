@@ -20,7 +20,19 @@ func ConnectorConfig(c *mappings.Connector) connectors.Config {
 		// Added for issue 6b (alternate keys, change sets).
 		AlternateKeys: alternateKeys(c.Entities), Atomicity: c.Atomicity,
 		BatchFormat: c.BatchFormat,
+		// Added for issue 12 (polymorphic lookups): the connector owns how
+		// a lookup is written and read.
+		Lookups: lookupsMode(c.Lookups),
 	}
+}
+
+// lookupsMode is the connectors.Config.Lookups of a project's lookups
+// setting.
+func lookupsMode(lookups string) string {
+	if lookups == mappings.LookupsBind {
+		return connectors.LookupsBind
+	}
+	return ""
 }
 
 // alternateKeys collects the alternate keys of the declared entities.

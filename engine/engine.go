@@ -85,6 +85,7 @@ func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 		}
 		e.conns[c.Name] = conn
 	}
+	prog.readLookupsWith(e.lookupReader)
 	db, err := state.Open(ctx, prog.Project.State, opts.State)
 	if err != nil {
 		return nil, err
@@ -108,6 +109,12 @@ func (e *Engine) Close() error {
 		}
 	}
 	return err
+}
+
+// lookupReader returns the named connector's LookupReader, or nil.
+func (e *Engine) lookupReader(name string) connectors.LookupReader {
+	r, _ := e.conns[name].(connectors.LookupReader)
+	return r
 }
 
 func (e *Engine) connector(name string) (connectors.Connector, error) {

@@ -136,11 +136,36 @@ func (s stubLookups) Translate(mapping string, fromTable bool, id string) (strin
 }
 
 // RunTests runs every case of the files against the compiled mappings.
+// Lookups are read under the names the project's connectors read them
+// under (connectors.LookupReader), which building the connectors tells
+// without sending a request; a connector that cannot be built is named in
+// the problems of the failing cases of its mappings.
 func (p *Program) RunTests(files []*TestFile) []TestResult {
+	readers := map[string]connectors.LookupReader{}
+	unbuilt := map[string]error{}
+	for _, c := range p.Project.Connectors {
+		conn, err := connectors.New(ConnectorConfig(c))
+		if err != nil {
+			unbuilt[c.Name] = err
+			continue
+		}
+		if r, ok := conn.(connectors.LookupReader); ok {
+			readers[c.Name] = r
+		}
+	}
+	p.readLookupsWith(func(name string) connectors.LookupReader { return readers[name] })
 	var out []TestResult
 	for _, tf := range files {
 		for _, c := range tf.Cases {
-			out = append(out, TestResult{File: tf.Path, Case: c, Problems: p.runCase(tf, c)})
+			problems := p.runCase(tf, c)
+			if m := p.Project.Mapping(tf.Mapping); len(problems) > 0 && m != nil {
+				for _, name := range slices.Compact([]string{m.Table.Connector, m.Integration.Connector}) {
+					if err := unbuilt[name]; err != nil {
+						problems = append(problems, fmt.Sprintf("lookups were read under their own names: %v", err))
+					}
+				}
+			}
+			out = append(out, TestResult{File: tf.Path, Case: c, Problems: problems})
 		}
 	}
 	return out
@@ -172,8 +197,8 @@ func (p *Program) runCase(tf *TestFile, c TestCase) []string {
 		rec[k] = v
 	}
 	for _, f := range m.Fields {
-		// Tests may name a Dataverse lookup as the mapping does (ownerid)
-		// rather than as it is read (_ownerid_value).
+		// Tests may name a lookup as the mapping does (ownerid) rather
+		// than as its connector reads it.
 		if _, has := rec[f.SourceRead]; !has && f.SourceRead != f.Source {
 			if v, ok := rec[f.Source]; ok {
 				rec[f.SourceRead] = v

@@ -3,8 +3,10 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/couplerhq/coupler/connectors"
@@ -87,7 +89,8 @@ func closest(name string, s *connectors.Schema) string {
 }
 
 // fieldType returns the EDM type of a field as read, or "" when it does not
-// exist: a bound lookup is a navigation property read as _x_value.
+// exist: a lookup may be a navigation property (or several, for a
+// multi-table one) read under another name.
 func fieldType(es *connectors.EntitySchema, name, read string) (string, bool) {
 	if f := es.Field(read); f != nil {
 		return f.Type, true
@@ -98,7 +101,35 @@ func fieldType(es *connectors.EntitySchema, name, read string) (string, bool) {
 	if _, ok := es.Lookups[name]; ok {
 		return "Edm.Guid", true
 	}
+	if _, ok := es.Polymorphic[name]; ok {
+		return "Edm.Guid", true
+	}
 	return "", false
+}
+
+// checkMultiTable checks a lookup field against the service's multi-table
+// lookups: the entity set the lookup mapping couples on that side (set)
+// must be one the lookup points to, and it decides which. It says so in a
+// note, since the same field may then hold records the mapping does not
+// couple.
+func checkMultiTable(diags *mappings.Diagnostics, m *Mapping, f FieldFlow, es *connectors.EntitySchema, field, set string, written bool) {
+	targets, poly := es.Polymorphic[field]
+	if !poly || set == "" {
+		return
+	}
+	names := slices.Sorted(maps.Keys(targets))
+	if _, ok := targets[set]; !ok {
+		diags.Errorf(f.Pos, "mapping %s, field %s: %s.%s is a multi-table lookup to %s; mapping %s couples %s, which it cannot point to",
+			m.Name, f.Label, es.Name, field, strings.Join(names, " or "), f.Lookup.Mapping, set)
+		return
+	}
+	if written {
+		diags.Notef(f.Pos, "mapping %s, field %s: %s.%s is a multi-table lookup to %s; it is written as a reference to %s, whose records mapping %s couples",
+			m.Name, f.Label, es.Name, field, strings.Join(names, " or "), set, f.Lookup.Mapping)
+		return
+	}
+	diags.Notef(f.Pos, "mapping %s, field %s: %s.%s is a multi-table lookup to %s; a record whose %s points to another than %s fails, as mapping %s couples only those",
+		m.Name, f.Label, es.Name, field, strings.Join(names, " or "), field, set, f.Lookup.Mapping)
 }
 
 func checkFlow(diags *mappings.Diagnostics, m *Mapping, f FieldFlow, src, dst *connectors.EntitySchema) {
@@ -117,7 +148,14 @@ func checkFlow(diags *mappings.Diagnostics, m *Mapping, f FieldFlow, src, dst *c
 		srcType = t
 	}
 	if f.Lookup != nil {
-		return // an id translated through couplings: its type is the target key's
+		// An id translated through couplings: its type is the target
+		// key's. The entity sets the lookup mapping couples must be ones
+		// a multi-table lookup may point to.
+		checkMultiTable(diags, m, f, dst, f.Dest, f.Lookup.BindSet, true)
+		if f.Source != "" {
+			checkMultiTable(diags, m, f, src, f.Source, f.Lookup.SourceSet, false)
+		}
+		return
 	}
 	var got string
 	switch {

@@ -261,16 +261,22 @@ func (e *Engine) settle(ctx context.Context, conn connectors.Connector, connecto
 // settleOutcomes is settle without the user's way out of an unknown outcome.
 func (e *Engine) settleOutcomes(ctx context.Context, conn connectors.Connector, connector string, entity connectors.Entity, side state.CouplingSide, intents []state.Intent, claimed map[string]bool) ([]outcome, error) {
 	out := make([]outcome, len(intents))
+	// wanted holds each write's fields as the record read back holds them;
+	// dropped those that cannot be compared (connectors.ReadBacker).
 	wanted := make([]connectors.Record, len(intents))
+	dropped := make([][]string, len(intents))
 	byKey := map[string][]int{} // intents settled by reading one record by key
 	var byValues []int          // creates settled by reading recent records
 	var earliest time.Time
 	for i, in := range intents {
 		dec := json.NewDecoder(strings.NewReader(in.Fields))
 		dec.UseNumber()
-		if err := dec.Decode(&wanted[i]); err != nil {
+		var written connectors.Record
+		if err := dec.Decode(&written); err != nil {
 			return nil, fmt.Errorf("record %s: stored fields: %w", in.SourceID, err)
 		}
+		connectors.RestoreReferences(written)
+		wanted[i], dropped[i] = readBackFields(conn, entity.Name, written)
 		key := in.DestID
 		if in.Op == string(plan.Create) || in.Op == string(plan.Restore) {
 			key = in.ClientKey
@@ -317,7 +323,9 @@ func (e *Engine) settleOutcomes(ctx context.Context, conn connectors.Connector, 
 					// Holding what was written does not make the record ours
 					// alone: whoever else wrote it may have changed other
 					// fields too (a 412 settled as happened), so no marks.
-					out[i] = outcome{happened: holds(rec, wanted[i]), rec: rec, key: id}
+					// A field that cannot be compared leaves it untold: it
+					// is written again.
+					out[i] = outcome{happened: len(dropped[i]) == 0 && holds(rec, wanted[i]), rec: rec, key: id}
 				}
 			}
 		}
@@ -352,19 +360,15 @@ func (e *Engine) settleOutcomes(ctx context.Context, conn connectors.Connector, 
 		keys[i], _ = recordKey(r, entity.Key)
 	}
 	coupled, err := e.coupledRecords(ctx, connector, entity, side, candidates)
-	var alts map[string]connectors.AlternateKey
-	if c := e.prog.Project.Connector(connector); c != nil {
-		alts = alternateKeys(c.Entities)
-	}
 	if err != nil {
 		return nil, err
 	}
 	for _, i := range byValues {
-		want, dropped := comparableFields(wanted[i], alts)
+		want, dropped := wanted[i], dropped[i]
 		if !identifying(want) {
 			why := "it wrote no value to recognise the record by"
 			if len(dropped) > 0 {
-				why = fmt.Sprintf("apart from %s, a lookup bound by an alternate key that %s reads back as the target's primary key, it wrote no value to recognise the record by", strings.Join(dropped, ", "), entity.Name)
+				why = fmt.Sprintf("apart from %s, a lookup to a record addressed by an alternate key that %s reads back as the target's primary key, it wrote no value to recognise the record by", strings.Join(dropped, ", "), entity.Name)
 			}
 			out[i] = outcome{unknown: fmt.Sprintf("cannot tell whether the create of source record %s in %s happened: %s; set client_keys: true on connector %s so that creates are found by key",
 				intents[i].SourceID, entity.Name, why, connector)}
@@ -382,7 +386,7 @@ func (e *Engine) settleOutcomes(ctx context.Context, conn connectors.Connector, 
 			}
 		}
 		if len(dropped) > 0 && len(match) > 1 {
-			out[i] = outcome{unknown: fmt.Sprintf("cannot tell whether the create of source record %s in %s happened: %d uncoupled records hold its values apart from %s, a lookup bound by an alternate key that %s reads back as the target's primary key; set client_keys: true on connector %s so that creates are found by key",
+			out[i] = outcome{unknown: fmt.Sprintf("cannot tell whether the create of source record %s in %s happened: %d uncoupled records hold its values apart from %s, a lookup to a record addressed by an alternate key that %s reads back as the target's primary key; set client_keys: true on connector %s so that creates are found by key",
 				intents[i].SourceID, entity.Name, len(match), strings.Join(dropped, ", "), entity.Name, connector)}
 			continue
 		}
@@ -447,24 +451,25 @@ func (e *Engine) coupledRecords(ctx context.Context, connector string, entity co
 	return out, nil
 }
 
-// comparableFields returns the fields of a create that its record can be
-// recognised by when read back, and the names of those left out: a lookup
-// bound by an alternate key ("x@odata.bind": "/accounts(A-1)", to a set
-// with an alternate key in alts, by an id of that key as the odata
-// connector decides) is read back by Dataverse as "_x_value" holding the
-// target's primary key, a GUID coupler does not know.
-func comparableFields(fields connectors.Record, alts map[string]connectors.AlternateKey) (connectors.Record, []string) {
+// readBackFields returns fields, as a write sent them, as a record read
+// back holds them: under the names and with the values the connector
+// reads them back as (connectors.ReadBacker; a lookup written as a
+// connectors.Reference is read back as its key otherwise), and the names
+// of those the record cannot tell, sorted.
+func readBackFields(conn connectors.Connector, entity string, fields connectors.Record) (connectors.Record, []string) {
+	rb, _ := conn.(connectors.ReadBacker)
+	out := make(connectors.Record, len(fields))
 	var dropped []string
-	out := connectors.Record{}
 	for f, v := range fields {
-		if _, bind := strings.CutSuffix(f, "@odata.bind"); bind {
-			alt, declared := alts[boundSet(v)]
-			if s, _ := v.(string); declared && bindsByAlternateKey(alt, boundID(s)) {
-				dropped = append(dropped, f)
-				continue
-			}
+		name, value, ok := f, connectors.PlainValue(v), true
+		if rb != nil {
+			name, value, ok = rb.ReadBack(entity, f, v)
 		}
-		out[f] = v
+		if !ok {
+			dropped = append(dropped, f)
+			continue
+		}
+		out[name] = value
 	}
 	slices.Sort(dropped)
 	return out, dropped
@@ -481,59 +486,12 @@ func identifying(fields connectors.Record) bool {
 	return false
 }
 
-// boundID returns the id a binding "/set(id)" refers to, unquoted.
-func boundID(ref string) string {
-	if open := strings.LastIndexByte(ref, '('); open >= 0 && strings.HasSuffix(ref, ")") {
-		return strings.Trim(ref[open+1:len(ref)-1], "'")
-	}
-	return ref
-}
-
-// boundSet returns the entity set a binding "/set(id)" refers to; "" when
-// v is not a binding (null clears a lookup).
-func boundSet(v any) string {
-	ref, _ := v.(string)
-	set, _, found := strings.Cut(ref, "(")
-	if !found {
-		return ""
-	}
-	return set[strings.LastIndexByte(set, '/')+1:]
-}
-
-// bindsByAlternateKey reports whether id, bound to a record of a set with
-// the alternate key alt, is a value of alt rather than of the primary key.
-// It decides as the odata connector does when it sends the binding
-// (connectors/odata, bindAlternateKeys): by the key the set's mappings use,
-// else an Edm.Guid alternate key, else by the id's shape.
-func bindsByAlternateKey(alt connectors.AlternateKey, id string) bool {
-	if alt.LookupKey != "" {
-		return alt.LookupKey == alt.Name()
-	}
-	if len(alt.Fields) == 1 && alt.Types[alt.Fields[0]] == "Edm.Guid" {
-		return true
-	}
-	return !isGUID(id)
-}
-
-func isGUID(s string) bool {
-	return len(s) == 36 && guidRE.MatchString(s)
-}
-
-// holds reports whether rec has every value of fields, compared as the diff
-// compares them. A binding ("x@odata.bind": "/set(id)") is read back as
-// "_x_value" holding the id.
+// holds reports whether rec has every value of fields (as readBackFields
+// gives them), compared as the diff compares them.
 func holds(rec, fields connectors.Record) bool {
 	for f, want := range fields {
 		got, ok := rec[f]
-		if name, bind := strings.CutSuffix(f, "@odata.bind"); bind {
-			got, ok = rec["_"+name+"_value"]
-			if !ok {
-				got = rec[name]
-			}
-			if s, isStr := want.(string); isStr {
-				want = boundID(s)
-			}
-		} else if !ok && want != nil && want != "" {
+		if !ok && want != nil && want != "" {
 			return false
 		}
 		if !sameValue(got, want) {

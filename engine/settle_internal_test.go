@@ -40,6 +40,29 @@ func (c *recordsConn) Write(context.Context, connectors.Entity, []connectors.Wri
 	panic("settling does not write")
 }
 
+// readBackConn is a recordsConn that reads lookups back as the odata
+// connector says Dataverse does (connectors.ReadBacker): under another
+// name, and one to a record addressed by an alternate key (whose id is no
+// GUID) not at all, since it reads back as the target's GUID.
+type readBackConn struct{ recordsConn }
+
+func (c *readBackConn) ReadBack(_, field string, v any) (string, any, bool) {
+	ref, ok := v.(connectors.Reference)
+	if !ok {
+		return field, v, true
+	}
+	if ref.Key != "" && !guidRE.MatchString(ref.Key) {
+		return "", nil, false
+	}
+	return "_" + field + "_value", connectors.PlainValue(ref), true
+}
+
+// reference is a connectors.Reference as a write intent stores it.
+func reference(entity, key string) string {
+	b, _ := connectors.Reference{Entity: entity, Key: key}.MarshalJSON()
+	return string(b)
+}
+
 // TestSettleCreateByValues settles one lost create of a contact (no client
 // key) against the contacts read back, as Dataverse returns them: a lookup
 // bound by an alternate key reads back as the account's GUID.
@@ -52,7 +75,7 @@ func TestSettleCreateByValues(t *testing.T) {
 	smith := func(id string) connectors.Record {
 		return connectors.Record{"contactid": id, "lastname": "Smith", "_parentcustomerid_value": acc, "modifiedon": modified}
 	}
-	withParent := `{"lastname":"Smith","parentcustomerid@odata.bind":"/accounts(A-1)"}`
+	withParent := `{"lastname":"Smith","parentcustomerid":` + reference("accounts", "A-1") + `}`
 	tests := []struct {
 		name        string
 		fields      string
@@ -68,10 +91,12 @@ func TestSettleCreateByValues(t *testing.T) {
 		{name: "lookup by alternate key left out, the rest picks one record", fields: withParent,
 			recs: []connectors.Record{smith(g1), {"contactid": g2, "lastname": "Jones", "modifiedon": modified}}, wantKey: g1},
 		{name: "lookup by alternate key left out, two records alike", fields: withParent,
-			recs: []connectors.Record{smith(g1), smith(g2)}, wantUnknown: "2 uncoupled records hold its values apart from parentcustomerid@odata.bind"},
-		{name: "lookup by primary key compared", fields: `{"lastname":"Smith","parentcustomerid@odata.bind":"/accounts(` + strings.ToUpper(acc) + `)"}`,
+			recs: []connectors.Record{smith(g1), smith(g2)}, wantUnknown: "2 uncoupled records hold its values apart from parentcustomerid"},
+		{name: "lookup by primary key compared", fields: `{"lastname":"Smith","parentcustomerid":` + reference("accounts", strings.ToUpper(acc)) + `}`,
 			recs: []connectors.Record{smith(g1)}, wantKey: g1},
-		{name: "only a lookup by alternate key", fields: `{"parentcustomerid@odata.bind":"/accounts(A-1)"}`,
+		{name: "lookup by primary key differs", fields: `{"lastname":"Smith","parentcustomerid":` + reference("accounts", g2) + `}`,
+			recs: []connectors.Record{smith(g1)}},
+		{name: "only a lookup by alternate key", fields: `{"parentcustomerid":` + reference("accounts", "A-1") + `}`,
 			recs: []connectors.Record{smith(g1)}, wantUnknown: "client_keys: true"},
 		{name: "no fields", fields: `{}`, recs: []connectors.Record{smith(g1)}, wantUnknown: "no value to recognise the record by"},
 		{name: "only empty values", fields: `{"jobtitle":null,"lastname":""}`, recs: []connectors.Record{{"contactid": g1, "modifiedon": modified}},
@@ -123,7 +148,7 @@ func TestSettleCreateByValues(t *testing.T) {
 			}
 			in := state.Intent{PlanID: "p1", Mapping: "CONTACT", Direction: "to_integration", Seq: 1, Op: "create", SourceID: "c-1",
 				Fields: tt.fields, CreatedAt: time.Now()}
-			out, err := e.settle(ctx, &recordsConn{recs: tt.recs}, "dataverse", entity, state.CouplingSide{Mapping: "CONTACT", SourceIsTable: true},
+			out, err := e.settle(ctx, &readBackConn{recordsConn{recs: tt.recs}}, "dataverse", entity, state.CouplingSide{Mapping: "CONTACT", SourceIsTable: true},
 				[]state.Intent{in}, map[string]bool{})
 			if err != nil {
 				t.Fatal(err)

@@ -46,7 +46,8 @@ func (e *Engine) stageSourceFrom(ctx context.Context, m *Mapping, lookups Lookup
 	if err != nil {
 		return 0, err
 	}
-	toRow := func(rec connectors.Record) (state.Row, error) { return m.sourceRow(rec, lookups) }
+	targets := e.lookupTargets(ctx, m)
+	toRow := func(rec connectors.Record) (state.Row, error) { return m.sourceRow(rec, lookups, targets) }
 	err = read(func(page connectors.Page) error {
 		return e.stageRecords(stage, m.Name, "read source", page.Records, toRow)
 	})
@@ -195,7 +196,7 @@ func recordKey(rec connectors.Record, field string) (string, error) {
 }
 
 func etagOf(rec connectors.Record) string {
-	s, _ := rec["@odata.etag"].(string)
+	s, _ := rec[connectors.ETagField].(string)
 	return s
 }
 
@@ -237,10 +238,40 @@ func matchValue(v any) *string {
 	return c
 }
 
+// targetCheck tells whether the lookup f of a source record points into
+// the entity set its lookup mapping couples; nil checks nothing.
+type targetCheck func(f *FieldFlow, rec connectors.Record) error
+
+// lookupTargets checks lookups against what the source's connector says
+// they point to (connectors.LookupReader), so that a multi-table lookup to
+// a record of another entity set is not translated through couplings of
+// records it is not one of: a contact whose parent customer is a contact
+// is no CUSTOMER's. nil when the connector cannot tell.
+func (e *Engine) lookupTargets(ctx context.Context, m *Mapping) targetCheck {
+	r := e.lookupReader(m.Source.Connector)
+	if r == nil {
+		return nil
+	}
+	return func(f *FieldFlow, rec connectors.Record) error {
+		if f.Lookup == nil || f.Lookup.SourceSet == "" || f.Source == "" {
+			return nil
+		}
+		got, err := r.LookupTarget(ctx, m.Source.Entity.Name, f.Source, rec)
+		if err != nil {
+			return err
+		}
+		if got != "" && got != f.Lookup.SourceSet {
+			return fmt.Errorf("%s points to a record of %s, not of %s, whose records %s couples; it is not translated",
+				f.Source, got, f.Lookup.SourceSet, f.Lookup.Mapping)
+		}
+		return nil
+	}
+}
+
 // sourceRow computes the staged row of a source record: whether it passes
 // the filter, and each destination value. A value that cannot be computed
 // fails the record, not the plan.
-func (m *Mapping) sourceRow(rec connectors.Record, lookups Lookups) (state.Row, error) {
+func (m *Mapping) sourceRow(rec connectors.Record, lookups Lookups, targets targetCheck) (state.Row, error) {
 	row, err := m.newRow(rec, m.Source.Entity, true)
 	if err != nil {
 		return row, err
@@ -256,7 +287,14 @@ func (m *Mapping) sourceRow(rec connectors.Record, lookups Lookups) (state.Row, 
 		return row, nil
 	}
 	for i, f := range m.Fields {
-		v, err := f.Value(rec, lookups)
+		var v any
+		var err error
+		if targets != nil {
+			err = targets(&f, rec)
+		}
+		if err == nil {
+			v, err = f.Value(rec, lookups)
+		}
 		if err == nil {
 			row.Values[i], err = canonical(v)
 		}

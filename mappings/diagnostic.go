@@ -13,6 +13,9 @@ type Severity int
 const (
 	Error Severity = iota
 	Warning
+	// Note tells something worth knowing that is no problem, e.g. that a
+	// lookup validate --online checked may point to several entity sets.
+	Note
 )
 
 // Pos is a position in a source file. Line and Col are 1-based; a zero Line
@@ -44,6 +47,9 @@ func (d Diagnostic) String() string {
 	if d.Severity == Warning {
 		return d.Pos.String() + ": warning: " + d.Message
 	}
+	if d.Severity == Note {
+		return d.Pos.String() + ": note: " + d.Message
+	}
 	return d.Pos.String() + ": " + d.Message
 }
 
@@ -59,6 +65,11 @@ func (ds *Diagnostics) Errorf(pos Pos, format string, args ...any) {
 // Warnf appends a warning at pos.
 func (ds *Diagnostics) Warnf(pos Pos, format string, args ...any) {
 	*ds = append(*ds, Diagnostic{Severity: Warning, Pos: pos, Message: fmt.Sprintf(format, args...)})
+}
+
+// Notef appends a note at pos.
+func (ds *Diagnostics) Notef(pos Pos, format string, args ...any) {
+	*ds = append(*ds, Diagnostic{Severity: Note, Pos: pos, Message: fmt.Sprintf(format, args...)})
 }
 
 // HasErrors reports whether any diagnostic is an error.

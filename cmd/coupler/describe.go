@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -114,6 +116,9 @@ type (
 		Key     []string            `json:"key"`
 		Fields  []describeFieldJSON `json:"fields"`
 		Lookups map[string]string   `json:"lookups"`
+		// Polymorphic: multi-table lookup -> target entity set -> the
+		// navigation property that binds it; absent when there are none.
+		Polymorphic map[string]map[string]string `json:"polymorphic,omitempty"`
 	}
 	describeFieldJSON struct {
 		Name     string `json:"name"`
@@ -145,6 +150,7 @@ func entityJSON(e *connectors.EntitySchema) describeEntityJSON {
 	for k, v := range e.Lookups {
 		out.Lookups[k] = v
 	}
+	out.Polymorphic = e.Polymorphic
 	return out
 }
 
@@ -185,6 +191,21 @@ func printEntity(w io.Writer, e *connectors.EntitySchema) error {
 	fmt.Fprintln(tw, "LOOKUP\tTARGET")
 	for _, n := range names {
 		fmt.Fprintf(tw, "%s\t%s\n", n, orDash(e.Lookups[n]))
+	}
+	if err := tw.Flush(); err != nil || len(e.Polymorphic) == 0 {
+		return err
+	}
+	// A multi-table lookup is one field read under one name, written
+	// through the navigation property of the target's entity set.
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MULTI-TABLE LOOKUP\tTARGETS")
+	for _, n := range slices.Sorted(maps.Keys(e.Polymorphic)) {
+		targets := slices.Sorted(maps.Keys(e.Polymorphic[n]))
+		for i, t := range targets {
+			targets[i] = t + " (" + e.Polymorphic[n][t] + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", n, strings.Join(targets, ", "))
 	}
 	return tw.Flush()
 }

@@ -53,7 +53,8 @@ func TestPrintEntity(t *testing.T) {
 			{Name: "accountid", Type: "Edm.Guid"},
 			{Name: "_ownerid_value", Type: "Edm.Guid", Nullable: true},
 		},
-		Lookups: map[string]string{"ownerid": "systemusers", "createdby": ""},
+		Lookups:     map[string]string{"ownerid": "systemusers", "createdby": "", "customerid_account": "accounts", "customerid_contact": "contacts"},
+		Polymorphic: map[string]map[string]string{"customerid": {"accounts": "customerid_account", "contacts": "customerid_contact"}},
 	}
 	var b bytes.Buffer
 	if err := printEntity(&b, e); err != nil {
@@ -65,9 +66,14 @@ FIELD           TYPE      NULLABLE
 accountid       Edm.Guid  no
 _ownerid_value  Edm.Guid  yes
 
-LOOKUP     TARGET
-createdby  -
-ownerid    systemusers
+LOOKUP              TARGET
+createdby           -
+customerid_account  accounts
+customerid_contact  contacts
+ownerid             systemusers
+
+MULTI-TABLE LOOKUP  TARGETS
+customerid          accounts (customerid_account), contacts (customerid_contact)
 `
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)

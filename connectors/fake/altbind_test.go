@@ -30,7 +30,7 @@ func TestBindByAlternateKeyStoresPrimaryKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			key, err := s.Put("contacts", connectors.Record{"lastname": "Smith", "parentcustomerid@odata.bind": tt.ref})
+			key, err := s.Put("contacts", connectors.Record{"lastname": "Smith", "parentcustomerid_account@odata.bind": tt.ref})
 			if tt.wantErr != nil {
 				if err == nil || !errors.Is(err, tt.wantErr) {
 					t.Fatalf("put with %s: err = %v, want %v", tt.ref, err, tt.wantErr)

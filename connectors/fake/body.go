@@ -90,7 +90,8 @@ type altBind struct {
 //   - the key must be a string (or null, meaning "generate one");
 //   - the modified field is the server's and is ignored;
 //   - "x@odata.bind": "/set(id)" is stored as "_x_value": "id", the way
-//     Dataverse stores lookups;
+//     Dataverse stores lookups, with the target's logical name beside it;
+//     a multi-table lookup takes only its per-target bindings (lookups.go);
 //   - other instance annotations (name@odata.etag, @odata.type, ...) are
 //     ignored, so a client may send back what it read.
 func (t *table) toWrite(ms []member) (write, error) {
@@ -108,10 +109,14 @@ func (t *table) toWrite(ms []member) (write, error) {
 			if err != nil {
 				return w, badRequest("lookup %s: %v", m.name, err)
 			}
+			as, err := t.bindAssigns(nav, m.raw, lit)
+			if err != nil {
+				return w, err
+			}
 			if set, named, ok := bindNamedKey(m.raw); ok {
 				w.altBinds = append(w.altBinds, altBind{assign: len(w.assign), set: set, key: named})
 			}
-			w.assign = append(w.assign, assign{name: "_" + nav + "_value", lit: lit})
+			w.assign = append(w.assign, as...)
 		case strings.Contains(m.name, "@"):
 			// An annotation: not data.
 		case m.name == t.def.Modified:
@@ -131,6 +136,12 @@ func (t *table) toWrite(ms []member) (write, error) {
 				return w, badRequest("property %s: %v", m.name, err)
 			}
 			w.assign = append(w.assign, assign{name: m.name, lit: lit})
+			if strings.HasPrefix(m.name, "_") && strings.HasSuffix(m.name, "_value") {
+				// A lookup property set as it is read (the Go API does
+				// that; the Web API computes it): which table it points to
+				// is no longer known.
+				w.assign = append(w.assign, assign{name: m.name + lookupLogicalName})
+			}
 		}
 	}
 	return w, nil

@@ -7,7 +7,10 @@
 // (a real recursive-descent parser), $orderby, $top, $skip, $count, creates
 // with both the 201 and the 204 + OData-EntityId answers, PATCH and DELETE
 // with If-Match and weak ETags, Dataverse lookups written as
-// "x@odata.bind" and read back as "_x_value", server-stamped last-modified
+// "x@odata.bind" and read back as "_x_value" (multi-table lookups only
+// through their per-target navigation properties, annotated with the
+// target's logical name when Prefer: odata.include-annotations asks; see
+// lookups.go), server-stamped last-modified
 // fields at the real systems' precision, and service-protection throttling
 // (429 with Retry-After) on demand. A JSON $batch (OData 4.01) endpoint is
 // served at /$batch, with atomicity groups (change sets) that are rolled

@@ -130,6 +130,8 @@ type metaNav struct {
 	name       string
 	targetType string // unqualified
 	targetSet  string // "" when the target set is not served: no binding
+	value      string // the lookup property holding the target's key: _x_value
+	targetKey  string // the target's key property; "" when not served
 }
 
 // typeName derives an entity type name from a set name: "accounts" ->
@@ -156,11 +158,33 @@ func typeName(set string) string {
 	return string(b)
 }
 
+// typeNames names the entity type of each of sets, sorted: typeName,
+// made unique in set order. The names are also the logical names that
+// lookups' annotations give (lookups.go).
+func typeNames(sets []string) map[string]string {
+	used := map[string]bool{}
+	out := make(map[string]string, len(sets))
+	for _, set := range sets {
+		name := typeName(set)
+		for i := 2; used[name]; i++ {
+			name = typeName(set) + strconv.Itoa(i)
+		}
+		used[name] = true
+		out[set] = name
+	}
+	return out
+}
+
 // model builds the description of the served sets. Tables' definitions are
 // fixed after New, so no lock is needed.
 func (s *Server) model() *metaModel {
 	m := &metaModel{ns: s.Namespace()}
+	typeOf := make(map[string]string, len(s.typeOf))
 	used := map[string]bool{}
+	for set, name := range s.typeOf {
+		typeOf[set] = name
+		used[name] = true
+	}
 	unique := func(base string) string {
 		name := base
 		for i := 2; used[name]; i++ {
@@ -169,36 +193,46 @@ func (s *Server) model() *metaModel {
 		used[name] = true
 		return name
 	}
-	// Name every served set's type first, in set order, so that names do
-	// not depend on which lookups exist.
 	sets := s.Sets()
-	typeOf := make(map[string]string, len(sets))
-	for _, set := range sets {
-		typeOf[set] = unique(typeName(set))
-	}
 	var stubs []*metaType
 	for _, set := range sets {
 		def := s.tables[set].def
 		m.types = append(m.types, defType(def, typeOf[set]))
 	}
+	// nav describes the navigation property name to target, whose key is
+	// held in the property value (_x_value).
+	nav := func(name, target, value string) metaNav {
+		n := metaNav{name: name, targetType: typeOf[target], targetSet: target, value: value}
+		if t, served := s.tables[target]; served {
+			n.targetKey = t.def.Key
+		} else {
+			n.targetSet = ""
+			if n.targetType == "" {
+				n.targetType = unique(typeName(target))
+				typeOf[target] = n.targetType
+				stubs = append(stubs, &metaType{name: n.targetType})
+			}
+		}
+		return n
+	}
 	for _, t := range m.types {
 		def := s.tables[t.set].def
-		for _, nav := range sortedKeys(def.Lookups) {
-			target := def.Lookups[nav]
-			if !usableLookup(def, nav) {
-				continue
+		for _, name := range sortedKeys(def.Lookups) {
+			if usableLookup(def, name) {
+				t.navs = append(t.navs, nav(name, def.Lookups[name], "_"+name+"_value"))
 			}
-			n := metaNav{name: nav, targetType: typeOf[target], targetSet: target}
-			if _, served := s.tables[target]; !served {
-				n.targetSet = ""
-				if n.targetType == "" {
-					n.targetType = unique(typeName(target))
-					typeOf[target] = n.targetType
-					stubs = append(stubs, &metaType{name: n.targetType})
-				}
-			}
-			t.navs = append(t.navs, n)
 		}
+		// A multi-table lookup: one navigation property per target, each
+		// constrained to the one lookup property ("Multi-table lookups").
+		for _, lookup := range sortedPolymorphic(def) {
+			for _, target := range def.Polymorphic[lookup] {
+				if typeOf[target] == "" {
+					typeOf[target] = unique(typeName(target))
+				}
+				t.navs = append(t.navs, nav(lookup+"_"+typeOf[target], target, "_"+lookup+"_value"))
+			}
+		}
+		sort.Slice(t.navs, func(i, j int) bool { return t.navs[i].name < t.navs[j].name })
 	}
 	sort.Slice(stubs, func(i, j int) bool { return stubs[i].name < stubs[j].name })
 	m.types = append(m.types, stubs...)
@@ -216,6 +250,9 @@ func defType(def EntitySet, name string) *metaType {
 		if usableLookup(def, nav) {
 			lookupValue["_"+nav+"_value"] = true
 		}
+	}
+	for _, lookup := range sortedPolymorphic(def) {
+		lookupValue["_"+lookup+"_value"] = true
 	}
 	seen := map[string]bool{}
 	add := func(f string) {
@@ -247,12 +284,37 @@ func defType(def EntitySet, name string) *metaType {
 	for _, f := range sortedKeys(def.Types) {
 		add(f)
 	}
+	var values []string
 	for _, nav := range sortedKeys(def.Lookups) {
 		if usableLookup(def, nav) {
-			add("_" + nav + "_value")
+			values = append(values, "_"+nav+"_value")
 		}
 	}
+	for _, lookup := range sortedPolymorphic(def) {
+		values = append(values, "_"+lookup+"_value")
+	}
+	sort.Strings(values)
+	for _, v := range values {
+		add(v)
+	}
 	return t
+}
+
+// sortedPolymorphic returns the multi-table lookups of def that can be
+// described: named, with a target, distinct from its fields and lookups.
+func sortedPolymorphic(def EntitySet) []string {
+	var out []string
+	for lookup, targets := range def.Polymorphic {
+		if lookup == "" || len(targets) == 0 || strings.Contains(lookup, "@") || lookup == def.Key || lookup == def.Modified {
+			continue
+		}
+		if _, nav := def.Lookups[lookup]; nav {
+			continue
+		}
+		out = append(out, lookup)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // usableLookup reports whether the lookup nav of def can be described: it
@@ -305,9 +367,36 @@ func (s *Server) Schema() *connectors.Schema {
 			}
 			e.Lookups[n.name] = n.targetSet
 		}
+		e.Polymorphic = polymorphicOf(t.navs)
 		out.Entities = append(out.Entities, e)
 	}
 	return out
+}
+
+// polymorphicOf groups navigation properties by the lookup property they
+// set, as the odata connector reads $metadata: the groups of more than one
+// bound target are multi-table lookups.
+func polymorphicOf(navs []metaNav) map[string]map[string]string {
+	groups := map[string]map[string]string{}
+	for _, n := range navs {
+		if n.targetSet == "" {
+			continue
+		}
+		lookup := strings.TrimSuffix(strings.TrimPrefix(n.value, "_"), "_value")
+		if groups[lookup] == nil {
+			groups[lookup] = map[string]string{}
+		}
+		groups[lookup][n.targetSet] = n.name
+	}
+	for lookup, g := range groups {
+		if len(g) < 2 {
+			delete(groups, lookup)
+		}
+	}
+	if len(groups) == 0 {
+		return nil
+	}
+	return groups
 }
 
 // Metadata returns the server's CSDL document, as GET /$metadata serves it.
@@ -403,8 +492,18 @@ func (m *metaModel) appendType(x *xmlWriter, t *metaType) {
 		x.empty(5, "Annotation", "Term", coreComputed, "Bool", "true")
 		x.close(4, "Property")
 	}
+	// Each single-valued navigation property names the lookup property
+	// holding its target's key, as Dataverse's do ("Web API navigation
+	// properties": <ReferentialConstraint Property="_createdby_value"
+	// ReferencedProperty="systemuserid" />).
 	for _, n := range t.navs {
-		x.empty(4, "NavigationProperty", "Name", n.name, "Type", m.ns+"."+n.targetType)
+		if n.targetKey == "" {
+			x.empty(4, "NavigationProperty", "Name", n.name, "Type", m.ns+"."+n.targetType)
+			continue
+		}
+		x.open(4, "NavigationProperty", "Name", n.name, "Type", m.ns+"."+n.targetType)
+		x.empty(5, "ReferentialConstraint", "Property", n.value, "ReferencedProperty", n.targetKey)
+		x.close(4, "NavigationProperty")
 	}
 	x.close(3, "EntityType")
 }

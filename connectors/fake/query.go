@@ -147,14 +147,21 @@ func isIdentifier(s string) bool {
 type preferences struct {
 	maxPageSize    int  // 0 when not asked for
 	representation bool // return=representation
+	// annotations are the patterns of odata.include-annotations, as
+	// written: "*", "Namespace.*", "Namespace.term", "-" in front to
+	// exclude.
+	annotations []string
+	// annotationsRaw is the odata.include-annotations value as sent, which
+	// Preference-Applied echoes.
+	annotationsRaw string
 }
 
 // parsePrefer reads every Prefer header. Unknown or malformed preferences
-// are ignored, as RFC 7240 asks.
+// are ignored, as RFC 7240 asks. A quoted value may hold commas.
 func parsePrefer(h http.Header) preferences {
 	var p preferences
 	for _, line := range h.Values("Prefer") {
-		for pref := range strings.SplitSeq(line, ",") {
+		for _, pref := range splitUnquoted(line) {
 			name, val, _ := strings.Cut(pref, "=")
 			name = strings.ToLower(strings.TrimSpace(name))
 			val = strings.Trim(strings.TrimSpace(val), `"`)
@@ -165,8 +172,54 @@ func parsePrefer(h http.Header) preferences {
 				}
 			case "return":
 				p.representation = strings.EqualFold(val, "representation")
+			case "odata.include-annotations", "include-annotations":
+				p.annotationsRaw = val
+				for a := range strings.SplitSeq(val, ",") {
+					if a = strings.TrimSpace(a); a != "" {
+						p.annotations = append(p.annotations, a)
+					}
+				}
 			}
 		}
 	}
 	return p
+}
+
+// annotation reports whether the odata.include-annotations preference
+// asks for the annotation term ("Namespace.name"): an exclusion wins over
+// an inclusion (OData Protocol 8.2.8.4, Preference odata.include-annotations).
+func (p preferences) annotation(term string) bool {
+	ns := term[:max(strings.LastIndexByte(term, '.'), 0)]
+	matches := func(pattern string) bool {
+		return pattern == "*" || strings.EqualFold(pattern, term) || strings.EqualFold(pattern, ns+".*")
+	}
+	in := false
+	for _, a := range p.annotations {
+		if ex, ok := strings.CutPrefix(a, "-"); ok {
+			if matches(ex) {
+				return false
+			}
+			continue
+		}
+		in = in || matches(a)
+	}
+	return in
+}
+
+// splitUnquoted splits s at the commas that are not inside double quotes.
+func splitUnquoted(s string) []string {
+	var out []string
+	quoted, start := false, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			quoted = !quoted
+		case ',':
+			if !quoted {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
 }

@@ -22,6 +22,7 @@ type readSpec struct {
 	// oneFieldOr refuses an or across two fields, as Business Central
 	// does: see oneFieldOr.
 	oneFieldOr bool
+	annotate   bool // lookups' logical names asked for (lookups.go)
 }
 
 // readResult is one page of a collection read, ready to render after the
@@ -49,9 +50,17 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 	spec.oneFieldOr = s.oneFieldOr
 	prefs := parsePrefer(r.Header)
 	spec.pageSize = defaultPageSize
+	var applied []string
 	if prefs.maxPageSize > 0 {
 		spec.pageSize = min(prefs.maxPageSize, defaultPageSize)
-		w.Header().Set("Preference-Applied", "odata.maxpagesize="+strconv.Itoa(spec.pageSize))
+		applied = append(applied, "odata.maxpagesize="+strconv.Itoa(spec.pageSize))
+	}
+	var names string
+	if names, spec.annotate = lookupNames(r.Header); spec.annotate {
+		applied = append(applied, names)
+	}
+	if len(applied) > 0 {
+		w.Header().Set("Preference-Applied", strings.Join(applied, ","))
 	}
 
 	s.mu.RLock()
@@ -79,7 +88,7 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = t.appendEntity(buf, e, res.cols, labels, "")
+		buf = t.appendEntity(buf, e, res.cols, labels, "", spec.annotate)
 		if len(buf) >= flushAt {
 			if _, err := w.Write(buf); err != nil {
 				return // the client went away
@@ -101,9 +110,11 @@ func selectSuffix(res readResult) string {
 	if res.cols == nil {
 		return ""
 	}
-	names := make([]string, len(res.cols))
-	for i, c := range res.cols {
-		names[i] = res.names[c]
+	names := make([]string, 0, len(res.cols))
+	for _, c := range res.cols {
+		if !strings.Contains(res.names[c], "@") { // an annotation, not a property
+			names = append(names, res.names[c])
+		}
 	}
 	return "(" + strings.Join(names, ",") + ")"
 }
@@ -185,9 +196,9 @@ func (t *table) resolver() resolver {
 }
 
 // selectColumns resolves $select to the columns to render, in column
-// order, always including the key like the real servers. Unknown fields are
-// left out.
-func (t *table) selectColumns(fields []string) []int {
+// order, always including the key like the real servers, and with annotate
+// the annotations of the lookups selected. Unknown fields are left out.
+func (t *table) selectColumns(fields []string, annotate bool) []int {
 	if fields == nil {
 		return nil
 	}
@@ -197,6 +208,9 @@ func (t *table) selectColumns(fields []string) []int {
 			cols = append(cols, c)
 		}
 	}
+	if annotate {
+		cols = t.annotationColumns(cols)
+	}
 	slices.Sort(cols)
 	return slices.Compact(cols)
 }
@@ -204,7 +218,7 @@ func (t *table) selectColumns(fields []string) []int {
 // read computes one page of a collection read. Call with the server's read
 // lock held.
 func (t *table) read(spec readSpec) (readResult, error) {
-	res := readResult{cols: t.selectColumns(spec.fields), names: t.cols.names}
+	res := readResult{cols: t.selectColumns(spec.fields, spec.annotate), names: t.cols.names}
 	var filter expr
 	if spec.filter != "" {
 		var err error
@@ -302,7 +316,11 @@ func (s *Server) serveEntity(w http.ResponseWriter, r *http.Request, t *table, k
 	}
 	s.mu.RLock()
 	e, ok := t.rows[key]
-	cols := t.selectColumns(fields)
+	applied, annotate := lookupNames(r.Header)
+	if annotate {
+		w.Header().Set("Preference-Applied", applied)
+	}
+	cols := t.selectColumns(fields, annotate)
 	names, labels := t.cols.names, t.cols.labels
 	s.mu.RUnlock()
 	if !ok {
@@ -310,12 +328,12 @@ func (s *Server) serveEntity(w http.ResponseWriter, r *http.Request, t *table, k
 		return
 	}
 	ctx := s.contextURL(r, t, selectSuffix(readResult{cols: cols, names: names})+"/$entity")
-	writeEntity(w, http.StatusOK, t, e, cols, labels, ctx)
+	writeEntity(w, http.StatusOK, t, e, cols, labels, ctx, annotate)
 }
 
 // writeEntity answers with one record and its ETag header.
-func writeEntity(w http.ResponseWriter, status int, t *table, e *entry, cols []int, labels []string, ctx string) {
-	body := t.appendEntity(make([]byte, 0, 1024), e, cols, labels, ctx)
+func writeEntity(w http.ResponseWriter, status int, t *table, e *entry, cols []int, labels []string, ctx string, annotate bool) {
+	body := t.appendEntity(make([]byte, 0, 1024), e, cols, labels, ctx, annotate)
 	body = append(body, '\n')
 	w.Header().Set("ETag", etag(e.version))
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))

@@ -29,6 +29,8 @@ type setSpec struct {
 	fields    []field
 	// lookups maps a navigation property to its target set (CRM only).
 	lookups map[string]string
+	// polymorphic maps a multi-table lookup to its target sets (CRM only).
+	polymorphic map[string][]string
 }
 
 // bcSet makes a Business Central set: stamped in lastModifiedDateTime with
@@ -52,6 +54,7 @@ func dvSet(s setSpec) EntitySet {
 		}
 	}
 	e.Lookups = s.lookups
+	e.Polymorphic = s.polymorphic
 	return e
 }
 
@@ -233,6 +236,11 @@ var address1 = strs("address1_line1", "address1_line2", "address1_city", "addres
 // dataverseEntitySets are the sets of the fake Dataverse, accounts first.
 func dataverseEntitySets() []EntitySet {
 	owner := map[string]string{"ownerid": "systemusers"}
+	// The Customer lookups (parentcustomerid of contacts, customerid of
+	// opportunities, orders and invoices) are multi-table lookups to an
+	// account or a contact ("Multi-table lookups": Customer is one of the
+	// static multi-table types, connecting to Account and Contact).
+	customer := []string{"accounts", "contacts"}
 	with := func(m map[string]string, more map[string]string) map[string]string {
 		out := map[string]string{}
 		for k, v := range m {
@@ -251,7 +259,7 @@ func dataverseEntitySets() []EntitySet {
 			strs("firstname", "lastname", "fullname", "jobtitle", "emailaddress1", "telephone1", "mobilephone"),
 			address1,
 			[]field{{"_parentcustomerid_value", edmGUID}, {"_ownerid_value", edmGUID}}, dvState, dvStamp),
-			lookups: with(owner, map[string]string{"parentcustomerid": "accounts"})},
+			lookups: owner, polymorphic: map[string][]string{"parentcustomerid": customer}},
 		{name: "systemusers", key: "systemuserid", fields: cat(
 			[]field{{"systemuserid", edmGUID}},
 			strs("fullname", "firstname", "lastname", "internalemailaddress", "domainname", "mobilephone", "title"),
@@ -284,7 +292,8 @@ func dataverseEntitySets() []EntitySet {
 				{"_parentaccountid_value", edmGUID}, {"_parentcontactid_value", edmGUID}, {"_customerid_value", edmGUID},
 				{"_ownerid_value", edmGUID}, {"_transactioncurrencyid_value", edmGUID}}, dvState, dvStamp),
 			lookups: with(owner, map[string]string{"parentaccountid": "accounts", "parentcontactid": "contacts",
-				"customerid": "accounts", "transactioncurrencyid": "transactioncurrencies"})},
+				"transactioncurrencyid": "transactioncurrencies"}),
+			polymorphic: map[string][]string{"customerid": customer}},
 		{name: "salesorders", key: "salesorderid", fields: cat(
 			[]field{{"salesorderid", edmGUID}},
 			strs("name", "ordernumber", "description"),
@@ -293,7 +302,8 @@ func dataverseEntitySets() []EntitySet {
 			strs("shipto_name", "shipto_line1", "shipto_city", "shipto_postalcode", "shipto_country"),
 			[]field{{"_customerid_value", edmGUID}, {"_transactioncurrencyid_value", edmGUID}, {"_ownerid_value", edmGUID},
 				{"_pricelevelid_value", edmGUID}}, dvState, dvStamp),
-			lookups: with(owner, map[string]string{"customerid": "accounts", "transactioncurrencyid": "transactioncurrencies"})},
+			lookups:     with(owner, map[string]string{"transactioncurrencyid": "transactioncurrencies"}),
+			polymorphic: map[string][]string{"customerid": customer}},
 		{name: "invoices", key: "invoiceid", fields: cat(
 			[]field{{"invoiceid", edmGUID}},
 			strs("name", "invoicenumber", "description"),
@@ -302,8 +312,9 @@ func dataverseEntitySets() []EntitySet {
 			strs("billto_name", "billto_city", "billto_country"),
 			[]field{{"_customerid_value", edmGUID}, {"_salesorderid_value", edmGUID},
 				{"_transactioncurrencyid_value", edmGUID}, {"_ownerid_value", edmGUID}}, dvState, dvStamp),
-			lookups: with(owner, map[string]string{"customerid": "accounts", "salesorderid": "salesorders",
-				"transactioncurrencyid": "transactioncurrencies"})},
+			lookups: with(owner, map[string]string{"salesorderid": "salesorders",
+				"transactioncurrencyid": "transactioncurrencies"}),
+			polymorphic: map[string][]string{"customerid": customer}},
 	}
 	sets := make([]EntitySet, len(specs))
 	for i, s := range specs {

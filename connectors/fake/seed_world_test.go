@@ -356,7 +356,8 @@ func TestServersServeTheDefaultSet(t *testing.T) {
 			return true
 		}
 		_, lookup := def.Lookups[f]
-		return lookup && slices.Contains(def.Fields, "_"+f+"_value")
+		_, poly := def.Polymorphic[f]
+		return (lookup || poly) && slices.Contains(def.Fields, "_"+f+"_value")
 	}
 	if len(p.Mappings) != 14 {
 		t.Errorf("the default set has %d mappings, want 14", len(p.Mappings))
@@ -384,7 +385,12 @@ func TestServersServeTheDefaultSet(t *testing.T) {
 			}
 			if f.Lookup != "" && f.IntegrationField != "" {
 				target := p.Mapping(f.Lookup)
-				if target != nil && integ.Lookups[f.IntegrationField] != target.Integration.Entity {
+				if targets, poly := integ.Polymorphic[f.IntegrationField]; poly && target != nil {
+					if !slices.Contains(targets, target.Integration.Entity) {
+						t.Errorf("%s: multi-table lookup %s targets %v, the mapping %s writes %s", m.Name, f.IntegrationField,
+							targets, f.Lookup, target.Integration.Entity)
+					}
+				} else if target != nil && integ.Lookups[f.IntegrationField] != target.Integration.Entity {
 					t.Errorf("%s: lookup %s targets %s, the mapping %s writes %s", m.Name, f.IntegrationField,
 						integ.Lookups[f.IntegrationField], f.Lookup, target.Integration.Entity)
 				}

@@ -42,6 +42,14 @@ type EntitySet struct {
 	// target entity set. A lookup "ownerid" is written as
 	// "ownerid@odata.bind": "/systemusers(<id>)" and read as "_ownerid_value".
 	Lookups map[string]string
+	// Polymorphic declares Dataverse's multi-table lookups: lookup name ->
+	// the entity sets it may point to, e.g. a contact's "parentcustomerid":
+	// {"accounts", "contacts"}. Such a lookup is no navigation property of
+	// its own: it is bound through one per target,
+	// "parentcustomerid_account@odata.bind", and an unsuffixed
+	// "parentcustomerid@odata.bind" is refused, as by Dataverse; it is read
+	// as "_parentcustomerid_value" (see lookups.go).
+	Polymorphic map[string][]string
 	// AlternateKeys declares Dataverse-style alternate keys: sets of fields
 	// whose values identify a record, so that it can be addressed as
 	// accounts(accountnumber='A-1') or (name='x',region=1) as well as by
@@ -55,6 +63,7 @@ type EntitySet struct {
 type Server struct {
 	mu      sync.RWMutex // guards tables' contents, now and version
 	tables  map[string]*table
+	typeOf  map[string]string // entity type name of each served set; fixed after New
 	now     func() time.Time
 	version uint64 // last ETag version handed out, shared by all sets
 
@@ -99,6 +108,10 @@ func New(sets ...EntitySet) *Server {
 			continue
 		}
 		s.tables[def.Name] = newTable(def)
+	}
+	s.typeOf = typeNames(s.Sets())
+	for _, t := range s.tables {
+		t.typeOf = s.typeOf
 	}
 	s.ctl.reset()
 	s.SetBatchFormats(BatchJSON | BatchMultipart)

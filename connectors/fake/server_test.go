@@ -177,7 +177,7 @@ func TestPaging(t *testing.T) {
 		{"default page size", "", 12, 1, ""},
 		{"pages of 5", "odata.maxpagesize=5", 12, 3, "odata.maxpagesize=5"},
 		{"exact multiple", "odata.maxpagesize=4", 12, 3, "odata.maxpagesize=4"},
-		{"among other preferences", `odata.include-annotations="*", odata.maxpagesize=7`, 12, 2, "odata.maxpagesize=7"},
+		{"among other preferences", `odata.include-annotations="*", odata.maxpagesize=7`, 12, 2, `odata.maxpagesize=7,odata.include-annotations="*"`},
 		{"capped at 5000", "odata.maxpagesize=10000", 3, 1, "odata.maxpagesize=5000"},
 		{"empty set", "odata.maxpagesize=5", 0, 1, "odata.maxpagesize=5"},
 	}

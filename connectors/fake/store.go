@@ -139,12 +139,13 @@ func (t *table) goWrite(rec connectors.Record) (write, error) {
 	return t.toWrite(ms)
 }
 
-// record decodes e into a fresh Record. names is a snapshot of the column
-// names taken under the lock.
+// record decodes e into a fresh Record, without the annotations kept
+// beside lookups. names is a snapshot of the column names taken under the
+// lock.
 func (t *table) record(e *entry, names []string) connectors.Record {
 	rec := make(connectors.Record, len(e.ends)+1)
 	for i := range e.ends {
-		if lit := e.literal(i); lit != "" {
+		if lit := e.literal(i); lit != "" && !strings.Contains(names[i], "@") {
 			// Stored literals are valid JSON by construction.
 			v, _ := decodeLiteral(lit)
 			rec[names[i]] = v

@@ -71,6 +71,7 @@ type table struct {
 	rows   map[string]*entry
 	gen    uint64 // bumped by every write; sorted views of older generations are stale
 	views  viewCache
+	typeOf map[string]string // the server's entity type names, by set; fixed after New
 }
 
 func newTable(def EntitySet) *table {
@@ -169,9 +170,10 @@ func (t *table) compose(base *entry, key string, as []assign, version uint64, mo
 
 // appendEntity appends e as a JSON object: the @odata.context annotation
 // when context is not empty, the ETag annotation, then the columns in cols
-// (every column when cols is nil), skipping absent fields. labels is a
+// (every column when cols is nil), skipping absent fields. Columns holding
+// annotations (lookups.go) are left out unless annotate. labels is a
 // snapshot of the table's column labels taken under the lock.
-func (t *table) appendEntity(dst []byte, e *entry, cols []int, labels []string, context string) []byte {
+func (t *table) appendEntity(dst []byte, e *entry, cols []int, labels []string, context string, annotate bool) []byte {
 	dst = append(dst, '{')
 	if context != "" {
 		dst = append(dst, `"@odata.context":`...)
@@ -198,7 +200,7 @@ func (t *table) appendEntity(dst []byte, e *entry, cols []int, labels []string, 
 			dst = append(dst, '"')
 			continue
 		}
-		if lit := e.literal(i); lit != "" {
+		if lit := e.literal(i); lit != "" && (annotate || !isAnnotationLabel(labels[i])) {
 			dst = append(dst, ',')
 			dst = append(dst, labels[i]...)
 			dst = append(dst, lit...)

@@ -151,11 +151,16 @@ func (s *Server) answerWrite(w http.ResponseWriter, r *http.Request, t *table, e
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	w.Header().Set("Preference-Applied", "return=representation")
+	applied := "return=representation"
+	names, annotate := lookupNames(r.Header)
+	if annotate {
+		applied += "," + names
+	}
+	w.Header().Set("Preference-Applied", applied)
 	s.mu.RLock()
 	labels := t.cols.labels
 	s.mu.RUnlock()
-	writeEntity(w, status, t, e, nil, labels, s.contextURL(r, t, "/$entity"))
+	writeEntity(w, status, t, e, nil, labels, s.contextURL(r, t, "/$entity"), annotate)
 }
 
 func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, t *table, key string) {

@@ -100,7 +100,7 @@ func (c *Client) writeChunk(ctx context.Context, e connectors.Entity, ops []conn
 	index := make(map[string]int, len(ops)) // request id -> op index
 	k := c.keyer(e)
 	for i, op := range ops {
-		wr, err := c.encodeWrite(k, e, op)
+		wr, err := c.encodeWrite(ctx, k, e, op)
 		if err != nil {
 			if c.atomic {
 				c.failGroup(e, ops, results, i, err)

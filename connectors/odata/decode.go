@@ -148,7 +148,9 @@ func at(dec *json.Decoder, err error) error {
 // etagKey is where a record keeps its version for conditional writes.
 const etagKey = "@odata.etag"
 
-// cleanRecord removes annotations, keeping the ETag under "@odata.etag".
+// cleanRecord removes annotations, keeping the ETag under "@odata.etag" and
+// the table each lookup points to ("_x_value@Microsoft.Dynamics.CRM.
+// lookuplogicalname", for LookupTarget).
 // OData names cannot contain '@', so every key that does is an annotation:
 // instance ones such as "@odata.editLink" and property ones such as
 // "name@odata.type". Left in, they would show up as changed fields.
@@ -161,6 +163,9 @@ func cleanRecord(rec connectors.Record) connectors.Record {
 			if _, ok := v.(string); ok {
 				continue
 			}
+		}
+		if strings.HasSuffix(k, lookupLogicalName) {
+			continue // which table a lookup points to: LookupTarget reads it
 		}
 		delete(rec, k)
 	}

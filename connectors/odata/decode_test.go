@@ -30,8 +30,12 @@ func TestDecodePage(t *testing.T) {
 		{"next link before value", `{"@odata.nextLink":"n","value":[{"id":"a"}]}`, []connectors.Record{{"id": "a"}}, "n"},
 		{"null next link", `{"value":[],"@odata.nextLink":null}`, nil, ""},
 		{"annotations stripped",
-			`{"value":[{"id":"a","@odata.editLink":"x","@odata.id":"y","name@odata.type":"#String","_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname":"systemuser","@odata.etag":7}]}`,
+			`{"value":[{"id":"a","@odata.editLink":"x","@odata.id":"y","name@odata.type":"#String","_ownerid_value@OData.Community.Display.V1.FormattedValue":"Ann","@odata.etag":7}]}`,
 			[]connectors.Record{{"id": "a"}}, ""},
+		// The table a lookup points to stays, for LookupTarget.
+		{"lookup target kept",
+			`{"value":[{"id":"a","_ownerid_value":"u","_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname":"systemuser"}]}`,
+			[]connectors.Record{{"id": "a", "_ownerid_value": "u", "_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname": "systemuser"}}, ""},
 		{"skips other members", `{"@odata.count":3,"extra":{"a":[1,2]},"value":[{"id":"a"}]}`, []connectors.Record{{"id": "a"}}, ""},
 		{"whitespace", " \n{ \"value\" : [ { \"id\" : \"a\" } ] }\n ", []connectors.Record{{"id": "a"}}, ""},
 	}

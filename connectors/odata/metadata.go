@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"sort"
@@ -124,11 +125,14 @@ func cloneSchema(s *connectors.Schema) *connectors.Schema {
 		e.Key = append([]string(nil), e.Key...)
 		e.Fields = append([]connectors.FieldSchema(nil), e.Fields...)
 		if e.Lookups != nil {
-			m := make(map[string]string, len(e.Lookups))
-			for k, v := range e.Lookups {
-				m[k] = v
+			e.Lookups = maps.Clone(e.Lookups)
+		}
+		if e.Polymorphic != nil {
+			poly := make(map[string]map[string]string, len(e.Polymorphic))
+			for k, v := range e.Polymorphic {
+				poly[k] = maps.Clone(v)
 			}
-			e.Lookups = m
+			e.Polymorphic = poly
 		}
 		out.Entities[i] = e
 	}
@@ -144,7 +148,18 @@ type (
 		BaseType string         `xml:"BaseType,attr"`
 		Keys     []csdlKey      `xml:"Key"`
 		Props    []csdlProperty `xml:"Property"`
-		Navs     []csdlProperty `xml:"NavigationProperty"`
+		Navs     []csdlNav      `xml:"NavigationProperty"`
+	}
+	// csdlNav is a navigation property. Dataverse names, for each
+	// single-valued one, the lookup property holding its key:
+	// <ReferentialConstraint Property="_parentcustomerid_value"
+	// ReferencedProperty="accountid" /> (Web API navigation properties).
+	csdlNav struct {
+		Name        string `xml:"Name,attr"`
+		Type        string `xml:"Type,attr"`
+		Constraints []struct {
+			Property string `xml:"Property,attr"`
+		} `xml:"ReferentialConstraint"`
 	}
 	csdlKey struct {
 		Refs []struct {
@@ -447,6 +462,18 @@ func (p *metadataParser) schema() (*connectors.Schema, error) {
 			prefixes[c.alias+"."+c.decl.Name] = true
 		}
 	}
+	// The sets of each entity type: a navigation property that no
+	// NavigationPropertyBinding binds (Dataverse declares none) binds to
+	// the one set of its type.
+	setsOf := map[string][]string{}
+	for _, c := range p.containers {
+		for _, set := range c.decl.Sets {
+			if set.Name != "" {
+				t := p.qualify(set.EntityType)
+				setsOf[t] = append(setsOf[t], set.Name)
+			}
+		}
+	}
 	s := &connectors.Schema{}
 	seen := map[string]bool{}
 	for _, c := range p.containers {
@@ -455,7 +482,7 @@ func (p *metadataParser) schema() (*connectors.Schema, error) {
 				continue
 			}
 			seen[set.Name] = true
-			e, err := p.entitySet(set, prefixes)
+			e, err := p.entitySet(set, prefixes, setsOf)
 			if err != nil {
 				return nil, err
 			}
@@ -469,7 +496,7 @@ func (p *metadataParser) schema() (*connectors.Schema, error) {
 // entitySet describes one entity set. A set whose type the document does
 // not declare (it may come from a referenced document) has no key, fields
 // or lookups.
-func (p *metadataParser) entitySet(set csdlEntitySet, prefixes map[string]bool) (connectors.EntitySchema, error) {
+func (p *metadataParser) entitySet(set csdlEntitySet, prefixes map[string]bool, setsOf map[string][]string) (connectors.EntitySchema, error) {
 	e := connectors.EntitySchema{Name: set.Name, Type: p.qualify(set.EntityType)}
 	t, ok := p.types[e.Type]
 	if !ok {
@@ -511,6 +538,7 @@ func (p *metadataParser) entitySet(set csdlEntitySet, prefixes map[string]bool) 
 		}
 	}
 	names := map[string]bool{}
+	var navs []csdlNav                     // single-valued
 	for i := len(chain) - 1; i >= 0; i-- { // base types first
 		d := chain[i].decl
 		for _, prop := range d.Props {
@@ -537,7 +565,60 @@ func (p *metadataParser) entitySet(set csdlEntitySet, prefixes map[string]bool) 
 				e.Lookups = map[string]string{}
 			}
 			e.Lookups[nav.Name] = bindings[nav.Name]
+			navs = append(navs, nav)
 		}
 	}
+	e.Polymorphic = p.polymorphic(navs, bindings, setsOf)
 	return e, nil
+}
+
+// polymorphic groups the single-valued navigation properties of one
+// entity type by the lookup they set, and returns the groups of more than
+// one: Dataverse's multi-table lookups. Dataverse declares a lookup that
+// may point to an account or a contact as two navigation properties,
+// parentcustomerid_account and parentcustomerid_contact, whose
+// ReferentialConstraint names the one lookup property
+// _parentcustomerid_value ("Web API navigation properties", "Multi-table
+// lookups"). Without a constraint a name of the form <lookup>_<target
+// type> groups them. Targets whose entity set cannot be told are left out.
+func (p *metadataParser) polymorphic(navs []csdlNav, bindings map[string]string, setsOf map[string][]string) map[string]map[string]string {
+	groups := map[string]map[string]string{}
+	for _, nav := range navs {
+		typ, _ := p.typeRef(nav.Type)
+		lookup := ""
+		for _, c := range nav.Constraints {
+			if inner, ok := strings.CutPrefix(c.Property, "_"); ok {
+				if name, ok := strings.CutSuffix(inner, "_value"); ok && name != "" {
+					lookup = name
+				}
+			}
+		}
+		local := typ[strings.LastIndexByte(typ, '.')+1:]
+		if name, ok := strings.CutSuffix(nav.Name, "_"+local); lookup == "" && ok && name != "" {
+			lookup = name
+		}
+		if lookup == "" {
+			continue
+		}
+		target := bindings[nav.Name]
+		if target == "" && len(setsOf[typ]) == 1 {
+			target = setsOf[typ][0]
+		}
+		if target == "" {
+			continue
+		}
+		if groups[lookup] == nil {
+			groups[lookup] = map[string]string{}
+		}
+		groups[lookup][target] = nav.Name
+	}
+	for lookup, targets := range groups {
+		if len(targets) < 2 {
+			delete(groups, lookup)
+		}
+	}
+	if len(groups) == 0 {
+		return nil
+	}
+	return groups
 }

@@ -62,14 +62,16 @@ type Client struct {
 	// absPaths addresses the requests of a multipart batch by absolute
 	// path, as Dataverse documents, rather than relative to the service
 	// root; see partTarget.
-	absPaths   bool
-	atomic     bool // each $batch is one change set: all or nothing
-	altKeys    map[string]connectors.AlternateKey
-	maxBody    int64
-	log        *slog.Logger
-	schema     schemaCache // Describe's, in metadata.go
-	noFold     atomic.Bool // the service refused tolower: see GetFolded
-	oneFieldOr bool        // Business Central: an or in $filter stays on one field (filter.go)
+	absPaths    bool
+	atomic      bool // each $batch is one change set: all or nothing
+	altKeys     map[string]connectors.AlternateKey
+	maxBody     int64
+	log         *slog.Logger
+	schema      schemaCache // Describe's, in metadata.go
+	noFold      atomic.Bool // the service refused tolower: see GetFolded
+	oneFieldOr  bool        // Business Central: an or in $filter stays on one field (filter.go)
+	bindLookups bool        // lookups are bound and read as _x_value (lookups.go)
+	lookups     lookupCache
 }
 
 var _ connectors.Connector = (*Client)(nil)
@@ -124,6 +126,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 		absPaths:    isDataverse(base),
 		atomic:      cfg.Atomicity == connectors.AtomicityBatch,
 		altKeys:     cfg.AlternateKeys,
+		bindLookups: cfg.Lookups == connectors.LookupsBind,
 		maxBody:     opts.MaxBodyBytes,
 		log:         opts.Logger,
 		oneFieldOr:  isBusinessCentral(base),

@@ -84,7 +84,7 @@ func (c *Client) getPage(ctx context.Context, u string) (page, error) {
 	if err != nil {
 		return page{}, err
 	}
-	if pref := c.maxPageSize(); pref != "" {
+	if pref := c.readPreferences(); pref != "" {
 		req.Header.Set("Prefer", pref)
 	}
 	resp, err := c.do(req)

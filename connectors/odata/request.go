@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // newRequest builds a request with the headers every OData call carries.
@@ -36,6 +37,20 @@ func (c *Client) maxPageSize() string {
 		return ""
 	}
 	return "odata.maxpagesize=" + strconv.Itoa(c.pageSize)
+}
+
+// readPreferences is the Prefer header of a read: the page size, and for
+// a service that binds lookups the annotation naming each lookup's target
+// table, which Dataverse sends only when asked (lookups.go).
+func (c *Client) readPreferences() string {
+	prefs := []string{}
+	if p := c.maxPageSize(); p != "" {
+		prefs = append(prefs, p)
+	}
+	if c.bindLookups {
+		prefs = append(prefs, includeAnnotations)
+	}
+	return strings.Join(prefs, ",")
 }
 
 // do sends req and returns the response if its status is 2xx. Otherwise it

@@ -56,7 +56,7 @@ func (c *Client) Write(ctx context.Context, e connectors.Entity, ops []connector
 // each part into a writeResponse for result.
 func (c *Client) writeOne(ctx context.Context, e connectors.Entity, op connectors.WriteOp) connectors.WriteResult {
 	k := c.keyer(e)
-	wr, err := c.encodeWrite(k, e, op)
+	wr, err := c.encodeWrite(ctx, k, e, op)
 	if err != nil {
 		return connectors.WriteResult{Key: op.Key, Err: wrap(string(op.Op), e.Name, op.Key, err)}
 	}

@@ -32,11 +32,16 @@ type writeResponse struct {
 	body   []byte
 }
 
-// encodeWrite encodes op as a writeRequest, after rewriting lookups bound
-// to records addressed by an alternate key (bindAlternateKeys).
-func (c *Client) encodeWrite(k keyer, e connectors.Entity, op connectors.WriteOp) (writeRequest, error) {
+// encodeWrite encodes op as a writeRequest, after rewriting the lookups
+// bound in OData syntax to records addressed by an alternate key
+// (bindAlternateKeys), then writing its connectors.Reference values
+// (encodeReferences), which address their records themselves.
+func (c *Client) encodeWrite(ctx context.Context, k keyer, e connectors.Entity, op connectors.WriteOp) (writeRequest, error) {
 	fields, err := c.bindAlternateKeys(op.Fields)
 	if err != nil {
+		return writeRequest{}, err
+	}
+	if fields, err = c.encodeReferences(ctx, e, fields); err != nil {
 		return writeRequest{}, err
 	}
 	op.Fields = fields

@@ -117,11 +117,21 @@ func (c *Client) writeOne(ctx context.Context, e connectors.Entity, res *resourc
 
 // encodeFields writes fields as a JSON object, numbers as they were read,
 // leaving out the ETag, which travels in If-Match, and wrapped in the
-// entity's fields_at path when it has one.
+// entity's fields_at path when it has one. A lookup (connectors.Reference)
+// is written as its target's key: REST APIs take plain ids.
 func encodeFields(fields connectors.Record, res *resource) ([]byte, error) {
 	if _, ok := fields[connectors.ETagField]; ok {
 		fields = maps.Clone(fields)
 		delete(fields, connectors.ETagField)
+	}
+	for _, v := range fields {
+		if _, ref := v.(connectors.Reference); ref {
+			fields = maps.Clone(fields)
+			for f, v := range fields {
+				fields[f] = connectors.PlainValue(v)
+			}
+			break
+		}
 	}
 	if fields == nil {
 		fields = connectors.Record{}

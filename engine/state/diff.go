@@ -71,8 +71,9 @@ type DestField struct {
 	// Both is true for a field that flows both ways: only such fields can
 	// make an update conflict.
 	Both bool
-	// BindSet, when set, makes apply write the value as a lookup binding:
-	// "Name@odata.bind": "/BindSet(value)".
+	// BindSet, when set, makes apply write the value as a reference to a
+	// record of that entity set (connectors.Reference), which the
+	// connector writes its own way: Dataverse binds it.
 	BindSet string
 }
 

@@ -160,7 +160,7 @@ func (d *DB) AppliedSince(ctx context.Context, id string) (other, mapping string
 }
 
 // BindSets returns, per destination field of a part that writes lookups as
-// bindings, the entity set to bind to.
+// references, the entity set the reference points into.
 func (d *DB) BindSets(ctx context.Context, part Part) (map[string]string, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT field, bind_set FROM plan_fields WHERE plan_id = ? AND mapping = ? AND direction = ? AND bind_set IS NOT NULL`,
 		part.PlanID, part.Mapping, part.Direction)

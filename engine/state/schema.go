@@ -121,7 +121,7 @@ CREATE TABLE IF NOT EXISTS plan_mappings (
 );
 
 -- plan_fields: the destination fields of each part of a plan, and how apply
--- writes them (bind_set: as "field@odata.bind": "/bind_set(id)").
+-- writes them (bind_set: as a reference to a record of that entity set).
 CREATE TABLE IF NOT EXISTS plan_fields (
 	plan_id   VARCHAR NOT NULL,
 	mapping   VARCHAR NOT NULL,
