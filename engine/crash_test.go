@@ -267,7 +267,9 @@ type killSwitch struct {
 	// opened at, so that a request a killed child sent before it died,
 	// reaching the server only after the next arm, is not taken for a
 	// request of the next child (whose process may not even have started).
-	arms int
+	// Only for children: an apply in this process keeps its connections.
+	arms  int
+	child bool
 }
 
 // connArmsKey is the context key of the arm count a connection was opened at.
@@ -288,8 +290,17 @@ func (k *killSwitch) serve(t *testing.T, h http.Handler) *httptest.Server {
 
 func (k *killSwitch) arm(at int, after bool, kill func()) {
 	k.mu.Lock()
-	k.count, k.at, k.after, k.kill, k.fired = 0, at, after, kill, false
+	k.count, k.at, k.after, k.kill, k.fired, k.child = 0, at, after, kill, false, false
 	k.arms++
+	k.mu.Unlock()
+}
+
+// armChild arms the switch for a child process: requests on connections
+// opened before it come from an earlier, killed child and are dropped.
+func (k *killSwitch) armChild(at int, after bool, kill func()) {
+	k.arm(at, after, kill)
+	k.mu.Lock()
+	k.child = true
 	k.mu.Unlock()
 }
 
@@ -302,7 +313,7 @@ func (k *killSwitch) requests() int {
 func (k *killSwitch) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k.mu.Lock()
-		if opened, _ := r.Context().Value(connArmsKey{}).(int); k.kill != nil && opened < k.arms {
+		if opened, _ := r.Context().Value(connArmsKey{}).(int); k.child && opened < k.arms {
 			// Sent by a child killed before this arm: as if it never
 			// arrived.
 			k.mu.Unlock()
@@ -361,7 +372,7 @@ func (w *crashWorld) applyInChild(t *testing.T, id string, at int, after bool) b
 			<-exited
 		})
 	}
-	w.ks.arm(at, after, kill)
+	w.ks.armChild(at, after, kill)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -60,6 +60,7 @@ func companySet() EntitySet {
 func (s *Server) scopeToCompany(id, name string) {
 	t := newTable(companySet())
 	s.tables[companiesSet] = t
+	s.nameTypes()
 	s.company = normKey(id)
 	if _, err := s.Put(companiesSet, map[string]any{
 		"id": s.company, "systemVersion": "1", "name": name, "displayName": name, "businessProfileId": "",

@@ -109,13 +109,20 @@ func New(sets ...EntitySet) *Server {
 		}
 		s.tables[def.Name] = newTable(def)
 	}
+	s.nameTypes()
+	s.ctl.reset()
+	s.SetBatchFormats(BatchJSON | BatchMultipart)
+	return s
+}
+
+// nameTypes names the entity type of every served set, for $metadata and
+// lookups' annotations; called again when a set is added while the server
+// is built (scopeToCompany).
+func (s *Server) nameTypes() {
 	s.typeOf = typeNames(s.Sets())
 	for _, t := range s.tables {
 		t.typeOf = s.typeOf
 	}
-	s.ctl.reset()
-	s.SetBatchFormats(BatchJSON | BatchMultipart)
-	return s
 }
 
 // SetClock replaces the clock used to stamp the modified fields (default
