@@ -63,6 +63,7 @@ func NewCRM() *Server {
 	// functions it supports are contains, endswith and startswith; the
 	// rest of its functions are its own (Microsoft.Dynamics.CRM.*).
 	s.refusedFunctions = caseFunctions("the Dataverse Web API implements the OData functions contains, endswith and startswith only (Filter rows using OData)")
+	trackCRMChanges(s)
 	return s
 }
 
