@@ -34,8 +34,9 @@ type changeLog struct {
 	tracked map[string]bool
 	// removed holds, per set, the version at which each key was deleted.
 	removed map[string]map[string]uint64
-	// expiredBefore: a token of a lower version is expired.
-	expiredBefore uint64
+	// epoch counts ExpireChangeTokens calls; a token of an earlier epoch
+	// is expired.
+	epoch uint64
 }
 
 // SetChangeTracking turns change tracking of an entity set on or off, as
@@ -85,7 +86,7 @@ func (s *Server) ChangeTracking(set string) bool {
 // ExpiredVersionStamp, "Please perform a full sync".
 func (s *Server) ExpireChangeTokens() {
 	s.mu.Lock()
-	s.changes.expiredBefore = s.version + 1
+	s.changes.epoch++
 	s.mu.Unlock()
 }
 
@@ -147,7 +148,7 @@ func (s *Server) serveChanges(w http.ResponseWriter, r *http.Request, t *table) 
 		writeError(w, err)
 		return true
 	}
-	since, err := parseVersion(token, hasToken)
+	since, epoch, err := parseDeltaToken(token, hasToken)
 	if err != nil {
 		writeError(w, err)
 		return true
@@ -163,7 +164,7 @@ func (s *Server) serveChanges(w http.ResponseWriter, r *http.Request, t *table) 
 	}
 
 	s.mu.RLock()
-	if hasToken && since < s.changes.expiredBefore {
+	if hasToken && epoch < s.changes.epoch {
 		s.mu.RUnlock()
 		writeStatus(w, http.StatusBadRequest, codeExpiredVersion, "Version stamp associated with the client has expired. Please perform a full sync.")
 		return true
@@ -241,7 +242,7 @@ func (s *Server) serveChanges(w http.ResponseWriter, r *http.Request, t *table) 
 		buf = appendQuote(buf, path+"?"+query(skip))
 	} else {
 		buf = append(buf, `,"@odata.deltaLink":`...)
-		buf = appendQuote(buf, path+"?"+query("$deltatoken="+escapeQuery(deltaToken(start, s.now()))))
+		buf = appendQuote(buf, path+"?"+query("$deltatoken="+escapeQuery(deltaToken(start, s.changes.epoch, s.now()))))
 	}
 	buf = append(buf, "}\n"...)
 	_, _ = w.Write(buf)
@@ -284,23 +285,26 @@ func cutOption(raw, name string) (rest, value string, found bool) {
 	return strings.Join(keep, "&"), value, found
 }
 
-// deltaToken renders a delta token the way Dataverse's look
-// (919042!08/22/2017 08:10:44): the version, '!' and the time.
-func deltaToken(version uint64, now time.Time) string {
-	return strconv.FormatUint(version, 10) + "!" + now.UTC().Format("01/02/2006 15:04:05")
+// deltaToken renders a delta token much as Dataverse's look
+// (919042!08/22/2017 08:10:44): the version, the expiry epoch, '!' and the
+// time.
+func deltaToken(version, epoch uint64, now time.Time) string {
+	return strconv.FormatUint(version, 10) + "." + strconv.FormatUint(epoch, 10) + "!" + now.UTC().Format("01/02/2006 15:04:05")
 }
 
-// parseVersion reads the version of a delta token.
-func parseVersion(token string, has bool) (uint64, error) {
+// parseDeltaToken reads the version and the epoch of a delta token.
+func parseDeltaToken(token string, has bool) (version, epoch uint64, err error) {
 	if !has {
-		return 0, nil
+		return 0, 0, nil
 	}
-	v, _, _ := strings.Cut(token, "!")
-	n, err := strconv.ParseUint(v, 10, 64)
-	if err != nil {
-		return 0, badRequest("invalid $deltatoken: it must be copied from an @odata.deltaLink")
+	head, _, _ := strings.Cut(token, "!")
+	v, e, ok := strings.Cut(head, ".")
+	version, err1 := strconv.ParseUint(v, 10, 64)
+	epoch, err2 := strconv.ParseUint(e, 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return 0, 0, badRequest("invalid $deltatoken: it must be copied from an @odata.deltaLink")
 	}
-	return n, nil
+	return version, epoch, nil
 }
 
 // parseChangesSkip reads the $skiptoken of a change-tracking page: the

@@ -123,21 +123,28 @@ func (c *Client) tokenURL(token string) (string, error) {
 // payloadLink resolves a next or delta link found in a page read from
 // current. The OData JSON Format ("Relative URLs") makes a relative URL in
 // a payload relative to the payload's context URL, itself relative to the
-// request URL; so the context URL, resolved, is the base nextURL resolves
-// the link against, and nextURL keeps the same-origin rule.
+// request URL. The absolute link then passes nextURL's checks (the
+// service's origin, no credentials); nextURL is given no current page,
+// since a delta link may rightly name the page just read (nothing changed
+// since), and the read loop catches a next link that cycles.
 func (c *Client) payloadLink(current, context, link, what string) (string, error) {
-	base := current
-	if ref, err := url.Parse(link); err == nil && !ref.IsAbs() && context != "" {
-		cur, err1 := url.Parse(current)
-		ctxURL, err2 := url.Parse(context)
-		if err1 != nil || err2 != nil {
+	cur, err := url.Parse(current)
+	if err != nil {
+		return "", fmt.Errorf("parse page url: %w", err)
+	}
+	ref, err := url.Parse(link)
+	if err != nil {
+		return "", fmt.Errorf("%s does not parse: %w", what, err)
+	}
+	base := cur
+	if !ref.IsAbs() && context != "" {
+		ctxURL, err := url.Parse(context)
+		if err != nil {
 			return "", fmt.Errorf("%s %q is relative, and the page's @odata.context does not parse", what, link)
 		}
-		b := cur.ResolveReference(ctxURL)
-		b.Fragment = ""
-		base = b.String()
+		base = cur.ResolveReference(ctxURL)
 	}
-	next, err := c.nextURL(base, link)
+	next, err := c.nextURL("", base.ResolveReference(ref).String())
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", what, err)
 	}
