@@ -471,3 +471,52 @@ func WriteEach(ctx context.Context, ops []WriteOp, concurrency int, write func(W
 	wg.Wait()
 	return results, started
 }
+
+// ChangeTracker is implemented by connectors whose service can tell what
+// changed in an entity set since a point it handed out earlier, deletions
+// included: OData's change tracking (Prefer: odata.track-changes and delta
+// links), which Dataverse offers for tables with change tracking enabled.
+// The engine checks for it with a type assertion when a mapping side asks
+// for change tracking (changes: track), and reads the side through it
+// instead of by modified-on.
+type ChangeTracker interface {
+	// Changes reads q.Entity through the service's change tracking and
+	// hands fn each page. With q.Token empty it reads every record (no
+	// removals) and starts tracking; otherwise it reads only the records
+	// created or changed since q.Token was handed out, and the keys of
+	// those removed since. It returns the token of the next read, opaque
+	// to the caller, once the last page is handed over.
+	//
+	// An error wrapping ErrTokenExpired means the service no longer knows
+	// q.Token: the caller must read everything again (Token empty). One
+	// wrapping ErrUnsupported means the service does not track changes of
+	// this entity set (e.g. the table's change tracking is off).
+	Changes(ctx context.Context, q ChangesQuery, fn func(ChangePage) error) (next string, err error)
+}
+
+// ChangesQuery says what to read through a ChangeTracker.
+type ChangesQuery struct {
+	Entity Entity
+	// Fields limits the fields returned; empty means all. The key and
+	// modified fields are always returned.
+	Fields []string
+	// Token is what the previous read returned; empty starts over with
+	// every record.
+	Token string
+}
+
+// ChangePage is one page of a change-tracking read.
+type ChangePage struct {
+	// Records are the records created or changed, whole (every field
+	// asked for), as Read returns them.
+	Records []Record
+	// Removed are the keys of records removed from the entity set.
+	Removed []string
+	// Date is the server's clock when it answered, as in Page.
+	Date time.Time
+}
+
+// ErrTokenExpired is returned (wrapped) by ChangeTracker.Changes when the
+// service no longer accepts the token: changes since then are lost to it,
+// and only a read of every record brings the caller back in step.
+var ErrTokenExpired = errors.New("change tracking token expired")

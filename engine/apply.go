@@ -150,7 +150,7 @@ func (e *Engine) checkFresh(ctx context.Context, p *plan.Plan) error {
 			return fmt.Errorf("%w: mapping %s was synchronized after plan %s was made; run coupler plan again", ErrStalePlan, m.Name, p.ID)
 		}
 	}
-	return nil
+	return e.checkChangeTokens(ctx, p)
 }
 
 func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.MappingPlan, resume bool) (state.Run, []Failure, error) {
@@ -301,8 +301,12 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 	if !earliest.IsZero() && !wm.IsZero() && earliest.Before(wm) {
 		wm = earliest
 	}
+	token, err := e.nextChangeToken(ctx, run.ID, part, m)
+	if err != nil {
+		return run, failures, err
+	}
 	run.FinishedAt = e.now().UTC()
-	if err := e.state.FinishRun(ctx, run, m.Source.Side, wm); err != nil {
+	if err := e.state.FinishRun(ctx, run, m.Source.Side, wm, token); err != nil {
 		return run, failures, err
 	}
 	return run, failures, nil
@@ -328,6 +332,13 @@ func (e *Engine) Retry(ctx context.Context, mapping string, ids []string) (int64
 			side = plan.SideIntegration
 		}
 		if err := e.state.LowerWatermark(ctx, mapping, side, t); err != nil {
+			return n, err
+		}
+	}
+	if n > 0 {
+		// A change tracking read would not return the released records
+		// again: the next plan reads everything and starts over.
+		if _, err := e.state.ClearChangeTokens(ctx, mapping); err != nil {
 			return n, err
 		}
 	}

@@ -91,6 +91,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		Fingerprint: fingerprint(e.prog.Project.Sources), Status: plan.Planned}
 	base := map[string]time.Time{}
 	lookups := &couplingLookups{db: e.state, planID: p.ID, maps: map[string]map[string]string{}}
+	reads := changeReads{}
 	// Leave no half-made plan behind, and no copy of both systems in the
 	// staging tables; with a fresh context, since ctx may be why we stop.
 	fail := func(err error) (*plan.Plan, error) {
@@ -104,7 +105,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		return nil, err
 	}
 	for _, m := range selected {
-		mp, err := e.planMapping(ctx, p.ID, m, opts, base, lookups, record)
+		mp, err := e.planMapping(ctx, p.ID, m, opts, base, lookups, record, reads)
 		if err != nil {
 			return fail(fmt.Errorf("mapping %s: %w", m.Name, err))
 		}
@@ -204,7 +205,7 @@ func (e *Engine) resolveRecord(ctx context.Context, opts PlanOptions) (*state.Co
 	return c, nil
 }
 
-func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opts PlanOptions, base map[string]time.Time, lookups *couplingLookups, record *state.Coupling) (*plan.MappingPlan, error) {
+func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opts PlanOptions, base map[string]time.Time, lookups *couplingLookups, record *state.Coupling, reads changeReads) (*plan.MappingPlan, error) {
 	full := opts.Full
 	if record != nil {
 		return e.planRecord(ctx, planID, m, base, lookups, record)
@@ -225,15 +226,32 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 	if mp.Coupled, err = e.state.CouplingCount(ctx, m.Name); err != nil {
 		return nil, err
 	}
+	// A source read through change tracking (changes.go).
+	sc, err := e.sourceChanges(ctx, m, opts, reads, mp)
+	if err != nil {
+		return nil, err
+	}
+	if !mp.Since.IsZero() {
+		if src, err = e.counterpartReader(ctx, src, m, opts, reads); err != nil {
+			return nil, err
+		}
+	}
 
 	// A full read stages both sides at once, each through its own appender:
 	// reading and decoding dominate a plan, and the two sides are
 	// independent. An incremental read needs the source keys first, to know
 	// which destination records to fetch.
-	fullRead := mp.Since.IsZero()
+	fullRead := mp.Since.IsZero() && !sc.isDelta()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		n, answered, err := e.stageSource(gctx, src, m, mp.Since, lookups)
+		var n int64
+		var answered time.Time
+		var err error
+		if sc != nil {
+			n, answered, err = e.stageChanges(gctx, m, sc, lookups)
+		} else {
+			n, answered, err = e.stageSource(gctx, src, m, mp.Since, lookups)
+		}
 		mp.Read = n
 		if !answered.IsZero() {
 			// The watermark is capped by the source's clock, which stamps
@@ -259,7 +277,11 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 		return nil, err
 	}
 	if !fullRead {
-		if mp.DestRead, err = e.stageDest(ctx, dst, m, false); err != nil {
+		gone, err := e.removedCounterparts(ctx, m, sc)
+		if err != nil {
+			return nil, err
+		}
+		if mp.DestRead, err = e.stageDest(ctx, dst, m, false, gone...); err != nil {
 			return nil, err
 		}
 	}
@@ -273,15 +295,21 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 	if err != nil {
 		return nil, err
 	}
-	if m.Def.PropagateDeletes && fullRead && !opts.MatchOnly {
-		if err := e.planDeletes(ctx, src, m, state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)}); err != nil {
+	if m.Def.PropagateDeletes && (fullRead || sc.isDelta()) && !opts.MatchOnly {
+		part := state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)}
+		if sc.isDelta() {
+			err = e.planRemoved(ctx, src, m, sc, part)
+		} else {
+			err = e.planDeletes(ctx, src, m, part)
+		}
+		if err != nil {
 			return nil, err
 		}
-		if mp.Counts, err = e.state.Counts(ctx, state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)}); err != nil {
+		if mp.Counts, err = e.state.Counts(ctx, part); err != nil {
 			return nil, err
 		}
 	}
-	if !mp.Since.IsZero() {
+	if !fullRead {
 		if mp.NotModified, err = e.state.NotModified(ctx, m.Name, m.SourceIsTable); err != nil {
 			return nil, err
 		}
@@ -293,6 +321,7 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 	mp.NewWatermark = nextWatermark(wm, latest, mp.ReadStarted)
 	_, local := e.pushDown(m.Source)
 	mp.ComputeWarnings(opts.Full, local)
+	sc.finish(mp, m.Def.PropagateDeletes)
 	if opts.MatchOnly {
 		// Changes of coupled records were left alone: the next plan must
 		// still see them.
@@ -376,8 +405,18 @@ func (e *Engine) planRecord(ctx context.Context, planID string, m *Mapping, base
 // their destination records.
 func (e *Engine) planDeletes(ctx context.Context, src connectors.Connector, m *Mapping, part state.Part) error {
 	missing, err := e.state.CoupledNotStaged(ctx, m.Name, m.SourceIsTable)
-	if err != nil || len(missing) == 0 {
+	if err != nil {
 		return err
+	}
+	return e.planGone(ctx, src, m, part, missing)
+}
+
+// planGone plans deleting the destination records of the coupled source
+// records missing names that the source no longer has, each looked up by
+// key.
+func (e *Engine) planGone(ctx context.Context, src connectors.Connector, m *Mapping, part state.Part, missing []string) error {
+	if len(missing) == 0 {
+		return nil
 	}
 	still, err := src.Get(ctx, m.Source.Entity, []string{m.Source.Entity.Key}, missing)
 	if err != nil {

@@ -127,8 +127,9 @@ func (e *Engine) stageRecords(stage *state.Stage, mapping, what string, recs []c
 }
 
 // stageDest stages the destination records a plan compares with, and
-// returns how many it read.
-func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Mapping, fullRead bool) (int64, error) {
+// returns how many it read. An incremental read also reads the records
+// extra names.
+func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Mapping, fullRead bool, extra ...string) (int64, error) {
 	stage, err := e.state.NewStage(ctx, state.DestRows, len(m.Fields), len(m.Match))
 	if err != nil {
 		return 0, err
@@ -159,6 +160,7 @@ func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Map
 	default:
 		var ids []string
 		ids, err = e.state.StagedSourceKeysCoupled(ctx, m.Name, m.SourceIsTable)
+		ids = append(ids, extra...)
 		if err == nil && len(ids) > 0 {
 			var recs []connectors.Record
 			recs, err = dst.Get(ctx, m.Dest.Entity, m.Dest.Select, ids)

@@ -74,21 +74,25 @@ func toString(v any) string {
 func TestStateMigratesVersion1File(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.duckdb")
 	// A version 1 file as coupler 1 wrote it: its layout without the
-	// write_intents table, with a coupling that must survive.
+	// write_intents and change tracking tables, with a coupling that must
+	// survive.
 	v1 := openState(t, path)
 	v1.Close()
-	rawExec(t, path, `DROP TABLE write_intents`, `UPDATE meta SET value = '1' WHERE key = 'schema_version'`,
+	rawExec(t, path, `DROP TABLE write_intents`, `DROP TABLE change_tokens`, `DROP TABLE plan_change_tokens`, `UPDATE meta SET value = '1' WHERE key = 'schema_version'`,
 		`INSERT INTO couplings (mapping, table_id, integration_id, coupled_at) VALUES ('CUSTOMER', 't1', 'i1', now())`)
 	if got := rawQuery(t, path, `SELECT count(*) FROM duckdb_tables() WHERE table_name = 'write_intents'`); got != "0" {
 		t.Fatalf("fixture still has write_intents: %s", got)
 	}
 	db := openState(t, path)
 	db.Close()
-	if got := rawQuery(t, path, `SELECT value FROM meta WHERE key = 'schema_version'`); got != "2" {
-		t.Errorf("schema version after open = %s, want 2", got)
+	if got, want := rawQuery(t, path, `SELECT value FROM meta WHERE key = 'schema_version'`), fmt.Sprint(state.SchemaVersion); got != want {
+		t.Errorf("schema version after open = %s, want %s", got, want)
 	}
-	if got := rawQuery(t, path, `SELECT count(*) FROM write_intents`); got != "0" {
-		t.Errorf("write_intents after migration: %s", got)
+	// Version 2 added write_intents, version 3 the change tracking tokens.
+	for _, table := range []string{"write_intents", "change_tokens", "plan_change_tokens"} {
+		if got := rawQuery(t, path, `SELECT count(*) FROM `+table); got != "0" {
+			t.Errorf("%s after migration: %s", table, got)
+		}
 	}
 	if got := rawQuery(t, path, `SELECT table_id || '=' || integration_id FROM couplings`); got != "t1=i1" {
 		t.Errorf("couplings after migration = %q, want t1=i1", got)
@@ -174,7 +178,7 @@ func TestStateBackup(t *testing.T) {
 	if got := rawQuery(t, backup, `SELECT string_agg(table_id, ',' ORDER BY table_id) FROM couplings`); got != "t1" {
 		t.Errorf("couplings in the backup = %q, want t1", got)
 	}
-	if got := rawQuery(t, backup, `SELECT value FROM meta WHERE key = 'schema_version'`); got != "2" {
+	if got := rawQuery(t, backup, `SELECT value FROM meta WHERE key = 'schema_version'`); got != fmt.Sprint(state.SchemaVersion) {
 		t.Errorf("backup schema version = %q", got)
 	}
 	// A backup is a state file: it opens, and its run ids go on.

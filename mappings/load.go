@@ -587,6 +587,7 @@ func (l *loader) checkMappings() {
 			}
 		}
 		l.checkDeclaredFields(m)
+		l.checkChanges(m)
 	}
 	l.setLookupKeys()
 	for _, cycle := range l.project.Cycles() {
@@ -840,6 +841,7 @@ func decodeSide(d *decoder, n *yaml.Node, what string) Side {
 		"entity":   func(_, v *yaml.Node) { s.Entity, _ = d.nonEmpty(v, what+": entity") },
 		"key":      func(_, v *yaml.Node) { s.Key, _ = d.nonEmpty(v, what+": key") },
 		"modified": func(_, v *yaml.Node) { s.Modified, _ = d.nonEmpty(v, what+": modified") },
+		"changes":  func(_, v *yaml.Node) { s.Changes, s.ChangesPos = decodeChanges(d, v, what+": changes") },
 	})
 	return s
 }

@@ -264,6 +264,11 @@ type Side struct {
 	Key       string
 	Modified  string
 	Pos       Pos
+	// Changes says how incremental reads of this side find what changed:
+	// "" or ChangesModified by the Modified field and the watermark,
+	// ChangesTrack through the service's change tracking (changes.go).
+	Changes    string
+	ChangesPos Pos
 }
 
 // Field is a field mapping. Field or IntegrationField may be empty for a

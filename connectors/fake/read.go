@@ -36,6 +36,9 @@ type readResult struct {
 }
 
 func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *table) {
+	if s.serveChanges(w, r, t) { // change tracking: changes.go
+		return
+	}
 	opts, err := parseOptions(r.URL.RawQuery)
 	if err != nil {
 		writeError(w, err)

@@ -78,6 +78,7 @@ func NewCRM() *Server {
 	// rest of its functions are its own (Microsoft.Dynamics.CRM.*).
 	s.refusedFunctions = caseFunctions("the Dataverse Web API implements the OData functions contains, endswith and startswith only (Filter rows using OData)")
 	s.SetBatchFormats(BatchMultipart)
+	trackCRMChanges(s)
 	return s
 }
 

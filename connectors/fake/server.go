@@ -67,6 +67,8 @@ type Server struct {
 	now     func() time.Time
 	version uint64 // last ETag version handed out, shared by all sets
 
+	changes changeLog // change tracking (delta links): changes.go
+
 	ctl control // throttling and request counters; has its own lock
 
 	groupMu sync.Mutex // held while a $batch atomicity group runs: see runGroup

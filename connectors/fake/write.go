@@ -52,6 +52,7 @@ func (s *Server) apply(t *table, kind writeKind, key string, w write, ifMatch st
 	t.gen++
 	if kind == kindRemove {
 		delete(t.rows, key)
+		s.noteRemoved(t, key)
 		return nil, nil
 	}
 	if kind != kindMerge {

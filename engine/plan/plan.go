@@ -153,6 +153,18 @@ type MappingPlan struct {
 	Omitted int64 `json:"omitted,omitempty"`
 	// Warnings point at what a reviewer should look at twice.
 	Warnings []string `json:"warnings,omitempty"`
+	// ChangeTracking says how a source read through the service's change
+	// tracking (changes: track) was read; empty for other reads. See
+	// changes.go.
+	ChangeTracking ChangeRead `json:"change_tracking,omitempty"`
+	// Removed counts the records that change tracking reported deleted at
+	// the source since the last run.
+	Removed int64 `json:"removed,omitempty"`
+	// BaseChangeToken is the change tracking token the read started from,
+	// NewChangeToken the one apply stores when the run ends. They are
+	// service URLs (OData delta links), kept out of reports.
+	BaseChangeToken string `json:"-"`
+	NewChangeToken  string `json:"-"`
 }
 
 // Writes counts the operations that write to the destination system.
@@ -164,7 +176,7 @@ func (m *MappingPlan) Writes() int64 {
 // first read, and a change share large enough to suggest a wrong mapping.
 func (m *MappingPlan) ComputeWarnings(full bool, localFilter []string) {
 	m.Warnings = nil
-	if m.Since.IsZero() && !full && m.Record == "" {
+	if m.Since.IsZero() && !full && m.Record == "" && m.ChangeTracking != ChangesDelta {
 		m.Warnings = append(m.Warnings, "no watermark yet: every record was read; later plans read only what changed")
 	}
 	if m.Since.IsZero() && len(localFilter) > 0 {

@@ -52,6 +52,9 @@ func totalNotModified(p *plan.Plan) int64 {
 // readLine says what a mapping read, as PlanText's second line does. The
 // result is plain text: callers escape it for their format.
 func readLine(m *plan.MappingPlan) string {
+	if s := changesLine(m); s != "" {
+		return s
+	}
 	switch {
 	case m.Record != "":
 		return fmt.Sprintf("read record %s of %s (%d found)", printable(m.Record), m.Source.Entity, m.Read)

@@ -77,9 +77,12 @@ func (d *DB) SetWatermark(ctx context.Context, mapping, side string, t time.Time
 }
 
 // ClearWatermarks forgets the watermarks of the given mappings on both sides,
-// so that their next plan reads every record. Couplings are kept. It returns
-// how many watermarks were removed.
+// and their change tracking tokens, so that their next plan reads every
+// record. Couplings are kept. It returns how many watermarks were removed.
 func (d *DB) ClearWatermarks(ctx context.Context, mappings []string) (int64, error) {
+	if _, err := d.ClearChangeTokens(ctx, mappings...); err != nil {
+		return 0, err
+	}
 	var n int64
 	for _, m := range mappings {
 		res, err := d.db.ExecContext(ctx, `DELETE FROM watermarks WHERE mapping = ?`, m)

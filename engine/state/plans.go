@@ -74,6 +74,9 @@ func (d *DB) SavePlan(ctx context.Context, p *plan.Plan, baseWatermarks map[stri
 			return fmt.Errorf("save plan %s, mapping %s: %w", p.ID, m.Name, err)
 		}
 	}
+	if err := saveChangeReads(ctx, tx, p); err != nil {
+		return err
+	}
 	return tx.Commit()
 }
 
@@ -88,7 +91,7 @@ func (d *DB) DiscardPlan(ctx context.Context, id string) error {
 		return err
 	}
 	defer tx.Rollback()
-	for _, t := range []string{"plan_changes", "plan_operations", "plan_fields", "plan_mappings"} {
+	for _, t := range []string{"plan_changes", "plan_operations", "plan_fields", "plan_change_tokens", "plan_mappings"} {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE plan_id = ?`, id); err != nil {
 			return fmt.Errorf("discard plan %s: %w", id, err)
 		}
@@ -209,6 +212,9 @@ func (d *DB) LoadPlan(ctx context.Context, id string, limit int, kinds ...plan.K
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := loadChangeReads(ctx, d.db, p); err != nil {
 		return nil, err
 	}
 	if len(kinds) == 0 {
@@ -480,7 +486,7 @@ func (d *DB) PrunePlans(ctx context.Context, olderThan time.Time, keep int) (Pru
 		(SELECT count(*) FROM plan_operations WHERE plan_id NOT IN (SELECT id FROM plans))`).Scan(&res.Plans, &res.Orphans); err != nil {
 		return res, fmt.Errorf("prune plans: %w", err)
 	}
-	for _, t := range []string{"plan_changes", "plan_operations", "plan_fields", "plan_mappings"} {
+	for _, t := range []string{"plan_changes", "plan_operations", "plan_fields", "plan_change_tokens", "plan_mappings"} {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE plan_id IN (SELECT id FROM prune_victims) OR plan_id NOT IN (SELECT id FROM plans)`); err != nil {
 			return res, fmt.Errorf("prune plans: %s: %w", t, err)
 		}

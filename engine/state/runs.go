@@ -291,9 +291,10 @@ func (d *DB) AlreadyCoupled(ctx context.Context, mapping string, sourceIsTable b
 	return scanStringMap(rows)
 }
 
-// FinishRun saves a run's counts and end, and moves the source watermark in
-// the same transaction, so the watermark never gets ahead of the run log.
-func (d *DB) FinishRun(ctx context.Context, r Run, watermarkSide string, watermark time.Time) error {
+// FinishRun saves a run's counts and end, and moves the source watermark
+// and, when token is not empty, the source's change tracking token in the
+// same transaction, so that neither gets ahead of the run log.
+func (d *DB) FinishRun(ctx context.Context, r Run, watermarkSide string, watermark time.Time, token string) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -309,6 +310,11 @@ func (d *DB) FinishRun(ctx context.Context, r Run, watermarkSide string, waterma
 		_, err = tx.ExecContext(ctx, upsertWatermark, r.Mapping, watermarkSide, watermark.UTC(), time.Now().UTC())
 		if err != nil {
 			return fmt.Errorf("set watermark of mapping %s: %w", r.Mapping, err)
+		}
+	}
+	if token != "" {
+		if err := setChangeToken(ctx, tx, r.Mapping, watermarkSide, token); err != nil {
+			return err
 		}
 	}
 	return tx.Commit()
@@ -438,16 +444,34 @@ func (d *DB) LowerWatermark(ctx context.Context, mapping, side string, t time.Ti
 // when none failed.
 func (d *DB) EarliestFailure(ctx context.Context, runID int64, part Part) (time.Time, error) {
 	var t sql.NullTime
-	err := d.db.QueryRowContext(ctx, `SELECT min(o.source_modified) FROM plan_operations o
-		WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND (o.op IN ('fail', 'conflict') OR EXISTS (
-			SELECT 1 FROM run_records r WHERE r.run_id = ? AND r.seq = o.seq AND r.result = 'failure'))
-			AND NOT EXISTS (SELECT 1 FROM record_failures f WHERE f.mapping = o.mapping AND f.direction = o.direction
-				AND f.source_id = o.source_id AND f.skipped)`,
+	err := d.db.QueryRowContext(ctx, `SELECT min(o.source_modified) FROM plan_operations o WHERE `+runFailures,
 		part.PlanID, part.Mapping, part.Direction, runID).Scan(&t)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("earliest failure of run %d: %w", runID, err)
 	}
 	return t.Time.UTC(), nil
+}
+
+// runFailures selects the operations o of a part (plan, mapping, direction)
+// that failed in planning or in a run (run id) and are not skipped: the
+// records the next run must read again.
+const runFailures = `o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND (o.op IN ('fail', 'conflict') OR EXISTS (
+			SELECT 1 FROM run_records r WHERE r.run_id = ? AND r.seq = o.seq AND r.result = 'failure'))
+			AND NOT EXISTS (SELECT 1 FROM record_failures f WHERE f.mapping = o.mapping AND f.direction = o.direction
+				AND f.source_id = o.source_id AND f.skipped)`
+
+// RunFailed reports whether a run of a part left a record failed and not
+// skipped, which the next run must read again: a change tracking token
+// then stays where it was, since unlike a watermark it cannot be held back
+// to the failed record.
+func (d *DB) RunFailed(ctx context.Context, runID int64, part Part) (bool, error) {
+	var n int64
+	err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM plan_operations o WHERE `+runFailures,
+		part.PlanID, part.Mapping, part.Direction, runID).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("failures of run %d: %w", runID, err)
+	}
+	return n > 0, nil
 }
 
 // Runs lists the most recent runs first, at most limit of them.

@@ -3,7 +3,7 @@ package state
 // SchemaVersion is the version of the state database layout: schema (the
 // version 1 layout) followed by every entry of migrations. A state file
 // written by a newer coupler is refused rather than rewritten.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migration moves a state database from version Version-1 to Version.
 type migration struct {
@@ -39,6 +39,34 @@ CREATE TABLE IF NOT EXISTS write_intents (
 	source_modified TIMESTAMP,
 	source_etag     VARCHAR,
 	created_at      TIMESTAMP NOT NULL
+);
+`},
+	{Version: 3, SQL: `
+-- change_tokens: per mapping and side read through the service's change
+-- tracking (changes: track), the token its next read starts from (an OData
+-- delta link). State like a watermark: moved only when apply finishes the
+-- run that read up to it.
+CREATE TABLE IF NOT EXISTS change_tokens (
+	mapping    VARCHAR NOT NULL,
+	side       VARCHAR NOT NULL,
+	token      VARCHAR NOT NULL,
+	updated_at TIMESTAMP NOT NULL,
+	PRIMARY KEY (mapping, side)
+);
+
+-- plan_change_tokens: per part of a plan whose source was read through
+-- change tracking, how (start, delta, restart), the token it read from, the
+-- token apply stores when the run ends, and how many records the service
+-- reported deleted.
+CREATE TABLE IF NOT EXISTS plan_change_tokens (
+	plan_id    VARCHAR NOT NULL,
+	mapping    VARCHAR NOT NULL,
+	direction  VARCHAR NOT NULL,
+	mode       VARCHAR NOT NULL,
+	base_token VARCHAR,
+	new_token  VARCHAR,
+	removed    BIGINT NOT NULL DEFAULT 0,
+	PRIMARY KEY (plan_id, mapping, direction)
 );
 `},
 }
