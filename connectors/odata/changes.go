@@ -246,19 +246,7 @@ func decodeChangesPage(r io.Reader) (changesPage, error) {
 			*dst = *link
 		}
 	}
-	if err := expectDelim(dec, '}'); err != nil {
-		return p, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		if err == nil {
-			err = errors.New("data after the response object")
-		}
-		return p, at(dec, err)
-	}
-	if !sawValue {
-		return p, errors.New("response has no value array; is the entity a collection?")
-	}
-	return p, nil
+	return p, endCollection(dec, sawValue)
 }
 
 // decodeChanges decodes the value array of a change-tracking page: each

@@ -71,19 +71,7 @@ func decodePage(r io.Reader) (page, error) {
 			}
 		}
 	}
-	if err := expectDelim(dec, '}'); err != nil {
-		return p, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		if err == nil {
-			err = errors.New("data after the response object")
-		}
-		return p, at(dec, err)
-	}
-	if !sawValue {
-		return p, errors.New("response has no value array; is the entity a collection?")
-	}
-	return p, nil
+	return p, endCollection(dec, sawValue)
 }
 
 // decodeRecords decodes the value array, appending to records.
@@ -170,4 +158,22 @@ func cleanRecord(rec connectors.Record) connectors.Record {
 		delete(rec, k)
 	}
 	return rec
+}
+
+// endCollection checks the end of a collection response once its members
+// are read: the closing brace, nothing after it, and a value array seen.
+func endCollection(dec *json.Decoder, sawValue bool) error {
+	if err := expectDelim(dec, '}'); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			err = errors.New("data after the response object")
+		}
+		return at(dec, err)
+	}
+	if !sawValue {
+		return errors.New("response has no value array; is the entity a collection?")
+	}
+	return nil
 }
