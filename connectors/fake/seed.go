@@ -45,10 +45,16 @@ func NewERP() *Server {
 // precision, and beside it every other set the bundled bc-dataverse mappings
 // use: contacts, systemusers, transactioncurrencies, stringmaps,
 // uomschedules, products, opportunities, salesorders and invoices, with their
-// lookups (ownerid -> systemusers, ...) declared. It starts empty.
+// lookups (ownerid -> systemusers, ...) declared. It starts empty but for
+// the options its choice columns ship with (account.paymenttermscode and
+// others), which are read and changed as Dataverse documents it: from the
+// column's definition and with the InsertOptionValue, UpdateOptionValue and
+// DeleteOptionValue actions, stringmaps listing them read-only
+// (optionsets.go).
 func NewCRM() *Server {
 	s := New(dataverseEntitySets()...)
 	s.SetNamespace("Microsoft.Dynamics.CRM")
+	s.serveChoices(dataverseOptions)
 	return s
 }
 

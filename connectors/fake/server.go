@@ -45,6 +45,10 @@ type EntitySet struct {
 	// its key. Uniqueness is not enforced: a key that matches two records
 	// answers 409.
 	AlternateKeys [][]string
+	// ReadOnly refuses POST, PATCH and DELETE on the set as Dataverse
+	// refuses them on a table without those messages, e.g. stringmaps
+	// (optionsets.go).
+	ReadOnly bool
 }
 
 // Server is an in-memory OData v4 service serving a fixed list of entity sets.
@@ -58,6 +62,8 @@ type Server struct {
 	ctl control // throttling and request counters; has its own lock
 
 	groupMu sync.Mutex // held while a $batch atomicity group runs: see runGroup
+
+	options *optionSets // Dataverse choice columns (optionsets.go); nil unless NewCRM
 }
 
 // New returns a server serving sets. Sets with an empty Name or Key are
@@ -117,6 +123,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // route dispatches a request that passed throttling. $batch calls it once per
 // inner request, so inner requests are neither counted nor throttled again.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if s.options != nil && s.serveOptions(w, r, r.URL.EscapedPath()) {
+		return // Dataverse's option set definitions and actions
+	}
 	p, err := parsePath(r.URL.EscapedPath())
 	if err != nil {
 		writeError(w, err)
@@ -133,6 +142,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.tables[p.set]
 	if !ok {
 		writeError(w, errorf(http.StatusNotFound, codeNotFound, "resource not found for the segment '%s'", p.set))
+		return
+	}
+	if t.def.ReadOnly && r.Method != http.MethodGet {
+		refuseReadOnly(w, r, t)
 		return
 	}
 	if !p.hasKey {
