@@ -620,3 +620,20 @@ func membersObject(ms []member) map[string]json.RawMessage {
 	}
 	return out
 }
+
+// Options returns the options of the choice column table.column as the
+// column's definition lists them, value -> label in language 1033; nil
+// when the server serves no such column.
+func (s *Server) Options(table, column string) map[int]string {
+	col := choiceColumn{table, column}
+	if s.options == nil || !s.options.columns[col] {
+		return nil
+	}
+	s.options.mu.Lock()
+	defer s.options.mu.Unlock()
+	out := map[int]string{}
+	for _, o := range s.columnOptions(col) {
+		out[o.value] = o.labels[1033]
+	}
+	return out
+}

@@ -119,10 +119,15 @@ func (ch choice) definitionPath() string {
 }
 
 // choiceURL is the URL that reads the column's options.
+// Its query is written as the documentation writes it, with the '=' inside
+// $expand unescaped.
 func (c *Client) choiceURL(ch choice) string {
-	return c.resourceURL(ch.definitionPath(),
-		param{"$select", "LogicalName"},
-		param{"$expand", "OptionSet($select=Options),GlobalOptionSet($select=Options)"})
+	u := c.resourceURL(ch.definitionPath())
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + "$select=LogicalName&$expand=OptionSet($select=Options),GlobalOptionSet($select=Options)"
 }
 
 // readChoices reads every option of ch.
