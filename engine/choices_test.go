@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/couplerhq/coupler/connectors/fake"
@@ -97,5 +98,61 @@ mappings: ["mappings/*.yaml"]
 			b.WriteString(sm["attributename"].(string) + " " + sm["value"].(string) + "\n")
 		}
 		t.Logf("stringmaps:\n%s", b.String())
+	}
+}
+
+// TestLostOptionCreateSettledByItsValue: an InsertOptionValue whose answer
+// is lost is found by the value the mapping sent, which is the option's
+// key, with client_keys off: the apply records it as inserted and coupled,
+// and the next plan neither creates it again nor stops on it. Options have
+// no modified field, so without their key the create could not be told
+// apart and the apply would stop until someone looked.
+func TestLostOptionCreateSettledByItsValue(t *testing.T) {
+	erp, crm := fake.NewERP(), fake.NewCRM()
+	if err := fake.SeedAll(erp, crm, 8); err != nil {
+		t.Fatal(err)
+	}
+	var lost atomic.Int32
+	erpSrv := httptest.NewServer(http.StripPrefix("/api/v2.0", erp))
+	crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", loseCreates(crm, "InsertOptionValue", &lost)))
+	t.Cleanup(erpSrv.Close)
+	t.Cleanup(crmSrv.Close)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "coupler.yaml"), `version: 1
+connectors:
+  bc: { type: odata, base_url: "`+erpSrv.URL+`/api/v2.0" }
+  dataverse: { type: odata, base_url: "`+crmSrv.URL+`/api/data/v9.2", lookups: bind, max_retries: 0 }
+mappings: ["mappings/*.yaml"]
+`)
+	body, err := fs.ReadFile(defaults.FS, "bc-dataverse/payment-terms.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "mappings", "payment-terms.yaml"), string(body))
+	e, diags, err := engine.OpenProject(t.Context(), dir, mappings.LoadOptions{}, engine.Options{})
+	if err != nil {
+		t.Fatalf("open project: %v\n%v", err, diags)
+	}
+	t.Cleanup(func() { e.Close() })
+	w := &world{t: t, erp: erp, crm: crm, dir: dir, e: e}
+	res, err := e.Apply(t.Context(), w.plan(engine.PlanOptions{}).ID)
+	if err != nil {
+		t.Fatalf("apply: %v; want the lost creates settled by their values", err)
+	}
+	if lost.Load() == 0 {
+		t.Fatal("no create was lost")
+	}
+	for _, f := range res.Failures {
+		t.Errorf("%s: record %s: %s", f.Mapping, f.SourceID, f.Message)
+	}
+	if r := res.Runs[0]; r.Inserted != int64(lost.Load()) {
+		t.Errorf("run = %+v, want the %d lost creates inserted", r, lost.Load())
+	}
+	next := w.plan(engine.PlanOptions{})
+	if c := next.Mappings[0].Counts; c[plan.Create] != 0 || c[plan.Update] != 0 || c[plan.Couple] != 0 || c[plan.Fail] != 0 {
+		t.Errorf("next plan: %v, want nothing to do", c)
+	}
+	if got := len(crm.Options("account", "paymenttermscode")); got != 7 {
+		t.Errorf("%d payment terms options, want Dataverse's 4 and BC's 3 others", got)
 	}
 }

@@ -444,3 +444,14 @@ func describeValue(v any) string {
 		return fmt.Sprintf("a %T", v)
 	}
 }
+
+var _ connectors.KeyFromFields = (*Client)(nil)
+
+// KeyFromFields implements connectors.KeyFromFields: an option created with
+// a value is that value's option, so a lost InsertOptionValue answer is
+// settled by reading the value back (options have no modified field to find
+// recent records by).
+func (c *Client) KeyFromFields(e connectors.Entity) bool {
+	_, ok, err := choiceOf(e)
+	return ok && err == nil
+}
