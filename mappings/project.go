@@ -238,6 +238,8 @@ type Side struct {
 	Key       string
 	Modified  string
 	Pos       Pos
+	// EntityPos is where the entity is named, for errors about it.
+	EntityPos Pos
 }
 
 // Field is a field mapping. Field or IntegrationField may be empty for a

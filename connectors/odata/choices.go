@@ -86,19 +86,21 @@ func parseChoice(name string) (choice, bool, error) {
 // entity is the reserved form choices(table.column): its key must be value
 // and it has no modified field. It returns the fields of its records, or
 // nil when entity is not of that form, so that a project loader can check
-// field names and point at the setting.
+// field names and point at the setting. Several mistakes are joined
+// (errors.Join).
 func CheckChoiceEntity(entity, key, modified string) (fields []string, err error) {
 	_, ok, err := parseChoice(entity)
 	if !ok || err != nil {
 		return nil, err
 	}
+	var errs []error
 	if key != "value" {
-		return choiceFields, fmt.Errorf("entity %s: key must be value, the option's integer, not %q", entity, key)
+		errs = append(errs, fmt.Errorf("entity %s: key must be value, the option's integer, not %q", entity, key))
 	}
 	if modified != "" {
-		return choiceFields, fmt.Errorf("entity %s: options have no modified field (every read lists all of them): leave modified out, not %q", entity, modified)
+		errs = append(errs, fmt.Errorf("entity %s: options have no modified field (every read lists all of them): leave modified out, not %q", entity, modified))
 	}
-	return choiceFields, nil
+	return choiceFields, errors.Join(errs...)
 }
 
 // choiceOf returns the column e names, if e is an option entity.
