@@ -58,6 +58,11 @@ mappings: ["mappings/*.yaml"]
 	}
 	t.Cleanup(func() { e.Close() })
 	w := &world{t: t, erp: erp, crm: crm, dir: dir, e: e}
+	// validate --online: the option entities are described by the
+	// connector, from the columns' definitions.
+	for _, d := range e.CheckOnline(t.Context()) {
+		t.Errorf("validate --online: %v", d)
+	}
 
 	p := w.plan(engine.PlanOptions{})
 	res := w.apply(p.ID)

@@ -457,3 +457,31 @@ func (c *Client) KeyFromFields(e connectors.Entity) bool {
 	_, ok, err := choiceOf(e)
 	return ok && err == nil
 }
+
+var _ connectors.EntityDescriber = (*Client)(nil)
+
+// DescribeEntity implements connectors.EntityDescriber for
+// choices(table.column), which $metadata does not list: it reads the
+// column's options, so that validate --online learns whether the column
+// exists and is a choice column, and describes the option records. Other
+// names are not its own (nil, nil).
+func (c *Client) DescribeEntity(ctx context.Context, name string) (*connectors.EntitySchema, error) {
+	ch, ok, err := parseChoice(name)
+	if !ok {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.readChoices(ctx, ch); err != nil {
+		return nil, fmt.Errorf("the options of %s.%s: %w", ch.table, ch.column, err)
+	}
+	return &connectors.EntitySchema{
+		Name: name, Type: "Microsoft.Dynamics.CRM.OptionMetadata", Key: []string{"value"},
+		Fields: []connectors.FieldSchema{
+			{Name: "value", Type: "Edm.Int32"},
+			{Name: "label", Type: "Edm.String", Nullable: true},
+			{Name: "description", Type: "Edm.String", Nullable: true},
+		},
+	}, nil
+}

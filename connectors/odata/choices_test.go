@@ -284,6 +284,16 @@ func TestChoicesAgainstFakeCRM(t *testing.T) {
 	}); err != nil || len(read) != 4 {
 		t.Errorf("read %v, %v; want the 4 options", read, err)
 	}
+	es, err := c.DescribeEntity(t.Context(), paymentTerms.Name)
+	if err != nil || es == nil || es.Field("label") == nil || es.Field("value").Type != "Edm.Int32" {
+		t.Errorf("DescribeEntity = %+v, %v", es, err)
+	}
+	if es, err := c.DescribeEntity(t.Context(), "accounts"); es != nil || err != nil {
+		t.Errorf("DescribeEntity(accounts) = %+v, %v; want nil, nil: $metadata describes sets", es, err)
+	}
+	if _, err := c.DescribeEntity(t.Context(), "choices(account.name)"); err == nil || !strings.Contains(err.Error(), "not a choice column") {
+		t.Errorf("DescribeEntity of a column that is no choice: %v", err)
+	}
 	wrong := connectors.Entity{Name: "choices(account.name)", Key: "value"}
 	if err := c.Read(t.Context(), connectors.Query{Entity: wrong}, func(connectors.Page) error { return nil }); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Errorf("read of a column that is no choice: %v, want the 404", err)
