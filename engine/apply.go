@@ -182,7 +182,8 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		}
 	}
 	target := writeTarget{planID: planID, part: part, side: side, runID: run.ID, clientKeys: e.clientKeys(m.Dest.Connector), key: m.Dest.Key,
-		altKey: e.alternateKey(m.Dest.Connector, m.Dest.Entity, m.Dest.Key), connector: m.Dest.Connector}
+		altKey: e.alternateKey(m.Dest.Connector, m.Dest.Entity, m.Dest.Key), connector: m.Dest.Connector,
+		keyFromFields: connectors.KeyedByFields(conn, connectors.Entity{Name: m.Dest.Entity, Key: m.Dest.Key})}
 	binds, err := e.state.BindSets(ctx, part)
 	if err != nil {
 		return run, nil, err

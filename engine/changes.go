@@ -178,7 +178,7 @@ func (e *Engine) stageChanges(ctx context.Context, m *Mapping, sc *sourceChanges
 		})
 		return n, sc.delta.date, err
 	}
-	// No filter is pushed down: Dataverse refuses $filter with change
+	// No filter is pushed down: Dataverse refuses a filter with change
 	// tracking, and coupler evaluates the whole filter anyway.
 	q := connectors.ChangesQuery{Entity: m.Source.Entity, Fields: m.Source.Select}
 	n, err = e.stageSourceFrom(ctx, m, lookups, func(fn func(connectors.Page) error) error {

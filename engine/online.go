@@ -34,6 +34,7 @@ func (e *Engine) CheckOnline(ctx context.Context) mappings.Diagnostics {
 		}
 		schemas[c.Name] = s
 	}
+	e.describeEntities(ctx, &diags, schemas) // online_entities.go
 	for _, m := range e.prog.Mappings {
 		src := entitySchema(&diags, schemas, m, m.Source)
 		dst := entitySchema(&diags, schemas, m, m.Dest)

@@ -53,6 +53,10 @@ type writeTarget struct {
 	// is keyed by; nil when it is keyed by its primary key.
 	altKey    []string
 	connector string // the destination's connector
+	// keyFromFields: the connector makes a created record with the key the
+	// create holds (connectors.KeyFromFields), e.g. a choice's option by
+	// its value.
+	keyFromFields bool
 }
 
 // sendsClientKey reports whether creates set the destination's key to a
@@ -60,7 +64,7 @@ type writeTarget struct {
 // holds the mapping's own data (an account number), which a GUID would
 // overwrite, and is chosen by the client already.
 func (t writeTarget) sendsClientKey() bool {
-	return t.clientKeys && t.altKey == nil && !strings.Contains(t.key, ",")
+	return t.clientKeys && !t.keyFromFields && t.altKey == nil && !strings.Contains(t.key, ",")
 }
 
 // matchWindow is how long before an intent was recorded the record a create
@@ -114,10 +118,12 @@ func (t writeTarget) intent(op plan.Operation, w connectors.WriteOp, at time.Tim
 	in := state.Intent{RunID: t.runID, PlanID: t.planID, Mapping: t.part.Mapping, Direction: t.part.Direction, Seq: op.Seq,
 		Op: string(op.Kind), SourceID: op.SourceID, DestID: op.DestID, Fields: string(fields),
 		SourceModified: op.SourceModified, SourceETag: op.SourceETag, CreatedAt: at}
-	if w.Op == connectors.OpCreate && t.clientKeys && len(t.altKey) <= 1 && !strings.Contains(t.key, ",") {
-		// The key the create sends: ours (sendsClientKey), or the mapped
-		// value of a one-field alternate key. A composite key's id is the
-		// connector's key predicate, which settling by values covers.
+	if w.Op == connectors.OpCreate && (t.keyFromFields || t.clientKeys && len(t.altKey) <= 1 && !strings.Contains(t.key, ",")) {
+		// The key the create sends: ours (sendsClientKey), the mapped
+		// value of a one-field alternate key, or the mapped key of an
+		// entity the connector keys by it (an option's value). A
+		// composite key's id is the connector's key predicate, which
+		// settling by values covers.
 		in.ClientKey, _ = recordKey(w.Fields, t.key)
 	}
 	return in, nil

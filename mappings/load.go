@@ -586,6 +586,7 @@ func (l *loader) checkMappings() {
 				l.diags.Errorf(f.LookupPos, "mapping %s, field %s: lookup names unknown mapping %q", m.Name, f.Label(), f.Lookup)
 			}
 		}
+		l.checkChoiceSides(m) // choices.go
 		l.checkDeclaredFields(m)
 		l.checkChanges(m)
 	}
@@ -628,6 +629,9 @@ func (l *loader) setLookupKeys() {
 // declares for an entity set in the project file, when it declares them.
 func (l *loader) checkDeclaredFields(m *Mapping) {
 	declared := func(s Side) map[string]bool {
+		if set := l.choiceFields(s); set != nil {
+			return set
+		}
 		c := l.project.Connector(s.Connector)
 		if c == nil || c.Entities == nil || c.Entities[s.Entity] == nil || c.Entities[s.Entity].Fields == nil {
 			return nil // a rest entity may say how to reach it without listing fields
@@ -838,7 +842,7 @@ func decodeSide(d *decoder, n *yaml.Node, what string) Side {
 			s.Connector, _ = d.nonEmpty(v, what+": connector")
 			s.Pos = d.pos(v)
 		},
-		"entity":   func(_, v *yaml.Node) { s.Entity, _ = d.nonEmpty(v, what+": entity") },
+		"entity":   func(_, v *yaml.Node) { s.Entity, _ = d.nonEmpty(v, what+": entity"); s.EntityPos = d.pos(v) },
 		"key":      func(_, v *yaml.Node) { s.Key, _ = d.nonEmpty(v, what+": key") },
 		"modified": func(_, v *yaml.Node) { s.Modified, _ = d.nonEmpty(v, what+": modified") },
 		"changes":  func(_, v *yaml.Node) { s.Changes, s.ChangesPos = decodeChanges(d, v, what+": changes") },

@@ -269,6 +269,8 @@ type Side struct {
 	// ChangesTrack through the service's change tracking (changes.go).
 	Changes    string
 	ChangesPos Pos
+	// EntityPos is where the entity is named, for errors about it.
+	EntityPos Pos
 }
 
 // Field is a field mapping. Field or IntegrationField may be empty for a

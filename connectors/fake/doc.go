@@ -16,7 +16,11 @@
 // served at /$batch, with atomicity groups (change sets) that are rolled
 // back as a whole when one of their requests fails (changeset.go). Records
 // can be addressed by declared alternate keys, accounts(accountnumber='A-1')
-// (EntitySet.AlternateKeys, altkey.go).
+// (EntitySet.AlternateKeys, altkey.go). NewCRM serves the options of its
+// choice columns as Dataverse does: read from the column's definition,
+// changed with the InsertOptionValue, UpdateOptionValue and
+// DeleteOptionValue actions, and listed by a read-only stringmaps
+// (EntitySet.ReadOnly, optionsets.go).
 //
 // Behaviour a client may trip over, on purpose:
 //

@@ -69,7 +69,11 @@ func caseFunctions(why string) map[string]string {
 // uomschedules, products, opportunities, salesorders and invoices, with their
 // lookups (ownerid -> systemusers, ...) declared. Its /$batch takes the
 // multipart format only, as Dataverse documents (see serveBatch). It
-// starts empty.
+// starts empty but for the options its choice columns ship with
+// (account.paymenttermscode and others), which are read and changed as
+// Dataverse documents it: from the column's definition and with the
+// InsertOptionValue, UpdateOptionValue and DeleteOptionValue actions,
+// stringmaps listing them read-only (optionsets.go).
 func NewCRM() *Server {
 	s := New(dataverseEntitySets()...)
 	s.SetNamespace("Microsoft.Dynamics.CRM")
@@ -79,6 +83,7 @@ func NewCRM() *Server {
 	s.refusedFunctions = caseFunctions("the Dataverse Web API implements the OData functions contains, endswith and startswith only (Filter rows using OData)")
 	s.SetBatchFormats(BatchMultipart)
 	trackCRMChanges(s)
+	s.serveChoices(dataverseOptions)
 	return s
 }
 

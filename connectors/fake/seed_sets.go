@@ -269,7 +269,7 @@ func dataverseEntitySets() []EntitySet {
 			strs("isocurrencycode", "currencyname", "currencysymbol"),
 			[]field{{"currencyprecision", edmInt32}, {"exchangerate", edmDecimal}}, dvState, dvStamp)},
 		// The options of choice columns. Dataverse serves stringmaps read-only
-		// and has it without modifiedon; the fake lets it be written.
+		// and has it without modifiedon; NewCRM makes it so (optionsets.go).
 		{name: "stringmaps", key: "stringmapid", fields: cat(
 			[]field{{"stringmapid", edmGUID}},
 			strs("objecttypecode", "attributename"),

@@ -38,8 +38,8 @@ import (
 //   - CRM: the users SALESPEOPLE reads (one per salesperson, some with
 //     differently cased e-mail addresses, two users who are no salesperson
 //     yet, and three the user filter leaves out), the base currency and
-//     three more, the options account columns ship with in stringmaps, and
-//     the default unit group.
+//     three more, and the default unit group; the options account columns
+//     ship with are there from NewCRM on.
 //
 // Records are stamped by each server's clock, in the order above.
 func SeedAll(erp, crm *Server, n int) error {
@@ -175,10 +175,7 @@ var (
 
 // Dataverse's own options of the account choice columns the code tables
 // map to, as a new organization has them.
-var dataverseOptions = []struct {
-	entity, column string
-	labels         []string // value i+1
-}{
+var dataverseOptions = []shippedChoice{
 	{"account", "paymenttermscode", []string{"Net 30", "2% 10, Net 30", "Net 45", "Net 60"}},
 	{"account", "address1_freighttermscode", []string{"FOB", "No Charge"}},
 	{"account", "address1_shippingmethodcode", []string{"Airborne", "DHL", "FedEx", "UPS", "Postal Mail", "Full Load", "Will Call"}},
@@ -409,17 +406,6 @@ func newWorld(n int) *world {
 		dvCurrency("GBP", "Pound Sterling", "£", "0.79"),
 		dvCurrency("CAD", "Canadian Dollar", "CA$", "1.36"),
 	})
-	var options []connectors.Record
-	for _, o := range dataverseOptions {
-		for i, label := range o.labels {
-			options = append(options, connectors.Record{
-				"stringmapid":    SeedID("stringmap", fmt.Sprintf("%s/%s/%d", o.entity, o.column, i+1)),
-				"objecttypecode": o.entity, "attributename": o.column, "attributevalue": i + 1,
-				"value": label, "langid": 1033, "displayorder": i + 1,
-			})
-		}
-	}
-	add(&w.crm, "stringmaps", options)
 	add(&w.crm, "uomschedules", []connectors.Record{{
 		"uomscheduleid": SeedID("uomschedule", "Default Unit"), "name": "Default Unit",
 		"baseuomname": "Primary Unit", "description": "Default unit group", "statecode": 0, "statuscode": 1,

@@ -56,6 +56,10 @@ type EntitySet struct {
 	// its key. Uniqueness is not enforced: a key that matches two records
 	// answers 409.
 	AlternateKeys [][]string
+	// ReadOnly refuses POST, PATCH and DELETE on the set as Dataverse
+	// refuses them on a table without those messages, e.g. stringmaps
+	// (optionsets.go).
+	ReadOnly bool
 }
 
 // Server is an in-memory OData v4 service serving a fixed list of entity sets.
@@ -86,6 +90,7 @@ type Server struct {
 	// oneFieldOr refuses a $filter whose or joins two different fields,
 	// as Business Central does (filter_bc.go); fixed after New.
 	oneFieldOr bool
+	options    *optionSets // Dataverse choice columns (optionsets.go); nil unless NewCRM
 }
 
 // SetRelativeLinks makes the server write @odata.context and
@@ -170,6 +175,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // route dispatches a request that passed throttling. $batch calls it once per
 // inner request, so inner requests are neither counted nor throttled again.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if s.options != nil && s.serveOptions(w, r, r.URL.EscapedPath()) {
+		return // Dataverse's option set definitions and actions
+	}
 	escaped := r.URL.EscapedPath()
 	if s.company != "" {
 		var se *statusError
@@ -194,6 +202,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.tables[p.set]
 	if !ok {
 		writeError(w, errorf(http.StatusNotFound, codeNotFound, "resource not found for the segment '%s'", p.set))
+		return
+	}
+	if t.def.ReadOnly && r.Method != http.MethodGet {
+		refuseReadOnly(w, r, t)
 		return
 	}
 	if !p.hasKey {

@@ -9,6 +9,9 @@ var _ connectors.Explainer = (*Client)(nil)
 // ExplainRead returns the URL of the first request Read would send for q,
 // so that `coupler plan --explain` can show the exact query.
 func (c *Client) ExplainRead(q connectors.Query) (string, error) {
+	if ch, ok, err := choiceOf(q.Entity); ok { // choices.go
+		return c.choiceURL(ch), err
+	}
 	params, err := c.queryParams(q)
 	if err != nil {
 		return "", err
@@ -18,6 +21,9 @@ func (c *Client) ExplainRead(q connectors.Query) (string, error) {
 
 // ExplainGet returns the URL of the first request Get would send for ids.
 func (c *Client) ExplainGet(e connectors.Entity, fields []string, ids []string) string {
+	if ch, ok, _ := choiceOf(e); ok { // choices.go: all options, kept by value
+		return c.choiceURL(ch)
+	}
 	if len(ids) > getChunk {
 		ids = ids[:getChunk]
 	}

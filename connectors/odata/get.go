@@ -26,6 +26,9 @@ func (c *Client) Get(ctx context.Context, e connectors.Entity, fields []string, 
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	if ch, ok, err := choiceOf(e); ok { // choices.go
+		return c.getChoiceEntity(ctx, ch, err, e, ids)
+	}
 	k := c.keyer(e)
 	sel, err := k.selectFields(fields, e)
 	if err != nil {

@@ -22,6 +22,9 @@ func (c *Client) Read(ctx context.Context, q connectors.Query, fn func(connector
 	if q.Entity.Name == "" {
 		return errors.New("read: entity has no name")
 	}
+	if ch, ok, err := choiceOf(q.Entity); ok { // choices.go
+		return c.readChoiceEntity(ctx, ch, err, q, fn)
+	}
 	params, err := c.queryParams(q)
 	if err != nil {
 		return wrap("read", q.Entity.Name, "", err)

@@ -35,6 +35,9 @@ import (
 // With Config.BatchSize above 1 the ops travel in $batch requests
 // instead, with the same results; see writeBatched.
 func (c *Client) Write(ctx context.Context, e connectors.Entity, ops []connectors.WriteOp) ([]connectors.WriteResult, error) {
+	if ch, ok, err := choiceOf(e); ok { // choices.go: actions, never in a $batch
+		return c.writeChoiceEntity(ctx, ch, err, e, ops)
+	}
 	if c.batchSize > 1 {
 		return c.writeBatched(ctx, e, ops)
 	}

@@ -280,7 +280,7 @@ func (a *allScenario) table() {
 			t = &runTotals{}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t\n", m.Name, m.Table.Entity, a.erp.Len(m.Table.Entity),
-			m.Integration.Entity, a.crm.Len(m.Integration.Entity), t.inserted, t.modified, t.failed)
+			m.Integration.Entity, crmRecords(a.crm, m.Integration.Entity), t.inserted, t.modified, t.failed)
 	}
 	a.check(tw.Flush())
 }
@@ -416,4 +416,14 @@ func pickAll(recs []connectors.Record, keep func(connectors.Record) bool) []conn
 func key(r connectors.Record, field string) string {
 	s, _ := r[field].(string)
 	return s
+}
+
+// crmRecords counts the records of entity in the CRM: an entity set's, or
+// the options of a choice column named choices(table.column).
+func crmRecords(crm *fake.Server, entity string) int {
+	if col, ok := strings.CutPrefix(entity, "choices("); ok {
+		table, column, _ := strings.Cut(strings.TrimSuffix(col, ")"), ".")
+		return len(crm.Options(table, column))
+	}
+	return crm.Len(entity)
 }
