@@ -74,6 +74,9 @@ func (s *Server) serveMultipartBatch(w http.ResponseWriter, r *http.Request, bou
 		return
 	}
 	items, perr := parseMultipartBatch(body, boundary)
+	if perr == nil {
+		perr = s.checkBatchParts(len(items))
+	}
 	if perr != nil {
 		writeError(w, perr)
 		return

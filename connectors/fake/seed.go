@@ -50,6 +50,7 @@ func NewERP() *Server {
 	// functions contains, startswith and endswith; no case functions.
 	s.refusedFunctions = caseFunctions("Business Central's OData filters are comparisons, contains, startswith and endswith (Using filter expressions in OData URIs)")
 	s.scopeToCompany(BCCompanyID, bcCompanyName)
+	s.batchParts = maxBCBatchParts
 	// The same page: "you can't use OR operators to apply filters on two
 	// different fields".
 	s.oneFieldOr = true

@@ -91,6 +91,9 @@ type Server struct {
 	// as Business Central does (filter_bc.go); fixed after New.
 	oneFieldOr bool
 	options    *optionSets // Dataverse choice columns (optionsets.go); nil unless NewCRM
+	// batchParts is the most parts a $batch may have (checkBatchParts);
+	// 0 leaves only maxBatch. Fixed after NewERP.
+	batchParts int
 }
 
 // SetRelativeLinks makes the server write @odata.context and

@@ -18,6 +18,13 @@ import (
 // limit); a larger Config.BatchSize is lowered to it.
 const maxBatchSize = 1000
 
+// maxBCBatchSize is the most operations Business Central takes in one
+// $batch: more are answered "The current batch message contains too many
+// parts. A maximum number of '100' query operations and change sets are
+// allowed in a batch message." (a limit of the OData library the service
+// runs on, which its documentation does not state).
+const maxBCBatchSize = 100
+
 // batchOp is one write of a $batch, before it is put in a wire format:
 // its request id (the JSON "id", the multipart Content-ID), its change set
 // ("" for none) and the request it stands for.

@@ -108,6 +108,9 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 	if cfg.Atomicity == connectors.AtomicityBatch && cfg.BatchSize <= 1 {
 		return nil, errors.New("odata: atomicity batch needs batch_size above 1: change sets travel in $batch requests")
 	}
+	if isBusinessCentral(base) && cfg.BatchSize > maxBCBatchSize {
+		return nil, fmt.Errorf("odata: batch_size %d: Business Central takes at most %d operations in one $batch; set batch_size: %d or less", cfg.BatchSize, maxBCBatchSize, maxBCBatchSize)
+	}
 	format, err := batchFormat(cfg.BatchFormat, base)
 	if err != nil {
 		return nil, err
