@@ -49,11 +49,13 @@ type Query struct {
 // Page is one page of records as the server returned it.
 type Page struct {
 	Records []Record
-	// Date is the server's clock when it answered this page (its HTTP Date
-	// header, whole seconds), zero when it sent none. A watermark is capped
-	// at the first page's Date rather than at coupler's clock: records the
-	// server stamps after it answered may be missing from the pages already
-	// read, and the server's clock, not coupler's, stamps them.
+	// Date is the server's clock when it answered the read's first request
+	// (its HTTP Date header, whole seconds), on every page of the read, also
+	// when that first answer held no record handed over; zero when the
+	// server sent none. A watermark is capped at it rather than at
+	// coupler's clock: records the server stamps after it answered may be
+	// missing from the pages already read, and the server's clock, not
+	// coupler's, stamps them.
 	Date time.Time
 }
 

@@ -37,8 +37,15 @@ func decodeChanges(d *decoder, v *yaml.Node, what string) (string, Pos) {
 // checkChanges checks a side that asks for change tracking against its
 // connector: only OData services track changes, and a deleted record is
 // named by its primary key, so the side must not be keyed by an alternate
-// key.
+// key. Both sides of a bidirectional mapping may not track changes unless
+// it propagates deletes: a record deleted on one side is met by the other
+// pass's conflicts.delete, which reads the coupled record on the other
+// side, and a pass reading through change tracking reads only what
+// changed there, so the deletion would go unanswered until a full plan.
 func (l *loader) checkChanges(m *Mapping) {
+	if m.Direction == Bidirectional && m.Table.Tracks() && m.Integration.Tracks() && !m.PropagateDeletes {
+		l.diags.Errorf(m.Integration.ChangesPos, "mapping %s: changes: track on both sides of a bidirectional mapping leaves deletions to plan --full (conflicts.delete needs the other side read in full or by modified); track one side, or set propagate_deletes: true", m.Name)
+	}
 	for _, side := range []struct {
 		name string
 		s    *Side

@@ -65,7 +65,7 @@ func (c *Client) Changes(ctx context.Context, q connectors.ChangesQuery, fn func
 		if err != nil {
 			return "", wrap("changes", name, "", err)
 		}
-		u = c.resourceURL(entityPath(name), param{"$select", sel})
+		u = c.resourceURL(c.setPath(name), param{"$select", sel})
 	} else {
 		t, err := c.tokenURL(q.Token)
 		if err != nil {
@@ -74,6 +74,7 @@ func (c *Client) Changes(ctx context.Context, q connectors.ChangesQuery, fn func
 		u = t
 	}
 	seen := map[string]bool{}
+	var answered time.Time
 	for n := 1; ; n++ {
 		if seen[u] {
 			return "", wrap("changes", name, "", fmt.Errorf("the server's paging cycles: page %d links back to a page already read", n))
@@ -83,9 +84,12 @@ func (c *Client) Changes(ctx context.Context, q connectors.ChangesQuery, fn func
 		if err != nil {
 			return "", wrap("changes", name, "", err)
 		}
+		if n == 1 {
+			answered = p.date // see connectors.Page.Date
+		}
 		c.log.DebugContext(ctx, "odata: changes page", "entity", name, "page", n, "records", len(p.records), "removed", len(p.removed))
 		if len(p.records) > 0 || len(p.removed) > 0 {
-			if err := fn(connectors.ChangePage{Records: p.records, Removed: p.removed, Date: p.date}); err != nil {
+			if err := fn(connectors.ChangePage{Records: p.records, Removed: p.removed, Date: answered}); err != nil {
 				return "", err
 			}
 		}
@@ -156,15 +160,14 @@ func (c *Client) getChangesPage(ctx context.Context, u string, start bool) (chan
 	if err != nil {
 		return changesPage{}, err
 	}
-	var prefs []string
+	// The preferences of every read (page size, lookups' target tables),
+	// plus tracking on the first.
+	prefs := c.readPreferences()
 	if start {
-		prefs = append(prefs, preferTrackChanges)
+		prefs = strings.Trim(preferTrackChanges+","+prefs, ",")
 	}
-	if pref := c.maxPageSize(); pref != "" {
-		prefs = append(prefs, pref)
-	}
-	if len(prefs) > 0 {
-		req.Header.Set("Prefer", strings.Join(prefs, ","))
+	if prefs != "" {
+		req.Header.Set("Prefer", prefs)
 	}
 	resp, err := c.do(req)
 	if err != nil {

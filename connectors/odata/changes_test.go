@@ -160,3 +160,34 @@ func TestChangesRequests(t *testing.T) {
 		t.Errorf("alternate key: %v, want ErrUnsupported", err)
 	}
 }
+
+// TestChangesBelowEntityPathAskForLookupTargets: a change-tracking read
+// goes to the entity set below the entity path, as every other read does,
+// and asks for the lookups' target tables when the connector binds
+// lookups, so that a multi-table lookup read through a delta is checked
+// like one read in full.
+//
+// Before the fix the first read went to {root}/things, outside the
+// company, and sent no include-annotations preference.
+func TestChangesBelowEntityPathAskForLookupTargets(t *testing.T) {
+	var path, prefer string
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path, prefer = r.URL.Path, r.Header.Get("Prefer")
+		body := collection([]map[string]any{{"id": "1"}}, "")
+		body["@odata.deltaLink"] = "http://" + r.Host + r.URL.Path + "?$deltatoken=1"
+		writeJSON(w, http.StatusOK, body)
+	})
+	c, _ := newTestClient(t, h, func(cfg *connectors.Config) {
+		cfg.BaseURL += "companies(1)"
+		cfg.Lookups = connectors.LookupsBind
+	})
+	if _, _, _, err := changesAll(t, c, connectors.ChangesQuery{Entity: connectors.Entity{Name: "things", Key: "id"}}); err != nil {
+		t.Fatal(err)
+	}
+	if path != "/svc/companies(1)/things" {
+		t.Errorf("change-tracking read of %s; want /svc/companies(1)/things", path)
+	}
+	if !strings.Contains(prefer, "odata.track-changes") || !strings.Contains(prefer, "lookuplogicalname") {
+		t.Errorf("Prefer %q; want track-changes and the lookups' logical names", prefer)
+	}
+}

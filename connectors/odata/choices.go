@@ -263,21 +263,30 @@ func (c *Client) readChoiceEntity(ctx context.Context, ch choice, bad error, q c
 	return fn(connectors.Page{Records: recs})
 }
 
-// getChoiceEntity is Get for an option entity: the options whose value is
-// one of ids.
-func (c *Client) getChoiceEntity(ctx context.Context, ch choice, bad error, e connectors.Entity, ids []string) ([]connectors.Record, error) {
-	if bad != nil {
-		return nil, wrap("get", e.Name, "", bad)
+// getChoiceEntity is Get (and, with fold, GetFolded) for an option
+// entity: the options whose field e.Key is one of ids. That is the value
+// for Get by key, or another field (the label) when a match looks up its
+// candidates. An option entity has no entity set to filter, so the
+// column's options are read and compared here.
+func (c *Client) getChoiceEntity(ctx context.Context, ch choice, e connectors.Entity, ids []string, fold bool) ([]connectors.Record, error) {
+	if !slices.Contains(choiceFields, e.Key) {
+		return nil, wrap("get", e.Name, "", fmt.Errorf("options have the fields %s, not %q", strings.Join(choiceFields, ", "), e.Key))
 	}
 	recs, err := c.readChoices(ctx, ch)
 	if err != nil {
 		return nil, wrap("get", e.Name, "", err)
 	}
+	norm := func(s string) string {
+		if fold {
+			return strings.ToLower(s)
+		}
+		return s
+	}
 	want := map[string]bool{}
 	for _, id := range ids {
-		want[id] = true
+		want[norm(id)] = true
 	}
-	return slices.DeleteFunc(recs, func(r connectors.Record) bool { return !want[keyString(r["value"])] }), nil
+	return slices.DeleteFunc(recs, func(r connectors.Record) bool { return !want[norm(keyString(r[e.Key]))] }), nil
 }
 
 // writeChoiceEntity is Write for an option entity: one action per op.

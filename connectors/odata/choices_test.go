@@ -299,3 +299,43 @@ func TestChoicesAgainstFakeCRM(t *testing.T) {
 		t.Errorf("read of a column that is no choice: %v, want the 404", err)
 	}
 }
+
+// TestChoiceMatchCandidates: an incremental plan looks up the options a
+// match may couple by a field (the label), with case ignored or not. The
+// options are read from the column's definition and compared here: an
+// option entity has no entity set to filter.
+//
+// Before the fix GetFolded sent tolower(label) to choices(…), a path the
+// service does not have (the fake answered 400, which also turned case
+// folding off for the whole connector), and Get compared the values, not
+// the labels.
+func TestChoiceMatchCandidates(t *testing.T) {
+	crm := fake.NewCRM()
+	srv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", crm))
+	t.Cleanup(srv.Close)
+	c, err := New(connectors.Config{Name: "dataverse", Type: "odata", BaseURL: srv.URL + "/api/data/v9.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := func(recs []connectors.Record) []string {
+		var out []string
+		for _, r := range recs {
+			out = append(out, fmt.Sprint(r["label"]))
+		}
+		return out
+	}
+	folded, err := c.GetFolded(t.Context(), paymentTerms, "label", nil, []string{"NET 45", "net 60", "none"})
+	if err != nil || fmt.Sprint(labels(folded)) != "[Net 45 Net 60]" {
+		t.Errorf("GetFolded = %v, %v; want Net 45 and Net 60", labels(folded), err)
+	}
+	byLabel := paymentTerms
+	byLabel.Key = "label"
+	exact, err := c.Get(t.Context(), byLabel, nil, []string{"Net 45", "net 60"})
+	if err != nil || fmt.Sprint(labels(exact)) != "[Net 45]" {
+		t.Errorf("Get by label = %v, %v; want Net 45 only", labels(exact), err)
+	}
+	// Case folding still works for the connector's entity sets.
+	if _, err := c.GetFolded(t.Context(), connectors.Entity{Name: "accounts", Key: "accountid"}, "name", nil, []string{"x"}); !errors.Is(err, connectors.ErrUnsupported) {
+		t.Errorf("GetFolded on accounts: %v; want ErrUnsupported from Dataverse's refusal of tolower", err)
+	}
+}

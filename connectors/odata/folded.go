@@ -27,6 +27,13 @@ func (c *Client) GetFolded(ctx context.Context, e connectors.Entity, field strin
 	if e.Name == "" || e.Key == "" || field == "" {
 		return nil, errors.New("get: entity needs a name, a key and the field to match")
 	}
+	if ch, ok, err := parseChoice(e.Name); ok { // choices.go
+		if err != nil {
+			return nil, wrap("get", e.Name, "", err)
+		}
+		e.Key = field
+		return c.getChoiceEntity(ctx, ch, e, uniqueIDs(values), true)
+	}
 	if c.noFold.Load() {
 		return nil, wrap("get", e.Name, "", fmt.Errorf("tolower in $filter: %w", connectors.ErrUnsupported))
 	}

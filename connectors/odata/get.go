@@ -26,8 +26,11 @@ func (c *Client) Get(ctx context.Context, e connectors.Entity, fields []string, 
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	if ch, ok, err := choiceOf(e); ok { // choices.go
-		return c.getChoiceEntity(ctx, ch, err, e, ids)
+	if ch, ok, err := parseChoice(e.Name); ok { // choices.go
+		if err != nil {
+			return nil, wrap("get", e.Name, "", err)
+		}
+		return c.getChoiceEntity(ctx, ch, e, ids, false)
 	}
 	k := c.keyer(e)
 	sel, err := k.selectFields(fields, e)

@@ -108,9 +108,6 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 	if cfg.Atomicity == connectors.AtomicityBatch && cfg.BatchSize <= 1 {
 		return nil, errors.New("odata: atomicity batch needs batch_size above 1: change sets travel in $batch requests")
 	}
-	if isBusinessCentral(base) && cfg.BatchSize > maxBCBatchSize {
-		return nil, fmt.Errorf("odata: batch_size %d: Business Central takes at most %d operations in one $batch; set batch_size: %d or less", cfg.BatchSize, maxBCBatchSize, maxBCBatchSize)
-	}
 	format, err := batchFormat(cfg.BatchFormat, base)
 	if err != nil {
 		return nil, err
@@ -144,6 +141,12 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 		c.log = slog.Default()
 	}
 	c.log = c.log.With("connector", cfg.Name)
+	if isBusinessCentral(base) && c.batchSize > maxBCBatchSize {
+		// Lowered, not refused: a service taken for Business Central by
+		// its URL only sends smaller batches (service.go).
+		c.log.Warn("odata: batch_size lowered: Business Central takes at most 100 operations in one $batch", "batch_size", c.batchSize, "sent", maxBCBatchSize)
+		c.batchSize = maxBCBatchSize
+	}
 	if c.http == nil {
 		c.http, err = transport.New(transport.Options{
 			Auth:       cfg.Auth,

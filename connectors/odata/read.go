@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/connectors/transport"
@@ -59,6 +60,7 @@ func (c *Client) queryParams(q connectors.Query) ([]param, error) {
 // cycles would otherwise hand the same records over and over, forever.
 func (c *Client) readPages(ctx context.Context, op, entity, u string, fn func(connectors.Page) error) error {
 	seen := map[string]bool{}
+	var answered time.Time // the first answer's Date: see connectors.Page.Date
 	for n := 1; u != ""; n++ {
 		if seen[u] {
 			return wrap(op, entity, "", fmt.Errorf("the server's paging cycles: page %d links back to a page already read", n))
@@ -68,9 +70,12 @@ func (c *Client) readPages(ctx context.Context, op, entity, u string, fn func(co
 		if err != nil {
 			return wrap(op, entity, "", err)
 		}
+		if n == 1 {
+			answered = p.date
+		}
 		c.log.DebugContext(ctx, "odata: page", "entity", entity, "page", n, "records", len(p.records))
 		if len(p.records) > 0 {
-			if err := fn(connectors.Page{Records: p.records, Date: p.date}); err != nil {
+			if err := fn(connectors.Page{Records: p.records, Date: answered}); err != nil {
 				return err
 			}
 		}

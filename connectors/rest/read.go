@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/connectors/transport"
@@ -75,6 +76,7 @@ func (c *Client) readPages(ctx context.Context, e connectors.Entity, res *resour
 	// that a server whose links or cursors cycle (A -> B -> A) fails the
 	// read instead of handing the same records again up to maxPages times.
 	seen := map[string]bool{u: true}
+	var answered time.Time
 	for n := 1; ; n++ {
 		if n > maxPages {
 			return wrap("read", e.Name, "", fmt.Errorf("stopped after %d pages", maxPages))
@@ -82,6 +84,11 @@ func (c *Client) readPages(ctx context.Context, e connectors.Entity, res *resour
 		resp, err := c.send(ctx, res.list.method, u, nil, nil)
 		if err != nil {
 			return wrap("read", e.Name, "", err)
+		}
+		if n == 1 {
+			// Every page carries the first answer's Date: see
+			// connectors.Page.Date.
+			answered = connectors.ResponseDate(resp.header)
 		}
 		p, err := decodeList(resp.body, res, top)
 		if err != nil {
@@ -104,7 +111,7 @@ func (c *Client) readPages(ctx context.Context, e connectors.Entity, res *resour
 			}
 		}
 		if len(recs) > 0 {
-			if err := fn(connectors.Page{Records: recs, Date: connectors.ResponseDate(resp.header)}); err != nil {
+			if err := fn(connectors.Page{Records: recs, Date: answered}); err != nil {
 				return err
 			}
 		}
