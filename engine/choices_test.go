@@ -2,8 +2,6 @@ package engine_test
 
 import (
 	"io/fs"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -29,17 +27,7 @@ func TestBundledChoiceMappingsAgainstStrictCRM(t *testing.T) {
 	if err := fake.SeedAll(erp, crm, 8); err != nil {
 		t.Fatal(err)
 	}
-	erpSrv := httptest.NewServer(http.StripPrefix("/api/v2.0", erp))
-	crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", crm))
-	t.Cleanup(erpSrv.Close)
-	t.Cleanup(crmSrv.Close)
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "coupler.yaml"), `version: 1
-connectors:
-  bc: { type: odata, base_url: "`+fake.BCCompanyURL(erpSrv.URL+"/api/v2.0")+`" }
-  dataverse: { type: odata, base_url: "`+crmSrv.URL+`/api/data/v9.2", lookups: bind, max_retries: 0 }
-mappings: ["mappings/*.yaml"]
-`)
+	dir := bcDataverseProject(t, erp, crm, "")
 	columns := map[string]string{ // bundled file -> the account column its options are
 		"payment-terms.yaml":   "paymenttermscode",
 		"shipment-method.yaml": "address1_freighttermscode",
@@ -118,17 +106,7 @@ func TestLostOptionCreateSettledByItsValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	var lost atomic.Int32
-	erpSrv := httptest.NewServer(http.StripPrefix("/api/v2.0", erp))
-	crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", loseCreates(crm, "InsertOptionValue", &lost)))
-	t.Cleanup(erpSrv.Close)
-	t.Cleanup(crmSrv.Close)
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "coupler.yaml"), `version: 1
-connectors:
-  bc: { type: odata, base_url: "`+fake.BCCompanyURL(erpSrv.URL+"/api/v2.0")+`" }
-  dataverse: { type: odata, base_url: "`+crmSrv.URL+`/api/data/v9.2", lookups: bind, max_retries: 0 }
-mappings: ["mappings/*.yaml"]
-`)
+	dir := bcDataverseProject(t, erp, loseCreates(crm, "InsertOptionValue", &lost), "")
 	body, err := fs.ReadFile(defaults.FS, "bc-dataverse/payment-terms.yaml")
 	if err != nil {
 		t.Fatal(err)

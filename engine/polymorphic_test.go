@@ -1,8 +1,6 @@
 package engine_test
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,17 +30,7 @@ func customerWorld(t *testing.T) (*world, connectors.Record) {
 		t.Fatal(err)
 	}
 	erp.SetClock(time.Now)
-	erpSrv := httptest.NewServer(http.StripPrefix("/api/v2.0", erp))
-	crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", crm))
-	t.Cleanup(erpSrv.Close)
-	t.Cleanup(crmSrv.Close)
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "coupler.yaml"), `version: 1
-connectors:
-  bc: { type: odata, base_url: "`+fake.BCCompanyURL(erpSrv.URL+"/api/v2.0")+`" }
-  dataverse: { type: odata, base_url: "`+crmSrv.URL+`/api/data/v9.2", lookups: bind, max_retries: 0 }
-mappings: ["mappings/*.yaml"]
-`)
+	dir := bcDataverseProject(t, erp, crm, "")
 	writeFile(t, filepath.Join(dir, "mappings", "customer.yaml"), `name: CUSTOMER
 table: { connector: bc, entity: customers, key: id, modified: lastModifiedDateTime }
 integration: { connector: dataverse, entity: accounts, key: accountid, modified: modifiedon }

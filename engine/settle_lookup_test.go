@@ -54,18 +54,8 @@ func TestLostCreateWithLookupByAlternateKeySettled(t *testing.T) {
 		t.Fatal(err)
 	}
 	var lost atomic.Int32
-	erpSrv := httptest.NewServer(http.StripPrefix("/api/v2.0", erp))
-	crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", loseCreates(crm, "contacts", &lost)))
-	t.Cleanup(erpSrv.Close)
-	t.Cleanup(crmSrv.Close)
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "coupler.yaml"), `version: 1
-connectors:
-  bc: { type: odata, base_url: "`+fake.BCCompanyURL(erpSrv.URL+"/api/v2.0")+`" }
-  dataverse: { type: odata, base_url: "`+crmSrv.URL+`/api/data/v9.2", lookups: bind, max_retries: 0,
-    entities: { accounts: { alternate_key: [accountnumber] } } }
-mappings: ["mappings/*.yaml"]
-`)
+	dir := bcDataverseProject(t, erp, loseCreates(crm, "contacts", &lost), `,
+    entities: { accounts: { alternate_key: [accountnumber] } }`)
 	writeFile(t, filepath.Join(dir, "mappings", "customer.yaml"), `name: CUSTOMER
 table: { connector: bc, entity: customers, key: id, modified: lastModifiedDateTime }
 integration: { connector: dataverse, entity: accounts, key: accountnumber, modified: modifiedon }
@@ -116,4 +106,26 @@ fields:
 	if parent == nil || contacts[0]["_parentcustomerid_value"] != parent {
 		t.Errorf("contact's parent = %v, want the account's primary key %v", contacts[0]["_parentcustomerid_value"], parent)
 	}
+}
+
+// bcDataverseProject serves erp and crm (the fakes, or handlers around
+// them) as Business Central's and Dataverse's APIs, and writes a project
+// whose bc connector uses the company URL and whose dataverse connector
+// binds lookups and does not retry, with crmExtra appended to its
+// settings (", entities: …"). It returns the project's directory; the
+// mappings go under its mappings/.
+func bcDataverseProject(t *testing.T, erp, crm http.Handler, crmExtra string) string {
+	t.Helper()
+	erpSrv := httptest.NewServer(http.StripPrefix("/api/v2.0", erp))
+	crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", crm))
+	t.Cleanup(erpSrv.Close)
+	t.Cleanup(crmSrv.Close)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "coupler.yaml"), `version: 1
+connectors:
+  bc: { type: odata, base_url: "`+fake.BCCompanyURL(erpSrv.URL+"/api/v2.0")+`" }
+  dataverse: { type: odata, base_url: "`+crmSrv.URL+`/api/data/v9.2", lookups: bind, max_retries: 0`+crmExtra+` }
+mappings: ["mappings/*.yaml"]
+`)
+	return dir
 }
