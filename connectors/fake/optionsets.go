@@ -467,13 +467,9 @@ func (s *Server) serveOptionAction(w http.ResponseWriter, r *http.Request, actio
 	case "UpdateOptionValue":
 		s.updateOption(w, col, body, find)
 	case "DeleteOptionValue":
-		if body.Value == nil {
-			writeError(w, badRequest("DeleteOptionValue: Value is required"))
-			return
-		}
-		o := find(int(*body.Value))
-		if o == nil {
-			writeError(w, errorf(http.StatusNotFound, codeNotFound, "%s.%s has no option with the value %d", col.entity, col.attribute, *body.Value))
+		o, err := targetOption(action, col, body, find)
+		if err != nil {
+			writeError(w, err)
 			return
 		}
 		t := s.tables[stringMapsSet]
@@ -535,18 +531,27 @@ func (s *Server) insertOption(w http.ResponseWriter, r *http.Request, col choice
 	_, _ = w.Write(b)
 }
 
-func (s *Server) updateOption(w http.ResponseWriter, col choiceColumn, body actionBody, find func(int) *option) {
+// targetOption is the existing option an update or delete action names by
+// its required Value: 400 without one, 404 when the column has none such.
+func targetOption(action string, col choiceColumn, body actionBody, find func(int) *option) (*option, *statusError) {
 	if body.Value == nil {
-		writeError(w, badRequest("UpdateOptionValue: Value is required"))
-		return
-	}
-	if body.MergeLabels == nil {
-		writeError(w, badRequest("UpdateOptionValue: MergeLabels is required (it is not nullable)"))
-		return
+		return nil, badRequest("%s: Value is required", action)
 	}
 	o := find(int(*body.Value))
 	if o == nil {
-		writeError(w, errorf(http.StatusNotFound, codeNotFound, "%s.%s has no option with the value %d", col.entity, col.attribute, *body.Value))
+		return nil, errorf(http.StatusNotFound, codeNotFound, "%s.%s has no option with the value %d", col.entity, col.attribute, *body.Value)
+	}
+	return o, nil
+}
+
+func (s *Server) updateOption(w http.ResponseWriter, col choiceColumn, body actionBody, find func(int) *option) {
+	if body.Value != nil && body.MergeLabels == nil {
+		writeError(w, badRequest("UpdateOptionValue: MergeLabels is required (it is not nullable)"))
+		return
+	}
+	o, serr := targetOption("UpdateOptionValue", col, body, find)
+	if serr != nil {
+		writeError(w, serr)
 		return
 	}
 	if body.Label != nil {
