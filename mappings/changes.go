@@ -23,15 +23,15 @@ const (
 func (s Side) Tracks() bool { return s.Changes == ChangesTrack }
 
 func decodeChanges(d *decoder, v *yaml.Node, what string) (string, Pos) {
-	s, ok := d.nonEmpty(v, what)
+	s, ok := d.NonEmpty(v, what)
 	if !ok {
-		return "", d.pos(v)
+		return "", d.Pos(v)
 	}
 	if s != ChangesModified && s != ChangesTrack {
-		d.errorf(v, "%s must be %s or %s, not %q", what, ChangesModified, ChangesTrack, s)
-		return "", d.pos(v)
+		d.Errorf(v, "%s must be %s or %s, not %q", what, ChangesModified, ChangesTrack, s)
+		return "", d.Pos(v)
 	}
-	return s, d.pos(v)
+	return s, d.Pos(v)
 }
 
 // checkChanges checks a side that asks for change tracking against its

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/couplerhq/coupler/connectors/config"
 )
 
 // Severity says whether a Diagnostic stops the project from running.
@@ -20,19 +22,7 @@ const (
 
 // Pos is a position in a source file. Line and Col are 1-based; a zero Line
 // means the position is the whole file.
-type Pos struct {
-	File string
-	Line int
-	Col  int
-}
-
-// String renders the position as file:line:col, the form editors jump to.
-func (p Pos) String() string {
-	if p.Line == 0 {
-		return p.File
-	}
-	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
-}
+type Pos = config.Pos
 
 // Diagnostic is one problem found in a project, pointing at where it is.
 type Diagnostic struct {

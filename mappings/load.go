@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/config"
 	"github.com/couplerhq/coupler/connectors/odata"
 	"github.com/couplerhq/coupler/mappings/defaults"
 )
@@ -31,7 +32,7 @@ type LoadOptions struct {
 // The project is usable only when the diagnostics hold no error.
 func Load(dir string, opts LoadOptions) (*Project, Diagnostics) {
 	if opts.Getenv == nil {
-		opts.Getenv = osGetenv
+		opts.Getenv = config.OSGetenv
 	}
 	if opts.Defaults == nil {
 		opts.Defaults = defaults.FS
@@ -77,7 +78,7 @@ type loader struct {
 var connectorNameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 
 func (l *loader) loadProject(file string, src []byte) {
-	d := &decoder{file: file, diags: l.diags}
+	d := newDecoder(file, l.diags, l.opts.Getenv, l.projectDir())
 	docs := d.documents(src)
 	defer checkSchema(d, src, projectSchema)()
 	if len(docs) == 0 {
@@ -87,40 +88,40 @@ func (l *loader) loadProject(file string, src []byte) {
 		return
 	}
 	if len(docs) > 1 {
-		d.errorf(docs[1], "project file must hold one YAML document")
+		d.Errorf(docs[1], "project file must hold one YAML document")
 	}
 	p := l.project
 	p.State = DefaultStatePath
 	var globs []*yaml.Node
 	var defaultSet *yaml.Node
-	d.object(docs[0], "project", []string{"version", "connectors"}, map[string]keyHandler{
+	d.Object(docs[0], "project", []string{"version", "connectors"}, map[string]config.KeyFunc{
 		"version": func(_, v *yaml.Node) {
-			if n, ok := d.integer(v, "version", 1, 1000); ok {
+			if n, ok := d.Int(v, "version", 1, 1000); ok {
 				if n != 1 {
-					d.errorf(v, "unsupported project version %d: this coupler reads version 1", n)
+					d.Errorf(v, "unsupported project version %d: this coupler reads version 1", n)
 				}
 				p.Version = n
 			}
 		},
 		"state": func(_, v *yaml.Node) {
-			if s, ok := d.nonEmpty(v, "state"); ok {
+			if s, ok := d.NonEmpty(v, "state"); ok {
 				p.State = s
 			}
 		},
 		"connectors": func(_, v *yaml.Node) {
 			if v.Kind != yaml.MappingNode {
-				d.errorf(v, "connectors must be a mapping of name to connector, not %s", kindName(v))
+				d.Errorf(v, "connectors must be a mapping of name to connector, not %s", config.KindName(v))
 				return
 			}
 			seen := map[string]bool{}
 			for i := 0; i+1 < len(v.Content); i += 2 {
-				k, cv := v.Content[i], resolveAlias(v.Content[i+1])
+				k, cv := v.Content[i], config.Resolve(v.Content[i+1])
 				if !connectorNameRE.MatchString(k.Value) {
-					d.errorf(k, "connector name %q must be lower case letters, digits, - and _, starting with a letter", k.Value)
+					d.Errorf(k, "connector name %q must be lower case letters, digits, - and _, starting with a letter", k.Value)
 					continue
 				}
 				if seen[k.Value] {
-					d.errorf(k, "connectors: duplicate connector %q", k.Value)
+					d.Errorf(k, "connectors: duplicate connector %q", k.Value)
 					continue
 				}
 				seen[k.Value] = true
@@ -135,13 +136,13 @@ func (l *loader) loadProject(file string, src []byte) {
 				return
 			}
 			if v.Kind != yaml.SequenceNode {
-				d.errorf(v, "mappings must be a list of file patterns, not %s", kindName(v))
+				d.Errorf(v, "mappings must be a list of file patterns, not %s", config.KindName(v))
 				return
 			}
 			globs = append(globs, v.Content...)
 		},
 		"defaults": func(_, v *yaml.Node) {
-			if _, ok := d.nonEmpty(v, "defaults"); ok {
+			if _, ok := d.NonEmpty(v, "defaults"); ok {
 				defaultSet = v
 			}
 		},
@@ -153,7 +154,7 @@ func (l *loader) loadProject(file string, src []byte) {
 		},
 	})
 	if len(globs) == 0 && defaultSet == nil && !l.diags.HasErrors() {
-		d.errorf(docs[0], "project declares no mappings: add mappings: [\"mappings/*.yaml\"] or defaults: bc-dataverse")
+		d.Errorf(docs[0], "project declares no mappings: add mappings: [\"mappings/*.yaml\"] or defaults: bc-dataverse")
 	}
 	if !filepath.IsAbs(p.State) {
 		p.State = filepath.Join(p.Dir, p.State)
@@ -162,7 +163,7 @@ func (l *loader) loadProject(file string, src []byte) {
 	// Local files come first so that they override bundled defaults of the
 	// same name: that is how a team customizes a default mapping.
 	for _, g := range globs {
-		l.loadGlob(d, resolveAlias(g))
+		l.loadGlob(d, config.Resolve(g))
 	}
 	if defaultSet != nil {
 		l.loadDefaults(d, defaultSet)
@@ -170,20 +171,20 @@ func (l *loader) loadProject(file string, src []byte) {
 }
 
 func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
-	c := &Connector{Name: name.Value, Pos: d.pos(name), MaxRetries: -1, Lookups: LookupsValue}
+	c := &Connector{Name: name.Value, Pos: d.Pos(name), MaxRetries: -1, Lookups: LookupsValue}
 	expand := func(v *yaml.Node, what string) (string, bool) {
-		s, ok := d.nonEmpty(v, what)
+		s, ok := d.NonEmpty(v, what)
 		if !ok {
 			return "", false
 		}
-		return d.expandEnv(s, d.pos(v), l.opts.Getenv), true
+		return d.Expand(s, d.Pos(v)), true
 	}
 	what := "connector " + name.Value
-	ok := d.object(n, what, []string{"type", "base_url"}, map[string]keyHandler{
+	ok := d.Object(n, what, []string{"type", "base_url"}, map[string]config.KeyFunc{
 		"type": func(_, v *yaml.Node) {
-			if s, ok := d.nonEmpty(v, what+": type"); ok {
+			if s, ok := d.NonEmpty(v, what+": type"); ok {
 				if s != "odata" && s != "rest" {
-					d.errorf(v, "%s: unknown type %q (supported: odata, rest)", what, s)
+					d.Errorf(v, "%s: unknown type %q (supported: odata, rest)", what, s)
 				}
 				c.Type = s
 			}
@@ -191,7 +192,7 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 		"base_url": func(_, v *yaml.Node) {
 			if s, ok := expand(v, what+": base_url"); ok {
 				if s != "" && !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
-					d.errorf(v, "%s: base_url must start with http:// or https://", what)
+					d.Errorf(v, "%s: base_url must start with http:// or https://", what)
 				}
 				c.BaseURL = strings.TrimRight(s, "/")
 			}
@@ -205,22 +206,22 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 			c.EntityPath, _ = expand(v, what+": entity_path")
 		},
 		"page_size": func(_, v *yaml.Node) {
-			c.PageSize, _ = d.integer(v, what+": page_size", 1, 100000)
+			c.PageSize, _ = d.Int(v, what+": page_size", 1, 100000)
 		},
 		"rate_limit": func(_, v *yaml.Node) {
 			if v.Kind != yaml.ScalarNode || (v.Tag != "!!int" && v.Tag != "!!float") {
-				d.errorf(v, "%s: rate_limit must be a number of requests per second, not %s", what, kindName(v))
+				d.Errorf(v, "%s: rate_limit must be a number of requests per second, not %s", what, config.KindName(v))
 				return
 			}
 			f, err := strconv.ParseFloat(v.Value, 64)
 			if err != nil || f < 0 {
-				d.errorf(v, "%s: rate_limit must be a number of requests per second, 0 or more", what)
+				d.Errorf(v, "%s: rate_limit must be a number of requests per second, 0 or more", what)
 				return
 			}
 			c.RateLimit = f
 		},
 		"batch_size": func(_, v *yaml.Node) {
-			c.BatchSize, _ = d.integer(v, what+": batch_size", 1, 1000)
+			c.BatchSize, _ = d.Int(v, what+": batch_size", 1, 1000)
 		},
 		"atomicity": func(_, v *yaml.Node) {
 			c.Atomicity = decodeAtomicity(d, v, what)
@@ -229,22 +230,22 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 			c.BatchFormat = decodeBatchFormat(d, v, what)
 		},
 		"max_concurrency": func(_, v *yaml.Node) {
-			c.MaxConcurrency, _ = d.integer(v, what+": max_concurrency", 1, 256)
+			c.MaxConcurrency, _ = d.Int(v, what+": max_concurrency", 1, 256)
 		},
 		"max_retries": func(_, v *yaml.Node) {
-			if n, ok := d.integer(v, what+": max_retries", 0, 100); ok {
+			if n, ok := d.Int(v, what+": max_retries", 0, 100); ok {
 				c.MaxRetries = n
 			}
 		},
 		"timeout": func(_, v *yaml.Node) {
-			c.Timeout, _ = d.duration(v, what+": timeout")
+			c.Timeout, _ = d.Duration(v, what+": timeout")
 		},
 		"watermark_overlap": func(_, v *yaml.Node) {
-			if o, ok := d.duration(v, what+": watermark_overlap"); ok {
+			if o, ok := d.Duration(v, what+": watermark_overlap"); ok {
 				// At least the second the Date header counts in: the
 				// watermark is capped at the end of the server's second.
 				if o < time.Second || o > 24*time.Hour {
-					d.errorf(v, "%s: watermark_overlap must be at least 1s and at most 24h, such as 1s or 1m", what)
+					d.Errorf(v, "%s: watermark_overlap must be at least 1s and at most 24h, such as 1s or 1m", what)
 					return
 				}
 				c.WatermarkOverlap = o
@@ -259,15 +260,15 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 			}
 		},
 		"lookups": func(_, v *yaml.Node) {
-			if s, ok := d.nonEmpty(v, what+": lookups"); ok {
+			if s, ok := d.NonEmpty(v, what+": lookups"); ok {
 				if s != LookupsValue && s != LookupsBind {
-					d.errorf(v, "%s: lookups must be value or bind, not %q", what, s)
+					d.Errorf(v, "%s: lookups must be value or bind, not %q", what, s)
 				}
 				c.Lookups = s
 			}
 		},
 		"client_keys": func(_, v *yaml.Node) {
-			c.ClientKeys, _ = d.boolean(v, what+": client_keys")
+			c.ClientKeys, _ = d.Bool(v, what+": client_keys")
 		},
 		"entities": func(_, v *yaml.Node) {
 			c.Entities = decodeEntities(d, v, what)
@@ -275,13 +276,13 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 		"auth": func(_, v *yaml.Node) {
 			hasToken := false
 			given := map[string]bool{}
-			d.object(v, what+": auth", []string{"type"}, map[string]keyHandler{
+			d.Object(v, what+": auth", []string{"type"}, map[string]config.KeyFunc{
 				"type": func(_, tv *yaml.Node) {
-					if s, ok := d.nonEmpty(tv, what+": auth type"); ok {
+					if s, ok := d.NonEmpty(tv, what+": auth type"); ok {
 						switch s {
 						case "none", "bearer", "basic", "api_key", "oauth2":
 						default:
-							d.errorf(tv, "%s: unknown auth type %q (supported: none, bearer, basic, api_key, oauth2)", what, s)
+							d.Errorf(tv, "%s: unknown auth type %q (supported: none, bearer, basic, api_key, oauth2)", what, s)
 						}
 						c.Auth.Type = s
 					}
@@ -299,9 +300,9 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 					given[k.Value] = true
 				},
 				"header": func(k, tv *yaml.Node) {
-					if s, ok := d.nonEmpty(tv, what+": auth header"); ok {
+					if s, ok := d.NonEmpty(tv, what+": auth header"); ok {
 						if strings.ContainsAny(s, " :\t\r\n") {
-							d.errorf(tv, "%s: auth header must be a header name such as X-API-Key", what)
+							d.Errorf(tv, "%s: auth header must be a header name such as X-API-Key", what)
 						}
 						c.Auth.Header = s
 					}
@@ -326,14 +327,14 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 					given[k.Value] = true
 				},
 				"scopes": func(_, tv *yaml.Node) {
-					scopes, _ := d.strings(tv, what+": auth scopes")
+					scopes, _ := d.Strings(tv, what+": auth scopes")
 					for _, sc := range scopes {
-						c.Auth.Scopes = append(c.Auth.Scopes, d.expandEnv(sc, d.pos(tv), l.opts.Getenv))
+						c.Auth.Scopes = append(c.Auth.Scopes, d.Expand(sc, d.Pos(tv)))
 					}
 				},
 			})
 			if c.Auth.Type == "bearer" && !hasToken {
-				d.errorf(v, "%s: bearer auth needs a token, e.g. token: \"${BC_TOKEN}\"", what)
+				d.Errorf(v, "%s: bearer auth needs a token, e.g. token: \"${BC_TOKEN}\"", what)
 			}
 			needs := map[string][]string{
 				"oauth2":  {"token_url", "client_id", "client_secret"},
@@ -345,7 +346,7 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 			}
 			for _, key := range needs[c.Auth.Type] {
 				if !given[key] {
-					d.errorf(v, "%s: %s auth needs %s", what, c.Auth.Type, key)
+					d.Errorf(v, "%s: %s auth needs %s", what, c.Auth.Type, key)
 				}
 			}
 		},
@@ -374,91 +375,63 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 func checkTypeSettings(d *decoder, n *yaml.Node, what string, c *Connector) {
 	switch c.Type {
 	case "rest":
-		if k := keyNode(n, "entity_path"); k != nil {
-			d.errorf(k, "%s: entity_path is for type odata (entity sets below the service root, as Business Central's companies(<id>)); a rest connector's entities name their own paths (list, get, ...)", what)
+		if k := config.KeyNode(n, "entity_path"); k != nil {
+			d.Errorf(k, "%s: entity_path is for type odata (entity sets below the service root, as Business Central's companies(<id>)); a rest connector's entities name their own paths (list, get, ...)", what)
 		}
 		for _, key := range []string{"batch_size", "atomicity", "batch_format"} {
-			if k := keyNode(n, key); k != nil {
-				d.errorf(k, "%s: %s is for type odata ($batch requests); a rest connector sends one request per record", what, key)
+			if k := config.KeyNode(n, key); k != nil {
+				d.Errorf(k, "%s: %s is for type odata ($batch requests); a rest connector sends one request per record", what, key)
 			}
 		}
-		if k := keyNode(n, "lookups"); k != nil && c.Lookups == LookupsBind {
-			d.errorf(k, "%s: lookups: bind is for type odata (x@odata.bind, as Dataverse writes lookups); a rest connector writes a lookup's id as the field's value", what)
+		if k := config.KeyNode(n, "lookups"); k != nil && c.Lookups == LookupsBind {
+			d.Errorf(k, "%s: lookups: bind is for type odata (x@odata.bind, as Dataverse writes lookups); a rest connector writes a lookup's id as the field's value", what)
 		}
-		if ents := keyNode(n, "entities"); ents != nil {
-			ev := valueNode(n, "entities")
+		if ents := config.KeyNode(n, "entities"); ents != nil {
+			ev := config.ValueNode(n, "entities")
 			for _, name := range sortedKeys(c.Entities) {
-				decl := valueNode(ev, name)
+				decl := config.ValueNode(ev, name)
 				for _, key := range []string{"alternate_key", "key_types"} {
-					if k := keyNode(decl, key); k != nil {
-						d.errorf(k, "%s: entity %s: %s is for type odata; a rest connector addresses records by its get, update and delete paths and the entity's key", what, name, key)
+					if k := config.KeyNode(decl, key); k != nil {
+						d.Errorf(k, "%s: entity %s: %s is for type odata; a rest connector addresses records by its get, update and delete paths and the entity's key", what, name, key)
 					}
 				}
 				// A client key goes into the record's fields, which
 				// fields_at nests: the API would store it as a property and
 				// make its own id, so a lost create could never be found by
 				// the key coupler sent, and would be made again.
-				if k := keyNode(decl, "fields_at"); k != nil && c.ClientKeys {
-					d.errorf(k, "%s: entity %s: fields_at cannot go with client_keys: true: the key coupler sends would be nested in %s, not taken as the record's id; set client_keys: false", what, name, valueNode(decl, "fields_at").Value)
+				if k := config.KeyNode(decl, "fields_at"); k != nil && c.ClientKeys {
+					d.Errorf(k, "%s: entity %s: fields_at cannot go with client_keys: true: the key coupler sends would be nested in %s, not taken as the record's id; set client_keys: false", what, name, config.ValueNode(decl, "fields_at").Value)
 				}
 			}
 		}
 	case "odata":
 		if err := odata.CheckEntityPath(c.BaseURL, c.EntityPath); err != nil {
-			d.errorf(valueNode(n, "entity_path"), "%s: entity_path: %v", what, err)
+			d.Errorf(config.ValueNode(n, "entity_path"), "%s: entity_path: %v", what, err)
 		}
-		if k := keyNode(n, "atomicity"); k != nil && c.Atomicity == connectors.AtomicityBatch && c.BatchSize <= 1 {
-			d.errorf(k, "%s: atomicity: batch needs batch_size above 1: change sets travel in $batch requests; add e.g. batch_size: 100", what)
+		if k := config.KeyNode(n, "atomicity"); k != nil && c.Atomicity == connectors.AtomicityBatch && c.BatchSize <= 1 {
+			d.Errorf(k, "%s: atomicity: batch needs batch_size above 1: change sets travel in $batch requests; add e.g. batch_size: 100", what)
 		}
-		if k := keyNode(n, "batch_format"); k != nil && c.BatchSize <= 1 {
-			d.errorf(k, "%s: batch_format is the format of $batch requests, which only batch_size above 1 sends; add e.g. batch_size: 100", what)
-		}
-	}
-}
-
-// keyNode returns the key node named key of the YAML mapping n, nil when
-// n is not a mapping or has no such key.
-func keyNode(n *yaml.Node, key string) *yaml.Node {
-	if n = resolveAlias(n); n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Kind == yaml.ScalarNode && n.Content[i].Value == key {
-			return n.Content[i]
+		if k := config.KeyNode(n, "batch_format"); k != nil && c.BatchSize <= 1 {
+			d.Errorf(k, "%s: batch_format is the format of $batch requests, which only batch_size above 1 sends; add e.g. batch_size: 100", what)
 		}
 	}
-	return nil
-}
-
-// valueNode returns the value of key in the YAML mapping n, nil when there
-// is none.
-func valueNode(n *yaml.Node, key string) *yaml.Node {
-	if n = resolveAlias(n); n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Kind == yaml.ScalarNode && n.Content[i].Value == key {
-			return resolveAlias(n.Content[i+1])
-		}
-	}
-	return nil
 }
 
 func decodeEntities(d *decoder, v *yaml.Node, what string) map[string]*EntityDecl {
 	if v.Kind != yaml.MappingNode {
-		d.errorf(v, "%s: entities must be a mapping of entity set to its fields, not %s", what, kindName(v))
+		d.Errorf(v, "%s: entities must be a mapping of entity set to its fields, not %s", what, config.KindName(v))
 		return nil
 	}
 	out := map[string]*EntityDecl{}
 	for i := 0; i+1 < len(v.Content); i += 2 {
-		k, ev := v.Content[i], resolveAlias(v.Content[i+1])
+		k, ev := v.Content[i], config.Resolve(v.Content[i+1])
 		if _, dup := out[k.Value]; dup {
-			d.errorf(k, "%s: entity %q declared twice", what, k.Value)
+			d.Errorf(k, "%s: entity %q declared twice", what, k.Value)
 			continue
 		}
-		decl := &EntityDecl{Pos: d.pos(k)}
+		decl := &EntityDecl{Pos: d.Pos(k)}
 		ewhat := what + ": entity " + k.Value
-		d.object(ev, ewhat, nil, entityKeys(d, ewhat, decl))
+		d.Object(ev, ewhat, nil, entityKeys(d, ewhat, decl))
 		checkKeyTypes(d, ev, ewhat, decl)
 		checkSincePaging(d, ev, ewhat, decl)
 		out[k.Value] = decl
@@ -480,7 +453,7 @@ func TestFileFor(mappingFile string) string {
 }
 
 func (l *loader) loadGlob(d *decoder, g *yaml.Node) {
-	pattern, ok := d.nonEmpty(g, "mappings entry")
+	pattern, ok := d.NonEmpty(g, "mappings entry")
 	if !ok {
 		return
 	}
@@ -490,11 +463,11 @@ func (l *loader) loadGlob(d *decoder, g *yaml.Node) {
 	}
 	files, err := filepath.Glob(full)
 	if err != nil {
-		d.errorf(g, "mappings: bad pattern %q: %v", pattern, err)
+		d.Errorf(g, "mappings: bad pattern %q: %v", pattern, err)
 		return
 	}
 	if len(files) == 0 {
-		d.errorf(g, "mappings: pattern %q matches no file", pattern)
+		d.Errorf(g, "mappings: pattern %q matches no file", pattern)
 		return
 	}
 	sort.Strings(files)
@@ -504,7 +477,7 @@ func (l *loader) loadGlob(d *decoder, g *yaml.Node) {
 		}
 		src, err := os.ReadFile(f)
 		if err != nil {
-			d.errorf(g, "mappings: cannot read %s: %v", f, unwrapPathError(err))
+			d.Errorf(g, "mappings: cannot read %s: %v", f, unwrapPathError(err))
 			continue
 		}
 		rel, err := filepath.Rel(l.project.Dir, f)
@@ -521,7 +494,7 @@ func (l *loader) loadDefaults(d *decoder, n *yaml.Node) {
 	set := n.Value
 	entries, err := fs.ReadDir(l.opts.Defaults, set)
 	if err != nil {
-		d.errorf(n, "defaults: unknown default mapping set %q (bundled: %s)", set, strings.Join(defaults.Sets(l.opts.Defaults), ", "))
+		d.Errorf(n, "defaults: unknown default mapping set %q (bundled: %s)", set, strings.Join(defaults.Sets(l.opts.Defaults), ", "))
 		return
 	}
 	for _, e := range entries {
@@ -531,7 +504,7 @@ func (l *loader) loadDefaults(d *decoder, n *yaml.Node) {
 		path := set + "/" + e.Name()
 		src, err := fs.ReadFile(l.opts.Defaults, path)
 		if err != nil {
-			d.errorf(n, "defaults: cannot read %s: %v", path, err)
+			d.Errorf(n, "defaults: cannot read %s: %v", path, err)
 			continue
 		}
 		display := "defaults/" + path
@@ -541,7 +514,7 @@ func (l *loader) loadDefaults(d *decoder, n *yaml.Node) {
 }
 
 func (l *loader) loadMappingFile(file, origin string, src []byte) {
-	d := &decoder{file: file, diags: l.diags}
+	d := newDecoder(file, l.diags, l.opts.Getenv, l.projectDir())
 	defer checkSchema(d, src, mappingSchema)()
 	for _, doc := range d.documents(src) {
 		m := decodeMapping(d, doc)
@@ -672,16 +645,16 @@ var mappingNameRE = regexp.MustCompile(`^[A-Z][A-Z0-9 _-]*$`)
 func decodeMapping(d *decoder, n *yaml.Node) *Mapping {
 	// Like the product, only coupled records sync unless a mapping says
 	// otherwise: creating records is the decision that is hard to undo.
-	m := &Mapping{Pos: d.pos(n), Direction: ToIntegration, SyncOnlyCoupled: true}
+	m := &Mapping{Pos: d.Pos(n), Direction: ToIntegration, SyncOnlyCoupled: true}
 	what := "mapping"
-	ok := d.object(n, what, []string{"name", "table", "integration", "fields"}, map[string]keyHandler{
+	ok := d.Object(n, what, []string{"name", "table", "integration", "fields"}, map[string]config.KeyFunc{
 		"name": func(_, v *yaml.Node) {
-			if s, ok := d.nonEmpty(v, "mapping name"); ok {
+			if s, ok := d.NonEmpty(v, "mapping name"); ok {
 				if !mappingNameRE.MatchString(s) {
-					d.errorf(v, "mapping name %q must be upper case letters, digits, spaces, - and _ (e.g. CUSTOMER)", s)
+					d.Errorf(v, "mapping name %q must be upper case letters, digits, spaces, - and _ (e.g. CUSTOMER)", s)
 				}
 				m.Name = s
-				m.Pos = d.pos(v)
+				m.Pos = d.Pos(v)
 				what = "mapping " + s
 			}
 		},
@@ -697,8 +670,8 @@ func decodeMapping(d *decoder, n *yaml.Node) *Mapping {
 			}
 		},
 		"depends_on": func(_, v *yaml.Node) {
-			m.DependsOn, _ = d.strings(v, what+": depends_on")
-			m.DependsOnPos = d.pos(v)
+			m.DependsOn, _ = d.Strings(v, what+": depends_on")
+			m.DependsOnPos = d.Pos(v)
 		},
 		"conflicts": func(_, v *yaml.Node) {
 			m.Conflicts = decodeConflicts(d, v, what)
@@ -713,10 +686,10 @@ func decodeMapping(d *decoder, n *yaml.Node) *Mapping {
 			m.IntegrationFilter, _ = d.expr(v, what+": integration_filter")
 		},
 		"sync_only_coupled": func(_, v *yaml.Node) {
-			m.SyncOnlyCoupled, _ = d.boolean(v, what+": sync_only_coupled")
+			m.SyncOnlyCoupled, _ = d.Bool(v, what+": sync_only_coupled")
 		},
 		"propagate_deletes": func(_, v *yaml.Node) {
-			m.PropagateDeletes, _ = d.boolean(v, what+": propagate_deletes")
+			m.PropagateDeletes, _ = d.Bool(v, what+": propagate_deletes")
 		},
 		"schedule": func(_, v *yaml.Node) {
 			m.Schedule = decodeSchedule(d, v, what)
@@ -726,16 +699,16 @@ func decodeMapping(d *decoder, n *yaml.Node) *Mapping {
 		},
 		"fields": func(_, v *yaml.Node) {
 			if v.Kind != yaml.SequenceNode {
-				d.errorf(v, "%s: fields must be a list of field mappings, not %s", what, kindName(v))
+				d.Errorf(v, "%s: fields must be a list of field mappings, not %s", what, config.KindName(v))
 				return
 			}
 			for _, fn := range v.Content {
-				if f := decodeField(d, resolveAlias(fn), what); f != nil {
+				if f := decodeField(d, config.Resolve(fn), what); f != nil {
 					m.Fields = append(m.Fields, f)
 				}
 			}
 			if len(v.Content) == 0 {
-				d.errorf(v, "%s: fields must list at least one field mapping", what)
+				d.Errorf(v, "%s: fields must list at least one field mapping", what)
 			}
 		},
 	})
@@ -748,9 +721,9 @@ func decodeMapping(d *decoder, n *yaml.Node) *Mapping {
 }
 
 func decodeConflicts(d *decoder, v *yaml.Node, what string) Conflicts {
-	c := Conflicts{Pos: d.pos(v)}
+	c := Conflicts{Pos: d.Pos(v)}
 	policy := func(n *yaml.Node, key string, allowed ...string) string {
-		s, ok := d.nonEmpty(n, what+": conflicts: "+key)
+		s, ok := d.NonEmpty(n, what+": conflicts: "+key)
 		if !ok {
 			return ""
 		}
@@ -762,10 +735,10 @@ func decodeConflicts(d *decoder, v *yaml.Node, what string) Conflicts {
 				return s
 			}
 		}
-		d.errorf(n, "%s: conflicts: %s must be one of %s, not %q", what, key, strings.Join(allowed, ", "), s)
+		d.Errorf(n, "%s: conflicts: %s must be one of %s, not %q", what, key, strings.Join(allowed, ", "), s)
 		return ""
 	}
-	d.object(v, what+": conflicts", nil, map[string]keyHandler{
+	d.Object(v, what+": conflicts", nil, map[string]config.KeyFunc{
 		"update": func(_, n *yaml.Node) {
 			c.Update = policy(n, "update", PolicyNone, UpdateSendToIntegration, UpdateGetFromIntegration)
 		},
@@ -777,27 +750,27 @@ func decodeConflicts(d *decoder, v *yaml.Node, what string) Conflicts {
 }
 
 func decodeMatch(d *decoder, v *yaml.Node, what string) *Match {
-	m := &Match{Pos: d.pos(v)}
-	ok := d.object(v, what+": match", []string{"fields"}, map[string]keyHandler{
+	m := &Match{Pos: d.Pos(v)}
+	ok := d.Object(v, what+": match", []string{"fields"}, map[string]config.KeyFunc{
 		"fields": func(_, fv *yaml.Node) {
 			if fv.Kind != yaml.SequenceNode || len(fv.Content) == 0 {
-				d.errorf(fv, "%s: match: fields must be a non-empty list of field pairs", what)
+				d.Errorf(fv, "%s: match: fields must be a non-empty list of field pairs", what)
 				return
 			}
 			for _, n := range fv.Content {
-				n = resolveAlias(n)
-				mf := MatchField{Pos: d.pos(n)}
-				d.object(n, what+": match field", []string{"field", "integration_field"}, map[string]keyHandler{
-					"field":             func(_, x *yaml.Node) { mf.Field, _ = d.nonEmpty(x, what+": match: field") },
-					"integration_field": func(_, x *yaml.Node) { mf.IntegrationField, _ = d.nonEmpty(x, what+": match: integration_field") },
-					"priority":          func(_, x *yaml.Node) { mf.Priority, _ = d.integer(x, what+": match: priority", 0, 1000) },
-					"case_sensitive":    func(_, x *yaml.Node) { mf.CaseSensitive, _ = d.boolean(x, what+": match: case_sensitive") },
+				n = config.Resolve(n)
+				mf := MatchField{Pos: d.Pos(n)}
+				d.Object(n, what+": match field", []string{"field", "integration_field"}, map[string]config.KeyFunc{
+					"field":             func(_, x *yaml.Node) { mf.Field, _ = d.NonEmpty(x, what+": match: field") },
+					"integration_field": func(_, x *yaml.Node) { mf.IntegrationField, _ = d.NonEmpty(x, what+": match: integration_field") },
+					"priority":          func(_, x *yaml.Node) { mf.Priority, _ = d.Int(x, what+": match: priority", 0, 1000) },
+					"case_sensitive":    func(_, x *yaml.Node) { mf.CaseSensitive, _ = d.Bool(x, what+": match: case_sensitive") },
 				})
 				m.Fields = append(m.Fields, mf)
 			}
 		},
-		"create_if_no_match": func(_, x *yaml.Node) { m.CreateIfNoMatch, _ = d.boolean(x, what+": match: create_if_no_match") },
-		"sync_after":         func(_, x *yaml.Node) { m.SyncAfter, _ = d.boolean(x, what+": match: sync_after") },
+		"create_if_no_match": func(_, x *yaml.Node) { m.CreateIfNoMatch, _ = d.Bool(x, what+": match: create_if_no_match") },
+		"sync_after":         func(_, x *yaml.Node) { m.SyncAfter, _ = d.Bool(x, what+": match: sync_after") },
 	})
 	if !ok {
 		return nil
@@ -823,7 +796,7 @@ func checkFieldDirections(d *decoder, m *Mapping) {
 }
 
 func decodeDirection(d *decoder, v *yaml.Node, what string) (Direction, bool) {
-	s, ok := d.nonEmpty(v, what)
+	s, ok := d.NonEmpty(v, what)
 	if !ok {
 		return "", false
 	}
@@ -831,34 +804,34 @@ func decodeDirection(d *decoder, v *yaml.Node, what string) (Direction, bool) {
 	case ToIntegration, FromIntegration, Bidirectional:
 		return dir, true
 	}
-	d.errorf(v, "%s must be to_integration, from_integration or bidirectional, not %q", what, s)
+	d.Errorf(v, "%s must be to_integration, from_integration or bidirectional, not %q", what, s)
 	return "", false
 }
 
 func decodeSide(d *decoder, n *yaml.Node, what string) Side {
-	s := Side{Pos: d.pos(n)}
-	d.object(n, what, []string{"connector", "entity", "key"}, map[string]keyHandler{
+	s := Side{Pos: d.Pos(n)}
+	d.Object(n, what, []string{"connector", "entity", "key"}, map[string]config.KeyFunc{
 		"connector": func(_, v *yaml.Node) {
-			s.Connector, _ = d.nonEmpty(v, what+": connector")
-			s.Pos = d.pos(v)
+			s.Connector, _ = d.NonEmpty(v, what+": connector")
+			s.Pos = d.Pos(v)
 		},
-		"entity":   func(_, v *yaml.Node) { s.Entity, _ = d.nonEmpty(v, what+": entity"); s.EntityPos = d.pos(v) },
-		"key":      func(_, v *yaml.Node) { s.Key, _ = d.nonEmpty(v, what+": key") },
-		"modified": func(_, v *yaml.Node) { s.Modified, _ = d.nonEmpty(v, what+": modified") },
+		"entity":   func(_, v *yaml.Node) { s.Entity, _ = d.NonEmpty(v, what+": entity"); s.EntityPos = d.Pos(v) },
+		"key":      func(_, v *yaml.Node) { s.Key, _ = d.NonEmpty(v, what+": key") },
+		"modified": func(_, v *yaml.Node) { s.Modified, _ = d.NonEmpty(v, what+": modified") },
 		"changes":  func(_, v *yaml.Node) { s.Changes, s.ChangesPos = decodeChanges(d, v, what+": changes") },
 	})
 	return s
 }
 
 func decodeField(d *decoder, n *yaml.Node, what string) *Field {
-	f := &Field{Pos: d.pos(n), Enabled: true}
+	f := &Field{Pos: d.Pos(n), Enabled: true}
 	var exprNode, constNode, defaultNode *yaml.Node
-	ok := d.object(n, what+": field mapping", nil, map[string]keyHandler{
+	ok := d.Object(n, what+": field mapping", nil, map[string]config.KeyFunc{
 		"field": func(_, v *yaml.Node) {
-			f.Field, _ = d.nonEmpty(v, what+": field")
+			f.Field, _ = d.NonEmpty(v, what+": field")
 		},
 		"integration_field": func(_, v *yaml.Node) {
-			f.IntegrationField, _ = d.nonEmpty(v, what+": integration_field")
+			f.IntegrationField, _ = d.NonEmpty(v, what+": integration_field")
 		},
 		"to_integration": func(_, v *yaml.Node) {
 			f.ToIntegration, _ = d.expr(v, what+": to_integration")
@@ -873,7 +846,7 @@ func decodeField(d *decoder, n *yaml.Node, what string) *Field {
 			constNode = v
 		},
 		"enabled": func(_, v *yaml.Node) {
-			if b, ok := d.boolean(v, what+": enabled"); ok {
+			if b, ok := d.Bool(v, what+": enabled"); ok {
 				f.Enabled = b
 			}
 		},
@@ -881,26 +854,26 @@ func decodeField(d *decoder, n *yaml.Node, what string) *Field {
 			f.Direction, _ = decodeDirection(d, v, what+": field direction")
 		},
 		"not_null": func(_, v *yaml.Node) {
-			f.NotNull, _ = d.boolean(v, what+": not_null")
+			f.NotNull, _ = d.Bool(v, what+": not_null")
 		},
 		"clear_on_failure": func(_, v *yaml.Node) {
-			f.ClearOnFailure, _ = d.boolean(v, what+": clear_on_failure")
+			f.ClearOnFailure, _ = d.Bool(v, what+": clear_on_failure")
 		},
 		"lookup": func(_, v *yaml.Node) {
-			f.Lookup, _ = d.nonEmpty(v, what+": lookup")
-			f.LookupPos = d.pos(v)
+			f.Lookup, _ = d.NonEmpty(v, what+": lookup")
+			f.LookupPos = d.Pos(v)
 		},
 		"options": func(_, v *yaml.Node) {
-			f.OptionsPos = d.pos(v)
+			f.OptionsPos = d.Pos(v)
 			if v.Kind != yaml.MappingNode || len(v.Content) == 0 {
-				d.errorf(v, "%s: options must be a non-empty mapping of source value to destination value", what)
+				d.Errorf(v, "%s: options must be a non-empty mapping of source value to destination value", what)
 				return
 			}
 			f.Options = map[string]any{}
 			for i := 0; i+1 < len(v.Content); i += 2 {
-				k, ov := v.Content[i], resolveAlias(v.Content[i+1])
+				k, ov := v.Content[i], config.Resolve(v.Content[i+1])
 				if _, dup := f.Options[k.Value]; dup {
-					d.errorf(k, "%s: options: duplicate source value %q", what, k.Value)
+					d.Errorf(k, "%s: options: duplicate source value %q", what, k.Value)
 					continue
 				}
 				f.Options[k.Value], _ = d.scalarValue(ov, what+": options value")
@@ -915,7 +888,7 @@ func decodeField(d *decoder, n *yaml.Node, what string) *Field {
 		return nil
 	}
 	if defaultNode != nil && f.Options == nil {
-		d.errorf(defaultNode, "%s, field %s: default applies to an option map; add options or remove default", what, f.label())
+		d.Errorf(defaultNode, "%s, field %s: default applies to an option map; add options or remove default", what, f.label())
 	}
 	ways := 0
 	for _, set := range []bool{f.HasConstant, f.Lookup != "", f.Options != nil} {
@@ -924,17 +897,17 @@ func decodeField(d *decoder, n *yaml.Node, what string) *Field {
 		}
 	}
 	if ways > 1 || (ways == 1 && !f.HasConstant && exprNode != nil) {
-		d.errorf(n, "%s, field %s: constant, lookup, options and a transform exclude each other", what, f.label())
+		d.Errorf(n, "%s, field %s: constant, lookup, options and a transform exclude each other", what, f.label())
 	}
 	label := f.label()
 	switch {
 	case f.Field == "" && f.IntegrationField == "":
-		d.errorf(n, "%s: a field mapping needs field, integration_field or both", what)
+		d.Errorf(n, "%s: a field mapping needs field, integration_field or both", what)
 		return nil
 	case f.HasConstant && exprNode != nil:
-		d.errorf(constNode, "%s, field %s: a constant and a transform exclude each other", what, label)
+		d.Errorf(constNode, "%s, field %s: a constant and a transform exclude each other", what, label)
 	case f.HasConstant && f.Field != "" && f.IntegrationField != "":
-		d.errorf(constNode, "%s, field %s: a constant writes one side only; keep field or integration_field, not both", what, label)
+		d.Errorf(constNode, "%s, field %s: a constant writes one side only; keep field or integration_field, not both", what, label)
 	}
 	return f
 }
@@ -979,4 +952,13 @@ func checkFieldNames(d *decoder, m *Mapping) {
 			written[key] = f
 		}
 	}
+}
+
+// projectDir is the project's directory, that relative paths in its files
+// are relative to; "" before the project is known.
+func (l *loader) projectDir() string {
+	if l.project == nil {
+		return ""
+	}
+	return l.project.Dir
 }

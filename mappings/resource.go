@@ -9,68 +9,69 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/config"
 )
 
 // entityKeys returns the handlers of an entity declaration's keys: its
 // fields, and how a rest connector reaches it. The Resource is made on the
 // first rest key, so that an entity with none of them keeps a nil one.
-func entityKeys(d *decoder, what string, decl *EntityDecl) map[string]keyHandler {
+func entityKeys(d *decoder, what string, decl *EntityDecl) map[string]config.KeyFunc {
 	res := func() *connectors.Resource {
 		if decl.Resource == nil {
 			decl.Resource = &connectors.Resource{}
 		}
 		return decl.Resource
 	}
-	endpoint := func(name string, needID bool, dst func(r *connectors.Resource) *connectors.Endpoint) keyHandler {
+	endpoint := func(name string, needID bool, dst func(r *connectors.Resource) *connectors.Endpoint) config.KeyFunc {
 		return func(_, v *yaml.Node) {
 			r := res()
-			s, ok := d.nonEmpty(v, what+": "+name)
+			s, ok := d.NonEmpty(v, what+": "+name)
 			if !ok {
 				return
 			}
 			e, err := connectors.ParseEndpoint(s, needID)
 			if err != nil {
-				d.errorf(v, "%s: %s: %v; write \"METHOD /path\" or \"/path\", e.g. %q", what, name, err, exampleEndpoint(name))
+				d.Errorf(v, "%s: %s: %v; write \"METHOD /path\" or \"/path\", e.g. %q", what, name, err, exampleEndpoint(name))
 				return
 			}
 			*dst(r) = e
 		}
 	}
-	path := func(name, example string, dst func(r *connectors.Resource) *string) keyHandler {
+	path := func(name, example string, dst func(r *connectors.Resource) *string) config.KeyFunc {
 		return func(_, v *yaml.Node) {
 			r := res()
-			s, ok := d.str(v, what+": "+name)
+			s, ok := d.Str(v, what+": "+name)
 			if !ok {
 				return
 			}
 			if s != "" && slices.Contains(strings.Split(s, "."), "") {
-				d.errorf(v, "%s: %s %q must be member names joined by dots, e.g. %s", what, name, s, example)
+				d.Errorf(v, "%s: %s %q must be member names joined by dots, e.g. %s", what, name, s, example)
 				return
 			}
 			*dst(r) = s
 		}
 	}
-	field := func(name string, dst func(r *connectors.Resource) *string) keyHandler {
+	field := func(name string, dst func(r *connectors.Resource) *string) config.KeyFunc {
 		return func(_, v *yaml.Node) {
 			r := res()
-			if s, ok := d.nonEmpty(v, what+": "+name); ok {
+			if s, ok := d.NonEmpty(v, what+": "+name); ok {
 				*dst(r) = s
 			}
 		}
 	}
-	query := func(name string, dst func(r *connectors.Resource) *map[string]string) keyHandler {
+	query := func(name string, dst func(r *connectors.Resource) *map[string]string) config.KeyFunc {
 		return func(_, v *yaml.Node) {
 			r := res()
 			if v.Kind != yaml.MappingNode {
-				d.errorf(v, "%s: %s must be a mapping of parameter to value, not %s", what, name, kindName(v))
+				d.Errorf(v, "%s: %s must be a mapping of parameter to value, not %s", what, name, config.KindName(v))
 				return
 			}
 			m := map[string]string{}
 			for i := 0; i+1 < len(v.Content); i += 2 {
-				k, pv := v.Content[i], resolveAlias(v.Content[i+1])
-				if s, ok := d.str(pv, what+": "+name+" "+k.Value); ok {
+				k, pv := v.Content[i], config.Resolve(v.Content[i+1])
+				if s, ok := d.Str(pv, what+": "+name+" "+k.Value); ok {
 					if strings.Contains(s, "${") {
-						d.errorf(pv, "%s: %s %s: ${...} is not expanded in query values, which are sent as written and shown in errors; put a secret in the connector's auth, e.g. auth: { type: api_key, in: query, param: %s, key: \"${API_TOKEN}\" }", what, name, k.Value, k.Value)
+						d.Errorf(pv, "%s: %s %s: ${...} is not expanded in query values, which are sent as written and shown in errors; put a secret in the connector's auth, e.g. auth: { type: api_key, in: query, param: %s, key: \"${API_TOKEN}\" }", what, name, k.Value, k.Value)
 						continue
 					}
 					m[k.Value] = s
@@ -79,17 +80,17 @@ func entityKeys(d *decoder, what string, decl *EntityDecl) map[string]keyHandler
 			*dst(r) = m
 		}
 	}
-	return map[string]keyHandler{
-		"fields": func(_, fv *yaml.Node) { decl.Fields, _ = d.strings(fv, what+": fields") },
+	return map[string]config.KeyFunc{
+		"fields": func(_, fv *yaml.Node) { decl.Fields, _ = d.Strings(fv, what+": fields") },
 		"alternate_key": func(_, v *yaml.Node) {
-			fields, ok := d.strings(v, what+": alternate_key")
+			fields, ok := d.Strings(v, what+": alternate_key")
 			if !ok {
 				return
 			}
 			seen := map[string]bool{}
 			for _, f := range fields {
 				if f == "" || strings.ContainsAny(f, ",()='/ ") || seen[f] {
-					d.errorf(v, "%s: alternate_key: %q is not a field name, or is given twice; write the key's fields, e.g. [accountnumber] or [name, region]", what, f)
+					d.Errorf(v, "%s: alternate_key: %q is not a field name, or is given twice; write the key's fields, e.g. [accountnumber] or [name, region]", what, f)
 					return
 				}
 				seen[f] = true
@@ -98,18 +99,18 @@ func entityKeys(d *decoder, what string, decl *EntityDecl) map[string]keyHandler
 		},
 		"key_types": func(_, v *yaml.Node) {
 			if v.Kind != yaml.MappingNode {
-				d.errorf(v, "%s: key_types must be a mapping of alternate key field to EDM type, e.g. { region: Edm.Int32 }, not %s", what, kindName(v))
+				d.Errorf(v, "%s: key_types must be a mapping of alternate key field to EDM type, e.g. { region: Edm.Int32 }, not %s", what, config.KindName(v))
 				return
 			}
 			decl.KeyTypes = map[string]string{}
 			for i := 0; i+1 < len(v.Content); i += 2 {
-				k, tv := v.Content[i], resolveAlias(v.Content[i+1])
-				s, ok := d.nonEmpty(tv, what+": key_types "+k.Value)
+				k, tv := v.Content[i], config.Resolve(v.Content[i+1])
+				s, ok := d.NonEmpty(tv, what+": key_types "+k.Value)
 				if !ok {
 					continue
 				}
 				if !slices.Contains(connectors.AlternateKeyTypes, s) {
-					d.errorf(tv, "%s: key_types %s: %q is not one of %s", what, k.Value, s, strings.Join(connectors.AlternateKeyTypes, ", "))
+					d.Errorf(tv, "%s: key_types %s: %q is not one of %s", what, k.Value, s, strings.Join(connectors.AlternateKeyTypes, ", "))
 					continue
 				}
 				decl.KeyTypes[k.Value] = s
@@ -132,20 +133,20 @@ func entityKeys(d *decoder, what string, decl *EntityDecl) map[string]keyHandler
 			r := res()
 			pw := what + ": paging"
 			startGiven := false
-			ok := d.object(v, pw, []string{"style"}, map[string]keyHandler{
+			ok := d.Object(v, pw, []string{"style"}, map[string]config.KeyFunc{
 				"style": func(_, sv *yaml.Node) {
-					if s, ok := d.nonEmpty(sv, pw+" style"); ok {
+					if s, ok := d.NonEmpty(sv, pw+" style"); ok {
 						if !slices.Contains(connectors.PagingStyles, s) {
-							d.errorf(sv, "%s: unknown style %q (supported: %s)", pw, s, strings.Join(connectors.PagingStyles, ", "))
+							d.Errorf(sv, "%s: unknown style %q (supported: %s)", pw, s, strings.Join(connectors.PagingStyles, ", "))
 						}
 						r.Paging.Style = s
 					}
 				},
-				"next":       func(_, sv *yaml.Node) { r.Paging.Next, _ = d.nonEmpty(sv, pw+" next") },
-				"param":      func(_, sv *yaml.Node) { r.Paging.Param, _ = d.nonEmpty(sv, pw+" param") },
-				"size_param": func(_, sv *yaml.Node) { r.Paging.SizeParam, _ = d.nonEmpty(sv, pw+" size_param") },
+				"next":       func(_, sv *yaml.Node) { r.Paging.Next, _ = d.NonEmpty(sv, pw+" next") },
+				"param":      func(_, sv *yaml.Node) { r.Paging.Param, _ = d.NonEmpty(sv, pw+" param") },
+				"size_param": func(_, sv *yaml.Node) { r.Paging.SizeParam, _ = d.NonEmpty(sv, pw+" size_param") },
 				"start": func(_, sv *yaml.Node) {
-					r.Paging.Start, _ = d.integer(sv, pw+" start", 0, 1<<30)
+					r.Paging.Start, _ = d.Int(sv, pw+" start", 0, 1<<30)
 					startGiven = true
 				},
 			})
@@ -158,27 +159,27 @@ func entityKeys(d *decoder, what string, decl *EntityDecl) map[string]keyHandler
 			switch p := r.Paging; p.Style {
 			case connectors.PagingNextLink:
 				if p.Next == "" {
-					d.errorf(v, "%s: style next_link needs next, the body path of the next page's URL, e.g. links.next", pw)
+					d.Errorf(v, "%s: style next_link needs next, the body path of the next page's URL, e.g. links.next", pw)
 				}
 			case connectors.PagingCursor:
 				if p.Next == "" || p.Param == "" {
-					d.errorf(v, "%s: style cursor needs next (the body path of the cursor, e.g. meta.next_cursor) and param (the query parameter that sends it back)", pw)
+					d.Errorf(v, "%s: style cursor needs next (the body path of the cursor, e.g. meta.next_cursor) and param (the query parameter that sends it back)", pw)
 				}
 			case connectors.PagingPage, connectors.PagingOffset:
 				if p.Param == "" {
-					d.errorf(v, "%s: style %s needs param, the query parameter of the %s", pw, p.Style, map[string]string{"page": "page number", "offset": "offset"}[p.Style])
+					d.Errorf(v, "%s: style %s needs param, the query parameter of the %s", pw, p.Style, map[string]string{"page": "page number", "offset": "offset"}[p.Style])
 				}
 			}
 		},
 		"since": func(_, v *yaml.Node) {
 			r := res()
 			sw := what + ": since"
-			d.object(v, sw, []string{"param"}, map[string]keyHandler{
-				"param": func(_, sv *yaml.Node) { r.Since.Param, _ = d.nonEmpty(sv, sw+" param") },
+			d.Object(v, sw, []string{"param"}, map[string]config.KeyFunc{
+				"param": func(_, sv *yaml.Node) { r.Since.Param, _ = d.NonEmpty(sv, sw+" param") },
 				"format": func(_, sv *yaml.Node) {
-					if s, ok := d.nonEmpty(sv, sw+" format"); ok {
+					if s, ok := d.NonEmpty(sv, sw+" format"); ok {
 						if _, err := connectors.SinceFormatter(s); err != nil {
-							d.errorf(sv, "%s: %v", sw, err)
+							d.Errorf(sv, "%s: %v", sw, err)
 						}
 						r.Since.Format = s
 					}
@@ -207,40 +208,40 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // checkKeyTypes reports key_types given for fields outside alternate_key.
 func checkKeyTypes(d *decoder, n *yaml.Node, what string, decl *EntityDecl) {
-	if decl.AlternateKey == nil && keyNode(n, "alternate_key") != nil {
+	if decl.AlternateKey == nil && config.KeyNode(n, "alternate_key") != nil {
 		return // alternate_key itself is wrong, and reported
 	}
-	types := valueNode(n, "key_types")
+	types := config.ValueNode(n, "key_types")
 	for _, f := range slices.Sorted(maps.Keys(decl.KeyTypes)) {
 		if slices.Contains(decl.AlternateKey, f) {
 			continue
 		}
-		at := keyNode(types, f) // the key_types entry
+		at := config.KeyNode(types, f) // the key_types entry
 		if at == nil {
 			at = n
 		}
 		if decl.AlternateKey == nil {
-			d.errorf(at, "%s: key_types names %s, but the entity declares no alternate_key", what, f)
+			d.Errorf(at, "%s: key_types names %s, but the entity declares no alternate_key", what, f)
 			continue
 		}
-		d.errorf(at, "%s: key_types names %s, which is not a field of alternate_key %v", what, f, decl.AlternateKey)
+		d.Errorf(at, "%s: key_types names %s, which is not a field of alternate_key %v", what, f, decl.AlternateKey)
 	}
 }
 
 // decodeAtomicity decodes a connector's atomicity: record or batch.
 func decodeAtomicity(d *decoder, v *yaml.Node, what string) string {
-	s, ok := d.nonEmpty(v, what+": atomicity")
+	s, ok := d.NonEmpty(v, what+": atomicity")
 	if ok && s != connectors.AtomicityRecord && s != connectors.AtomicityBatch {
-		d.errorf(v, "%s: atomicity must be record (each record succeeds or fails on its own) or batch (each $batch request is one change set, written all or nothing), not %q", what, s)
+		d.Errorf(v, "%s: atomicity must be record (each record succeeds or fails on its own) or batch (each $batch request is one change set, written all or nothing), not %q", what, s)
 	}
 	return s
 }
 
 // decodeBatchFormat decodes a connector's batch_format: json or multipart.
 func decodeBatchFormat(d *decoder, v *yaml.Node, what string) string {
-	s, ok := d.nonEmpty(v, what+": batch_format")
+	s, ok := d.NonEmpty(v, what+": batch_format")
 	if ok && s != connectors.BatchFormatJSON && s != connectors.BatchFormatMultipart {
-		d.errorf(v, "%s: batch_format must be json (OData 4.01 JSON batches, as Business Central documents) or multipart (multipart/mixed with change sets, as Dataverse documents), not %q", what, s)
+		d.Errorf(v, "%s: batch_format must be json (OData 4.01 JSON batches, as Business Central documents) or multipart (multipart/mixed with change sets, as Dataverse documents), not %q", what, s)
 	}
 	return s
 }
@@ -263,14 +264,14 @@ func checkSincePaging(d *decoder, n *yaml.Node, what string, decl *EntityDecl) {
 			at = n.Content[i]
 		}
 	}
-	d.diags.Warnf(d.pos(at), "%s: since.param %s with %s paging skips records unless the list is sorted by a key that never changes: sorted by a modified time, a record changed while the pages are read moves, and the one after it slides onto a page already read; sort by id (e.g. query: { sort: id }) or use cursor or next_link paging (see docs/connectors.md)", what, r.Since.Param, r.Paging.Style)
+	d.diags.Warnf(d.Pos(at), "%s: since.param %s with %s paging skips records unless the list is sorted by a key that never changes: sorted by a modified time, a record changed while the pages are read moves, and the one after it slides onto a page already read; sort by id (e.g. query: { sort: id }) or use cursor or next_link paging (see docs/connectors.md)", what, r.Since.Param, r.Paging.Style)
 }
 
 // decodeAuthIn decodes auth in: where an api_key goes, header or query.
 func decodeAuthIn(d *decoder, v *yaml.Node, what string, a *Auth) {
-	s, ok := d.nonEmpty(v, what+": auth in")
+	s, ok := d.NonEmpty(v, what+": auth in")
 	if ok && s != "header" && s != "query" {
-		d.errorf(v, "%s: auth in must be header or query, not %q", what, s)
+		d.Errorf(v, "%s: auth in must be header or query, not %q", what, s)
 	}
 	a.In = s
 }
@@ -278,9 +279,9 @@ func decodeAuthIn(d *decoder, v *yaml.Node, what string, a *Auth) {
 // decodeAuthParam decodes auth param: the query parameter of an api_key
 // sent in the query.
 func decodeAuthParam(d *decoder, v *yaml.Node, what string, a *Auth) {
-	s, ok := d.nonEmpty(v, what+": auth param")
+	s, ok := d.NonEmpty(v, what+": auth param")
 	if ok && strings.ContainsAny(s, "&=#? \t\r\n") {
-		d.errorf(v, "%s: auth param must be a query parameter name such as api_token", what)
+		d.Errorf(v, "%s: auth param must be a query parameter name such as api_token", what)
 	}
 	a.Param = s
 }

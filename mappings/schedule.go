@@ -7,6 +7,8 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
+
+	"github.com/couplerhq/coupler/connectors/config"
 )
 
 // DefaultEvery is how often coupler serve runs a mapping that declares no
@@ -107,29 +109,29 @@ func (p *Project) ScheduleOf(m *Mapping) (Schedule, time.Duration) {
 
 // decodeSchedule decodes schedule: { every: 30m } or schedule: { cron: "..." }.
 func decodeSchedule(d *decoder, n *yaml.Node, what string) *Schedule {
-	s := &Schedule{Pos: d.pos(n)}
+	s := &Schedule{Pos: d.Pos(n)}
 	var set []*yaml.Node
-	ok := d.object(n, what+": schedule", nil, map[string]keyHandler{
+	ok := d.Object(n, what+": schedule", nil, map[string]config.KeyFunc{
 		"every": func(_, v *yaml.Node) {
 			set = append(set, v)
-			every, ok := d.duration(v, what+": schedule: every")
+			every, ok := d.Duration(v, what+": schedule: every")
 			if !ok {
 				return
 			}
 			if every < MinEvery {
-				d.errorf(v, "%s: schedule: every must be at least %s, not %s", what, MinEvery, every)
+				d.Errorf(v, "%s: schedule: every must be at least %s, not %s", what, MinEvery, every)
 				return
 			}
 			s.Every = every
 		},
 		"cron": func(_, v *yaml.Node) {
 			set = append(set, v)
-			spec, ok := d.nonEmpty(v, what+": schedule: cron")
+			spec, ok := d.NonEmpty(v, what+": schedule: cron")
 			if !ok {
 				return
 			}
 			if _, err := ParseCron(spec); err != nil {
-				d.errorf(v, "%s: schedule: cron %q: %v", what, spec, err)
+				d.Errorf(v, "%s: schedule: cron %q: %v", what, spec, err)
 				return
 			}
 			s.Cron = spec
@@ -140,11 +142,11 @@ func decodeSchedule(d *decoder, n *yaml.Node, what string) *Schedule {
 	}
 	switch len(set) {
 	case 0:
-		d.errorf(n, "%s: schedule needs every (e.g. every: 30m) or cron (e.g. cron: \"*/15 * * * *\")", what)
+		d.Errorf(n, "%s: schedule needs every (e.g. every: 30m) or cron (e.g. cron: \"*/15 * * * *\")", what)
 		return nil
 	case 2:
 		// At the schedule itself, where the schema reports it too.
-		d.errorf(n, "%s: schedule takes every or cron, not both", what)
+		d.Errorf(n, "%s: schedule takes every or cron, not both", what)
 		return nil
 	}
 	if s.Every == 0 && s.Cron == "" {
@@ -156,12 +158,12 @@ func decodeSchedule(d *decoder, n *yaml.Node, what string) *Schedule {
 // decodeInactivityTimeout decodes inactivity_timeout: a duration, 0 for no
 // back-off.
 func decodeInactivityTimeout(d *decoder, n *yaml.Node, what string) (time.Duration, bool) {
-	t, ok := d.duration(n, what+": inactivity_timeout")
+	t, ok := d.Duration(n, what+": inactivity_timeout")
 	if !ok {
 		return 0, false
 	}
 	if t != 0 && t < MinEvery {
-		d.errorf(n, "%s: inactivity_timeout must be 0 (no back-off) or at least %s, not %s", what, MinEvery, t)
+		d.Errorf(n, "%s: inactivity_timeout must be 0 (no back-off) or at least %s, not %s", what, MinEvery, t)
 		return 0, false
 	}
 	return t, true

@@ -23,6 +23,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"gopkg.in/yaml.v3"
 
+	"github.com/couplerhq/coupler/connectors/config"
 	"github.com/couplerhq/coupler/schemas"
 )
 
@@ -106,7 +107,7 @@ func checkSchema(d *decoder, src []byte, kind schemaKind) func() {
 	if skipSchemaChecks.Load() {
 		return func() {}
 	}
-	found := schemaDiagnostics(d.file, src, kind)
+	found := schemaDiagnostics(d.File, src, kind)
 	return func() { *d.diags = mergeSchemaDiagnostics(*d.diags, found) }
 }
 
@@ -146,7 +147,7 @@ func mergeSchemaDiagnostics(loader, schema Diagnostics) Diagnostics {
 // documents before one are checked.
 func schemaDiagnostics(file string, src []byte, kind schemaKind) Diagnostics {
 	var scratch Diagnostics
-	docs := (&decoder{file: file, diags: &scratch}).documents(src)
+	docs := newDecoder(file, &scratch, nil, "").documents(src)
 	if kind == projectSchema && len(docs) > 1 {
 		docs = docs[:1]
 	}
@@ -262,7 +263,7 @@ func (c *yamlToJSON) value(n *yaml.Node) (any, bool) {
 			if k.Kind != yaml.ScalarNode {
 				// Reported here; kept under a name no key has, so that the
 				// mapping is not taken for empty.
-				c.report.diags.Errorf(c.report.pos(k), "keys must be strings, not %s", kindName(k))
+				c.report.diags.Errorf(c.report.pos(k), "keys must be strings, not %s", config.KindName(k))
 				name = fmt.Sprintf("%s%d:%d", badKey, k.Line, k.Column)
 			}
 			if _, dup := out[name]; dup {
@@ -368,7 +369,7 @@ func (r *schemaReport) walk(e *jsonschema.ValidationError) {
 		}
 		return
 	case *kind.AdditionalProperties:
-		known := map[string]keyHandler{}
+		known := map[string]config.KeyFunc{}
 		if props, ok := r.keyword(e.SchemaURL, "properties").(map[string]any); ok {
 			for p := range props {
 				known[p] = nil
@@ -380,7 +381,7 @@ func (r *schemaReport) walk(e *jsonschema.ValidationError) {
 			}
 			msg := fmt.Sprintf("unknown key %q", p)
 			if len(known) > 0 {
-				msg += suggest(p, known)
+				msg += config.Suggest(p, known)
 			}
 			r.add(e.InstanceLocation, p, msg)
 		}
@@ -484,7 +485,7 @@ func (r *schemaReport) propertyNamesLocation(e *jsonschema.ValidationError, key 
 		}
 		loc = append(loc, strings.ReplaceAll(strings.ReplaceAll(toks[i+1], "~1", "/"), "~0", "~"))
 	}
-	n := resolveAlias(r.doc)
+	n := config.Resolve(r.doc)
 	for _, tok := range loc {
 		if n, _ = child(n, tok); n == nil {
 			return e.InstanceLocation
@@ -663,7 +664,7 @@ func (r *schemaReport) subject(loc []string) string {
 // mapping or a list), nil where the path leaves the document.
 func (r *schemaReport) path(loc []string) []*yaml.Node {
 	nodes := make([]*yaml.Node, len(loc))
-	n := resolveAlias(r.doc)
+	n := config.Resolve(r.doc)
 	for i, tok := range loc {
 		if n == nil {
 			break
@@ -677,19 +678,19 @@ func (r *schemaReport) path(loc []string) []*yaml.Node {
 // child returns the value node under tok in a mapping or list, and the key
 // node in a mapping (the first of duplicate keys, as the loader reads it).
 func child(n *yaml.Node, tok string) (val, key *yaml.Node) {
-	n = resolveAlias(n)
+	n = config.Resolve(n)
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
 			if k.Kind == yaml.ScalarNode && k.Value == tok ||
 				k.Kind != yaml.ScalarNode && tok == fmt.Sprintf("%s%d:%d", badKey, k.Line, k.Column) {
-				return resolveAlias(n.Content[i+1]), k
+				return config.Resolve(n.Content[i+1]), k
 			}
 		}
 	case yaml.SequenceNode:
 		if i, err := strconv.Atoi(tok); err == nil && i >= 0 && i < len(n.Content) {
-			return resolveAlias(n.Content[i]), nil
+			return config.Resolve(n.Content[i]), nil
 		}
 	}
 	return nil, nil
@@ -698,7 +699,7 @@ func child(n *yaml.Node, tok string) (val, key *yaml.Node) {
 // add reports msg at the node loc points to, or at the key node of key in
 // the mapping loc points to when key is set (an unknown key, a bad name).
 func (r *schemaReport) add(loc []string, key, msg string) {
-	n := resolveAlias(r.doc)
+	n := config.Resolve(r.doc)
 	for _, tok := range loc {
 		next, _ := child(n, tok)
 		if next == nil {

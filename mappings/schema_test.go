@@ -376,7 +376,7 @@ func TestMergeSchemaDiagnostics(t *testing.T) {
 	}
 }
 
-// loaderKeys are the keys of one map[string]keyHandler literal in the
+// loaderKeys are the keys of one map[string]config.KeyFunc literal in the
 // loader, with the required keys of the d.object call it is passed to.
 type loaderKeys struct {
 	pos      string
@@ -385,7 +385,7 @@ type loaderKeys struct {
 }
 
 // loaderKeySets parses the loader's source and returns every
-// map[string]keyHandler literal: the keys each object in a file accepts.
+// map[string]config.KeyFunc literal: the keys each object in a file accepts.
 func loaderKeySets(t *testing.T) []loaderKeys {
 	t.Helper()
 	files, err := filepath.Glob("*.go")
@@ -403,8 +403,8 @@ func loaderKeySets(t *testing.T) []loaderKeys {
 			return nil, false
 		}
 		k, kok := mt.Key.(*ast.Ident)
-		v, vok := mt.Value.(*ast.Ident)
-		return lit, kok && vok && k.Name == "string" && v.Name == "keyHandler"
+		v, vok := mt.Value.(*ast.SelectorExpr)
+		return lit, kok && vok && k.Name == "string" && v.Sel.Name == "KeyFunc"
 	}
 	strs := func(e ast.Expr) []string {
 		var out []string
@@ -439,7 +439,7 @@ func loaderKeySets(t *testing.T) []loaderKeys {
 			if !ok || len(call.Args) != 4 {
 				return true
 			}
-			if sel, ok := call.Fun.(*ast.SelectorExpr); !ok || sel.Sel.Name != "object" {
+			if sel, ok := call.Fun.(*ast.SelectorExpr); !ok || sel.Sel.Name != "Object" {
 				return true
 			}
 			if lit, ok := isKeyMap(call.Args[3]); ok {
@@ -520,7 +520,7 @@ func sameSet(a, b []string) bool {
 }
 
 // TestSchemaKeysMatchLoader fails when a key is added to the loader but not
-// to the schemas, or the other way round: each map[string]keyHandler
+// to the schemas, or the other way round: each map[string]config.KeyFunc
 // literal of the loader must be exactly the properties of one closed object
 // of the schemas, with the same required keys, and each closed object must
 // be one of the loader's.
