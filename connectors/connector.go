@@ -165,22 +165,15 @@ type FoldingGetter interface {
 var ErrUnsupported = errors.New("not supported by the service")
 
 // Config is a connector's settings as written in the project file, after
-// ${ENV} references are expanded. Each connector type decodes what it needs.
+// ${ENV} references are expanded: the settings every type has, and the
+// type's own in Settings.
 type Config struct {
 	// Name is the connector's name in the project file.
 	Name string
 	// Type is the registered connector type, e.g. "odata".
 	Type string
-	// BaseURL is the service root. For the odata connector, a base URL
-	// ending in a Business Central company (…/api/v2.0/companies({id})) is
-	// the root followed by that entity path (see EntityPath).
+	// BaseURL is the service's URL (for OData, the service root).
 	BaseURL string
-	// EntityPath, for the odata connector, is a path below the service root
-	// under which the entity sets live, e.g. Business Central's
-	// companies({id}): reads and writes go to {BaseURL}/{EntityPath}/{set},
-	// while $metadata and $batch stay at {BaseURL}. Empty: the sets are at
-	// the root.
-	EntityPath string
 	// PageSize is the page size to ask the server for; 0 lets the server pick.
 	PageSize int
 	// MaxConcurrency bounds concurrent requests; 0 means the connector default.
@@ -189,92 +182,29 @@ type Config struct {
 	Auth Auth
 	// Timeout bounds each HTTP request; 0 means the default.
 	Timeout time.Duration
-	// MaxRetries bounds attempts per request after the first; <0 means the default.
+	// MaxRetries bounds attempts per request after the first; <0 means the
+	// default, so that 0 can mean "never retry".
 	MaxRetries int
-	// BatchSize, when above 1, sends writes in OData $batch requests of up
-	// to that many operations; 0 or 1 sends one request per write.
-	BatchSize int
-	// BatchFormat is the wire format of those $batch requests:
-	// BatchFormatJSON (OData 4.01 JSON batch) or BatchFormatMultipart
-	// (multipart/mixed with change sets, OData 4.0). Empty lets the
-	// connector pick from the service (see the odata connector's New).
-	BatchFormat string
 	// RateLimit caps requests per second; 0 means no limit.
 	RateLimit float64
 	// CAFile, when set, names a PEM file of certificate authorities trusted
 	// in addition to the system's, for services behind a private CA. TLS
 	// certificates are always verified: there is no option to turn that off.
 	CAFile string
-	// Resources describes, for connectors that need it (rest), how each
-	// entity is reached, by entity name.
-	Resources map[string]Resource
-	// AlternateKeys declares, by entity name, an alternate key that an
-	// OData connector addresses records by instead of the primary key, as in
-	// Dataverse's accounts(accountnumber='A-1'). It applies when a mapping's
-	// key is that alternate key (see AlternateKey).
-	AlternateKeys map[string]AlternateKey
-	// Lookups is how the service takes lookups: LookupsBind ("bind") for
-	// a service that binds them to the target record (Dataverse), so that
-	// a Reference is written as a binding and the lookup is read under the
-	// name the connector gives it (LookupReader); "" for plain fields.
-	Lookups string
-	// Atomicity says what a $batch of writes (BatchSize above 1) guarantees:
-	// AtomicityRecord (the default, "") lets each record succeed or fail on
-	// its own; AtomicityBatch sends each batch as one change set, written
-	// all or nothing.
-	Atomicity string
-}
-
-// $batch wire formats of Config.BatchFormat.
-const (
-	BatchFormatJSON      = "json"
-	BatchFormatMultipart = "multipart"
-)
-
-// LookupsBind is Config.Lookups for a service that binds lookups.
-const LookupsBind = "bind"
-
-// Write atomicity of Config.Atomicity.
-const (
-	AtomicityRecord = "record"
-	AtomicityBatch  = "batch"
-)
-
-// AlternateKey is a key other than the primary one that identifies the
-// records of an entity set.
-type AlternateKey struct {
-	// Fields are the key's properties, in the order they are written in
-	// URLs. With one field the record's id is that field's value; with
-	// several it is the key predicate, e.g. "name='A',region=1", which the
-	// connector adds to every record it returns under the mapping's key
-	// (the fields joined by commas, e.g. "name,region").
-	Fields []string
-	// Types gives the EDM type of fields whose literal is not a string,
-	// e.g. "Edm.Int32" or "Edm.Guid"; a field not listed is an Edm.String.
-	Types map[string]string
-	// LookupKey is the key the mappings of this entity set couple its
-	// records by, when they all use one: Name() when it is this alternate
-	// key, another field (the primary key) otherwise, empty when unknown
-	// or mixed. A Reference to a record of the set carries an id of that
-	// key, so it decides how the reference is addressed; the id's shape
-	// cannot when the key's values are GUIDs.
-	LookupKey string
-}
-
-// AlternateKeyTypes are the EDM types an alternate key's field may have.
-var AlternateKeyTypes = []string{"Edm.String", "Edm.Guid", "Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte", "Edm.SByte",
-	"Edm.Decimal", "Edm.Double", "Edm.Single", "Edm.Boolean", "Edm.Date", "Edm.DateTimeOffset"}
-
-// Name is the key as a mapping names it: the fields joined by commas.
-func (k AlternateKey) Name() string {
-	out := ""
-	for i, f := range k.Fields {
-		if i > 0 {
-			out += ","
-		}
-		out += f
-	}
-	return out
+	// WatermarkOverlap is how far before a watermark an incremental read
+	// of this service starts (watermark_overlap; 0 means the engine's
+	// default): records committed late with an earlier stamp, and stamps of
+	// whole seconds, are read again rather than missed.
+	WatermarkOverlap time.Duration
+	// ClientKeys makes apply choose the key of each record it creates on
+	// this service (a GUID derived from the plan and the operation) and send
+	// it in the create, so that after a crash it can tell by that key
+	// whether the create happened. Dataverse accepts this; Business
+	// Central does not. See docs/reliability.md.
+	ClientKeys bool
+	// Settings are the type's own settings, as its Spec decoded them; nil
+	// gives the type's defaults.
+	Settings Settings
 }
 
 // ETagField is where a record read by any connector carries its version, so
@@ -334,18 +264,33 @@ func FactoryOf[C Connector](newC func(Config) (C, error)) Factory {
 
 var (
 	registryMu sync.RWMutex
-	registry   = map[string]Factory{}
+	registry   = map[string]registered{}
 )
 
-// Register makes a connector type available under name. It panics if name is
-// registered twice, which is a programming error caught at init.
-func Register(name string, f Factory) {
+// registered is a connector type: how to build it and its config spec.
+type registered struct {
+	factory Factory
+	spec    Spec
+}
+
+// Register makes a connector type available under name, with the spec of
+// its settings. It panics if name is registered twice, which is a
+// programming error caught at init.
+func Register(name string, spec Spec, f Factory) {
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	if _, dup := registry[name]; dup {
 		panic("connectors: type registered twice: " + name)
 	}
-	registry[name] = f
+	registry[name] = registered{factory: f, spec: spec}
+}
+
+// SpecOf returns the config spec of the connector type name.
+func SpecOf(name string) (Spec, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	r, ok := registry[name]
+	return r.spec, ok
 }
 
 // Types lists the registered connector types in sorted order.
@@ -363,8 +308,9 @@ func Types() []string {
 // New builds the connector that cfg describes.
 func New(cfg Config) (Connector, error) {
 	registryMu.RLock()
-	f, ok := registry[cfg.Type]
+	r, ok := registry[cfg.Type]
 	registryMu.RUnlock()
+	f := r.factory
 	if !ok {
 		return nil, fmt.Errorf("connector %s: unknown type %q (known: %v)", cfg.Name, cfg.Type, Types())
 	}

@@ -158,9 +158,15 @@ func (p *Program) Passes(name string) []*Mapping {
 	return out
 }
 
+// bindsLookups reports whether the connector's type takes lookups as
+// references to the target record (connectors.LookupBinder).
 func bindsLookups(p *mappings.Project, connector string) bool {
 	c := p.Connector(connector)
-	return c != nil && c.Lookups == mappings.LookupsBind
+	if c == nil {
+		return false
+	}
+	b, ok := connectors.SettingsOf[connectors.LookupBinder](&c.Config)
+	return ok && b.BindsLookups()
 }
 
 // readLookupsWith names each lookup field as the connector of its side

@@ -79,7 +79,7 @@ func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 		e.progress = func(Progress) {}
 	}
 	for _, c := range prog.Project.Connectors {
-		conn, err := connectors.New(ConnectorConfig(c))
+		conn, err := connectors.New(c.Config)
 		if err != nil {
 			return nil, err
 		}

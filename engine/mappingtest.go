@@ -144,7 +144,7 @@ func (p *Program) RunTests(files []*TestFile) []TestResult {
 	readers := map[string]connectors.LookupReader{}
 	unbuilt := map[string]error{}
 	for _, c := range p.Project.Connectors {
-		conn, err := connectors.New(ConnectorConfig(c))
+		conn, err := connectors.New(c.Config)
 		if err != nil {
 			unbuilt[c.Name] = err
 			continue

@@ -25,9 +25,9 @@ func TestUnsentWriteIsNotSettled(t *testing.T) {
 	var hits int
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits++; w.WriteHeader(500) }))
 	defer srv.Close()
-	c, err := rest.New(connectors.Config{Name: "api", BaseURL: srv.URL, Resources: map[string]connectors.Resource{
-		"items": {List: connectors.Endpoint{Method: "GET", Path: "/items"}, Get: connectors.Endpoint{Method: "GET", Path: "/items/{id}"},
-			Create: connectors.Endpoint{Method: "POST", Path: "/items"}, Key: "id"}}})
+	c, err := rest.New(connectors.Config{Name: "api", BaseURL: srv.URL, Settings: &rest.Settings{Resources: map[string]rest.Resource{
+		"items": {List: rest.Endpoint{Method: "GET", Path: "/items"}, Get: rest.Endpoint{Method: "GET", Path: "/items/{id}"},
+			Create: rest.Endpoint{Method: "POST", Path: "/items"}, Key: "id"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestUnsentWriteIsNotSettled(t *testing.T) {
 	}
 	defer db.Close()
 	e := &Engine{state: db, log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now, prog: &Program{Project: &mappings.Project{
-		Connectors: []*mappings.Connector{{Name: "api", Type: "rest"}}}}}
+		Connectors: []*mappings.Connector{{Config: connectors.Config{Name: "api", Type: "rest"}}}}}}
 	target := writeTarget{planID: "p1", part: state.Part{PlanID: "p1", Mapping: "ITEM", Direction: "to_integration"},
 		side: state.CouplingSide{Mapping: "ITEM", SourceIsTable: true}, runID: 1, key: "id", connector: "api"}
 	intents := []state.Intent{{RunID: 1, PlanID: "p1", Mapping: "ITEM", Direction: "to_integration", Seq: 1, Op: "create",

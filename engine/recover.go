@@ -91,14 +91,20 @@ func (e *Engine) clientKeys(connector string) bool {
 
 // alternateKey returns the fields of the alternate key declared for entity
 // on connector when key names it (its field, or its fields joined by
-// commas), as the odata connector decides; nil otherwise.
+// commas), as the connector's type decides (connectors.AlternateKeyed);
+// nil otherwise.
 func (e *Engine) alternateKey(connector, entity, key string) []string {
-	c := e.prog.Project.Connector(connector)
+	return alternateKeyOf(e.prog.Project, connector, entity, key)
+}
+
+// alternateKeyOf is Engine.alternateKey for project p.
+func alternateKeyOf(p *mappings.Project, connector, entity, key string) []string {
+	c := p.Connector(connector)
 	if c == nil {
 		return nil
 	}
-	if d := c.Entities[entity]; d != nil && len(d.AlternateKey) > 0 && strings.Join(d.AlternateKey, ",") == key {
-		return d.AlternateKey
+	if ak, ok := connectors.SettingsOf[connectors.AlternateKeyed](&c.Config); ok {
+		return ak.AlternateKey(entity, key)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/odata"
 	"github.com/couplerhq/coupler/engine/state"
 	"github.com/couplerhq/coupler/mappings"
 )
@@ -119,8 +120,8 @@ func TestSettleCreateByValues(t *testing.T) {
 			t.Cleanup(func() { db.Close() })
 			contacts := mappings.Side{Connector: "dataverse", Entity: "contacts", Key: "contactid", Modified: "modifiedon"}
 			e := &Engine{state: db, log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now, prog: &Program{Project: &mappings.Project{
-				Connectors: []*mappings.Connector{{Name: "dataverse", Type: "odata", Entities: map[string]*mappings.EntityDecl{
-					"accounts": {AlternateKey: []string{"accountnumber"}}}}},
+				Connectors: []*mappings.Connector{{Config: connectors.Config{Name: "dataverse", Type: "odata",
+					Settings: &odata.Settings{AlternateKeys: map[string]odata.AlternateKey{"accounts": {Fields: []string{"accountnumber"}}}}}}},
 				Mappings: []*mappings.Mapping{
 					{Name: "CONTACT", Table: mappings.Side{Connector: "bc", Entity: "contacts", Key: "id"}, Integration: contacts},
 					{Name: "PERSON", Table: mappings.Side{Connector: "bc", Entity: "people", Key: "id"}, Integration: contacts},

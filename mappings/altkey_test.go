@@ -2,9 +2,12 @@ package mappings
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/couplerhq/coupler/connectors/odata"
 )
 
 func TestLoadAlternateKeysAndAtomicity(t *testing.T) {
@@ -13,24 +16,31 @@ func TestLoadAlternateKeysAndAtomicity(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatalf("unexpected diagnostics:\n%v", diags)
 	}
-	c := p.Connector("crm")
-	if c.Atomicity != "batch" || c.BatchSize != 100 || c.BatchFormat != "multipart" {
-		t.Errorf("atomicity %q, batch_size %d, batch_format %q", c.Atomicity, c.BatchSize, c.BatchFormat)
+	s := odataSettings(t, p.Connector("crm"))
+	if s.Atomicity != "batch" || s.BatchSize != 100 || s.BatchFormat != "multipart" {
+		t.Errorf("atomicity %q, batch_size %d, batch_format %q", s.Atomicity, s.BatchSize, s.BatchFormat)
 	}
-	if got := c.Entities["accounts"].AlternateKey; !reflect.DeepEqual(got, []string{"accountnumber"}) {
+	if got := s.AlternateKeys["accounts"].Fields; !reflect.DeepEqual(got, []string{"accountnumber"}) {
 		t.Errorf("accounts alternate_key = %v", got)
 	}
-	parts := c.Entities["parts"]
-	if !reflect.DeepEqual(parts.AlternateKey, []string{"name", "region"}) || !reflect.DeepEqual(parts.KeyTypes, map[string]string{"region": "Edm.Int32"}) {
+	parts := s.AlternateKeys["parts"]
+	if !reflect.DeepEqual(parts.Fields, []string{"name", "region"}) || !reflect.DeepEqual(parts.Types, map[string]string{"region": "Edm.Int32"}) {
 		t.Errorf("parts = %+v", parts)
 	}
 	// A lookup bound to either set carries the key its mapping uses.
-	if a, p := c.Entities["accounts"].LookupKey, parts.LookupKey; a != "accountnumber" || p != "name,region" {
+	if a, p := s.AlternateKeys["accounts"].LookupKey, parts.LookupKey; a != "accountnumber" || p != "name,region" {
 		t.Errorf("lookup keys: accounts %q, parts %q; want the mappings' keys", a, p)
 	}
-	if parts.Resource != nil {
-		t.Errorf("an alternate key made a rest resource: %+v", parts.Resource)
+}
+
+// odataSettings returns the odata settings the loader decoded for c.
+func odataSettings(t *testing.T, c *Connector) *odata.Settings {
+	t.Helper()
+	s, ok := c.Settings.(*odata.Settings)
+	if !ok {
+		t.Fatalf("connector %s: settings %T, want *odata.Settings", c.Name, c.Settings)
 	}
+	return s
 }
 
 func TestLoadAlternateKeyErrors(t *testing.T) {
@@ -52,5 +62,59 @@ func TestLoadAlternateKeyErrors(t *testing.T) {
 		if !strings.Contains(got, tt.want) || !strings.Contains(got, "atomicity must be record") {
 			t.Errorf("%s:\n%s\nwant %q and the atomicity error", tt.entities, got, tt.want)
 		}
+	}
+}
+
+// TestLoadLookupKey checks that the key a set's mappings use
+// is kept with the set's alternate key: the odata connector
+// addresses a lookup bound to that set by it (a GUID may be the alternate
+// key's value, not the primary key).
+func TestLoadLookupKey(t *testing.T) {
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "coupler.yaml"), `version: 1
+connectors:
+  bc: { type: odata, base_url: "http://bc.example" }
+  dataverse:
+    type: odata
+    base_url: "http://dv.example"
+    lookups: bind
+    entities:
+      accounts: { alternate_key: [bc_id], key_types: { bc_id: Edm.Guid } }
+      contacts: { alternate_key: [emailaddress1] }
+mappings: ["m/*.yaml"]
+`)
+	writeTestFile(t, filepath.Join(dir, "m", "customer.yaml"), `name: CUSTOMER
+table: { connector: bc, entity: customers, key: id }
+integration: { connector: dataverse, entity: accounts, key: bc_id }
+fields:
+  - { field: id, integration_field: bc_id }
+`)
+	writeTestFile(t, filepath.Join(dir, "m", "contact.yaml"), `name: CONTACT
+table: { connector: bc, entity: contacts, key: id }
+integration: { connector: dataverse, entity: contacts, key: contactid }
+fields:
+  - { field: customerId, integration_field: parentcustomerid, lookup: CUSTOMER }
+`)
+	p, diags := Load(dir, LoadOptions{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	alt := odataSettings(t, p.Connector("dataverse")).AlternateKeys
+	if got := alt["accounts"].LookupKey; got != "bc_id" {
+		t.Errorf("accounts: LookupKey %q, want bc_id (the CUSTOMER mapping's key)", got)
+	}
+	if got := alt["contacts"].LookupKey; got != "contactid" {
+		t.Errorf("contacts: LookupKey %q, want contactid (the primary key the CONTACT mapping uses)", got)
+	}
+}
+
+// writeTestFile writes content to path, making its directory.
+func writeTestFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -19,7 +19,7 @@ func TestLoadEntityPath(t *testing.T) {
 		{"dot segment", `{ type: odata, base_url: "http://bc/api/v2.0", entity_path: "../x" }`,
 			`coupler.yaml:3:67: connector bc: entity_path: "../x" has an empty, . or .. segment`, ""},
 		{"rest", `{ type: rest, base_url: "http://bc/api", entity_path: "companies(1)" }`,
-			"coupler.yaml:3:48: connector bc: entity_path is for type odata", ""},
+			"coupler.yaml:3:48: connector bc: entity_path is a setting of type odata", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,8 +42,8 @@ func TestLoadEntityPath(t *testing.T) {
 				if diags.HasErrors() {
 					t.Fatalf("unexpected diagnostics:\n%s", got)
 				}
-				if c := p.Connector("bc"); c.EntityPath != tt.entityPath {
-					t.Errorf("entity path %q, want %q", c.EntityPath, tt.entityPath)
+				if s := odataSettings(t, p.Connector("bc")); s.EntityPath != tt.entityPath {
+					t.Errorf("entity path %q, want %q", s.EntityPath, tt.entityPath)
 				}
 				return
 			}

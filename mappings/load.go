@@ -7,15 +7,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/connectors/config"
-	"github.com/couplerhq/coupler/connectors/odata"
 	"github.com/couplerhq/coupler/mappings/defaults"
 )
 
@@ -170,275 +167,6 @@ func (l *loader) loadProject(file string, src []byte) {
 	}
 }
 
-func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
-	c := &Connector{Name: name.Value, Pos: d.Pos(name), MaxRetries: -1, Lookups: LookupsValue}
-	expand := func(v *yaml.Node, what string) (string, bool) {
-		s, ok := d.NonEmpty(v, what)
-		if !ok {
-			return "", false
-		}
-		return d.Expand(s, d.Pos(v)), true
-	}
-	what := "connector " + name.Value
-	ok := d.Object(n, what, []string{"type", "base_url"}, map[string]config.KeyFunc{
-		"type": func(_, v *yaml.Node) {
-			if s, ok := d.NonEmpty(v, what+": type"); ok {
-				if s != "odata" && s != "rest" {
-					d.Errorf(v, "%s: unknown type %q (supported: odata, rest)", what, s)
-				}
-				c.Type = s
-			}
-		},
-		"base_url": func(_, v *yaml.Node) {
-			if s, ok := expand(v, what+": base_url"); ok {
-				if s != "" && !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
-					d.Errorf(v, "%s: base_url must start with http:// or https://", what)
-				}
-				c.BaseURL = strings.TrimRight(s, "/")
-			}
-		},
-		// entity_path rather than a Business Central "company:": the odata
-		// connector is for any OData service, and the same setting serves
-		// BC's API (companies(<id>)), its OData web services
-		// (Company('<name>')) and any other service whose sets live below
-		// a path; BC's documented URL needs no setting at all.
-		"entity_path": func(_, v *yaml.Node) {
-			c.EntityPath, _ = expand(v, what+": entity_path")
-		},
-		"page_size": func(_, v *yaml.Node) {
-			c.PageSize, _ = d.Int(v, what+": page_size", 1, 100000)
-		},
-		"rate_limit": func(_, v *yaml.Node) {
-			if v.Kind != yaml.ScalarNode || (v.Tag != "!!int" && v.Tag != "!!float") {
-				d.Errorf(v, "%s: rate_limit must be a number of requests per second, not %s", what, config.KindName(v))
-				return
-			}
-			f, err := strconv.ParseFloat(v.Value, 64)
-			if err != nil || f < 0 {
-				d.Errorf(v, "%s: rate_limit must be a number of requests per second, 0 or more", what)
-				return
-			}
-			c.RateLimit = f
-		},
-		"batch_size": func(_, v *yaml.Node) {
-			c.BatchSize, _ = d.Int(v, what+": batch_size", 1, 1000)
-		},
-		"atomicity": func(_, v *yaml.Node) {
-			c.Atomicity = decodeAtomicity(d, v, what)
-		},
-		"batch_format": func(_, v *yaml.Node) {
-			c.BatchFormat = decodeBatchFormat(d, v, what)
-		},
-		"max_concurrency": func(_, v *yaml.Node) {
-			c.MaxConcurrency, _ = d.Int(v, what+": max_concurrency", 1, 256)
-		},
-		"max_retries": func(_, v *yaml.Node) {
-			if n, ok := d.Int(v, what+": max_retries", 0, 100); ok {
-				c.MaxRetries = n
-			}
-		},
-		"timeout": func(_, v *yaml.Node) {
-			c.Timeout, _ = d.Duration(v, what+": timeout")
-		},
-		"watermark_overlap": func(_, v *yaml.Node) {
-			if o, ok := d.Duration(v, what+": watermark_overlap"); ok {
-				// At least the second the Date header counts in: the
-				// watermark is capped at the end of the server's second.
-				if o < time.Second || o > 24*time.Hour {
-					d.Errorf(v, "%s: watermark_overlap must be at least 1s and at most 24h, such as 1s or 1m", what)
-					return
-				}
-				c.WatermarkOverlap = o
-			}
-		},
-		"ca_file": func(_, v *yaml.Node) {
-			if s, ok := expand(v, what+": ca_file"); ok {
-				if s != "" && !filepath.IsAbs(s) && l.project != nil && l.project.Dir != "" {
-					s = filepath.Join(l.project.Dir, s)
-				}
-				c.CAFile = s
-			}
-		},
-		"lookups": func(_, v *yaml.Node) {
-			if s, ok := d.NonEmpty(v, what+": lookups"); ok {
-				if s != LookupsValue && s != LookupsBind {
-					d.Errorf(v, "%s: lookups must be value or bind, not %q", what, s)
-				}
-				c.Lookups = s
-			}
-		},
-		"client_keys": func(_, v *yaml.Node) {
-			c.ClientKeys, _ = d.Bool(v, what+": client_keys")
-		},
-		"entities": func(_, v *yaml.Node) {
-			c.Entities = decodeEntities(d, v, what)
-		},
-		"auth": func(_, v *yaml.Node) {
-			hasToken := false
-			given := map[string]bool{}
-			d.Object(v, what+": auth", []string{"type"}, map[string]config.KeyFunc{
-				"type": func(_, tv *yaml.Node) {
-					if s, ok := d.NonEmpty(tv, what+": auth type"); ok {
-						switch s {
-						case "none", "bearer", "basic", "api_key", "oauth2":
-						default:
-							d.Errorf(tv, "%s: unknown auth type %q (supported: none, bearer, basic, api_key, oauth2)", what, s)
-						}
-						c.Auth.Type = s
-					}
-				},
-				"token": func(_, tv *yaml.Node) {
-					c.Auth.Token, _ = expand(tv, what+": auth token")
-					hasToken = true
-				},
-				"username": func(k, tv *yaml.Node) {
-					c.Auth.Username, _ = expand(tv, what+": auth username")
-					given[k.Value] = true
-				},
-				"password": func(k, tv *yaml.Node) {
-					c.Auth.Password, _ = expand(tv, what+": auth password")
-					given[k.Value] = true
-				},
-				"header": func(k, tv *yaml.Node) {
-					if s, ok := d.NonEmpty(tv, what+": auth header"); ok {
-						if strings.ContainsAny(s, " :\t\r\n") {
-							d.Errorf(tv, "%s: auth header must be a header name such as X-API-Key", what)
-						}
-						c.Auth.Header = s
-					}
-					given[k.Value] = true
-				},
-				"key": func(k, tv *yaml.Node) {
-					c.Auth.Key, _ = expand(tv, what+": auth key")
-					given[k.Value] = true
-				},
-				"in":    func(k, tv *yaml.Node) { decodeAuthIn(d, tv, what, &c.Auth); given[k.Value] = true },
-				"param": func(k, tv *yaml.Node) { decodeAuthParam(d, tv, what, &c.Auth); given[k.Value] = true },
-				"token_url": func(k, tv *yaml.Node) {
-					c.Auth.TokenURL, _ = expand(tv, what+": auth token_url")
-					given[k.Value] = true
-				},
-				"client_id": func(k, tv *yaml.Node) {
-					c.Auth.ClientID, _ = expand(tv, what+": auth client_id")
-					given[k.Value] = true
-				},
-				"client_secret": func(k, tv *yaml.Node) {
-					c.Auth.ClientSecret, _ = expand(tv, what+": auth client_secret")
-					given[k.Value] = true
-				},
-				"scopes": func(_, tv *yaml.Node) {
-					scopes, _ := d.Strings(tv, what+": auth scopes")
-					for _, sc := range scopes {
-						c.Auth.Scopes = append(c.Auth.Scopes, d.Expand(sc, d.Pos(tv)))
-					}
-				},
-			})
-			if c.Auth.Type == "bearer" && !hasToken {
-				d.Errorf(v, "%s: bearer auth needs a token, e.g. token: \"${BC_TOKEN}\"", what)
-			}
-			needs := map[string][]string{
-				"oauth2":  {"token_url", "client_id", "client_secret"},
-				"basic":   {"username", "password"},
-				"api_key": {"header", "key"},
-			}
-			if c.Auth.In == "query" {
-				needs["api_key"] = []string{"param", "key"}
-			}
-			for _, key := range needs[c.Auth.Type] {
-				if !given[key] {
-					d.Errorf(v, "%s: %s auth needs %s", what, c.Auth.Type, key)
-				}
-			}
-		},
-	})
-	if !ok {
-		return nil
-	}
-	if c.Type != "rest" {
-		for _, name := range sortedKeys(c.Entities) {
-			if e := c.Entities[name]; e.Resource != nil {
-				d.diags.Errorf(e.Pos, "%s: entity %s: list, get, create, update, delete, records, record, fields_at, key, etag, query, get_query, paging and since are for type rest, not %s", what, name, c.Type)
-			}
-		}
-	}
-	checkTypeSettings(d, n, what, c)
-	return c
-}
-
-// checkTypeSettings reports the settings the connector's type ignores, at
-// the setting, so that they do not pass silently: the rest connector sends
-// one request per record (no $batch, so no batch_size, batch format or
-// change sets),
-// writes lookups as plain values and addresses records by its own paths
-// (no alternate keys); an odata change set needs $batch requests. An error
-// when the connector is built would carry no file:line:col.
-func checkTypeSettings(d *decoder, n *yaml.Node, what string, c *Connector) {
-	switch c.Type {
-	case "rest":
-		if k := config.KeyNode(n, "entity_path"); k != nil {
-			d.Errorf(k, "%s: entity_path is for type odata (entity sets below the service root, as Business Central's companies(<id>)); a rest connector's entities name their own paths (list, get, ...)", what)
-		}
-		for _, key := range []string{"batch_size", "atomicity", "batch_format"} {
-			if k := config.KeyNode(n, key); k != nil {
-				d.Errorf(k, "%s: %s is for type odata ($batch requests); a rest connector sends one request per record", what, key)
-			}
-		}
-		if k := config.KeyNode(n, "lookups"); k != nil && c.Lookups == LookupsBind {
-			d.Errorf(k, "%s: lookups: bind is for type odata (x@odata.bind, as Dataverse writes lookups); a rest connector writes a lookup's id as the field's value", what)
-		}
-		if ents := config.KeyNode(n, "entities"); ents != nil {
-			ev := config.ValueNode(n, "entities")
-			for _, name := range sortedKeys(c.Entities) {
-				decl := config.ValueNode(ev, name)
-				for _, key := range []string{"alternate_key", "key_types"} {
-					if k := config.KeyNode(decl, key); k != nil {
-						d.Errorf(k, "%s: entity %s: %s is for type odata; a rest connector addresses records by its get, update and delete paths and the entity's key", what, name, key)
-					}
-				}
-				// A client key goes into the record's fields, which
-				// fields_at nests: the API would store it as a property and
-				// make its own id, so a lost create could never be found by
-				// the key coupler sent, and would be made again.
-				if k := config.KeyNode(decl, "fields_at"); k != nil && c.ClientKeys {
-					d.Errorf(k, "%s: entity %s: fields_at cannot go with client_keys: true: the key coupler sends would be nested in %s, not taken as the record's id; set client_keys: false", what, name, config.ValueNode(decl, "fields_at").Value)
-				}
-			}
-		}
-	case "odata":
-		if err := odata.CheckEntityPath(c.BaseURL, c.EntityPath); err != nil {
-			d.Errorf(config.ValueNode(n, "entity_path"), "%s: entity_path: %v", what, err)
-		}
-		if k := config.KeyNode(n, "atomicity"); k != nil && c.Atomicity == connectors.AtomicityBatch && c.BatchSize <= 1 {
-			d.Errorf(k, "%s: atomicity: batch needs batch_size above 1: change sets travel in $batch requests; add e.g. batch_size: 100", what)
-		}
-		if k := config.KeyNode(n, "batch_format"); k != nil && c.BatchSize <= 1 {
-			d.Errorf(k, "%s: batch_format is the format of $batch requests, which only batch_size above 1 sends; add e.g. batch_size: 100", what)
-		}
-	}
-}
-
-func decodeEntities(d *decoder, v *yaml.Node, what string) map[string]*EntityDecl {
-	if v.Kind != yaml.MappingNode {
-		d.Errorf(v, "%s: entities must be a mapping of entity set to its fields, not %s", what, config.KindName(v))
-		return nil
-	}
-	out := map[string]*EntityDecl{}
-	for i := 0; i+1 < len(v.Content); i += 2 {
-		k, ev := v.Content[i], config.Resolve(v.Content[i+1])
-		if _, dup := out[k.Value]; dup {
-			d.Errorf(k, "%s: entity %q declared twice", what, k.Value)
-			continue
-		}
-		decl := &EntityDecl{Pos: d.Pos(k)}
-		ewhat := what + ": entity " + k.Value
-		d.Object(ev, ewhat, nil, entityKeys(d, ewhat, decl))
-		checkKeyTypes(d, ev, ewhat, decl)
-		checkSincePaging(d, ev, ewhat, decl)
-		out[k.Value] = decl
-	}
-	return out
-}
-
 // IsTestFile reports whether a file holds mapping tests (name.test.yaml)
 // rather than mappings, so that a glob like mappings/*.yaml can match both.
 func IsTestFile(name string) bool {
@@ -559,50 +287,29 @@ func (l *loader) checkMappings() {
 				l.diags.Errorf(f.LookupPos, "mapping %s, field %s: lookup names unknown mapping %q", m.Name, f.Label(), f.Lookup)
 			}
 		}
-		l.checkChoiceSides(m) // choices.go
-		l.checkDeclaredFields(m)
 		l.checkChanges(m)
 	}
-	l.setLookupKeys()
+	sides := l.checkSides()
+	for _, m := range l.project.Mappings {
+		l.checkDeclaredFields(m, sides)
+	}
 	for _, cycle := range l.project.Cycles() {
 		first := l.project.Mapping(cycle[0])
 		l.diags.Errorf(first.Pos, "mappings depend on each other in a cycle: %s", strings.Join(append(cycle, cycle[0]), " -> "))
 	}
 }
 
-// setLookupKeys records, on each entity set declared with an alternate
-// key, the key its mappings couple records by when they all use the same
-// one: a lookup bound to the set carries an id of that key, and the
-// connector addresses the binding by it.
-func (l *loader) setLookupKeys() {
-	keys := map[*EntityDecl]map[string]bool{}
-	for _, m := range l.project.Mappings {
-		for _, s := range []*Side{&m.Table, &m.Integration} {
-			c := l.project.Connector(s.Connector)
-			if c == nil || c.Entities[s.Entity] == nil || len(c.Entities[s.Entity].AlternateKey) == 0 || s.Key == "" {
-				continue
-			}
-			e := c.Entities[s.Entity]
-			if keys[e] == nil {
-				keys[e] = map[string]bool{}
-			}
-			keys[e][s.Key] = true
-		}
-	}
-	for e, ks := range keys {
-		if len(ks) == 1 {
-			for k := range ks {
-				e.LookupKey = k
-			}
-		}
-	}
-}
-
 // checkDeclaredFields checks field names against the fields a connector
 // declares for an entity set in the project file, when it declares them.
-func (l *loader) checkDeclaredFields(m *Mapping) {
-	declared := func(s Side) map[string]bool {
-		if set := l.choiceFields(s); set != nil {
+func (l *loader) checkDeclaredFields(m *Mapping, sides map[*Side]connectors.SideCheck) {
+	declared := func(s *Side) map[string]bool {
+		if fields := sides[s].Fields; fields != nil {
+			// A modified field given is let through: the side's check
+			// reports it.
+			set := map[string]bool{s.Modified: true}
+			for _, f := range fields {
+				set[f] = true
+			}
 			return set
 		}
 		c := l.project.Connector(s.Connector)
@@ -613,8 +320,8 @@ func (l *loader) checkDeclaredFields(m *Mapping) {
 		for _, f := range c.Entities[s.Entity].Fields {
 			set[f] = true
 		}
-		if ak := c.Entities[s.Entity].AlternateKey; len(ak) > 1 {
-			set[strings.Join(ak, ",")] = true // a composite alternate key, as a mapping keys by it
+		if ak := l.alternateKeyOf(*s); len(ak) > 1 {
+			set[s.Key] = true // a composite alternate key, as a mapping keys by it
 		}
 		return set
 	}
@@ -623,7 +330,7 @@ func (l *loader) checkDeclaredFields(m *Mapping) {
 			l.diags.Errorf(pos, "mapping %s: %s %q is not a declared field of %s %s", m.Name, what, field, s.Connector, s.Entity)
 		}
 	}
-	table, integ := declared(m.Table), declared(m.Integration)
+	table, integ := declared(&m.Table), declared(&m.Integration)
 	check(m.Table, table, m.Table.Key, m.Table.Pos, "key")
 	check(m.Table, table, m.Table.Modified, m.Table.Pos, "modified")
 	check(m.Integration, integ, m.Integration.Key, m.Integration.Pos, "key")

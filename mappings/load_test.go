@@ -108,7 +108,7 @@ func TestLoadValidProject(t *testing.T) {
 	if got := p.Connector("erp"); got == nil || got.BaseURL != "http://erp.example/api" || got.Auth.Token != "s3cret" {
 		t.Errorf("connector erp = %+v, want base URL expanded and token set", got)
 	}
-	if c := p.Connector("crm"); c == nil || c.RateLimit != 12.5 || c.BatchSize != 100 || c.Auth.Type != "oauth2" || c.Auth.ClientSecret != "s3cret" ||
+	if c := p.Connector("crm"); c == nil || c.RateLimit != 12.5 || odataSettings(t, c).BatchSize != 100 || c.Auth.Type != "oauth2" || c.Auth.ClientSecret != "s3cret" ||
 		len(c.Auth.Scopes) != 1 || c.Auth.Scopes[0] != "http://crm.example/.default" {
 		t.Errorf("connector crm = %+v, want oauth2 with the secret and scope expanded, rate_limit 12.5", c)
 	}

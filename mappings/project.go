@@ -77,93 +77,21 @@ func (c *Connector) Overlap() time.Duration {
 // Connector is one system coupler talks to, as declared in the project file.
 // Values are already expanded from ${ENV} references.
 type Connector struct {
-	Name    string
-	Type    string
-	BaseURL string
-	// EntityPath is the odata connector's path below the service root
-	// where the entity sets are (entity_path), e.g. companies(<id>).
-	EntityPath     string
-	PageSize       int
-	MaxConcurrency int
-	Timeout        time.Duration
-	// WatermarkOverlap is how far before a watermark an incremental read
-	// of this service starts (watermark_overlap; DefaultWatermarkOverlap
-	// when zero), at least a second: records committed late with an
-	// earlier stamp, and stamps of whole seconds, are read again rather
-	// than missed.
-	WatermarkOverlap time.Duration
-	// MaxRetries is -1 when not set, so that 0 can mean "never retry".
-	MaxRetries int
-	// RateLimit caps requests per second; 0 means no limit.
-	RateLimit float64
-	// BatchSize, above 1, sends writes in $batch requests of that many.
-	BatchSize int
-	// BatchFormat is connectors.BatchFormatJSON or BatchFormatMultipart, the
-	// wire format of those $batch requests; "" lets the connector choose
-	// from the service.
-	BatchFormat string
-	// Atomicity is connectors.AtomicityRecord ("" too) or AtomicityBatch:
-	// each $batch one change set, written all or nothing.
-	Atomicity string
-	// CAFile names a PEM file of extra trusted certificate authorities.
-	CAFile string
-	Auth   Auth
-	// Lookups says how the service writes and reads references to other
-	// records: LookupsValue (a plain key field) or LookupsBind (Dataverse:
-	// "x@odata.bind": "/set(id)" on write, "_x_value" on read).
-	Lookups string
-	// ClientKeys makes apply choose the key of each record it creates on
-	// this service (a GUID derived from the plan and the operation) and send
-	// it in the create, so that after a crash it can tell by that key
-	// whether the create happened. Dataverse accepts this; Business
-	// Central does not. See docs/reliability.md.
-	ClientKeys bool
+	// Config is what connectors.New builds the connector from: the
+	// settings every type has, and the type's own (Config.Settings).
+	connectors.Config
 	// Entities optionally declares the fields of entity sets, so that
-	// validate can check field names without reaching the service.
+	// validate can check field names without reaching the service. What
+	// else an entity declaration says is the type's (Config.Settings).
 	Entities map[string]*EntityDecl
 	Pos      Pos
 }
 
-// Lookup styles of a connector.
-const (
-	LookupsValue = "value"
-	LookupsBind  = "bind"
-)
-
-// EntityDecl is what the project file declares about one entity set.
+// EntityDecl is what the project file declares about one entity set's
+// fields.
 type EntityDecl struct {
 	Fields []string
-	// AlternateKey, for an odata connector, names the fields of an
-	// alternate key that records are addressed by when a mapping's key is
-	// that key (its field, or its fields joined by commas); KeyTypes gives
-	// the EDM type of its fields that are not strings.
-	AlternateKey []string
-	KeyTypes     map[string]string
-	// LookupKey is the key the project's mappings of this entity set use,
-	// when they all use one (set by the loader; see
-	// connectors.AlternateKey.LookupKey).
-	LookupKey string
-	// Resource says how a rest connector reaches the entity; nil when the
-	// declaration gives none of its keys.
-	Resource *connectors.Resource
-	Pos      Pos
-}
-
-// Auth is how a connector authenticates. Token, Password, Key and
-// ClientSecret hold secrets.
-type Auth struct {
-	Type         string
-	Token        string
-	Username     string
-	Password     string
-	Header       string
-	Key          string
-	In           string // api_key: "header" (or empty) or "query"
-	Param        string // api_key in query: the parameter name
-	TokenURL     string
-	ClientID     string
-	ClientSecret string
-	Scopes       []string
+	Pos    Pos
 }
 
 // Direction says which way a table mapping or field flows, named from the

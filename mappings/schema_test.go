@@ -9,6 +9,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,8 @@ import (
 	"github.com/rogpeppe/go-internal/txtar"
 	"gopkg.in/yaml.v3"
 
+	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/config"
 	"github.com/couplerhq/coupler/connectors/odata"
 	"github.com/couplerhq/coupler/connectors/transport"
 	"github.com/couplerhq/coupler/mappings/defaults"
@@ -382,15 +385,29 @@ type loaderKeys struct {
 	pos      string
 	keys     []string
 	required []string // nil when the literal is not passed to d.object
+	fn       string   // the function the literal is in
 }
 
-// loaderKeySets parses the loader's source and returns every
-// map[string]config.KeyFunc literal: the keys each object in a file accepts.
+// typeSources are the connector types' sources, which decode the keys
+// of nested objects of their settings (a rest entity's paging) with
+// literals of their own.
+var typeSources = []string{"../connectors/odata/*.go", "../connectors/rest/*.go"}
+
+// loaderKeySets parses the loader's source, and the connector types',
+// and returns every map[string]config.KeyFunc literal: the keys each
+// object in a file accepts.
 func loaderKeySets(t *testing.T) []loaderKeys {
 	t.Helper()
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, pattern := range typeSources {
+		more, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, more...)
 	}
 	fset := token.NewFileSet()
 	isKeyMap := func(e ast.Expr) (*ast.CompositeLit, bool) {
@@ -447,14 +464,20 @@ func loaderKeySets(t *testing.T) []loaderKeys {
 			}
 			return true
 		})
-		ast.Inspect(f, func(n ast.Node) bool {
-			if e, ok := n.(ast.Expr); ok {
-				if lit, ok := isKeyMap(e); ok && len(lit.Elts) > 0 {
-					sets = append(sets, loaderKeys{pos: fset.Position(lit.Pos()).String(), keys: strs(lit), required: required[lit]})
-				}
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok {
+				continue
 			}
-			return true
-		})
+			ast.Inspect(fn, func(n ast.Node) bool {
+				if e, ok := n.(ast.Expr); ok {
+					if lit, ok := isKeyMap(e); ok && len(lit.Elts) > 0 {
+						sets = append(sets, loaderKeys{pos: fset.Position(lit.Pos()).String(), keys: strs(lit), required: required[lit], fn: fn.Name.Name})
+					}
+				}
+				return true
+			})
+		}
 	}
 	return sets
 }
@@ -525,7 +548,7 @@ func sameSet(a, b []string) bool {
 // of the schemas, with the same required keys, and each closed object must
 // be one of the loader's.
 func TestSchemaKeysMatchLoader(t *testing.T) {
-	loader := loaderKeySets(t)
+	loader := withTypeKeys(t, loaderKeySets(t))
 	objects, schemaNames := schemaKeySets(t)
 	if len(loader) < 10 {
 		t.Fatalf("found %d key literals in the loader, want the 10 objects of the two file kinds at least", len(loader))
@@ -566,6 +589,46 @@ func TestSchemaKeysMatchLoader(t *testing.T) {
 			t.Errorf("%s: the loader has no object with exactly the keys %q", o.where, o.keys)
 		}
 	}
+}
+
+// withTypeKeys merges the keys the connector types add (their Settings'
+// Keys and EntityKeys, asked at run time) into the loader's common keys of
+// a connector (the literal in func connector) and of an entity
+// declaration (in decodeEntities): the schema's objects have them all.
+func withTypeKeys(t *testing.T, sets []loaderKeys) []loaderKeys {
+	t.Helper()
+	var connectorKeys, entityKeys []string
+	for _, typ := range connectors.Types() {
+		spec, _ := connectors.SpecOf(typ)
+		s := spec.NewSettings()
+		connectorKeys = append(connectorKeys, slices.Collect(maps.Keys(s.Keys(&config.Decoder{}, "")))...)
+		entityKeys = append(entityKeys, slices.Collect(maps.Keys(s.EntityKeys(&config.Decoder{}, "", "e")))...)
+	}
+	var out []loaderKeys
+	for _, l := range sets {
+		switch l.fn {
+		case "Keys", "EntityKeys":
+			if isSubset(l.keys, connectorKeys) || isSubset(l.keys, entityKeys) {
+				continue // merged below, as the types return them
+			}
+		case "connector":
+			l.keys = append(l.keys, connectorKeys...)
+		case "decodeEntities":
+			l.keys = append(l.keys, entityKeys...)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// isSubset reports whether every string of a is in b.
+func isSubset(a, b []string) bool {
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			return false
+		}
+	}
+	return true
 }
 
 // TestBundledModeline checks that every bundled mapping file starts with
@@ -624,7 +687,7 @@ func TestSchemaDefaultsMatchLoader(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatalf("unexpected diagnostics:\n%v", diags)
 	}
-	m, c := p.Mapping("CUSTOMER"), p.Connector("erp")
+	m := p.Mapping("CUSTOMER")
 	f, mf := m.Fields[0], m.Match.Fields[0]
 	none := func(policy string) string {
 		if policy == "" {
@@ -649,8 +712,8 @@ func TestSchemaDefaultsMatchLoader(t *testing.T) {
 		{schemas.Mapping, "/$defs/field/properties/not_null/default", f.NotNull},
 		{schemas.Mapping, "/$defs/field/properties/clear_on_failure/default", f.ClearOnFailure},
 		{schemas.Project, "/properties/state/default", DefaultStatePath},
-		{schemas.Project, "/$defs/connector/properties/lookups/default", c.Lookups},
 		// The loader leaves these unset; the connector fills them in.
+		{schemas.Project, "/$defs/connector/properties/lookups/default", odata.LookupsValue},
 		{schemas.Project, "/$defs/connector/properties/max_retries/default", float64(transport.DefaultMaxRetries)},
 		{schemas.Project, "/$defs/connector/properties/max_concurrency/default", float64(odata.DefaultMaxConcurrency)},
 	}

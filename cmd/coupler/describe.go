@@ -86,7 +86,7 @@ func (g *globals) describer(name string) (connectors.Describer, *mappings.Connec
 		sort.Strings(names)
 		return nil, nil, fmt.Errorf("no connector %q in %s (declared: %s)", name, prog.Project.File, strings.Join(names, ", "))
 	}
-	conn, err := connectors.New(engine.ConnectorConfig(c))
+	conn, err := connectors.New(c.Config)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -20,7 +20,7 @@ func (describingConnector) Describe(context.Context) (*connectors.Schema, error)
 }
 
 func TestAsDescriber(t *testing.T) {
-	c := &mappings.Connector{Name: "legacy", Type: "rest"}
+	c := &mappings.Connector{Config: connectors.Config{Name: "legacy", Type: "rest"}}
 	if _, err := asDescriber(plainConnector{}, c); err == nil || err.Error() != "connector legacy (type rest) cannot describe itself" {
 		t.Errorf("error %v", err)
 	}

@@ -21,7 +21,7 @@ import (
 // record only.
 func TestCAPChangeSets(t *testing.T) {
 	root := conformance.StartCAP(t)
-	for _, format := range []string{connectors.BatchFormatMultipart, connectors.BatchFormatJSON} {
+	for _, format := range []string{odata.BatchFormatMultipart, odata.BatchFormatJSON} {
 		t.Run(format, func(t *testing.T) { testChangeSets(t, root, format) })
 	}
 }
@@ -30,10 +30,10 @@ func TestCAPChangeSets(t *testing.T) {
 // without node: in multipart batches, the only format it takes (as
 // Dataverse), and in JSON batches once it is made to take them.
 func TestFakeChangeSets(t *testing.T) {
-	for _, format := range []string{connectors.BatchFormatMultipart, connectors.BatchFormatJSON} {
+	for _, format := range []string{odata.BatchFormatMultipart, odata.BatchFormatJSON} {
 		t.Run(format, func(t *testing.T) {
 			s := fake.NewCRM()
-			if format == connectors.BatchFormatJSON {
+			if format == odata.BatchFormatJSON {
 				s.SetBatchFormats(fake.BatchJSON)
 			}
 			s.SetClock(steppingClock())
@@ -47,7 +47,7 @@ func TestFakeChangeSets(t *testing.T) {
 func testChangeSets(t *testing.T, base, format string) {
 	accounts := connectors.Entity{Name: "accounts", Key: "accountid", Modified: "modifiedon"}
 	conn := func(atomicity string) connectors.Connector {
-		c, err := connectors.New(connectors.Config{Name: "crm", Type: "odata", BaseURL: base, MaxRetries: 2, BatchSize: 10, BatchFormat: format, Atomicity: atomicity})
+		c, err := connectors.New(connectors.Config{Name: "crm", Type: "odata", BaseURL: base, MaxRetries: 2, Settings: &odata.Settings{BatchSize: 10, BatchFormat: format, Atomicity: atomicity}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +92,7 @@ func testChangeSets(t *testing.T, base, format string) {
 		{Op: connectors.OpCreate, Fields: connectors.Record{"name": "c", "accountnumber": tag}},
 	}
 
-	res, err := conn(connectors.AtomicityBatch).Write(t.Context(), accounts, ops)
+	res, err := conn(odata.AtomicityBatch).Write(t.Context(), accounts, ops)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func testChangeSets(t *testing.T, base, format string) {
 	for k := range cur {
 		good = append(good, connectors.WriteOp{Op: connectors.OpUpdate, Key: k, Fields: connectors.Record{"name": "all"}})
 	}
-	res, err = conn(connectors.AtomicityBatch).Write(t.Context(), accounts, good)
+	res, err = conn(odata.AtomicityBatch).Write(t.Context(), accounts, good)
 	if err != nil {
 		t.Fatal(err)
 	}

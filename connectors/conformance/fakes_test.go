@@ -13,8 +13,8 @@ import (
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/connectors/conformance"
 	"github.com/couplerhq/coupler/connectors/fake"
-	_ "github.com/couplerhq/coupler/connectors/odata"
-	_ "github.com/couplerhq/coupler/connectors/rest"
+	"github.com/couplerhq/coupler/connectors/odata"
+	"github.com/couplerhq/coupler/connectors/rest"
 	"github.com/couplerhq/coupler/connectors/rest/resttest"
 )
 
@@ -68,7 +68,7 @@ func TestFakeODataBatch(t *testing.T) {
 		conformance.Run(t, conformance.Target{
 			BaseURL: fake.BCCompanyURL(srv.URL + "/api/v2.0"),
 			New: func(base string) (connectors.Connector, error) {
-				return connectors.New(connectors.Config{Name: "bc", Type: "odata", BaseURL: base, PageSize: 3, MaxRetries: 2, BatchSize: 10})
+				return connectors.New(connectors.Config{Name: "bc", Type: "odata", BaseURL: base, PageSize: 3, MaxRetries: 2, Settings: &odata.Settings{BatchSize: 10}})
 			},
 			Entity:   connectors.Entity{Name: "customers", Key: "id", Modified: "lastModifiedDateTime"},
 			PageSize: 3,
@@ -90,7 +90,7 @@ func TestFakeODataBatch(t *testing.T) {
 		conformance.Run(t, conformance.Target{
 			BaseURL: srv.URL + "/api/data/v9.2",
 			New: func(base string) (connectors.Connector, error) {
-				return connectors.New(connectors.Config{Name: "dataverse", Type: "odata", BaseURL: base, PageSize: 3, MaxRetries: 2, BatchSize: 10})
+				return connectors.New(connectors.Config{Name: "dataverse", Type: "odata", BaseURL: base, PageSize: 3, MaxRetries: 2, Settings: &odata.Settings{BatchSize: 10}})
 			},
 			Entity:   connectors.Entity{Name: "accounts", Key: "accountid", Modified: "modifiedon"},
 			PageSize: 3,
@@ -104,10 +104,10 @@ func TestFakeODataBatch(t *testing.T) {
 }
 
 // restResource describes the resttest API the way a project file would.
-var restResource = connectors.Resource{
+var restResource = rest.Resource{
 	Records: "data", Record: "data", Key: "id", ETag: "version",
-	Paging: connectors.Paging{Style: connectors.PagingCursor, Next: "meta.next_cursor", Param: "cursor", SizeParam: "limit"},
-	Since:  connectors.Since{Param: "updated_since", Format: "unix_ms"},
+	Paging: rest.Paging{Style: rest.PagingCursor, Next: "meta.next_cursor", Param: "cursor", SizeParam: "limit"},
+	Since:  rest.Since{Param: "updated_since", Format: "unix_ms"},
 }
 
 func TestFakeREST(t *testing.T) {
@@ -118,7 +118,7 @@ func TestFakeREST(t *testing.T) {
 		BaseURL: srv.URL + "/",
 		New: func(base string) (connectors.Connector, error) {
 			return connectors.New(connectors.Config{Name: "crm", Type: "rest", BaseURL: base, PageSize: 3, MaxRetries: 2,
-				Resources: map[string]connectors.Resource{"contacts": restResource}})
+				Settings: &rest.Settings{Resources: map[string]rest.Resource{"contacts": restResource}}})
 		},
 		Entity:   connectors.Entity{Name: "contacts", Key: "id", Modified: "updated_at"},
 		PageSize: 3,
@@ -133,18 +133,18 @@ func TestFakeREST(t *testing.T) {
 // hubSpotResource describes the HubSpot-shaped resttest API (CRM v3
 // objects) the way a project file would: records under "results", each
 // record's own fields under "properties", the cursor in paging.next.after.
-var hubSpotResource = connectors.Resource{
-	List:     connectors.Endpoint{Path: "/crm/v3/objects/companies"},
-	Get:      connectors.Endpoint{Path: "/crm/v3/objects/companies/{id}"},
-	Create:   connectors.Endpoint{Method: "POST", Path: "/crm/v3/objects/companies"},
-	Update:   connectors.Endpoint{Method: "PATCH", Path: "/crm/v3/objects/companies/{id}"},
-	Delete:   connectors.Endpoint{Method: "DELETE", Path: "/crm/v3/objects/companies/{id}"},
+var hubSpotResource = rest.Resource{
+	List:     rest.Endpoint{Path: "/crm/v3/objects/companies"},
+	Get:      rest.Endpoint{Path: "/crm/v3/objects/companies/{id}"},
+	Create:   rest.Endpoint{Method: "POST", Path: "/crm/v3/objects/companies"},
+	Update:   rest.Endpoint{Method: "PATCH", Path: "/crm/v3/objects/companies/{id}"},
+	Delete:   rest.Endpoint{Method: "DELETE", Path: "/crm/v3/objects/companies/{id}"},
 	Records:  "results",
 	FieldsAt: "properties",
 	Key:      "id",
 	Query:    map[string]string{"properties": "name,domain,hs_lastmodifieddate", "archived": "false"},
 	GetQuery: map[string]string{"properties": "name,domain,hs_lastmodifieddate"},
-	Paging:   connectors.Paging{Style: connectors.PagingCursor, Next: "paging.next.after", Param: "after", SizeParam: "limit"},
+	Paging:   rest.Paging{Style: rest.PagingCursor, Next: "paging.next.after", Param: "after", SizeParam: "limit"},
 }
 
 func TestFakeHubSpot(t *testing.T) {
@@ -155,7 +155,7 @@ func TestFakeHubSpot(t *testing.T) {
 		BaseURL: srv.URL,
 		New: func(base string) (connectors.Connector, error) {
 			return connectors.New(connectors.Config{Name: "hubspot", Type: "rest", BaseURL: base, PageSize: 3, MaxRetries: 2,
-				Resources: map[string]connectors.Resource{"companies": hubSpotResource}})
+				Settings: &rest.Settings{Resources: map[string]rest.Resource{"companies": hubSpotResource}}})
 		},
 		Entity:   connectors.Entity{Name: "companies", Key: "id", Modified: "updatedAt"},
 		PageSize: 3,

@@ -11,6 +11,8 @@ import (
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/connectors/conformance"
+	"github.com/couplerhq/coupler/connectors/odata"
+	"github.com/couplerhq/coupler/connectors/rest"
 )
 
 // TestCAPOData runs the suite through the OData connector against SAP CAP,
@@ -25,9 +27,9 @@ func TestCAPOData(t *testing.T) {
 // OData 4.0 and the JSON format of OData 4.01.
 func TestCAPODataBatch(t *testing.T) {
 	root := conformance.StartCAP(t)
-	for _, format := range []string{connectors.BatchFormatMultipart, connectors.BatchFormatJSON} {
+	for _, format := range []string{odata.BatchFormatMultipart, odata.BatchFormatJSON} {
 		t.Run(format, func(t *testing.T) {
-			conformance.Run(t, capTarget(root, connectors.Config{BatchSize: 10, BatchFormat: format}))
+			conformance.Run(t, capTarget(root, connectors.Config{Settings: &odata.Settings{BatchSize: 10, BatchFormat: format}}))
 		})
 	}
 }
@@ -77,11 +79,11 @@ func TestJSONServerREST(t *testing.T) {
 		BaseURL: root,
 		New: func(base string) (connectors.Connector, error) {
 			return connectors.New(connectors.Config{Name: "js", Type: "rest", BaseURL: base, PageSize: 3, MaxRetries: 2,
-				Resources: map[string]connectors.Resource{"contacts": {
+				Settings: &rest.Settings{Resources: map[string]rest.Resource{"contacts": {
 					Query:  map[string]string{"_page": "1", "_sort": "id"},
-					Paging: connectors.Paging{Style: connectors.PagingLinkHeader, SizeParam: "_limit"},
-					Since:  connectors.Since{Param: "modifiedAt_gte", Format: "rfc3339ms"},
-				}}})
+					Paging: rest.Paging{Style: rest.PagingLinkHeader, SizeParam: "_limit"},
+					Since:  rest.Since{Param: "modifiedAt_gte", Format: "rfc3339ms"},
+				}}}})
 		},
 		Entity:   connectors.Entity{Name: "contacts", Key: "id", Modified: "modifiedAt"},
 		PageSize: 3,
@@ -121,7 +123,7 @@ func TestCAPBusinessCentralCompanyURL(t *testing.T) {
 			conformance.Run(t, conformance.Target{
 				BaseURL: company,
 				New: func(base string) (connectors.Connector, error) {
-					c, err := connectors.New(connectors.Config{Name: "bc", Type: "odata", BaseURL: base, MaxRetries: 2, BatchSize: batch})
+					c, err := connectors.New(connectors.Config{Name: "bc", Type: "odata", BaseURL: base, MaxRetries: 2, Settings: &odata.Settings{BatchSize: batch}})
 					conn = c
 					return c, err
 				},

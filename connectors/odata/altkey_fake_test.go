@@ -66,7 +66,7 @@ func altKeyServer(t *testing.T) *fake.Server {
 	return s
 }
 
-var altKeys = map[string]connectors.AlternateKey{
+var altKeys = map[string]AlternateKey{
 	"accounts": {Fields: []string{"accountnumber"}},
 	"parts":    {Fields: []string{"name", "region"}, Types: map[string]string{"region": "Edm.Int32"}},
 }
@@ -78,7 +78,7 @@ var (
 
 func TestFakeAlternateKeyGetAndRead(t *testing.T) {
 	s := altKeyServer(t)
-	c := fakeClientCfg(t, s, func(cfg *connectors.Config) { cfg.AlternateKeys = altKeys })
+	c := fakeClientCfg(t, s, func(cfg *connectors.Config) { settingsIn(cfg).AlternateKeys = altKeys })
 
 	recs, err := c.Get(t.Context(), byNumber, []string{"name"}, []string{"O'Brien & Sons/2", "A-3", "missing"})
 	if err != nil {
@@ -115,7 +115,10 @@ func TestFakeAlternateKeyGetAndRead(t *testing.T) {
 func TestFakeAlternateKeyWrite(t *testing.T) {
 	for _, batch := range []int{0, 10} {
 		s := altKeyServer(t)
-		c := fakeClientCfg(t, s, func(cfg *connectors.Config) { cfg.AlternateKeys = altKeys; cfg.BatchSize = batch })
+		c := fakeClientCfg(t, s, func(cfg *connectors.Config) {
+			settingsIn(cfg).AlternateKeys = altKeys
+			settingsIn(cfg).BatchSize = batch
+		})
 
 		res, err := c.Write(t.Context(), byNumber, []connectors.WriteOp{
 			{Op: connectors.OpUpdate, Key: "O'Brien & Sons/2", Fields: connectors.Record{"name": "renamed"}},
@@ -184,7 +187,7 @@ func fieldValues(recs []connectors.Record, field string) []string {
 func TestDescribeCompositeAlternateKey(t *testing.T) {
 	s := altKeyServer(t)
 	c := fakeClientCfg(t, s, func(cfg *connectors.Config) {
-		cfg.AlternateKeys = map[string]connectors.AlternateKey{
+		settingsIn(cfg).AlternateKeys = map[string]AlternateKey{
 			"accounts": altKeys["accounts"],
 			"parts":    altKeys["parts"],
 			"missing":  {Fields: []string{"a", "b"}},

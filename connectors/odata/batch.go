@@ -259,7 +259,7 @@ func (c *Client) sendBatch(ctx context.Context, ops []batchOp) ([]batchAnswer, e
 		err         error
 	)
 	switch c.batchFormat {
-	case connectors.BatchFormatMultipart:
+	case BatchFormatMultipart:
 		body, contentType, err = c.encodeMultipartBatch(ops)
 	default:
 		body, contentType, err = c.encodeJSONBatch(ops)
@@ -305,7 +305,7 @@ func (c *Client) sendBatch(ctx context.Context, ops []batchOp) ([]batchAnswer, e
 // speaks OData 4.0 only, like Dataverse, takes multipart batches only.
 func (c *Client) batchRefused(err error) error {
 	var oe *Error
-	if c.batchFormat == connectors.BatchFormatMultipart || !errors.As(err, &oe) ||
+	if c.batchFormat == BatchFormatMultipart || !errors.As(err, &oe) ||
 		(oe.StatusCode != http.StatusBadRequest && oe.StatusCode != http.StatusUnsupportedMediaType) {
 		return err
 	}

@@ -20,17 +20,17 @@ func TestBatchFormatDefault(t *testing.T) {
 	tests := []struct {
 		base, setting, want string
 	}{
-		{"https://org.crm.dynamics.com/api/data/v9.2", "", connectors.BatchFormatMultipart},
-		{"https://org.crm4.dynamics.com/api/data/v9.1/", "", connectors.BatchFormatMultipart},
-		{"https://crm.contoso.local/org/API/Data/v9.0", "", connectors.BatchFormatMultipart}, // on premises
-		{"https://api.businesscentral.dynamics.com/v2.0/t/Production/api/v2.0/companies(1)", "", connectors.BatchFormatJSON},
-		{"http://localhost:4004/odata/v4/crm", "", connectors.BatchFormatJSON},
-		{"https://org.crm.dynamics.com/api/data/v9.2/accounts", "", connectors.BatchFormatJSON}, // not the root
-		{"https://org.crm.dynamics.com/api/data/v9.2", connectors.BatchFormatJSON, connectors.BatchFormatJSON},
-		{"http://localhost/svc", connectors.BatchFormatMultipart, connectors.BatchFormatMultipart},
+		{"https://org.crm.dynamics.com/api/data/v9.2", "", BatchFormatMultipart},
+		{"https://org.crm4.dynamics.com/api/data/v9.1/", "", BatchFormatMultipart},
+		{"https://crm.contoso.local/org/API/Data/v9.0", "", BatchFormatMultipart}, // on premises
+		{"https://api.businesscentral.dynamics.com/v2.0/t/Production/api/v2.0/companies(1)", "", BatchFormatJSON},
+		{"http://localhost:4004/odata/v4/crm", "", BatchFormatJSON},
+		{"https://org.crm.dynamics.com/api/data/v9.2/accounts", "", BatchFormatJSON}, // not the root
+		{"https://org.crm.dynamics.com/api/data/v9.2", BatchFormatJSON, BatchFormatJSON},
+		{"http://localhost/svc", BatchFormatMultipart, BatchFormatMultipart},
 	}
 	for _, tt := range tests {
-		c, err := New(connectors.Config{BaseURL: tt.base, BatchFormat: tt.setting, BatchSize: 10})
+		c, err := New(connectors.Config{BaseURL: tt.base, Settings: &Settings{BatchFormat: tt.setting, BatchSize: 10}})
 		if err != nil {
 			t.Fatalf("%s: %v", tt.base, err)
 		}
@@ -38,7 +38,7 @@ func TestBatchFormatDefault(t *testing.T) {
 			t.Errorf("%s (batch_format %q): %q, want %q", tt.base, tt.setting, c.batchFormat, tt.want)
 		}
 	}
-	if _, err := New(connectors.Config{BaseURL: "http://x", BatchFormat: "xml"}); err == nil || !strings.Contains(err.Error(), `"xml"`) {
+	if _, err := New(connectors.Config{BaseURL: "http://x", Settings: &Settings{BatchFormat: "xml"}}); err == nil || !strings.Contains(err.Error(), `"xml"`) {
 		t.Errorf("batch format xml: %v, want an error naming it", err)
 	}
 }
@@ -83,7 +83,7 @@ func TestJSONBatchRefusedHint(t *testing.T) {
 	mux.Handle("/api/data/v9.2/", http.StripPrefix("/api/data/v9.2", s))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	c, err := New(connectors.Config{BaseURL: srv.URL + "/api/data/v9.2", BatchSize: 10, BatchFormat: connectors.BatchFormatJSON, MaxRetries: 0})
+	c, err := New(connectors.Config{BaseURL: srv.URL + "/api/data/v9.2", MaxRetries: 0, Settings: &Settings{BatchSize: 10, BatchFormat: BatchFormatJSON}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,9 +176,9 @@ func TestMultipartBatchRequest(t *testing.T) {
 			w.WriteHeader(500)
 		}), func(cfg *connectors.Config) {
 			cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/svc/") + tt.root
-			cfg.BatchSize, cfg.BatchFormat, cfg.MaxRetries = 10, connectors.BatchFormatMultipart, 0
+			settingsIn(cfg).BatchSize, settingsIn(cfg).BatchFormat, cfg.MaxRetries = 10, BatchFormatMultipart, 0
 			if tt.atomic {
-				cfg.Atomicity = connectors.AtomicityBatch
+				settingsIn(cfg).Atomicity = AtomicityBatch
 			}
 		})
 		_, err := c.Write(t.Context(), crmAccounts, []connectors.WriteOp{
@@ -333,9 +333,9 @@ func TestMultipartBatchAnswers(t *testing.T) {
 				w.Header().Set("Content-Type", a.contentType)
 				w.Write([]byte(wire(a)))
 			}), func(cfg *connectors.Config) {
-				cfg.BatchSize, cfg.BatchFormat = 10, connectors.BatchFormatMultipart
+				settingsIn(cfg).BatchSize, settingsIn(cfg).BatchFormat = 10, BatchFormatMultipart
 				if tt.atomic {
-					cfg.Atomicity = connectors.AtomicityBatch
+					settingsIn(cfg).Atomicity = AtomicityBatch
 				}
 			})
 			res, err := c.Write(t.Context(), crmAccounts, batchOps3)

@@ -39,8 +39,8 @@ func batchClientFor(t *testing.T, base string, batchSize, concurrency int) *Clie
 	c, err := NewWithOptions(connectors.Config{
 		Name:           "crm",
 		BaseURL:        base,
-		BatchSize:      batchSize,
 		MaxConcurrency: concurrency,
+		Settings:       &Settings{BatchSize: batchSize},
 	}, Options{HTTPClient: hc})
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +283,7 @@ func TestWriteBatchFailures(t *testing.T) {
 			c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				hits.Add(1)
 				tt.handler(w, r)
-			}), func(cfg *connectors.Config) { cfg.BatchSize = 10 })
+			}), func(cfg *connectors.Config) { settingsIn(cfg).BatchSize = 10 })
 			res, err := c.Write(t.Context(), crmAccounts, ops)
 			if err != nil {
 				t.Fatal(err)

@@ -18,7 +18,7 @@ func TestBusinessCentralBatchSizeLimit(t *testing.T) {
 		{bcRoot + "/companies(5e7b2c1a-0000-0000-0000-000000000000)", 250, 100},
 		{dataverseURL, 1000, 1000},
 	} {
-		c, err := New(connectors.Config{Name: "x", Type: "odata", BaseURL: tc.base, BatchSize: tc.size})
+		c, err := New(connectors.Config{Name: "x", Type: "odata", BaseURL: tc.base, Settings: &Settings{BatchSize: tc.size}})
 		if err != nil || c.batchSize != tc.sent {
 			t.Errorf("%s, batch_size %d: sends %d (err %v); want %d", tc.base, tc.size, c.batchSize, err, tc.sent)
 		}

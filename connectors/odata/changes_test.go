@@ -154,7 +154,7 @@ func TestChangesRequests(t *testing.T) {
 
 	// A mapping keyed by an alternate key cannot use change tracking:
 	// deleted entries carry the primary key.
-	c.altKeys = map[string]connectors.AlternateKey{"things": {Fields: []string{"code"}}}
+	c.altKeys = map[string]AlternateKey{"things": {Fields: []string{"code"}}}
 	q.Entity.Key = "code"
 	if _, _, _, err := changesAll(t, c, q); !errors.Is(err, connectors.ErrUnsupported) {
 		t.Errorf("alternate key: %v, want ErrUnsupported", err)
@@ -179,7 +179,7 @@ func TestChangesBelowEntityPathAskForLookupTargets(t *testing.T) {
 	})
 	c, _ := newTestClient(t, h, func(cfg *connectors.Config) {
 		cfg.BaseURL += "companies(1)"
-		cfg.Lookups = connectors.LookupsBind
+		settingsIn(cfg).Lookups = LookupsBind
 	})
 	if _, _, _, err := changesAll(t, c, connectors.ChangesQuery{Entity: connectors.Entity{Name: "things", Key: "id"}}); err != nil {
 		t.Fatal(err)

@@ -18,8 +18,8 @@ func TestFakeChangeSets(t *testing.T) {
 	s := fake.NewCRM()
 	keys := putAccounts(t, s, "a", "b", "c", "d")
 	c := fakeClientCfg(t, s, func(cfg *connectors.Config) {
-		cfg.BatchSize = 3
-		cfg.Atomicity = connectors.AtomicityBatch
+		settingsIn(cfg).BatchSize = 3
+		settingsIn(cfg).Atomicity = AtomicityBatch
 		cfg.MaxConcurrency = 1
 	})
 	etag := func(k string) string { e, _ := s.ETag("accounts", k); return e }
@@ -116,7 +116,10 @@ func TestChangeSetAnswers(t *testing.T) {
 					}
 				}
 				writeJSON(w, 200, map[string]any{"responses": tt.answers(ids)})
-			}), func(cfg *connectors.Config) { cfg.BatchSize = 10; cfg.Atomicity = connectors.AtomicityBatch })
+			}), func(cfg *connectors.Config) {
+				settingsIn(cfg).BatchSize = 10
+				settingsIn(cfg).Atomicity = AtomicityBatch
+			})
 			res, err := c.Write(t.Context(), crmAccounts, ops)
 			if err != nil {
 				t.Fatal(err)
@@ -140,16 +143,19 @@ func TestChangeSetAnswers(t *testing.T) {
 }
 
 func TestChangeSetConfig(t *testing.T) {
-	if _, err := New(connectors.Config{BaseURL: "http://x", Atomicity: connectors.AtomicityBatch}); err == nil {
+	if _, err := New(connectors.Config{BaseURL: "http://x", Settings: &Settings{Atomicity: AtomicityBatch}}); err == nil {
 		t.Error("atomicity batch without batch_size: want an error")
 	}
-	if _, err := New(connectors.Config{BaseURL: "http://x", Atomicity: "all"}); err == nil {
+	if _, err := New(connectors.Config{BaseURL: "http://x", Settings: &Settings{Atomicity: "all"}}); err == nil {
 		t.Error("unknown atomicity: want an error")
 	}
 	// An op that cannot be encoded keeps its whole change set from being sent.
 	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("unexpected request %s", r.URL)
-	}), func(cfg *connectors.Config) { cfg.BatchSize = 10; cfg.Atomicity = connectors.AtomicityBatch })
+	}), func(cfg *connectors.Config) {
+		settingsIn(cfg).BatchSize = 10
+		settingsIn(cfg).Atomicity = AtomicityBatch
+	})
 	res, err := c.Write(t.Context(), crmAccounts, []connectors.WriteOp{
 		{Op: connectors.OpCreate, Fields: connectors.Record{"name": "fine"}},
 		{Op: connectors.OpUpdate, Fields: connectors.Record{"name": "no key"}},
@@ -171,8 +177,8 @@ func TestRolledBackDoesNotInheritTheCause(t *testing.T) {
 	s := fake.NewCRM()
 	keys := putAccounts(t, s, "a", "b")
 	c := fakeClientCfg(t, s, func(cfg *connectors.Config) {
-		cfg.BatchSize = 3
-		cfg.Atomicity = connectors.AtomicityBatch
+		settingsIn(cfg).BatchSize = 3
+		settingsIn(cfg).Atomicity = AtomicityBatch
 		cfg.MaxConcurrency = 1
 	})
 	missing := "00000000-0000-0000-0000-00000000abcd"
@@ -223,9 +229,9 @@ func TestChangeSetHeaders(t *testing.T) {
 			}
 			writeJSON(w, 200, map[string]any{"responses": out})
 		}), func(cfg *connectors.Config) {
-			cfg.BatchSize = 10
+			settingsIn(cfg).BatchSize = 10
 			if atomic {
-				cfg.Atomicity = connectors.AtomicityBatch
+				settingsIn(cfg).Atomicity = AtomicityBatch
 			}
 		})
 		res, err := c.Write(t.Context(), crmAccounts, []connectors.WriteOp{

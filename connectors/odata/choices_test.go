@@ -107,7 +107,7 @@ func TestChoiceWrite(t *testing.T) {
 		}
 	}}
 	// batch_size is ignored: actions are never batched.
-	c, _ := newTestClient(t, srv, func(cfg *connectors.Config) { cfg.BatchSize = 10; cfg.MaxConcurrency = 1 })
+	c, _ := newTestClient(t, srv, func(cfg *connectors.Config) { settingsIn(cfg).BatchSize = 10; cfg.MaxConcurrency = 1 })
 	ops := []connectors.WriteOp{
 		{Op: connectors.OpCreate, Fields: connectors.Record{"value": json.Number("100000000"), "label": "COD", "description": "Cash on delivery"}},
 		{Op: connectors.OpCreate, Fields: connectors.Record{"label": "CM"}},

@@ -22,9 +22,9 @@ func TestFakeBCCompanyURL(t *testing.T) {
 		cfg  connectors.Config
 	}{
 		{"one request per write", connectors.Config{PageSize: 4}},
-		{"batch_size", connectors.Config{PageSize: 4, BatchSize: 3}},
-		{"atomicity batch", connectors.Config{PageSize: 4, BatchSize: 3, Atomicity: connectors.AtomicityBatch}},
-		{"entity_path", connectors.Config{PageSize: 4, BatchSize: 3, EntityPath: "companies(" + fake.BCCompanyID + ")"}},
+		{"batch_size", connectors.Config{PageSize: 4, Settings: &Settings{BatchSize: 3}}},
+		{"atomicity batch", connectors.Config{PageSize: 4, Settings: &Settings{BatchSize: 3, Atomicity: AtomicityBatch}}},
+		{"entity_path", connectors.Config{PageSize: 4, Settings: &Settings{BatchSize: 3, EntityPath: "companies(" + fake.BCCompanyID + ")"}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := fake.NewERP()

@@ -63,3 +63,12 @@ func collection(records []map[string]any, next string) map[string]any {
 	}
 	return body
 }
+
+// settingsIn returns cfg's odata settings, giving it empty ones first if
+// it has none, for tests that set one setting at a time.
+func settingsIn(cfg *connectors.Config) *Settings {
+	if cfg.Settings == nil {
+		cfg.Settings = &Settings{}
+	}
+	return cfg.Settings.(*Settings)
+}

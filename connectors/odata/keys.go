@@ -20,8 +20,8 @@ import (
 // turns them into URL key predicates and $filter conditions with literals
 // of the right type, and back.
 type keyer struct {
-	field string                   // the mapping's key field, connectors.Entity.Key
-	alt   *connectors.AlternateKey // nil: the primary key
+	field string        // the mapping's key field, connectors.Entity.Key
+	alt   *AlternateKey // nil: the primary key
 }
 
 // keyer returns how records of e are addressed. The declared alternate key
@@ -262,7 +262,7 @@ func typedLiteral(typ, v string) (string, error) {
 		}
 		return timeLiteral(t), nil
 	}
-	return "", fmt.Errorf("key type %q is not one of %s", typ, strings.Join(connectors.AlternateKeyTypes, ", "))
+	return "", fmt.Errorf("key type %q is not one of %s", typ, strings.Join(AlternateKeyTypes, ", "))
 }
 
 // parsePredicate parses a key predicate "name='x',other=1" into unquoted
@@ -355,7 +355,7 @@ func isName(s string) bool {
 
 // checkAlternateKeys validates the declared alternate keys when the
 // connector is built, so that a typo fails before any request.
-func checkAlternateKeys(keys map[string]connectors.AlternateKey) error {
+func checkAlternateKeys(keys map[string]AlternateKey) error {
 	for _, entity := range slices.Sorted(maps.Keys(keys)) {
 		k := keys[entity]
 		if len(k.Fields) == 0 {
@@ -372,8 +372,8 @@ func checkAlternateKeys(keys map[string]connectors.AlternateKey) error {
 			if !seen[f] {
 				return fmt.Errorf("odata: entity %s: key type given for %s, which is not a field of the alternate key", entity, f)
 			}
-			if !slices.Contains(connectors.AlternateKeyTypes, k.Types[f]) {
-				return fmt.Errorf("odata: entity %s: key field %s: type %q is not one of %s", entity, f, k.Types[f], strings.Join(connectors.AlternateKeyTypes, ", "))
+			if !slices.Contains(AlternateKeyTypes, k.Types[f]) {
+				return fmt.Errorf("odata: entity %s: key field %s: type %q is not one of %s", entity, f, k.Types[f], strings.Join(AlternateKeyTypes, ", "))
 			}
 		}
 	}
@@ -446,7 +446,7 @@ func (c *Client) bindAlternateKeys(fields connectors.Record) (connectors.Record,
 
 // bindsByAlternateKey reports whether id, bound to a record of a set with
 // the alternate key alt, is a value of alt rather than of the primary key.
-func bindsByAlternateKey(alt connectors.AlternateKey, id string) bool {
+func bindsByAlternateKey(alt AlternateKey, id string) bool {
 	if alt.LookupKey != "" {
 		return alt.LookupKey == alt.Name()
 	}

@@ -68,7 +68,7 @@ func TestParsePredicate(t *testing.T) {
 }
 
 func TestKeyerAlternate(t *testing.T) {
-	c := &Client{altKeys: map[string]connectors.AlternateKey{
+	c := &Client{altKeys: map[string]AlternateKey{
 		"accounts": {Fields: []string{"accountnumber"}},
 		"parts":    {Fields: []string{"name", "region"}, Types: map[string]string{"region": "Edm.Int32"}},
 	}}
@@ -132,18 +132,18 @@ func TestKeyerAlternate(t *testing.T) {
 }
 
 func TestCheckAlternateKeys(t *testing.T) {
-	for _, k := range []connectors.AlternateKey{
+	for _, k := range []AlternateKey{
 		{},
 		{Fields: []string{"a", "a"}},
 		{Fields: []string{"a b"}},
 		{Fields: []string{"a"}, Types: map[string]string{"b": "Edm.Int32"}},
 		{Fields: []string{"a"}, Types: map[string]string{"a": "Edm.Stream"}},
 	} {
-		if err := checkAlternateKeys(map[string]connectors.AlternateKey{"e": k}); err == nil {
+		if err := checkAlternateKeys(map[string]AlternateKey{"e": k}); err == nil {
 			t.Errorf("checkAlternateKeys(%+v): want an error", k)
 		}
 	}
-	if err := checkAlternateKeys(map[string]connectors.AlternateKey{"e": {Fields: []string{"a", "b"}, Types: map[string]string{"b": "Edm.Guid"}}}); err != nil {
+	if err := checkAlternateKeys(map[string]AlternateKey{"e": {Fields: []string{"a", "b"}, Types: map[string]string{"b": "Edm.Guid"}}}); err != nil {
 		t.Error(err)
 	}
 }
@@ -155,7 +155,7 @@ func FuzzAlternateKeyPath(f *testing.F) {
 	for _, s := range []string{"name='x',region=1", "name='a''b,c)',region=-2", "x", "name='x',region=1)/y("} {
 		f.Add(s)
 	}
-	k := keyer{field: "name,region", alt: &connectors.AlternateKey{Fields: []string{"name", "region"}, Types: map[string]string{"region": "Edm.Int64"}}}
+	k := keyer{field: "name,region", alt: &AlternateKey{Fields: []string{"name", "region"}, Types: map[string]string{"region": "Edm.Int64"}}}
 	f.Fuzz(func(t *testing.T, id string) {
 		p, err := k.path("parts", id)
 		if err != nil {
@@ -176,7 +176,7 @@ func FuzzAlternateKeyPath(f *testing.F) {
 func jsonNumber(s string) any { return json.Number(s) }
 
 func TestBindAlternateKeys(t *testing.T) {
-	c := &Client{altKeys: map[string]connectors.AlternateKey{
+	c := &Client{altKeys: map[string]AlternateKey{
 		"accounts": {Fields: []string{"accountnumber"}},
 		"parts":    {Fields: []string{"name", "region"}, Types: map[string]string{"region": "Edm.Int32"}},
 	}}
@@ -218,15 +218,15 @@ func TestBindAlternateKeys(t *testing.T) {
 // on the Dataverse account).
 func TestBindByTheLookupMappingsKey(t *testing.T) {
 	const guid = "7ce0af2e-0963-460f-9b1f-0014aea3e117"
-	bcID := func(lookupKey string) connectors.AlternateKey {
-		return connectors.AlternateKey{Fields: []string{"bc_id"}, Types: map[string]string{"bc_id": "Edm.Guid"}, LookupKey: lookupKey}
+	bcID := func(lookupKey string) AlternateKey {
+		return AlternateKey{Fields: []string{"bc_id"}, Types: map[string]string{"bc_id": "Edm.Guid"}, LookupKey: lookupKey}
 	}
-	number := func(lookupKey string) connectors.AlternateKey {
-		return connectors.AlternateKey{Fields: []string{"accountnumber"}, LookupKey: lookupKey}
+	number := func(lookupKey string) AlternateKey {
+		return AlternateKey{Fields: []string{"accountnumber"}, LookupKey: lookupKey}
 	}
 	for _, tc := range []struct {
 		name string
-		alt  connectors.AlternateKey
+		alt  AlternateKey
 		id   string
 		want string
 	}{
@@ -239,7 +239,7 @@ func TestBindByTheLookupMappingsKey(t *testing.T) {
 		{"string key, mappings unknown, not a guid", number(""), "A-1", "/accounts(accountnumber='A-1')"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &Client{altKeys: map[string]connectors.AlternateKey{"accounts": tc.alt}}
+			c := &Client{altKeys: map[string]AlternateKey{"accounts": tc.alt}}
 			got, err := c.bindAlternateKeys(connectors.Record{"parentaccountid@odata.bind": "/accounts(" + tc.id + ")"})
 			if err != nil {
 				t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 // bindingClient is a client of s that binds lookups, as Dataverse wants.
 func bindingClient(t *testing.T, s *fake.Server) *Client {
 	t.Helper()
-	return fakeClientCfg(t, s, func(c *connectors.Config) { c.Lookups = connectors.LookupsBind })
+	return fakeClientCfg(t, s, func(c *connectors.Config) { settingsIn(c).Lookups = LookupsBind })
 }
 
 // TestPolymorphicReferenceRoundTrip: a Reference to an account written to
@@ -125,9 +125,9 @@ func TestReferenceEncoding(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := fakeClientCfg(t, s, func(c *connectors.Config) {
 				if tt.bind {
-					c.Lookups = connectors.LookupsBind
+					settingsIn(c).Lookups = LookupsBind
 				}
-				c.AlternateKeys = map[string]connectors.AlternateKey{"accounts": {Fields: []string{"accountnumber"}}}
+				settingsIn(c).AlternateKeys = map[string]AlternateKey{"accounts": {Fields: []string{"accountnumber"}}}
 			})
 			wr, err := c.encodeWrite(t.Context(), c.keyer(connectors.Entity{Name: tt.entity}), connectors.Entity{Name: tt.entity},
 				connectors.WriteOp{Op: connectors.OpCreate, Fields: connectors.Record{tt.field: tt.ref}})
@@ -165,7 +165,7 @@ func TestReadsAskForLookupTargets(t *testing.T) {
 		}), func(c *connectors.Config) {
 			c.PageSize = 10
 			if bind {
-				c.Lookups = connectors.LookupsBind
+				settingsIn(c).Lookups = LookupsBind
 			}
 		})
 		if err := c.Read(t.Context(), connectors.Query{Entity: connectors.Entity{Name: "contacts"}}, func(connectors.Page) error { return nil }); err != nil {
@@ -181,8 +181,8 @@ func TestReadsAskForLookupTargets(t *testing.T) {
 // TestReadBack: what a written field is read back as.
 func TestReadBack(t *testing.T) {
 	c := fakeClientCfg(t, fake.NewCRM(), func(c *connectors.Config) {
-		c.Lookups = connectors.LookupsBind
-		c.AlternateKeys = map[string]connectors.AlternateKey{"accounts": {Fields: []string{"accountnumber"}}}
+		settingsIn(c).Lookups = LookupsBind
+		settingsIn(c).AlternateKeys = map[string]AlternateKey{"accounts": {Fields: []string{"accountnumber"}}}
 	})
 	const id = "00000000-0000-0000-0000-0000000000aa"
 	tests := []struct {
@@ -224,7 +224,7 @@ func TestNoMetadataBindsTheLookupAsNamed(t *testing.T) {
 		bodies = append(bodies, string(b))
 		w.Header().Set("OData-EntityId", "http://x/svc/contacts(00000000-0000-0000-0000-000000000001)")
 		w.WriteHeader(http.StatusNoContent)
-	}), func(c *connectors.Config) { c.Lookups = connectors.LookupsBind; c.MaxRetries = 0 })
+	}), func(c *connectors.Config) { settingsIn(c).Lookups = LookupsBind; c.MaxRetries = 0 })
 	ref := connectors.Reference{Entity: "accounts", Key: "00000000-0000-0000-0000-0000000000aa"}
 	for range 2 {
 		res, err := c.Write(t.Context(), connectors.Entity{Name: "contacts", Key: "contactid"},

@@ -31,7 +31,7 @@ const (
 const getChunk = 50
 
 func init() {
-	connectors.Register("odata", connectors.FactoryOf(New))
+	connectors.Register("odata", spec, connectors.FactoryOf(New))
 }
 
 // Options are settings that a project file does not carry. The zero value
@@ -58,13 +58,13 @@ type Client struct {
 	pageSize    int
 	concurrency int
 	batchSize   int    // ops per $batch; <= 1 sends one request per op
-	batchFormat string // connectors.BatchFormatJSON or BatchFormatMultipart
+	batchFormat string // BatchFormatJSON or BatchFormatMultipart
 	// absPaths addresses the requests of a multipart batch by absolute
 	// path, as Dataverse documents, rather than relative to the service
 	// root; see partTarget.
 	absPaths    bool
 	atomic      bool // each $batch is one change set: all or nothing
-	altKeys     map[string]connectors.AlternateKey
+	altKeys     map[string]AlternateKey
 	maxBody     int64
 	log         *slog.Logger
 	schema      schemaCache // Describe's, in metadata.go
@@ -79,7 +79,8 @@ var _ connectors.Connector = (*Client)(nil)
 // New returns a Client for the service at cfg.BaseURL with default Options.
 //
 // The service root, where $metadata and $batch live, is cfg.BaseURL; the
-// entity sets are under cfg.EntityPath below it when that is set. A
+// entity sets are under the settings' EntityPath below it when that is
+// set (cfg.Settings is nil or a *Settings). A
 // BaseURL whose last segment names a Business Central company, as the URL
 // its documentation gives does (…/api/v2.0/companies({id})), is read as
 // the root followed by that entity path; see splitServiceRoot.
@@ -93,22 +94,31 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	base, sets, err := splitServiceRoot(base, cfg.EntityPath)
+	settings, err := settingsOf(cfg)
+	if err != nil {
+		return nil, err
+	}
+	base, sets, err := splitServiceRoot(base, settings.EntityPath)
 	if err != nil {
 		return nil, fmt.Errorf("odata: entity path: %w", err)
 	}
-	if err := checkAlternateKeys(cfg.AlternateKeys); err != nil {
+	if err := checkAlternateKeys(settings.AlternateKeys); err != nil {
 		return nil, err
 	}
-	switch cfg.Atomicity {
-	case "", connectors.AtomicityRecord, connectors.AtomicityBatch:
+	switch settings.Atomicity {
+	case "", AtomicityRecord, AtomicityBatch:
 	default:
-		return nil, fmt.Errorf("odata: atomicity %q is not %q or %q", cfg.Atomicity, connectors.AtomicityRecord, connectors.AtomicityBatch)
+		return nil, fmt.Errorf("odata: atomicity %q is not %q or %q", settings.Atomicity, AtomicityRecord, AtomicityBatch)
 	}
-	if cfg.Atomicity == connectors.AtomicityBatch && cfg.BatchSize <= 1 {
+	switch settings.Lookups {
+	case "", LookupsValue, LookupsBind:
+	default:
+		return nil, fmt.Errorf("odata: lookups %q is not %q or %q", settings.Lookups, LookupsValue, LookupsBind)
+	}
+	if settings.Atomicity == AtomicityBatch && settings.BatchSize <= 1 {
 		return nil, errors.New("odata: atomicity batch needs batch_size above 1: change sets travel in $batch requests")
 	}
-	format, err := batchFormat(cfg.BatchFormat, base)
+	format, err := batchFormat(settings.BatchFormat, base)
 	if err != nil {
 		return nil, err
 	}
@@ -121,12 +131,12 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 		http:        opts.HTTPClient,
 		pageSize:    cfg.PageSize,
 		concurrency: cfg.MaxConcurrency,
-		batchSize:   min(cfg.BatchSize, maxBatchSize),
+		batchSize:   min(settings.BatchSize, maxBatchSize),
 		batchFormat: format,
 		absPaths:    isDataverse(base),
-		atomic:      cfg.Atomicity == connectors.AtomicityBatch,
-		altKeys:     cfg.AlternateKeys,
-		bindLookups: cfg.Lookups == connectors.LookupsBind,
+		atomic:      settings.Atomicity == AtomicityBatch,
+		altKeys:     settings.AlternateKeys,
+		bindLookups: settings.BindsLookups(),
 		maxBody:     opts.MaxBodyBytes,
 		log:         opts.Logger,
 		oneFieldOr:  isBusinessCentral(base),
@@ -180,14 +190,14 @@ func parseBase(raw string) (*url.URL, error) {
 // transactional $batch requests"), and SAP CAP.
 func batchFormat(setting string, base *url.URL) (string, error) {
 	switch setting {
-	case connectors.BatchFormatJSON, connectors.BatchFormatMultipart:
+	case BatchFormatJSON, BatchFormatMultipart:
 		return setting, nil
 	case "":
 		if isDataverse(base) {
-			return connectors.BatchFormatMultipart, nil
+			return BatchFormatMultipart, nil
 		}
-		return connectors.BatchFormatJSON, nil
+		return BatchFormatJSON, nil
 	default:
-		return "", fmt.Errorf("odata: batch format %q is not %q or %q", setting, connectors.BatchFormatJSON, connectors.BatchFormatMultipart)
+		return "", fmt.Errorf("odata: batch format %q is not %q or %q", setting, BatchFormatJSON, BatchFormatMultipart)
 	}
 }

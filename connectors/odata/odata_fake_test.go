@@ -36,7 +36,7 @@ func bcClient(t *testing.T, s *fake.Server, cfg connectors.Config) *Client {
 	t.Helper()
 	cfg.Name = "bc"
 	base := fake.BCCompanyURL
-	if cfg.EntityPath != "" {
+	if settingsIn(&cfg).EntityPath != "" {
 		base = func(root string) string { return root }
 	}
 	return serveFake(t, s, "/api/v2.0", cfg, base)

@@ -157,7 +157,7 @@ func TestServiceRoot(t *testing.T) {
 		{"https://h/svc/mycompanies(1)", "", "https://h/svc/mycompanies(1)/customers?$top=1", "https://h/svc/mycompanies(1)/$metadata"},
 	}
 	for _, tt := range tests {
-		c, err := New(connectors.Config{BaseURL: tt.base, EntityPath: tt.entityPath})
+		c, err := New(connectors.Config{BaseURL: tt.base, Settings: &Settings{EntityPath: tt.entityPath}})
 		if err != nil {
 			t.Fatalf("base %s, entity path %q: %v", tt.base, tt.entityPath, err)
 		}
@@ -179,7 +179,7 @@ func TestServiceRootRefused(t *testing.T) {
 		{"https://h/api/v2.0", "../other", "empty, . or .. segment"},
 	}
 	for _, tt := range tests {
-		_, err := New(connectors.Config{BaseURL: tt.base, EntityPath: tt.entityPath})
+		_, err := New(connectors.Config{BaseURL: tt.base, Settings: &Settings{EntityPath: tt.entityPath}})
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("base %s, entity path %q: err = %v, want %q", tt.base, tt.entityPath, err, tt.want)
 		}

@@ -34,8 +34,8 @@ func TestPagesCarryTheFirstAnswersDate(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c, err := New(connectors.Config{Name: "t", BaseURL: srv.URL, Resources: map[string]connectors.Resource{
-		"items": {Paging: connectors.Paging{Style: "page", Param: "page", Start: 1}}}})
+	c, err := New(connectors.Config{Name: "t", BaseURL: srv.URL, Settings: &Settings{Resources: map[string]Resource{
+		"items": {Paging: Paging{Style: "page", Param: "page", Start: 1}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

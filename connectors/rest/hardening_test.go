@@ -47,9 +47,9 @@ func TestPageStartZero(t *testing.T) {
 		fmt.Fprintf(w, `[%s]`, strings.Join(recs, ","))
 	}))
 	defer srv.Close()
-	c, err := New(connectors.Config{Name: "t", BaseURL: srv.URL, Resources: map[string]connectors.Resource{
-		"items": {Paging: connectors.Paging{Style: "page", Param: "page", Start: 0}},
-	}})
+	c, err := New(connectors.Config{Name: "t", BaseURL: srv.URL, Settings: &Settings{Resources: map[string]Resource{
+		"items": {Paging: Paging{Style: "page", Param: "page", Start: 0}},
+	}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,8 +60,8 @@ func TestPageStartZero(t *testing.T) {
 	if got := strings.Join(ids, ","); got != "1,2,3,4,5,6,7" || first.Load() != "0" {
 		t.Errorf("read %s starting at page %v, want 1..7 starting at page 0", got, first.Load())
 	}
-	if _, err := New(connectors.Config{BaseURL: srv.URL, Resources: map[string]connectors.Resource{
-		"items": {Paging: connectors.Paging{Style: "page", Param: "page", Start: -1}}}}); err == nil {
+	if _, err := New(connectors.Config{BaseURL: srv.URL, Settings: &Settings{Resources: map[string]Resource{
+		"items": {Paging: Paging{Style: "page", Param: "page", Start: -1}}}}}); err == nil {
 		t.Error("a negative start was accepted")
 	}
 }
@@ -72,11 +72,11 @@ func TestPageStartZero(t *testing.T) {
 func TestReadFailsOnPagingCycle(t *testing.T) {
 	for _, tc := range []struct {
 		style  string
-		paging connectors.Paging
+		paging Paging
 	}{
-		{"cursor", connectors.Paging{Style: "cursor", Next: "next", Param: "cursor"}},
-		{"next_link", connectors.Paging{Style: "next_link", Next: "next"}},
-		{"link_header", connectors.Paging{Style: "link_header"}},
+		{"cursor", Paging{Style: "cursor", Next: "next", Param: "cursor"}},
+		{"next_link", Paging{Style: "next_link", Next: "next"}},
+		{"link_header", Paging{Style: "link_header"}},
 	} {
 		t.Run(tc.style, func(t *testing.T) {
 			var n atomic.Int32
@@ -98,9 +98,9 @@ func TestReadFailsOnPagingCycle(t *testing.T) {
 				}
 			}))
 			defer srv.Close()
-			c, err := New(connectors.Config{Name: "t", BaseURL: srv.URL, MaxRetries: 0, Resources: map[string]connectors.Resource{
+			c, err := New(connectors.Config{Name: "t", BaseURL: srv.URL, MaxRetries: 0, Settings: &Settings{Resources: map[string]Resource{
 				"items": {Records: "data", Paging: tc.paging},
-			}})
+			}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -230,8 +230,8 @@ func TestAPIKeyInQuery(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := NewWithOptions(connectors.Config{Name: "t", BaseURL: srv.URL, MaxRetries: 0,
-		Auth:      connectors.Auth{Type: "api_key", In: "query", Param: "api_token", Key: "planted-KEY"},
-		Resources: map[string]connectors.Resource{"items": {Records: "data", Paging: connectors.Paging{Style: "cursor", Next: "next", Param: "cursor"}}},
+		Auth:     connectors.Auth{Type: "api_key", In: "query", Param: "api_token", Key: "planted-KEY"},
+		Settings: &Settings{Resources: map[string]Resource{"items": {Records: "data", Paging: Paging{Style: "cursor", Next: "next", Param: "cursor"}}}},
 	}, Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -275,8 +275,8 @@ func TestModifiedNormalisedToRFC3339(t *testing.T) {
 				fmt.Fprint(w, body)
 			}))
 			defer srv.Close()
-			c, err := New(connectors.Config{Name: "t", BaseURL: srv.URL, Resources: map[string]connectors.Resource{
-				"items": {Since: connectors.Since{Param: "since", Format: tc.format}}}})
+			c, err := New(connectors.Config{Name: "t", BaseURL: srv.URL, Settings: &Settings{Resources: map[string]Resource{
+				"items": {Since: Since{Param: "since", Format: tc.format}}}}})
 			if err != nil {
 				t.Fatal(err)
 			}

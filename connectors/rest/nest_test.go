@@ -74,18 +74,18 @@ func TestDecodeListNamesBadNestedRecord(t *testing.T) {
 }
 
 // hubSpot is the entity settings of docs/connectors.md's HubSpot example.
-var hubSpot = connectors.Resource{
-	List:     connectors.Endpoint{Method: "GET", Path: "/crm/v3/objects/companies"},
-	Get:      connectors.Endpoint{Method: "GET", Path: "/crm/v3/objects/companies/{id}"},
-	Create:   connectors.Endpoint{Method: "POST", Path: "/crm/v3/objects/companies"},
-	Update:   connectors.Endpoint{Method: "PATCH", Path: "/crm/v3/objects/companies/{id}"},
-	Delete:   connectors.Endpoint{Method: "DELETE", Path: "/crm/v3/objects/companies/{id}"},
+var hubSpot = Resource{
+	List:     Endpoint{Method: "GET", Path: "/crm/v3/objects/companies"},
+	Get:      Endpoint{Method: "GET", Path: "/crm/v3/objects/companies/{id}"},
+	Create:   Endpoint{Method: "POST", Path: "/crm/v3/objects/companies"},
+	Update:   Endpoint{Method: "PATCH", Path: "/crm/v3/objects/companies/{id}"},
+	Delete:   Endpoint{Method: "DELETE", Path: "/crm/v3/objects/companies/{id}"},
 	Records:  "results",
 	FieldsAt: "properties",
 	Key:      "id",
 	Query:    map[string]string{"properties": "name,domain,phone,hs_lastmodifieddate", "archived": "false"},
 	GetQuery: map[string]string{"properties": "name,domain,phone,hs_lastmodifieddate"},
-	Paging:   connectors.Paging{Style: "cursor", Next: "paging.next.after", Param: "after", SizeParam: "limit"},
+	Paging:   Paging{Style: "cursor", Next: "paging.next.after", Param: "after", SizeParam: "limit"},
 }
 
 // recorder wraps a handler and keeps each request's method, URI and body.
@@ -118,7 +118,7 @@ func TestHubSpotShape(t *testing.T) {
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
 	c, err := New(connectors.Config{Name: "hubspot", BaseURL: srv.URL, PageSize: 2,
-		Resources: map[string]connectors.Resource{"companies": hubSpot}})
+		Settings: &Settings{Resources: map[string]Resource{"companies": hubSpot}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestHubSpotFirstRequest(t *testing.T) {
 			Body: io.NopCloser(strings.NewReader(`{"results":[{"id":"51","properties":{"name":"Acme"}}]}`))}, nil
 	})}
 	c, err := NewWithOptions(connectors.Config{Name: "hubspot", BaseURL: "https://api.hubapi.com", PageSize: 100,
-		Resources: map[string]connectors.Resource{"companies": hubSpot}}, Options{HTTPClient: client})
+		Settings: &Settings{Resources: map[string]Resource{"companies": hubSpot}}}, Options{HTTPClient: client})
 	if err != nil {
 		t.Fatal(err)
 	}

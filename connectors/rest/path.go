@@ -6,8 +6,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/couplerhq/coupler/connectors"
 )
 
 // parsePath splits a dot-separated JSON path such as "data.items" into its
@@ -40,8 +38,8 @@ func lookup(v any, path []string) (any, bool) {
 	return v, true
 }
 
-// checkTemplate checks a path template; see connectors.CheckPathTemplate.
-func checkTemplate(path string, needID bool) error { return connectors.CheckPathTemplate(path, needID) }
+// checkTemplate checks a path template; see CheckPathTemplate.
+func checkTemplate(path string, needID bool) error { return CheckPathTemplate(path, needID) }
 
 // param is one query parameter. Parameters are kept in order, not in a
 // url.Values, so that URLs are stable in logs and errors.
@@ -82,7 +80,7 @@ func (c *Client) url(path, id string, params ...param) string {
 
 // timeFormat returns the function that renders a Since time in format.
 func timeFormat(format string) (func(time.Time) string, error) {
-	return connectors.SinceFormatter(format)
+	return SinceFormatter(format)
 }
 
 // checkID refuses a record key that cannot stand for {id} in a path: "."

@@ -61,11 +61,11 @@ func (c *Client) readPages(ctx context.Context, e connectors.Entity, res *resour
 	build := func() string {
 		ps := base
 		switch res.paging.Style {
-		case connectors.PagingPage:
+		case PagingPage:
 			ps = append(ps[:len(ps):len(ps)], param{res.paging.Param, strconv.Itoa(pageNo)})
-		case connectors.PagingOffset:
+		case PagingOffset:
 			ps = append(ps[:len(ps):len(ps)], param{res.paging.Param, strconv.Itoa(offset)})
-		case connectors.PagingCursor:
+		case PagingCursor:
 			ps = append(ps[:len(ps):len(ps)], param{res.paging.Param, cursor})
 		}
 		return c.url(res.list.path, "", ps...)
@@ -99,7 +99,7 @@ func (c *Client) readPages(ctx context.Context, e connectors.Entity, res *resour
 		// A page/offset server that ignores the parameter returns the same
 		// page forever; its fingerprint catches that.
 		fp := fingerprint(p.records, key)
-		if got > 0 && fp == prev && (res.paging.Style == connectors.PagingPage || res.paging.Style == connectors.PagingOffset) {
+		if got > 0 && fp == prev && (res.paging.Style == PagingPage || res.paging.Style == PagingOffset) {
 			return wrap("read", e.Name, "", fmt.Errorf("page %d repeats the page before it; does the server ignore the %s parameter?", n, res.paging.Param))
 		}
 		prev = fp
@@ -118,12 +118,12 @@ func (c *Client) readPages(ctx context.Context, e connectors.Entity, res *resour
 
 		next := ""
 		switch res.paging.Style {
-		case connectors.PagingNone:
-		case connectors.PagingNextLink:
+		case PagingNone:
+		case PagingNextLink:
 			next = p.next
-		case connectors.PagingLinkHeader:
+		case PagingLinkHeader:
 			next = linkNext(resp.header)
-		case connectors.PagingPage, connectors.PagingOffset:
+		case PagingPage, PagingOffset:
 			// Only an empty page ends the read: a server may cap the page
 			// size below the one asked for, so a short page proves nothing.
 			if got > 0 {
@@ -131,7 +131,7 @@ func (c *Client) readPages(ctx context.Context, e connectors.Entity, res *resour
 				offset += got
 				next = build()
 			}
-		case connectors.PagingCursor:
+		case PagingCursor:
 			// A cursor equal to the one just sent ends the read (some APIs
 			// repeat the last cursor on the last page); an earlier one is a
 			// cycle, caught below as a repeated URL.

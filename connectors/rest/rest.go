@@ -2,7 +2,7 @@
 // type "rest". Nothing in it knows a particular API: each entity's requests,
 // where its records sit in a response, how pages follow one another and how
 // an incremental read is asked for come from the project file (see
-// connectors.Resource and docs/connectors.md), so that a typical SaaS API
+// Resource and docs/connectors.md), so that a typical SaaS API
 // is described in YAML with no Go code.
 //
 // Every request goes through the shared client of package transport
@@ -34,7 +34,7 @@ const (
 )
 
 func init() {
-	connectors.Register("rest", connectors.FactoryOf(New))
+	connectors.Register("rest", spec, connectors.FactoryOf(New))
 }
 
 // Options are settings that a project file does not carry.
@@ -65,8 +65,8 @@ func New(cfg connectors.Config) (*Client, error) {
 	return NewWithOptions(cfg, Options{})
 }
 
-// NewWithOptions returns a Client for cfg. Every resource in
-// cfg.Resources is checked here, so that a bad path template or time format
+// NewWithOptions returns a Client for cfg, whose Settings are nil or a
+// *Settings. Every resource in them is checked here, so that a bad path template or time format
 // fails when the connector is built, not halfway through a sync.
 func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 	base, err := parseBase(cfg.BaseURL)
@@ -76,13 +76,20 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 	if cfg.PageSize < 0 {
 		return nil, fmt.Errorf("rest: page size %d is negative", cfg.PageSize)
 	}
+	settings, ok := cfg.Settings.(*Settings)
+	if !ok && cfg.Settings != nil {
+		return nil, fmt.Errorf("rest: settings are %T, not the rest connector's", cfg.Settings)
+	}
+	if settings == nil {
+		settings = &Settings{}
+	}
 	c := &Client{
 		base:        base,
 		http:        opts.HTTPClient,
 		pageSize:    cfg.PageSize,
 		concurrency: cfg.MaxConcurrency,
 		maxBody:     opts.MaxBodyBytes,
-		resources:   make(map[string]resource, len(cfg.Resources)),
+		resources:   make(map[string]resource, len(settings.Resources)),
 		log:         opts.Logger,
 	}
 	if c.concurrency <= 0 {
@@ -95,7 +102,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 		c.log = slog.Default()
 	}
 	c.log = c.log.With("connector", cfg.Name)
-	for name, r := range cfg.Resources {
+	for name, r := range settings.Resources {
 		res, err := newResource(name, r)
 		if err != nil {
 			return nil, fmt.Errorf("rest: entity %s: %w", name, err)
@@ -118,7 +125,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 	return c, nil
 }
 
-// resource is a connectors.Resource with its defaults applied and checked.
+// resource is a Resource with its defaults applied and checked.
 type resource struct {
 	list, get, create, update, delete endpoint
 	records, record                   []string // parsed JSON paths
@@ -127,24 +134,24 @@ type resource struct {
 	query                             []param
 	getQuery                          []param
 	modified                          modifiedParser // reads the entity's modified field
-	paging                            connectors.Paging
+	paging                            Paging
 	next                              []string
 	sinceParam                        string
 	sinceFormat                       func(time.Time) string
 }
 
-// endpoint is a connectors.Endpoint with its template split at {id}.
+// endpoint is a Endpoint with its template split at {id}.
 type endpoint struct {
 	method string
 	path   string
 }
 
-func newResource(name string, r connectors.Resource) (resource, error) {
+func newResource(name string, r Resource) (resource, error) {
 	res := resource{key: r.Key, etag: r.ETag, paging: r.Paging, sinceParam: r.Since.Param}
 	collection := "/" + url.PathEscape(name)
 	item := collection + "/{id}"
 	var err error
-	set := func(dst *endpoint, e connectors.Endpoint, method, path string, needID bool, what string) {
+	set := func(dst *endpoint, e Endpoint, method, path string, needID bool, what string) {
 		if err != nil {
 			return
 		}
@@ -192,20 +199,20 @@ func newResource(name string, r connectors.Resource) (resource, error) {
 	}
 	sortParams(res.getQuery)
 	switch res.paging.Style {
-	case "", connectors.PagingNone:
-		res.paging.Style = connectors.PagingNone
-	case connectors.PagingLinkHeader:
-	case connectors.PagingNextLink, connectors.PagingCursor:
+	case "", PagingNone:
+		res.paging.Style = PagingNone
+	case PagingLinkHeader:
+	case PagingNextLink, PagingCursor:
 		if r.Paging.Next == "" {
-			return res, fmt.Errorf("paging %s needs next, the body path of the %s", res.paging.Style, map[bool]string{true: "next page's URL", false: "cursor"}[res.paging.Style == connectors.PagingNextLink])
+			return res, fmt.Errorf("paging %s needs next, the body path of the %s", res.paging.Style, map[bool]string{true: "next page's URL", false: "cursor"}[res.paging.Style == PagingNextLink])
 		}
 		if res.next, err = parsePath(r.Paging.Next); err != nil {
 			return res, fmt.Errorf("paging next: %w", err)
 		}
-		if res.paging.Style == connectors.PagingCursor && r.Paging.Param == "" {
+		if res.paging.Style == PagingCursor && r.Paging.Param == "" {
 			return res, errors.New("paging cursor needs param, the query parameter that carries the cursor")
 		}
-	case connectors.PagingPage, connectors.PagingOffset:
+	case PagingPage, PagingOffset:
 		if r.Paging.Param == "" {
 			return res, fmt.Errorf("paging %s needs param, the query parameter that carries the %s", res.paging.Style, res.paging.Style)
 		}
@@ -228,7 +235,7 @@ func (c *Client) resource(entity string) (resource, error) {
 	if r, ok := c.resources[entity]; ok {
 		return r, nil
 	}
-	return newResource(entity, connectors.Resource{})
+	return newResource(entity, Resource{})
 }
 
 // parseBase checks the base URL (see transport.ParseBaseURL).

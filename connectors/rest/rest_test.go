@@ -62,19 +62,19 @@ func pagedAPI(t *testing.T, style string) (*httptest.Server, *[]string) {
 func TestPagingStyles(t *testing.T) {
 	for _, tc := range []struct {
 		style  string
-		paging connectors.Paging
+		paging Paging
 	}{
-		{"page", connectors.Paging{Style: "page", Param: "p", SizeParam: "size", Start: 1}},
-		{"offset", connectors.Paging{Style: "offset", Param: "skip", SizeParam: "size"}},
-		{"next_link", connectors.Paging{Style: "next_link", Next: "paging.next"}},
-		{"link_header", connectors.Paging{Style: "link_header"}},
-		{"cursor", connectors.Paging{Style: "cursor", Next: "paging.next", Param: "after"}},
+		{"page", Paging{Style: "page", Param: "p", SizeParam: "size", Start: 1}},
+		{"offset", Paging{Style: "offset", Param: "skip", SizeParam: "size"}},
+		{"next_link", Paging{Style: "next_link", Next: "paging.next"}},
+		{"link_header", Paging{Style: "link_header"}},
+		{"cursor", Paging{Style: "cursor", Next: "paging.next", Param: "after"}},
 	} {
 		t.Run(tc.style, func(t *testing.T) {
 			srv, seen := pagedAPI(t, tc.style)
-			c, err := New(connectors.Config{Name: "t", BaseURL: srv.URL, PageSize: 3, Resources: map[string]connectors.Resource{
+			c, err := New(connectors.Config{Name: "t", BaseURL: srv.URL, PageSize: 3, Settings: &Settings{Resources: map[string]Resource{
 				"items": {Records: "result.items", Paging: tc.paging, Query: map[string]string{"order": "id asc"}},
-			}})
+			}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,8 +105,8 @@ func TestReadRefusesForeignNextLink(t *testing.T) {
 		fmt.Fprint(w, `{"data":[{"id":1}],"next":"https://evil.example/steal"}`)
 	}))
 	defer srv.Close()
-	c, _ := New(connectors.Config{BaseURL: srv.URL, Resources: map[string]connectors.Resource{
-		"x": {Records: "data", Paging: connectors.Paging{Style: "next_link", Next: "next"}}}})
+	c, _ := New(connectors.Config{BaseURL: srv.URL, Settings: &Settings{Resources: map[string]Resource{
+		"x": {Records: "data", Paging: Paging{Style: "next_link", Next: "next"}}}}})
 	err := c.Read(context.Background(), connectors.Query{Entity: connectors.Entity{Name: "x", Key: "id"}}, func(connectors.Page) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "leaves the service origin") {
 		t.Fatalf("err = %v, want the next link refused", err)
@@ -118,8 +118,8 @@ func TestReadStopsWhenPageParamIgnored(t *testing.T) {
 		fmt.Fprint(w, `[{"id":1},{"id":2}]`)
 	}))
 	defer srv.Close()
-	c, _ := New(connectors.Config{BaseURL: srv.URL, Resources: map[string]connectors.Resource{
-		"x": {Paging: connectors.Paging{Style: "page", Param: "page"}}}})
+	c, _ := New(connectors.Config{BaseURL: srv.URL, Settings: &Settings{Resources: map[string]Resource{
+		"x": {Paging: Paging{Style: "page", Param: "page"}}}}})
 	err := c.Read(context.Background(), connectors.Query{Entity: connectors.Entity{Name: "x", Key: "id"}}, func(connectors.Page) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "repeats the page before it") {
 		t.Fatalf("err = %v, want the repeated page caught", err)
@@ -143,8 +143,8 @@ func TestSinceParamAndLocalFilter(t *testing.T) {
 		{"local", "", "", "", "2,3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := New(connectors.Config{BaseURL: srv.URL, Resources: map[string]connectors.Resource{
-				"x": {Since: connectors.Since{Param: tc.param, Format: tc.format}}}})
+			c, err := New(connectors.Config{BaseURL: srv.URL, Settings: &Settings{Resources: map[string]Resource{
+				"x": {Since: Since{Param: tc.param, Format: tc.format}}}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -167,16 +167,16 @@ func TestSinceParamAndLocalFilter(t *testing.T) {
 }
 
 func TestNewRejectsBadResources(t *testing.T) {
-	for name, r := range map[string]connectors.Resource{
-		"update without id": {Update: connectors.Endpoint{Path: "/x"}},
-		"absolute path":     {List: connectors.Endpoint{Path: "https://other.example/x"}},
-		"bad method":        {Create: connectors.Endpoint{Method: "FETCH", Path: "/x"}},
-		"cursor no param":   {Paging: connectors.Paging{Style: "cursor", Next: "n"}},
-		"unknown style":     {Paging: connectors.Paging{Style: "pages"}},
-		"bad format":        {Since: connectors.Since{Param: "s", Format: "yesterday"}},
+	for name, r := range map[string]Resource{
+		"update without id": {Update: Endpoint{Path: "/x"}},
+		"absolute path":     {List: Endpoint{Path: "https://other.example/x"}},
+		"bad method":        {Create: Endpoint{Method: "FETCH", Path: "/x"}},
+		"cursor no param":   {Paging: Paging{Style: "cursor", Next: "n"}},
+		"unknown style":     {Paging: Paging{Style: "pages"}},
+		"bad format":        {Since: Since{Param: "s", Format: "yesterday"}},
 		"empty path member": {Records: "data..items"},
 	} {
-		if _, err := New(connectors.Config{BaseURL: "http://x.example", Resources: map[string]connectors.Resource{"x": r}}); err == nil {
+		if _, err := New(connectors.Config{BaseURL: "http://x.example", Settings: &Settings{Resources: map[string]Resource{"x": r}}}); err == nil {
 			t.Errorf("%s: New succeeded", name)
 		}
 	}
