@@ -442,6 +442,12 @@ type ChangeTracker interface {
 	Changes(ctx context.Context, q ChangesQuery, fn func(ChangePage) error) (next string, err error)
 }
 
+// ChangesExplainer is implemented by a ChangeTracker that can show the
+// first request Changes would send for q, for plan --explain.
+type ChangesExplainer interface {
+	ExplainChanges(q ChangesQuery) (string, error)
+}
+
 // ChangesQuery says what to read through a ChangeTracker.
 type ChangesQuery struct {
 	Entity Entity

@@ -216,3 +216,37 @@ func textOf(t *testing.T, p *plan.Plan) string {
 	}
 	return b.String()
 }
+
+// TestExplainChangeTracking: plan --explain shows the request a tracked
+// side is read by: every record with Prefer: odata.track-changes before
+// the first apply, the delta link the last apply kept after it.
+func TestExplainChangeTracking(t *testing.T) {
+	w := newBidiWorldWith(t, fmt.Sprintf(trackedMapping, ""))
+	explained := func() engine.SideExplanation {
+		t.Helper()
+		xs, err := w.e.Explain(t.Context(), engine.PlanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range xs {
+			if x.Direction == "from_integration" {
+				return x.Source
+			}
+		}
+		t.Fatal("no from_integration pass explained")
+		return engine.SideExplanation{}
+	}
+	start := explained()
+	if !strings.Contains(start.Request, "/accounts?$select=") || !strings.Contains(start.Request, "Prefer: odata.track-changes") || !strings.Contains(start.Note, "change tracking") {
+		t.Errorf("before the first apply: %q, %q; want every account read with Prefer: odata.track-changes", start.Request, start.Note)
+	}
+	w.apply(w.plan(engine.PlanOptions{}).ID)
+	token, ok, err := w.e.State().ChangeToken(t.Context(), "CUSTOMER", "integration")
+	if err != nil || !ok {
+		t.Fatalf("no change token after the first apply (%v)", err)
+	}
+	delta := explained()
+	if delta.Request != token || !strings.Contains(delta.Note, "delta link") {
+		t.Errorf("after the first apply: %q, %q; want the delta link %q", delta.Request, delta.Note, token)
+	}
+}

@@ -66,8 +66,14 @@ func (e *Engine) Explain(ctx context.Context, opts PlanOptions) ([]Explanation, 
 			x.Source.Note = fmt.Sprintf("incremental read: modified since the watermark %s less %s; the filter is evaluated by coupler so that records leaving it are reported",
 				wm.Format(time.RFC3339), e.overlap(m))
 		}
-		if x.Source.Request, err = e.explainRead(m.Source.Connector, q); err != nil {
+		tracked, err := e.explainChanges(ctx, m, opts, &x.Source)
+		if err != nil {
 			return nil, err
+		}
+		if !tracked {
+			if x.Source.Request, err = e.explainRead(m.Source.Connector, q); err != nil {
+				return nil, err
+			}
 		}
 		if since.IsZero() {
 			x.Dest.Note = "full read, to check every coupling; never filtered by the server, so that a coupled record that left the filter is not taken for deleted"
@@ -84,6 +90,35 @@ func (e *Engine) Explain(ctx context.Context, opts PlanOptions) ([]Explanation, 
 		out = append(out, x)
 	}
 	return out, nil
+}
+
+// explainChanges explains the read of m's source when it is read through
+// change tracking, as sourceChanges reads it, and reports whether it is.
+func (e *Engine) explainChanges(ctx context.Context, m *Mapping, opts PlanOptions, x *SideExplanation) (bool, error) {
+	if !m.sideDef(m.Source.Name).Tracks() || opts.MatchOnly {
+		return false, nil
+	}
+	token, has, err := e.state.ChangeToken(ctx, m.Name, m.Source.Name)
+	if err != nil {
+		return false, err
+	}
+	q := connectors.ChangesQuery{Entity: m.Source.Entity, Fields: m.Source.Select}
+	if has && !opts.Full {
+		q.Token = token
+		x.Note = "incremental read through change tracking: the token (delta link) the last apply kept, answering the records created, changed and deleted since"
+	} else {
+		x.Note = "full read through change tracking: every record, and a token (delta link) from the last page, kept for the next plan"
+	}
+	c, err := e.connector(m.Source.Connector)
+	if err != nil {
+		return false, err
+	}
+	if ce, ok := c.(connectors.ChangesExplainer); ok {
+		x.Request, err = ce.ExplainChanges(q)
+		return true, err
+	}
+	x.Request = "(this connector cannot show its requests)"
+	return true, nil
 }
 
 func explainSide(s Side) SideExplanation {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -76,6 +77,19 @@ type write struct {
 	// altBinds are the lookups bound by an alternate key of their target
 	// set, resolved to the target's primary key by resolveBinds.
 	altBinds []altBind
+	// binds are the lookups bound by the target's primary key, whose
+	// target resolveBinds checks when checkTargets is set.
+	binds []boundRef
+	// checkTargets makes resolveBinds refuse a binding to a record that
+	// does not exist, as the Web API does; writes through the Go API
+	// (seeding) may bind records made later.
+	checkTargets bool
+}
+
+// boundRef is the target of a lookup binding by primary key:
+// "x@odata.bind": "/accounts(<id>)".
+type boundRef struct {
+	set, key string
 }
 
 // altBind is a lookup bound by an alternate key: "x@odata.bind":
@@ -105,9 +119,13 @@ func (t *table) toWrite(ms []member) (write, error) {
 			if nav == "" || strings.Contains(nav, "@") {
 				return w, badRequest("invalid lookup binding %q", m.name)
 			}
-			lit, err := bindLiteral(m.raw)
+			target, err := bindTarget(m.raw)
 			if err != nil {
 				return w, badRequest("lookup %s: %v", m.name, err)
+			}
+			lit := "null"
+			if target != nil {
+				lit = quote(target.key)
 			}
 			as, err := t.bindAssigns(nav, m.raw, lit)
 			if err != nil {
@@ -115,6 +133,8 @@ func (t *table) toWrite(ms []member) (write, error) {
 			}
 			if set, named, ok := bindNamedKey(m.raw); ok {
 				w.altBinds = append(w.altBinds, altBind{assign: len(w.assign), set: set, key: named})
+			} else if target != nil {
+				w.binds = append(w.binds, *target)
 			}
 			w.assign = append(w.assign, as...)
 		case strings.Contains(m.name, "@"):
@@ -147,29 +167,29 @@ func (t *table) toWrite(ms []member) (write, error) {
 	return w, nil
 }
 
-// bindLiteral turns the value of an @odata.bind ("/accounts(<id>)", with or
-// without the leading slash or a service root in front) into the JSON
-// literal of the referenced key; null clears the lookup.
-func bindLiteral(raw []byte) (string, error) {
+// bindTarget reads the value of an @odata.bind ("/accounts(<id>)", with or
+// without the leading slash or a service root in front): the set and the
+// key it references, nil for null, which clears the lookup.
+func bindTarget(raw []byte) (*boundRef, error) {
 	if string(raw) == "null" {
-		return "null", nil
+		return nil, nil
 	}
 	var ref string
 	if err := json.Unmarshal(raw, &ref); err != nil {
-		return "", errors.New("the value must be a string such as \"/accounts(<id>)\"")
+		return nil, errors.New("the value must be a string such as \"/accounts(<id>)\"")
 	}
 	// The set name is the last path segment before the key's parenthesis;
 	// the key itself may contain slashes.
 	open := strings.IndexByte(ref, '(')
 	if open < 0 {
-		return "", fmt.Errorf("%q is not an entity reference such as \"/accounts(<id>)\"", ref)
+		return nil, fmt.Errorf("%q is not an entity reference such as \"/accounts(<id>)\"", ref)
 	}
 	seg := ref[strings.LastIndexByte(ref[:open], '/')+1:]
 	set, key, hasKey, err := splitKeySegment(seg)
 	if err != nil || !hasKey || set == "" {
-		return "", fmt.Errorf("%q is not an entity reference such as \"/accounts(<id>)\"", ref)
+		return nil, fmt.Errorf("%q is not an entity reference such as \"/accounts(<id>)\"", ref)
 	}
-	return quote(key), nil
+	return &boundRef{set: set, key: key}, nil
 }
 
 // bindNamedKey returns the set and the key of a binding written with names
@@ -198,6 +218,11 @@ func bindNamedKey(raw []byte) (set string, k namedKey, ok bool) {
 // record fails the write, as in Dataverse. It must be called without the
 // lock held.
 func (s *Server) resolveBinds(w *write) error {
+	if w.checkTargets {
+		if err := s.checkBindTargets(w.binds); err != nil {
+			return err
+		}
+	}
 	for _, b := range w.altBinds {
 		t, ok := s.tables[b.set]
 		if !ok || b.key.primary(t) {
@@ -208,6 +233,28 @@ func (s *Server) resolveBinds(w *write) error {
 			return err
 		}
 		w.assign[b.assign].lit = quote(key)
+	}
+	return nil
+}
+
+// checkBindTargets refuses a binding to a record of a served set that does
+// not exist, as Dataverse does: 404 with "<table> With Id = <id> Does Not
+// Exist", error code 0x80040217 (ObjectDoesNotExist, -2147220969, in the
+// Dataverse SDK reference, ObjectNotFoundException.
+// ObjectDoesNotExistErrorCode). A binding to a set the server does not
+// serve is stored as written.
+func (s *Server) checkBindTargets(binds []boundRef) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, b := range binds {
+		t, ok := s.tables[b.set]
+		if !ok {
+			continue
+		}
+		if _, ok := t.rows[normKey(b.key)]; !ok {
+			e := errorf(http.StatusNotFound, codeObjectDoesNotExist, "%s With Id = %s Does Not Exist", t.logicalName(b.set), b.key)
+			return e
+		}
 	}
 	return nil
 }

@@ -20,6 +20,11 @@ func TestMultiTableLookupBinding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	user, err := s.Put("systemusers", connectors.Record{"fullname": "Ann Hill"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const missing = "00000000-0000-0000-0000-0000000000aa"
 	tests := []struct {
 		name, set, body string
 		status          int
@@ -34,7 +39,11 @@ func TestMultiTableLookupBinding(t *testing.T) {
 		{"order's customer", "salesorders", `{"customerid_account@odata.bind":"/accounts(` + acc + `)"}`, 201, acc, "account"},
 		{"invoice's customer", "invoices", `{"customerid_contact@odata.bind":"/contacts(` + boss + `)"}`, 201, boss, "contact"},
 		{"opportunity's customer, unsuffixed", "opportunities", `{"customerid@odata.bind":"/accounts(` + acc + `)"}`, 400, nil, ""},
-		{"single-valued", "contacts", `{"ownerid@odata.bind":"/systemusers(` + acc + `)"}`, 201, nil, ""},
+		{"single-valued", "contacts", `{"ownerid@odata.bind":"/systemusers(` + user + `)"}`, 201, nil, ""},
+		// Dataverse answers a binding to a record that does not exist
+		// with 404, "account With Id = … Does Not Exist" (0x80040217).
+		{"to a missing account", "contacts", `{"parentcustomerid_account@odata.bind":"/accounts(` + missing + `)"}`, 404, nil, ""},
+		{"single-valued, to a missing user", "contacts", `{"ownerid@odata.bind":"/systemusers(` + acc + `)"}`, 404, nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,8 +52,12 @@ func TestMultiTableLookupBinding(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
 			}
 			if tt.status != http.StatusCreated {
-				if r.errorCode(t) != codeBadRequest {
-					t.Errorf("error code %q", r.errorCode(t))
+				want := codeBadRequest
+				if tt.status == http.StatusNotFound {
+					want = codeObjectDoesNotExist
+				}
+				if r.errorCode(t) != want {
+					t.Errorf("error code %q, want %q: %s", r.errorCode(t), want, r.body)
 				}
 				return
 			}

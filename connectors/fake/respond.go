@@ -17,8 +17,11 @@ const contentType = "application/json; odata.metadata=minimal"
 
 // OData error codes the fake answers with.
 const (
-	codeBadRequest           = "BadRequest"
-	codeNotFound             = "NotFound"
+	codeBadRequest = "BadRequest"
+	codeNotFound   = "NotFound"
+	// codeObjectDoesNotExist is Dataverse's code for a lookup bound to a
+	// record that does not exist (0x80040217).
+	codeObjectDoesNotExist   = "0x80040217"
 	codeMethodNotAllowed     = "MethodNotAllowed"
 	codeConflict             = "Conflict"
 	codePreconditionFailed   = "PreconditionFailed"

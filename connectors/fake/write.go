@@ -88,7 +88,9 @@ func (t *table) readWrite(w http.ResponseWriter, r *http.Request) (write, error)
 	if err != nil {
 		return write{}, badRequest("malformed JSON body: %v", err)
 	}
-	return t.toWrite(ms)
+	wr, err := t.toWrite(ms)
+	wr.checkTargets = true
+	return wr, err
 }
 
 func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, t *table) {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/couplerhq/coupler/connectors"
 )
 
 func crmClient(t *testing.T) (*Server, *testClient) {
@@ -120,6 +122,11 @@ func TestODataBind(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.bind, func(t *testing.T) {
 			s, c := crmClient(t)
+			// The bound user exists: the Web API refuses a binding to a
+			// record that does not (TestMultiTableLookupBinding).
+			if _, err := s.Put("systemusers", connectors.Record{"systemuserid": "00000000-0000-0000-0000-0000000000aa", "fullname": "A"}); err != nil {
+				t.Fatal(err)
+			}
 			r := c.do("POST", "/accounts", `{"name":"x","ownerid@odata.bind":`+tt.bind+`}`, "Prefer", "return=representation")
 			if r.status != http.StatusCreated {
 				t.Fatalf("status %d: %s", r.status, r.body)

@@ -4,7 +4,10 @@ import (
 	"github.com/couplerhq/coupler/connectors"
 )
 
-var _ connectors.Explainer = (*Client)(nil)
+var (
+	_ connectors.Explainer        = (*Client)(nil)
+	_ connectors.ChangesExplainer = (*Client)(nil)
+)
 
 // ExplainRead returns the URL of the first request Read would send for q,
 // so that `coupler plan --explain` can show the exact query.
@@ -34,4 +37,18 @@ func (c *Client) ExplainGet(e connectors.Entity, fields []string, ids []string) 
 		filter = "(" + err.Error() + ")"
 	}
 	return c.resourceURL(c.setPath(e.Name), param{"$select", sel}, param{"$filter", filter})
+}
+
+// ExplainChanges returns the URL of the first request Changes would send
+// for q: the entity set with its $select, and the Prefer header that asks
+// for a delta link, without a token; the delta link with one.
+func (c *Client) ExplainChanges(q connectors.ChangesQuery) (string, error) {
+	if q.Token != "" {
+		return c.tokenURL(q.Token)
+	}
+	sel, err := c.keyer(q.Entity).selectFields(q.Fields, q.Entity)
+	if err != nil {
+		return "", err
+	}
+	return c.resourceURL(c.setPath(q.Entity.Name), param{"$select", sel}) + "  (Prefer: " + preferTrackChanges + ")", nil
 }
