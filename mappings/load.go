@@ -244,7 +244,19 @@ func (l *loader) loadDefaults(d *decoder, n *yaml.Node) {
 func (l *loader) loadMappingFile(file, origin string, src []byte) {
 	d := newDecoder(file, l.diags, l.opts.Getenv, l.projectDir())
 	defer checkSchema(d, src, mappingSchema)()
-	for _, doc := range d.documents(src) {
+	before := len(*l.diags)
+	docs := d.documents(src)
+	if len(docs) == 0 && len(*l.diags) == before {
+		// A file emptied by mistake, or half-written when serve reloads,
+		// must not load as a project without its mappings, which would
+		// drop their schedules and runs without a word.
+		l.diags.Errorf(Pos{File: file, Line: 1, Col: 1}, "mapping file holds no mapping: it is empty or only comments; write one (name, table, integration, fields) or remove the file")
+	}
+	for _, doc := range docs {
+		if doc.Kind == yaml.ScalarNode && doc.Tag == "!!null" {
+			d.Errorf(doc, "empty YAML document: it holds no mapping; write one (name, table, integration, fields) or remove the document")
+			continue
+		}
 		m := decodeMapping(d, doc)
 		if m == nil {
 			continue
