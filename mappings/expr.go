@@ -3,6 +3,7 @@ package mappings
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -67,7 +68,47 @@ func CompileFilter(e Expr) (*Program, *Diagnostic) {
 	if err != nil {
 		return nil, e.diagnostic(err)
 	}
+	if gives := notBoolean(p.Node()); gives != "" {
+		example := e.Source + ` != ""`
+		if strings.Contains(gives, "number") {
+			example = e.Source + " > 0"
+		}
+		return nil, &Diagnostic{Severity: Error, Pos: e.Pos, Message: "expression: a filter must give true or false, and " + gives + "; compare it, e.g. " + example}
+	}
 	return &Program{program: p, source: e.Source}, nil
+}
+
+// notBoolean says what n gives when it can never be a boolean ("trim(...)
+// gives a string"), "" when it may be one. It covers what the checker
+// cannot see: coupler's functions give any, so that null passes through,
+// and arithmetic on fields of unknown type gives any too.
+func notBoolean(n ast.Node) string {
+	switch n := n.(type) {
+	case *ast.CallNode:
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok {
+			for _, d := range funcDefs {
+				if d.name == id.Value && d.gives != "" {
+					return d.name + "(...) gives " + d.gives
+				}
+			}
+		}
+	case *ast.BinaryNode:
+		switch n.Operator {
+		case "+", "-", "*", "/", "%", "**", "^":
+			return n.Operator + " gives a number or a string"
+		case "??":
+			if g := notBoolean(n.Left); g != "" {
+				return g
+			}
+			return notBoolean(n.Right)
+		}
+	case *ast.ConditionalNode:
+		if g := notBoolean(n.Exp1); g != "" {
+			return g
+		}
+		return notBoolean(n.Exp2)
+	}
+	return ""
 }
 
 // diagnostic turns an expr-lang error into a diagnostic that points at the

@@ -1,6 +1,9 @@
 package mappings
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestFilterFieldNamedLikeABuiltin: a BC contact's "type" field must be
 // usable in a filter although expr-lang has a builtin of that name.
@@ -13,6 +16,39 @@ func TestFilterFieldNamedLikeABuiltin(t *testing.T) {
 		got, err := p.RunFilter(map[string]any{"type": rec})
 		if err != nil || got != want {
 			t.Errorf("type %q: got %v, %v; want %v", rec, got, err, want)
+		}
+	}
+}
+
+// TestFilterMustBeBoolean: a filter that can never give true or false is
+// refused when it is compiled (validate, plan), not on every record at
+// plan time. The custom functions give any (so that null passes through),
+// which the checker cannot tell from a boolean.
+func TestFilterMustBeBoolean(t *testing.T) {
+	tests := []struct {
+		src  string
+		want string // "" when valid
+	}{
+		{`trim(blocked)`, "trim(...) gives a string"},
+		{`upper(name) ?? false`, "upper(...) gives a string"},
+		{`x + 1`, "+ gives a number or a string"},
+		{`blocked ? "a" : "b"`, "got string"},
+		{`round(balance)`, "round(...) gives a number"},
+		{`blocked`, ""},
+		{`trim(blocked) == ""`, ""},
+		{`regex_match(name, "^A")`, ""},
+		{`coalesce(blocked, false)`, ""},
+		{`!(trim(x) == "")`, ""},
+		{`blocked ? x > 1 : false`, ""},
+		{`upper(name) in ["A", "B"]`, ""},
+	}
+	for _, tt := range tests {
+		_, d := CompileFilter(Expr{Source: tt.src})
+		switch {
+		case tt.want == "" && d != nil:
+			t.Errorf("%s: %v, want it valid", tt.src, d)
+		case tt.want != "" && (d == nil || !strings.Contains(d.Message, tt.want)):
+			t.Errorf("%s: %v, want an error saying %q", tt.src, d, tt.want)
 		}
 	}
 }

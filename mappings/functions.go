@@ -82,6 +82,11 @@ type funcDef struct {
 	name  string
 	fn    func(args ...any) (any, error)
 	types []any
+	// gives names what the function gives when not null ("a string", "a
+	// number"), for messages; "" for a boolean or anything. The types
+	// above all give any, so that null passes through, which leaves the
+	// checker unable to tell a filter that can never be true or false.
+	gives string
 }
 
 // Overloads are listed longest first, so that when no overload matches the
@@ -89,20 +94,20 @@ type funcDef struct {
 // the error of the last overload it tried): round("x") says "cannot use
 // string as argument (type float64)" rather than "not enough arguments".
 var funcDefs = []funcDef{
-	{"trim", fnTrim, []any{new(func(string, string) any), new(func(string) any)}},
-	{"upper", fnUpper, []any{new(func(string) any)}},
-	{"lower", fnLower, []any{new(func(string) any)}},
-	{"title", fnTitle, []any{new(func(string) any)}},
-	{"substr", fnSubstr, []any{new(func(string, string, string) any), new(func(string, int, int) any)}},
-	{"replace", fnReplace, []any{new(func(string, string, string) any)}},
-	{"regex_replace", fnRegexReplace, []any{new(func(string, string, string) any)}},
-	{"regex_match", fnRegexMatch, []any{new(func(string, string) any)}},
-	{"alnum", fnAlnum, []any{new(func(string) any)}},
-	{"format_date", fnFormatDate, []any{new(func(time.Time, string) any), new(func(string, string) any)}},
-	{"format_datetime", fnFormatDatetime, []any{new(func(time.Time, string) any), new(func(string, string) any)}},
-	{"round", fnRound, []any{new(func(float64, float64, string) any), new(func(float64, float64) any), new(func(float64) any)}},
-	{"unix_time", fnUnixTime, []any{new(func(time.Time, string) any), new(func(string, string) any), new(func(time.Time) any), new(func(string) any)}},
-	{"coalesce", fnCoalesce, []any{new(func(any, ...any) any)}},
+	{"trim", fnTrim, []any{new(func(string, string) any), new(func(string) any)}, "a string"},
+	{"upper", fnUpper, []any{new(func(string) any)}, "a string"},
+	{"lower", fnLower, []any{new(func(string) any)}, "a string"},
+	{"title", fnTitle, []any{new(func(string) any)}, "a string"},
+	{"substr", fnSubstr, []any{new(func(string, string, string) any), new(func(string, int, int) any)}, "a string"},
+	{"replace", fnReplace, []any{new(func(string, string, string) any)}, "a string"},
+	{"regex_replace", fnRegexReplace, []any{new(func(string, string, string) any)}, "a string"},
+	{"regex_match", fnRegexMatch, []any{new(func(string, string) any)}, ""},
+	{"alnum", fnAlnum, []any{new(func(string) any)}, "a string"},
+	{"format_date", fnFormatDate, []any{new(func(time.Time, string) any), new(func(string, string) any)}, "a string"},
+	{"format_datetime", fnFormatDatetime, []any{new(func(time.Time, string) any), new(func(string, string) any)}, "a string"},
+	{"round", fnRound, []any{new(func(float64, float64, string) any), new(func(float64, float64) any), new(func(float64) any)}, "a number"},
+	{"unix_time", fnUnixTime, []any{new(func(time.Time, string) any), new(func(string, string) any), new(func(time.Time) any), new(func(string) any)}, "a number"},
+	{"coalesce", fnCoalesce, []any{new(func(any, ...any) any)}, ""},
 }
 
 // functions are the helper functions every expression can call, on top of
