@@ -222,7 +222,7 @@ func compilePass(p *mappings.Project, m *mappings.Mapping, way mappings.Directio
 	// Both sides' filters are compiled on the first pass only, so that an
 	// error is reported once.
 	report := way == m.Direction || way == mappings.ToIntegration
-	compileFilter := func(e mappings.Expr, s *Side) []string {
+	compileFilter := func(e mappings.Expr, s *Side, def mappings.Side, what string) []string {
 		if e.IsZero() {
 			return []string{}
 		}
@@ -237,10 +237,23 @@ func compilePass(p *mappings.Project, m *mappings.Mapping, way mappings.Directio
 		}
 		s.Filter = prog
 		s.Conjuncts = splitFilter(e.Source)
-		return identifiers(prog)
+		fields := identifiers(prog)
+		for _, f := range fields {
+			if msg := def.KnownField(f); msg != "" {
+				if report {
+					diags.Errorf(e.Pos, "mapping %s: %s reads %q, which %s", m.Name, what, f, msg)
+				}
+				ok = false
+			}
+		}
+		return fields
 	}
-	tableFilterFields := compileFilter(m.Filter, &table)
-	intFilterFields := compileFilter(m.IntegrationFilter, &integ)
+	tableFilterFields := compileFilter(m.Filter, &table, m.Table, "filter")
+	intFilterFields := compileFilter(m.IntegrationFilter, &integ, m.Integration, "integration_filter")
+	srcDef := m.Table
+	if !cm.SourceIsTable {
+		srcDef = m.Integration
+	}
 	if cm.SourceIsTable {
 		cm.Source, cm.Dest = table, integ
 	} else {
@@ -303,6 +316,12 @@ func compilePass(p *mappings.Project, m *mappings.Mapping, way mappings.Directio
 			}
 			flow.Transform = prog
 			fields, dynamic := recordFields(prog)
+			for _, rf := range fields {
+				if msg := srcDef.KnownField(rf); msg != "" {
+					diags.Errorf(transform.Pos, "mapping %s, field %s: the transform reads record.%s, which %s", m.Name, f.Label(), rf, msg)
+					ok = false
+				}
+			}
 			readsWholeRecord = readsWholeRecord || dynamic
 			srcSelect = append(srcSelect, fields...)
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -314,49 +315,50 @@ func (l *loader) checkMappings() {
 // checkDeclaredFields checks field names against the fields a connector
 // declares for an entity set in the project file, when it declares them.
 func (l *loader) checkDeclaredFields(m *Mapping, sides map[*Side]connectors.SideCheck) {
-	declared := func(s *Side) map[string]bool {
-		if fields := sides[s].Fields; fields != nil {
-			// A modified field given is let through: the side's check
-			// reports it.
-			set := map[string]bool{s.Modified: true}
-			for _, f := range fields {
-				set[f] = true
-			}
-			return set
-		}
-		c := l.project.Connector(s.Connector)
-		if c == nil || c.Entities == nil || c.Entities[s.Entity] == nil || c.Entities[s.Entity].Fields == nil {
-			return nil // a rest entity may say how to reach it without listing fields
-		}
-		set := map[string]bool{}
-		for _, f := range c.Entities[s.Entity].Fields {
-			set[f] = true
-		}
-		if ak := l.alternateKeyOf(*s); len(ak) > 1 {
-			set[s.Key] = true // a composite alternate key, as a mapping keys by it
-		}
-		return set
-	}
-	check := func(s Side, known map[string]bool, field string, pos Pos, what string) {
-		if known != nil && field != "" && !known[field] {
-			l.diags.Errorf(pos, "mapping %s: %s %q is not a declared field of %s %s", m.Name, what, field, s.Connector, s.Entity)
+	m.Table.Known = l.knownFields(&m.Table, sides)
+	m.Integration.Known = l.knownFields(&m.Integration, sides)
+	check := func(s Side, field string, pos Pos, what string) {
+		if msg := s.KnownField(field); msg != "" {
+			l.diags.Errorf(pos, "mapping %s: %s %q %s", m.Name, what, field, msg)
 		}
 	}
-	table, integ := declared(&m.Table), declared(&m.Integration)
-	check(m.Table, table, m.Table.Key, m.Table.Pos, "key")
-	check(m.Table, table, m.Table.Modified, m.Table.Pos, "modified")
-	check(m.Integration, integ, m.Integration.Key, m.Integration.Pos, "key")
-	check(m.Integration, integ, m.Integration.Modified, m.Integration.Pos, "modified")
+	check(m.Table, m.Table.Key, m.Table.Pos, "key")
+	check(m.Table, m.Table.Modified, m.Table.Pos, "modified")
+	check(m.Integration, m.Integration.Key, m.Integration.Pos, "key")
+	check(m.Integration, m.Integration.Modified, m.Integration.Pos, "modified")
 	for _, f := range m.Fields {
-		check(m.Table, table, f.Field, f.Pos, "field")
-		check(m.Integration, integ, f.IntegrationField, f.Pos, "integration_field")
+		check(m.Table, f.Field, f.Pos, "field")
+		check(m.Integration, f.IntegrationField, f.Pos, "integration_field")
 	}
 	if m.Match != nil {
 		for _, mf := range m.Match.Fields {
-			check(m.Table, table, mf.Field, mf.Pos, "match field")
-			check(m.Integration, integ, mf.IntegrationField, mf.Pos, "match integration_field")
+			check(m.Table, mf.Field, mf.Pos, "match field")
+			check(m.Integration, mf.IntegrationField, mf.Pos, "match integration_field")
 		}
 	}
+}
+
+// knownFields returns the fields of s's entity known without the
+// service: those its connector's type knows (sides), else those the
+// project file declares; nil when neither.
+func (l *loader) knownFields(s *Side, sides map[*Side]connectors.SideCheck) []string {
+	if fields := sides[s].Fields; fields != nil {
+		// A modified field given is let through: the side's check
+		// reports it.
+		if s.Modified != "" {
+			return append(slices.Clone(fields), s.Modified)
+		}
+		return fields
+	}
+	c := l.project.Connector(s.Connector)
+	if c == nil || c.Entities == nil || c.Entities[s.Entity] == nil || c.Entities[s.Entity].Fields == nil {
+		return nil // a rest entity may say how to reach it without listing fields
+	}
+	known := slices.Clone(c.Entities[s.Entity].Fields)
+	if ak := l.alternateKeyOf(*s); len(ak) > 1 {
+		known = append(known, s.Key) // a composite alternate key, as a mapping keys by it
+	}
+	return known
 }
 
 var mappingNameRE = regexp.MustCompile(`^[A-Z][A-Z0-9 _-]*$`)

@@ -1,6 +1,9 @@
 package mappings
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/couplerhq/coupler/connectors"
@@ -199,6 +202,31 @@ type Side struct {
 	ChangesPos Pos
 	// EntityPos is where the entity is named, for errors about it.
 	EntityPos Pos
+	// Known are the fields of the side's entity known without asking the
+	// service: declared under its connector's entities, or known to the
+	// connector's type (a choice's options); nil when not known. Set by
+	// the loader; names are checked against them (KnownField).
+	Known []string
+}
+
+// KnownField checks field against the side's known fields: it returns ""
+// when they are not known or hold it, else what is wrong with it ("is not
+// a declared field of bc customers"), with the closest known name.
+func (s Side) KnownField(field string) string {
+	if s.Known == nil || field == "" || slices.Contains(s.Known, field) {
+		return ""
+	}
+	msg := fmt.Sprintf("is not a declared field of %s %s", s.Connector, s.Entity)
+	best, bestDist := "", 3
+	for _, k := range s.Known {
+		if d := EditDistance(strings.ToLower(field), strings.ToLower(k)); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	if best != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return msg
 }
 
 // Field is a field mapping. Field or IntegrationField may be empty for a
