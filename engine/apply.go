@@ -306,8 +306,15 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 	if err != nil {
 		return run, failures, err
 	}
+	// The definition is kept only when no record failed: a failed record
+	// is read again by the next plan, which must compare it as this one
+	// did, in full.
+	definition := m.Definition
+	if run.Failed > 0 {
+		definition = ""
+	}
 	run.FinishedAt = e.now().UTC()
-	if err := e.state.FinishRun(ctx, run, m.Source.Side, wm, token); err != nil {
+	if err := e.state.FinishRun(ctx, run, m.Source.Side, wm, token, definition); err != nil {
 		return run, failures, err
 	}
 	return run, failures, nil

@@ -28,6 +28,8 @@ type world struct {
 	erp, crm *fake.Server
 	dir      string
 	e        *engine.Engine
+	// load is how the project is loaded, for tests that open it again.
+	load mappings.LoadOptions
 }
 
 // newWorld seeds n customers, stamped in the past one minute apart so that
@@ -64,8 +66,8 @@ mappings: ["mappings/*.yaml"]
 	}
 	writeFile(t, filepath.Join(w.dir, "mappings", "customer.yaml"), string(mapping))
 	env := map[string]string{"BC_URL": fake.BCCompanyURL(erpSrv.URL + "/api/v2.0"), "DATAVERSE_URL": crmSrv.URL + "/api/data/v9.2"}
-	lopts := mappings.LoadOptions{Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
-	e, diags, err := engine.OpenProject(t.Context(), w.dir, lopts, engine.Options{})
+	w.load = mappings.LoadOptions{Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	e, diags, err := engine.OpenProject(t.Context(), w.dir, w.load, engine.Options{})
 	if err != nil {
 		t.Fatalf("open project: %v\n%v", err, diags)
 	}

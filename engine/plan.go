@@ -220,6 +220,17 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 		Dest:        endpoint(m.Dest),
 		ReadStarted: e.now().UTC(),
 	}
+	if !opts.MatchOnly {
+		if err := e.markDefinition(ctx, m, mp); err != nil {
+			return nil, err
+		}
+	}
+	if mp.DefinitionChanged {
+		// An edited mapping reaches the records synced before the edit:
+		// every record is read, and compared whether or not it changed
+		// since its last sync.
+		opts.Full, full = true, true
+	}
 	if hasWM && !full && m.Source.Entity.Modified != "" {
 		mp.Since = e.readSince(m, wm)
 	}
@@ -289,7 +300,7 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 	mp.Counts, err = e.state.Diff(ctx, state.DiffSpec{
 		Part:          state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)},
 		SourceIsTable: m.SourceIsTable, Fields: m.destFields(), SyncOnlyCoupled: m.Def.SyncOnlyCoupled,
-		DestEntity: m.Dest.Entity.Name, OnlyIfChanged: m.Def.Direction == mappings.Bidirectional,
+		DestEntity: m.Dest.Entity.Name, OnlyIfChanged: m.Def.Direction == mappings.Bidirectional && !mp.DefinitionChanged,
 		Match: m.matchSpec(), DeletePolicy: m.deletePolicy(), MatchOnly: opts.MatchOnly,
 	})
 	if err != nil {
@@ -392,9 +403,15 @@ func (e *Engine) planRecord(ctx context.Context, planID string, m *Mapping, base
 	if mp.DestRead, err = e.stageDest(ctx, dst, m, false); err != nil {
 		return nil, err
 	}
+	// An edited mapping compares the record in full, as a plan would; the
+	// definition is kept only by a plan of every record.
+	var edited plan.MappingPlan
+	if err := e.markDefinition(ctx, m, &edited); err != nil {
+		return nil, err
+	}
 	part := state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)}
 	mp.Counts, err = e.state.Diff(ctx, state.DiffSpec{Part: part, SourceIsTable: m.SourceIsTable, Fields: m.destFields(),
-		SyncOnlyCoupled: true, DestEntity: m.Dest.Entity.Name, OnlyIfChanged: m.Def.Direction == mappings.Bidirectional,
+		SyncOnlyCoupled: true, DestEntity: m.Dest.Entity.Name, OnlyIfChanged: m.Def.Direction == mappings.Bidirectional && !edited.DefinitionChanged,
 		DeletePolicy: m.deletePolicy()})
 	return mp, err
 }

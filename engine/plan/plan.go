@@ -165,6 +165,15 @@ type MappingPlan struct {
 	// service URLs (OData delta links), kept out of reports.
 	BaseChangeToken string `json:"-"`
 	NewChangeToken  string `json:"-"`
+	// Definition is the fingerprint of what the pass writes (its sides,
+	// filters and field flows); apply keeps it when the run ends without a
+	// failed record. Empty for a per-record plan.
+	Definition string `json:"-"`
+	// DefinitionChanged is true when Definition differs from the one the
+	// last apply kept: the mapping was edited, so every record was read and
+	// every coupled record compared in full, not only those modified since
+	// the last sync.
+	DefinitionChanged bool `json:"definition_changed,omitempty"`
 }
 
 // Writes counts the operations that write to the destination system.
@@ -176,7 +185,10 @@ func (m *MappingPlan) Writes() int64 {
 // first read, and a change share large enough to suggest a wrong mapping.
 func (m *MappingPlan) ComputeWarnings(full bool, localFilter []string) {
 	m.Warnings = nil
-	if m.Since.IsZero() && !full && m.Record == "" && m.ChangeTracking != ChangesDelta {
+	if m.DefinitionChanged {
+		m.Warnings = append(m.Warnings, fmt.Sprintf("mapping %s changed since the last apply: every record was read and all %d coupled records compared", m.Name, m.Coupled))
+	}
+	if m.Since.IsZero() && !full && !m.DefinitionChanged && m.Record == "" && m.ChangeTracking != ChangesDelta {
 		m.Warnings = append(m.Warnings, "no watermark yet: every record was read; later plans read only what changed")
 	}
 	if m.Since.IsZero() && len(localFilter) > 0 {

@@ -291,10 +291,11 @@ func (d *DB) AlreadyCoupled(ctx context.Context, mapping string, sourceIsTable b
 	return scanStringMap(rows)
 }
 
-// FinishRun saves a run's counts and end, and moves the source watermark
-// and, when token is not empty, the source's change tracking token in the
-// same transaction, so that neither gets ahead of the run log.
-func (d *DB) FinishRun(ctx context.Context, r Run, watermarkSide string, watermark time.Time, token string) error {
+// FinishRun saves a run's counts and end, and moves the source watermark,
+// the source's change tracking token (when token is not empty) and the
+// pass's kept definition (when definition is not empty) in the same
+// transaction, so that none gets ahead of the run log.
+func (d *DB) FinishRun(ctx context.Context, r Run, watermarkSide string, watermark time.Time, token, definition string) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -314,6 +315,11 @@ func (d *DB) FinishRun(ctx context.Context, r Run, watermarkSide string, waterma
 	}
 	if token != "" {
 		if err := setChangeToken(ctx, tx, r.Mapping, watermarkSide, token); err != nil {
+			return err
+		}
+	}
+	if definition != "" {
+		if err := setDefinition(ctx, tx, r.Mapping, r.Direction, definition); err != nil {
 			return err
 		}
 	}

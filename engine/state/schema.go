@@ -3,7 +3,7 @@ package state
 // SchemaVersion is the version of the state database layout: schema (the
 // version 1 layout) followed by every entry of migrations. A state file
 // written by a newer coupler is refused rather than rewritten.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migration moves a state database from version Version-1 to Version.
 type migration struct {
@@ -66,6 +66,30 @@ CREATE TABLE IF NOT EXISTS plan_change_tokens (
 	base_token VARCHAR,
 	new_token  VARCHAR,
 	removed    BIGINT NOT NULL DEFAULT 0,
+	PRIMARY KEY (plan_id, mapping, direction)
+);
+`},
+	{Version: 4, SQL: `
+-- mapping_definitions: per mapping pass, the fingerprint of what it writes
+-- (sides, filters, field flows) as of the last run that applied it without
+-- a failed record. A plan whose pass differs reads and compares every
+-- record: an edited mapping reaches the records synced before the edit.
+CREATE TABLE IF NOT EXISTS mapping_definitions (
+	mapping     VARCHAR NOT NULL,
+	direction   VARCHAR NOT NULL,
+	fingerprint VARCHAR NOT NULL,
+	updated_at  TIMESTAMP NOT NULL,
+	PRIMARY KEY (mapping, direction)
+);
+
+-- plan_definitions: per part of a plan, the fingerprint of the pass it was
+-- made with, which apply keeps, and whether it differed from the kept one.
+CREATE TABLE IF NOT EXISTS plan_definitions (
+	plan_id     VARCHAR NOT NULL,
+	mapping     VARCHAR NOT NULL,
+	direction   VARCHAR NOT NULL,
+	fingerprint VARCHAR NOT NULL,
+	changed     BOOLEAN NOT NULL,
 	PRIMARY KEY (plan_id, mapping, direction)
 );
 `},

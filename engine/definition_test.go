@@ -1,0 +1,108 @@
+package engine_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/plan"
+)
+
+// editMapping rewrites the world's mapping file and opens the engine on
+// it again, as a user does after editing a mapping.
+func (w *world) editMapping(mapping string) {
+	w.t.Helper()
+	writeFile(w.t, filepath.Join(w.dir, "mappings", "customer.yaml"), mapping)
+	if err := w.e.Close(); err != nil {
+		w.t.Fatal(err)
+	}
+	e, diags, err := engine.OpenProject(w.t.Context(), w.dir, w.load, engine.Options{})
+	if err != nil {
+		w.t.Fatalf("open project: %v\n%v", err, diags)
+	}
+	w.t.Cleanup(func() { e.Close() })
+	w.e = e
+}
+
+// TestMappingEditReachesEveryCoupledRecord: a change to a bidirectional
+// mapping's transform is a change to the data. The next plain plan reads
+// both sides in full and compares every coupled record, says why, apply
+// converges, and the plan after is empty. A field removed is left alone.
+func TestMappingEditReachesEveryCoupledRecord(t *testing.T) {
+	w := newBidiWorld(t, "")
+	w.apply(w.plan(engine.PlanOptions{}).ID)
+	if again := w.plan(engine.PlanOptions{}); again.HasChanges() {
+		t.Fatalf("second plan has changes")
+	}
+
+	edited := strings.Replace(bidiMapping, "  - { field: displayName, integration_field: name }",
+		`  - { field: displayName, integration_field: name, to_integration: "upper(trim(value))" }`, 1)
+	edited = strings.Replace(edited, "  - { field: city, integration_field: address1_city }\n", "", 1)
+	w.editMapping(strings.Replace(edited, "%s\n", "", 1))
+
+	p := w.plan(engine.PlanOptions{})
+	to := part(t, p, "to_integration")
+	if !to.DefinitionChanged {
+		t.Errorf("to_integration: DefinitionChanged false after the transform changed")
+	}
+	if got := to.Counts[plan.Update]; got != 7 {
+		t.Errorf("to_integration: %d updates, want all 7 coupled records (counts %v)", got, to.Counts)
+	}
+	if !slicesContain(to.Warnings, "changed since the last apply") {
+		t.Errorf("to_integration warnings %q do not say the mapping changed", to.Warnings)
+	}
+	for _, op := range to.Operations {
+		for _, c := range op.Changes {
+			if c.Field != "name" {
+				t.Errorf("record %s: change to %s; only name's transform changed (a removed field is left alone)", op.SourceID, c.Field)
+			}
+		}
+	}
+	if from := part(t, p, "from_integration"); from.Counts[plan.Update] != 0 {
+		t.Errorf("from_integration: %d updates; the CRM's names still equal the ERP's (only the way to the CRM changed)", from.Counts[plan.Update])
+	}
+	w.apply(p.ID)
+	for _, a := range w.crm.All("accounts") {
+		if name, _ := a["name"].(string); name != strings.ToUpper(strings.TrimSpace(name)) {
+			t.Errorf("account %v: name %q not upper-cased", a["accountid"], name)
+		}
+	}
+	after := w.plan(engine.PlanOptions{})
+	if after.HasChanges() {
+		t.Errorf("plan after apply has changes: %v / %v", part(t, after, "to_integration").Counts, part(t, after, "from_integration").Counts)
+	}
+	if part(t, after, "to_integration").DefinitionChanged {
+		t.Errorf("the definition is still changed after apply")
+	}
+}
+
+func slicesContain(list []string, sub string) bool {
+	for _, s := range list {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestOneWayMappingEditReachesEveryRecord: a field added to a one-way
+// mapping reaches the records synced before, on a plain (incremental) plan.
+func TestOneWayMappingEditReachesEveryRecord(t *testing.T) {
+	w := newWorld(t, 6)
+	w.apply(w.plan(engine.PlanOptions{}).ID)
+	mapping, err := os.ReadFile(filepath.Join(w.dir, "mappings", "customer.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.editMapping(string(mapping) + "  - { integration_field: description, constant: \"synced by coupler\" }\n")
+	p := w.plan(engine.PlanOptions{})
+	if m := p.Mappings[0]; !m.DefinitionChanged || m.Counts[plan.Update] != 6 {
+		t.Fatalf("after adding a constant field: changed %v, %v; want every record updated", m.DefinitionChanged, m.Counts)
+	}
+	w.apply(p.ID)
+	if again := w.plan(engine.PlanOptions{}); again.HasChanges() || again.Mappings[0].DefinitionChanged {
+		t.Errorf("plan after apply: %v, changed %v", again.Mappings[0].Counts, again.Mappings[0].DefinitionChanged)
+	}
+}
