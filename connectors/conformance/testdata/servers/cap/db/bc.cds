@@ -13,7 +13,11 @@
 // a NAV enum a String restricted to its members). Where a mapping expects
 // a page extension or a custom API page (its file says which), the
 // extension's fields follow a comment saying so. Every lastModifiedDateTime
-// is stamped by the server ("Read-Only" in the reference) and is the ETag.
+// is stamped by the server ("Read-Only" in the reference) and is the ETag,
+// so that CAP requires If-Match on PATCH and DELETE as Business Central
+// does. ../srv/bc.js refuses what Business Central refuses beyond that: a
+// set outside companies({id}), tolower and the like in $filter, an or
+// across two fields.
 // The seed data in data/ is generated from the fake ERP's world
 // (connectors/conformance/capdata_test.go).
 namespace erp;
@@ -50,11 +54,11 @@ aspect stamped {
       lastModifiedDateTime : Timestamp @cds.on.insert: $now @cds.on.update: $now @odata.etag @readonly;
 }
 
-// The company a resource belongs to: the foreign key of the composition,
-// not a property Business Central shows; hidden from clients.
+// The company a resource belongs to: the foreign key of the composition.
+// Business Central has no such property; CAP shows it as company_id, which
+// no mapping reads.
 aspect ofCompany {
-  @UI.Hidden
-      company : Association to companies;
+  company : Association to companies;
 }
 
 // NAV.contactType: "Company" or "Person" (customer and contact resource
