@@ -105,7 +105,9 @@ defaults: bc-dataverse
 		t.Fatalf("validate --online: %v", err)
 	}
 
-	// One plan over every mapping of the set, failing nothing.
+	// One plan over every mapping of the set, failing nothing: a new
+	// user's first `coupler plan`, which reads everything (no watermark
+	// yet).
 	first := planAll(t, e, false)
 	planned := map[string]bool{}
 	for _, mp := range first.Mappings {
@@ -187,12 +189,32 @@ defaults: bc-dataverse
 		}
 	}
 
+	// An edit in CAP after the first sync is read incrementally, by CAP's
+	// own stamp, and is the only change the next plan has.
+	bc.patch("customers", cust["id"].(string), connectors.Record{"phoneNumber": "+45 33 55 0100"})
+	edit := planAll(t, e, false)
+	if got := edit.Totals(); got[plan.Update] != 1 || got[plan.Create]+got[plan.Couple]+got[plan.Fail] != 0 {
+		t.Fatalf("plan after an edit in CAP: totals %v, want 1 update", got)
+	}
+	if op := operation(edit, "CUSTOMER", "to_integration", cust["id"].(string)); op == nil || op.Kind != plan.Update || changeTo(op, "telephone1") != `"+45 33 55 0100"` {
+		t.Fatalf("plan after an edit in CAP: %+v, want C00100's telephone1 updated", op)
+	}
+	if res, err = e.Apply(ctx, edit.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res.Failures {
+		t.Errorf("apply of the edit: %s %s: %s", f.Mapping, f.SourceID, f.Message)
+	}
+	if last := planAll(t, e, false); last.HasChanges() {
+		t.Errorf("plan after the edit's apply has changes: %v", last.Totals())
+	}
+
 	// Spot checks. The account made from C00100, with its fields and the
 	// lookups apply resolved.
 	acc := one(t, crm, "accounts", func(r connectors.Record) bool { return r["accountnumber"] == "C00100" })
 	for field, want := range map[string]any{
 		"name": cust["displayName"], "address1_city": cust["city"], "address1_country": "DK",
-		"emailaddress1": cust["email"], "customertypecode": json.Number("3"),
+		"emailaddress1": cust["email"], "customertypecode": json.Number("3"), "telephone1": "+45 33 55 0100",
 		"paymenttermscode": json.Number("100000000"), // COD, as PAYMENT TERMS created it
 	} {
 		if fmt.Sprint(acc[field]) != fmt.Sprint(want) {
@@ -253,6 +275,31 @@ func planAll(t *testing.T, e *engine.Engine, full bool) *plan.Plan {
 		t.Fatal(err)
 	}
 	return listed
+}
+
+// patch changes fields of the record of set with key in CAP's company, as
+// a Business Central user would, unconditionally (If-Match: *).
+func (c *capClient) patch(set, key string, fields connectors.Record) {
+	c.t.Helper()
+	body, err := json.Marshal(fields)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	u := c.company + "/" + set + "(" + key + ")"
+	req, err := http.NewRequestWithContext(c.t.Context(), http.MethodPatch, u, strings.NewReader(string(body)))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("If-Match", "*")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
+		c.t.Fatalf("PATCH %s: %s", u, resp.Status)
+	}
 }
 
 // bundledMappingNames returns the names of the mappings of the project in
