@@ -1,8 +1,12 @@
 package conformance_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,9 +101,6 @@ func TestJSONServerREST(t *testing.T) {
 	})
 }
 
-// capCompanyID is the company testdata/servers/cap/db/data seeds.
-const capCompanyID = "a0a0a0a0-bbbb-cccc-dddd-e1e1e1e1e1e1"
-
 // TestCAPBusinessCentralCompanyURL runs the suite through the OData
 // connector against SAP CAP serving a Business Central-shaped API
 // (testdata/servers/cap/srv/bc.cds): customers only below
@@ -116,7 +117,7 @@ func TestCAPBusinessCentralCompanyURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := crm.Scheme + "://" + crm.Host + "/api/v2.0" // cap/srv/bc.cds
-	company := root + "/companies(" + capCompanyID + ")"
+	company := root + "/companies(" + conformance.CAPCompanyID + ")"
 	for _, batch := range []int{1, 5} {
 		t.Run(fmt.Sprintf("batch_size %d", batch), func(t *testing.T) {
 			var conn connectors.Connector
@@ -141,6 +142,62 @@ func TestCAPBusinessCentralCompanyURL(t *testing.T) {
 			}
 			if e := schema.Entity("customers"); e == nil || e.Field("displayName") == nil {
 				t.Errorf("describe has no customers with displayName: %+v", schema)
+			}
+		})
+	}
+}
+
+// TestCAPBusinessCentralRefusals checks that SAP CAP's Business
+// Central-shaped service refuses what Business Central refuses, so that the
+// tests against it (TestBundledSetAgainstCAP) cannot pass on a request the
+// real service would answer with an error: a set outside a company (404
+// BadRequest_NotFound, "Tips for working with the APIs"), tolower in
+// $filter and an or across two fields (400, "Using filter expressions in
+// OData URIs"), an update without If-Match (428; If-Match is Required in
+// "Update customers").
+func TestCAPBusinessCentralRefusals(t *testing.T) {
+	company := conformance.StartCAPBusinessCentral(t)
+	root := strings.TrimSuffix(company, "/companies("+conformance.CAPCompanyID+")")
+	customer := "980008c0-9dc9-5c46-8737-3d8e219df901" // C00010 of cap/db/data
+	for _, tt := range []struct {
+		name, method, url, ifMatch string
+		want                       int
+		code                       string
+	}{
+		{"a set below the company", http.MethodGet, company + "/customers?$select=id", "", http.StatusOK, ""},
+		{"a set at the root", http.MethodGet, root + "/customers?$select=id", "", http.StatusNotFound, "BadRequest_NotFound"},
+		{"a record at the root", http.MethodPatch, root + "/customers(" + customer + ")", "*", http.StatusNotFound, "BadRequest_NotFound"},
+		{"tolower", http.MethodGet, company + "/customers?$filter=" + url.PathEscape("tolower(email) eq 'x'"), "", http.StatusBadRequest, "BadRequest"},
+		{"or across two fields", http.MethodGet, company + "/customers?$filter=" + url.PathEscape("city eq 'x' or state eq 'y'"), "", http.StatusBadRequest, "BadRequest"},
+		{"or on one field", http.MethodGet, company + "/customers?$filter=" + url.PathEscape("(city eq 'x' or city eq 'y') and state eq 'z'"), "", http.StatusOK, ""},
+		{"an update without If-Match", http.MethodPatch, company + "/customers(" + customer + ")", "", http.StatusPreconditionRequired, "428"}, // CAP's own code
+		{"an update with If-Match", http.MethodPatch, company + "/customers(" + customer + ")", "*", http.StatusOK, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var body io.Reader
+			if tt.method == http.MethodPatch {
+				body = strings.NewReader(`{"phoneNumber":"+44 161 555 0000"}`)
+			}
+			req, err := http.NewRequestWithContext(t.Context(), tt.method, tt.url, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			if tt.ifMatch != "" {
+				req.Header.Set("If-Match", tt.ifMatch)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var answer struct {
+				Error struct{ Code, Message string } `json:"error"`
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			_ = json.Unmarshal(raw, &answer)
+			if resp.StatusCode != tt.want || answer.Error.Code != tt.code {
+				t.Errorf("%s %s: %d %q, want %d %q: %s", tt.method, tt.url, resp.StatusCode, answer.Error.Code, tt.want, tt.code, raw)
 			}
 		})
 	}

@@ -70,6 +70,24 @@ func StartCAP(t testing.TB) string {
 	return root + "/odata/v4/crm"
 }
 
+// CAPCompanyID is the id of the one company SAP CAP's Business
+// Central-shaped service serves (testdata/servers/cap/db/data), the same as
+// the fake ERP's.
+const CAPCompanyID = "a0a0a0a0-bbbb-cccc-dddd-e1e1e1e1e1e1"
+
+// CAPSeedCustomers is the number of customers of the fake ERP's seed world
+// (fake.SeedAll) that SAP CAP's Business Central-shaped service is seeded
+// with, with everything the world gives them (TestCAPSeedData).
+const CAPSeedCustomers = 30
+
+// StartCAPBusinessCentral starts SAP CAP as StartCAP does and returns the
+// URL of its Business Central-shaped company, as Business Central's
+// documentation writes it: http://localhost:41234/api/v2.0/companies(<CAPCompanyID>).
+func StartCAPBusinessCentral(t testing.TB) string {
+	crm := StartCAP(t)
+	return strings.TrimSuffix(crm, "/odata/v4/crm") + "/api/v2.0/companies(" + CAPCompanyID + ")"
+}
+
 // StartJSONServer starts json-server 0.17 on loopback with a copy of
 // testdata/servers/db.json (collection "contacts") and returns its root URL.
 func StartJSONServer(t testing.TB) string {
