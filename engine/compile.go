@@ -104,6 +104,8 @@ type FieldFlow struct {
 	// ClearOnFailure writes null instead of failing the record when the
 	// value cannot be computed.
 	ClearOnFailure bool
+	// CreateOnly writes the field only to records apply creates.
+	CreateOnly bool
 	// Both is true when the field flows both ways, so that a change on each
 	// side is an update conflict.
 	Both bool
@@ -291,7 +293,7 @@ func compilePass(p *mappings.Project, m *mappings.Mapping, way mappings.Directio
 			continue
 		}
 		flow := FieldFlow{Label: f.Label(), Pos: f.Pos, Dest: dst, Source: src, Constant: f.Constant, HasConstant: f.HasConstant,
-			Options: normalizeOptionKeys(f.Options), Default: f.Default, HasDefault: f.HasDefault, NotNull: f.NotNull, ClearOnFailure: f.ClearOnFailure,
+			Options: normalizeOptionKeys(f.Options), Default: f.Default, HasDefault: f.HasDefault, NotNull: f.NotNull, ClearOnFailure: f.ClearOnFailure, CreateOnly: f.CreateOnly,
 			Both: dir == mappings.Bidirectional}
 		if f.Lookup != "" {
 			flow.Lookup = &Lookup{Mapping: f.Lookup, FromTable: cm.SourceIsTable}

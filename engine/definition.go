@@ -51,7 +51,7 @@ func (m *Mapping) definition() string {
 			lookup = f.Lookup
 		}
 		b, _ := json.Marshal([]any{f.Dest, f.Source, transform, f.HasConstant, f.Constant, f.Options, f.HasDefault, f.Default,
-			f.NotNull, f.ClearOnFailure, lookup})
+			f.NotNull, f.ClearOnFailure, f.CreateOnly, lookup})
 		flows = append(flows, string(b))
 	}
 	slices.Sort(flows)

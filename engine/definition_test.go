@@ -106,3 +106,28 @@ func TestOneWayMappingEditReachesEveryRecord(t *testing.T) {
 		t.Errorf("plan after apply: %v, changed %v", again.Mappings[0].Counts, again.Mappings[0].DefinitionChanged)
 	}
 }
+
+// TestCreateOnlyFieldIsNeverUpdated: a create_only field is written when
+// the record is created, and a later difference in it is no change.
+func TestCreateOnlyFieldIsNeverUpdated(t *testing.T) {
+	w := newWorld(t, 3)
+	mapping, err := os.ReadFile(filepath.Join(w.dir, "mappings", "customer.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.editMapping(strings.Replace(string(mapping), "to_integration: trim(value) }", "to_integration: trim(value), create_only: true }", 1))
+	w.apply(w.plan(engine.PlanOptions{}).ID)
+	for _, a := range w.crm.All("accounts") {
+		if a["name"] == nil || a["name"] == "" {
+			t.Fatalf("account %v created without its create_only name", a["accountid"])
+		}
+	}
+	id := w.erp.All("customers")[0]["id"].(string)
+	if err := w.erp.Patch("customers", id, map[string]any{"displayName": "Renamed"}); err != nil {
+		t.Fatal(err)
+	}
+	p := w.plan(engine.PlanOptions{})
+	if got := counts(p)[plan.Update]; got != 0 {
+		t.Errorf("%d updates after a create_only field changed; want none", got)
+	}
+}

@@ -489,7 +489,7 @@ func (m *Mapping) matchSpec() *state.MatchSpec {
 func (m *Mapping) destFields() []state.DestField {
 	out := make([]state.DestField, len(m.Fields))
 	for i, f := range m.Fields {
-		out[i] = state.DestField{Name: f.Dest, NotNull: f.NotNull, Both: f.Both}
+		out[i] = state.DestField{Name: f.Dest, NotNull: f.NotNull, Both: f.Both, CreateOnly: f.CreateOnly}
 		if f.Lookup != nil {
 			out[i].BindSet = f.Lookup.BindSet
 		}

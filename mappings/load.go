@@ -580,6 +580,9 @@ func decodeField(d *decoder, n *yaml.Node, what string) *Field {
 		"clear_on_failure": func(_, v *yaml.Node) {
 			f.ClearOnFailure, _ = d.Bool(v, what+": clear_on_failure")
 		},
+		"create_only": func(_, v *yaml.Node) {
+			f.CreateOnly, _ = d.Bool(v, what+": create_only")
+		},
 		"lookup": func(_, v *yaml.Node) {
 			f.Lookup, _ = d.NonEmpty(v, what+": lookup")
 			f.LookupPos = d.Pos(v)

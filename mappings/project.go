@@ -253,6 +253,10 @@ type Field struct {
 	// ClearOnFailure writes null when the value or lookup cannot be
 	// computed, instead of failing the record.
 	ClearOnFailure bool
+	// CreateOnly writes the field when the record is created (or restored),
+	// never to a record that exists: a key the destination will not let
+	// change, a value people own after creation.
+	CreateOnly bool
 	// Lookup names the mapping whose couplings translate the value, e.g. a
 	// salesperson code into a user id.
 	Lookup    string

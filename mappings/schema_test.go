@@ -711,6 +711,7 @@ func TestSchemaDefaultsMatchLoader(t *testing.T) {
 		{schemas.Mapping, "/$defs/field/properties/enabled/default", f.Enabled},
 		{schemas.Mapping, "/$defs/field/properties/not_null/default", f.NotNull},
 		{schemas.Mapping, "/$defs/field/properties/clear_on_failure/default", f.ClearOnFailure},
+		{schemas.Mapping, "/$defs/field/properties/create_only/default", f.CreateOnly},
 		{schemas.Project, "/properties/state/default", DefaultStatePath},
 		// The loader leaves these unset; the connector fills them in.
 		{schemas.Project, "/$defs/connector/properties/lookups/default", odata.LookupsValue},

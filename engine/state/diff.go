@@ -68,6 +68,9 @@ type DestField struct {
 	Name string
 	// NotNull keeps the destination's value when the source's is null.
 	NotNull bool
+	// CreateOnly is written to created and restored records only: a
+	// difference on a coupled record is no change.
+	CreateOnly bool
 	// Both is true for a field that flows both ways: only such fields can
 	// make an update conflict.
 	Both bool
@@ -472,8 +475,11 @@ claims AS (SELECT dkey, count(*) AS k FROM matches WHERE n = 1 AND NOT coupled G
 // destination. An empty string and null are the same value here: Business
 // Central returns "" where Dataverse stores null, and treating them as
 // different would update such fields on every run. A not_null field never
-// counts a null source as a change.
+// counts a null source as a change, a create_only field nothing.
 func changedSQL(i int, f DestField) string {
+	if f.CreateOnly {
+		return "false"
+	}
 	c := fmt.Sprintf(`coalesce(s.v%d, '""') IS DISTINCT FROM coalesce(d.v%d, '""')`, i, i)
 	if f.NotNull {
 		c = fmt.Sprintf("(s.v%d IS NOT NULL AND %s)", i, c)
