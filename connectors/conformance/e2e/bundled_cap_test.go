@@ -256,9 +256,11 @@ defaults: bc-dataverse
 	}
 
 	// SALESPEOPLE wrote to CAP: a licensed user with no salesperson became
-	// one, coded by its initials.
-	if nd := bc.one("salespeople", "code eq 'ND'"); nd["email"] != "nancy.davolio@cronus.example.com" || nd["displayName"] != "Nancy Davolio" {
-		t.Errorf("salesperson ND in CAP: %v", nd)
+	// one, coded by its initials and the start of its id.
+	nancy := one(t, crm, "systemusers", func(r connectors.Record) bool { return r["internalemailaddress"] == "nancy.davolio@cronus.example.com" })
+	code := "ND-" + strings.ToUpper(nancy["systemuserid"].(string)[:4])
+	if nd := bc.one("salespeople", "code eq '"+code+"'"); nd["email"] != "nancy.davolio@cronus.example.com" || nd["displayName"] != "Nancy Davolio" {
+		t.Errorf("salesperson %s in CAP: %v", code, nd)
 	}
 }
 
