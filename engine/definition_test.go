@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,5 +130,39 @@ func TestCreateOnlyFieldIsNeverUpdated(t *testing.T) {
 	p := w.plan(engine.PlanOptions{})
 	if got := counts(p)[plan.Update]; got != 0 {
 		t.Errorf("%d updates after a create_only field changed; want none", got)
+	}
+}
+
+// TestFullPlanRepairsOneWayDrift: in a bidirectional mapping, a field that
+// flows one way is the source's to keep. An edit of it on the destination
+// is drift, which an incremental plan does not see (the source did not
+// change) and plan --full repairs, leaving the fields that flow both ways
+// to their own rules.
+func TestFullPlanRepairsOneWayDrift(t *testing.T) {
+	mapping := strings.Replace(bidiMapping, "%s\n", "", 1) + "  - { field: creditLimit, integration_field: creditlimit, direction: to_integration }\n"
+	w := newBidiWorldWith(t, mapping)
+	w.apply(w.plan(engine.PlanOptions{}).ID)
+	w.apply(w.plan(engine.PlanOptions{}).ID)
+	acc := w.crm.All("accounts")[0]
+	id := acc["accountid"].(string)
+	if err := w.crm.Patch("accounts", id, map[string]any{"creditlimit": 999}); err != nil {
+		t.Fatal(err)
+	}
+	p := w.plan(engine.PlanOptions{Full: true})
+	to := part(t, p, "to_integration")
+	if to.Counts[plan.Update] != 1 {
+		t.Fatalf("plan --full: %v to_integration; want the drifted creditlimit repaired", to.Counts)
+	}
+	for _, c := range to.Operations[0].Changes {
+		if c.Field != "creditlimit" {
+			t.Errorf("repair also writes %s; only the one-way field drifted", c.Field)
+		}
+	}
+	w.apply(p.ID)
+	if got, _ := w.crm.Get("accounts", id); fmt.Sprint(got["creditlimit"]) == "999" {
+		t.Errorf("creditlimit still 999 after apply")
+	}
+	if again := w.plan(engine.PlanOptions{Full: true}); again.HasChanges() {
+		t.Errorf("plan --full after the repair: %v / %v", part(t, again, "to_integration").Counts, part(t, again, "from_integration").Counts)
 	}
 }

@@ -37,6 +37,12 @@ type DiffSpec struct {
 	Match *MatchSpec
 	// MatchOnly plans coupling only: coupled records are left alone.
 	MatchOnly bool
+	// RepairOneWay, with OnlyIfChanged, still compares the fields that flow
+	// one way (not Both) of a record unchanged since its last sync: the
+	// source owns them, so a different destination value is drift, which a
+	// full plan writes back. Fields that flow both ways are left to the
+	// other pass.
+	RepairOneWay bool
 	// DeletePolicy settles a coupled record whose destination was deleted:
 	// "restore", "remove_coupling", DeletePropagated, or "" to fail it.
 	DeletePolicy string
@@ -100,13 +106,20 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 		unchangedSinceSync = "(CASE WHEN c." + srcTag + " IS NOT NULL AND s.etag IS NOT NULL THEN s.etag = c." + srcTag +
 			" ELSE c." + srcMod + " IS NOT NULL AND s.modified IS NOT NULL AND s.modified <= c." + srcMod + " END)"
 	}
-	var distinct []string
+	var distinct, oneWay []string
 	for i, f := range s.Fields {
 		distinct = append(distinct, changedSQL(i, f))
+		if !f.Both {
+			oneWay = append(oneWay, changedSQL(i, f))
+		}
 	}
 	changed := "false"
 	if len(distinct) > 0 {
 		changed = strings.Join(distinct, " OR ")
+	}
+	drifted := "false"
+	if s.OnlyIfChanged && s.RepairOneWay && len(oneWay) > 0 {
+		drifted = "(" + strings.Join(oneWay, " OR ") + ")"
 	}
 	missingOp, missing := "'fail'", sqlString(fmt.Sprintf("deletion conflict: the coupled %s record no longer exists; set conflicts.delete to restore it or to remove the coupling", s.DestEntity))
 	switch s.DeletePolicy {
@@ -140,7 +153,7 @@ FROM (
 			WHEN c.` + dst + ` IS NULL THEN 'create'
 			WHEN d.key IS NULL THEN ` + missingOp + `
 			WHEN NOT d.in_filter THEN 'skip'
-			WHEN ` + unchangedSinceSync + ` THEN 'unchanged'
+			WHEN ` + unchangedSinceSync + ` AND NOT ` + drifted + ` THEN 'unchanged'
 			WHEN ` + changed + ` THEN 'update'
 			ELSE 'unchanged'
 		END AS op,
@@ -153,7 +166,8 @@ FROM (
 			WHEN c.` + dst + ` IS NULL THEN NULL
 			WHEN d.key IS NULL THEN ` + missing + `
 			WHEN NOT d.in_filter THEN 'the coupled record is left out by the destination''s filter'
-			WHEN ` + unchangedSinceSync + ` THEN 'not changed since the last sync'
+			WHEN ` + unchangedSinceSync + ` AND NOT ` + drifted + ` THEN 'not changed since the last sync'
+			WHEN ` + unchangedSinceSync + ` THEN 'not changed since the last sync, but a field it owns differs on the destination: repaired by this full plan'
 		END AS reason,
 		CASE op WHEN 'create' THEN 1 WHEN 'restore' THEN 1 WHEN 'couple' THEN 2 WHEN 'update' THEN 3 WHEN 'uncouple' THEN 4
 			WHEN 'fail' THEN 5 WHEN 'skip' THEN 6 ELSE 7 END AS rank
@@ -191,15 +205,26 @@ FROM (
 	if len(s.Fields) > 0 {
 		var parts []string
 		args := []any{}
+		// An update of a record unchanged since its last sync repairs its
+		// one-way fields only (RepairOneWay).
+		couplingJoin, repairOnly := "", "false"
+		if drifted != "false" {
+			couplingJoin = "\n\tLEFT JOIN couplings c ON c.mapping = o.mapping AND c." + src + " = o.source_id"
+			repairOnly = unchangedSinceSync
+		}
 		for i, f := range s.Fields {
+			changedHere := changedSQL(i, f)
+			if f.Both {
+				changedHere = "(" + changedHere + " AND NOT " + repairOnly + ")"
+			}
 			parts = append(parts, fmt.Sprintf(`
 	SELECT o.plan_id, o.mapping, o.direction, o.seq, ? AS field, CASE WHEN o.op IN ('create', 'restore') THEN NULL ELSE d.v%[1]d END, s.v%[1]d
 	FROM plan_operations o
 	JOIN %[2]s s ON s.key = o.source_id
-	LEFT JOIN %[3]s d ON d.key = o.dest_id AND o.op NOT IN ('restore', 'uncouple')
+	LEFT JOIN %[3]s d ON d.key = o.dest_id AND o.op NOT IN ('restore', 'uncouple')%[6]s
 	WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ?
 		AND ((o.op IN ('create', 'restore') AND s.v%[1]d IS NOT NULL) OR (o.op IN ('update', %[5]s) AND %[4]s))`,
-				i, stagingTable(SourceRows), stagingTable(DestRows), changedSQL(i, f), syncAfter))
+				i, stagingTable(SourceRows), stagingTable(DestRows), changedHere, syncAfter, couplingJoin))
 			args = append(args, f.Name, s.PlanID, s.Mapping, s.Direction)
 		}
 		q := `INSERT INTO plan_changes (plan_id, mapping, direction, seq, field, before, after)` + strings.Join(parts, "\nUNION ALL")
