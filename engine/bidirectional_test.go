@@ -379,6 +379,17 @@ func TestDeletionConflictPolicies(t *testing.T) {
 		if w.crm.Len("accounts") != 4 {
 			t.Errorf("CRM holds %d accounts; remove_coupling must not recreate", w.crm.Len("accounts"))
 		}
+		// The customer is now uncoupled like any other: an incremental
+		// plan leaves it (it did not change), and a full plan creates it
+		// again, as the product's full synchronization does with a mapping
+		// that syncs uncoupled records (docs/sync-semantics.md).
+		if c := counts(w.plan(engine.PlanOptions{})); c[plan.Create] != 0 {
+			t.Errorf("incremental plan after remove_coupling: %v; want no create", c)
+		}
+		full := w.plan(engine.PlanOptions{Full: true})
+		if c := counts(full); c[plan.Create] != 1 || full.Mappings[0].Operations[0].SourceID != customerID {
+			t.Errorf("full plan after remove_coupling: %v; want the uncoupled customer created again", c)
+		}
 	})
 }
 

@@ -301,7 +301,7 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 		Part:          state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)},
 		SourceIsTable: m.SourceIsTable, Fields: m.destFields(), SyncOnlyCoupled: m.Def.SyncOnlyCoupled,
 		DestEntity: m.Dest.Entity.Name, OnlyIfChanged: m.Def.Direction == mappings.Bidirectional && !mp.DefinitionChanged,
-		RepairOneWay: fullRead && !opts.MatchOnly,
+		RepairOneWay: fullRead && !opts.MatchOnly, Full: fullRead,
 		Match: m.matchSpec(), DeletePolicy: m.deletePolicy(), MatchOnly: opts.MatchOnly,
 	})
 	if err != nil {

@@ -37,6 +37,11 @@ type DiffSpec struct {
 	Match *MatchSpec
 	// MatchOnly plans coupling only: coupled records are left alone.
 	MatchOnly bool
+	// Full is true for a full read: records uncoupled by conflicts.delete:
+	// remove_coupling are then synced again like any uncoupled record, as
+	// the product's full synchronization does; an incremental plan leaves
+	// them while they have not changed since.
+	Full bool
 	// RepairOneWay, with OnlyIfChanged, still compares the fields that flow
 	// one way (not Both) of a record unchanged since its last sync: the
 	// source owns them, so a different destination value is drift, which a
@@ -131,6 +136,12 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 		missingOp, missing = "'skip'", sqlString(fmt.Sprintf("the coupled %s record was deleted; a full plan deletes this one too (propagate_deletes)", s.DestEntity))
 	}
 	matchCTE, matchJoin, matchCases, matchReasons, destKey := matchSQL(s, src, dst)
+	// A source record uncoupled by remove_coupling and unchanged since.
+	leftUncoupled := "false"
+	if !s.Full {
+		leftUncoupled = "(u.source_id IS NOT NULL AND CASE WHEN u.source_etag IS NOT NULL AND s.etag IS NOT NULL THEN s.etag = u.source_etag" +
+			" ELSE u.source_modified IS NOT NULL AND s.modified IS NOT NULL AND s.modified <= u.source_modified END)"
+	}
 	matchOnly := "false"
 	if s.MatchOnly {
 		matchOnly = "true"
@@ -150,6 +161,7 @@ FROM (
 			WHEN s.err IS NOT NULL THEN 'fail'
 			WHEN ` + matchOnly + ` AND c.` + dst + ` IS NOT NULL THEN 'skip'` + matchCases + `
 			WHEN c.` + dst + ` IS NULL AND ? THEN 'skip'
+			WHEN c.` + dst + ` IS NULL AND ` + leftUncoupled + ` THEN 'skip'
 			WHEN c.` + dst + ` IS NULL THEN 'create'
 			WHEN d.key IS NULL THEN ` + missingOp + `
 			WHEN NOT d.in_filter THEN 'skip'
@@ -163,6 +175,7 @@ FROM (
 			WHEN s.err IS NOT NULL THEN s.err
 			WHEN ` + matchOnly + ` AND c.` + dst + ` IS NOT NULL THEN 'already coupled'` + matchReasons + `
 			WHEN c.` + dst + ` IS NULL AND ? THEN 'not coupled (sync_only_coupled)'
+			WHEN c.` + dst + ` IS NULL AND ` + leftUncoupled + ` THEN 'not coupled since its counterpart was deleted (conflicts.delete: remove_coupling) and not changed since; a change to it or plan --full creates the counterpart again'
 			WHEN c.` + dst + ` IS NULL THEN NULL
 			WHEN d.key IS NULL THEN ` + missing + `
 			WHEN NOT d.in_filter THEN 'the coupled record is left out by the destination''s filter'
@@ -173,7 +186,8 @@ FROM (
 			WHEN 'fail' THEN 5 WHEN 'skip' THEN 6 ELSE 7 END AS rank
 	FROM ` + stagingTable(SourceRows) + ` s
 	LEFT JOIN couplings c ON c.mapping = ? AND c.` + src + ` = s.key
-	LEFT JOIN record_failures sk ON sk.mapping = ` + sqlString(s.Mapping) + ` AND sk.direction = ? AND sk.source_id = s.key AND sk.skipped` + matchJoin + `
+	LEFT JOIN record_failures sk ON sk.mapping = ` + sqlString(s.Mapping) + ` AND sk.direction = ? AND sk.source_id = s.key AND sk.skipped
+	LEFT JOIN uncoupled u ON u.mapping = ` + sqlString(s.Mapping) + ` AND u.source_side = ` + sqlString(sourceSide(s.SourceIsTable)) + ` AND u.source_id = s.key` + matchJoin + `
 	LEFT JOIN ` + stagingTable(DestRows) + ` d ON d.key = ` + destKey + `
 )`
 	tx, err := d.db.BeginTx(ctx, nil)

@@ -127,6 +127,16 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 		if _, err := tx.ExecContext(ctx, `DELETE FROM couplings WHERE mapping = ? AND `+src+` IN (`+placeholders(len(uncouple))+`)`, args...); err != nil {
 			return fmt.Errorf("uncouple records of mapping %s: %w", side.Mapping, err)
 		}
+		for _, r := range uncouple {
+			if r.Op != "uncouple" {
+				continue // a delete or a restore, not conflicts.delete: remove_coupling
+			}
+			_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO uncoupled VALUES (?, ?, ?, ?, ?, ?)`,
+				side.Mapping, sourceSide(side.SourceIsTable), r.SourceID, nullTime(r.SourceModified), nullString(r.SourceETag), r.At.UTC())
+			if err != nil {
+				return fmt.Errorf("remember the uncoupled record %s of mapping %s: %w", r.SourceID, side.Mapping, err)
+			}
+		}
 	}
 	if len(couple) > 0 {
 		var rows []string

@@ -82,6 +82,22 @@ CREATE TABLE IF NOT EXISTS mapping_definitions (
 	PRIMARY KEY (mapping, direction)
 );
 
+-- uncoupled: the source records whose coupling conflicts.delete:
+-- remove_coupling removed (their counterpart was deleted), with the source's
+-- version then. An incremental plan leaves such a record alone while its
+-- version is the same, rather than create the deleted counterpart again
+-- only because the record was read once more; a change to it, or a full
+-- plan, syncs it again like any uncoupled record, as the product does.
+CREATE TABLE IF NOT EXISTS uncoupled (
+	mapping         VARCHAR NOT NULL,
+	source_side     VARCHAR NOT NULL,
+	source_id       VARCHAR NOT NULL,
+	source_modified TIMESTAMP,
+	source_etag     VARCHAR,
+	uncoupled_at    TIMESTAMP NOT NULL,
+	PRIMARY KEY (mapping, source_side, source_id)
+);
+
 -- plan_definitions: per part of a plan, the fingerprint of the pass it was
 -- made with, which apply keeps, and whether it differed from the kept one.
 CREATE TABLE IF NOT EXISTS plan_definitions (

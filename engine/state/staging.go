@@ -217,3 +217,11 @@ func (d *DB) UncoupledMatchValues(ctx context.Context, mapping string, sourceIsT
 	}
 	return out, rows.Err()
 }
+
+// sourceSide names the side a pass reads: "table" or "integration".
+func sourceSide(sourceIsTable bool) string {
+	if sourceIsTable {
+		return "table"
+	}
+	return "integration"
+}
