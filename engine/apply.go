@@ -95,6 +95,9 @@ func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error)
 		if err := e.checkFresh(ctx, p); err != nil {
 			return nil, err
 		}
+		if err := e.checkReviewed(ctx, p); err != nil {
+			return nil, err
+		}
 		if err := e.state.SetPlanStatus(ctx, p.ID, plan.Applying, plan.Planned); err != nil {
 			return nil, err
 		}

@@ -130,6 +130,7 @@ func (w *crashWorld) open(t *testing.T) {
 	if err != nil {
 		t.Fatalf("open project: %v\n%v", err, diags)
 	}
+	acknowledgeFirstSync(t, e)
 	w.e = e
 }
 

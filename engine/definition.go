@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -69,5 +70,72 @@ func (e *Engine) markDefinition(ctx context.Context, m *Mapping, mp *plan.Mappin
 		return fmt.Errorf("definition: %w", err)
 	}
 	mp.DefinitionChanged = ok && kept != mp.Definition
+	return nil
+}
+
+// ErrNeedsReview is returned (wrapped) by Apply for a plan with a first
+// sync that would create records in a destination already holding records
+// (plan.MappingPlan.CreatesIntoExisting), before anything is written.
+var ErrNeedsReview = errors.New("waiting for review")
+
+// markCreatesIntoExisting flags the first sync of m, nothing coupled yet
+// and no match fields to pair records, that would create records in a
+// destination whose filter already holds records: they may be the same
+// records, and creating them makes duplicates. Unless the mapping's first
+// sync was acknowledged, apply refuses the plan (checkReviewed).
+func (e *Engine) markCreatesIntoExisting(ctx context.Context, m *Mapping, mp *plan.MappingPlan) error {
+	if mp.Coupled > 0 || len(m.MatchGroups) > 0 || mp.Counts[plan.Create] == 0 {
+		return nil
+	}
+	existing, err := e.state.StagedDestInFilter(ctx)
+	if err != nil || existing == 0 {
+		return err
+	}
+	acked, err := e.state.Acknowledged(ctx, m.Name)
+	if err != nil || acked {
+		return err
+	}
+	mp.CreatesIntoExisting = true
+	mp.Warnings = append(mp.Warnings, fmt.Sprintf("first sync into a destination that holds records: %d %s would be created while %s holds %d records in the mapping's filter and none is coupled; they may be the same records. apply refuses this until you declare match fields (then coupler couple --match), or accept the creates with coupler acknowledge %s",
+		mp.Counts[plan.Create], m.Dest.Entity.Name, m.Dest.Entity.Name, existing, m.Name))
+	return nil
+}
+
+// checkReviewed refuses a plan with a first sync into a destination that
+// holds records, unless its mapping was acknowledged since the plan.
+func (e *Engine) checkReviewed(ctx context.Context, p *plan.Plan) error {
+	var waiting []string
+	for _, m := range p.Mappings {
+		if !m.CreatesIntoExisting || slices.Contains(waiting, m.Name) {
+			continue
+		}
+		acked, err := e.state.Acknowledged(ctx, m.Name)
+		if err != nil {
+			return err
+		}
+		if !acked {
+			waiting = append(waiting, m.Name)
+		}
+	}
+	if len(waiting) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: plan %s would create records in a destination that already holds records, none coupled, for mapping %s; nothing was written. Declare match fields and run coupler couple --match, then plan again; or accept the creates with coupler acknowledge %s and apply this plan again",
+		ErrNeedsReview, p.ID, strings.Join(waiting, ", "), strings.Join(waiting, " "))
+}
+
+// Acknowledge records that the first sync of each named mapping may create
+// records in a destination that already holds records.
+func (e *Engine) Acknowledge(ctx context.Context, names []string) error {
+	for _, name := range names {
+		if e.prog.Project.Mapping(name) == nil {
+			return fmt.Errorf("no mapping named %q in the project", name)
+		}
+	}
+	for _, name := range names {
+		if err := e.state.Acknowledge(ctx, name); err != nil {
+			return err
+		}
+	}
 	return nil
 }

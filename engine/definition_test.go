@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -164,5 +165,39 @@ func TestFullPlanRepairsOneWayDrift(t *testing.T) {
 	}
 	if again := w.plan(engine.PlanOptions{Full: true}); again.HasChanges() {
 		t.Errorf("plan --full after the repair: %v / %v", part(t, again, "to_integration").Counts, part(t, again, "from_integration").Counts)
+	}
+}
+
+// TestFirstSyncIntoExistingRecordsWaitsForReview: the first sync of a
+// mapping without match fields into a destination that already holds
+// records says so in the plan, and apply writes nothing until the user has
+// acknowledged the creates; a mapping with match fields pairs them instead.
+func TestFirstSyncIntoExistingRecordsWaitsForReview(t *testing.T) {
+	w := newWorld(t, 4)
+	for _, n := range []string{"Existing One", "Existing Two"} {
+		if _, err := w.crm.Put("accounts", map[string]any{"name": n, "statecode": 0, "customertypecode": 3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := w.plan(engine.PlanOptions{})
+	m := p.Mappings[0]
+	if !m.CreatesIntoExisting || !slicesContain(m.Warnings, "coupler acknowledge CUSTOMER") {
+		t.Fatalf("first plan: CreatesIntoExisting %v, warnings %q", m.CreatesIntoExisting, m.Warnings)
+	}
+	if _, err := w.e.Apply(t.Context(), p.ID); !errors.Is(err, engine.ErrNeedsReview) {
+		t.Fatalf("apply: %v; want it refused, waiting for review", err)
+	}
+	if got := w.crm.Len("accounts"); got != 2 {
+		t.Fatalf("the refused apply wrote: %d accounts", got)
+	}
+	if err := w.e.Acknowledge(t.Context(), []string{"CUSTOMER"}); err != nil {
+		t.Fatal(err)
+	}
+	w.apply(p.ID)
+	if got := w.crm.Len("accounts"); got != 6 {
+		t.Errorf("after acknowledging: %d accounts, want 2 + 4 created", got)
+	}
+	if next := w.plan(engine.PlanOptions{Full: true}); next.Mappings[0].CreatesIntoExisting || next.HasChanges() {
+		t.Errorf("the plan after the first sync: flagged %v, changes %v", next.Mappings[0].CreatesIntoExisting, next.Mappings[0].Counts)
 	}
 }

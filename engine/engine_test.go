@@ -473,3 +473,18 @@ fields:
 		t.Errorf("contact = %v; want parentcustomerid %s", got, pairs[c["id"].(string)])
 	}
 }
+
+// acknowledgeFirstSync accepts, for every mapping of e, a first sync that
+// creates records in a destination already holding records (coupler
+// acknowledge): the worlds of these tests start with unrelated records on
+// both sides on purpose.
+func acknowledgeFirstSync(t testing.TB, e *engine.Engine) {
+	t.Helper()
+	var names []string
+	for _, m := range e.Program().Project.Mappings {
+		names = append(names, m.Name)
+	}
+	if err := e.Acknowledge(context.Background(), names); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -55,6 +55,7 @@ fields:
 		t.Fatalf("open project: %v\n%v", err, diags)
 	}
 	t.Cleanup(func() { e.Close() })
+	acknowledgeFirstSync(t, e)
 	w.e = e
 	return w
 }

@@ -301,7 +301,7 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 		Part:          state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)},
 		SourceIsTable: m.SourceIsTable, Fields: m.destFields(), SyncOnlyCoupled: m.Def.SyncOnlyCoupled,
 		DestEntity: m.Dest.Entity.Name, OnlyIfChanged: m.Def.Direction == mappings.Bidirectional && !mp.DefinitionChanged,
-		RepairOneWay: fullRead && !opts.MatchOnly, Full: fullRead,
+		RepairOneWay: !opts.MatchOnly, Full: fullRead,
 		Match: m.matchSpec(), DeletePolicy: m.deletePolicy(), MatchOnly: opts.MatchOnly,
 	})
 	if err != nil {
@@ -333,6 +333,11 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 	mp.NewWatermark = nextWatermark(wm, latest, mp.ReadStarted)
 	_, local := e.pushDown(m.Source)
 	mp.ComputeWarnings(opts.Full, local)
+	if fullRead && !opts.MatchOnly {
+		if err := e.markCreatesIntoExisting(ctx, m, mp); err != nil {
+			return nil, err
+		}
+	}
 	sc.finish(mp, m.Def.PropagateDeletes)
 	if opts.MatchOnly {
 		// Changes of coupled records were left alone: the next plan must

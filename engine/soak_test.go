@@ -91,6 +91,7 @@ mappings: ["mappings/*.yaml"]
 		t.Fatalf("open project: %v\n%v", err, diags)
 	}
 	t.Cleanup(func() { e.Close() })
+	acknowledgeFirstSync(t, e)
 	w.e = e
 	return w
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -180,4 +181,35 @@ that the next plan reads them again. Fix the cause first: see coupler errors.`,
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "retry every failed record of the mapping")
 	return cmd
+}
+
+func newAcknowledge(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "acknowledge MAPPING...",
+		Short: "Accept that a mapping's first sync creates records where records exist",
+		Long: `The first sync of a mapping without match fields, into a destination that
+already holds records in the mapping's filter, may create records that exist
+there already: a plan says so in a warning, and apply refuses it. Choose one:
+
+  - declare match fields in the mapping and run coupler couple --match, so
+    that records both sides hold are coupled, not created twice; or
+  - accept the creates: coupler acknowledge MAPPING, recorded in the state,
+    after which the same plan applies and later plans are not held back.`,
+		Example: `  coupler plan            # warning: first sync into a destination that holds records
+  coupler acknowledge CUSTOMER
+  coupler apply`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if err := e.Acknowledge(cmd.Context(), args); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "acknowledged: the first sync of %s may create records in a destination that holds records\n", strings.Join(args, ", "))
+			return nil
+		},
+	}
 }

@@ -174,6 +174,24 @@ type MappingPlan struct {
 	// every coupled record compared in full, not only those modified since
 	// the last sync.
 	DefinitionChanged bool `json:"definition_changed,omitempty"`
+	// CreatesIntoExisting marks the first sync of a mapping (nothing
+	// coupled yet, no match fields) that would create records in a
+	// destination already holding records in the mapping's filter: the
+	// creates may duplicate them. Apply refuses the plan until match
+	// fields, coupler couple --match or coupler acknowledge settle it.
+	CreatesIntoExisting bool `json:"creates_into_existing,omitempty"`
+}
+
+// FirstSync reports whether some part of p reads a mapping for the first
+// time (nothing coupled, no watermark): the product's review is shown then,
+// as with a full plan.
+func (p *Plan) FirstSync() bool {
+	for _, m := range p.Mappings {
+		if m.Coupled == 0 && m.Since.IsZero() && m.Record == "" && (m.Read > 0 || m.DestRead > 0) {
+			return true
+		}
+	}
+	return false
 }
 
 // Writes counts the operations that write to the destination system.

@@ -142,7 +142,7 @@ func newHTMLPage(p *plan.Plan) *htmlPage {
 		}
 		pg.Listed += len(m.Operations)
 		pg.Omitted += m.Omitted
-		if p.Full {
+		if p.Full || p.FirstSync() {
 			pg.Review = append(pg.Review, m.Name+" ("+m.Direction+"): "+itoa64(m.Read)+" "+m.Source.Entity+" records, "+
 				itoa64(m.DestRead)+" "+m.Dest.Entity+" records, "+itoa64(m.Coupled)+" coupled: "+m.Recommendation())
 		}

@@ -88,7 +88,7 @@ func PlanMarkdown(w io.Writer, p *plan.Plan) error {
 	} else {
 		ew.printf("### %s: no changes\n\n", title)
 	}
-	if p.Full {
+	if p.Full || p.FirstSync() {
 		// The product's review before a full synchronization.
 		ew.printf("Planned with `--full`: every record read. Review:\n\n")
 		for _, m := range p.Mappings {

@@ -41,8 +41,9 @@ func PlanText(w io.Writer, p *plan.Plan) error {
 		ew.printf(" (--full: every record read)")
 	}
 	ew.printf("\n")
-	if p.Full {
-		// The product's review before a full synchronization.
+	if p.Full || p.FirstSync() {
+		// The product's review before a full synchronization, and before
+		// the first sync of a mapping.
 		ew.printf("\nReview:\n")
 		for _, m := range p.Mappings {
 			ew.printf("  %s (%s): %d %s records, %d %s records, %d coupled: %s\n", m.Name, m.Direction,

@@ -343,8 +343,11 @@ func (r *Runner) Run(ctx context.Context, drain <-chan struct{}, mapping string)
 			res.Watermarks[side] = wm
 		}
 	}
-	if errors.Is(err, engine.ErrDrained) {
+	switch {
+	case errors.Is(err, engine.ErrDrained):
 		err = fmt.Errorf("%w: %w", serve.ErrDrained, err)
+	case errors.Is(err, engine.ErrNeedsReview):
+		err = reviewError{err}
 	}
 	return res, err
 }
@@ -364,3 +367,11 @@ func (r *Runner) Close() error {
 	r.e = nil
 	return err
 }
+
+// reviewError is an apply refused until a person chooses
+// (engine.ErrNeedsReview), as serve knows it (serve.ErrNeedsReview), with
+// the engine's message.
+type reviewError struct{ error }
+
+func (e reviewError) Is(target error) bool { return target == serve.ErrNeedsReview }
+func (e reviewError) Unwrap() error        { return e.error }

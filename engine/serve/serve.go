@@ -131,6 +131,8 @@ type lastRun struct {
 	Start, End time.Time
 	Result     Result
 	Err        string
+	// Waiting is true when the run's plan waits for a person (ErrNeedsReview).
+	Waiting bool
 }
 
 // Server runs a project's mappings on their schedules.
@@ -245,6 +247,12 @@ var errShuttingDown = errors.New("shutting down: no new runs")
 // shutdown began: what was written is recorded, and the next run picks up
 // the rest.
 var ErrDrained = errors.New("stopped by shutdown")
+
+// ErrNeedsReview is what a Runner's error wraps when the run's plan was
+// made but not applied because a person must choose first (a first sync
+// into a destination that holds records): the page says "waiting for
+// review", never ok, and the next run plans again.
+var ErrNeedsReview = errors.New("waiting for review")
 
 // Run serves until ctx is cancelled, then shuts down gracefully: the run
 // under way finishes its batch of writes and records it, no new write
@@ -382,7 +390,7 @@ func (s *Server) runOne(ctx context.Context, name string) {
 	s.log.Info("run", "mapping", name)
 	res, err := s.cfg.Runner.Run(ctx, s.drain, name)
 	end := s.now()
-	lr := &lastRun{Start: start, End: end, Result: res}
+	lr := &lastRun{Start: start, End: end, Result: res, Waiting: errors.Is(err, ErrNeedsReview)}
 	if err != nil {
 		lr.Err = err.Error()
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -478,5 +479,27 @@ func TestRestartRunsInterruptedAtOnce(t *testing.T) {
 	settle(t, s)
 	if !strings.Contains(page, "interrupted") && !strings.Contains(page, "running") {
 		t.Errorf("status page before the run shows neither the interruption nor the run:\n%s", page)
+	}
+}
+
+// TestStatusPageSaysWaitingForReview: a run whose plan waits for a person
+// (a first sync into a destination that holds records) is shown as
+// waiting for review with the reason, never ok.
+func TestStatusPageSaysWaitingForReview(t *testing.T) {
+	waiting := fmt.Errorf("%w: plan p1 would create records in a destination that already holds records", ErrNeedsReview)
+	r := &fakeRunner{runs: make(chan string, 10), errFor: map[string]error{"CUSTOMER": waiting}}
+	_, base := startServer(t, Config{Load: func() (*Project, error) { return testProject("CUSTOMER"), nil }, Runner: r})
+	next(t, r.runs)
+	// A second run starts once the first has been recorded: runs go one
+	// at a time.
+	resp, err := http.PostForm(base+"/runs?mapping=CUSTOMER", url.Values{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	next(t, r.runs)
+	_, page := get(t, base+"/")
+	if !strings.Contains(page, `result">waiting for review`) || !strings.Contains(page, "already holds records") {
+		t.Errorf("status page does not say the run waits for review:\n%s", page)
 	}
 }

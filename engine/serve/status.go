@@ -125,6 +125,9 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 			}
 			if lr.Err != "" {
 				row.LastResult, row.ResultClass = "failed", "failed"
+				if lr.Waiting {
+					row.LastResult = "waiting for review"
+				}
 				row.Errors = append(row.Errors, lr.Err)
 			}
 			row.Errors = append(row.Errors, lr.Result.Failures...)

@@ -44,9 +44,10 @@ type DiffSpec struct {
 	Full bool
 	// RepairOneWay, with OnlyIfChanged, still compares the fields that flow
 	// one way (not Both) of a record unchanged since its last sync: the
-	// source owns them, so a different destination value is drift, which a
-	// full plan writes back. Fields that flow both ways are left to the
-	// other pass.
+	// source owns them, so a different destination value is drift (or a
+	// value the source's service assigned when coupler created the record
+	// there), which the plan writes back. Fields that flow both ways are
+	// left to the other pass.
 	RepairOneWay bool
 	// DeletePolicy settles a coupled record whose destination was deleted:
 	// "restore", "remove_coupling", DeletePropagated, or "" to fail it.
@@ -180,7 +181,7 @@ FROM (
 			WHEN d.key IS NULL THEN ` + missing + `
 			WHEN NOT d.in_filter THEN 'the coupled record is left out by the destination''s filter'
 			WHEN ` + unchangedSinceSync + ` AND NOT ` + drifted + ` THEN 'not changed since the last sync'
-			WHEN ` + unchangedSinceSync + ` THEN 'not changed since the last sync, but a field it owns differs on the destination: repaired by this full plan'
+			WHEN ` + unchangedSinceSync + ` THEN 'not changed since the last sync, but a field it owns differs on the destination: written again'
 		END AS reason,
 		CASE op WHEN 'create' THEN 1 WHEN 'restore' THEN 1 WHEN 'couple' THEN 2 WHEN 'update' THEN 3 WHEN 'uncouple' THEN 4
 			WHEN 'fail' THEN 5 WHEN 'skip' THEN 6 ELSE 7 END AS rank

@@ -77,7 +77,7 @@ func (d *DB) SavePlan(ctx context.Context, p *plan.Plan, baseWatermarks map[stri
 	if err := saveChangeReads(ctx, tx, p); err != nil {
 		return err
 	}
-	if err := savePlanDefinitions(ctx, tx, p); err != nil {
+	if err := savePlanParts(ctx, tx, p); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -94,7 +94,7 @@ func (d *DB) DiscardPlan(ctx context.Context, id string) error {
 		return err
 	}
 	defer tx.Rollback()
-	for _, t := range []string{"plan_changes", "plan_operations", "plan_fields", "plan_change_tokens", "plan_definitions", "plan_mappings"} {
+	for _, t := range []string{"plan_changes", "plan_operations", "plan_fields", "plan_change_tokens", "plan_parts", "plan_mappings"} {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE plan_id = ?`, id); err != nil {
 			return fmt.Errorf("discard plan %s: %w", id, err)
 		}
@@ -220,7 +220,7 @@ func (d *DB) LoadPlan(ctx context.Context, id string, limit int, kinds ...plan.K
 	if err := loadChangeReads(ctx, d.db, p); err != nil {
 		return nil, err
 	}
-	if err := loadPlanDefinitions(ctx, d.db, p); err != nil {
+	if err := loadPlanParts(ctx, d.db, p); err != nil {
 		return nil, err
 	}
 	if len(kinds) == 0 {
@@ -492,7 +492,7 @@ func (d *DB) PrunePlans(ctx context.Context, olderThan time.Time, keep int) (Pru
 		(SELECT count(*) FROM plan_operations WHERE plan_id NOT IN (SELECT id FROM plans))`).Scan(&res.Plans, &res.Orphans); err != nil {
 		return res, fmt.Errorf("prune plans: %w", err)
 	}
-	for _, t := range []string{"plan_changes", "plan_operations", "plan_fields", "plan_change_tokens", "plan_definitions", "plan_mappings"} {
+	for _, t := range []string{"plan_changes", "plan_operations", "plan_fields", "plan_change_tokens", "plan_parts", "plan_mappings"} {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE plan_id IN (SELECT id FROM prune_victims) OR plan_id NOT IN (SELECT id FROM plans)`); err != nil {
 			return res, fmt.Errorf("prune plans: %s: %w", t, err)
 		}

@@ -98,15 +98,26 @@ CREATE TABLE IF NOT EXISTS uncoupled (
 	PRIMARY KEY (mapping, source_side, source_id)
 );
 
--- plan_definitions: per part of a plan, the fingerprint of the pass it was
--- made with, which apply keeps, and whether it differed from the kept one.
-CREATE TABLE IF NOT EXISTS plan_definitions (
-	plan_id     VARCHAR NOT NULL,
-	mapping     VARCHAR NOT NULL,
-	direction   VARCHAR NOT NULL,
-	fingerprint VARCHAR NOT NULL,
-	changed     BOOLEAN NOT NULL,
+-- plan_parts: per part of a plan, the fingerprint of the pass it was made
+-- with, which apply keeps, whether it differed from the kept one, and
+-- whether the part is a first sync that would create records in a
+-- destination already holding records, which apply refuses unacknowledged.
+CREATE TABLE IF NOT EXISTS plan_parts (
+	plan_id               VARCHAR NOT NULL,
+	mapping               VARCHAR NOT NULL,
+	direction             VARCHAR NOT NULL,
+	fingerprint           VARCHAR NOT NULL,
+	changed               BOOLEAN NOT NULL,
+	creates_into_existing BOOLEAN NOT NULL,
 	PRIMARY KEY (plan_id, mapping, direction)
+);
+
+-- first_sync_acks: mappings whose first sync may create records in a
+-- destination that already holds records (coupler acknowledge): the user
+-- chose to create them rather than declare match fields or couple.
+CREATE TABLE IF NOT EXISTS first_sync_acks (
+	mapping         VARCHAR PRIMARY KEY,
+	acknowledged_at TIMESTAMP NOT NULL
 );
 `},
 }

@@ -175,6 +175,26 @@ defaults: bc-dataverse
 		t.Fatalf("apply created nothing: %+v", res.Runs)
 	}
 
+	// What Business Central assigned when coupler created a customer there
+	// (its creditLimit of 0, a field that flows to the CRM only) is the one
+	// thing the next plan writes: the CRM's account has no value yet.
+	assigned := planAll(t, e, false)
+	for _, mp := range assigned.Mappings {
+		for _, k := range plan.Writes {
+			if n := mp.Counts[k]; n > 0 && !(mp.Name == "CUSTOMER" && mp.Direction == "to_integration" && k == plan.Update && n == 1) {
+				t.Errorf("plan after apply: %s %s would %s %d records, e.g. %+v", mp.Name, mp.Direction, k, n, firstOp(mp, k))
+			}
+		}
+	}
+	if to := assigned.Mappings[partIndex(t, assigned, "CUSTOMER", "to_integration")]; to.Counts[plan.Update] == 1 {
+		if ch := to.Operations[0].Changes; len(ch) != 1 || ch[0].Field != "creditlimit" || string(ch[0].After) != "0" {
+			t.Errorf("CUSTOMER to_integration after apply writes %+v; want only the creditlimit BC assigned", ch)
+		}
+	}
+	if _, err := e.Apply(ctx, assigned.ID); err != nil {
+		t.Fatal(err)
+	}
+
 	for _, full := range []bool{false, true} {
 		next := planAll(t, e, full)
 		for _, mp := range next.Mappings {
@@ -403,4 +423,16 @@ func (c *capClient) one(set, filter string) connectors.Record {
 		c.t.Fatalf("GET %s: no record", u)
 	}
 	return body.Value[0]
+}
+
+// partIndex returns the index of the part of p for mapping and direction.
+func partIndex(t *testing.T, p *plan.Plan, mapping, direction string) int {
+	t.Helper()
+	for i, mp := range p.Mappings {
+		if mp.Name == mapping && mp.Direction == direction {
+			return i
+		}
+	}
+	t.Fatalf("plan %s has no %s %s part", p.ID, mapping, direction)
+	return -1
 }
