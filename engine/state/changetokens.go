@@ -3,7 +3,6 @@ package state
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -13,15 +12,11 @@ import (
 // ChangeToken returns the token a mapping's next change-tracking read of
 // one side starts from, and whether it has one.
 func (d *DB) ChangeToken(ctx context.Context, mapping, side string) (string, bool, error) {
-	var tok string
-	err := d.db.QueryRowContext(ctx, `SELECT token FROM change_tokens WHERE mapping = ? AND side = ?`, mapping, side).Scan(&tok)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, nil
-	}
+	tok, ok, err := d.optionalString(ctx, `SELECT token FROM change_tokens WHERE mapping = ? AND side = ?`, mapping, side)
 	if err != nil {
 		return "", false, fmt.Errorf("change token of mapping %s, %s side: %w", mapping, side, err)
 	}
-	return tok, true, nil
+	return tok, ok, nil
 }
 
 // ClearChangeTokens forgets the change tracking tokens of the given

@@ -14,15 +14,21 @@ import (
 // last run that applied it without a failed record kept it, and whether
 // one was kept.
 func (d *DB) Definition(ctx context.Context, mapping, direction string) (string, bool, error) {
-	var fp string
-	err := d.db.QueryRowContext(ctx, `SELECT fingerprint FROM mapping_definitions WHERE mapping = ? AND direction = ?`, mapping, direction).Scan(&fp)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, nil
-	}
+	fp, ok, err := d.optionalString(ctx, `SELECT fingerprint FROM mapping_definitions WHERE mapping = ? AND direction = ?`, mapping, direction)
 	if err != nil {
 		return "", false, fmt.Errorf("definition of mapping %s, %s: %w", mapping, direction, err)
 	}
-	return fp, true, nil
+	return fp, ok, nil
+}
+
+// optionalString runs a query of one string; ok is false when it finds no
+// row.
+func (d *DB) optionalString(ctx context.Context, query string, args ...any) (s string, ok bool, err error) {
+	err = d.db.QueryRowContext(ctx, query, args...).Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return s, err == nil, err
 }
 
 // setDefinition keeps a pass's definition, in the transaction that ends
