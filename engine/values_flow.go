@@ -37,9 +37,12 @@ func (f *FieldFlow) Value(rec connectors.Record, lookups Lookups) (any, error) {
 			return nil, err
 		}
 	}
+	// Business Central leaves a code blank rather than null: blank is a
+	// value an option map may translate ("" or default), and otherwise no
+	// value at all.
+	blank := false
 	if s, ok := v.(string); ok && s == "" && (f.Options != nil || f.Lookup != nil) {
-		// Business Central leaves a code blank rather than null.
-		v = nil
+		blank = true
 	}
 	if f.Options != nil && v != nil {
 		key, err := optionKey(v)
@@ -52,9 +55,13 @@ func (f *FieldFlow) Value(rec connectors.Record, lookups Lookups) (any, error) {
 			v = out
 		case f.HasDefault:
 			v = f.Default
+		case blank:
+			v = nil
 		default:
 			return nil, fmt.Errorf("no option for value %s and no default", describe(v))
 		}
+	} else if blank {
+		v = nil
 	}
 	if f.Lookup != nil && v != nil {
 		id, err := optionKey(v)
