@@ -64,6 +64,12 @@ const (
 	Planned  Status = "planned"
 	Applying Status = "applying"
 	Applied  Status = "applied"
+	// Interrupted is a plan whose apply stopped before it finished (killed,
+	// shut down, cut off from a system): the restart path (the next plan or
+	// apply) found it so once it had settled the writes left in flight.
+	// Applying it again resumes it, until a later plan is applied over its
+	// mappings.
+	Interrupted Status = "interrupted"
 )
 
 // Plan is the result of planning one or more mappings.
