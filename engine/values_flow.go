@@ -132,29 +132,17 @@ type couplingLookups struct {
 	pending map[string]map[string]bool
 }
 
-// afterApplyPrefix starts a lookup value that is known only after apply:
-// the prefix, the lookup mapping, t or f for the direction, and the id.
-const afterApplyPrefix = "\x00known after apply\x00"
-
+// afterApply is the placeholder of a lookup known only after apply.
 func afterApply(mapping string, fromTable bool, id string) string {
-	dir := "f"
-	if fromTable {
-		dir = "t"
-	}
-	return afterApplyPrefix + mapping + "\x00" + dir + "\x00" + id
+	return plan.KnownAfterApply{Mapping: mapping, Side: sideOf(fromTable), ID: id}.Placeholder()
 }
 
-// parseAfterApply splits a placeholder made by afterApply.
-func parseAfterApply(s string) (mapping string, fromTable bool, id string, ok bool) {
-	rest, ok := strings.CutPrefix(s, afterApplyPrefix)
-	if !ok {
-		return "", false, "", false
+// sideOf names the side a lookup's source id is on.
+func sideOf(fromTable bool) string {
+	if fromTable {
+		return plan.SideTable
 	}
-	parts := strings.SplitN(rest, "\x00", 3)
-	if len(parts) != 3 {
-		return "", false, "", false
-	}
-	return parts[0], parts[1] == "t", parts[2], true
+	return plan.SideIntegration
 }
 
 func lookupKey(mapping string, fromTable bool) string {
@@ -216,10 +204,11 @@ func (e *Engine) resolveAfterApply(ctx context.Context, ops []plan.Operation, ca
 			if !ok {
 				continue
 			}
-			mapping, fromTable, id, ok := parseAfterApply(s)
+			ka, ok := plan.ParseKnownAfterApply(s)
 			if !ok {
 				continue
 			}
+			mapping, fromTable, id := ka.Mapping, ka.Side == plan.SideTable, ka.ID
 			k := lookupKey(mapping, fromTable)
 			if cache[k] == nil {
 				m, err := e.state.CouplingMap(ctx, mapping, fromTable)
