@@ -324,8 +324,8 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 // empty) and moves the mapping's watermarks back to the earliest of them, so
 // that the next plan reads them again. It returns how many it released.
 func (e *Engine) Retry(ctx context.Context, mapping string, ids []string) (int64, error) {
-	if e.prog.Project.Mapping(mapping) == nil {
-		return 0, fmt.Errorf("no mapping named %q in the project", mapping)
+	if err := e.CheckMapping(mapping); err != nil {
+		return 0, err
 	}
 	for i, id := range ids {
 		ids[i] = normalizeID(id)
