@@ -73,6 +73,11 @@ func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error)
 		return nil, err
 	}
 	resume := p.Status == plan.Applying || p.Status == plan.Interrupted
+	if resume || p.Status == plan.Planned {
+		if err := e.checkInputs(p); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case resume:
 		// The plan was checked fresh when its apply began; since then only

@@ -80,7 +80,10 @@ type Plan struct {
 	CreatedAt time.Time `json:"created_at"`
 	// Full is true when every record was read, ignoring watermarks.
 	Full bool `json:"full"`
-	// Fingerprint identifies the project files the plan was computed from.
+	// Fingerprint identifies what the plan was computed from: its
+	// mappings' definitions and the settings of the connectors they use
+	// that shape operations. Apply refuses the plan when the project's
+	// differ.
 	Fingerprint string         `json:"fingerprint"`
 	Status      Status         `json:"status"`
 	Mappings    []*MappingPlan `json:"mappings"`
