@@ -63,7 +63,7 @@ func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error)
 		if err != nil {
 			return nil, err
 		}
-		if status != plan.Planned && status != plan.Applying {
+		if status != plan.Planned && status != plan.Applying && status != plan.Interrupted {
 			return nil, fmt.Errorf("%w: the latest plan, %s, is %s; run coupler plan first", state.ErrNoPlan, id, status)
 		}
 		planID = id
@@ -72,7 +72,12 @@ func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error)
 	if err != nil {
 		return nil, err
 	}
-	resume := p.Status == plan.Applying
+	resume := p.Status == plan.Applying || p.Status == plan.Interrupted
+	if resume || p.Status == plan.Planned {
+		if err := e.checkInputs(p); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case resume:
 		// The plan was checked fresh when its apply began; since then only
@@ -85,7 +90,7 @@ func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error)
 			return nil, fmt.Errorf("%w: plan %s was interrupted, and plan %s was applied after it; its writes that happened are recorded; run coupler plan again", ErrStalePlan, p.ID, other)
 		}
 		// Restamped, so that a plan made before this resumption is stale.
-		if err := e.state.SetPlanStatus(ctx, p.ID, plan.Applying, plan.Applying); err != nil {
+		if err := e.state.SetPlanStatus(ctx, p.ID, plan.Applying, plan.Applying, plan.Interrupted); err != nil {
 			return nil, err
 		}
 		e.log.Info("resuming an interrupted apply", "plan", p.ID)
@@ -327,8 +332,8 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 // empty) and moves the mapping's watermarks back to the earliest of them, so
 // that the next plan reads them again. It returns how many it released.
 func (e *Engine) Retry(ctx context.Context, mapping string, ids []string) (int64, error) {
-	if e.prog.Project.Mapping(mapping) == nil {
-		return 0, fmt.Errorf("no mapping named %q in the project", mapping)
+	if err := e.CheckMapping(mapping); err != nil {
+		return 0, err
 	}
 	for i, id := range ids {
 		ids[i] = normalizeID(id)

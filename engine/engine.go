@@ -3,12 +3,10 @@ package engine
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"time"
 
 	"github.com/couplerhq/coupler/connectors"
@@ -130,19 +128,4 @@ func newPlanID(t time.Time) string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
 	return t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
-}
-
-// fingerprint identifies the exact project files a plan was computed from.
-func fingerprint(sources map[string][]byte) string {
-	names := make([]string, 0, len(sources))
-	for n := range sources {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	h := sha256.New()
-	for _, n := range names {
-		fmt.Fprintf(h, "%s\x00%d\x00", n, len(sources[n]))
-		h.Write(sources[n])
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
 }

@@ -88,7 +88,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 	}
 	created := e.now().UTC()
 	p := &plan.Plan{ID: newPlanID(created), Name: opts.Name, CreatedAt: created, Full: opts.Full,
-		Fingerprint: fingerprint(e.prog.Project.Sources), Status: plan.Planned}
+		Fingerprint: e.inputs(selected), Status: plan.Planned}
 	base := map[string]time.Time{}
 	lookups := &couplingLookups{db: e.state, planID: p.ID, maps: map[string]map[string]string{}}
 	reads := changeReads{}

@@ -558,6 +558,23 @@ func (e *Engine) Recover(ctx context.Context) error {
 // not is forgotten. It stops at the first part it cannot settle (a system
 // unreachable), leaving the rest for the next start.
 func (e *Engine) recover(ctx context.Context) error {
+	if err := e.settleIntents(ctx); err != nil {
+		return err
+	}
+	// Settled, and no apply running (the caller holds the write lock): a
+	// plan still applying was stopped, and its unfinished runs with it.
+	ids, err := e.state.MarkInterrupted(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		e.log.Info("apply of plan was interrupted; coupler apply resumes it, until a later plan is applied", "plan", id)
+	}
+	return nil
+}
+
+// settleIntents is recover's first step: the intents themselves.
+func (e *Engine) settleIntents(ctx context.Context) error {
 	intents, err := e.state.PendingIntents(ctx)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/engine/state"
 )
 
 // interruptedPlan makes a plan of creates and applies it in process until
@@ -187,4 +188,68 @@ func TestLostCreateIsNotSettledOnItsTwin(t *testing.T) {
 	if p.HasChanges() {
 		t.Errorf("the next plan has work: %v", p.Totals())
 	}
+}
+
+// TestInterruptedRunIsMarkedOnceSettled pins that the restart path leaves
+// no run "running" forever: once the next plan has settled what the killed
+// apply left, its plan is interrupted and so is its run; resumed, both
+// finish; superseded by another plan's apply, both stay interrupted.
+func TestInterruptedRunIsMarkedOnceSettled(t *testing.T) {
+	runOf := func(t *testing.T, w *crashWorld, planID string) state.Run {
+		t.Helper()
+		runs, err := w.e.State().Runs(t.Context(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range runs {
+			if r.PlanID == planID {
+				return r
+			}
+		}
+		t.Fatalf("no run of plan %s in %+v", planID, runs)
+		return state.Run{}
+	}
+	statusOf := func(t *testing.T, w *crashWorld, planID string) plan.Status {
+		t.Helper()
+		p, err := w.e.State().LoadPlan(t.Context(), planID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Status
+	}
+
+	t.Run("superseded", func(t *testing.T) {
+		w, p := interruptedPlan(t, 2)
+		if _, err := w.e.Plan(t.Context(), engine.PlanOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := statusOf(t, w, p.ID); got != plan.Interrupted {
+			t.Errorf("after the next plan settled it, the killed plan is %s, want %s", got, plan.Interrupted)
+		}
+		if r := runOf(t, w, p.ID); !r.Interrupted || !r.FinishedAt.IsZero() {
+			t.Errorf("after the next plan settled it, the killed run is %+v, want interrupted", r)
+		}
+		w.sync(t) // another plan applied over the same mapping
+		if got := statusOf(t, w, p.ID); got != plan.Interrupted {
+			t.Errorf("after another plan was applied, the killed plan is %s, want %s", got, plan.Interrupted)
+		}
+		if r := runOf(t, w, p.ID); !r.Interrupted {
+			t.Errorf("after another plan was applied, the killed run is %+v, want interrupted", r)
+		}
+	})
+	t.Run("resumed", func(t *testing.T) {
+		w, p := interruptedPlan(t, 2)
+		if _, err := w.e.Plan(t.Context(), engine.PlanOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.e.Apply(t.Context(), p.ID); err != nil {
+			t.Fatalf("resume the interrupted plan: %v", err)
+		}
+		if got := statusOf(t, w, p.ID); got != plan.Applied {
+			t.Errorf("resumed plan is %s, want applied", got)
+		}
+		if r := runOf(t, w, p.ID); r.Interrupted || r.FinishedAt.IsZero() {
+			t.Errorf("resumed run is %+v, want finished", r)
+		}
+	})
 }

@@ -37,9 +37,12 @@ func (f *FieldFlow) Value(rec connectors.Record, lookups Lookups) (any, error) {
 			return nil, err
 		}
 	}
+	// Business Central leaves a code blank rather than null: blank is a
+	// value an option map may translate ("" or default), and otherwise no
+	// value at all.
+	blank := false
 	if s, ok := v.(string); ok && s == "" && (f.Options != nil || f.Lookup != nil) {
-		// Business Central leaves a code blank rather than null.
-		v = nil
+		blank = true
 	}
 	if f.Options != nil && v != nil {
 		key, err := optionKey(v)
@@ -52,9 +55,13 @@ func (f *FieldFlow) Value(rec connectors.Record, lookups Lookups) (any, error) {
 			v = out
 		case f.HasDefault:
 			v = f.Default
+		case blank:
+			v = nil
 		default:
 			return nil, fmt.Errorf("no option for value %s and no default", describe(v))
 		}
+	} else if blank {
+		v = nil
 	}
 	if f.Lookup != nil && v != nil {
 		id, err := optionKey(v)
@@ -125,29 +132,17 @@ type couplingLookups struct {
 	pending map[string]map[string]bool
 }
 
-// afterApplyPrefix starts a lookup value that is known only after apply:
-// the prefix, the lookup mapping, t or f for the direction, and the id.
-const afterApplyPrefix = "\x00known after apply\x00"
-
+// afterApply is the placeholder of a lookup known only after apply.
 func afterApply(mapping string, fromTable bool, id string) string {
-	dir := "f"
-	if fromTable {
-		dir = "t"
-	}
-	return afterApplyPrefix + mapping + "\x00" + dir + "\x00" + id
+	return plan.KnownAfterApply{Mapping: mapping, Side: sideOf(fromTable), ID: id}.Placeholder()
 }
 
-// parseAfterApply splits a placeholder made by afterApply.
-func parseAfterApply(s string) (mapping string, fromTable bool, id string, ok bool) {
-	rest, ok := strings.CutPrefix(s, afterApplyPrefix)
-	if !ok {
-		return "", false, "", false
+// sideOf names the side a lookup's source id is on.
+func sideOf(fromTable bool) string {
+	if fromTable {
+		return plan.SideTable
 	}
-	parts := strings.SplitN(rest, "\x00", 3)
-	if len(parts) != 3 {
-		return "", false, "", false
-	}
-	return parts[0], parts[1] == "t", parts[2], true
+	return plan.SideIntegration
 }
 
 func lookupKey(mapping string, fromTable bool) string {
@@ -209,10 +204,11 @@ func (e *Engine) resolveAfterApply(ctx context.Context, ops []plan.Operation, ca
 			if !ok {
 				continue
 			}
-			mapping, fromTable, id, ok := parseAfterApply(s)
+			ka, ok := plan.ParseKnownAfterApply(s)
 			if !ok {
 				continue
 			}
+			mapping, fromTable, id := ka.Mapping, ka.Side == plan.SideTable, ka.ID
 			k := lookupKey(mapping, fromTable)
 			if cache[k] == nil {
 				m, err := e.state.CouplingMap(ctx, mapping, fromTable)

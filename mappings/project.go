@@ -40,7 +40,7 @@ type Project struct {
 	// the schedule. 0 means no back-off.
 	InactivityTimeout time.Duration
 	// Sources holds the raw bytes of every file loaded, by its display name,
-	// so that a plan can fingerprint exactly what it was computed from.
+	// for what watches them (serve reloads when they change).
 	Sources map[string][]byte
 }
 

@@ -13,10 +13,7 @@ import (
 // mappingArg checks that a command's mapping argument names a mapping of the
 // project, so that a typo is an error rather than a silent no-op.
 func mappingArg(e *engine.Engine, name string) error {
-	if e.Program().Project.Mapping(name) == nil {
-		return fmt.Errorf("no mapping named %q in the project", name)
-	}
-	return nil
+	return e.CheckMapping(name)
 }
 
 func newCouple(g *globals) *cobra.Command {
@@ -57,13 +54,11 @@ left alone and the watermarks do not move.`,
 			if match {
 				return planAndApply(cmd, g, e, engine.PlanOptions{Mappings: mappings, MatchOnly: true})
 			}
-			if err := mappingArg(e, args[0]); err != nil {
+			table, integration, err := e.Couple(cmd.Context(), args[0], args[1], args[2])
+			if err != nil {
 				return err
 			}
-			if err := e.State().CoupleOne(cmd.Context(), args[0], args[1], args[2]); err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stdout, "%s: coupled table record %s and integration record %s\n", args[0], args[1], args[2])
+			fmt.Fprintf(g.stdout, "%s: coupled table record %s and integration record %s\n", args[0], table, integration)
 			return nil
 		},
 	}
@@ -91,10 +86,7 @@ next plan unless the mapping syncs only coupled records or matches first.`,
 				return err
 			}
 			defer e.Close()
-			if err := mappingArg(e, args[0]); err != nil {
-				return err
-			}
-			n, err := e.State().Uncouple(cmd.Context(), args[0], args[1:], all)
+			n, err := e.Uncouple(cmd.Context(), args[0], args[1:], all)
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +48,10 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			env.Setenv("ACCOUNT", account)
+			// The same ids as a person may type them: GUIDs in upper case.
+			env.Setenv("C0_UPPER", strings.ToUpper(fake.CustomerID(0)))
+			env.Setenv("C1_UPPER", strings.ToUpper(fake.CustomerID(1)))
+			env.Setenv("ACCOUNT_UPPER", strings.ToUpper(account))
 			env.Values["erp"] = erp
 			return nil
 		},

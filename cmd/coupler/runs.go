@@ -14,7 +14,9 @@ func newRuns(g *globals) *cobra.Command {
 		Short: "List past runs, newest first",
 		Long: `runs lists what apply did, one line per mapping applied: direction, start,
 duration, and how many records were inserted, coupled by matching, modified,
-deleted, uncoupled, unchanged, skipped and failed.`,
+deleted, uncoupled, unchanged, skipped and failed. A run that has not finished
+is "running" while its apply runs and "interrupted" once the next plan or apply
+has settled what it left (coupler apply PLAN resumes it).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			e, err := g.open(cmd.Context())
@@ -34,8 +36,11 @@ deleted, uncoupled, unchanged, skipped and failed.`,
 			fmt.Fprintln(tw, "RUN\tMAPPING\tDIRECTION\tSTARTED\tDURATION\tINSERTED\tCOUPLED\tMODIFIED\tDELETED\tUNCOUPLED\tUNCHANGED\tSKIPPED\tFAILED")
 			for _, r := range runs {
 				dur := "running"
-				if !r.FinishedAt.IsZero() {
+				switch {
+				case !r.FinishedAt.IsZero():
 					dur = r.Duration().Round(1e6).String()
+				case r.Interrupted:
+					dur = "interrupted"
 				}
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", r.ID, r.Mapping, r.Direction,
 					r.StartedAt.Local().Format("2006-01-02 15:04:05"), dur, r.Inserted, r.Coupled, r.Modified, r.Deleted, r.Uncoupled,

@@ -64,6 +64,12 @@ const (
 	Planned  Status = "planned"
 	Applying Status = "applying"
 	Applied  Status = "applied"
+	// Interrupted is a plan whose apply stopped before it finished (killed,
+	// shut down, cut off from a system): the restart path (the next plan or
+	// apply) found it so once it had settled the writes left in flight.
+	// Applying it again resumes it, until a later plan is applied over its
+	// mappings.
+	Interrupted Status = "interrupted"
 )
 
 // Plan is the result of planning one or more mappings.
@@ -74,7 +80,10 @@ type Plan struct {
 	CreatedAt time.Time `json:"created_at"`
 	// Full is true when every record was read, ignoring watermarks.
 	Full bool `json:"full"`
-	// Fingerprint identifies the project files the plan was computed from.
+	// Fingerprint identifies what the plan was computed from: its
+	// mappings' definitions and the settings of the connectors they use
+	// that shape operations. Apply refuses the plan when the project's
+	// differ.
 	Fingerprint string         `json:"fingerprint"`
 	Status      Status         `json:"status"`
 	Mappings    []*MappingPlan `json:"mappings"`

@@ -163,10 +163,10 @@ func shorten(raw json.RawMessage) string {
 	if raw == nil {
 		return "null"
 	}
-	s := string(raw)
-	if strings.HasPrefix(s, `"\u0000known after apply`) {
+	if _, ok := plan.KnownAfterApplyOf(raw); ok {
 		return "(known after apply)"
 	}
+	s := string(raw)
 	const max = 60
 	if utf8.RuneCountInString(s) > max {
 		r := []rune(s)

@@ -252,7 +252,7 @@ func (r *Runner) History(ctx context.Context) (map[string]serve.PastRun, error) 
 		// A plan still applying was stopped between its passes (a
 		// bidirectional mapping drained after its first): its runs are
 		// finished, but the mapping's work is not.
-		if p, err := r.e.State().LoadPlan(ctx, pr.Result.PlanID, 0); err == nil && p.Status == plan.Applying {
+		if p, err := r.e.State().LoadPlan(ctx, pr.Result.PlanID, 0); err == nil && (p.Status == plan.Applying || p.Status == plan.Interrupted) {
 			pr.Interrupted = true
 			out[name] = pr
 			continue

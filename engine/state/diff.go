@@ -238,8 +238,8 @@ FROM (
 	JOIN %[2]s s ON s.key = o.source_id
 	LEFT JOIN %[3]s d ON d.key = o.dest_id AND o.op NOT IN ('restore', 'uncouple')%[6]s
 	WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ?
-		AND ((o.op IN ('create', 'restore') AND s.v%[1]d IS NOT NULL) OR (o.op IN ('update', %[5]s) AND %[4]s))`,
-				i, stagingTable(SourceRows), stagingTable(DestRows), changedHere, syncAfter, couplingJoin))
+		AND ((o.op IN ('create', 'restore') AND %[7]s) OR (o.op IN ('update', %[5]s) AND %[4]s))`,
+				i, stagingTable(SourceRows), stagingTable(DestRows), changedHere, syncAfter, couplingJoin, createsSQL(i, f)))
 			args = append(args, f.Name, s.PlanID, s.Mapping, s.Direction)
 		}
 		q := `INSERT INTO plan_changes (plan_id, mapping, direction, seq, field, before, after)` + strings.Join(parts, "\nUNION ALL")
@@ -525,6 +525,18 @@ func changedSQL(i int, f DestField) string {
 		c = fmt.Sprintf("(s.v%d IS NOT NULL AND %s)", i, c)
 	}
 	return c
+}
+
+// createsSQL is true when a create writes staged value i. A null source
+// value is written as an update would write it, so that the destination ends
+// with the same value whether coupler created the record or updated it (left
+// out, the field would keep the service's default until the first update).
+// A not_null field never writes null, on create either.
+func createsSQL(i int, f DestField) string {
+	if f.NotNull {
+		return fmt.Sprintf("s.v%d IS NOT NULL", i)
+	}
+	return "true"
 }
 
 // sqlString quotes s as a SQL string literal.

@@ -171,7 +171,7 @@ func (d *DB) AppliedAfter(ctx context.Context, id string) (other string, err err
 		JOIN plan_mappings m ON m.plan_id = p.id
 		JOIN plan_mappings m2 ON m2.mapping = m.mapping AND m2.plan_id <> p.id
 		JOIN plans p2 ON p2.id = m2.plan_id
-		WHERE p.id = ? AND p2.status IN ('applying', 'applied') AND p2.applied_at > p.applied_at
+		WHERE p.id = ? AND p2.status IN ('applying', 'interrupted', 'applied') AND p2.applied_at > p.applied_at
 		ORDER BY p2.applied_at LIMIT 1`, id).Scan(&other)
 	if err == sql.ErrNoRows {
 		return "", nil

@@ -146,6 +146,28 @@ func (d *DB) SetPlanStatus(ctx context.Context, id string, to plan.Status, from 
 	return nil
 }
 
+// MarkInterrupted moves every plan still applying to plan.Interrupted and
+// returns their ids. Call it only while no apply can be running on this
+// database (under LockWrites, DuckDB's file lock keeping other processes
+// out): such a plan's apply then stopped before it finished. Its applied_at
+// stays, since staleness checks compare it.
+func (d *DB) MarkInterrupted(ctx context.Context) ([]string, error) {
+	rows, err := d.db.QueryContext(ctx, `UPDATE plans SET status = 'interrupted' WHERE status = 'applying' RETURNING id`)
+	if err != nil {
+		return nil, fmt.Errorf("mark interrupted plans: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("mark interrupted plans: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
 // AppliedSince returns a plan that shares a mapping with plan id and whose
 // apply began after plan id was made: plan id's diff describes systems that
 // have moved on. It returns "" when there is none.
@@ -154,7 +176,7 @@ func (d *DB) AppliedSince(ctx context.Context, id string) (other, mapping string
 		JOIN plan_mappings m ON m.plan_id = p.id
 		JOIN plan_mappings m2 ON m2.mapping = m.mapping AND m2.plan_id <> p.id
 		JOIN plans p2 ON p2.id = m2.plan_id
-		WHERE p.id = ? AND p2.status IN ('applying', 'applied') AND p2.applied_at >= p.created_at
+		WHERE p.id = ? AND p2.status IN ('applying', 'interrupted', 'applied') AND p2.applied_at >= p.created_at
 		ORDER BY p2.applied_at LIMIT 1`, id).Scan(&other, &mapping)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", nil
@@ -482,10 +504,10 @@ func (d *DB) PrunePlans(ctx context.Context, olderThan time.Time, keep int) (Pru
 		  AND id NOT IN (SELECT plan_id FROM write_intents)
 		  -- an interrupted plan stays while apply can resume it: until a
 		  -- later plan is applied over one of its mappings (AppliedAfter)
-		  AND (status <> 'applying' OR EXISTS (SELECT 1 FROM plan_mappings m
+		  AND (status NOT IN ('applying', 'interrupted') OR EXISTS (SELECT 1 FROM plan_mappings m
 		        JOIN plan_mappings m2 ON m2.mapping = m.mapping AND m2.plan_id <> m.plan_id
 		        JOIN plans p2 ON p2.id = m2.plan_id
-		        WHERE m.plan_id = p.id AND p2.status IN ('applying', 'applied') AND p2.applied_at > p.applied_at))`, keep, olderThan.UTC()); err != nil {
+		        WHERE m.plan_id = p.id AND p2.status IN ('applying', 'interrupted', 'applied') AND p2.applied_at > p.applied_at))`, keep, olderThan.UTC()); err != nil {
 		return res, fmt.Errorf("prune plans: %w", err)
 	}
 	if err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM prune_victims),

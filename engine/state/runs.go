@@ -29,6 +29,10 @@ type Run struct {
 	// removed.
 	Deleted   int64
 	Uncoupled int64
+	// Interrupted is a run that never finished and never will unless its
+	// plan is resumed: its plan is not being applied (plan.Interrupted, or
+	// pruned). FinishedAt is zero.
+	Interrupted bool
 }
 
 // Duration is how long the run took; zero while it is running.
@@ -492,8 +496,11 @@ func (d *DB) RunFailed(ctx context.Context, runID int64, part Part) (bool, error
 
 // Runs lists the most recent runs first, at most limit of them.
 func (d *DB) Runs(ctx context.Context, limit int) ([]Run, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT id, plan_id, mapping, direction, started_at, finished_at, inserted, modified, unchanged, skipped, failed,
-		coupled, deleted, uncoupled FROM runs ORDER BY id DESC LIMIT ?`, limit)
+	// A run without an end whose plan is not applying (interrupted, or
+	// pruned since) is not running: its apply stopped.
+	rows, err := d.db.QueryContext(ctx, `SELECT r.id, r.plan_id, r.mapping, r.direction, r.started_at, r.finished_at, r.inserted, r.modified, r.unchanged, r.skipped, r.failed,
+		r.coupled, r.deleted, r.uncoupled, r.finished_at IS NULL AND coalesce(p.status, '') <> 'applying'
+		FROM runs r LEFT JOIN plans p ON p.id = r.plan_id ORDER BY r.id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
@@ -502,7 +509,7 @@ func (d *DB) Runs(ctx context.Context, limit int) ([]Run, error) {
 	for rows.Next() {
 		var r Run
 		var fin sql.NullTime
-		if err := rows.Scan(&r.ID, &r.PlanID, &r.Mapping, &r.Direction, &r.StartedAt, &fin, &r.Inserted, &r.Modified, &r.Unchanged, &r.Skipped, &r.Failed, &r.Coupled, &r.Deleted, &r.Uncoupled); err != nil {
+		if err := rows.Scan(&r.ID, &r.PlanID, &r.Mapping, &r.Direction, &r.StartedAt, &fin, &r.Inserted, &r.Modified, &r.Unchanged, &r.Skipped, &r.Failed, &r.Coupled, &r.Deleted, &r.Uncoupled, &r.Interrupted); err != nil {
 			return nil, err
 		}
 		r.FinishedAt = fin.Time
