@@ -201,3 +201,53 @@ func TestFirstSyncIntoExistingRecordsWaitsForReview(t *testing.T) {
 		t.Errorf("the plan after the first sync: flagged %v, changes %v", next.Mappings[0].CreatesIntoExisting, next.Mappings[0].Counts)
 	}
 }
+
+// TestFirstSyncScenarioWithOverlappingData: both systems already hold some
+// of the same customers. The first plan shows the review and apply
+// refuses; the user declares match fields and couples by them
+// (coupler couple --match), which creates only the customers without a
+// counterpart: no record on either side is duplicated.
+func TestFirstSyncScenarioWithOverlappingData(t *testing.T) {
+	w := newWorld(t, 6)
+	for _, c := range w.erp.All("customers")[:3] {
+		if _, err := w.crm.Put("accounts", map[string]any{"accountnumber": c["number"], "name": c["displayName"], "statecode": 0, "customertypecode": 3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := w.plan(engine.PlanOptions{})
+	if !first.FirstSync() || !first.Mappings[0].CreatesIntoExisting {
+		t.Fatalf("first plan: review %v, flagged %v", first.FirstSync(), first.Mappings[0].CreatesIntoExisting)
+	}
+	if _, err := w.e.Apply(t.Context(), first.ID); !errors.Is(err, engine.ErrNeedsReview) {
+		t.Fatalf("apply without a choice: %v; want it refused", err)
+	}
+
+	mapping, err := os.ReadFile(filepath.Join(w.dir, "mappings", "customer.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.editMapping(strings.Replace(string(mapping), "sync_only_coupled: false\n",
+		"sync_only_coupled: false\nmatch:\n  fields:\n    - { field: number, integration_field: accountnumber }\n  create_if_no_match: true\n", 1))
+	// coupler couple --match: the 3 customers both sides hold are coupled,
+	// and, with create_if_no_match, only the 3 others are created.
+	couple := w.plan(engine.PlanOptions{MatchOnly: true})
+	if c := counts(couple); c[plan.Couple] != 3 || c[plan.Create] != 3 || couple.Mappings[0].CreatesIntoExisting {
+		t.Fatalf("couple --match: %v, flagged %v; want 3 coupled and 3 created", c, couple.Mappings[0].CreatesIntoExisting)
+	}
+	w.apply(couple.ID)
+	if next := w.plan(engine.PlanOptions{}); counts(next)[plan.Create] != 0 {
+		t.Fatalf("plan after coupling: %v; want nothing created again", counts(next))
+	} else {
+		w.apply(next.ID)
+	}
+	seen := map[any]bool{}
+	for _, a := range w.crm.All("accounts") {
+		if seen[a["accountnumber"]] {
+			t.Errorf("account %v is in the CRM twice", a["accountnumber"])
+		}
+		seen[a["accountnumber"]] = true
+	}
+	if len(seen) != 6 || w.erp.Len("customers") != 6 {
+		t.Errorf("%d accounts, %d customers; want 6 and 6", len(seen), w.erp.Len("customers"))
+	}
+}
