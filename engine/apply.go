@@ -183,7 +183,9 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 			run = prev
 		}
 	}
-	run.Unchanged, run.Skipped = m.Counts[plan.Unchanged]+m.NotModified, m.Counts[plan.Skip]
+	// Skipped is the product's count: records skipped after failing twice,
+	// not those left out by a filter or for want of a coupling.
+	run.Unchanged, run.Skipped = m.Counts[plan.Unchanged]+m.NotModified, m.Counts[plan.Skipped]
 	if !resumed {
 		if run.ID, err = e.state.StartRun(ctx, planID, m.Name, m.Direction, run.StartedAt); err != nil {
 			return run, nil, err
@@ -243,7 +245,11 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 			break
 		}
 		after = ops[len(ops)-1].Seq
-		ops = slices.DeleteFunc(ops, func(op plan.Operation) bool { return done[op.Seq] })
+		// A settled conflict whose losing side changed no one-way field
+		// has nothing to write.
+		ops = slices.DeleteFunc(ops, func(op plan.Operation) bool {
+			return done[op.Seq] || op.Kind == plan.Settled && len(op.Changes) == 0
+		})
 		if len(ops) == 0 {
 			continue
 		}

@@ -389,7 +389,7 @@ func TestRepeatedFailureIsSkippedUntilRetried(t *testing.T) {
 			skipped = op
 		}
 	}
-	if skipped.Kind != plan.Skip || !strings.Contains(skipped.Reason, "skipped: failed 2 runs in a row") {
+	if skipped.Kind != plan.Skipped || !strings.Contains(skipped.Reason, "skipped: failed 2 runs in a row") {
 		t.Fatalf("third plan: %+v; want the record skipped", skipped)
 	}
 	w.apply(p.ID)

@@ -137,11 +137,14 @@ func (e *Engine) settleConflicts(ctx context.Context, p *plan.Plan, prefer strin
 		spec := state.ConflictSpec{PlanID: p.ID, Mapping: name, Policy: e.prog.Project.Mapping(name).Conflicts.Update}
 		switch prefer {
 		case "table":
-			spec.Policy = mappings.UpdateSendToIntegration
+			spec.Policy, spec.By = mappings.UpdateSendToIntegration, "--prefer table"
 		case "integration":
-			spec.Policy = mappings.UpdateGetFromIntegration
+			spec.Policy, spec.By = mappings.UpdateGetFromIntegration, "--prefer integration"
 		}
 		for _, m := range e.prog.Passes(name) {
+			if m.SourceIsTable {
+				spec.TableConnector, spec.IntegrationConnector = m.Source.Connector, m.Dest.Connector
+			}
 			for _, f := range m.Fields {
 				if !f.Both {
 					continue
@@ -307,8 +310,8 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 	if err != nil {
 		return nil, err
 	}
+	part := state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)}
 	if m.Def.PropagateDeletes && (fullRead || sc.isDelta()) && !opts.MatchOnly {
-		part := state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)}
 		if sc.isDelta() {
 			err = e.planRemoved(ctx, src, m, sc, part)
 		} else {
@@ -317,12 +320,17 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 		if err != nil {
 			return nil, err
 		}
-		if mp.Counts, err = e.state.Counts(ctx, part); err != nil {
-			return nil, err
-		}
+	}
+	// Records skipped after failing twice are counted in every plan, read
+	// or not.
+	if err := e.state.PlanSkipped(ctx, part, m.SourceIsTable); err != nil {
+		return nil, err
+	}
+	if mp.Counts, err = e.state.Counts(ctx, part); err != nil {
+		return nil, err
 	}
 	if !fullRead {
-		if mp.NotModified, err = e.state.NotModified(ctx, m.Name, m.SourceIsTable); err != nil {
+		if mp.NotModified, err = e.state.NotModified(ctx, part, m.SourceIsTable); err != nil {
 			return nil, err
 		}
 	}

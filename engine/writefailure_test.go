@@ -214,7 +214,7 @@ fields:
 			op = o
 		}
 	}
-	if op.Kind != plan.Skip || !strings.Contains(op.Reason, "skipped: failed 2 runs in a row") {
+	if op.Kind != plan.Skipped || !strings.Contains(op.Reason, "skipped: failed 2 runs in a row") {
 		t.Fatalf("third plan: %+v; want the refused record skipped", op)
 	}
 	posts := api.posts.Load()

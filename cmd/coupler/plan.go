@@ -32,8 +32,17 @@ With --explain it prints, per mapping and side, the exact request it would
 send and which part of each filter is pushed down to the server, and reads
 nothing.
 
-With --detailed-exitcode it exits 0 when there is nothing to change, 2 when
-there are changes, and 1 on error.`,
+With --detailed-exitcode the exit status tells a script what the plan holds
+(docs/sync-semantics.md, "Exit codes"):
+
+  0  no changes, and both sides are in step
+  1  error: nothing was planned
+  2  changes to apply (records may also have failed: the plan lists them,
+     and apply exits 1 when any record fails)
+  3  no changes to write, but not in step: records failed, are in conflict,
+     or are skipped after failing twice
+
+A plan is never "in step" while records fail or are skipped.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(format); err != nil {
@@ -62,11 +71,16 @@ there are changes, and 1 on error.`,
 			if err := printPlan(cmd, e, p.ID, format, limit); err != nil {
 				return err
 			}
-			if format == "text" && p.HasChanges() {
-				fmt.Fprintf(g.stdout, "\nSaved as plan %s. To apply it: coupler apply %s\n", p.ID, p.ID)
+			if format == "text" {
+				switch {
+				case p.HasChanges():
+					fmt.Fprintf(g.stdout, "\nSaved as plan %s. To apply it: coupler apply %s\n", p.ID, p.ID)
+				case !p.InStep():
+					fmt.Fprintf(g.stdout, "\nSaved as plan %s. Applying it writes nothing but logs the failures (coupler errors): coupler apply %s\n", p.ID, p.ID)
+				}
 			}
-			if detailed && p.HasChanges() {
-				return &exitError{code: 2}
+			if code := planExitCode(p); detailed && code != 0 {
+				return &exitError{code: code}
 			}
 			return nil
 		},
@@ -75,11 +89,33 @@ there are changes, and 1 on error.`,
 	f.StringArrayVar(&opts.Mappings, "mapping", nil, "plan only this mapping (repeatable)")
 	f.BoolVar(&opts.Full, "full", false, "read every record, ignoring watermarks")
 	f.StringVar(&format, "format", "text", "output format: text, json, markdown or html")
-	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 for no changes, 2 for changes, 1 for errors")
+	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 for no changes and in step, 2 for changes, 3 for no changes but records failed or skipped, 1 for errors")
 	f.IntVar(&limit, "limit", 20, "operations to list per mapping in text and Markdown output (0: all)")
 	f.StringVar(&opts.Name, "out", "", "save the plan under this name as well as its id (coupler show NAME, coupler apply NAME)")
 	f.BoolVar(&explain, "explain", false, "print the queries the plan would send and what coupler filters itself; read nothing")
 	return cmd
+}
+
+// Exit codes of plan --detailed-exitcode, as Terraform's -detailed-exitcode
+// has them (0 no changes, 1 error, 2 changes), with one more for a plan
+// that writes nothing but leaves records out of step.
+const (
+	exitInStep    = 0
+	exitChanges   = 2
+	exitNotInStep = 3
+)
+
+// planExitCode is the exit status of plan --detailed-exitcode for p. A plan
+// with changes exits 2 even when records failed too: the changes are worth
+// applying, and apply exits 1 for the failures.
+func planExitCode(p *plan.Plan) int {
+	switch {
+	case p.HasChanges():
+		return exitChanges
+	case !p.InStep():
+		return exitNotInStep
+	}
+	return exitInStep
 }
 
 // planFormats are the renderings of a plan, by --format name.

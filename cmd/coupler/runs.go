@@ -14,9 +14,11 @@ func newRuns(g *globals) *cobra.Command {
 		Short: "List past runs, newest first",
 		Long: `runs lists what apply did, one line per mapping applied: direction, start,
 duration, and how many records were inserted, coupled by matching, modified,
-deleted, uncoupled, unchanged, skipped and failed. A run that has not finished
-is "running" while its apply runs and "interrupted" once the next plan or apply
-has settled what it left (coupler apply PLAN resumes it).`,
+deleted, uncoupled, unchanged, skipped (after failing twice in a row, until
+coupler retry; not those a filter left out) and failed (conflicts included).
+A run that has not finished is "running" while its apply runs and
+"interrupted" once the next plan or apply has settled what it left (coupler
+apply PLAN resumes it).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			e, err := g.open(cmd.Context())

@@ -44,7 +44,9 @@ leaves the watermarks where they are. When that record changed on both sides,
 }
 
 // planAndApply plans, shows the plan, and applies it at once when it has
-// anything to do.
+// anything to do, or records that failed: applying logs them (coupler
+// errors, and skipping after two failures) and exits 1, where stopping at
+// the plan would exit 0 as if both sides were in step.
 func planAndApply(cmd *cobra.Command, g *globals, e *engine.Engine, opts engine.PlanOptions) error {
 	p, err := e.Plan(cmd.Context(), opts)
 	g.progress.finish()
@@ -54,7 +56,7 @@ func planAndApply(cmd *cobra.Command, g *globals, e *engine.Engine, opts engine.
 	if err := printPlan(cmd, e, p.ID, "text", 20); err != nil {
 		return err
 	}
-	if !p.HasChanges() {
+	if p.InStep() {
 		return nil
 	}
 	fmt.Fprintln(g.stdout)

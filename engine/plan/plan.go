@@ -34,11 +34,22 @@ const (
 	// Skip is a record left out: outside a filter, or uncoupled while the
 	// mapping syncs only coupled records. Reason says which.
 	Skip Kind = "skip"
+	// Skipped is a record that failed with the same error in two runs in a
+	// row, left out until coupler retry (the product's Skipped flag). Every
+	// plan of its mapping and direction lists it, read or not, so that it
+	// never drops out of sight; Reason gives the error.
+	Skipped Kind = "skipped"
 	// Fail is a record that cannot be synchronized; Reason says why.
 	Fail Kind = "fail"
 	// Conflict is a record changed on both sides since the last sync, which
 	// the mapping has no policy to settle; it is not written.
 	Conflict Kind = "conflict"
+	// Settled is the losing side of an update conflict that the mapping's
+	// conflicts.update policy (or sync --prefer) settled: its values of the
+	// two-way fields are dropped, and Reason names, per field, the value
+	// kept and the value dropped. Changes, if any, are its one-way fields,
+	// which are still written.
+	Settled Kind = "settled"
 	// Restore recreates a coupled destination record that was deleted, and
 	// couples the source to the new record (conflicts.delete: restore).
 	Restore Kind = "restore"
@@ -51,10 +62,15 @@ const (
 )
 
 // Kinds lists every kind in report order.
-var Kinds = []Kind{Create, Couple, Update, Restore, Delete, Uncouple, Conflict, Unchanged, Skip, Fail}
+var Kinds = []Kind{Create, Couple, Update, Restore, Delete, Uncouple, Settled, Conflict, Unchanged, Skip, Skipped, Fail}
 
-// Writes lists the kinds that change a system or the couplings.
-var Writes = []Kind{Create, Couple, Update, Restore, Delete, Uncouple}
+// Writes lists the kinds that change a system or the couplings. A Settled
+// operation writes its one-way fields, when it has any.
+var Writes = []Kind{Create, Couple, Update, Restore, Delete, Uncouple, Settled}
+
+// OutOfStep lists the kinds of records that a plan leaves out of step even
+// once applied: in conflict, failed, or skipped after failing twice.
+var OutOfStep = []Kind{Conflict, Fail, Skipped}
 
 // Status is where a plan is in its life.
 type Status string
@@ -99,6 +115,26 @@ func (p *Plan) HasChanges() bool {
 		}
 	}
 	return false
+}
+
+// OutOfStep counts the records of the plan, over every mapping, of each
+// kind in OutOfStep; zero counts are left out.
+func (p *Plan) OutOfStep() Counts {
+	t := p.Totals()
+	out := Counts{}
+	for _, k := range OutOfStep {
+		if t[k] > 0 {
+			out[k] = t[k]
+		}
+	}
+	return out
+}
+
+// InStep reports whether both sides are in step as far as the plan can
+// tell: it writes nothing, and no record failed, is in conflict or is
+// skipped. A plan that writes nothing is not in step when records failed.
+func (p *Plan) InStep() bool {
+	return !p.HasChanges() && len(p.OutOfStep()) == 0
 }
 
 // Totals adds up the counts of every mapping.

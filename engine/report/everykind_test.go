@@ -35,6 +35,10 @@ func everyKindPlan() *plan.Plan {
 		{Seq: 8, Kind: plan.Fail, SourceID: "c-8", Reason: `field salespersonCode -> ownerid: no SALESPEOPLE coupling for table id "ZZ"`},
 		{Seq: 9, Kind: plan.Skip, SourceID: "c-9", Reason: "left out by filter"},
 		{Seq: 10, Kind: plan.Unchanged, SourceID: "c-10", DestID: "a-10"},
+		{Seq: 11, Kind: plan.Settled, SourceID: "c-11", DestID: "a-11", Reason: `conflict settled by conflicts.update: get_from_integration: ` +
+			`the integration side (dataverse) wins, the table side (bc)'s values are dropped: name "CRM name" kept, "ERP name" dropped`,
+			Changes: []plan.Change{change("creditlimit", `1000`, `2500`)}},
+		{Seq: 12, Kind: plan.Skipped, SourceID: "c-12", DestID: "a-12", Reason: `skipped: failed 2 runs in a row with: field city: boom; coupler retry CUSTOMER c-12 to try again once fixed`},
 	}
 	m.Counts = plan.Counts{}
 	for _, op := range m.Operations {

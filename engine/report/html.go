@@ -34,13 +34,17 @@ func PlanHTML(w io.Writer, p *plan.Plan) error {
 // automation rely on:
 //
 //	id="status" data-changes="true|false"   whether the plan writes anything
+//	            data-in-step="true|false"   whether both sides are in step (nothing to write, nothing failed, in conflict or skipped)
 //	id="total-KIND"                          the total count of KIND (skip is "left out"; unchanged includes not modified)
 //	tr.op data-op="KIND" data-key="SOURCE ID" data-dest="DESTINATION ID"
 //	input[name=op] value="KIND"              the kind filter; id="q" the search box
 //	id="shown"                               how many listed operations the filter shows
 type htmlPage struct {
-	Plan        *plan.Plan
-	Changes     bool
+	Plan    *plan.Plan
+	Changes bool
+	InStep  bool
+	// Step says whether the plan leaves the sides in step (stepLine).
+	Step        string
 	Created     string
 	Totals      []htmlCount
 	Review      []string
@@ -108,6 +112,8 @@ func newHTMLPage(p *plan.Plan) *htmlPage {
 	pg := &htmlPage{
 		Plan:    p,
 		Changes: p.HasChanges(),
+		InStep:  p.InStep(),
+		Step:    stepLine(p),
 		CSP:     pageCSP,
 		Style:   template.CSS(pageStyle),
 		Script:  template.JS(pageScript),
@@ -185,14 +191,16 @@ var planTemplate = template.Must(template.New("plan").Parse(`<!DOCTYPE html>
 <meta http-equiv="Content-Security-Policy" content="{{.CSP}}">
 <meta name="referrer" content="no-referrer">
 <meta name="generator" content="coupler">
-<title>Plan {{.Plan.ID}}{{if not .Changes}}: no changes{{end}}</title>
+<title>Plan {{.Plan.ID}}{{if .InStep}}: no changes{{else if not .Changes}}: not in step{{end}}</title>
 <style>{{.Style}}</style>
 </head>
 <body>
 <header>
 <h1>Plan <span id="plan-id">{{.Plan.ID}}</span>{{with .Plan.Name}} <span class="muted">({{.}})</span>{{end}}</h1>
-{{if .Changes}}<p id="status" class="status changes" data-changes="true">Changes to apply</p>
-{{else}}<p id="status" class="status nochanges" data-changes="false">No changes. Both sides are in step.</p>
+{{if .Changes}}<p id="status" class="status changes" data-changes="true" data-in-step="false">Changes to apply</p>
+{{else if .InStep}}<p id="status" class="status nochanges" data-changes="false" data-in-step="true">{{.Step}}</p>
+{{else}}<p id="status" class="status notinstep" data-changes="false" data-in-step="false">{{.Step}}</p>
+{{end}}{{if and .Changes .Step}}<p id="step" class="status notinstep">{{.Step}}</p>
 {{end}}<p class="meta">{{with .Created}}created {{.}} · {{end}}status {{.Plan.Status}}{{with .Plan.Fingerprint}} · project {{.}}{{end}}{{if .Plan.Full}} · --full: every record read{{end}}</p>
 </header>
 <main>
@@ -258,7 +266,7 @@ h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.15rem;margin:1.5rem 0 .25re
 a{color:var(--info)}
 .muted,.meta,.zero{color:var(--muted)}.meta{margin:.25rem 0}
 .status{display:inline-block;margin:.25rem 0;padding:.2rem .7rem;border-radius:1rem;font-weight:600}
-.status.changes{background:var(--warn-bg);color:var(--chg)}.status.nochanges{background:var(--add-bg);color:var(--add);font-size:1.2rem}
+.status.changes{background:var(--warn-bg);color:var(--chg)}.status.nochanges{background:var(--add-bg);color:var(--add);font-size:1.2rem}.status.notinstep{background:var(--del-bg);color:var(--del)}
 .totals{display:grid;grid-template-columns:repeat(auto-fill,minmax(105px,1fr));gap:.5rem;margin:1rem 0}
 .total{background:var(--panel);border:1px solid var(--line);border-radius:6px;padding:.5rem .75rem;display:flex;flex-direction:column}
 .total .n{font-size:1.8rem;font-weight:700;line-height:1.1;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}.total.zero .n{font-weight:400}
@@ -268,8 +276,8 @@ table.summary,table.ops{width:100%;margin:.5rem 0}
 .num{text-align:right!important;font-variant-numeric:tabular-nums}
 th{font-weight:600}thead th{background:var(--panel)}
 .k-create .n,td.k-create:not(.zero),.badge.k-create,.k-restore .n,td.k-restore:not(.zero),.badge.k-restore{color:var(--add)}
-.k-update .n,td.k-update:not(.zero),.badge.k-update,.k-couple .n,td.k-couple:not(.zero),.badge.k-couple,.k-uncouple .n,td.k-uncouple:not(.zero),.badge.k-uncouple{color:var(--chg)}
-.k-delete .n,td.k-delete:not(.zero),.badge.k-delete,.k-fail .n,td.k-fail:not(.zero),.badge.k-fail,.k-conflict .n,td.k-conflict:not(.zero),.badge.k-conflict{color:var(--del)}
+.k-update .n,td.k-update:not(.zero),.badge.k-update,.k-couple .n,td.k-couple:not(.zero),.badge.k-couple,.k-uncouple .n,td.k-uncouple:not(.zero),.badge.k-uncouple,.k-settled .n,td.k-settled:not(.zero),.badge.k-settled{color:var(--chg)}
+.k-delete .n,td.k-delete:not(.zero),.badge.k-delete,.k-fail .n,td.k-fail:not(.zero),.badge.k-fail,.k-conflict .n,td.k-conflict:not(.zero),.badge.k-conflict,.k-skipped .n,td.k-skipped:not(.zero),.badge.k-skipped{color:var(--del)}
 .total.zero .n{color:var(--muted)}
 .badge{font-weight:600;white-space:nowrap}
 .id,code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px;overflow-wrap:anywhere}

@@ -12,13 +12,13 @@ import (
 
 // summaryKinds are the columns of the summary tables of PlanMarkdown and
 // PlanHTML, in order; Unchanged counts NotModified too (see kindCount).
-var summaryKinds = []plan.Kind{plan.Create, plan.Couple, plan.Update, plan.Restore, plan.Delete, plan.Uncouple, plan.Conflict, plan.Fail, plan.Unchanged, plan.Skip}
+var summaryKinds = []plan.Kind{plan.Create, plan.Couple, plan.Update, plan.Restore, plan.Delete, plan.Uncouple, plan.Settled, plan.Conflict, plan.Fail, plan.Skipped, plan.Unchanged, plan.Skip}
 
 // kindLabels name the kinds in summary tables.
 var kindLabels = map[plan.Kind]string{
 	plan.Create: "create", plan.Couple: "couple", plan.Update: "update", plan.Restore: "restore",
-	plan.Delete: "delete", plan.Uncouple: "uncouple", plan.Conflict: "conflict", plan.Fail: "fail",
-	plan.Unchanged: "unchanged", plan.Skip: "left out",
+	plan.Delete: "delete", plan.Uncouple: "uncouple", plan.Settled: "conflict settled", plan.Conflict: "conflict", plan.Fail: "fail",
+	plan.Skipped: "skipped", plan.Unchanged: "unchanged", plan.Skip: "left out",
 }
 
 // kindCount is a mapping's count of kind k, with the coupled records not
@@ -83,9 +83,15 @@ func PlanMarkdown(w io.Writer, p *plan.Plan) error {
 	if p.Name != "" {
 		title += " (" + mdText(p.Name) + ")"
 	}
-	if p.HasChanges() {
+	out := strings.Join(outOfStepParts(p.Totals()), ", ")
+	switch {
+	case p.HasChanges() && out != "":
+		ew.printf("### %s: changes to apply, not in step\n\n", title)
+	case p.HasChanges():
 		ew.printf("### %s: changes to apply\n\n", title)
-	} else {
+	case out != "":
+		ew.printf("### %s: no changes to write, not in step\n\n", title)
+	default:
 		ew.printf("### %s: no changes\n\n", title)
 	}
 	if p.Full || p.FirstSync() {
@@ -122,8 +128,11 @@ func PlanMarkdown(w io.Writer, p *plan.Plan) error {
 		ew.printf("\n")
 	}
 
-	if !p.HasChanges() {
+	switch {
+	case p.InStep():
 		ew.printf("**No changes.** Both sides are in step.\n\n")
+	case out != "":
+		ew.printf("> [!CAUTION]\n> %s\n\n", mdText(stepLine(p)))
 	}
 
 	var warnings []string

@@ -18,15 +18,17 @@ import (
 // PlanFormatVersion is the version of the JSON plan format.
 const PlanFormatVersion = 1
 
-// PlanJSON writes p as an indented JSON document with a format version and a
-// "changes" flag, so that a script can tell a no-op plan at a glance.
+// PlanJSON writes p as an indented JSON document with a format version, a
+// "changes" flag and an "in_step" flag, so that a script can tell a no-op
+// plan, and one that leaves records failed or skipped, at a glance.
 func PlanJSON(w io.Writer, p *plan.Plan) error {
 	doc := struct {
 		FormatVersion int `json:"format_version"`
 		*plan.Plan
 		Changes bool        `json:"changes"`
+		InStep  bool        `json:"in_step"`
 		Totals  plan.Counts `json:"totals"`
-	}{PlanFormatVersion, p, p.HasChanges(), p.Totals()}
+	}{PlanFormatVersion, p, p.HasChanges(), p.InStep(), p.Totals()}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
@@ -72,8 +74,10 @@ func PlanText(w io.Writer, p *plan.Plan) error {
 		notModified += m.NotModified
 	}
 	ew.printf("\nPlan: %s.\n", countsLine(p.Totals(), notModified))
+	if line := stepLine(p); line != "" {
+		ew.printf("%s\n", line)
+	}
 	if !p.HasChanges() {
-		ew.printf("No changes. Both sides are in step.\n")
 		return ew.err
 	}
 	// What apply will send, per destination connector: one request per
@@ -108,8 +112,12 @@ func countsLine(c plan.Counts, notModified int64) string {
 	add(c[plan.Restore], "to restore")
 	add(c[plan.Delete], "to delete")
 	add(c[plan.Uncouple], "to uncouple")
-	add(c[plan.Conflict], "in conflict")
-	add(c[plan.Fail], "failed")
+	if c[plan.Settled] == 1 {
+		add(1, "conflict settled")
+	} else {
+		add(c[plan.Settled], "conflicts settled")
+	}
+	parts = append(parts, outOfStepParts(c)...)
 	add(c[plan.Skip], "left out")
 	add(c[plan.Unchanged]+notModified, "unchanged")
 	if len(parts) == 0 {
@@ -118,7 +126,39 @@ func countsLine(c plan.Counts, notModified int64) string {
 	return strings.Join(parts, ", ")
 }
 
-var symbols = map[plan.Kind]string{plan.Create: "+", plan.Couple: "&", plan.Update: "~", plan.Restore: "+", plan.Delete: "D", plan.Uncouple: "/", plan.Conflict: "x", plan.Fail: "!", plan.Skip: "-", plan.Unchanged: "="}
+// outOfStepParts names the counts of the kinds that leave records out of
+// step (plan.OutOfStep), as countsLine does.
+func outOfStepParts(c plan.Counts) []string {
+	var parts []string
+	for _, k := range plan.OutOfStep {
+		if c[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c[k], outOfStepLabels[k]))
+		}
+	}
+	return parts
+}
+
+var outOfStepLabels = map[plan.Kind]string{plan.Conflict: "in conflict", plan.Fail: "failed", plan.Skipped: "skipped (failed twice)"}
+
+// stepLine says whether the plan leaves both sides in step: never that
+// they are when records failed, are in conflict or are skipped, whether or
+// not there is anything to write. Empty for a plan with changes and
+// nothing out of step.
+func stepLine(p *plan.Plan) string {
+	out := strings.Join(outOfStepParts(p.Totals()), ", ")
+	switch {
+	case p.InStep():
+		return "No changes. Both sides are in step."
+	case out == "":
+		return ""
+	case p.HasChanges():
+		return "Not in step after apply: " + out + "."
+	}
+	return "No changes to write, but not in step: " + out + "."
+}
+
+var symbols = map[plan.Kind]string{plan.Create: "+", plan.Couple: "&", plan.Update: "~", plan.Restore: "+", plan.Delete: "D", plan.Uncouple: "/",
+	plan.Settled: "%", plan.Conflict: "x", plan.Fail: "!", plan.Skipped: "#", plan.Skip: "-", plan.Unchanged: "="}
 
 func writeOperation(ew *errWriter, m *plan.MappingPlan, op plan.Operation) {
 	dest := op.DestID

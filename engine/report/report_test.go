@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,5 +103,62 @@ func TestNoChangesSaysSo(t *testing.T) {
 	}
 	if !bytes.Contains(b.Bytes(), []byte(`"changes": false`)) {
 		t.Errorf("no-op plan JSON lacks \"changes\": false:\n%s", b.String())
+	}
+}
+
+// TestNotInStepSaysSo: a plan that writes nothing is "in step" only when no
+// record failed, is in conflict or is skipped; every view says which, with
+// the counts, whether or not there is anything to write.
+func TestNotInStepSaysSo(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		counts  plan.Counts
+		changes bool
+		want    string // in the text and Markdown
+	}{
+		{"failed", plan.Counts{plan.Fail: 75, plan.Unchanged: 5}, false, "No changes to write, but not in step: 75 failed."},
+		{"conflict", plan.Counts{plan.Conflict: 2}, false, "No changes to write, but not in step: 2 in conflict."},
+		{"skipped", plan.Counts{plan.Skipped: 3}, false, "No changes to write, but not in step: 3 skipped (failed twice)."},
+		{"changes and failures", plan.Counts{plan.Update: 1, plan.Fail: 1, plan.Skipped: 1}, true,
+			"Not in step after apply: 1 failed, 1 skipped (failed twice)."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := samplePlan()
+			m := p.Mappings[0]
+			m.Counts, m.Operations, m.Omitted = tt.counts, nil, 0
+			render := map[string]func(*bytes.Buffer, *plan.Plan) error{
+				"text":     func(b *bytes.Buffer, p *plan.Plan) error { return PlanText(b, p) },
+				"markdown": func(b *bytes.Buffer, p *plan.Plan) error { return PlanMarkdown(b, p) },
+				"html":     func(b *bytes.Buffer, p *plan.Plan) error { return PlanHTML(b, p) },
+				"json":     func(b *bytes.Buffer, p *plan.Plan) error { return PlanJSON(b, p) },
+			}
+			for format, fn := range render {
+				var b bytes.Buffer
+				if err := fn(&b, p); err != nil {
+					t.Fatal(err)
+				}
+				out := b.String()
+				if strings.Contains(out, "in step.") && !strings.Contains(out, "not in step") || strings.Contains(out, "Both sides are in step") {
+					t.Errorf("%s says the sides are in step:\n%s", format, out)
+				}
+				switch format {
+				case "text", "markdown", "html":
+					if !strings.Contains(out, tt.want) {
+						t.Errorf("%s lacks %q:\n%s", format, tt.want, out)
+					}
+				case "json":
+					var doc map[string]any
+					if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+						t.Fatal(err)
+					}
+					if doc["in_step"] != false || doc["changes"] != tt.changes {
+						t.Errorf("json: in_step %v, changes %v; want false, %v", doc["in_step"], doc["changes"], tt.changes)
+					}
+				}
+				if format == "html" && !strings.Contains(out, `data-in-step="false"`) {
+					t.Errorf("html status lacks data-in-step=\"false\"")
+				}
+			}
+		})
 	}
 }

@@ -69,7 +69,9 @@ type Result struct {
 	// Read counts source records read.
 	Read int64
 	// Counts are the run's records by operation: inserted, modified,
-	// deleted, coupled, uncoupled, unchanged, skipped, failed.
+	// deleted, coupled, uncoupled, unchanged, skipped (after failing twice
+	// in a row, until coupler retry), failed (conflicts included). A run
+	// with failed or skipped records is not ok on the status page.
 	Counts map[string]int64
 	// Failures are messages of failed records, "id: message", at most a
 	// few.
@@ -410,8 +412,8 @@ func (s *Server) runOne(ctx context.Context, name string) {
 	switch {
 	case err != nil:
 		s.log.Error("run failed", append(attrs, "err", err.Error())...)
-	case res.Counts["failed"] > 0:
-		s.log.Warn("run finished with failed records", attrs...)
+	case outOfStep(res.Counts) != "":
+		s.log.Warn("run finished with records failed or skipped", attrs...)
 	default:
 		s.log.Info("run finished", attrs...)
 	}

@@ -120,8 +120,8 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 			}
 			row.Counts = strings.Join(counts, ", ")
 			row.LastResult, row.ResultClass = "ok", "ok"
-			if lr.Result.Counts["failed"] > 0 {
-				row.LastResult, row.ResultClass = "records failed", "failed"
+			if out := outOfStep(lr.Result.Counts); out != "" {
+				row.LastResult, row.ResultClass = "not in step: "+out, "failed"
 			}
 			if lr.Err != "" {
 				row.LastResult, row.ResultClass = "failed", "failed"
@@ -145,6 +145,20 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(b.Bytes())
+}
+
+// outOfStep names the records a run left out of step: failed (at plan or
+// apply time, conflicts included) and skipped after failing twice; empty
+// when there are none.
+func outOfStep(counts map[string]int64) string {
+	var parts []string
+	if n := counts["failed"]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", n))
+	}
+	if n := counts["skipped"]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d skipped (failed twice)", n))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func stamp(t time.Time) string {

@@ -158,7 +158,7 @@ FROM (
 	SELECT s.key AS source_id, d.key AS dest_id, c.` + dst + ` AS coupled_id, d.etag, s.etag AS source_etag, s.modified AS source_modified, d.modified AS dest_modified,
 		CASE
 			WHEN NOT s.in_filter THEN 'skip'
-			WHEN sk.source_id IS NOT NULL THEN 'skip'
+			WHEN sk.source_id IS NOT NULL THEN 'skipped'
 			WHEN s.err IS NOT NULL THEN 'fail'
 			WHEN ` + matchOnly + ` AND c.` + dst + ` IS NOT NULL THEN 'skip'` + matchCases + `
 			WHEN c.` + dst + ` IS NULL AND ? THEN 'skip'
@@ -172,7 +172,7 @@ FROM (
 		END AS op,
 		CASE
 			WHEN NOT s.in_filter THEN 'left out by filter'
-			WHEN sk.source_id IS NOT NULL THEN 'skipped: failed ' || sk.failures || ' runs in a row with: ' || sk.message || '; coupler retry ' || sk.mapping || ' ' || sk.source_id || ' to try again'
+			WHEN sk.source_id IS NOT NULL THEN ` + skippedReason("sk") + `
 			WHEN s.err IS NOT NULL THEN s.err
 			WHEN ` + matchOnly + ` AND c.` + dst + ` IS NOT NULL THEN 'already coupled'` + matchReasons + `
 			WHEN c.` + dst + ` IS NULL AND ? THEN 'not coupled (sync_only_coupled)'
@@ -184,7 +184,7 @@ FROM (
 			WHEN ` + unchangedSinceSync + ` THEN 'not changed since the last sync, but a field it owns differs on the destination: written again'
 		END AS reason,
 		CASE op WHEN 'create' THEN 1 WHEN 'restore' THEN 1 WHEN 'couple' THEN 2 WHEN 'update' THEN 3 WHEN 'uncouple' THEN 4
-			WHEN 'fail' THEN 5 WHEN 'skip' THEN 6 ELSE 7 END AS rank
+			WHEN 'fail' THEN 5 WHEN 'skipped' THEN 5 WHEN 'skip' THEN 6 ELSE 7 END AS rank
 	FROM ` + stagingTable(SourceRows) + ` s
 	LEFT JOIN couplings c ON c.mapping = ? AND c.` + src + ` = s.key
 	LEFT JOIN record_failures sk ON sk.mapping = ` + sqlString(s.Mapping) + ` AND sk.direction = ? AND sk.source_id = s.key AND sk.skipped
@@ -314,13 +314,20 @@ type ConflictSpec struct {
 	// ToBoth and FromBoth are the destination fields of each pass that flow
 	// both ways: only a change to one of them on each side is a conflict.
 	ToBoth, FromBoth []string
+	// By says what chose the policy, for the reasons: "conflicts.update:
+	// send_to_integration" or "--prefer table", say.
+	By string
+	// TableConnector and IntegrationConnector name the sides in reasons.
+	TableConnector, IntegrationConnector string
 }
 
 // SettleConflicts finds the records of a bidirectional mapping that both
 // passes of a plan would update in a field that flows both ways: changed on
-// both sides since the last sync. With a policy, the losing side's changes
-// to those fields are dropped (its one-way fields still go); without one,
-// both records become conflicts and neither side is written.
+// both sides since the last sync. With a policy, the losing side's
+// operation becomes settled: its changes to those fields are dropped, each
+// named in the reason with the value kept and the value dropped (its
+// one-way fields still go); without one, both records become conflicts and
+// neither side is written.
 func (d *DB) SettleConflicts(ctx context.Context, c ConflictSpec) error {
 	const to, from = "to_integration", "from_integration"
 	if len(c.ToBoth) == 0 || len(c.FromBoth) == 0 {
@@ -345,12 +352,18 @@ func (d *DB) SettleConflicts(ctx context.Context, c ConflictSpec) error {
 			(SELECT string_agg(field || ' ' || coalesce(x.before, 'null') || ' -> ' || coalesce(x.after, 'null'), ', ' ORDER BY field) FROM plan_changes x
 				WHERE x.plan_id = a.plan_id AND x.mapping = a.mapping AND x.direction = a.direction AND x.seq = a.seq AND x.field IN (` + toIn + `)) AS to_fields,
 			(SELECT string_agg(field || ' ' || coalesce(x.before, 'null') || ' -> ' || coalesce(x.after, 'null'), ', ' ORDER BY field) FROM plan_changes x
-				WHERE x.plan_id = b.plan_id AND x.mapping = b.mapping AND x.direction = b.direction AND x.seq = b.seq AND x.field IN (` + fromIn + `)) AS from_fields
+				WHERE x.plan_id = b.plan_id AND x.mapping = b.mapping AND x.direction = b.direction AND x.seq = b.seq AND x.field IN (` + fromIn + `)) AS from_fields,
+			-- What settling drops, for the losing side's reason: each field
+			-- with the value its destination keeps and the one not written.
+			(SELECT string_agg(field || ' ' || coalesce(x.before, 'null') || ' kept, ' || coalesce(x.after, 'null') || ' dropped', '; ' ORDER BY field) FROM plan_changes x
+				WHERE x.plan_id = a.plan_id AND x.mapping = a.mapping AND x.direction = a.direction AND x.seq = a.seq AND x.field IN (` + toIn + `)) AS to_settled,
+			(SELECT string_agg(field || ' ' || coalesce(x.before, 'null') || ' kept, ' || coalesce(x.after, 'null') || ' dropped', '; ' ORDER BY field) FROM plan_changes x
+				WHERE x.plan_id = b.plan_id AND x.mapping = b.mapping AND x.direction = b.direction AND x.seq = b.seq AND x.field IN (` + fromIn + `)) AS from_settled
 		FROM plan_operations a JOIN plan_operations b
 			ON b.plan_id = a.plan_id AND b.mapping = a.mapping AND b.direction = ? AND b.op = 'update'
 			AND b.source_id = a.dest_id AND b.dest_id = a.source_id
 		WHERE a.plan_id = ? AND a.mapping = ? AND a.direction = ? AND a.op = 'update'`
-	args := append(append(append([]any{}, toArgs...), fromArgs...), from, c.PlanID, c.Mapping, to)
+	args := append(append(append(append(append([]any{}, toArgs...), fromArgs...), toArgs...), fromArgs...), from, c.PlanID, c.Mapping, to)
 	if _, err := tx.ExecContext(ctx, pairs, args...); err != nil {
 		return fmt.Errorf("find update conflicts of mapping %s: %w", c.Mapping, err)
 	}
@@ -364,20 +377,33 @@ func (d *DB) SettleConflicts(ctx context.Context, c ConflictSpec) error {
 	}
 	switch c.Policy {
 	case "send_to_integration", "get_from_integration":
-		loser, loserSeq, loserIn, loserArgs := from, "from_seq", fromIn, fromArgs
-		reason := "update conflict settled by conflicts.update: send_to_integration (the table side wins)"
-		if c.Policy == "get_from_integration" {
-			loser, loserSeq, loserIn, loserArgs = to, "to_seq", toIn, toArgs
-			reason = "update conflict settled by conflicts.update: get_from_integration (the integration side wins)"
+		// The losing side's operation is settled, not dropped without a
+		// word: coupler keeps no copy of the values last synced, so it
+		// cannot tell which side edited a field, and the winner's update
+		// writes every two-way field that differs (as the product sends
+		// the whole record). The reason names each value dropped, a field
+		// only the loser edited included.
+		loser, loserSeq, loserIn, loserArgs, settled := from, "from_seq", fromIn, fromArgs, "from_settled"
+		winner, other := "the table side", "the integration side"
+		if c.TableConnector != "" {
+			winner, other = winner+" ("+c.TableConnector+")", other+" ("+c.IntegrationConnector+")"
 		}
+		if c.Policy == "get_from_integration" {
+			loser, loserSeq, loserIn, loserArgs, settled = to, "to_seq", toIn, toArgs, "to_settled"
+			winner, other = other, winner
+		}
+		by := c.By
+		if by == "" {
+			by = "conflicts.update: " + c.Policy
+		}
+		prefix := "conflict settled by " + by + ": " + winner + " wins, " + other + "'s values are dropped: "
+		exec(`UPDATE plan_operations SET op = 'settled', reason =
+				(SELECT ? || p.`+settled+` FROM conflict_pairs p WHERE p.`+loserSeq+` = plan_operations.seq)
+			WHERE plan_id = ? AND mapping = ? AND direction = ? AND seq IN (SELECT `+loserSeq+` FROM conflict_pairs)`,
+			prefix, c.PlanID, c.Mapping, loser)
 		exec(`DELETE FROM plan_changes WHERE plan_id = ? AND mapping = ? AND direction = ?
 			AND seq IN (SELECT `+loserSeq+` FROM conflict_pairs) AND field IN (`+loserIn+`)`,
 			append([]any{c.PlanID, c.Mapping, loser}, loserArgs...)...)
-		exec(`UPDATE plan_operations SET op = 'skip', reason = ?
-			WHERE plan_id = ? AND mapping = ? AND direction = ? AND seq IN (SELECT `+loserSeq+` FROM conflict_pairs)
-			AND NOT EXISTS (SELECT 1 FROM plan_changes x WHERE x.plan_id = plan_operations.plan_id
-				AND x.mapping = plan_operations.mapping AND x.direction = plan_operations.direction AND x.seq = plan_operations.seq)`,
-			reason, c.PlanID, c.Mapping, loser)
 	default:
 		for _, side := range []struct{ direction, seq string }{{to, "to_seq"}, {from, "from_seq"}} {
 			exec(`UPDATE plan_operations SET op = 'conflict', reason =
@@ -395,17 +421,50 @@ func (d *DB) SettleConflicts(ctx context.Context, c ConflictSpec) error {
 	return tx.Commit()
 }
 
-// NotModified counts the coupled records of a mapping that an incremental
-// read did not return: they have not changed since the watermark.
-func (d *DB) NotModified(ctx context.Context, mapping string, sourceIsTable bool) (int64, error) {
+// NotModified counts the coupled records of a part's mapping that an
+// incremental read did not return: they have not changed since the
+// watermark. A skipped record the part lists (PlanSkipped) is counted
+// there, not here.
+func (d *DB) NotModified(ctx context.Context, part Part, sourceIsTable bool) (int64, error) {
 	src, _ := couplingColumns(sourceIsTable)
 	var n int64
 	err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM couplings c WHERE c.mapping = ?
-		AND NOT EXISTS (SELECT 1 FROM `+stagingTable(SourceRows)+` s WHERE s.key = c.`+src+`)`, mapping).Scan(&n)
+		AND NOT EXISTS (SELECT 1 FROM `+stagingTable(SourceRows)+` s WHERE s.key = c.`+src+`)
+		AND NOT EXISTS (SELECT 1 FROM plan_operations o WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ?
+			AND o.op = 'skipped' AND o.source_id = c.`+src+`)`,
+		part.Mapping, part.PlanID, part.Mapping, part.Direction).Scan(&n)
 	if err != nil {
-		return 0, fmt.Errorf("count unmodified records of mapping %s: %w", mapping, err)
+		return 0, fmt.Errorf("count unmodified records of mapping %s: %w", part.Mapping, err)
 	}
 	return n, nil
+}
+
+// PlanSkipped adds to a part of a plan one skipped operation per record of
+// its mapping and direction that is skipped after failing (TrackFailures)
+// and that the plan did not read. The watermark moves on past a skipped
+// record, so later plans seldom read it again: listing it in every plan
+// keeps it in sight until coupler retry.
+func (d *DB) PlanSkipped(ctx context.Context, part Part, sourceIsTable bool) error {
+	src, dst := couplingColumns(sourceIsTable)
+	_, err := d.db.ExecContext(ctx, `INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id, dest_id, source_modified, reason)
+		SELECT ?, ?, ?, (SELECT coalesce(max(seq), 0) FROM plan_operations WHERE plan_id = ? AND mapping = ? AND direction = ?) + row_number() OVER (ORDER BY f.source_id),
+			'skipped', f.source_id, c.`+dst+`, f.source_modified, `+skippedReason("f")+`
+		FROM record_failures f LEFT JOIN couplings c ON c.mapping = f.mapping AND c.`+src+` = f.source_id
+		WHERE f.mapping = ? AND f.direction = ? AND f.skipped
+			AND NOT EXISTS (SELECT 1 FROM plan_operations o WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND o.source_id = f.source_id)`,
+		part.PlanID, part.Mapping, part.Direction, part.PlanID, part.Mapping, part.Direction,
+		part.Mapping, part.Direction, part.PlanID, part.Mapping, part.Direction)
+	if err != nil {
+		return fmt.Errorf("list skipped records of mapping %s: %w", part.Mapping, err)
+	}
+	return nil
+}
+
+// skippedReason is the SQL of a skipped record's reason, from the
+// record_failures row aliased a.
+func skippedReason(a string) string {
+	return `'skipped: failed ' || ` + a + `.failures || ' runs in a row with: ' || ` + a + `.message || '; coupler retry ' || ` +
+		a + `.mapping || ' ' || ` + a + `.source_id || ' to try again once fixed'`
 }
 
 // LatestSourceModified returns the latest modified-on among the staged source

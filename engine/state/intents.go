@@ -139,7 +139,7 @@ func (r *Run) Count(op string) {
 		r.Uncoupled++
 	case "uncouple":
 		r.Uncoupled++
-	case "update":
+	case "update", "settled":
 		r.Modified++
 	}
 }

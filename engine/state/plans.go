@@ -199,8 +199,8 @@ func (d *DB) BindSets(ctx context.Context, part Part) (map[string]string, error)
 }
 
 // LoadPlan reads a saved plan. It lists at most limit operations per mapping
-// (negative: all) of the kinds given (none: creates, updates and failures);
-// the rest are counted in Omitted.
+// (negative: all) of the kinds given (none: the writes, conflicts, failures
+// and skipped records); the rest are counted in Omitted.
 func (d *DB) LoadPlan(ctx context.Context, id string, limit int, kinds ...plan.Kind) (*plan.Plan, error) {
 	p := &plan.Plan{ID: id}
 	var status string
@@ -246,7 +246,7 @@ func (d *DB) LoadPlan(ctx context.Context, id string, limit int, kinds ...plan.K
 		return nil, err
 	}
 	if len(kinds) == 0 {
-		kinds = append(slices.Clone(plan.Writes), plan.Conflict, plan.Fail)
+		kinds = append(slices.Clone(plan.Writes), plan.Conflict, plan.Fail, plan.Skipped)
 	}
 	for _, m := range p.Mappings {
 		part := Part{PlanID: id, Mapping: m.Name, Direction: m.Direction}

@@ -378,7 +378,7 @@ func (d *DB) TrackFailures(ctx context.Context, runID int64, part Part) error {
 	}
 	_, err = tx.ExecContext(ctx, `DELETE FROM record_failures WHERE mapping = ? AND direction = ? AND last_run <> ? AND source_id IN (
 		SELECT o.source_id FROM plan_operations o WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ?
-			AND o.op NOT IN ('fail', 'conflict', 'skip')
+			AND o.op NOT IN ('fail', 'conflict', 'skip', 'skipped')
 			AND NOT EXISTS (SELECT 1 FROM run_records r WHERE r.run_id = ? AND r.seq = o.seq AND r.result = 'failure'))`,
 		part.Mapping, part.Direction, runID, part.PlanID, part.Mapping, part.Direction, runID)
 	if err != nil {

@@ -297,10 +297,21 @@ CREATE OR REPLACE VIEW operations AS
 	LEFT JOIN plan_changes c ON c.plan_id = o.plan_id AND c.mapping = o.mapping AND c.direction = o.direction AND c.seq = o.seq;
 
 -- errors: the records that failed in the latest run of each mapping and
--- direction, as coupler errors lists them.
+-- direction, and every record skipped after failing twice (op 'skipped',
+-- from the run it last failed in: later runs leave it out, but it stays
+-- an error until coupler retry), as coupler errors lists them.
 CREATE OR REPLACE VIEW errors AS
 	WITH latest AS (SELECT mapping, direction, max(id) AS id FROM runs WHERE finished_at IS NOT NULL GROUP BY mapping, direction)
 	SELECT r.mapping, r.direction, rr.run_id, rr.source_id, rr.dest_id, rr.op, rr.message, rr.recorded_at
 	FROM latest l JOIN runs r ON r.id = l.id JOIN run_records rr ON rr.run_id = r.id
-	WHERE rr.result = 'failure';
+	WHERE rr.result = 'failure' AND NOT EXISTS (SELECT 1 FROM record_failures f
+		WHERE f.mapping = r.mapping AND f.direction = r.direction AND f.source_id = rr.source_id AND f.skipped)
+	UNION ALL
+	SELECT f.mapping, f.direction, f.last_run, f.source_id,
+		(SELECT max(rr.dest_id) FROM run_records rr WHERE rr.run_id = f.last_run AND rr.source_id = f.source_id),
+		'skipped',
+		'skipped after failing ' || f.failures || ' runs in a row with: ' || f.message || '; coupler retry ' || f.mapping || ' ' || f.source_id || ' once fixed',
+		coalesce((SELECT max(rr.recorded_at) FROM run_records rr WHERE rr.run_id = f.last_run AND rr.source_id = f.source_id),
+			(SELECT started_at FROM runs WHERE id = f.last_run), TIMESTAMP '1970-01-01')
+	FROM record_failures f WHERE f.skipped;
 `
