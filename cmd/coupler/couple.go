@@ -112,10 +112,12 @@ func newErrors(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "errors",
-		Short: "List the records that failed in the latest run of each mapping",
+		Short: "List the records that failed in the latest run of each mapping, and those skipped",
 		Long: `errors lists, for the latest run of each mapping and direction, every record
 that failed: source id, destination id, what was attempted, the message and
-when. A failed record is read again by the next plan.`,
+when. A failed record is read again by the next plan. It also lists every
+record skipped after failing twice in a row (op "skipped"), however long ago,
+until coupler retry releases it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			e, err := g.open(cmd.Context())

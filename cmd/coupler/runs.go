@@ -14,7 +14,8 @@ func newRuns(g *globals) *cobra.Command {
 		Short: "List past runs, newest first",
 		Long: `runs lists what apply did, one line per mapping applied: direction, start,
 duration, and how many records were inserted, coupled by matching, modified,
-deleted, uncoupled, unchanged, skipped and failed.`,
+deleted, uncoupled, unchanged, skipped (after failing twice in a row, until
+coupler retry; not those a filter left out) and failed (conflicts included).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			e, err := g.open(cmd.Context())
