@@ -208,48 +208,9 @@ func trackingError(err error, start bool) error {
 // whose last page carries @odata.deltaLink.
 func decodeChangesPage(r io.Reader) (changesPage, error) {
 	var p changesPage
-	dec := json.NewDecoder(r)
-	dec.UseNumber()
-	sawValue := false
-	if err := expectDelim(dec, '{'); err != nil {
-		return p, err
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return p, at(dec, err)
-		}
-		name, _ := tok.(string)
-		var dst *string // where a link member goes
-		switch name {
-		case "value":
-			sawValue = true
-			if err := decodeChanges(dec, &p); err != nil {
-				return p, err
-			}
-			continue
-		case "@odata.nextLink":
-			dst = &p.nextLink
-		case "@odata.deltaLink":
-			dst = &p.deltaLink
-		case "@odata.context":
-			dst = &p.context
-		default:
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return p, at(dec, err)
-			}
-			continue
-		}
-		var link *string
-		if err := dec.Decode(&link); err != nil {
-			return p, at(dec, fmt.Errorf("%s: %w", name, err))
-		}
-		if link != nil {
-			*dst = *link
-		}
-	}
-	return p, endCollection(dec, sawValue)
+	err := decodeCollection(r, func(dec *json.Decoder) error { return decodeChanges(dec, &p) },
+		map[string]*string{"@odata.context": &p.context, "@odata.nextLink": &p.nextLink, "@odata.deltaLink": &p.deltaLink})
+	return p, err
 }
 
 // decodeChanges decodes the value array of a change-tracking page: each

@@ -28,50 +28,54 @@ type page struct {
 // json.Number. Errors give the byte offset where decoding failed.
 func decodePage(r io.Reader) (page, error) {
 	var p page
+	err := decodeCollection(r, func(dec *json.Decoder) (err error) {
+		p.records, err = decodeRecords(dec, p.records)
+		return err
+	}, map[string]*string{"@odata.context": &p.context, "@odata.nextLink": &p.nextLink})
+	return p, err
+}
+
+// decodeCollection decodes an OData collection response with its members
+// in any order: the value array by value, each member named in links into
+// its string (null leaves it empty), and every other member skipped.
+func decodeCollection(r io.Reader, value func(*json.Decoder) error, links map[string]*string) error {
 	dec := json.NewDecoder(r)
 	dec.UseNumber()
 	sawValue := false
-
 	if err := expectDelim(dec, '{'); err != nil {
-		return p, err
+		return err
 	}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return p, at(dec, err)
+			return at(dec, err)
 		}
 		name, _ := tok.(string) // object keys are always strings
-		switch name {
-		case "value":
+		if name == "value" {
 			sawValue = true
-			if p.records, err = decodeRecords(dec, p.records); err != nil {
-				return p, err
+			if err := value(dec); err != nil {
+				return err
 			}
-		case "@odata.context":
-			var ctx *string
-			if err := dec.Decode(&ctx); err != nil {
-				return p, at(dec, fmt.Errorf("@odata.context: %w", err))
-			}
-			if ctx != nil {
-				p.context = *ctx
-			}
-		case "@odata.nextLink":
-			var link *string
-			if err := dec.Decode(&link); err != nil {
-				return p, at(dec, fmt.Errorf("@odata.nextLink: %w", err))
-			}
-			if link != nil {
-				p.nextLink = *link
-			}
-		default:
+			continue
+		}
+		dst, ok := links[name]
+		if !ok {
 			// Other members (@odata.count, …) are skipped.
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
-				return p, at(dec, err)
+				return at(dec, err)
 			}
+			continue
+		}
+		var link *string
+		if err := dec.Decode(&link); err != nil {
+			return at(dec, fmt.Errorf("%s: %w", name, err))
+		}
+		if link != nil {
+			*dst = *link
 		}
 	}
-	return p, endCollection(dec, sawValue)
+	return endCollection(dec, sawValue)
 }
 
 // decodeRecords decodes the value array, appending to records.
