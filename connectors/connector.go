@@ -6,9 +6,12 @@ package connectors
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -267,10 +270,12 @@ var (
 	registry   = map[string]registered{}
 )
 
-// registered is a connector type: how to build it and its config spec.
+// registered is a connector type: how to build it, its config spec, and
+// the keys that spec's schema lists, read once at registration.
 type registered struct {
-	factory Factory
-	spec    Spec
+	factory                   Factory
+	spec                      Spec
+	connectorKeys, entityKeys []string
 }
 
 // Register makes a connector type available under name, with the spec of
@@ -282,7 +287,24 @@ func Register(name string, spec Spec, f Factory) {
 	if _, dup := registry[name]; dup {
 		panic("connectors: type registered twice: " + name)
 	}
-	registry[name] = registered{factory: f, spec: spec}
+	var schema struct {
+		Connector map[string]json.RawMessage `json:"connector"`
+		Entity    map[string]json.RawMessage `json:"entity"`
+	}
+	if err := json.Unmarshal(spec.Schema, &schema); err != nil {
+		panic("connectors: type " + name + ": its schema does not parse: " + err.Error())
+	}
+	registry[name] = registered{factory: f, spec: spec,
+		connectorKeys: slices.Sorted(maps.Keys(schema.Connector)), entityKeys: slices.Sorted(maps.Keys(schema.Entity))}
+}
+
+// KeysOf returns, sorted, the keys the connector type name adds to a
+// connector and to an entity declaration, as its spec's schema lists them.
+func KeysOf(name string) (connector, entity []string) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	r := registry[name]
+	return r.connectorKeys, r.entityKeys
 }
 
 // SpecOf returns the config spec of the connector type name.

@@ -1,9 +1,6 @@
 package mappings
 
 import (
-	"encoding/json"
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -90,7 +87,7 @@ func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 			keys[k] = h
 		}
 	}
-	l.otherTypesKeys(d, what, c.Type, known, keys, func(s connectors.Spec) []string { return specKeys(s).connector })
+	l.otherTypesKeys(d, what, c.Type, known, keys, func(typ string) []string { k, _ := connectors.KeysOf(typ); return k })
 	if !d.Object(n, what, []string{"type", "base_url"}, keys) {
 		return nil
 	}
@@ -129,10 +126,10 @@ func (l *loader) connectorType(d *decoder, n *yaml.Node, what string, c *Connect
 // each reported as a setting of its type rather than as an unknown key;
 // when the connector's type is not known, they are let through, as its
 // type is what is wrong.
-func (l *loader) otherTypesKeys(d *decoder, what, typ string, known bool, keys map[string]config.KeyFunc, of func(connectors.Spec) []string) {
+func (l *loader) otherTypesKeys(d *decoder, what, typ string, known bool, keys map[string]config.KeyFunc, of func(typ string) []string) {
 	for _, other := range connectors.Types() {
 		spec, _ := connectors.SpecOf(other)
-		for _, k := range of(spec) {
+		for _, k := range of(other) {
 			if _, taken := keys[k]; taken {
 				continue
 			}
@@ -143,21 +140,6 @@ func (l *loader) otherTypesKeys(d *decoder, what, typ string, known bool, keys m
 			}
 		}
 	}
-}
-
-// typeKeys are the keys a connector type adds, read from its spec's
-// JSON Schema.
-type typeKeys struct{ connector, entity []string }
-
-// specKeys returns the keys spec's schema lists. A schema that does not
-// parse lists none; the schemas package's tests parse every type's.
-func specKeys(spec connectors.Spec) typeKeys {
-	var schema struct {
-		Connector map[string]json.RawMessage `json:"connector"`
-		Entity    map[string]json.RawMessage `json:"entity"`
-	}
-	_ = json.Unmarshal(spec.Schema, &schema)
-	return typeKeys{connector: sortedKeys(schema.Connector), entity: sortedKeys(schema.Entity)}
 }
 
 // decodeEntities decodes a connector's entity declarations: their fields,
@@ -184,7 +166,7 @@ func (l *loader) decodeEntities(d *decoder, v *yaml.Node, what string, c *Connec
 				keys[key] = h
 			}
 		}
-		l.otherTypesKeys(d, ewhat, c.Type, c.Settings != nil, keys, func(s connectors.Spec) []string { return specKeys(s).entity })
+		l.otherTypesKeys(d, ewhat, c.Type, c.Settings != nil, keys, func(typ string) []string { _, k := connectors.KeysOf(typ); return k })
 		d.Object(ev, ewhat, nil, keys)
 		out[k.Value] = decl
 	}
@@ -335,9 +317,4 @@ func (l *loader) alternateKeyOf(s Side) []string {
 		return ak.AlternateKey(s.Entity, s.Key)
 	}
 	return nil
-}
-
-// sortedKeys returns m's keys in order, for stable diagnostics.
-func sortedKeys[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
 }
