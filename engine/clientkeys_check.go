@@ -19,7 +19,7 @@ func checkClientKeys(p *mappings.Project, diags *mappings.Diagnostics) {
 			if c == nil || !c.ClientKeys || !strings.Contains(s.Key, ",") {
 				continue
 			}
-			if alternateKeyOf(p, s.Connector, s.Entity, s.Key) != nil {
+			if p.AlternateKey(s) != nil {
 				continue
 			}
 			diags.Warnf(s.Pos, "mapping %s: key %q of %s is neither a primary key nor a declared alternate key, so client_keys: true on connector %s gives its creates no key; declare it under the connector's entities: { %s: { alternate_key: [%s] } }",

@@ -90,23 +90,10 @@ func (e *Engine) clientKeys(connector string) bool {
 }
 
 // alternateKey returns the fields of the alternate key declared for entity
-// on connector when key names it (its field, or its fields joined by
-// commas), as the connector's type decides (connectors.AlternateKeyed);
-// nil otherwise.
+// on connector when key names it, as the connector's type decides; nil
+// otherwise.
 func (e *Engine) alternateKey(connector, entity, key string) []string {
-	return alternateKeyOf(e.prog.Project, connector, entity, key)
-}
-
-// alternateKeyOf is Engine.alternateKey for project p.
-func alternateKeyOf(p *mappings.Project, connector, entity, key string) []string {
-	c := p.Connector(connector)
-	if c == nil {
-		return nil
-	}
-	if ak, ok := connectors.SettingsOf[connectors.AlternateKeyed](&c.Config); ok {
-		return ak.AlternateKey(entity, key)
-	}
-	return nil
+	return e.prog.Project.AlternateKey(mappings.Side{Connector: connector, Entity: entity, Key: key})
 }
 
 // ownClientKey reports whether the client key of in is one coupler made up

@@ -305,16 +305,3 @@ func sideName(m *Mapping, s *Side) string {
 	}
 	return "integration"
 }
-
-// alternateKeyOf returns the alternate key of side s when its connector
-// declares one that s is keyed by.
-func (l *loader) alternateKeyOf(s Side) []string {
-	c := l.project.Connector(s.Connector)
-	if c == nil {
-		return nil
-	}
-	if ak, ok := connectors.SettingsOf[connectors.AlternateKeyed](&c.Config); ok {
-		return ak.AlternateKey(s.Entity, s.Key)
-	}
-	return nil
-}

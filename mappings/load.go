@@ -355,7 +355,7 @@ func (l *loader) knownFields(s *Side, sides map[*Side]connectors.SideCheck) []st
 		return nil // a rest entity may say how to reach it without listing fields
 	}
 	known := slices.Clone(c.Entities[s.Entity].Fields)
-	if ak := l.alternateKeyOf(*s); len(ak) > 1 {
+	if ak := l.project.AlternateKey(*s); len(ak) > 1 {
 		known = append(known, s.Key) // a composite alternate key, as a mapping keys by it
 	}
 	return known

@@ -77,6 +77,20 @@ func (c *Connector) Overlap() time.Duration {
 	return c.WatermarkOverlap
 }
 
+// AlternateKey returns the fields of the alternate key s is keyed by when
+// its connector's type declares one for s's entity (connectors.
+// AlternateKeyed), nil otherwise.
+func (p *Project) AlternateKey(s Side) []string {
+	c := p.Connector(s.Connector)
+	if c == nil {
+		return nil
+	}
+	if ak, ok := connectors.SettingsOf[connectors.AlternateKeyed](&c.Config); ok {
+		return ak.AlternateKey(s.Entity, s.Key)
+	}
+	return nil
+}
+
 // Connector is one system coupler talks to, as declared in the project file.
 // Values are already expanded from ${ENV} references.
 type Connector struct {
