@@ -718,19 +718,34 @@ func (r *schemaReport) add(loc []string, key, msg string) {
 	r.diags.Errorf(r.pos(n), "%s", msg)
 }
 
-// message returns the message of the rule at schemaURL: its description
-// when that starts with a lower-case letter ("must be a duration such as
-// 30m or 1h", "basic auth needs username and password"). The schemas keep
-// their messages there rather than in a keyword of their own (such as
-// errorMessage) so that they stay valid for validators in strict mode,
-// which reject unknown keywords; a description that documents a key
-// starts with a capital letter (the schemas' tests hold them to it).
+// message returns the message of the rule at schemaURL: a subschema under
+// a keyword that relates keys or values (allOf, anyOf, oneOf, not, if,
+// then, else, propertyNames) whose description starts with a lower-case
+// letter ("must be a duration such as 30m or 1h", "basic auth needs
+// username and password"). The schemas keep their messages there rather
+// than in a keyword of their own (such as errorMessage) so that they stay
+// valid for validators in strict mode, which reject unknown keywords; the
+// schemas' tests hold rules to this form.
 func (r *schemaReport) message(schemaURL string) string {
+	_, frag, _ := strings.Cut(schemaURL, "#")
+	rule := false
+	for _, tok := range strings.Split(frag, "/") {
+		if ruleKeywords[tok] {
+			rule = true
+		}
+	}
 	desc, _ := r.keyword(schemaURL, "description").(string)
-	if first, _ := utf8.DecodeRuneInString(desc); !unicode.IsLower(first) {
+	if first, _ := utf8.DecodeRuneInString(desc); !rule || !unicode.IsLower(first) {
 		return ""
 	}
 	return desc
+}
+
+// ruleKeywords are the keywords whose subschemas are rules rather than
+// the schemas of keys: a description under them may be a message.
+var ruleKeywords = map[string]bool{
+	"allOf": true, "anyOf": true, "oneOf": true, "not": true,
+	"if": true, "then": true, "else": true, "propertyNames": true,
 }
 
 // keyword returns the value of keyword in the schema at schemaURL (an

@@ -631,28 +631,6 @@ func isSubset(a, b []string) bool {
 	return true
 }
 
-// TestBundledModeline checks that every bundled mapping file starts with
-// the line that makes editors check it against the mapping schema.
-func TestBundledModeline(t *testing.T) {
-	err := fs.WalkDir(defaults.FS, ".", func(path string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() || !strings.HasSuffix(path, ".yaml") || IsTestFile(path) {
-			return err
-		}
-		src, err := fs.ReadFile(defaults.FS, path)
-		if err != nil {
-			return err
-		}
-		first, _, _ := strings.Cut(string(src), "\n")
-		if strings.TrimRight(first, "\r") != schemas.Modeline {
-			t.Errorf("defaults/%s: first line is %q, want %q", path, first, schemas.Modeline)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // schemaAt returns the value at a JSON pointer in one of the schemas.
 func schemaAt(t *testing.T, src []byte, pointer string) any {
 	t.Helper()
