@@ -25,6 +25,12 @@ copy came from, and those bundled files themselves under .coupler-base/<set>/.
 Commit both: coupler reset --keep-customizations merges your changes with the
 defaults of a newer coupler from them.
 
+And it writes coupler's JSON Schemas under .coupler-schemas/ (see coupler
+schema): the first line of coupler.yaml and of every mapping and test file
+points the YAML language server at them by a relative path, so that editors
+check and complete the files offline. Commit them as well; reset refreshes
+them.
+
 init refuses to overwrite an existing coupler.yaml, coupler.lock or mapping
 file unless --force.`,
 		Example: `  coupler init my-sync --defaults bc-dataverse`,
@@ -54,6 +60,8 @@ file unless --force.`,
 			}
 			fmt.Fprintf(w, "Wrote %s and %s: commit them with your mappings; coupler reset merges from them\n",
 				show(res.LockFile), show(res.BaseDir)+string(filepath.Separator))
+			fmt.Fprintf(w, "Wrote %s: the JSON Schemas the files' first lines point editors at; commit them too\n",
+				show(scaffold.SchemasDir)+string(filepath.Separator))
 			fmt.Fprintf(w, "\nNext steps:\n")
 			fmt.Fprintf(w, "  1. Set the environment variables %s reads:\n", show(res.ProjectFile))
 			for _, v := range res.Env {
