@@ -91,9 +91,8 @@ var ruleKeywords = map[string]bool{
 // TestRuleMessages checks the convention the loader's messages rest on
 // (package mappings, schemaReport.message): a subschema under a rule
 // keyword whose description starts lower case is a rule, its description
-// the message; a rule must hold a keyword that can fail, and a
-// description that documents something under a rule keyword starts upper
-// case.
+// the message, so it must hold a keyword that can fail (a description
+// that documents something under a rule keyword starts upper case).
 func TestRuleMessages(t *testing.T) {
 	rules := 0
 	for _, s := range All {
