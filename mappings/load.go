@@ -317,6 +317,8 @@ func (l *loader) checkMappings() {
 func (l *loader) checkDeclaredFields(m *Mapping, sides map[*Side]connectors.SideCheck) {
 	m.Table.Known = l.knownFields(&m.Table, sides)
 	m.Integration.Known = l.knownFields(&m.Integration, sides)
+	m.Table.Types = l.fieldTypes(&m.Table)
+	m.Integration.Types = l.fieldTypes(&m.Integration)
 	check := func(s Side, field string, pos Pos, what string) {
 		if msg := s.KnownField(field); msg != "" {
 			l.diags.Errorf(pos, "mapping %s: %s %q %s", m.Name, what, field, msg)
@@ -359,6 +361,16 @@ func (l *loader) knownFields(s *Side, sides map[*Side]connectors.SideCheck) []st
 		known = append(known, s.Key) // a composite alternate key, as a mapping keys by it
 	}
 	return known
+}
+
+// fieldTypes returns the EDM types the project file declares for the
+// fields of s's entity; nil when it declares none.
+func (l *loader) fieldTypes(s *Side) map[string]string {
+	c := l.project.Connector(s.Connector)
+	if c == nil || c.Entities[s.Entity] == nil {
+		return nil
+	}
+	return c.Entities[s.Entity].Types
 }
 
 var mappingNameRE = regexp.MustCompile(`^[A-Z][A-Z0-9 _-]*$`)

@@ -107,8 +107,12 @@ type Connector struct {
 // EntityDecl is what the project file declares about one entity set's
 // fields.
 type EntityDecl struct {
+	// Fields are the field names, in the order declared.
 	Fields []string
-	Pos    Pos
+	// Types gives the EDM type of the fields declared with one
+	// (`- creditLimit: Edm.Decimal`), for validate's type check.
+	Types map[string]string
+	Pos   Pos
 }
 
 // Direction says which way a table mapping or field flows, named from the
@@ -221,6 +225,14 @@ type Side struct {
 	// connector's type (a choice's options); nil when not known. Set by
 	// the loader; names are checked against them (KnownField).
 	Known []string
+	// Types gives the EDM type of the known fields declared with one;
+	// what a mapping writes to them is checked against it (FieldType).
+	Types map[string]string
+}
+
+// FieldType returns the EDM type field is declared with, "" when none.
+func (s Side) FieldType(field string) string {
+	return s.Types[field]
 }
 
 // KnownField checks field against the side's known fields: it returns ""
