@@ -576,6 +576,7 @@ func decodeField(d *decoder, n *yaml.Node, what string) *Field {
 		},
 		"constant": func(_, v *yaml.Node) {
 			f.Constant, f.HasConstant = d.scalarValue(v, what+": constant")
+			f.ConstantPos = d.Pos(v)
 			constNode = v
 		},
 		"enabled": func(_, v *yaml.Node) {
@@ -605,7 +606,7 @@ func decodeField(d *decoder, n *yaml.Node, what string) *Field {
 				d.Errorf(v, "%s: options must be a non-empty mapping of source value to destination value", what)
 				return
 			}
-			f.Options = map[string]any{}
+			f.Options, f.OptionPos = map[string]any{}, map[string]Pos{}
 			for i := 0; i+1 < len(v.Content); i += 2 {
 				k, ov := v.Content[i], config.Resolve(v.Content[i+1])
 				if _, dup := f.Options[k.Value]; dup {
@@ -613,10 +614,12 @@ func decodeField(d *decoder, n *yaml.Node, what string) *Field {
 					continue
 				}
 				f.Options[k.Value], _ = d.scalarValue(ov, what+": options value")
+				f.OptionPos[k.Value] = d.Pos(ov)
 			}
 		},
 		"default": func(_, v *yaml.Node) {
 			f.Default, f.HasDefault = d.scalarValue(v, what+": default")
+			f.DefaultPos = d.Pos(v)
 			defaultNode = v
 		},
 	})

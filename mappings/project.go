@@ -266,9 +266,11 @@ type Field struct {
 	// FromIntegration transforms the integration value before it is written
 	// to the table side; empty copies the value.
 	FromIntegration Expr
-	// Constant, when HasConstant, is written instead of any source value.
+	// Constant, when HasConstant, is written instead of any source value;
+	// ConstantPos is where.
 	Constant    any
 	HasConstant bool
+	ConstantPos Pos
 	// Enabled is false for a field mapping that is kept but not used.
 	Enabled bool
 	// Direction bounds which way this field flows; empty inherits the
@@ -287,11 +289,15 @@ type Field struct {
 	// salesperson code into a user id.
 	Lookup    string
 	LookupPos Pos
-	// Options translates source values (as text) into destination values.
-	Options map[string]any
-	// Default is written when no option matches; without it the record fails.
+	// Options translates source values (as text) into destination values;
+	// OptionPos is where each destination value is written.
+	Options   map[string]any
+	OptionPos map[string]Pos
+	// Default is written when no option matches; without it the record
+	// fails. DefaultPos is where it is written.
 	Default    any
 	HasDefault bool
+	DefaultPos Pos
 	OptionsPos Pos
 	Pos        Pos
 }
