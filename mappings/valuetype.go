@@ -261,23 +261,24 @@ type edmType struct {
 // edmTypes are the OData primitive types ("OData Common Schema Definition
 // Language", primitive types) a field may be declared with. Text is the
 // wire form of GUIDs, dates and times, which the connector writes as it
-// gets them; a time the expression computes is written as text too.
+// gets them; a time an expression computes is written as RFC 3339 text,
+// a duration as its nanoseconds (engine's canonical).
 var edmTypes = map[string]edmType{
 	"Edm.String":         {KindString, KindString | KindTime, false},
 	"Edm.Boolean":        {KindBool, KindBool, false},
-	"Edm.Byte":           {KindNumber, KindNumber, true},
-	"Edm.SByte":          {KindNumber, KindNumber, true},
-	"Edm.Int16":          {KindNumber, KindNumber, true},
-	"Edm.Int32":          {KindNumber, KindNumber, true},
-	"Edm.Int64":          {KindNumber, KindNumber, true},
-	"Edm.Decimal":        {KindNumber, KindNumber, false},
-	"Edm.Double":         {KindNumber, KindNumber, false},
-	"Edm.Single":         {KindNumber, KindNumber, false},
+	"Edm.Byte":           {KindNumber, KindNumber | KindDuration, true},
+	"Edm.SByte":          {KindNumber, KindNumber | KindDuration, true},
+	"Edm.Int16":          {KindNumber, KindNumber | KindDuration, true},
+	"Edm.Int32":          {KindNumber, KindNumber | KindDuration, true},
+	"Edm.Int64":          {KindNumber, KindNumber | KindDuration, true},
+	"Edm.Decimal":        {KindNumber, KindNumber | KindDuration, false},
+	"Edm.Double":         {KindNumber, KindNumber | KindDuration, false},
+	"Edm.Single":         {KindNumber, KindNumber | KindDuration, false},
 	"Edm.Guid":           {KindString, KindString, false},
 	"Edm.Date":           {KindString, KindString | KindTime, false},
 	"Edm.DateTimeOffset": {KindString, KindString | KindTime, false},
 	"Edm.TimeOfDay":      {KindString, KindString | KindTime, false},
-	"Edm.Duration":       {KindString, KindString | KindDuration, false},
+	"Edm.Duration":       {KindString, KindString, false},
 	"Edm.Binary":         {KindString, KindString, false},
 }
 
