@@ -262,7 +262,12 @@ type edmType struct {
 // Language", primitive types) a field may be declared with. Text is the
 // wire form of GUIDs, dates and times, which the connector writes as it
 // gets them; a time an expression computes is written as RFC 3339 text,
-// a duration as its nanoseconds (engine's canonical).
+// a duration as its nanoseconds (engine's canonical). Numbers, Edm.Int64
+// and Edm.Decimal included, are JSON numbers both ways: coupler never asks
+// for IEEE754Compatible=true, and "if not specified, or specified as
+// IEEE754Compatible=false, all numbers MUST be serialized as JSON numbers"
+// (OData JSON Format, section 4.1 "Header Content-Type"; Microsoft.OData
+// CsdlJsonWriterSettings.IsIeee754Compatible).
 var edmTypes = map[string]edmType{
 	"Edm.String":         {KindString, KindString | KindTime, false},
 	"Edm.Boolean":        {KindBool, KindBool, false},
