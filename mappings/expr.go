@@ -68,9 +68,12 @@ func CompileFilter(e Expr) (*Program, *Diagnostic) {
 	if err != nil {
 		return nil, e.diagnostic(err)
 	}
-	if gives := notBoolean(p.Node()); gives != "" {
+	if gives := notBoolean(p.Node(), nil); gives != "" {
 		example := e.Source + ` != ""`
-		if strings.Contains(gives, "number") {
+		switch {
+		case strings.HasPrefix(gives, "regex_match("):
+			example = e.Source + " != nil" // nil when nothing matches
+		case strings.Contains(gives, "number"):
 			example = e.Source + " > 0"
 		}
 		return nil, &Diagnostic{Severity: Error, Pos: e.Pos, Message: "expression: a filter must give true or false, and " + gives + "; compare it, e.g. " + example}
@@ -78,37 +81,48 @@ func CompileFilter(e Expr) (*Program, *Diagnostic) {
 	return &Program{program: p, source: e.Source}, nil
 }
 
-// notBoolean says what n gives when it can never be a boolean ("trim(...)
-// gives a string"), "" when it may be one. It covers what the checker
-// cannot see: coupler's functions give any, so that null passes through,
-// and arithmetic on fields of unknown type gives any too.
-func notBoolean(n ast.Node) string {
+// notBoolean says what n gives when it can never be true ("trim(...)
+// gives a string"), "" when it may be. It covers what the checker cannot
+// see: coupler's functions give any, so that null passes through, and
+// arithmetic on fields of unknown type gives any too. ref gives the kinds
+// of the filter's fields where their types are known.
+func notBoolean(n ast.Node, ref func(string) Kinds) string {
+	switch n := n.(type) {
+	case *ast.BinaryNode:
+		if n.Operator == "??" {
+			// The right side counts only when the left is null: a left
+			// side that is never a boolean fails every other record.
+			if g := notBoolean(n.Left, ref); g != "" {
+				return g
+			}
+			return notBoolean(n.Right, ref)
+		}
+	case *ast.ConditionalNode:
+		if g := notBoolean(n.Exp1, ref); g != "" {
+			return g
+		}
+		return notBoolean(n.Exp2, ref)
+	}
+	k := gives(n, ref) &^ KindNull
+	if k == 0 || k&KindBool != 0 {
+		return ""
+	}
+	what := "it"
 	switch n := n.(type) {
 	case *ast.CallNode:
 		if id, ok := n.Callee.(*ast.IdentifierNode); ok {
-			for _, d := range funcDefs {
-				if d.name == id.Value && d.gives != "" {
-					return d.name + "(...) gives " + d.gives
-				}
-			}
+			what = id.Value + "(...)"
 		}
+	case *ast.BuiltinNode:
+		what = n.Name + "(...)"
 	case *ast.BinaryNode:
-		switch n.Operator {
-		case "+", "-", "*", "/", "%", "**", "^":
-			return n.Operator + " gives a number or a string"
-		case "??":
-			if g := notBoolean(n.Left); g != "" {
-				return g
-			}
-			return notBoolean(n.Right)
-		}
-	case *ast.ConditionalNode:
-		if g := notBoolean(n.Exp1); g != "" {
-			return g
-		}
-		return notBoolean(n.Exp2)
+		what = n.Operator
+	case *ast.UnaryNode:
+		what = n.Operator
+	case *ast.IdentifierNode:
+		what = n.Value
 	}
-	return ""
+	return what + " gives " + k.String()
 }
 
 // diagnostic turns an expr-lang error into a diagnostic that points at the

@@ -82,11 +82,11 @@ type funcDef struct {
 	name  string
 	fn    func(args ...any) (any, error)
 	types []any
-	// gives names what the function gives when not null ("a string", "a
-	// number"), for messages; "" for a boolean or anything. The types
-	// above all give any, so that null passes through, which leaves the
-	// checker unable to tell a filter that can never be true or false.
-	gives string
+	// gives is what the function gives when not null; 0 for anything.
+	// The types above all give any, so that null passes through, which
+	// leaves the checker unable to tell a filter that can never be true
+	// or false, or a transform giving text to a number field (Gives).
+	gives Kinds
 }
 
 // Overloads are listed longest first, so that when no overload matches the
@@ -94,20 +94,20 @@ type funcDef struct {
 // the error of the last overload it tried): round("x") says "cannot use
 // string as argument (type float64)" rather than "not enough arguments".
 var funcDefs = []funcDef{
-	{"trim", fnTrim, []any{new(func(string, string) any), new(func(string) any)}, "a string"},
-	{"upper", fnUpper, []any{new(func(string) any)}, "a string"},
-	{"lower", fnLower, []any{new(func(string) any)}, "a string"},
-	{"title", fnTitle, []any{new(func(string) any)}, "a string"},
-	{"substr", fnSubstr, []any{new(func(string, string, string) any), new(func(string, int, int) any)}, "a string"},
-	{"replace", fnReplace, []any{new(func(string, string, string) any)}, "a string"},
-	{"regex_replace", fnRegexReplace, []any{new(func(string, string, string) any)}, "a string"},
-	{"regex_match", fnRegexMatch, []any{new(func(string, string) any)}, ""},
-	{"alnum", fnAlnum, []any{new(func(string) any)}, "a string"},
-	{"format_date", fnFormatDate, []any{new(func(time.Time, string) any), new(func(string, string) any)}, "a string"},
-	{"format_datetime", fnFormatDatetime, []any{new(func(time.Time, string) any), new(func(string, string) any)}, "a string"},
-	{"round", fnRound, []any{new(func(float64, float64, string) any), new(func(float64, float64) any), new(func(float64) any)}, "a number"},
-	{"unix_time", fnUnixTime, []any{new(func(time.Time, string) any), new(func(string, string) any), new(func(time.Time) any), new(func(string) any)}, "a number"},
-	{"coalesce", fnCoalesce, []any{new(func(any, ...any) any)}, ""},
+	{"trim", fnTrim, []any{new(func(string, string) any), new(func(string) any)}, KindString},
+	{"upper", fnUpper, []any{new(func(string) any)}, KindString},
+	{"lower", fnLower, []any{new(func(string) any)}, KindString},
+	{"title", fnTitle, []any{new(func(string) any)}, KindString},
+	{"substr", fnSubstr, []any{new(func(string, string, string) any), new(func(string, int, int) any)}, KindString},
+	{"replace", fnReplace, []any{new(func(string, string, string) any)}, KindString},
+	{"regex_replace", fnRegexReplace, []any{new(func(string, string, string) any)}, KindString},
+	{"regex_match", fnRegexMatch, []any{new(func(string, string) any)}, KindString},
+	{"alnum", fnAlnum, []any{new(func(string) any)}, KindString},
+	{"format_date", fnFormatDate, []any{new(func(time.Time, string) any), new(func(string, string) any)}, KindString},
+	{"format_datetime", fnFormatDatetime, []any{new(func(time.Time, string) any), new(func(string, string) any)}, KindString},
+	{"round", fnRound, []any{new(func(float64, float64, string) any), new(func(float64, float64) any), new(func(float64) any)}, KindNumber},
+	{"unix_time", fnUnixTime, []any{new(func(time.Time, string) any), new(func(string, string) any), new(func(time.Time) any), new(func(string) any)}, KindNumber},
+	{"coalesce", fnCoalesce, []any{new(func(any, ...any) any)}, 0},
 }
 
 // functions are the helper functions every expression can call, on top of

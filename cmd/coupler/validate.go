@@ -15,8 +15,10 @@ func newValidate(g *globals) *cobra.Command {
 		Use:   "validate",
 		Short: "Check the project file and its mapping files",
 		Long: `validate loads coupler.yaml and every mapping file it names, compiles every
-expression, and prints each problem as file:line:col: message. It talks to no
-server, unless --online: then it also reads each OData service's $metadata
+expression, and prints each problem as file:line:col: message. Where the
+project file declares a field's EDM type (entities: { SET: { fields:
+[creditLimit: Edm.Decimal] } }), it checks that what each mapping writes to it
+can be of that type. It talks to no server, unless --online: then it also reads each OData service's $metadata
 and checks that every entity set and field a mapping uses exists there and
 that each value written fits its field's type. It exits 1 if there is any
 error, 0 otherwise.`,
