@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -173,11 +174,17 @@ func isMissingTable(err error) bool {
 // Query runs a read-only SQL statement on a state database file opened read
 // only, so that nothing a query does can change the state; fn gets the
 // result's column names and then each row.
+//
+// The statement reaches nothing but that database: DuckDB's SQL can read
+// and write any file (read_csv, COPY … TO, ATTACH) and load extensions,
+// so external access is off from the open on and the configuration
+// locked, which no statement can undo ("Securing DuckDB": "SET
+// enable_external_access = false", "SET lock_configuration = true").
 func Query(ctx context.Context, path, query string, fn func(cols []string, row []any) error) error {
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("state database %s: %w", path, err)
 	}
-	c, err := duckdb.NewConnector(path+"?access_mode=read_only", nil)
+	c, err := duckdb.NewConnector(path+"?access_mode=read_only&enable_external_access=false&lock_configuration=true", nil)
 	if err != nil {
 		return fmt.Errorf("open state database %s read-only: %w", path, err)
 	}
@@ -186,7 +193,7 @@ func Query(ctx context.Context, path, query string, fn func(cols []string, row [
 	defer db.Close()
 	rows, err := db.QueryContext(ctx, query)
 	if err != nil {
-		return err
+		return explainRefusal(err)
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
@@ -210,6 +217,16 @@ func Query(ctx context.Context, path, query string, fn func(cols []string, row [
 		}
 	}
 	return rows.Err()
+}
+
+// explainRefusal says why DuckDB refused a statement that reached beyond
+// the state database; other errors are returned as they are.
+func explainRefusal(err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "disabled by configuration") || strings.Contains(msg, "configuration has been locked") {
+		return fmt.Errorf("coupler query reads the state database only: no files, extensions or settings: %w", err)
+	}
+	return err
 }
 
 // Path returns the file the database lives in.
