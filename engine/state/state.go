@@ -26,6 +26,7 @@ type DB struct {
 	connector *duckdb.Connector
 	path      string
 	writing   sync.Mutex // held by the apply under way; see LockWrites
+	redact    func(string) string
 }
 
 // LockWrites claims the right to write to the systems for one apply, so
@@ -44,6 +45,10 @@ type Options struct {
 	MemoryLimit string
 	// Threads caps DuckDB's worker threads; 0 keeps DuckDB's default.
 	Threads int
+	// Redact, when set, scrubs each failure message before it is stored:
+	// a server's error may echo the credentials it was sent, and a stored
+	// message is printed by coupler errors and shown by serve.
+	Redact func(string) string
 }
 
 // Open opens the state database at path, creating it and its directory if
@@ -59,7 +64,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state database %s: %w", path, err)
 	}
-	d := &DB{db: sql.OpenDB(c), connector: c, path: path}
+	d := &DB{db: sql.OpenDB(c), connector: c, path: path, redact: opts.Redact}
+	if d.redact == nil {
+		d.redact = func(s string) string { return s }
+	}
 	if err := d.init(ctx, opts); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("state database %s: %w", path, err)
