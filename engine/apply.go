@@ -204,7 +204,8 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		}
 		run.Failed++
 		if len(failures) < maxFailures {
-			failures = append(failures, Failure{Mapping: m.Name, SourceID: r.SourceID, DestID: r.DestID, Message: r.Err})
+			// Scrubbed as the stored message is: the caller prints it.
+			failures = append(failures, Failure{Mapping: m.Name, SourceID: r.SourceID, DestID: r.DestID, Message: e.redactor.String(r.Err)})
 		}
 	}
 

@@ -135,7 +135,7 @@ until coupler retry releases it.`,
 			fmt.Fprintln(tw, "RUN\tMAPPING\tDIRECTION\tSOURCE\tDESTINATION\tOP\tAT\tMESSAGE")
 			for _, f := range fs {
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.RunID, f.Mapping, f.Direction, f.SourceID, f.DestID, f.Op,
-					f.At.Local().Format("2006-01-02 15:04:05"), f.Message)
+					f.At.Local().Format("2006-01-02 15:04:05"), g.redactor.String(f.Message)) // stored before it was scrubbed, perhaps
 			}
 			return tw.Flush()
 		},

@@ -191,7 +191,9 @@ func newQuery(g *globals) *cobra.Command {
 prints the result as a table, CSV or JSON. The diffs are there to query:
 plan_operations (one row per record and plan), plan_changes (each changed
 field, before and after as JSON), couplings, watermarks, runs, run_records and
-record_failures. See docs/operations.md.`,
+record_failures. The statement reaches nothing but that file: reading or
+writing other files (read_csv, COPY … TO), ATTACH, extensions and SET are
+refused. See docs/operations.md.`,
 		Example: `  coupler query "SELECT op, count(*) FROM plan_operations WHERE plan_id = '20261124-083414-6f80fe' GROUP BY op"
   coupler query "SELECT field, count(*) FROM plan_changes GROUP BY field ORDER BY 2 DESC" --format csv`,
 		Args: cobra.ExactArgs(1),

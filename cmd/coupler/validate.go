@@ -32,14 +32,15 @@ error, 0 otherwise.`,
 				return &exitError{code: 1, err: fmt.Errorf("%d error(s)", errorCount(diags))}
 			}
 			if online {
-				e, err := engine.Open(cmd.Context(), prog, engine.Options{Logger: g.logger()})
+				e, err := engine.Open(cmd.Context(), prog, engine.Options{Logger: g.logger(), Redactor: g.redactor})
 				if err != nil {
 					return err
 				}
 				defer e.Close()
 				odiags := e.CheckOnline(cmd.Context())
 				for _, d := range odiags {
-					fmt.Fprintln(g.stdout, d)
+					// A service's answer may echo a credential.
+					fmt.Fprintln(g.stdout, g.redactor.String(d.String()))
 				}
 				if odiags.HasErrors() {
 					return &exitError{code: 1, err: fmt.Errorf("%d error(s) against the services", errorCount(odiags))}

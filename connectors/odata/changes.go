@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/redact"
 	"github.com/couplerhq/coupler/connectors/transport"
 )
 
@@ -176,7 +177,7 @@ func (c *Client) getChangesPage(ctx context.Context, u string, start bool) (chan
 	defer resp.Body.Close()
 	p, err := decodeChangesPage(transport.LimitReader(resp.Body, c.maxBody))
 	if err != nil {
-		return changesPage{}, fmt.Errorf("decode %s: %w", redact(req.URL), err)
+		return changesPage{}, fmt.Errorf("decode %s: %w", redact.PathQuery(req.URL), err)
 	}
 	p.date = connectors.ResponseDate(resp.Header)
 	return p, nil

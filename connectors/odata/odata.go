@@ -45,8 +45,8 @@ type Options struct {
 	RateLimit float64
 	// MaxBodyBytes bounds each response body; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	// Logger receives debug logs of pages and writes; nil means
-	// slog.Default().
+	// Logger receives debug logs of pages and writes; nil means the
+	// Config's Logger, or else slog.Default().
 	Logger *slog.Logger
 }
 
@@ -148,6 +148,9 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 		c.maxBody = DefaultMaxBodyBytes
 	}
 	if c.log == nil {
+		c.log = cfg.Logger
+	}
+	if c.log == nil {
 		c.log = slog.Default()
 	}
 	c.log = c.log.With("connector", cfg.Name)
@@ -165,6 +168,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 			RateLimit:  opts.RateLimit,
 			CAFile:     cfg.CAFile,
 			Logger:     c.log,
+			Redactor:   cfg.Redactor,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("odata: %w", err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/redact"
 	"github.com/couplerhq/coupler/connectors/transport"
 )
 
@@ -102,7 +103,7 @@ func (c *Client) getPage(ctx context.Context, u string) (page, error) {
 	defer resp.Body.Close()
 	p, err := decodePage(transport.LimitReader(resp.Body, c.maxBody))
 	if err != nil {
-		return page{}, fmt.Errorf("decode %s: %w", redact(req.URL), err)
+		return page{}, fmt.Errorf("decode %s: %w", redact.PathQuery(req.URL), err)
 	}
 	p.date = connectors.ResponseDate(resp.Header)
 	return p, nil

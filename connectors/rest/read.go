@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/redact"
 	"github.com/couplerhq/coupler/connectors/transport"
 )
 
@@ -147,7 +148,7 @@ func (c *Client) readPages(ctx context.Context, e connectors.Entity, res *resour
 			return wrap("read", e.Name, "", err)
 		}
 		if seen[u] {
-			return wrap("read", e.Name, "", fmt.Errorf("page %d leads back to %s, a page already read: the server's %s paging cycles", n+1, redactString(u), res.paging.Style))
+			return wrap("read", e.Name, "", fmt.Errorf("page %d leads back to %s, a page already read: the server's %s paging cycles", n+1, redact.PathQueryString(u), res.paging.Style))
 		}
 		seen[u] = true
 	}
@@ -185,7 +186,7 @@ func (c *Client) nextURL(current, link string) (string, error) {
 	}
 	s := next.String()
 	if s == current {
-		return "", fmt.Errorf("next link %s points at the page itself", redact(next))
+		return "", fmt.Errorf("next link %s points at the page itself", redact.PathQuery(next))
 	}
 	return s, nil
 }

@@ -43,7 +43,8 @@ type Options struct {
 	HTTPClient *http.Client
 	// MaxBodyBytes bounds each response body; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	// Logger receives debug logs of pages; nil means slog.Default().
+	// Logger receives debug logs of pages; nil means the Config's Logger,
+	// or else slog.Default().
 	Logger *slog.Logger
 }
 
@@ -99,6 +100,9 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 		c.maxBody = DefaultMaxBodyBytes
 	}
 	if c.log == nil {
+		c.log = cfg.Logger
+	}
+	if c.log == nil {
 		c.log = slog.Default()
 	}
 	c.log = c.log.With("connector", cfg.Name)
@@ -117,6 +121,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 			RateLimit:  cfg.RateLimit,
 			CAFile:     cfg.CAFile,
 			Logger:     c.log,
+			Redactor:   cfg.Redactor,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("rest: %w", err)

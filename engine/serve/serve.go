@@ -23,6 +23,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/couplerhq/coupler/connectors/redact"
 	"github.com/couplerhq/coupler/engine/schedule"
 	"github.com/couplerhq/coupler/mappings"
 )
@@ -108,6 +109,16 @@ type Config struct {
 	// Token is required (Authorization: Bearer) by run-now requests; it is
 	// mandatory when Listen is not a loopback address.
 	Token string
+	// TokenForReads makes the status page and /metrics require the token
+	// too (Bearer, or a browser's Basic with the token as password).
+	TokenForReads bool
+	// AllowedHosts are host names, besides loopback names and IP
+	// addresses, that requests without the token may name as Host (the
+	// name serve is reached by); see Server.Handler.
+	AllowedHosts []string
+	// Redactor, when set, scrubs the project's secrets from the status
+	// page and the log: a server's error may echo a credential.
+	Redactor *redact.Redactor
 	// ShutdownTimeout bounds how long shutdown waits for the run under way
 	// to finish its batch; then its writes are cancelled.
 	ShutdownTimeout time.Duration
@@ -184,6 +195,10 @@ func New(cfg Config) (*Server, error) {
 	if err := checkListen(cfg.Listen, cfg.Token); err != nil {
 		return nil, err
 	}
+	if cfg.TokenForReads && cfg.Token == "" {
+		return nil, errors.New("the status page and /metrics can require the token only when there is one: set --token or COUPLER_SERVE_TOKEN")
+	}
+	cfg.Logger = slog.New(cfg.Redactor.Handler(cfg.Logger.Handler()))
 	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, sched: schedule.New(cfg.Now), started: cfg.Now(),
 		last: map[string]*lastRun{}, wake: make(chan struct{}, 1), drain: make(chan struct{})}
 	p, err := cfg.Load()

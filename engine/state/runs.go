@@ -210,7 +210,7 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 	for _, r := range results {
 		result, msg := "success", any(nil)
 		if r.Err != "" {
-			result, msg = "failure", r.Err
+			result, msg = "failure", d.redact(r.Err)
 		}
 		vals = append(vals, "(?, ?, ?, ?, ?, ?, ?, ?)")
 		args = append(args, runID, r.Seq, r.SourceID, nullString(r.DestID), r.Op, result, msg, r.At.UTC())

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -25,6 +26,7 @@ type DB struct {
 	connector *duckdb.Connector
 	path      string
 	writing   sync.Mutex // held by the apply under way; see LockWrites
+	redact    func(string) string
 }
 
 // LockWrites claims the right to write to the systems for one apply, so
@@ -43,6 +45,10 @@ type Options struct {
 	MemoryLimit string
 	// Threads caps DuckDB's worker threads; 0 keeps DuckDB's default.
 	Threads int
+	// Redact, when set, scrubs each failure message before it is stored:
+	// a server's error may echo the credentials it was sent, and a stored
+	// message is printed by coupler errors and shown by serve.
+	Redact func(string) string
 }
 
 // Open opens the state database at path, creating it and its directory if
@@ -58,7 +64,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state database %s: %w", path, err)
 	}
-	d := &DB{db: sql.OpenDB(c), connector: c, path: path}
+	d := &DB{db: sql.OpenDB(c), connector: c, path: path, redact: opts.Redact}
+	if d.redact == nil {
+		d.redact = func(s string) string { return s }
+	}
 	if err := d.init(ctx, opts); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("state database %s: %w", path, err)
@@ -173,11 +182,17 @@ func isMissingTable(err error) bool {
 // Query runs a read-only SQL statement on a state database file opened read
 // only, so that nothing a query does can change the state; fn gets the
 // result's column names and then each row.
+//
+// The statement reaches nothing but that database: DuckDB's SQL can read
+// and write any file (read_csv, COPY … TO, ATTACH) and load extensions,
+// so external access is off from the open on and the configuration
+// locked, which no statement can undo ("Securing DuckDB": "SET
+// enable_external_access = false", "SET lock_configuration = true").
 func Query(ctx context.Context, path, query string, fn func(cols []string, row []any) error) error {
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("state database %s: %w", path, err)
 	}
-	c, err := duckdb.NewConnector(path+"?access_mode=read_only", nil)
+	c, err := duckdb.NewConnector(path+"?access_mode=read_only&enable_external_access=false&lock_configuration=true", nil)
 	if err != nil {
 		return fmt.Errorf("open state database %s read-only: %w", path, err)
 	}
@@ -186,7 +201,7 @@ func Query(ctx context.Context, path, query string, fn func(cols []string, row [
 	defer db.Close()
 	rows, err := db.QueryContext(ctx, query)
 	if err != nil {
-		return err
+		return explainRefusal(err)
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
@@ -210,6 +225,16 @@ func Query(ctx context.Context, path, query string, fn func(cols []string, row [
 		}
 	}
 	return rows.Err()
+}
+
+// explainRefusal says why DuckDB refused a statement that reached beyond
+// the state database; other errors are returned as they are.
+func explainRefusal(err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "disabled by configuration") || strings.Contains(msg, "configuration has been locked") {
+		return fmt.Errorf("coupler query reads the state database only: no files, extensions or settings: %w", err)
+	}
+	return err
 }
 
 // Path returns the file the database lives in.
