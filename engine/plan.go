@@ -181,7 +181,7 @@ func (e *Engine) selectMappings(names []string) ([]*Mapping, error) {
 	}
 	for _, n := range names {
 		if e.prog.Project.Mapping(n) == nil {
-			return nil, fmt.Errorf("no mapping named %q in the project", n)
+			return nil, e.prog.unknownMapping(n)
 		}
 	}
 	var out []*Mapping

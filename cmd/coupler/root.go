@@ -126,6 +126,10 @@ and shows every change), then apply the saved plan.`,
 	root.AddCommand(newValidate(g), newPlan(g), newApply(g), newRuns(g), newDemo(g), newTest(g), newInit(g), newReset(g), newDescribe(g), newCouple(g), newUncouple(g), newErrors(g), newSync(g), newRetry(g), newAcknowledge(g), newPlans(g), newShow(g), newQuery(g), newServe(g))
 	root.AddCommand(newState(g))
 	root.AddCommand(newSchema(g))
+	root.AddCommand(newVersion(g))
+	setVersion(root)
+	root.SetFlagErrorFunc(flagError)
+	registerCompletions(g, root)
 	return root
 }
 
