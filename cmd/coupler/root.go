@@ -119,7 +119,7 @@ and shows every change), then apply the saved plan.`,
 		}
 		g.command = cmd.CommandPath()
 		if progressCommands[cmd.Name()] && !g.noProgress {
-			g.progress = newTerminalProgress(g.stderr)
+			g.progress = newTerminalProgress(g.stderr, os.Getenv)
 		}
 		return nil
 	}
@@ -155,14 +155,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// DuckDB's refusal to open a database another coupler holds, from any
 	// command, names that coupler.
 	err = lock.Explain(err, "")
+	prefix := red("coupler:", colorOn(stderr, os.Getenv))
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(stderr, "coupler:", ee.err)
+			fmt.Fprintln(stderr, prefix, ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintln(stderr, "coupler:", err)
+	fmt.Fprintln(stderr, prefix, err)
 	return 1
 }
 
