@@ -99,7 +99,7 @@ func (p *progressPrinter) expectSaved(ctx context.Context, e *engine.Engine, id 
 		return
 	}
 	if id == "" {
-		latest, _, err := e.State().LatestPlan(ctx)
+		latest, err := latestPlanID(ctx, e)
 		if err != nil {
 			return
 		}

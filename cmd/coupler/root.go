@@ -44,6 +44,12 @@ type globals struct {
 	noProgress bool
 	// progress, when set, shows a plan or apply getting on (progress.go).
 	progress *progressPrinter
+	// autoApprove is --auto-approve of the commands that ask before they
+	// write (prompt.go).
+	autoApprove bool
+	// stdinTerminal says whether stdin is a terminal, where a command asks
+	// before it writes; nil checks the real stdin (tests set it).
+	stdinTerminal func(io.Reader) bool
 }
 
 func (g *globals) logger() *slog.Logger {
