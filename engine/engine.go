@@ -48,7 +48,10 @@ var ErrDrained = errors.New("stopped before the next batch of writes: shutting d
 // Progress reports work under way on one mapping.
 type Progress struct {
 	Mapping string
-	// Stage is "read source", "read destination", "diff" or "write".
+	// Stage is "read source", "read destination", "diff", "save" or
+	// "write". "diff" (comparing the staged sides) and "save" (storing
+	// the plan, Mapping empty) count nothing: they are reported once, as
+	// they start, so that a display can say why the counts stopped.
 	Stage string
 	// Done counts records handled so far in this stage.
 	Done int64

@@ -64,6 +64,7 @@ left alone and the watermarks do not move.`,
 	}
 	cmd.Flags().BoolVar(&match, "match", false, "couple uncoupled records by the mappings' match fields")
 	cmd.Flags().StringArrayVar(&mappings, "mapping", nil, "with --match: only this mapping (repeatable)")
+	autoApproveFlag(cmd, g)
 	return cmd
 }
 

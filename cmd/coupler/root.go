@@ -49,6 +49,12 @@ type globals struct {
 	// logs and prints; the project's are added once it is loaded, and
 	// the engine and serve share it.
 	redactor *redact.Redactor
+	// autoApprove is --auto-approve of the commands that ask before they
+	// write (prompt.go).
+	autoApprove bool
+	// stdinTerminal says whether stdin is a terminal, where a command asks
+	// before it writes; nil checks the real stdin (tests set it).
+	stdinTerminal func(io.Reader) bool
 }
 
 func (g *globals) logger() *slog.Logger {
@@ -137,13 +143,17 @@ and shows every change), then apply the saved plan.`,
 		}
 		g.command = cmd.CommandPath()
 		if progressCommands[cmd.Name()] && !g.noProgress {
-			g.progress = newTerminalProgress(g.stderr)
+			g.progress = newTerminalProgress(g.stderr, os.Getenv)
 		}
 		return nil
 	}
 	root.AddCommand(newValidate(g), newPlan(g), newApply(g), newRuns(g), newDemo(g), newTest(g), newInit(g), newReset(g), newDescribe(g), newCouple(g), newUncouple(g), newErrors(g), newSync(g), newRetry(g), newAcknowledge(g), newPlans(g), newShow(g), newQuery(g), newServe(g))
 	root.AddCommand(newState(g))
 	root.AddCommand(newSchema(g))
+	root.AddCommand(newVersion(g))
+	setVersion(root)
+	root.SetFlagErrorFunc(flagError)
+	registerCompletions(g, root)
 	return root
 }
 
@@ -170,14 +180,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// command, names that coupler.
 	err = lock.Explain(err, "")
 	// A server's error may echo a credential coupler sent it.
+	prefix := red("coupler:", colorOn(stderr, os.Getenv))
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(stderr, "coupler:", g.redactor.String(ee.err.Error()))
+			fmt.Fprintln(stderr, prefix, g.redactor.String(ee.err.Error()))
 		}
 		return ee.code
 	}
-	fmt.Fprintln(stderr, "coupler:", g.redactor.String(err.Error()))
+	fmt.Fprintln(stderr, prefix, g.redactor.String(err.Error()))
 	return 1
 }
 

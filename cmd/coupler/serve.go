@@ -104,12 +104,12 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 		},
 	}
 	f := cmd.Flags()
-	f.DurationVar(&planRetention, "plan-retention", 7*24*time.Hour, fmt.Sprintf("remove saved plans older than this, hourly, keeping the newest %d (serve saves one a run; 0 keeps all)", runner.KeepPlans))
+	durationFlag(f, &planRetention, "plan-retention", 7*24*time.Hour, fmt.Sprintf("remove saved plans older than this, hourly, keeping the newest %d (serve saves one a run; 0 keeps all)", runner.KeepPlans))
 	f.StringVar(&listen, "listen", serve.DefaultListen, "HTTP address for the status page, run-now, /healthz and /metrics")
 	f.StringVar(&token, "token", "", "token that run-now requests must carry (default $"+tokenEnv+"); required beyond loopback")
 	f.BoolVar(&tokenForReads, "token-for-reads", false, "the status page and /metrics require the token too (Bearer, or a browser's Basic with the token as password)")
 	f.StringSliceVar(&allowHosts, "allow-host", nil, "a host name serve is reached by, allowed as Host without the token (loopback names and IP addresses always are); repeatable")
-	f.DurationVar(&shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "on SIGINT/SIGTERM, how long to let the batch under way finish before cancelling it")
-	f.DurationVar(&watchInterval, "watch-interval", serve.DefaultWatchInterval, "how often to check the project files for changes (negative: never)")
+	durationFlag(f, &shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "on SIGINT/SIGTERM, how long to let the batch under way finish before cancelling it")
+	durationFlag(f, &watchInterval, "watch-interval", serve.DefaultWatchInterval, "how often to check the project files for changes (negative: never)")
 	return cmd
 }

@@ -174,6 +174,9 @@ type InitResult struct {
 	Schemas []string
 	// Env lists the environment variables the project file reads.
 	Env []string
+	// Gitignore says what became of the project's .gitignore: "wrote",
+	// "updated" (patterns appended) or "" (it had them already).
+	Gitignore string
 }
 
 // ExistsError reports files Init would overwrite.
@@ -241,7 +244,12 @@ func Init(dir string, opts InitOptions) (*InitResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	gitignore, err := WriteGitignore(dir)
+	if err != nil {
+		return nil, err
+	}
 	return &InitResult{
+		Gitignore:   gitignore,
 		Set:         opts.Set,
 		ProjectFile: mappings.ProjectFile,
 		Files:       files,
