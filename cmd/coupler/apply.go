@@ -12,8 +12,8 @@ import (
 func newApply(g *globals) *cobra.Command {
 	var refresh bool
 	cmd := &cobra.Command{
-		Use:   "apply [PLAN_ID]",
-		Short: "Execute a saved plan (default: the latest one)",
+		Use:   "apply [PLAN]",
+		Short: "Execute a saved plan, by id or name (default: latest, the newest)",
 		Long: `apply writes exactly what a saved plan says: its creates and updates, each
 update conditional on the destination record being unchanged since the plan.
 It records couplings, the run log and watermarks as each batch of writes is
@@ -38,7 +38,7 @@ step.`,
 			}
 			id := ""
 			if len(args) == 1 {
-				id = args[0]
+				id = engine.PlanRef(args[0]) // latest: as no argument
 			}
 			if err := confirmSaved(cmd, g, e, id); err != nil {
 				return err

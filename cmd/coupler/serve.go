@@ -65,7 +65,7 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 			r.PlanRetention = planRetention
 			// Load once here to print every problem of an invalid project the
 			// way validate does, and to find the state database to lock.
-			prog, err := loadOnly(g)
+			prog, err := loadOnly(g, false)
 			if err != nil {
 				return err
 			}

@@ -57,6 +57,11 @@ type Decoder struct {
 	Diags Reporter
 	// Getenv resolves ${NAME} references (Expand); nil leaves them unset.
 	Getenv Getenv
+	// Unset, when set, is told of each ${NAME} reference to a variable
+	// that is not set, instead of it being reported as an error: a loader
+	// that defers the check until a connector is built (commands that read
+	// only the state need no secrets) records them there.
+	Unset func(pos Pos, name string)
 	// Dir is the directory relative paths are relative to (Path).
 	Dir string
 }
@@ -368,6 +373,10 @@ func (d *Decoder) Expand(s string, pos Pos) string {
 			v, ok = d.Getenv(name)
 		}
 		if !ok {
+			if d.Unset != nil {
+				d.Unset(pos, name)
+				return ""
+			}
 			d.Diags.Errorf(pos, "environment variable %s is not set", name)
 			return ""
 		}
