@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/mappings"
 	"github.com/couplerhq/coupler/mappings/scaffold"
 )

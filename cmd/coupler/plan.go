@@ -166,4 +166,3 @@ func renderPlan(w io.Writer, format string, p *plan.Plan) error {
 	}
 	return render(w, p)
 }
-

@@ -53,6 +53,10 @@ any error, 0 otherwise. --format json prints one object (docs/cli-json.md).`,
 				v.Diagnostics = append(v.Diagnostics, e.CheckOnline(cmd.Context())...)
 			} else if prog != nil {
 				v.UnsetEnv = prog.Project.UnsetEnv()
+			} else if p, _ := mappings.Load(g.dir, mappings.LoadOptions{DeferUnsetEnv: true}); p != nil {
+				// The project has errors, so engine.Load kept no project:
+				// the unset variables are worth knowing about all the same.
+				v.UnsetEnv = p.UnsetEnv()
 			}
 			if prog != nil {
 				v.Connectors, v.Mappings = len(prog.Project.Connectors), len(prog.Project.Mappings)
