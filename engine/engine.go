@@ -142,7 +142,9 @@ func (e *Engine) Program() *Program { return e.prog }
 // renders the engine's errors.
 func (e *Engine) Redactor() *redact.Redactor { return e.redactor }
 
-// State gives access to the state database, for listing plans and runs.
+// State gives access to the state database, for the runner and tests.
+// Commands go through the engine's methods (inspect.go, couple.go), which
+// keep its rules: mapping names checked, ids normalised, "latest" resolved.
 func (e *Engine) State() *state.DB { return e.state }
 
 // Close closes the state database, then runs Options.OnClose.

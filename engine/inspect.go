@@ -39,6 +39,9 @@ func PlanRef(ref string) string {
 // is written to while it names a plan in the state database, and
 // LatestPlan, which always means the newest plan.
 func CheckPlanName(name string) error {
+	if name == "" {
+		return nil // no name: the plan has its id only
+	}
 	if strings.ContainsAny(name, `/\`) {
 		return fmt.Errorf("plan name %q has a path separator: the name is a saved plan's in the state database, not a file; to write a plan to a file, use coupler show PLAN --format FORMAT -o FILE", name)
 	}
@@ -212,10 +215,7 @@ func (w *WatermarkReset) Close() error { return w.db.Close() }
 // checkPlanName refuses, before anything is read, a plan name that
 // CheckPlanName refuses or that another plan has (unless ReplaceName).
 func (e *Engine) checkPlanName(ctx context.Context, opts PlanOptions) error {
-	if opts.Name == "" {
-		return nil
-	}
-	if err := CheckPlanName(opts.Name); err != nil {
+	if err := CheckPlanName(opts.Name); err != nil || opts.Name == "" {
 		return err
 	}
 	if opts.ReplaceName {

@@ -50,7 +50,7 @@ A plan is never "in step" while records fail or are skipped.`,
 				return err
 			}
 			// Before reading anything: --out ./plans/x.plan names no file.
-			if err := engine.CheckPlanName(opts.Name); opts.Name != "" && err != nil {
+			if err := engine.CheckPlanName(opts.Name); err != nil {
 				return err
 			}
 			if opts.ReplaceName && opts.Name == "" {
