@@ -84,6 +84,9 @@ func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 		e.conns[c.Name] = conn
 	}
 	prog.readLookupsWith(e.lookupReader)
+	if opts.State.Logger == nil {
+		opts.State.Logger = e.log
+	}
 	db, err := state.Open(ctx, prog.Project.State, opts.State)
 	if err != nil {
 		return nil, err

@@ -226,7 +226,10 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 	if _, err := tx.ExecContext(ctx, `DELETE FROM write_intents WHERE run_id = ? AND seq IN (`+placeholders(len(results))+`)`, seqs...); err != nil {
 		return fmt.Errorf("settle write intents of run %d: %w", runID, err)
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	return d.durable(ctx)
 }
 
 // couplingsOf returns the destination each given source is coupled to now.
@@ -337,7 +340,10 @@ func (d *DB) FinishRun(ctx context.Context, r Run, watermarkSide string, waterma
 			return err
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	return d.durable(ctx)
 }
 
 // TemporaryPrefix starts the message of a failure that says nothing about
