@@ -498,10 +498,19 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 	// failed. Those that cannot be found out now keep their intents and
 	// are left out of the results, for the next start to settle.
 	settled, unsettled, serr := e.settleFailed(ctx, conn, entity, target, intents, out)
+	var notSent []int64
 	for j, wr := range out {
 		r := &results[index[j]]
 		if unsettled[j] {
 			r.Op = "" // dropped below
+			continue
+		}
+		if errors.Is(wr.Err, connectors.ErrNotSent) && ctx.Err() != nil {
+			// Never sent because the apply was stopped (serve's shutdown
+			// timeout): not an outcome. Left out of the run, its intent
+			// forgotten, so that resuming the plan sends it.
+			r.Op = ""
+			notSent = append(notSent, r.Seq)
 			continue
 		}
 		if st, ok := settled[j]; ok {
@@ -543,6 +552,9 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 		}
 	}
 	results = slices.DeleteFunc(results, func(r state.RecordResult) bool { return r.Op == "" })
+	if err := e.state.DropIntents(context.WithoutCancel(ctx), target.runID, notSent); err != nil {
+		return results, err
+	}
 	if werr == nil && serr != nil {
 		werr = serr
 	}
