@@ -181,3 +181,35 @@ func TestStateWritesAreCheckpointed(t *testing.T) {
 	}
 	walEmpty("FinishRun")
 }
+
+// A create or match whose destination record is coupled to another source
+// record already is refused by the couplings' uniqueness; the message must
+// name the side that is coupled, not blame the source.
+func TestCouplingConflictNamesTheCoupledSide(t *testing.T) {
+	db := openState(t, filepath.Join(t.TempDir(), "state.duckdb"))
+	defer db.Close()
+	ctx := t.Context()
+	for _, pair := range [][2]string{{"t1", "i1"}, {"t2", "i2"}} {
+		if err := db.CoupleOne(ctx, "CUSTOMER", pair[0], pair[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run, err := db.StartRun(ctx, "p1", "CUSTOMER", "to_integration", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := []state.RecordResult{
+		{Seq: 1, SourceID: "t3", DestID: "i1", Op: "create", Couple: true, At: time.Now()},
+		{Seq: 2, SourceID: "t4", DestID: "i2", Op: "couple", Couple: true, At: time.Now()},
+		{Seq: 3, SourceID: "t1", DestID: "i5", Op: "create", Couple: true, At: time.Now()},
+	}
+	side := state.CouplingSide{Mapping: "CUSTOMER", SourceIsTable: true}
+	if err := db.RecordResults(ctx, run, side, results); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"destination record is coupled to source record t1", "destination record is coupled to source record t2", "source record was coupled to i1"} {
+		if !strings.Contains(results[i].Err, want) {
+			t.Errorf("result %d: %q, want it to say %q", i+1, results[i].Err, want)
+		}
+	}
+}

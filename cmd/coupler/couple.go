@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/report"
 )
 
 // mappingArg checks that a command's mapping argument names a mapping of the
@@ -134,8 +135,8 @@ until coupler retry releases it.`,
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "RUN\tMAPPING\tDIRECTION\tSOURCE\tDESTINATION\tOP\tAT\tMESSAGE")
 			for _, f := range fs {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.RunID, f.Mapping, f.Direction, f.SourceID, f.DestID, f.Op,
-					f.At.Local().Format("2006-01-02 15:04:05"), f.Message)
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.RunID, f.Mapping, f.Direction, report.Printable(f.SourceID), report.Printable(f.DestID), f.Op,
+					f.At.Local().Format("2006-01-02 15:04:05"), report.Printable(f.Message))
 			}
 			return tw.Flush()
 		},

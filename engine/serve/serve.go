@@ -391,6 +391,12 @@ func (s *Server) runOne(ctx context.Context, name string) {
 	s.mu.Unlock()
 	s.log.Info("run", "mapping", name)
 	res, err := s.cfg.Runner.Run(ctx, s.drain, name)
+	// ctx ends only when the shutdown timeout runs out: the run was cut
+	// short by the shutdown, not failed (what it wrote is recorded).
+	forced := err != nil && ctx.Err() != nil && !errors.Is(err, ErrDrained)
+	if forced {
+		err = fmt.Errorf("%w (cancelled by the shutdown timeout): %w", ErrDrained, err)
+	}
 	end := s.now()
 	lr := &lastRun{Start: start, End: end, Result: res, Waiting: errors.Is(err, ErrNeedsReview)}
 	if err != nil {
@@ -410,6 +416,10 @@ func (s *Server) runOne(ctx context.Context, name string) {
 		}
 	}
 	switch {
+	case forced:
+		s.log.Warn("run interrupted by shutdown", append(attrs, "err", err.Error())...)
+	case errors.Is(err, ErrDrained):
+		s.log.Info("run interrupted by shutdown", append(attrs, "err", err.Error())...)
 	case err != nil:
 		s.log.Error("run failed", append(attrs, "err", err.Error())...)
 	case outOfStep(res.Counts) != "":

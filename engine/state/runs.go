@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -170,10 +171,23 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 			return err
 		}
 		for _, r := range couple {
-			if got[r.SourceID] != r.DestID {
-				r.Err = fmt.Sprintf("created %s, but the source record was coupled to another record meanwhile; remove the duplicate", r.DestID)
-				if r.Op == "couple" {
-					r.Err = fmt.Sprintf("not coupled to %s: one of the two was coupled to another record meanwhile", r.DestID)
+			to, ok := got[r.SourceID]
+			switch {
+			case to == r.DestID:
+			case ok && r.Op == "couple":
+				r.Err = fmt.Sprintf("not coupled to %s: the source record was coupled to %s meanwhile", r.DestID, to)
+			case ok:
+				r.Err = fmt.Sprintf("created %s, but the source record was coupled to %s meanwhile; remove the duplicate", r.DestID, to)
+			default:
+				// The source is free: the destination record is the one
+				// coupled, to another source record.
+				from, err := coupledSource(ctx, tx, side, r.DestID)
+				if err != nil {
+					return err
+				}
+				r.Err = fmt.Sprintf("not coupled to %s: that destination record is coupled to source record %s already", r.DestID, from)
+				if r.Op != "couple" {
+					r.Err = fmt.Sprintf("wrote %s, but that destination record is coupled to source record %s already, so this source record was not coupled to it; check whether the two source records are one", r.DestID, from)
 				}
 			}
 		}
@@ -244,6 +258,20 @@ func couplingsOf(ctx context.Context, tx *sql.Tx, side CouplingSide, rs []*Recor
 		return nil, fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
 	}
 	return scanStringMap(rows)
+}
+
+// coupledSource returns the source record a destination record is coupled to.
+func coupledSource(ctx context.Context, tx *sql.Tx, side CouplingSide, destID string) (string, error) {
+	src, dst := couplingColumns(side.SourceIsTable)
+	var id string
+	err := tx.QueryRowContext(ctx, `SELECT `+src+` FROM couplings WHERE mapping = ? AND `+dst+` = ?`, side.Mapping, destID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "(another)", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("coupling of %s in mapping %s: %w", destID, side.Mapping, err)
+	}
+	return id, nil
 }
 
 // scanStringMap reads rows of two strings into a map from the first to the
