@@ -148,9 +148,9 @@ func TestStateTornWALReplaysCompletePart(t *testing.T) {
 	}
 }
 
-// What apply records is checkpointed into the state file before the
-// recording method returns: the write-ahead log, which DuckDB replays
-// without a word up to the first damaged entry, holds none of it.
+// What apply records is checkpointed into the state file before anything
+// that depends on it is sent: the write-ahead log, which DuckDB replays
+// without a word up to the first damaged entry, holds none of it then.
 func TestStateWritesAreCheckpointed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.duckdb")
 	db := openState(t, path)
@@ -171,11 +171,19 @@ func TestStateWritesAreCheckpointed(t *testing.T) {
 		t.Fatal(err)
 	}
 	walEmpty("RecordIntents")
+	// A batch's results wait for the next batch's intents, or the run's end.
 	side := state.CouplingSide{Mapping: "CUSTOMER", SourceIsTable: true}
 	if err := db.RecordResults(ctx, run, side, []state.RecordResult{{Seq: 1, SourceID: "t1", DestID: "i1", Op: "create", Couple: true, At: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
-	walEmpty("RecordResults")
+	in.Seq, in.SourceID = 2, "t2"
+	if err := db.RecordIntents(ctx, []state.Intent{in}); err != nil {
+		t.Fatal(err)
+	}
+	walEmpty("RecordResults and the next RecordIntents")
+	if err := db.RecordResults(ctx, run, side, []state.RecordResult{{Seq: 2, SourceID: "t2", DestID: "i2", Op: "create", Couple: true, At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
 	if err := db.FinishRun(ctx, state.Run{ID: run, Mapping: "CUSTOMER", Direction: "to_integration", FinishedAt: time.Now()}, "table", time.Now(), "", ""); err != nil {
 		t.Fatal(err)
 	}

@@ -21,12 +21,15 @@ import (
 // ends in an incomplete entry, DuckDB keeps the complete part and drops the
 // rest without a word: that is what a crash in the middle of a commit
 // leaves, but a log cut short by damage looks the same, and what it lost
-// was committed. So every transaction that records what coupler wrote or
-// is about to write (intents, results and couplings, a run's end, a plan's
-// status, couplings made or removed by hand) is checkpointed before the
-// method that made it returns (durable): the log then holds at most the
-// transaction being committed when the process stopped, whose loss the
-// write intents already make good (docs/reliability.md).
+// was committed. So the transactions of an apply are checkpointed before
+// anything is sent that depends on them (durable): a batch's intents before
+// the batch is sent (which also checkpoints the previous batch's results
+// and couplings), a run's end, a plan's status, intents dropped. Whatever a
+// damaged log can then lose was committed after the last thing sent, and
+// losing it is what a crash before that commit would have done, which the
+// write intents already make good (docs/reliability.md). A checkpoint costs
+// about as much as rewriting the couplings' indexes, so a batch's results
+// are not checkpointed on their own.
 
 // durable checkpoints the database, so that what was committed lives in the
 // checksummed main file rather than only in the write-ahead log.
@@ -67,14 +70,14 @@ func checkIntegrity(ctx context.Context, path string) (torn string, err error) {
 		if isLockError(err) {
 			return "", err
 		}
-		return "", damaged(path, wal, err)
+		return "", unreadable(ctx, wal, err)
 	}
 	defer c.Close()
 	db := sql.OpenDB(c)
 	defer db.Close()
 	tables, err := stateTables(ctx, db)
 	if err != nil {
-		return "", damaged(path, wal, err)
+		return "", unreadable(ctx, wal, err)
 	}
 	for _, t := range tables {
 		// hash of the whole row reads every column of every row, so every
@@ -83,7 +86,7 @@ func checkIntegrity(ctx context.Context, path string) (torn string, err error) {
 		var h any
 		q := `SELECT bit_xor(hash(t)) FROM ` + quoteIdent(t.schema) + `.` + quoteIdent(t.name) + ` t`
 		if err := db.QueryRowContext(ctx, q).Scan(&h); err != nil {
-			return "", damaged(path, wal, fmt.Errorf("table %s: %w", t.name, err))
+			return "", unreadable(ctx, wal, fmt.Errorf("table %s: %w", t.name, err))
 		}
 	}
 	return torn, nil
@@ -109,13 +112,20 @@ func stateTables(ctx context.Context, db *sql.DB) ([]table, error) {
 	return out, rows.Err()
 }
 
-// damaged is the error of a state file DuckDB cannot read back whole.
-func damaged(path, wal string, err error) error {
-	if strings.Contains(err.Error(), "WAL") {
+// unreadable is the error of a state file DuckDB cannot read back whole.
+func unreadable(ctx context.Context, wal string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err() // stopped while reading: says nothing about the file
+	}
+	switch msg := err.Error(); {
+	case strings.Contains(msg, "WAL"):
 		return fmt.Errorf("%w: its write-ahead log %s is damaged (%v); both files were left untouched: %s. Moving only the log away keeps what the state file held at its last checkpoint, which is everything applied, unless coupler stopped between recording a batch and checkpointing it",
 			ErrUnusable, wal, err, restoreHint)
+	case strings.Contains(msg, "Corrupt") || strings.Contains(msg, "checksum"):
+		return fmt.Errorf("%w: damaged (%v); it was left untouched: %s", ErrUnusable, err, restoreHint)
+	default:
+		return fmt.Errorf("%w: DuckDB cannot read it (%v); it was left untouched: %s", ErrUnusable, err, restoreHint)
 	}
-	return fmt.Errorf("%w: damaged (%v); it was left untouched: %s", ErrUnusable, err, restoreHint)
 }
 
 // isLockError reports whether DuckDB could not open a file because another

@@ -240,10 +240,11 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 	if _, err := tx.ExecContext(ctx, `DELETE FROM write_intents WHERE run_id = ? AND seq IN (`+placeholders(len(results))+`)`, seqs...); err != nil {
 		return fmt.Errorf("settle write intents of run %d: %w", runID, err)
 	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	return d.durable(ctx)
+	// Not checkpointed here: the next batch's intents or the run's end
+	// checkpoint these results before anything else is sent, and should a
+	// damaged log lose them meanwhile, their intents, in the main file
+	// since before the batch was sent, are settled again (see durable).
+	return tx.Commit()
 }
 
 // couplingsOf returns the destination each given source is coupled to now.
