@@ -121,6 +121,23 @@ CREATE TABLE IF NOT EXISTS first_sync_acks (
 );
 `},
 	{Version: 5, SQL: `
+-- assigned_values: fields that flow both ways and that a service filled in
+-- when coupler created a record there without a value (Business Central's
+-- number series numbering a customer made from an account without a
+-- number). side and record_id name that record, field its field, and
+-- other_field the field of the coupled record on the other side, which the
+-- next plan writes the value back to; until then the other side's blank
+-- is not written over it. The row goes when the write-back succeeds.
+CREATE TABLE IF NOT EXISTS assigned_values (
+	mapping     VARCHAR NOT NULL,
+	side        VARCHAR NOT NULL,
+	record_id   VARCHAR NOT NULL,
+	field       VARCHAR NOT NULL,
+	other_field VARCHAR NOT NULL,
+	assigned_at TIMESTAMP NOT NULL,
+	PRIMARY KEY (mapping, side, record_id, field)
+);
+
 -- known_after_apply_json: a change's value (JSON text) as the JSON plan
 -- shows it. A lookup known only after apply is saved as a placeholder
 -- string (plan.KnownAfterApply.Placeholder: NUL, "known after apply", NUL,
