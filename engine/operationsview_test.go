@@ -42,7 +42,8 @@ func TestOperationsViewShowsKnownAfterApply(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "state.duckdb")
 			openState(t, path).Close()
 			if tc.v4 {
-				rawExec(t, path, operationsViewV4, `UPDATE meta SET value = '4' WHERE key = 'schema_version'`)
+				rawExec(t, path, operationsViewV4, `DROP MACRO known_after_apply_json`, `DROP TABLE assigned_values`,
+					`UPDATE meta SET value = '4' WHERE key = 'schema_version'`)
 			}
 			rawExec(t, path,
 				`INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id) VALUES ('p1', 'CUSTOMER', 'to_integration', 1, 'create', 'c1')`,
@@ -64,6 +65,10 @@ func TestOperationsViewShowsKnownAfterApply(t *testing.T) {
 			}
 			if got := rawQuery(t, path, `SELECT count(*) FROM operations WHERE contains(after, 'known after apply')`); got != "0" {
 				t.Errorf("%s rows still show the internal placeholder", got)
+			}
+			// Version 5 also added assigned_values.
+			if got := rawQuery(t, path, `SELECT count(*) FROM assigned_values`); got != "0" {
+				t.Errorf("assigned_values: %s", got)
 			}
 		})
 	}

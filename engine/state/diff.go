@@ -52,6 +52,10 @@ type DiffSpec struct {
 	// DeletePolicy settles a coupled record whose destination was deleted:
 	// "restore", "remove_coupling", DeletePropagated, or "" to fail it.
 	DeletePolicy string
+
+	// assigned is set by Diff when the mapping has values a service
+	// assigned (assigned_values): only then does the diff look for them.
+	assigned bool
 }
 
 // DeletePropagated is the delete policy of a pass whose missing destination
@@ -102,6 +106,9 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 			return nil, err
 		}
 	}
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) > 0 FROM assigned_values WHERE mapping = ?`, s.Mapping).Scan(&s.assigned); err != nil {
+		return nil, fmt.Errorf("values assigned in mapping %s: %w", s.Mapping, err)
+	}
 	src, dst := couplingColumns(s.SourceIsTable)
 	srcMod, _ := modifiedColumns(s.SourceIsTable)
 	srcTag, _ := etagColumns(s.SourceIsTable)
@@ -117,8 +124,8 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 		distinct = append(distinct, s.changedSQL(i, f))
 		if !f.Both {
 			oneWay = append(oneWay, changedSQL(i, f))
-		} else {
-			writeBacks = append(writeBacks, s.writeBackSQL(i, f))
+		} else if wb := s.writeBackSQL(i, f); wb != "false" {
+			writeBacks = append(writeBacks, wb)
 		}
 	}
 	changed := "false"
@@ -611,7 +618,7 @@ func changedSQL(i int, f DestField) string {
 // waiting for the write-back (assigned_values).
 func (s DiffSpec) changedSQL(i int, f DestField) string {
 	c := changedSQL(i, f)
-	if !f.Both || c == "false" {
+	if !f.Both || !s.assigned || c == "false" {
 		return c
 	}
 	return fmt.Sprintf(`(%s AND NOT (coalesce(s.v%d, '""') = '""' AND %s))`, c, i,
@@ -623,8 +630,8 @@ func (s DiffSpec) changedSQL(i int, f DestField) string {
 // created it: the value goes back to the record it was created from.
 func (s DiffSpec) writeBackSQL(i int, f DestField) string {
 	c := changedSQL(i, f)
-	if c == "false" {
-		return c
+	if !s.assigned || c == "false" {
+		return "false"
 	}
 	return "(" + c + " AND " + assignedSQL(s.Mapping, sourceSide(s.SourceIsTable), "s.key", "other_field", f.Name) + ")"
 }
