@@ -50,6 +50,9 @@ func (p *Program) RunFilter(rec map[string]any) (bool, error) {
 
 // CompileTransform compiles a field transform against ValueEnv.
 func CompileTransform(e Expr) (*Program, *Diagnostic) {
+	if d := e.checkLimits(); d != nil {
+		return nil, d
+	}
 	p, err := expr.Compile(e.Source, append(functions(), expr.Env(ValueEnv{}), expr.Timezone("UTC"), expr.DisableBuiltin("type"))...)
 	if err != nil {
 		return nil, e.diagnostic(err)
@@ -60,6 +63,9 @@ func CompileTransform(e Expr) (*Program, *Diagnostic) {
 // CompileFilter compiles a boolean filter over a record. Field names are
 // variables; a field the record lacks is null.
 func CompileFilter(e Expr) (*Program, *Diagnostic) {
+	if d := e.checkLimits(); d != nil {
+		return nil, d
+	}
 	// UTC, so that now() and date() do not depend on the machine's zone.
 	// "type" is a builtin of expr-lang and a field of many entities (a BC
 	// contact's type); in a filter the field wins.
