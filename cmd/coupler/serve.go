@@ -22,6 +22,7 @@ func newServe(g *globals) *cobra.Command {
 	var (
 		listen, token   string
 		shutdownTimeout time.Duration
+		runTimeout      time.Duration
 		watchInterval   time.Duration
 		planRetention   time.Duration
 	)
@@ -69,7 +70,7 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 			}
 			defer lk.Release()
 			srv, err := serve.New(serve.Config{Load: r.Load, Runner: r, Listen: listen, Token: token,
-				ShutdownTimeout: shutdownTimeout, WatchInterval: watchInterval, Logger: log})
+				ShutdownTimeout: shutdownTimeout, RunTimeout: runTimeout, WatchInterval: watchInterval, Logger: log})
 			if err != nil {
 				return err
 			}
@@ -102,6 +103,7 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 	f.StringVar(&listen, "listen", serve.DefaultListen, "HTTP address for the status page, run-now, /healthz and /metrics")
 	f.StringVar(&token, "token", "", "token that run-now requests must carry (default $"+tokenEnv+"); required beyond loopback")
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "on SIGINT/SIGTERM, how long to let the batch under way finish before cancelling it")
+	f.DurationVar(&runTimeout, "run-timeout", serve.DefaultRunTimeout, "stop a run of one mapping that takes longer than this, as at shutdown (then --shutdown-timeout), so that it cannot hold up the others (negative: no limit)")
 	f.DurationVar(&watchInterval, "watch-interval", serve.DefaultWatchInterval, "how often to check the project files for changes (negative: never)")
 	return cmd
 }
