@@ -159,9 +159,9 @@ func (c *Client) payloadLink(current, context, link, what string) (string, error
 	return next, nil
 }
 
-// changesPage is one decoded page of a change-tracking read.
+// changesPage is what a page of a change-tracking read says besides its
+// records, which streamChangesPage hands on as it decodes them.
 type changesPage struct {
-	records   []connectors.Record
 	removed   []string
 	nextLink  string
 	deltaLink string
@@ -225,18 +225,6 @@ func trackingError(err error, start bool) error {
 		return fmt.Errorf("%w: %w", connectors.ErrTokenExpired, err)
 	}
 	return err
-}
-
-// decodeChangesPage decodes a page of a change-tracking read whole; see
-// streamChangesPage.
-func decodeChangesPage(r io.Reader) (changesPage, error) {
-	var records []connectors.Record
-	p, err := streamChangesPage(r, func(recs []connectors.Record) error {
-		records = append(records, recs...)
-		return nil
-	})
-	p.records = records
-	return p, err
 }
 
 // streamChangesPage decodes a page of a change-tracking read: a collection

@@ -11,23 +11,12 @@ import (
 	"github.com/couplerhq/coupler/connectors"
 )
 
-// page is one decoded collection response.
+// page is what a collection response says besides its records, which
+// streamPage hands on as it decodes them.
 type page struct {
-	records  []connectors.Record
 	nextLink string
 	date     time.Time // the response's Date header
 	context  string    // @odata.context: the base of a relative nextLink
-}
-
-// decodePage decodes an OData collection response whole; see streamPage.
-func decodePage(r io.Reader) (page, error) {
-	var p page
-	next, err := streamPage(r, func(recs []connectors.Record) error {
-		p.records = append(p.records, recs...)
-		return nil
-	})
-	p.nextLink, p.context = next.nextLink, next.context
-	return p, err
 }
 
 // chunkBytes is how much of a page's value array is decoded before its
@@ -43,7 +32,7 @@ const chunkBytes = 1 << 20
 // with its members in any order, passing its records to emit about every
 // chunkBytes of body as they are decoded, so that memory holds neither
 // the raw body nor the whole page's records. Numbers stay json.Number.
-// It returns the page's links (records empty). Errors give the byte
+// It returns the page's links. Errors give the byte
 // offset where decoding failed; emit's are returned unchanged.
 func streamPage(r io.Reader, emit func([]connectors.Record) error) (page, error) {
 	var p page
