@@ -144,8 +144,9 @@ func (b *evalBudget) limit() int {
 	return b.left
 }
 
-// Names of the functions budgetPatcher inserts; not valid identifiers in
-// a mapping, whose names do not start with a dollar sign.
+// Names of the functions budgetPatcher inserts, spelt like expr-lang's
+// $env so that no field or function of a mapping is named so (calling
+// them by hand is harmless: they are + and a check).
 const (
 	addFunc  = "$add"
 	tickFunc = "$tick"
