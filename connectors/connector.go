@@ -9,12 +9,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/couplerhq/coupler/connectors/redact"
 )
 
 // Record is one entity as decoded from the wire. Numbers are json.Number so
@@ -208,6 +211,13 @@ type Config struct {
 	// Settings are the type's own settings, as its Spec decoded them; nil
 	// gives the type's defaults.
 	Settings Settings
+
+	// Redactor and Logger are not from the project file: the engine sets
+	// them. The Redactor learns secrets the connector obtains as it runs
+	// (OAuth2 access tokens); the Logger receives the connector's logs,
+	// nil meaning slog.Default().
+	Redactor *redact.Redactor
+	Logger   *slog.Logger
 }
 
 // ETagField is where a record read by any connector carries its version, so

@@ -193,7 +193,8 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 	}
 	target := writeTarget{planID: planID, part: part, side: side, runID: run.ID, clientKeys: e.clientKeys(m.Dest.Connector), key: m.Dest.Key,
 		altKey: e.alternateKey(m.Dest.Connector, m.Dest.Entity, m.Dest.Key), connector: m.Dest.Connector,
-		keyFromFields: connectors.KeyedByFields(conn, connectors.Entity{Name: m.Dest.Entity, Key: m.Dest.Key})}
+		keyFromFields: connectors.KeyedByFields(conn, connectors.Entity{Name: m.Dest.Entity, Key: m.Dest.Key}),
+		twoWay:        e.twoWayFields(m.Name, m.Direction)}
 	binds, err := e.state.BindSets(ctx, part)
 	if err != nil {
 		return run, nil, err
@@ -204,7 +205,8 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		}
 		run.Failed++
 		if len(failures) < maxFailures {
-			failures = append(failures, Failure{Mapping: m.Name, SourceID: r.SourceID, DestID: r.DestID, Message: r.Err})
+			// Scrubbed as the stored message is: the caller prints it.
+			failures = append(failures, Failure{Mapping: m.Name, SourceID: r.SourceID, DestID: r.DestID, Message: e.redactor.String(r.Err)})
 		}
 	}
 
@@ -534,8 +536,10 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 			r.Err = wr.Err.Error()
 		case r.Op == string(plan.Create):
 			r.DestID, r.Couple = wr.Key, true
+			r.Assigned = assignedFields(target.twoWay, writes[j].Fields, wr.Record)
 		case r.Op == string(plan.Restore):
 			r.DestID, r.Couple, r.Recouple = wr.Key, true, true
+			r.Assigned = assignedFields(target.twoWay, writes[j].Fields, wr.Record)
 		}
 		if wr.Err == nil {
 			r.DestETag = wr.ETag

@@ -75,6 +75,8 @@ type Side struct {
 
 // FieldFlow computes one destination field from a source record.
 type FieldFlow struct {
+	// Def is the field mapping the flow is compiled from.
+	Def   *mappings.Field
 	Label string
 	// Pos is where the field mapping is written.
 	Pos mappings.Pos
@@ -252,9 +254,9 @@ func compilePass(p *mappings.Project, m *mappings.Mapping, way mappings.Directio
 	}
 	tableFilterFields := compileFilter(m.Filter, &table, m.Table, "filter")
 	intFilterFields := compileFilter(m.IntegrationFilter, &integ, m.Integration, "integration_filter")
-	srcDef := m.Table
+	srcDef, dstDef := m.Table, m.Integration
 	if !cm.SourceIsTable {
-		srcDef = m.Integration
+		srcDef, dstDef = m.Integration, m.Table
 	}
 	if cm.SourceIsTable {
 		cm.Source, cm.Dest = table, integ
@@ -292,7 +294,7 @@ func compilePass(p *mappings.Project, m *mappings.Mapping, way mappings.Directio
 			}
 			continue
 		}
-		flow := FieldFlow{Label: f.Label(), Pos: f.Pos, Dest: dst, Source: src, Constant: f.Constant, HasConstant: f.HasConstant,
+		flow := FieldFlow{Def: f, Label: f.Label(), Pos: f.Pos, Dest: dst, Source: src, Constant: f.Constant, HasConstant: f.HasConstant,
 			Options: normalizeOptionKeys(f.Options), Default: f.Default, HasDefault: f.HasDefault, NotNull: f.NotNull, ClearOnFailure: f.ClearOnFailure, CreateOnly: f.CreateOnly,
 			Both: dir == mappings.Bidirectional}
 		if f.Lookup != "" {
@@ -326,6 +328,11 @@ func compilePass(p *mappings.Project, m *mappings.Mapping, way mappings.Directio
 			}
 			readsWholeRecord = readsWholeRecord || dynamic
 			srcSelect = append(srcSelect, fields...)
+		}
+		// Where the project declares the fields' types, what is written
+		// is checked against them; online, $metadata says (online.go).
+		if !checkWrite(diags, cm, flow, dstDef.FieldType(dst), srcDef.FieldType) {
+			ok = false
 		}
 		flow.DestRead = dst
 		if src != "" {

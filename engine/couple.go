@@ -3,6 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
+
+	"github.com/couplerhq/coupler/connectors/config"
 )
 
 // Couple couples table record tableID to integration record integrationID
@@ -37,9 +40,29 @@ func (e *Engine) Uncouple(ctx context.Context, mapping string, ids []string, all
 
 // CheckMapping refuses a name that is no mapping of the project, so that a
 // typo is an error rather than a silent no-op.
-func (e *Engine) CheckMapping(name string) error {
-	if e.prog.Project.Mapping(name) == nil {
-		return fmt.Errorf("no mapping named %q in the project", name)
+func (e *Engine) CheckMapping(name string) error { return e.prog.CheckMapping(name) }
+
+// CheckMapping refuses a name that is no mapping of the project, proposing
+// the closest one.
+func (p *Program) CheckMapping(name string) error {
+	if p.Project.Mapping(name) == nil {
+		return p.unknownMapping(name)
 	}
 	return nil
+}
+
+// unknownMapping is the error for a mapping name the project does not
+// declare, proposing the closest one: --mapping CUSTOMERS is most likely
+// CUSTOMER.
+func (p *Program) unknownMapping(name string) error {
+	names := make(map[string]bool, len(p.Project.Mappings))
+	for _, m := range p.Project.Mappings {
+		// Names are case-sensitive, but a name typed in another case
+		// is the one to propose, however far the edit distance says.
+		if strings.EqualFold(m.Name, name) {
+			return fmt.Errorf("no mapping named %q in the project (did you mean %q?)", name, m.Name)
+		}
+		names[m.Name] = true
+	}
+	return fmt.Errorf("no mapping named %q in the project%s", name, config.Suggest(name, names))
 }

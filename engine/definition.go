@@ -129,7 +129,7 @@ func (e *Engine) checkReviewed(ctx context.Context, p *plan.Plan) error {
 func (e *Engine) Acknowledge(ctx context.Context, names []string) error {
 	for _, name := range names {
 		if e.prog.Project.Mapping(name) == nil {
-			return fmt.Errorf("no mapping named %q in the project", name)
+			return e.prog.unknownMapping(name)
 		}
 	}
 	for _, name := range names {

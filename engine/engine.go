@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/redact"
 	"github.com/couplerhq/coupler/engine/state"
 )
 
@@ -32,6 +33,11 @@ type Options struct {
 	// OnClose, when set, runs after Close has closed the state database,
 	// e.g. to release the lock on it.
 	OnClose func() error
+	// Redactor, when set, is the process's one scrubber of secrets
+	// (package redact), which Open teaches the project's secrets; nil
+	// makes one for this engine. Pass one shared with what else prints
+	// or renders the engine's errors (the command's stderr, serve's page).
+	Redactor *redact.Redactor
 }
 
 // ErrDrained is returned by an apply stopped by Options.Draining. What was
@@ -42,7 +48,10 @@ var ErrDrained = errors.New("stopped before the next batch of writes: shutting d
 // Progress reports work under way on one mapping.
 type Progress struct {
 	Mapping string
-	// Stage is "read source", "read destination", "diff" or "write".
+	// Stage is "read source", "read destination", "diff", "save" or
+	// "write". "diff" (comparing the staged sides) and "save" (storing
+	// the plan, Mapping empty) count nothing: they are reported once, as
+	// they start, so that a display can say why the counts stopped.
 	Stage string
 	// Done counts records handled so far in this stage.
 	Done int64
@@ -51,6 +60,7 @@ type Progress struct {
 // Engine runs a compiled program against its connectors and state database.
 type Engine struct {
 	prog     *Program
+	redactor *redact.Redactor
 	state    *state.DB
 	conns    map[string]connectors.Connector
 	log      *slog.Logger
@@ -70,6 +80,17 @@ func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
+	// One scrubber of the project's secrets for everything the engine
+	// logs (its connectors' logs too) and stores: a server's error body may
+	// echo what it was sent.
+	e.redactor = opts.Redactor
+	if e.redactor == nil {
+		e.redactor = redact.New()
+	}
+	for _, c := range prog.Project.Connectors {
+		c.Config.AddSecretsTo(e.redactor)
+	}
+	e.log = slog.New(e.redactor.Handler(e.log.Handler()))
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -77,17 +98,21 @@ func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 		e.progress = func(Progress) {}
 	}
 	for _, c := range prog.Project.Connectors {
-		conn, err := connectors.New(c.Config)
+		cfg := c.Config
+		cfg.Redactor, cfg.Logger = e.redactor, e.log
+		conn, err := connectors.New(cfg)
 		if err != nil {
 			return nil, err
 		}
 		e.conns[c.Name] = conn
 	}
 	prog.readLookupsWith(e.lookupReader)
-	if opts.State.Logger == nil {
-		opts.State.Logger = e.log
+	stateOpts := opts.State
+	stateOpts.Redact = e.redactor.String
+	if stateOpts.Logger == nil {
+		stateOpts.Logger = e.log
 	}
-	db, err := state.Open(ctx, prog.Project.State, opts.State)
+	db, err := state.Open(ctx, prog.Project.State, stateOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +122,11 @@ func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 
 // Program returns the compiled project the engine runs.
 func (e *Engine) Program() *Program { return e.prog }
+
+// Redactor returns the scrubber of the project's secrets that the
+// engine's logs and stored failures go through, for whatever prints or
+// renders the engine's errors.
+func (e *Engine) Redactor() *redact.Redactor { return e.redactor }
 
 // State gives access to the state database, for listing plans and runs.
 func (e *Engine) State() *state.DB { return e.state }

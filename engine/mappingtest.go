@@ -174,7 +174,7 @@ func (p *Program) RunTests(files []*TestFile) []TestResult {
 func (p *Program) runCase(tf *TestFile, c TestCase) []string {
 	passes := p.Passes(tf.Mapping)
 	if len(passes) == 0 {
-		return []string{fmt.Sprintf("no mapping %q in the project", tf.Mapping)}
+		return []string{p.unknownMapping(tf.Mapping).Error()}
 	}
 	var m *Mapping
 	switch {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -139,14 +137,15 @@ func checkFlow(diags *mappings.Diagnostics, m *Mapping, f FieldFlow, src, dst *c
 		diags.Errorf(f.Pos, "mapping %s, field %s: %s has no field %q", m.Name, f.Label, dst.Name, f.Dest)
 		return
 	}
-	var srcType string
+	srcType := func(field string) string {
+		t, _ := fieldType(src, field, field)
+		return t
+	}
 	if f.Source != "" {
-		t, ok := fieldType(src, f.Source, f.SourceRead)
-		if !ok {
+		if _, ok := fieldType(src, f.Source, f.SourceRead); !ok {
 			diags.Errorf(f.Pos, "mapping %s, field %s: %s has no field %q", m.Name, f.Label, src.Name, f.Source)
 			return
 		}
-		srcType = t
 	}
 	if f.Lookup != nil {
 		// An id translated through couplings: its type is the target
@@ -158,77 +157,7 @@ func checkFlow(diags *mappings.Diagnostics, m *Mapping, f FieldFlow, src, dst *c
 		}
 		return
 	}
-	var got string
-	switch {
-	case f.HasConstant:
-		got = valueCategory(f.Constant)
-	case f.Options != nil:
-		for _, v := range f.Options {
-			if c := valueCategory(v); c != "" && !fits(c, dstType) {
-				got = c
-			}
-		}
-	case f.Transform != nil:
-		got = kindCategory(f.Transform.Node().Type())
-	default:
-		got = edmCategory(srcType)
-	}
-	if got != "" && !fits(got, dstType) {
-		diags.Errorf(f.Pos, "mapping %s, field %s: writes a %s to %s.%s, which is %s", m.Name, f.Label, got, dst.Name, f.Dest, dstType)
-	}
-}
-
-// Value categories compared by type checks.
-const (
-	catText   = "text"
-	catNumber = "number"
-	catBool   = "boolean"
-)
-
-func valueCategory(v any) string {
-	switch v.(type) {
-	case string:
-		return catText
-	case float64, int, int64:
-		return catNumber
-	case bool:
-		return catBool
-	}
-	return ""
-}
-
-func kindCategory(t reflect.Type) string {
-	if t == nil {
-		return ""
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return catText
-	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Float64, reflect.Float32:
-		return catNumber
-	case reflect.Bool:
-		return catBool
-	}
-	return ""
-}
-
-var edmNumber = regexp.MustCompile(`^Edm\.(Int16|Int32|Int64|Byte|SByte|Decimal|Double|Single)$`)
-
-func edmCategory(edm string) string {
-	switch {
-	case edm == "Edm.String" || edm == "Edm.Guid" || edm == "Edm.Date" || edm == "Edm.DateTimeOffset" || edm == "Edm.TimeOfDay":
-		return catText
-	case edmNumber.MatchString(edm):
-		return catNumber
-	case edm == "Edm.Boolean":
-		return catBool
-	}
-	return "" // enums, complex types: not checked
-}
-
-func fits(category, edm string) bool {
-	want := edmCategory(edm)
-	return want == "" || want == category
+	checkWrite(diags, m, f, dstType, srcType) // typecheck.go, as offline
 }
 
 func dedupeDiagnostics(ds mappings.Diagnostics) mappings.Diagnostics {

@@ -117,6 +117,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 	if err := e.state.DropStaging(ctx); err != nil {
 		e.log.Warn("drop staging tables", "err", err)
 	}
+	e.progress(Progress{Stage: "save"})
 	if err := e.state.SavePlan(ctx, p, base); err != nil {
 		return fail(err)
 	}
@@ -181,7 +182,7 @@ func (e *Engine) selectMappings(names []string) ([]*Mapping, error) {
 	}
 	for _, n := range names {
 		if e.prog.Project.Mapping(n) == nil {
-			return nil, fmt.Errorf("no mapping named %q in the project", n)
+			return nil, e.prog.unknownMapping(n)
 		}
 	}
 	var out []*Mapping
@@ -300,6 +301,7 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 		}
 	}
 
+	e.progress(Progress{Mapping: m.Name, Stage: "diff"})
 	mp.Counts, err = e.state.Diff(ctx, state.DiffSpec{
 		Part:          state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)},
 		SourceIsTable: m.SourceIsTable, Fields: m.destFields(), SyncOnlyCoupled: m.Def.SyncOnlyCoupled,
@@ -424,6 +426,7 @@ func (e *Engine) planRecord(ctx context.Context, planID string, m *Mapping, base
 		return nil, err
 	}
 	part := state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)}
+	e.progress(Progress{Mapping: m.Name, Stage: "diff"})
 	mp.Counts, err = e.state.Diff(ctx, state.DiffSpec{Part: part, SourceIsTable: m.SourceIsTable, Fields: m.destFields(),
 		SyncOnlyCoupled: true, DestEntity: m.Dest.Entity.Name, OnlyIfChanged: m.Def.Direction == mappings.Bidirectional && !edited.DefinitionChanged,
 		DeletePolicy: m.deletePolicy()})

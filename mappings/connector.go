@@ -159,7 +159,7 @@ func (l *loader) decodeEntities(d *decoder, v *yaml.Node, what string, c *Connec
 		decl := &EntityDecl{Pos: d.Pos(k)}
 		ewhat := what + ": entity " + k.Value
 		keys := map[string]config.KeyFunc{
-			"fields": func(_, fv *yaml.Node) { decl.Fields, _ = d.Strings(fv, ewhat+": fields") },
+			"fields": func(_, fv *yaml.Node) { decl.Fields, decl.Types = decodeEntityFields(d, fv, ewhat+": fields") },
 		}
 		if c.Settings != nil {
 			for key, h := range c.Settings.EntityKeys(&d.Decoder, ewhat, k.Value) {
@@ -171,6 +171,61 @@ func (l *loader) decodeEntities(d *decoder, v *yaml.Node, what string, c *Connec
 		out[k.Value] = decl
 	}
 	return out
+}
+
+// decodeEntityFields decodes an entity's fields: a list of names, each
+// alone or with its EDM type (`creditLimit: Edm.Decimal`, a mapping of one
+// key in YAML), or one name. It returns the names in order and the types
+// of those that give one.
+func decodeEntityFields(d *decoder, n *yaml.Node, what string) ([]string, map[string]string) {
+	if n.Kind != yaml.SequenceNode {
+		names, _ := d.Strings(n, what)
+		return names, nil
+	}
+	var names []string
+	var types map[string]string
+	seen := map[string]bool{}
+	add := func(at *yaml.Node, name string) bool {
+		if seen[name] {
+			d.Errorf(at, "%s: %q is declared twice", what, name)
+			return false
+		}
+		seen[name] = true
+		names = append(names, name)
+		return true
+	}
+	for _, item := range n.Content {
+		item = config.Resolve(item)
+		switch {
+		case item.Kind == yaml.ScalarNode:
+			if name, ok := d.NonEmpty(item, what+" entry"); ok {
+				add(item, name)
+			}
+		case item.Kind == yaml.MappingNode && len(item.Content) == 2:
+			k, tv := item.Content[0], config.Resolve(item.Content[1])
+			name, ok := d.NonEmpty(k, what+" entry")
+			if !ok || !add(k, name) {
+				continue
+			}
+			if tv.Kind != yaml.ScalarNode {
+				d.Errorf(tv, "%s: %s: the type must be an EDM type such as Edm.String, not %s", what, name, config.KindName(tv))
+				continue
+			}
+			if _, known := edmTypes[tv.Value]; !known {
+				d.Errorf(tv, "%s: %s: %q is not an EDM type validate knows%s", what, name, tv.Value, config.Suggest(tv.Value, edmTypes))
+				continue
+			}
+			if types == nil {
+				types = map[string]string{}
+			}
+			types[name] = tv.Value
+		case item.Kind == yaml.MappingNode:
+			d.Errorf(item, "%s entry must be a field name, or one name with its EDM type (creditLimit: Edm.Decimal), not a mapping of %d keys", what, len(item.Content)/2)
+		default:
+			d.Errorf(item, "%s entry must be a field name, or one name with its EDM type (creditLimit: Edm.Decimal), not %s", what, config.KindName(item))
+		}
+	}
+	return names, types
 }
 
 // decodeAuth decodes a connector's auth.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -20,24 +21,37 @@ type ValueEnv struct {
 	Record map[string]any `expr:"record"`
 }
 
-// Program is a compiled expression, ready to run once per record.
+// Program is a compiled expression, ready to run once per record. It is
+// safe for concurrent use; its evaluations run one at a time, each under
+// its own budget (see evalBudget).
 type Program struct {
 	program *vm.Program
 	source  string
+
+	mu     sync.Mutex
+	budget *evalBudget // its functions' budget, reset by each run
 }
 
 // Source returns the expression as written.
 func (p *Program) Source() string { return p.source }
 
+// run evaluates the program with env under a fresh budget.
+func (p *Program) run(env any) (any, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.budget.start()
+	return expr.Run(p.program, env)
+}
+
 // RunValue runs a transform with env.
 func (p *Program) RunValue(env *ValueEnv) (any, error) {
-	return expr.Run(p.program, env)
+	return p.run(env)
 }
 
 // RunFilter runs a filter against a record, whose fields are the filter's
 // variables.
 func (p *Program) RunFilter(rec map[string]any) (bool, error) {
-	out, err := expr.Run(p.program, rec)
+	out, err := p.run(rec)
 	if err != nil {
 		return false, err
 	}
@@ -50,65 +64,96 @@ func (p *Program) RunFilter(rec map[string]any) (bool, error) {
 
 // CompileTransform compiles a field transform against ValueEnv.
 func CompileTransform(e Expr) (*Program, *Diagnostic) {
-	p, err := expr.Compile(e.Source, append(functions(), expr.Env(ValueEnv{}), expr.Timezone("UTC"), expr.DisableBuiltin("type"))...)
+	if d := e.checkLimits(); d != nil {
+		return nil, d
+	}
+	b := &evalBudget{}
+	p, err := expr.Compile(e.Source, append(compileOptions(b), expr.Env(ValueEnv{}))...)
 	if err != nil {
 		return nil, e.diagnostic(err)
 	}
-	return &Program{program: p, source: e.Source}, nil
+	return &Program{program: p, source: e.Source, budget: b}, nil
+}
+
+// compileOptions are the options of every expression, with its functions
+// counted against b.
+func compileOptions(b *evalBudget) []expr.Option {
+	// UTC, so that now() and date() do not depend on the machine's zone.
+	// "type" is a builtin of expr-lang and a field of many entities (a BC
+	// contact's type); in a filter the field wins.
+	return append(append(buildFunctions(b, nil), budgetOptions(b)...), expr.Timezone("UTC"), expr.DisableBuiltin("type"))
 }
 
 // CompileFilter compiles a boolean filter over a record. Field names are
 // variables; a field the record lacks is null.
 func CompileFilter(e Expr) (*Program, *Diagnostic) {
-	// UTC, so that now() and date() do not depend on the machine's zone.
-	// "type" is a builtin of expr-lang and a field of many entities (a BC
-	// contact's type); in a filter the field wins.
-	opts := append(functions(), expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.AsBool(), expr.Timezone("UTC"), expr.DisableBuiltin("type"))
+	if d := e.checkLimits(); d != nil {
+		return nil, d
+	}
+	b := &evalBudget{}
+	opts := append(compileOptions(b), expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.AsBool())
 	p, err := expr.Compile(e.Source, opts...)
 	if err != nil {
 		return nil, e.diagnostic(err)
 	}
-	if gives := notBoolean(p.Node()); gives != "" {
+	if gives := notBoolean(p.Node(), nil); gives != "" {
 		example := e.Source + ` != ""`
-		if strings.Contains(gives, "number") {
+		switch {
+		case strings.HasPrefix(gives, "regex_match("):
+			example = e.Source + " != nil" // nil when nothing matches
+		case strings.Contains(gives, "number"):
 			example = e.Source + " > 0"
 		}
 		return nil, &Diagnostic{Severity: Error, Pos: e.Pos, Message: "expression: a filter must give true or false, and " + gives + "; compare it, e.g. " + example}
 	}
-	return &Program{program: p, source: e.Source}, nil
+	return &Program{program: p, source: e.Source, budget: b}, nil
 }
 
-// notBoolean says what n gives when it can never be a boolean ("trim(...)
-// gives a string"), "" when it may be one. It covers what the checker
-// cannot see: coupler's functions give any, so that null passes through,
-// and arithmetic on fields of unknown type gives any too.
-func notBoolean(n ast.Node) string {
+// notBoolean says what n gives when it can never be true ("trim(...)
+// gives a string"), "" when it may be. It covers what the checker cannot
+// see: coupler's functions give any, so that null passes through, and
+// arithmetic on fields of unknown type gives any too. ref gives the kinds
+// of the filter's fields where their types are known.
+func notBoolean(n ast.Node, ref func(string) Kinds) string {
+	switch n := n.(type) {
+	case *ast.BinaryNode:
+		if n.Operator == "??" {
+			// The right side counts only when the left is null: a left
+			// side that is never a boolean fails every other record.
+			if g := notBoolean(n.Left, ref); g != "" {
+				return g
+			}
+			return notBoolean(n.Right, ref)
+		}
+	case *ast.ConditionalNode:
+		if g := notBoolean(n.Exp1, ref); g != "" {
+			return g
+		}
+		return notBoolean(n.Exp2, ref)
+	}
+	k := gives(n, ref) &^ KindNull
+	if k == 0 || k&KindBool != 0 {
+		return ""
+	}
+	what := "it"
 	switch n := n.(type) {
 	case *ast.CallNode:
 		if id, ok := n.Callee.(*ast.IdentifierNode); ok {
-			for _, d := range funcDefs {
-				if d.name == id.Value && d.gives != "" {
-					return d.name + "(...) gives " + d.gives
-				}
+			what = id.Value + "(...)"
+			if id.Value == addFunc {
+				what = "+" // as budgetPatcher rewrote it
 			}
 		}
+	case *ast.BuiltinNode:
+		what = n.Name + "(...)"
 	case *ast.BinaryNode:
-		switch n.Operator {
-		case "+", "-", "*", "/", "%", "**", "^":
-			return n.Operator + " gives a number or a string"
-		case "??":
-			if g := notBoolean(n.Left); g != "" {
-				return g
-			}
-			return notBoolean(n.Right)
-		}
-	case *ast.ConditionalNode:
-		if g := notBoolean(n.Exp1); g != "" {
-			return g
-		}
-		return notBoolean(n.Exp2)
+		what = n.Operator
+	case *ast.UnaryNode:
+		what = n.Operator
+	case *ast.IdentifierNode:
+		what = n.Value
 	}
-	return ""
+	return what + " gives " + k.String()
 }
 
 // diagnostic turns an expr-lang error into a diagnostic that points at the

@@ -36,7 +36,11 @@ func TestFilterMustBeBoolean(t *testing.T) {
 		{`round(balance)`, "round(...) gives a number"},
 		{`blocked`, ""},
 		{`trim(blocked) == ""`, ""},
-		{`regex_match(name, "^A")`, ""},
+		// A match is text, no match nil: never true.
+		{`regex_match(name, "^A")`, `regex_match(...) gives a string; compare it, e.g. regex_match(name, "^A") != nil`},
+		{`regex_match(name, "^A") != nil`, ""},
+		{`coalesce(trim(a), "x")`, "coalesce(...) gives a string"},
+		{`let n = trim(name); n`, "gives a string"},
 		{`coalesce(blocked, false)`, ""},
 		{`!(trim(x) == "")`, ""},
 		{`blocked ? x > 1 : false`, ""},

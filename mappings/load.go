@@ -317,6 +317,8 @@ func (l *loader) checkMappings() {
 func (l *loader) checkDeclaredFields(m *Mapping, sides map[*Side]connectors.SideCheck) {
 	m.Table.Known = l.knownFields(&m.Table, sides)
 	m.Integration.Known = l.knownFields(&m.Integration, sides)
+	m.Table.Types = l.fieldTypes(&m.Table)
+	m.Integration.Types = l.fieldTypes(&m.Integration)
 	check := func(s Side, field string, pos Pos, what string) {
 		if msg := s.KnownField(field); msg != "" {
 			l.diags.Errorf(pos, "mapping %s: %s %q %s", m.Name, what, field, msg)
@@ -359,6 +361,16 @@ func (l *loader) knownFields(s *Side, sides map[*Side]connectors.SideCheck) []st
 		known = append(known, s.Key) // a composite alternate key, as a mapping keys by it
 	}
 	return known
+}
+
+// fieldTypes returns the EDM types the project file declares for the
+// fields of s's entity; nil when it declares none.
+func (l *loader) fieldTypes(s *Side) map[string]string {
+	c := l.project.Connector(s.Connector)
+	if c == nil || c.Entities[s.Entity] == nil {
+		return nil
+	}
+	return c.Entities[s.Entity].Types
 }
 
 var mappingNameRE = regexp.MustCompile(`^[A-Z][A-Z0-9 _-]*$`)
@@ -564,6 +576,7 @@ func decodeField(d *decoder, n *yaml.Node, what string) *Field {
 		},
 		"constant": func(_, v *yaml.Node) {
 			f.Constant, f.HasConstant = d.scalarValue(v, what+": constant")
+			f.ConstantPos = d.Pos(v)
 			constNode = v
 		},
 		"enabled": func(_, v *yaml.Node) {
@@ -593,7 +606,7 @@ func decodeField(d *decoder, n *yaml.Node, what string) *Field {
 				d.Errorf(v, "%s: options must be a non-empty mapping of source value to destination value", what)
 				return
 			}
-			f.Options = map[string]any{}
+			f.Options, f.OptionPos = map[string]any{}, map[string]Pos{}
 			for i := 0; i+1 < len(v.Content); i += 2 {
 				k, ov := v.Content[i], config.Resolve(v.Content[i+1])
 				if _, dup := f.Options[k.Value]; dup {
@@ -601,10 +614,12 @@ func decodeField(d *decoder, n *yaml.Node, what string) *Field {
 					continue
 				}
 				f.Options[k.Value], _ = d.scalarValue(ov, what+": options value")
+				f.OptionPos[k.Value] = d.Pos(ov)
 			}
 		},
 		"default": func(_, v *yaml.Node) {
 			f.Default, f.HasDefault = d.scalarValue(v, what+": default")
+			f.DefaultPos = d.Pos(v)
 			defaultNode = v
 		},
 	})

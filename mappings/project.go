@@ -107,8 +107,12 @@ type Connector struct {
 // EntityDecl is what the project file declares about one entity set's
 // fields.
 type EntityDecl struct {
+	// Fields are the field names, in the order declared.
 	Fields []string
-	Pos    Pos
+	// Types gives the EDM type of the fields declared with one
+	// (`- creditLimit: Edm.Decimal`), for validate's type check.
+	Types map[string]string
+	Pos   Pos
 }
 
 // Direction says which way a table mapping or field flows, named from the
@@ -221,6 +225,14 @@ type Side struct {
 	// connector's type (a choice's options); nil when not known. Set by
 	// the loader; names are checked against them (KnownField).
 	Known []string
+	// Types gives the EDM type of the known fields declared with one;
+	// what a mapping writes to them is checked against it (FieldType).
+	Types map[string]string
+}
+
+// FieldType returns the EDM type field is declared with, "" when none.
+func (s Side) FieldType(field string) string {
+	return s.Types[field]
 }
 
 // KnownField checks field against the side's known fields: it returns ""
@@ -254,9 +266,11 @@ type Field struct {
 	// FromIntegration transforms the integration value before it is written
 	// to the table side; empty copies the value.
 	FromIntegration Expr
-	// Constant, when HasConstant, is written instead of any source value.
+	// Constant, when HasConstant, is written instead of any source value;
+	// ConstantPos is where.
 	Constant    any
 	HasConstant bool
+	ConstantPos Pos
 	// Enabled is false for a field mapping that is kept but not used.
 	Enabled bool
 	// Direction bounds which way this field flows; empty inherits the
@@ -275,11 +289,15 @@ type Field struct {
 	// salesperson code into a user id.
 	Lookup    string
 	LookupPos Pos
-	// Options translates source values (as text) into destination values.
-	Options map[string]any
-	// Default is written when no option matches; without it the record fails.
+	// Options translates source values (as text) into destination values;
+	// OptionPos is where each destination value is written.
+	Options   map[string]any
+	OptionPos map[string]Pos
+	// Default is written when no option matches; without it the record
+	// fails. DefaultPos is where it is written.
 	Default    any
 	HasDefault bool
+	DefaultPos Pos
 	OptionsPos Pos
 	Pos        Pos
 }

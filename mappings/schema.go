@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -51,8 +53,8 @@ func (k schemaKind) noun() string {
 }
 
 // compiledSchemas are the two schemas, compiled once, with their JSON
-// documents to read the annotations messages use (errorMessage,
-// patternErrorMessage, properties, minimum and maximum).
+// documents to read the keywords messages use (a rule's description,
+// properties, minimum and maximum).
 type compiledSchemas struct {
 	schema map[schemaKind]*jsonschema.Schema
 	raw    map[string]any // by URL
@@ -342,12 +344,17 @@ func (r *schemaReport) pos(n *yaml.Node) Pos {
 	return Pos{File: r.file, Line: n.Line, Col: n.Column}
 }
 
-// walk reports the leaves of a validation error tree. A schema with an
-// errorMessage speaks for every error of its own keywords: its message is
-// reported instead of theirs.
+// walk reports the leaves of a validation error tree. A rule (a schema
+// whose description is a message, see message) speaks for every error of
+// its own keywords: its message is reported instead of theirs.
 func (r *schemaReport) walk(e *jsonschema.ValidationError) {
-	if msg, ok := r.keyword(e.SchemaURL, "errorMessage").(string); ok {
-		if _, wrapper := e.ErrorKind.(*kind.Schema); !wrapper {
+	if msg := r.message(e.SchemaURL); msg != "" {
+		switch e.ErrorKind.(type) {
+		case *kind.Schema:
+			// a wrapper: its causes are the rule's
+		case *kind.PropertyNames:
+			// the message is the names', said at the key below
+		default:
 			r.add(e.InstanceLocation, "", r.withSubject(e.InstanceLocation, msg))
 			return
 		}
@@ -395,18 +402,14 @@ func (r *schemaReport) walk(e *jsonschema.ValidationError) {
 		if len(loc) == 1 && loc[0] == "connectors" && r.kind == projectSchema {
 			what = fmt.Sprintf("connector name %q", k.Property)
 		}
-		msg, _ := r.keyword(e.SchemaURL, "patternErrorMessage").(string)
+		msg := r.message(e.SchemaURL)
 		if msg == "" {
 			msg = "is not allowed"
 		}
 		r.add(loc, k.Property, what+" "+msg)
 		return
 	case *kind.Pattern:
-		if msg, ok := r.keyword(e.SchemaURL, "patternErrorMessage").(string); ok {
-			r.add(e.InstanceLocation, "", r.withSubject(e.InstanceLocation, msg))
-		} else {
-			r.add(e.InstanceLocation, "", fmt.Sprintf("%s %q must match %s", r.subject(e.InstanceLocation), k.Got, k.Want))
-		}
+		r.add(e.InstanceLocation, "", fmt.Sprintf("%s %q must match %s", r.subject(e.InstanceLocation), k.Got, k.Want))
 		return
 	case *kind.Enum:
 		want := make([]string, len(k.Want))
@@ -713,6 +716,36 @@ func (r *schemaReport) add(loc []string, key, msg string) {
 		}
 	}
 	r.diags.Errorf(r.pos(n), "%s", msg)
+}
+
+// message returns the message of the rule at schemaURL: a subschema under
+// a keyword that relates keys or values (allOf, anyOf, oneOf, not, if,
+// then, else, propertyNames) whose description starts with a lower-case
+// letter ("must be a duration such as 30m or 1h", "basic auth needs
+// username and password"). The schemas keep their messages there rather
+// than in a keyword of their own (such as errorMessage) so that they stay
+// valid for validators in strict mode, which reject unknown keywords; the
+// schemas' tests hold rules to this form.
+func (r *schemaReport) message(schemaURL string) string {
+	_, frag, _ := strings.Cut(schemaURL, "#")
+	rule := false
+	for _, tok := range strings.Split(frag, "/") {
+		if ruleKeywords[tok] {
+			rule = true
+		}
+	}
+	desc, _ := r.keyword(schemaURL, "description").(string)
+	if first, _ := utf8.DecodeRuneInString(desc); !rule || !unicode.IsLower(first) {
+		return ""
+	}
+	return desc
+}
+
+// ruleKeywords are the keywords whose subschemas are rules rather than
+// the schemas of keys: a description under them may be a message.
+var ruleKeywords = map[string]bool{
+	"allOf": true, "anyOf": true, "oneOf": true, "not": true,
+	"if": true, "then": true, "else": true, "propertyNames": true,
 }
 
 // keyword returns the value of keyword in the schema at schemaURL (an

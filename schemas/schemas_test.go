@@ -11,10 +11,12 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// all are the schemas of the YAML file kinds, which document every key for
+// editors (the plan schema is checked by plan_schema_test.go).
 var all = []struct {
-	url  string
-	data []byte
-}{{ProjectURL, Project}, {MappingURL, Mapping}}
+	url, file string
+	data      []byte
+}{{ProjectURL, ProjectFile, Project}, {MappingURL, MappingFile, Mapping}, {TestURL, TestFile, Test}}
 
 func compiler(t *testing.T) *jsonschema.Compiler {
 	t.Helper()
@@ -31,8 +33,8 @@ func compiler(t *testing.T) *jsonschema.Compiler {
 	return c
 }
 
-// TestSchemasCompile checks both schemas against the draft 2020-12
-// metaschema, and their identity.
+// TestSchemasCompile checks the schemas against the draft 2020-12
+// metaschema, and their identity: a relative $id, the file's name.
 func TestSchemasCompile(t *testing.T) {
 	c := compiler(t)
 	for _, s := range all {
@@ -46,15 +48,24 @@ func TestSchemasCompile(t *testing.T) {
 		if doc["$schema"] != "https://json-schema.org/draft/2020-12/schema" {
 			t.Errorf("%s: $schema = %v, want draft 2020-12", s.url, doc["$schema"])
 		}
-		if doc["$id"] != s.url {
-			t.Errorf("$id = %v, want %s", doc["$id"], s.url)
+		if doc["$id"] != s.file {
+			t.Errorf("$id = %v, want %s", doc["$id"], s.file)
 		}
 		if title, _ := doc["title"].(string); title == "" {
 			t.Errorf("%s: no title", s.url)
 		}
 	}
-	if !strings.HasSuffix(Modeline, "$schema="+MappingURL) {
-		t.Errorf("Modeline = %q", Modeline)
+	for _, s := range All {
+		if got, ok := Named(s.Name); !ok || got.File != s.File || !bytes.Equal(got.Data, s.Data) {
+			t.Errorf("Named(%q) = %v, %v", s.Name, got.File, ok)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(s.Data, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if doc["$id"] != s.File {
+			t.Errorf("%s: $id = %v, want %s", s.Name, doc["$id"], s.File)
+		}
 	}
 }
 

@@ -41,6 +41,9 @@ step.`,
 			if len(args) == 1 {
 				id = args[0]
 			}
+			if err := confirmSaved(cmd, g, e, id); err != nil {
+				return err
+			}
 			g.progress.expectSaved(cmd.Context(), e, id)
 			res, err := e.Apply(cmd.Context(), id)
 			g.progress.finish()
@@ -48,6 +51,7 @@ step.`,
 		},
 	}
 	cmd.Flags().BoolVar(&refresh, "refresh", false, "plan again first, then apply that plan")
+	autoApproveFlag(cmd, g)
 	return cmd
 }
 

@@ -65,6 +65,7 @@ left alone and the watermarks do not move.`,
 	}
 	cmd.Flags().BoolVar(&match, "match", false, "couple uncoupled records by the mappings' match fields")
 	cmd.Flags().StringArrayVar(&mappings, "mapping", nil, "with --match: only this mapping (repeatable)")
+	autoApproveFlag(cmd, g)
 	return cmd
 }
 
@@ -136,7 +137,7 @@ until coupler retry releases it.`,
 			fmt.Fprintln(tw, "RUN\tMAPPING\tDIRECTION\tSOURCE\tDESTINATION\tOP\tAT\tMESSAGE")
 			for _, f := range fs {
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.RunID, f.Mapping, f.Direction, report.Printable(f.SourceID), report.Printable(f.DestID), f.Op,
-					f.At.Local().Format("2006-01-02 15:04:05"), report.Printable(f.Message))
+					f.At.Local().Format("2006-01-02 15:04:05"), report.Printable(g.redactor.String(f.Message))) // stored before it was scrubbed, perhaps
 			}
 			return tw.Flush()
 		},

@@ -86,7 +86,12 @@ func (g *globals) describer(name string) (connectors.Describer, *mappings.Connec
 		sort.Strings(names)
 		return nil, nil, fmt.Errorf("no connector %q in %s (declared: %s)", name, prog.Project.File, strings.Join(names, ", "))
 	}
-	conn, err := connectors.New(c.Config)
+	// Its errors are printed through the redactor, which must know the
+	// connector's secrets and the OAuth2 tokens it fetches.
+	c.Config.AddSecretsTo(g.redactor)
+	cfg := c.Config
+	cfg.Redactor = g.redactor
+	conn, err := connectors.New(cfg)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -25,6 +25,16 @@ copy came from, and those bundled files themselves under .coupler-base/<set>/.
 Commit both: coupler reset --keep-customizations merges your changes with the
 defaults of a newer coupler from them.
 
+And it writes coupler's JSON Schemas under .coupler-schemas/ (see coupler
+schema): the first line of coupler.yaml and of every mapping and test file
+points the YAML language server at them by a relative path, so that editors
+check and complete the files offline. Commit them as well; reset refreshes
+them.
+
+It writes a .gitignore that keeps the state directory, .coupler/ (the state
+database and its backups), out of git; an existing .gitignore keeps its lines
+and gets the pattern appended if it lacks it.
+
 init refuses to overwrite an existing coupler.yaml, coupler.lock or mapping
 file unless --force.`,
 		Example: `  coupler init my-sync --defaults bc-dataverse`,
@@ -54,6 +64,14 @@ file unless --force.`,
 			}
 			fmt.Fprintf(w, "Wrote %s and %s: commit them with your mappings; coupler reset merges from them\n",
 				show(res.LockFile), show(res.BaseDir)+string(filepath.Separator))
+			fmt.Fprintf(w, "Wrote %s: the JSON Schemas the files' first lines point editors at; commit them too\n",
+				show(scaffold.SchemasDir)+string(filepath.Separator))
+			switch res.Gitignore {
+			case "wrote":
+				fmt.Fprintf(w, "Wrote %s: git ignores the state under .coupler/\n", show(scaffold.GitignoreFile))
+			case "updated":
+				fmt.Fprintf(w, "Added /.coupler/ to %s: git ignores the state\n", show(scaffold.GitignoreFile))
+			}
 			fmt.Fprintf(w, "\nNext steps:\n")
 			fmt.Fprintf(w, "  1. Set the environment variables %s reads:\n", show(res.ProjectFile))
 			for _, v := range res.Env {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -145,7 +146,11 @@ func printPlan(cmd *cobra.Command, e *engine.Engine, id, format string, limit in
 	if err != nil {
 		return err
 	}
-	return planFormats[format](cmd.OutOrStdout(), p)
+	render := planFormats[format]
+	if format == "text" && colorOn(cmd.OutOrStdout(), os.Getenv) {
+		render = report.PlanTextColor
+	}
+	return render(cmd.OutOrStdout(), p)
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -65,7 +65,7 @@ func newPlansPrune(g *globals) *cobra.Command {
 The run log keeps its runs. It also removes what plans killed before they
 were saved left behind. coupler serve prunes on its own (--plan-retention).`,
 		Example: `  coupler plans prune                       # older than 7 days, keeping the newest 20
-  coupler plans prune --older-than 24h --keep 5`,
+  coupler plans prune --older-than 2d --keep 5`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if olderThan < 0 || keep < 0 {
@@ -88,7 +88,7 @@ were saved left behind. coupler serve prunes on its own (--plan-retention).`,
 			return nil
 		},
 	}
-	cmd.Flags().DurationVar(&olderThan, "older-than", 7*24*time.Hour, "remove plans made longer ago than this")
+	durationFlag(cmd.Flags(), &olderThan, "older-than", 7*24*time.Hour, "remove plans made longer ago than this (units s, m, h, d, w: 7d, 12h)")
 	cmd.Flags().IntVar(&keep, "keep", 20, "always keep this many of the newest plans")
 	return cmd
 }
@@ -191,7 +191,9 @@ func newQuery(g *globals) *cobra.Command {
 prints the result as a table, CSV or JSON. The diffs are there to query:
 plan_operations (one row per record and plan), plan_changes (each changed
 field, before and after as JSON), couplings, watermarks, runs, run_records and
-record_failures. See docs/operations.md.`,
+record_failures. The statement reaches nothing but that file: reading or
+writing other files (read_csv, COPY … TO), ATTACH, extensions and SET are
+refused. See docs/operations.md.`,
 		Example: `  coupler query "SELECT op, count(*) FROM plan_operations WHERE plan_id = '20261124-083414-6f80fe' GROUP BY op"
   coupler query "SELECT field, count(*) FROM plan_changes GROUP BY field ORDER BY 2 DESC" --format csv`,
 		Args: cobra.ExactArgs(1),

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/term"
+	"unicode/utf8"
 
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/plan"
@@ -30,13 +28,36 @@ const progressRedraw = 100 * time.Millisecond
 type progressPrinter struct {
 	w   io.Writer
 	now func() time.Time
+	// dumb is set on a terminal that takes no escape sequences
+	// (TERM=dumb): the line is erased by overwriting it with spaces.
+	dumb bool
+	// tickEvery, when positive, is how often a phase line (diffing,
+	// saving) is redrawn so that its clock moves while the engine reports
+	// nothing.
+	tickEvery time.Duration
 
 	mu       sync.Mutex
 	stages   map[string]*stageProgress
 	totals   map[string]int64
 	lastDraw time.Time
 	drawn    bool
+	// width is how many characters the line drawn last took.
+	width int
+	// phase is the phase under way, if any, and stopTick stops its ticker.
+	phase    *phase
+	stopTick chan struct{}
 }
+
+// phase is a stage without a count: the engine says when it starts, and
+// the line shows for how long it has been going.
+type phase struct {
+	mapping, stage string
+	start          time.Time
+}
+
+// phaseLabels are the engine's stages that count nothing (engine.Progress),
+// as the line names them.
+var phaseLabels = map[string]string{"diff": "diffing", "save": "saving the plan"}
 
 type stageProgress struct {
 	start time.Time
@@ -45,12 +66,14 @@ type stageProgress struct {
 
 // newTerminalProgress returns a printer on w when w is a terminal, and nil
 // otherwise: progress is for people watching, not for logs and pipes.
-func newTerminalProgress(w io.Writer) *progressPrinter {
-	f, ok := w.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
+func newTerminalProgress(w io.Writer, getenv func(string) string) *progressPrinter {
+	if !isTerminal(w) {
 		return nil
 	}
-	return newProgress(w, time.Now)
+	p := newProgress(w, time.Now)
+	p.dumb = dumbTerminal(getenv)
+	p.tickEvery = time.Second
+	return p
 }
 
 func newProgress(w io.Writer, now func() time.Time) *progressPrinter {
@@ -76,7 +99,7 @@ func (p *progressPrinter) expectSaved(ctx context.Context, e *engine.Engine, id 
 		return
 	}
 	if id == "" {
-		latest, _, err := e.State().LatestPlan(ctx)
+		latest, err := latestPlanID(ctx, e)
 		if err != nil {
 			return
 		}
@@ -95,6 +118,16 @@ func (p *progressPrinter) update(ev engine.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
+	if label, ok := phaseLabels[ev.Stage]; ok {
+		// A phase is drawn at once, however soon after the last line:
+		// it says why the counts stopped moving.
+		p.phase = &phase{mapping: ev.Mapping, stage: label, start: now}
+		p.lastDraw, p.drawn = now, true
+		p.draw(p.phaseLine(now))
+		p.startTick()
+		return
+	}
+	p.endPhase()
 	key := ev.Mapping + "\x00" + ev.Stage
 	st, ok := p.stages[key]
 	if !ok {
@@ -106,7 +139,74 @@ func (p *progressPrinter) update(ev engine.Progress) {
 		return
 	}
 	p.lastDraw, p.drawn = now, true
-	fmt.Fprint(p.w, "\r\x1b[K"+p.line(ev, st, now))
+	p.draw(p.line(ev, st, now))
+}
+
+// draw replaces the line on the terminal with line. p.mu is held.
+func (p *progressPrinter) draw(line string) {
+	if !p.dumb {
+		fmt.Fprint(p.w, "\r\x1b[K"+line)
+		p.width = utf8.RuneCountInString(line)
+		return
+	}
+	n := utf8.RuneCountInString(line)
+	fmt.Fprint(p.w, "\r"+line+strings.Repeat(" ", max(p.width-n, 0)))
+	p.width = n
+}
+
+// phaseLine renders the phase under way: "CUSTOMER: diffing… 4s".
+func (p *progressPrinter) phaseLine(now time.Time) string {
+	line := p.phase.stage + "…"
+	if p.phase.mapping != "" {
+		line = p.phase.mapping + ": " + line
+	}
+	if elapsed := now.Sub(p.phase.start); elapsed >= time.Second {
+		line += " " + elapsed.Truncate(time.Second).String()
+	}
+	return line
+}
+
+// tick redraws the phase line, if a phase is under way, with its clock.
+func (p *progressPrinter) tick() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.phase == nil {
+		return
+	}
+	now := p.now()
+	p.lastDraw, p.drawn = now, true
+	p.draw(p.phaseLine(now))
+}
+
+// startTick redraws the phase line every tickEvery until the phase ends.
+// p.mu is held.
+func (p *progressPrinter) startTick() {
+	if p.tickEvery <= 0 || p.stopTick != nil {
+		return
+	}
+	stop := make(chan struct{})
+	p.stopTick = stop
+	go func() {
+		t := time.NewTicker(p.tickEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				p.tick()
+			case <-stop:
+				return
+			}
+		}
+	}()
+}
+
+// endPhase forgets the phase under way and stops its ticker. p.mu is held.
+func (p *progressPrinter) endPhase() {
+	p.phase = nil
+	if p.stopTick != nil {
+		close(p.stopTick)
+		p.stopTick = nil
+	}
 }
 
 // readStages are the stages that run at the same time on a full read, so
@@ -165,8 +265,14 @@ func (p *progressPrinter) finish() {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.drawn {
-		fmt.Fprint(p.w, "\r\x1b[K")
-		p.drawn = false
+	p.endPhase()
+	if !p.drawn {
+		return
 	}
+	if p.dumb {
+		fmt.Fprint(p.w, "\r"+strings.Repeat(" ", p.width)+"\r")
+	} else {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+	p.drawn, p.width = false, 0
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -181,26 +180,16 @@ func confirm(in io.Reader, w io.Writer, r *scaffold.Reset) error {
 			names[fr.File] = true
 		}
 	}
+	var question string
 	switch {
 	case r.KeepCustomizations:
-		fmt.Fprintf(w, "\nUpdate %d mapping(s) as shown above? Type yes: ", len(names))
+		question = fmt.Sprintf("\nUpdate %d mapping(s) as shown above? Type yes: ", len(names))
 	case r.LosesChanges():
-		fmt.Fprintf(w, "\nReset %d mapping(s) and lose the changes above? Type yes: ", len(names))
+		question = fmt.Sprintf("\nReset %d mapping(s) and lose the changes above? Type yes: ", len(names))
 	default:
-		fmt.Fprintf(w, "\nReset %d mapping(s) as shown above? Type yes: ", len(names))
+		question = fmt.Sprintf("\nReset %d mapping(s) as shown above? Type yes: ", len(names))
 	}
-	answer, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && answer == "" {
-		fmt.Fprintln(w)
-		if errors.Is(err, io.EOF) {
-			return &exitError{code: 1, err: errors.New("no answer on stdin; nothing written (use --yes to reset without asking)")}
-		}
-		return &exitError{code: 1, err: fmt.Errorf("reading the answer: %v; nothing written", err)}
-	}
-	if strings.TrimSpace(answer) != "yes" {
-		return &exitError{code: 1, err: errors.New("aborted; nothing written")}
-	}
-	return nil
+	return askYes(in, w, question, "nothing written", "use --yes to reset without asking")
 }
 
 // projectStatePath returns where the project's state database lives, as its

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/couplerhq/coupler/connectors/redact"
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/lock"
 	"github.com/couplerhq/coupler/mappings"
@@ -44,6 +45,16 @@ type globals struct {
 	noProgress bool
 	// progress, when set, shows a plan or apply getting on (progress.go).
 	progress *progressPrinter
+	// redactor scrubs the project's secrets from everything the command
+	// logs and prints; the project's are added once it is loaded, and
+	// the engine and serve share it.
+	redactor *redact.Redactor
+	// autoApprove is --auto-approve of the commands that ask before they
+	// write (prompt.go).
+	autoApprove bool
+	// stdinTerminal says whether stdin is a terminal, where a command asks
+	// before it writes; nil checks the real stdin (tests set it).
+	stdinTerminal func(io.Reader) bool
 }
 
 func (g *globals) logger() *slog.Logger {
@@ -52,20 +63,33 @@ func (g *globals) logger() *slog.Logger {
 		level = slog.LevelWarn
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(g.stderr, opts)
 	if g.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(g.stderr, opts))
+		h = slog.NewJSONHandler(g.stderr, opts)
 	}
-	return slog.New(slog.NewTextHandler(g.stderr, opts))
+	return slog.New(g.redactor.Handler(h))
+}
+
+// load loads and compiles the project, printing its diagnostics, and
+// teaches the command's redactor the secrets of its connectors.
+func (g *globals) load() (*engine.Program, mappings.Diagnostics) {
+	prog, diags := engine.Load(g.dir, mappings.LoadOptions{})
+	for _, d := range diags {
+		fmt.Fprintln(g.stderr, d)
+	}
+	if prog != nil {
+		for _, c := range prog.Project.Connectors {
+			c.Config.AddSecretsTo(g.redactor)
+		}
+	}
+	return prog, diags
 }
 
 // open loads the project, locks its state database for this process and
 // opens its engine, printing warnings and, on error, every diagnostic. The
 // lock is released when the engine is closed.
 func (g *globals) open(ctx context.Context) (*engine.Engine, error) {
-	prog, diags := engine.Load(g.dir, mappings.LoadOptions{})
-	for _, d := range diags {
-		fmt.Fprintln(g.stderr, d)
-	}
+	prog, diags := g.load()
 	if diags.HasErrors() {
 		return nil, &exitError{code: 1, err: fmt.Errorf("%s has %d problem(s); see above", g.dir, errorCount(diags))}
 	}
@@ -74,7 +98,7 @@ func (g *globals) open(ctx context.Context) (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := engine.Options{Logger: g.logger(), OnClose: lk.Release}
+	opts := engine.Options{Logger: g.logger(), OnClose: lk.Release, Redactor: g.redactor}
 	if g.progress != nil {
 		opts.Progress = g.progress.update
 	}
@@ -119,12 +143,17 @@ and shows every change), then apply the saved plan.`,
 		}
 		g.command = cmd.CommandPath()
 		if progressCommands[cmd.Name()] && !g.noProgress {
-			g.progress = newTerminalProgress(g.stderr)
+			g.progress = newTerminalProgress(g.stderr, os.Getenv)
 		}
 		return nil
 	}
 	root.AddCommand(newValidate(g), newPlan(g), newApply(g), newRuns(g), newDemo(g), newTest(g), newInit(g), newReset(g), newDescribe(g), newCouple(g), newUncouple(g), newErrors(g), newSync(g), newRetry(g), newAcknowledge(g), newPlans(g), newShow(g), newQuery(g), newServe(g))
 	root.AddCommand(newState(g))
+	root.AddCommand(newSchema(g))
+	root.AddCommand(newVersion(g))
+	setVersion(root)
+	root.SetFlagErrorFunc(flagError)
+	registerCompletions(g, root)
 	return root
 }
 
@@ -138,7 +167,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		<-ctx.Done()
 		stop()
 	}()
-	g := &globals{stdout: stdout, stderr: stderr}
+	g := &globals{stdout: stdout, stderr: stderr, redactor: redact.New()}
 	root := newRoot(g)
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -150,24 +179,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// DuckDB's refusal to open a database another coupler holds, from any
 	// command, names that coupler.
 	err = lock.Explain(err, "")
+	// A server's error may echo a credential coupler sent it.
+	prefix := red("coupler:", colorOn(stderr, os.Getenv))
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(stderr, "coupler:", ee.err)
+			fmt.Fprintln(stderr, prefix, g.redactor.String(ee.err.Error()))
 		}
 		return ee.code
 	}
-	fmt.Fprintln(stderr, "coupler:", err)
+	fmt.Fprintln(stderr, prefix, g.redactor.String(err.Error()))
 	return 1
 }
 
 // loadOnly loads and compiles the project without opening the state
 // database, printing its diagnostics; prog is nil when it has errors.
 func loadOnly(g *globals) (*engine.Program, error) {
-	prog, diags := engine.Load(g.dir, mappings.LoadOptions{})
-	for _, d := range diags {
-		fmt.Fprintln(g.stderr, d)
-	}
+	prog, diags := g.load()
 	if diags.HasErrors() {
 		return nil, &exitError{code: 1, err: fmt.Errorf("%s has %d problem(s); see above", g.dir, errorCount(diags))}
 	}

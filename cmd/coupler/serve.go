@@ -21,7 +21,10 @@ const tokenEnv = "COUPLER_SERVE_TOKEN"
 func newServe(g *globals) *cobra.Command {
 	var (
 		listen, token   string
+		tokenForReads   bool
+		allowHosts      []string
 		shutdownTimeout time.Duration
+		runTimeout      time.Duration
 		watchInterval   time.Duration
 		planRetention   time.Duration
 	)
@@ -41,6 +44,10 @@ It answers HTTP on --listen (loopback by default):
   GET  /metrics            Prometheus metrics
 
 Listening beyond loopback requires a token (--token or $COUPLER_SERVE_TOKEN).
+Every request without the token must name as Host a loopback name, an IP
+address or an --allow-host name, so that a web page that rebinds its DNS
+name to serve's address cannot read it; --token-for-reads makes the page
+and /metrics require the token too.
 Changed project files are validated and used from the next run on; invalid
 ones are logged with file:line:col and the running version is kept.
 
@@ -55,7 +62,7 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 				token = os.Getenv(tokenEnv)
 			}
 			log := g.logger()
-			r := runner.New(g.dir, mappings.LoadOptions{}, engine.Options{Logger: log})
+			r := runner.New(g.dir, mappings.LoadOptions{}, engine.Options{Logger: log, Redactor: g.redactor})
 			r.PlanRetention = planRetention
 			// Load once here to print every problem of an invalid project the
 			// way validate does, and to find the state database to lock.
@@ -68,8 +75,8 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 				return err
 			}
 			defer lk.Release()
-			srv, err := serve.New(serve.Config{Load: r.Load, Runner: r, Listen: listen, Token: token,
-				ShutdownTimeout: shutdownTimeout, WatchInterval: watchInterval, Logger: log})
+			srv, err := serve.New(serve.Config{Load: r.Load, Runner: r, Listen: listen, Token: token, TokenForReads: tokenForReads,
+				AllowedHosts: allowHosts, ShutdownTimeout: shutdownTimeout, RunTimeout: runTimeout, WatchInterval: watchInterval, Logger: log, Redactor: g.redactor})
 			if err != nil {
 				return err
 			}
@@ -98,10 +105,13 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 		},
 	}
 	f := cmd.Flags()
-	f.DurationVar(&planRetention, "plan-retention", 7*24*time.Hour, fmt.Sprintf("remove saved plans older than this, hourly, keeping the newest %d (serve saves one a run; 0 keeps all)", runner.KeepPlans))
+	durationFlag(f, &planRetention, "plan-retention", 7*24*time.Hour, fmt.Sprintf("remove saved plans older than this, hourly, keeping the newest %d (serve saves one a run; 0 keeps all)", runner.KeepPlans))
 	f.StringVar(&listen, "listen", serve.DefaultListen, "HTTP address for the status page, run-now, /healthz and /metrics")
 	f.StringVar(&token, "token", "", "token that run-now requests must carry (default $"+tokenEnv+"); required beyond loopback")
-	f.DurationVar(&shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "on SIGINT/SIGTERM, how long to let the batch under way finish before cancelling it")
-	f.DurationVar(&watchInterval, "watch-interval", serve.DefaultWatchInterval, "how often to check the project files for changes (negative: never)")
+	f.BoolVar(&tokenForReads, "token-for-reads", false, "the status page and /metrics require the token too (Bearer, or a browser's Basic with the token as password)")
+	f.StringSliceVar(&allowHosts, "allow-host", nil, "a host name serve is reached by, allowed as Host without the token (loopback names and IP addresses always are); repeatable")
+	durationFlag(f, &shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "on SIGINT/SIGTERM, how long to let the batch under way finish before cancelling it")
+	durationFlag(f, &runTimeout, "run-timeout", serve.DefaultRunTimeout, "stop a run of one mapping that takes longer than this, as at shutdown (then --shutdown-timeout), so that it cannot hold up the others (negative: no limit)")
+	durationFlag(f, &watchInterval, "watch-interval", serve.DefaultWatchInterval, "how often to check the project files for changes (negative: never)")
 	return cmd
 }

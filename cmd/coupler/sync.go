@@ -40,11 +40,18 @@ leaves the watermarks where they are. When that record changed on both sides,
 	cmd.Flags().StringVar(&opts.Record, "record", "", "synchronize only the coupled record with this id (either side)")
 	cmd.Flags().StringVar(&opts.Prefer, "prefer", "", "with --record: the side that wins a conflict, table or integration")
 	cmd.Flags().BoolVar(&opts.Full, "full", false, "read every record, ignoring watermarks")
+	autoApproveFlag(cmd, g)
 	return cmd
 }
 
-// planAndApply plans, shows the plan, and applies it at once when it has
-// anything to do, or records that failed: applying logs them (coupler
+// autoApproveFlag gives a command that writes --auto-approve: on a
+// terminal it asks before writing unless given.
+func autoApproveFlag(cmd *cobra.Command, g *globals) {
+	cmd.Flags().BoolVar(&g.autoApprove, "auto-approve", false, "apply without asking for confirmation (it asks only when stdin is a terminal)")
+}
+
+// planAndApply plans, shows the plan, asks on a terminal (prompt.go), and
+// applies it when it has anything to do, or records that failed: applying logs them (coupler
 // errors, and skipping after two failures) and exits 1, where stopping at
 // the plan would exit 0 as if both sides were in step.
 func planAndApply(cmd *cobra.Command, g *globals, e *engine.Engine, opts engine.PlanOptions) error {
@@ -58,6 +65,9 @@ func planAndApply(cmd *cobra.Command, g *globals, e *engine.Engine, opts engine.
 	}
 	if p.InStep() {
 		return nil
+	}
+	if err := g.approve(cmd); err != nil {
+		return err
 	}
 	fmt.Fprintln(g.stdout)
 	g.progress.expect(p)

@@ -36,6 +36,11 @@ for each failing case and exits 1 if any failed.`,
 			if err != nil {
 				return err
 			}
+			for _, name := range only {
+				if err := prog.CheckMapping(name); err != nil {
+					return err
+				}
+			}
 			if len(only) > 0 {
 				files = slices.DeleteFunc(files, func(f *engine.TestFile) bool { return !slices.Contains(only, f.Mapping) })
 			}

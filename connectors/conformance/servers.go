@@ -55,6 +55,17 @@ func needNode(t testing.TB, module string) (node, dir string) {
 	return node, dir
 }
 
+// NodeModule returns the node binary and the directory of the npm package
+// module installed under ServersDir (the npm test tools, such as
+// yaml-language-server and ajv, are pinned there beside the servers), or
+// skips the test (fails it under COUPLER_REQUIRE_REAL_SERVERS=1) saying how
+// to install what is missing.
+func NodeModule(t testing.TB, module string) (node, moduleDir string) {
+	t.Helper()
+	node, dir := needNode(t, module)
+	return node, filepath.Join(dir, "node_modules", filepath.FromSlash(module))
+}
+
 // StartCAP starts SAP CAP (@sap/cds with @cap-js/sqlite, in memory) on
 // loopback with the Dataverse-shaped model in testdata/servers/cap, and
 // returns the service root, e.g. http://localhost:41234/odata/v4/crm. The

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/redact"
 	"github.com/couplerhq/coupler/connectors/transport"
 )
 
@@ -287,7 +288,7 @@ func (c *Client) sendBatch(ctx context.Context, ops []batchOp) ([]batchAnswer, e
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(transport.LimitReader(resp.Body, c.maxBody))
 	if err != nil {
-		return nil, fmt.Errorf("read response of POST %s: %w", redact(req.URL), err)
+		return nil, fmt.Errorf("read response of POST %s: %w", redact.PathQuery(req.URL), err)
 	}
 	got := resp.Header.Get("Content-Type")
 	switch mediaTypeOf(got) {
@@ -342,7 +343,7 @@ func (c *Client) batchResult(e connectors.Entity, op connectors.WriteOp, wr writ
 		header = http.Header{}
 	}
 	if a.Status < 200 || a.Status > 299 {
-		return resultError(e, op, answerError(wr.method, redactString(c.resourceURL(wr.resource)), a))
+		return resultError(e, op, answerError(wr.method, redact.PathQueryString(c.resourceURL(wr.resource)), a))
 	}
 	res, err := result(c.keyer(e), e, op, writeResponse{status: a.Status, header: header, body: a.Body})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/redact"
 	"github.com/couplerhq/coupler/connectors/transport"
 )
 
@@ -145,11 +146,11 @@ func (c *Client) readChoices(ctx context.Context, ch choice) ([]connectors.Recor
 	defer resp.Body.Close()
 	body, err := io.ReadAll(transport.LimitReader(resp.Body, c.maxBody))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", redact(req.URL), err)
+		return nil, fmt.Errorf("read %s: %w", redact.PathQuery(req.URL), err)
 	}
 	recs, err := decodeChoices(body, ChoiceLanguage)
 	if err != nil {
-		return nil, fmt.Errorf("decode %s: %w", redact(req.URL), err)
+		return nil, fmt.Errorf("decode %s: %w", redact.PathQuery(req.URL), err)
 	}
 	return recs, nil
 }

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/redact"
 	"github.com/couplerhq/coupler/connectors/transport"
 )
 
@@ -104,9 +105,9 @@ func (c *Client) fetchMetadata(ctx context.Context) (*connectors.Schema, error) 
 	s, err := parseMetadata(transport.LimitReader(resp.Body, c.maxBody))
 	if err != nil {
 		if ct := resp.Header.Get("Content-Type"); !isXMLContentType(ct) {
-			return nil, fmt.Errorf("parse %s (Content-Type %q): %w", redact(req.URL), ct, err)
+			return nil, fmt.Errorf("parse %s (Content-Type %q): %w", redact.PathQuery(req.URL), ct, err)
 		}
-		return nil, fmt.Errorf("parse %s: %w", redact(req.URL), err)
+		return nil, fmt.Errorf("parse %s: %w", redact.PathQuery(req.URL), err)
 	}
 	c.log.DebugContext(ctx, "odata: metadata", "entity_sets", len(s.Entities))
 	return s, nil

@@ -45,8 +45,8 @@ type Options struct {
 	RateLimit float64
 	// MaxBodyBytes bounds each response body; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	// Logger receives debug logs of pages and writes; nil means
-	// slog.Default().
+	// Logger receives debug logs of pages and writes; nil means the
+	// Config's Logger, or else slog.Default().
 	Logger *slog.Logger
 }
 
@@ -66,6 +66,7 @@ type Client struct {
 	atomic      bool // each $batch is one change set: all or nothing
 	altKeys     map[string]AlternateKey
 	maxBody     int64
+	limits      connectors.ReadLimits // of each read: pages, bytes
 	log         *slog.Logger
 	schema      schemaCache // Describe's, in metadata.go
 	noFold      atomic.Bool // the service refused tolower: see GetFolded
@@ -138,6 +139,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 		altKeys:     settings.AlternateKeys,
 		bindLookups: settings.BindsLookups(),
 		maxBody:     opts.MaxBodyBytes,
+		limits:      settings.Limits,
 		log:         opts.Logger,
 		oneFieldOr:  isBusinessCentral(base),
 	}
@@ -146,6 +148,9 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 	}
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxBodyBytes
+	}
+	if c.log == nil {
+		c.log = cfg.Logger
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -165,6 +170,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 			RateLimit:  opts.RateLimit,
 			CAFile:     cfg.CAFile,
 			Logger:     c.log,
+			Redactor:   cfg.Redactor,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("odata: %w", err)

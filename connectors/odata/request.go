@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/couplerhq/coupler/connectors/redact"
 )
 
 // newRequest builds a request with the headers every OData call carries.
@@ -19,7 +21,7 @@ func (c *Client) newRequest(ctx context.Context, method, url string, body []byte
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, r)
 	if err != nil {
-		return nil, fmt.Errorf("build %s request for %s: %w", method, redactString(url), err)
+		return nil, fmt.Errorf("build %s request for %s: %w", method, redact.PathQueryString(url), err)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("OData-Version", "4.0")
@@ -59,7 +61,7 @@ func (c *Client) readPreferences() string {
 func (c *Client) do(req *http.Request) (*http.Response, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, err // a *url.Error naming method and URL
+		return nil, redact.URLError(err) // a *url.Error naming method and URL
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, nil
@@ -69,7 +71,7 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 	code, msg := errorDetail(body)
 	return nil, &Error{
 		Method:     req.Method,
-		URL:        redact(req.URL),
+		URL:        redact.PathQuery(req.URL),
 		StatusCode: resp.StatusCode,
 		Status:     resp.Status,
 		Code:       code,

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/couplerhq/coupler/connectors/redact"
 	"github.com/couplerhq/coupler/connectors/transport"
 )
 
@@ -189,7 +190,7 @@ func (c *Client) nextURL(current, context, link string) (string, error) {
 	}
 	s := next.String()
 	if s == current {
-		return "", fmt.Errorf("nextLink %s points at the page itself", redact(next))
+		return "", fmt.Errorf("nextLink %s points at the page itself", redact.PathQuery(next))
 	}
 	return s, nil
 }
@@ -226,19 +227,4 @@ func payloadURL(request, context, link string) (*url.URL, error) {
 		base = base.ResolveReference(cu)
 	}
 	return base.ResolveReference(ref), nil
-}
-
-// redact returns the path and query of u, for errors: never the user info,
-// and the host is implied by the connector.
-func redact(u *url.URL) string {
-	return u.RequestURI()
-}
-
-// redactString is redact for a URL in string form.
-func redactString(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparseable url)"
-	}
-	return redact(u)
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/redact"
 	"github.com/couplerhq/coupler/connectors/transport"
 )
 
@@ -130,7 +131,7 @@ func (c *Client) send(ctx context.Context, wr writeRequest) (writeResponse, erro
 	out := writeResponse{status: resp.StatusCode, header: resp.Header}
 	body, err := io.ReadAll(transport.LimitReader(resp.Body, c.maxBody))
 	if err != nil {
-		return out, fmt.Errorf("read response of %s %s: %w", wr.method, redact(req.URL), err)
+		return out, fmt.Errorf("read response of %s %s: %w", wr.method, redact.PathQuery(req.URL), err)
 	}
 	out.body = body
 	return out, nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/redact"
 	"github.com/couplerhq/coupler/connectors/transport"
 )
 
@@ -74,15 +75,19 @@ func (c *Client) readPages(ctx context.Context, e connectors.Entity, res *resour
 	prev := ""
 	// seen holds every page URL requested and every cursor received, so
 	// that a server whose links or cursors cycle (A -> B -> A) fails the
-	// read instead of handing the same records again up to maxPages times.
+	// read instead of handing the same records again until max_pages.
 	seen := map[string]bool{u: true}
+	budget := c.limits.Budget()
 	var answered time.Time
 	for n := 1; ; n++ {
-		if n > maxPages {
-			return wrap("read", e.Name, "", fmt.Errorf("stopped after %d pages", maxPages))
+		if err := budget.Page(); err != nil {
+			return wrap("read", e.Name, "", err)
 		}
 		resp, err := c.send(ctx, res.list.method, u, nil, nil)
 		if err != nil {
+			return wrap("read", e.Name, "", err)
+		}
+		if err := budget.Bytes(int64(len(resp.body))); err != nil {
 			return wrap("read", e.Name, "", err)
 		}
 		if n == 1 {
@@ -147,7 +152,7 @@ func (c *Client) readPages(ctx context.Context, e connectors.Entity, res *resour
 			return wrap("read", e.Name, "", err)
 		}
 		if seen[u] {
-			return wrap("read", e.Name, "", fmt.Errorf("page %d leads back to %s, a page already read: the server's %s paging cycles", n+1, redactString(u), res.paging.Style))
+			return wrap("read", e.Name, "", fmt.Errorf("page %d leads back to %s, a page already read: the server's %s paging cycles", n+1, redact.PathQueryString(u), res.paging.Style))
 		}
 		seen[u] = true
 	}
@@ -185,7 +190,7 @@ func (c *Client) nextURL(current, link string) (string, error) {
 	}
 	s := next.String()
 	if s == current {
-		return "", fmt.Errorf("next link %s points at the page itself", redact(next))
+		return "", fmt.Errorf("next link %s points at the page itself", redact.PathQuery(next))
 	}
 	return s, nil
 }

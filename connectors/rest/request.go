@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"unicode"
 
+	"github.com/couplerhq/coupler/connectors/redact"
 	"github.com/couplerhq/coupler/connectors/transport"
 )
 
@@ -58,7 +58,7 @@ func (c *Client) send(ctx context.Context, method, u string, body []byte, header
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, r)
 	if err != nil {
-		return response{}, fmt.Errorf("build %s request for %s: %w", method, redactString(u), err)
+		return response{}, fmt.Errorf("build %s request for %s: %w", method, redact.PathQueryString(u), err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
@@ -69,10 +69,10 @@ func (c *Client) send(ctx context.Context, method, u string, body []byte, header
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return response{}, transport.RedactError(err) // a *url.Error naming method and URL
+		return response{}, redact.URLError(err) // a *url.Error naming method and URL
 	}
 	defer resp.Body.Close()
-	out := response{status: resp.StatusCode, header: resp.Header, url: redact(req.URL)}
+	out := response{status: resp.StatusCode, header: resp.Header, url: redact.PathQuery(req.URL)}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		return out, &Error{Method: method, URL: out.url, StatusCode: resp.StatusCode, Status: resp.Status, Message: errorMessage(b)}
@@ -119,27 +119,6 @@ func clip(s string) string {
 		}
 		return -1
 	}, s)
-}
-
-// redact returns the path and query of u, for errors: never the user info,
-// and the query's values redacted (see transport.RedactQuery).
-func redact(u *url.URL) string {
-	s := u.EscapedPath()
-	if s == "" {
-		s = "/"
-	}
-	if u.RawQuery != "" {
-		s += "?" + transport.RedactQuery(u.RawQuery)
-	}
-	return s
-}
-
-func redactString(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparseable url)"
-	}
-	return redact(u)
 }
 
 // wrap adds the operation and the record it was about.

@@ -28,9 +28,6 @@ import (
 const (
 	DefaultMaxConcurrency = 4
 	DefaultMaxBodyBytes   = 256 << 20
-	// maxPages bounds one read, so that a server that never stops handing
-	// out next pages cannot keep a sync running forever.
-	maxPages = 1_000_000
 )
 
 func init() {
@@ -43,7 +40,8 @@ type Options struct {
 	HTTPClient *http.Client
 	// MaxBodyBytes bounds each response body; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	// Logger receives debug logs of pages; nil means slog.Default().
+	// Logger receives debug logs of pages; nil means the Config's Logger,
+	// or else slog.Default().
 	Logger *slog.Logger
 }
 
@@ -54,6 +52,7 @@ type Client struct {
 	pageSize    int
 	concurrency int
 	maxBody     int64
+	limits      connectors.ReadLimits // of each read: pages, bytes
 	resources   map[string]resource
 	log         *slog.Logger
 }
@@ -89,6 +88,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 		pageSize:    cfg.PageSize,
 		concurrency: cfg.MaxConcurrency,
 		maxBody:     opts.MaxBodyBytes,
+		limits:      settings.Limits,
 		resources:   make(map[string]resource, len(settings.Resources)),
 		log:         opts.Logger,
 	}
@@ -97,6 +97,9 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 	}
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxBodyBytes
+	}
+	if c.log == nil {
+		c.log = cfg.Logger
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -117,6 +120,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 			RateLimit:  cfg.RateLimit,
 			CAFile:     cfg.CAFile,
 			Logger:     c.log,
+			Redactor:   cfg.Redactor,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("rest: %w", err)

@@ -14,12 +14,15 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/redact"
 )
 
 // NewAuthTransport returns a RoundTripper that authenticates each request as
 // a describes and passes it to next. For no auth it returns next unchanged.
-// Errors name the auth type but never the token.
-func NewAuthTransport(a connectors.Auth, next http.RoundTripper) (http.RoundTripper, error) {
+// Errors name the auth type but never the token. Each OAuth2 access token
+// is added to red (which may be nil) as it is fetched, so that a server
+// echoing it is scrubbed like the configured secrets.
+func NewAuthTransport(a connectors.Auth, next http.RoundTripper, red *redact.Redactor) (http.RoundTripper, error) {
 	if next == nil {
 		next = http.DefaultTransport
 	}
@@ -55,14 +58,34 @@ func NewAuthTransport(a connectors.Auth, next http.RoundTripper) (http.RoundTrip
 			return nil, errors.New("auth oauth2: token_url, client_id and client_secret are all needed")
 		}
 		cc := clientcredentials.Config{ClientID: a.ClientID, ClientSecret: a.ClientSecret, TokenURL: a.TokenURL, Scopes: a.Scopes}
-		// Token requests go through a client of their own with a timeout;
-		// the token source caches the token and renews it shortly before it
-		// expires, so each sync asks for a token about once.
-		ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: 30 * time.Second})
-		return &oauth2.Transport{Source: cc.TokenSource(ctx), Base: next}, nil
+		// Token requests go through a client of their own with a timeout,
+		// on the same rules as the connector's requests: next (which
+		// trusts ca_file's CAs) and no redirect to another origin, which
+		// would carry the client secret in the body of a 307 or 308 to a
+		// host the project never named. The token source caches the token
+		// and renews it shortly before it expires, so each sync asks for a
+		// token about once.
+		tokens := &http.Client{Timeout: 30 * time.Second, Transport: next, CheckRedirect: sameOriginRedirect}
+		ctx := context.WithValue(context.Background(), oauth2.HTTPClient, tokens)
+		return &oauth2.Transport{Source: scrubbedTokens{cc.TokenSource(ctx), red}, Base: next}, nil
 	default:
 		return nil, fmt.Errorf("auth: unsupported type %q (want none, bearer, basic, api_key or oauth2)", a.Type)
 	}
+}
+
+// scrubbedTokens adds each access token to a Redactor as it is handed out.
+type scrubbedTokens struct {
+	src oauth2.TokenSource
+	red *redact.Redactor
+}
+
+// Token implements oauth2.TokenSource.
+func (s scrubbedTokens) Token() (*oauth2.Token, error) {
+	t, err := s.src.Token()
+	if t != nil {
+		s.red.AddSecret(t.AccessToken, t.RefreshToken)
+	}
+	return t, err
 }
 
 // bearerTransport sets Authorization: Bearer on every request.

@@ -39,7 +39,7 @@ func TestBasicAndAPIKeyAuth(t *testing.T) {
 		if v := got.Get(tc.header); v != tc.want {
 			t.Errorf("%s: %s = %q, want %q", tc.auth.Type, tc.header, v, tc.want)
 		}
-		rt, _ := NewAuthTransport(tc.auth, nil)
+		rt, _ := NewAuthTransport(tc.auth, nil, nil)
 		for _, s := range []string{fmt.Sprintf("%v", rt), fmt.Sprintf("%#v", rt), fmt.Sprintf("%+v", tc.auth)} {
 			if strings.Contains(s, "pa:ss") || strings.Contains(s, "k-123") || strings.Contains(s, "YWxp") {
 				t.Errorf("%s: %q shows the secret", tc.auth.Type, s)

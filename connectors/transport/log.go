@@ -3,6 +3,8 @@ package transport
 import (
 	"context"
 	"log/slog"
+
+	"github.com/couplerhq/coupler/connectors/redact"
 )
 
 // slogAdapter makes a *slog.Logger a retryablehttp.LeveledLogger. Every
@@ -23,9 +25,9 @@ func redactKV(kv []any) []any {
 	for i, v := range kv {
 		switch x := v.(type) {
 		case string:
-			v = RedactText(x)
+			v = redact.Text(x)
 		case error:
-			v = RedactText(x.Error())
+			v = redact.Text(x.Error())
 		}
 		out[i] = v
 	}

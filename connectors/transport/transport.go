@@ -27,6 +27,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/connectors/redact"
 )
 
 // Defaults applied by New to zero (or, for MaxRetries, negative) options.
@@ -68,6 +69,9 @@ type Options struct {
 	// the system's, for a service behind a private CA. Certificates are
 	// always verified; no option turns verification off.
 	CAFile string
+	// Redactor, when set, learns each OAuth2 access token as it is
+	// fetched, so that errors echoing it are scrubbed (package redact).
+	Redactor *redact.Redactor
 	// Base is the innermost RoundTripper; nil means a clone of
 	// http.DefaultTransport with a larger idle pool per host.
 	Base http.RoundTripper
@@ -91,7 +95,7 @@ func New(opts Options) (*http.Client, error) {
 		opts.Base = base
 	}
 
-	rt, err := NewAuthTransport(opts.Auth, opts.Base)
+	rt, err := NewAuthTransport(opts.Auth, opts.Base, opts.Redactor)
 	if err != nil {
 		return nil, err
 	}

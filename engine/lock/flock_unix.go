@@ -23,3 +23,17 @@ func tryLock(f *os.File) error {
 func unlock(f *os.File) error {
 	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 }
+
+// noFollow makes opening the lock file fail on a symbolic link.
+const noFollow = syscall.O_NOFOLLOW
+
+// isSymlinkRefusal reports whether err is O_NOFOLLOW's refusal of a link.
+func isSymlinkRefusal(err error) bool { return errors.Is(err, syscall.ELOOP) }
+
+// linkCount is the number of names the file has.
+func linkCount(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}

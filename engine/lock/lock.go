@@ -63,7 +63,7 @@ func Acquire(state, command string) (*Lock, error) {
 		return nil, fmt.Errorf("lock state database %s: %w", state, err)
 	}
 	p := Path(state)
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := openLockFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("lock state database %s: %w", state, err)
 	}
@@ -81,6 +81,38 @@ func Acquire(state, command string) (*Lock, error) {
 		_, _ = f.WriteAt(append(b, '\n'), 0)
 	}
 	return &Lock{f: f, path: p}, nil
+}
+
+// openLockFile opens (creating it) the lock file at p, which Acquire then
+// truncates and writes: so it must be a file of coupler's own, never one a
+// symbolic or hard link planted in the state directory points to, whose
+// target would be destroyed. The link is not followed (O_NOFOLLOW where
+// the system has it; a check before opening elsewhere) and the file opened
+// must be a regular file with one name.
+func openLockFile(p string) (*os.File, error) {
+	if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return nil, symlinkError(p)
+	}
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|noFollow, 0o644)
+	if err != nil {
+		if isSymlinkRefusal(err) {
+			return nil, symlinkError(p)
+		}
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && (!fi.Mode().IsRegular() || linkCount(fi) > 1) {
+		err = fmt.Errorf("lock file %s is not a plain file of its own (a device, a directory or a file with another name); coupler does not write to it: remove it and coupler creates it again", p)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func symlinkError(p string) error {
+	return fmt.Errorf("lock file %s is a symbolic link; coupler does not follow it, since it truncates and writes its lock file: remove the link and coupler creates the file again", p)
 }
 
 // Release gives the lock up. It is safe to call on a nil Lock and more

@@ -108,3 +108,56 @@ func TestExplain(t *testing.T) {
 		t.Error("Explain changed an unrelated error")
 	}
 }
+
+// TestLockFileSymlinkRefused: a lock file that is a symbolic link (planted
+// by someone who can write the state directory) is refused with a message
+// naming it, and the link's target is left as it was: Acquire truncates
+// and writes its lock file, which must never be another file.
+func TestLockFileSymlinkRefused(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state.duckdb")
+	target := filepath.Join(dir, "precious.txt")
+	if err := os.WriteFile(target, []byte("keep me\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, Path(state)); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	l, err := Acquire(state, "coupler plan")
+	if err == nil {
+		l.Release()
+		t.Fatal("Acquire followed a symbolic link")
+	}
+	if !strings.Contains(err.Error(), Path(state)) || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("error %q does not name the lock file and say it is a symbolic link", err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep me\n" {
+		t.Errorf("the link's target was changed: %q", b)
+	}
+}
+
+// TestLockFileHardLinkRefused: a hard link has no link to refuse to follow,
+// but it is a second name of another file, which Acquire would truncate
+// just the same.
+func TestLockFileHardLinkRefused(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state.duckdb")
+	target := filepath.Join(dir, "precious.txt")
+	if err := os.WriteFile(target, []byte("keep me\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(target, Path(state)); err != nil {
+		t.Skipf("no hard links here: %v", err)
+	}
+	l, err := Acquire(state, "coupler plan")
+	if err == nil {
+		l.Release()
+		t.Fatal("Acquire wrote a file with another name")
+	}
+	if !strings.Contains(err.Error(), Path(state)) {
+		t.Errorf("error %q does not name the lock file", err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep me\n" {
+		t.Errorf("the other name's file was changed: %q", b)
+	}
+}

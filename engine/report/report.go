@@ -36,7 +36,17 @@ func PlanJSON(w io.Writer, p *plan.Plan) error {
 // PlanText writes p for a terminal: per mapping what was read and a count
 // of each kind of operation, then each listed operation with its changes.
 func PlanText(w io.Writer, p *plan.Plan) error {
-	ew := &errWriter{w: w}
+	return planText(&errWriter{w: w}, p)
+}
+
+// PlanTextColor is PlanText for a terminal that shows colour: each
+// operation's symbol is coloured by what it does to the destination (green
+// adds, yellow changes, red removes or fails), and nothing else is.
+func PlanTextColor(w io.Writer, p *plan.Plan) error {
+	return planText(&errWriter{w: w, color: true}, p)
+}
+
+func planText(ew *errWriter, p *plan.Plan) error {
 	ew.printf("Plan %s", p.ID)
 	if p.Full {
 		ew.printf(" (--full: every record read)")
@@ -167,7 +177,7 @@ func writeOperation(ew *errWriter, m *plan.MappingPlan, op plan.Operation) {
 	case dest == "":
 		dest = "(none)"
 	}
-	ew.printf("  %s %-9s %s %s -> %s %s\n", symbols[op.Kind], op.Kind, m.Source.Entity, Printable(op.SourceID), m.Dest.Entity, Printable(dest))
+	ew.printf("  %s %-9s %s %s -> %s %s\n", ew.symbol(op.Kind), op.Kind, m.Source.Entity, Printable(op.SourceID), m.Dest.Entity, Printable(dest))
 	if op.Reason != "" {
 		ew.printf("        %s\n", Printable(op.Reason))
 	}
@@ -222,6 +232,20 @@ func shorten(raw json.RawMessage) string {
 type errWriter struct {
 	w   io.Writer
 	err error
+	// color marks operation symbols with ANSI colours (PlanTextColor).
+	color bool
+}
+
+// symbolColors are the SGR colours of the operation symbols on a terminal.
+var symbolColors = map[plan.Kind]string{plan.Create: "32", plan.Restore: "32", plan.Couple: "32", plan.Update: "33", plan.Settled: "33",
+	plan.Delete: "31", plan.Uncouple: "31", plan.Conflict: "31", plan.Fail: "31", plan.Skipped: "31"}
+
+// symbol is the symbol of kind k, coloured when the writer shows colour.
+func (e *errWriter) symbol(k plan.Kind) string {
+	if c, ok := symbolColors[k]; ok && e.color {
+		return "\x1b[" + c + "m" + symbols[k] + "\x1b[0m"
+	}
+	return symbols[k]
 }
 
 func (e *errWriter) Write(b []byte) (int, error) {

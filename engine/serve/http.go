@@ -44,6 +44,8 @@ func IsLoopback(host string) bool {
 //	POST /runs?mapping=NAME run NAME now (token required when configured)
 //	GET  /healthz           200 "ok", 503 while shutting down
 //	GET  /metrics           Prometheus metrics
+//
+// Every request is first checked by guard.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.handleStatus)
@@ -52,13 +54,78 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
-		mux.ServeHTTP(rec, r)
+		if s.guard(rec, r) {
+			mux.ServeHTTP(rec, r)
+		}
 		path := r.URL.Path
 		if path != "/" && path != "/runs" && path != "/healthz" && path != "/metrics" {
 			path = "other"
 		}
 		s.metrics.apiRequests.WithLabelValues(path, strconv.Itoa(rec.code)).Inc()
 	})
+}
+
+// guard answers a request that may not go on and reports whether it may.
+//
+// A page on another site can rebind its own DNS name to serve's address
+// and then read serve's answers, which to the browser are the page's own
+// origin; its requests carry that name as Host. So a request without the
+// token must name a Host that no such page can: a loopback name, an IP
+// address (rebinding needs a name), or one of Config.AllowedHosts. A
+// request with the token is the operator's, whatever its Host. With
+// TokenForReads the status page and /metrics need the token too; /healthz
+// never does, for probes.
+func (s *Server) guard(w http.ResponseWriter, r *http.Request) bool {
+	authorized := s.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(requestToken(r)), []byte(s.cfg.Token)) == 1
+	if authorized {
+		return true
+	}
+	if !s.hostAllowed(r.Host) {
+		http.Error(w, "Host "+strconv.Quote(r.Host)+" is not allowed: serve answers loopback names, IP addresses and --allow-host names, or requests with the token", http.StatusForbidden)
+		return false
+	}
+	if s.cfg.TokenForReads && r.Method == http.MethodGet && (r.URL.Path == "/" || r.URL.Path == "/metrics") {
+		// Basic lets a browser ask for the token (any user name).
+		w.Header().Set("WWW-Authenticate", `Basic realm="coupler", charset="UTF-8"`)
+		w.Header().Add("WWW-Authenticate", `Bearer realm="coupler"`)
+		http.Error(w, "a valid token is required: Authorization: Bearer <token>", http.StatusUnauthorized)
+		return false
+	}
+	return true
+}
+
+// requestToken is the token a request carries: Authorization: Bearer, or
+// the password of Authorization: Basic (what a browser sends once asked).
+func requestToken(r *http.Request) string {
+	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return t
+	}
+	if _, t, ok := r.BasicAuth(); ok {
+		return t
+	}
+	return ""
+}
+
+// hostAllowed reports whether a request's Host is one no rebinding page
+// can send: loopback, an IP address, or an allowed name.
+func (s *Server) hostAllowed(hostport string) bool {
+	if loopbackHost(hostport) {
+		return true
+	}
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if net.ParseIP(host) != nil {
+		return true
+	}
+	for _, a := range s.cfg.AllowedHosts {
+		if strings.EqualFold(host, strings.TrimSuffix(a, ".")) {
+			return true
+		}
+	}
+	return false
 }
 
 type statusRecorder struct {
@@ -109,12 +176,9 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.cfg.Token != "" {
-		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok {
-			given = ""
-			if form {
-				given = r.PostFormValue("token")
-			}
+		given := requestToken(r)
+		if given == "" && form {
+			given = r.PostFormValue("token")
 		}
 		if subtle.ConstantTimeCompare([]byte(given), []byte(s.cfg.Token)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="coupler"`)

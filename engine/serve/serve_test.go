@@ -395,7 +395,8 @@ func TestConnectorMetrics(t *testing.T) {
 	m.Attempt(req("http://h.example/api/crm/accounts"), nil, errors.New("connection refused"))
 	m.Attempt(req("http://other.example/x"), &http.Response{StatusCode: 200}, nil)
 	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	// httptest's default Host, example.com, is refused (TestHostChecked).
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1:7700/metrics", nil))
 	for _, want := range []string{
 		`coupler_http_requests_total{code="429",connector="bc",method="GET"} 1`,
 		`coupler_http_requests_total{code="200",connector="bc",method="GET"} 1`,

@@ -91,7 +91,10 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		TokenRequired: s.cfg.Token != "", Draining: s.draining.Load(), Queued: r.URL.Query().Get("queued")}
 	states := s.sched.States()
 	s.mu.Lock()
-	page.Dir, page.LoadErr = s.project.Dir, s.loadErr
+	// A run's error and its records' failures may echo a credential a
+	// server was sent.
+	red := s.cfg.Redactor
+	page.Dir, page.LoadErr = s.project.Dir, red.String(s.loadErr)
 	for _, st := range states {
 		row := statusRow{Name: st.Name, Schedule: st.Spec, State: "scheduled", Next: stamp(st.Next), LastResult: "not run yet"}
 		if st.InactivityTimeout > 0 {
@@ -128,9 +131,11 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 				if lr.Waiting {
 					row.LastResult = "waiting for review"
 				}
-				row.Errors = append(row.Errors, lr.Err)
+				row.Errors = append(row.Errors, red.String(lr.Err))
 			}
-			row.Errors = append(row.Errors, lr.Result.Failures...)
+			for _, f := range lr.Result.Failures {
+				row.Errors = append(row.Errors, red.String(f))
+			}
 		}
 		page.Rows = append(page.Rows, row)
 	}

@@ -81,7 +81,18 @@ type RecordResult struct {
 	// as known.
 	SourceETag string
 	DestETag   string
-	At         time.Time
+	// Assigned lists the fields that the destination's service filled in
+	// when this create made the record without a value for them: the next
+	// plan writes them back to the source (assigned_values).
+	Assigned []AssignedField
+	At       time.Time
+}
+
+// AssignedField is a field that flows both ways and that the service of
+// the record coupler created filled in: Field is the created record's, and
+// OtherField the source record's, which the value is written back to.
+type AssignedField struct {
+	Field, OtherField string
 }
 
 // CouplingSide says which coupling column holds a run's source ids.
@@ -189,6 +200,14 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 				if r.Op != "couple" {
 					r.Err = fmt.Sprintf("wrote %s, but that destination record is coupled to source record %s already, so this source record was not coupled to it; check whether the two source records are one", r.DestID, from)
 				}
+				continue
+			}
+			for _, a := range r.Assigned {
+				_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO assigned_values VALUES (?, ?, ?, ?, ?, ?)`,
+					side.Mapping, sourceSide(!side.SourceIsTable), r.DestID, a.Field, a.OtherField, r.At.UTC())
+				if err != nil {
+					return fmt.Errorf("remember the values %s assigned to record %s of mapping %s: %w", sourceSide(!side.SourceIsTable), r.DestID, side.Mapping, err)
+				}
 			}
 		}
 	}
@@ -211,6 +230,10 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 				` + srcMod + ` = coalesce(v.smod, couplings.` + srcMod + `), ` + dstMod + ` = v.dmod,
 				` + srcTag + ` = coalesce(v.stag, couplings.` + srcTag + `), ` + dstTag + ` = v.dtag
 			FROM synced_batch v WHERE couplings.mapping = ? AND couplings.` + src + ` = v.src`, []any{synced[0].At.UTC(), side.Mapping}},
+			// A source record written successfully has had the values
+			// its service assigned written back: the diff compared them.
+			{`DELETE FROM assigned_values WHERE mapping = ? AND side = ? AND record_id IN (SELECT src FROM synced_batch)`,
+				[]any{side.Mapping, sourceSide(side.SourceIsTable)}},
 			{`DROP TABLE synced_batch`, nil},
 		}
 		for _, st := range stmts {
@@ -224,7 +247,7 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 	for _, r := range results {
 		result, msg := "success", any(nil)
 		if r.Err != "" {
-			result, msg = "failure", r.Err
+			result, msg = "failure", d.redact(r.Err)
 		}
 		vals = append(vals, "(?, ?, ?, ?, ?, ?, ?, ?)")
 		args = append(args, runID, r.Seq, r.SourceID, nullString(r.DestID), r.Op, result, msg, r.At.UTC())

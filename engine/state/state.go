@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,7 @@ type DB struct {
 	connector *duckdb.Connector
 	path      string
 	writing   sync.Mutex // held by the apply under way; see LockWrites
+	redact    func(string) string
 }
 
 // LockWrites claims the right to write to the systems for one apply, so
@@ -48,6 +50,10 @@ type Options struct {
 	// Logger gets the warning about a write-ahead log found torn at open;
 	// nil discards it.
 	Logger *slog.Logger
+	// Redact, when set, scrubs each failure message before it is stored:
+	// a server's error may echo the credentials it was sent, and a stored
+	// message is printed by coupler errors and shown by serve.
+	Redact func(string) string
 }
 
 // Open opens the state database at path, creating it and its directory if
@@ -83,7 +89,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state database %s: %w", path, err)
 	}
-	d := &DB{db: sql.OpenDB(c), connector: c, path: path}
+	d := &DB{db: sql.OpenDB(c), connector: c, path: path, redact: opts.Redact}
+	if d.redact == nil {
+		d.redact = func(s string) string { return s }
+	}
 	if err := d.init(ctx, opts); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("state database %s: %w", path, err)
@@ -198,11 +207,17 @@ func isMissingTable(err error) bool {
 // Query runs a read-only SQL statement on a state database file opened read
 // only, so that nothing a query does can change the state; fn gets the
 // result's column names and then each row.
+//
+// The statement reaches nothing but that database: DuckDB's SQL can read
+// and write any file (read_csv, COPY … TO, ATTACH) and load extensions,
+// so external access is off from the open on and the configuration
+// locked, which no statement can undo ("Securing DuckDB": "SET
+// enable_external_access = false", "SET lock_configuration = true").
 func Query(ctx context.Context, path, query string, fn func(cols []string, row []any) error) error {
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("state database %s: %w", path, err)
 	}
-	c, err := duckdb.NewConnector(path+"?access_mode=read_only", nil)
+	c, err := duckdb.NewConnector(path+"?access_mode=read_only&enable_external_access=false&lock_configuration=true", nil)
 	if err != nil {
 		return fmt.Errorf("open state database %s read-only: %w", path, err)
 	}
@@ -211,7 +226,7 @@ func Query(ctx context.Context, path, query string, fn func(cols []string, row [
 	defer db.Close()
 	rows, err := db.QueryContext(ctx, query)
 	if err != nil {
-		return err
+		return explainRefusal(err)
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
@@ -235,6 +250,16 @@ func Query(ctx context.Context, path, query string, fn func(cols []string, row [
 		}
 	}
 	return rows.Err()
+}
+
+// explainRefusal says why DuckDB refused a statement that reached beyond
+// the state database; other errors are returned as they are.
+func explainRefusal(err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "disabled by configuration") || strings.Contains(msg, "configuration has been locked") {
+		return fmt.Errorf("coupler query reads the state database only: no files, extensions or settings: %w", err)
+	}
+	return err
 }
 
 // Path returns the file the database lives in.

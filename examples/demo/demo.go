@@ -20,6 +20,7 @@ import (
 	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/report"
 	"github.com/couplerhq/coupler/mappings"
+	"github.com/couplerhq/coupler/mappings/scaffold"
 )
 
 // Options adjusts the demo.
@@ -199,12 +200,13 @@ func (s *scenario) apply() {
 var customerMapping []byte
 
 // writeProject writes the demo's project: the two fake servers as its
-// connectors, and the one-way CUSTOMER mapping.
+// connectors, the one-way CUSTOMER mapping and the schemas.
 func writeProject(dir, erpURL, crmURL string) error {
 	if err := os.MkdirAll(filepath.Join(dir, "mappings"), 0o755); err != nil {
 		return err
 	}
-	project := fmt.Sprintf(`# coupler demo project against two fake servers. A real project reads
+	project := fmt.Sprintf(`%s
+# coupler demo project against two fake servers. A real project reads
 # URLs and secrets from the environment, e.g. base_url: "${BC_URL}".
 version: 1
 state: .coupler/state.duckdb
@@ -214,11 +216,15 @@ connectors:
   # format Dataverse documents (batch_format's default for its /api/data/v9.2).
   dataverse: { type: odata, base_url: %q, page_size: 500, lookups: bind, batch_size: 100 }
 mappings: ["mappings/*.yaml"]
-`, erpURL, crmURL)
+`, scaffold.Modeline(mappings.ProjectFile), erpURL, crmURL)
 	if err := os.WriteFile(filepath.Join(dir, mappings.ProjectFile), []byte(project), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "mappings", "customer.yaml"), customerMapping, 0o644)
+	// As init does: the files' modelines point at the schemas beside them.
+	if _, err := scaffold.WriteSchemas(dir); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "mappings", "customer.yaml"), scaffold.WithModeline("mappings/customer.yaml", customerMapping), 0o644)
 }
 
 // servers runs the fake ERP and CRM on loopback, under the base paths the

@@ -483,8 +483,8 @@ func (r *Reset) ResetMappings() []string {
 	return out
 }
 
-// Apply writes the planned files, then the base copies and coupler.lock. It
-// refuses when there are conflicts.
+// Apply writes the planned files, then the base copies, coupler.lock and
+// the schemas (SchemasDir). It refuses when there are conflicts.
 func (r *Reset) Apply() error {
 	if n := len(r.Conflicts()); n > 0 {
 		return fmt.Errorf("%d conflict(s); nothing written", n)
@@ -505,6 +505,10 @@ func (r *Reset) Apply() error {
 		}
 	}
 	if err := r.lock.Write(r.Dir); err != nil {
+		return err
+	}
+	// The files written point at the schemas of this coupler.
+	if _, err := WriteSchemas(r.Dir); err != nil {
 		return err
 	}
 	for _, p := range r.staleBase {

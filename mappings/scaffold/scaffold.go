@@ -116,6 +116,10 @@ func BundledFiles(bundled fs.FS, set string) ([]*BundledFile, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bundled %s: %w", p, err)
 		}
+		// The content is the project's from the start, its modeline
+		// pointing at the project's schemas, so that the lock's hashes,
+		// the base copies and reset's comparisons all see what init wrote.
+		src = WithModeline(MappingsDir+"/"+name, src)
 		bf := &BundledFile{Path: p, Test: mappings.IsTestFile(name), Content: src, SHA256: hash(src)}
 		bf.Mapping = declaredName(src, bf.Test)
 		out = append(out, bf)
@@ -166,8 +170,13 @@ type InitResult struct {
 	LockFile    string
 	// BaseDir is the directory of the base copies: .coupler-base/<set>.
 	BaseDir string
+	// Schemas lists the schemas written into SchemasDir.
+	Schemas []string
 	// Env lists the environment variables the project file reads.
 	Env []string
+	// Gitignore says what became of the project's .gitignore: "wrote",
+	// "updated" (patterns appended) or "" (it had them already).
+	Gitignore string
 }
 
 // ExistsError reports files Init would overwrite.
@@ -188,8 +197,8 @@ func (e *ExistsError) Error() string {
 }
 
 // Init writes a new project into dir (created if needed): coupler.yaml,
-// a copy of every file of the set under mappings/, coupler.lock and the base
-// copies. It refuses, before writing anything, to overwrite a project file,
+// a copy of every file of the set under mappings/, coupler.lock, the base
+// copies and the schemas (SchemasDir). It refuses, before writing anything, to overwrite a project file,
 // lock file or mapping file unless opts.Force.
 func Init(dir string, opts InitOptions) (*InitResult, error) {
 	files, err := BundledFiles(opts.Bundled, opts.Set)
@@ -231,12 +240,22 @@ func Init(dir string, opts InitOptions) (*InitResult, error) {
 	if err := lock.Write(dir); err != nil {
 		return nil, err
 	}
+	written, err := WriteSchemas(dir)
+	if err != nil {
+		return nil, err
+	}
+	gitignore, err := WriteGitignore(dir)
+	if err != nil {
+		return nil, err
+	}
 	return &InitResult{
+		Gitignore:   gitignore,
 		Set:         opts.Set,
 		ProjectFile: mappings.ProjectFile,
 		Files:       files,
 		LockFile:    LockFile,
 		BaseDir:     BaseDir + "/" + opts.Set,
+		Schemas:     written,
 		Env:         env,
 	}, nil
 }
@@ -266,16 +285,19 @@ func projectFile(set string, files []*BundledFile) ([]byte, []string) {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `# coupler project file, written by coupler init --defaults %s.
+	fmt.Fprintf(&b, `%s
+# coupler project file, written by coupler init --defaults %s.
 #
 # The format is described in docs/mapping-language.md of the coupler
 # repository (https://github.com/couplerhq/coupler/blob/main/docs/mapping-language.md);
 # the bundled defaults, coupler init and coupler reset in docs/defaults.md.
 # ${NAME} is read from the environment: keep URLs and secrets out of this file.
+# Editors with the YAML language server check this file and the mapping
+# files against the schemas in %s/ (see the first line).
 version: 1
 # state: .coupler/state.duckdb   # the default; keep it out of git
 connectors:
-`, set)
+`, Modeline(mappings.ProjectFile), set, SchemasDir)
 	var env []string
 	for _, n := range names {
 		v := strings.ToUpper(strings.ReplaceAll(n, "-", "_"))
