@@ -126,6 +126,9 @@ func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 	prog.readLookupsWith(e.lookupReader)
 	stateOpts := opts.State
 	stateOpts.Redact = e.redactor.String
+	if stateOpts.Logger == nil {
+		stateOpts.Logger = e.log
+	}
 	db, err := state.Open(ctx, prog.Project.State, stateOpts)
 	if err != nil {
 		return nil, err

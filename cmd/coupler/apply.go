@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/report"
 )
 
 func newApply(g *globals) *cobra.Command {
@@ -58,7 +59,7 @@ step.`,
 // status 1.
 func reportApply(g *globals, res *engine.ApplyResult, err error) error {
 	if res != nil {
-		printApply(g.stdout, res)
+		printApply(g.stdout, res, err)
 	}
 	if err != nil {
 		return err
@@ -71,13 +72,28 @@ func reportApply(g *globals, res *engine.ApplyResult, err error) error {
 	return nil
 }
 
-func printApply(w io.Writer, res *engine.ApplyResult) {
-	fmt.Fprintf(w, "Applied plan %s\n", res.PlanID)
+// printApply says what an apply did: "Applied plan" only when everything
+// was written, so that the line never reads as success above a failure.
+func printApply(w io.Writer, res *engine.ApplyResult, err error) {
+	var failed int64
+	for _, r := range res.Runs {
+		failed += r.Failed
+	}
+	switch {
+	case err != nil:
+		fmt.Fprintf(w, "Plan %s was applied in part: it stopped with an error\n", res.PlanID)
+	case failed == 1:
+		fmt.Fprintf(w, "Applied plan %s with 1 failure\n", res.PlanID)
+	case failed > 0:
+		fmt.Fprintf(w, "Applied plan %s with %d failures\n", res.PlanID, failed)
+	default:
+		fmt.Fprintf(w, "Applied plan %s\n", res.PlanID)
+	}
 	for _, r := range res.Runs {
 		fmt.Fprintf(w, "  %s: %d inserted, %d modified, %d failed in %s\n",
 			r.Mapping, r.Inserted, r.Modified, r.Failed, r.Duration().Round(1e6))
 	}
 	for _, f := range res.Failures {
-		fmt.Fprintf(w, "  ! %s %s: %s\n", f.Mapping, f.SourceID, f.Message)
+		fmt.Fprintf(w, "  ! %s %s: %s\n", f.Mapping, report.Printable(f.SourceID), report.Printable(f.Message))
 	}
 }

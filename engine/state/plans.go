@@ -175,7 +175,7 @@ func (d *DB) SetPlanStatus(ctx context.Context, id string, to plan.Status, from 
 		}
 		return fmt.Errorf("plan %s is %s, not %v", id, have, from)
 	}
-	return nil
+	return d.durable(ctx)
 }
 
 // MarkInterrupted moves every plan still applying to plan.Interrupted and
@@ -197,7 +197,15 @@ func (d *DB) MarkInterrupted(ctx context.Context) ([]string, error) {
 		}
 		ids = append(ids, id)
 	}
-	return ids, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(ids) > 0 {
+		if err := d.durable(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
 }
 
 // AppliedSince returns a plan that shares a mapping with plan id and whose

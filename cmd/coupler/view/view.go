@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/engine/report"
 	"github.com/couplerhq/coupler/engine/state"
 	"github.com/couplerhq/coupler/mappings"
 )
@@ -250,7 +251,9 @@ func (p *Printer) Failures(fs []state.Failure) error {
 	}
 	rows := make([][]string, 0, len(fs))
 	for _, f := range fs {
-		rows = append(rows, []string{fmt.Sprint(f.RunID), f.Mapping, f.Direction, f.SourceID, f.DestID, f.Op, p.time(f.At), p.redact(f.Message)})
+		// A server's id or message may hold control or bidi characters
+		// that would reorder the line on a terminal.
+		rows = append(rows, []string{fmt.Sprint(f.RunID), f.Mapping, f.Direction, report.Printable(f.SourceID), report.Printable(f.DestID), f.Op, p.time(f.At), report.Printable(p.redact(f.Message))})
 	}
 	return p.table("RUN\tMAPPING\tDIRECTION\tSOURCE\tDESTINATION\tOP\tAT\tMESSAGE", rows)
 }
