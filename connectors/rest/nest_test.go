@@ -114,6 +114,18 @@ func (r *recorder) take() []string {
 
 func TestHubSpotShape(t *testing.T) {
 	api := resttest.NewHubSpot("companies")
+	// Every stamp's milliseconds end in zero (.960Z, .970Z, …): HubSpot
+	// spells three digits, the connector hands RFC 3339 over without the
+	// trailing zeros, so the test must compare instants, not text. With
+	// the wall clock this case came 1 run in 10 and the test flaked.
+	var tick sync.Mutex
+	clock := time.Date(2024, 1, 2, 3, 4, 5, 950*int(time.Millisecond), time.UTC)
+	api.Now = func() time.Time {
+		tick.Lock()
+		defer tick.Unlock()
+		clock = clock.Add(10 * time.Millisecond)
+		return clock
+	}
 	rec := &recorder{h: api}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()

@@ -39,6 +39,9 @@ type HubSpot struct {
 	// DefaultProperties are the properties a response holds when the
 	// request names none.
 	DefaultProperties []string
+	// Now, when set, replaces time.Now for the server's stamps, so a test
+	// can pin a time whose milliseconds end in zero.
+	Now func() time.Time
 }
 
 type hsRecord struct {
@@ -67,7 +70,11 @@ func (h *HubSpot) Len(objectType string) int {
 
 // stamp returns a time strictly after the previous one, in milliseconds.
 func (h *HubSpot) stamp() string {
-	t := time.Now().UTC().Truncate(time.Millisecond)
+	now := time.Now
+	if h.Now != nil {
+		now = h.Now
+	}
+	t := now().UTC().Truncate(time.Millisecond)
 	if !t.After(h.last) {
 		t = h.last.Add(time.Millisecond)
 	}
