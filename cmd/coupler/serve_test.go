@@ -254,7 +254,11 @@ func TestServeReloadAndRunNow(t *testing.T) {
 	if err := os.WriteFile(mappingFile, []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitLog("project changed but is invalid", 1)
+	// Wait for this change's own diagnostic: os.WriteFile truncates
+	// before it writes, and a watch that sees the empty file in between
+	// logs "project changed but is invalid" (the file holds no mapping)
+	// before the schedule's diagnostic; under load that happened.
+	waitLog("schedule: every must be a duration", 1)
 	if !regexp.MustCompile(`customer\.yaml:\d+:20: mapping CUSTOMER: schedule: every must be a duration`).MatchString(logs.String()) {
 		t.Errorf("the invalid change is not logged with file:line:col:\n%s", logs.String())
 	}
