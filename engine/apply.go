@@ -35,10 +35,6 @@ type Failure struct {
 
 const maxFailures = 50
 
-// applyBatch is plan.ApplyBatch; tests make it small to cross batch
-// boundaries with few records.
-var applyBatch = plan.ApplyBatch
-
 // Apply executes a saved plan: the given one, or the latest one when planID
 // is empty, provided it is not applied yet. It writes exactly the plan's creates and updates,
 // each update conditional on the destination being unchanged since the plan.
@@ -236,7 +232,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 			return run, failures, ErrDrained
 		}
 		var ops []plan.Operation
-		err := e.state.Operations(ctx, part, after, applyBatch, plan.Writes, func(op plan.Operation) error {
+		err := e.state.Operations(ctx, part, after, e.applyBatch, plan.Writes, func(op plan.Operation) error {
 			ops = append(ops, op)
 			return nil
 		})

@@ -90,6 +90,7 @@ func part(t *testing.T, p *plan.Plan, direction string) *plan.MappingPlan {
 }
 
 func TestBidirectionalCreatesBothWaysThenRests(t *testing.T) {
+	t.Parallel()
 	w := newBidiWorld(t, "")
 	p := w.plan(engine.PlanOptions{})
 	if got := part(t, p, "to_integration").Counts[plan.Create]; got != 5 {
@@ -157,6 +158,7 @@ func changeBothSides(t *testing.T, w *world) (customerID, accountID string) {
 }
 
 func TestUpdateConflictWithoutPolicyWritesNeitherSide(t *testing.T) {
+	t.Parallel()
 	w := newBidiWorld(t, "")
 	customerID, accountID := changeBothSides(t, w)
 	p := w.plan(engine.PlanOptions{})
@@ -185,6 +187,7 @@ func TestUpdateConflictWithoutPolicyWritesNeitherSide(t *testing.T) {
 }
 
 func TestUpdateConflictPolicies(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		policy string
 		want   string
@@ -212,6 +215,7 @@ func TestUpdateConflictPolicies(t *testing.T) {
 // side only, with a policy favouring the other side, must still flow: the
 // other side has not changed since the last sync, whatever its values.
 func TestOneSidedEditIsNotAConflict(t *testing.T) {
+	t.Parallel()
 	w := newBidiWorld(t, "conflicts: { update: get_from_integration }")
 	w.apply(w.plan(engine.PlanOptions{}).ID)
 	w.apply(w.plan(engine.PlanOptions{}).ID)
@@ -240,6 +244,7 @@ func TestOneSidedEditIsNotAConflict(t *testing.T) {
 }
 
 func TestMatchBasedCouplingInsteadOfDuplicates(t *testing.T) {
+	t.Parallel()
 	w := newBidiWorld(t, `match:
   fields: [ { field: number, integration_field: accountnumber } ]
   create_if_no_match: true
@@ -324,11 +329,11 @@ func worldWithMapping(t *testing.T, n int, extra string) *world {
 	}
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "customer.yaml"), string(mapping)+extra+"\n")
-	t.Setenv("COUPLER_TEST_MAPPING", filepath.Join(dir, "customer.yaml"))
-	return newWorld(t, n)
+	return newWorldFrom(t, n, filepath.Join(dir, "customer.yaml"))
 }
 
 func TestDeletionConflictWithoutPolicyFails(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 5)
 	deletedAccount(t, w)
 	p := w.plan(engine.PlanOptions{})
@@ -343,6 +348,7 @@ func TestDeletionConflictWithoutPolicyFails(t *testing.T) {
 }
 
 func TestDeletionConflictPolicies(t *testing.T) {
+	t.Parallel()
 	t.Run("restore", func(t *testing.T) {
 		w := worldWithMapping(t, 5, "conflicts: { delete: restore }")
 		customerID, accountID := deletedAccount(t, w)
@@ -395,6 +401,7 @@ func TestDeletionConflictPolicies(t *testing.T) {
 }
 
 func TestDeletesPropagateOnlyWhenAsked(t *testing.T) {
+	t.Parallel()
 	for _, propagate := range []bool{false, true} {
 		t.Run(fmt.Sprint("propagate_deletes=", propagate), func(t *testing.T) {
 			w := worldWithMapping(t, 5, fmt.Sprintf("propagate_deletes: %t", propagate))
@@ -420,6 +427,7 @@ func TestDeletesPropagateOnlyWhenAsked(t *testing.T) {
 }
 
 func TestSyncOneRecordWithPreference(t *testing.T) {
+	t.Parallel()
 	w := newBidiWorld(t, "")
 	customerID, accountID := changeBothSides(t, w)
 	// Another customer changes too; a per-record sync leaves it alone.

@@ -72,6 +72,7 @@ func deleteCoupledAccount(t *testing.T, w *world) (customerID, accountID string)
 // no full read of either side: remove_coupling uncouples it,
 // propagate_deletes deletes the customer.
 func TestChangeTrackingDeletionReachesIncrementalPlan(t *testing.T) {
+	t.Parallel()
 	t.Run("remove_coupling", func(t *testing.T) {
 		w := trackedWorld(t, "conflicts: { delete: remove_coupling }")
 		customerID, _ := deleteCoupledAccount(t, w)
@@ -130,6 +131,7 @@ func TestChangeTrackingDeletionReachesIncrementalPlan(t *testing.T) {
 // forgotten the delta link, the plan reads every record, says so, and still
 // propagates the deletion.
 func TestChangeTrackingExpiredTokenFallsBackToFullRead(t *testing.T) {
+	t.Parallel()
 	w := trackedWorld(t, "propagate_deletes: true")
 	customerID, _ := deleteCoupledAccount(t, w)
 	w.crm.ExpireChangeTokens()
@@ -158,6 +160,7 @@ func TestChangeTrackingExpiredTokenFallsBackToFullRead(t *testing.T) {
 // (killed, or just left) leaves the token where it was, so the next plan
 // reads the same changes; apply moves it at the run's end.
 func TestChangeTrackingTokenMovesOnlyWithApply(t *testing.T) {
+	t.Parallel()
 	w := trackedWorld(t, "conflicts: { delete: remove_coupling }")
 	token := func() string {
 		tok, ok, err := w.e.State().ChangeToken(t.Context(), "CUSTOMER", plan.SideIntegration)
@@ -197,6 +200,7 @@ func TestChangeTrackingTokenMovesOnlyWithApply(t *testing.T) {
 // TestChangeTrackingRefusedByTheTable: a table without change tracking
 // fails the plan, saying what to turn on, rather than reading otherwise.
 func TestChangeTrackingRefusedByTheTable(t *testing.T) {
+	t.Parallel()
 	w := newBidiWorldWith(t, fmt.Sprintf(trackedMapping, ""))
 	if err := w.crm.SetChangeTracking("accounts", false); err != nil {
 		t.Fatal(err)
@@ -221,6 +225,7 @@ func textOf(t *testing.T, p *plan.Plan) string {
 // side is read by: every record with Prefer: odata.track-changes before
 // the first apply, the delta link the last apply kept after it.
 func TestExplainChangeTracking(t *testing.T) {
+	t.Parallel()
 	w := newBidiWorldWith(t, fmt.Sprintf(trackedMapping, ""))
 	explained := func() engine.SideExplanation {
 		t.Helper()

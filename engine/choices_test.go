@@ -23,6 +23,7 @@ import (
 // ignored), stringmaps lists them, and the next plan has nothing to do.
 // Before, every create and update was a write to stringmaps, refused.
 func TestBundledChoiceMappingsAgainstStrictCRM(t *testing.T) {
+	t.Parallel()
 	erp, crm := fake.NewERP(), fake.NewCRM()
 	if err := fake.SeedAll(erp, crm, 8); err != nil {
 		t.Fatal(err)
@@ -101,6 +102,7 @@ func TestBundledChoiceMappingsAgainstStrictCRM(t *testing.T) {
 // no modified field, so without their key the create could not be told
 // apart and the apply would stop until someone looked.
 func TestLostOptionCreateSettledByItsValue(t *testing.T) {
+	t.Parallel()
 	erp, crm := fake.NewERP(), fake.NewCRM()
 	if err := fake.SeedAll(erp, crm, 8); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 // every stamp, so it took the later edit's stamp and the earlier edit was
 // never read again: the next plan said unchanged.
 func TestSourceClockBehindMissesNoEdit(t *testing.T) {
+	t.Parallel()
 	erp := fake.NewERP()
 	erpSrv := httptest.NewServer(http.StripPrefix("/api/v2.0", erp))
 	defer erpSrv.Close()

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,12 +52,12 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("the child process of TestCrashKillAtEveryRequest; runs only when that starts it")
 	}
 	n, _ := strconv.Atoi(os.Getenv(envCrashBatch))
-	defer engine.SetApplyBatch(n)()
 	e, diags, err := engine.OpenProject(context.Background(), dir, mappings.LoadOptions{}, engine.Options{})
 	if err != nil {
 		t.Fatalf("open project: %v\n%v", err, diags)
 	}
 	defer e.Close()
+	engine.SetApplyBatch(e, n)
 	if _, err := e.Apply(context.Background(), os.Getenv(envCrashPlan)); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
@@ -87,6 +88,9 @@ type crashScenario struct {
 	// the next plan to write back, so both worlds sync once more before
 	// they are compared.
 	followUp bool
+	// applyBatch, when set, is the apply batch size of every engine the
+	// world opens (engine.SetApplyBatch).
+	applyBatch int
 }
 
 // crashWorld is a fake ERP and CRM behind one kill switch, and a project.
@@ -95,6 +99,9 @@ type crashWorld struct {
 	dir      string
 	ks       *killSwitch
 	e        *engine.Engine
+	// applyBatch is the scenario's: the apply batch size of the engines
+	// open opens, when set.
+	applyBatch int
 	// numbered: the ERP numbers records as it creates them, concurrent
 	// creates in any order, so which record got which number is left out
 	// of endState (the numbers given out, and each coupled pair's
@@ -104,7 +111,7 @@ type crashWorld struct {
 
 func newCrashWorld(t *testing.T, sc crashScenario) *crashWorld {
 	t.Helper()
-	w := &crashWorld{erp: fake.NewERP(), crm: fake.NewCRM(), dir: t.TempDir(), ks: &killSwitch{}, numbered: sc.followUp}
+	w := &crashWorld{erp: fake.NewERP(), crm: fake.NewCRM(), dir: t.TempDir(), ks: &killSwitch{}, numbered: sc.followUp, applyBatch: sc.applyBatch}
 	erpSrv := w.ks.serve(t, http.StripPrefix("/api/v2.0", w.erp))
 	crmSrv := w.ks.serve(t, http.StripPrefix("/api/data/v9.2", w.crm))
 	batch := 1
@@ -140,6 +147,9 @@ func (w *crashWorld) open(t *testing.T) {
 		t.Fatalf("open project: %v\n%v", err, diags)
 	}
 	acknowledgeFirstSync(t, e)
+	if w.applyBatch > 0 {
+		engine.SetApplyBatch(e, w.applyBatch)
+	}
 	w.e = e
 }
 
@@ -422,15 +432,23 @@ func (w *crashWorld) applyInChild(t *testing.T, id string, at int, after bool) b
 }
 
 func TestCrashKillAtEveryRequest(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a hundred processes")
 	}
-	total := 0
+	// Scenarios and kill points run as parallel subtests: each has its
+	// own servers, state and child process, and a kill point waits mostly
+	// on its child's start.
+	var total atomic.Int64
+	t.Cleanup(func() { t.Logf("%d kill points exercised", total.Load()) })
 	for _, sc := range crashScenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			// The uninterrupted run, to compare with.
-			restore := engine.SetApplyBatch(crashBatch)
-			ref := newCrashWorld(t, sc)
+			t.Parallel()
+			// The uninterrupted run, to compare with, in batches of
+			// crashBatch as the children apply, setup included.
+			batched := sc
+			batched.applyBatch = crashBatch
+			ref := newCrashWorld(t, batched)
 			p, err := ref.e.Plan(t.Context(), engine.PlanOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -439,7 +457,7 @@ func TestCrashKillAtEveryRequest(t *testing.T) {
 			if _, err := ref.e.Apply(t.Context(), p.ID); err != nil {
 				t.Fatal(err)
 			}
-			restore()
+			engine.SetApplyBatch(ref.e, plan.ApplyBatch) // the follow-up sync in the default size
 			requests := ref.ks.requests()
 			if sc.followUp {
 				ref.sync(t)
@@ -452,55 +470,59 @@ func TestCrashKillAtEveryRequest(t *testing.T) {
 			for at := 1; at <= requests; at++ {
 				for _, after := range []bool{false, true} {
 					point := fmt.Sprintf("kill at request %d, before it is handled", at)
+					name := fmt.Sprintf("at_%d_before", at)
 					if after {
 						point = fmt.Sprintf("kill at request %d, after it is handled", at)
+						name = fmt.Sprintf("at_%d_after", at)
 					}
-					// Odd kill points resume the plan; even ones plan again.
-					resume := at%2 == 1
-					w := newCrashWorld(t, sc)
-					p, err := w.e.Plan(t.Context(), engine.PlanOptions{})
-					if err != nil {
-						t.Fatal(err)
-					}
-					w.close(t)
-					if !w.applyInChild(t, p.ID, at, after) {
-						t.Errorf("%s: the child finished first", point)
-						continue
-					}
-					total++
-					// Every other time, the restart is killed too, at its first
-					// request: while it settles what the first left in flight.
-					if after && resume {
-						if w.applyInChild(t, p.ID, 1, at%4 == 1) {
-							total++
+					t.Run(name, func(t *testing.T) {
+						t.Parallel()
+						// Odd kill points resume the plan; even ones plan again.
+						resume := at%2 == 1
+						w := newCrashWorld(t, sc)
+						p, err := w.e.Plan(t.Context(), engine.PlanOptions{})
+						if err != nil {
+							t.Fatal(err)
 						}
-					}
-					w.open(t)
-					if resume {
-						_, err = w.e.Apply(t.Context(), p.ID)
-					} else {
-						w.sync(t)
-					}
-					if err == nil && sc.followUp {
-						w.sync(t)
-					}
-					if err != nil {
-						t.Errorf("%s: restart: %v", point, err)
 						w.close(t)
-						continue
-					}
-					got := w.endState(t)
-					if got.String() != want.String() {
-						t.Errorf("%s (resume %v): end state\n%s\nwant (uninterrupted)\n%s", point, resume, got, want)
-					}
-					// After a follow-up sync the watermarks are that plan's.
-					w.checkAtRest(t, point, p, resume && !sc.followUp)
-					w.close(t)
+						if !w.applyInChild(t, p.ID, at, after) {
+							t.Errorf("%s: the child finished first", point)
+							return
+						}
+						total.Add(1)
+						// Every other time, the restart is killed too, at its first
+						// request: while it settles what the first left in flight.
+						if after && resume {
+							if w.applyInChild(t, p.ID, 1, at%4 == 1) {
+								total.Add(1)
+							}
+						}
+						w.open(t)
+						if resume {
+							_, err = w.e.Apply(t.Context(), p.ID)
+						} else {
+							w.sync(t)
+						}
+						if err == nil && sc.followUp {
+							w.sync(t)
+						}
+						if err != nil {
+							t.Errorf("%s: restart: %v", point, err)
+							w.close(t)
+							return
+						}
+						got := w.endState(t)
+						if got.String() != want.String() {
+							t.Errorf("%s (resume %v): end state\n%s\nwant (uninterrupted)\n%s", point, resume, got, want)
+						}
+						// After a follow-up sync the watermarks are that plan's.
+						w.checkAtRest(t, point, p, resume && !sc.followUp)
+						w.close(t)
+					})
 				}
 			}
 		})
 	}
-	t.Logf("%d kill points exercised", total)
 }
 
 // checkAtRest checks that nothing is left to do after a restart and that

@@ -33,6 +33,7 @@ func (w *world) editMapping(mapping string) {
 // both sides in full and compares every coupled record, says why, apply
 // converges, and the plan after is empty. A field removed is left alone.
 func TestMappingEditReachesEveryCoupledRecord(t *testing.T) {
+	t.Parallel()
 	w := newBidiWorld(t, "")
 	w.apply(w.plan(engine.PlanOptions{}).ID)
 	if again := w.plan(engine.PlanOptions{}); again.HasChanges() {
@@ -92,6 +93,7 @@ func slicesContain(list []string, sub string) bool {
 // TestOneWayMappingEditReachesEveryRecord: a field added to a one-way
 // mapping reaches the records synced before, on a plain (incremental) plan.
 func TestOneWayMappingEditReachesEveryRecord(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 6)
 	w.apply(w.plan(engine.PlanOptions{}).ID)
 	mapping, err := os.ReadFile(filepath.Join(w.dir, "mappings", "customer.yaml"))
@@ -112,6 +114,7 @@ func TestOneWayMappingEditReachesEveryRecord(t *testing.T) {
 // TestCreateOnlyFieldIsNeverUpdated: a create_only field is written when
 // the record is created, and a later difference in it is no change.
 func TestCreateOnlyFieldIsNeverUpdated(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 3)
 	mapping, err := os.ReadFile(filepath.Join(w.dir, "mappings", "customer.yaml"))
 	if err != nil {
@@ -140,6 +143,7 @@ func TestCreateOnlyFieldIsNeverUpdated(t *testing.T) {
 // change) and plan --full repairs, leaving the fields that flow both ways
 // to their own rules.
 func TestFullPlanRepairsOneWayDrift(t *testing.T) {
+	t.Parallel()
 	mapping := strings.Replace(bidiMapping, "%s\n", "", 1) + "  - { field: creditLimit, integration_field: creditlimit, direction: to_integration }\n"
 	w := newBidiWorldWith(t, mapping)
 	w.apply(w.plan(engine.PlanOptions{}).ID)
@@ -173,6 +177,7 @@ func TestFullPlanRepairsOneWayDrift(t *testing.T) {
 // records says so in the plan, and apply writes nothing until the user has
 // acknowledged the creates; a mapping with match fields pairs them instead.
 func TestFirstSyncIntoExistingRecordsWaitsForReview(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 4)
 	for _, n := range []string{"Existing One", "Existing Two"} {
 		if _, err := w.crm.Put("accounts", map[string]any{"name": n, "statecode": 0, "customertypecode": 3}); err != nil {
@@ -208,6 +213,7 @@ func TestFirstSyncIntoExistingRecordsWaitsForReview(t *testing.T) {
 // (coupler couple --match), which creates only the customers without a
 // counterpart: no record on either side is duplicated.
 func TestFirstSyncScenarioWithOverlappingData(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 6)
 	for _, c := range w.erp.All("customers")[:3] {
 		if _, err := w.crm.Put("accounts", map[string]any{"accountnumber": c["number"], "name": c["displayName"], "statecode": 0, "customertypecode": 3}); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/connectors/redact"
+	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/state"
 )
 
@@ -75,12 +76,16 @@ type Engine struct {
 	onClose  func() error
 	// offline is Options.Offline: no connector was built.
 	offline bool
+	// applyBatch is plan.ApplyBatch; tests make it small to cross batch
+	// boundaries with few records. Per engine, so that tests run in
+	// parallel.
+	applyBatch int
 }
 
 // Open opens the project's state database and builds its connectors.
 func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 	e := &Engine{prog: prog, log: opts.Logger, now: opts.Now, progress: opts.Progress, conns: map[string]connectors.Connector{},
-		draining: opts.Draining, onClose: opts.OnClose, offline: opts.Offline}
+		draining: opts.Draining, onClose: opts.OnClose, offline: opts.Offline, applyBatch: plan.ApplyBatch}
 	if e.draining == nil {
 		e.draining = func() bool { return false }
 	}

@@ -37,6 +37,14 @@ type world struct {
 // the bundled CUSTOMER mapping.
 func newWorld(t *testing.T, n int) *world {
 	t.Helper()
+	return newWorldFrom(t, n, "testdata/customer.yaml")
+}
+
+// newWorldFrom is newWorld on the mapping in mappingFile, a variant a test
+// wrote. The file is a parameter, not an environment variable, so that
+// such tests run in parallel.
+func newWorldFrom(t *testing.T, n int, mappingFile string) *world {
+	t.Helper()
 	w := &world{t: t, erp: fake.NewERP(), crm: fake.NewCRM(), dir: t.TempDir()}
 	stamp := time.Now().Add(-time.Duration(n+10) * time.Minute)
 	w.erp.SetClock(func() time.Time { stamp = stamp.Add(time.Minute); return stamp })
@@ -55,11 +63,6 @@ connectors:
 mappings: ["mappings/*.yaml"]
 `
 	writeFile(t, filepath.Join(w.dir, "coupler.yaml"), project)
-	// The one-way CUSTOMER mapping, or a variant a test wrote.
-	mappingFile := "testdata/customer.yaml"
-	if f := os.Getenv("COUPLER_TEST_MAPPING"); f != "" {
-		mappingFile = f
-	}
 	mapping, err := os.ReadFile(mappingFile)
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +124,7 @@ func wantCounts(t *testing.T, p *plan.Plan, want plan.Counts) {
 }
 
 func TestFirstSyncCreatesAllThenNothing(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 120)
 	p := w.plan(engine.PlanOptions{})
 	wantCounts(t, p, plan.Counts{plan.Create: 120})
@@ -158,6 +162,7 @@ func TestFirstSyncCreatesAllThenNothing(t *testing.T) {
 }
 
 func TestModifiedRecordYieldsOneUpdate(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 60)
 	w.apply(w.plan(engine.PlanOptions{}).ID)
 	target := w.erp.All("customers")[10]
@@ -203,6 +208,7 @@ func TestModifiedRecordYieldsOneUpdate(t *testing.T) {
 }
 
 func TestFilteredRecordIsNotWritten(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 30)
 	blockedNew := w.erp.All("customers")[3]
 	if err := w.erp.Patch("customers", blockedNew["id"].(string), map[string]any{"blocked": "All"}); err != nil {
@@ -231,6 +237,7 @@ func TestFilteredRecordIsNotWritten(t *testing.T) {
 }
 
 func TestThrottledRequestsAreRetried(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 25)
 	w.crm.Throttle(2, time.Second)
 	w.erp.Throttle(1, 0)
@@ -249,6 +256,7 @@ func TestThrottledRequestsAreRetried(t *testing.T) {
 }
 
 func TestStaleDestinationIsNotOverwritten(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 20)
 	w.apply(w.plan(engine.PlanOptions{}).ID)
 	target := w.erp.All("customers")[4]
@@ -295,6 +303,7 @@ func TestStaleDestinationIsNotOverwritten(t *testing.T) {
 }
 
 func TestPlanIsAppliedOnceAndStalePlansAreRefused(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 10)
 	first := w.plan(engine.PlanOptions{})
 	second := w.plan(engine.PlanOptions{})
@@ -313,6 +322,7 @@ func TestPlanIsAppliedOnceAndStalePlansAreRefused(t *testing.T) {
 // TestOlderPlanIsRefusedEvenWhenTheWatermarkStays covers plans whose
 // mapping's watermark does not move: a full plan that reads nothing newer.
 func TestOlderPlanIsRefusedEvenWhenTheWatermarkStays(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 6)
 	w.apply(w.plan(engine.PlanOptions{}).ID)
 	older := w.plan(engine.PlanOptions{Full: true})
@@ -326,6 +336,7 @@ func TestOlderPlanIsRefusedEvenWhenTheWatermarkStays(t *testing.T) {
 // must not take a coupled record that left the integration filter for a
 // deleted one.
 func TestCoupledRecordOutsideTheDestinationFilterIsNotMissing(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 5)
 	w.apply(w.plan(engine.PlanOptions{}).ID)
 	acc := w.crm.All("accounts")[0]
@@ -339,6 +350,7 @@ func TestCoupledRecordOutsideTheDestinationFilterIsNotMissing(t *testing.T) {
 }
 
 func TestRunsAreLogged(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 15)
 	w.apply(w.plan(engine.PlanOptions{}).ID)
 	runs, err := w.e.State().Runs(context.Background(), 10)
@@ -353,6 +365,7 @@ func TestRunsAreLogged(t *testing.T) {
 // TestCoupledByHandThenUpdated: records coupled outside a plan (by hand, or
 // by an earlier tool) are updated, not created again.
 func TestCoupledByHandThenUpdated(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 3)
 	c := fake.Customer(0)
 	id, err := w.crm.Put("accounts", map[string]any{"accountnumber": c["number"], "name": "Stale name", "statecode": 0, "customertypecode": 3})
@@ -370,6 +383,7 @@ func TestCoupledByHandThenUpdated(t *testing.T) {
 // with the same error is left out, and no longer holds the watermark back,
 // until coupler retry.
 func TestRepeatedFailureIsSkippedUntilRetried(t *testing.T) {
+	t.Parallel()
 	w := worldWithMapping(t, 5, `  - { field: city, integration_field: description, to_integration: 'value == "Boom" ? int("x") : value' }`)
 	bad := w.erp.All("customers")[2]
 	if err := w.erp.Patch("customers", bad["id"].(string), map[string]any{"city": "Boom"}); err != nil {
@@ -408,6 +422,7 @@ func TestRepeatedFailureIsSkippedUntilRetried(t *testing.T) {
 }
 
 func TestCoupleByMatchOnly(t *testing.T) {
+	t.Parallel()
 	w := worldWithMapping(t, 5, "match:\n  fields: [ { field: number, integration_field: accountnumber } ]")
 	for i := range 2 {
 		c := fake.Customer(i)
@@ -437,6 +452,7 @@ func TestCoupleByMatchOnly(t *testing.T) {
 // customer that the same plan creates is "known after apply", and apply
 // resolves it once the customer's account exists.
 func TestLookupKnownAfterApply(t *testing.T) {
+	t.Parallel()
 	w := worldWithMapping(t, 3, `---
 name: CONTACT
 table: { connector: bc, entity: contacts, key: id, modified: lastModifiedDateTime }

@@ -1,10 +1,10 @@
 package engine
 
-// SetApplyBatch makes apply confirm every n operations instead of
+// SetApplyBatch makes e's applies confirm every n operations instead of
 // plan.ApplyBatch, so that a test crosses batch boundaries with few
-// records. It returns a function that restores the default.
-func SetApplyBatch(n int) (restore func()) {
-	old := applyBatch
-	applyBatch = n
-	return func() { applyBatch = old }
+// records. It returns a function that restores e's previous size.
+func SetApplyBatch(e *Engine, n int) (restore func()) {
+	old := e.applyBatch
+	e.applyBatch = n
+	return func() { e.applyBatch = old }
 }

@@ -17,6 +17,7 @@ import (
 // An edit that cannot change an operation (a comment, the page size or
 // retries of a connector) is no reason to refuse.
 func TestApplyRefusesAPlanMadeFromOtherInputs(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		edit    func(t *testing.T, dir string)

@@ -16,6 +16,7 @@ import (
 // before anything is read when another plan has it, unless replaced, and a
 // name that reads as a file is refused.
 func TestSavedPlanLatestAndNames(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 3)
 	ctx := t.Context()
 	if _, err := w.e.SavedPlan(ctx, engine.LatestPlan, 0); !errors.Is(err, state.ErrNoPlan) {
@@ -65,6 +66,7 @@ func TestSavedPlanLatestAndNames(t *testing.T) {
 // TestFailuresChecksTheMapping checks that a listing by mapping refuses a
 // name that is no mapping, as every command taking a mapping does.
 func TestFailuresChecksTheMapping(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 1)
 	if _, err := w.e.Failures(t.Context(), "CUSTOMERS", 10); err == nil || !strings.Contains(err.Error(), `did you mean "CUSTOMER"`) {
 		t.Errorf("Failures(CUSTOMERS): %v", err)
@@ -78,6 +80,7 @@ func TestFailuresChecksTheMapping(t *testing.T) {
 // writes the run has, forgets nothing on a dry run or a wrong seq, and
 // forgets the named ones otherwise.
 func TestForgetIntents(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 1)
 	ctx := t.Context()
 	now := time.Now()
@@ -110,6 +113,7 @@ func TestForgetIntents(t *testing.T) {
 // variables are unset opens offline (the state only) and refuses to open
 // for anything that connects, naming the variables where they are used.
 func TestOfflineNeedsNoSecrets(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 1)
 	acknowledgeFirstSync(t, w.e)
 	p := w.plan(engine.PlanOptions{})

@@ -49,10 +49,10 @@ fields:
 // Before the fix the plan failed the customer with `no SALESPEOPLE coupling
 // for table id "KH"`, so a first sync of the bundled set took two rounds.
 func TestFirstSyncLookupThroughReversePass(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "customer.yaml"), salespeopleAndCustomers)
-	t.Setenv("COUPLER_TEST_MAPPING", filepath.Join(dir, "customer.yaml"))
-	w := newWorld(t, 0)
+	w := newWorldFrom(t, 0, filepath.Join(dir, "customer.yaml"))
 	if _, err := w.erp.Put("salespeople", map[string]any{"code": "KH", "displayName": "Katherine Hull", "email": "KH@cronus.example.com"}); err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +109,7 @@ func TestFirstSyncLookupThroughReversePass(t *testing.T) {
 // Before the fix the candidates were fetched with eq 'Buyer@…', the server's
 // collation missed buyer@…, and the plan created a second account.
 func TestIncrementalMatchIgnoresCaseWhateverTheCollation(t *testing.T) {
+	t.Parallel()
 	w := worldWithMapping(t, 2, `match:
   fields: [ { field: email, integration_field: emailaddress1, case_sensitive: false } ]
   create_if_no_match: true`)

@@ -10,6 +10,7 @@ import (
 // over a Unix time: after numbersForExpressions a json.Number becomes an
 // int64 or float64, and each must still read as a time.
 func TestParseModifiedUnixTime(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2024, 11, 24, 9, 20, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		in   any

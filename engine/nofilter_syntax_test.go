@@ -20,6 +20,7 @@ var odataFilterSyntax = regexp.MustCompile(`\$filter| (eq|ne|gt|ge|lt|le) |\b(st
 // what the service accepts (Business Central, for one, refuses an or
 // across two fields).
 func TestEngineBuildsNoODataFilters(t *testing.T) {
+	t.Parallel()
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -30,6 +30,7 @@ var protocolSyntax = []struct{ text, why string }{
 // TestEngineSpeaksNoProtocol fails when the engine's code (not its
 // tests) spells OData syntax in a string literal.
 func TestEngineSpeaksNoProtocol(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)

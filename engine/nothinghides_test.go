@@ -28,6 +28,7 @@ func opOf(t *testing.T, m *plan.MappingPlan, id string) plan.Operation {
 // the loser's edit to a field the winner did not touch (the CRM's new name
 // when the ERP wins) included, since the winner's record is written whole.
 func TestSettledConflictNamesWhatIsDropped(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		policy, loser string
 		want          []string // in the loser's reason
@@ -89,6 +90,7 @@ func TestSettledConflictNamesWhatIsDropped(t *testing.T) {
 // TestSettledConflictStillWritesOneWayFields: the losing side of a settled
 // conflict still writes its one-way fields, and the plan shows them.
 func TestSettledConflictStillWritesOneWayFields(t *testing.T) {
+	t.Parallel()
 	w := newBidiWorldWith(t, `name: CUSTOMER
 table: { connector: bc, entity: customers, key: id, modified: lastModifiedDateTime }
 integration: { connector: dataverse, entity: accounts, key: accountid, modified: modifiedon }
@@ -130,6 +132,7 @@ fields:
 // past it and the plan does not read it; coupler errors lists it, the run
 // log counts it as skipped, and the plan is never in step.
 func TestSkippedRecordsStayInSight(t *testing.T) {
+	t.Parallel()
 	w := worldWithMapping(t, 5, `  - { field: city, integration_field: description, to_integration: 'value == "Boom" ? int("x") : value' }`)
 	bad := w.erp.All("customers")[2]
 	badID := bad["id"].(string)

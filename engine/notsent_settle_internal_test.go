@@ -22,6 +22,7 @@ import (
 // intents as undecidable (which, without a modified field or a client key,
 // would stop every later plan).
 func TestUnsentWriteIsNotSettled(t *testing.T) {
+	t.Parallel()
 	var hits int
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits++; w.WriteHeader(500) }))
 	defer srv.Close()

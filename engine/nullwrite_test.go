@@ -18,6 +18,7 @@ import (
 // would end as two destination values depending on history). A not_null
 // field is never written null, on create either.
 func TestNullSourceValueIsWrittenOnCreateAsOnUpdate(t *testing.T) {
+	t.Parallel()
 	body, err := os.ReadFile("testdata/customer.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -25,8 +26,7 @@ func TestNullSourceValueIsWrittenOnCreateAsOnUpdate(t *testing.T) {
 	variant := strings.Replace(string(body), "{ field: website, integration_field: websiteurl }", "{ field: website, integration_field: websiteurl, not_null: true }", 1)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "customer.yaml"), variant)
-	t.Setenv("COUPLER_TEST_MAPPING", filepath.Join(dir, "customer.yaml"))
-	w := newWorld(t, 2)
+	w := newWorldFrom(t, 2, filepath.Join(dir, "customer.yaml"))
 	c := w.erp.All("customers")[0]
 	id := c["id"].(string)
 	if err := w.erp.Patch("customers", id, connectors.Record{"city": nil, "website": nil}); err != nil {

@@ -69,6 +69,7 @@ fields:
 // coupler's own write keeps the next plan from taking it for a user's
 // change and writing it back to the ERP.
 func TestApplyUpdatesRequests(t *testing.T) {
+	t.Parallel()
 	const n = 20
 	tests := []struct {
 		name, key, extra string

@@ -24,6 +24,7 @@ const operationsViewV4 = `CREATE OR REPLACE VIEW operations AS
 // placeholder plans save internally, in a new state file and in one
 // upgraded from schema version 4.
 func TestOperationsViewShowsKnownAfterApply(t *testing.T) {
+	t.Parallel()
 	// An id with a quote and a backslash: the object must stay valid JSON.
 	k := plan.KnownAfterApply{Mapping: "CURRENCY", Side: plan.SideTable, ID: `EU"R\`}
 	placeholder, err := json.Marshal(k.Placeholder())

@@ -17,6 +17,7 @@ import (
 // creates, updates, conflicts and unchanged records in both directions,
 // against schemas/plan.schema.json.
 func TestRealPlanJSONMatchesItsSchema(t *testing.T) {
+	t.Parallel()
 	c := jsonschema.NewCompiler()
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemas.Plan))
 	if err != nil {

@@ -77,6 +77,7 @@ func mappingPart(t *testing.T, p *plan.Plan, mapping, direction string) *plan.Ma
 // refuses parentcustomerid@odata.bind, which failed every CONTACT create
 // before); read back, it is what was written, and the next plan is empty.
 func TestContactCreatedWithItsParentAccount(t *testing.T) {
+	t.Parallel()
 	w, c := customerWorld(t)
 	res := w.apply(w.plan(engine.PlanOptions{}).ID)
 	if len(res.Failures) != 0 {
@@ -103,6 +104,7 @@ func TestContactCreatedWithItsParentAccount(t *testing.T) {
 // GUID is one of a coupled account's: the lookup's lookuplogicalname
 // annotation says it is a contact, and the record fails saying so.
 func TestContactWhoseParentIsAContact(t *testing.T) {
+	t.Parallel()
 	w, _ := customerWorld(t)
 	if res := w.apply(w.plan(engine.PlanOptions{}).ID); len(res.Failures) != 0 {
 		t.Fatalf("apply failures: %v", res.Failures)

@@ -26,8 +26,7 @@ func worldWithFilter(t *testing.T, n int, filter string) *world {
 	}
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "customer.yaml"), strings.Replace(string(mapping), old, "\nfilter: '"+filter+"'\n", 1))
-	t.Setenv("COUPLER_TEST_MAPPING", filepath.Join(dir, "customer.yaml"))
-	return newWorld(t, n)
+	return newWorldFrom(t, n, filepath.Join(dir, "customer.yaml"))
 }
 
 // TestOrAcrossFieldsStaysLocalOnBusinessCentral: Business Central refuses
@@ -37,6 +36,7 @@ func worldWithFilter(t *testing.T, n int, filter string) *world {
 // the odata connector decided what to push, the engine sent both, and the
 // plan failed with the server's 400.
 func TestOrAcrossFieldsStaysLocalOnBusinessCentral(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, filter string
 		wantPushed   bool

@@ -15,6 +15,7 @@ import (
 // offered condition is written for a service is tested with its connector
 // (connectors/odata's TestPushFilter).
 func TestSplitFilter(t *testing.T) {
+	t.Parallel()
 	eq := func(f string, v any) *connectors.Compare {
 		return &connectors.Compare{Field: f, Op: connectors.Eq, Value: v}
 	}
@@ -92,6 +93,7 @@ func (plain) Read(context.Context, connectors.Query, func(connectors.Page) error
 // that were never offered, and all of them when the connector filters
 // nothing.
 func TestPushDown(t *testing.T) {
+	t.Parallel()
 	side := Side{Connector: "c", Conjuncts: splitFilter(`a == 1 && b == 2 && a != 3 && (a == 4 || a == 5)`)}
 	p := &pusher{}
 	e := &Engine{conns: map[string]connectors.Connector{"c": p}}

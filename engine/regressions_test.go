@@ -26,6 +26,7 @@ func accountOf(w *world, number any) connectors.Record {
 // account unchanged and MarkUnchangedSynced records the customer's current
 // ETag as synced, so the ERP edit is forgotten and later reverted.
 func TestRegressionFailedPass1EditForgottenByPass2Mark(t *testing.T) {
+	t.Parallel()
 	w := newBidiWorld(t, "")
 	w.apply(w.plan(engine.PlanOptions{}).ID)
 	w.apply(w.plan(engine.PlanOptions{}).ID)
@@ -61,6 +62,7 @@ func TestRegressionFailedPass1EditForgottenByPass2Mark(t *testing.T) {
 // ETag as synced, while pass 2's update of that account's change fails: the
 // CRM edit is forgotten.
 func TestRegressionFailedPass2EditForgottenByPass1Mark(t *testing.T) {
+	t.Parallel()
 	w := newBidiWorld(t, "")
 	w.apply(w.plan(engine.PlanOptions{}).ID)
 	w.apply(w.plan(engine.PlanOptions{}).ID)
@@ -97,6 +99,7 @@ var _ = plan.Update
 // R2C: a source record outside the filter still claims its match, so the
 // one record in the filter that matches fails "2 records match the same".
 func TestRegressionOutOfFilterSourceClaimsMatch(t *testing.T) {
+	t.Parallel()
 	w := worldWithMapping(t, 3, "match:\n  fields: [ { field: displayName, integration_field: name } ]")
 	w.apply(w.plan(engine.PlanOptions{}).ID)
 	if _, err := w.crm.Put("accounts", map[string]any{"accountnumber": "X1", "name": "acme co", "statecode": 0, "customertypecode": 3}); err != nil {
@@ -124,6 +127,7 @@ func TestRegressionOutOfFilterSourceClaimsMatch(t *testing.T) {
 // value; a case-sensitive server finds none, and create_if_no_match makes a
 // duplicate.
 func TestRegressionIncrementalMatchCandidatesLowerCased(t *testing.T) {
+	t.Parallel()
 	w := worldWithMapping(t, 3, "match:\n  fields: [ { field: number, integration_field: accountnumber } ]\n  create_if_no_match: true")
 	w.apply(w.plan(engine.PlanOptions{}).ID)
 	if _, err := w.crm.Put("accounts", map[string]any{"accountnumber": "C99990", "name": "pre-existing", "statecode": 0, "customertypecode": 3}); err != nil {
@@ -146,6 +150,7 @@ func TestRegressionIncrementalMatchCandidatesLowerCased(t *testing.T) {
 // R2E: with two match groups, an incremental plan stops fetching candidates
 // when the first group's field is blank in every uncoupled source record.
 func TestRegressionMatchCandidatesStopAtBlankFirstGroup(t *testing.T) {
+	t.Parallel()
 	w := worldWithMapping(t, 3, `match:
   fields:
     - { field: email, integration_field: emailaddress1, priority: 1 }
@@ -186,6 +191,7 @@ fields:
 // read before pass 1's sync_after write (and nulls the table marks), so
 // what coupler wrote comes back as a CRM change.
 func TestRegressionAlreadyCoupledResetsMarks(t *testing.T) {
+	t.Parallel()
 	w := newBidiWorldWith(t, r2MatchBidi)
 	c := fake.Customer(0)
 	if _, err := w.crm.Put("accounts", map[string]any{"accountnumber": c["number"], "name": "Old name", "address1_city": "Old city"}); err != nil {
@@ -212,6 +218,7 @@ func TestRegressionAlreadyCoupledResetsMarks(t *testing.T) {
 // R2G: a lookup to a record whose coupling the same plan restores translates
 // to the deleted record's id (the old coupling), not "known after apply".
 func TestRegressionLookupToRestoredRecordUsesDeletedID(t *testing.T) {
+	t.Parallel()
 	w := worldWithMapping(t, 3, `conflicts: { delete: restore }
 ---
 name: CONTACT
@@ -265,6 +272,7 @@ fields:
 // plan: apply checks only the source side, writes sync_after values over the
 // other record's account, then the coupling insert conflicts.
 func TestRegressionCoupleToDestinationCoupledMeanwhile(t *testing.T) {
+	t.Parallel()
 	w := worldWithMapping(t, 2, "match:\n  fields: [ { field: number, integration_field: accountnumber } ]\n  sync_after: true")
 	c := fake.Customer(0)
 	dest, err := w.crm.Put("accounts", map[string]any{"accountnumber": c["number"], "name": "Belongs to T-OTHER", "statecode": 0, "customertypecode": 3})
@@ -292,6 +300,7 @@ func TestRegressionCoupleToDestinationCoupledMeanwhile(t *testing.T) {
 // R2I: retry of a record that fails in the from_integration pass also moves
 // the table side's watermark back, to a time taken from the CRM's clock.
 func TestRegressionRetryLowersBothSides(t *testing.T) {
+	t.Parallel()
 	w := newBidiWorldWith(t, `name: CUSTOMER
 table: { connector: bc, entity: customers, key: id, modified: lastModifiedDateTime }
 integration: { connector: dataverse, entity: accounts, key: accountid, modified: modifiedon }
@@ -325,6 +334,7 @@ fields:
 // R2J: propagate_deletes deletes a coupled destination record that is outside
 // the destination filter (never synchronized, per the filter rule).
 func TestRegressionPropagatedDeleteIgnoresDestinationFilter(t *testing.T) {
+	t.Parallel()
 	w := worldWithMapping(t, 5, "propagate_deletes: true")
 	w.apply(w.plan(engine.PlanOptions{}).ID)
 	c := w.erp.All("customers")[1]
@@ -347,6 +357,7 @@ func TestRegressionPropagatedDeleteIgnoresDestinationFilter(t *testing.T) {
 // group), pass 2 couples D2 to S0 (second group). Apply checks only the
 // source side, so pass 2's sync_after write overwrites S0 with D2's values.
 func TestRegressionBidiPassesCoupleDifferentPairs(t *testing.T) {
+	t.Parallel()
 	w := newBidiWorldWith(t, `name: CUSTOMER
 table: { connector: bc, entity: customers, key: id, modified: lastModifiedDateTime }
 integration: { connector: dataverse, entity: accounts, key: accountid, modified: modifiedon }

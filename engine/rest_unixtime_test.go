@@ -23,6 +23,7 @@ import (
 // 3339) and store a watermark, and the second must read incrementally and
 // find exactly the one contact changed since.
 func TestRESTUnixTimeWatermark(t *testing.T) {
+	t.Parallel()
 	erp := fake.NewERP()
 	erpSrv := httptest.NewServer(http.StripPrefix("/api/v2.0", erp))
 	defer erpSrv.Close()

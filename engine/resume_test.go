@@ -24,8 +24,10 @@ import (
 // left applying.
 func interruptedPlan(t *testing.T, at int) (*crashWorld, *plan.Plan) {
 	t.Helper()
-	defer engine.SetApplyBatch(2)()
 	w := newCrashWorld(t, crashScenarios[0])
+	// Batches of two for this apply only: the caller resumes in the
+	// default size.
+	defer engine.SetApplyBatch(w.e, 2)()
 	p, err := w.e.Plan(t.Context(), engine.PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +50,7 @@ func interruptedPlan(t *testing.T, at int) (*crashWorld, *plan.Plan) {
 }
 
 func TestInterruptedApplyResumesWithoutRepeating(t *testing.T) {
+	t.Parallel()
 	w, p := interruptedPlan(t, 3)
 	before := w.crm.Len("accounts")
 	if before == 0 || before == 6 {
@@ -85,6 +88,7 @@ func TestInterruptedApplyResumesWithoutRepeating(t *testing.T) {
 }
 
 func TestInterruptedPlanIsStaleOnceAnotherIsApplied(t *testing.T) {
+	t.Parallel()
 	w, p := interruptedPlan(t, 2)
 	w.sync(t) // settles, plans afresh, applies
 	if got := w.crm.Len("accounts"); got != 6 {
@@ -110,6 +114,7 @@ func TestInterruptedPlanIsStaleOnceAnotherIsApplied(t *testing.T) {
 // not skipped, as a record the server refuses would be: the failure says
 // nothing about the record.
 func TestTemporaryFailuresAreNeverSkipped(t *testing.T) {
+	t.Parallel()
 	w := newCrashWorld(t, crashScenarios[0])
 	w.ks.mu.Lock()
 	w.ks.refusePosts = true
@@ -143,6 +148,7 @@ func TestTemporaryFailuresAreNeverSkipped(t *testing.T) {
 // answer and one whose answer was lost: the lost one is settled on the
 // record it made, not on its twin's.
 func TestLostCreateIsNotSettledOnItsTwin(t *testing.T) {
+	t.Parallel()
 	w := newCrashWorld(t, crashScenarios[0])
 	for _, email := range []string{"a@example.com", "b@example.com"} {
 		if _, err := w.erp.Put("customers", connectors.Record{"number": "C-TWIN", "displayName": "Twin", "city": "Oslo", "email": email}); err != nil {
@@ -197,6 +203,7 @@ func TestLostCreateIsNotSettledOnItsTwin(t *testing.T) {
 // apply left, its plan is interrupted and so is its run; resumed, both
 // finish; superseded by another plan's apply, both stay interrupted.
 func TestInterruptedRunIsMarkedOnceSettled(t *testing.T) {
+	t.Parallel()
 	runOf := func(t *testing.T, w *crashWorld, planID string) state.Run {
 		t.Helper()
 		runs, err := w.e.State().Runs(t.Context(), 10)
@@ -261,8 +268,10 @@ func TestInterruptedRunIsMarkedOnceSettled(t *testing.T) {
 // happened. Resuming the plan writes them, as docs/operations.md says,
 // rather than report them as failures.
 func TestResumeWritesWhatWasNeverSent(t *testing.T) {
-	defer engine.SetApplyBatch(3)()
-	w := newCrashWorld(t, crashScenarios[0])
+	t.Parallel()
+	sc := crashScenarios[0]
+	sc.applyBatch = 3
+	w := newCrashWorld(t, sc)
 	w.close(t)
 	config := filepath.Join(w.dir, "coupler.yaml")
 	data, err := os.ReadFile(config)

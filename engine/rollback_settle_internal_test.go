@@ -17,6 +17,7 @@ import (
 // to have happened: the server said so. settleFailed must not read it back,
 // let alone keep its intent as "cannot tell", which stops every later plan.
 func TestRolledBackCreateIsNotSettled(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		modified string

@@ -154,6 +154,7 @@ func (o *outsideChanges) createRecords() {
 // mapping's conflict policy. Finally, with nothing changing outside, the
 // plans must come to rest.
 func TestRandomizedBidirectionalConverges(t *testing.T) {
+	t.Parallel()
 	const rounds = 8
 	seed := scenarioSeed(t)
 	for _, policy := range []string{"send_to_integration", "get_from_integration"} {
@@ -272,6 +273,7 @@ func TestRandomizedBidirectionalConverges(t *testing.T) {
 // sides hold the same records, one to one and equal, no deleted record
 // survives on the other side, no run failed, and the plans rest.
 func TestRandomizedBidirectionalWithDeletes(t *testing.T) {
+	t.Parallel()
 	const rounds = 8
 	seed := scenarioSeed(t)
 	for _, policy := range []string{"send_to_integration", "get_from_integration"} {
@@ -698,6 +700,7 @@ func checkBidiPairs(t *testing.T, w *world, when string, want map[string]synced,
 // plans and applies until nothing changes: every last edit must reach the
 // CRM, nothing may be created twice, and no run may fail.
 func TestNoRecordMissedWhileApplyRuns(t *testing.T) {
+	t.Parallel()
 	const n = 450 // more than one apply batch
 	w := newWorld(t, n)
 	ctx := t.Context()

@@ -27,6 +27,7 @@ import (
 // and greps everything coupler writes for them: logs at debug level, errors,
 // plans in every format, and the state database file.
 func TestSecretsStayOut(t *testing.T) {
+	t.Parallel()
 	const token, secret = "planted-TOKEN-7f3a", "planted-SECRET-91c2"
 	const password, apiKey = "planted-PASSWORD-2d8e", "planted-APIKEY-c06b"
 	for _, tc := range []struct {
@@ -177,6 +178,7 @@ mappings: ["mappings/*.yaml"]
 // any encoding. An OAuth2 token endpoint that redirects to another host
 // gets no client secret sent there.
 func TestPlantedSecretsEchoed(t *testing.T) {
+	t.Parallel()
 	const token, secret = "planted-TOKEN-e41b", "planted-SECRET-0a9f"
 	const password, apiKey, sig = "planted-PASSWORD-66d1", "planted-APIKEY-3b70", "planted-SIG-c2d4"
 	basic := base64.StdEncoding.EncodeToString([]byte("app:" + password))

@@ -68,6 +68,7 @@ func reference(entity, key string) string {
 // key) against the contacts read back, as Dataverse returns them: a lookup
 // bound by an alternate key reads back as the account's GUID.
 func TestSettleCreateByValues(t *testing.T) {
+	t.Parallel()
 	const (
 		g1, g2   = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
 		acc      = "9c38d89d-e73a-47c1-b7b2-af442aea1b69"
@@ -175,6 +176,7 @@ func TestSettleCreateByValues(t *testing.T) {
 // written); an update that the record holds, or a record found by the
 // value of an alternate key, may carry somebody else's change too.
 func TestSettleMarks(t *testing.T) {
+	t.Parallel()
 	const g1 = "11111111-1111-4111-8111-111111111111"
 	own := clientKey(state.Part{Mapping: "ACCOUNT", Direction: "to_integration"}, "c-1")
 	tests := []struct {

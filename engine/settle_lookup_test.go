@@ -39,6 +39,7 @@ func loseCreates(h http.Handler, set string, lost *atomic.Int32) http.Handler {
 // out of the comparison, and the contact's other values pick the one
 // record. Before, the create was forgotten and made again by the next plan.
 func TestLostCreateWithLookupByAlternateKeySettled(t *testing.T) {
+	t.Parallel()
 	erp, crm := fake.NewERP(), fake.NewCRM()
 	past := time.Now().Add(-time.Hour)
 	erp.SetClock(func() time.Time { return past })

@@ -16,6 +16,7 @@ import (
 // mapped account number, not a client GUID in its place, and the next plan
 // finds every account coupled and unchanged.
 func TestClientKeysKeepAlternateKey(t *testing.T) {
+	t.Parallel()
 	w := newRequestsWorld(t, 3, "accountnumber", `, client_keys: true, entities: { accounts: { alternate_key: [accountnumber] } }`)
 	w.apply(w.plan(engine.PlanOptions{}).ID)
 	nums := map[string]bool{}
@@ -44,6 +45,7 @@ func TestClientKeysKeepAlternateKey(t *testing.T) {
 // own write, so the next plan compares values instead of suppressing it as
 // an echo.
 func TestStaleUpdateSettledKeepsOtherChange(t *testing.T) {
+	t.Parallel()
 	w := newRequestsWorld(t, 1, "accountid", "")
 	w.apply(w.plan(engine.PlanOptions{}).ID)
 	w.apply(w.plan(engine.PlanOptions{}).ID)
@@ -76,6 +78,7 @@ func TestStaleUpdateSettledKeepsOtherChange(t *testing.T) {
 // alternate key; compile says so, and says nothing when the key is
 // declared or is one field.
 func TestClientKeysUndeclaredCompositeKeyWarns(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, entities, key string
 		warn                bool

@@ -169,6 +169,7 @@ func (w *soakWorld) state(t *testing.T) endState {
 // rounds of outside edits, and requires the same end state as the same
 // rounds without faults: no record twice, none missing, no edit lost.
 func TestFaultSoak(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("a few thousand records under faults")
 	}

@@ -19,6 +19,7 @@ import (
 // next start must either refuse the state (naming the file) or go on
 // without creating any record a second time.
 func TestDamagedWALMakesNoDuplicate(t *testing.T) {
+	t.Parallel()
 	type damage struct {
 		name string
 		do   func(wal []byte) []byte
@@ -77,6 +78,7 @@ func TestDamagedWALMakesNoDuplicate(t *testing.T) {
 // destination under its client key, or a record whose match fields find
 // one, is coupled rather than created again.
 func TestLostCouplingsAreNotCreatedAgain(t *testing.T) {
+	t.Parallel()
 	matched := strings.Replace(crashOneWay, "fields:", "match: { fields: [{ field: number, integration_field: accountnumber }], create_if_no_match: true }\nfields:", 1)
 	for _, sc := range []crashScenario{
 		{name: "client_keys", mapping: crashOneWay, clientKeys: true, setup: func(*testing.T, *crashWorld) {}},

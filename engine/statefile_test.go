@@ -72,6 +72,7 @@ func toString(v any) string {
 }
 
 func TestStateMigratesVersion1File(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.duckdb")
 	// A version 1 file as coupler 1 wrote it: its layout without the
 	// write_intents and change tracking tables, with a coupling that must
@@ -100,6 +101,7 @@ func TestStateMigratesVersion1File(t *testing.T) {
 }
 
 func TestStateRefusesUnusableFilesUntouched(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	newer := filepath.Join(dir, "newer.duckdb")
 	openState(t, newer).Close()
@@ -156,6 +158,7 @@ func TestStateRefusesUnusableFilesUntouched(t *testing.T) {
 }
 
 func TestStateBackup(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.duckdb")
 	db := openState(t, path)

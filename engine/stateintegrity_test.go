@@ -74,6 +74,7 @@ func refusedUntouched(t *testing.T, path, want string) {
 // checksum: refused, and neither file is touched (DuckDB would otherwise
 // fold what it can into the state file and delete the log).
 func TestStateRefusesDamagedWAL(t *testing.T) {
+	t.Parallel()
 	for _, back := range []int{1, 40, 100} {
 		t.Run(strconv.Itoa(back), func(t *testing.T) {
 			path := stateWithWAL(t)
@@ -90,6 +91,7 @@ func TestStateRefusesDamagedWAL(t *testing.T) {
 // A zeroed data block is not noticed when DuckDB opens a file, only when
 // a query reads it: coupler reads every table at open and refuses.
 func TestStateRefusesDamagedBlock(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.duckdb")
 	db := openState(t, path)
 	pairs := make([]state.Coupling, 20000)
@@ -118,6 +120,7 @@ func TestStateRefusesDamagedBlock(t *testing.T) {
 // A log cut short is what a crash while committing leaves: its complete
 // part is replayed, with a warning, and the log kept beside the file.
 func TestStateTornWALReplaysCompletePart(t *testing.T) {
+	t.Parallel()
 	path := stateWithWAL(t)
 	_, wal := stateFiles(t, path)
 	if err := os.WriteFile(path+".wal", wal[:len(wal)*2/3], 0o644); err != nil {
@@ -152,6 +155,7 @@ func TestStateTornWALReplaysCompletePart(t *testing.T) {
 // that depends on it is sent: the write-ahead log, which DuckDB replays
 // without a word up to the first damaged entry, holds none of it then.
 func TestStateWritesAreCheckpointed(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.duckdb")
 	db := openState(t, path)
 	defer db.Close()
@@ -194,6 +198,7 @@ func TestStateWritesAreCheckpointed(t *testing.T) {
 // record already is refused by the couplings' uniqueness; the message must
 // name the side that is coupled, not blame the source.
 func TestCouplingConflictNamesTheCoupledSide(t *testing.T) {
+	t.Parallel()
 	db := openState(t, filepath.Join(t.TempDir(), "state.duckdb"))
 	defer db.Close()
 	ctx := t.Context()

@@ -34,6 +34,7 @@ mappings: [m.yaml]
 // the conversion to use; a result that may fit (unknown, a number to any
 // number type, text to a GUID or a date, null) is never reported.
 func TestValidateChecksWrittenTypes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		field string // one field mapping, at m.yaml line 6
@@ -98,6 +99,7 @@ fields:
 // TestValidateOnlineChecksWrittenTypes: without declared types, validate
 // --online gives the same diagnostics from the services' $metadata.
 func TestValidateOnlineChecksWrittenTypes(t *testing.T) {
+	t.Parallel()
 	erp, crm := fake.NewERP(), fake.NewCRM()
 	dir := bcDataverseProject(t, erp, crm, "")
 	writeFile(t, filepath.Join(dir, "mappings", "customer.yaml"), `name: CUSTOMER

@@ -10,6 +10,7 @@ import (
 // empty code, which is blank text rather than null: the "" option first,
 // then the default; with neither, null, since blank is a normal value.
 func TestOptionsBlankValue(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		flow    FieldFlow

@@ -7,6 +7,7 @@ import (
 )
 
 func TestCanonical(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   any
 		want string
@@ -47,6 +48,7 @@ func TestCanonical(t *testing.T) {
 // TestCanonicalAgreesAcrossSpellings pins what makes the diff stable: the
 // same number spelt by two systems compares equal.
 func TestCanonicalAgreesAcrossSpellings(t *testing.T) {
+	t.Parallel()
 	pairs := [][2]any{
 		{json.Number("25000.0000"), float64(25000)},
 		{json.Number("3"), int64(3)},
@@ -62,6 +64,7 @@ func TestCanonicalAgreesAcrossSpellings(t *testing.T) {
 }
 
 func TestNumbersForExpressions(t *testing.T) {
+	t.Parallel()
 	rec := map[string]any{"i": json.Number("3"), "f": json.Number("12.5"), "big": json.Number("123456789012345678901234.5"), "s": "x"}
 	numbersForExpressions(rec)
 	if rec["i"] != int64(3) || rec["f"] != 12.5 || rec["s"] != "x" {
@@ -73,6 +76,7 @@ func TestNumbersForExpressions(t *testing.T) {
 }
 
 func TestNextWatermark(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	start := t0.Add(time.Hour)
 	tests := []struct {

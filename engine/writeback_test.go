@@ -19,6 +19,7 @@ import (
 // calling it a conflict; the plan after is empty. The account edited in the
 // meantime keeps its edit.
 func TestAssignedNumberFlowsBack(t *testing.T) {
+	t.Parallel()
 	for _, edited := range []bool{false, true} {
 		t.Run(fmt.Sprintf("account edited meanwhile %v", edited), func(t *testing.T) {
 			w := newBidiWorldWith(t, fmt.Sprintf(bidiMapping, "conflicts: { update: send_to_integration }"),

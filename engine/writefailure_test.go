@@ -54,6 +54,7 @@ func seededERP(t *testing.T, n int) *fake.Server {
 // delete is proposed again. Before the fix the rolled-back delete wrapped
 // the other delete's ErrNotFound, and the engine uncoupled it.
 func TestRolledBackDeleteStaysCoupled(t *testing.T) {
+	t.Parallel()
 	w := &world{t: t, erp: seededERP(t, 5), crm: fake.NewCRM(), dir: t.TempDir()}
 	erpSrv := httptest.NewServer(http.StripPrefix("/api/v2.0", w.erp))
 	crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", w.crm))
@@ -158,6 +159,7 @@ func (s *refusingREST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // had HTTPStatus every REST refusal was a temporary failure, retried
 // forever and read back after each attempt.
 func TestRESTRefusalFailsTheRecord(t *testing.T) {
+	t.Parallel()
 	w := &world{t: t, erp: seededERP(t, 4), dir: t.TempDir()}
 	bad := w.erp.All("customers")[2]
 	api := &refusingREST{api: resttest.New("accounts"), refused: bad["number"].(string)}
