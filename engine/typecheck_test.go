@@ -34,7 +34,8 @@ mappings: [m.yaml]
 // the conversion to use; a result that may fit (unknown, a number to any
 // number type, text to a GUID or a date, null) is never reported.
 func TestValidateChecksWrittenTypes(t *testing.T) {
-	t.Parallel()
+	// Serial: its subtests change the working directory (t.Chdir), so
+	// that diagnostics name the file as a user would see it.
 	tests := []struct {
 		name  string
 		field string // one field mapping, at m.yaml line 6
