@@ -407,9 +407,14 @@ func (w *crashWorld) applyInChild(t *testing.T, id string, at int, after bool) b
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	exited := make(chan struct{})
+	// started orders Start's write of cmd.Process before kill's read:
+	// the child's request that triggers the kill is after Start, but
+	// through another process, which the race detector cannot see.
+	started := make(chan struct{})
 	var once sync.Once
 	kill := func() {
 		once.Do(func() {
+			<-started
 			_ = cmd.Process.Kill()
 			<-exited
 		})
@@ -418,6 +423,7 @@ func (w *crashWorld) applyInChild(t *testing.T, id string, at int, after bool) b
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	close(started)
 	var werr error
 	go func() { werr = cmd.Wait(); close(exited) }()
 	<-exited
