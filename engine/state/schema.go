@@ -3,7 +3,7 @@ package state
 // SchemaVersion is the version of the state database layout: schema (the
 // version 1 layout) followed by every entry of migrations. A state file
 // written by a newer coupler is refused rather than rewritten.
-const SchemaVersion = 4
+const SchemaVersion = 6
 
 // migration moves a state database from version Version-1 to Version.
 type migration struct {
@@ -119,6 +119,18 @@ CREATE TABLE IF NOT EXISTS first_sync_acks (
 	mapping         VARCHAR PRIMARY KEY,
 	acknowledged_at TIMESTAMP NOT NULL
 );
+`},
+	// Version 5 is the assigned values migration (another branch); this
+	// one follows it.
+	{Version: 6, SQL: `
+-- plan_operations.source_display and dest_display: the record's display
+-- fields (a mapping side's display:) on each side as the plan read them,
+-- as the JSON text of [{"field": ..., "value": ...}, ...]; NULL when the
+-- side names none or the record was not read there (a create's
+-- destination). Reports show them beside the ids, and coupler errors
+-- beside the ids of a failed record, through its run's plan.
+ALTER TABLE plan_operations ADD COLUMN IF NOT EXISTS source_display VARCHAR;
+ALTER TABLE plan_operations ADD COLUMN IF NOT EXISTS dest_display VARCHAR;
 `},
 }
 
