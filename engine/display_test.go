@@ -94,4 +94,19 @@ func TestPlanCapturesDisplayValues(t *testing.T) {
 	if got := displayOf(upd.SourceDisplay); got["number"] != c0["number"].(string) {
 		t.Errorf("update source display = %v", got)
 	}
+
+	// The update fails (the account was edited since the plan): coupler
+	// errors shows the record by its display fields too, from the plan its
+	// run applied.
+	if err := w.crm.Patch("accounts", upd.DestID, connectors.Record{"address1_city": "From the CRM"}); err != nil {
+		t.Fatal(err)
+	}
+	w.apply(second.ID)
+	fs, err := w.e.State().Failures(t.Context(), "CUSTOMER", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || displayOf(fs[0].SourceDisplay)["displayName"] != c0["displayName"].(string) || displayOf(fs[0].DestDisplay)["accountnumber"] != c0["number"].(string) {
+		t.Errorf("failures = %+v, want the failed update with both sides' display values", fs)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/report"
 )
 
 // mappingArg checks that a command's mapping argument names a mapping of the
@@ -135,7 +136,8 @@ until coupler retry releases it.`,
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "RUN\tMAPPING\tDIRECTION\tSOURCE\tDESTINATION\tOP\tAT\tMESSAGE")
 			for _, f := range fs {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.RunID, f.Mapping, f.Direction, f.SourceID, f.DestID, f.Op,
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.RunID, f.Mapping, f.Direction,
+					report.WithDisplay(f.SourceID, f.SourceDisplay), report.WithDisplay(f.DestID, f.DestDisplay), f.Op,
 					f.At.Local().Format("2006-01-02 15:04:05"), g.redactor.String(f.Message)) // stored before it was scrubbed, perhaps
 			}
 			return tw.Flush()

@@ -22,7 +22,8 @@ import (
 // Every value is escaped by html/template.
 //
 // The script filters the operation rows by kind (checkboxes) and by a
-// search text matched against source and destination ids. The filter
+// search text matched against source and destination ids and the records'
+// display values (a number, a name). The filter
 // lives in the URL fragment, #op=update,create&q=c-2, so that a filtered
 // view can be linked and tested; it hides rows with the hidden attribute.
 // Without script every row shows.
@@ -37,6 +38,8 @@ func PlanHTML(w io.Writer, p *plan.Plan) error {
 //	            data-in-step="true|false"   whether both sides are in step (nothing to write, nothing failed, in conflict or skipped)
 //	id="total-KIND"                          the total count of KIND (skip is "left out"; unchanged includes not modified)
 //	tr.op data-op="KIND" data-key="SOURCE ID" data-dest="DESTINATION ID"
+//	      data-show="SOURCE DISPLAY\nDESTINATION DISPLAY"  the display values, searched too
+//	td.id span.show                          a record's display values beside its id
 //	input[name=op] value="KIND"              the kind filter; id="q" the search box
 //	id="shown"                               how many listed operations the filter shows
 type htmlPage struct {
@@ -77,9 +80,11 @@ type htmlOp struct {
 	Kind         plan.Kind
 	Symbol       string
 	Source, Dest string
-	Reason       string
-	Create       bool
-	Changes      []htmlChange
+	// SourceShow and DestShow are the record's display values (Display.Text).
+	SourceShow, DestShow string
+	Reason               string
+	Create               bool
+	Changes              []htmlChange
 }
 
 type htmlChange struct {
@@ -139,6 +144,7 @@ func newHTMLPage(p *plan.Plan) *htmlPage {
 			ho := htmlOp{
 				Kind: op.Kind, Symbol: symbols[op.Kind], Create: op.Kind == plan.Create,
 				Source: printable(op.SourceID), Dest: printable(op.DestID), Reason: printable(op.Reason),
+				SourceShow: printable(op.SourceDisplay.Text()), DestShow: printable(op.DestDisplay.Text()),
 			}
 			for _, c := range op.Changes {
 				ho.Changes = append(ho.Changes, htmlChange{Field: printable(c.Field), Before: newHTMLValue("before", c.Before), After: newHTMLValue("after", c.After)})
@@ -225,7 +231,7 @@ var planTemplate = template.Must(template.New("plan").Parse(`<!DOCTYPE html>
 {{if .Listed}}<div id="filter" class="filter">
 <span class="muted">Show</span>
 {{range .FilterKinds}}<label class="k-{{.Kind}}"><input type="checkbox" name="op" value="{{.Kind}}" checked> {{.Label}} <span class="muted">{{.N}}</span></label>
-{{end}}<input type="search" id="q" placeholder="source or destination id" aria-label="search by source or destination id">
+{{end}}<input type="search" id="q" placeholder="id, number or name" aria-label="search by source or destination id or display value">
 <button type="button" id="reset">show all</button>
 <span class="muted"><span id="shown">{{.Listed}}</span> of {{.Listed}} listed operations shown{{if .Omitted}}; {{.Omitted}} more not listed{{end}}</span>
 </div>
@@ -236,10 +242,10 @@ var planTemplate = template.Must(template.New("plan").Parse(`<!DOCTYPE html>
 {{if .Ops}}<table class="ops">
 <thead><tr><th>op</th><th>source {{.Source.Entity}}</th><th>destination {{.Dest.Entity}}</th><th>changes</th></tr></thead>
 <tbody>
-{{range .Ops}}<tr class="op k-{{.Kind}}" data-op="{{.Kind}}" data-key="{{.Source}}" data-dest="{{.Dest}}">
+{{range .Ops}}<tr class="op k-{{.Kind}}" data-op="{{.Kind}}" data-key="{{.Source}}" data-dest="{{.Dest}}"{{if or .SourceShow .DestShow}} data-show="{{.SourceShow}}&#10;{{.DestShow}}"{{end}}>
 <td><span class="badge k-{{.Kind}}">{{.Symbol}} {{.Kind}}</span></td>
-<td class="id">{{.Source}}</td>
-<td class="id">{{if .Dest}}{{.Dest}}{{else}}<span class="muted">(new)</span>{{end}}</td>
+<td class="id">{{.Source}}{{with .SourceShow}}<span class="show">{{.}}</span>{{end}}</td>
+<td class="id">{{if .Dest}}{{.Dest}}{{with .DestShow}}<span class="show">{{.}}</span>{{end}}{{else}}<span class="muted">(new)</span>{{end}}</td>
 <td>{{with .Reason}}<p class="reason">{{.}}</p>{{end}}{{if .Changes}}<table class="changes">
 {{$create := .Create}}{{range .Changes}}<tr><th>{{.Field}}</th>{{if $create}}<td class="before none">—</td>{{else}}{{template "value" .Before}}{{end}}<td class="arrow">→</td>{{template "value" .After}}</tr>
 {{end}}</table>{{end}}</td>
@@ -281,6 +287,7 @@ th{font-weight:600}thead th{background:var(--panel)}
 .total.zero .n{color:var(--muted)}
 .badge{font-weight:600;white-space:nowrap}
 .id,code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px;overflow-wrap:anywhere}
+.id .show{display:block;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;font-size:13px;font-weight:600}
 .reason{margin:0 0 .25rem}
 .changes th,.changes td{padding:.1rem .4rem;vertical-align:top;text-align:left}
 .changes th{font-weight:600;white-space:nowrap}
@@ -312,7 +319,7 @@ const pageScript = `
     var on = {}, text = q.value.trim().toLowerCase(), n = 0;
     boxes.forEach(function (b) { on[b.value] = b.checked; });
     rows.forEach(function (r) {
-      var keys = (r.getAttribute("data-key") + "\n" + r.getAttribute("data-dest")).toLowerCase();
+      var keys = (r.getAttribute("data-key") + "\n" + r.getAttribute("data-dest") + "\n" + (r.getAttribute("data-show") || "")).toLowerCase();
       var show = on[r.getAttribute("data-op")] !== false && (text === "" || keys.indexOf(text) >= 0);
       r.hidden = !show;
       if (show) { n++; }

@@ -171,12 +171,12 @@ func PlanMarkdown(w io.Writer, p *plan.Plan) error {
 }
 
 func writeMarkdownOperation(ew *errWriter, m *plan.MappingPlan, op plan.Operation) {
-	dest := mdCode(op.DestID)
+	dest := mdCode(op.DestID) + mdDisplay(op.DestDisplay)
 	if op.DestID == "" {
 		dest = "(new)"
 	}
 	ew.printf("**%s %s** %s %s → %s %s", mdText(symbols[op.Kind]), mdText(string(op.Kind)),
-		mdText(m.Source.Entity), mdCode(op.SourceID), mdText(m.Dest.Entity), dest)
+		mdText(m.Source.Entity), mdCode(op.SourceID)+mdDisplay(op.SourceDisplay), mdText(m.Dest.Entity), dest)
 	if op.Reason != "" {
 		ew.printf(": %s", mdText(op.Reason))
 	}
@@ -223,6 +223,15 @@ func mdText(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// mdDisplay is a record's display values after its id, " C00010 · Contoso",
+// escaped; "" when it has none.
+func mdDisplay(d plan.Display) string {
+	if s := d.Text(); s != "" {
+		return " " + mdText(s)
+	}
+	return ""
 }
 
 // mdCode shows an id or a value in <code>: monospace, and out of reach of
