@@ -73,11 +73,5 @@ func reportApply(g *globals, res *engine.ApplyResult, err error) error {
 
 func printApply(w io.Writer, res *engine.ApplyResult) {
 	fmt.Fprintf(w, "Applied plan %s\n", res.PlanID)
-	for _, r := range res.Runs {
-		fmt.Fprintf(w, "  %s: %d inserted, %d modified, %d failed in %s\n",
-			r.Mapping, r.Inserted, r.Modified, r.Failed, r.Duration().Round(1e6))
-	}
-	for _, f := range res.Failures {
-		fmt.Fprintf(w, "  ! %s %s: %s\n", f.Mapping, f.SourceID, f.Message)
-	}
+	printApplySummary(w, res)
 }
