@@ -217,7 +217,7 @@ var planTemplate = template.Must(template.New("plan").Parse(`<!DOCTYPE html>
 {{if .Mappings}}<table class="summary">
 <thead><tr><th>mapping</th><th>direction</th><th>from</th><th>to</th>{{range .Totals}}<th class="num">{{.Label}}</th>{{end}}</tr></thead>
 <tbody>
-{{range .Mappings}}<tr data-mapping="{{.Name}}"><td><a href="#{{.Anchor}}">{{.Name}}</a></td><td>{{.Direction}}</td><td>{{.Source.Connector}} {{.Source.Entity}}</td><td>{{.Dest.Connector}} {{.Dest.Entity}}</td>{{range .Counts}}<td class="num k-{{.Kind}}{{if not .N}} zero{{end}}">{{.N}}</td>{{end}}</tr>
+{{range .Mappings}}<tr data-mapping="{{.Name}}"><td><a href="#{{.Anchor}}">{{.Name}}</a></td><td>{{.Direction}}</td><td class="ent">{{.Source.Connector}} {{.Source.Entity}}</td><td class="ent">{{.Dest.Connector}} {{.Dest.Entity}}</td>{{range .Counts}}<td class="num k-{{.Kind}}{{if not .N}} zero{{end}}">{{.N}}</td>{{end}}</tr>
 {{end}}</tbody>
 </table>
 {{end}}{{if .Review}}<h2>Review</h2>
@@ -267,19 +267,20 @@ const pageStyle = `
 :root{--fg:#1f2328;--muted:#656d76;--bg:#fff;--panel:#f6f8fa;--line:#d0d7de;--add:#1a7f37;--add-bg:#dafbe1;--del:#cf222e;--del-bg:#ffebe9;--chg:#9a6700;--info:#0969da;--warn-bg:#fff8c5}
 @media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--muted:#8d96a0;--bg:#0d1117;--panel:#161b22;--line:#30363d;--add:#3fb950;--add-bg:#12261e;--del:#f85149;--del-bg:#2d1214;--chg:#d29922;--info:#4493f8;--warn-bg:#272115}}
 *{box-sizing:border-box}
-body{margin:0 auto;max-width:1200px;padding:1.5rem;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
+body{margin:0 auto;max-width:1400px;padding:1.5rem;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
 h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.15rem;margin:1.5rem 0 .25rem}
 a{color:var(--info)}
 .muted,.meta,.zero{color:var(--muted)}.meta{margin:.25rem 0}
 .status{display:inline-block;margin:.25rem 0;padding:.2rem .7rem;border-radius:1rem;font-weight:600}
 .status.changes{background:var(--warn-bg);color:var(--chg)}.status.nochanges{background:var(--add-bg);color:var(--add);font-size:1.2rem}.status.notinstep{background:var(--del-bg);color:var(--del)}
-.totals{display:grid;grid-template-columns:repeat(auto-fill,minmax(105px,1fr));gap:.5rem;margin:1rem 0}
+.totals{display:grid;grid-template-columns:repeat(auto-fill,minmax(130px,1fr));gap:.5rem;margin:1rem 0}
 .total{background:var(--panel);border:1px solid var(--line);border-radius:6px;padding:.5rem .75rem;display:flex;flex-direction:column}
-.total .n{font-size:1.8rem;font-weight:700;line-height:1.1;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}.total.zero .n{font-weight:400}
+.total .n{font-size:1.5rem;font-weight:700;line-height:1.1;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}.total.zero .n{font-weight:400}
 table{border-collapse:collapse}
 table.summary,table.ops{width:100%;margin:.5rem 0}
 .summary th,.summary td,.ops>thead>tr>th,.ops>tbody>tr>td{border-bottom:1px solid var(--line);padding:.35rem .5rem;text-align:left;vertical-align:top}
 .num{text-align:right!important;font-variant-numeric:tabular-nums}
+.summary{font-size:13px}.summary th,.summary td{padding:.3rem .4rem}.summary thead th{vertical-align:bottom}.summary td.num{white-space:nowrap}.summary td.ent{overflow-wrap:anywhere}
 th{font-weight:600}thead th{background:var(--panel)}
 .k-create .n,td.k-create:not(.zero),.badge.k-create,.k-restore .n,td.k-restore:not(.zero),.badge.k-restore{color:var(--add)}
 .k-update .n,td.k-update:not(.zero),.badge.k-update,.k-couple .n,td.k-couple:not(.zero),.badge.k-couple,.k-uncouple .n,td.k-uncouple:not(.zero),.badge.k-uncouple,.k-settled .n,td.k-settled:not(.zero),.badge.k-settled{color:var(--chg)}
