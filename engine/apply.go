@@ -193,7 +193,8 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 	}
 	target := writeTarget{planID: planID, part: part, side: side, runID: run.ID, clientKeys: e.clientKeys(m.Dest.Connector), key: m.Dest.Key,
 		altKey: e.alternateKey(m.Dest.Connector, m.Dest.Entity, m.Dest.Key), connector: m.Dest.Connector,
-		keyFromFields: connectors.KeyedByFields(conn, connectors.Entity{Name: m.Dest.Entity, Key: m.Dest.Key})}
+		keyFromFields: connectors.KeyedByFields(conn, connectors.Entity{Name: m.Dest.Entity, Key: m.Dest.Key}),
+		twoWay:        e.twoWayFields(m.Name, m.Direction)}
 	binds, err := e.state.BindSets(ctx, part)
 	if err != nil {
 		return run, nil, err
@@ -499,10 +500,19 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 	// failed. Those that cannot be found out now keep their intents and
 	// are left out of the results, for the next start to settle.
 	settled, unsettled, serr := e.settleFailed(ctx, conn, entity, target, intents, out)
+	var notSent []int64
 	for j, wr := range out {
 		r := &results[index[j]]
 		if unsettled[j] {
 			r.Op = "" // dropped below
+			continue
+		}
+		if errors.Is(wr.Err, connectors.ErrNotSent) && ctx.Err() != nil {
+			// Never sent because the apply was stopped (serve's shutdown
+			// timeout): not an outcome. Left out of the run, its intent
+			// forgotten, so that resuming the plan sends it.
+			r.Op = ""
+			notSent = append(notSent, r.Seq)
 			continue
 		}
 		if st, ok := settled[j]; ok {
@@ -526,8 +536,10 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 			r.Err = wr.Err.Error()
 		case r.Op == string(plan.Create):
 			r.DestID, r.Couple = wr.Key, true
+			r.Assigned = assignedFields(target.twoWay, writes[j].Fields, wr.Record)
 		case r.Op == string(plan.Restore):
 			r.DestID, r.Couple, r.Recouple = wr.Key, true, true
+			r.Assigned = assignedFields(target.twoWay, writes[j].Fields, wr.Record)
 		}
 		if wr.Err == nil {
 			r.DestETag = wr.ETag
@@ -544,6 +556,9 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 		}
 	}
 	results = slices.DeleteFunc(results, func(r state.RecordResult) bool { return r.Op == "" })
+	if err := e.state.DropIntents(context.WithoutCancel(ctx), target.runID, notSent); err != nil {
+		return results, err
+	}
 	if werr == nil && serr != nil {
 		werr = serr
 	}

@@ -38,6 +38,11 @@ type Options struct {
 	// makes one for this engine. Pass one shared with what else prints
 	// or renders the engine's errors (the command's stderr, serve's page).
 	Redactor *redact.Redactor
+	// Offline opens the state database and builds no connector: for the
+	// commands that only read or tidy the state (runs, plans, show,
+	// errors...), which then need none of the connectors' secrets. Plan,
+	// apply and whatever else reaches a service fail on such an engine.
+	Offline bool
 }
 
 // ErrDrained is returned by an apply stopped by Options.Draining. What was
@@ -68,12 +73,14 @@ type Engine struct {
 	progress func(Progress)
 	draining func() bool
 	onClose  func() error
+	// offline is Options.Offline: no connector was built.
+	offline bool
 }
 
 // Open opens the project's state database and builds its connectors.
 func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 	e := &Engine{prog: prog, log: opts.Logger, now: opts.Now, progress: opts.Progress, conns: map[string]connectors.Connector{},
-		draining: opts.Draining, onClose: opts.OnClose}
+		draining: opts.Draining, onClose: opts.OnClose, offline: opts.Offline}
 	if e.draining == nil {
 		e.draining = func() bool { return false }
 	}
@@ -97,7 +104,17 @@ func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 	if e.progress == nil {
 		e.progress = func(Progress) {}
 	}
+	if !e.offline {
+		// A project loaded with its unset variables deferred
+		// (mappings.LoadOptions.DeferUnsetEnv) builds no connector.
+		if unset := prog.Project.UnsetEnv(); len(unset) > 0 {
+			return nil, unset.Err()
+		}
+	}
 	for _, c := range prog.Project.Connectors {
+		if e.offline {
+			break
+		}
 		cfg := c.Config
 		cfg.Redactor, cfg.Logger = e.redactor, e.log
 		conn, err := connectors.New(cfg)
@@ -109,6 +126,9 @@ func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 	prog.readLookupsWith(e.lookupReader)
 	stateOpts := opts.State
 	stateOpts.Redact = e.redactor.String
+	if stateOpts.Logger == nil {
+		stateOpts.Logger = e.log
+	}
 	db, err := state.Open(ctx, prog.Project.State, stateOpts)
 	if err != nil {
 		return nil, err
@@ -125,7 +145,9 @@ func (e *Engine) Program() *Program { return e.prog }
 // renders the engine's errors.
 func (e *Engine) Redactor() *redact.Redactor { return e.redactor }
 
-// State gives access to the state database, for listing plans and runs.
+// State gives access to the state database, for the runner and tests.
+// Commands go through the engine's methods (inspect.go, couple.go), which
+// keep its rules: mapping names checked, ids normalised, "latest" resolved.
 func (e *Engine) State() *state.DB { return e.state }
 
 // Close closes the state database, then runs Options.OnClose.
@@ -147,6 +169,9 @@ func (e *Engine) lookupReader(name string) connectors.LookupReader {
 
 func (e *Engine) connector(name string) (connectors.Connector, error) {
 	c, ok := e.conns[name]
+	if !ok && e.offline {
+		return nil, fmt.Errorf("connector %s: not built: the engine was opened to read the state only", name)
+	}
 	if !ok {
 		return nil, fmt.Errorf("connector %q is not declared in the project", name)
 	}

@@ -29,8 +29,13 @@ type PlanOptions struct {
 	// Prefer settles an update conflict of that record: "table" or
 	// "integration" wins.
 	Prefer string
-	// Name, when set, names the saved plan, to show or apply it by name.
+	// Name, when set, names the saved plan, to show or apply it by name
+	// (CheckPlanName says which names are refused).
 	Name string
+	// ReplaceName lets Name be one another plan has: that plan keeps its
+	// id and loses the name. Without it a name taken is an error, found
+	// before anything is read.
+	ReplaceName bool
 	// MatchOnly plans match-based coupling only, over full reads: uncoupled
 	// records are coupled to their match (or created, with
 	// create_if_no_match); coupled ones are left alone.
@@ -54,6 +59,9 @@ func (e *Engine) overlap(m *Mapping) time.Duration {
 // them in the state database and saves the result as a plan. It writes
 // nothing to either system.
 func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error) {
+	if err := e.checkPlanName(ctx, opts); err != nil {
+		return nil, err
+	}
 	// Writes an interrupted apply left unsettled are settled first: a plan
 	// made without knowing that a create happened would create it again.
 	if err := e.Recover(ctx); err != nil {
@@ -118,7 +126,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		e.log.Warn("drop staging tables", "err", err)
 	}
 	e.progress(Progress{Stage: "save"})
-	if err := e.state.SavePlan(ctx, p, base); err != nil {
+	if err := e.state.SavePlan(ctx, p, base, opts.ReplaceName); err != nil {
 		return fail(err)
 	}
 	return p, nil

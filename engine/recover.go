@@ -27,7 +27,8 @@ import (
 //     with that key exists;
 //   - a create without one happened if a record modified since shortly
 //     before the intent, coupled to nothing by any mapping of that entity,
-//     holds every value written; a create that cannot be told apart this
+//     holds every value written (but for those written blank, which the
+//     service may fill in: a number series); a create that cannot be told apart this
 //     way (no modified field, no value to recognise it by, lookups bound by
 //     an alternate key and several records alike) stays unsettled;
 //   - an update happened if the record holds every value written;
@@ -57,6 +58,9 @@ type writeTarget struct {
 	// create holds (connectors.KeyFromFields), e.g. a choice's option by
 	// its value.
 	keyFromFields bool
+	// twoWay are the part's fields that flow both ways, in which a created
+	// record may hold a value its service assigned (assigned.go).
+	twoWay []twoWayField
 }
 
 // sendsClientKey reports whether creates set the destination's key to a
@@ -363,7 +367,7 @@ func (e *Engine) settleOutcomes(ctx context.Context, conn connectors.Connector, 
 		return nil, err
 	}
 	for _, i := range byValues {
-		want, dropped := wanted[i], dropped[i]
+		want, dropped := filledIn(wanted[i]), dropped[i]
 		if !identifying(want) {
 			why := "it wrote no value to recognise the record by"
 			if len(dropped) > 0 {
@@ -483,6 +487,19 @@ func identifying(fields connectors.Record) bool {
 		}
 	}
 	return false
+}
+
+// filledIn returns the values of fields a created record must hold: a
+// field the create wrote blank may hold what the service filled in (a
+// number from Business Central's number series), so it tells nothing.
+func filledIn(fields connectors.Record) connectors.Record {
+	out := make(connectors.Record, len(fields))
+	for f, v := range fields {
+		if v != nil && v != "" {
+			out[f] = v
+		}
+	}
+	return out
 }
 
 // holds reports whether rec has every value of fields (as readBackFields
@@ -622,6 +639,7 @@ func (e *Engine) recoverPart(ctx context.Context, runID int64, m *plan.MappingPl
 	var forget []int64
 	var unknown []string
 	now := e.now().UTC()
+	twoWay := e.twoWayFields(m.Name, m.Direction)
 	for i, in := range intents {
 		o := outcomes[i]
 		if o.unknown != "" {
@@ -637,8 +655,10 @@ func (e *Engine) recoverPart(ctx context.Context, runID int64, m *plan.MappingPl
 		switch plan.Kind(in.Op) {
 		case plan.Create:
 			r.DestID, r.Couple = o.key, true
+			r.Assigned = assignedByIntent(twoWay, in, o.rec)
 		case plan.Restore:
 			r.DestID, r.Couple, r.Recouple = o.key, true, true
+			r.Assigned = assignedByIntent(twoWay, in, o.rec)
 		case plan.Couple:
 			r.Couple = true
 		case plan.Delete:

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -252,4 +254,45 @@ func TestInterruptedRunIsMarkedOnceSettled(t *testing.T) {
 			t.Errorf("resumed run is %+v, want finished", r)
 		}
 	})
+}
+
+// serve's --shutdown-timeout cancels an apply part way through a batch:
+// the writes of the batch not yet sent (one request at a time here) never
+// happened. Resuming the plan writes them, as docs/operations.md says,
+// rather than report them as failures.
+func TestResumeWritesWhatWasNeverSent(t *testing.T) {
+	defer engine.SetApplyBatch(3)()
+	w := newCrashWorld(t, crashScenarios[0])
+	w.close(t)
+	config := filepath.Join(w.dir, "coupler.yaml")
+	data, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, config, strings.Replace(string(data), "client_keys:", "max_concurrency: 1, client_keys:", 1))
+	w.open(t)
+	p, err := w.e.Plan(t.Context(), engine.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	w.ks.arm(1, false, cancel) // the first create is sent, its answer lost
+	if _, err := w.e.Apply(ctx, p.ID); err == nil {
+		t.Fatal("the cancelled apply succeeded")
+	}
+	w.ks.arm(0, false, nil)
+	if got := w.crm.Len("accounts"); got != 0 {
+		t.Fatalf("%d accounts after the cancelled apply, want none", got)
+	}
+	res, err := w.e.Apply(t.Context(), p.ID)
+	if err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if got := w.crm.Len("accounts"); got != 6 {
+		t.Errorf("%d accounts after resuming, want 6", got)
+	}
+	if len(res.Runs) != 1 || res.Runs[0].Failed != 0 || res.Runs[0].Inserted != 6 || len(res.Failures) != 0 {
+		t.Errorf("resumed runs %+v, failures %+v; want 6 inserted, none failed", res.Runs, res.Failures)
+	}
 }

@@ -1,6 +1,7 @@
 package mappings
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,14 @@ import (
 func (l *loader) connector(d *decoder, name, n *yaml.Node) *Connector {
 	c := &Connector{Config: connectors.Config{Name: name.Value, MaxRetries: -1}, Pos: d.Pos(name)}
 	what := "connector " + name.Value
+	if l.opts.DeferUnsetEnv {
+		deferring := *d
+		deferring.Unset = func(pos Pos, env string) {
+			c.Unset = append(c.Unset, Diagnostic{Severity: Error, Pos: pos,
+				Message: fmt.Sprintf("%s: environment variable %s is not set", what, env)})
+		}
+		d = &deferring
+	}
 	spec, known := l.connectorType(d, n, what, c)
 	if known {
 		c.Settings = spec.NewSettings()

@@ -45,6 +45,11 @@ func (d *decoder) expr(n *yaml.Node, what string) (Expr, bool) {
 	case yaml.LiteralStyle, yaml.FoldedStyle:
 		e.block = true
 	}
+	// Here, before anything parses it: see maxExprDepth.
+	if lim := e.checkLimits(); lim != nil {
+		d.diags.Errorf(lim.Pos, "%s: %s", what, lim.Message)
+		return Expr{}, false
+	}
 	return e, true
 }
 

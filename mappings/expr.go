@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -20,24 +21,37 @@ type ValueEnv struct {
 	Record map[string]any `expr:"record"`
 }
 
-// Program is a compiled expression, ready to run once per record.
+// Program is a compiled expression, ready to run once per record. It is
+// safe for concurrent use; its evaluations run one at a time, each under
+// its own budget (see evalBudget).
 type Program struct {
 	program *vm.Program
 	source  string
+
+	mu     sync.Mutex
+	budget *evalBudget // its functions' budget, reset by each run
 }
 
 // Source returns the expression as written.
 func (p *Program) Source() string { return p.source }
 
+// run evaluates the program with env under a fresh budget.
+func (p *Program) run(env any) (any, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.budget.start()
+	return expr.Run(p.program, env)
+}
+
 // RunValue runs a transform with env.
 func (p *Program) RunValue(env *ValueEnv) (any, error) {
-	return expr.Run(p.program, env)
+	return p.run(env)
 }
 
 // RunFilter runs a filter against a record, whose fields are the filter's
 // variables.
 func (p *Program) RunFilter(rec map[string]any) (bool, error) {
-	out, err := expr.Run(p.program, rec)
+	out, err := p.run(rec)
 	if err != nil {
 		return false, err
 	}
@@ -50,20 +64,34 @@ func (p *Program) RunFilter(rec map[string]any) (bool, error) {
 
 // CompileTransform compiles a field transform against ValueEnv.
 func CompileTransform(e Expr) (*Program, *Diagnostic) {
-	p, err := expr.Compile(e.Source, append(functions(), expr.Env(ValueEnv{}), expr.Timezone("UTC"), expr.DisableBuiltin("type"))...)
+	if d := e.checkLimits(); d != nil {
+		return nil, d
+	}
+	b := &evalBudget{}
+	p, err := expr.Compile(e.Source, append(compileOptions(b), expr.Env(ValueEnv{}))...)
 	if err != nil {
 		return nil, e.diagnostic(err)
 	}
-	return &Program{program: p, source: e.Source}, nil
+	return &Program{program: p, source: e.Source, budget: b}, nil
+}
+
+// compileOptions are the options of every expression, with its functions
+// counted against b.
+func compileOptions(b *evalBudget) []expr.Option {
+	// UTC, so that now() and date() do not depend on the machine's zone.
+	// "type" is a builtin of expr-lang and a field of many entities (a BC
+	// contact's type); in a filter the field wins.
+	return append(append(buildFunctions(b, nil), budgetOptions(b)...), expr.Timezone("UTC"), expr.DisableBuiltin("type"))
 }
 
 // CompileFilter compiles a boolean filter over a record. Field names are
 // variables; a field the record lacks is null.
 func CompileFilter(e Expr) (*Program, *Diagnostic) {
-	// UTC, so that now() and date() do not depend on the machine's zone.
-	// "type" is a builtin of expr-lang and a field of many entities (a BC
-	// contact's type); in a filter the field wins.
-	opts := append(functions(), expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.AsBool(), expr.Timezone("UTC"), expr.DisableBuiltin("type"))
+	if d := e.checkLimits(); d != nil {
+		return nil, d
+	}
+	b := &evalBudget{}
+	opts := append(compileOptions(b), expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.AsBool())
 	p, err := expr.Compile(e.Source, opts...)
 	if err != nil {
 		return nil, e.diagnostic(err)
@@ -78,7 +106,7 @@ func CompileFilter(e Expr) (*Program, *Diagnostic) {
 		}
 		return nil, &Diagnostic{Severity: Error, Pos: e.Pos, Message: "expression: a filter must give true or false, and " + gives + "; compare it, e.g. " + example}
 	}
-	return &Program{program: p, source: e.Source}, nil
+	return &Program{program: p, source: e.Source, budget: b}, nil
 }
 
 // notBoolean says what n gives when it can never be true ("trim(...)
@@ -112,6 +140,9 @@ func notBoolean(n ast.Node, ref func(string) Kinds) string {
 	case *ast.CallNode:
 		if id, ok := n.Callee.(*ast.IdentifierNode); ok {
 			what = id.Value + "(...)"
+			if id.Value == addFunc {
+				what = "+" // as budgetPatcher rewrote it
+			}
 		}
 	case *ast.BuiltinNode:
 		what = n.Name + "(...)"

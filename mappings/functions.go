@@ -111,15 +111,26 @@ var funcDefs = []funcDef{
 }
 
 // functions are the helper functions every expression can call, on top of
-// expr-lang's builtins. See the table at the top of this file.
+// expr-lang's builtins, outside any budget. See the table at the top of
+// this file.
 func functions() []expr.Option {
-	return buildFunctions(nil)
+	return buildFunctions(nil, nil)
 }
 
-// buildFunctions returns the options registering funcDefs; wrap, when not
+// growingFuncs are the functions whose result can be far larger than
+// their arguments, each with a function giving the result's size (at
+// most, and more than limit when it is over limit), counted against the
+// evaluation's budget before the result is made.
+var growingFuncs = map[string]func(args []any, limit int) (int, error){
+	"replace":       replaceSize,
+	"regex_replace": regexReplaceSize,
+}
+
+// buildFunctions returns the options registering funcDefs, counting each
+// call against b (see evalBudget; nil counts nothing); wrap, when not
 // nil, wraps each implementation (tests use it to catch panics, which the
 // expr-lang VM would otherwise turn into ordinary errors).
-func buildFunctions(wrap func(name string, fn func(...any) (any, error)) func(...any) (any, error)) []expr.Option {
+func buildFunctions(b *evalBudget, wrap func(name string, fn func(...any) (any, error)) func(...any) (any, error)) []expr.Option {
 	opts := make([]expr.Option, 0, 2*len(funcDefs))
 	for _, d := range funcDefs {
 		// expr.Function already takes precedence over a builtin of the same
@@ -132,9 +143,71 @@ func buildFunctions(wrap func(name string, fn func(...any) (any, error)) func(..
 		if wrap != nil {
 			fn = wrap(d.name, fn)
 		}
+		if b != nil {
+			fn = budgeted(b, d.name, fn)
+		}
 		opts = append(opts, expr.Function(d.name, fn, d.types...))
 	}
 	return opts
+}
+
+// budgeted counts the calls of fn against b: a growing function's result
+// before it is made, any other's after.
+func budgeted(b *evalBudget, name string, fn func(...any) (any, error)) func(...any) (any, error) {
+	size := growingFuncs[name]
+	return func(args ...any) (any, error) {
+		if size != nil {
+			n, err := size(args, b.left)
+			if err != nil {
+				return nil, err
+			}
+			if err := b.reserve(name, n); err != nil {
+				return nil, err
+			}
+			return fn(args...)
+		}
+		if err := b.tick(); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		out, err := fn(args...)
+		if err != nil {
+			return nil, err
+		}
+		return out, b.charge(name, out)
+	}
+}
+
+// replaceSize is the length of replace(s, old, new)'s result.
+func replaceSize(args []any, _ int) (int, error) {
+	s, _ := args[0].(string)
+	old, _ := args[1].(string)
+	repl, _ := args[2].(string)
+	if old == "" || len(repl) <= len(old) {
+		return len(s), nil
+	}
+	return len(s) + strings.Count(s, old)*(len(repl)-len(old)), nil
+}
+
+// regexReplaceSize bounds the length of regex_replace(s, pattern, repl)'s
+// result: s, plus repl's text for each match, plus, for each $ in repl (a
+// group, at most as long as its match, and matches do not overlap), s
+// again. When that is over limit the matches are counted.
+func regexReplaceSize(args []any, limit int) (int, error) {
+	s, _ := args[0].(string)
+	pattern, _ := args[1].(string)
+	repl, _ := args[2].(string)
+	groups := strings.Count(repl, "$") * len(s)
+	n := len(s) + groups + (len(s)+1)*len(repl)
+	if n <= limit || len(repl) == 0 {
+		return n, nil
+	}
+	re, err := compileRegex("regex_replace", pattern)
+	if err != nil {
+		return 0, nil // regex_replace reports it
+	}
+	matches := 0
+	re.ReplaceAllStringFunc(s, func(string) string { matches++; return "" })
+	return len(s) + groups + matches*len(repl), nil
 }
 
 // ---------------------------------------------------------------------------

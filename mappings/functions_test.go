@@ -675,8 +675,8 @@ func FuzzFunctions(f *testing.F) {
 			return fn(args...)
 		}
 	}
-	transformOpts := append(buildFunctions(wrap), expr.Env(ValueEnv{}))
-	filterOpts := append(buildFunctions(wrap), expr.Env(map[string]any{}), expr.AllowUndefinedVariables())
+	transformOpts := append(buildFunctions(nil, wrap), expr.Env(ValueEnv{}))
+	filterOpts := append(buildFunctions(nil, wrap), expr.Env(map[string]any{}), expr.AllowUndefinedVariables())
 	f.Fuzz(func(t *testing.T, src, s, s2 string, x float64) {
 		if len(src) > 300 || len(s) > 1000 || len(s2) > 1000 {
 			return

@@ -23,6 +23,12 @@ type LoadOptions struct {
 	Getenv Getenv
 	// Defaults supplies bundled mapping sets; nil uses the embedded ones.
 	Defaults fs.FS
+	// DeferUnsetEnv makes a ${NAME} reference to an unset variable in a
+	// connector's settings no error: the connector records it
+	// (Connector.Unset) and cannot be built until it is set. Commands that
+	// read only the project and the state database (validate, runs, show,
+	// query...) load so, and need no secrets.
+	DeferUnsetEnv bool
 }
 
 // Load reads the project file in dir and every mapping file it names. It

@@ -102,6 +102,21 @@ type Connector struct {
 	// else an entity declaration says is the type's (Config.Settings).
 	Entities map[string]*EntityDecl
 	Pos      Pos
+	// Unset lists the ${NAME} references of the connector's settings to
+	// variables that were not set, when the project was loaded with
+	// LoadOptions.DeferUnsetEnv: the connector cannot be built until they
+	// are set.
+	Unset Diagnostics
+}
+
+// UnsetEnv lists the references to unset environment variables of every
+// connector (see LoadOptions.DeferUnsetEnv), as errors at their place.
+func (p *Project) UnsetEnv() Diagnostics {
+	var out Diagnostics
+	for _, c := range p.Connectors {
+		out = append(out, c.Unset...)
+	}
+	return out
 }
 
 // EntityDecl is what the project file declares about one entity set's

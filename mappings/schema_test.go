@@ -604,6 +604,11 @@ func withTypeKeys(t *testing.T, sets []loaderKeys) []loaderKeys {
 		connectorKeys = append(connectorKeys, slices.Collect(maps.Keys(s.Keys(&config.Decoder{}, "")))...)
 		entityKeys = append(entityKeys, slices.Collect(maps.Keys(s.EntityKeys(&config.Decoder{}, "", "e")))...)
 	}
+	// A key several types have (max_pages) is one key.
+	slices.Sort(connectorKeys)
+	connectorKeys = slices.Compact(connectorKeys)
+	slices.Sort(entityKeys)
+	entityKeys = slices.Compact(entityKeys)
 	var out []loaderKeys
 	for _, l := range sets {
 		switch l.fn {

@@ -111,8 +111,20 @@ func withConnectorTypes(src []byte) ([]byte, error) {
 				out = append(out, m)
 			}
 		}
-		for _, schema := range typeSchemas {
-			out = append(out, schema[part]...)
+		// A key several types declare (max_pages) is listed once; its
+		// declarations must be the same.
+		declared := map[string]json.RawMessage{}
+		for i, schema := range typeSchemas {
+			for _, m := range schema[part] {
+				if prev, ok := declared[m.key]; ok {
+					if !bytes.Equal(prev, m.value) {
+						return nil, fmt.Errorf("%s/%s: type %s declares it otherwise than another type", part, m.key, types[i])
+					}
+					continue
+				}
+				declared[m.key] = m.value
+				out = append(out, m)
+			}
 		}
 		if part == "connector" {
 			if out, err = withTypeEnum(out, types); err != nil {

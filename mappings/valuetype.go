@@ -117,6 +117,10 @@ func gives(n ast.Node, ref func(string) Kinds) Kinds {
 		}
 	case *ast.CallNode:
 		if id, ok := n.Callee.(*ast.IdentifierNode); ok {
+			if id.Value == addFunc && len(n.Arguments) == 2 {
+				// + as budgetPatcher rewrote it.
+				return binaryGives(&ast.BinaryNode{Operator: "+", Left: n.Arguments[0], Right: n.Arguments[1]}, ref)
+			}
 			return callGives(id.Value, n.Arguments, ref)
 		}
 	case *ast.BinaryNode:

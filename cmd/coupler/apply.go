@@ -12,8 +12,8 @@ import (
 func newApply(g *globals) *cobra.Command {
 	var refresh bool
 	cmd := &cobra.Command{
-		Use:   "apply [PLAN_ID]",
-		Short: "Execute a saved plan (default: the latest one)",
+		Use:   "apply [PLAN]",
+		Short: "Execute a saved plan, by id or name (default: latest, the newest)",
 		Long: `apply writes exactly what a saved plan says: its creates and updates, each
 update conditional on the destination record being unchanged since the plan.
 It records couplings, the run log and watermarks as each batch of writes is
@@ -38,7 +38,7 @@ step.`,
 			}
 			id := ""
 			if len(args) == 1 {
-				id = args[0]
+				id = engine.PlanRef(args[0]) // latest: as no argument
 			}
 			if err := confirmSaved(cmd, g, e, id); err != nil {
 				return err
@@ -58,7 +58,7 @@ step.`,
 // status 1.
 func reportApply(g *globals, res *engine.ApplyResult, err error) error {
 	if res != nil {
-		printApply(g.stdout, res)
+		printApply(g.stdout, res, err)
 	}
 	if err != nil {
 		return err
@@ -71,7 +71,22 @@ func reportApply(g *globals, res *engine.ApplyResult, err error) error {
 	return nil
 }
 
-func printApply(w io.Writer, res *engine.ApplyResult) {
-	fmt.Fprintf(w, "Applied plan %s\n", res.PlanID)
+// printApply says what an apply did: "Applied plan" only when everything
+// was written, so that the line never reads as success above a failure.
+func printApply(w io.Writer, res *engine.ApplyResult, err error) {
+	var failed int64
+	for _, r := range res.Runs {
+		failed += r.Failed
+	}
+	switch {
+	case err != nil:
+		fmt.Fprintf(w, "Plan %s was applied in part: it stopped with an error\n", res.PlanID)
+	case failed == 1:
+		fmt.Fprintf(w, "Applied plan %s with 1 failure\n", res.PlanID)
+	case failed > 0:
+		fmt.Fprintf(w, "Applied plan %s with %d failures\n", res.PlanID, failed)
+	default:
+		fmt.Fprintf(w, "Applied plan %s\n", res.PlanID)
+	}
 	printApplySummary(w, res)
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/plan"
-	"github.com/couplerhq/coupler/engine/state"
 	"github.com/couplerhq/coupler/mappings"
 	"github.com/couplerhq/coupler/mappings/scaffold"
 )
@@ -99,7 +99,7 @@ func registerCompletions(g *globals, root *cobra.Command) {
 // completionProject loads the project for completion: quietly, and even
 // when it has errors (a secret not set, say), since the names are there.
 func completionProject(g *globals) *mappings.Project {
-	p, _ := mappings.Load(g.dir, mappings.LoadOptions{})
+	p, _ := mappings.Load(g.dir, mappings.LoadOptions{DeferUnsetEnv: true})
 	return p
 }
 
@@ -157,7 +157,7 @@ func planIDs(g *globals, ctx context.Context, _ []string) []string {
 	ctx, cancel := context.WithTimeout(ctx, completionTimeout)
 	defer cancel()
 	var out []string
-	err := state.Query(ctx, p.State, "SELECT id, coalesce(name, ''), status, created_at FROM plans ORDER BY created_at DESC, id DESC LIMIT 50",
+	err := engine.Query(ctx, p, "SELECT id, coalesce(name, ''), status, created_at FROM plans ORDER BY created_at DESC, id DESC LIMIT 50",
 		func(_ []string, row []any) error {
 			if row == nil {
 				return nil
@@ -175,8 +175,8 @@ func planIDs(g *globals, ctx context.Context, _ []string) []string {
 			}
 			return nil
 		})
-	if err != nil {
+	if err != nil || len(out) == 0 {
 		return nil
 	}
-	return out
+	return append([]string{engine.LatestPlan + "\tthe newest plan"}, out...)
 }

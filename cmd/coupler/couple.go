@@ -3,19 +3,11 @@ package main
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/couplerhq/coupler/engine"
-	"github.com/couplerhq/coupler/engine/report"
 )
-
-// mappingArg checks that a command's mapping argument names a mapping of the
-// project, so that a typo is an error rather than a silent no-op.
-func mappingArg(e *engine.Engine, name string) error {
-	return e.CheckMapping(name)
-}
 
 func newCouple(g *globals) *cobra.Command {
 	var (
@@ -47,7 +39,12 @@ left alone and the watermarks do not move.`,
 			return cobra.ExactArgs(3)(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := g.open(cmd.Context())
+			// Coupling by hand records two ids and reaches no service.
+			open := g.openOffline
+			if match {
+				open = g.open
+			}
+			e, err := open(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -83,7 +80,7 @@ next plan unless the mapping syncs only coupled records or matches first.`,
 			if all == (len(args) > 1) {
 				return fmt.Errorf("give the ids to uncouple, or --all, not both")
 			}
-			e, err := g.open(cmd.Context())
+			e, err := g.openOffline(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -104,6 +101,7 @@ func newErrors(g *globals) *cobra.Command {
 	var (
 		mapping string
 		limit   int
+		format  string
 	)
 	cmd := &cobra.Command{
 		Use:   "errors",
@@ -115,36 +113,26 @@ record skipped after failing twice in a row (op "skipped"), however long ago,
 until coupler retry releases it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := g.open(cmd.Context())
+			pr, err := g.printer(format)
+			if err != nil {
+				return err
+			}
+			e, err := g.openOffline(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer e.Close()
-			if mapping != "" {
-				if err := mappingArg(e, mapping); err != nil {
-					return err
-				}
-			}
-			fs, err := e.State().Failures(cmd.Context(), mapping, limit)
+			fs, err := e.Failures(cmd.Context(), mapping, limit)
 			if err != nil {
 				return err
 			}
-			if len(fs) == 0 {
-				fmt.Fprintln(g.stdout, "No failures in the latest runs.")
-				return nil
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tMAPPING\tDIRECTION\tSOURCE\tDESTINATION\tOP\tAT\tMESSAGE")
-			for _, f := range fs {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.RunID, f.Mapping, f.Direction,
-					report.WithDisplay(f.SourceID, f.SourceDisplay), report.WithDisplay(f.DestID, f.DestDisplay), f.Op,
-					f.At.Local().Format("2006-01-02 15:04:05"), g.redactor.String(f.Message)) // stored before it was scrubbed, perhaps
-			}
-			return tw.Flush()
+			// The messages were stored before they were scrubbed, perhaps.
+			return pr.Failures(fs)
 		},
 	}
 	cmd.Flags().StringVar(&mapping, "mapping", "", "only this mapping")
 	cmd.Flags().IntVar(&limit, "limit", 100, "how many failures to list")
+	formatFlag(cmd, &format)
 	return cmd
 }
 
@@ -163,7 +151,7 @@ that the next plan reads them again. Fix the cause first: see coupler errors.`,
 			if all == (len(args) > 1) {
 				return fmt.Errorf("give the source ids to retry, or --all, not both")
 			}
-			e, err := g.open(cmd.Context())
+			e, err := g.openOffline(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -197,7 +185,7 @@ there already: a plan says so in a warning, and apply refuses it. Choose one:
   coupler apply`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := g.open(cmd.Context())
+			e, err := g.openOffline(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/couplerhq/coupler/cmd/coupler/view"
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/mappings"
@@ -34,8 +35,8 @@ database. The project must load without errors.`,
   coupler describe bc customers --format json`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return fmt.Errorf("--format must be text or json, not %q", format)
+			if _, err := view.ParseFormat(format); err != nil {
+				return err
 			}
 			d, c, err := g.describer(args[0])
 			if err != nil {
@@ -47,7 +48,7 @@ database. The project must load without errors.`,
 			}
 			if len(args) == 1 {
 				if format == "json" {
-					return writeJSON(g.stdout, schemaJSON(c.Name, s))
+					return view.WriteJSON(g.stdout, schemaJSON(c.Name, s))
 				}
 				return printEntitySets(g.stdout, c.Name, s)
 			}
@@ -56,12 +57,12 @@ database. The project must load without errors.`,
 				return fmt.Errorf("connector %s has no entity set %q%s", c.Name, args[1], didYouMean(args[1], s))
 			}
 			if format == "json" {
-				return writeJSON(g.stdout, entityJSON(e))
+				return view.WriteJSON(g.stdout, entityJSON(e))
 			}
 			return printEntity(g.stdout, e)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	formatFlag(cmd, &format)
 	return cmd
 }
 

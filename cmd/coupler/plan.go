@@ -1,13 +1,13 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/couplerhq/coupler/cmd/coupler/view"
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/report"
@@ -49,6 +49,13 @@ A plan is never "in step" while records fail or are skipped.`,
 			if err := checkFormat(format); err != nil {
 				return err
 			}
+			// Before reading anything: --out ./plans/x.plan names no file.
+			if err := engine.CheckPlanName(opts.Name); err != nil {
+				return err
+			}
+			if opts.ReplaceName && opts.Name == "" {
+				return fmt.Errorf("--force replaces the plan named by --out: give --out NAME")
+			}
 			e, err := g.open(cmd.Context())
 			if err != nil {
 				return err
@@ -60,7 +67,7 @@ A plan is never "in step" while records fail or are skipped.`,
 					return err
 				}
 				if format == "json" {
-					return writeJSON(g.stdout, xs)
+					return view.WriteJSON(g.stdout, xs)
 				}
 				return engine.WriteExplanations(g.stdout, xs)
 			}
@@ -92,7 +99,8 @@ A plan is never "in step" while records fail or are skipped.`,
 	f.StringVar(&format, "format", "text", "output format: text, json, markdown or html")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 for no changes and in step, 2 for changes, 3 for no changes but records failed or skipped, 1 for errors")
 	f.IntVar(&limit, "limit", 20, "operations to list per mapping in text and Markdown output (0: all)")
-	f.StringVar(&opts.Name, "out", "", "save the plan under this name as well as its id (coupler show NAME, coupler apply NAME)")
+	f.StringVar(&opts.Name, "out", "", "save the plan in the state under this name as well as its id (coupler show NAME, coupler apply NAME); to write a file, use coupler show -o FILE")
+	f.BoolVar(&opts.ReplaceName, "force", false, "with --out: take the name from the plan that has it (that plan keeps its id)")
 	f.BoolVar(&explain, "explain", false, "print the queries the plan would send and what coupler filters itself; read nothing")
 	return cmd
 }
@@ -134,7 +142,7 @@ func checkFormat(format string) error {
 	return nil
 }
 
-// printPlan renders a saved plan.
+// printPlan renders a saved plan on the command's stdout.
 func printPlan(cmd *cobra.Command, e *engine.Engine, id, format string, limit int) error {
 	// Text and Markdown are read by people (a pull-request comment has a
 	// size limit): they list limit operations per mapping. JSON and HTML
@@ -142,19 +150,19 @@ func printPlan(cmd *cobra.Command, e *engine.Engine, id, format string, limit in
 	if (format != "text" && format != "markdown") || limit <= 0 {
 		limit = -1
 	}
-	p, err := e.State().LoadPlan(cmd.Context(), id, limit)
+	p, err := e.SavedPlan(cmd.Context(), id, limit)
 	if err != nil {
 		return err
 	}
-	render := planFormats[format]
-	if format == "text" && colorOn(cmd.OutOrStdout(), os.Getenv) {
-		render = report.PlanTextColor
-	}
-	return render(cmd.OutOrStdout(), p)
+	return renderPlan(cmd.OutOrStdout(), format, p)
 }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+// renderPlan writes p in format to w, text in colour when w is a terminal
+// that takes it.
+func renderPlan(w io.Writer, format string, p *plan.Plan) error {
+	render := planFormats[format]
+	if format == "text" && colorOn(w, os.Getenv) {
+		render = report.PlanTextColor
+	}
+	return render(w, p)
 }

@@ -2,8 +2,8 @@ package main
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -11,43 +11,42 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/couplerhq/coupler/cmd/coupler/view"
+	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/plan"
-	"github.com/couplerhq/coupler/engine/state"
 )
 
 func newPlans(g *globals) *cobra.Command {
-	var limit int
+	var (
+		limit  int
+		format string
+	)
 	cmd := &cobra.Command{
 		Use:   "plans",
 		Short: "List saved plans, newest first",
 		Long: `plans lists the plans in the state database: id, name (plan --out), when it
-was made, its mappings, how many operations of each kind, and whether it has
-been applied.`,
+was made (local time, with its offset from UTC), its mappings, how many
+operations of each kind, and whether it has been applied.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := g.open(cmd.Context())
+			pr, err := g.printer(format)
+			if err != nil {
+				return err
+			}
+			e, err := g.openOffline(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer e.Close()
-			ps, err := e.State().Plans(cmd.Context(), limit)
+			ps, err := e.Plans(cmd.Context(), limit)
 			if err != nil {
 				return err
 			}
-			if len(ps) == 0 {
-				fmt.Fprintln(g.stdout, "No plans yet. Run coupler plan.")
-				return nil
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tCREATED\tSTATUS\tMAPPINGS\tOPERATIONS")
-			for _, p := range ps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, p.CreatedAt.Local().Format("2006-01-02 15:04:05"),
-					p.Status, strings.Join(p.Mappings, ", "), countsText(p.Counts))
-			}
-			return tw.Flush()
+			return pr.Plans(ps)
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 20, "how many plans to list")
+	formatFlag(cmd, &format)
 	cmd.AddCommand(newPlansPrune(g))
 	return cmd
 }
@@ -71,12 +70,12 @@ were saved left behind. coupler serve prunes on its own (--plan-retention).`,
 			if olderThan < 0 || keep < 0 {
 				return fmt.Errorf("--older-than and --keep must not be negative")
 			}
-			e, err := g.open(cmd.Context())
+			e, err := g.openOffline(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer e.Close()
-			res, err := e.State().PrunePlans(cmd.Context(), time.Now().Add(-olderThan), keep)
+			res, err := e.PrunePlans(cmd.Context(), time.Now().Add(-olderThan), keep)
 			if err != nil {
 				return err
 			}
@@ -93,20 +92,6 @@ were saved left behind. coupler serve prunes on its own (--plan-retention).`,
 	return cmd
 }
 
-// countsText renders the kinds present, e.g. "3 update, 1 skip".
-func countsText(c plan.Counts) string {
-	var parts []string
-	for _, k := range plan.Kinds {
-		if c[k] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", c[k], k))
-		}
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, ", ")
-}
-
 func newShow(g *globals) *cobra.Command {
 	var (
 		format   string
@@ -116,15 +101,20 @@ func newShow(g *globals) *cobra.Command {
 		output   string
 	)
 	cmd := &cobra.Command{
-		Use:   "show PLAN",
-		Short: "Show a saved plan, by id or name",
-		Long: `show renders a saved plan as text, JSON, GitHub-flavoured Markdown for a
-pull-request comment, or one self-contained HTML page with a summary and
-tables that can be filtered by operation and searched by key; optionally only
-some mappings (--mapping) and some kinds of operation (--op create, update, ...).
---format parquet or jsonl -o FILE exports the operations, one row per changed
-field, with DuckDB's COPY.`,
-		Args: cobra.ExactArgs(1),
+		Use:   "show [PLAN]",
+		Short: "Show a saved plan, by id or name (default: the latest)",
+		Long: `show renders a saved plan (by id or name; latest, or none, for the newest) as
+text, JSON, GitHub-flavoured Markdown for a pull-request comment, or one
+self-contained HTML page with a summary and tables that can be filtered by
+operation and searched by key; optionally only some mappings (--mapping) and
+some kinds of operation (--op create, update, ...). -o FILE writes it to
+FILE instead of stdout, whole or not at all (a temporary file renamed into
+place). --format parquet or jsonl -o FILE exports the operations, one row
+per changed field, with DuckDB's COPY.`,
+		Example: `  coupler show                                   # the latest plan
+  coupler show first-load --format html -o plan.html
+  coupler show latest --format jsonl -o ops.jsonl --op create`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			export := format == "parquet" || format == "jsonl"
 			if export && output == "" {
@@ -142,40 +132,59 @@ field, with DuckDB's COPY.`,
 				}
 				kinds = append(kinds, plan.Kind(o))
 			}
-			e, err := g.open(cmd.Context())
+			ref := engine.LatestPlan
+			if len(args) == 1 {
+				ref = args[0]
+			}
+			e, err := g.openOffline(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer e.Close()
+			if export {
+				var id string
+				var n int64
+				err := writeAtomic(output, func(tmp string) (err error) {
+					id, n, err = e.ExportPlan(cmd.Context(), ref, format, tmp, mappings, kinds)
+					return err
+				})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "wrote %d row(s) of plan %s to %s\n", n, id, output)
+				return nil
+			}
+			for _, m := range mappings {
+				if err := e.CheckMapping(m); err != nil {
+					return err
+				}
+			}
 			if (format != "text" && format != "markdown") || limit <= 0 {
 				limit = -1
 			}
-			if export {
-				// Resolve a name to the id first: the export filters by id.
-				p, err := e.State().LoadPlan(cmd.Context(), args[0], 0)
-				if err != nil {
-					return err
-				}
-				n, err := e.State().ExportOperations(cmd.Context(), p.ID, format, output, mappings, kinds)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stdout, "wrote %d row(s) of plan %s to %s\n", n, p.ID, output)
-				return nil
-			}
-			p, err := e.State().LoadPlan(cmd.Context(), args[0], limit, kinds...)
+			p, err := e.SavedPlan(cmd.Context(), ref, limit, kinds...)
 			if err != nil {
 				return err
 			}
 			if len(mappings) > 0 {
 				p.Mappings = slices.DeleteFunc(p.Mappings, func(m *plan.MappingPlan) bool { return !slices.Contains(mappings, m.Name) })
 			}
-			return planFormats[format](g.stdout, p)
+			if output == "" {
+				return renderPlan(cmd.OutOrStdout(), format, p)
+			}
+			err = writeAtomic(output, func(tmp string) error {
+				return writeFile(tmp, func(w io.Writer) error { return renderPlan(w, format, p) })
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "wrote plan %s (%s) to %s\n", p.ID, format, output)
+			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&format, "format", "text", "output format: text, json, markdown (a pull-request comment), html (one self-contained page), or parquet or jsonl (the operations, to -o FILE)")
-	f.StringVarP(&output, "output", "o", "", "with --format parquet or jsonl: the file to write")
+	f.StringVarP(&output, "output", "o", "", "write to this file instead of stdout (parquet and jsonl need it); written whole or not at all")
 	f.StringArrayVar(&mappings, "mapping", nil, "only this mapping (repeatable)")
 	f.StringArrayVar(&ops, "op", nil, "only operations of this kind (repeatable)")
 	f.IntVar(&limit, "limit", 20, "operations to list per mapping in text and Markdown output (0: all)")
@@ -201,7 +210,7 @@ refused. See docs/operations.md.`,
 			if format != "table" && format != "csv" && format != "json" {
 				return fmt.Errorf("--format must be table, csv or json, not %q", format)
 			}
-			prog, err := loadOnly(g)
+			prog, err := loadOnly(g, true)
 			if err != nil {
 				return err
 			}
@@ -230,7 +239,11 @@ refused. See docs/operations.md.`,
 					}
 					cells := make([]string, len(row))
 					for i, v := range row {
-						cells[i] = cell(v)
+						// An empty field, as CSV readers (and DuckDB's
+						// COPY) take NULL; the table shows NULL.
+						if v != nil {
+							cells[i] = cell(v)
+						}
 					}
 					return cw.Write(cells)
 				}
@@ -248,12 +261,13 @@ refused. See docs/operations.md.`,
 					return nil
 				}
 				finish = func() error {
-					enc := json.NewEncoder(g.stdout)
-					enc.SetIndent("", "  ")
-					return enc.Encode(rows)
+					if rows == nil {
+						rows = []map[string]any{}
+					}
+					return view.WriteJSON(g.stdout, rows)
 				}
 			}
-			if err := state.Query(cmd.Context(), prog.Project.State, args[0], out); err != nil {
+			if err := engine.Query(cmd.Context(), prog.Project, args[0], out); err != nil {
 				return err
 			}
 			return finish()

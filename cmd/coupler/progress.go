@@ -98,14 +98,7 @@ func (p *progressPrinter) expectSaved(ctx context.Context, e *engine.Engine, id 
 	if p == nil {
 		return
 	}
-	if id == "" {
-		latest, err := latestPlanID(ctx, e)
-		if err != nil {
-			return
-		}
-		id = latest
-	}
-	if pl, err := e.State().LoadPlan(ctx, id, 0); err == nil {
+	if pl, err := e.SavedPlan(ctx, id, 0); err == nil {
 		p.expect(pl)
 	}
 }

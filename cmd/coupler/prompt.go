@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -46,22 +45,10 @@ func confirmSaved(cmd *cobra.Command, g *globals, e *engine.Engine, id string) e
 	if !g.asks(cmd) {
 		return nil
 	}
-	if id == "" {
-		var err error
-		if id, err = latestPlanID(cmd.Context(), e); err != nil {
-			return err
-		}
-	}
 	if err := printPlan(cmd, e, id, "text", 20); err != nil {
 		return err
 	}
 	return g.approve(cmd)
-}
-
-// latestPlanID is the id of the newest saved plan.
-func latestPlanID(ctx context.Context, e *engine.Engine) (string, error) {
-	id, _, err := e.State().LatestPlan(ctx)
-	return id, err
 }
 
 // askYes prints question on w and reads one line from in: "yes" goes on,

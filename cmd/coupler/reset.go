@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/mappings"
 	"github.com/couplerhq/coupler/mappings/scaffold"
 )
@@ -84,12 +84,12 @@ by their field / integration_field pair. Watermarks are kept.
 			}
 			// Open the state database before writing anything, so that a
 			// locked or unreadable database leaves the files alone.
-			var db *state.DB
+			var db *engine.WatermarkReset
 			reset := r.ResetMappings()
 			statePath := projectStatePath(g.dir)
 			if len(reset) > 0 {
 				if _, err := os.Stat(statePath); err == nil {
-					db, err = state.Open(cmd.Context(), statePath, state.Options{})
+					db, err = engine.OpenWatermarkReset(cmd.Context(), statePath)
 					if err != nil {
 						return fmt.Errorf("nothing written: %w", err)
 					}
@@ -114,10 +114,7 @@ by their field / integration_field pair. Watermarks are kept.
 				fmt.Fprintf(w, "No state database yet (%s): no watermarks to clear.\n", relPath(g.dir, statePath))
 			default:
 				for _, name := range reset {
-					if _, err := db.ClearWatermarks(cmd.Context(), []string{name}); err != nil {
-						return err
-					}
-					n, err := db.CouplingCount(cmd.Context(), name)
+					n, err := db.Reset(cmd.Context(), name)
 					if err != nil {
 						return err
 					}
@@ -196,7 +193,7 @@ func confirm(in io.Reader, w io.Writer, r *scaffold.Reset) error {
 // project file says, whether or not the rest of the project loads: a reset
 // may well be meant to repair it.
 func projectStatePath(dir string) string {
-	p, _ := mappings.Load(dir, mappings.LoadOptions{})
+	p, _ := mappings.Load(dir, mappings.LoadOptions{DeferUnsetEnv: true})
 	if p == nil || p.State == "" {
 		return filepath.Join(dir, mappings.DefaultStatePath)
 	}

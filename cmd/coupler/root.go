@@ -71,9 +71,12 @@ func (g *globals) logger() *slog.Logger {
 }
 
 // load loads and compiles the project, printing its diagnostics, and
-// teaches the command's redactor the secrets of its connectors.
-func (g *globals) load() (*engine.Program, mappings.Diagnostics) {
-	prog, diags := engine.Load(g.dir, mappings.LoadOptions{})
+// teaches the command's redactor the secrets of its connectors. Offline,
+// for the commands that build no connector, an unset ${NAME} of a
+// connector is no error (mappings.LoadOptions.DeferUnsetEnv): they need no
+// secrets.
+func (g *globals) load(offline bool) (*engine.Program, mappings.Diagnostics) {
+	prog, diags := engine.Load(g.dir, mappings.LoadOptions{DeferUnsetEnv: offline})
 	for _, d := range diags {
 		fmt.Fprintln(g.stderr, d)
 	}
@@ -89,7 +92,18 @@ func (g *globals) load() (*engine.Program, mappings.Diagnostics) {
 // opens its engine, printing warnings and, on error, every diagnostic. The
 // lock is released when the engine is closed.
 func (g *globals) open(ctx context.Context) (*engine.Engine, error) {
-	prog, diags := g.load()
+	return g.openEngine(ctx, false)
+}
+
+// openOffline is open for the commands that read or tidy the state and
+// reach no service: it builds no connector, so that they need none of the
+// connectors' secrets.
+func (g *globals) openOffline(ctx context.Context) (*engine.Engine, error) {
+	return g.openEngine(ctx, true)
+}
+
+func (g *globals) openEngine(ctx context.Context, offline bool) (*engine.Engine, error) {
+	prog, diags := g.load(offline)
 	if diags.HasErrors() {
 		return nil, &exitError{code: 1, err: fmt.Errorf("%s has %d problem(s); see above", g.dir, errorCount(diags))}
 	}
@@ -98,7 +112,7 @@ func (g *globals) open(ctx context.Context) (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := engine.Options{Logger: g.logger(), OnClose: lk.Release, Redactor: g.redactor}
+	opts := engine.Options{Logger: g.logger(), OnClose: lk.Release, Redactor: g.redactor, Offline: offline}
 	if g.progress != nil {
 		opts.Progress = g.progress.update
 	}
@@ -179,23 +193,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// DuckDB's refusal to open a database another coupler holds, from any
 	// command, names that coupler.
 	err = lock.Explain(err, "")
-	// A server's error may echo a credential coupler sent it.
-	prefix := red("coupler:", colorOn(stderr, os.Getenv))
+	code := 1
 	var ee *exitError
 	if errors.As(err, &ee) {
-		if ee.err != nil {
-			fmt.Fprintln(stderr, prefix, g.redactor.String(ee.err.Error()))
-		}
-		return ee.code
+		code, err = ee.code, ee.err
 	}
-	fmt.Fprintln(stderr, prefix, g.redactor.String(err.Error()))
-	return 1
+	if err != nil {
+		fatal(g, stderr, err, code)
+	}
+	return code
+}
+
+// fatal prints the error that ends coupler with exit status code: a line
+// of text, or with --log-format json one log record like every other line
+// on stderr, for the log collector that reads it. A server's error may
+// echo a credential coupler sent it: the redactor scrubs it either way.
+func fatal(g *globals, stderr io.Writer, err error, code int) {
+	if g.logFormat == "json" {
+		h := slog.NewJSONHandler(stderr, &slog.HandlerOptions{})
+		slog.New(g.redactor.Handler(h)).Error(err.Error(), "exit_code", code)
+		return
+	}
+	fmt.Fprintln(stderr, red("coupler:", colorOn(stderr, os.Getenv)), g.redactor.String(err.Error()))
 }
 
 // loadOnly loads and compiles the project without opening the state
 // database, printing its diagnostics; prog is nil when it has errors.
-func loadOnly(g *globals) (*engine.Program, error) {
-	prog, diags := g.load()
+// Offline, it needs no connector's secrets (see load).
+func loadOnly(g *globals, offline bool) (*engine.Program, error) {
+	prog, diags := g.load(offline)
 	if diags.HasErrors() {
 		return nil, &exitError{code: 1, err: fmt.Errorf("%s has %d problem(s); see above", g.dir, errorCount(diags))}
 	}

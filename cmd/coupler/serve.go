@@ -24,6 +24,7 @@ func newServe(g *globals) *cobra.Command {
 		tokenForReads   bool
 		allowHosts      []string
 		shutdownTimeout time.Duration
+		runTimeout      time.Duration
 		watchInterval   time.Duration
 		planRetention   time.Duration
 	)
@@ -65,7 +66,7 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 			r.PlanRetention = planRetention
 			// Load once here to print every problem of an invalid project the
 			// way validate does, and to find the state database to lock.
-			prog, err := loadOnly(g)
+			prog, err := loadOnly(g, false)
 			if err != nil {
 				return err
 			}
@@ -75,7 +76,7 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 			}
 			defer lk.Release()
 			srv, err := serve.New(serve.Config{Load: r.Load, Runner: r, Listen: listen, Token: token, TokenForReads: tokenForReads,
-				AllowedHosts: allowHosts, ShutdownTimeout: shutdownTimeout, WatchInterval: watchInterval, Logger: log, Redactor: g.redactor})
+				AllowedHosts: allowHosts, ShutdownTimeout: shutdownTimeout, RunTimeout: runTimeout, WatchInterval: watchInterval, Logger: log, Redactor: g.redactor})
 			if err != nil {
 				return err
 			}
@@ -110,6 +111,7 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 	f.BoolVar(&tokenForReads, "token-for-reads", false, "the status page and /metrics require the token too (Bearer, or a browser's Basic with the token as password)")
 	f.StringSliceVar(&allowHosts, "allow-host", nil, "a host name serve is reached by, allowed as Host without the token (loopback names and IP addresses always are); repeatable")
 	durationFlag(f, &shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "on SIGINT/SIGTERM, how long to let the batch under way finish before cancelling it")
+	durationFlag(f, &runTimeout, "run-timeout", serve.DefaultRunTimeout, "stop a run of one mapping that takes longer than this, as at shutdown (then --shutdown-timeout), so that it cannot hold up the others (negative: no limit)")
 	durationFlag(f, &watchInterval, "watch-interval", serve.DefaultWatchInterval, "how often to check the project files for changes (negative: never)")
 	return cmd
 }

@@ -259,6 +259,20 @@ func TestServeReloadAndRunNow(t *testing.T) {
 		t.Errorf("the invalid change is not logged with file:line:col:\n%s", logs.String())
 	}
 
+	// Hostile: a filter of a million nested parentheses (2 MB), which
+	// overflowed the parser's stack, a fatal error that killed serve. It
+	// is refused before it is parsed, and the old version stays.
+	hostile := strings.Replace(string(original), "direction: to_integration",
+		"direction: to_integration\nfilter: "+strings.Repeat("(", 1_000_000)+"blocked"+strings.Repeat(")", 1_000_000), 1)
+	if err := os.WriteFile(mappingFile, []byte(hostile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The watch may also see the file half written, an invalid file too.
+	waitLog("filter: expression: 2000007 bytes long", 1)
+	if !regexp.MustCompile(`customer\.yaml:\d+:9: mapping CUSTOMER: filter: expression: 2000007 bytes long, more than the limit of 65536`).MatchString(logs.String()) {
+		t.Errorf("the hostile filter is not refused at its file:line:col:\n%s", logs.String())
+	}
+
 	// Valid: the next run uses it. The new version writes a constant
 	// city to every account, which the old one did not.
 	good := strings.Replace(string(original), "{ field: city, integration_field: address1_city }", "{ integration_field: address1_city, constant: Reloaded }", 1)

@@ -3,15 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
-	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/couplerhq/coupler/engine/state"
 )
 
 func newState(g *globals) *cobra.Command {
@@ -25,7 +19,8 @@ func newState(g *globals) *cobra.Command {
 }
 
 func newStateIntents(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var format string
+	cmd := &cobra.Command{
 		Use:   "intents",
 		Short: "List writes left in flight by a coupler that stopped",
 		Long: `intents lists the write intents in the state database: writes coupler recorded
@@ -37,28 +32,24 @@ plan and apply with a message saying why; couple its record by hand
 and the intent is forgotten at the next start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := g.open(cmd.Context())
+			pr, err := g.printer(format)
+			if err != nil {
+				return err
+			}
+			e, err := g.openOffline(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer e.Close()
-			intents, err := e.State().PendingIntents(cmd.Context())
+			intents, err := e.Intents(cmd.Context())
 			if err != nil {
 				return err
 			}
-			if len(intents) == 0 {
-				fmt.Fprintln(g.stdout, "No writes in flight.")
-				return nil
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tSEQ\tPLAN\tMAPPING\tDIRECTION\tOP\tSOURCE\tDESTINATION\tCLIENT KEY\tSINCE")
-			for _, in := range intents {
-				fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.RunID, in.Seq, in.PlanID, in.Mapping, in.Direction, in.Op,
-					in.SourceID, in.DestID, in.ClientKey, in.CreatedAt.Local().Format("2006-01-02 15:04:05"))
-			}
-			return tw.Flush()
+			return pr.Intents(intents)
 		},
 	}
+	formatFlag(cmd, &format)
+	return cmd
 }
 
 func newStateBackup(g *globals) *cobra.Command {
@@ -75,23 +66,20 @@ file, so no apply or plan writes while it is made. To restore, stop
 coupler and copy the backup over the state file (see docs/reliability.md).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := g.open(cmd.Context())
+			e, err := g.openOffline(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer e.Close()
-			src := e.State().Path()
 			file := ""
 			if len(args) == 1 {
 				file = args[0]
-			} else {
-				ext := filepath.Ext(src)
-				file = strings.TrimSuffix(src, ext) + "-" + time.Now().UTC().Format("20060102-150405") + ".backup" + ext
 			}
-			if err := e.State().Backup(cmd.Context(), file); err != nil {
+			src, dst, err := e.Backup(cmd.Context(), file)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "Backed up %s to %s\n", src, file)
+			fmt.Fprintf(g.stdout, "Backed up %s to %s\n", src, dst)
 			return nil
 		},
 	}
@@ -123,37 +111,22 @@ instead (coupler couple MAPPING TABLE_ID INTEGRATION_ID). It asks for --yes.`,
 				}
 				seqs = append(seqs, n)
 			}
-			e, err := g.open(cmd.Context())
+			e, err := g.openOffline(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer e.Close()
-			intents, err := e.State().PendingIntents(cmd.Context())
+			intents, err := e.ForgetIntents(cmd.Context(), run, seqs, !yes)
 			if err != nil {
 				return err
 			}
-			known := map[int64]state.Intent{}
-			for _, in := range intents {
-				if in.RunID == run {
-					known[in.Seq] = in
-				}
-			}
-			for _, n := range seqs {
-				if _, ok := known[n]; !ok {
-					return fmt.Errorf("run %d has no write in flight with SEQ %d (see coupler state intents)", run, n)
-				}
-			}
 			if !yes {
-				for _, n := range seqs {
-					in := known[n]
+				for _, in := range intents {
 					fmt.Fprintf(g.stdout, "would forget: %s %s of source %s (mapping %s); it will be tried again\n", in.Op, in.Direction, in.SourceID, in.Mapping)
 				}
 				return errors.New("nothing forgotten: add --yes once you have checked that these writes did not happen")
 			}
-			if err := e.State().DropIntents(cmd.Context(), run, seqs); err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stdout, "Forgot %d write(s) of run %d; the next apply or plan tries them again.\n", len(seqs), run)
+			fmt.Fprintf(g.stdout, "Forgot %d write(s) of run %d; the next apply or plan tries them again.\n", len(intents), run)
 			return nil
 		},
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/duckdb/duckdb-go/v2"
 	"github.com/spf13/cobra"
+
+	"github.com/couplerhq/coupler/cmd/coupler/view"
 )
 
 // duckdbModule is the Go module that links DuckDB into coupler.
@@ -130,16 +132,16 @@ state database's format is DuckDB's) and the Go release. coupler --version
 prints the same.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "text" && format != "json" {
-				return fmt.Errorf("--format must be text or json, not %q", format)
+			if _, err := view.ParseFormat(format); err != nil {
+				return err
 			}
 			v := readVersion(cmd.Context())
 			if format == "json" {
-				return writeJSON(g.stdout, v)
+				return view.WriteJSON(g.stdout, v)
 			}
 			return v.text(g.stdout)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	formatFlag(cmd, &format)
 	return cmd
 }

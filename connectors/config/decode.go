@@ -57,6 +57,11 @@ type Decoder struct {
 	Diags Reporter
 	// Getenv resolves ${NAME} references (Expand); nil leaves them unset.
 	Getenv Getenv
+	// Unset, when set, is told of each ${NAME} reference to a variable
+	// that is not set, instead of it being reported as an error: a loader
+	// that defers the check until a connector is built (commands that read
+	// only the state need no secrets) records them there.
+	Unset func(pos Pos, name string)
 	// Dir is the directory relative paths are relative to (Path).
 	Dir string
 }
@@ -278,6 +283,33 @@ func (d *Decoder) Int(n *yaml.Node, what string, lo, hi int) (int, bool) {
 	return v, true
 }
 
+// sizeUnits are the units Size reads, in bytes.
+var sizeUnits = map[string]int64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+
+var sizeRE = regexp.MustCompile(`^([0-9]+) ?(B|KiB|MiB|GiB|TiB)?$`)
+
+// Size decodes a number of bytes between lo and hi: a whole number, or a
+// string of one with a binary unit, such as 512MiB or 8GiB.
+func (d *Decoder) Size(n *yaml.Node, what string, lo, hi int64) (int64, bool) {
+	bad := func() (int64, bool) {
+		d.Errorf(n, "%s must be a number of bytes between %d and %d, or one with a unit (B, KiB, MiB, GiB, TiB), e.g. 512MiB", what, lo, hi)
+		return 0, false
+	}
+	if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!str") {
+		return bad()
+	}
+	m := sizeRE.FindStringSubmatch(n.Value)
+	if m == nil {
+		return bad()
+	}
+	v, err := strconv.ParseInt(m[1], 10, 64)
+	unit := sizeUnits[m[2]]
+	if err != nil || v > hi/unit || v*unit < lo {
+		return bad()
+	}
+	return v * unit, true
+}
+
 // Bool decodes true or false.
 func (d *Decoder) Bool(n *yaml.Node, what string) (bool, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
@@ -368,6 +400,10 @@ func (d *Decoder) Expand(s string, pos Pos) string {
 			v, ok = d.Getenv(name)
 		}
 		if !ok {
+			if d.Unset != nil {
+				d.Unset(pos, name)
+				return ""
+			}
 			d.Diags.Errorf(pos, "environment variable %s is not set", name)
 			return ""
 		}

@@ -197,6 +197,14 @@ func bcEntitySets() []EntitySet {
 	sets := make([]EntitySet, len(specs))
 	for i, s := range specs {
 		sets[i] = bcSet(s)
+		// The series of the seeded numbers (Customer, Vendor): "C00010",
+		// "V00010", in steps of 10.
+		switch s.name {
+		case "customers":
+			sets[i].Numbers = &NumberSeries{Field: "number", Prefix: "C", Digits: 5, Step: 10}
+		case "vendors":
+			sets[i].Numbers = &NumberSeries{Field: "number", Prefix: "V", Digits: 5, Step: 10}
+		}
 	}
 	return sets
 }

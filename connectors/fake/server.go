@@ -60,6 +60,9 @@ type EntitySet struct {
 	// refuses them on a table without those messages, e.g. stringmaps
 	// (optionsets.go).
 	ReadOnly bool
+	// Numbers, when set, numbers the records a POST creates without a
+	// number, as Business Central's number series do (numberseries.go).
+	Numbers *NumberSeries
 }
 
 // Server is an in-memory OData v4 service serving a fixed list of entity sets.

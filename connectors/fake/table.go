@@ -71,6 +71,9 @@ type table struct {
 	rows   map[string]*entry
 	gen    uint64 // bumped by every write; sorted views of older generations are stale
 	views  viewCache
+	// lastNo is the highest number of the set's number series (def.Numbers)
+	// that any record has held, by its digits.
+	lastNo uint64
 	typeOf map[string]string // the server's entity type names, by set; fixed after New
 }
 

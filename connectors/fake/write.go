@@ -55,6 +55,9 @@ func (s *Server) apply(t *table, kind writeKind, key string, w write, ifMatch st
 		s.noteRemoved(t, key)
 		return nil, nil
 	}
+	if t.def.Numbers != nil {
+		w.assign = t.number(kind, w.assign)
+	}
 	if kind != kindMerge {
 		base = nil
 	}

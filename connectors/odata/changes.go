@@ -75,22 +75,38 @@ func (c *Client) Changes(ctx context.Context, q connectors.ChangesQuery, fn func
 		u = t
 	}
 	seen := map[string]bool{}
+	budget := c.limits.Budget()
 	var answered time.Time
 	for n := 1; ; n++ {
 		if seen[u] {
 			return "", wrap("changes", name, "", fmt.Errorf("the server's paging cycles: page %d links back to a page already read", n))
 		}
 		seen[u] = true
-		p, err := c.getChangesPage(ctx, u, q.Token == "")
+		if err := budget.Page(); err != nil {
+			return "", wrap("changes", name, "", err)
+		}
+		records := 0
+		var fnErr error
+		p, err := c.getChangesPage(ctx, u, q.Token == "", budget, func(date time.Time, recs []connectors.Record) error {
+			if n == 1 {
+				answered = date // see connectors.Page.Date
+			}
+			records += len(recs)
+			fnErr = fn(connectors.ChangePage{Records: recs, Date: answered})
+			return fnErr
+		})
+		if fnErr != nil {
+			return "", fnErr
+		}
 		if err != nil {
 			return "", wrap("changes", name, "", err)
 		}
 		if n == 1 {
-			answered = p.date // see connectors.Page.Date
+			answered = p.date
 		}
-		c.log.DebugContext(ctx, "odata: changes page", "entity", name, "page", n, "records", len(p.records), "removed", len(p.removed))
-		if len(p.records) > 0 || len(p.removed) > 0 {
-			if err := fn(connectors.ChangePage{Records: p.records, Removed: p.removed, Date: answered}); err != nil {
+		c.log.DebugContext(ctx, "odata: changes page", "entity", name, "page", n, "records", records, "removed", len(p.removed))
+		if len(p.removed) > 0 {
+			if err := fn(connectors.ChangePage{Removed: p.removed, Date: answered}); err != nil {
 				return "", err
 			}
 		}
@@ -144,9 +160,9 @@ func (c *Client) payloadLink(current, context, link, what string) (string, error
 	return next, nil
 }
 
-// changesPage is one decoded page of a change-tracking read.
+// changesPage is what a page of a change-tracking read says besides its
+// records, which streamChangesPage hands on as it decodes them.
 type changesPage struct {
-	records   []connectors.Record
 	removed   []string
 	nextLink  string
 	deltaLink string
@@ -154,9 +170,12 @@ type changesPage struct {
 	date      time.Time
 }
 
-// getChangesPage GETs and decodes one page. start asks for tracking; a
-// delta link carries it in its token, so its pages need not.
-func (c *Client) getChangesPage(ctx context.Context, u string, start bool) (changesPage, error) {
+// getChangesPage GETs one page, counted against budget, and streams its
+// records to emit with the answer's Date; see streamChangesPage. start
+// asks for tracking; a delta link carries it in its token, so its pages
+// need not.
+func (c *Client) getChangesPage(ctx context.Context, u string, start bool, budget *connectors.ReadBudget,
+	emit func(time.Time, []connectors.Record) error) (changesPage, error) {
 	req, err := c.newRequest(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return changesPage{}, err
@@ -175,11 +194,16 @@ func (c *Client) getChangesPage(ctx context.Context, u string, start bool) (chan
 		return changesPage{}, trackingError(err, start)
 	}
 	defer resp.Body.Close()
-	p, err := decodeChangesPage(transport.LimitReader(resp.Body, c.maxBody))
+	date := connectors.ResponseDate(resp.Header)
+	p, err := streamChangesPage(budget.Reader(transport.LimitReader(resp.Body, c.maxBody)),
+		func(recs []connectors.Record) error { return emit(date, recs) })
+	if err := budget.Err(); err != nil {
+		return changesPage{}, err
+	}
 	if err != nil {
 		return changesPage{}, fmt.Errorf("decode %s: %w", redact.PathQuery(req.URL), err)
 	}
-	p.date = connectors.ResponseDate(resp.Header)
+	p.date = date
 	return p, nil
 }
 
@@ -204,41 +228,25 @@ func trackingError(err error, start bool) error {
 	return err
 }
 
-// decodeChangesPage decodes a page of a change-tracking read: a collection
+// streamChangesPage decodes a page of a change-tracking read: a collection
 // response whose value array may hold deleted entries beside records, and
-// whose last page carries @odata.deltaLink.
-func decodeChangesPage(r io.Reader) (changesPage, error) {
-	var p changesPage
-	err := decodeCollection(r, func(dec *json.Decoder) error { return decodeChanges(dec, &p) },
-		map[string]*string{"@odata.context": &p.context, "@odata.nextLink": &p.nextLink, "@odata.deltaLink": &p.deltaLink})
-	return p, err
-}
-
-// decodeChanges decodes the value array of a change-tracking page: each
-// entry is a record, or a deleted entry. Dataverse writes a deleted entry
-// in the OData 4.0 JSON form ("Use change tracking to synchronize data
-// with external systems"):
+// whose last page carries @odata.deltaLink. Its records go to emit as they
+// are decoded (see streamPage); the page returned has the keys of the
+// deleted entries and the links.
+//
+// Dataverse writes a deleted entry in the OData 4.0 JSON form ("Use change
+// tracking to synchronize data with external systems"):
 //
 //	{"@odata.context": "…/$metadata#accounts/$deletedEntity", "id": "<guid>", "reason": "deleted"}
 //
 // OData 4.01 writes {"@removed": {"reason": "deleted"}, "@id": "…"} (or the
 // key properties instead of @id). The id may be a bare key or an entity id,
 // accounts(<key>); the key is what is reported.
-func decodeChanges(dec *json.Decoder, p *changesPage) error {
-	if err := expectDelim(dec, '['); err != nil {
-		return err
-	}
-	for i := 0; dec.More(); i++ {
-		var rec connectors.Record
-		if err := dec.Decode(&rec); err != nil {
-			return at(dec, fmt.Errorf("value[%d]: %w", i, err))
-		}
-		if rec == nil {
-			return at(dec, fmt.Errorf("value[%d] is null, want an object", i))
-		}
+func streamChangesPage(r io.Reader, emit func([]connectors.Record) error) (changesPage, error) {
+	var p changesPage
+	keep := func(rec connectors.Record) (bool, error) {
 		if !isDeletedEntry(rec) {
-			p.records = append(p.records, cleanRecord(rec))
-			continue
+			return true, nil
 		}
 		id, _ := rec["id"].(string)
 		if id == "" {
@@ -246,11 +254,14 @@ func decodeChanges(dec *json.Decoder, p *changesPage) error {
 		}
 		key := removedKey(id)
 		if key == "" {
-			return at(dec, fmt.Errorf("value[%d] is a deleted entry without an id", i))
+			return false, errors.New("is a deleted entry without an id")
 		}
 		p.removed = append(p.removed, key)
+		return false, nil
 	}
-	return expectDelim(dec, ']')
+	err := decodeCollection(r, func(dec *json.Decoder) error { return decodeRecords(dec, keep, emit) },
+		map[string]*string{"@odata.context": &p.context, "@odata.nextLink": &p.nextLink, "@odata.deltaLink": &p.deltaLink})
+	return p, err
 }
 
 // isDeletedEntry reports whether a value entry stands for a removed record.

@@ -11,26 +11,33 @@ import (
 	"github.com/couplerhq/coupler/connectors"
 )
 
-// page is one decoded collection response.
+// page is what a collection response says besides its records, which
+// streamPage hands on as it decodes them.
 type page struct {
-	records  []connectors.Record
 	nextLink string
 	date     time.Time // the response's Date header
 	context  string    // @odata.context: the base of a relative nextLink
 }
 
-// decodePage decodes an OData collection response,
+// chunkBytes is how much of a page's value array is decoded before its
+// records are handed on. Decoded records take about five times their JSON
+// (maps of strings and json.Numbers), so a page of 256 MiB, the body
+// limit, handed on whole would cost over a gigabyte.
+const chunkBytes = 1 << 20
+
+// streamPage decodes an OData collection response,
 //
 //	{"@odata.context": …, "value": [{…}, …], "@odata.nextLink": "…"}
 //
-// with its members in any order. The value array is decoded one record at a
-// time, so memory holds the records but never the raw body. Numbers stay
-// json.Number. Errors give the byte offset where decoding failed.
-func decodePage(r io.Reader) (page, error) {
+// with its members in any order, passing its records to emit about every
+// chunkBytes of body as they are decoded, so that memory holds neither
+// the raw body nor the whole page's records. Numbers stay json.Number.
+// It returns the page's links. Errors give the byte
+// offset where decoding failed; emit's are returned unchanged.
+func streamPage(r io.Reader, emit func([]connectors.Record) error) (page, error) {
 	var p page
-	err := decodeCollection(r, func(dec *json.Decoder) (err error) {
-		p.records, err = decodeRecords(dec, p.records)
-		return err
+	err := decodeCollection(r, func(dec *json.Decoder) error {
+		return decodeRecords(dec, func(connectors.Record) (bool, error) { return true, nil }, emit)
 	}, map[string]*string{"@odata.context": &p.context, "@odata.nextLink": &p.nextLink})
 	return p, err
 }
@@ -78,22 +85,45 @@ func decodeCollection(r io.Reader, value func(*json.Decoder) error, links map[st
 	return endCollection(dec, sawValue)
 }
 
-// decodeRecords decodes the value array, appending to records.
-func decodeRecords(dec *json.Decoder, records []connectors.Record) ([]connectors.Record, error) {
+// decodeRecords decodes the value array. Each entry goes to keep, which
+// may take it elsewhere (a change-tracking page's deleted entries) and
+// says whether it is a record; the records go to emit about every
+// chunkBytes of body, and at the end of the array. keep's errors are
+// given the entry's index and offset; emit's are returned unchanged.
+func decodeRecords(dec *json.Decoder, keep func(connectors.Record) (bool, error), emit func([]connectors.Record) error) error {
 	if err := expectDelim(dec, '['); err != nil {
-		return records, err
+		return err
 	}
+	var records []connectors.Record
+	from := dec.InputOffset()
 	for i := 0; dec.More(); i++ {
 		var rec connectors.Record
 		if err := dec.Decode(&rec); err != nil {
-			return records, at(dec, fmt.Errorf("value[%d]: %w", i, err))
+			return at(dec, fmt.Errorf("value[%d]: %w", i, err))
 		}
 		if rec == nil { // null
-			return records, at(dec, fmt.Errorf("value[%d] is null, want an object", i))
+			return at(dec, fmt.Errorf("value[%d] is null, want an object", i))
+		}
+		if ok, err := keep(rec); err != nil {
+			return at(dec, fmt.Errorf("value[%d] %w", i, err))
+		} else if !ok {
+			continue
 		}
 		records = append(records, cleanRecord(rec))
+		if dec.InputOffset()-from >= chunkBytes {
+			if err := emit(records); err != nil {
+				return err
+			}
+			records, from = nil, dec.InputOffset()
+		}
 	}
-	return records, expectDelim(dec, ']')
+	if err := expectDelim(dec, ']'); err != nil {
+		return err
+	}
+	if len(records) == 0 {
+		return nil
+	}
+	return emit(records)
 }
 
 // expectDelim reads the next token and fails unless it is want.

@@ -3,6 +3,8 @@ package odata
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,6 +13,57 @@ import (
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/connectors/transport"
 )
+
+// wholePage is a page with its records, as decodePage gives it.
+type wholePage struct {
+	page
+	records []connectors.Record
+}
+
+// decodePage decodes a collection response through streamPage, as reads
+// do, keeping every record.
+func decodePage(r io.Reader) (wholePage, error) {
+	var p wholePage
+	var err error
+	p.page, err = streamPage(r, func(recs []connectors.Record) error {
+		p.records = append(p.records, recs...)
+		return nil
+	})
+	return p, err
+}
+
+// TestStreamPageInParts: a page larger than chunkBytes is handed on in
+// parts, which hold every record once and in order.
+func TestStreamPageInParts(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"value":[`)
+	const n = 20000
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":"%06d","pad":"%s"}`, i, strings.Repeat("p", 100))
+	}
+	b.WriteString(`],"@odata.nextLink":"next"}`)
+	parts, i := 0, 0
+	p, err := streamPage(strings.NewReader(b.String()), func(recs []connectors.Record) error {
+		parts++
+		for _, r := range recs {
+			if want := fmt.Sprintf("%06d", i); r["id"] != want {
+				return fmt.Errorf("record %d has id %v", i, r["id"])
+			}
+			i++
+		}
+		return nil
+	})
+	if err != nil || i != n || p.nextLink != "next" || parts < 2 {
+		t.Errorf("%d records in %d parts, next %q, err %v; want %d records in parts of about %d bytes", i, parts, p.nextLink, err, n, chunkBytes)
+	}
+	stop := errors.New("stop")
+	if _, err := streamPage(strings.NewReader(b.String()), func([]connectors.Record) error { return stop }); err != stop {
+		t.Errorf("the caller's error came back as %v, want it unchanged", err)
+	}
+}
 
 func TestDecodePage(t *testing.T) {
 	tests := []struct {

@@ -66,6 +66,7 @@ type Client struct {
 	atomic      bool // each $batch is one change set: all or nothing
 	altKeys     map[string]AlternateKey
 	maxBody     int64
+	limits      connectors.ReadLimits // of each read: pages, bytes
 	log         *slog.Logger
 	schema      schemaCache // Describe's, in metadata.go
 	noFold      atomic.Bool // the service refused tolower: see GetFolded
@@ -138,6 +139,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 		altKeys:     settings.AlternateKeys,
 		bindLookups: settings.BindsLookups(),
 		maxBody:     opts.MaxBodyBytes,
+		limits:      settings.Limits,
 		log:         opts.Logger,
 		oneFieldOr:  isBusinessCentral(base),
 	}

@@ -55,31 +55,40 @@ func (c *Client) queryParams(q connectors.Query) ([]param, error) {
 }
 
 // readPages fetches the collection at u and every page after it, passing
-// each non-empty page to fn.
+// the records of each page to fn as they are decoded (a large page in
+// several parts; see streamPage), under the client's ReadLimits.
 //
 // A nextLink back to a page already read fails the read: a server that
 // cycles would otherwise hand the same records over and over, forever.
 func (c *Client) readPages(ctx context.Context, op, entity, u string, fn func(connectors.Page) error) error {
 	seen := map[string]bool{}
+	budget := c.limits.Budget()
 	var answered time.Time // the first answer's Date: see connectors.Page.Date
 	for n := 1; u != ""; n++ {
 		if seen[u] {
 			return wrap(op, entity, "", fmt.Errorf("the server's paging cycles: page %d links back to a page already read", n))
 		}
 		seen[u] = true
-		p, err := c.getPage(ctx, u)
+		if err := budget.Page(); err != nil {
+			return wrap(op, entity, "", err)
+		}
+		records := 0
+		var fnErr error
+		p, err := c.getPage(ctx, u, budget, func(date time.Time, recs []connectors.Record) error {
+			if n == 1 {
+				answered = date
+			}
+			records += len(recs)
+			fnErr = fn(connectors.Page{Records: recs, Date: answered})
+			return fnErr
+		})
+		if fnErr != nil {
+			return fnErr
+		}
 		if err != nil {
 			return wrap(op, entity, "", err)
 		}
-		if n == 1 {
-			answered = p.date
-		}
-		c.log.DebugContext(ctx, "odata: page", "entity", entity, "page", n, "records", len(p.records))
-		if len(p.records) > 0 {
-			if err := fn(connectors.Page{Records: p.records, Date: answered}); err != nil {
-				return err
-			}
-		}
+		c.log.DebugContext(ctx, "odata: page", "entity", entity, "page", n, "records", records)
 		if u, err = c.nextURL(u, p.context, p.nextLink); err != nil {
 			return wrap(op, entity, "", err)
 		}
@@ -87,8 +96,9 @@ func (c *Client) readPages(ctx context.Context, op, entity, u string, fn func(co
 	return nil
 }
 
-// getPage GETs and decodes one page.
-func (c *Client) getPage(ctx context.Context, u string) (page, error) {
+// getPage GETs one page, counted against budget, and streams its records
+// to emit with the answer's Date; see streamPage.
+func (c *Client) getPage(ctx context.Context, u string, budget *connectors.ReadBudget, emit func(time.Time, []connectors.Record) error) (page, error) {
 	req, err := c.newRequest(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return page{}, err
@@ -101,10 +111,15 @@ func (c *Client) getPage(ctx context.Context, u string) (page, error) {
 		return page{}, err
 	}
 	defer resp.Body.Close()
-	p, err := decodePage(transport.LimitReader(resp.Body, c.maxBody))
+	date := connectors.ResponseDate(resp.Header)
+	p, err := streamPage(budget.Reader(transport.LimitReader(resp.Body, c.maxBody)),
+		func(recs []connectors.Record) error { return emit(date, recs) })
+	if err := budget.Err(); err != nil {
+		return page{}, err
+	}
 	if err != nil {
 		return page{}, fmt.Errorf("decode %s: %w", redact.PathQuery(req.URL), err)
 	}
-	p.date = connectors.ResponseDate(resp.Header)
+	p.date = date
 	return p, nil
 }

@@ -101,6 +101,8 @@ type Settings struct {
 	// accounts(accountnumber='A-1'). It applies when a mapping's key is
 	// that alternate key.
 	AlternateKeys map[string]AlternateKey
+	// Limits bound each read: max_pages, max_read_bytes.
+	Limits connectors.ReadLimits
 }
 
 //go:embed settings.schema.json
@@ -115,7 +117,7 @@ var spec = connectors.Spec{
 
 // Keys returns the decoders of the odata connector's keys.
 func (s *Settings) Keys(d *config.Decoder, what string) map[string]config.KeyFunc {
-	return map[string]config.KeyFunc{
+	keys := map[string]config.KeyFunc{
 		// entity_path rather than a Business Central "company:": the
 		// connector is for any OData service, and the same setting serves
 		// BC's API (companies(<id>)), its OData web services
@@ -137,6 +139,8 @@ func (s *Settings) Keys(d *config.Decoder, what string) map[string]config.KeyFun
 			s.Lookups, _ = d.OneOf(v, what+": lookups", [2]string{LookupsValue, ""}, [2]string{LookupsBind, ""})
 		},
 	}
+	maps.Copy(keys, s.Limits.Keys(d, what))
+	return keys
 }
 
 // EntityKeys returns the decoders of an entity's alternate key.

@@ -75,15 +75,19 @@ func (c *Client) readPages(ctx context.Context, e connectors.Entity, res *resour
 	prev := ""
 	// seen holds every page URL requested and every cursor received, so
 	// that a server whose links or cursors cycle (A -> B -> A) fails the
-	// read instead of handing the same records again up to maxPages times.
+	// read instead of handing the same records again until max_pages.
 	seen := map[string]bool{u: true}
+	budget := c.limits.Budget()
 	var answered time.Time
 	for n := 1; ; n++ {
-		if n > maxPages {
-			return wrap("read", e.Name, "", fmt.Errorf("stopped after %d pages", maxPages))
+		if err := budget.Page(); err != nil {
+			return wrap("read", e.Name, "", err)
 		}
 		resp, err := c.send(ctx, res.list.method, u, nil, nil)
 		if err != nil {
+			return wrap("read", e.Name, "", err)
+		}
+		if err := budget.Bytes(int64(len(resp.body))); err != nil {
 			return wrap("read", e.Name, "", err)
 		}
 		if n == 1 {

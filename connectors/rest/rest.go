@@ -28,9 +28,6 @@ import (
 const (
 	DefaultMaxConcurrency = 4
 	DefaultMaxBodyBytes   = 256 << 20
-	// maxPages bounds one read, so that a server that never stops handing
-	// out next pages cannot keep a sync running forever.
-	maxPages = 1_000_000
 )
 
 func init() {
@@ -55,6 +52,7 @@ type Client struct {
 	pageSize    int
 	concurrency int
 	maxBody     int64
+	limits      connectors.ReadLimits // of each read: pages, bytes
 	resources   map[string]resource
 	log         *slog.Logger
 }
@@ -90,6 +88,7 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 		pageSize:    cfg.PageSize,
 		concurrency: cfg.MaxConcurrency,
 		maxBody:     opts.MaxBodyBytes,
+		limits:      settings.Limits,
 		resources:   make(map[string]resource, len(settings.Resources)),
 		log:         opts.Logger,
 	}

@@ -14,12 +14,14 @@ import (
 )
 
 // Settings are the rest connector's own settings in the project file: how
-// each entity is reached (entities: <name>: list, get, ...). A connector of
-// type rest adds no key of its own to the common ones.
+// each entity is reached (entities: <name>: list, get, ...), and the
+// limits of each read (max_pages, max_read_bytes).
 type Settings struct {
 	// Resources says, by entity name, how each entity is reached; an
 	// entity not listed takes the defaults (GET /{entity}, ...).
 	Resources map[string]Resource
+	// Limits bound each read.
+	Limits connectors.ReadLimits
 
 	// decoding holds the resources while the project file is decoded,
 	// made on an entity's first rest key; Check moves them to Resources.
@@ -36,8 +38,10 @@ var spec = connectors.Spec{
 	NewSettings: func() connectors.Settings { return &Settings{} },
 }
 
-// Keys returns no decoders: the rest type adds no key to a connector's.
-func (s *Settings) Keys(*config.Decoder, string) map[string]config.KeyFunc { return nil }
+// Keys returns the decoders of the limits of each read.
+func (s *Settings) Keys(d *config.Decoder, what string) map[string]config.KeyFunc {
+	return s.Limits.Keys(d, what)
+}
 
 // EntityKeys returns the decoders of the keys that say how entity is
 // reached. Its Resource is made on the first of them, so that an entity

@@ -36,7 +36,7 @@ func ApplyText(w io.Writer, runs []ApplyRun, failures []ApplyFailure, maxShown i
 		fmt.Fprintln(tw, "  RUN\tMAPPING\tDIRECTION\tINSERTED\tCOUPLED\tMODIFIED\tDELETED\tUNCOUPLED\tUNCHANGED\tSKIPPED\tFAILED\tDURATION")
 		var t ApplyRun
 		for _, r := range runs {
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.ID, printable(r.Mapping), r.Direction,
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.ID, Printable(r.Mapping), r.Direction,
 				r.Inserted, r.Coupled, r.Modified, r.Deleted, r.Uncoupled, r.Unchanged, r.Skipped, r.Failed, r.Duration.Round(time.Millisecond))
 			t.Inserted, t.Modified, t.Coupled, t.Uncoupled = t.Inserted+r.Inserted, t.Modified+r.Modified, t.Coupled+r.Coupled, t.Uncoupled+r.Uncoupled
 			t.Deleted, t.Unchanged, t.Skipped, t.Failed = t.Deleted+r.Deleted, t.Unchanged+r.Unchanged, t.Skipped+r.Skipped, t.Failed+r.Failed
@@ -71,12 +71,12 @@ func ApplyText(w io.Writer, runs []ApplyRun, failures []ApplyFailure, maxShown i
 		for _, f := range fs[:min(len(fs), maxShown)] {
 			dest := ""
 			if f.DestID != "" {
-				dest = " -> " + printable(f.DestID)
+				dest = " -> " + Printable(f.DestID)
 			}
-			ew.printf("  ! %s %s%s: %s\n", printable(f.Mapping), printable(f.SourceID), dest, printable(f.Message))
+			ew.printf("  ! %s %s%s: %s\n", Printable(f.Mapping), Printable(f.SourceID), dest, Printable(f.Message))
 		}
 		if more := failed[m] - int64(min(len(fs), maxShown)); more > 0 {
-			ew.printf("  … and %d more failures of %s: coupler errors --mapping %s\n", more, printable(m), shellWord(m))
+			ew.printf("  … and %d more failures of %s: coupler errors --mapping %s\n", more, Printable(m), shellWord(m))
 		}
 	}
 	return ew.err
@@ -87,8 +87,8 @@ func ApplyText(w io.Writer, runs []ApplyRun, failures []ApplyFailure, maxShown i
 func shellWord(s string) string {
 	for _, r := range s {
 		if r == ' ' || r == '\'' {
-			return "'" + printable(s) + "'"
+			return "'" + Printable(s) + "'"
 		}
 	}
-	return printable(s)
+	return Printable(s)
 }

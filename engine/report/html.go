@@ -103,12 +103,12 @@ type htmlValue struct {
 
 func newHTMLValue(side string, raw json.RawMessage) htmlValue {
 	s := shorten(raw)
-	v := htmlValue{Side: side, Text: printable(s)}
+	v := htmlValue{Side: side, Text: Printable(s)}
 	switch {
 	case s == "(known after apply)":
 		v.Known = true
 	case raw != nil && s != string(raw):
-		v.Full = printable(string(raw))
+		v.Full = Printable(string(raw))
 	}
 	return v
 }
@@ -143,11 +143,11 @@ func newHTMLPage(p *plan.Plan) *htmlPage {
 		for _, op := range m.Operations {
 			ho := htmlOp{
 				Kind: op.Kind, Symbol: symbols[op.Kind], Create: op.Kind == plan.Create,
-				Source: printable(op.SourceID), Dest: printable(op.DestID), Reason: printable(op.Reason),
-				SourceShow: printable(op.SourceDisplay.Text()), DestShow: printable(op.DestDisplay.Text()),
+				Source: Printable(op.SourceID), Dest: Printable(op.DestID), Reason: Printable(op.Reason),
+				SourceShow: Printable(op.SourceDisplay.Text()), DestShow: Printable(op.DestDisplay.Text()),
 			}
 			for _, c := range op.Changes {
-				ho.Changes = append(ho.Changes, htmlChange{Field: printable(c.Field), Before: newHTMLValue("before", c.Before), After: newHTMLValue("after", c.After)})
+				ho.Changes = append(ho.Changes, htmlChange{Field: Printable(c.Field), Before: newHTMLValue("before", c.Before), After: newHTMLValue("after", c.After)})
 			}
 			hm.Ops = append(hm.Ops, ho)
 			listed[op.Kind]++

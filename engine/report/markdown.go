@@ -58,7 +58,7 @@ func readLine(m *plan.MappingPlan) string {
 	}
 	switch {
 	case m.Record != "":
-		return fmt.Sprintf("read record %s of %s (%d found)", printable(m.Record), m.Source.Entity, m.Read)
+		return fmt.Sprintf("read record %s of %s (%d found)", Printable(m.Record), m.Source.Entity, m.Read)
 	case m.Since.IsZero():
 		return fmt.Sprintf("read all %d records of %s", m.Read, m.Source.Entity)
 	}
@@ -282,12 +282,12 @@ func writeMarkdownOperation(ew *errWriter, m *plan.MappingPlan, op plan.Operatio
 }
 
 // mdText escapes s for a Markdown paragraph or table cell: control
-// characters as printable does, HTML's "<", ">" and "&", the table's "|"
+// characters as Printable does, HTML's "<", ">" and "&", the table's "|"
 // and the code span's backtick as character references (which Markdown
 // never reads as syntax), and the other punctuation that could start
 // emphasis, a link or strikethrough with a backslash.
 func mdText(s string) string {
-	s = printable(s)
+	s = Printable(s)
 	var b strings.Builder
 	for _, r := range s {
 		switch r {
@@ -348,7 +348,7 @@ func mdCount(n int64) string {
 // htmlText escapes s for raw HTML in Markdown, where Markdown is not read;
 // "|" and backticks too, in case a renderer reads it after all.
 func htmlText(s string) string {
-	return htmlTextReplacer.Replace(html.EscapeString(printable(s)))
+	return htmlTextReplacer.Replace(html.EscapeString(Printable(s)))
 }
 
 var htmlTextReplacer = strings.NewReplacer("|", "&#124;", "`", "&#96;")

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/couplerhq/coupler/engine/plan"
@@ -180,7 +179,7 @@ func writeOperation(ew *errWriter, m *plan.MappingPlan, op plan.Operation) {
 	}
 	ew.printf("  %s %-9s %s %s -> %s %s\n", ew.symbol(op.Kind), op.Kind, m.Source.Entity, WithDisplay(op.SourceID, op.SourceDisplay), m.Dest.Entity, WithDisplay(dest, op.DestDisplay))
 	if op.Reason != "" {
-		ew.printf("        %s\n", printable(op.Reason))
+		ew.printf("        %s\n", Printable(op.Reason))
 	}
 	if len(op.Changes) == 0 {
 		return
@@ -188,9 +187,9 @@ func writeOperation(ew *errWriter, m *plan.MappingPlan, op plan.Operation) {
 	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
 	for _, c := range op.Changes {
 		if op.Kind == plan.Create || op.Kind == plan.Restore {
-			fmt.Fprintf(tw, "        %s\t%s\n", c.Field, shorten(c.After))
+			fmt.Fprintf(tw, "        %s\t%s\n", Printable(c.Field), Printable(shorten(c.After)))
 		} else {
-			fmt.Fprintf(tw, "        %s\t%s -> %s\n", c.Field, shorten(c.Before), shorten(c.After))
+			fmt.Fprintf(tw, "        %s\t%s -> %s\n", Printable(c.Field), Printable(shorten(c.Before)), Printable(shorten(c.After)))
 		}
 	}
 	if err := tw.Flush(); err != nil && ew.err == nil {
@@ -200,19 +199,23 @@ func writeOperation(ew *errWriter, m *plan.MappingPlan, op plan.Operation) {
 
 // WithDisplay is a record's id followed by its display values in
 // parentheses, "c-1 (C00010 · Contoso)", or the id alone when it has none,
-// with control characters escaped (printable): how text output shows a
+// with control characters escaped (Printable): how text output shows a
 // record to people.
 func WithDisplay(id string, d plan.Display) string {
 	if s := d.Text(); s != "" {
-		return printable(id) + " (" + printable(s) + ")"
+		return Printable(id) + " (" + Printable(s) + ")"
 	}
-	return printable(id)
+	return Printable(id)
 }
 
-// printable escapes control characters in text from the servers, so that
-// an id or a message cannot move the cursor or recolour the terminal.
-func printable(s string) string {
-	if !strings.ContainsFunc(s, unicode.IsControl) {
+// Printable escapes what is not printable in text from the servers, as Go
+// quotes a string (\x1b, \u202e), so that an id or a message cannot move
+// the cursor or recolour the terminal, nor hide or reorder text: control
+// characters, invisible formatting ones (a right-to-left override shows
+// "gpj.exe" as "exe.jpg"; a zero-width space makes two ids look the same),
+// line separators, spaces other than ASCII's, and bytes that are not UTF-8.
+func Printable(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) {
 		return s
 	}
 	q := strconv.Quote(s)

@@ -54,10 +54,11 @@ type Loader func() (*Project, error)
 type Runner interface {
 	// Use makes the runner use p from its next run on.
 	Use(p *Project)
-	// Run plans and applies mapping. ctx is cancelled only when the
-	// shutdown timeout runs out; drain is closed when shutdown begins, upon
-	// which the runner must start no new batch of writes (and may stop
-	// planning), returning an error.
+	// Run plans and applies mapping. drain is closed when shutdown begins
+	// or the run has taken longer than the run timeout, upon which the
+	// runner must start no new batch of writes (and may stop planning),
+	// returning an error; ctx is cancelled only when the shutdown timeout
+	// runs out after that.
 	Run(ctx context.Context, drain <-chan struct{}, mapping string) (Result, error)
 }
 
@@ -119,9 +120,16 @@ type Config struct {
 	// Redactor, when set, scrubs the project's secrets from the status
 	// page and the log: a server's error may echo a credential.
 	Redactor *redact.Redactor
-	// ShutdownTimeout bounds how long shutdown waits for the run under way
-	// to finish its batch; then its writes are cancelled.
+	// ShutdownTimeout bounds how long shutdown, or a run past its
+	// RunTimeout, waits for the run under way to finish its batch; then
+	// its writes are cancelled.
 	ShutdownTimeout time.Duration
+	// RunTimeout bounds one run of a mapping: past it the run is stopped
+	// as at shutdown (see ShutdownTimeout) and fails, so that a run that
+	// never ends (a server paging for ever) cannot hold up the others,
+	// since runs go one at a time. 0 means DefaultRunTimeout, negative no
+	// limit.
+	RunTimeout time.Duration
 	// WatchInterval is how often the project files are checked for
 	// changes; 0 means DefaultWatchInterval, negative never.
 	WatchInterval time.Duration
@@ -137,6 +145,7 @@ const (
 	DefaultListen          = "127.0.0.1:7700"
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultWatchInterval   = 2 * time.Second
+	DefaultRunTimeout      = time.Hour
 )
 
 // lastRun is what the status page and metrics know of a mapping's last run.
@@ -182,6 +191,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.WatchInterval == 0 {
 		cfg.WatchInterval = DefaultWatchInterval
+	}
+	if cfg.RunTimeout == 0 {
+		cfg.RunTimeout = DefaultRunTimeout
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -405,7 +417,13 @@ func (s *Server) runOne(ctx context.Context, name string) {
 	s.running = name
 	s.mu.Unlock()
 	s.log.Info("run", "mapping", name)
-	res, err := s.cfg.Runner.Run(ctx, s.drain, name)
+	res, err := s.runWithTimeout(ctx, name)
+	// ctx ends only when the shutdown timeout runs out: the run was cut
+	// short by the shutdown, not failed (what it wrote is recorded).
+	forced := err != nil && ctx.Err() != nil && !errors.Is(err, ErrDrained) && !errors.Is(err, ErrRunTimeout)
+	if forced {
+		err = fmt.Errorf("%w (cancelled by the shutdown timeout): %w", ErrDrained, err)
+	}
 	end := s.now()
 	lr := &lastRun{Start: start, End: end, Result: res, Waiting: errors.Is(err, ErrNeedsReview)}
 	if err != nil {
@@ -425,6 +443,10 @@ func (s *Server) runOne(ctx context.Context, name string) {
 		}
 	}
 	switch {
+	case forced:
+		s.log.Warn("run interrupted by shutdown", append(attrs, "err", err.Error())...)
+	case errors.Is(err, ErrDrained):
+		s.log.Info("run interrupted by shutdown", append(attrs, "err", err.Error())...)
 	case err != nil:
 		s.log.Error("run failed", append(attrs, "err", err.Error())...)
 	case outOfStep(res.Counts) != "":
@@ -433,6 +455,76 @@ func (s *Server) runOne(ctx context.Context, name string) {
 		s.log.Info("run finished", attrs...)
 	}
 }
+
+// ErrRunTimeout is what the error of a run stopped by the run timeout
+// wraps.
+var ErrRunTimeout = errors.New("run timeout")
+
+// runWithTimeout runs mapping under the run timeout: past it the runner
+// is told to drain, as at shutdown, and its context is cancelled
+// ShutdownTimeout later. serve's own drain (shutdown) reaches it as
+// before.
+func (s *Server) runWithTimeout(ctx context.Context, name string) (Result, error) {
+	if s.cfg.RunTimeout < 0 {
+		return s.cfg.Runner.Run(ctx, s.drain, name)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	drain := make(chan struct{})
+	done := make(chan struct{})
+	var timedOut atomic.Bool
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		deadline := time.NewTimer(s.cfg.RunTimeout)
+		defer deadline.Stop()
+		select {
+		case <-s.drain:
+			close(drain) // shutdown: Run cancels ctx when its timeout runs out
+			return
+		case <-done:
+			return
+		case <-deadline.C:
+		}
+		timedOut.Store(true)
+		s.log.Warn("run timeout: stopping the run", "mapping", name, "run_timeout", s.cfg.RunTimeout.String(),
+			"cancel_in", s.cfg.ShutdownTimeout.String())
+		close(drain)
+		grace := time.NewTimer(s.cfg.ShutdownTimeout)
+		defer grace.Stop()
+		select {
+		case <-grace.C:
+			s.log.Warn("run timeout: cancelling the run under way", "mapping", name)
+			cancel()
+		case <-done:
+		}
+	}()
+	res, err := s.cfg.Runner.Run(runCtx, drain, name)
+	close(done)
+	<-watched
+	if err != nil && timedOut.Load() {
+		err = runTimeout{limit: s.cfg.RunTimeout, err: err}
+	}
+	return res, err
+}
+
+// runTimeoutError is the error of a run stopped by the run timeout limit,
+// which ended with err.
+func runTimeoutError(limit time.Duration, err error) error { return runTimeout{limit: limit, err: err} }
+
+// runTimeout is a run stopped by the run timeout. It is not ErrDrained:
+// the run failed, serve goes on.
+type runTimeout struct {
+	limit time.Duration
+	err   error
+}
+
+func (e runTimeout) Error() string {
+	return fmt.Sprintf("%v: the run took longer than %s (coupler serve --run-timeout) and was stopped; what it wrote is recorded and its next run goes on from there: %v",
+		ErrRunTimeout, e.limit, e.err)
+}
+
+func (e runTimeout) Is(target error) bool { return target == ErrRunTimeout }
 
 // countNames are the operations a run counts, in display order.
 var countNames = []string{"inserted", "modified", "deleted", "coupled", "uncoupled", "unchanged", "skipped", "failed"}

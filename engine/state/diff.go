@@ -52,6 +52,10 @@ type DiffSpec struct {
 	// DeletePolicy settles a coupled record whose destination was deleted:
 	// "restore", "remove_coupling", DeletePropagated, or "" to fail it.
 	DeletePolicy string
+
+	// assigned is set by Diff when the mapping has values a service
+	// assigned (assigned_values): only then does the diff look for them.
+	assigned bool
 }
 
 // DeletePropagated is the delete policy of a pass whose missing destination
@@ -102,6 +106,9 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 			return nil, err
 		}
 	}
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) > 0 FROM assigned_values WHERE mapping = ?`, s.Mapping).Scan(&s.assigned); err != nil {
+		return nil, fmt.Errorf("values assigned in mapping %s: %w", s.Mapping, err)
+	}
 	src, dst := couplingColumns(s.SourceIsTable)
 	srcMod, _ := modifiedColumns(s.SourceIsTable)
 	srcTag, _ := etagColumns(s.SourceIsTable)
@@ -112,16 +119,24 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 		unchangedSinceSync = "(CASE WHEN c." + srcTag + " IS NOT NULL AND s.etag IS NOT NULL THEN s.etag = c." + srcTag +
 			" ELSE c." + srcMod + " IS NOT NULL AND s.modified IS NOT NULL AND s.modified <= c." + srcMod + " END)"
 	}
-	var distinct, oneWay []string
+	var distinct, oneWay, writeBacks []string
 	for i, f := range s.Fields {
-		distinct = append(distinct, changedSQL(i, f))
+		distinct = append(distinct, s.changedSQL(i, f))
 		if !f.Both {
 			oneWay = append(oneWay, changedSQL(i, f))
+		} else if wb := s.writeBackSQL(i, f); wb != "false" {
+			writeBacks = append(writeBacks, wb)
 		}
 	}
 	changed := "false"
 	if len(distinct) > 0 {
 		changed = strings.Join(distinct, " OR ")
+	}
+	// A record unchanged since its last sync is still updated to write
+	// back what its service assigned when coupler created it.
+	writeBack := "false"
+	if s.OnlyIfChanged && len(writeBacks) > 0 {
+		writeBack = "(" + strings.Join(writeBacks, " OR ") + ")"
 	}
 	drifted := "false"
 	if s.OnlyIfChanged && s.RepairOneWay && len(oneWay) > 0 {
@@ -152,7 +167,8 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 	ops := `
 INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id, dest_id, etag, source_etag, source_modified, dest_modified, reason, source_display, dest_display)
 ` + matchCTE + `
-SELECT ?, ?, ?, row_number() OVER (ORDER BY rank, source_id), op, source_id, CASE WHEN op = 'create' THEN NULL WHEN op IN ('restore', 'uncouple') THEN coupled_id ELSE dest_id END,
+SELECT ?, ?, ?, row_number() OVER (ORDER BY CASE op WHEN 'create' THEN 1 WHEN 'restore' THEN 1 WHEN 'couple' THEN 2 WHEN 'update' THEN 3 WHEN 'uncouple' THEN 4
+		WHEN 'fail' THEN 5 WHEN 'skipped' THEN 5 WHEN 'skip' THEN 6 ELSE 7 END, source_id), op, source_id, CASE WHEN op = 'create' THEN NULL WHEN op IN ('restore', 'uncouple') THEN coupled_id ELSE dest_id END,
 	etag, source_etag, source_modified, dest_modified, reason, source_display, CASE WHEN op = 'create' THEN NULL ELSE dest_display END
 FROM (
 	SELECT s.key AS source_id, d.key AS dest_id, c.` + dst + ` AS coupled_id, d.etag, s.etag AS source_etag, s.modified AS source_modified, d.modified AS dest_modified,
@@ -167,7 +183,7 @@ FROM (
 			WHEN c.` + dst + ` IS NULL THEN 'create'
 			WHEN d.key IS NULL THEN ` + missingOp + `
 			WHEN NOT d.in_filter THEN 'skip'
-			WHEN ` + unchangedSinceSync + ` AND NOT ` + drifted + ` THEN 'unchanged'
+			WHEN ` + unchangedSinceSync + ` AND NOT ` + drifted + ` AND NOT ` + writeBack + ` THEN 'unchanged'
 			WHEN ` + changed + ` THEN 'update'
 			ELSE 'unchanged'
 		END AS op,
@@ -181,11 +197,10 @@ FROM (
 			WHEN c.` + dst + ` IS NULL THEN NULL
 			WHEN d.key IS NULL THEN ` + missing + `
 			WHEN NOT d.in_filter THEN 'the coupled record is left out by the destination''s filter'
-			WHEN ` + unchangedSinceSync + ` AND NOT ` + drifted + ` THEN 'not changed since the last sync'
+			WHEN ` + unchangedSinceSync + ` AND NOT ` + drifted + ` AND NOT ` + writeBack + ` THEN 'not changed since the last sync'
+			WHEN ` + unchangedSinceSync + ` AND ` + writeBack + ` THEN ` + sqlString(fmt.Sprintf("not changed since the last sync, but its service assigned a value when coupler created it (a number series): written back to the coupled %s record", s.DestEntity)) + `
 			WHEN ` + unchangedSinceSync + ` THEN 'not changed since the last sync, but a field it owns differs on the destination: written again'
-		END AS reason,
-		CASE op WHEN 'create' THEN 1 WHEN 'restore' THEN 1 WHEN 'couple' THEN 2 WHEN 'update' THEN 3 WHEN 'uncouple' THEN 4
-			WHEN 'fail' THEN 5 WHEN 'skipped' THEN 5 WHEN 'skip' THEN 6 ELSE 7 END AS rank
+		END AS reason
 	FROM ` + stagingTable(SourceRows) + ` s
 	LEFT JOIN couplings c ON c.mapping = ? AND c.` + src + ` = s.key
 	LEFT JOIN record_failures sk ON sk.mapping = ` + sqlString(s.Mapping) + ` AND sk.direction = ? AND sk.source_id = s.key AND sk.skipped
@@ -222,16 +237,17 @@ FROM (
 		var parts []string
 		args := []any{}
 		// An update of a record unchanged since its last sync repairs its
-		// one-way fields only (RepairOneWay).
+		// one-way fields only (RepairOneWay), and writes back the values
+		// its service assigned.
 		couplingJoin, repairOnly := "", "false"
-		if drifted != "false" {
+		if drifted != "false" || writeBack != "false" {
 			couplingJoin = "\n\tLEFT JOIN couplings c ON c.mapping = o.mapping AND c." + src + " = o.source_id"
 			repairOnly = unchangedSinceSync
 		}
 		for i, f := range s.Fields {
-			changedHere := changedSQL(i, f)
+			changedHere := s.changedSQL(i, f)
 			if f.Both {
-				changedHere = "(" + changedHere + " AND NOT " + repairOnly + ")"
+				changedHere = "((" + changedHere + " AND NOT " + repairOnly + ") OR " + s.writeBackSQL(i, f) + ")"
 			}
 			parts = append(parts, fmt.Sprintf(`
 	SELECT o.plan_id, o.mapping, o.direction, o.seq, ? AS field, CASE WHEN o.op IN ('create', 'restore') THEN NULL ELSE d.v%[1]d END, s.v%[1]d
@@ -351,15 +367,15 @@ func (d *DB) SettleConflicts(ctx context.Context, c ConflictSpec) error {
 	pairs := `CREATE OR REPLACE TEMP TABLE conflict_pairs AS
 		SELECT a.seq AS to_seq, b.seq AS from_seq,
 			(SELECT string_agg(field || ' ' || coalesce(x.before, 'null') || ' -> ' || coalesce(x.after, 'null'), ', ' ORDER BY field) FROM plan_changes x
-				WHERE x.plan_id = a.plan_id AND x.mapping = a.mapping AND x.direction = a.direction AND x.seq = a.seq AND x.field IN (` + toIn + `)) AS to_fields,
+				WHERE x.plan_id = a.plan_id AND x.mapping = a.mapping AND x.direction = a.direction AND x.seq = a.seq AND NOT ` + writtenBackSQL("a", "x") + ` AND x.field IN (` + toIn + `)) AS to_fields,
 			(SELECT string_agg(field || ' ' || coalesce(x.before, 'null') || ' -> ' || coalesce(x.after, 'null'), ', ' ORDER BY field) FROM plan_changes x
-				WHERE x.plan_id = b.plan_id AND x.mapping = b.mapping AND x.direction = b.direction AND x.seq = b.seq AND x.field IN (` + fromIn + `)) AS from_fields,
+				WHERE x.plan_id = b.plan_id AND x.mapping = b.mapping AND x.direction = b.direction AND x.seq = b.seq AND NOT ` + writtenBackSQL("b", "x") + ` AND x.field IN (` + fromIn + `)) AS from_fields,
 			-- What settling drops, for the losing side's reason: each field
 			-- with the value its destination keeps and the one not written.
 			(SELECT string_agg(field || ' ' || coalesce(x.before, 'null') || ' kept, ' || coalesce(x.after, 'null') || ' dropped', '; ' ORDER BY field) FROM plan_changes x
-				WHERE x.plan_id = a.plan_id AND x.mapping = a.mapping AND x.direction = a.direction AND x.seq = a.seq AND x.field IN (` + toIn + `)) AS to_settled,
+				WHERE x.plan_id = a.plan_id AND x.mapping = a.mapping AND x.direction = a.direction AND x.seq = a.seq AND NOT ` + writtenBackSQL("a", "x") + ` AND x.field IN (` + toIn + `)) AS to_settled,
 			(SELECT string_agg(field || ' ' || coalesce(x.before, 'null') || ' kept, ' || coalesce(x.after, 'null') || ' dropped', '; ' ORDER BY field) FROM plan_changes x
-				WHERE x.plan_id = b.plan_id AND x.mapping = b.mapping AND x.direction = b.direction AND x.seq = b.seq AND x.field IN (` + fromIn + `)) AS from_settled
+				WHERE x.plan_id = b.plan_id AND x.mapping = b.mapping AND x.direction = b.direction AND x.seq = b.seq AND NOT ` + writtenBackSQL("b", "x") + ` AND x.field IN (` + fromIn + `)) AS from_settled
 		FROM plan_operations a JOIN plan_operations b
 			ON b.plan_id = a.plan_id AND b.mapping = a.mapping AND b.direction = ? AND b.op = 'update'
 			AND b.source_id = a.dest_id AND b.dest_id = a.source_id
@@ -403,7 +419,9 @@ func (d *DB) SettleConflicts(ctx context.Context, c ConflictSpec) error {
 			WHERE plan_id = ? AND mapping = ? AND direction = ? AND seq IN (SELECT `+loserSeq+` FROM conflict_pairs)`,
 			prefix, c.PlanID, c.Mapping, loser)
 		exec(`DELETE FROM plan_changes WHERE plan_id = ? AND mapping = ? AND direction = ?
-			AND seq IN (SELECT `+loserSeq+` FROM conflict_pairs) AND field IN (`+loserIn+`)`,
+			AND seq IN (SELECT `+loserSeq+` FROM conflict_pairs) AND field IN (`+loserIn+`)
+			AND NOT EXISTS (SELECT 1 FROM plan_operations o WHERE o.plan_id = plan_changes.plan_id AND o.mapping = plan_changes.mapping
+				AND o.direction = plan_changes.direction AND o.seq = plan_changes.seq AND `+writtenBackSQL("o", "plan_changes")+`)`,
 			append([]any{c.PlanID, c.Mapping, loser}, loserArgs...)...)
 	default:
 		for _, side := range []struct{ direction, seq string }{{to, "to_seq"}, {from, "from_seq"}} {
@@ -420,6 +438,14 @@ func (d *DB) SettleConflicts(ctx context.Context, c ConflictSpec) error {
 		return fmt.Errorf("settle update conflicts of mapping %s: %w", c.Mapping, err)
 	}
 	return tx.Commit()
+}
+
+// writtenBackSQL is true when plan change x of operation op writes back a
+// value the service of op's source assigned when coupler created the
+// record (assigned_values): no edit, so never part of an update conflict.
+func writtenBackSQL(op, x string) string {
+	return "EXISTS (SELECT 1 FROM assigned_values av WHERE av.mapping = " + op + ".mapping AND av.side = CASE " + op +
+		".direction WHEN 'to_integration' THEN 'table' ELSE 'integration' END AND av.record_id = " + op + ".source_id AND av.other_field = " + x + ".field)"
 }
 
 // NotModified counts the coupled records of a part's mapping that an
@@ -585,6 +611,38 @@ func changedSQL(i int, f DestField) string {
 		c = fmt.Sprintf("(s.v%d IS NOT NULL AND %s)", i, c)
 	}
 	return c
+}
+
+// changedSQL is changedSQL for one pass: a field that flows both ways
+// whose value the destination's service assigned when coupler created the
+// record there is not changed by the source's blank, which is only
+// waiting for the write-back (assigned_values).
+func (s DiffSpec) changedSQL(i int, f DestField) string {
+	c := changedSQL(i, f)
+	if !f.Both || !s.assigned || c == "false" {
+		return c
+	}
+	return fmt.Sprintf(`(%s AND NOT (coalesce(s.v%d, '""') = '""' AND %s))`, c, i,
+		assignedSQL(s.Mapping, sourceSide(!s.SourceIsTable), "d.key", "field", f.Name))
+}
+
+// writeBackSQL is true when field i, which flows both ways, differs and
+// the source record holds in it a value its service assigned when coupler
+// created it: the value goes back to the record it was created from.
+func (s DiffSpec) writeBackSQL(i int, f DestField) string {
+	c := changedSQL(i, f)
+	if !s.assigned || c == "false" {
+		return "false"
+	}
+	return "(" + c + " AND " + assignedSQL(s.Mapping, sourceSide(s.SourceIsTable), "s.key", "other_field", f.Name) + ")"
+}
+
+// assignedSQL is true when the record whose key is the SQL expression key,
+// on side, holds a value its service assigned, in the field named name by
+// column ("field": that record's, "other_field": the coupled record's).
+func assignedSQL(mapping, side, key, column, name string) string {
+	return "EXISTS (SELECT 1 FROM assigned_values av WHERE av.mapping = " + sqlString(mapping) + " AND av.side = " + sqlString(side) +
+		" AND av.record_id = " + key + " AND av." + column + " = " + sqlString(name) + ")"
 }
 
 // createsSQL is true when a create writes staged value i. A null source

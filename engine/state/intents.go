@@ -48,7 +48,9 @@ func (d *DB) RecordIntents(ctx context.Context, intents []Intent) error {
 	if _, err := d.db.ExecContext(ctx, `INSERT INTO write_intents VALUES `+strings.Join(rows, ","), args...); err != nil {
 		return fmt.Errorf("record write intents of mapping %s: %w", intents[0].Mapping, err)
 	}
-	return nil
+	// In the main file before the batch is sent: a damaged log cannot then
+	// forget a write that may have happened.
+	return d.durable(ctx)
 }
 
 // PendingIntents lists the intents left behind by a process that stopped
@@ -88,7 +90,7 @@ func (d *DB) DropIntents(ctx context.Context, runID int64, seqs []int64) error {
 	if _, err := d.db.ExecContext(ctx, `DELETE FROM write_intents WHERE run_id = ? AND seq IN (`+placeholders(len(seqs))+`)`, args...); err != nil {
 		return fmt.Errorf("drop write intents of run %d: %w", runID, err)
 	}
-	return nil
+	return d.durable(ctx)
 }
 
 // UnfinishedRun returns the run of one part of a plan that was started but

@@ -18,6 +18,7 @@ var ErrNoPlan = errors.New("no such plan")
 
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 func countOps(ctx context.Context, q querier, part Part) (plan.Counts, error) {
@@ -45,17 +46,26 @@ func countOps(ctx context.Context, q querier, part Part) (plan.Counts, error) {
 // SavePlan records a plan's header and its mappings. The operations were
 // saved by Diff; SavePlan makes the plan visible, so a plan interrupted
 // before it is saved never shows up as applicable.
-func (d *DB) SavePlan(ctx context.Context, p *plan.Plan, baseWatermarks map[string]time.Time) error {
+//
+// A plan named as another is refused, unless replaceName: then the other
+// plan loses the name, in the same transaction.
+func (d *DB) SavePlan(ctx context.Context, p *plan.Plan, baseWatermarks map[string]time.Time, replaceName bool) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
 	if p.Name != "" {
-		var other string
-		err := tx.QueryRowContext(ctx, `SELECT id FROM plans WHERE name = ?`, p.Name).Scan(&other)
-		if err == nil {
-			return fmt.Errorf("a plan named %q exists already (%s); choose another name", p.Name, other)
+		other, ok, err := planNamed(ctx, tx, p.Name)
+		switch {
+		case err != nil:
+			return err
+		case ok && !replaceName:
+			return NameTakenError(p.Name, other)
+		case ok:
+			if _, err := tx.ExecContext(ctx, `UPDATE plans SET name = NULL WHERE id = ?`, other); err != nil {
+				return fmt.Errorf("take the name %q from plan %s: %w", p.Name, other, err)
+			}
 		}
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO plans (id, created_at, full_read, fingerprint, status, name) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -81,6 +91,28 @@ func (d *DB) SavePlan(ctx context.Context, p *plan.Plan, baseWatermarks map[stri
 		return err
 	}
 	return tx.Commit()
+}
+
+// NameTakenError is the error for a plan name another plan has.
+func NameTakenError(name, other string) error {
+	return fmt.Errorf("a plan named %q exists already (%s); choose another name, or replace it with --force (the other plan keeps its id)", name, other)
+}
+
+// PlanNamed returns the id of the plan named name; ok is false when there
+// is none.
+func (d *DB) PlanNamed(ctx context.Context, name string) (id string, ok bool, err error) {
+	return planNamed(ctx, d.db, name)
+}
+
+func planNamed(ctx context.Context, q querier, name string) (id string, ok bool, err error) {
+	err = q.QueryRowContext(ctx, `SELECT id FROM plans WHERE name = ?`, name).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("plan named %q: %w", name, err)
+	}
+	return id, true, nil
 }
 
 // WatermarkKey names a mapping's watermark on one side in the maps that
@@ -143,7 +175,7 @@ func (d *DB) SetPlanStatus(ctx context.Context, id string, to plan.Status, from 
 		}
 		return fmt.Errorf("plan %s is %s, not %v", id, have, from)
 	}
-	return nil
+	return d.durable(ctx)
 }
 
 // MarkInterrupted moves every plan still applying to plan.Interrupted and
@@ -165,7 +197,15 @@ func (d *DB) MarkInterrupted(ctx context.Context) ([]string, error) {
 		}
 		ids = append(ids, id)
 	}
-	return ids, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(ids) > 0 {
+		if err := d.durable(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
 }
 
 // AppliedSince returns a plan that shares a mapping with plan id and whose

@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -80,7 +81,18 @@ type RecordResult struct {
 	// as known.
 	SourceETag string
 	DestETag   string
-	At         time.Time
+	// Assigned lists the fields that the destination's service filled in
+	// when this create made the record without a value for them: the next
+	// plan writes them back to the source (assigned_values).
+	Assigned []AssignedField
+	At       time.Time
+}
+
+// AssignedField is a field that flows both ways and that the service of
+// the record coupler created filled in: Field is the created record's, and
+// OtherField the source record's, which the value is written back to.
+type AssignedField struct {
+	Field, OtherField string
 }
 
 // CouplingSide says which coupling column holds a run's source ids.
@@ -170,10 +182,31 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 			return err
 		}
 		for _, r := range couple {
-			if got[r.SourceID] != r.DestID {
-				r.Err = fmt.Sprintf("created %s, but the source record was coupled to another record meanwhile; remove the duplicate", r.DestID)
-				if r.Op == "couple" {
-					r.Err = fmt.Sprintf("not coupled to %s: one of the two was coupled to another record meanwhile", r.DestID)
+			to, ok := got[r.SourceID]
+			switch {
+			case to == r.DestID:
+			case ok && r.Op == "couple":
+				r.Err = fmt.Sprintf("not coupled to %s: the source record was coupled to %s meanwhile", r.DestID, to)
+			case ok:
+				r.Err = fmt.Sprintf("created %s, but the source record was coupled to %s meanwhile; remove the duplicate", r.DestID, to)
+			default:
+				// The source is free: the destination record is the one
+				// coupled, to another source record.
+				from, err := coupledSource(ctx, tx, side, r.DestID)
+				if err != nil {
+					return err
+				}
+				r.Err = fmt.Sprintf("not coupled to %s: that destination record is coupled to source record %s already", r.DestID, from)
+				if r.Op != "couple" {
+					r.Err = fmt.Sprintf("wrote %s, but that destination record is coupled to source record %s already, so this source record was not coupled to it; check whether the two source records are one", r.DestID, from)
+				}
+				continue
+			}
+			for _, a := range r.Assigned {
+				_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO assigned_values VALUES (?, ?, ?, ?, ?, ?)`,
+					side.Mapping, sourceSide(!side.SourceIsTable), r.DestID, a.Field, a.OtherField, r.At.UTC())
+				if err != nil {
+					return fmt.Errorf("remember the values %s assigned to record %s of mapping %s: %w", sourceSide(!side.SourceIsTable), r.DestID, side.Mapping, err)
 				}
 			}
 		}
@@ -197,6 +230,10 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 				` + srcMod + ` = coalesce(v.smod, couplings.` + srcMod + `), ` + dstMod + ` = v.dmod,
 				` + srcTag + ` = coalesce(v.stag, couplings.` + srcTag + `), ` + dstTag + ` = v.dtag
 			FROM synced_batch v WHERE couplings.mapping = ? AND couplings.` + src + ` = v.src`, []any{synced[0].At.UTC(), side.Mapping}},
+			// A source record written successfully has had the values
+			// its service assigned written back: the diff compared them.
+			{`DELETE FROM assigned_values WHERE mapping = ? AND side = ? AND record_id IN (SELECT src FROM synced_batch)`,
+				[]any{side.Mapping, sourceSide(side.SourceIsTable)}},
 			{`DROP TABLE synced_batch`, nil},
 		}
 		for _, st := range stmts {
@@ -226,6 +263,10 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 	if _, err := tx.ExecContext(ctx, `DELETE FROM write_intents WHERE run_id = ? AND seq IN (`+placeholders(len(results))+`)`, seqs...); err != nil {
 		return fmt.Errorf("settle write intents of run %d: %w", runID, err)
 	}
+	// Not checkpointed here: the next batch's intents or the run's end
+	// checkpoint these results before anything else is sent, and should a
+	// damaged log lose them meanwhile, their intents, in the main file
+	// since before the batch was sent, are settled again (see durable).
 	return tx.Commit()
 }
 
@@ -241,6 +282,20 @@ func couplingsOf(ctx context.Context, tx *sql.Tx, side CouplingSide, rs []*Recor
 		return nil, fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
 	}
 	return scanStringMap(rows)
+}
+
+// coupledSource returns the source record a destination record is coupled to.
+func coupledSource(ctx context.Context, tx *sql.Tx, side CouplingSide, destID string) (string, error) {
+	src, dst := couplingColumns(side.SourceIsTable)
+	var id string
+	err := tx.QueryRowContext(ctx, `SELECT `+src+` FROM couplings WHERE mapping = ? AND `+dst+` = ?`, side.Mapping, destID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "(another)", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("coupling of %s in mapping %s: %w", destID, side.Mapping, err)
+	}
+	return id, nil
 }
 
 // scanStringMap reads rows of two strings into a map from the first to the
@@ -337,7 +392,10 @@ func (d *DB) FinishRun(ctx context.Context, r Run, watermarkSide string, waterma
 			return err
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	return d.durable(ctx)
 }
 
 // TemporaryPrefix starts the message of a failure that says nothing about

@@ -120,8 +120,48 @@ CREATE TABLE IF NOT EXISTS first_sync_acks (
 	acknowledged_at TIMESTAMP NOT NULL
 );
 `},
-	// Version 5 is the assigned values migration (another branch); this
-	// one follows it.
+	{Version: 5, SQL: `
+-- assigned_values: fields that flow both ways and that a service filled in
+-- when coupler created a record there without a value (Business Central's
+-- number series numbering a customer made from an account without a
+-- number). side and record_id name that record, field its field, and
+-- other_field the field of the coupled record on the other side, which the
+-- next plan writes the value back to; until then the other side's blank
+-- is not written over it. The row goes when the write-back succeeds.
+CREATE TABLE IF NOT EXISTS assigned_values (
+	mapping     VARCHAR NOT NULL,
+	side        VARCHAR NOT NULL,
+	record_id   VARCHAR NOT NULL,
+	field       VARCHAR NOT NULL,
+	other_field VARCHAR NOT NULL,
+	assigned_at TIMESTAMP NOT NULL,
+	PRIMARY KEY (mapping, side, record_id, field)
+);
+
+-- known_after_apply_json: a change's value (JSON text) as the JSON plan
+-- shows it. A lookup known only after apply is saved as a placeholder
+-- string (plan.KnownAfterApply.Placeholder: NUL, "known after apply", NUL,
+-- the mapping, NUL, t or f, NUL, the id), which becomes
+-- {"known_after_apply": {"mapping": ..., "side": ..., "id": ...}}
+-- (schemas/plan.schema.json). The parts are cut from the JSON text, where
+-- they are escaped already; the id is the rest, whatever it holds.
+CREATE OR REPLACE MACRO known_after_apply_json(v) AS
+	CASE WHEN starts_with(v, '"\u0000known after apply\u0000') THEN
+		regexp_replace(regexp_replace(v,
+			'^"\\u0000known after apply\\u0000(.*?)\\u0000t\\u0000(.*)"$', '{"known_after_apply":{"mapping":"\1","side":"table","id":"\2"}}'),
+			'^"\\u0000known after apply\\u0000(.*?)\\u0000f\\u0000(.*)"$', '{"known_after_apply":{"mapping":"\1","side":"integration","id":"\2"}}')
+	ELSE v END;
+
+-- operations: every operation of every plan, one row per changed field
+-- (field, before and after NULL for an operation that changes none);
+-- before and after are JSON text, a lookup known only after apply as its
+-- known_after_apply object.
+CREATE OR REPLACE VIEW operations AS
+	SELECT o.plan_id, o.mapping, o.direction, o.seq, o.op, o.source_id, o.dest_id, o.reason,
+		c.field, known_after_apply_json(c.before) AS before, known_after_apply_json(c.after) AS after
+	FROM plan_operations o
+	LEFT JOIN plan_changes c ON c.plan_id = o.plan_id AND c.mapping = o.mapping AND c.direction = o.direction AND c.seq = o.seq;
+`},
 	{Version: 6, SQL: `
 -- plan_operations.source_display and dest_display: the record's display
 -- fields (a mapping side's display:) on each side as the plan read them,
@@ -300,13 +340,9 @@ CREATE TABLE IF NOT EXISTS run_records (
 );
 
 -- Views: the stable interface for coupler query (docs/plans-and-reports.md).
--- operations: every operation of every plan, one row per changed field
--- (field, before and after NULL for an operation that changes none).
-CREATE OR REPLACE VIEW operations AS
-	SELECT o.plan_id, o.mapping, o.direction, o.seq, o.op, o.source_id, o.dest_id, o.reason,
-		c.field, c.before, c.after
-	FROM plan_operations o
-	LEFT JOIN plan_changes c ON c.plan_id = o.plan_id AND c.mapping = o.mapping AND c.direction = o.direction AND c.seq = o.seq;
+-- The operations view is defined by the latest migration that changed it
+-- (version 5), not here: this runs at every open and would put an older
+-- definition back.
 
 -- errors: the records that failed in the latest run of each mapping and
 -- direction, and every record skipped after failing twice (op 'skipped',

@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -45,6 +47,9 @@ type Options struct {
 	MemoryLimit string
 	// Threads caps DuckDB's worker threads; 0 keeps DuckDB's default.
 	Threads int
+	// Logger gets the warning about a write-ahead log found torn at open;
+	// nil discards it.
+	Logger *slog.Logger
 	// Redact, when set, scrubs each failure message before it is stored:
 	// a server's error may echo the credentials it was sent, and a stored
 	// message is printed by coupler errors and shown by serve.
@@ -52,13 +57,33 @@ type Options struct {
 }
 
 // Open opens the state database at path, creating it and its directory if
-// needed. A database written by a newer coupler is refused.
+// needed. A database written by a newer coupler, or damaged (see
+// checkIntegrity), is refused and left as it was.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("state database %s: %w", path, err)
 	}
 	if err := checkFile(path); err != nil {
 		return nil, fmt.Errorf("state database %s: %w", path, err)
+	}
+	torn, err := checkIntegrity(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("state database %s: %w", path, err)
+	}
+	if torn != "" {
+		// What a crash in the middle of a commit leaves, or damage: the
+		// complete part is replayed (see durable for why that loses
+		// nothing applied); the log itself is kept for a look.
+		kept, err := keepTornWAL(path, time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("state database %s: keep a copy of its torn write-ahead log: %w", path, err)
+		}
+		logger := opts.Logger
+		if logger == nil {
+			logger = slog.New(slog.DiscardHandler)
+		}
+		logger.Warn("the state database's write-ahead log ends in an incomplete entry, as a crash while committing leaves it (or damage); its complete part is replayed, the rest dropped",
+			"file", path+".wal", "where", torn, "copy", kept)
 	}
 	c, err := duckdb.NewConnector(path, nil)
 	if err != nil {

@@ -1,0 +1,223 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+)
+
+// DuckDB writes a transaction to the write-ahead log (the file beside the
+// state file, named like it with ".wal" appended) when it commits, and into
+// the checksummed main file only when it checkpoints. Replaying a log that
+// ends in an incomplete entry, DuckDB keeps the complete part and drops the
+// rest without a word: that is what a crash in the middle of a commit
+// leaves, but a log cut short by damage looks the same, and what it lost
+// was committed. So the transactions of an apply are checkpointed before
+// anything is sent that depends on them (durable): a batch's intents before
+// the batch is sent (which also checkpoints the previous batch's results
+// and couplings), a run's end, a plan's status, intents dropped. Whatever a
+// damaged log can then lose was committed after the last thing sent, and
+// losing it is what a crash before that commit would have done, which the
+// write intents already make good (docs/reliability.md). A checkpoint costs
+// about as much as rewriting the couplings' indexes, so a batch's results
+// are not checkpointed on their own.
+
+// durable checkpoints the database, so that what was committed lives in the
+// checksummed main file rather than only in the write-ahead log.
+func (d *DB) durable(ctx context.Context) error {
+	if _, err := d.db.ExecContext(ctx, `CHECKPOINT`); err != nil {
+		return fmt.Errorf("checkpoint the state database %s: %w", d.path, err)
+	}
+	return nil
+}
+
+// restoreHint says what to do with a state file that is refused as damaged.
+const restoreHint = "restore the latest backup over it (see coupler state backup; docs/operations.md), or move it away to start afresh"
+
+// checkIntegrity refuses a state file whose write-ahead log or data blocks
+// are damaged, before the file is opened for writing: DuckDB would replay
+// the log into the file and delete it, and would notice a damaged data
+// block only when a plan reads it, half way through writing. The file is
+// opened read-only (DuckDB then replays the log in memory, verifying each
+// entry's checksum, and writes nothing) and every table is read in full,
+// which verifies the checksum of every data block. A log that ends in an
+// incomplete entry is reported in torn (empty when it is whole); see
+// durable for why it is not refused.
+func checkIntegrity(ctx context.Context, path string) (torn string, err error) {
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) || err == nil && st.Size() == 0 {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	wal := path + ".wal"
+	torn, err = walTail(wal)
+	if err != nil {
+		return "", err
+	}
+	c, err := duckdb.NewConnector(path+"?access_mode=read_only", nil)
+	if err != nil {
+		if isLockError(err) {
+			return "", err
+		}
+		return "", unreadable(ctx, wal, err)
+	}
+	defer c.Close()
+	db := sql.OpenDB(c)
+	defer db.Close()
+	tables, err := stateTables(ctx, db)
+	if err != nil {
+		return "", unreadable(ctx, wal, err)
+	}
+	for _, t := range tables {
+		// hash of the whole row reads every column of every row, so every
+		// block's checksum is verified; count(*) alone would be answered
+		// from the metadata.
+		var h any
+		q := `SELECT bit_xor(hash(t)) FROM ` + quoteIdent(t.schema) + `.` + quoteIdent(t.name) + ` t`
+		if err := db.QueryRowContext(ctx, q).Scan(&h); err != nil {
+			return "", unreadable(ctx, wal, fmt.Errorf("table %s: %w", t.name, err))
+		}
+	}
+	return torn, nil
+}
+
+type table struct{ schema, name string }
+
+func stateTables(ctx context.Context, db *sql.DB) ([]table, error) {
+	rows, err := db.QueryContext(ctx, `SELECT schema_name, table_name FROM duckdb_tables()
+		WHERE database_name = current_database() AND NOT temporary ORDER BY schema_name, table_name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []table
+	for rows.Next() {
+		var t table
+		if err := rows.Scan(&t.schema, &t.name); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// unreadable is the error of a state file DuckDB cannot read back whole.
+func unreadable(ctx context.Context, wal string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err() // stopped while reading: says nothing about the file
+	}
+	switch msg := err.Error(); {
+	case strings.Contains(msg, "WAL"):
+		return fmt.Errorf("%w: its write-ahead log %s is damaged (%v); both files were left untouched: %s. Moving only the log away keeps what the state file held at its last checkpoint, which is everything applied, unless coupler stopped between recording a batch and checkpointing it",
+			ErrUnusable, wal, err, restoreHint)
+	case strings.Contains(msg, "Corrupt") || strings.Contains(msg, "checksum"):
+		return fmt.Errorf("%w: damaged (%v); it was left untouched: %s", ErrUnusable, err, restoreHint)
+	default:
+		return fmt.Errorf("%w: DuckDB cannot read it (%v); it was left untouched: %s", ErrUnusable, err, restoreHint)
+	}
+}
+
+// isLockError reports whether DuckDB could not open a file because another
+// process holds it: not damage.
+func isLockError(err error) bool {
+	return strings.Contains(err.Error(), "Could not set lock") || strings.Contains(err.Error(), "Conflicting lock")
+}
+
+// walTail reads the framing of a DuckDB write-ahead log: a version header,
+// then entries of an 8-byte size, an 8-byte checksum and size bytes. It
+// returns a description of where the log stops being whole, or "" when it
+// ends with a complete entry (or does not exist, or is of a layout this
+// reader does not know, which DuckDB's own checks then judge).
+func walTail(path string) (string, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("write-ahead log %s: %w", path, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return "", fmt.Errorf("write-ahead log %s: %w", path, err)
+	}
+	if len(data) == 0 {
+		return "", nil
+	}
+	off, ok := walHeader(data)
+	if !ok {
+		if len(data) < 8 {
+			return fmt.Sprintf("it ends after %d bytes, inside its header", len(data)), nil
+		}
+		return "", nil
+	}
+	for off < len(data) {
+		if len(data)-off < 16 {
+			return fmt.Sprintf("its entry at byte %d of %d is incomplete", off, len(data)), nil
+		}
+		size := binary.LittleEndian.Uint64(data[off:])
+		if size > uint64(len(data)-off-16) {
+			return fmt.Sprintf("its entry at byte %d claims %d bytes, %d are left", off, size, len(data)-off-16), nil
+		}
+		off += 16 + int(size)
+	}
+	return "", nil
+}
+
+// walHeader parses the version header DuckDB writes first in a log (a
+// serialized object: field 100, the entry type WAL_VERSION, field 101, the
+// version, then the end marker 0xffff) and returns the offset of the first
+// entry. ok is false for a layout this reader does not know.
+func walHeader(data []byte) (int, bool) {
+	const walVersion = 98
+	off := 0
+	field := func(id uint16) (uint64, bool) {
+		if len(data)-off < 3 || binary.LittleEndian.Uint16(data[off:]) != id {
+			return 0, false
+		}
+		off += 2
+		v, n := binary.Uvarint(data[off:])
+		if n <= 0 {
+			return 0, false
+		}
+		off += n
+		return v, true
+	}
+	if typ, ok := field(100); !ok || typ != walVersion {
+		return 0, false
+	}
+	if _, ok := field(101); !ok {
+		return 0, false
+	}
+	if len(data)-off < 2 || binary.LittleEndian.Uint16(data[off:]) != 0xffff {
+		return 0, false
+	}
+	return off + 2, true
+}
+
+// keepTornWAL copies a log that ends in an incomplete entry beside it,
+// before DuckDB replays its complete part and deletes it, so that what it
+// held can still be looked at. It returns the copy's name.
+func keepTornWAL(path string, now time.Time) (string, error) {
+	wal := path + ".wal"
+	data, err := os.ReadFile(wal)
+	if err != nil {
+		return "", err
+	}
+	kept := wal + ".torn-" + now.UTC().Format("20060102-150405")
+	if err := os.WriteFile(kept, data, 0o600); err != nil {
+		return "", err
+	}
+	return kept, nil
+}

@@ -1,0 +1,106 @@
+package engine_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/mappings"
+)
+
+// The state file and its write-ahead log as a process killed right after
+// an apply leaves them, damaged in the ways a disk or a careless copy
+// damages a file: cut short, or with one byte flipped near its end. The
+// next start must either refuse the state (naming the file) or go on
+// without creating any record a second time.
+func TestDamagedWALMakesNoDuplicate(t *testing.T) {
+	type damage struct {
+		name string
+		do   func(wal []byte) []byte
+	}
+	var damages []damage
+	for _, pct := range []int{30, 50, 80, 97} {
+		damages = append(damages, damage{fmt.Sprintf("cut%d", pct), func(wal []byte) []byte { return wal[:len(wal)*pct/100] }})
+	}
+	for _, back := range []int{1, 20, 100} {
+		damages = append(damages, damage{fmt.Sprintf("flip%d", back), func(wal []byte) []byte {
+			if back <= len(wal) {
+				wal[len(wal)-back] ^= 0xff
+			}
+			return wal
+		}})
+	}
+	for _, d := range damages {
+		t.Run(d.name, func(t *testing.T) {
+			w := newCrashWorld(t, crashScenarios[0])
+			w.sync(t)
+			if got := w.crm.Len("accounts"); got != 6 {
+				t.Fatalf("%d accounts after the first sync, want 6", got)
+			}
+			// The files as SIGKILL would leave them: copied while open.
+			path := filepath.Join(w.dir, mappings.DefaultStatePath)
+			main, wal := stateFiles(t, path)
+			w.close(t)
+			if err := os.WriteFile(path, main, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_ = os.Remove(path + ".wal")
+			if len(wal) > 0 {
+				if err := os.WriteFile(path+".wal", d.do(wal), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e, _, err := engine.OpenProject(t.Context(), w.dir, mappings.LoadOptions{}, engine.Options{})
+			if err != nil {
+				if !errors.Is(err, state.ErrUnusable) || !strings.Contains(err.Error(), path) {
+					t.Fatalf("refused without naming the file: %v", err)
+				}
+				return
+			}
+			w.e = e
+			defer w.close(t)
+			w.sync(t)
+			if got := w.crm.Len("accounts"); got != 6 {
+				t.Errorf("%d accounts after syncing again on a damaged log (%d bytes), want 6: records created twice", got, len(wal))
+			}
+		})
+	}
+}
+
+// Defense in depth against a state that lost couplings (a damaged file, an
+// old backup restored): a create whose record already exists in the
+// destination under its client key, or a record whose match fields find
+// one, is coupled rather than created again.
+func TestLostCouplingsAreNotCreatedAgain(t *testing.T) {
+	matched := strings.Replace(crashOneWay, "fields:", "match: { fields: [{ field: number, integration_field: accountnumber }], create_if_no_match: true }\nfields:", 1)
+	for _, sc := range []crashScenario{
+		{name: "client_keys", mapping: crashOneWay, clientKeys: true, setup: func(*testing.T, *crashWorld) {}},
+		{name: "match", mapping: matched, setup: func(*testing.T, *crashWorld) {}},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			w := newCrashWorld(t, sc)
+			w.sync(t)
+			if got := w.crm.Len("accounts"); got != 6 {
+				t.Fatalf("%d accounts after the first sync, want 6", got)
+			}
+			if _, err := w.e.State().Uncouple(t.Context(), "CUSTOMER", nil, true); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.e.State().ClearWatermarks(t.Context(), []string{"CUSTOMER"}); err != nil {
+				t.Fatal(err)
+			}
+			w.sync(t)
+			if got := w.crm.Len("accounts"); got != 6 {
+				t.Errorf("%d accounts after syncing with the couplings lost, want 6", got)
+			}
+			if n, err := w.e.State().CouplingCount(t.Context(), "CUSTOMER"); err != nil || n != 6 {
+				t.Errorf("%d couplings (%v), want 6", n, err)
+			}
+		})
+	}
+}
