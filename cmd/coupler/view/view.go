@@ -232,6 +232,10 @@ type FailureJSON struct {
 	Op      string     `json:"op"`
 	At      *time.Time `json:"at"`
 	Message string     `json:"message"`
+	// SourceDisplay and DestDisplay are the record's display fields as its
+	// run's plan read them (a side's display:), absent when it names none.
+	SourceDisplay plan.Display `json:"source_display,omitempty"`
+	DestDisplay   plan.Display `json:"destination_display,omitempty"`
 }
 
 // Failures prints failed and skipped records: a table, or
@@ -241,7 +245,8 @@ func (p *Printer) Failures(fs []state.Failure) error {
 		out := make([]FailureJSON, 0, len(fs))
 		for _, f := range fs {
 			out = append(out, FailureJSON{RunID: f.RunID, Mapping: f.Mapping, Direction: f.Direction, SourceID: f.SourceID,
-				DestID: f.DestID, Op: f.Op, At: utc(f.At), Message: p.redact(f.Message)})
+				DestID: f.DestID, Op: f.Op, At: utc(f.At), Message: p.redact(f.Message),
+				SourceDisplay: f.SourceDisplay, DestDisplay: f.DestDisplay})
 		}
 		return WriteJSON(p.W, map[string]any{"failures": out})
 	}
