@@ -67,6 +67,9 @@ type Side struct {
 	Conjuncts []Conjunct
 	// Select lists the fields to read; nil means all of them.
 	Select []string
+	// Display lists the fields reports show beside a record's id
+	// (mappings.Side.Display); they are selected too.
+	Display []string
 	// BindsLookups is true when the side's connector takes lookups as
 	// references to the target record (lookups: bind): apply writes them
 	// as connectors.Reference values.
@@ -217,9 +220,9 @@ func (s *Side) rename(from, to string) string {
 
 // compilePass compiles mapping m for one direction of flow, way.
 func compilePass(p *mappings.Project, m *mappings.Mapping, way mappings.Direction, diags *mappings.Diagnostics) *Mapping {
-	table := Side{Name: plan.SideTable, Connector: m.Table.Connector, BindsLookups: bindsLookups(p, m.Table.Connector),
+	table := Side{Name: plan.SideTable, Connector: m.Table.Connector, BindsLookups: bindsLookups(p, m.Table.Connector), Display: m.Table.Display,
 		Entity: connectors.Entity{Name: m.Table.Entity, Key: m.Table.Key, Modified: m.Table.Modified}}
-	integ := Side{Name: plan.SideIntegration, Connector: m.Integration.Connector, BindsLookups: bindsLookups(p, m.Integration.Connector),
+	integ := Side{Name: plan.SideIntegration, Connector: m.Integration.Connector, BindsLookups: bindsLookups(p, m.Integration.Connector), Display: m.Integration.Display,
 		Entity: connectors.Entity{Name: m.Integration.Entity, Key: m.Integration.Key, Modified: m.Integration.Modified}}
 	cm := &Mapping{Def: m, Name: m.Name, Direction: way, SourceIsTable: way == mappings.ToIntegration}
 	ok := true
@@ -375,10 +378,10 @@ func compilePass(p *mappings.Project, m *mappings.Mapping, way mappings.Directio
 		}
 	}
 	if !readsWholeRecord {
-		cm.Source.Select = dedupe(srcSelect)
+		cm.Source.Select = dedupe(append(srcSelect, cm.Source.Display...))
 	}
 	if dstSelect != nil {
-		cm.Dest.Select = dedupe(dstSelect)
+		cm.Dest.Select = dedupe(append(dstSelect, cm.Dest.Display...))
 	}
 	return cm
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/state"
 )
 
@@ -218,12 +219,42 @@ func (m *Mapping) newRow(rec connectors.Record, e connectors.Entity, isSource bo
 		}
 		row.Match[i] = matchValue(rec[field])
 	}
+	side := m.Dest
+	if isSource {
+		side = m.Source
+	}
+	row.Display = displayValues(rec, side.Display)
 	if e.Modified != "" {
 		if row.Modified, err = parseModified(rec[e.Modified]); err != nil {
 			row.Err = fmt.Sprintf("record %s: %v", key, err)
 		}
 	}
 	return row, nil
+}
+
+// displayValues is the JSON text of a record's display fields that hold a
+// value (a plan.Display), as staged; nil when there are none.
+func displayValues(rec connectors.Record, fields []string) *string {
+	var d plan.Display
+	for _, f := range fields {
+		if rec[f] == nil {
+			continue
+		}
+		b, err := json.Marshal(rec[f])
+		if err != nil {
+			continue // shown by id alone: display never fails a record
+		}
+		d = append(d, plan.DisplayValue{Field: f, Value: b})
+	}
+	if len(d) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	return &s
 }
 
 // matchValue is the form a match field is staged in: canonical, with its

@@ -344,6 +344,61 @@ func (l *loader) checkDeclaredFields(m *Mapping, sides map[*Side]connectors.Side
 			check(m.Integration, mf.IntegrationField, mf.Pos, "match integration_field")
 		}
 	}
+	l.checkDisplay(m, "table", m.Table)
+	l.checkDisplay(m, "integration", m.Integration)
+}
+
+// checkDisplay checks the display fields of side s (named what) against the
+// entity's declared fields; when none are declared, a name one or two
+// letters off a field the mapping names on that side is refused as a typo
+// of it. Any other name is read for display alone.
+func (l *loader) checkDisplay(m *Mapping, what string, s Side) {
+	named := m.sideFields(what == "table")
+	for i, f := range s.Display {
+		if msg := s.KnownField(f); msg != "" {
+			l.diags.Errorf(s.DisplayPos[i], "mapping %s: %s: display field %q %s", m.Name, what, f, msg)
+			continue
+		}
+		if s.Known != nil || slices.Contains(named, f) {
+			continue
+		}
+		best, bestDist := "", 3
+		for _, k := range named {
+			if d := EditDistance(strings.ToLower(f), strings.ToLower(k)); d < bestDist {
+				best, bestDist = k, d
+			}
+		}
+		if best != "" {
+			l.diags.Errorf(s.DisplayPos[i], "mapping %s: %s: display field %q is not a field the mapping names on this side (did you mean %q?)", m.Name, what, f, best)
+		}
+	}
+}
+
+// sideFields lists the fields mapping m names on its table side (table
+// true) or integration side: key, modified, mapped and match fields.
+func (m *Mapping) sideFields(table bool) []string {
+	s := m.Integration
+	if table {
+		s = m.Table
+	}
+	out := []string{s.Key, s.Modified}
+	for _, f := range m.Fields {
+		if table {
+			out = append(out, f.Field)
+		} else {
+			out = append(out, f.IntegrationField)
+		}
+	}
+	if m.Match != nil {
+		for _, mf := range m.Match.Fields {
+			if table {
+				out = append(out, mf.Field)
+			} else {
+				out = append(out, mf.IntegrationField)
+			}
+		}
+	}
+	return slices.DeleteFunc(out, func(f string) bool { return f == "" })
 }
 
 // knownFields returns the fields of s's entity known without the
@@ -558,8 +613,38 @@ func decodeSide(d *decoder, n *yaml.Node, what string) Side {
 		"key":      func(_, v *yaml.Node) { s.Key, _ = d.NonEmpty(v, what+": key") },
 		"modified": func(_, v *yaml.Node) { s.Modified, _ = d.NonEmpty(v, what+": modified") },
 		"changes":  func(_, v *yaml.Node) { s.Changes, s.ChangesPos = decodeChanges(d, v, what+": changes") },
+		"display":  func(_, v *yaml.Node) { s.Display, s.DisplayPos = decodeDisplay(d, v, what+": display") },
 	})
 	return s
+}
+
+// decodeDisplay decodes a side's display fields: one name or a list of
+// distinct names, each with where it is written.
+func decodeDisplay(d *decoder, n *yaml.Node, what string) ([]string, []Pos) {
+	n = config.Resolve(n)
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = n.Content
+		if len(items) == 0 {
+			d.Errorf(n, "%s must name at least one field (leave it out to show ids only)", what)
+			return nil, nil
+		}
+	}
+	var names []string
+	var pos []Pos
+	for _, c := range items {
+		s, ok := d.NonEmpty(config.Resolve(c), what+" entry")
+		if !ok {
+			continue
+		}
+		if slices.Contains(names, s) {
+			d.Errorf(c, "%s names %q twice", what, s)
+			continue
+		}
+		names = append(names, s)
+		pos = append(pos, d.Pos(c))
+	}
+	return names, pos
 }
 
 func decodeField(d *decoder, n *yaml.Node, what string) *Field {

@@ -235,6 +235,11 @@ type Side struct {
 	ChangesPos Pos
 	// EntityPos is where the entity is named, for errors about it.
 	EntityPos Pos
+	// Display names the fields reports show beside a record's id (a
+	// customer's number and name), in order; DisplayPos says where each is
+	// written. They are read with the side's other fields.
+	Display    []string
+	DisplayPos []Pos
 	// Known are the fields of the side's entity known without asking the
 	// service: declared under its connector's entities, or known to the
 	// connector's type (a choice's options); nil when not known. Set by

@@ -256,7 +256,7 @@ func TestSchemaMessagesAndPositions(t *testing.T) {
 	}, {
 		name: "through an alias, at the anchor",
 		src:  "name: CUSTOMER\ntable: &side { connector: erp, entity: customers, key: id, bogus: 1 }\nintegration: *side\nfields: [{ field: a }]\n",
-		want: []string{`f:2:60: unknown key "bogus"; expected one of changes, connector, entity, key, modified`},
+		want: []string{`f:2:60: unknown key "bogus"; expected one of changes, connector, display, entity, key, modified`},
 	}, {
 		name: "a recursive alias",
 		src:  head + "fields: &a [*a]\n",

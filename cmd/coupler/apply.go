@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/couplerhq/coupler/engine"
-	"github.com/couplerhq/coupler/engine/report"
 )
 
 func newApply(g *globals) *cobra.Command {
@@ -89,11 +88,5 @@ func printApply(w io.Writer, res *engine.ApplyResult, err error) {
 	default:
 		fmt.Fprintf(w, "Applied plan %s\n", res.PlanID)
 	}
-	for _, r := range res.Runs {
-		fmt.Fprintf(w, "  %s: %d inserted, %d modified, %d failed in %s\n",
-			r.Mapping, r.Inserted, r.Modified, r.Failed, r.Duration().Round(1e6))
-	}
-	for _, f := range res.Failures {
-		fmt.Fprintf(w, "  ! %s %s: %s\n", f.Mapping, report.Printable(f.SourceID), report.Printable(f.Message))
-	}
+	printApplySummary(w, res)
 }

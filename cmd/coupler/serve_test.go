@@ -193,7 +193,7 @@ func TestServeSIGTERMMidApply(t *testing.T) {
 	if err != nil {
 		t.Fatalf("coupler sync after the shutdown: %v\n%s\n%s", err, out, errOut)
 	}
-	if !strings.Contains(out, "CUSTOMER: 250 inserted") {
+	if !regexp.MustCompile(`CUSTOMER +to_integration +250 `).MatchString(out) {
 		t.Errorf("the next run did not create the remaining 250:\n%s", out)
 	}
 	if n, c := crm.Len("accounts"), couplings(); n != customers || c != customers {

@@ -277,6 +277,38 @@ type Operation struct {
 	SourceModified time.Time `json:"source_modified,omitzero"`
 	Reason         string    `json:"reason,omitempty"`
 	Changes        []Change  `json:"changes,omitempty"`
+	// SourceDisplay and DestDisplay are the record's display fields
+	// (mappings' display:) on each side as the plan read them: what people
+	// know the record by. DestDisplay is empty when the destination record
+	// was not read (a create).
+	SourceDisplay Display `json:"source_display,omitempty"`
+	DestDisplay   Display `json:"destination_display,omitempty"`
+}
+
+// Display is a record's display fields with their values, in the order
+// the mapping names them; a field whose value is null is left out.
+type Display []DisplayValue
+
+// DisplayValue is one display field and its value as read, as JSON.
+type DisplayValue struct {
+	Field string          `json:"field"`
+	Value json.RawMessage `json:"value"`
+}
+
+// Text joins the values for people: strings as they are, other values
+// as JSON, separated by " · ". Empty when there are none.
+func (d Display) Text() string {
+	parts := make([]string, 0, len(d))
+	for _, v := range d {
+		var s string
+		if json.Unmarshal(v.Value, &s) != nil {
+			s = string(v.Value)
+		}
+		if s = strings.TrimSpace(s); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, " · ")
 }
 
 // Change is one destination field's value before and after. Values are JSON;

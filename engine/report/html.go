@@ -22,7 +22,8 @@ import (
 // Every value is escaped by html/template.
 //
 // The script filters the operation rows by kind (checkboxes) and by a
-// search text matched against source and destination ids. The filter
+// search text matched against source and destination ids and the records'
+// display values (a number, a name). The filter
 // lives in the URL fragment, #op=update,create&q=c-2, so that a filtered
 // view can be linked and tested; it hides rows with the hidden attribute.
 // Without script every row shows.
@@ -37,6 +38,8 @@ func PlanHTML(w io.Writer, p *plan.Plan) error {
 //	            data-in-step="true|false"   whether both sides are in step (nothing to write, nothing failed, in conflict or skipped)
 //	id="total-KIND"                          the total count of KIND (skip is "left out"; unchanged includes not modified)
 //	tr.op data-op="KIND" data-key="SOURCE ID" data-dest="DESTINATION ID"
+//	      data-show="SOURCE DISPLAY\nDESTINATION DISPLAY"  the display values, searched too
+//	td.id span.show                          a record's display values beside its id
 //	input[name=op] value="KIND"              the kind filter; id="q" the search box
 //	id="shown"                               how many listed operations the filter shows
 type htmlPage struct {
@@ -77,9 +80,11 @@ type htmlOp struct {
 	Kind         plan.Kind
 	Symbol       string
 	Source, Dest string
-	Reason       string
-	Create       bool
-	Changes      []htmlChange
+	// SourceShow and DestShow are the record's display values (Display.Text).
+	SourceShow, DestShow string
+	Reason               string
+	Create               bool
+	Changes              []htmlChange
 }
 
 type htmlChange struct {
@@ -139,6 +144,7 @@ func newHTMLPage(p *plan.Plan) *htmlPage {
 			ho := htmlOp{
 				Kind: op.Kind, Symbol: symbols[op.Kind], Create: op.Kind == plan.Create,
 				Source: Printable(op.SourceID), Dest: Printable(op.DestID), Reason: Printable(op.Reason),
+				SourceShow: Printable(op.SourceDisplay.Text()), DestShow: Printable(op.DestDisplay.Text()),
 			}
 			for _, c := range op.Changes {
 				ho.Changes = append(ho.Changes, htmlChange{Field: Printable(c.Field), Before: newHTMLValue("before", c.Before), After: newHTMLValue("after", c.After)})
@@ -211,7 +217,7 @@ var planTemplate = template.Must(template.New("plan").Parse(`<!DOCTYPE html>
 {{if .Mappings}}<table class="summary">
 <thead><tr><th>mapping</th><th>direction</th><th>from</th><th>to</th>{{range .Totals}}<th class="num">{{.Label}}</th>{{end}}</tr></thead>
 <tbody>
-{{range .Mappings}}<tr data-mapping="{{.Name}}"><td><a href="#{{.Anchor}}">{{.Name}}</a></td><td>{{.Direction}}</td><td>{{.Source.Connector}} {{.Source.Entity}}</td><td>{{.Dest.Connector}} {{.Dest.Entity}}</td>{{range .Counts}}<td class="num k-{{.Kind}}{{if not .N}} zero{{end}}">{{.N}}</td>{{end}}</tr>
+{{range .Mappings}}<tr data-mapping="{{.Name}}"><td><a href="#{{.Anchor}}">{{.Name}}</a></td><td>{{.Direction}}</td><td class="ent">{{.Source.Connector}} {{.Source.Entity}}</td><td class="ent">{{.Dest.Connector}} {{.Dest.Entity}}</td>{{range .Counts}}<td class="num k-{{.Kind}}{{if not .N}} zero{{end}}">{{.N}}</td>{{end}}</tr>
 {{end}}</tbody>
 </table>
 {{end}}{{if .Review}}<h2>Review</h2>
@@ -225,7 +231,7 @@ var planTemplate = template.Must(template.New("plan").Parse(`<!DOCTYPE html>
 {{if .Listed}}<div id="filter" class="filter">
 <span class="muted">Show</span>
 {{range .FilterKinds}}<label class="k-{{.Kind}}"><input type="checkbox" name="op" value="{{.Kind}}" checked> {{.Label}} <span class="muted">{{.N}}</span></label>
-{{end}}<input type="search" id="q" placeholder="source or destination id" aria-label="search by source or destination id">
+{{end}}<input type="search" id="q" placeholder="id, number or name" aria-label="search by source or destination id or display value">
 <button type="button" id="reset">show all</button>
 <span class="muted"><span id="shown">{{.Listed}}</span> of {{.Listed}} listed operations shown{{if .Omitted}}; {{.Omitted}} more not listed{{end}}</span>
 </div>
@@ -236,10 +242,10 @@ var planTemplate = template.Must(template.New("plan").Parse(`<!DOCTYPE html>
 {{if .Ops}}<table class="ops">
 <thead><tr><th>op</th><th>source {{.Source.Entity}}</th><th>destination {{.Dest.Entity}}</th><th>changes</th></tr></thead>
 <tbody>
-{{range .Ops}}<tr class="op k-{{.Kind}}" data-op="{{.Kind}}" data-key="{{.Source}}" data-dest="{{.Dest}}">
+{{range .Ops}}<tr class="op k-{{.Kind}}" data-op="{{.Kind}}" data-key="{{.Source}}" data-dest="{{.Dest}}"{{if or .SourceShow .DestShow}} data-show="{{.SourceShow}}&#10;{{.DestShow}}"{{end}}>
 <td><span class="badge k-{{.Kind}}">{{.Symbol}} {{.Kind}}</span></td>
-<td class="id">{{.Source}}</td>
-<td class="id">{{if .Dest}}{{.Dest}}{{else}}<span class="muted">(new)</span>{{end}}</td>
+<td class="id">{{.Source}}{{with .SourceShow}}<span class="show">{{.}}</span>{{end}}</td>
+<td class="id">{{if .Dest}}{{.Dest}}{{with .DestShow}}<span class="show">{{.}}</span>{{end}}{{else}}<span class="muted">(new)</span>{{end}}</td>
 <td>{{with .Reason}}<p class="reason">{{.}}</p>{{end}}{{if .Changes}}<table class="changes">
 {{$create := .Create}}{{range .Changes}}<tr><th>{{.Field}}</th>{{if $create}}<td class="before none">—</td>{{else}}{{template "value" .Before}}{{end}}<td class="arrow">→</td>{{template "value" .After}}</tr>
 {{end}}</table>{{end}}</td>
@@ -261,19 +267,20 @@ const pageStyle = `
 :root{--fg:#1f2328;--muted:#656d76;--bg:#fff;--panel:#f6f8fa;--line:#d0d7de;--add:#1a7f37;--add-bg:#dafbe1;--del:#cf222e;--del-bg:#ffebe9;--chg:#9a6700;--info:#0969da;--warn-bg:#fff8c5}
 @media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--muted:#8d96a0;--bg:#0d1117;--panel:#161b22;--line:#30363d;--add:#3fb950;--add-bg:#12261e;--del:#f85149;--del-bg:#2d1214;--chg:#d29922;--info:#4493f8;--warn-bg:#272115}}
 *{box-sizing:border-box}
-body{margin:0 auto;max-width:1200px;padding:1.5rem;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
+body{margin:0 auto;max-width:1400px;padding:1.5rem;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
 h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.15rem;margin:1.5rem 0 .25rem}
 a{color:var(--info)}
 .muted,.meta,.zero{color:var(--muted)}.meta{margin:.25rem 0}
 .status{display:inline-block;margin:.25rem 0;padding:.2rem .7rem;border-radius:1rem;font-weight:600}
 .status.changes{background:var(--warn-bg);color:var(--chg)}.status.nochanges{background:var(--add-bg);color:var(--add);font-size:1.2rem}.status.notinstep{background:var(--del-bg);color:var(--del)}
-.totals{display:grid;grid-template-columns:repeat(auto-fill,minmax(105px,1fr));gap:.5rem;margin:1rem 0}
+.totals{display:grid;grid-template-columns:repeat(auto-fill,minmax(130px,1fr));gap:.5rem;margin:1rem 0}
 .total{background:var(--panel);border:1px solid var(--line);border-radius:6px;padding:.5rem .75rem;display:flex;flex-direction:column}
-.total .n{font-size:1.8rem;font-weight:700;line-height:1.1;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}.total.zero .n{font-weight:400}
+.total .n{font-size:1.5rem;font-weight:700;line-height:1.1;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}.total.zero .n{font-weight:400}
 table{border-collapse:collapse}
 table.summary,table.ops{width:100%;margin:.5rem 0}
 .summary th,.summary td,.ops>thead>tr>th,.ops>tbody>tr>td{border-bottom:1px solid var(--line);padding:.35rem .5rem;text-align:left;vertical-align:top}
 .num{text-align:right!important;font-variant-numeric:tabular-nums}
+.summary{font-size:13px}.summary th,.summary td{padding:.3rem .4rem}.summary thead th{vertical-align:bottom}.summary td.num{white-space:nowrap}.summary td.ent{overflow-wrap:anywhere}
 th{font-weight:600}thead th{background:var(--panel)}
 .k-create .n,td.k-create:not(.zero),.badge.k-create,.k-restore .n,td.k-restore:not(.zero),.badge.k-restore{color:var(--add)}
 .k-update .n,td.k-update:not(.zero),.badge.k-update,.k-couple .n,td.k-couple:not(.zero),.badge.k-couple,.k-uncouple .n,td.k-uncouple:not(.zero),.badge.k-uncouple,.k-settled .n,td.k-settled:not(.zero),.badge.k-settled{color:var(--chg)}
@@ -281,6 +288,7 @@ th{font-weight:600}thead th{background:var(--panel)}
 .total.zero .n{color:var(--muted)}
 .badge{font-weight:600;white-space:nowrap}
 .id,code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px;overflow-wrap:anywhere}
+.id .show{display:block;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;font-size:13px;font-weight:600}
 .reason{margin:0 0 .25rem}
 .changes th,.changes td{padding:.1rem .4rem;vertical-align:top;text-align:left}
 .changes th{font-weight:600;white-space:nowrap}
@@ -312,7 +320,7 @@ const pageScript = `
     var on = {}, text = q.value.trim().toLowerCase(), n = 0;
     boxes.forEach(function (b) { on[b.value] = b.checked; });
     rows.forEach(function (r) {
-      var keys = (r.getAttribute("data-key") + "\n" + r.getAttribute("data-dest")).toLowerCase();
+      var keys = (r.getAttribute("data-key") + "\n" + r.getAttribute("data-dest") + "\n" + (r.getAttribute("data-show") || "")).toLowerCase();
       var show = on[r.getAttribute("data-op")] !== false && (text === "" || keys.indexOf(text) >= 0);
       r.hidden = !show;
       if (show) { n++; }

@@ -70,7 +70,8 @@ func TestPlanHTMLInChromium(t *testing.T) {
 		{"op=create,fail", []string{"c-1", "c-4"}},
 		{"op=create&op=update", []string{"c-1", "c-2"}},
 		{"q=C-4", []string{"c-4"}},
-		{"q=a-2", []string{"c-2"}}, // destination id
+		{"q=a-2", []string{"c-2"}},     // destination id
+		{"q=contoso", []string{"c-1"}}, // a display value
 		{"op=update,fail&q=4", []string{"c-4"}},
 		{"op=none", nil},
 		{"q=nothing", nil},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,15 +71,18 @@ func readLine(m *plan.MappingPlan) string {
 
 // PlanMarkdown writes p as GitHub-flavoured Markdown for a pull-request
 // comment: a title saying whether the plan changes anything, a summary
-// table with one row per mapping and direction, the warnings, then per
-// mapping a collapsed <details> block with each listed operation and a
-// table of its changed fields.
+// table with one row per mapping and direction, the warnings (each said
+// once, with the mappings that share it), then per mapping a collapsed
+// <details> block with each listed operation and a table of its changed
+// fields. It stays within MarkdownLimit: the operations that do not fit
+// are counted in a last line pointing at coupler show.
 //
 // Everything that comes from a server or a project file is escaped: "|"
 // and backticks cannot break a table or open a code span, "<" and "&"
 // cannot inject HTML, and Markdown punctuation cannot add emphasis or links.
 func PlanMarkdown(w io.Writer, p *plan.Plan) error {
-	ew := &errWriter{w: w}
+	var b strings.Builder
+	ew := &errWriter{w: &b}
 	title := "Plan " + mdText(p.ID)
 	if p.Name != "" {
 		title += " (" + mdText(p.Name) + ")"
@@ -135,13 +139,7 @@ func PlanMarkdown(w io.Writer, p *plan.Plan) error {
 		ew.printf("> [!CAUTION]\n> %s\n\n", mdText(stepLine(p)))
 	}
 
-	var warnings []string
-	for _, m := range p.Mappings {
-		for _, warn := range m.Warnings {
-			warnings = append(warnings, fmt.Sprintf("%s (%s): %s", m.Name, m.Direction, warn))
-		}
-	}
-	if len(warnings) > 0 {
+	if warnings := groupWarnings(p); len(warnings) > 0 {
 		ew.printf("> [!WARNING]\n")
 		for _, warn := range warnings {
 			ew.printf("> - %s\n", mdText(warn))
@@ -149,17 +147,42 @@ func PlanMarkdown(w io.Writer, p *plan.Plan) error {
 		ew.printf("\n")
 	}
 
+	// The operations fill what the comment limit leaves; once the next one
+	// would not fit, the rest are counted in a pointer to coupler show.
+	var left int64
+	cut := false
+	fits := func(more int) bool {
+		cut = cut || b.Len()+more+markdownReserve > MarkdownLimit
+		return !cut
+	}
 	for _, m := range p.Mappings {
+		if cut {
+			left += int64(len(m.Operations)) + m.Omitted
+			continue
+		}
+		var head strings.Builder
+		hw := &errWriter{w: &head}
 		// Markdown is not read inside the HTML block that <details> opens
 		// up to the next blank line: that line is escaped as HTML.
-		ew.printf("<details><summary>%s (%s): %s</summary>\n\n",
+		hw.printf("<details><summary>%s (%s): %s</summary>\n\n",
 			htmlText(m.Name), htmlText(m.Direction), htmlText(countsLine(m.Counts, m.NotModified)))
-		ew.printf("%s %s → %s %s: %s.\n\n", mdText(m.Source.Connector), mdText(m.Source.Entity),
+		hw.printf("%s %s → %s %s: %s.\n\n", mdText(m.Source.Connector), mdText(m.Source.Entity),
 			mdText(m.Dest.Connector), mdText(m.Dest.Entity), mdText(readLine(m)))
-		for _, op := range m.Operations {
-			writeMarkdownOperation(ew, m, op)
+		if !fits(head.Len()) {
+			left += int64(len(m.Operations)) + m.Omitted
+			continue
 		}
-		if m.Omitted > 0 {
+		ew.printf("%s", head.String())
+		for i, op := range m.Operations {
+			var one strings.Builder
+			writeMarkdownOperation(&errWriter{w: &one}, m, op)
+			if !fits(one.Len()) {
+				left += int64(len(m.Operations)-i) + m.Omitted
+				break
+			}
+			ew.printf("%s", one.String())
+		}
+		if m.Omitted > 0 && !cut {
 			ew.printf("… %d more not shown (`--limit 0` shows all; `--format json` for tools).\n\n", m.Omitted)
 		}
 		if len(m.Operations) == 0 && m.Omitted == 0 {
@@ -167,16 +190,79 @@ func PlanMarkdown(w io.Writer, p *plan.Plan) error {
 		}
 		ew.printf("</details>\n\n")
 	}
-	return ew.err
+	if cut {
+		ew.printf("… %s more operations not shown, to stay within a comment's %s characters: run `coupler show %s` for all.\n",
+			thousands(left), thousands(MarkdownLimit), strings.ReplaceAll(p.ID, "`", ""))
+	}
+	if ew.err != nil {
+		return ew.err
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// MarkdownLimit is the most characters PlanMarkdown writes: GitHub's limit
+// on a pull-request comment's body. A plan that would be longer lists the
+// operations that fit and points at coupler show for the rest.
+const MarkdownLimit = 65536
+
+// markdownReserve is the room kept below MarkdownLimit for what follows
+// the last operation listed: the closing tags and the pointer.
+const markdownReserve = 512
+
+// maxWarningMappings is how many mappings a grouped warning names.
+const maxWarningMappings = 10
+
+// groupWarnings lists each distinct warning of p's mappings once, in order
+// of first appearance: a warning of one mapping as "NAME (direction):
+// warning", one that several share as "warning (N mappings: NAME
+// (direction), ...)", naming at most maxWarningMappings.
+func groupWarnings(p *plan.Plan) []string {
+	var order []string
+	by := map[string][]string{}
+	for _, m := range p.Mappings {
+		for _, warn := range m.Warnings {
+			if _, seen := by[warn]; !seen {
+				order = append(order, warn)
+			}
+			by[warn] = append(by[warn], m.Name+" ("+m.Direction+")")
+		}
+	}
+	out := make([]string, 0, len(order))
+	for _, warn := range order {
+		names := by[warn]
+		if len(names) == 1 {
+			out = append(out, names[0]+": "+warn)
+			continue
+		}
+		list := strings.Join(names[:min(len(names), maxWarningMappings)], ", ")
+		if len(names) > maxWarningMappings {
+			list += fmt.Sprintf(" and %d more", len(names)-maxWarningMappings)
+		}
+		out = append(out, fmt.Sprintf("%s (%d mappings: %s)", warn, len(names), list))
+	}
+	return out
+}
+
+// thousands writes n with commas between groups of three digits.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func writeMarkdownOperation(ew *errWriter, m *plan.MappingPlan, op plan.Operation) {
-	dest := mdCode(op.DestID)
+	dest := mdCode(op.DestID) + mdDisplay(op.DestDisplay)
 	if op.DestID == "" {
 		dest = "(new)"
 	}
 	ew.printf("**%s %s** %s %s → %s %s", mdText(symbols[op.Kind]), mdText(string(op.Kind)),
-		mdText(m.Source.Entity), mdCode(op.SourceID), mdText(m.Dest.Entity), dest)
+		mdText(m.Source.Entity), mdCode(op.SourceID)+mdDisplay(op.SourceDisplay), mdText(m.Dest.Entity), dest)
 	if op.Reason != "" {
 		ew.printf(": %s", mdText(op.Reason))
 	}
@@ -223,6 +309,15 @@ func mdText(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// mdDisplay is a record's display values after its id, " C00010 · Contoso",
+// escaped; "" when it has none.
+func mdDisplay(d plan.Display) string {
+	if s := d.Text(); s != "" {
+		return " " + mdText(s)
+	}
+	return ""
 }
 
 // mdCode shows an id or a value in <code>: monospace, and out of reach of

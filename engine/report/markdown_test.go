@@ -27,10 +27,13 @@ func hostilePlan() *plan.Plan {
 		Read:        2, DestRead: 2,
 		Counts: plan.Counts{plan.Update: 1, plan.Couple: 1, plan.Conflict: 1},
 		Operations: []plan.Operation{
-			{Seq: 1, Kind: plan.Update, SourceID: hostile, DestID: "`rm -rf /`", Changes: []plan.Change{
-				{Field: "na|me", Before: mustJSON(hostile), After: json.RawMessage(`"\u0000known after apply\u0000CUSTOMER\u0000t\u0000c-9"`)},
-				{Field: "notes", Before: mustJSON("**bold** [link](javascript:alert(1)) ~~gone~~ _it_ \\|"), After: json.RawMessage(`"</td></tr></table><img src=x onerror=alert(1)>"`)},
-			}},
+			{Seq: 1, Kind: plan.Update, SourceID: hostile, DestID: "`rm -rf /`",
+				SourceDisplay: plan.Display{{Field: "fullname", Value: mustJSON(hostile)}},
+				DestDisplay:   plan.Display{{Field: "displayName", Value: mustJSON("**bold** `x` | <img src=x onerror=alert(1)>")}},
+				Changes: []plan.Change{
+					{Field: "na|me", Before: mustJSON(hostile), After: json.RawMessage(`"\u0000known after apply\u0000CUSTOMER\u0000t\u0000c-9"`)},
+					{Field: "notes", Before: mustJSON("**bold** [link](javascript:alert(1)) ~~gone~~ _it_ \\|"), After: json.RawMessage(`"</td></tr></table><img src=x onerror=alert(1)>"`)},
+				}},
 			{Seq: 2, Kind: plan.Couple, SourceID: "c-8", DestID: "b-8", Changes: []plan.Change{
 				{Field: "description", Before: mustJSON(strings.Repeat("long <text> ", 8)), After: nil},
 			}},

@@ -177,7 +177,7 @@ func writeOperation(ew *errWriter, m *plan.MappingPlan, op plan.Operation) {
 	case dest == "":
 		dest = "(none)"
 	}
-	ew.printf("  %s %-9s %s %s -> %s %s\n", ew.symbol(op.Kind), op.Kind, m.Source.Entity, Printable(op.SourceID), m.Dest.Entity, Printable(dest))
+	ew.printf("  %s %-9s %s %s -> %s %s\n", ew.symbol(op.Kind), op.Kind, m.Source.Entity, WithDisplay(op.SourceID, op.SourceDisplay), m.Dest.Entity, WithDisplay(dest, op.DestDisplay))
 	if op.Reason != "" {
 		ew.printf("        %s\n", Printable(op.Reason))
 	}
@@ -195,6 +195,17 @@ func writeOperation(ew *errWriter, m *plan.MappingPlan, op plan.Operation) {
 	if err := tw.Flush(); err != nil && ew.err == nil {
 		ew.err = err
 	}
+}
+
+// WithDisplay is a record's id followed by its display values in
+// parentheses, "c-1 (C00010 · Contoso)", or the id alone when it has none,
+// with control characters escaped (Printable): how text output shows a
+// record to people.
+func WithDisplay(id string, d plan.Display) string {
+	if s := d.Text(); s != "" {
+		return Printable(id) + " (" + Printable(s) + ")"
+	}
+	return Printable(id)
 }
 
 // Printable escapes what is not printable in text from the servers, as Go

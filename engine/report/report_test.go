@@ -28,14 +28,17 @@ func samplePlan() *plan.Plan {
 			Read: 5, NotModified: 995,
 			Counts: plan.Counts{plan.Create: 1, plan.Update: 2, plan.Fail: 1, plan.Skip: 1, plan.Unchanged: 0},
 			Operations: []plan.Operation{
-				{Seq: 1, Kind: plan.Create, SourceID: "c-1", Changes: []plan.Change{
+				{Seq: 1, Kind: plan.Create, SourceID: "c-1", SourceDisplay: plan.Display{{Field: "number", Value: json.RawMessage(`"C00010"`)}, {Field: "displayName", Value: json.RawMessage(`"Contoso"`)}}, Changes: []plan.Change{
 					{Field: "accountnumber", After: json.RawMessage(`"C00010"`)},
 					{Field: "creditlimit", After: json.RawMessage(`5000`)},
 				}},
-				{Seq: 2, Kind: plan.Update, SourceID: "c-2", DestID: "a-2", ETag: `W/"7"`, Changes: []plan.Change{
-					{Field: "name", Before: json.RawMessage(`"Adatum"`), After: json.RawMessage(`"Adatum Corporation"`)},
-					{Field: "telephone1", Before: nil, After: json.RawMessage(`"+1 425 555 0199"`)},
-				}},
+				{Seq: 2, Kind: plan.Update, SourceID: "c-2", DestID: "a-2", ETag: `W/"7"`,
+					SourceDisplay: plan.Display{{Field: "number", Value: json.RawMessage(`"C00020"`)}, {Field: "displayName", Value: json.RawMessage(`"Adatum Corporation"`)}},
+					DestDisplay:   plan.Display{{Field: "accountnumber", Value: json.RawMessage(`"C00020"`)}, {Field: "name", Value: json.RawMessage(`"Adatum"`)}},
+					Changes: []plan.Change{
+						{Field: "name", Before: json.RawMessage(`"Adatum"`), After: json.RawMessage(`"Adatum Corporation"`)},
+						{Field: "telephone1", Before: nil, After: json.RawMessage(`"+1 425 555 0199"`)},
+					}},
 				{Seq: 4, Kind: plan.Fail, SourceID: "c-4", DestID: "a-4", Reason: "the coupled accounts record no longer exists"},
 			},
 			Omitted:  1,

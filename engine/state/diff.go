@@ -165,13 +165,14 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 	// Operations are numbered in report order: creates, updates, failures,
 	// skips, then unchanged, each by source key.
 	ops := `
-INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id, dest_id, etag, source_etag, source_modified, dest_modified, reason)
+INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id, dest_id, etag, source_etag, source_modified, dest_modified, reason, source_display, dest_display)
 ` + matchCTE + `
 SELECT ?, ?, ?, row_number() OVER (ORDER BY CASE op WHEN 'create' THEN 1 WHEN 'restore' THEN 1 WHEN 'couple' THEN 2 WHEN 'update' THEN 3 WHEN 'uncouple' THEN 4
 		WHEN 'fail' THEN 5 WHEN 'skipped' THEN 5 WHEN 'skip' THEN 6 ELSE 7 END, source_id), op, source_id, CASE WHEN op = 'create' THEN NULL WHEN op IN ('restore', 'uncouple') THEN coupled_id ELSE dest_id END,
-	etag, source_etag, source_modified, dest_modified, reason
+	etag, source_etag, source_modified, dest_modified, reason, source_display, CASE WHEN op = 'create' THEN NULL ELSE dest_display END
 FROM (
 	SELECT s.key AS source_id, d.key AS dest_id, c.` + dst + ` AS coupled_id, d.etag, s.etag AS source_etag, s.modified AS source_modified, d.modified AS dest_modified,
+		s.display AS source_display, d.display AS dest_display,
 		CASE
 			WHEN NOT s.in_filter THEN 'skip'
 			WHEN sk.source_id IS NOT NULL THEN 'skipped'
@@ -304,9 +305,9 @@ func (d *DB) PlanDeletes(ctx context.Context, part Part, sourceIsTable bool, del
 	for _, id := range deleted {
 		args = append(args, id)
 	}
-	_, err := d.db.ExecContext(ctx, `INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id, dest_id, etag, dest_modified, reason)
+	_, err := d.db.ExecContext(ctx, `INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id, dest_id, etag, dest_modified, reason, dest_display)
 		SELECT ?, ?, ?, (SELECT coalesce(max(seq), 0) FROM plan_operations WHERE plan_id = ? AND mapping = ? AND direction = ?) + row_number() OVER (ORDER BY c.`+src+`),
-			'delete', c.`+src+`, c.`+dst+`, dd.etag, dd.modified, 'the source record was deleted (propagate_deletes)'
+			'delete', c.`+src+`, c.`+dst+`, dd.etag, dd.modified, 'the source record was deleted (propagate_deletes)', dd.display
 		FROM couplings c LEFT JOIN `+stagingTable(DestRows)+` dd ON dd.key = c.`+dst+`
 		WHERE (dd.key IS NULL OR dd.in_filter) AND c.mapping = ? AND c.`+src+` IN (`+strings.TrimSuffix(strings.Repeat("?,", len(deleted)), ",")+`)`, args...)
 	if err != nil {

@@ -350,7 +350,7 @@ func (d *DB) Operations(ctx context.Context, part Part, afterSeq int64, limit in
 		lim = fmt.Sprintf(" LIMIT %d", limit)
 	}
 	q := `WITH ops AS (
-		SELECT seq, op, source_id, dest_id, etag, source_etag, source_modified, reason FROM plan_operations
+		SELECT seq, op, source_id, dest_id, etag, source_etag, source_modified, reason, source_display, dest_display FROM plan_operations
 		WHERE plan_id = ? AND mapping = ? AND direction = ? AND seq > ? AND op IN (` + strings.Join(ph, ",") + `) ORDER BY seq` + lim + `)
 	SELECT o.*, c.field, c.before, c.after FROM ops o
 	LEFT JOIN plan_changes c ON c.plan_id = ? AND c.mapping = ? AND c.direction = ? AND c.seq = o.seq
@@ -377,9 +377,10 @@ func (d *DB) Operations(ctx context.Context, part Part, afterSeq int64, limit in
 			field                      sql.NullString
 			op, source                 string
 			before, after              sql.NullString
+			srcShow, dstShow           sql.NullString
 			modified                   sql.NullTime
 		)
-		if err := rows.Scan(&seq, &op, &source, &dest, &etag, &srcTag, &modified, &reason, &field, &before, &after); err != nil {
+		if err := rows.Scan(&seq, &op, &source, &dest, &etag, &srcTag, &modified, &reason, &srcShow, &dstShow, &field, &before, &after); err != nil {
 			return err
 		}
 		if cur == nil || cur.Seq != seq {
@@ -388,6 +389,12 @@ func (d *DB) Operations(ctx context.Context, part Part, afterSeq int64, limit in
 			}
 			cur = &plan.Operation{Seq: seq, Kind: plan.Kind(op), SourceID: source, DestID: dest.String,
 				ETag: etag.String, SourceETag: srcTag.String, SourceModified: modified.Time, Reason: reason.String}
+			if cur.SourceDisplay, err = parseDisplay(srcShow); err == nil {
+				cur.DestDisplay, err = parseDisplay(dstShow)
+			}
+			if err != nil {
+				return fmt.Errorf("operations of plan %s, mapping %s, record %s: display: %w", part.PlanID, part.Mapping, source, err)
+			}
 		}
 		if field.Valid {
 			cur.Changes = append(cur.Changes, plan.Change{Field: field.String, Before: rawJSON(before), After: rawJSON(after)})
@@ -397,6 +404,18 @@ func (d *DB) Operations(ctx context.Context, part Part, afterSeq int64, limit in
 		return err
 	}
 	return flush()
+}
+
+// parseDisplay reads display values saved as JSON text; nil for none.
+func parseDisplay(s sql.NullString) (plan.Display, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	var d plan.Display
+	if err := json.Unmarshal([]byte(s.String), &d); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 func rawJSON(s sql.NullString) json.RawMessage {

@@ -593,14 +593,24 @@ type Failure struct {
 	Op        string
 	Message   string
 	At        time.Time
+	// SourceDisplay and DestDisplay are the record's display fields as the
+	// plan the run applied read them (plan.Operation); nil when none.
+	SourceDisplay, DestDisplay plan.Display
 }
 
 // Failures lists the failed records of the latest run of each mapping and
 // direction (all mappings when mapping is empty), newest first: what is
 // still failing, as far as the last runs know. It reads the errors view.
 func (d *DB) Failures(ctx context.Context, mapping string, limit int) ([]Failure, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT run_id, mapping, direction, source_id, coalesce(dest_id, ''), op, coalesce(message, ''), recorded_at
-		FROM errors WHERE (? = '' OR mapping = ?) ORDER BY recorded_at DESC, source_id LIMIT ?`, mapping, mapping, limit)
+	// The display values come from the operation of the plan the run
+	// applied: run_records keep ids only.
+	rows, err := d.db.QueryContext(ctx, `WITH e AS (SELECT * FROM errors WHERE (? = '' OR mapping = ?) ORDER BY recorded_at DESC, source_id LIMIT ?)
+		SELECT e.run_id, e.mapping, e.direction, e.source_id, coalesce(e.dest_id, ''), e.op, coalesce(e.message, ''), e.recorded_at,
+			(SELECT max(o.source_display) FROM runs r JOIN plan_operations o ON o.plan_id = r.plan_id AND o.mapping = r.mapping AND o.direction = r.direction
+				WHERE r.id = e.run_id AND o.source_id = e.source_id),
+			(SELECT max(o.dest_display) FROM runs r JOIN plan_operations o ON o.plan_id = r.plan_id AND o.mapping = r.mapping AND o.direction = r.direction
+				WHERE r.id = e.run_id AND o.source_id = e.source_id)
+		FROM e ORDER BY e.recorded_at DESC, e.source_id`, mapping, mapping, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list failures: %w", err)
 	}
@@ -608,8 +618,15 @@ func (d *DB) Failures(ctx context.Context, mapping string, limit int) ([]Failure
 	var out []Failure
 	for rows.Next() {
 		var f Failure
-		if err := rows.Scan(&f.RunID, &f.Mapping, &f.Direction, &f.SourceID, &f.DestID, &f.Op, &f.Message, &f.At); err != nil {
+		var srcShow, dstShow sql.NullString
+		if err := rows.Scan(&f.RunID, &f.Mapping, &f.Direction, &f.SourceID, &f.DestID, &f.Op, &f.Message, &f.At, &srcShow, &dstShow); err != nil {
 			return nil, err
+		}
+		if f.SourceDisplay, err = parseDisplay(srcShow); err == nil {
+			f.DestDisplay, err = parseDisplay(dstShow)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("failure of record %s: display: %w", f.SourceID, err)
 		}
 		out = append(out, f)
 	}

@@ -3,7 +3,7 @@ package state
 // SchemaVersion is the version of the state database layout: schema (the
 // version 1 layout) followed by every entry of migrations. A state file
 // written by a newer coupler is refused rather than rewritten.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // migration moves a state database from version Version-1 to Version.
 type migration struct {
@@ -161,6 +161,16 @@ CREATE OR REPLACE VIEW operations AS
 		c.field, known_after_apply_json(c.before) AS before, known_after_apply_json(c.after) AS after
 	FROM plan_operations o
 	LEFT JOIN plan_changes c ON c.plan_id = o.plan_id AND c.mapping = o.mapping AND c.direction = o.direction AND c.seq = o.seq;
+`},
+	{Version: 6, SQL: `
+-- plan_operations.source_display and dest_display: the record's display
+-- fields (a mapping side's display:) on each side as the plan read them,
+-- as the JSON text of [{"field": ..., "value": ...}, ...]; NULL when the
+-- side names none or the record was not read there (a create's
+-- destination). Reports show them beside the ids, and coupler errors
+-- beside the ids of a failed record, through its run's plan.
+ALTER TABLE plan_operations ADD COLUMN IF NOT EXISTS source_display VARCHAR;
+ALTER TABLE plan_operations ADD COLUMN IF NOT EXISTS dest_display VARCHAR;
 `},
 }
 

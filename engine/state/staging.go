@@ -37,6 +37,10 @@ type Row struct {
 	// Match holds the record's values of the mapping's match fields, in
 	// the form they are compared in (lower case unless case-sensitive).
 	Match []*string
+	// Display is the record's display fields as the JSON text of a
+	// plan.Display, nil when its side names none. The diff keeps it with
+	// the record's operation.
+	Display *string
 }
 
 // Stage bulk-loads rows of one side into a fresh staging table through
@@ -62,7 +66,7 @@ func (d *DB) NewStage(ctx context.Context, role Role, nvalues, nmatch int) (*Sta
 		fmt.Fprintf(&cols, ", m%d VARCHAR", i)
 	}
 	table := stagingTable(role)
-	ddl := fmt.Sprintf(`CREATE OR REPLACE TABLE %s (key VARCHAR NOT NULL, modified TIMESTAMP, etag VARCHAR, in_filter BOOLEAN NOT NULL, err VARCHAR%s)`, table, cols.String())
+	ddl := fmt.Sprintf(`CREATE OR REPLACE TABLE %s (key VARCHAR NOT NULL, modified TIMESTAMP, etag VARCHAR, in_filter BOOLEAN NOT NULL, err VARCHAR, display VARCHAR%s)`, table, cols.String())
 	if _, err := d.db.ExecContext(ctx, ddl); err != nil {
 		return nil, fmt.Errorf("create %s: %w", table, err)
 	}
@@ -70,7 +74,7 @@ func (d *DB) NewStage(ctx context.Context, role Role, nvalues, nmatch int) (*Sta
 	if err != nil {
 		return nil, err
 	}
-	s := &Stage{nvalues: nvalues, nmatch: nmatch, args: make([]driver.Value, 5+nvalues+nmatch), conn: conn}
+	s := &Stage{nvalues: nvalues, nmatch: nmatch, args: make([]driver.Value, 6+nvalues+nmatch), conn: conn}
 	err = conn.Raw(func(dc any) error {
 		a, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", table)
 		s.appender = a
@@ -97,11 +101,15 @@ func (s *Stage) Append(r Row) error {
 	a[2] = nilIfEmpty(r.ETag)
 	a[3] = r.InFilter
 	a[4] = nilIfEmpty(r.Err)
+	a[5] = nil
+	if r.Display != nil {
+		a[5] = *r.Display
+	}
 	for i, v := range append(r.Values, r.Match...) {
 		if v == nil {
-			a[5+i] = nil
+			a[6+i] = nil
 		} else {
-			a[5+i] = *v
+			a[6+i] = *v
 		}
 	}
 	s.rows++

@@ -232,6 +232,10 @@ type FailureJSON struct {
 	Op      string     `json:"op"`
 	At      *time.Time `json:"at"`
 	Message string     `json:"message"`
+	// SourceDisplay and DestDisplay are the record's display fields as its
+	// run's plan read them (a side's display:), absent when it names none.
+	SourceDisplay plan.Display `json:"source_display,omitempty"`
+	DestDisplay   plan.Display `json:"destination_display,omitempty"`
 }
 
 // Failures prints failed and skipped records: a table, or
@@ -241,7 +245,8 @@ func (p *Printer) Failures(fs []state.Failure) error {
 		out := make([]FailureJSON, 0, len(fs))
 		for _, f := range fs {
 			out = append(out, FailureJSON{RunID: f.RunID, Mapping: f.Mapping, Direction: f.Direction, SourceID: f.SourceID,
-				DestID: f.DestID, Op: f.Op, At: utc(f.At), Message: p.redact(f.Message)})
+				DestID: f.DestID, Op: f.Op, At: utc(f.At), Message: p.redact(f.Message),
+				SourceDisplay: f.SourceDisplay, DestDisplay: f.DestDisplay})
 		}
 		return WriteJSON(p.W, map[string]any{"failures": out})
 	}
@@ -253,7 +258,7 @@ func (p *Printer) Failures(fs []state.Failure) error {
 	for _, f := range fs {
 		// A server's id or message may hold control or bidi characters
 		// that would reorder the line on a terminal.
-		rows = append(rows, []string{fmt.Sprint(f.RunID), f.Mapping, f.Direction, report.Printable(f.SourceID), report.Printable(f.DestID), f.Op, p.time(f.At), report.Printable(p.redact(f.Message))})
+		rows = append(rows, []string{fmt.Sprint(f.RunID), f.Mapping, f.Direction, report.WithDisplay(f.SourceID, f.SourceDisplay), report.WithDisplay(f.DestID, f.DestDisplay), f.Op, p.time(f.At), report.Printable(p.redact(f.Message))})
 	}
 	return p.table("RUN\tMAPPING\tDIRECTION\tSOURCE\tDESTINATION\tOP\tAT\tMESSAGE", rows)
 }
