@@ -22,6 +22,9 @@ func TestScheduleOf(t *testing.T) {
 		{"project", "schedule: { cron: \"*/15 * * * *\" }\ninactivity_timeout: 12h\n", "", Schedule{Cron: "*/15 * * * *"}, 12 * time.Hour},
 		{"mapping wins", "schedule: { every: 1h }\ninactivity_timeout: 12h\n", "schedule: { every: 5m }\ninactivity_timeout: 0\n", Schedule{Every: 5 * time.Minute}, 0},
 		{"mapping timeout only", "schedule: { every: 1h }\n", "inactivity_timeout: 24h\n", Schedule{Every: time.Hour}, 24 * time.Hour},
+		// Days and weeks, as the CLI's duration flags take them.
+		{"days", "schedule: { every: 1d }\ninactivity_timeout: 2w\n", "", Schedule{Every: 24 * time.Hour}, 14 * 24 * time.Hour},
+		{"days and hours", "", "schedule: { every: 1d12h }\ninactivity_timeout: 7d\n", Schedule{Every: 36 * time.Hour}, 7 * 24 * time.Hour},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -330,9 +330,9 @@ func (d *Decoder) Duration(n *yaml.Node, what string) (time.Duration, bool) {
 	if !ok {
 		return 0, false
 	}
-	v, err := time.ParseDuration(s)
+	v, err := ParseDuration(s)
 	if err != nil || v < 0 {
-		d.Errorf(n, "%s must be a duration such as 30s or 2m, not %q", what, s)
+		d.Errorf(n, "%s must be a duration such as 30s, 2m or 7d, not %q", what, s)
 		return 0, false
 	}
 	return v, true

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"testing"
@@ -33,23 +33,23 @@ func TestParseDuration(t *testing.T) {
 		{in: "1d+5m", bad: true},
 		{in: "7days", bad: true},
 	} {
-		got, err := parseDuration(tc.in)
+		got, err := ParseDuration(tc.in)
 		if tc.bad {
 			if err == nil {
-				t.Errorf("parseDuration(%q) = %s, want an error", tc.in, got)
+				t.Errorf("ParseDuration(%q) = %s, want an error", tc.in, got)
 			}
 			continue
 		}
 		if err != nil || got != tc.want {
-			t.Errorf("parseDuration(%q) = %s, %v; want %s", tc.in, got, err, tc.want)
+			t.Errorf("ParseDuration(%q) = %s, %v; want %s", tc.in, got, err, tc.want)
 		}
 	}
 }
 
 func TestFormatDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{7 * 24 * time.Hour: "7d", 36 * time.Hour: "36h0m0s", 0: "0s", 5 * time.Second: "5s"} {
-		if got := formatDuration(d); got != want {
-			t.Errorf("formatDuration(%s) = %q, want %q", d, got, want)
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%s) = %q, want %q", d, got, want)
 		}
 	}
 }
