@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/lock"
 	"github.com/couplerhq/coupler/mappings"
 	"github.com/couplerhq/coupler/mappings/scaffold"
 )
@@ -89,9 +90,17 @@ by their field / integration_field pair. Watermarks are kept.
 			statePath := projectStatePath(g.dir)
 			if len(reset) > 0 {
 				if _, err := os.Stat(statePath); err == nil {
-					db, err = engine.OpenWatermarkReset(cmd.Context(), statePath)
+					// coupler's lock, as every command that opens the state
+					// takes it: a serve or an apply may be using the
+					// watermarks reset clears.
+					lk, err := lock.Acquire(statePath, g.command)
 					if err != nil {
 						return fmt.Errorf("nothing written: %w", err)
+					}
+					defer lk.Release()
+					db, err = engine.OpenWatermarkReset(cmd.Context(), statePath)
+					if err != nil {
+						return fmt.Errorf("nothing written: %w", lock.Explain(err, statePath))
 					}
 					defer db.Close()
 				} else if !errors.Is(err, fs.ErrNotExist) {
