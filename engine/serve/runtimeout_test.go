@@ -86,7 +86,7 @@ func TestRunTimeout(t *testing.T) {
 
 // TestRunTimeoutIsError: ErrRunTimeout is what such a run's error wraps.
 func TestRunTimeoutIsError(t *testing.T) {
-	err := runTimeoutError(time.Minute, ErrDrained)
+	var err error = runTimeout{limit: time.Minute, err: ErrDrained}
 	if !errors.Is(err, ErrRunTimeout) || errors.Is(err, ErrDrained) {
 		t.Errorf("%v: want ErrRunTimeout, and not ErrDrained (no shutdown)", err)
 	}

@@ -508,10 +508,6 @@ func (s *Server) runWithTimeout(ctx context.Context, name string) (Result, error
 	return res, err
 }
 
-// runTimeoutError is the error of a run stopped by the run timeout limit,
-// which ended with err.
-func runTimeoutError(limit time.Duration, err error) error { return runTimeout{limit: limit, err: err} }
-
 // runTimeout is a run stopped by the run timeout. It is not ErrDrained:
 // the run failed, serve goes on.
 type runTimeout struct {
