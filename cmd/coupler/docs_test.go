@@ -280,7 +280,11 @@ func (r *pageRun) run(p *docPage, compare bool) {
 				continue
 			}
 			if *updateDocs && !slices.ContainsFunc(s.out, isEllipsis) {
-				r.edits[s.outAt] = mergeOutput(s.out, got, r.normalizer())
+				edit := mergeOutput(s.out, got, r.normalizer())
+				if next := s.outAt + len(s.out); len(edit) > 0 && next < len(p.lines) && strings.HasPrefix(p.lines[next], "$ ") {
+					edit = append(edit, "") // a blank line before the next command, for the reader
+				}
+				r.edits[s.outAt] = edit
 				r.cleared[s.outAt] = len(s.out)
 				continue
 			}
@@ -434,7 +438,7 @@ var docsVarying = []struct {
 }{
 	{regexp.MustCompile(`\b\d{8}-\d{6}-[0-9a-f]{6}\b`), "<plan>"},
 	{regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`), "<uuid>"},
-	{regexp.MustCompile(`\b\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z| ?[+-]\d\d:\d\d)?`), "<time>"},
+	{regexp.MustCompile(`\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z| ?[+-]\d\d:\d\d)?`), "<time>"},
 	{regexp.MustCompile(`\b(\d+(\.\d+)?(ns|µs|us|ms|s|m|h))+\b`), "<duration>"},
 	{regexp.MustCompile(`\b127\.0\.0\.1:\d+`), "127.0.0.1:<port>"},
 	{regexp.MustCompile(`/tmp/[^\s/:]+`), "/tmp/<dir>"},
