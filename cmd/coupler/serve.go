@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/couplerhq/coupler/cmd/coupler/remote"
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/lock"
 	"github.com/couplerhq/coupler/engine/runner"
@@ -76,7 +77,8 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 			}
 			defer lk.Release()
 			srv, err := serve.New(serve.Config{Load: r.Load, Runner: r, Listen: listen, Token: token, TokenForReads: tokenForReads,
-				AllowedHosts: allowHosts, ShutdownTimeout: shutdownTimeout, RunTimeout: runTimeout, WatchInterval: watchInterval, Logger: log, Redactor: g.redactor})
+				AllowedHosts: allowHosts, ShutdownTimeout: shutdownTimeout, RunTimeout: runTimeout, WatchInterval: watchInterval, Logger: log, Redactor: g.redactor,
+				Reader: serveReader{r: r, redact: g.redactor.String}})
 			if err != nil {
 				return err
 			}
@@ -92,6 +94,13 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 			if err != nil {
 				return err
 			}
+			// The read commands find serve here when the state is locked.
+			unannounce, err := remote.Announce(remote.Info{URL: remote.URLFor(addr), PID: os.Getpid(), TokenForReads: tokenForReads,
+				State: prog.Project.State, Since: time.Now().UTC().Truncate(time.Second)})
+			if err != nil {
+				return err
+			}
+			defer unannounce()
 			if g.logFormat == "json" {
 				// Log collectors want nothing but JSON lines.
 				log.Info("listening", "url", "http://"+addr.String(), "pid", os.Getpid())
