@@ -98,6 +98,24 @@ func TestReadCommandsWhileServeRuns(t *testing.T) {
 	}
 
 	// Mid-run: the first write waits on the CRM, and reads still answer.
+	info, ok := remote.Find(filepath.Join(proj, ".coupler", "state.duckdb"), serve.Process.Pid)
+	if !ok {
+		t.Fatalf("serve's announcement does not name serve (pid %d)", serve.Process.Pid)
+	}
+	for _, path := range []string{"/api/runs", "/api/query?sql=SELECT+count(*)+FROM+plan_operations"} {
+		req, _ := http.NewRequest(http.MethodGet, info.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer s3cret")
+		start := time.Now()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s during serve's run: %s", path, resp.Status)
+		}
+		t.Logf("GET %s during serve's run answered in %s", path, time.Since(start))
+	}
 	start := time.Now()
 	mid := command(withToken, "runs", "--format", "json")
 	took := time.Since(start)
