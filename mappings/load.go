@@ -52,7 +52,7 @@ func Load(dir string, opts LoadOptions) (*Project, Diagnostics) {
 	if err != nil {
 		abs = dir
 	}
-	p := &Project{Dir: abs, File: file, Sources: map[string][]byte{file: src}}
+	p := &Project{Dir: abs, File: file, Sources: map[string][]byte{file: src}, Approval: DefaultApproval}
 	l := &loader{project: p, opts: opts, diags: &diags}
 	l.loadProject(file, src)
 	l.checkMappings()
@@ -155,6 +155,9 @@ func (l *loader) loadProject(file string, src []byte) {
 		},
 		"inactivity_timeout": func(_, v *yaml.Node) {
 			p.InactivityTimeout, _ = decodeInactivityTimeout(d, v, "project")
+		},
+		"approval": func(_, v *yaml.Node) {
+			p.Approval = decodeApproval(d, v)
 		},
 	})
 	if len(globs) == 0 && defaultSet == nil && !l.diags.HasErrors() {

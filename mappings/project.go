@@ -39,6 +39,9 @@ type Project struct {
 	// a run that changed nothing, the next run waits this long instead of
 	// the schedule. 0 means no back-off.
 	InactivityTimeout time.Duration
+	// Approval says which plans wait for a person's approval under coupler
+	// serve; DefaultApproval unless the project file says otherwise.
+	Approval Approval
 	// Sources holds the raw bytes of every file loaded, by its display name,
 	// for what watches them (serve reloads when they change).
 	Sources map[string][]byte

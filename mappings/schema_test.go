@@ -696,6 +696,9 @@ func TestSchemaDefaultsMatchLoader(t *testing.T) {
 		{schemas.Mapping, "/$defs/field/properties/clear_on_failure/default", f.ClearOnFailure},
 		{schemas.Mapping, "/$defs/field/properties/create_only/default", f.CreateOnly},
 		{schemas.Project, "/properties/state/default", DefaultStatePath},
+		{schemas.Project, "/properties/approval/properties/changed_share/default", ShareString(p.Approval.ChangedShare)},
+		{schemas.Project, "/properties/approval/properties/min_records/default", float64(p.Approval.MinRecords)},
+		{schemas.Project, "/properties/approval/properties/deletes/default", p.Approval.Deletes},
 		// The loader leaves these unset; the connector fills them in.
 		{schemas.Project, "/$defs/connector/properties/lookups/default", odata.LookupsValue},
 		{schemas.Project, "/$defs/connector/properties/max_retries/default", float64(transport.DefaultMaxRetries)},
