@@ -75,8 +75,10 @@ func (e *Engine) markDefinition(ctx context.Context, m *Mapping, mp *plan.Mappin
 
 // ErrNeedsReview is returned (wrapped) by Apply for a plan with a first
 // sync that would create records in a destination already holding records
-// (plan.MappingPlan.CreatesIntoExisting), before anything is written.
-var ErrNeedsReview = errors.New("waiting for review")
+// (plan.MappingPlan.CreatesIntoExisting), before anything is written; and
+// by coupler serve's runner for any plan that waits for approval
+// (plan.Plan.WaitsForApproval).
+var ErrNeedsReview = errors.New("waiting for approval")
 
 // markCreatesIntoExisting flags the first sync of m, nothing coupled yet
 // and no match fields to pair records, that would create records in a
@@ -104,6 +106,9 @@ func (e *Engine) markCreatesIntoExisting(ctx context.Context, m *Mapping, mp *pl
 // checkReviewed refuses a plan with a first sync into a destination that
 // holds records, unless its mapping was acknowledged since the plan.
 func (e *Engine) checkReviewed(ctx context.Context, p *plan.Plan) error {
+	if p.Approved != nil {
+		return nil // coupler approve: a person looked at this very plan
+	}
 	var waiting []string
 	for _, m := range p.Mappings {
 		if !m.CreatesIntoExisting || slices.Contains(waiting, m.Name) {
@@ -120,8 +125,8 @@ func (e *Engine) checkReviewed(ctx context.Context, p *plan.Plan) error {
 	if len(waiting) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: plan %s would create records in a destination that already holds records, none coupled, for mapping %s; nothing was written. Declare match fields and run coupler couple --match, then plan again; or accept the creates with coupler acknowledge %s and apply this plan again",
-		ErrNeedsReview, p.ID, strings.Join(waiting, ", "), strings.Join(waiting, " "))
+	return fmt.Errorf("%w: plan %s would create records in a destination that already holds records, none coupled, for mapping %s; nothing was written. Declare match fields and run coupler couple --match, then plan again; or accept the creates with coupler acknowledge %s (or coupler approve %s) and apply this plan again",
+		ErrNeedsReview, p.ID, strings.Join(waiting, ", "), strings.Join(waiting, " "), p.ID)
 }
 
 // Acknowledge records that the first sync of each named mapping may create

@@ -356,6 +356,7 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 			return nil, err
 		}
 	}
+	mp.ComputeApproval(e.approvalRule())
 	sc.finish(mp, m.Def.PropagateDeletes)
 	if opts.MatchOnly {
 		// Changes of coupled records were left alone: the next plan must

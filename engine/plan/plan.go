@@ -7,6 +7,8 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -103,6 +105,60 @@ type Plan struct {
 	Fingerprint string         `json:"fingerprint"`
 	Status      Status         `json:"status"`
 	Mappings    []*MappingPlan `json:"mappings"`
+	// Approved says who approved the plan, and when, for the parts that
+	// wait for a person (MappingPlan.NeedsApproval); nil while nobody has.
+	Approved *Approval `json:"approved,omitempty"`
+}
+
+// Approval is a person's approval of a plan.
+type Approval struct {
+	// By names who approved: the user of coupler approve, or the status
+	// page's caller.
+	By string    `json:"by"`
+	At time.Time `json:"at"`
+}
+
+// NeedsApproval reports whether some part of the plan waits for a
+// person's approval before coupler serve applies it.
+func (p *Plan) NeedsApproval() bool {
+	for _, m := range p.Mappings {
+		if len(m.NeedsApproval) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// WaitsForApproval reports whether the plan needs approval, has none, and
+// is not applied yet.
+func (p *Plan) WaitsForApproval() bool {
+	return p.Status == Planned && p.Approved == nil && p.NeedsApproval()
+}
+
+// ApprovalReasons lists why the plan needs approval, each prefixed with
+// its mapping and direction.
+func (p *Plan) ApprovalReasons() []string {
+	var out []string
+	for _, m := range p.Mappings {
+		for _, r := range m.NeedsApproval {
+			out = append(out, m.Name+" ("+m.Direction+"): "+r)
+		}
+	}
+	return out
+}
+
+// ApprovalRule says which plans need a person's approval besides a first
+// sync that creates records into a destination holding records (see
+// mappings.Approval, the project file's approval:).
+type ApprovalRule struct {
+	// ChangedShare is the share of the records a part covers that its
+	// creates, updates and deletes may reach; 1 turns the rule off.
+	ChangedShare float64
+	// MinRecords is how many records a part must cover for ChangedShare to
+	// apply.
+	MinRecords int64
+	// Deletes makes a part that deletes records need approval.
+	Deletes bool
 }
 
 // HasChanges reports whether applying the plan would write anything.
@@ -225,6 +281,42 @@ type MappingPlan struct {
 	// creates may duplicate them. Apply refuses the plan until match
 	// fields, coupler couple --match or coupler acknowledge settle it.
 	CreatesIntoExisting bool `json:"creates_into_existing,omitempty"`
+	// NeedsApproval lists why this part waits for a person's approval
+	// before coupler serve applies it (ComputeApproval); empty when it need
+	// not.
+	NeedsApproval []string `json:"needs_approval,omitempty"`
+}
+
+// Covered is how many records the part covers: those read, and the
+// coupled records not read because they have not changed since the
+// watermark.
+func (m *MappingPlan) Covered() int64 {
+	return m.Read + m.NotModified
+}
+
+// ComputeApproval fills NeedsApproval from the plan's counts and the
+// rule: a first sync that creates into a destination holding records
+// (CreatesIntoExisting, set before), deletes when the rule says so, and
+// changes beyond the rule's share of the records covered.
+func (m *MappingPlan) ComputeApproval(rule ApprovalRule) {
+	m.NeedsApproval = nil
+	if m.CreatesIntoExisting {
+		m.NeedsApproval = append(m.NeedsApproval, fmt.Sprintf("first sync into a destination that holds records: %d records would be created in %s while none is coupled; they may be duplicates",
+			m.Counts[Create], m.Dest.Entity))
+	}
+	if n := m.Counts[Delete]; rule.Deletes && n > 0 {
+		m.NeedsApproval = append(m.NeedsApproval, fmt.Sprintf("deletes %d records in %s (approval: deletes)", n, m.Dest.Entity))
+	}
+	changed, covered := m.Counts[Create]+m.Counts[Update]+m.Counts[Delete], m.Covered()
+	if covered > 0 && covered >= rule.MinRecords && rule.ChangedShare < 1 && float64(changed) > rule.ChangedShare*float64(covered) {
+		m.NeedsApproval = append(m.NeedsApproval, fmt.Sprintf("%d of the %d records it covers would change (%s), more than approval: changed_share %s",
+			changed, covered, percent(float64(changed)/float64(covered)), percent(rule.ChangedShare)))
+	}
+}
+
+// percent writes a share as a percentage, without needless decimals.
+func percent(share float64) string {
+	return strconv.FormatFloat(math.Round(share*1000)/10, 'f', -1, 64) + "%"
 }
 
 // FirstSync reports whether some part of p reads a mapping for the first

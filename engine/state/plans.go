@@ -74,12 +74,12 @@ func (d *DB) SavePlan(ctx context.Context, p *plan.Plan, baseWatermarks map[stri
 		return fmt.Errorf("save plan %s: %w", p.ID, err)
 	}
 	for i, m := range p.Mappings {
-		_, err = tx.ExecContext(ctx, `INSERT INTO plan_mappings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err = tx.ExecContext(ctx, `INSERT INTO plan_mappings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			p.ID, i, m.Name, m.Direction,
 			m.Source.Side, m.Source.Connector, m.Source.Entity, m.Source.Key, m.Source.Modified,
 			m.Dest.Side, m.Dest.Connector, m.Dest.Entity, m.Dest.Key, m.Dest.Modified,
 			nullTime(baseWatermarks[WatermarkKey(m.Name, m.Source.Side)]), nullTime(m.Since), m.ReadStarted.UTC(), nullTime(m.NewWatermark),
-			m.Read, m.NotModified, nullString(m.Record), m.DestRead, m.Coupled, warningsValue(m.Warnings))
+			m.Read, m.NotModified, nullString(m.Record), m.DestRead, m.Coupled, warningsValue(m.Warnings), warningsValue(m.NeedsApproval))
 		if err != nil {
 			return fmt.Errorf("save plan %s, mapping %s: %w", p.ID, m.Name, err)
 		}
@@ -119,6 +119,10 @@ func planNamed(ctx context.Context, q querier, name string) (id string, ok bool,
 // SavePlan and PlanBase use.
 func WatermarkKey(mapping, side string) string { return mapping + "/" + side }
 
+// planTables are the tables that hold a plan's parts, by plan_id, besides
+// plans itself.
+var planTables = []string{"plan_changes", "plan_operations", "plan_fields", "plan_change_tokens", "plan_parts", "plan_approvals", "plan_mappings"}
+
 // DiscardPlan deletes whatever a failed plan left behind.
 func (d *DB) DiscardPlan(ctx context.Context, id string) error {
 	tx, err := d.db.BeginTx(ctx, nil)
@@ -126,7 +130,7 @@ func (d *DB) DiscardPlan(ctx context.Context, id string) error {
 		return err
 	}
 	defer tx.Rollback()
-	for _, t := range []string{"plan_changes", "plan_operations", "plan_fields", "plan_change_tokens", "plan_parts", "plan_mappings"} {
+	for _, t := range planTables {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE plan_id = ?`, id); err != nil {
 			return fmt.Errorf("discard plan %s: %w", id, err)
 		}
@@ -256,22 +260,25 @@ func (d *DB) LoadPlan(ctx context.Context, id string, limit int, kinds ...plan.K
 	p.Status = plan.Status(status)
 	rows, err := d.db.QueryContext(ctx, `SELECT mapping, direction, source_side, source_connector, source_entity, source_key, source_modified,
 		dest_side, dest_connector, dest_entity, dest_key, dest_modified, since, read_started, new_watermark, records_read, not_modified,
-		coalesce(record, ''), dest_read, coupled, coalesce(warnings, '') FROM plan_mappings WHERE plan_id = ? ORDER BY position`, id)
+		coalesce(record, ''), dest_read, coupled, coalesce(warnings, ''), coalesce(needs_approval, '') FROM plan_mappings WHERE plan_id = ? ORDER BY position`, id)
 	if err != nil {
 		return nil, fmt.Errorf("load plan %s: %w", id, err)
 	}
 	for rows.Next() {
 		m := &plan.MappingPlan{}
 		var since, wm sql.NullTime
-		var warnings string
+		var warnings, approval string
 		if err := rows.Scan(&m.Name, &m.Direction, &m.Source.Side, &m.Source.Connector, &m.Source.Entity, &m.Source.Key, &m.Source.Modified,
-			&m.Dest.Side, &m.Dest.Connector, &m.Dest.Entity, &m.Dest.Key, &m.Dest.Modified, &since, &m.ReadStarted, &wm, &m.Read, &m.NotModified, &m.Record, &m.DestRead, &m.Coupled, &warnings); err != nil {
+			&m.Dest.Side, &m.Dest.Connector, &m.Dest.Entity, &m.Dest.Key, &m.Dest.Modified, &since, &m.ReadStarted, &wm, &m.Read, &m.NotModified, &m.Record, &m.DestRead, &m.Coupled, &warnings, &approval); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		m.Since, m.NewWatermark = since.Time, wm.Time
 		if warnings != "" {
 			m.Warnings = strings.Split(warnings, "\n")
+		}
+		if approval != "" {
+			m.NeedsApproval = strings.Split(approval, "\n")
 		}
 		p.Mappings = append(p.Mappings, m)
 	}
@@ -280,6 +287,9 @@ func (d *DB) LoadPlan(ctx context.Context, id string, limit int, kinds ...plan.K
 		return nil, err
 	}
 	if err := loadChangeReads(ctx, d.db, p); err != nil {
+		return nil, err
+	}
+	if p.Approved, err = d.approval(ctx, id); err != nil {
 		return nil, err
 	}
 	if err := loadPlanParts(ctx, d.db, p); err != nil {
@@ -573,7 +583,7 @@ func (d *DB) PrunePlans(ctx context.Context, olderThan time.Time, keep int) (Pru
 		(SELECT count(*) FROM plan_operations WHERE plan_id NOT IN (SELECT id FROM plans))`).Scan(&res.Plans, &res.Orphans); err != nil {
 		return res, fmt.Errorf("prune plans: %w", err)
 	}
-	for _, t := range []string{"plan_changes", "plan_operations", "plan_fields", "plan_change_tokens", "plan_parts", "plan_mappings"} {
+	for _, t := range planTables {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE plan_id IN (SELECT id FROM prune_victims) OR plan_id NOT IN (SELECT id FROM plans)`); err != nil {
 			return res, fmt.Errorf("prune plans: %s: %w", t, err)
 		}

@@ -3,7 +3,7 @@ package state
 // SchemaVersion is the version of the state database layout: schema (the
 // version 1 layout) followed by every entry of migrations. A state file
 // written by a newer coupler is refused rather than rewritten.
-const SchemaVersion = 6
+const SchemaVersion = 7
 
 // migration moves a state database from version Version-1 to Version.
 type migration struct {
@@ -171,6 +171,20 @@ CREATE OR REPLACE VIEW operations AS
 -- beside the ids of a failed record, through its run's plan.
 ALTER TABLE plan_operations ADD COLUMN IF NOT EXISTS source_display VARCHAR;
 ALTER TABLE plan_operations ADD COLUMN IF NOT EXISTS dest_display VARCHAR;
+`},
+	{Version: 7, SQL: `
+-- plan_mappings.needs_approval: why a part of a plan waits for a
+-- person's approval before coupler serve applies it, one reason a line
+-- (plan.MappingPlan.NeedsApproval); NULL when it need not.
+ALTER TABLE plan_mappings ADD COLUMN IF NOT EXISTS needs_approval VARCHAR;
+
+-- plan_approvals: who approved a plan that needed it, and when (coupler
+-- approve, or the Approve button of serve's page).
+CREATE TABLE IF NOT EXISTS plan_approvals (
+	plan_id     VARCHAR PRIMARY KEY,
+	approved_by VARCHAR NOT NULL,
+	approved_at TIMESTAMP NOT NULL
+);
 `},
 }
 
