@@ -47,11 +47,15 @@ type htmlPage struct {
 	Changes bool
 	InStep  bool
 	// Step says whether the plan leaves the sides in step (stepLine).
-	Step        string
-	Created     string
-	Totals      []htmlCount
-	Review      []string
-	Warnings    []string
+	Step     string
+	Created  string
+	Totals   []htmlCount
+	Review   []string
+	Warnings []string
+	// Approval is approvalLine; Reasons why the plan needs approval.
+	Approval    string
+	Approved    bool
+	Reasons     []string
 	Mappings    []htmlMapping
 	FilterKinds []htmlCount
 	Listed      int
@@ -126,6 +130,7 @@ func newHTMLPage(p *plan.Plan) *htmlPage {
 	if !p.CreatedAt.IsZero() {
 		pg.Created = p.CreatedAt.UTC().Format(time.RFC3339)
 	}
+	pg.Approval, pg.Approved, pg.Reasons = approvalLine(p), p.Approved != nil, p.ApprovalReasons()
 	for _, k := range summaryKinds {
 		pg.Totals = append(pg.Totals, htmlCount{k, kindLabels[k], totalCount(p, k)})
 	}
@@ -224,6 +229,10 @@ var planTemplate = template.Must(template.New("plan").Parse(`<!DOCTYPE html>
 <ul class="review">
 {{range .Review}}<li>{{.}}</li>
 {{end}}</ul>
+{{end}}{{if .Approval}}<div id="approval" class="approval{{if .Approved}} approved{{end}}" data-approved="{{.Approved}}"><p>{{.Approval}}</p>
+<ul>
+{{range .Reasons}}<li>{{.}}</li>
+{{end}}</ul></div>
 {{end}}{{if .Warnings}}<ul class="warnings">
 {{range .Warnings}}<li>{{.}}</li>
 {{end}}</ul>
@@ -295,6 +304,7 @@ th{font-weight:600}thead th{background:var(--panel)}
 .changes .before code{background:var(--del-bg);color:var(--del);text-decoration:line-through;padding:0 .2rem;border-radius:3px}
 .changes .after code{background:var(--add-bg);color:var(--add);padding:0 .2rem;border-radius:3px}
 .changes .known,.changes .none,.arrow{color:var(--muted);font-style:italic}
+.approval{border:2px solid #b26a00;border-radius:6px;padding:.5rem .75rem;margin:.5rem 0}.approval.approved{border-color:#17692b}.approval p{margin:0;font-weight:600}
 .warnings{background:var(--warn-bg);border:1px solid var(--line);border-radius:6px;padding:.5rem .5rem .5rem 2rem}
 .filter{position:sticky;top:0;z-index:1;display:flex;flex-wrap:wrap;gap:.4rem .9rem;align-items:center;background:var(--bg);border-bottom:1px solid var(--line);padding:.6rem 0;margin-top:1rem}
 .filter label{white-space:nowrap;cursor:pointer}

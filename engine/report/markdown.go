@@ -139,6 +139,18 @@ func PlanMarkdown(w io.Writer, p *plan.Plan) error {
 		ew.printf("> [!CAUTION]\n> %s\n\n", mdText(stepLine(p)))
 	}
 
+	if line := approvalLine(p); line != "" {
+		kind := "IMPORTANT"
+		if p.Approved != nil {
+			kind = "NOTE"
+		}
+		ew.printf("> [!%s]\n> %s\n", kind, mdText(line))
+		for _, r := range p.ApprovalReasons() {
+			ew.printf("> - %s\n", mdText(r))
+		}
+		ew.printf("\n")
+	}
+
 	if warnings := groupWarnings(p); len(warnings) > 0 {
 		ew.printf("> [!WARNING]\n")
 		for _, warn := range warnings {

@@ -68,6 +68,9 @@ func planText(ew *errWriter, p *plan.Plan) error {
 		for _, warn := range m.Warnings {
 			ew.printf("  warning: %s\n", warn)
 		}
+		for _, r := range m.NeedsApproval {
+			ew.printf("  needs approval: %s\n", r)
+		}
 		if len(m.Operations) > 0 {
 			ew.printf("\n")
 		}
@@ -84,6 +87,9 @@ func planText(ew *errWriter, p *plan.Plan) error {
 	}
 	ew.printf("\nPlan: %s.\n", countsLine(p.Totals(), notModified))
 	if line := stepLine(p); line != "" {
+		ew.printf("%s\n", line)
+	}
+	if line := approvalLine(p); line != "" {
 		ew.printf("%s\n", line)
 	}
 	if !p.HasChanges() {
