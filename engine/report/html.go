@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/couplerhq/coupler/engine/plan"
@@ -29,6 +30,35 @@ import (
 // Without script every row shows.
 func PlanHTML(w io.Writer, p *plan.Plan) error {
 	return planTemplate.Execute(w, newHTMLPage(p))
+}
+
+// HTMLOptions make the page coupler serve's view of a saved plan.
+type HTMLOptions struct {
+	// Home is the address of serve's status page, linked from the header;
+	// empty for none.
+	Home string
+	// ApproveAction is where the Approve button posts (serve's POST
+	// /plans/{id}/approve); empty for no button. The button shows only
+	// while the plan waits for approval.
+	ApproveAction string
+	// TokenField adds a token field to the approval form, for a serve with
+	// a token.
+	TokenField bool
+	// Notice is a line shown above the plan: what serve just did.
+	Notice string
+}
+
+// PlanHTMLWith is PlanHTML as coupler serve shows it, with opts. The
+// page's Content-Security-Policy allows the approval form to post to its
+// own origin, and nothing else more.
+func PlanHTMLWith(w io.Writer, p *plan.Plan, opts HTMLOptions) error {
+	pg := newHTMLPage(p)
+	pg.Home, pg.Notice, pg.TokenField = opts.Home, opts.Notice, opts.TokenField
+	if opts.ApproveAction != "" && p.WaitsForApproval() {
+		pg.ApproveAction = opts.ApproveAction
+		pg.CSP = servedCSP
+	}
+	return planTemplate.Execute(w, pg)
 }
 
 // Element ids and data attributes of the page, which tests and browser
@@ -63,6 +93,9 @@ type htmlPage struct {
 	CSP         string
 	Style       template.CSS
 	Script      template.JS
+	// Home, ApproveAction, TokenField and Notice are HTMLOptions'.
+	Home, ApproveAction, Notice string
+	TokenField                  bool
 }
 
 type htmlCount struct {
@@ -184,6 +217,9 @@ func itoa64(i int64) string { return strconv.FormatInt(i, 10) }
 var pageCSP = "default-src 'none'; style-src '" + CSPHash(pageStyle) + "'; script-src '" + CSPHash(pageScript) +
 	"'; img-src 'none'; base-uri 'none'; form-action 'none'"
 
+// servedCSP is pageCSP with the approval form allowed to post to serve.
+var servedCSP = strings.Replace(pageCSP, "form-action 'none'", "form-action 'self'", 1)
+
 // CSPHash is the Content-Security-Policy source that allows exactly the
 // inline style or script s, for self-contained pages like this report and
 // serve's status page.
@@ -207,7 +243,9 @@ var planTemplate = template.Must(template.New("plan").Parse(`<!DOCTYPE html>
 </head>
 <body>
 <header>
-<h1>Plan <span id="plan-id">{{.Plan.ID}}</span>{{with .Plan.Name}} <span class="muted">({{.}})</span>{{end}}</h1>
+{{with .Home}}<p class="meta"><a id="home" href="{{.}}">← coupler serve</a></p>
+{{end}}{{with .Notice}}<p id="notice" class="status changes">{{.}}</p>
+{{end}}<h1>Plan <span id="plan-id">{{.Plan.ID}}</span>{{with .Plan.Name}} <span class="muted">({{.}})</span>{{end}}</h1>
 {{if .Changes}}<p id="status" class="status changes" data-changes="true" data-in-step="false">Changes to apply</p>
 {{else if .InStep}}<p id="status" class="status nochanges" data-changes="false" data-in-step="true">{{.Step}}</p>
 {{else}}<p id="status" class="status notinstep" data-changes="false" data-in-step="false">{{.Step}}</p>
@@ -232,7 +270,8 @@ var planTemplate = template.Must(template.New("plan").Parse(`<!DOCTYPE html>
 {{end}}{{if .Approval}}<div id="approval" class="approval{{if .Approved}} approved{{end}}" data-approved="{{.Approved}}"><p>{{.Approval}}</p>
 <ul>
 {{range .Reasons}}<li>{{.}}</li>
-{{end}}</ul></div>
+{{end}}</ul>{{with .ApproveAction}}
+<form method="post" action="{{.}}" id="approve-form">{{if $.TokenField}}<input type="password" name="token" placeholder="token" required> {{end}}<input type="text" name="by" placeholder="your name" aria-label="your name" maxlength="80"> <button type="submit" id="approve">Approve</button></form>{{end}}</div>
 {{end}}{{if .Warnings}}<ul class="warnings">
 {{range .Warnings}}<li>{{.}}</li>
 {{end}}</ul>

@@ -45,6 +45,8 @@ func IsLoopback(host string) bool {
 //	GET  /healthz           200 "ok", 503 while shutting down
 //	GET  /metrics           Prometheus metrics
 //	GET  /api/...           the read API (api.go), JSON as the CLI's --format json
+//	GET  /plans/{id}, /runs, /errors, /couplings, POST /plans/{id}/approve,
+//	     POST /errors/retry   the views and approvals (views.go, approval.go)
 //
 // Every request is first checked by guard.
 func (s *Server) Handler() http.Handler {
@@ -55,6 +57,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /api/{what}", s.handleAPI)
 	mux.HandleFunc("GET /api/plans/{ref}", s.handleAPIPlan)
+	s.viewRoutes(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		if s.guard(rec, r) {
@@ -76,8 +79,8 @@ func (s *Server) Handler() http.Handler {
 // token must name a Host that no such page can: a loopback name, an IP
 // address (rebinding needs a name), or one of Config.AllowedHosts. A
 // request with the token is the operator's, whatever its Host. With
-// TokenForReads the status page, /metrics and the read API need the token
-// too; /healthz never does, for probes.
+// TokenForReads every page, /metrics and the read API need the token too;
+// /healthz never does, for probes.
 func (s *Server) guard(w http.ResponseWriter, r *http.Request) bool {
 	authorized := s.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(requestToken(r)), []byte(s.cfg.Token)) == 1
 	if authorized {
@@ -87,7 +90,7 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request) bool {
 		http.Error(w, "Host "+strconv.Quote(r.Host)+" is not allowed: serve answers loopback names, IP addresses and --allow-host names, or requests with the token", http.StatusForbidden)
 		return false
 	}
-	if s.cfg.TokenForReads && r.Method == http.MethodGet && (r.URL.Path == "/" || r.URL.Path == "/metrics" || strings.HasPrefix(r.URL.Path, "/api/")) {
+	if s.cfg.TokenForReads && r.Method == http.MethodGet && r.URL.Path != "/healthz" {
 		// Basic lets a browser ask for the token (any user name).
 		w.Header().Set("WWW-Authenticate", `Basic realm="coupler", charset="UTF-8"`)
 		w.Header().Add("WWW-Authenticate", `Bearer realm="coupler"`)
@@ -162,33 +165,10 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(code)
 		_ = json.NewEncoder(w).Encode(map[string]any{"mapping": r.URL.Query().Get("mapping"), "message": msg})
 	}
-	// A page on another site must not make a browser on this machine start
-	// runs: cross-origin posts are refused.
-	if o := r.Header.Get("Origin"); o != "" {
-		u, err := url.Parse(o)
-		if err != nil || u.Host != r.Host {
-			reply(http.StatusForbidden, "cross-origin request refused")
-			return
-		}
-	}
-	// Without a token only loopback may ask, and by a loopback name: a
-	// page that rebinds its own host name to 127.0.0.1 sends its own name
-	// as Host (and Origin), which the check above lets through.
-	if s.cfg.Token == "" && !loopbackHost(r.Host) {
-		reply(http.StatusForbidden, "a run-now request without a token must name a loopback host")
+	if code, msg := s.mayWrite(w, r, form, "a run-now request"); code != 0 {
+		form = false
+		reply(code, msg)
 		return
-	}
-	if s.cfg.Token != "" {
-		given := requestToken(r)
-		if given == "" && form {
-			given = r.PostFormValue("token")
-		}
-		if subtle.ConstantTimeCompare([]byte(given), []byte(s.cfg.Token)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="coupler"`)
-			form = false
-			reply(http.StatusUnauthorized, "a valid token is required: Authorization: Bearer <token>")
-			return
-		}
 	}
 	name := r.URL.Query().Get("mapping")
 	if name == "" {
@@ -206,6 +186,38 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("run requested", "mapping", name, "remote", r.RemoteAddr)
 	reply(http.StatusAccepted, "queued: runs as soon as the run under way, if any, ends")
+}
+
+// mayWrite checks a request that makes serve act (run now, approve,
+// retry; what is the request, for the message): it returns 0 when it may,
+// else the status and message to answer with. A form from serve's pages
+// may carry the token as its token field.
+func (s *Server) mayWrite(w http.ResponseWriter, r *http.Request, form bool, what string) (int, string) {
+	// A page on another site must not make a browser on this machine
+	// start runs: cross-origin posts are refused.
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != r.Host {
+			return http.StatusForbidden, "cross-origin request refused"
+		}
+	}
+	// Without a token only loopback may ask, and by a loopback name: a
+	// page that rebinds its own host name to 127.0.0.1 sends its own name
+	// as Host (and Origin), which the check above lets through.
+	if s.cfg.Token == "" && !loopbackHost(r.Host) {
+		return http.StatusForbidden, what + " without a token must name a loopback host"
+	}
+	if s.cfg.Token != "" {
+		given := requestToken(r)
+		if given == "" && form {
+			given = r.PostFormValue("token")
+		}
+		if subtle.ConstantTimeCompare([]byte(given), []byte(s.cfg.Token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="coupler"`)
+			return http.StatusUnauthorized, "a valid token is required: Authorization: Bearer <token>"
+		}
+	}
+	return 0, ""
 }
 
 // loopbackHost reports whether host (a Host header, with or without a

@@ -28,14 +28,14 @@ type metrics struct {
 	projectValid prometheus.Gauge
 	apiRequests  *prometheus.CounterVec
 
-	lagDesc, nextDesc, runningDesc *prometheus.Desc
+	lagDesc, nextDesc, runningDesc, waitingDesc *prometheus.Desc
 }
 
 func newMetrics(s *Server, reg *prometheus.Registry) *metrics {
 	m := &metrics{
 		s: s,
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coupler_runs_total",
-			Help: "Runs of a mapping, by result: success, failure (the run failed as a whole) or drained (stopped by shutdown)."}, []string{"mapping", "result"}),
+			Help: "Runs of a mapping, by result: success, failure (the run failed as a whole), drained (stopped by shutdown) or waiting (its plan waits for a person's approval)."}, []string{"mapping", "result"}),
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coupler_records_total",
 			Help: "Records handled by runs, by operation: inserted, modified, deleted, coupled, uncoupled, unchanged, skipped, failed."}, []string{"mapping", "operation"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "coupler_run_duration_seconds",
@@ -59,6 +59,8 @@ func newMetrics(s *Server, reg *prometheus.Registry) *metrics {
 			"When a mapping runs next, as a Unix time (0 while it runs).", []string{"mapping"}, nil),
 		runningDesc: prometheus.NewDesc("coupler_run_in_progress",
 			"1 while a run of the mapping is under way.", []string{"mapping"}, nil),
+		waitingDesc: prometheus.NewDesc("coupler_waiting_for_approval",
+			"1 while the mapping's last plan waits for a person's approval: serve applies nothing of the mapping until then.", []string{"mapping"}, nil),
 	}
 	m.projectValid.Set(1)
 	reg.MustRegister(m.runs, m.records, m.duration, m.lastSuccess, m.httpRequests, m.httpRetries, m.reloads, m.projectValid, m.apiRequests, m,
@@ -72,6 +74,8 @@ func (m *metrics) observeRun(mapping string, d time.Duration, res Result, err er
 	switch {
 	case errors.Is(err, ErrDrained) || errors.Is(err, errShuttingDown):
 		result = "drained"
+	case errors.Is(err, ErrNeedsReview):
+		result = "waiting"
 	case err != nil:
 		result = "failure"
 	}
@@ -93,6 +97,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.lagDesc
 	ch <- m.nextDesc
 	ch <- m.runningDesc
+	ch <- m.waitingDesc
 }
 
 // Collect implements prometheus.Collector: watermark lag and the schedule,
@@ -114,6 +119,11 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.s.mu.Lock()
 	defer m.s.mu.Unlock()
 	for name, lr := range m.s.last {
+		waiting := 0.0
+		if lr.Waiting {
+			waiting = 1
+		}
+		ch <- prometheus.MustNewConstMetric(m.waitingDesc, prometheus.GaugeValue, waiting, name)
 		for side, wm := range lr.Result.Watermarks {
 			ch <- prometheus.MustNewConstMetric(m.lagDesc, prometheus.GaugeValue, now.Sub(wm).Seconds(), name, side)
 		}

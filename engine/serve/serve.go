@@ -80,6 +80,20 @@ type Result struct {
 	Failures []string
 	// Watermarks are the mapping's watermarks after the run, by side.
 	Watermarks map[string]time.Time
+	// Warnings are the plan's warnings, "MAPPING (direction): warning":
+	// what a person should look at twice. A run with warnings is not plain
+	// ok on the status page.
+	Warnings []string
+	// Approval lists why the run's plan needs a person's approval: with
+	// ErrNeedsReview, why it waits; otherwise why it needed the approval
+	// ApprovedBy gave.
+	Approval []string
+	// ApprovedBy names who approved the plan the run applied, when it
+	// needed approval.
+	ApprovedBy string
+	// Note is what else a person should know of the run: that the
+	// approved plan had become stale and was planned again, say.
+	Note string
 }
 
 // PastRun is a mapping's last run made before this serve started, as the
@@ -156,7 +170,9 @@ type lastRun struct {
 	Start, End time.Time
 	Result     Result
 	Err        string
-	// Waiting is true when the run's plan waits for a person (ErrNeedsReview).
+	// Waiting is true when the run's plan waits for a person's approval
+	// (ErrNeedsReview): serve does not plan the mapping again until it is
+	// approved, or a person asks for a run.
 	Waiting bool
 }
 
@@ -175,6 +191,15 @@ type Server struct {
 	last     map[string]*lastRun
 	running  string
 	listener net.Listener
+	// asked holds the mappings a person asked to run (Trigger): such a run
+	// plans again even while the mapping's plan waits for approval.
+	asked map[string]bool
+	// approved holds, per mapping, the plan it waited on that a person
+	// approved: its next run applies that plan (approval.go).
+	approved map[string]string
+	// retries holds, per mapping, records a person asked to retry from
+	// the errors page: its next run releases them first (views.go).
+	retries map[string][]string
 
 	wake     chan struct{}
 	drain    chan struct{}
@@ -215,7 +240,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.Logger = slog.New(cfg.Redactor.Handler(cfg.Logger.Handler()))
 	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, sched: schedule.New(cfg.Now), started: cfg.Now(),
-		last: map[string]*lastRun{}, wake: make(chan struct{}, 1), drain: make(chan struct{})}
+		last: map[string]*lastRun{}, asked: map[string]bool{}, approved: map[string]string{}, retries: map[string][]string{}, wake: make(chan struct{}, 1), drain: make(chan struct{})}
 	p, err := cfg.Load()
 	if err != nil {
 		return nil, err
@@ -261,8 +286,20 @@ func (s *Server) Listen() (net.Addr, error) {
 	return ln.Addr(), nil
 }
 
-// Trigger asks for a run of mapping now.
+// Trigger asks for a run of mapping now, for a person: that run plans
+// again even while the mapping's plan waits for approval.
 func (s *Server) Trigger(mapping string) error {
+	if err := s.trigger(mapping); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.asked[mapping] = true
+	s.mu.Unlock()
+	return nil
+}
+
+// trigger makes mapping due now.
+func (s *Server) trigger(mapping string) error {
 	if s.draining.Load() {
 		return errShuttingDown
 	}
@@ -281,10 +318,12 @@ var errShuttingDown = errors.New("shutting down: no new runs")
 var ErrDrained = errors.New("stopped by shutdown")
 
 // ErrNeedsReview is what a Runner's error wraps when the run's plan was
-// made but not applied because a person must choose first (a first sync
-// into a destination that holds records): the page says "waiting for
-// review", never ok, and the next run plans again.
-var ErrNeedsReview = errors.New("waiting for review")
+// made but not applied because it waits for a person's approval (a first
+// sync into a destination that holds records, deletes, many records
+// changing): the page says "waiting for approval", never ok, and serve
+// does not plan the mapping again until the plan is approved (then it
+// applies that plan) or a person asks for a run.
+var ErrNeedsReview = errors.New("waiting for approval")
 
 // Run serves until ctx is cancelled, then shuts down gracefully: the run
 // under way finishes its batch of writes and records it, no new write
@@ -415,6 +454,9 @@ func (s *Server) loop(ctx context.Context) {
 }
 
 func (s *Server) runOne(ctx context.Context, name string) {
+	if s.stillWaiting(name) {
+		return
+	}
 	start := s.now()
 	s.mu.Lock()
 	s.running = name
@@ -469,7 +511,7 @@ var ErrRunTimeout = errors.New("run timeout")
 // before.
 func (s *Server) runWithTimeout(ctx context.Context, name string) (Result, error) {
 	if s.cfg.RunTimeout < 0 {
-		return s.cfg.Runner.Run(ctx, s.drain, name)
+		return s.dispatch(ctx, s.drain, name)
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -502,7 +544,7 @@ func (s *Server) runWithTimeout(ctx context.Context, name string) (Result, error
 		case <-done:
 		}
 	}()
-	res, err := s.cfg.Runner.Run(runCtx, drain, name)
+	res, err := s.dispatch(runCtx, drain, name)
 	close(done)
 	<-watched
 	if err != nil && timedOut.Load() {

@@ -483,10 +483,10 @@ func TestRestartRunsInterruptedAtOnce(t *testing.T) {
 	}
 }
 
-// TestStatusPageSaysWaitingForReview: a run whose plan waits for a person
+// TestStatusPageSaysWaitingForApproval: a run whose plan waits for a person
 // (a first sync into a destination that holds records) is shown as
-// waiting for review with the reason, never ok.
-func TestStatusPageSaysWaitingForReview(t *testing.T) {
+// waiting for approval with the reason, never ok.
+func TestStatusPageSaysWaitingForApproval(t *testing.T) {
 	waiting := fmt.Errorf("%w: plan p1 would create records in a destination that already holds records", ErrNeedsReview)
 	r := &fakeRunner{runs: make(chan string, 10), errFor: map[string]error{"CUSTOMER": waiting}}
 	_, base := startServer(t, Config{Load: func() (*Project, error) { return testProject("CUSTOMER"), nil }, Runner: r})
@@ -500,7 +500,7 @@ func TestStatusPageSaysWaitingForReview(t *testing.T) {
 	resp.Body.Close()
 	next(t, r.runs)
 	_, page := get(t, base+"/")
-	if !strings.Contains(page, `result">waiting for review`) || !strings.Contains(page, "already holds records") {
-		t.Errorf("status page does not say the run waits for review:\n%s", page)
+	if !strings.Contains(page, `result">waiting for approval`) || !strings.Contains(page, "already holds records") {
+		t.Errorf("status page does not say the run waits for approval:\n%s", page)
 	}
 }

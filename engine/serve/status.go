@@ -20,8 +20,13 @@ type statusRow struct {
 	LastStart, LastDuration    string
 	LastResult, ResultClass    string
 	PlanID                     string
-	Counts                     string
-	Errors                     []string
+	// Waiting: the plan waits for approval on its page.
+	Waiting    bool
+	ApprovedBy string
+	Note       string
+	Counts     string
+	Errors     []string
+	Warnings   []string
 }
 
 type statusPage struct {
@@ -43,7 +48,7 @@ h1{font-size:1.3em;margin:0 0 .2em}
 table{border-collapse:collapse;width:100%}
 th,td{border-bottom:1px solid #ddd;padding:.4em .5em;text-align:left;vertical-align:top}
 th{background:#f4f4f4}
-.ok{color:#17692b}.failed{color:#b00020;font-weight:600}.running{color:#0b57d0;font-weight:600}.idle{color:#8a6d00}
+.ok{color:#17692b}.warn{color:#8a4b00;font-weight:600}.warnings{margin:0;padding-left:1.1em;color:#8a4b00;max-width:32em;overflow-wrap:anywhere}.failed{color:#b00020;font-weight:600}.running{color:#0b57d0;font-weight:600}.idle{color:#8a6d00}
 .errors{margin:0;padding-left:1.1em;color:#b00020;max-width:32em;overflow-wrap:anywhere}
 .banner{background:#fdecea;border:1px solid #b00020;padding:.6em;margin-bottom:1em;white-space:pre-wrap}
 .note{background:#e8f0fe;padding:.5em;margin-bottom:1em}
@@ -60,13 +65,14 @@ var statusTemplate = template.Must(template.New("status").Parse(`<!DOCTYPE html>
 <style>{{.Style}}</style>
 </head>
 <body>
+<nav><a href="/runs">Runs</a> · <a href="/errors">Errors</a> · <a href="/couplings">Couplings</a></nav>
 <h1>coupler serve</h1>
 <div class="meta">Project <code id="project">{{.Dir}}</code> · up since {{.Started}} · page of {{.Now}}{{if .Draining}} · <strong>shutting down</strong>{{end}}</div>
 {{if .LoadErr}}<div class="banner" id="load-error">The project files changed but are invalid; the previous version keeps running:
 {{.LoadErr}}</div>{{end}}
 {{if .Queued}}<div class="note" id="queued">Run of {{.Queued}} queued.</div>{{end}}
 <table id="mappings">
-<thead><tr><th>Mapping</th><th>Schedule</th><th>State</th><th>Next run</th><th>Last run</th><th>Result</th><th>Counts</th><th>Current errors</th><th></th></tr></thead>
+<thead><tr><th>Mapping</th><th>Schedule</th><th>State</th><th>Next run</th><th>Last run</th><th>Result</th><th>Counts</th><th>Current errors and warnings</th><th></th></tr></thead>
 <tbody>
 {{range .Rows}}<tr id="mapping-{{.Name}}">
 <td><strong>{{.Name}}</strong></td>
@@ -74,9 +80,9 @@ var statusTemplate = template.Must(template.New("status").Parse(`<!DOCTYPE html>
 <td class="{{.StateClass}}">{{.State}}</td>
 <td class="next">{{.Next}}</td>
 <td>{{.LastStart}}{{if .LastDuration}}<br><small>{{.LastDuration}}</small>{{end}}</td>
-<td class="{{.ResultClass}} result">{{.LastResult}}{{if .PlanID}}<br><small>plan {{.PlanID}}</small>{{end}}</td>
+<td class="{{.ResultClass}} result">{{.LastResult}}{{if .PlanID}}<br><small><a href="/plans/{{.PlanID}}">plan {{.PlanID}}</a>{{if .Waiting}} · <a class="review" href="/plans/{{.PlanID}}">review and approve</a>{{end}}</small>{{end}}{{with .ApprovedBy}}<br><small>approved by {{.}}</small>{{end}}{{with .Note}}<br><small class="warn">{{.}}</small>{{end}}</td>
 <td class="counts">{{.Counts}}</td>
-<td>{{if .Errors}}<ul class="errors">{{range .Errors}}<li>{{.}}</li>{{end}}</ul>{{end}}</td>
+<td>{{if .Errors}}<ul class="errors">{{range .Errors}}<li>{{.}}</li>{{end}}</ul>{{end}}{{if .Warnings}}<ul class="warnings">{{range .Warnings}}<li>{{.}}</li>{{end}}</ul>{{end}}</td>
 <td><form method="post" action="/runs?mapping={{.Name}}">{{if $.TokenRequired}}<input type="password" name="token" placeholder="token" required> {{end}}<button type="submit">Run now</button></form></td>
 </tr>
 {{end}}</tbody>
@@ -122,14 +128,21 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			row.Counts = strings.Join(counts, ", ")
+			row.ApprovedBy, row.Note = red.String(lr.Result.ApprovedBy), red.String(lr.Result.Note)
+			row.Warnings = red.Strings(lr.Result.Warnings)
 			row.LastResult, row.ResultClass = "ok", "ok"
+			if len(row.Warnings) > 0 {
+				// What a reviewer would look at twice (many records
+				// created, a mapping changed) is not plain ok.
+				row.LastResult, row.ResultClass = fmt.Sprintf("ok, with %d warning(s)", len(row.Warnings)), "warn"
+			}
 			if out := outOfStep(lr.Result.Counts); out != "" {
 				row.LastResult, row.ResultClass = "not in step: "+out, "failed"
 			}
 			if lr.Err != "" {
 				row.LastResult, row.ResultClass = "failed", "failed"
 				if lr.Waiting {
-					row.LastResult = "waiting for review"
+					row.LastResult, row.ResultClass, row.Waiting = "waiting for approval", "warn", true
 				}
 				row.Errors = append(row.Errors, red.String(lr.Err))
 			}
