@@ -21,6 +21,10 @@ import (
 // needs no approval.
 var ErrNoApprovalNeeded = errors.New("needs no approval")
 
+// ErrNotApprovable is returned (wrapped) by Approve for a plan that is not
+// waiting to be applied: applied, being applied or interrupted.
+var ErrNotApprovable = errors.New("only a plan not applied yet can be approved")
+
 // approvalRule is the project's approval: as plans apply it.
 func (e *Engine) approvalRule() plan.ApprovalRule {
 	a := e.prog.Project.Approval
@@ -40,7 +44,7 @@ func (e *Engine) Approve(ctx context.Context, ref, by string) (*plan.Plan, error
 		return nil, err
 	}
 	if p.Status != plan.Planned {
-		return p, fmt.Errorf("plan %s is %s: only a plan not applied yet can be approved", p.ID, p.Status)
+		return p, fmt.Errorf("plan %s is %s: %w", p.ID, p.Status, ErrNotApprovable)
 	}
 	if !p.NeedsApproval() {
 		return p, fmt.Errorf("plan %s %w: apply it with coupler apply %s", p.ID, ErrNoApprovalNeeded, p.ID)

@@ -56,7 +56,7 @@ func PlanHTMLWith(w io.Writer, p *plan.Plan, opts HTMLOptions) error {
 	pg.Home, pg.Notice, pg.TokenField = opts.Home, opts.Notice, opts.TokenField
 	if opts.ApproveAction != "" && p.WaitsForApproval() {
 		pg.ApproveAction = opts.ApproveAction
-		pg.CSP = servedCSP
+		pg.CSP, pg.Referrer = servedCSP, "same-origin"
 	}
 	return planTemplate.Execute(w, pg)
 }
@@ -96,6 +96,10 @@ type htmlPage struct {
 	// Home, ApproveAction, TokenField and Notice are HTMLOptions'.
 	Home, ApproveAction, Notice string
 	TokenField                  bool
+	// Referrer is the page's referrer policy: no-referrer, but
+	// same-origin on serve, where a browser would otherwise send its form
+	// with "Origin: null", which serve refuses as cross-origin.
+	Referrer string
 }
 
 type htmlCount struct {
@@ -152,13 +156,14 @@ func newHTMLValue(side string, raw json.RawMessage) htmlValue {
 
 func newHTMLPage(p *plan.Plan) *htmlPage {
 	pg := &htmlPage{
-		Plan:    p,
-		Changes: p.HasChanges(),
-		InStep:  p.InStep(),
-		Step:    stepLine(p),
-		CSP:     pageCSP,
-		Style:   template.CSS(pageStyle),
-		Script:  template.JS(pageScript),
+		Plan:     p,
+		Changes:  p.HasChanges(),
+		InStep:   p.InStep(),
+		Step:     stepLine(p),
+		CSP:      pageCSP,
+		Referrer: "no-referrer",
+		Style:    template.CSS(pageStyle),
+		Script:   template.JS(pageScript),
 	}
 	if !p.CreatedAt.IsZero() {
 		pg.Created = p.CreatedAt.UTC().Format(time.RFC3339)
@@ -236,7 +241,7 @@ var planTemplate = template.Must(template.New("plan").Parse(`<!DOCTYPE html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="{{.CSP}}">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="{{.Referrer}}">
 <meta name="generator" content="coupler">
 <title>Plan {{.Plan.ID}}{{if .InStep}}: no changes{{else if not .Changes}}: not in step{{end}}</title>
 <style>{{.Style}}</style>

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -324,19 +325,26 @@ func minTime(a, b time.Time) time.Time {
 
 // Run implements serve.Runner: plan the mapping, then apply the plan, even
 // when it writes nothing, so that the watermarks move and the run is
-// logged. A plan is abandoned when shutdown begins; an apply stops before
-// its next batch of writes.
+// logged. A plan that needs a person's approval is not applied: the run
+// ends waiting for it (serve.ErrNeedsReview), and serve applies it with
+// RunApproved once approved. A plan is abandoned when shutdown begins; an
+// apply stops before its next batch of writes.
 func (r *Runner) Run(ctx context.Context, drain <-chan struct{}, mapping string) (serve.Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.drain = drain
-	res := serve.Result{Counts: map[string]int64{}}
 	if err := r.open(ctx); err != nil {
-		return res, err
+		return serve.Result{Counts: map[string]int64{}}, err
 	}
 	// Between runs: pruning removes the rows of unsaved plans, so never
 	// while one is being made.
 	r.prune(ctx)
+	return r.planAndApply(ctx, drain, mapping)
+}
+
+// planAndApply is Run's work, under r.mu with the engine open.
+func (r *Runner) planAndApply(ctx context.Context, drain <-chan struct{}, mapping string) (serve.Result, error) {
+	res := serve.Result{Counts: map[string]int64{}}
 	// Planning writes nothing to either system: it stops as soon as
 	// shutdown begins.
 	planCtx, cancel := context.WithCancel(ctx)
@@ -355,15 +363,37 @@ func (r *Runner) Run(ctx context.Context, drain <-chan struct{}, mapping string)
 		}
 		return res, err
 	}
-	res.PlanID, res.Changed = p.ID, p.HasChanges()
-	for _, m := range p.Mappings {
-		res.Read += m.Read
+	describe(&res, p)
+	if p.WaitsForApproval() {
+		return res, reviewError{fmt.Errorf("%w: plan %s needs a person's approval before it is applied (its page on coupler serve, or coupler approve %s): %s",
+			engine.ErrNeedsReview, p.ID, p.ID, strings.Join(p.ApprovalReasons(), "; "))}
 	}
 	if r.draining() {
 		// Not started: the plan stays planned rather than applying.
 		return res, fmt.Errorf("%w: plan %s made but not applied", serve.ErrDrained, p.ID)
 	}
-	ar, err := r.e.Apply(ctx, p.ID)
+	return r.apply(ctx, mapping, p.ID, res)
+}
+
+// describe fills in what a plan says of a run before it is applied.
+func describe(res *serve.Result, p *plan.Plan) {
+	res.PlanID, res.Changed = p.ID, p.HasChanges()
+	res.Read, res.Warnings = 0, nil
+	for _, m := range p.Mappings {
+		res.Read += m.Read
+		for _, w := range m.Warnings {
+			res.Warnings = append(res.Warnings, m.Name+" ("+m.Direction+"): "+w)
+		}
+	}
+	res.Approval = p.ApprovalReasons()
+	if p.Approved != nil {
+		res.ApprovedBy = p.Approved.By
+	}
+}
+
+// apply applies plan id of mapping and adds what it did to res.
+func (r *Runner) apply(ctx context.Context, mapping, id string, res serve.Result) (serve.Result, error) {
+	ar, err := r.e.Apply(ctx, id)
 	if ar != nil {
 		for _, run := range ar.Runs {
 			for k, n := range map[string]int64{"inserted": run.Inserted, "modified": run.Modified, "deleted": run.Deleted,

@@ -487,11 +487,19 @@ func (s *Server) runOne(ctx context.Context, name string) {
 			attrs = append(attrs, k, n)
 		}
 	}
+	if res.ApprovedBy != "" {
+		attrs = append(attrs, "approved_by", res.ApprovedBy)
+	}
+	if res.Note != "" {
+		attrs = append(attrs, "note", res.Note)
+	}
 	switch {
 	case forced:
 		s.log.Warn("run interrupted by shutdown", append(attrs, "err", err.Error())...)
 	case errors.Is(err, ErrDrained):
 		s.log.Info("run interrupted by shutdown", append(attrs, "err", err.Error())...)
+	case errors.Is(err, ErrNeedsReview):
+		s.log.Warn("run waiting for approval", append(attrs, "err", err.Error())...)
 	case err != nil:
 		s.log.Error("run failed", append(attrs, "err", err.Error())...)
 	case outOfStep(res.Counts) != "":

@@ -144,7 +144,13 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 				if lr.Waiting {
 					row.LastResult, row.ResultClass, row.Waiting = "waiting for approval", "warn", true
 				}
-				row.Errors = append(row.Errors, red.String(lr.Err))
+				if lr.Waiting && len(lr.Result.Approval) > 0 {
+					// Why it waits; the error says so again at length,
+					// for the log.
+					row.Errors = append(row.Errors, red.Strings(lr.Result.Approval)...)
+				} else {
+					row.Errors = append(row.Errors, red.String(lr.Err))
+				}
 			}
 			for _, f := range lr.Result.Failures {
 				row.Errors = append(row.Errors, red.String(f))

@@ -33,8 +33,16 @@ import (
 
 // durable checkpoints the database, so that what was committed lives in the
 // checksummed main file rather than only in the write-ahead log.
+//
+// A read under way on another connection (coupler serve's pages and read
+// API read while a run writes) can make DuckDB refuse the checkpoint, as
+// if another write were active; FORCE CHECKPOINT then waits for it to end.
 func (d *DB) durable(ctx context.Context) error {
-	if _, err := d.db.ExecContext(ctx, `CHECKPOINT`); err != nil {
+	_, err := d.db.ExecContext(ctx, `CHECKPOINT`)
+	if err != nil && strings.Contains(err.Error(), "other write transactions active") {
+		_, err = d.db.ExecContext(ctx, `FORCE CHECKPOINT`)
+	}
+	if err != nil {
 		return fmt.Errorf("checkpoint the state database %s: %w", d.path, err)
 	}
 	return nil
