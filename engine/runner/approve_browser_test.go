@@ -26,8 +26,8 @@ import (
 type runLog struct{ ends, errs chan string }
 
 func (h runLog) Enabled(context.Context, slog.Level) bool { return true }
-func (h runLog) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h runLog) WithGroup(string) slog.Handler           { return h }
+func (h runLog) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h runLog) WithGroup(string) slog.Handler            { return h }
 func (h runLog) Handle(_ context.Context, r slog.Record) error {
 	if !strings.HasPrefix(r.Message, "run ") || r.Message == "run requested" {
 		return nil
