@@ -26,6 +26,7 @@ var argCompleters = map[string][]completer{
 	"coupler uncouple":    {mappingNames},
 	"coupler retry":       {mappingNames},
 	"coupler acknowledge": {mappingNames},
+	"coupler approve":     {planIDs},
 	"coupler couple":      {mappingNames, nil},
 	"coupler describe":    {connectorNames, nil},
 	"coupler show":        {planIDs, nil},

@@ -164,7 +164,7 @@ and shows every change), then apply the saved plan.`,
 		}
 		return nil
 	}
-	root.AddCommand(newValidate(g), newPlan(g), newApply(g), newRuns(g), newDemo(g), newTest(g), newInit(g), newReset(g), newDescribe(g), newCouple(g), newUncouple(g), newErrors(g), newSync(g), newRetry(g), newAcknowledge(g), newPlans(g), newShow(g), newQuery(g), newServe(g))
+	root.AddCommand(newValidate(g), newPlan(g), newApply(g), newRuns(g), newDemo(g), newTest(g), newInit(g), newReset(g), newDescribe(g), newCouple(g), newUncouple(g), newErrors(g), newSync(g), newRetry(g), newAcknowledge(g), newApprove(g), newPlans(g), newShow(g), newQuery(g), newServe(g))
 	root.AddCommand(newState(g))
 	root.AddCommand(newSchema(g))
 	root.AddCommand(newVersion(g))
