@@ -45,11 +45,20 @@ It answers HTTP on --listen (loopback by default):
   GET  /metrics            Prometheus metrics
   GET  /api/...            the read API: runs, plans, show, errors, state intents
                            and query ask it while serve holds the state database
+  GET  /plans/PLAN         a plan's HTML report, with Approve while it waits
+  POST /plans/PLAN/approve approve a waiting plan: serve applies it at once
+  GET  /runs, /errors, /couplings?mapping=NAME&q=TEXT
+                           the run log, failed records (with Retry), couplings
+
+A plan that needs a person (a first sync into a destination holding records,
+deletes, more than the project's approval: changed_share of records changing)
+is not applied: the run waits for approval on the plan's page, or coupler
+approve PLAN where no serve runs, and then applies that plan.
 
 Listening beyond loopback requires a token (--token or $COUPLER_SERVE_TOKEN).
 Every request without the token must name as Host a loopback name, an IP
 address or an --allow-host name, so that a web page that rebinds its DNS
-name to serve's address cannot read it; --token-for-reads makes the page,
+name to serve's address cannot read it; --token-for-reads makes every page,
 /metrics and the read API require the token too.
 Changed project files are validated and used from the next run on; invalid
 ones are logged with file:line:col and the running version is kept.
@@ -118,8 +127,8 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 	f := cmd.Flags()
 	durationFlag(f, &planRetention, "plan-retention", 7*24*time.Hour, fmt.Sprintf("remove saved plans older than this, hourly, keeping the newest %d (serve saves one a run; 0 keeps all)", runner.KeepPlans))
 	f.StringVar(&listen, "listen", serve.DefaultListen, "HTTP address for the status page, run-now, /healthz and /metrics")
-	f.StringVar(&token, "token", "", "token that run-now requests must carry (default $"+tokenEnv+"); required beyond loopback")
-	f.BoolVar(&tokenForReads, "token-for-reads", false, "the status page, /metrics and the read API require the token too (Bearer, or a browser's Basic with the token as password)")
+	f.StringVar(&token, "token", "", "token that run-now, approve and retry requests must carry (default $"+tokenEnv+"); required beyond loopback")
+	f.BoolVar(&tokenForReads, "token-for-reads", false, "every page, /metrics and the read API require the token too (Bearer, or a browser's Basic with the token as password)")
 	f.StringSliceVar(&allowHosts, "allow-host", nil, "a host name serve is reached by, allowed as Host without the token (loopback names and IP addresses always are); repeatable")
 	durationFlag(f, &shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "on SIGINT/SIGTERM, how long to let the batch under way finish before cancelling it")
 	durationFlag(f, &runTimeout, "run-timeout", serve.DefaultRunTimeout, "stop a run of one mapping that takes longer than this, as at shutdown (then --shutdown-timeout), so that it cannot hold up the others (negative: no limit)")
