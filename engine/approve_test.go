@@ -2,10 +2,12 @@ package engine_test
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/couplerhq/coupler/connectors/fake"
 	"github.com/couplerhq/coupler/engine"
 )
 
@@ -20,9 +22,21 @@ func TestApprovalRules(t *testing.T) {
 	w.reopen()
 	ctx := t.Context()
 
+	// The initial load into an empty destination changes every record,
+	// as it must: it does not wait.
+	initial := w.plan(engine.PlanOptions{})
+	if initial.NeedsApproval() {
+		t.Fatalf("the initial load needs approval: %q", initial.ApprovalReasons())
+	}
+	w.apply(initial.ID)
+	for i := range 3 {
+		if err := w.erp.Patch("customers", fake.CustomerID(i), map[string]any{"displayName": fmt.Sprintf("Renamed %d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	first, second := w.plan(engine.PlanOptions{}), w.plan(engine.PlanOptions{})
 	reasons := first.ApprovalReasons()
-	if !first.WaitsForApproval() || len(reasons) != 1 || !strings.Contains(reasons[0], "4 of the 4 records it covers would change (100%), more than approval: changed_share 50%") {
+	if !first.WaitsForApproval() || len(reasons) != 1 || !strings.Contains(reasons[0], "3 of the 4 records it covers would change (75%), more than approval: changed_share 50%") {
 		t.Fatalf("first plan: waits %v, reasons %q", first.WaitsForApproval(), reasons)
 	}
 	p, err := w.e.Approve(ctx, engine.LatestPlan, "ana")

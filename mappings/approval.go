@@ -19,8 +19,8 @@ type Approval struct {
 	// ChangedShare is the share of records (0 to 1) that a plan's creates,
 	// updates and deletes may reach before it waits: a plan of a mapping
 	// whose changes exceed ChangedShare of the records it covers (read,
-	// plus coupled records not read because unchanged) waits. 1 turns the
-	// rule off.
+	// plus coupled records not read because unchanged) waits, but for the
+	// initial load into an empty destination. 1 turns the rule off.
 	ChangedShare float64
 	// MinRecords is how many records a mapping must cover for the share
 	// rule to apply, so that a handful of records changing does not wait.

@@ -22,16 +22,20 @@ func TestComputeApproval(t *testing.T) {
 			[]string{"first sync into a destination that holds records: 3 records would be created in accounts"}},
 		{"deletes", MappingPlan{Read: 5, Counts: Counts{Delete: 2}, Dest: Endpoint{Entity: "accounts"}}, def, []string{"deletes 2 records in accounts (approval: deletes)"}},
 		{"deletes allowed", MappingPlan{Read: 5, Counts: Counts{Delete: 2}}, ApprovalRule{ChangedShare: 0.5, MinRecords: 100}, nil},
-		{"share exceeded", MappingPlan{Read: 150, NotModified: 50, Counts: Counts{Update: 90, Create: 11}}, def,
+		{"share exceeded", MappingPlan{Read: 150, NotModified: 50, Coupled: 190, Counts: Counts{Update: 90, Create: 11}}, def,
 			[]string{"101 of the 200 records it covers would change (50.5%), more than approval: changed_share 50%"}},
-		{"share reached, not exceeded", MappingPlan{Read: 150, NotModified: 50, Counts: Counts{Update: 100}}, def, nil},
+		{"share reached, not exceeded", MappingPlan{Read: 150, NotModified: 50, Coupled: 200, Counts: Counts{Update: 100}}, def, nil},
+		// The initial load into an empty destination creates every record:
+		// what the review recommends, with nothing there to duplicate.
+		{"initial load", MappingPlan{Read: 450, Counts: Counts{Create: 450}}, def, nil},
+		{"first sync beside records", MappingPlan{Read: 450, DestRead: 3, Counts: Counts{Create: 450}}, def, []string{"450 of the 450 records it covers would change (100%)"}},
 		// An incremental read of the changed records alone: the records not
 		// read because unchanged count, so that it does not always wait.
-		{"incremental read", MappingPlan{Read: 120, NotModified: 900, Counts: Counts{Update: 120}}, def, nil},
-		{"below the floor", MappingPlan{Read: 99, Counts: Counts{Create: 99}}, def, nil},
-		{"floor 0", MappingPlan{Read: 4, Counts: Counts{Create: 3}}, ApprovalRule{ChangedShare: 0.5}, []string{"3 of the 4 records it covers would change (75%)"}},
-		{"rule off", MappingPlan{Read: 400, Counts: Counts{Create: 400}}, ApprovalRule{ChangedShare: 1, MinRecords: 100}, nil},
-		{"all three", MappingPlan{Read: 200, CreatesIntoExisting: true, Counts: Counts{Create: 150, Delete: 1}}, def,
+		{"incremental read", MappingPlan{Read: 120, NotModified: 900, Coupled: 1000, Counts: Counts{Update: 120}}, def, nil},
+		{"below the floor", MappingPlan{Read: 99, Coupled: 99, Counts: Counts{Update: 99}}, def, nil},
+		{"floor 0", MappingPlan{Read: 4, Coupled: 4, Counts: Counts{Update: 3}}, ApprovalRule{ChangedShare: 0.5}, []string{"3 of the 4 records it covers would change (75%)"}},
+		{"rule off", MappingPlan{Read: 400, Coupled: 400, Counts: Counts{Update: 400}}, ApprovalRule{ChangedShare: 1, MinRecords: 100}, nil},
+		{"all three", MappingPlan{Read: 200, DestRead: 5, CreatesIntoExisting: true, Counts: Counts{Create: 150, Delete: 1}}, def,
 			[]string{"first sync", "deletes 1 records", "151 of the 200"}},
 	}
 	for _, tt := range tests {
