@@ -163,12 +163,18 @@ type viewPage struct {
 	Runs          []runRow
 	Failures      []failureRow
 	Mapping       string
-	Mappings      []string
+	Options       []mappingOption
 	Query         string
 	Couplings     []CouplingEntry
 	Total         int64
 	From, To      int
 	Prev, Next    string
+}
+
+// mappingOption is a mapping of the couplings view's choice.
+type mappingOption struct {
+	Name     string
+	Selected bool
 }
 
 type waitingPlan struct {
@@ -244,7 +250,7 @@ var errorsTemplate = template.Must(template.Must(viewTemplate.Clone()).Parse(`{{
 
 var couplingsTemplate = template.Must(template.Must(viewTemplate.Clone()).Funcs(template.FuncMap{"stamp": stamp}).Parse(`{{define "body"}}
 <form method="get" action="/couplings" id="search">
-<select name="mapping" aria-label="mapping">{{range .Mappings}}<option{{if eq . $.Mapping}} selected{{end}}>{{.}}</option>{{end}}</select>
+<select name="mapping" aria-label="mapping">{{range .Options}}<option{{if .Selected}} selected{{end}}>{{.Name}}</option>{{end}}</select>
 <input type="search" name="q" value="{{.Query}}" placeholder="id, number or name" aria-label="search by id or display value">
 <button type="submit">Search</button>
 </form>
@@ -455,9 +461,12 @@ func (s *Server) handleCouplingsView(w http.ResponseWriter, r *http.Request) {
 	pageNo = max(pageNo, 1)
 	names := s.sched.Names()
 	q := r.URL.Query()
-	page := viewPage{Title: "Couplings", Mappings: names, Mapping: q.Get("mapping"), Query: q.Get("q")}
+	page := viewPage{Title: "Couplings", Mapping: q.Get("mapping"), Query: q.Get("q")}
 	if page.Mapping == "" && len(names) > 0 {
 		page.Mapping = names[0]
+	}
+	for _, n := range names {
+		page.Options = append(page.Options, mappingOption{Name: n, Selected: n == page.Mapping})
 	}
 	if page.Mapping != "" {
 		offset := (pageNo - 1) * couplingsPageSize

@@ -49,8 +49,8 @@ func (d *DB) SearchCouplings(ctx context.Context, mapping, q string, offset, lim
 			SELECT c.table_id, c.integration_id, c.coupled_at, c.last_synced_at, coalesce(c.last_result, '') AS last_result,
 				t.display AS table_display, i.display AS integration_display
 			FROM couplings c LEFT JOIN shown t ON t.id = c.table_id LEFT JOIN shown i ON i.id = c.integration_id
-			WHERE c.mapping = ? AND (? = '' OR contains(lower(c.table_id), lower(?)) OR contains(lower(c.integration_id), lower(?))
-				OR contains(lower(coalesce(t.display, '')), lower(?)) OR contains(lower(coalesce(i.display, '')), lower(?))))
+			WHERE c.mapping = ? AND (? = '' OR strpos(lower(c.table_id), lower(?)) > 0 OR strpos(lower(c.integration_id), lower(?)) > 0
+				OR strpos(lower(coalesce(t.display, '')), lower(?)) > 0 OR strpos(lower(coalesce(i.display, '')), lower(?)) > 0))
 		SELECT *, count(*) OVER () FROM found ORDER BY table_id LIMIT ? OFFSET ?`,
 		mapping, mapping, mapping, q, q, q, q, q, limit, offset)
 	if err != nil {
