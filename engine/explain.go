@@ -70,11 +70,18 @@ func (e *Engine) Explain(ctx context.Context, opts PlanOptions) ([]Explanation, 
 		if err != nil {
 			return nil, err
 		}
+		if tracked || !since.IsZero() {
+			// This read sends no filter (an incremental read filters by the
+			// watermark alone, a tracked one cannot filter): say so, rather
+			// than name a $filter the request lacks.
+			x.Source.keepLocal()
+		}
 		if !tracked {
 			if x.Source.Request, err = e.explainRead(m.Source.Connector, q); err != nil {
 				return nil, err
 			}
 		}
+		x.Dest.keepLocal()
 		if since.IsZero() {
 			x.Dest.Note = "full read, to check every coupling; never filtered by the server, so that a coupled record that left the filter is not taken for deleted"
 			x.Dest.Request, err = e.explainRead(m.Dest.Connector, connectors.Query{Entity: m.Dest.Entity, Fields: m.Dest.Select})
@@ -119,6 +126,15 @@ func (e *Engine) explainChanges(ctx context.Context, m *Mapping, opts PlanOption
 	}
 	x.Request = "(this connector cannot show its requests)"
 	return true, nil
+}
+
+// keepLocal marks the whole filter as evaluated by coupler alone, for a
+// read that sends none of it to the server.
+func (x *SideExplanation) keepLocal() {
+	x.Pushed, x.Local = "", nil
+	if x.Filter != "" {
+		x.Local = []string{x.Filter}
+	}
 }
 
 func explainSide(s Side) SideExplanation {

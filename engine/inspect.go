@@ -181,6 +181,15 @@ func Query(ctx context.Context, project *mappings.Project, sql string, fn func(c
 	return state.Query(ctx, project.State, sql, fn)
 }
 
+// Query runs one read-only SQL statement, as the function Query does, on
+// the engine's own state database while it stays open for writing: for
+// coupler serve, whose engine must be opened sealed (Options.State.Sealed;
+// see state.DB.Query). It reads the last committed state without waiting
+// for a plan or apply under way.
+func (e *Engine) Query(ctx context.Context, sql string, fn func(cols []string, row []any) error) error {
+	return e.state.Query(ctx, sql, fn)
+}
+
 // WatermarkReset clears the watermarks of mappings whose files coupler
 // reset put back to the bundled defaults, so that their next plan reads
 // every record; couplings are kept. It works on the state database

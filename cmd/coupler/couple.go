@@ -117,7 +117,7 @@ until coupler retry releases it.`,
 			if err != nil {
 				return err
 			}
-			e, err := g.openOffline(cmd.Context())
+			e, err := g.openReader(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -133,6 +133,7 @@ until coupler retry releases it.`,
 	cmd.Flags().StringVar(&mapping, "mapping", "", "only this mapping")
 	cmd.Flags().IntVar(&limit, "limit", 100, "how many failures to list")
 	formatFlag(cmd, &format)
+	serveTokenFlag(cmd, g)
 	return cmd
 }
 

@@ -160,8 +160,13 @@ func printPlan(cmd *cobra.Command, e *engine.Engine, id, format string, limit in
 // renderPlan writes p in format to w, text in colour when w is a terminal
 // that takes it.
 func renderPlan(w io.Writer, format string, p *plan.Plan) error {
+	return renderPlanColor(w, format, p, colorOn(w, os.Getenv))
+}
+
+// renderPlanColor writes p in format to w, text in colour when color says.
+func renderPlanColor(w io.Writer, format string, p *plan.Plan, color bool) error {
 	render := planFormats[format]
-	if format == "text" && colorOn(w, os.Getenv) {
+	if format == "text" && color {
 		render = report.PlanTextColor
 	}
 	return render(w, p)

@@ -4,16 +4,19 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"slices"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/couplerhq/coupler/cmd/coupler/remote"
 	"github.com/couplerhq/coupler/cmd/coupler/view"
 	"github.com/couplerhq/coupler/engine"
-	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/engine/lock"
+	"github.com/couplerhq/coupler/engine/serve"
 )
 
 func newPlans(g *globals) *cobra.Command {
@@ -33,7 +36,7 @@ operations of each kind, and whether it has been applied.`,
 			if err != nil {
 				return err
 			}
-			e, err := g.openOffline(cmd.Context())
+			e, err := g.openReader(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -47,6 +50,7 @@ operations of each kind, and whether it has been applied.`,
 	}
 	cmd.Flags().IntVar(&limit, "limit", 20, "how many plans to list")
 	formatFlag(cmd, &format)
+	serveTokenFlag(cmd, g)
 	cmd.AddCommand(newPlansPrune(g))
 	return cmd
 }
@@ -116,69 +120,64 @@ per changed field, with DuckDB's COPY.`,
   coupler show latest --format jsonl -o ops.jsonl --op create`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			export := format == "parquet" || format == "jsonl"
+			ctx := cmd.Context()
+			req := serve.PlanRequest{Ref: engine.LatestPlan, Format: format, Limit: limit, Mappings: mappings, Ops: ops}
+			if len(args) == 1 {
+				req.Ref = args[0]
+			}
+			export := exportFormat(format)
 			if export && output == "" {
 				return fmt.Errorf("--format %s writes a file: give -o FILE", format)
 			}
-			if !export {
-				if err := checkFormat(format); err != nil {
-					return err
-				}
-			}
-			var kinds []plan.Kind
-			for _, o := range ops {
-				if !slices.Contains(plan.Kinds, plan.Kind(o)) {
-					return fmt.Errorf("--op %q is not an operation kind (%v)", o, plan.Kinds)
-				}
-				kinds = append(kinds, plan.Kind(o))
-			}
-			ref := engine.LatestPlan
-			if len(args) == 1 {
-				ref = args[0]
-			}
-			e, err := g.openOffline(cmd.Context())
+			kinds, err := checkShow(req)
 			if err != nil {
 				return err
 			}
-			defer e.Close()
+			// The plan, from the state database or, when coupler serve
+			// holds it, from serve.
+			e, err := g.openOffline(ctx)
+			var c *remote.Client
+			if err != nil {
+				if c, err = g.serveClient(err); err != nil {
+					return err
+				}
+			} else {
+				defer e.Close()
+			}
+			show := func(w io.Writer, color bool) (serve.PlanInfo, error) {
+				if c != nil {
+					req.Color = color
+					return c.Plan(ctx, w, req)
+				}
+				return renderSaved(ctx, e, w, req, kinds, color)
+			}
+			var info serve.PlanInfo
 			if export {
-				var id string
-				var n int64
+				req.File = filepath.Base(output)
 				err := writeAtomic(output, func(tmp string) (err error) {
-					id, n, err = e.ExportPlan(cmd.Context(), ref, format, tmp, mappings, kinds)
+					if c != nil {
+						return writeFile(tmp, func(w io.Writer) (err error) { info, err = show(w, false); return err })
+					}
+					info, err = exportSaved(ctx, e, tmp, req, kinds)
 					return err
 				})
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(g.stdout, "wrote %d row(s) of plan %s to %s\n", n, id, output)
+				fmt.Fprintf(g.stdout, "wrote %d row(s) of plan %s to %s\n", info.Rows, info.ID, output)
 				return nil
 			}
-			for _, m := range mappings {
-				if err := e.CheckMapping(m); err != nil {
-					return err
-				}
-			}
-			if (format != "text" && format != "markdown") || limit <= 0 {
-				limit = -1
-			}
-			p, err := e.SavedPlan(cmd.Context(), ref, limit, kinds...)
-			if err != nil {
+			if output == "" {
+				_, err := show(cmd.OutOrStdout(), colorOn(cmd.OutOrStdout(), os.Getenv))
 				return err
 			}
-			if len(mappings) > 0 {
-				p.Mappings = slices.DeleteFunc(p.Mappings, func(m *plan.MappingPlan) bool { return !slices.Contains(mappings, m.Name) })
-			}
-			if output == "" {
-				return renderPlan(cmd.OutOrStdout(), format, p)
-			}
 			err = writeAtomic(output, func(tmp string) error {
-				return writeFile(tmp, func(w io.Writer) error { return renderPlan(w, format, p) })
+				return writeFile(tmp, func(w io.Writer) (err error) { info, err = show(w, false); return err })
 			})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "wrote plan %s (%s) to %s\n", p.ID, format, output)
+			fmt.Fprintf(g.stdout, "wrote plan %s (%s) to %s\n", info.ID, format, output)
 			return nil
 		},
 	}
@@ -188,6 +187,7 @@ per changed field, with DuckDB's COPY.`,
 	f.StringArrayVar(&mappings, "mapping", nil, "only this mapping (repeatable)")
 	f.StringArrayVar(&ops, "op", nil, "only operations of this kind (repeatable)")
 	f.IntVar(&limit, "limit", 20, "operations to list per mapping in text and Markdown output (0: all)")
+	serveTokenFlag(cmd, g)
 	return cmd
 }
 
@@ -268,12 +268,21 @@ refused. See docs/operations.md.`,
 				}
 			}
 			if err := engine.Query(cmd.Context(), prog.Project, args[0], out); err != nil {
-				return err
+				// DuckDB lets no other process open the file serve holds,
+				// not even read-only: serve runs the statement.
+				c, err := g.serveClient(lock.Explain(err, prog.Project.State))
+				if err != nil {
+					return err
+				}
+				if err := c.Query(cmd.Context(), args[0], out); err != nil {
+					return err
+				}
 			}
 			return finish()
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
+	serveTokenFlag(cmd, g)
 	return cmd
 }
 

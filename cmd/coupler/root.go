@@ -55,6 +55,9 @@ type globals struct {
 	// stdinTerminal says whether stdin is a terminal, where a command asks
 	// before it writes; nil checks the real stdin (tests set it).
 	stdinTerminal func(io.Reader) bool
+	// serveToken is a read command's --token, for a coupler serve that
+	// holds the state database and wants its token for reads.
+	serveToken string
 }
 
 func (g *globals) logger() *slog.Logger {

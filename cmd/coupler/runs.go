@@ -26,7 +26,7 @@ apply PLAN resumes it). Times are local, with their offset from UTC;
 			if err != nil {
 				return err
 			}
-			e, err := g.openOffline(cmd.Context())
+			e, err := g.openReader(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -40,5 +40,6 @@ apply PLAN resumes it). Times are local, with their offset from UTC;
 	}
 	formatFlag(cmd, &format)
 	cmd.Flags().IntVar(&limit, "limit", 20, "how many runs to list")
+	serveTokenFlag(cmd, g)
 	return cmd
 }

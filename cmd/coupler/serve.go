@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/couplerhq/coupler/cmd/coupler/remote"
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/lock"
 	"github.com/couplerhq/coupler/engine/runner"
@@ -42,12 +43,14 @@ It answers HTTP on --listen (loopback by default):
   POST /runs?mapping=NAME  run NAME now (Authorization: Bearer TOKEN when a token is set)
   GET  /healthz            200 ok; 503 while shutting down
   GET  /metrics            Prometheus metrics
+  GET  /api/...            the read API: runs, plans, show, errors, state intents
+                           and query ask it while serve holds the state database
 
 Listening beyond loopback requires a token (--token or $COUPLER_SERVE_TOKEN).
 Every request without the token must name as Host a loopback name, an IP
 address or an --allow-host name, so that a web page that rebinds its DNS
-name to serve's address cannot read it; --token-for-reads makes the page
-and /metrics require the token too.
+name to serve's address cannot read it; --token-for-reads makes the page,
+/metrics and the read API require the token too.
 Changed project files are validated and used from the next run on; invalid
 ones are logged with file:line:col and the running version is kept.
 
@@ -76,7 +79,8 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 			}
 			defer lk.Release()
 			srv, err := serve.New(serve.Config{Load: r.Load, Runner: r, Listen: listen, Token: token, TokenForReads: tokenForReads,
-				AllowedHosts: allowHosts, ShutdownTimeout: shutdownTimeout, RunTimeout: runTimeout, WatchInterval: watchInterval, Logger: log, Redactor: g.redactor})
+				AllowedHosts: allowHosts, ShutdownTimeout: shutdownTimeout, RunTimeout: runTimeout, WatchInterval: watchInterval, Logger: log, Redactor: g.redactor,
+				Reader: serveReader{r: r, redact: g.redactor.String}})
 			if err != nil {
 				return err
 			}
@@ -92,6 +96,13 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 			if err != nil {
 				return err
 			}
+			// The read commands find serve here when the state is locked.
+			unannounce, err := remote.Announce(remote.Info{URL: remote.URLFor(addr), PID: os.Getpid(), TokenForReads: tokenForReads,
+				State: prog.Project.State, Since: time.Now().UTC().Truncate(time.Second)})
+			if err != nil {
+				return err
+			}
+			defer unannounce()
 			if g.logFormat == "json" {
 				// Log collectors want nothing but JSON lines.
 				log.Info("listening", "url", "http://"+addr.String(), "pid", os.Getpid())
@@ -108,7 +119,7 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 	durationFlag(f, &planRetention, "plan-retention", 7*24*time.Hour, fmt.Sprintf("remove saved plans older than this, hourly, keeping the newest %d (serve saves one a run; 0 keeps all)", runner.KeepPlans))
 	f.StringVar(&listen, "listen", serve.DefaultListen, "HTTP address for the status page, run-now, /healthz and /metrics")
 	f.StringVar(&token, "token", "", "token that run-now requests must carry (default $"+tokenEnv+"); required beyond loopback")
-	f.BoolVar(&tokenForReads, "token-for-reads", false, "the status page and /metrics require the token too (Bearer, or a browser's Basic with the token as password)")
+	f.BoolVar(&tokenForReads, "token-for-reads", false, "the status page, /metrics and the read API require the token too (Bearer, or a browser's Basic with the token as password)")
 	f.StringSliceVar(&allowHosts, "allow-host", nil, "a host name serve is reached by, allowed as Host without the token (loopback names and IP addresses always are); repeatable")
 	durationFlag(f, &shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "on SIGINT/SIGTERM, how long to let the batch under way finish before cancelling it")
 	durationFlag(f, &runTimeout, "run-timeout", serve.DefaultRunTimeout, "stop a run of one mapping that takes longer than this, as at shutdown (then --shutdown-timeout), so that it cannot hold up the others (negative: no limit)")

@@ -143,10 +143,11 @@ func TestServeSIGTERMMidApply(t *testing.T) {
 		t.Errorf("coupler plan while serve runs: %v\n%s", err, errOut)
 	}
 
-	// query does not lock; DuckDB refuses it, and the message names serve.
-	_, errOut, err = command("query", "SELECT 1")
-	if err == nil || !strings.Contains(errOut, "in use by another coupler: pid "+strconv.Itoa(serve.Process.Pid)) {
-		t.Errorf("coupler query while serve runs: %v\n%s", err, errOut)
+	// query, which DuckDB would refuse the file serve holds, is answered
+	// by serve (TestReadCommandsWhileServeRuns compares it with the local
+	// read).
+	if out, errOut, err := command("query", "SELECT 1 AS one", "--format", "csv"); err != nil || out != "one\n1\n" {
+		t.Errorf("coupler query while serve runs: %v\n%s%s", err, out, errOut)
 	}
 	if err := serve.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

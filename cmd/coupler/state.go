@@ -36,7 +36,7 @@ and the intent is forgotten at the next start.`,
 			if err != nil {
 				return err
 			}
-			e, err := g.openOffline(cmd.Context())
+			e, err := g.openReader(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -49,6 +49,7 @@ and the intent is forgotten at the next start.`,
 		},
 	}
 	formatFlag(cmd, &format)
+	serveTokenFlag(cmd, g)
 	return cmd
 }
 

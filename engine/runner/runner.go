@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
 	"sync"
 	"time"
@@ -40,6 +41,13 @@ type Runner struct {
 	nextMu sync.Mutex
 	next   *engine.Program
 	e      *engine.Engine
+	// eMu guards e against being closed or replaced while Read lends it:
+	// a read takes it shared; open and Close take it alone. A run holds mu,
+	// not eMu, so that reads go on while it runs.
+	eMu sync.RWMutex
+	// scratch is the directory the sealed state database may write to
+	// (state.Options.Scratch), made at the first open, removed by Close.
+	scratch string
 	// drain is the channel of the serve run under way, read by the
 	// engine's Draining option.
 	drain <-chan struct{}
@@ -160,15 +168,27 @@ func (r *Runner) open(ctx context.Context) error {
 	r.next = nil
 	r.nextMu.Unlock()
 	if next != nil {
+		r.eMu.Lock()
+		defer r.eMu.Unlock()
 		if r.e != nil {
 			if err := r.e.Close(); err != nil {
 				r.opts.Logger.Warn("close state database", "err", err)
 			}
 			r.e = nil
 		}
+		if r.scratch == "" {
+			dir, err := os.MkdirTemp("", "coupler-serve-")
+			if err != nil {
+				return fmt.Errorf("scratch directory: %w", err)
+			}
+			r.scratch = dir
+		}
 		opts := r.opts
 		opts.Draining = r.draining
 		opts.OnClose = nil
+		// Sealed, so that serve's API can run a person's SQL on it while
+		// runs write (engine.Engine.Query).
+		opts.State.Sealed, opts.State.Scratch = true, r.scratch
 		e, err := engine.Open(ctx, next, opts)
 		if err != nil {
 			// Try again at the next run, unless a newer project came.
@@ -185,6 +205,28 @@ func (r *Runner) open(ctx context.Context) error {
 		return errors.New("no project loaded")
 	}
 	return nil
+}
+
+// Read lends the engine to fn for a read of the state database (a
+// listing, a saved plan, a query), while a run may be under way: DuckDB
+// lets a read see the last commit without waiting for the run's writes.
+// It waits only for an engine being opened or closed.
+func (r *Runner) Read(ctx context.Context, fn func(e *engine.Engine) error) error {
+	r.eMu.RLock()
+	defer r.eMu.RUnlock()
+	if r.e == nil {
+		return errors.New("the state database is not open")
+	}
+	return fn(r.e)
+}
+
+// Scratch returns a directory private to this runner in which a read may
+// write a file the sealed state database makes (an export of a plan's
+// operations); empty until the state database is opened.
+func (r *Runner) Scratch() string {
+	r.eMu.RLock()
+	defer r.eMu.RUnlock()
+	return r.scratch
 }
 
 // Open opens the state database now, so that serve refuses to start on
@@ -360,11 +402,19 @@ func (r *Runner) Close() error {
 		return errors.New("a run is still under way; leaving the state database to the exit")
 	}
 	defer r.mu.Unlock()
-	if r.e == nil {
-		return nil
+	r.eMu.Lock()
+	defer r.eMu.Unlock()
+	var err error
+	if r.e != nil {
+		err = r.e.Close()
+		r.e = nil
 	}
-	err := r.e.Close()
-	r.e = nil
+	if r.scratch != "" {
+		if rerr := os.RemoveAll(r.scratch); rerr != nil {
+			r.opts.Logger.Warn("remove scratch directory", "err", rerr)
+		}
+		r.scratch = ""
+	}
 	return err
 }
 

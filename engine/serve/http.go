@@ -44,6 +44,7 @@ func IsLoopback(host string) bool {
 //	POST /runs?mapping=NAME run NAME now (token required when configured)
 //	GET  /healthz           200 "ok", 503 while shutting down
 //	GET  /metrics           Prometheus metrics
+//	GET  /api/...           the read API (api.go), JSON as the CLI's --format json
 //
 // Every request is first checked by guard.
 func (s *Server) Handler() http.Handler {
@@ -52,6 +53,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /runs", s.handleRun)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /api/{what}", s.handleAPI)
+	mux.HandleFunc("GET /api/plans/{ref}", s.handleAPIPlan)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		if s.guard(rec, r) {
@@ -73,8 +76,8 @@ func (s *Server) Handler() http.Handler {
 // token must name a Host that no such page can: a loopback name, an IP
 // address (rebinding needs a name), or one of Config.AllowedHosts. A
 // request with the token is the operator's, whatever its Host. With
-// TokenForReads the status page and /metrics need the token too; /healthz
-// never does, for probes.
+// TokenForReads the status page, /metrics and the read API need the token
+// too; /healthz never does, for probes.
 func (s *Server) guard(w http.ResponseWriter, r *http.Request) bool {
 	authorized := s.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(requestToken(r)), []byte(s.cfg.Token)) == 1
 	if authorized {
@@ -84,7 +87,7 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request) bool {
 		http.Error(w, "Host "+strconv.Quote(r.Host)+" is not allowed: serve answers loopback names, IP addresses and --allow-host names, or requests with the token", http.StatusForbidden)
 		return false
 	}
-	if s.cfg.TokenForReads && r.Method == http.MethodGet && (r.URL.Path == "/" || r.URL.Path == "/metrics") {
+	if s.cfg.TokenForReads && r.Method == http.MethodGet && (r.URL.Path == "/" || r.URL.Path == "/metrics" || strings.HasPrefix(r.URL.Path, "/api/")) {
 		// Basic lets a browser ask for the token (any user name).
 		w.Header().Set("WWW-Authenticate", `Basic realm="coupler", charset="UTF-8"`)
 		w.Header().Add("WWW-Authenticate", `Bearer realm="coupler"`)

@@ -138,6 +138,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Registry receives the metrics; nil makes a new one.
 	Registry *prometheus.Registry
+	// Reader, when set, answers the read API under /api/ (api.go), with
+	// which the CLI's read commands work while serve holds the state.
+	Reader Reader
 }
 
 // Defaults of Config.

@@ -29,6 +29,8 @@ type DB struct {
 	path      string
 	writing   sync.Mutex // held by the apply under way; see LockWrites
 	redact    func(string) string
+	// sealed is Options.Sealed: Query may run a person's statement.
+	sealed bool
 }
 
 // LockWrites claims the right to write to the systems for one apply, so
@@ -55,6 +57,16 @@ type Options struct {
 	// a server's error may echo the credentials it was sent, and a stored
 	// message is printed by coupler errors and shown by serve.
 	Redact func(string) string
+	// Sealed closes the database off, once open, from everything but its
+	// own files, as Query's read-only open is: no statement run on it can
+	// reach another file (read_csv, COPY … TO, ATTACH), load an extension
+	// or change a setting, which (*DB).Query needs to run a person's SQL
+	// on a database that stays open for writing (coupler serve). Backup
+	// and ExportOperations then work only inside Scratch.
+	Sealed bool
+	// Scratch is a directory a sealed database may still read and write:
+	// where coupler serve exports a plan's operations before sending them.
+	Scratch string
 }
 
 // ThreadsEnv names the environment variable that caps DuckDB's worker
@@ -170,7 +182,33 @@ func (d *DB) init(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if opts.Sealed {
+		return d.seal(ctx, opts.Scratch)
+	}
+	return nil
+}
+
+// seal turns external access off and locks the configuration, which no
+// statement can undo ("Securing DuckDB"); the database's own file, its
+// write-ahead log and spill directory stay DuckDB's to use. Scratch, when
+// set, is allowed first: once external access is off, the allowed
+// directories cannot change.
+func (d *DB) seal(ctx context.Context, scratch string) error {
+	stmts := []string{"SET enable_external_access = false", "SET lock_configuration = true"}
+	if scratch != "" {
+		dir := filepath.Clean(scratch) + string(filepath.Separator)
+		stmts = append([]string{"SET allowed_directories = [" + sqlString(dir) + "]"}, stmts...)
+	}
+	for _, q := range stmts {
+		if _, err := d.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("seal: %s: %w", q, err)
+		}
+	}
+	d.sealed = true
+	return nil
 }
 
 // ErrUnusable is returned (wrapped) by Open for a file that is not a state
@@ -265,6 +303,77 @@ func Query(ctx context.Context, path, query string, fn func(cols []string, row [
 	if err != nil {
 		return explainRefusal(err)
 	}
+	return scanRows(rows, fn)
+}
+
+// Query runs a person's read-only SQL statement on the open database, with
+// Query's guarantees although the database stays open for writing: it
+// must be sealed (Options.Sealed: no other file, extension or setting is
+// reachable), and the statement runs alone in a read-only transaction,
+// which DuckDB refuses any write in. Since a string of several statements
+// could end that transaction and go on, only one is taken, and only a
+// statement that reads (SELECT and what DuckDB turns into one: FROM,
+// DESCRIBE, SHOW, SUMMARIZE, PRAGMA table_info; EXPLAIN). It reads the
+// database as the last commit left it, without waiting for the writes
+// under way.
+func (d *DB) Query(ctx context.Context, query string, fn func(cols []string, row []any) error) error {
+	if !d.sealed {
+		return errors.New("state database is not sealed: it cannot run a person's SQL while open for writing")
+	}
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.Raw(func(dc any) error { return checkReadStatement(dc, query) }); err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION READ ONLY"); err != nil {
+		return err
+	}
+	// A connection goes back to the pool: the transaction must end however
+	// the query does.
+	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+	rows, err := conn.QueryContext(ctx, query)
+	if err != nil {
+		return explainRefusal(err)
+	}
+	return scanRows(rows, fn)
+}
+
+// checkReadStatement refuses a query that is not one reading statement.
+// duckdb.Conn's Prepare (unlike PrepareContext, which runs every statement
+// but the last) refuses several statements without running any.
+func checkReadStatement(dc any, query string) error {
+	conn, ok := dc.(*duckdb.Conn)
+	if !ok {
+		return fmt.Errorf("unexpected driver connection %T", dc)
+	}
+	st, err := conn.Prepare(query)
+	if err != nil {
+		if strings.Contains(err.Error(), "multi-statement") {
+			return errors.New("coupler query through coupler serve runs one statement at a time")
+		}
+		return explainRefusal(err)
+	}
+	defer st.Close()
+	stmt, ok := st.(*duckdb.Stmt)
+	if !ok {
+		return fmt.Errorf("unexpected driver statement %T", st)
+	}
+	typ, err := stmt.StatementType()
+	if err != nil {
+		return err
+	}
+	if typ != duckdb.STATEMENT_TYPE_SELECT && typ != duckdb.STATEMENT_TYPE_EXPLAIN {
+		return errors.New("coupler query through coupler serve runs statements that read only (SELECT, FROM, DESCRIBE, SHOW, SUMMARIZE, PRAGMA table_info, EXPLAIN)")
+	}
+	return nil
+}
+
+// scanRows calls fn with the columns of rows, then with each row, and
+// closes rows.
+func scanRows(rows *sql.Rows, fn func(cols []string, row []any) error) error {
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {

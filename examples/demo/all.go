@@ -43,35 +43,24 @@ func RunAll(ctx context.Context, w io.Writer, opts Options) error {
 	if opts.Limit == 0 {
 		opts.Limit = 3
 	}
-	erp, crm := fake.NewERP(), fake.NewCRM()
-	// Seed as if the records were written over the past two days, a step
-	// apart, so that the incremental plans below read only what the demo
-	// edits.
-	step := min(time.Second, 40*time.Hour/time.Duration(8*opts.Customers+200))
-	step = max(step, time.Millisecond)
-	stamp := time.Now().Add(-48 * time.Hour)
-	clock := func() time.Time { stamp = stamp.Add(step); return stamp }
-	erp.SetClock(clock)
-	crm.SetClock(clock)
-	if err := fake.SeedAll(erp, crm, opts.Customers); err != nil {
+	srv, err := StartAllServers(opts.Customers)
+	if err != nil {
 		return err
 	}
-	erp.SetClock(time.Now)
-	crm.SetClock(time.Now)
-	srv := startServers(erp, crm)
 	defer srv.Close()
+	erp, crm := srv.ERP, srv.CRM
 	dir, cleanup, err := projectDir(opts, "coupler-demo-all-")
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	if err := writeAllProject(dir, srv.erpURL(), srv.crmURL()); err != nil {
+	if err := writeAllProject(dir, srv.ERPURL(), srv.CRMURL()); err != nil {
 		return err
 	}
 
 	fmt.Fprintf(w, "coupler demo --all: the bundled bc-dataverse set against two fake OData v4 servers\n")
-	fmt.Fprintf(w, "  ERP (Business Central API shape)  %s  %s\n", srv.erpURL(), setSizes(erp))
-	fmt.Fprintf(w, "  CRM (Dataverse Web API shape)     %s  %s\n", srv.crmURL(), setSizes(crm))
+	fmt.Fprintf(w, "  ERP (Business Central API shape)  %s  %s\n", srv.ERPURL(), setSizes(erp))
+	fmt.Fprintf(w, "  CRM (Dataverse Web API shape)     %s  %s\n", srv.CRMURL(), setSizes(crm))
 	fmt.Fprintf(w, "  project %s (defaults: bc-dataverse)\n", dir)
 
 	prog, diags := engine.Load(dir, mappings.LoadOptions{})

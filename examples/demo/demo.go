@@ -51,29 +51,24 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 	if opts.Customers < 4 {
 		return fmt.Errorf("demo needs at least 4 customers to edit and block, not %d", opts.Customers)
 	}
-	erp, crm := fake.NewERP(), fake.NewCRM()
-	// Seed as if the customers were edited one a minute over the past days,
-	// so that the incremental plans below read only what the demo edits.
-	stamp := time.Now().Add(-time.Duration(opts.Customers+60) * time.Minute)
-	erp.SetClock(func() time.Time { stamp = stamp.Add(time.Minute); return stamp })
-	if err := fake.SeedCustomers(erp, opts.Customers); err != nil {
+	srv, err := StartCustomerServers(opts.Customers)
+	if err != nil {
 		return err
 	}
-	erp.SetClock(time.Now)
-	srv := startServers(erp, crm)
 	defer srv.Close()
+	erp, crm := srv.ERP, srv.CRM
 	dir, cleanup, err := projectDir(opts, "coupler-demo-")
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	if err := writeProject(dir, srv.erpURL(), srv.crmURL()); err != nil {
+	if err := writeProject(dir, srv.ERPURL(), srv.CRMURL()); err != nil {
 		return err
 	}
 
 	fmt.Fprintf(w, "coupler demo: two fake OData v4 servers on loopback\n")
-	fmt.Fprintf(w, "  ERP (Business Central API shape)  %s  %d customers\n", srv.erpURL(), erp.Len("customers"))
-	fmt.Fprintf(w, "  CRM (Dataverse Web API shape)     %s  %d accounts\n", srv.crmURL(), crm.Len("accounts"))
+	fmt.Fprintf(w, "  ERP (Business Central API shape)  %s  %d customers\n", srv.ERPURL(), erp.Len("customers"))
+	fmt.Fprintf(w, "  CRM (Dataverse Web API shape)     %s  %d accounts\n", srv.CRMURL(), crm.Len("accounts"))
 	fmt.Fprintf(w, "  project %s with the mapping CUSTOMER (customers -> accounts)\n", dir)
 
 	e, _, err := engine.OpenProject(ctx, dir, mappings.LoadOptions{}, engine.Options{})
@@ -227,24 +222,67 @@ mappings: ["mappings/*.yaml"]
 	return os.WriteFile(filepath.Join(dir, "mappings", "customer.yaml"), scaffold.WithModeline("mappings/customer.yaml", customerMapping), 0o644)
 }
 
-// servers runs the fake ERP and CRM on loopback, under the base paths the
-// real services use.
-type servers struct{ erp, crm *httptest.Server }
+// Servers are the demo's fake ERP and CRM, running on loopback under the
+// base paths the real services use. The docs' examples run against them too
+// (cmd/coupler's TestDocs), so what a page shows is what the demo does.
+type Servers struct {
+	// ERP is the fake Business Central, CRM the fake Dataverse.
+	ERP, CRM *fake.Server
+	erp, crm *httptest.Server
+}
 
-func startServers(erp, crm *fake.Server) *servers {
-	return &servers{
+// StartCustomerServers starts the fakes of `coupler demo`: an ERP seeded
+// with n customers (fake.SeedCustomers) and an empty CRM.
+func StartCustomerServers(n int) (*Servers, error) {
+	erp, crm := fake.NewERP(), fake.NewCRM()
+	// Seed as if the customers were edited one a minute over the past days,
+	// so that incremental plans read only what is edited later.
+	stamp := time.Now().Add(-time.Duration(n+60) * time.Minute)
+	erp.SetClock(func() time.Time { stamp = stamp.Add(time.Minute); return stamp })
+	if err := fake.SeedCustomers(erp, n); err != nil {
+		return nil, err
+	}
+	erp.SetClock(time.Now)
+	return startServers(erp, crm), nil
+}
+
+// StartAllServers starts the fakes of `coupler demo --all`: every entity the
+// bundled bc-dataverse set uses, seeded by fake.SeedAll with n customers.
+func StartAllServers(n int) (*Servers, error) {
+	erp, crm := fake.NewERP(), fake.NewCRM()
+	// Seed as if the records were written over the past two days, a step
+	// apart, so that incremental plans read only what is edited later.
+	step := min(time.Second, 40*time.Hour/time.Duration(8*n+200))
+	step = max(step, time.Millisecond)
+	stamp := time.Now().Add(-48 * time.Hour)
+	clock := func() time.Time { stamp = stamp.Add(step); return stamp }
+	erp.SetClock(clock)
+	crm.SetClock(clock)
+	if err := fake.SeedAll(erp, crm, n); err != nil {
+		return nil, err
+	}
+	erp.SetClock(time.Now)
+	crm.SetClock(time.Now)
+	return startServers(erp, crm), nil
+}
+
+func startServers(erp, crm *fake.Server) *Servers {
+	return &Servers{
+		ERP: erp, CRM: crm,
 		erp: httptest.NewServer(http.StripPrefix(erpBase, erp)),
 		crm: httptest.NewServer(http.StripPrefix(crmBase, crm)),
 	}
 }
 
-// erpURL is the ERP's base URL as a Business Central user writes it: the
+// ERPURL is the ERP's base URL as a Business Central user writes it: the
 // company's, …/api/v2.0/companies({id}).
-func (s *servers) erpURL() string { return fake.BCCompanyURL(s.erp.URL + erpBase) }
-func (s *servers) crmURL() string { return s.crm.URL + crmBase }
+func (s *Servers) ERPURL() string { return fake.BCCompanyURL(s.erp.URL + erpBase) }
+
+// CRMURL is the CRM's base URL, the Dataverse Web API's root.
+func (s *Servers) CRMURL() string { return s.crm.URL + crmBase }
 
 // Close stops both servers.
-func (s *servers) Close() {
+func (s *Servers) Close() {
 	s.erp.Close()
 	s.crm.Close()
 }
