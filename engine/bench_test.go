@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/couplerhq/coupler/connectors/fake"
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/engine/state/statetest"
 	"github.com/couplerhq/coupler/mappings"
 )
 
@@ -103,6 +105,11 @@ func TestMain(m *testing.M) {
 	if n, err := strconv.Atoi(os.Getenv("COUPLER_BENCH_SERVE_FAKES")); err == nil {
 		serveFakes(n)
 		return
+	}
+	// Benchmarks measure DuckDB as coupler runs it, on every core.
+	flag.Parse()
+	if flag.Lookup("test.bench").Value.String() == "" {
+		statetest.OneThread()
 	}
 	os.Exit(m.Run())
 }

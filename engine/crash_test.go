@@ -33,7 +33,8 @@ import (
 // before the server handles that request and once after it handled it but
 // before the answer leaves, then restart (sometimes killing the restart
 // too) and compare the end state with that of an apply that was not
-// interrupted.
+// interrupted. Each scenario's world is set up and planned once; every kill
+// point starts from a copy of it (crashWorld.fork).
 
 const (
 	envCrashDir   = "COUPLER_CRASH_CHILD_DIR"
@@ -99,6 +100,10 @@ type crashWorld struct {
 	dir      string
 	ks       *killSwitch
 	e        *engine.Engine
+	// token is the bearer token the project's connectors send, by which
+	// a crashHub tells its worlds apart; empty for a world with servers
+	// of its own.
+	token string
 	// applyBatch is the scenario's: the apply batch size of the engines
 	// open opens, when set.
 	applyBatch int
@@ -109,21 +114,22 @@ type crashWorld struct {
 	numbered bool
 }
 
+// newCrashWorld sets up sc's world on servers of its own.
 func newCrashWorld(t *testing.T, sc crashScenario) *crashWorld {
 	t.Helper()
+	return newCrashWorldAt(t, sc, nil)
+}
+
+// newCrashWorldAt sets up sc's world, at hub's addresses when hub is not
+// nil.
+func newCrashWorldAt(t *testing.T, sc crashScenario, hub *crashHub) *crashWorld {
+	t.Helper()
 	w := &crashWorld{erp: fake.NewERP(), crm: fake.NewCRM(), dir: t.TempDir(), ks: &killSwitch{}, numbered: sc.followUp, applyBatch: sc.applyBatch}
-	erpSrv := w.ks.serve(t, http.StripPrefix("/api/v2.0", w.erp))
-	crmSrv := w.ks.serve(t, http.StripPrefix("/api/data/v9.2", w.crm))
-	batch := 1
-	if sc.batch {
-		batch = 2
+	if hub == nil {
+		hub = newCrashHub(t)
 	}
-	writeFile(t, filepath.Join(w.dir, "coupler.yaml"), fmt.Sprintf(`version: 1
-connectors:
-  bc: { type: odata, base_url: %q, max_retries: 0, batch_size: %d }
-  dataverse: { type: odata, base_url: %q, max_retries: 0, client_keys: %v, batch_size: %d }
-mappings: ["mappings/*.yaml"]
-`, fake.BCCompanyURL(erpSrv.URL+"/api/v2.0"), batch, crmSrv.URL+"/api/data/v9.2", sc.clientKeys, batch))
+	hub.add(w)
+	hub.writeProject(t, w, sc)
 	writeFile(t, filepath.Join(w.dir, "mappings", "customer.yaml"), sc.mapping)
 	w.open(t)
 	// Seeded records are stamped in the past, so that an incremental read
@@ -138,6 +144,90 @@ mappings: ["mappings/*.yaml"]
 	w.crm.SetClock(time.Now)
 	sc.setup(t, w)
 	return w
+}
+
+// crashHub serves worlds at one ERP and one CRM address: a plan's
+// fingerprint covers the connectors' base URLs, so a world copied from
+// another (fork) must reach its servers at the same addresses to apply
+// that world's plan. The worlds' connectors send bearer tokens of their
+// own, which the fingerprint leaves out, and the hub hands each request
+// to its world's kill switch and server.
+type crashHub struct {
+	erpURL, crmURL string
+	mu             sync.Mutex
+	worlds         map[string]*crashWorld // by token
+	erp, crm       map[string]http.Handler
+}
+
+func newCrashHub(t *testing.T) *crashHub {
+	t.Helper()
+	h := &crashHub{worlds: map[string]*crashWorld{}, erp: map[string]http.Handler{}, crm: map[string]http.Handler{}}
+	h.erpURL = serveCounted(t, h.route(h.erp)).URL + "/api/v2.0"
+	h.crmURL = serveCounted(t, h.route(h.crm)).URL + "/api/data/v9.2"
+	return h
+}
+
+// add gives w a token and serves its servers behind its kill switch.
+func (h *crashHub) add(w *crashWorld) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	w.token = fmt.Sprintf("world-%d", len(h.worlds)+1)
+	h.worlds[w.token] = w
+	h.erp[w.token] = w.ks.wrap(http.StripPrefix("/api/v2.0", w.erp))
+	h.crm[w.token] = w.ks.wrap(http.StripPrefix("/api/data/v9.2", w.crm))
+}
+
+// route hands a request to the handler of the world whose token it
+// carries.
+func (h *crashHub) route(by map[string]http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		h.mu.Lock()
+		next := by[token]
+		h.mu.Unlock()
+		if next == nil {
+			http.Error(rw, "no world with this token", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(rw, r)
+	})
+}
+
+// writeProject writes w's coupler.yaml for sc: the hub's addresses and
+// w's token.
+func (h *crashHub) writeProject(t *testing.T, w *crashWorld, sc crashScenario) {
+	t.Helper()
+	batch := 1
+	if sc.batch {
+		batch = 2
+	}
+	writeFile(t, filepath.Join(w.dir, "coupler.yaml"), fmt.Sprintf(`version: 1
+connectors:
+  bc: { type: odata, base_url: %q, max_retries: 0, batch_size: %d, auth: { type: bearer, token: %q } }
+  dataverse: { type: odata, base_url: %q, max_retries: 0, client_keys: %v, batch_size: %d, auth: { type: bearer, token: %q } }
+mappings: ["mappings/*.yaml"]
+`, fake.BCCompanyURL(h.erpURL), batch, w.token, h.crmURL, sc.clientKeys, batch, w.token))
+}
+
+// fork returns a world that starts where w stands, which must be closed:
+// a copy of its project and state database, clones of its servers behind
+// a kill switch of its own, at the hub's addresses, which must be w's.
+// The fork is closed. It saves each kill point the setup and the plan.
+func (w *crashWorld) fork(t *testing.T, hub *crashHub, sc crashScenario) *crashWorld {
+	t.Helper()
+	if w.e != nil {
+		t.Fatal("fork of an open world")
+	}
+	f := &crashWorld{erp: w.erp.Clone(), crm: w.crm.Clone(), dir: t.TempDir(), ks: &killSwitch{}, numbered: w.numbered, applyBatch: w.applyBatch}
+	if err := os.CopyFS(f.dir, os.DirFS(w.dir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(f.dir, "coupler.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	hub.add(f)
+	hub.writeProject(t, f, sc)
+	return f
 }
 
 func (w *crashWorld) open(t *testing.T) {
@@ -305,25 +395,29 @@ type killSwitch struct {
 	// lose, when set, says for each request (with its body) whether its
 	// answer is lost after it is handled.
 	lose func(r *http.Request, body []byte) bool
-	// arms counts arm calls. A connection remembers the count it was
-	// opened at, so that a request a killed child sent before it died,
-	// reaching the server only after the next arm, is not taken for a
-	// request of the next child (whose process may not even have started).
-	// Only for children: an apply in this process keeps its connections.
-	arms  int
-	child bool
+	// armedAt is the crashSeq of the last arm. A connection remembers the
+	// crashSeq it was opened at, so that a request a killed child sent
+	// before it died, reaching the server only after the next arm, is not
+	// taken for a request of the next child (whose process may not even
+	// have started). Only for children: an apply in this process keeps its
+	// connections.
+	armedAt int64
+	child   bool
 }
 
-// connArmsKey is the context key of the arm count a connection was opened at.
-type connArmsKey struct{}
+// crashSeq orders the opening of connections and the arming of kill
+// switches, across the servers and worlds of the process.
+var crashSeq atomic.Int64
 
-// serve serves h behind the kill switch on a new test server.
-func (k *killSwitch) serve(t *testing.T, h http.Handler) *httptest.Server {
-	srv := httptest.NewUnstartedServer(k.wrap(h))
+// connSeqKey is the context key of the crashSeq a connection was opened at.
+type connSeqKey struct{}
+
+// serveCounted serves h on a new test server whose connections remember
+// when they were opened (connSeqKey), for the kill switches behind it.
+func serveCounted(t *testing.T, h http.Handler) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		return context.WithValue(ctx, connArmsKey{}, k.arms)
+		return context.WithValue(ctx, connSeqKey{}, crashSeq.Add(1))
 	}
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -333,7 +427,7 @@ func (k *killSwitch) serve(t *testing.T, h http.Handler) *httptest.Server {
 func (k *killSwitch) arm(at int, after bool, kill func()) {
 	k.mu.Lock()
 	k.count, k.at, k.after, k.kill, k.fired, k.child = 0, at, after, kill, false, false
-	k.arms++
+	k.armedAt = crashSeq.Add(1)
 	k.mu.Unlock()
 }
 
@@ -355,7 +449,7 @@ func (k *killSwitch) requests() int {
 func (k *killSwitch) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k.mu.Lock()
-		if opened, _ := r.Context().Value(connArmsKey{}).(int); k.child && opened < k.arms {
+		if opened, _ := r.Context().Value(connSeqKey{}).(int64); k.child && opened < k.armedAt {
 			// Sent by a child killed before this arm: as if it never
 			// arrived.
 			k.mu.Unlock()
@@ -473,6 +567,15 @@ func TestCrashKillAtEveryRequest(t *testing.T) {
 				t.Fatalf("the apply sent only %d requests", requests)
 			}
 			t.Logf("%d requests, %d writes planned", requests, p.Totals()[plan.Create]+p.Totals()[plan.Update])
+			// The world every kill point starts from, set up and planned
+			// once, as the reference was but in the default batch size.
+			hub := newCrashHub(t)
+			base := newCrashWorldAt(t, sc, hub)
+			p, err = base.e.Plan(t.Context(), engine.PlanOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			base.close(t)
 			for at := 1; at <= requests; at++ {
 				for _, after := range []bool{false, true} {
 					point := fmt.Sprintf("kill at request %d, before it is handled", at)
@@ -485,12 +588,8 @@ func TestCrashKillAtEveryRequest(t *testing.T) {
 						t.Parallel()
 						// Odd kill points resume the plan; even ones plan again.
 						resume := at%2 == 1
-						w := newCrashWorld(t, sc)
-						p, err := w.e.Plan(t.Context(), engine.PlanOptions{})
-						if err != nil {
-							t.Fatal(err)
-						}
-						w.close(t)
+						w := base.fork(t, hub, sc)
+						var err error
 						if !w.applyInChild(t, p.ID, at, after) {
 							t.Errorf("%s: the child finished first", point)
 							return

@@ -73,7 +73,7 @@ func (e *Engine) Explain(ctx context.Context, opts PlanOptions) ([]Explanation, 
 		if tracked || !since.IsZero() {
 			// This read sends no filter (an incremental read filters by the
 			// watermark alone, a tracked one cannot filter): say so, rather
-			// than name a $filter the request lacks.
+			// than name a server filter the request lacks.
 			x.Source.keepLocal()
 		}
 		if !tracked {

@@ -191,3 +191,22 @@ func TestStateBackup(t *testing.T) {
 	}
 	b.Close()
 }
+
+// TestThreadsFromTheEnvironment: $COUPLER_DUCKDB_THREADS caps DuckDB's
+// worker threads of the state database, as the test suites set it, and a
+// value that is not a number of threads is refused, naming the variable.
+// Not parallel: it sets the process's environment.
+func TestThreadsFromTheEnvironment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.duckdb")
+	t.Setenv(state.ThreadsEnv, "3")
+	openState(t, path).Close()
+	if got := rawQuery(t, path, `SELECT current_setting('threads')`); got != "3" {
+		t.Errorf("threads = %s with %s=3", got, state.ThreadsEnv)
+	}
+	for _, bad := range []string{"many", "-2", "1.5"} {
+		t.Setenv(state.ThreadsEnv, bad)
+		if _, err := state.Open(t.Context(), path, state.Options{}); err == nil || !strings.Contains(err.Error(), state.ThreadsEnv) {
+			t.Errorf("%s=%s: open: %v, want a refusal naming the variable", state.ThreadsEnv, bad, err)
+		}
+	}
+}

@@ -11,9 +11,12 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/couplerhq/coupler/connectors/fake"
+	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/engine/state/statetest"
 )
 
 func TestMain(m *testing.M) {
+	statetest.OneThread()
 	testscript.Main(m, map[string]func(){
 		"coupler": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
 	})
@@ -37,6 +40,8 @@ func TestScripts(t *testing.T) {
 			crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", crm))
 			env.Defer(erpSrv.Close)
 			env.Defer(crmSrv.Close)
+			// Scripts start from an environment of their own.
+			env.Setenv(state.ThreadsEnv, os.Getenv(state.ThreadsEnv))
 			env.Setenv("BC_URL", fake.BCCompanyURL(erpSrv.URL+"/api/v2.0"))
 			env.Setenv("DATAVERSE_URL", crmSrv.URL+"/api/data/v9.2")
 			// Ids scripts can name: two customers and an account of the CRM.

@@ -16,6 +16,7 @@ import (
 // opens it does; while another coupler (serve, an apply) holds it, reset
 // writes nothing, neither the mapping files nor the state.
 func TestResetRefusesWhileAnotherCouplerRuns(t *testing.T) {
+	t.Parallel()
 	proj := filepath.Join(t.TempDir(), "proj")
 	var out, errb bytes.Buffer
 	if code := run([]string{"init", proj, "--defaults", "bc-dataverse"}, &out, &errb); code != 0 {

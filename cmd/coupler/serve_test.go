@@ -49,6 +49,7 @@ func (g *gate) release() { g.openOnce.Do(func() { close(g.open) }) }
 // While serve runs, a second coupler on the same state database is refused
 // with a message naming serve's pid.
 func TestServeSIGTERMMidApply(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts coupler processes")
 	}
@@ -207,6 +208,7 @@ func TestServeSIGTERMMidApply(t *testing.T) {
 // running version kept; a valid one is used by the next run, which a
 // run-now request starts.
 func TestServeReloadAndRunNow(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts coupler processes")
 	}

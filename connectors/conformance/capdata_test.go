@@ -27,6 +27,7 @@ var updateCAPData = flag.Bool("update-cap-data", false, "rewrite testdata/server
 //
 //	go test ./connectors/conformance -run TestCAPSeedData -update-cap-data
 func TestCAPSeedData(t *testing.T) {
+	t.Parallel()
 	files := capSeedCSV(t)
 	dir := filepath.Join("testdata", "servers", "cap", "db", "data")
 	names := make([]string, 0, len(files))

@@ -20,6 +20,7 @@ import (
 // failed, while the same writes with the default atomicity fail the stale
 // record only.
 func TestCAPChangeSets(t *testing.T) {
+	t.Parallel()
 	root := conformance.StartCAP(t)
 	for _, format := range []string{odata.BatchFormatMultipart, odata.BatchFormatJSON} {
 		t.Run(format, func(t *testing.T) { testChangeSets(t, root, format) })

@@ -22,6 +22,7 @@ import (
 // TestCAPOData runs the suite through the OData connector against SAP CAP,
 // a real OData v4 server, serving accounts shaped like Dataverse's.
 func TestCAPOData(t *testing.T) {
+	t.Parallel()
 	root := conformance.StartCAP(t)
 	conformance.Run(t, capTarget(root, connectors.Config{}))
 }
@@ -30,6 +31,7 @@ func TestCAPOData(t *testing.T) {
 // $batch request, in each format: CAP serves both the multipart format of
 // OData 4.0 and the JSON format of OData 4.01.
 func TestCAPODataBatch(t *testing.T) {
+	t.Parallel()
 	root := conformance.StartCAP(t)
 	for _, format := range []string{odata.BatchFormatMultipart, odata.BatchFormatJSON} {
 		t.Run(format, func(t *testing.T) {
@@ -112,6 +114,7 @@ func TestJSONServerREST(t *testing.T) {
 // page was asked for at companies({id})/companies({id})/customers and
 // $metadata and $batch below the company: 404 from CAP.
 func TestCAPBusinessCentralCompanyURL(t *testing.T) {
+	t.Parallel()
 	crm, err := url.Parse(conformance.StartCAP(t))
 	if err != nil {
 		t.Fatal(err)
@@ -156,6 +159,7 @@ func TestCAPBusinessCentralCompanyURL(t *testing.T) {
 // OData URIs"), an update without If-Match (428; If-Match is Required in
 // "Update customers").
 func TestCAPBusinessCentralRefusals(t *testing.T) {
+	t.Parallel()
 	company := conformance.StartCAPBusinessCentral(t)
 	root := strings.TrimSuffix(company, "/companies("+conformance.CAPCompanyID+")")
 	customer := "980008c0-9dc9-5c46-8737-3d8e219df901" // C00010 of cap/db/data

@@ -68,12 +68,18 @@ func (s *Server) SetNamespace(ns string) {
 
 // Namespace returns the namespace of the server's $metadata.
 func (s *Server) Namespace() string {
-	namespaces.mu.Lock()
-	defer namespaces.mu.Unlock()
-	if ns, ok := namespaces.m[weak.Make(s)]; ok {
+	if ns, ok := s.namespace(); ok {
 		return ns
 	}
 	return DefaultNamespace
+}
+
+// namespace returns the namespace SetNamespace gave s, if any.
+func (s *Server) namespace() (string, bool) {
+	namespaces.mu.Lock()
+	defer namespaces.mu.Unlock()
+	ns, ok := namespaces.m[weak.Make(s)]
+	return ns, ok
 }
 
 func validNamespace(ns string) bool {

@@ -55,6 +55,9 @@ func dvSet(s setSpec) EntitySet {
 	}
 	e.Lookups = s.lookups
 	e.Polymorphic = s.polymorphic
+	if e.Types["statecode"] != "" && e.Types["statuscode"] != "" {
+		e.CreateDefaults = map[string]string{"statecode": "0", "statuscode": "1"}
+	}
 	return e
 }
 

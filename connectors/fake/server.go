@@ -63,6 +63,11 @@ type EntitySet struct {
 	// Numbers, when set, numbers the records a POST creates without a
 	// number, as Business Central's number series do (numberseries.go).
 	Numbers *NumberSeries
+	// CreateDefaults are the values a POST gives the fields it leaves out:
+	// field name -> JSON literal. Dataverse creates a record Active,
+	// statecode 0 with status reason 1 ("Default status and status reason
+	// values": 0 Active / 1 Active for every table without its own).
+	CreateDefaults map[string]string
 }
 
 // Server is an in-memory OData v4 service serving a fixed list of entity sets.

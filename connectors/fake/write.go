@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -58,6 +59,9 @@ func (s *Server) apply(t *table, kind writeKind, key string, w write, ifMatch st
 	if t.def.Numbers != nil {
 		w.assign = t.number(kind, w.assign)
 	}
+	if kind == kindCreate {
+		w.assign = t.createDefaults(w.assign)
+	}
 	if kind != kindMerge {
 		base = nil
 	}
@@ -65,6 +69,17 @@ func (s *Server) apply(t *table, kind writeKind, key string, w write, ifMatch st
 	e := t.compose(base, key, w.assign, s.version, t.stamp(s.now()))
 	t.rows[key] = e
 	return e, nil
+}
+
+// createDefaults adds to a create's assignments the values of the fields
+// it leaves out that the set gives every new record (EntitySet.CreateDefaults).
+func (t *table) createDefaults(as []assign) []assign {
+	for name, lit := range t.def.CreateDefaults {
+		if !slices.ContainsFunc(as, func(a assign) bool { return a.name == name && a.lit != "null" }) {
+			as = append(as, assign{name: name, lit: lit})
+		}
+	}
+	return as
 }
 
 // etagMatches evaluates an If-Match header against a record's version: ""

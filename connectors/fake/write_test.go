@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -282,5 +283,41 @@ func TestERPRequiresIfMatch(t *testing.T) {
 				t.Errorf("code = %q", r.errorCode(t))
 			}
 		})
+	}
+}
+
+// TestCreateSetsActiveState: a Dataverse record created without a state is
+// Active, statecode 0 with its default status reason 1, and one created
+// with a state keeps it.
+func TestCreateSetsActiveState(t *testing.T) {
+	tests := []struct {
+		name, body    string
+		state, status any
+	}{
+		{"no state given", `{"name":"Contoso"}`, "0", "1"},
+		{"state given", `{"name":"Contoso","statecode":1,"statuscode":2}`, "1", "2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, c := crmClient(t)
+			r := c.do("POST", "/accounts", tt.body, "Prefer", "return=representation")
+			if r.status != http.StatusCreated {
+				t.Fatalf("status %d: %s", r.status, r.body)
+			}
+			rec := r.json(t)
+			if fmt.Sprint(rec["statecode"]) != tt.state || fmt.Sprint(rec["statuscode"]) != tt.status {
+				t.Errorf("statecode %v, statuscode %v; want %v, %v", rec["statecode"], rec["statuscode"], tt.state, tt.status)
+			}
+		})
+	}
+	// Business Central has no state columns: nothing is added there.
+	s := NewERP()
+	c := newClient(t, s)
+	r := c.do("POST", "/companies("+BCCompanyID+")/customers", `{"displayName":"x"}`, "Prefer", "return=representation")
+	if r.status != http.StatusCreated {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	if _, ok := r.json(t)["statecode"]; ok {
+		t.Error("a Business Central customer got a statecode")
 	}
 }

@@ -38,12 +38,19 @@ func dumpDOM(t *testing.T, chromium string, u *url.URL) string {
 	return dom
 }
 
+// TestPlanHTMLInChromium loads plan pages in headless Chromium, one
+// process per page and subtest, in parallel: a Chromium takes seconds to
+// start, most of them waiting.
 func TestPlanHTMLInChromium(t *testing.T) {
+	t.Parallel()
 	chromium := browsertest.Chromium(t)
 	dir := browsertest.ArtifactDir(t, "report")
 	page := writePage(t, dir, "plan.html", samplePlan())
+	hostile := writePage(t, dir, "plan-hostile.html", hostilePlan())
+	nochanges := writePage(t, dir, "plan-nochanges.html", noChangesPlan())
 
 	t.Run("summary", func(t *testing.T) {
+		t.Parallel()
 		dom := dumpDOM(t, chromium, page)
 		got := summaryCounts(dom)
 		for k, want := range wantTotals {
@@ -77,6 +84,7 @@ func TestPlanHTMLInChromium(t *testing.T) {
 		{"q=nothing", nil},
 	} {
 		t.Run(tc.fragment, func(t *testing.T) {
+			t.Parallel()
 			u := *page
 			u.Fragment = tc.fragment
 			dom := dumpDOM(t, chromium, &u)
@@ -99,7 +107,8 @@ func TestPlanHTMLInChromium(t *testing.T) {
 	}
 
 	t.Run("hostile", func(t *testing.T) {
-		dom := dumpDOM(t, chromium, writePage(t, dir, "plan-hostile.html", hostilePlan()))
+		t.Parallel()
+		dom := dumpDOM(t, chromium, hostile)
 		if n := strings.Count(dom, "<script"); n != 1 {
 			t.Errorf("%d script elements in the DOM, want 1", n)
 		}
@@ -111,13 +120,14 @@ func TestPlanHTMLInChromium(t *testing.T) {
 		}
 	})
 
-	t.Run("screenshot", func(t *testing.T) {
-		for name, u := range map[string]*url.URL{
-			"plan.png":           page,
-			"plan-update.png":    {Scheme: "file", Path: page.Path, Fragment: "op=update"},
-			"plan-nochanges.png": writePage(t, dir, "plan-nochanges.html", noChangesPlan()),
-			"plan-hostile.png":   {Scheme: "file", Path: filepath.Join(dir, "plan-hostile.html")},
-		} {
+	for name, u := range map[string]*url.URL{
+		"plan.png":           page,
+		"plan-update.png":    {Scheme: "file", Path: page.Path, Fragment: "op=update"},
+		"plan-nochanges.png": nochanges,
+		"plan-hostile.png":   hostile,
+	} {
+		t.Run("screenshot "+name, func(t *testing.T) {
+			t.Parallel()
 			png := filepath.Join(dir, name)
 			browsertest.Run(t, chromium, "--screenshot="+png, "--window-size=1280,900", u.String())
 			b, err := os.ReadFile(png)
@@ -128,6 +138,6 @@ func TestPlanHTMLInChromium(t *testing.T) {
 				t.Errorf("%s is not a PNG", png)
 			}
 			t.Logf("screenshot %s (%d bytes)", png, len(b))
-		}
-	})
+		})
+	}
 }

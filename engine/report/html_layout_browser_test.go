@@ -67,6 +67,7 @@ const layoutScript = `(function () {
 // table and every cell end within the window, and the page does not
 // scroll sideways.
 func TestPlanHTMLSummaryFits1400(t *testing.T) {
+	t.Parallel()
 	chromium := browsertest.Chromium(t)
 	dir := browsertest.ArtifactDir(t, "report")
 	var b bytes.Buffer

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,8 +60,9 @@ const restoreHint = "restore the latest backup over it (see coupler state backup
 // entry's checksum, and writes nothing) and every table is read in full,
 // which verifies the checksum of every data block. A log that ends in an
 // incomplete entry is reported in torn (empty when it is whole); see
-// durable for why it is not refused.
-func checkIntegrity(ctx context.Context, path string) (torn string, err error) {
+// durable for why it is not refused. threads caps DuckDB's worker threads
+// for the check (Options.Threads); 0 keeps DuckDB's default.
+func checkIntegrity(ctx context.Context, path string, threads int) (torn string, err error) {
 	st, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) || err == nil && st.Size() == 0 {
 		return "", nil
@@ -73,7 +75,11 @@ func checkIntegrity(ctx context.Context, path string) (torn string, err error) {
 	if err != nil {
 		return "", err
 	}
-	c, err := duckdb.NewConnector(path+"?access_mode=read_only", nil)
+	dsn := path + "?access_mode=read_only"
+	if threads > 0 {
+		dsn += "&threads=" + strconv.Itoa(threads)
+	}
+	c, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
 		if isLockError(err) {
 			return "", err

@@ -47,7 +47,8 @@ func (d *DB) LockWrites() (unlock func(), err error) {
 type Options struct {
 	// MemoryLimit caps DuckDB's memory, e.g. "512MB"; empty keeps DuckDB's default.
 	MemoryLimit string
-	// Threads caps DuckDB's worker threads; 0 keeps DuckDB's default.
+	// Threads caps DuckDB's worker threads; 0 takes $COUPLER_DUCKDB_THREADS
+	// (ThreadsEnv) when it is set, else DuckDB's default of one per core.
 	Threads int
 	// Logger gets the warning about a write-ahead log found torn at open;
 	// nil discards it.
@@ -68,17 +69,45 @@ type Options struct {
 	Scratch string
 }
 
+// ThreadsEnv names the environment variable that caps DuckDB's worker
+// threads when Options.Threads is 0, e.g. 1 on a machine shared with other
+// work; 0 or unset keeps DuckDB's default. The test suites set it to 1:
+// their databases are small, and with a pool per database each short
+// statement wakes threads that have nothing to do, which cost a third of
+// the tests' CPU time (docs/architecture.md, "Test suite").
+const ThreadsEnv = "COUPLER_DUCKDB_THREADS"
+
+// threadsFromEnv returns $COUPLER_DUCKDB_THREADS, 0 when it is not set.
+func threadsFromEnv() (int, error) {
+	v := os.Getenv(ThreadsEnv)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s=%q: want a number of threads (0 for DuckDB's default of one per core)", ThreadsEnv, v)
+	}
+	return n, nil
+}
+
 // Open opens the state database at path, creating it and its directory if
 // needed. A database written by a newer coupler, or damaged (see
 // checkIntegrity), is refused and left as it was.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if opts.Threads == 0 {
+		n, err := threadsFromEnv()
+		if err != nil {
+			return nil, fmt.Errorf("state database %s: %w", path, err)
+		}
+		opts.Threads = n
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("state database %s: %w", path, err)
 	}
 	if err := checkFile(path); err != nil {
 		return nil, fmt.Errorf("state database %s: %w", path, err)
 	}
-	torn, err := checkIntegrity(ctx, path)
+	torn, err := checkIntegrity(ctx, path, opts.Threads)
 	if err != nil {
 		return nil, fmt.Errorf("state database %s: %w", path, err)
 	}
@@ -255,7 +284,15 @@ func Query(ctx context.Context, path, query string, fn func(cols []string, row [
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("state database %s: %w", path, err)
 	}
-	c, err := duckdb.NewConnector(path+"?access_mode=read_only&enable_external_access=false&lock_configuration=true", nil)
+	dsn := path + "?access_mode=read_only&enable_external_access=false&lock_configuration=true"
+	threads, err := threadsFromEnv()
+	if err != nil {
+		return fmt.Errorf("state database %s: %w", path, err)
+	}
+	if threads > 0 {
+		dsn += "&threads=" + strconv.Itoa(threads)
+	}
+	c, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
 		return fmt.Errorf("open state database %s read-only: %w", path, err)
 	}

@@ -44,6 +44,7 @@ import (
 // posted invoices read-only) is absent; and the custom API pages and page
 // extensions the mappings expect are simply there.
 func TestBundledSetAgainstCAP(t *testing.T) {
+	t.Parallel()
 	company := conformance.StartCAPBusinessCentral(t)
 	bc := &capClient{t: t, company: company}
 

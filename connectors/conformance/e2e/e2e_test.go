@@ -25,6 +25,7 @@ import (
 const customers = 120
 
 func TestDemoCustomerIntoCAP(t *testing.T) {
+	t.Parallel()
 	crmURL := conformance.StartCAP(t)
 	erp := fake.NewERP()
 	stamp := time.Now().Add(-time.Duration(customers+60) * time.Minute)
