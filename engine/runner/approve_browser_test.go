@@ -83,6 +83,7 @@ func (h runLog) next(t *testing.T) string {
 // plan, after which the run log and the status page show what it wrote.
 // Screenshots of each step are kept (browsertest.ArtifactDir).
 func TestApproveInChromium(t *testing.T) {
+	t.Parallel()
 	chromium := browsertest.Chromium(t)
 	dir := project(t)
 	log := runLog{ends: make(chan string, 10), errs: make(chan string, 10)}

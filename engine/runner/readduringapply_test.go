@@ -14,6 +14,7 @@ import (
 // transactions active") in 4 of 5 tries before the checkpoint waited for
 // it.
 func TestApplyWhileServeReads(t *testing.T) {
+	t.Parallel()
 	for range 3 {
 		dir := project(t)
 		ctx := t.Context()
