@@ -190,7 +190,7 @@ func TestFirstSyncIntoExistingRecordsWaitsForReview(t *testing.T) {
 		t.Fatalf("first plan: CreatesIntoExisting %v, warnings %q", m.CreatesIntoExisting, m.Warnings)
 	}
 	if _, err := w.e.Apply(t.Context(), p.ID); !errors.Is(err, engine.ErrNeedsReview) {
-		t.Fatalf("apply: %v; want it refused, waiting for review", err)
+		t.Fatalf("apply: %v; want it refused, waiting for approval", err)
 	}
 	if got := w.crm.Len("accounts"); got != 2 {
 		t.Fatalf("the refused apply wrote: %d accounts", got)
