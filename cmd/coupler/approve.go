@@ -1,17 +1,13 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"os/user"
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/couplerhq/coupler/cmd/coupler/remote"
-	"github.com/couplerhq/coupler/engine/lock"
 )
 
 func newApprove(g *globals) *cobra.Command {
@@ -25,7 +21,8 @@ records, a plan that deletes records, and one that changes more than the
 project's approval: changed_share of the records (see docs/operations.md).
 serve's run then ends "waiting for approval", and serve applies that very
 plan once it is approved: on its page (the Approve button), or with
-coupler approve when no serve holds the state database.
+coupler approve, which asks serve when serve holds the state database
+(with --token or COUPLER_SERVE_TOKEN when serve has a token).
 
 The approval is recorded in the state with who gave it and when, and every
 format of the plan shows it. coupler apply of an approved plan applies it
@@ -40,14 +37,14 @@ apply moved its mappings on, or the project changed) is refused.`,
   coupler approve 20261124-083414-6f80fe --by ana`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := g.openOffline(cmd.Context())
-			if err != nil {
-				return approveOnServe(err, args[0])
-			}
-			defer e.Close()
 			if by == "" {
 				by = currentUser()
 			}
+			e, err := g.openOffline(cmd.Context())
+			if err != nil {
+				return g.approveOnServe(cmd.Context(), err, args[0], by)
+			}
+			defer e.Close()
 			p, err := e.Approve(cmd.Context(), args[0], by)
 			if err != nil {
 				return err
@@ -60,6 +57,7 @@ apply moved its mappings on, or the project changed) is refused.`,
 		},
 	}
 	cmd.Flags().StringVar(&by, "by", "", "who approves, as the plan records it (default: your user name)")
+	serveTokenFlag(cmd, g)
 	return cmd
 }
 
@@ -74,17 +72,18 @@ func currentUser() string {
 	return "unknown user"
 }
 
-// approveOnServe turns the error of opening the state database held by a
-// coupler serve into where to approve the plan instead: serve's page.
-func approveOnServe(err error, ref string) error {
-	var held *lock.HeldError
-	if !errors.As(err, &held) {
+// approveOnServe approves the plan through the coupler serve that holds
+// the state database, when err says one does; otherwise it returns err.
+func (g *globals) approveOnServe(ctx context.Context, err error, ref, by string) error {
+	c, err := g.serveClient(err)
+	if err != nil {
 		return err
 	}
-	info, ok := remote.Find(held.State, held.Holder.PID)
-	if !ok {
+	a, err := c.Approve(ctx, ref, by)
+	if err != nil {
 		return err
 	}
-	page := info.URL + "/plans/" + url.PathEscape(ref)
-	return fmt.Errorf("coupler serve (pid %d) holds the state database: approve the plan on its page, %s (the Approve button), or POST %s/approve", info.PID, page, page)
+	fmt.Fprintf(g.stdout, "Plan %s approved by %s at %s\n", a.Plan, a.ApprovedBy, a.ApprovedAt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(g.stdout, "  coupler serve: %s\n", a.Message)
+	return nil
 }

@@ -133,10 +133,10 @@ func TestReadCommandsWhileServeRuns(t *testing.T) {
 	if r := command(withToken, "plan"); r.code == 0 || !strings.Contains(r.stderr, fmt.Sprintf("in use by another coupler: pid %d", serve.Process.Pid)) {
 		t.Errorf("coupler plan while serve runs: exit %d\n%s", r.code, r.stderr)
 	}
-	// coupler approve points at serve's page, where plans are approved
-	// while serve holds the state database.
+	// coupler approve asks serve, which holds the state database; the
+	// plan being applied cannot be approved, and serve's refusal is shown.
 	if r := command(withToken, "approve", "latest"); r.code != 1 || !strings.Contains(r.stderr,
-		fmt.Sprintf("coupler serve (pid %d) holds the state database: approve the plan on its page, %s/plans/latest (the Approve button)", serve.Process.Pid, info.URL)) {
+		fmt.Sprintf("coupler serve (pid %d) did not approve plan latest: plan ", serve.Process.Pid)) || !strings.Contains(r.stderr, "only a plan not applied yet can be approved") {
 		t.Errorf("coupler approve while serve runs: exit %d\n%s", r.code, r.stderr)
 	}
 	// Without the token serve wants for reads, the command says so.

@@ -84,6 +84,17 @@ func (s *Server) dispatch(ctx context.Context, drain <-chan struct{}, name strin
 	return s.cfg.Runner.Run(ctx, drain, name)
 }
 
+// ApproveAnswer is serve's answer to POST /plans/{id}/approve from a
+// script or coupler approve: the approval, or in Message why there is none.
+type ApproveAnswer struct {
+	Plan       string    `json:"plan,omitempty"`
+	ApprovedBy string    `json:"approved_by,omitempty"`
+	ApprovedAt time.Time `json:"approved_at,omitzero"`
+	// Queued are the mappings whose waiting run now applies the plan.
+	Queued  []string `json:"queued,omitempty"`
+	Message string   `json:"message"`
+}
+
 // handleApprove approves a plan: POST /plans/{id}/approve, with the token
 // when one is configured, never cross-origin. The mappings that waited on
 // the plan run at once and apply it. A form from the plan's page is
@@ -91,13 +102,7 @@ func (s *Server) dispatch(ctx context.Context, drain <-chan struct{}, name strin
 func (s *Server) handleApprove(w http.ResponseWriter, r *http.Request) {
 	form := strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded")
 	id := r.PathValue("id")
-	type answer struct {
-		Plan       string    `json:"plan,omitempty"`
-		ApprovedBy string    `json:"approved_by,omitempty"`
-		ApprovedAt time.Time `json:"approved_at,omitzero"`
-		Queued     []string  `json:"queued,omitempty"`
-		Message    string    `json:"message"`
-	}
+	type answer = ApproveAnswer
 	reply := func(code int, a answer) {
 		if form && code < 300 {
 			http.Redirect(w, r, "/plans/"+url.PathEscape(a.Plan)+"?approved=1", http.StatusSeeOther)
@@ -161,12 +166,14 @@ func (s *Server) approvedPlan(a Approval) []string {
 }
 
 // approverName is who approves, as the plan records it: the name the
-// page's form gave, or the Basic user name a browser sent, with where the
-// request came from.
+// page's form or coupler approve's by= gave, or the Basic user name a
+// browser sent, with where the request came from.
 func approverName(r *http.Request, form bool) string {
 	name := ""
 	if form {
 		name = strings.TrimSpace(r.PostFormValue("by"))
+	} else {
+		name = strings.TrimSpace(r.URL.Query().Get("by")) // coupler approve --by
 	}
 	if user, _, ok := r.BasicAuth(); ok && name == "" {
 		name = strings.TrimSpace(user)

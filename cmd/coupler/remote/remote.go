@@ -261,6 +261,36 @@ func (c *Client) Plan(ctx context.Context, w io.Writer, req serve.PlanRequest) (
 	return info, err
 }
 
+// Approve is coupler approve: serve approves the saved plan ref (an id,
+// a name or latest) as approved by by, and applies it where a mapping's
+// run waits on it.
+func (c *Client) Approve(ctx context.Context, ref, by string) (serve.ApproveAnswer, error) {
+	var a serve.ApproveAnswer
+	u := c.info.URL + "/plans/" + url.PathEscape(ref) + "/approve?" + url.Values{"by": {by}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+	if err != nil {
+		return a, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return a, fmt.Errorf("coupler serve (pid %d) holds the state database, and it did not answer at %s: %w", c.info.PID, c.info.URL, err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&a); err != nil {
+		return a, fmt.Errorf("coupler serve (pid %d) at %s answered %s, not an approval: %w", c.info.PID, c.info.URL, resp.Status, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		if resp.StatusCode == http.StatusUnauthorized {
+			a.Message = "a valid token is required: set COUPLER_SERVE_TOKEN or --token to serve's token"
+		}
+		return a, fmt.Errorf("coupler serve (pid %d) did not approve plan %s: %s", c.info.PID, ref, a.Message)
+	}
+	return a, nil
+}
+
 // Query is coupler query: it runs one read-only statement in serve and
 // calls fn with the column names and a nil row, then with each row. A
 // row's values print (fmt) and encode (encoding/json) as the values

@@ -123,3 +123,33 @@ func TestClientErrors(t *testing.T) {
 }
 
 func planRequest(ref string) serve.PlanRequest { return serve.PlanRequest{Ref: ref, Format: "text"} }
+
+// TestApprove: coupler approve posts to serve's approve endpoint with the
+// token and who approves, and shows serve's reason when it refuses.
+func TestApprove(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.Header.Get("Authorization") != "Bearer tok" || r.URL.Query().Get("by") != "ana" {
+			t.Errorf("request %s %s, Authorization %q", r.Method, r.URL, r.Header.Get("Authorization"))
+		}
+		switch r.URL.Path {
+		case "/plans/latest/approve":
+			_ = json.NewEncoder(w).Encode(serve.ApproveAnswer{Plan: "20261124-083414-6f80fe", ApprovedBy: "ana (coupler serve page from 127.0.0.1)",
+				Queued: []string{"CUSTOMER"}, Message: "approved: CUSTOMER runs now and applies it"})
+		default:
+			w.WriteHeader(http.StatusConflict)
+			_ = json.NewEncoder(w).Encode(serve.ApproveAnswer{Plan: "x", Message: "plan x needs no approval"})
+		}
+	}))
+	defer srv.Close()
+	c, err := New(Info{URL: srv.URL, PID: 42}, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := c.Approve(t.Context(), "latest", "ana")
+	if err != nil || a.Plan != "20261124-083414-6f80fe" || len(a.Queued) != 1 {
+		t.Errorf("approve latest: %+v, %v", a, err)
+	}
+	if _, err := c.Approve(t.Context(), "x", "ana"); err == nil || !strings.Contains(err.Error(), "did not approve plan x: plan x needs no approval") {
+		t.Errorf("refused approval: %v", err)
+	}
+}
