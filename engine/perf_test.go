@@ -122,7 +122,13 @@ type perfResult struct {
 	PeakHeap uint64 `json:"peak_heap"`
 	Allocs   uint64 `json:"allocs"`
 	GCs      uint64 `json:"gcs"`
-	Err      string `json:"error,omitempty"`
+	// Stages are coupler's seconds reading (both sides), diffing, saving
+	// the plan and applying it, as its progress reports tell them apart.
+	Stages map[string]float64 `json:"stages,omitempty"`
+	// StateGrowth is how many bytes the operation added to the state
+	// database's files, counted after the engine closed them.
+	StateGrowth int64 `json:"state_growth"`
+	Err         string `json:"error,omitempty"`
 }
 
 // loggedRequest is one request the fake servers received, as the raw
@@ -230,8 +236,8 @@ func TestPerformanceRatios(t *testing.T) {
 	}
 }
 
-const perfHeader = `| case | coupler | raw | ratio | coupler records/s | GET / write requests (ceil(ops/batch)) | peak RSS coupler / raw | coupler Go heap peak, allocated, GCs | load |
-|---|---|---|---|---|---|---|---|---|`
+const perfHeader = `| case | coupler | raw | ratio | coupler records/s | GET / write requests (ceil(ops/batch)) | peak RSS coupler / raw | coupler Go heap peak, allocated, GCs | coupler read / diff / save / apply | state file growth | load |
+|---|---|---|---|---|---|---|---|---|---|---|`
 
 // measureCase runs one case's rounds, coupler and raw alternating which
 // goes first, and returns its table row, coupler's median time and the
@@ -309,17 +315,28 @@ func measureCase(t *testing.T, c perfCase) (row string, secs, ratio float64) {
 	mib := func(rs []perfResult, f func(perfResult) float64) string {
 		return fmt.Sprintf("%.0f", median(rs, f)/(1<<20))
 	}
-	row = fmt.Sprintf("| %s | %.3f s | %.3f s | %.2fx | %.0f | %d / %d (%d) | %s / %s MiB | %s MiB, %s MiB, %.0f | %s |",
+	stages := []string{}
+	for _, st := range []string{"read", "diff", "save", "apply"} {
+		if _, ok := coupler[0].Stages[st]; ok {
+			stages = append(stages, fmt.Sprintf("%.2f", median(coupler, func(r perfResult) float64 { return r.Stages[st] })))
+		} else {
+			stages = append(stages, "-")
+		}
+	}
+	row = fmt.Sprintf("| %s | %.3f s | %.3f s | %.2fx | %.0f | %d / %d (%d) | %s / %s MiB | %s MiB, %s MiB, %.0f | %s s | %.1f MiB | %s |",
 		c.name, cs, rs, ratio, float64(records)/cs, gets, writes, int(math.Ceil(float64(ops)/float64(c.batch))),
 		mib(coupler, func(r perfResult) float64 { return float64(r.PeakRSS) }), mib(raw, func(r perfResult) float64 { return float64(r.PeakRSS) }),
 		mib(coupler, func(r perfResult) float64 { return float64(r.PeakHeap) }), mib(coupler, func(r perfResult) float64 { return float64(r.Allocs) }),
-		median(coupler, func(r perfResult) float64 { return float64(r.GCs) }), load)
+		median(coupler, func(r perfResult) float64 { return float64(r.GCs) }), strings.Join(stages, " / "),
+		median(coupler, func(r perfResult) float64 { return float64(r.StateGrowth) })/(1<<20), load)
 	t.Logf("%s: %d round(s); coupler %v s, raw %v s\n%s", c.name, c.rounds, seconds(coupler), seconds(raw), row)
 	return row, cs, ratio
 }
 
 // prepareCoupled makes the state of a plan or incremental case in the
-// project in dir: every customer coupled to its account, and for an
+// project in dir, the steady state of a sync: every customer coupled to
+// its account and found unchanged by a full plan applied since (which
+// notes each source record's version on its coupling), and for an
 // incremental case a watermark an hour back (editCustomers then changes
 // c.changed customers).
 func prepareCoupled(t *testing.T, dir string, c perfCase) {
@@ -330,6 +347,13 @@ func prepareCoupled(t *testing.T, dir string, c perfCase) {
 	}
 	defer e.Close()
 	if err := coupleAll(t.Context(), e, c.records); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.Plan(t.Context(), engine.PlanOptions{Full: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Apply(t.Context(), p.ID); err != nil {
 		t.Fatal(err)
 	}
 	if c.kind != "incremental" {
@@ -376,14 +400,14 @@ func perfChild(specJSON string) int {
 	var err error
 	switch spec.Program {
 	case "coupler":
-		op, err = couplerOp(spec)
+		op, err = couplerOp(spec, &res)
 	case "raw":
 		op, err = rawOp(spec)
 	default:
 		err = fmt.Errorf("unknown program %q", spec.Program)
 	}
 	if err == nil {
-		res, err = measure(op)
+		err = measure(op, &res)
 	}
 	if err != nil {
 		res.Err = err.Error()
@@ -394,8 +418,7 @@ func perfChild(specJSON string) int {
 
 // measure runs op and measures it alone: the peak resident set is reset
 // just before it, the Go heap sampled while it runs.
-func measure(op func() error) (perfResult, error) {
-	var res perfResult
+func measure(op func() error, res *perfResult) error {
 	runtime.GC()
 	debug.FreeOSMemory()
 	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
@@ -404,7 +427,7 @@ func measure(op func() error) (perfResult, error) {
 	// "5" resets the peak resident set size to the current one
 	// (proc(5), /proc/pid/clear_refs), so that setup does not count.
 	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
-		return res, fmt.Errorf("reset the peak resident set: %w", err)
+		return fmt.Errorf("reset the peak resident set: %w", err)
 	}
 	res.StartRSS = procStatus("VmRSS")
 	done := make(chan struct{})
@@ -433,15 +456,54 @@ func measure(op func() error) (perfResult, error) {
 	res.PeakHeap = <-sampled
 	metrics.Read(samples)
 	res.Allocs, res.GCs = samples[1].Value.Uint64()-allocs0, samples[2].Value.Uint64()-gcs0
-	return res, err
+	return err
 }
 
 // couplerOp opens the engine (setup) and returns the operation.
-func couplerOp(spec perfSpec) (func() error, error) {
+func couplerOp(spec perfSpec, res *perfResult) (func() error, error) {
 	ctx := context.Background()
-	e, diags, err := engine.OpenProject(ctx, spec.Dir, mappings.LoadOptions{}, engine.Options{})
+	// The first report of a stage ends the one before: reads of both sides
+	// run at once until "diff", which "save" follows, then "write".
+	var mu sync.Mutex
+	var start time.Time
+	marks := map[string]time.Time{}
+	stage := func(name string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, ok := marks[name]; !ok && !start.IsZero() {
+			marks[name] = time.Now()
+		}
+	}
+	progress := func(p engine.Progress) {
+		switch p.Stage {
+		case "diff", "save", "write":
+			stage(p.Stage)
+		}
+	}
+	e, diags, err := engine.OpenProject(ctx, spec.Dir, mappings.LoadOptions{}, engine.Options{Progress: progress})
 	if err != nil {
 		return nil, fmt.Errorf("%w\n%v", err, diags)
+	}
+	statePath := e.Program().Project.State
+	size := func() int64 {
+		var n int64
+		for _, f := range []string{statePath, statePath + ".wal"} {
+			if fi, err := os.Stat(f); err == nil {
+				n += fi.Size()
+			}
+		}
+		return n
+	}
+	before := size()
+	finish := func(planned time.Time) {
+		end := time.Now()
+		mu.Lock()
+		defer mu.Unlock()
+		res.Stages = map[string]float64{"read": marks["diff"].Sub(start).Seconds(), "diff": marks["save"].Sub(marks["diff"]).Seconds(),
+			"save": planned.Sub(marks["save"]).Seconds()}
+		if !marks["write"].IsZero() || spec.Kind == "sync" {
+			res.Stages["apply"] = end.Sub(planned).Seconds()
+		}
 	}
 	check := func(p *plan.Plan, kind plan.Kind) error {
 		if got := p.Mappings[0].Counts[kind]; got != int64(spec.Want) {
@@ -450,38 +512,37 @@ func couplerOp(spec perfSpec) (func() error, error) {
 		return nil
 	}
 	return func() error {
-		defer e.Close()
+		mu.Lock()
+		start = time.Now()
+		mu.Unlock()
+		defer func() {
+			e.Close()
+			res.StateGrowth = size() - before
+		}()
+		kind, opts := plan.Unchanged, engine.PlanOptions{Full: true}
 		switch spec.Kind {
-		case "plan":
-			p, err := e.Plan(ctx, engine.PlanOptions{Full: true})
-			if err != nil {
-				return err
-			}
-			return check(p, plan.Unchanged)
 		case "incremental":
-			p, err := e.Plan(ctx, engine.PlanOptions{})
-			if err != nil {
-				return err
-			}
-			return check(p, plan.Update)
+			kind, opts = plan.Update, engine.PlanOptions{}
 		case "sync":
-			p, err := e.Plan(ctx, engine.PlanOptions{})
-			if err != nil {
-				return err
-			}
-			if err := check(p, plan.Create); err != nil {
-				return err
-			}
-			res, err := e.Apply(ctx, p.ID)
-			if err != nil {
-				return err
-			}
-			if len(res.Failures) > 0 || res.Runs[0].Inserted != int64(spec.Want) {
-				return fmt.Errorf("apply: %d inserted, want %d; failures %v", res.Runs[0].Inserted, spec.Want, res.Failures)
-			}
-			return nil
+			kind, opts = plan.Create, engine.PlanOptions{}
 		}
-		return fmt.Errorf("unknown kind %q", spec.Kind)
+		p, err := e.Plan(ctx, opts)
+		if err != nil {
+			return err
+		}
+		planned := time.Now()
+		defer finish(planned)
+		if err := check(p, kind); err != nil || spec.Kind != "sync" {
+			return err
+		}
+		applied, err := e.Apply(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if len(applied.Failures) > 0 || applied.Runs[0].Inserted != int64(spec.Want) {
+			return fmt.Errorf("apply: %d inserted, want %d; failures %v", applied.Runs[0].Inserted, spec.Want, applied.Failures)
+		}
+		return nil
 	}, nil
 }
 
