@@ -127,7 +127,7 @@ type perfResult struct {
 	Stages map[string]float64 `json:"stages,omitempty"`
 	// StateGrowth is how many bytes the operation added to the state
 	// database's files, counted after the engine closed them.
-	StateGrowth int64 `json:"state_growth"`
+	StateGrowth int64  `json:"state_growth"`
 	Err         string `json:"error,omitempty"`
 }
 
