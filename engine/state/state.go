@@ -45,6 +45,10 @@ func (d *DB) LockWrites() (unlock func(), err error) {
 type Options struct {
 	// MemoryLimit caps DuckDB's memory, e.g. "512MB"; empty keeps DuckDB's default.
 	MemoryLimit string
+	// TempDirectory is where DuckDB spills what does not fit in
+	// MemoryLimit; empty keeps DuckDB's default (the database's path with
+	// ".tmp" appended).
+	TempDirectory string
 	// Threads caps DuckDB's worker threads; 0 keeps DuckDB's default.
 	Threads int
 	// Logger gets the warning about a write-ahead log found torn at open;
@@ -102,8 +106,13 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 
 func (d *DB) init(ctx context.Context, opts Options) error {
 	if opts.MemoryLimit != "" {
-		if _, err := d.db.ExecContext(ctx, "SET memory_limit = '"+opts.MemoryLimit+"'"); err != nil {
-			return err
+		if _, err := d.db.ExecContext(ctx, "SET memory_limit = "+sqlString(opts.MemoryLimit)); err != nil {
+			return fmt.Errorf("staging: memory_limit %s: %w", opts.MemoryLimit, err)
+		}
+	}
+	if opts.TempDirectory != "" {
+		if _, err := d.db.ExecContext(ctx, "SET temp_directory = "+sqlString(opts.TempDirectory)); err != nil {
+			return fmt.Errorf("staging: temp_directory %s: %w", opts.TempDirectory, err)
 		}
 	}
 	if opts.Threads > 0 {
@@ -197,6 +206,13 @@ func checkFile(path string) error {
 		return fmt.Errorf("%w: not a DuckDB database file (corrupt, truncated or another kind of file); it was left untouched: restore a backup (see coupler state backup) or move it away to start afresh", ErrUnusable)
 	}
 	return nil
+}
+
+// OutOfMemory reports whether err is DuckDB's refusal to take more memory
+// than its memory_limit (Options.MemoryLimit) for what it cannot spill.
+func OutOfMemory(err error) bool {
+	var de *duckdb.Error
+	return errors.As(err, &de) && de.Type == duckdb.ErrorTypeOutOfMemory
 }
 
 func isMissingTable(err error) bool {
