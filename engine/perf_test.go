@@ -34,6 +34,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,6 +108,9 @@ type perfSpec struct {
 	// Want is how many records the operation must find: unchanged (plan),
 	// created (sync) or updated (incremental).
 	Want int `json:"want"`
+	// CPUProfile, when set, is a file for the CPU profile of the
+	// operation (coupler only).
+	CPUProfile string `json:"cpu_profile,omitempty"`
 }
 
 // perfResult is what a child measured: the operation alone, after setup.
@@ -186,7 +190,9 @@ func (l *requestLog) wrap(h http.Handler) http.Handler {
 // case, and fails when a ratio passes its ceiling (perfCeilings). It runs
 // only when COUPLER_PERF names a tier: ci (the 10k cases), full (and the
 // 100k ones) or 1m (and the million). COUPLER_PERF_ROUNDS overrides each
-// case's rounds; COUPLER_PERF_OUT names a file for the Markdown table.
+// case's rounds; COUPLER_PERF_OUT names a file for the Markdown table,
+// COUPLER_PERF_CPUPROFILE a directory for a CPU profile of each case's
+// coupler operation (CASE.pprof, its last round).
 func TestPerformanceRatios(t *testing.T) {
 	tiers := map[string][]string{"ci": {"ci"}, "full": {"ci", "full"}, "1m": {"ci", "full", "1m"}}
 	mode := os.Getenv("COUPLER_PERF")
@@ -271,6 +277,9 @@ func measureCase(t *testing.T, c perfCase) (row string, secs, ratio float64) {
 			if prog == "coupler" {
 				spec.Dir = filepath.Join(t.TempDir(), "project")
 				copyDir(t, tmpl, spec.Dir)
+				if dir := os.Getenv("COUPLER_PERF_CPUPROFILE"); dir != "" {
+					spec.CPUProfile = filepath.Join(dir, c.name+".pprof")
+				}
 			} else {
 				spec.Log = logFile
 			}
@@ -406,6 +415,9 @@ func perfChild(specJSON string) int {
 	default:
 		err = fmt.Errorf("unknown program %q", spec.Program)
 	}
+	if err == nil && spec.CPUProfile != "" {
+		op, err = profiled(op, spec.CPUProfile)
+	}
 	if err == nil {
 		err = measure(op, &res)
 	}
@@ -457,6 +469,22 @@ func measure(op func() error, res *perfResult) error {
 	metrics.Read(samples)
 	res.Allocs, res.GCs = samples[1].Value.Uint64()-allocs0, samples[2].Value.Uint64()-gcs0
 	return err
+}
+
+// profiled wraps op in a CPU profile written to file.
+func profiled(op func() error, file string) (func() error, error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+		return op()
+	}, nil
 }
 
 // couplerOp opens the engine (setup) and returns the operation.
