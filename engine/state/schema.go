@@ -191,6 +191,12 @@ CREATE TABLE IF NOT EXISTS plan_unchanged (
 -- its coupling holds, which apply notes there (echo suppression compares
 -- it), or a failure on record, which apply clears. In the steady state of
 -- a sync it is empty.
+-- The staging tables live in an attached in-memory database since
+-- version 7 (stagingCatalog); a plan stopped before dropping them left
+-- them here.
+DROP TABLE IF EXISTS staging_source;
+DROP TABLE IF EXISTS staging_dest;
+
 CREATE TABLE IF NOT EXISTS plan_unchanged_marks (
 	plan_id         VARCHAR NOT NULL,
 	mapping         VARCHAR NOT NULL,

@@ -115,6 +115,9 @@ func (d *DB) init(ctx context.Context, opts Options) error {
 			return fmt.Errorf("staging: temp_directory %s: %w", opts.TempDirectory, err)
 		}
 	}
+	if _, err := d.db.ExecContext(ctx, "ATTACH IF NOT EXISTS ':memory:' AS "+stagingCatalog); err != nil {
+		return fmt.Errorf("attach the staging database: %w", err)
+	}
 	if opts.Threads > 0 {
 		if _, err := d.db.ExecContext(ctx, "SET threads = "+strconv.Itoa(opts.Threads)); err != nil {
 			return err
