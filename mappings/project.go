@@ -65,7 +65,7 @@ type Staging struct {
 // of resident memory (docs/performance.md), spilling the rest to the
 // temp directory, where DuckDB's own default is 80% of the machine's
 // memory whatever the input.
-const DefaultStagingMemoryLimit = 256 << 20
+const DefaultStagingMemoryLimit = 128 << 20
 
 // MinStagingMemoryLimit is the least staging: memory_limit the loader
 // takes, a floor against a unit mistyped (512KiB for 512MiB).
