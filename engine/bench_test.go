@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"bufio"
+	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +16,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +34,7 @@ const benchMapping = `name: CUSTOMER
 table: { connector: bc, entity: customers, key: id, modified: lastModifiedDateTime }
 integration: { connector: dataverse, entity: accounts, key: accountid, modified: modifiedon }
 direction: to_integration
+sync_only_coupled: false
 filter: blocked == " "
 fields:
   - { field: number, integration_field: accountnumber }
@@ -61,12 +65,21 @@ func benchRecords(b *testing.B) int {
 // accountID is the id of the account coupled to customer i.
 func accountID(i int) string { return fmt.Sprintf("a%07d-0000-4000-8000-000000000000", i) }
 
-// serveFakes is the benchmark's child process: it serves a fake ERP with n
-// customers and a fake CRM with n accounts that agree with them, prints the
-// two base URLs and serves until its standard input closes. The servers live
-// in their own process so that the benchmark's peak RSS is the engine's.
-func serveFakes(n int) {
-	erp, crm := fake.NewERP(), fake.NewCRM()
+// serveFakes is the benchmarks' child process: it serves a fake ERP with n
+// customers and a fake CRM with n accounts that agree with them (or, with
+// emptyCRM, no account: a first sync's destination), prints the two base
+// URLs and serves until its standard input closes. The servers live in
+// their own process so that the benchmark's peak RSS is the engine's.
+//
+// Besides the two services it answers what the performance harness
+// (perf_test.go) asks: POST /edit?i=N&city=X changes a customer,
+// POST /_bench/reset-crm starts an empty CRM again, POST /_bench/log/start
+// logs every request to the services from then on, and GET /_bench/log
+// returns (and stops) the log.
+func serveFakes(n int, emptyCRM bool) {
+	erp := fake.NewERP()
+	var crm atomic.Pointer[fake.Server]
+	crm.Store(fake.NewCRM())
 	stamp := time.Now().Add(-48 * time.Hour)
 	erp.SetClock(func() time.Time { stamp = stamp.Add(time.Millisecond); return stamp })
 	for i := range n {
@@ -74,7 +87,10 @@ func serveFakes(n int) {
 		if _, err := erp.Put("customers", c); err != nil {
 			panic(err)
 		}
-		_, err := crm.Put("accounts", connectors.Record{
+		if emptyCRM {
+			continue
+		}
+		_, err := crm.Load().Put("accounts", connectors.Record{
 			"accountid": accountID(i), "accountnumber": c["number"], "name": strings.TrimSpace(c["displayName"].(string)),
 			"address1_line1": c["addressLine1"], "address1_city": c["city"], "address1_stateorprovince": c["state"],
 			"address1_postalcode": c["postalCode"], "address1_country": c["country"], "telephone1": c["phoneNumber"],
@@ -85,15 +101,24 @@ func serveFakes(n int) {
 		}
 	}
 	erp.SetClock(time.Now)
+	log := &requestLog{}
 	mux := http.NewServeMux()
-	mux.Handle("/api/v2.0/", http.StripPrefix("/api/v2.0", erp))
-	mux.Handle("/api/data/v9.2/", http.StripPrefix("/api/data/v9.2", crm))
+	mux.Handle("/api/v2.0/", log.wrap(http.StripPrefix("/api/v2.0", erp)))
+	mux.Handle("/api/data/v9.2/", log.wrap(http.StripPrefix("/api/data/v9.2", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		crm.Load().ServeHTTP(w, r)
+	}))))
 	// Changes the benchmark asks for: POST /edit?i=N&city=X.
 	mux.HandleFunc("/edit", func(w http.ResponseWriter, r *http.Request) {
 		i, _ := strconv.Atoi(r.FormValue("i"))
 		if err := erp.Patch("customers", fake.CustomerID(i), connectors.Record{"city": r.FormValue("city")}); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
+	})
+	mux.HandleFunc("POST /_bench/reset-crm", func(http.ResponseWriter, *http.Request) { crm.Store(fake.NewCRM()) })
+	mux.HandleFunc("POST /_bench/log/start", func(http.ResponseWriter, *http.Request) { log.start() })
+	mux.HandleFunc("GET /_bench/log", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(log.stop())
 	})
 	srv := httptest.NewServer(mux)
 	fmt.Println(srv.URL)
@@ -103,8 +128,13 @@ func serveFakes(n int) {
 
 func TestMain(m *testing.M) {
 	if n, err := strconv.Atoi(os.Getenv("COUPLER_BENCH_SERVE_FAKES")); err == nil {
-		serveFakes(n)
+		serveFakes(n, os.Getenv("COUPLER_BENCH_EMPTY_CRM") != "")
 		return
+	}
+	if spec := os.Getenv(perfRunEnv); spec != "" {
+		// A measured operation runs DuckDB as coupler does, on every core.
+		os.Setenv(state.ThreadsEnv, "0")
+		os.Exit(perfChild(spec))
 	}
 	// Benchmarks measure DuckDB as coupler runs it, on every core.
 	flag.Parse()
@@ -114,55 +144,81 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// startFakes starts the fake servers in a child process (serveFakes) and
+// returns their root URL; the child ends with the test.
+func startFakes(tb testing.TB, n int, emptyCRM bool) string {
+	tb.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "COUPLER_BENCH_SERVE_FAKES="+strconv.Itoa(n))
+	if emptyCRM {
+		cmd.Env = append(cmd.Env, "COUPLER_BENCH_EMPTY_CRM=1")
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		tb.Fatalf("fake servers did not start: %v", err)
+	}
+	return strings.TrimSpace(line)
+}
+
+// writeBenchProject writes the benchmarks' project into dir: the two fake
+// services read 5000 records a page, the CRM written batchSize operations
+// per $batch request (1: single requests).
+func writeBenchProject(tb testing.TB, dir, root string, batchSize int) {
+	tb.Helper()
+	batch := ""
+	if batchSize > 1 {
+		batch = fmt.Sprintf(", batch_size: %d", batchSize)
+	}
+	project := fmt.Sprintf(`version: 1
+connectors:
+  bc: { type: odata, base_url: %q, page_size: 5000 }
+  dataverse: { type: odata, base_url: %q, page_size: 5000%s }
+mappings: ["customer.yaml"]
+`, fake.BCCompanyURL(root+"/api/v2.0"), root+"/api/data/v9.2", batch)
+	for name, body := range map[string]string{"coupler.yaml": project, "customer.yaml": benchMapping} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// coupleAll couples customer i to account i, for i below n.
+func coupleAll(ctx context.Context, e *engine.Engine, n int) error {
+	pairs := make([]state.Coupling, n)
+	for i := range n {
+		pairs[i] = state.Coupling{TableID: fake.CustomerID(i), IntegrationID: accountID(i)}
+	}
+	return e.State().Couple(ctx, "CUSTOMER", pairs)
+}
+
 // coupledWorld starts the fake servers in a child process, with n customers
 // and n accounts that already agree, and a state database in which they are
 // coupled: the steady state of a sync. It returns the engine and the fake
 // servers' root URL.
 func coupledWorld(b *testing.B, n int) (*engine.Engine, string) {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "COUPLER_BENCH_SERVE_FAKES="+strconv.Itoa(n))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		b.Fatalf("fake servers did not start: %v", err)
-	}
-	root := strings.TrimSpace(line)
-
+	root := startFakes(b, n, false)
 	dir := b.TempDir()
-	project := fmt.Sprintf(`version: 1
-connectors:
-  bc: { type: odata, base_url: %q, page_size: 5000 }
-  dataverse: { type: odata, base_url: %q, page_size: 5000 }
-mappings: ["customer.yaml"]
-`, fake.BCCompanyURL(root+"/api/v2.0"), root+"/api/data/v9.2")
-	for name, body := range map[string]string{"coupler.yaml": project, "customer.yaml": benchMapping} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
+	writeBenchProject(b, dir, root, 1)
 	e, diags, err := engine.OpenProject(b.Context(), dir, mappings.LoadOptions{}, engine.Options{})
 	if err != nil {
 		b.Fatalf("%v\n%v", err, diags)
 	}
 	b.Cleanup(func() { e.Close() })
-	pairs := make([]state.Coupling, n)
-	for i := range n {
-		pairs[i] = state.Coupling{TableID: fake.CustomerID(i), IntegrationID: accountID(i)}
-	}
-	if err := e.State().Couple(b.Context(), "CUSTOMER", pairs); err != nil {
+	if err := coupleAll(b.Context(), e, n); err != nil {
 		b.Fatal(err)
 	}
 	return e, root
@@ -236,13 +292,17 @@ func reportSpeed(b *testing.B, records int) {
 }
 
 // peakRSS reads the process's resident-set high-water mark (Linux only).
-func peakRSS() int64 {
+func peakRSS() int64 { return procStatus("VmHWM") }
+
+// procStatus reads a memory figure of /proc/self/status in bytes (Linux
+// only; 0 elsewhere): VmHWM is the peak resident set, VmRSS the current.
+func procStatus(field string) int64 {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			if err == nil {
 				return kb << 10

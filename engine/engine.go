@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/connectors/redact"
 	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/mappings"
 )
 
 // Options adjusts an Engine.
@@ -80,6 +82,9 @@ type Engine struct {
 	// boundaries with few records. Per engine, so that tests run in
 	// parallel.
 	applyBatch int
+	// stagingLimit is the state database's memory_limit, for the hint
+	// when a plan runs out of it.
+	stagingLimit string
 }
 
 // Open opens the project's state database and builds its connectors.
@@ -130,6 +135,20 @@ func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 	}
 	prog.readLookupsWith(e.lookupReader)
 	stateOpts := opts.State
+	// The project's staging: bounds what a plan's staging and diff take,
+	// whatever the input; Options.State wins, as tests and tools set it.
+	staging := prog.Project.Staging
+	if stateOpts.MemoryLimit == "" {
+		limit := staging.MemoryLimit
+		if limit == 0 {
+			limit = mappings.DefaultStagingMemoryLimit
+		}
+		stateOpts.MemoryLimit = strconv.FormatInt(limit>>10, 10) + "KiB"
+	}
+	e.stagingLimit = stateOpts.MemoryLimit
+	if stateOpts.TempDirectory == "" {
+		stateOpts.TempDirectory = staging.TempDirectory
+	}
 	stateOpts.Redact = e.redactor.String
 	if stateOpts.Logger == nil {
 		stateOpts.Logger = e.log

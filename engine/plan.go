@@ -103,6 +103,10 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 	// Leave no half-made plan behind, and no copy of both systems in the
 	// staging tables; with a fresh context, since ctx may be why we stop.
 	fail := func(err error) (*plan.Plan, error) {
+		if state.OutOfMemory(err) {
+			err = fmt.Errorf("%w (the state database's memory is bounded by staging: memory_limit in %s, %s here: raise it, or free room in its temp_directory %s)",
+				err, mappings.ProjectFile, e.stagingLimit, e.prog.Project.Staging.TempDirectory)
+		}
 		cleanup := context.WithoutCancel(ctx)
 		if derr := e.state.DiscardPlan(cleanup, p.ID); derr != nil {
 			e.log.Warn("discard failed plan", "plan", p.ID, "err", derr)

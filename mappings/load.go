@@ -112,6 +112,20 @@ func (l *loader) loadProject(file string, src []byte) {
 				p.State = s
 			}
 		},
+		"staging": func(_, v *yaml.Node) {
+			d.Object(v, "staging", nil, map[string]config.KeyFunc{
+				"memory_limit": func(_, v *yaml.Node) {
+					if n, ok := d.Size(v, "staging: memory_limit", MinStagingMemoryLimit, 1<<50); ok {
+						p.Staging.MemoryLimit = n
+					}
+				},
+				"temp_directory": func(_, v *yaml.Node) {
+					if s, ok := d.Path(v, "staging: temp_directory"); ok {
+						p.Staging.TempDirectory = s
+					}
+				},
+			})
+		},
 		"connectors": func(_, v *yaml.Node) {
 			if v.Kind != yaml.MappingNode {
 				d.Errorf(v, "connectors must be a mapping of name to connector, not %s", config.KindName(v))
@@ -165,6 +179,12 @@ func (l *loader) loadProject(file string, src []byte) {
 	}
 	if !filepath.IsAbs(p.State) {
 		p.State = filepath.Join(p.Dir, p.State)
+	}
+	if p.Staging.MemoryLimit == 0 {
+		p.Staging.MemoryLimit = DefaultStagingMemoryLimit
+	}
+	if p.Staging.TempDirectory == "" {
+		p.Staging.TempDirectory = p.State + ".tmp"
 	}
 	l.names = map[string]*Mapping{}
 	// Local files come first so that they override bundled defaults of the

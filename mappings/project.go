@@ -28,6 +28,9 @@ type Project struct {
 	Version int
 	// State is the path of the state database.
 	State string
+	// Staging bounds the memory of the state database, where plans stage
+	// and diff both sides.
+	Staging Staging
 	// Connectors are the declared connectors, in file order.
 	Connectors []*Connector
 	// Mappings are the table mappings, in the order they were loaded.
@@ -46,6 +49,30 @@ type Project struct {
 	// for what watches them (serve reloads when they change).
 	Sources map[string][]byte
 }
+
+// Staging is the project file's staging: how much memory the state
+// database (DuckDB) may take for staging and diffing, and where it spills
+// what does not fit.
+type Staging struct {
+	// MemoryLimit is DuckDB's memory_limit in bytes;
+	// DefaultStagingMemoryLimit when the project file sets none.
+	MemoryLimit int64
+	// TempDirectory is where DuckDB spills, an absolute path; the state
+	// database's path with ".tmp" appended when the project file sets none
+	// (DuckDB's own default for a database file).
+	TempDirectory string
+}
+
+// DefaultStagingMemoryLimit is staging's memory_limit when the project file
+// sets none: with it a full plan of a million records peaks under 512 MiB
+// of resident memory (docs/performance.md), spilling the rest to the
+// temp directory, where DuckDB's own default is 80% of the machine's
+// memory whatever the input.
+const DefaultStagingMemoryLimit = 128 << 20
+
+// MinStagingMemoryLimit is the least staging: memory_limit the loader
+// takes, a floor against a unit mistyped (512KiB for 512MiB).
+const MinStagingMemoryLimit = 64 << 20
 
 // Connector returns the connector named name, or nil.
 func (p *Project) Connector(name string) *Connector {

@@ -162,20 +162,19 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 	if s.MatchOnly {
 		matchOnly = "true"
 	}
-	// Operations are numbered in report order: creates, updates, failures,
-	// skips, then unchanged, each by source key.
+	// Each source record's operation is decided once, into diff_ops; an
+	// unchanged record is kept there only when apply has something to note
+	// for it (see plan_unchanged_marks), so that the rows a plan stores
+	// are its changes, not its records.
 	ops := `
-INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id, dest_id, etag, source_etag, source_modified, dest_modified, reason, source_display, dest_display)
+CREATE OR REPLACE TEMP TABLE diff_ops AS
 ` + matchCTE + `
-SELECT ?, ?, ?, row_number() OVER (ORDER BY CASE op WHEN 'create' THEN 1 WHEN 'restore' THEN 1 WHEN 'couple' THEN 2 WHEN 'update' THEN 3 WHEN 'uncouple' THEN 4
-		WHEN 'fail' THEN 5 WHEN 'skipped' THEN 5 WHEN 'skip' THEN 6 ELSE 7 END, source_id), op, source_id, CASE WHEN op = 'create' THEN NULL WHEN op IN ('restore', 'uncouple') THEN coupled_id ELSE dest_id END,
-	etag, source_etag, source_modified, dest_modified, reason, source_display, CASE WHEN op = 'create' THEN NULL ELSE dest_display END
-FROM (
+SELECT * FROM (
 	SELECT s.key AS source_id, d.key AS dest_id, c.` + dst + ` AS coupled_id, d.etag, s.etag AS source_etag, s.modified AS source_modified, d.modified AS dest_modified,
 		s.display AS source_display, d.display AS dest_display,
 		CASE
 			WHEN NOT s.in_filter THEN 'skip'
-			WHEN sk.source_id IS NOT NULL THEN 'skipped'
+			WHEN sk.skipped THEN 'skipped'
 			WHEN s.err IS NOT NULL THEN 'fail'
 			WHEN ` + matchOnly + ` AND c.` + dst + ` IS NOT NULL THEN 'skip'` + matchCases + `
 			WHEN c.` + dst + ` IS NULL AND ? THEN 'skip'
@@ -189,7 +188,7 @@ FROM (
 		END AS op,
 		CASE
 			WHEN NOT s.in_filter THEN 'left out by filter'
-			WHEN sk.source_id IS NOT NULL THEN ` + skippedReason("sk") + `
+			WHEN sk.skipped THEN ` + skippedReason("sk") + `
 			WHEN s.err IS NOT NULL THEN s.err
 			WHEN ` + matchOnly + ` AND c.` + dst + ` IS NOT NULL THEN 'already coupled'` + matchReasons + `
 			WHEN c.` + dst + ` IS NULL AND ? THEN 'not coupled (sync_only_coupled)'
@@ -200,13 +199,17 @@ FROM (
 			WHEN ` + unchangedSinceSync + ` AND NOT ` + drifted + ` AND NOT ` + writeBack + ` THEN 'not changed since the last sync'
 			WHEN ` + unchangedSinceSync + ` AND ` + writeBack + ` THEN ` + sqlString(fmt.Sprintf("not changed since the last sync, but its service assigned a value when coupler created it (a number series): written back to the coupled %s record", s.DestEntity)) + `
 			WHEN ` + unchangedSinceSync + ` THEN 'not changed since the last sync, but a field it owns differs on the destination: written again'
-		END AS reason
+		END AS reason,
+		-- what apply notes for an unchanged record: the source's version
+		-- on its coupling (MarkUnchangedSynced), a failure cleared
+		-- (TrackFailures)
+		c.` + srcMod + ` IS DISTINCT FROM s.modified OR c.` + srcTag + ` IS DISTINCT FROM s.etag OR sk.source_id IS NOT NULL AS note
 	FROM ` + stagingTable(SourceRows) + ` s
 	LEFT JOIN couplings c ON c.mapping = ? AND c.` + src + ` = s.key
-	LEFT JOIN record_failures sk ON sk.mapping = ` + sqlString(s.Mapping) + ` AND sk.direction = ? AND sk.source_id = s.key AND sk.skipped
+	LEFT JOIN record_failures sk ON sk.mapping = ` + sqlString(s.Mapping) + ` AND sk.direction = ? AND sk.source_id = s.key
 	LEFT JOIN uncoupled u ON u.mapping = ` + sqlString(s.Mapping) + ` AND u.source_side = ` + sqlString(sourceSide(s.SourceIsTable)) + ` AND u.source_id = s.key` + matchJoin + `
 	LEFT JOIN ` + stagingTable(DestRows) + ` d ON d.key = ` + destKey + `
-)`
+) WHERE op <> 'unchanged' OR note`
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -216,9 +219,35 @@ FROM (
 	if s.Match != nil {
 		args = append(args, s.Mapping)
 	}
-	args = append(args, s.PlanID, s.Mapping, s.Direction, s.SyncOnlyCoupled, s.SyncOnlyCoupled, s.Mapping, s.Direction)
+	args = append(args, s.SyncOnlyCoupled, s.SyncOnlyCoupled, s.Mapping, s.Direction)
 	if _, err := tx.ExecContext(ctx, ops, args...); err != nil {
 		return nil, fmt.Errorf("diff mapping %s: %w", s.Mapping, err)
+	}
+	// Operations are numbered in report order: creates, updates, failures,
+	// then skips, each by source key.
+	_, err = tx.ExecContext(ctx, `
+INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id, dest_id, etag, source_etag, source_modified, dest_modified, reason, source_display, dest_display)
+SELECT ?, ?, ?, row_number() OVER (ORDER BY CASE op WHEN 'create' THEN 1 WHEN 'restore' THEN 1 WHEN 'couple' THEN 2 WHEN 'update' THEN 3 WHEN 'uncouple' THEN 4
+		WHEN 'fail' THEN 5 WHEN 'skipped' THEN 5 WHEN 'skip' THEN 6 ELSE 7 END, source_id), op, source_id, CASE WHEN op = 'create' THEN NULL WHEN op IN ('restore', 'uncouple') THEN coupled_id ELSE dest_id END,
+	etag, source_etag, source_modified, dest_modified, reason, source_display, CASE WHEN op = 'create' THEN NULL ELSE dest_display END
+FROM diff_ops WHERE op <> 'unchanged'`, s.PlanID, s.Mapping, s.Direction)
+	if err != nil {
+		return nil, fmt.Errorf("save operations of mapping %s: %w", s.Mapping, err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO plan_unchanged_marks (plan_id, mapping, direction, source_id, dest_id, source_modified, source_etag)
+		SELECT ?, ?, ?, source_id, dest_id, source_modified, source_etag FROM diff_ops WHERE op = 'unchanged'`, s.PlanID, s.Mapping, s.Direction)
+	if err != nil {
+		return nil, fmt.Errorf("save unchanged records of mapping %s: %w", s.Mapping, err)
+	}
+	// Every staged source record (one per key: dedupe) has one operation.
+	_, err = tx.ExecContext(ctx, `INSERT INTO plan_unchanged (plan_id, mapping, direction, records)
+		SELECT ?, ?, ?, (SELECT count(*) FROM `+stagingTable(SourceRows)+`) - (SELECT count(*) FROM diff_ops WHERE op <> 'unchanged')`,
+		s.PlanID, s.Mapping, s.Direction)
+	if err != nil {
+		return nil, fmt.Errorf("count unchanged records of mapping %s: %w", s.Mapping, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DROP TABLE diff_ops`); err != nil {
+		return nil, err
 	}
 	for i, f := range s.Fields {
 		_, err := tx.ExecContext(ctx, `INSERT INTO plan_fields VALUES (?, ?, ?, ?, ?, ?)`,

@@ -21,9 +21,12 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// countOps counts the operations of each kind in a part of a plan, the
+// unchanged records counted in plan_unchanged included.
 func countOps(ctx context.Context, q querier, part Part) (plan.Counts, error) {
-	rows, err := q.QueryContext(ctx, `SELECT op, count(*) FROM plan_operations WHERE plan_id = ? AND mapping = ? AND direction = ? GROUP BY op`,
-		part.PlanID, part.Mapping, part.Direction)
+	rows, err := q.QueryContext(ctx, `SELECT op, count(*) FROM plan_operations WHERE plan_id = ? AND mapping = ? AND direction = ? GROUP BY op
+		UNION ALL SELECT 'unchanged', records FROM plan_unchanged WHERE plan_id = ? AND mapping = ? AND direction = ?`,
+		part.PlanID, part.Mapping, part.Direction, part.PlanID, part.Mapping, part.Direction)
 	if err != nil {
 		return nil, fmt.Errorf("count operations of mapping %s: %w", part.Mapping, err)
 	}
@@ -38,9 +41,22 @@ func countOps(ctx context.Context, q querier, part Part) (plan.Counts, error) {
 		if err := rows.Scan(&op, &n); err != nil {
 			return nil, err
 		}
-		counts[plan.Kind(op)] = n
+		counts[plan.Kind(op)] += n
 	}
 	return counts, rows.Err()
+}
+
+// listedUnchanged counts the unchanged records a part of a plan lists one
+// by one: those of a plan saved before schema version 8 (see
+// plan_unchanged).
+func listedUnchanged(ctx context.Context, q querier, part Part) (int64, error) {
+	var n int64
+	err := q.QueryRowContext(ctx, `SELECT count(*) FROM plan_operations WHERE plan_id = ? AND mapping = ? AND direction = ? AND op = 'unchanged'`,
+		part.PlanID, part.Mapping, part.Direction).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count operations of mapping %s: %w", part.Mapping, err)
+	}
+	return n, nil
 }
 
 // SavePlan records a plan's header and its mappings. The operations were
@@ -121,7 +137,7 @@ func WatermarkKey(mapping, side string) string { return mapping + "/" + side }
 
 // planTables are the tables that hold a plan's parts, by plan_id, besides
 // plans itself.
-var planTables = []string{"plan_changes", "plan_operations", "plan_fields", "plan_change_tokens", "plan_parts", "plan_approvals", "plan_mappings"}
+var planTables = []string{"plan_changes", "plan_operations", "plan_unchanged", "plan_unchanged_marks", "plan_fields", "plan_change_tokens", "plan_parts", "plan_approvals", "plan_mappings"}
 
 // DiscardPlan deletes whatever a failed plan left behind.
 func (d *DB) DiscardPlan(ctx context.Context, id string) error {
@@ -303,9 +319,19 @@ func (d *DB) LoadPlan(ctx context.Context, id string, limit int, kinds ...plan.K
 		if m.Counts, err = countOps(ctx, d.db, part); err != nil {
 			return nil, err
 		}
+		// Unchanged records are counted, not listed (plan_unchanged):
+		// only those listed can be omitted.
 		var total int64
 		for _, k := range kinds {
-			total += m.Counts[k]
+			if k != plan.Unchanged {
+				total += m.Counts[k]
+				continue
+			}
+			n, err := listedUnchanged(ctx, d.db, part)
+			if err != nil {
+				return nil, err
+			}
+			total += n
 		}
 		err := d.Operations(ctx, part, 0, limit, kinds, func(op plan.Operation) error {
 			m.Operations = append(m.Operations, op)
@@ -481,7 +507,8 @@ func (d *DB) Plans(ctx context.Context, limit int) ([]PlanSummary, error) {
 	}
 	for i := range out {
 		out[i].Counts = plan.Counts{}
-		crow, err := d.db.QueryContext(ctx, `SELECT op, count(*) FROM plan_operations WHERE plan_id = ? GROUP BY op`, out[i].ID)
+		crow, err := d.db.QueryContext(ctx, `SELECT op, count(*) FROM plan_operations WHERE plan_id = ? GROUP BY op
+			UNION ALL SELECT 'unchanged', sum(records) FROM plan_unchanged WHERE plan_id = ? HAVING count(*) > 0`, out[i].ID, out[i].ID)
 		if err != nil {
 			return nil, err
 		}
@@ -492,7 +519,7 @@ func (d *DB) Plans(ctx context.Context, limit int) ([]PlanSummary, error) {
 				crow.Close()
 				return nil, err
 			}
-			out[i].Counts[plan.Kind(op)] = n
+			out[i].Counts[plan.Kind(op)] += n
 		}
 		crow.Close()
 	}

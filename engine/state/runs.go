@@ -327,10 +327,15 @@ func (d *DB) MarkUnchangedSynced(ctx context.Context, part Part, sourceIsTable b
 	src, dst := couplingColumns(sourceIsTable)
 	srcMod, _ := modifiedColumns(sourceIsTable)
 	srcTag, _ := etagColumns(sourceIsTable)
+	// plan_unchanged_marks holds the unchanged records whose version the
+	// coupling lacks; plans saved before schema version 8 list every
+	// unchanged record in plan_operations.
 	_, err := d.db.ExecContext(ctx, `UPDATE couplings SET `+srcMod+` = o.source_modified, `+srcTag+` = o.source_etag
-		FROM plan_operations o
-		WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND o.op = 'unchanged'
-			AND couplings.mapping = o.mapping AND couplings.`+src+` = o.source_id AND couplings.`+dst+` = o.dest_id
+		FROM (SELECT plan_id, mapping, source_id, dest_id, source_modified, source_etag FROM plan_unchanged_marks
+				WHERE plan_id = $1 AND mapping = $2 AND direction = $3
+			UNION ALL SELECT plan_id, mapping, source_id, dest_id, source_modified, source_etag FROM plan_operations
+				WHERE plan_id = $1 AND mapping = $2 AND direction = $3 AND op = 'unchanged') o
+		WHERE couplings.mapping = o.mapping AND couplings.`+src+` = o.source_id AND couplings.`+dst+` = o.dest_id
 			-- A record the other pass of this plan wrote already carries that
 			-- write's marks; the plan's older reading must not overwrite them.
 			AND (couplings.last_synced_at IS NULL OR couplings.last_synced_at < (SELECT created_at FROM plans WHERE id = o.plan_id))`,
@@ -434,11 +439,14 @@ func (d *DB) TrackFailures(ctx context.Context, runID int64, part Part) error {
 	if err != nil {
 		return fmt.Errorf("track failures of mapping %s: %w", part.Mapping, err)
 	}
+	// An unchanged record with a failure on record is in
+	// plan_unchanged_marks.
 	_, err = tx.ExecContext(ctx, `DELETE FROM record_failures WHERE mapping = ? AND direction = ? AND last_run <> ? AND source_id IN (
 		SELECT o.source_id FROM plan_operations o WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ?
 			AND o.op NOT IN ('fail', 'conflict', 'skip', 'skipped')
-			AND NOT EXISTS (SELECT 1 FROM run_records r WHERE r.run_id = ? AND r.seq = o.seq AND r.result = 'failure'))`,
-		part.Mapping, part.Direction, runID, part.PlanID, part.Mapping, part.Direction, runID)
+			AND NOT EXISTS (SELECT 1 FROM run_records r WHERE r.run_id = ? AND r.seq = o.seq AND r.result = 'failure')
+		UNION ALL SELECT source_id FROM plan_unchanged_marks WHERE plan_id = ? AND mapping = ? AND direction = ?)`,
+		part.Mapping, part.Direction, runID, part.PlanID, part.Mapping, part.Direction, runID, part.PlanID, part.Mapping, part.Direction)
 	if err != nil {
 		return fmt.Errorf("clear failures of mapping %s: %w", part.Mapping, err)
 	}

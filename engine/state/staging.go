@@ -20,7 +20,14 @@ const (
 	DestRows   Role = "dest"
 )
 
-func stagingTable(r Role) string { return "staging_" + string(r) }
+// stagingCatalog is the in-memory database, attached to the state
+// database at open, that holds the staging tables: what a plan reads
+// never lands in the state file (a full plan of 100,000 records grew it
+// by 5 MB of dropped staging), and what does not fit in memory_limit
+// spills to temp_directory instead.
+const stagingCatalog = "coupler_staging"
+
+func stagingTable(r Role) string { return stagingCatalog + ".main.staging_" + string(r) }
 
 // Row is one record as staged: its identity and, per destination field in
 // the mapping's field order, the canonical JSON text of its value (nil for
@@ -76,7 +83,7 @@ func (d *DB) NewStage(ctx context.Context, role Role, nvalues, nmatch int) (*Sta
 	}
 	s := &Stage{nvalues: nvalues, nmatch: nmatch, args: make([]driver.Value, 6+nvalues+nmatch), conn: conn}
 	err = conn.Raw(func(dc any) error {
-		a, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", table)
+		a, err := duckdb.NewAppender(dc.(driver.Conn), stagingCatalog, "main", "staging_"+string(role))
 		s.appender = a
 		return err
 	})

@@ -47,6 +47,10 @@ func (d *DB) LockWrites() (unlock func(), err error) {
 type Options struct {
 	// MemoryLimit caps DuckDB's memory, e.g. "512MB"; empty keeps DuckDB's default.
 	MemoryLimit string
+	// TempDirectory is where DuckDB spills what does not fit in
+	// MemoryLimit; empty keeps DuckDB's default (the database's path with
+	// ".tmp" appended).
+	TempDirectory string
 	// Threads caps DuckDB's worker threads; 0 takes $COUPLER_DUCKDB_THREADS
 	// (ThreadsEnv) when it is set, else DuckDB's default of one per core.
 	Threads int
@@ -143,9 +147,17 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 
 func (d *DB) init(ctx context.Context, opts Options) error {
 	if opts.MemoryLimit != "" {
-		if _, err := d.db.ExecContext(ctx, "SET memory_limit = '"+opts.MemoryLimit+"'"); err != nil {
-			return err
+		if _, err := d.db.ExecContext(ctx, "SET memory_limit = "+sqlString(opts.MemoryLimit)); err != nil {
+			return fmt.Errorf("staging: memory_limit %s: %w", opts.MemoryLimit, err)
 		}
+	}
+	if opts.TempDirectory != "" {
+		if _, err := d.db.ExecContext(ctx, "SET temp_directory = "+sqlString(opts.TempDirectory)); err != nil {
+			return fmt.Errorf("staging: temp_directory %s: %w", opts.TempDirectory, err)
+		}
+	}
+	if _, err := d.db.ExecContext(ctx, "ATTACH IF NOT EXISTS ':memory:' AS "+stagingCatalog); err != nil {
+		return fmt.Errorf("attach the staging database: %w", err)
 	}
 	if opts.Threads > 0 {
 		if _, err := d.db.ExecContext(ctx, "SET threads = "+strconv.Itoa(opts.Threads)); err != nil {
@@ -264,6 +276,13 @@ func checkFile(path string) error {
 		return fmt.Errorf("%w: not a DuckDB database file (corrupt, truncated or another kind of file); it was left untouched: restore a backup (see coupler state backup) or move it away to start afresh", ErrUnusable)
 	}
 	return nil
+}
+
+// OutOfMemory reports whether err is DuckDB's refusal to take more memory
+// than its memory_limit (Options.MemoryLimit) for what it cannot spill.
+func OutOfMemory(err error) bool {
+	var de *duckdb.Error
+	return errors.As(err, &de) && de.Type == duckdb.ErrorTypeOutOfMemory
 }
 
 func isMissingTable(err error) bool {
