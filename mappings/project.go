@@ -64,11 +64,11 @@ type Staging struct {
 }
 
 // DefaultStagingMemoryLimit is staging's memory_limit when the project file
-// sets none: with it a full plan of a million records peaks under 512 MiB
-// of resident memory (docs/performance.md), spilling the rest to the
-// temp directory, where DuckDB's own default is 80% of the machine's
-// memory whatever the input.
-const DefaultStagingMemoryLimit = 128 << 20
+// sets none, spilling the rest to the temp directory, where DuckDB's own
+// default is 80% of the machine's memory whatever the input. 128MiB kept
+// a million-record plan under 512 MiB of resident memory but ran out in
+// coupler demo --all, whose use grows across mappings (docs/performance.md).
+const DefaultStagingMemoryLimit = 512 << 20
 
 // MinStagingMemoryLimit is the least staging: memory_limit the loader
 // takes, a floor against a unit mistyped (512KiB for 512MiB).
