@@ -67,7 +67,9 @@ type Staging struct {
 // sets none, spilling the rest to the temp directory, where DuckDB's own
 // default is 80% of the machine's memory whatever the input. 128MiB kept
 // a million-record plan under 512 MiB of resident memory but ran out in
-// coupler demo --all, whose use grows across mappings (docs/performance.md).
+// the diff of a 24-field mapping on 2 threads: the diff's memory grows
+// with DuckDB's threads and the fields, not the records
+// (docs/performance.md).
 const DefaultStagingMemoryLimit = 512 << 20
 
 // MinStagingMemoryLimit is the least staging: memory_limit the loader
