@@ -38,6 +38,9 @@ import (
 // A read under way on another connection (coupler serve's pages and read
 // API read while a run writes) can make DuckDB refuse the checkpoint, as
 // if another write were active; FORCE CHECKPOINT then waits for it to end.
+// It waits rather than aborts since DuckDB v1.4 (the CHECKPOINT statement's
+// page: "From v1.4, it waits until it can grab the checkpoint lock"; before,
+// it aborted running transactions): keep that in mind when moving DuckDB.
 func (d *DB) durable(ctx context.Context) error {
 	_, err := d.db.ExecContext(ctx, `CHECKPOINT`)
 	if err != nil && strings.Contains(err.Error(), "other write transactions active") {
