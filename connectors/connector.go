@@ -426,6 +426,19 @@ type Explainer interface {
 	ExplainGet(e Entity, fields []string, ids []string) string
 }
 
+// WriteBatcher is implemented by connectors whose Write carries several
+// writes in one request (an OData $batch) or keeps several requests in
+// flight. The engine hands Write whole rounds of requests (perRequest ×
+// inFlight writes, or a multiple), so that a batch_size of 1000 sends
+// ceil(ops / 1000) requests, up to inFlight at once, rather than whatever
+// an apply batch of another size leaves over.
+type WriteBatcher interface {
+	// WriteBatching returns how many writes of e one request carries (1
+	// for a request per write) and how many requests Write keeps in
+	// flight at most.
+	WriteBatching(e Entity) (perRequest, inFlight int)
+}
+
 // WriteEach calls write for each op, at most concurrency at a time, and
 // returns the results in the ops' order. Ops start in order; once ctx ends
 // no further op starts, and started says how many did: the results from

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/engine/plan"
@@ -227,12 +228,13 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 	entity := connectors.Entity{Name: m.Dest.Entity, Key: m.Dest.Key, Modified: m.Dest.Modified}
 	afterApplyCache := map[string]map[string]string{}
 	var after int64
+	batches := e.applyBatches(conn, entity)
 	for {
 		if e.draining() {
 			return run, failures, ErrDrained
 		}
 		var ops []plan.Operation
-		err := e.state.Operations(ctx, part, after, e.applyBatch, plan.Writes, func(op plan.Operation) error {
+		err := e.state.Operations(ctx, part, after, batches.size, plan.Writes, func(op plan.Operation) error {
 			ops = append(ops, op)
 			return nil
 		})
@@ -262,11 +264,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 				matched = append(matched, op.DestID)
 			}
 		}
-		coupled, err := e.state.AlreadyCoupled(ctx, m.Name, side.SourceIsTable, creates)
-		if err != nil {
-			return run, failures, err
-		}
-		taken, err := e.state.CoupledDestinations(ctx, m.Name, side.SourceIsTable, matched)
+		coupled, taken, err := e.state.BatchCouplings(ctx, m.Name, side.SourceIsTable, creates, matched)
 		if err != nil {
 			return run, failures, err
 		}
@@ -274,10 +272,11 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		if err != nil {
 			return run, failures, err
 		}
-		results, werr := e.write(ctx, conn, entity, target, ops, binds, coupled, taken, unresolved)
+		results, sent, werr := e.write(ctx, conn, entity, target, ops, binds, coupled, taken, unresolved)
 		if results == nil {
 			return run, failures, werr
 		}
+		batches.grow(sent)
 		// Record with a context that outlives a cancelled ctx: these writes
 		// happened, and forgetting them would duplicate creates next time.
 		// Recording can still fail a result (a coupling taken meanwhile), so
@@ -383,8 +382,9 @@ func transient(err error) bool {
 }
 
 // write sends one batch of operations and turns the outcome into results to
-// record. Only a failure that stops the whole batch is returned as an error.
-func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity connectors.Entity, target writeTarget, ops []plan.Operation, binds map[string]string, coupled, taken map[string]string, unresolved map[int64]string) ([]state.RecordResult, error) {
+// record, with how long the connector took to send them. Only a failure
+// that stops the whole batch is returned as an error.
+func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity connectors.Entity, target writeTarget, ops []plan.Operation, binds map[string]string, coupled, taken map[string]string, unresolved map[int64]string) ([]state.RecordResult, time.Duration, error) {
 	writes := make([]connectors.WriteOp, 0, len(ops))
 	index := make([]int, 0, len(ops))
 	results := make([]state.RecordResult, len(ops))
@@ -474,22 +474,24 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 		op := ops[index[j]]
 		in, err := target.intent(op, w, e.now().UTC())
 		if err != nil {
-			return nil, fmt.Errorf("write %s: record %s: %w", entity.Name, op.SourceID, err)
+			return nil, 0, fmt.Errorf("write %s: record %s: %w", entity.Name, op.SourceID, err)
 		}
 		intents[j] = in
 	}
 	if err := e.state.RecordIntents(ctx, intents); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	// A connector stopped part way (a cancelled context) still reports what
 	// it wrote: those results are recorded before the error is returned, so
 	// a created record is never left uncoupled.
+	began := time.Now()
 	out, werr := conn.Write(ctx, entity, writes)
+	sent := time.Since(began)
 	if werr != nil && len(out) != len(writes) {
-		return nil, fmt.Errorf("write %s: %w", entity.Name, werr)
+		return nil, sent, fmt.Errorf("write %s: %w", entity.Name, werr)
 	}
 	if len(out) != len(writes) {
-		return nil, fmt.Errorf("write %s: connector returned %d results for %d writes", entity.Name, len(out), len(writes))
+		return nil, sent, fmt.Errorf("write %s: connector returned %d results for %d writes", entity.Name, len(out), len(writes))
 	}
 	// A write that failed may still have happened (its response was lost,
 	// or it is a retry of one that happened): read back before calling it
@@ -553,13 +555,13 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 	}
 	results = slices.DeleteFunc(results, func(r state.RecordResult) bool { return r.Op == "" })
 	if err := e.state.DropIntents(context.WithoutCancel(ctx), target.runID, notSent); err != nil {
-		return results, err
+		return results, sent, err
 	}
 	if werr == nil && serr != nil {
 		werr = serr
 	}
 	if werr != nil {
-		return results, fmt.Errorf("write %s: %w", entity.Name, werr)
+		return results, sent, fmt.Errorf("write %s: %w", entity.Name, werr)
 	}
-	return results, nil
+	return results, sent, nil
 }

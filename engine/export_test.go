@@ -1,6 +1,7 @@
 package engine
 
-// SetApplyBatch makes e's applies confirm every n operations instead of
+// SetApplyBatch makes e's applies confirm every n operations, a fixed
+// size instead of batches sized by the destination and growing from
 // plan.ApplyBatch, so that a test crosses batch boundaries with few
 // records. It returns a function that restores e's previous size.
 func SetApplyBatch(e *Engine, n int) (restore func()) {

@@ -54,6 +54,17 @@ func (c *Client) Write(ctx context.Context, e connectors.Entity, ops []connector
 	return results, nil
 }
 
+// WriteBatching implements connectors.WriteBatcher: Config.BatchSize
+// writes per $batch (one per request without it, and for an entity of
+// choices, which are written by actions, never in a $batch), and
+// MaxConcurrency requests in flight, as Write sends them.
+func (c *Client) WriteBatching(e connectors.Entity) (perRequest, inFlight int) {
+	if _, ok, _ := choiceOf(e); ok || c.batchSize <= 1 {
+		return 1, c.concurrency
+	}
+	return c.batchSize, c.concurrency
+}
+
 // writeOne performs one op. It is the seam where $batch will slot in: a
 // batch would encode many writeRequests as parts of one request and decode
 // each part into a writeResponse for result.

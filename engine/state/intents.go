@@ -4,8 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
 )
 
 // Intent is a write about to be sent, recorded before it is sent so that a
@@ -30,6 +31,11 @@ type Intent struct {
 	CreatedAt      time.Time
 }
 
+// intentColumns are the columns of write_intents RecordIntents fills, in
+// the order it gives them.
+var intentColumns = []string{"run_id", "plan_id", "mapping", "direction", "seq", "op", "source_id", "dest_id",
+	"client_key", "fields", "source_modified", "source_etag", "created_at"}
+
 // RecordIntents saves the intents of one batch in one transaction. They
 // are removed by RecordResults (the results of the same run and seqs) or by
 // DropIntents.
@@ -37,15 +43,15 @@ func (d *DB) RecordIntents(ctx context.Context, intents []Intent) error {
 	if len(intents) == 0 {
 		return nil
 	}
-	var rows []string
-	var args []any
-	for _, in := range intents {
-		rows = append(rows, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, in.RunID, in.PlanID, in.Mapping, in.Direction, in.Seq, in.Op, in.SourceID, nullString(in.DestID),
-			nullString(in.ClientKey), in.Fields, nullTime(in.SourceModified), nullString(in.SourceETag), in.CreatedAt.UTC())
-	}
-	// One statement is one transaction: the batch's intents all exist, or none.
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO write_intents VALUES `+strings.Join(rows, ","), args...); err != nil {
+	// One transaction: the batch's intents all exist, or none.
+	err := d.inBatchTx(ctx, func(tx *batchTx) error {
+		return tx.appendRows("", "write_intents", intentColumns, len(intents), func(i int, a *duckdb.Appender) error {
+			in := &intents[i]
+			return a.AppendRow(in.RunID, in.PlanID, in.Mapping, in.Direction, in.Seq, in.Op, in.SourceID, nullString(in.DestID),
+				nullString(in.ClientKey), in.Fields, nullTime(in.SourceModified), nullString(in.SourceETag), in.CreatedAt.UTC())
+		})
+	})
+	if err != nil {
 		return fmt.Errorf("record write intents of mapping %s: %w", intents[0].Mapping, err)
 	}
 	// In the main file before the batch is sent: a damaged log cannot then

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/duckdb/duckdb-go/v2"
 )
 
 // Run is one application of one mapping of a plan.
@@ -105,190 +106,204 @@ type CouplingSide struct {
 // couplings that successful creates make and the last-synced marks of
 // updated couplings, so that a crash never leaves a created record
 // uncoupled in the state once its batch is confirmed.
+//
+// The batch is appended to a temporary table (result_batch) and each kind
+// of change is one statement over it, whatever the batch's size: not one
+// statement per record, which would make a large apply crawl, nor a
+// parameter per value, whose parsing and binding cost more than the work.
 func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, results []RecordResult) error {
 	if len(results) == 0 {
 		return nil
 	}
-	tx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	src, _ := couplingColumns(side.SourceIsTable)
-	srcMod, dstMod := modifiedColumns(side.SourceIsTable)
-	srcTag, dstTag := etagColumns(side.SourceIsTable)
-	// Statements are batched: one per kind of change for the whole batch,
-	// not one per record, which would make a large apply crawl.
-	var uncouple, couple, synced []*RecordResult
+	// What each result changes in the couplings: its kind in result_batch.
+	kinds := make([]string, len(results))
+	var uncouple, couple, synced bool
 	for i := range results {
 		r := &results[i]
 		switch {
 		case r.Err != "", r.Noop:
 		case r.Uncouple, r.Recouple:
-			uncouple = append(uncouple, r)
+			kinds[i], uncouple = "uncouple", true
 			if r.Couple {
-				couple = append(couple, r)
+				kinds[i], couple = "recouple", true
 			}
 		case r.Couple:
-			couple = append(couple, r)
+			kinds[i], couple = "couple", true
 		default:
-			synced = append(synced, r)
+			kinds[i], synced = "synced", true
 		}
 	}
-	if len(uncouple) > 0 {
-		args := []any{side.Mapping}
-		for _, r := range uncouple {
-			args = append(args, r.SourceID)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM couplings WHERE mapping = ? AND `+src+` IN (`+placeholders(len(uncouple))+`)`, args...); err != nil {
-			return fmt.Errorf("uncouple records of mapping %s: %w", side.Mapping, err)
-		}
-		for _, r := range uncouple {
-			if r.Op != "uncouple" {
-				continue // a delete or a restore, not conflicts.delete: remove_coupling
-			}
-			_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO uncoupled VALUES (?, ?, ?, ?, ?, ?)`,
-				side.Mapping, sourceSide(side.SourceIsTable), r.SourceID, nullTime(r.SourceModified), nullString(r.SourceETag), r.At.UTC())
-			if err != nil {
-				return fmt.Errorf("remember the uncoupled record %s of mapping %s: %w", r.SourceID, side.Mapping, err)
-			}
-		}
-	}
-	if len(couple) > 0 {
-		var rows []string
-		var args []any
-		for _, r := range couple {
-			tableID, intID := r.SourceID, r.DestID
-			tableMod, intMod := r.SourceModified, r.DestModified
-			tableTag, intTag := r.SourceETag, r.DestETag
-			if !side.SourceIsTable {
-				tableID, intID = intID, tableID
-				tableMod, intMod = intMod, tableMod
-				tableTag, intTag = intTag, tableTag
-			}
-			rows = append(rows, "(?, ?, ?, ?, ?, 'success', ?, ?, ?, ?)")
-			args = append(args, side.Mapping, tableID, intID, r.At.UTC(), r.At.UTC(), nullTime(tableMod), nullTime(intMod), nullString(tableTag), nullString(intTag))
-		}
-		// A source coupled meanwhile (by another plan) keeps its coupling;
-		// the record just created is then reported, not silently kept.
-		_, err := tx.ExecContext(ctx, `INSERT INTO couplings (mapping, table_id, integration_id, coupled_at, last_synced_at, last_result,
-				table_modified, integration_modified, table_etag, integration_etag)
-			VALUES `+strings.Join(rows, ",")+` ON CONFLICT DO NOTHING`, args...)
-		if err != nil {
-			return fmt.Errorf("couple records of mapping %s: %w", side.Mapping, err)
-		}
-		got, err := couplingsOf(ctx, tx, side, couple)
-		if err != nil {
+	err := d.inBatchTx(ctx, func(tx *batchTx) error {
+		if err := tx.exec(`CREATE OR REPLACE TEMP TABLE result_batch (seq BIGINT, kind VARCHAR, op VARCHAR, source_id VARCHAR, dest_id VARCHAR,
+			smod TIMESTAMP, dmod TIMESTAMP, stag VARCHAR, dtag VARCHAR, recorded_at TIMESTAMP)`); err != nil {
 			return err
 		}
-		for _, r := range couple {
-			to, ok := got[r.SourceID]
-			switch {
-			case to == r.DestID:
-			case ok && r.Op == "couple":
-				r.Err = fmt.Sprintf("not coupled to %s: the source record was coupled to %s meanwhile", r.DestID, to)
-			case ok:
-				r.Err = fmt.Sprintf("created %s, but the source record was coupled to %s meanwhile; remove the duplicate", r.DestID, to)
-			default:
-				// The source is free: the destination record is the one
-				// coupled, to another source record.
-				from, err := coupledSource(ctx, tx, side, r.DestID)
-				if err != nil {
-					return err
-				}
-				r.Err = fmt.Sprintf("not coupled to %s: that destination record is coupled to source record %s already", r.DestID, from)
-				if r.Op != "couple" {
-					r.Err = fmt.Sprintf("wrote %s, but that destination record is coupled to source record %s already, so this source record was not coupled to it; check whether the two source records are one", r.DestID, from)
-				}
-				continue
-			}
-			for _, a := range r.Assigned {
-				_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO assigned_values VALUES (?, ?, ?, ?, ?, ?)`,
-					side.Mapping, sourceSide(!side.SourceIsTable), r.DestID, a.Field, a.OtherField, r.At.UTC())
-				if err != nil {
-					return fmt.Errorf("remember the values %s assigned to record %s of mapping %s: %w", sourceSide(!side.SourceIsTable), r.DestID, side.Mapping, err)
-				}
+		err := tx.appendRows("temp", "result_batch", []string{"seq", "kind", "op", "source_id", "dest_id", "smod", "dmod", "stag", "dtag", "recorded_at"},
+			len(results), func(i int, a *duckdb.Appender) error {
+				r := &results[i]
+				return a.AppendRow(r.Seq, kinds[i], r.Op, r.SourceID, nullString(r.DestID), nullTime(r.SourceModified), nullTime(r.DestModified),
+					nullString(r.SourceETag), nullString(r.DestETag), r.At.UTC())
+			})
+		if err != nil {
+			return fmt.Errorf("record results of run %d: %w", runID, err)
+		}
+		if uncouple {
+			if err := uncoupleBatch(tx, side); err != nil {
+				return err
 			}
 		}
-	}
-	if len(synced) > 0 {
-		// DuckDB cannot type parameters inside UPDATE ... FROM (VALUES ...),
-		// so the batch goes through a temporary table.
-		var rows []string
-		var args []any
-		for _, r := range synced {
-			rows = append(rows, "(?, ?, ?, ?, ?)")
-			args = append(args, r.SourceID, nullTime(r.SourceModified), nullTime(r.DestModified), nullString(r.SourceETag), nullString(r.DestETag))
-		}
-		stmts := []struct {
-			q    string
-			args []any
-		}{
-			{`CREATE OR REPLACE TEMP TABLE synced_batch (src VARCHAR, smod TIMESTAMP, dmod TIMESTAMP, stag VARCHAR, dtag VARCHAR)`, nil},
-			{`INSERT INTO synced_batch VALUES ` + strings.Join(rows, ","), args},
-			{`UPDATE couplings SET last_synced_at = ?, last_result = 'success',
-				` + srcMod + ` = coalesce(v.smod, couplings.` + srcMod + `), ` + dstMod + ` = v.dmod,
-				` + srcTag + ` = coalesce(v.stag, couplings.` + srcTag + `), ` + dstTag + ` = v.dtag
-			FROM synced_batch v WHERE couplings.mapping = ? AND couplings.` + src + ` = v.src`, []any{synced[0].At.UTC(), side.Mapping}},
-			// A source record written successfully has had the values
-			// its service assigned written back: the diff compared them.
-			{`DELETE FROM assigned_values WHERE mapping = ? AND side = ? AND record_id IN (SELECT src FROM synced_batch)`,
-				[]any{side.Mapping, sourceSide(side.SourceIsTable)}},
-			{`DROP TABLE synced_batch`, nil},
-		}
-		for _, st := range stmts {
-			if _, err := tx.ExecContext(ctx, st.q, st.args...); err != nil {
-				return fmt.Errorf("mark records of mapping %s synced: %w", side.Mapping, err)
+		if couple {
+			if err := coupleBatch(tx, side, results, kinds); err != nil {
+				return err
 			}
 		}
-	}
-	var vals []string
-	var args []any
-	for _, r := range results {
-		result, msg := "success", any(nil)
-		if r.Err != "" {
-			result, msg = "failure", d.redact(r.Err)
+		if synced {
+			if err := syncedBatch(tx, side, results, kinds); err != nil {
+				return err
+			}
 		}
-		vals = append(vals, "(?, ?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, runID, r.Seq, r.SourceID, nullString(r.DestID), r.Op, result, msg, r.At.UTC())
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO run_records VALUES `+strings.Join(vals, ","), args...); err != nil {
-		return fmt.Errorf("record results of run %d: %w", runID, err)
-	}
-	// The writes are settled: their intents go in the same transaction.
-	seqs := []any{runID}
-	for _, r := range results {
-		seqs = append(seqs, r.Seq)
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM write_intents WHERE run_id = ? AND seq IN (`+placeholders(len(results))+`)`, seqs...); err != nil {
-		return fmt.Errorf("settle write intents of run %d: %w", runID, err)
-	}
+		// After coupleBatch, which can still fail a result.
+		err = tx.appendRows("", "run_records", []string{"run_id", "seq", "source_id", "dest_id", "op", "result", "message", "recorded_at"},
+			len(results), func(i int, a *duckdb.Appender) error {
+				r := &results[i]
+				result, msg := "success", any(nil)
+				if r.Err != "" {
+					result, msg = "failure", d.redact(r.Err)
+				}
+				return a.AppendRow(runID, r.Seq, r.SourceID, nullString(r.DestID), r.Op, result, msg, r.At.UTC())
+			})
+		if err != nil {
+			return fmt.Errorf("record results of run %d: %w", runID, err)
+		}
+		// The writes are settled: their intents go in the same transaction.
+		if err := tx.exec(`DELETE FROM write_intents WHERE run_id = ? AND seq IN (SELECT seq FROM temp.result_batch)`, runID); err != nil {
+			return fmt.Errorf("settle write intents of run %d: %w", runID, err)
+		}
+		return nil
+	})
 	// Not checkpointed here: the next batch's intents or the run's end
 	// checkpoint these results before anything else is sent, and should a
 	// damaged log lose them meanwhile, their intents, in the main file
 	// since before the batch was sent, are settled again (see durable).
-	return tx.Commit()
+	return err
 }
 
-// couplingsOf returns the destination each given source is coupled to now.
-func couplingsOf(ctx context.Context, tx *sql.Tx, side CouplingSide, rs []*RecordResult) (map[string]string, error) {
+// uncoupleBatch removes the couplings of result_batch's deletes, restores
+// and uncouples, and remembers each uncoupled record (conflicts.delete:
+// remove_coupling) with its version, so that the next plan does not take
+// it for a new record.
+func uncoupleBatch(tx *batchTx, side CouplingSide) error {
+	src, _ := couplingColumns(side.SourceIsTable)
+	if err := tx.exec(`DELETE FROM couplings WHERE mapping = ? AND `+src+` IN (
+			SELECT source_id FROM temp.result_batch WHERE kind IN ('uncouple', 'recouple'))`, side.Mapping); err != nil {
+		return fmt.Errorf("uncouple records of mapping %s: %w", side.Mapping, err)
+	}
+	// A delete or a restore is not conflicts.delete: remove_coupling.
+	if err := tx.exec(`INSERT OR REPLACE INTO uncoupled SELECT ?, ?, source_id, smod, stag, recorded_at FROM temp.result_batch
+			WHERE kind = 'uncouple' AND op = 'uncouple'`, side.Mapping, sourceSide(side.SourceIsTable)); err != nil {
+		return fmt.Errorf("remember the uncoupled records of mapping %s: %w", side.Mapping, err)
+	}
+	return nil
+}
+
+// coupleBatch makes the couplings of result_batch's creates, restores and
+// matches, and fails each result whose coupling could not be made because
+// one of its records was coupled meanwhile.
+func coupleBatch(tx *batchTx, side CouplingSide, results []RecordResult, kinds []string) error {
 	src, dst := couplingColumns(side.SourceIsTable)
-	args := []any{side.Mapping}
-	for _, r := range rs {
-		args = append(args, r.SourceID)
+	// The batch's columns as the couplings' table and integration sides.
+	cols := `source_id, dest_id, smod, dmod, stag, dtag`
+	if !side.SourceIsTable {
+		cols = `dest_id, source_id, dmod, smod, dtag, stag`
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+src+`, `+dst+` FROM couplings WHERE mapping = ? AND `+src+` IN (`+placeholders(len(rs))+`)`, args...)
+	// A source coupled meanwhile (by another plan) keeps its coupling; the
+	// record just created is then reported, not silently kept.
+	err := tx.exec(`INSERT INTO couplings (mapping, table_id, integration_id, table_modified, integration_modified, table_etag, integration_etag,
+			coupled_at, last_synced_at, last_result)
+		SELECT ?, `+cols+`, recorded_at, recorded_at, 'success' FROM temp.result_batch WHERE kind IN ('couple', 'recouple')
+		ON CONFLICT DO NOTHING`, side.Mapping)
 	if err != nil {
-		return nil, fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
+		return fmt.Errorf("couple records of mapping %s: %w", side.Mapping, err)
 	}
-	return scanStringMap(rows)
+	rows, err := tx.query(`SELECT b.source_id, c.`+dst+` FROM temp.result_batch b JOIN couplings c ON c.mapping = ? AND c.`+src+` = b.source_id
+		WHERE b.kind IN ('couple', 'recouple')`, side.Mapping)
+	if err != nil {
+		return fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
+	}
+	got, err := scanStringMap(rows)
+	if err != nil {
+		return fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
+	}
+	for i := range results {
+		r := &results[i]
+		if kinds[i] != "couple" && kinds[i] != "recouple" {
+			continue
+		}
+		to, ok := got[r.SourceID]
+		switch {
+		case to == r.DestID:
+		case ok && r.Op == "couple":
+			r.Err = fmt.Sprintf("not coupled to %s: the source record was coupled to %s meanwhile", r.DestID, to)
+		case ok:
+			r.Err = fmt.Sprintf("created %s, but the source record was coupled to %s meanwhile; remove the duplicate", r.DestID, to)
+		default:
+			// The source is free: the destination record is the one
+			// coupled, to another source record.
+			from, err := coupledSource(tx, side, r.DestID)
+			if err != nil {
+				return err
+			}
+			r.Err = fmt.Sprintf("not coupled to %s: that destination record is coupled to source record %s already", r.DestID, from)
+			if r.Op != "couple" {
+				r.Err = fmt.Sprintf("wrote %s, but that destination record is coupled to source record %s already, so this source record was not coupled to it; check whether the two source records are one", r.DestID, from)
+			}
+			continue
+		}
+		for _, a := range r.Assigned {
+			err := tx.exec(`INSERT OR REPLACE INTO assigned_values VALUES (?, ?, ?, ?, ?, ?)`,
+				side.Mapping, sourceSide(!side.SourceIsTable), r.DestID, a.Field, a.OtherField, r.At.UTC())
+			if err != nil {
+				return fmt.Errorf("remember the values %s assigned to record %s of mapping %s: %w", sourceSide(!side.SourceIsTable), r.DestID, side.Mapping, err)
+			}
+		}
+	}
+	return nil
+}
+
+// syncedBatch sets the last-synced marks of the couplings of result_batch's
+// updates.
+func syncedBatch(tx *batchTx, side CouplingSide, results []RecordResult, kinds []string) error {
+	src, _ := couplingColumns(side.SourceIsTable)
+	srcMod, dstMod := modifiedColumns(side.SourceIsTable)
+	srcTag, dstTag := etagColumns(side.SourceIsTable)
+	var at time.Time
+	for i := range results {
+		if kinds[i] == "synced" {
+			at = results[i].At
+			break
+		}
+	}
+	err := tx.exec(`UPDATE couplings SET last_synced_at = ?, last_result = 'success',
+			`+srcMod+` = coalesce(v.smod, couplings.`+srcMod+`), `+dstMod+` = v.dmod,
+			`+srcTag+` = coalesce(v.stag, couplings.`+srcTag+`), `+dstTag+` = v.dtag
+		FROM temp.result_batch v WHERE v.kind = 'synced' AND couplings.mapping = ? AND couplings.`+src+` = v.source_id`, at.UTC(), side.Mapping)
+	if err == nil {
+		// A source record written successfully has had the values its
+		// service assigned written back: the diff compared them.
+		err = tx.exec(`DELETE FROM assigned_values WHERE mapping = ? AND side = ? AND record_id IN (
+				SELECT source_id FROM temp.result_batch WHERE kind = 'synced')`, side.Mapping, sourceSide(side.SourceIsTable))
+	}
+	if err != nil {
+		return fmt.Errorf("mark records of mapping %s synced: %w", side.Mapping, err)
+	}
+	return nil
 }
 
 // coupledSource returns the source record a destination record is coupled to.
-func coupledSource(ctx context.Context, tx *sql.Tx, side CouplingSide, destID string) (string, error) {
+func coupledSource(tx *batchTx, side CouplingSide, destID string) (string, error) {
 	src, dst := couplingColumns(side.SourceIsTable)
 	var id string
-	err := tx.QueryRowContext(ctx, `SELECT `+src+` FROM couplings WHERE mapping = ? AND `+dst+` = ?`, side.Mapping, destID).Scan(&id)
+	err := tx.conn.QueryRowContext(tx.ctx, `SELECT `+src+` FROM couplings WHERE mapping = ? AND `+dst+` = ?`, side.Mapping, destID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "(another)", nil
 	}
@@ -350,19 +365,53 @@ func (d *DB) MarkUnchangedSynced(ctx context.Context, part Part, sourceIsTable b
 // coupled, the id they are coupled to, so that apply does not create a
 // record a later plan has already created.
 func (d *DB) AlreadyCoupled(ctx context.Context, mapping string, sourceIsTable bool, ids []string) (map[string]string, error) {
-	if len(ids) == 0 {
-		return map[string]string{}, nil
+	coupled, _, err := d.BatchCouplings(ctx, mapping, sourceIsTable, ids, nil)
+	return coupled, err
+}
+
+// BatchCouplings answers, in one query, what apply asks of the couplings
+// before it writes a batch: coupled holds those of sources (ids of the
+// source side) that are coupled, with the destination each is coupled to
+// (a create or match whose source got coupled since the plan would make a
+// duplicate); taken holds those of dests (ids of the destination side) that
+// are coupled, with their source (a match whose destination record was
+// coupled meanwhile). The ids travel as two list parameters, not one
+// parameter each.
+func (d *DB) BatchCouplings(ctx context.Context, mapping string, sourceIsTable bool, sources, dests []string) (coupled, taken map[string]string, err error) {
+	coupled, taken = map[string]string{}, map[string]string{}
+	if len(sources) == 0 && len(dests) == 0 {
+		return coupled, taken, nil
 	}
 	src, dst := couplingColumns(sourceIsTable)
-	args := []any{mapping}
-	for _, id := range ids {
-		args = append(args, id)
+	if sources == nil {
+		sources = []string{}
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT `+src+`, `+dst+` FROM couplings WHERE mapping = ? AND `+src+` IN (`+placeholders(len(ids))+`)`, args...)
+	if dests == nil {
+		dests = []string{}
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT true, `+src+`, `+dst+` FROM couplings WHERE mapping = $1 AND `+src+` IN (SELECT unnest($2::VARCHAR[]))
+		UNION ALL SELECT false, `+dst+`, `+src+` FROM couplings WHERE mapping = $1 AND `+dst+` IN (SELECT unnest($3::VARCHAR[]))`,
+		mapping, sources, dests)
 	if err != nil {
-		return nil, fmt.Errorf("couplings of mapping %s: %w", mapping, err)
+		return nil, nil, fmt.Errorf("couplings of mapping %s: %w", mapping, err)
 	}
-	return scanStringMap(rows)
+	defer rows.Close()
+	for rows.Next() {
+		var isSource bool
+		var k, v string
+		if err := rows.Scan(&isSource, &k, &v); err != nil {
+			return nil, nil, fmt.Errorf("couplings of mapping %s: %w", mapping, err)
+		}
+		if isSource {
+			coupled[k] = v
+		} else {
+			taken[k] = v
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("couplings of mapping %s: %w", mapping, err)
+	}
+	return coupled, taken, nil
 }
 
 // FinishRun saves a run's counts and end, and moves the source watermark,
@@ -644,5 +693,6 @@ func (d *DB) Failures(ctx context.Context, mapping string, limit int) ([]Failure
 // CoupledDestinations returns, for those of the given destination ids that
 // are coupled, the source they are coupled to.
 func (d *DB) CoupledDestinations(ctx context.Context, mapping string, sourceIsTable bool, ids []string) (map[string]string, error) {
-	return d.AlreadyCoupled(ctx, mapping, !sourceIsTable, ids)
+	_, taken, err := d.BatchCouplings(ctx, mapping, sourceIsTable, nil, ids)
+	return taken, err
 }
