@@ -101,6 +101,19 @@ func decodeValue(raw []byte) (any, error) {
 	if raw == nil {
 		return nil, nil
 	}
+	// Apply decodes every value it writes: the commonest, a string with
+	// nothing escaped, and the literals, without a decoder.
+	switch string(raw) {
+	case "null":
+		return nil, nil
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	if s, ok := plainJSONString(raw); ok {
+		return s, nil
+	}
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.UseNumber()
 	var v any
@@ -108,6 +121,25 @@ func decodeValue(raw []byte) (any, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// plainJSONString returns the string a JSON string literal holds when it
+// has no escape, no control character and only valid UTF-8: its bytes
+// between the quotes. ok is false for anything else.
+func plainJSONString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	for _, b := range inner {
+		if b < 0x20 || b == '"' || b == '\\' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(inner) {
+		return "", false
+	}
+	return string(inner), true
 }
 
 // parseModified reads a last-modified value as the wire carries it.

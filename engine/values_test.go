@@ -2,6 +2,8 @@ package engine
 
 import (
 	"encoding/json"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -91,6 +93,35 @@ func TestNextWatermark(t *testing.T) {
 	for _, tt := range tests {
 		if got := nextWatermark(tt.old, tt.latest, start); !got.Equal(tt.want) {
 			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestDecodeValueRoundTrips: what canonical writes, decodeValue reads back
+// as the value the JSON decoder (with numbers kept as written) would give,
+// through the shortcut for plain strings and literals or not.
+func TestDecodeValueRoundTrips(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{`null`, `true`, `false`, `"plain"`, `""`, `"Ærøskøbing €"`, `"quote \" and \\ and \n"`,
+		`"line\u2028sep"`, `"\u0000known after apply\u0000X"`, `5000`, `-12.5`, `1e3`, `{"a":[1,"b"]}`, `"bad` + "\xff" + `utf8"`} {
+		got, err := decodeValue([]byte(raw))
+		if err != nil {
+			t.Errorf("decodeValue(%s): %v", raw, err)
+			continue
+		}
+		dec := json.NewDecoder(strings.NewReader(raw))
+		dec.UseNumber()
+		var want any
+		if err := dec.Decode(&want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("decodeValue(%s) = %#v, want %#v", raw, got, want)
+		}
+	}
+	for _, bad := range []string{`"unterminated`, `tru`, `{`} {
+		if _, err := decodeValue([]byte(bad)); err == nil {
+			t.Errorf("decodeValue(%s) took invalid JSON", bad)
 		}
 	}
 }

@@ -389,9 +389,12 @@ func (d *DB) Operations(ctx context.Context, part Part, afterSeq int64, limit in
 		SELECT seq, op, source_id, dest_id, etag, source_etag, source_modified, reason, source_display, dest_display FROM plan_operations
 		WHERE plan_id = ? AND mapping = ? AND direction = ? AND seq > ? AND op IN (` + strings.Join(ph, ",") + `) ORDER BY seq` + lim + `)
 	SELECT o.*, c.field, c.before, c.after FROM ops o
-	LEFT JOIN plan_changes c ON c.plan_id = ? AND c.mapping = ? AND c.direction = ? AND c.seq = o.seq
+	LEFT JOIN plan_changes c ON c.plan_id = ? AND c.mapping = ? AND c.direction = ? AND c.seq = o.seq AND c.seq > ?
 	ORDER BY o.seq, c.field`
-	args = append(args, part.PlanID, part.Mapping, part.Direction)
+	// c.seq > afterSeq is implied by the join; said outright, it lets
+	// DuckDB skip the changes of the batches before (its zone maps) rather
+	// than read every change of the plan for each batch of an apply.
+	args = append(args, part.PlanID, part.Mapping, part.Direction, afterSeq)
 	rows, err := d.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("operations of plan %s, mapping %s: %w", part.PlanID, part.Mapping, err)
