@@ -84,11 +84,7 @@ type batchFeed struct {
 func (f *batchFeed) next(ctx context.Context) (*writeBatch, error) {
 	e := f.e
 	for !f.exhausted {
-		var ops []plan.Operation
-		err := e.state.Operations(ctx, f.part, f.after, f.sizes.size, plan.Writes, func(op plan.Operation) error {
-			ops = append(ops, op)
-			return nil
-		})
+		ops, err := e.state.OperationsToWrite(ctx, f.part, f.after, f.sizes.size, plan.Writes)
 		if err != nil {
 			return nil, err
 		}

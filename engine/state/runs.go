@@ -218,12 +218,23 @@ func coupleBatch(tx *batchTx, side CouplingSide, results []RecordResult, kinds [
 	}
 	// A source coupled meanwhile (by another plan) keeps its coupling; the
 	// record just created is then reported, not silently kept.
-	err := tx.exec(`INSERT INTO couplings (mapping, table_id, integration_id, table_modified, integration_modified, table_etag, integration_etag,
+	res, err := tx.conn.ExecContext(tx.ctx, `INSERT INTO couplings (mapping, table_id, integration_id, table_modified, integration_modified, table_etag, integration_etag,
 			coupled_at, last_synced_at, last_result)
 		SELECT ?, `+cols+`, recorded_at, recorded_at, 'success' FROM temp.result_batch WHERE kind IN ('couple', 'recouple')
 		ON CONFLICT DO NOTHING`, side.Mapping)
 	if err != nil {
 		return fmt.Errorf("couple records of mapping %s: %w", side.Mapping, err)
+	}
+	n := 0
+	assigned := false
+	for i := range results {
+		if kinds[i] == "couple" || kinds[i] == "recouple" {
+			n++
+			assigned = assigned || len(results[i].Assigned) > 0
+		}
+	}
+	if inserted, err := res.RowsAffected(); err == nil && inserted == int64(n) && !assigned {
+		return nil // every coupling was made: none to report
 	}
 	rows, err := tx.query(`SELECT b.source_id, c.`+dst+` FROM temp.result_batch b JOIN couplings c ON c.mapping = ? AND c.`+src+` = b.source_id
 		WHERE b.kind IN ('couple', 'recouple')`, side.Mapping)
