@@ -93,3 +93,50 @@ func TestBatchCouplings(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordResultsCouplesOncePerRecord: creates whose couplings would
+// take a record coupled already, or a record an earlier result of the same
+// batch takes, fail with a message, and the others are coupled: the batch
+// is recorded, not refused as a whole.
+func TestRecordResultsCouplesOncePerRecord(t *testing.T) {
+	ctx := t.Context()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "state.duckdb"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Couple(ctx, "CUSTOMER", []Coupling{{TableID: "t1", IntegrationID: "i1"}}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	results := []RecordResult{
+		{Seq: 1, SourceID: "t2", DestID: "i2", Op: "create", Couple: true, At: now},
+		{Seq: 2, SourceID: "t3", DestID: "i2", Op: "create", Couple: true, At: now}, // i2 taken by seq 1
+		{Seq: 3, SourceID: "t4", DestID: "i1", Op: "create", Couple: true, At: now}, // i1 coupled to t1
+		{Seq: 4, SourceID: "t1", DestID: "i5", Op: "create", Couple: true, At: now}, // t1 coupled to i1
+		{Seq: 5, SourceID: "t6", DestID: "i6", Op: "create", Couple: true, At: now},
+	}
+	if err := d.RecordResults(ctx, 1, CouplingSide{Mapping: "CUSTOMER", SourceIsTable: true}, results); err != nil {
+		t.Fatal(err)
+	}
+	wantErr := []bool{false, true, true, true, false}
+	for i, r := range results {
+		if (r.Err != "") != wantErr[i] {
+			t.Errorf("seq %d: error %q, want one: %v", r.Seq, r.Err, wantErr[i])
+		}
+	}
+	got, err := d.CouplingMap(ctx, "CUSTOMER", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"t1": "i1", "t2": "i2", "t6": "i6"}; !maps.Equal(got, want) {
+		t.Errorf("couplings %v, want %v", got, want)
+	}
+	var failed int
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM run_records WHERE result = 'failure'`).Scan(&failed); err != nil {
+		t.Fatal(err)
+	}
+	if failed != 3 {
+		t.Errorf("%d failures recorded, want 3", failed)
+	}
+}
