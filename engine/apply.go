@@ -247,14 +247,16 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		go func() { sent <- e.send(ctx, conn, entity, target, cur) }()
 		var next *writeBatch
 		var nextErr error
+		began := time.Now()
 		if !e.draining() {
 			next, nextErr = feed.next(ctx)
 		}
+		prepared := time.Since(began)
 		out := <-sent
 		if out.results == nil {
 			return run, failures, errors.Join(out.err, feed.forget(ctx, next))
 		}
-		feed.sizes.grow(out.took)
+		feed.sizes.grow(out.took, prepared)
 		// Record with a context that outlives a cancelled ctx: these writes
 		// happened, and forgetting them would duplicate creates next time.
 		// Recording can still fail a result (a coupling taken meanwhile), so

@@ -11,12 +11,18 @@ import (
 )
 
 // applyBatchQuick is how long a batch's writes may take for the next batch
-// to be twice as large: below it, the state database's confirmation of a
-// batch (a checkpoint, which grows with the couplings) is a large share of
-// the batch, and fewer, larger batches make apply faster; above it, a
-// larger batch would gain little and keep coupler serve's drain, which
-// waits for the batch under way, waiting longer.
+// to be twice as large whatever the state database's work: below it, that
+// work (a checkpoint, which grows with the couplings) is a large share of
+// the batch, and fewer, larger batches make apply faster. Above it, the
+// batch still grows while the state database's work for a batch takes more
+// than a quarter of the batch's writes (stateShare); otherwise a larger
+// batch would gain little and keep coupler serve's drain, which waits for
+// the batch under way, waiting longer.
 const applyBatchQuick = time.Second
+
+// stateShare: batches grow while the state work of one takes more than
+// 1/stateShare of its writes' time.
+const stateShare = 4
 
 // applyBatches sizes the batches of one apply of a mapping (plan.ApplyBatch
 // says why they grow). Every size is a whole number of rounds of the
@@ -42,10 +48,12 @@ func (e *Engine) applyBatches(conn connectors.Connector, entity connectors.Entit
 	return &applyBatches{size: first, max: max(first, plan.MaxApplyBatch/round*round)}
 }
 
-// grow takes how long the last batch's writes took, and doubles the size
-// when that was quick.
-func (b *applyBatches) grow(took time.Duration) {
-	if !b.fixed && took < applyBatchQuick {
+// grow takes how long the last batch's writes took and how long the state
+// work of a batch took (reading, looking up, recording intents), and
+// doubles the size when the writes were quick, or not much slower than
+// that work.
+func (b *applyBatches) grow(sent, state time.Duration) {
+	if !b.fixed && (sent < applyBatchQuick || sent < stateShare*state) {
 		b.size = min(2*b.size, b.max)
 	}
 }

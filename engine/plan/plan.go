@@ -18,9 +18,10 @@ import (
 // destination connector sends more than that in one round of requests:
 // batch_size × max_concurrency). Each confirmation checkpoints the state
 // database, which costs about as much as rewriting the couplings' indexes,
-// so while a batch's writes take less than a second or two the next batch
-// is twice as large, up to MaxApplyBatch: a large first sync then
-// checkpoints a few dozen times, not once per 200 records. A batch is
+// so while a batch's writes take less than a second, or less than four
+// times the state database's work for a batch, the next batch is twice as
+// large, up to MaxApplyBatch: a large first sync then checkpoints a few
+// dozen times, not once per 200 records. A batch is
 // the most a crash can leave written but unrecorded.
 const ApplyBatch = 200
 
