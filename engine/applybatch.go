@@ -36,12 +36,19 @@ type applyBatches struct {
 // applyBatches returns the sizer of an apply writing entity through conn:
 // a size fixed by SetApplyBatch, or growing from plan.ApplyBatch.
 func (e *Engine) applyBatches(conn connectors.Connector, entity connectors.Entity) *applyBatches {
-	if e.applyBatch > 0 {
-		return &applyBatches{size: e.applyBatch, max: e.applyBatch, fixed: true}
-	}
 	perRequest, inFlight := 1, 1
 	if b, ok := conn.(connectors.WriteBatcher); ok {
 		perRequest, inFlight = b.WriteBatching(entity)
+	}
+	return newApplyBatches(e.applyBatch, perRequest, inFlight)
+}
+
+// newApplyBatches sizes batches fixed at fixed when it is above 0, else
+// for a destination that carries perRequest writes in a request with
+// inFlight requests at once.
+func newApplyBatches(fixed, perRequest, inFlight int) *applyBatches {
+	if fixed > 0 {
+		return &applyBatches{size: fixed, max: fixed, fixed: true}
 	}
 	round := max(perRequest, 1) * max(inFlight, 1)
 	first := (plan.ApplyBatch + round - 1) / round * round
