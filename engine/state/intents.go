@@ -120,29 +120,33 @@ func (d *DB) UnfinishedRun(ctx context.Context, part Part) (run Run, done map[in
 			return run, nil, false, err
 		}
 		done[seq] = true
-		if result != "success" {
-			run.Failed++
-			continue
-		}
-		run.Count(op)
+		run.countRecords(op, result == "success", 1)
 	}
 	return run, done, true, rows.Err()
 }
 
 // Count adds one successful operation of kind op to the run's counts.
-func (r *Run) Count(op string) {
+func (r *Run) Count(op string) { r.countRecords(op, true, 1) }
+
+// countRecords adds n recorded records of kind op to the run's counts:
+// successes by kind, anything else as failed.
+func (r *Run) countRecords(op string, success bool, n int64) {
+	if !success {
+		r.Failed += n
+		return
+	}
 	switch op {
 	case "create", "restore":
-		r.Inserted++
+		r.Inserted += n
 	case "couple":
-		r.Coupled++
+		r.Coupled += n
 	case "delete":
-		r.Deleted++
-		r.Uncoupled++
+		r.Deleted += n
+		r.Uncoupled += n
 	case "uncouple":
-		r.Uncoupled++
+		r.Uncoupled += n
 	case "update", "settled":
-		r.Modified++
+		r.Modified += n
 	}
 }
 

@@ -581,7 +581,41 @@ func (d *DB) Runs(ctx context.Context, limit int) ([]Run, error) {
 		r.FinishedAt = fin.Time
 		out = append(out, r)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	// A run's counts are written when it finishes; one that has not (under
+	// way, or stopped) is counted from the records its batches wrote, so
+	// that a killed run does not look as if it did nothing.
+	for i := range out {
+		if out[i].FinishedAt.IsZero() {
+			if err := d.countRecorded(ctx, &out[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// countRecorded adds to r's counts what its recorded records say: each
+// success by its kind, every other result as failed.
+func (d *DB) countRecorded(ctx context.Context, r *Run) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT op, result = 'success', count(*) FROM run_records WHERE run_id = ? GROUP BY ALL`, r.ID)
+	if err != nil {
+		return fmt.Errorf("records of run %d: %w", r.ID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var op string
+		var ok bool
+		var n int64
+		if err := rows.Scan(&op, &ok, &n); err != nil {
+			return err
+		}
+		r.countRecords(op, ok, n)
+	}
+	return rows.Err()
 }
 
 func nullString(s string) any {
