@@ -3,8 +3,8 @@ package state
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -37,21 +37,25 @@ func (d *DB) RecordIntents(ctx context.Context, intents []Intent) error {
 	if len(intents) == 0 {
 		return nil
 	}
-	var rows []string
-	var args []any
-	for _, in := range intents {
-		rows = append(rows, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, in.RunID, in.PlanID, in.Mapping, in.Direction, in.Seq, in.Op, in.SourceID, nullString(in.DestID),
-			nullString(in.ClientKey), in.Fields, nullTime(in.SourceModified), nullString(in.SourceETag), in.CreatedAt.UTC())
-	}
-	// One statement is one transaction: the batch's intents all exist, or none.
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO write_intents VALUES `+strings.Join(rows, ","), args...); err != nil {
+	err := d.connTx(ctx, func(c *sql.Conn) error {
+		return appendRows(c, "", "write_intents", intentColumns, len(intents), func(i int) []driver.Value {
+			in := &intents[i]
+			return []driver.Value{in.RunID, in.PlanID, in.Mapping, in.Direction, in.Seq, in.Op, in.SourceID, nullString(in.DestID),
+				nullString(in.ClientKey), in.Fields, nullTime(in.SourceModified), nullString(in.SourceETag), in.CreatedAt.UTC()}
+		})
+	})
+	if err != nil {
 		return fmt.Errorf("record write intents of mapping %s: %w", intents[0].Mapping, err)
 	}
 	// In the main file before the batch is sent: a damaged log cannot then
 	// forget a write that may have happened.
 	return d.durable(ctx)
 }
+
+// intentColumns are write_intents' columns in the order RecordIntents
+// appends them.
+var intentColumns = []string{"run_id", "plan_id", "mapping", "direction", "seq", "op", "source_id", "dest_id",
+	"client_key", "fields", "source_modified", "source_etag", "created_at"}
 
 // PendingIntents lists the intents left behind by a process that stopped
 // while writing, oldest first.
