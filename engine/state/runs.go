@@ -196,10 +196,28 @@ func (d *DB) recordResults(ctx context.Context, c *sql.Conn, runID int64, side C
 		}
 		// A source coupled meanwhile (by another plan) keeps its coupling;
 		// the record just created is then reported, not silently kept.
-		_, err := c.ExecContext(ctx, `INSERT INTO couplings (mapping, table_id, integration_id, coupled_at, last_synced_at, last_result,
+		// Rows whose source or destination is coupled already are left
+		// out by anti-joins: DuckDB's ON CONFLICT DO NOTHING checks each
+		// row on its own and took 40 times as long (700 ms for 2,000 rows
+		// into 100,000 couplings). It stays for a batch naming a record
+		// twice, where only taking the rows in order decides which wins.
+		var twice bool
+		if err := c.QueryRowContext(ctx, `SELECT count(*) <> count(DISTINCT src) OR count(*) <> count(DISTINCT dst) FROM result_batch WHERE couple`).Scan(&twice); err != nil {
+			return fmt.Errorf("couple records of mapping %s: %w", side.Mapping, err)
+		}
+		insert := `INSERT INTO couplings (mapping, table_id, integration_id, coupled_at, last_synced_at, last_result,
 				table_modified, integration_modified, table_etag, integration_etag)
-			SELECT ?, `+tableID+`, `+intID+`, at_time, at_time, 'success', `+tableMod+`, `+intMod+`, `+tableTag+`, `+intTag+`
-			FROM (SELECT * FROM result_batch WHERE couple ORDER BY seq) ON CONFLICT DO NOTHING`, side.Mapping)
+			SELECT ?, ` + tableID + `, ` + intID + `, at_time, at_time, 'success', ` + tableMod + `, ` + intMod + `, ` + tableTag + `, ` + intTag
+		args := []any{side.Mapping}
+		if twice {
+			insert += ` FROM (SELECT * FROM result_batch WHERE couple ORDER BY seq) ON CONFLICT DO NOTHING`
+		} else {
+			insert += ` FROM result_batch b WHERE couple
+				AND NOT EXISTS (SELECT 1 FROM couplings c WHERE c.mapping = ? AND c.table_id = b.` + tableID + `)
+				AND NOT EXISTS (SELECT 1 FROM couplings c WHERE c.mapping = ? AND c.integration_id = b.` + intID + `)`
+			args = append(args, side.Mapping, side.Mapping)
+		}
+		_, err := c.ExecContext(ctx, insert, args...)
 		if err != nil {
 			return fmt.Errorf("couple records of mapping %s: %w", side.Mapping, err)
 		}
