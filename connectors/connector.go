@@ -506,3 +506,14 @@ type ChangePage struct {
 // service no longer accepts the token: changes since then are lost to it,
 // and only a read of every record brings the caller back in step.
 var ErrTokenExpired = errors.New("change tracking token expired")
+
+// WriteBatcher is implemented by a connector that carries several writes
+// in one request (OData's $batch). The engine checks for it with a type
+// assertion and hands Write at least size × inFlight writes at a time, so
+// that no request goes out half empty and the requests go out together
+// rather than one apply batch after another.
+type WriteBatcher interface {
+	// WriteBatch returns how many writes one request carries and how many
+	// such requests the connector keeps in flight at once.
+	WriteBatch() (size, inFlight int)
+}

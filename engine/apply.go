@@ -130,6 +130,33 @@ func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error)
 	return res, nil
 }
 
+// applyBatchSize is how many operations the next batch of an apply takes,
+// with coupled couplings in the state. Each batch's intents are
+// checkpointed before it is sent, and a checkpoint rewrites the couplings'
+// indexes, so its cost grows with the couplings: at a fixed size the
+// checkpoints of a first sync would grow with the square of its records
+// (500 of them for 100,000 creates). The batch grows with the couplings
+// instead, an eighth of them, between plan.ApplyBatch and
+// plan.MaxApplyBatch, which keeps their share of an apply about constant
+// and bounds what a crash leaves to settle. A connector that sends several
+// writes a request gets at least a request's worth for each request it
+// keeps in flight, in whole requests, so that none goes half empty
+// (connectors.WriteBatcher).
+func (e *Engine) applyBatchSize(conn connectors.Connector, coupled int64) int {
+	if e.applyBatch > 0 {
+		return e.applyBatch
+	}
+	n := min(max(plan.ApplyBatch, int(coupled/8)), plan.MaxApplyBatch)
+	if b, ok := conn.(connectors.WriteBatcher); ok {
+		size, inFlight := b.WriteBatch()
+		size = max(size, 1)
+		// Whole requests: ceil(ops / size) of them for the apply.
+		n = max(n, size*max(inFlight, 1))
+		n = (n + size - 1) / size * size
+	}
+	return n
+}
+
 // checkFresh refuses a plan whose mappings were applied since it was made:
 // its reads and diffs describe systems that have moved on.
 func (e *Engine) checkFresh(ctx context.Context, p *plan.Plan) error {
@@ -226,13 +253,17 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 
 	entity := connectors.Entity{Name: m.Dest.Entity, Key: m.Dest.Key, Modified: m.Dest.Modified}
 	afterApplyCache := map[string]map[string]string{}
+	coupled, err := e.state.AllCouplings(ctx)
+	if err != nil {
+		return run, failures, err
+	}
 	var after int64
 	for {
 		if e.draining() {
 			return run, failures, ErrDrained
 		}
 		var ops []plan.Operation
-		err := e.state.Operations(ctx, part, after, e.applyBatch, plan.Writes, func(op plan.Operation) error {
+		err := e.state.Operations(ctx, part, after, e.applyBatchSize(conn, coupled+run.Inserted+run.Coupled), plan.Writes, func(op plan.Operation) error {
 			ops = append(ops, op)
 			return nil
 		})

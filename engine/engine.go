@@ -12,7 +12,6 @@ import (
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/connectors/redact"
-	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/state"
 	"github.com/couplerhq/coupler/mappings"
 )
@@ -78,9 +77,9 @@ type Engine struct {
 	onClose  func() error
 	// offline is Options.Offline: no connector was built.
 	offline bool
-	// applyBatch is plan.ApplyBatch; tests make it small to cross batch
-	// boundaries with few records. Per engine, so that tests run in
-	// parallel.
+	// applyBatch, when above 0, is the size of every apply batch in place
+	// of applyBatchSize's: tests make it small to cross batch boundaries
+	// with few records. Per engine, so that tests run in parallel.
 	applyBatch int
 	// stagingLimit is the state database's memory_limit, for the hint
 	// when a plan runs out of it.
@@ -90,7 +89,7 @@ type Engine struct {
 // Open opens the project's state database and builds its connectors.
 func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 	e := &Engine{prog: prog, log: opts.Logger, now: opts.Now, progress: opts.Progress, conns: map[string]connectors.Connector{},
-		draining: opts.Draining, onClose: opts.OnClose, offline: opts.Offline, applyBatch: plan.ApplyBatch}
+		draining: opts.Draining, onClose: opts.OnClose, offline: opts.Offline}
 	if e.draining == nil {
 		e.draining = func() bool { return false }
 	}

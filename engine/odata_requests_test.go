@@ -149,3 +149,34 @@ func (w *noETag204) WriteHeader(status int) {
 	}
 	w.ResponseWriter.WriteHeader(status)
 }
+
+// TestApplyCreatesRequests counts the $batch requests of a first sync of
+// more creates than one apply batch holds: whatever batch_size is, apply
+// sends ceil(creates / batch_size) of them, none half empty between two
+// apply batches (as with the old fixed batches of 200 operations, which
+// sent 3 requests for 450 creates with batch_size 1000, and 66 where 65
+// would do with batch_size 7).
+func TestApplyCreatesRequests(t *testing.T) {
+	t.Parallel()
+	const n = 450
+	for _, size := range []int{7, 100, 1000} {
+		t.Run(fmt.Sprintf("batch_size %d", size), func(t *testing.T) {
+			t.Parallel()
+			w := newRequestsWorld(t, n, "accountid", fmt.Sprintf(", batch_size: %d", size))
+			p := w.plan(engine.PlanOptions{})
+			if got := part(t, p, "to_integration").Counts[plan.Create]; got != n {
+				t.Fatalf("creates = %d, want %d", got, n)
+			}
+			w.crm.ResetStats()
+			w.apply(p.ID)
+			st := w.crm.Stats()
+			want := (n + size - 1) / size
+			if st.Requests != want || st.ByMethod["POST"] != want {
+				t.Errorf("apply of %d creates with batch_size %d: %d requests %v, want %d $batch POSTs", n, size, st.Requests, st.ByMethod, want)
+			}
+			if got := w.crm.Len("accounts"); got != n {
+				t.Errorf("%d accounts created, want %d", got, n)
+			}
+		})
+	}
+}

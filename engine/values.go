@@ -97,10 +97,83 @@ func canonicalNumber(n string) string {
 }
 
 // decodeValue turns canonical JSON text back into a value to write.
+//
+// Apply decodes every changed value of every write, and a json.Decoder
+// per value cost a tenth of a first sync's apply: the common texts, null,
+// the booleans, a number and a string without escapes, are read directly,
+// to the same values (a number as json.Number, as UseNumber gives); the
+// rest go through the decoder (decodeValueSlow).
 func decodeValue(raw []byte) (any, error) {
 	if raw == nil {
 		return nil, nil
 	}
+	switch s := string(raw); {
+	case s == "null":
+		return nil, nil
+	case s == "true":
+		return true, nil
+	case s == "false":
+		return false, nil
+	case len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' && plainString(s[1:len(s)-1]):
+		return s[1 : len(s)-1], nil
+	case len(s) > 0 && (s[0] == '-' || s[0] >= '0' && s[0] <= '9') && validNumber(s):
+		return json.Number(s), nil
+	}
+	return decodeValueSlow(raw)
+}
+
+// plainString reports whether s, the inside of a JSON string, holds no
+// escape, quote or control character and is valid UTF-8: then it is the
+// string's value as it stands.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c == '"' || c < 0x20 {
+			return false
+		}
+	}
+	return utf8.ValidString(s)
+}
+
+// validNumber reports whether s is one JSON number and nothing else:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func validNumber(s string) bool {
+	i := 0
+	digits := func() int {
+		j := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i - j
+	}
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+// decodeValueSlow is decodeValue for any JSON text.
+func decodeValueSlow(raw []byte) (any, error) {
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.UseNumber()
 	var v any

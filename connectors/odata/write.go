@@ -54,6 +54,12 @@ func (c *Client) Write(ctx context.Context, e connectors.Entity, ops []connector
 	return results, nil
 }
 
+// WriteBatch implements connectors.WriteBatcher: batch_size writes a
+// request (1 without $batch), max_concurrency requests at once.
+func (c *Client) WriteBatch() (size, inFlight int) {
+	return max(c.batchSize, 1), c.concurrency
+}
+
 // writeOne performs one op. It is the seam where $batch will slot in: a
 // batch would encode many writeRequests as parts of one request and decode
 // each part into a writeResponse for result.

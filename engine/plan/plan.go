@@ -13,10 +13,15 @@ import (
 	"time"
 )
 
-// ApplyBatch is how many operations apply writes between two
-// confirmations in the state database: the most a crash can leave written
-// but unrecorded.
-const ApplyBatch = 200
+// ApplyBatch is the fewest operations apply writes between two
+// confirmations in the state database; MaxApplyBatch the most, which is
+// also the most a crash can leave written but unrecorded. Between the two
+// the batch grows with the couplings the state holds (see
+// engine.applyBatchSize).
+const (
+	ApplyBatch    = 200
+	MaxApplyBatch = 5000
+)
 
 // Kind is what an operation does to its destination record.
 type Kind string

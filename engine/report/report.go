@@ -107,7 +107,7 @@ func planText(ew *errWriter, p *plan.Plan) error {
 	}
 	for _, c := range order {
 		if n := writes[c]; n > 0 {
-			ew.printf("Apply will send about %d write request(s) to %s, in %d batch(es).\n", n, c, (n+plan.ApplyBatch-1)/plan.ApplyBatch)
+			ew.printf("Apply will send about %d write request(s) to %s, in at most %d batch(es).\n", n, c, (n+plan.ApplyBatch-1)/plan.ApplyBatch)
 		}
 	}
 	return ew.err

@@ -3,8 +3,8 @@ package state
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -37,21 +37,25 @@ func (d *DB) RecordIntents(ctx context.Context, intents []Intent) error {
 	if len(intents) == 0 {
 		return nil
 	}
-	var rows []string
-	var args []any
-	for _, in := range intents {
-		rows = append(rows, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, in.RunID, in.PlanID, in.Mapping, in.Direction, in.Seq, in.Op, in.SourceID, nullString(in.DestID),
-			nullString(in.ClientKey), in.Fields, nullTime(in.SourceModified), nullString(in.SourceETag), in.CreatedAt.UTC())
-	}
-	// One statement is one transaction: the batch's intents all exist, or none.
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO write_intents VALUES `+strings.Join(rows, ","), args...); err != nil {
+	err := d.connTx(ctx, func(c *sql.Conn) error {
+		return appendRows(c, "", "write_intents", intentColumns, len(intents), func(i int) []driver.Value {
+			in := &intents[i]
+			return []driver.Value{in.RunID, in.PlanID, in.Mapping, in.Direction, in.Seq, in.Op, in.SourceID, nullString(in.DestID),
+				nullString(in.ClientKey), in.Fields, nullTime(in.SourceModified), nullString(in.SourceETag), in.CreatedAt.UTC()}
+		})
+	})
+	if err != nil {
 		return fmt.Errorf("record write intents of mapping %s: %w", intents[0].Mapping, err)
 	}
 	// In the main file before the batch is sent: a damaged log cannot then
 	// forget a write that may have happened.
 	return d.durable(ctx)
 }
+
+// intentColumns are write_intents' columns in the order RecordIntents
+// appends them.
+var intentColumns = []string{"run_id", "plan_id", "mapping", "direction", "seq", "op", "source_id", "dest_id",
+	"client_key", "fields", "source_modified", "source_etag", "created_at"}
 
 // PendingIntents lists the intents left behind by a process that stopped
 // while writing, oldest first.
@@ -120,29 +124,33 @@ func (d *DB) UnfinishedRun(ctx context.Context, part Part) (run Run, done map[in
 			return run, nil, false, err
 		}
 		done[seq] = true
-		if result != "success" {
-			run.Failed++
-			continue
-		}
-		run.Count(op)
+		run.countRecords(op, result == "success", 1)
 	}
 	return run, done, true, rows.Err()
 }
 
 // Count adds one successful operation of kind op to the run's counts.
-func (r *Run) Count(op string) {
+func (r *Run) Count(op string) { r.countRecords(op, true, 1) }
+
+// countRecords adds n recorded records of kind op to the run's counts:
+// successes by kind, anything else as failed.
+func (r *Run) countRecords(op string, success bool, n int64) {
+	if !success {
+		r.Failed += n
+		return
+	}
 	switch op {
 	case "create", "restore":
-		r.Inserted++
+		r.Inserted += n
 	case "couple":
-		r.Coupled++
+		r.Coupled += n
 	case "delete":
-		r.Deleted++
-		r.Uncoupled++
+		r.Deleted += n
+		r.Uncoupled += n
 	case "uncouple":
-		r.Uncoupled++
+		r.Uncoupled += n
 	case "update", "settled":
-		r.Modified++
+		r.Modified += n
 	}
 }
 

@@ -476,13 +476,21 @@ type PlanSummary struct {
 	Status    plan.Status
 	Mappings  []string
 	Counts    plan.Counts
+	// NeedsApproval says that some part of the plan waits for a person's
+	// approval before coupler serve applies it (plan.NeedsApproval).
+	NeedsApproval bool
+	// Approved is who approved the plan and when; nil when nobody has.
+	Approved *plan.Approval
 }
 
 // Plans lists saved plans, newest first, at most limit of them.
 func (d *DB) Plans(ctx context.Context, limit int) ([]PlanSummary, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT p.id, coalesce(p.name, ''), p.created_at, p.status,
-			(SELECT string_agg(DISTINCT mapping, ', ' ORDER BY mapping) FROM plan_mappings m WHERE m.plan_id = p.id)
-		FROM plans p ORDER BY p.created_at DESC, p.id DESC LIMIT ?`, limit)
+			(SELECT string_agg(DISTINCT mapping, ', ' ORDER BY mapping) FROM plan_mappings m WHERE m.plan_id = p.id),
+			coalesce((SELECT bool_or(coalesce(needs_approval, '') <> '') FROM plan_mappings m WHERE m.plan_id = p.id), false),
+			a.approved_by, a.approved_at
+		FROM plans p LEFT JOIN plan_approvals a ON a.plan_id = p.id
+		ORDER BY p.created_at DESC, p.id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list plans: %w", err)
 	}
@@ -490,12 +498,16 @@ func (d *DB) Plans(ctx context.Context, limit int) ([]PlanSummary, error) {
 	for rows.Next() {
 		var s PlanSummary
 		var status string
-		var maps sql.NullString
-		if err := rows.Scan(&s.ID, &s.Name, &s.CreatedAt, &status, &maps); err != nil {
+		var maps, by sql.NullString
+		var at sql.NullTime
+		if err := rows.Scan(&s.ID, &s.Name, &s.CreatedAt, &status, &maps, &s.NeedsApproval, &by, &at); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		s.Status = plan.Status(status)
+		if by.Valid {
+			s.Approved = &plan.Approval{By: by.String, At: at.Time.UTC()}
+		}
 		if maps.Valid {
 			s.Mappings = strings.Split(maps.String, ", ")
 		}

@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -109,16 +110,29 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 	if len(results) == 0 {
 		return nil
 	}
-	tx, err := d.db.BeginTx(ctx, nil)
+	err := d.connTx(ctx, func(c *sql.Conn) error { return d.recordResults(ctx, c, runID, side, results) })
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
-	src, _ := couplingColumns(side.SourceIsTable)
+	// Not checkpointed here: the next batch's intents or the run's end
+	// checkpoint these results before anything else is sent, and should a
+	// damaged log lose them meanwhile, their intents, in the main file
+	// since before the batch was sent, are settled again (see durable).
+	return nil
+}
+
+// resultBatchColumns are the columns of the temporary table result_batch,
+// one row per result of the batch being recorded.
+var resultBatchColumns = []string{"seq", "src", "dst", "uncouple", "couple", "synced", "smod", "dmod", "stag", "dtag", "at_time"}
+
+// runRecordColumns are run_records' columns in the order recordResults
+// appends them.
+var runRecordColumns = []string{"run_id", "seq", "source_id", "dest_id", "op", "result", "message", "recorded_at"}
+
+func (d *DB) recordResults(ctx context.Context, c *sql.Conn, runID int64, side CouplingSide, results []RecordResult) error {
+	src, dst := couplingColumns(side.SourceIsTable)
 	srcMod, dstMod := modifiedColumns(side.SourceIsTable)
 	srcTag, dstTag := etagColumns(side.SourceIsTable)
-	// Statements are batched: one per kind of change for the whole batch,
-	// not one per record, which would make a large apply crawl.
 	var uncouple, couple, synced []*RecordResult
 	for i := range results {
 		r := &results[i]
@@ -135,19 +149,38 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 			synced = append(synced, r)
 		}
 	}
-	if len(uncouple) > 0 {
-		args := []any{side.Mapping}
-		for _, r := range uncouple {
-			args = append(args, r.SourceID)
+	// The batch, for the set statements below: one statement per kind of
+	// change for the whole batch, not one per record, which would make a
+	// large apply crawl.
+	if _, err := c.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE result_batch (seq BIGINT, src VARCHAR, dst VARCHAR,
+		uncouple BOOLEAN, couple BOOLEAN, synced BOOLEAN, smod TIMESTAMP, dmod TIMESTAMP, stag VARCHAR, dtag VARCHAR, at_time TIMESTAMP)`); err != nil {
+		return fmt.Errorf("record results of run %d: %w", runID, err)
+	}
+	kind := func(set []*RecordResult) map[*RecordResult]bool {
+		m := make(map[*RecordResult]bool, len(set))
+		for _, r := range set {
+			m[r] = true
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM couplings WHERE mapping = ? AND `+src+` IN (`+placeholders(len(uncouple))+`)`, args...); err != nil {
+		return m
+	}
+	isUncouple, isCouple, isSynced := kind(uncouple), kind(couple), kind(synced)
+	err := appendRows(c, "temp", "result_batch", resultBatchColumns, len(results), func(i int) []driver.Value {
+		r := &results[i]
+		return []driver.Value{r.Seq, r.SourceID, nullString(r.DestID), isUncouple[r], isCouple[r], isSynced[r],
+			nullTime(r.SourceModified), nullTime(r.DestModified), nullString(r.SourceETag), nullString(r.DestETag), r.At.UTC()}
+	})
+	if err != nil {
+		return fmt.Errorf("record results of run %d: %w", runID, err)
+	}
+	if len(uncouple) > 0 {
+		if _, err := c.ExecContext(ctx, `DELETE FROM couplings WHERE mapping = ? AND `+src+` IN (SELECT src FROM result_batch WHERE uncouple)`, side.Mapping); err != nil {
 			return fmt.Errorf("uncouple records of mapping %s: %w", side.Mapping, err)
 		}
 		for _, r := range uncouple {
 			if r.Op != "uncouple" {
 				continue // a delete or a restore, not conflicts.delete: remove_coupling
 			}
-			_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO uncoupled VALUES (?, ?, ?, ?, ?, ?)`,
+			_, err := c.ExecContext(ctx, `INSERT OR REPLACE INTO uncoupled VALUES (?, ?, ?, ?, ?, ?)`,
 				side.Mapping, sourceSide(side.SourceIsTable), r.SourceID, nullTime(r.SourceModified), nullString(r.SourceETag), r.At.UTC())
 			if err != nil {
 				return fmt.Errorf("remember the uncoupled record %s of mapping %s: %w", r.SourceID, side.Mapping, err)
@@ -155,31 +188,46 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 		}
 	}
 	if len(couple) > 0 {
-		var rows []string
-		var args []any
-		for _, r := range couple {
-			tableID, intID := r.SourceID, r.DestID
-			tableMod, intMod := r.SourceModified, r.DestModified
-			tableTag, intTag := r.SourceETag, r.DestETag
-			if !side.SourceIsTable {
-				tableID, intID = intID, tableID
-				tableMod, intMod = intMod, tableMod
-				tableTag, intTag = intTag, tableTag
-			}
-			rows = append(rows, "(?, ?, ?, ?, ?, 'success', ?, ?, ?, ?)")
-			args = append(args, side.Mapping, tableID, intID, r.At.UTC(), r.At.UTC(), nullTime(tableMod), nullTime(intMod), nullString(tableTag), nullString(intTag))
+		// The batch's columns in the couplings' order: the source's side
+		// is the table's or the integration's.
+		tableID, intID, tableMod, intMod, tableTag, intTag := "src", "dst", "smod", "dmod", "stag", "dtag"
+		if !side.SourceIsTable {
+			tableID, intID, tableMod, intMod, tableTag, intTag = intID, tableID, intMod, tableMod, intTag, tableTag
 		}
 		// A source coupled meanwhile (by another plan) keeps its coupling;
 		// the record just created is then reported, not silently kept.
-		_, err := tx.ExecContext(ctx, `INSERT INTO couplings (mapping, table_id, integration_id, coupled_at, last_synced_at, last_result,
+		// Rows whose source or destination is coupled already are left
+		// out by anti-joins: DuckDB's ON CONFLICT DO NOTHING checks each
+		// row on its own and took 40 times as long (700 ms for 2,000 rows
+		// into 100,000 couplings). It stays for a batch naming a record
+		// twice, where only taking the rows in order decides which wins.
+		var twice bool
+		if err := c.QueryRowContext(ctx, `SELECT count(*) <> count(DISTINCT src) OR count(*) <> count(DISTINCT dst) FROM result_batch WHERE couple`).Scan(&twice); err != nil {
+			return fmt.Errorf("couple records of mapping %s: %w", side.Mapping, err)
+		}
+		insert := `INSERT INTO couplings (mapping, table_id, integration_id, coupled_at, last_synced_at, last_result,
 				table_modified, integration_modified, table_etag, integration_etag)
-			VALUES `+strings.Join(rows, ",")+` ON CONFLICT DO NOTHING`, args...)
+			SELECT ?, ` + tableID + `, ` + intID + `, at_time, at_time, 'success', ` + tableMod + `, ` + intMod + `, ` + tableTag + `, ` + intTag
+		args := []any{side.Mapping}
+		if twice {
+			insert += ` FROM (SELECT * FROM result_batch WHERE couple ORDER BY seq) ON CONFLICT DO NOTHING`
+		} else {
+			insert += ` FROM result_batch b WHERE couple
+				AND NOT EXISTS (SELECT 1 FROM couplings c WHERE c.mapping = ? AND c.table_id = b.` + tableID + `)
+				AND NOT EXISTS (SELECT 1 FROM couplings c WHERE c.mapping = ? AND c.integration_id = b.` + intID + `)`
+			args = append(args, side.Mapping, side.Mapping)
+		}
+		_, err := c.ExecContext(ctx, insert, args...)
 		if err != nil {
 			return fmt.Errorf("couple records of mapping %s: %w", side.Mapping, err)
 		}
-		got, err := couplingsOf(ctx, tx, side, couple)
+		rows, err := c.QueryContext(ctx, `SELECT b.src, c.`+dst+` FROM result_batch b JOIN couplings c ON c.mapping = ? AND c.`+src+` = b.src WHERE b.couple`, side.Mapping)
 		if err != nil {
-			return err
+			return fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
+		}
+		got, err := scanStringMap(rows)
+		if err != nil {
+			return fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
 		}
 		for _, r := range couple {
 			to, ok := got[r.SourceID]
@@ -192,7 +240,7 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 			default:
 				// The source is free: the destination record is the one
 				// coupled, to another source record.
-				from, err := coupledSource(ctx, tx, side, r.DestID)
+				from, err := coupledSource(ctx, c, side, r.DestID)
 				if err != nil {
 					return err
 				}
@@ -203,7 +251,7 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 				continue
 			}
 			for _, a := range r.Assigned {
-				_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO assigned_values VALUES (?, ?, ?, ?, ?, ?)`,
+				_, err := c.ExecContext(ctx, `INSERT OR REPLACE INTO assigned_values VALUES (?, ?, ?, ?, ?, ?)`,
 					side.Mapping, sourceSide(!side.SourceIsTable), r.DestID, a.Field, a.OtherField, r.At.UTC())
 				if err != nil {
 					return fmt.Errorf("remember the values %s assigned to record %s of mapping %s: %w", sourceSide(!side.SourceIsTable), r.DestID, side.Mapping, err)
@@ -212,83 +260,48 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 		}
 	}
 	if len(synced) > 0 {
-		// DuckDB cannot type parameters inside UPDATE ... FROM (VALUES ...),
-		// so the batch goes through a temporary table.
-		var rows []string
-		var args []any
-		for _, r := range synced {
-			rows = append(rows, "(?, ?, ?, ?, ?)")
-			args = append(args, r.SourceID, nullTime(r.SourceModified), nullTime(r.DestModified), nullString(r.SourceETag), nullString(r.DestETag))
-		}
 		stmts := []struct {
 			q    string
 			args []any
 		}{
-			{`CREATE OR REPLACE TEMP TABLE synced_batch (src VARCHAR, smod TIMESTAMP, dmod TIMESTAMP, stag VARCHAR, dtag VARCHAR)`, nil},
-			{`INSERT INTO synced_batch VALUES ` + strings.Join(rows, ","), args},
-			{`UPDATE couplings SET last_synced_at = ?, last_result = 'success',
+			{`UPDATE couplings SET last_synced_at = v.at_time, last_result = 'success',
 				` + srcMod + ` = coalesce(v.smod, couplings.` + srcMod + `), ` + dstMod + ` = v.dmod,
 				` + srcTag + ` = coalesce(v.stag, couplings.` + srcTag + `), ` + dstTag + ` = v.dtag
-			FROM synced_batch v WHERE couplings.mapping = ? AND couplings.` + src + ` = v.src`, []any{synced[0].At.UTC(), side.Mapping}},
+			FROM result_batch v WHERE v.synced AND couplings.mapping = ? AND couplings.` + src + ` = v.src`, []any{side.Mapping}},
 			// A source record written successfully has had the values
 			// its service assigned written back: the diff compared them.
-			{`DELETE FROM assigned_values WHERE mapping = ? AND side = ? AND record_id IN (SELECT src FROM synced_batch)`,
+			{`DELETE FROM assigned_values WHERE mapping = ? AND side = ? AND record_id IN (SELECT src FROM result_batch WHERE synced)`,
 				[]any{side.Mapping, sourceSide(side.SourceIsTable)}},
-			{`DROP TABLE synced_batch`, nil},
 		}
 		for _, st := range stmts {
-			if _, err := tx.ExecContext(ctx, st.q, st.args...); err != nil {
+			if _, err := c.ExecContext(ctx, st.q, st.args...); err != nil {
 				return fmt.Errorf("mark records of mapping %s synced: %w", side.Mapping, err)
 			}
 		}
 	}
-	var vals []string
-	var args []any
-	for _, r := range results {
-		result, msg := "success", any(nil)
+	err = appendRows(c, "", "run_records", runRecordColumns, len(results), func(i int) []driver.Value {
+		r := &results[i]
+		result, msg := "success", driver.Value(nil)
 		if r.Err != "" {
 			result, msg = "failure", d.redact(r.Err)
 		}
-		vals = append(vals, "(?, ?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, runID, r.Seq, r.SourceID, nullString(r.DestID), r.Op, result, msg, r.At.UTC())
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO run_records VALUES `+strings.Join(vals, ","), args...); err != nil {
+		return []driver.Value{runID, r.Seq, r.SourceID, nullString(r.DestID), r.Op, result, msg, r.At.UTC()}
+	})
+	if err != nil {
 		return fmt.Errorf("record results of run %d: %w", runID, err)
 	}
 	// The writes are settled: their intents go in the same transaction.
-	seqs := []any{runID}
-	for _, r := range results {
-		seqs = append(seqs, r.Seq)
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM write_intents WHERE run_id = ? AND seq IN (`+placeholders(len(results))+`)`, seqs...); err != nil {
+	if _, err := c.ExecContext(ctx, `DELETE FROM write_intents WHERE run_id = ? AND seq IN (SELECT seq FROM result_batch)`, runID); err != nil {
 		return fmt.Errorf("settle write intents of run %d: %w", runID, err)
 	}
-	// Not checkpointed here: the next batch's intents or the run's end
-	// checkpoint these results before anything else is sent, and should a
-	// damaged log lose them meanwhile, their intents, in the main file
-	// since before the batch was sent, are settled again (see durable).
-	return tx.Commit()
-}
-
-// couplingsOf returns the destination each given source is coupled to now.
-func couplingsOf(ctx context.Context, tx *sql.Tx, side CouplingSide, rs []*RecordResult) (map[string]string, error) {
-	src, dst := couplingColumns(side.SourceIsTable)
-	args := []any{side.Mapping}
-	for _, r := range rs {
-		args = append(args, r.SourceID)
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+src+`, `+dst+` FROM couplings WHERE mapping = ? AND `+src+` IN (`+placeholders(len(rs))+`)`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
-	}
-	return scanStringMap(rows)
+	return nil
 }
 
 // coupledSource returns the source record a destination record is coupled to.
-func coupledSource(ctx context.Context, tx *sql.Tx, side CouplingSide, destID string) (string, error) {
+func coupledSource(ctx context.Context, c *sql.Conn, side CouplingSide, destID string) (string, error) {
 	src, dst := couplingColumns(side.SourceIsTable)
 	var id string
-	err := tx.QueryRowContext(ctx, `SELECT `+src+` FROM couplings WHERE mapping = ? AND `+dst+` = ?`, side.Mapping, destID).Scan(&id)
+	err := c.QueryRowContext(ctx, `SELECT `+src+` FROM couplings WHERE mapping = ? AND `+dst+` = ?`, side.Mapping, destID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "(another)", nil
 	}
@@ -581,7 +594,41 @@ func (d *DB) Runs(ctx context.Context, limit int) ([]Run, error) {
 		r.FinishedAt = fin.Time
 		out = append(out, r)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	// A run's counts are written when it finishes; one that has not (under
+	// way, or stopped) is counted from the records its batches wrote, so
+	// that a killed run does not look as if it did nothing.
+	for i := range out {
+		if out[i].FinishedAt.IsZero() {
+			if err := d.countRecorded(ctx, &out[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// countRecorded adds to r's counts what its recorded records say: each
+// success by its kind, every other result as failed.
+func (d *DB) countRecorded(ctx context.Context, r *Run) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT op, result = 'success', count(*) FROM run_records WHERE run_id = ? GROUP BY ALL`, r.ID)
+	if err != nil {
+		return fmt.Errorf("records of run %d: %w", r.ID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var op string
+		var ok bool
+		var n int64
+		if err := rows.Scan(&op, &ok, &n); err != nil {
+			return err
+		}
+		r.countRecords(op, ok, n)
+	}
+	return rows.Err()
 }
 
 func nullString(s string) any {
