@@ -44,6 +44,9 @@ type Couplings interface {
 	FindCoupling(ctx context.Context, mapping, id string) (*Coupling, error)
 	// CouplingCount returns how many records a mapping has coupled.
 	CouplingCount(ctx context.Context, mapping string) (int64, error)
+	// AllCouplings returns how many couplings the store holds, every
+	// mapping's: apply sizes its batches by it.
+	AllCouplings(ctx context.Context) (int64, error)
 	// CouplingMap returns a mapping's couplings from table to integration
 	// id when fromTable, else the reverse.
 	CouplingMap(ctx context.Context, mapping string, fromTable bool) (map[string]string, error)

@@ -103,6 +103,15 @@ func (d *DB) CouplingCount(ctx context.Context, mapping string) (int64, error) {
 	return n, nil
 }
 
+// AllCouplings returns how many couplings the store holds, every mapping's.
+func (d *DB) AllCouplings(ctx context.Context) (int64, error) {
+	var n int64
+	if err := d.pool.QueryRow(ctx, `SELECT count(*) FROM couplings`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count couplings: %w", err)
+	}
+	return n, nil
+}
+
 // couplingColumns returns the coupling columns of a pass's source and
 // destination ids.
 func couplingColumns(sourceIsTable bool) (src, dst string) {

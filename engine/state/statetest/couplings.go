@@ -104,6 +104,9 @@ func mappingsApart(t *testing.T, s state.Couplings) {
 	want := couple(t, s, "CUSTOMER", 2)
 	couple(t, s, "VENDOR", 2)
 	must(t, s.CoupleOne(ctx, "CONTACT", "T1", "I1"))
+	if all, err := s.AllCouplings(ctx); err != nil || all != 5 {
+		t.Errorf("AllCouplings over three mappings: %d, %v; want 5", all, err)
+	}
 	n, err := s.Uncouple(ctx, "VENDOR", nil, true)
 	must(t, err)
 	if n != 2 {
