@@ -1,7 +1,7 @@
 // Package pgstate keeps coupler's state in PostgreSQL, so that several
 // coupler processes, on several machines, share one state (issue 17). It
 // implements the parts of state.Store that it has so far (state.Couplings,
-// state.Watermarks, state.Definitions) over the same layout as the DuckDB
+// state.Watermarks, state.Definitions, state.Intents) over the same layout as the DuckDB
 // state, and passes statetest's checks of them. Staging and the diff stay
 // in DuckDB, on the worker that plans.
 package pgstate
@@ -172,4 +172,5 @@ var (
 	_ state.Couplings   = (*DB)(nil)
 	_ state.Watermarks  = (*DB)(nil)
 	_ state.Definitions = (*DB)(nil)
+	_ state.Intents     = (*DB)(nil)
 )

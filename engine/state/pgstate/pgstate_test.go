@@ -47,6 +47,9 @@ func TestConformance(t *testing.T) {
 	t.Run("definitions", func(t *testing.T) {
 		statetest.RunDefinitions(t, func(t *testing.T) state.Definitions { return open(t) })
 	})
+	t.Run("intents", func(t *testing.T) {
+		statetest.RunIntents(t, func(t *testing.T) state.Intents { return open(t) })
+	})
 }
 
 // admin connects to a database of the test cluster, to look at or change
