@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/couplerhq/coupler/internal/jsontext"
 )
 
 // canonical renders a value as the JSON text the diff compares, so that the
@@ -116,7 +118,7 @@ func decodeValue(raw []byte) (any, error) {
 		return false, nil
 	case len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' && plainString(s[1:len(s)-1]):
 		return s[1 : len(s)-1], nil
-	case len(s) > 0 && (s[0] == '-' || s[0] >= '0' && s[0] <= '9') && validNumber(s):
+	case len(s) > 0 && (s[0] == '-' || s[0] >= '0' && s[0] <= '9') && jsontext.IsNumber(s):
 		return json.Number(s), nil
 	}
 	return decodeValueSlow(raw)
@@ -132,44 +134,6 @@ func plainString(s string) bool {
 		}
 	}
 	return utf8.ValidString(s)
-}
-
-// validNumber reports whether s is one JSON number and nothing else:
-// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func validNumber(s string) bool {
-	i := 0
-	digits := func() int {
-		j := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		return i - j
-	}
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case digits() == 0:
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return i == len(s)
 }
 
 // decodeValueSlow is decodeValue for any JSON text.
