@@ -107,8 +107,9 @@ func TestStateRefusesDamagedBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	data, _ := stateFiles(t, path)
-	// DuckDB's layout: three 4 KiB headers, then blocks of 256 KiB.
-	const header, blockSize = 3 * 4096, 256 * 1024
+	// DuckDB's layout: three 4 KiB headers, then blocks of the size the
+	// file was made with.
+	const header, blockSize = 3 * 4096, state.BlockSize
 	off := header + block*blockSize
 	clear(data[off : off+blockSize])
 	if err := os.WriteFile(path, data, 0o644); err != nil {
