@@ -312,9 +312,19 @@ func (d *DB) version(ctx context.Context) (int, error) {
 const BlockSize = 64 << 10
 
 // create makes an empty state file at path with BlockSize blocks, unless
-// a file is there already.
+// a file with content is there already. An empty file holds nothing and
+// is made anew: DuckDB opens one as a new database, but refuses to attach
+// it.
 func create(ctx context.Context, path string) error {
-	if st, err := os.Stat(path); err == nil && st.Size() > 0 || err != nil && !errors.Is(err, fs.ErrNotExist) {
+	st, err := os.Stat(path)
+	switch {
+	case err == nil && st.Size() > 0:
+		return nil
+	case err == nil:
+		if err := os.Remove(path); err != nil {
+			return err
+		}
+	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
 	c, err := duckdb.NewConnector("", nil)
