@@ -426,19 +426,6 @@ type Explainer interface {
 	ExplainGet(e Entity, fields []string, ids []string) string
 }
 
-// WriteBatcher is implemented by connectors whose Write carries several
-// writes in one request (an OData $batch) or keeps several requests in
-// flight. The engine hands Write whole rounds of requests (perRequest ×
-// inFlight writes, or a multiple), so that a batch_size of 1000 sends
-// ceil(ops / 1000) requests, up to inFlight at once, rather than whatever
-// an apply batch of another size leaves over.
-type WriteBatcher interface {
-	// WriteBatching returns how many writes of e one request carries (1
-	// for a request per write) and how many requests Write keeps in
-	// flight at most.
-	WriteBatching(e Entity) (perRequest, inFlight int)
-}
-
 // WriteEach calls write for each op, at most concurrency at a time, and
 // returns the results in the ops' order. Ops start in order; once ctx ends
 // no further op starts, and started says how many did: the results from
@@ -519,3 +506,14 @@ type ChangePage struct {
 // service no longer accepts the token: changes since then are lost to it,
 // and only a read of every record brings the caller back in step.
 var ErrTokenExpired = errors.New("change tracking token expired")
+
+// WriteBatcher is implemented by a connector that carries several writes
+// in one request (OData's $batch). The engine checks for it with a type
+// assertion and hands Write at least size × inFlight writes at a time, so
+// that no request goes out half empty and the requests go out together
+// rather than one apply batch after another.
+type WriteBatcher interface {
+	// WriteBatch returns how many writes one request carries and how many
+	// such requests the connector keeps in flight at once.
+	WriteBatch() (size, inFlight int)
+}

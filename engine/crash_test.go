@@ -557,7 +557,7 @@ func TestCrashKillAtEveryRequest(t *testing.T) {
 			if _, err := ref.e.Apply(t.Context(), p.ID); err != nil {
 				t.Fatal(err)
 			}
-			engine.SetApplyBatch(ref.e, plan.ApplyBatch) // the follow-up sync in the default size
+			engine.SetApplyBatch(ref.e, 0) // the follow-up sync in the default size
 			requests := ref.ks.requests()
 			if sc.followUp {
 				ref.sync(t)

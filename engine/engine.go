@@ -77,10 +77,9 @@ type Engine struct {
 	onClose  func() error
 	// offline is Options.Offline: no connector was built.
 	offline bool
-	// applyBatch, when above 0, fixes the size of apply's batches
-	// (SetApplyBatch): tests make it small to cross batch boundaries with
-	// few records. 0 sizes them by the destination (applyBatches). Per
-	// engine, so that tests run in parallel.
+	// applyBatch, when above 0, is the size of every apply batch in place
+	// of applyBatchSize's: tests make it small to cross batch boundaries
+	// with few records. Per engine, so that tests run in parallel.
 	applyBatch int
 	// stagingLimit is the state database's memory_limit, for the hint
 	// when a plan runs out of it.

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,13 +20,6 @@ import (
 // added to the dataverse connector's settings.
 func newRequestsWorld(t *testing.T, n int, key, crmExtra string) *world {
 	t.Helper()
-	return newRequestsWorldWrapped(t, n, key, crmExtra, func(h http.Handler) http.Handler { return h })
-}
-
-// newRequestsWorldWrapped is newRequestsWorld with the CRM's handler
-// wrapped in wrap.
-func newRequestsWorldWrapped(t *testing.T, n int, key, crmExtra string, wrap func(http.Handler) http.Handler) *world {
-	t.Helper()
 	w := &world{t: t, erp: fake.NewERP(), crm: fake.NewCRM(), dir: t.TempDir()}
 	past := time.Now().Add(-time.Hour)
 	w.erp.SetClock(func() time.Time { return past })
@@ -40,7 +31,7 @@ func newRequestsWorldWrapped(t *testing.T, n int, key, crmExtra string, wrap fun
 		t.Fatal(err)
 	}
 	erpSrv := httptest.NewServer(http.StripPrefix("/api/v2.0", w.erp))
-	crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", wrap(bare204(w.crm))))
+	crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", bare204(w.crm)))
 	t.Cleanup(erpSrv.Close)
 	t.Cleanup(crmSrv.Close)
 	writeFile(t, filepath.Join(w.dir, "coupler.yaml"), `version: 1
@@ -159,31 +150,19 @@ func (w *noETag204) WriteHeader(status int) {
 	w.ResponseWriter.WriteHeader(status)
 }
 
-// TestApplyCreatesRequests: an apply hands the connector whole rounds of
-// requests, so that n creates take ceil(n / batch_size) requests whatever
-// the batch size (an apply batch of 200 used to leave part-full $batch
-// requests behind, and to send at most 200 records in one), and the
-// $batch requests of a round go out together, up to max_concurrency.
+// TestApplyCreatesRequests counts the $batch requests of a first sync of
+// more creates than one apply batch holds: whatever batch_size is, apply
+// sends ceil(creates / batch_size) of them, none half empty between two
+// apply batches (as with the old fixed batches of 200 operations, which
+// sent 3 requests for 450 creates with batch_size 1000, and 66 where 65
+// would do with batch_size 7).
 func TestApplyCreatesRequests(t *testing.T) {
 	t.Parallel()
-	const n = 2100
-	tests := []struct {
-		name, extra  string
-		wantRequests int
-		// inFlight is the most $batch requests that must be in flight at
-		// once; 0 for single requests, not counted here.
-		inFlight int
-	}{
-		{"one request per create", "", n, 0},
-		{"batch_size 7", ", batch_size: 7", (n + 6) / 7, 4},
-		{"batch_size 100, max_concurrency 2", ", batch_size: 100, max_concurrency: 2", n / 100, 2},
-		{"batch_size 1000", ", batch_size: 1000", (n + 999) / 1000, 3},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	const n = 450
+	for _, size := range []int{7, 100, 1000} {
+		t.Run(fmt.Sprintf("batch_size %d", size), func(t *testing.T) {
 			t.Parallel()
-			gate := &batchGate{want: max(tt.inFlight, 1)}
-			w := newRequestsWorldWrapped(t, n, "accountid", tt.extra, gate.wrap)
+			w := newRequestsWorld(t, n, "accountid", fmt.Sprintf(", batch_size: %d", size))
 			p := w.plan(engine.PlanOptions{})
 			if got := part(t, p, "to_integration").Counts[plan.Create]; got != n {
 				t.Fatalf("creates = %d, want %d", got, n)
@@ -191,61 +170,13 @@ func TestApplyCreatesRequests(t *testing.T) {
 			w.crm.ResetStats()
 			w.apply(p.ID)
 			st := w.crm.Stats()
-			if st.Requests != tt.wantRequests || st.ByMethod["GET"] != 0 {
-				t.Errorf("apply of %d creates: %d requests %v, want %d (ceil(%d / batch_size)) and no GET", n, st.Requests, st.ByMethod, tt.wantRequests, n)
+			want := (n + size - 1) / size
+			if st.Requests != want || st.ByMethod["POST"] != want {
+				t.Errorf("apply of %d creates with batch_size %d: %d requests %v, want %d $batch POSTs", n, size, st.Requests, st.ByMethod, want)
 			}
 			if got := w.crm.Len("accounts"); got != n {
-				t.Errorf("%d accounts, want %d", got, n)
-			}
-			if tt.inFlight > 0 && gate.max() != tt.inFlight {
-				t.Errorf("at most %d $batch requests in flight, want %d (max_concurrency, or the requests there are)", gate.max(), tt.inFlight)
+				t.Errorf("%d accounts created, want %d", got, n)
 			}
 		})
 	}
-}
-
-// batchGate holds the first $batch requests until want of them are in
-// flight, so that requests the client sends together are seen together,
-// and records the most in flight at once. A client that sends them one
-// at a time opens the gate only when the first wait runs out, and is
-// caught by the count.
-type batchGate struct {
-	want     int
-	mu       sync.Mutex
-	inFlight int
-	most     int
-	open     chan struct{}
-	once     sync.Once
-}
-
-func (g *batchGate) max() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.most
-}
-
-func (g *batchGate) wrap(h http.Handler) http.Handler {
-	g.open = make(chan struct{})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/$batch") {
-			h.ServeHTTP(w, r)
-			return
-		}
-		g.mu.Lock()
-		g.inFlight++
-		g.most = max(g.most, g.inFlight)
-		if g.inFlight >= g.want {
-			g.once.Do(func() { close(g.open) })
-		}
-		g.mu.Unlock()
-		select {
-		case <-g.open:
-		case <-time.After(5 * time.Second):
-			g.once.Do(func() { close(g.open) }) // one wait is enough to tell
-		}
-		h.ServeHTTP(w, r)
-		g.mu.Lock()
-		g.inFlight--
-		g.mu.Unlock()
-	})
 }

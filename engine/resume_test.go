@@ -235,8 +235,14 @@ func TestInterruptedRunIsMarkedOnceSettled(t *testing.T) {
 		if got := statusOf(t, w, p.ID); got != plan.Interrupted {
 			t.Errorf("after the next plan settled it, the killed plan is %s, want %s", got, plan.Interrupted)
 		}
-		if r := runOf(t, w, p.ID); !r.Interrupted || !r.FinishedAt.IsZero() {
+		r := runOf(t, w, p.ID)
+		if !r.Interrupted || !r.FinishedAt.IsZero() {
 			t.Errorf("after the next plan settled it, the killed run is %+v, want interrupted", r)
+		}
+		// What it wrote before it was killed is counted: an interrupted
+		// run must not look as if it did nothing.
+		if created := int64(w.crm.Len("accounts")); created == 0 || r.Inserted != created {
+			t.Errorf("the interrupted run counts %d inserted; the CRM holds %d accounts it created", r.Inserted, created)
 		}
 		w.sync(t) // another plan applied over the same mapping
 		if got := statusOf(t, w, p.ID); got != plan.Interrupted {

@@ -107,8 +107,9 @@ func TestStateRefusesDamagedBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	data, _ := stateFiles(t, path)
-	// DuckDB's layout: three 4 KiB headers, then blocks of 256 KiB.
-	const header, blockSize = 3 * 4096, 256 * 1024
+	// DuckDB's layout: three 4 KiB headers, then blocks of the size the
+	// file was made with.
+	const header, blockSize = 3 * 4096, state.BlockSize
 	off := header + block*blockSize
 	clear(data[off : off+blockSize])
 	if err := os.WriteFile(path, data, 0o644); err != nil {
@@ -224,5 +225,17 @@ func TestCouplingConflictNamesTheCoupledSide(t *testing.T) {
 		if !strings.Contains(results[i].Err, want) {
 			t.Errorf("result %d: %q, want it to say %q", i+1, results[i].Err, want)
 		}
+	}
+	// One batch naming a destination twice: the first in order is coupled,
+	// the second is refused naming it.
+	twice := []state.RecordResult{
+		{Seq: 4, SourceID: "t6", DestID: "i7", Op: "couple", Couple: true, At: time.Now()},
+		{Seq: 5, SourceID: "t8", DestID: "i7", Op: "couple", Couple: true, At: time.Now()},
+	}
+	if err := db.RecordResults(ctx, run, side, twice); err != nil {
+		t.Fatal(err)
+	}
+	if twice[0].Err != "" || !strings.Contains(twice[1].Err, "destination record is coupled to source record t6") {
+		t.Errorf("a destination named twice in one batch: %q, %q; want the first coupled, the second refused naming t6", twice[0].Err, twice[1].Err)
 	}
 }

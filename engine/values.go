@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/couplerhq/coupler/internal/jsontext"
 )
 
 // canonical renders a value as the JSON text the diff compares, so that the
@@ -97,23 +99,45 @@ func canonicalNumber(n string) string {
 }
 
 // decodeValue turns canonical JSON text back into a value to write.
+//
+// Apply decodes every changed value of every write, and a json.Decoder
+// per value cost a tenth of a first sync's apply: the common texts, null,
+// the booleans, a number and a string without escapes, are read directly,
+// to the same values (a number as json.Number, as UseNumber gives); the
+// rest go through the decoder (decodeValueSlow).
 func decodeValue(raw []byte) (any, error) {
 	if raw == nil {
 		return nil, nil
 	}
-	// Apply decodes every value it writes: the commonest, a string with
-	// nothing escaped, and the literals, without a decoder.
-	switch string(raw) {
-	case "null":
+	switch s := string(raw); {
+	case s == "null":
 		return nil, nil
-	case "true":
+	case s == "true":
 		return true, nil
-	case "false":
+	case s == "false":
 		return false, nil
+	case len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' && plainString(s[1:len(s)-1]):
+		return s[1 : len(s)-1], nil
+	case len(s) > 0 && (s[0] == '-' || s[0] >= '0' && s[0] <= '9') && jsontext.IsNumber(s):
+		return json.Number(s), nil
 	}
-	if s, ok := plainJSONString(raw); ok {
-		return s, nil
+	return decodeValueSlow(raw)
+}
+
+// plainString reports whether s, the inside of a JSON string, holds no
+// escape, quote or control character and is valid UTF-8: then it is the
+// string's value as it stands.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c == '"' || c < 0x20 {
+			return false
+		}
 	}
+	return utf8.ValidString(s)
+}
+
+// decodeValueSlow is decodeValue for any JSON text.
+func decodeValueSlow(raw []byte) (any, error) {
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.UseNumber()
 	var v any
@@ -121,25 +145,6 @@ func decodeValue(raw []byte) (any, error) {
 		return nil, err
 	}
 	return v, nil
-}
-
-// plainJSONString returns the string a JSON string literal holds when it
-// has no escape, no control character and only valid UTF-8: its bytes
-// between the quotes. ok is false for anything else.
-func plainJSONString(raw []byte) (string, bool) {
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
-		return "", false
-	}
-	inner := raw[1 : len(raw)-1]
-	for _, b := range inner {
-		if b < 0x20 || b == '"' || b == '\\' {
-			return "", false
-		}
-	}
-	if !utf8.Valid(inner) {
-		return "", false
-	}
-	return string(inner), true
 }
 
 // parseModified reads a last-modified value as the wire carries it.

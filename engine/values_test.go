@@ -2,8 +2,7 @@ package engine
 
 import (
 	"encoding/json"
-	"reflect"
-	"strings"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -97,31 +96,35 @@ func TestNextWatermark(t *testing.T) {
 	}
 }
 
-// TestDecodeValueRoundTrips: what canonical writes, decodeValue reads back
-// as the value the JSON decoder (with numbers kept as written) would give,
-// through the shortcut for plain strings and literals or not.
-func TestDecodeValueRoundTrips(t *testing.T) {
+// decodeValue's direct reading of the common texts gives what the
+// decoder gives, for every text: checked on a table of edge cases and
+// fuzzed (go test ./engine -fuzz FuzzDecodeValue).
+func TestDecodeValueFastPathAgrees(t *testing.T) {
 	t.Parallel()
-	for _, raw := range []string{`null`, `true`, `false`, `"plain"`, `""`, `"Ærøskøbing €"`, `"quote \" and \\ and \n"`,
-		`"line\u2028sep"`, `"\u0000known after apply\u0000X"`, `5000`, `-12.5`, `1e3`, `{"a":[1,"b"]}`, `"bad` + "\xff" + `utf8"`} {
-		got, err := decodeValue([]byte(raw))
-		if err != nil {
-			t.Errorf("decodeValue(%s): %v", raw, err)
-			continue
-		}
-		dec := json.NewDecoder(strings.NewReader(raw))
-		dec.UseNumber()
-		var want any
-		if err := dec.Decode(&want); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("decodeValue(%s) = %#v, want %#v", raw, got, want)
-		}
+	for _, raw := range []string{
+		`null`, `true`, `false`, `0`, `-0`, `12.50`, `1e3`, `-1.5E-7`, `123456789012345678901234`,
+		`01`, `1.`, `.5`, `-`, `1e`, `+1`, `1 2`, ` 1`, `NaN`,
+		`""`, `"plain"`, `"Ærøskøbing €"`, `"quote \" inside"`, `"back\\slash"`, `"\u00e9"`, `"a" "b"`,
+		`"` + "\xff" + `"`, `"tab` + "\t" + `"`, `{"a":1}`, `[1,"x"]`, `nul`, `"unterminated`,
+	} {
+		checkDecodeValue(t, []byte(raw))
 	}
-	for _, bad := range []string{`"unterminated`, `tru`, `{`} {
-		if _, err := decodeValue([]byte(bad)); err == nil {
-			t.Errorf("decodeValue(%s) took invalid JSON", bad)
-		}
+}
+
+func FuzzDecodeValue(f *testing.F) {
+	for _, s := range []string{`null`, `"x"`, `1.5e3`, `"é\n"`, `{"a":[1]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(checkDecodeValue)
+}
+
+func checkDecodeValue(t *testing.T, raw []byte) {
+	got, gotErr := decodeValue(raw)
+	want, wantErr := decodeValueSlow(raw)
+	if (gotErr != nil) != (wantErr != nil) {
+		t.Fatalf("decodeValue(%q): error %v, the decoder's %v", raw, gotErr, wantErr)
+	}
+	if gotErr == nil && fmt.Sprintf("%T %#v", got, got) != fmt.Sprintf("%T %#v", want, want) {
+		t.Fatalf("decodeValue(%q) = %T %#v, the decoder gives %T %#v", raw, got, got, want, want)
 	}
 }

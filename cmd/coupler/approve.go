@@ -2,16 +2,15 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/user"
-	"time"
 
+	"github.com/couplerhq/coupler/cmd/coupler/view"
 	"github.com/spf13/cobra"
 )
 
 func newApprove(g *globals) *cobra.Command {
-	var by string
+	var by, format string
 	cmd := &cobra.Command{
 		Use:   "approve PLAN",
 		Short: "Approve a saved plan that waits for a person, by id or name (latest: the newest)",
@@ -34,29 +33,32 @@ the share of records changing.
 A plan that needs no approval, is applied already, or is stale (a later
 apply moved its mappings on, or the project changed) is refused.`,
 		Example: `  coupler approve latest
-  coupler approve 20261124-083414-6f80fe --by ana`,
+  coupler approve 20261124-083414-6f80fe --by ana
+  coupler approve latest --format json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if by == "" {
 				by = currentUser()
 			}
+			pr, err := g.printer(format)
+			if err != nil {
+				return err
+			}
 			e, err := g.openOffline(cmd.Context())
 			if err != nil {
-				return g.approveOnServe(cmd.Context(), err, args[0], by)
+				return g.approveOnServe(cmd.Context(), pr, err, args[0], by)
 			}
 			defer e.Close()
 			p, err := e.Approve(cmd.Context(), args[0], by)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "Plan %s approved by %s at %s\n", p.ID, p.Approved.By, p.Approved.At.UTC().Format(time.RFC3339))
-			for _, r := range p.ApprovalReasons() {
-				fmt.Fprintf(g.stdout, "  %s\n", r)
-			}
-			return nil
+			at := p.Approved.At
+			return pr.Approval(view.Approval{Plan: p.ID, ApprovedBy: p.Approved.By, ApprovedAt: &at, Reasons: p.ApprovalReasons()})
 		},
 	}
 	cmd.Flags().StringVar(&by, "by", "", "who approves, as the plan records it (default: your user name)")
+	formatFlag(cmd, &format)
 	serveTokenFlag(cmd, g)
 	return cmd
 }
@@ -74,7 +76,7 @@ func currentUser() string {
 
 // approveOnServe approves the plan through the coupler serve that holds
 // the state database, when err says one does; otherwise it returns err.
-func (g *globals) approveOnServe(ctx context.Context, err error, ref, by string) error {
+func (g *globals) approveOnServe(ctx context.Context, pr *view.Printer, err error, ref, by string) error {
 	c, err := g.serveClient(err)
 	if err != nil {
 		return err
@@ -83,7 +85,6 @@ func (g *globals) approveOnServe(ctx context.Context, err error, ref, by string)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stdout, "Plan %s approved by %s at %s\n", a.Plan, a.ApprovedBy, a.ApprovedAt.UTC().Format(time.RFC3339))
-	fmt.Fprintf(g.stdout, "  coupler serve: %s\n", a.Message)
-	return nil
+	at := a.ApprovedAt
+	return pr.Approval(view.Approval{Plan: a.Plan, ApprovedBy: a.ApprovedBy, ApprovedAt: &at, Serve: a.Message})
 }

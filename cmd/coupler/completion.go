@@ -11,7 +11,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/lock"
 	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/engine/state"
 	"github.com/couplerhq/coupler/mappings"
 	"github.com/couplerhq/coupler/mappings/scaffold"
 )
@@ -148,8 +150,9 @@ const completionTimeout = 2 * time.Second
 
 // planIDs proposes the newest saved plans' ids and names, newest first,
 // each with when it was made and its status. The state database is opened
-// read-only: while plan, apply or serve holds it, DuckDB refuses at once,
-// and completion proposes nothing rather than wait.
+// read-only: while plan or apply holds it, DuckDB refuses at once, and
+// completion proposes nothing rather than wait; while coupler serve holds
+// it, serve lists them.
 func planIDs(g *globals, ctx context.Context, _ []string) []string {
 	p := completionProject(g)
 	if p == nil {
@@ -157,26 +160,43 @@ func planIDs(g *globals, ctx context.Context, _ []string) []string {
 	}
 	ctx, cancel := context.WithTimeout(ctx, completionTimeout)
 	defer cancel()
-	var out []string
-	err := engine.Query(ctx, p, "SELECT id, coalesce(name, ''), status, created_at FROM plans ORDER BY created_at DESC, id DESC LIMIT 50",
+	const newest = 50
+	var plans []state.PlanSummary
+	err := engine.Query(ctx, p, fmt.Sprintf("SELECT id, coalesce(name, ''), status, created_at FROM plans ORDER BY created_at DESC, id DESC LIMIT %d", newest),
 		func(_ []string, row []any) error {
 			if row == nil {
 				return nil
 			}
-			id, _ := row[0].(string)
-			name, _ := row[1].(string)
+			var s state.PlanSummary
+			s.ID, _ = row[0].(string)
+			s.Name, _ = row[1].(string)
 			status, _ := row[2].(string)
-			desc := status
-			if at, ok := row[3].(time.Time); ok {
-				desc = at.Local().Format("2006-01-02 15:04") + " " + status
-			}
-			out = append(out, id+"\t"+desc)
-			if name != "" {
-				out = append(out, name+"\t"+fmt.Sprintf("%s (%s)", desc, id))
-			}
+			s.Status = plan.Status(status)
+			s.CreatedAt, _ = row[3].(time.Time)
+			plans = append(plans, s)
 			return nil
 		})
-	if err != nil || len(out) == 0 {
+	if err != nil {
+		c, cerr := g.serveClient(lock.Explain(err, p.State))
+		if cerr != nil {
+			return nil
+		}
+		if plans, err = c.Plans(ctx, newest); err != nil {
+			return nil
+		}
+	}
+	var out []string
+	for _, s := range plans {
+		desc := string(s.Status)
+		if !s.CreatedAt.IsZero() {
+			desc = s.CreatedAt.Local().Format("2006-01-02 15:04") + " " + desc
+		}
+		out = append(out, s.ID+"\t"+desc)
+		if s.Name != "" {
+			out = append(out, s.Name+"\t"+fmt.Sprintf("%s (%s)", desc, s.ID))
+		}
+	}
+	if len(out) == 0 {
 		return nil
 	}
 	return append([]string{engine.LatestPlan + "\tthe newest plan"}, out...)

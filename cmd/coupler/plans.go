@@ -29,7 +29,9 @@ func newPlans(g *globals) *cobra.Command {
 		Short: "List saved plans, newest first",
 		Long: `plans lists the plans in the state database: id, name (plan --out), when it
 was made (local time, with its offset from UTC), its mappings, how many
-operations of each kind, and whether it has been applied.`,
+operations of each kind, and its status: whether it has been applied, and
+whether it waits for a person's approval (coupler approve) or who approved
+it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			pr, err := g.printer(format)

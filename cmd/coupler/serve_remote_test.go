@@ -173,6 +173,8 @@ func TestReadCommandsWhileServeRuns(t *testing.T) {
 		{"errors", "--format", "json", "--mapping", "CUSTOMER"},
 		{"state", "intents"},
 		{"state", "intents", "--format", "json"},
+		// Completion of plan ids, which a shell asks for on a tab.
+		{"__complete", "show", ""},
 	}
 	files := []string{"plan.html", "ops.jsonl"}
 	type answer struct {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/couplerhq/coupler/internal/jsontext"
 )
 
 // appendQuote appends s as a JSON string. Unlike encoding/json it does not
@@ -87,7 +89,7 @@ func encodeLiteral(v any) (string, error) {
 	case bool:
 		return strconv.FormatBool(v), nil
 	case json.Number:
-		if !isJSONNumber(string(v)) {
+		if !jsontext.IsNumber(string(v)) {
 			return "", fmt.Errorf("invalid number %q", string(v))
 		}
 		return string(v), nil
@@ -134,44 +136,6 @@ func decodeLiteral(lit string) (any, error) {
 		return nil, err
 	}
 	return v, nil
-}
-
-// isJSONNumber reports whether s is a number in JSON's grammar.
-func isJSONNumber(s string) bool {
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		n := 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case digits() == 0:
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return i == len(s)
 }
 
 // normaliseLiteral makes a client-sent JSON value safe to store verbatim:

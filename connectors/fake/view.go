@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/couplerhq/coupler/internal/jsontext"
 )
 
 // sortTerm is a resolved $orderby item.
@@ -201,7 +203,7 @@ func tokenValue(k kind, text string) (value, error) {
 	case kindBool:
 		return boolValue(text == "true"), nil
 	case kindNumber:
-		if !isJSONNumber(text) {
+		if !jsontext.IsNumber(text) {
 			return value{}, errBadToken
 		}
 		return numberValue(text), nil

@@ -54,15 +54,10 @@ func (c *Client) Write(ctx context.Context, e connectors.Entity, ops []connector
 	return results, nil
 }
 
-// WriteBatching implements connectors.WriteBatcher: Config.BatchSize
-// writes per $batch (one per request without it, and for an entity of
-// choices, which are written by actions, never in a $batch), and
-// MaxConcurrency requests in flight, as Write sends them.
-func (c *Client) WriteBatching(e connectors.Entity) (perRequest, inFlight int) {
-	if _, ok, _ := choiceOf(e); ok || c.batchSize <= 1 {
-		return 1, c.concurrency
-	}
-	return c.batchSize, c.concurrency
+// WriteBatch implements connectors.WriteBatcher: batch_size writes a
+// request (1 without $batch), max_concurrency requests at once.
+func (c *Client) WriteBatch() (size, inFlight int) {
+	return max(c.batchSize, 1), c.concurrency
 }
 
 // writeOne performs one op. It is the seam where $batch will slot in: a

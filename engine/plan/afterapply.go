@@ -1,7 +1,6 @@
 package plan
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 )
@@ -56,10 +55,7 @@ func ParseKnownAfterApply(s string) (KnownAfterApply, bool) {
 // KnownAfterApplyOf reports whether a change's JSON value is a placeholder,
 // and which.
 func KnownAfterApplyOf(raw json.RawMessage) (KnownAfterApply, bool) {
-	// JSON writes a NUL only as \u0000, so a placeholder's text starts so;
-	// other values are told apart without being decoded (apply asks this
-	// of every value it writes).
-	if !bytes.HasPrefix(raw, []byte(`"\u0000`)) {
+	if len(raw) == 0 || raw[0] != '"' {
 		return KnownAfterApply{}, false
 	}
 	var s string

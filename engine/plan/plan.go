@@ -13,33 +13,15 @@ import (
 	"time"
 )
 
-// ApplyBatch is how many operations the first batch of an apply writes
-// between two confirmations in the state database (more when the
-// destination connector sends more than that in one round of requests:
-// batch_size × max_concurrency). Each confirmation checkpoints the state
-// database, which costs about as much as rewriting the couplings' indexes,
-// so while a batch's writes take less than a second, or less than four
-// times the state database's work for a batch, the next batch is twice as
-// large, up to MaxApplyBatch: a large first sync then checkpoints a few
-// dozen times, not once per 200 records. A batch is
-// the most a crash can leave written but unrecorded.
-const ApplyBatch = 200
-
-// MaxApplyBatch is the most operations one batch of an apply takes (or
-// one round of the destination's requests, when that is more).
-const MaxApplyBatch = 5000
-
-// ApplyBatches is how many batches an apply of n operations takes at
-// least: as many as when each batch's writes are quick enough for the next
-// to double (a slower destination keeps batches smaller).
-func ApplyBatches(n int64) int64 {
-	var batches int64
-	for size := int64(ApplyBatch); n > 0; size = min(2*size, MaxApplyBatch) {
-		n -= size
-		batches++
-	}
-	return batches
-}
+// ApplyBatch is the fewest operations apply writes between two
+// confirmations in the state database; MaxApplyBatch the most, which is
+// also the most a crash can leave written but unrecorded. Between the two
+// the batch grows with the couplings the state holds (see
+// engine.applyBatchSize).
+const (
+	ApplyBatch    = 200
+	MaxApplyBatch = 5000
+)
 
 // Kind is what an operation does to its destination record.
 type Kind string

@@ -29,21 +29,20 @@ func writePage(t *testing.T, dir, name string, p *plan.Plan) *url.URL {
 }
 
 // dumpDOM loads u and returns the DOM after the page's script ran.
-func dumpDOM(t *testing.T, chromium string, u *url.URL) string {
+func dumpDOM(t *testing.T, b *browsertest.Browser, u *url.URL) string {
 	t.Helper()
-	dom := string(browsertest.Run(t, chromium, "--dump-dom", u.String()))
+	dom := b.DOM(t, u.String(), 1280, 900)
 	if !strings.Contains(dom, `id="plan-id"`) {
 		t.Fatalf("DOM dump of %s is not the plan page:\n%s", u, dom)
 	}
 	return dom
 }
 
-// TestPlanHTMLInChromium loads plan pages in headless Chromium, one
-// process per page and subtest, in parallel: a Chromium takes seconds to
-// start, most of them waiting.
+// TestPlanHTMLInChromium loads plan pages in headless Chromium, one tab
+// per page and subtest, in parallel.
 func TestPlanHTMLInChromium(t *testing.T) {
 	t.Parallel()
-	chromium := browsertest.Chromium(t)
+	browser := browsertest.New(t)
 	dir := browsertest.ArtifactDir(t, "report")
 	page := writePage(t, dir, "plan.html", samplePlan())
 	hostile := writePage(t, dir, "plan-hostile.html", hostilePlan())
@@ -51,7 +50,7 @@ func TestPlanHTMLInChromium(t *testing.T) {
 
 	t.Run("summary", func(t *testing.T) {
 		t.Parallel()
-		dom := dumpDOM(t, chromium, page)
+		dom := dumpDOM(t, browser, page)
 		got := summaryCounts(dom)
 		for k, want := range wantTotals {
 			if got[k] != want {
@@ -87,7 +86,7 @@ func TestPlanHTMLInChromium(t *testing.T) {
 			t.Parallel()
 			u := *page
 			u.Fragment = tc.fragment
-			dom := dumpDOM(t, chromium, &u)
+			dom := dumpDOM(t, browser, &u)
 			var shown []string
 			for _, r := range opRows(dom) {
 				if !r.hidden {
@@ -108,7 +107,7 @@ func TestPlanHTMLInChromium(t *testing.T) {
 
 	t.Run("hostile", func(t *testing.T) {
 		t.Parallel()
-		dom := dumpDOM(t, chromium, hostile)
+		dom := dumpDOM(t, browser, hostile)
 		if n := strings.Count(dom, "<script"); n != 1 {
 			t.Errorf("%d script elements in the DOM, want 1", n)
 		}
@@ -129,7 +128,7 @@ func TestPlanHTMLInChromium(t *testing.T) {
 		t.Run("screenshot "+name, func(t *testing.T) {
 			t.Parallel()
 			png := filepath.Join(dir, name)
-			browsertest.Run(t, chromium, "--screenshot="+png, "--window-size=1280,900", u.String())
+			browser.Screenshot(t, u.String(), png, 1280, 900)
 			b, err := os.ReadFile(png)
 			if err != nil {
 				t.Fatal(err)

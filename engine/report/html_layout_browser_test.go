@@ -4,7 +4,6 @@ package report
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -68,7 +67,7 @@ const layoutScript = `(function () {
 // scroll sideways.
 func TestPlanHTMLSummaryFits1400(t *testing.T) {
 	t.Parallel()
-	chromium := browsertest.Chromium(t)
+	browser := browsertest.New(t)
 	dir := browsertest.ArtifactDir(t, "report")
 	var b bytes.Buffer
 	if err := PlanHTML(&b, defaultsPlan()); err != nil {
@@ -83,7 +82,7 @@ func TestPlanHTMLSummaryFits1400(t *testing.T) {
 	}
 	const width = 1400
 	start := time.Now()
-	dom := string(browsertest.Run(t, chromium, fmt.Sprintf("--window-size=%d,900", width), "--dump-dom", "file://"+path))
+	dom := browser.DOM(t, "file://"+path, width, 900)
 	t.Logf("chromium layout run: %s", time.Since(start).Round(time.Millisecond))
 	m := regexp.MustCompile(`data-layout="(\d+) (\d+) (\d+) (\d+)"`).FindStringSubmatch(dom)
 	if m == nil {
@@ -98,5 +97,5 @@ func TestPlanHTMLSummaryFits1400(t *testing.T) {
 		t.Errorf("at %d px the summary overflows: document %d px wide, table ends at %d px, its cells at %d px", width, scroll, table, cells)
 	}
 	png := filepath.Join(dir, "plan-wide.png")
-	browsertest.Run(t, chromium, "--screenshot="+png, fmt.Sprintf("--window-size=%d,900", width), "file://"+path)
+	browser.Screenshot(t, "file://"+path, png, width, 900)
 }

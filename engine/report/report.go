@@ -96,7 +96,7 @@ func planText(ew *errWriter, p *plan.Plan) error {
 		return ew.err
 	}
 	// What apply will send, per destination connector: one request per
-	// write, confirmed in batches that grow from 200 (plan.ApplyBatches).
+	// write, confirmed in batches of 200.
 	writes := map[string]int64{}
 	var order []string
 	for _, m := range p.Mappings {
@@ -107,7 +107,7 @@ func planText(ew *errWriter, p *plan.Plan) error {
 	}
 	for _, c := range order {
 		if n := writes[c]; n > 0 {
-			ew.printf("Apply will send about %d write request(s) to %s, in %d batch(es).\n", n, c, plan.ApplyBatches(n))
+			ew.printf("Apply will send about %d write request(s) to %s, in at most %d batch(es).\n", n, c, (n+plan.ApplyBatch-1)/plan.ApplyBatch)
 		}
 	}
 	return ew.err

@@ -84,7 +84,6 @@ func (h runLog) next(t *testing.T) string {
 // Screenshots of each step are kept (browsertest.ArtifactDir).
 func TestApproveInChromium(t *testing.T) {
 	t.Parallel()
-	chromium := browsertest.Chromium(t)
 	dir := project(t)
 	log := runLog{ends: make(chan string, 10), errs: make(chan string, 10)}
 	r := runner.New(dir, mappings.LoadOptions{}, engine.Options{})
@@ -116,15 +115,7 @@ func TestApproveInChromium(t *testing.T) {
 		t.Fatalf("first run: %q", got)
 	}
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(t.Context(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.WindowSize(1280, 900))...)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
-	browser, cancelTimeout := context.WithTimeout(browser, 2*time.Minute)
-	defer cancelTimeout()
+	browser := browsertest.New(t).Tab(t, 1280, 900)
 	shots := browsertest.ArtifactDir(t, "serve-approve")
 	shot := func(name string) {
 		t.Helper()

@@ -19,7 +19,7 @@ import (
 // errors, a hostile error message shown as text, one run-now form per
 // mapping posting to /runs, and a screenshot.
 func TestStatusPageInChromium(t *testing.T) {
-	chromium := browsertest.Chromium(t)
+	browser := browsertest.New(t)
 	r := &fakeRunner{runs: make(chan string, 10), result: Result{PlanID: "20261124-100000-abcdef", Changed: true,
 		Counts:   map[string]int64{"inserted": 12, "modified": 3, "failed": 1},
 		Failures: []string{`C-7: <img src=x onerror="document.title='pwned'"> name is required`}},
@@ -32,7 +32,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	next(t, r.runs)
 	settle(t, s)
 
-	dom := string(browsertest.Run(t, chromium, "--dump-dom", base+"/"))
+	dom := browser.DOM(t, base+"/", 1280, 600)
 	for _, want := range []string{
 		`id="mapping-SALESPEOPLE"`, `id="mapping-CUSTOMER"`,
 		"every 1h", "inactivity timeout 12h",
@@ -53,7 +53,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	}
 
 	png := filepath.Join(browsertest.ArtifactDir(t, "serve"), "status.png")
-	browsertest.Run(t, chromium, "--screenshot="+png, "--window-size=1280,600", base+"/")
+	browser.Screenshot(t, base+"/", png, 1280, 600)
 	b, err := os.ReadFile(png)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -69,7 +70,7 @@ func (d *DB) copyTo(ctx context.Context, path string) error {
 	if _, err := conn.ExecContext(ctx, `CHECKPOINT`); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if _, err := conn.ExecContext(ctx, `ATTACH `+sqlString(path)+` AS coupler_backup`); err != nil {
+	if _, err := conn.ExecContext(ctx, `ATTACH `+sqlString(path)+` AS coupler_backup (BLOCK_SIZE `+strconv.Itoa(BlockSize)+`)`); err != nil {
 		return fmt.Errorf("attach: %w", err)
 	}
 	_, err = conn.ExecContext(ctx, `COPY FROM DATABASE `+quoteIdent(self)+` TO coupler_backup`)

@@ -105,6 +105,16 @@ func (d *DB) CouplingCount(ctx context.Context, mapping string) (int64, error) {
 	return n, nil
 }
 
+// AllCouplings returns how many couplings the state holds, every mapping's:
+// what a checkpoint rewrites the indexes of.
+func (d *DB) AllCouplings(ctx context.Context) (int64, error) {
+	var n int64
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM couplings`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count couplings: %w", err)
+	}
+	return n, nil
+}
+
 // CouplingMap returns a mapping's couplings as a map from the ids of one side
 // to the ids of the other: table to integration when fromTable, else the
 // reverse. Lookups translate through it.

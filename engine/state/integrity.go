@@ -24,15 +24,13 @@ import (
 // leaves, but a log cut short by damage looks the same, and what it lost
 // was committed. So the transactions of an apply are checkpointed before
 // anything is sent that depends on them (durable): a batch's intents before
-// the batch is sent (which also checkpoints the results and couplings
-// recorded before them), a run's end, a plan's status, intents dropped.
-// Whatever a damaged log can then lose was committed after the last
-// checkpoint, and is either what a crash before that commit would have lost
-// or a batch's results, whose intents, in the main file since before the
-// batch was sent, are settled again by reading back: what the write intents
-// already make good (docs/reliability.md). A checkpoint costs about as much
-// as rewriting the couplings' indexes, so a batch's results are not
-// checkpointed on their own, and apply's batches grow (plan.ApplyBatch).
+// the batch is sent (which also checkpoints the previous batch's results
+// and couplings), a run's end, a plan's status, intents dropped. Whatever a
+// damaged log can then lose was committed after the last thing sent, and
+// losing it is what a crash before that commit would have done, which the
+// write intents already make good (docs/reliability.md). A checkpoint costs
+// about as much as rewriting the couplings' indexes, so a batch's results
+// are not checkpointed on their own.
 
 // durable checkpoints the database, so that what was committed lives in the
 // checksummed main file rather than only in the write-ahead log.
@@ -60,25 +58,32 @@ const restoreHint = "restore the latest backup over it (see coupler state backup
 // checkIntegrity refuses a state file whose write-ahead log or data blocks
 // are damaged, before the file is opened for writing: DuckDB would replay
 // the log into the file and delete it, and would notice a damaged data
-// block only when a plan reads it, half way through writing. The file is
-// opened read-only (DuckDB then replays the log in memory, verifying each
-// entry's checksum, and writes nothing) and every table is read in full,
-// which verifies the checksum of every data block. A log that ends in an
-// incomplete entry is reported in torn (empty when it is whole); see
-// durable for why it is not refused. threads caps DuckDB's worker threads
-// for the check (Options.Threads); 0 keeps DuckDB's default.
-func checkIntegrity(ctx context.Context, path string, threads int) (torn string, err error) {
+// block only when a plan reads it, half way through writing. When there
+// is a log, the file is opened read-only (DuckDB then replays the log in
+// memory, verifying each entry's checksum, and writes nothing) and every
+// table is read in full, which verifies the checksum of every data block.
+// When there is none, opening for writing writes nothing either, so the
+// tables are left for the caller to read on its own connection
+// (inPlace), sparing every open a second DuckDB instance. A log that
+// ends in an incomplete entry is reported in torn (empty when it is
+// whole); see durable for why it is not refused. threads caps DuckDB's
+// worker threads for the check (Options.Threads); 0 keeps DuckDB's
+// default.
+func checkIntegrity(ctx context.Context, path string, threads int) (torn string, inPlace bool, err error) {
 	st, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) || err == nil && st.Size() == 0 {
-		return "", nil
+		return "", false, nil
 	}
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	wal := path + ".wal"
+	if st, err := os.Stat(wal); errors.Is(err, fs.ErrNotExist) || err == nil && st.Size() == 0 {
+		return "", true, nil
+	}
 	torn, err = walTail(wal)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	dsn := path + "?access_mode=read_only"
 	if threads > 0 {
@@ -87,16 +92,25 @@ func checkIntegrity(ctx context.Context, path string, threads int) (torn string,
 	c, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
 		if isLockError(err) {
-			return "", err
+			return "", false, err
 		}
-		return "", unreadable(ctx, wal, err)
+		return "", false, unreadable(ctx, wal, err)
 	}
 	defer c.Close()
 	db := sql.OpenDB(c)
 	defer db.Close()
+	if err := readTables(ctx, db, wal); err != nil {
+		return "", false, err
+	}
+	return torn, false, nil
+}
+
+// readTables reads every table of the database in full, which verifies
+// the checksum of every data block, and says which one is damaged.
+func readTables(ctx context.Context, db *sql.DB, wal string) error {
 	tables, err := stateTables(ctx, db)
 	if err != nil {
-		return "", unreadable(ctx, wal, err)
+		return unreadable(ctx, wal, err)
 	}
 	for _, t := range tables {
 		// hash of the whole row reads every column of every row, so every
@@ -105,10 +119,10 @@ func checkIntegrity(ctx context.Context, path string, threads int) (torn string,
 		var h any
 		q := `SELECT bit_xor(hash(t)) FROM ` + quoteIdent(t.schema) + `.` + quoteIdent(t.name) + ` t`
 		if err := db.QueryRowContext(ctx, q).Scan(&h); err != nil {
-			return "", unreadable(ctx, wal, fmt.Errorf("table %s: %w", t.name, err))
+			return unreadable(ctx, wal, fmt.Errorf("table %s: %w", t.name, err))
 		}
 	}
-	return torn, nil
+	return nil
 }
 
 type table struct{ schema, name string }

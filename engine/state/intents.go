@@ -3,10 +3,9 @@ package state
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"time"
-
-	"github.com/duckdb/duckdb-go/v2"
 )
 
 // Intent is a write about to be sent, recorded before it is sent so that a
@@ -31,11 +30,6 @@ type Intent struct {
 	CreatedAt      time.Time
 }
 
-// intentColumns are the columns of write_intents RecordIntents fills, in
-// the order it gives them.
-var intentColumns = []string{"run_id", "plan_id", "mapping", "direction", "seq", "op", "source_id", "dest_id",
-	"client_key", "fields", "source_modified", "source_etag", "created_at"}
-
 // RecordIntents saves the intents of one batch in one transaction. They
 // are removed by RecordResults (the results of the same run and seqs) or by
 // DropIntents.
@@ -43,12 +37,11 @@ func (d *DB) RecordIntents(ctx context.Context, intents []Intent) error {
 	if len(intents) == 0 {
 		return nil
 	}
-	// One transaction: the batch's intents all exist, or none.
-	err := d.inBatchTx(ctx, func(tx *batchTx) error {
-		return tx.appendRows("", "write_intents", intentColumns, len(intents), func(i int, a *duckdb.Appender) error {
+	err := d.connTx(ctx, func(c *sql.Conn) error {
+		return appendRows(c, "", "write_intents", intentColumns, len(intents), func(i int) []driver.Value {
 			in := &intents[i]
-			return a.AppendRow(in.RunID, in.PlanID, in.Mapping, in.Direction, in.Seq, in.Op, in.SourceID, nullString(in.DestID),
-				nullString(in.ClientKey), in.Fields, nullTime(in.SourceModified), nullString(in.SourceETag), in.CreatedAt.UTC())
+			return []driver.Value{in.RunID, in.PlanID, in.Mapping, in.Direction, in.Seq, in.Op, in.SourceID, nullString(in.DestID),
+				nullString(in.ClientKey), in.Fields, nullTime(in.SourceModified), nullString(in.SourceETag), in.CreatedAt.UTC()}
 		})
 	})
 	if err != nil {
@@ -58,6 +51,11 @@ func (d *DB) RecordIntents(ctx context.Context, intents []Intent) error {
 	// forget a write that may have happened.
 	return d.durable(ctx)
 }
+
+// intentColumns are write_intents' columns in the order RecordIntents
+// appends them.
+var intentColumns = []string{"run_id", "plan_id", "mapping", "direction", "seq", "op", "source_id", "dest_id",
+	"client_key", "fields", "source_modified", "source_etag", "created_at"}
 
 // PendingIntents lists the intents left behind by a process that stopped
 // while writing, oldest first.
@@ -126,29 +124,33 @@ func (d *DB) UnfinishedRun(ctx context.Context, part Part) (run Run, done map[in
 			return run, nil, false, err
 		}
 		done[seq] = true
-		if result != "success" {
-			run.Failed++
-			continue
-		}
-		run.Count(op)
+		run.countRecords(op, result == "success", 1)
 	}
 	return run, done, true, rows.Err()
 }
 
 // Count adds one successful operation of kind op to the run's counts.
-func (r *Run) Count(op string) {
+func (r *Run) Count(op string) { r.countRecords(op, true, 1) }
+
+// countRecords adds n recorded records of kind op to the run's counts:
+// successes by kind, anything else as failed.
+func (r *Run) countRecords(op string, success bool, n int64) {
+	if !success {
+		r.Failed += n
+		return
+	}
 	switch op {
 	case "create", "restore":
-		r.Inserted++
+		r.Inserted += n
 	case "couple":
-		r.Coupled++
+		r.Coupled += n
 	case "delete":
-		r.Deleted++
-		r.Uncoupled++
+		r.Deleted += n
+		r.Uncoupled += n
 	case "uncouple":
-		r.Uncoupled++
+		r.Uncoupled += n
 	case "update", "settled":
-		r.Modified++
+		r.Modified += n
 	}
 }
 

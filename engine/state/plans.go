@@ -385,64 +385,80 @@ func (d *DB) Operations(ctx context.Context, part Part, afterSeq int64, limit in
 	if limit > 0 {
 		lim = fmt.Sprintf(" LIMIT %d", limit)
 	}
-	q := `WITH ops AS (
-		SELECT seq, op, source_id, dest_id, etag, source_etag, source_modified, reason, source_display, dest_display FROM plan_operations
-		WHERE plan_id = ? AND mapping = ? AND direction = ? AND seq > ? AND op IN (` + strings.Join(ph, ",") + `) ORDER BY seq` + lim + `)
-	SELECT o.*, c.field, c.before, c.after FROM ops o
-	LEFT JOIN plan_changes c ON c.plan_id = ? AND c.mapping = ? AND c.direction = ? AND c.seq = o.seq AND c.seq > ?
-	ORDER BY o.seq, c.field`
-	// c.seq > afterSeq is implied by the join; said outright, it lets
-	// DuckDB skip the changes of the batches before (its zone maps) rather
-	// than read every change of the plan for each batch of an apply.
-	args = append(args, part.PlanID, part.Mapping, part.Direction, afterSeq)
+	// The operations first, then their field changes by a range of seqs:
+	// joined in one statement, each batch of an apply hashed every change
+	// of the plan (a million rows for 100,000 records of 10 fields) to
+	// keep a few thousand; a constant range lets DuckDB skip the row
+	// groups outside it.
+	q := `SELECT seq, op, source_id, dest_id, etag, source_etag, source_modified, reason, source_display, dest_display FROM plan_operations
+		WHERE plan_id = ? AND mapping = ? AND direction = ? AND seq > ? AND op IN (` + strings.Join(ph, ",") + `) ORDER BY seq` + lim
 	rows, err := d.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("operations of plan %s, mapping %s: %w", part.PlanID, part.Mapping, err)
 	}
-	defer rows.Close()
-	var cur *plan.Operation
-	flush := func() error {
-		if cur == nil {
-			return nil
-		}
-		op := *cur
-		cur = nil
-		return fn(op)
-	}
+	var ops []plan.Operation
 	for rows.Next() {
 		var (
 			seq                        int64
 			dest, etag, srcTag, reason sql.NullString
-			field                      sql.NullString
 			op, source                 string
-			before, after              sql.NullString
 			srcShow, dstShow           sql.NullString
 			modified                   sql.NullTime
 		)
-		if err := rows.Scan(&seq, &op, &source, &dest, &etag, &srcTag, &modified, &reason, &srcShow, &dstShow, &field, &before, &after); err != nil {
+		if err := rows.Scan(&seq, &op, &source, &dest, &etag, &srcTag, &modified, &reason, &srcShow, &dstShow); err != nil {
+			rows.Close()
 			return err
 		}
-		if cur == nil || cur.Seq != seq {
-			if err := flush(); err != nil {
-				return err
-			}
-			cur = &plan.Operation{Seq: seq, Kind: plan.Kind(op), SourceID: source, DestID: dest.String,
-				ETag: etag.String, SourceETag: srcTag.String, SourceModified: modified.Time, Reason: reason.String}
-			if cur.SourceDisplay, err = parseDisplay(srcShow); err == nil {
-				cur.DestDisplay, err = parseDisplay(dstShow)
-			}
-			if err != nil {
-				return fmt.Errorf("operations of plan %s, mapping %s, record %s: display: %w", part.PlanID, part.Mapping, source, err)
-			}
+		o := plan.Operation{Seq: seq, Kind: plan.Kind(op), SourceID: source, DestID: dest.String,
+			ETag: etag.String, SourceETag: srcTag.String, SourceModified: modified.Time, Reason: reason.String}
+		if o.SourceDisplay, err = parseDisplay(srcShow); err == nil {
+			o.DestDisplay, err = parseDisplay(dstShow)
 		}
-		if field.Valid {
-			cur.Changes = append(cur.Changes, plan.Change{Field: field.String, Before: rawJSON(before), After: rawJSON(after)})
+		if err != nil {
+			rows.Close()
+			return fmt.Errorf("operations of plan %s, mapping %s, record %s: display: %w", part.PlanID, part.Mapping, source, err)
 		}
+		ops = append(ops, o)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
-		return err
+		return fmt.Errorf("operations of plan %s, mapping %s: %w", part.PlanID, part.Mapping, err)
 	}
-	return flush()
+	if len(ops) == 0 {
+		return nil
+	}
+	index := make(map[int64]int, len(ops))
+	for i, o := range ops {
+		index[o.Seq] = i
+	}
+	crows, err := d.db.QueryContext(ctx, `SELECT seq, field, before, after FROM plan_changes
+		WHERE plan_id = ? AND mapping = ? AND direction = ? AND seq > ? AND seq <= ? ORDER BY seq, field`,
+		part.PlanID, part.Mapping, part.Direction, afterSeq, ops[len(ops)-1].Seq)
+	if err != nil {
+		return fmt.Errorf("changes of plan %s, mapping %s: %w", part.PlanID, part.Mapping, err)
+	}
+	defer crows.Close()
+	for crows.Next() {
+		var seq int64
+		var field string
+		var before, after sql.NullString
+		if err := crows.Scan(&seq, &field, &before, &after); err != nil {
+			return err
+		}
+		// Changes of operations of kinds not asked for share the range.
+		if i, ok := index[seq]; ok {
+			ops[i].Changes = append(ops[i].Changes, plan.Change{Field: field, Before: rawJSON(before), After: rawJSON(after)})
+		}
+	}
+	if err := crows.Err(); err != nil {
+		return fmt.Errorf("changes of plan %s, mapping %s: %w", part.PlanID, part.Mapping, err)
+	}
+	for _, o := range ops {
+		if err := fn(o); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // parseDisplay reads display values saved as JSON text; nil for none.
@@ -479,13 +495,21 @@ type PlanSummary struct {
 	Status    plan.Status
 	Mappings  []string
 	Counts    plan.Counts
+	// NeedsApproval says that some part of the plan waits for a person's
+	// approval before coupler serve applies it (plan.NeedsApproval).
+	NeedsApproval bool
+	// Approved is who approved the plan and when; nil when nobody has.
+	Approved *plan.Approval
 }
 
 // Plans lists saved plans, newest first, at most limit of them.
 func (d *DB) Plans(ctx context.Context, limit int) ([]PlanSummary, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT p.id, coalesce(p.name, ''), p.created_at, p.status,
-			(SELECT string_agg(DISTINCT mapping, ', ' ORDER BY mapping) FROM plan_mappings m WHERE m.plan_id = p.id)
-		FROM plans p ORDER BY p.created_at DESC, p.id DESC LIMIT ?`, limit)
+			(SELECT string_agg(DISTINCT mapping, ', ' ORDER BY mapping) FROM plan_mappings m WHERE m.plan_id = p.id),
+			coalesce((SELECT bool_or(coalesce(needs_approval, '') <> '') FROM plan_mappings m WHERE m.plan_id = p.id), false),
+			a.approved_by, a.approved_at
+		FROM plans p LEFT JOIN plan_approvals a ON a.plan_id = p.id
+		ORDER BY p.created_at DESC, p.id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list plans: %w", err)
 	}
@@ -493,12 +517,16 @@ func (d *DB) Plans(ctx context.Context, limit int) ([]PlanSummary, error) {
 	for rows.Next() {
 		var s PlanSummary
 		var status string
-		var maps sql.NullString
-		if err := rows.Scan(&s.ID, &s.Name, &s.CreatedAt, &status, &maps); err != nil {
+		var maps, by sql.NullString
+		var at sql.NullTime
+		if err := rows.Scan(&s.ID, &s.Name, &s.CreatedAt, &status, &maps, &s.NeedsApproval, &by, &at); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		s.Status = plan.Status(status)
+		if by.Valid {
+			s.Approved = &plan.Approval{By: by.String, At: at.Time.UTC()}
+		}
 		if maps.Valid {
 			s.Mappings = strings.Split(maps.String, ", ")
 		}

@@ -3,13 +3,13 @@ package state
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/couplerhq/coupler/engine/plan"
-	"github.com/duckdb/duckdb-go/v2"
 )
 
 // Run is one application of one mapping of a plan.
@@ -106,223 +106,202 @@ type CouplingSide struct {
 // couplings that successful creates make and the last-synced marks of
 // updated couplings, so that a crash never leaves a created record
 // uncoupled in the state once its batch is confirmed.
-//
-// The batch is appended to a temporary table (result_batch) and each kind
-// of change is one statement over it, whatever the batch's size: not one
-// statement per record, which would make a large apply crawl, nor a
-// parameter per value, whose parsing and binding cost more than the work.
 func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, results []RecordResult) error {
 	if len(results) == 0 {
 		return nil
 	}
-	// What each result changes in the couplings: its kind in result_batch.
-	kinds := make([]string, len(results))
-	var uncouple, couple, synced bool
+	err := d.connTx(ctx, func(c *sql.Conn) error { return d.recordResults(ctx, c, runID, side, results) })
+	if err != nil {
+		return err
+	}
+	// Not checkpointed here: the next batch's intents or the run's end
+	// checkpoint these results before anything else is sent, and should a
+	// damaged log lose them meanwhile, their intents, in the main file
+	// since before the batch was sent, are settled again (see durable).
+	return nil
+}
+
+// resultBatchColumns are the columns of the temporary table result_batch,
+// one row per result of the batch being recorded.
+var resultBatchColumns = []string{"seq", "src", "dst", "uncouple", "couple", "synced", "smod", "dmod", "stag", "dtag", "at_time"}
+
+// runRecordColumns are run_records' columns in the order recordResults
+// appends them.
+var runRecordColumns = []string{"run_id", "seq", "source_id", "dest_id", "op", "result", "message", "recorded_at"}
+
+func (d *DB) recordResults(ctx context.Context, c *sql.Conn, runID int64, side CouplingSide, results []RecordResult) error {
+	src, dst := couplingColumns(side.SourceIsTable)
+	srcMod, dstMod := modifiedColumns(side.SourceIsTable)
+	srcTag, dstTag := etagColumns(side.SourceIsTable)
+	var uncouple, couple, synced []*RecordResult
 	for i := range results {
 		r := &results[i]
 		switch {
 		case r.Err != "", r.Noop:
 		case r.Uncouple, r.Recouple:
-			kinds[i], uncouple = "uncouple", true
+			uncouple = append(uncouple, r)
 			if r.Couple {
-				kinds[i], couple = "recouple", true
+				couple = append(couple, r)
 			}
 		case r.Couple:
-			kinds[i], couple = "couple", true
+			couple = append(couple, r)
 		default:
-			kinds[i], synced = "synced", true
+			synced = append(synced, r)
 		}
 	}
-	err := d.inBatchTx(ctx, func(tx *batchTx) error {
-		if err := tx.exec(`CREATE OR REPLACE TEMP TABLE result_batch (seq BIGINT, kind VARCHAR, op VARCHAR, source_id VARCHAR, dest_id VARCHAR,
-			smod TIMESTAMP, dmod TIMESTAMP, stag VARCHAR, dtag VARCHAR, recorded_at TIMESTAMP)`); err != nil {
-			return err
-		}
-		err := tx.appendRows("temp", "result_batch", []string{"seq", "kind", "op", "source_id", "dest_id", "smod", "dmod", "stag", "dtag", "recorded_at"},
-			len(results), func(i int, a *duckdb.Appender) error {
-				r := &results[i]
-				return a.AppendRow(r.Seq, kinds[i], r.Op, r.SourceID, nullString(r.DestID), nullTime(r.SourceModified), nullTime(r.DestModified),
-					nullString(r.SourceETag), nullString(r.DestETag), r.At.UTC())
-			})
-		if err != nil {
-			return fmt.Errorf("record results of run %d: %w", runID, err)
-		}
-		if uncouple {
-			if err := uncoupleBatch(tx, side); err != nil {
-				return err
-			}
-		}
-		if couple {
-			if err := coupleBatch(tx, side, results, kinds); err != nil {
-				return err
-			}
-		}
-		if synced {
-			if err := syncedBatch(tx, side, results, kinds); err != nil {
-				return err
-			}
-		}
-		// After coupleBatch, which can still fail a result.
-		err = tx.appendRows("", "run_records", []string{"run_id", "seq", "source_id", "dest_id", "op", "result", "message", "recorded_at"},
-			len(results), func(i int, a *duckdb.Appender) error {
-				r := &results[i]
-				result, msg := "success", any(nil)
-				if r.Err != "" {
-					result, msg = "failure", d.redact(r.Err)
-				}
-				return a.AppendRow(runID, r.Seq, r.SourceID, nullString(r.DestID), r.Op, result, msg, r.At.UTC())
-			})
-		if err != nil {
-			return fmt.Errorf("record results of run %d: %w", runID, err)
-		}
-		// The writes are settled: their intents go in the same transaction.
-		if err := tx.exec(`DELETE FROM write_intents WHERE run_id = ? AND seq IN (SELECT seq FROM temp.result_batch)`, runID); err != nil {
-			return fmt.Errorf("settle write intents of run %d: %w", runID, err)
-		}
-		return nil
-	})
-	// Not checkpointed here: the next batch's intents or the run's end
-	// checkpoint these results before anything else is sent, and should a
-	// damaged log lose them meanwhile, their intents, in the main file
-	// since before the batch was sent, are settled again (see durable).
-	return err
-}
-
-// uncoupleBatch removes the couplings of result_batch's deletes, restores
-// and uncouples, and remembers each uncoupled record (conflicts.delete:
-// remove_coupling) with its version, so that the next plan does not take
-// it for a new record.
-func uncoupleBatch(tx *batchTx, side CouplingSide) error {
-	src, _ := couplingColumns(side.SourceIsTable)
-	if err := tx.exec(`DELETE FROM couplings WHERE mapping = ? AND `+src+` IN (
-			SELECT source_id FROM temp.result_batch WHERE kind IN ('uncouple', 'recouple'))`, side.Mapping); err != nil {
-		return fmt.Errorf("uncouple records of mapping %s: %w", side.Mapping, err)
+	// The batch, for the set statements below: one statement per kind of
+	// change for the whole batch, not one per record, which would make a
+	// large apply crawl.
+	if _, err := c.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE result_batch (seq BIGINT, src VARCHAR, dst VARCHAR,
+		uncouple BOOLEAN, couple BOOLEAN, synced BOOLEAN, smod TIMESTAMP, dmod TIMESTAMP, stag VARCHAR, dtag VARCHAR, at_time TIMESTAMP)`); err != nil {
+		return fmt.Errorf("record results of run %d: %w", runID, err)
 	}
-	// A delete or a restore is not conflicts.delete: remove_coupling.
-	if err := tx.exec(`INSERT OR REPLACE INTO uncoupled SELECT ?, ?, source_id, smod, stag, recorded_at FROM temp.result_batch
-			WHERE kind = 'uncouple' AND op = 'uncouple'`, side.Mapping, sourceSide(side.SourceIsTable)); err != nil {
-		return fmt.Errorf("remember the uncoupled records of mapping %s: %w", side.Mapping, err)
-	}
-	return nil
-}
-
-// coupleBatch makes the couplings of result_batch's creates, restores and
-// matches, and fails each result whose coupling could not be made because
-// one of its records was coupled meanwhile.
-func coupleBatch(tx *batchTx, side CouplingSide, results []RecordResult, kinds []string) error {
-	src, dst := couplingColumns(side.SourceIsTable)
-	// The batch's columns as the couplings' table and integration sides.
-	cols := `source_id, dest_id, smod, dmod, stag, dtag`
-	if !side.SourceIsTable {
-		cols = `dest_id, source_id, dmod, smod, dtag, stag`
-	}
-	// A source coupled meanwhile (by another plan) keeps its coupling; the
-	// record just created is then reported, not silently kept. The rows
-	// that would conflict, with a coupling or with an earlier row of the
-	// batch, are left out by the query rather than by ON CONFLICT DO
-	// NOTHING, which DuckDB spent a second on per 5,000 rows at 100,000
-	// couplings (a plain insert: 20 ms).
-	res, err := tx.conn.ExecContext(tx.ctx, `INSERT INTO couplings (mapping, table_id, integration_id, table_modified, integration_modified, table_etag, integration_etag,
-			coupled_at, last_synced_at, last_result)
-		SELECT $1, `+cols+`, recorded_at, recorded_at, 'success' FROM temp.result_batch b
-		WHERE kind IN ('couple', 'recouple')
-			AND b.source_id NOT IN (SELECT `+src+` FROM couplings WHERE mapping = $1)
-			AND b.dest_id NOT IN (SELECT `+dst+` FROM couplings WHERE mapping = $1)
-		QUALIFY row_number() OVER (PARTITION BY b.source_id ORDER BY b.seq) = 1
-			AND row_number() OVER (PARTITION BY b.dest_id ORDER BY b.seq) = 1`, side.Mapping)
-	if err != nil {
-		return fmt.Errorf("couple records of mapping %s: %w", side.Mapping, err)
-	}
-	n := 0
-	assigned := false
-	for i := range results {
-		if kinds[i] == "couple" || kinds[i] == "recouple" {
-			n++
-			assigned = assigned || len(results[i].Assigned) > 0
+	kind := func(set []*RecordResult) map[*RecordResult]bool {
+		m := make(map[*RecordResult]bool, len(set))
+		for _, r := range set {
+			m[r] = true
 		}
+		return m
 	}
-	if inserted, err := res.RowsAffected(); err == nil && inserted == int64(n) && !assigned {
-		return nil // every coupling was made: none to report
-	}
-	rows, err := tx.query(`SELECT b.source_id, c.`+dst+` FROM temp.result_batch b JOIN couplings c ON c.mapping = ? AND c.`+src+` = b.source_id
-		WHERE b.kind IN ('couple', 'recouple')`, side.Mapping)
-	if err != nil {
-		return fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
-	}
-	got, err := scanStringMap(rows)
-	if err != nil {
-		return fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
-	}
-	for i := range results {
+	isUncouple, isCouple, isSynced := kind(uncouple), kind(couple), kind(synced)
+	err := appendRows(c, "temp", "result_batch", resultBatchColumns, len(results), func(i int) []driver.Value {
 		r := &results[i]
-		if kinds[i] != "couple" && kinds[i] != "recouple" {
-			continue
-		}
-		to, ok := got[r.SourceID]
-		switch {
-		case to == r.DestID:
-		case ok && r.Op == "couple":
-			r.Err = fmt.Sprintf("not coupled to %s: the source record was coupled to %s meanwhile", r.DestID, to)
-		case ok:
-			r.Err = fmt.Sprintf("created %s, but the source record was coupled to %s meanwhile; remove the duplicate", r.DestID, to)
-		default:
-			// The source is free: the destination record is the one
-			// coupled, to another source record.
-			from, err := coupledSource(tx, side, r.DestID)
-			if err != nil {
-				return err
-			}
-			r.Err = fmt.Sprintf("not coupled to %s: that destination record is coupled to source record %s already", r.DestID, from)
-			if r.Op != "couple" {
-				r.Err = fmt.Sprintf("wrote %s, but that destination record is coupled to source record %s already, so this source record was not coupled to it; check whether the two source records are one", r.DestID, from)
-			}
-			continue
-		}
-		for _, a := range r.Assigned {
-			err := tx.exec(`INSERT OR REPLACE INTO assigned_values VALUES (?, ?, ?, ?, ?, ?)`,
-				side.Mapping, sourceSide(!side.SourceIsTable), r.DestID, a.Field, a.OtherField, r.At.UTC())
-			if err != nil {
-				return fmt.Errorf("remember the values %s assigned to record %s of mapping %s: %w", sourceSide(!side.SourceIsTable), r.DestID, side.Mapping, err)
-			}
-		}
-	}
-	return nil
-}
-
-// syncedBatch sets the last-synced marks of the couplings of result_batch's
-// updates.
-func syncedBatch(tx *batchTx, side CouplingSide, results []RecordResult, kinds []string) error {
-	src, _ := couplingColumns(side.SourceIsTable)
-	srcMod, dstMod := modifiedColumns(side.SourceIsTable)
-	srcTag, dstTag := etagColumns(side.SourceIsTable)
-	var at time.Time
-	for i := range results {
-		if kinds[i] == "synced" {
-			at = results[i].At
-			break
-		}
-	}
-	err := tx.exec(`UPDATE couplings SET last_synced_at = ?, last_result = 'success',
-			`+srcMod+` = coalesce(v.smod, couplings.`+srcMod+`), `+dstMod+` = v.dmod,
-			`+srcTag+` = coalesce(v.stag, couplings.`+srcTag+`), `+dstTag+` = v.dtag
-		FROM temp.result_batch v WHERE v.kind = 'synced' AND couplings.mapping = ? AND couplings.`+src+` = v.source_id`, at.UTC(), side.Mapping)
-	if err == nil {
-		// A source record written successfully has had the values its
-		// service assigned written back: the diff compared them.
-		err = tx.exec(`DELETE FROM assigned_values WHERE mapping = ? AND side = ? AND record_id IN (
-				SELECT source_id FROM temp.result_batch WHERE kind = 'synced')`, side.Mapping, sourceSide(side.SourceIsTable))
-	}
+		return []driver.Value{r.Seq, r.SourceID, nullString(r.DestID), isUncouple[r], isCouple[r], isSynced[r],
+			nullTime(r.SourceModified), nullTime(r.DestModified), nullString(r.SourceETag), nullString(r.DestETag), r.At.UTC()}
+	})
 	if err != nil {
-		return fmt.Errorf("mark records of mapping %s synced: %w", side.Mapping, err)
+		return fmt.Errorf("record results of run %d: %w", runID, err)
+	}
+	if len(uncouple) > 0 {
+		if _, err := c.ExecContext(ctx, `DELETE FROM couplings WHERE mapping = ? AND `+src+` IN (SELECT src FROM result_batch WHERE uncouple)`, side.Mapping); err != nil {
+			return fmt.Errorf("uncouple records of mapping %s: %w", side.Mapping, err)
+		}
+		for _, r := range uncouple {
+			if r.Op != "uncouple" {
+				continue // a delete or a restore, not conflicts.delete: remove_coupling
+			}
+			_, err := c.ExecContext(ctx, `INSERT OR REPLACE INTO uncoupled VALUES (?, ?, ?, ?, ?, ?)`,
+				side.Mapping, sourceSide(side.SourceIsTable), r.SourceID, nullTime(r.SourceModified), nullString(r.SourceETag), r.At.UTC())
+			if err != nil {
+				return fmt.Errorf("remember the uncoupled record %s of mapping %s: %w", r.SourceID, side.Mapping, err)
+			}
+		}
+	}
+	if len(couple) > 0 {
+		// The batch's columns in the couplings' order: the source's side
+		// is the table's or the integration's.
+		tableID, intID, tableMod, intMod, tableTag, intTag := "src", "dst", "smod", "dmod", "stag", "dtag"
+		if !side.SourceIsTable {
+			tableID, intID, tableMod, intMod, tableTag, intTag = intID, tableID, intMod, tableMod, intTag, tableTag
+		}
+		// A source coupled meanwhile (by another plan) keeps its coupling;
+		// the record just created is then reported, not silently kept.
+		// Rows whose source or destination is coupled already are left
+		// out by anti-joins: DuckDB's ON CONFLICT DO NOTHING checks each
+		// row on its own and took 40 times as long (700 ms for 2,000 rows
+		// into 100,000 couplings). It stays for a batch naming a record
+		// twice, where only taking the rows in order decides which wins.
+		var twice bool
+		if err := c.QueryRowContext(ctx, `SELECT count(*) <> count(DISTINCT src) OR count(*) <> count(DISTINCT dst) FROM result_batch WHERE couple`).Scan(&twice); err != nil {
+			return fmt.Errorf("couple records of mapping %s: %w", side.Mapping, err)
+		}
+		insert := `INSERT INTO couplings (mapping, table_id, integration_id, coupled_at, last_synced_at, last_result,
+				table_modified, integration_modified, table_etag, integration_etag)
+			SELECT ?, ` + tableID + `, ` + intID + `, at_time, at_time, 'success', ` + tableMod + `, ` + intMod + `, ` + tableTag + `, ` + intTag
+		args := []any{side.Mapping}
+		if twice {
+			insert += ` FROM (SELECT * FROM result_batch WHERE couple ORDER BY seq) ON CONFLICT DO NOTHING`
+		} else {
+			insert += ` FROM result_batch b WHERE couple
+				AND NOT EXISTS (SELECT 1 FROM couplings c WHERE c.mapping = ? AND c.table_id = b.` + tableID + `)
+				AND NOT EXISTS (SELECT 1 FROM couplings c WHERE c.mapping = ? AND c.integration_id = b.` + intID + `)`
+			args = append(args, side.Mapping, side.Mapping)
+		}
+		_, err := c.ExecContext(ctx, insert, args...)
+		if err != nil {
+			return fmt.Errorf("couple records of mapping %s: %w", side.Mapping, err)
+		}
+		rows, err := c.QueryContext(ctx, `SELECT b.src, c.`+dst+` FROM result_batch b JOIN couplings c ON c.mapping = ? AND c.`+src+` = b.src WHERE b.couple`, side.Mapping)
+		if err != nil {
+			return fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
+		}
+		got, err := scanStringMap(rows)
+		if err != nil {
+			return fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
+		}
+		for _, r := range couple {
+			to, ok := got[r.SourceID]
+			switch {
+			case to == r.DestID:
+			case ok && r.Op == "couple":
+				r.Err = fmt.Sprintf("not coupled to %s: the source record was coupled to %s meanwhile", r.DestID, to)
+			case ok:
+				r.Err = fmt.Sprintf("created %s, but the source record was coupled to %s meanwhile; remove the duplicate", r.DestID, to)
+			default:
+				// The source is free: the destination record is the one
+				// coupled, to another source record.
+				from, err := coupledSource(ctx, c, side, r.DestID)
+				if err != nil {
+					return err
+				}
+				r.Err = fmt.Sprintf("not coupled to %s: that destination record is coupled to source record %s already", r.DestID, from)
+				if r.Op != "couple" {
+					r.Err = fmt.Sprintf("wrote %s, but that destination record is coupled to source record %s already, so this source record was not coupled to it; check whether the two source records are one", r.DestID, from)
+				}
+				continue
+			}
+			for _, a := range r.Assigned {
+				_, err := c.ExecContext(ctx, `INSERT OR REPLACE INTO assigned_values VALUES (?, ?, ?, ?, ?, ?)`,
+					side.Mapping, sourceSide(!side.SourceIsTable), r.DestID, a.Field, a.OtherField, r.At.UTC())
+				if err != nil {
+					return fmt.Errorf("remember the values %s assigned to record %s of mapping %s: %w", sourceSide(!side.SourceIsTable), r.DestID, side.Mapping, err)
+				}
+			}
+		}
+	}
+	if len(synced) > 0 {
+		stmts := []struct {
+			q    string
+			args []any
+		}{
+			{`UPDATE couplings SET last_synced_at = v.at_time, last_result = 'success',
+				` + srcMod + ` = coalesce(v.smod, couplings.` + srcMod + `), ` + dstMod + ` = v.dmod,
+				` + srcTag + ` = coalesce(v.stag, couplings.` + srcTag + `), ` + dstTag + ` = v.dtag
+			FROM result_batch v WHERE v.synced AND couplings.mapping = ? AND couplings.` + src + ` = v.src`, []any{side.Mapping}},
+			// A source record written successfully has had the values
+			// its service assigned written back: the diff compared them.
+			{`DELETE FROM assigned_values WHERE mapping = ? AND side = ? AND record_id IN (SELECT src FROM result_batch WHERE synced)`,
+				[]any{side.Mapping, sourceSide(side.SourceIsTable)}},
+		}
+		for _, st := range stmts {
+			if _, err := c.ExecContext(ctx, st.q, st.args...); err != nil {
+				return fmt.Errorf("mark records of mapping %s synced: %w", side.Mapping, err)
+			}
+		}
+	}
+	err = appendRows(c, "", "run_records", runRecordColumns, len(results), func(i int) []driver.Value {
+		r := &results[i]
+		result, msg := "success", driver.Value(nil)
+		if r.Err != "" {
+			result, msg = "failure", d.redact(r.Err)
+		}
+		return []driver.Value{runID, r.Seq, r.SourceID, nullString(r.DestID), r.Op, result, msg, r.At.UTC()}
+	})
+	if err != nil {
+		return fmt.Errorf("record results of run %d: %w", runID, err)
+	}
+	// The writes are settled: their intents go in the same transaction.
+	if _, err := c.ExecContext(ctx, `DELETE FROM write_intents WHERE run_id = ? AND seq IN (SELECT seq FROM result_batch)`, runID); err != nil {
+		return fmt.Errorf("settle write intents of run %d: %w", runID, err)
 	}
 	return nil
 }
 
 // coupledSource returns the source record a destination record is coupled to.
-func coupledSource(tx *batchTx, side CouplingSide, destID string) (string, error) {
+func coupledSource(ctx context.Context, c *sql.Conn, side CouplingSide, destID string) (string, error) {
 	src, dst := couplingColumns(side.SourceIsTable)
 	var id string
-	err := tx.conn.QueryRowContext(tx.ctx, `SELECT `+src+` FROM couplings WHERE mapping = ? AND `+dst+` = ?`, side.Mapping, destID).Scan(&id)
+	err := c.QueryRowContext(ctx, `SELECT `+src+` FROM couplings WHERE mapping = ? AND `+dst+` = ?`, side.Mapping, destID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "(another)", nil
 	}
@@ -384,53 +363,19 @@ func (d *DB) MarkUnchangedSynced(ctx context.Context, part Part, sourceIsTable b
 // coupled, the id they are coupled to, so that apply does not create a
 // record a later plan has already created.
 func (d *DB) AlreadyCoupled(ctx context.Context, mapping string, sourceIsTable bool, ids []string) (map[string]string, error) {
-	coupled, _, err := d.BatchCouplings(ctx, mapping, sourceIsTable, ids, nil)
-	return coupled, err
-}
-
-// BatchCouplings answers, in one query, what apply asks of the couplings
-// before it writes a batch: coupled holds those of sources (ids of the
-// source side) that are coupled, with the destination each is coupled to
-// (a create or match whose source got coupled since the plan would make a
-// duplicate); taken holds those of dests (ids of the destination side) that
-// are coupled, with their source (a match whose destination record was
-// coupled meanwhile). The ids travel as two list parameters, not one
-// parameter each.
-func (d *DB) BatchCouplings(ctx context.Context, mapping string, sourceIsTable bool, sources, dests []string) (coupled, taken map[string]string, err error) {
-	coupled, taken = map[string]string{}, map[string]string{}
-	if len(sources) == 0 && len(dests) == 0 {
-		return coupled, taken, nil
+	if len(ids) == 0 {
+		return map[string]string{}, nil
 	}
 	src, dst := couplingColumns(sourceIsTable)
-	if sources == nil {
-		sources = []string{}
+	args := []any{mapping}
+	for _, id := range ids {
+		args = append(args, id)
 	}
-	if dests == nil {
-		dests = []string{}
-	}
-	rows, err := d.db.QueryContext(ctx, `SELECT true, `+src+`, `+dst+` FROM couplings WHERE mapping = $1 AND `+src+` IN (SELECT unnest($2::VARCHAR[]))
-		UNION ALL SELECT false, `+dst+`, `+src+` FROM couplings WHERE mapping = $1 AND `+dst+` IN (SELECT unnest($3::VARCHAR[]))`,
-		mapping, sources, dests)
+	rows, err := d.db.QueryContext(ctx, `SELECT `+src+`, `+dst+` FROM couplings WHERE mapping = ? AND `+src+` IN (`+placeholders(len(ids))+`)`, args...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("couplings of mapping %s: %w", mapping, err)
+		return nil, fmt.Errorf("couplings of mapping %s: %w", mapping, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var isSource bool
-		var k, v string
-		if err := rows.Scan(&isSource, &k, &v); err != nil {
-			return nil, nil, fmt.Errorf("couplings of mapping %s: %w", mapping, err)
-		}
-		if isSource {
-			coupled[k] = v
-		} else {
-			taken[k] = v
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("couplings of mapping %s: %w", mapping, err)
-	}
-	return coupled, taken, nil
+	return scanStringMap(rows)
 }
 
 // FinishRun saves a run's counts and end, and moves the source watermark,
@@ -649,7 +594,41 @@ func (d *DB) Runs(ctx context.Context, limit int) ([]Run, error) {
 		r.FinishedAt = fin.Time
 		out = append(out, r)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	// A run's counts are written when it finishes; one that has not (under
+	// way, or stopped) is counted from the records its batches wrote, so
+	// that a killed run does not look as if it did nothing.
+	for i := range out {
+		if out[i].FinishedAt.IsZero() {
+			if err := d.countRecorded(ctx, &out[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// countRecorded adds to r's counts what its recorded records say: each
+// success by its kind, every other result as failed.
+func (d *DB) countRecorded(ctx context.Context, r *Run) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT op, result = 'success', count(*) FROM run_records WHERE run_id = ? GROUP BY ALL`, r.ID)
+	if err != nil {
+		return fmt.Errorf("records of run %d: %w", r.ID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var op string
+		var ok bool
+		var n int64
+		if err := rows.Scan(&op, &ok, &n); err != nil {
+			return err
+		}
+		r.countRecords(op, ok, n)
+	}
+	return rows.Err()
 }
 
 func nullString(s string) any {
@@ -712,6 +691,5 @@ func (d *DB) Failures(ctx context.Context, mapping string, limit int) ([]Failure
 // CoupledDestinations returns, for those of the given destination ids that
 // are coupled, the source they are coupled to.
 func (d *DB) CoupledDestinations(ctx context.Context, mapping string, sourceIsTable bool, ids []string) (map[string]string, error) {
-	_, taken, err := d.BatchCouplings(ctx, mapping, sourceIsTable, nil, ids)
-	return taken, err
+	return d.AlreadyCoupled(ctx, mapping, !sourceIsTable, ids)
 }

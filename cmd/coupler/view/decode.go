@@ -28,8 +28,12 @@ func (j PlanJSON) State() state.PlanSummary {
 			counts[k] = n
 		}
 	}
-	return state.PlanSummary{ID: j.ID, Name: j.Name, CreatedAt: timeOf(j.CreatedAt), Status: plan.Status(j.Status),
-		Mappings: j.Mappings, Counts: counts}
+	s := state.PlanSummary{ID: j.ID, Name: j.Name, CreatedAt: timeOf(j.CreatedAt), Status: plan.Status(j.Status),
+		Mappings: j.Mappings, Counts: counts, NeedsApproval: j.NeedsApproval}
+	if j.Approval != nil {
+		s.Approved = &plan.Approval{By: j.Approval.By, At: timeOf(j.Approval.At)}
+	}
+	return s
 }
 
 // State is the failure j describes.

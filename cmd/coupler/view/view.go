@@ -175,6 +175,36 @@ type PlanJSON struct {
 	Mappings []string `json:"mappings"`
 	// Operations counts the operations of each kind, every kind present.
 	Operations map[plan.Kind]int64 `json:"operations"`
+	// NeedsApproval says that some part of the plan waits for a person's
+	// approval before coupler serve applies it.
+	NeedsApproval bool `json:"needs_approval"`
+	// Approval is who approved the plan and when, null when nobody has.
+	Approval *ApprovalRecord `json:"approval"`
+}
+
+// ApprovalRecord is who approved a plan and when.
+type ApprovalRecord struct {
+	By string     `json:"by"`
+	At *time.Time `json:"at"`
+}
+
+func approvalRecord(a *plan.Approval) *ApprovalRecord {
+	if a == nil {
+		return nil
+	}
+	return &ApprovalRecord{By: a.By, At: utc(a.At)}
+}
+
+// planStatus is a plan's status as the plans table shows it: whether it
+// waits for a person, or who approved it, beside its status.
+func planStatus(s state.PlanSummary) string {
+	switch {
+	case s.Approved != nil:
+		return string(s.Status) + ", approved by " + s.Approved.By
+	case s.NeedsApproval && s.Status == plan.Planned:
+		return string(s.Status) + ", waiting for approval"
+	}
+	return string(s.Status)
 }
 
 // Plans prints the saved plans: a table, or {"plans": [PlanJSON...]}.
@@ -190,7 +220,8 @@ func (p *Printer) Plans(ps []state.PlanSummary) error {
 			if maps == nil {
 				maps = []string{}
 			}
-			out = append(out, PlanJSON{ID: s.ID, Name: s.Name, CreatedAt: utc(s.CreatedAt), Status: string(s.Status), Mappings: maps, Operations: ops})
+			out = append(out, PlanJSON{ID: s.ID, Name: s.Name, CreatedAt: utc(s.CreatedAt), Status: string(s.Status), Mappings: maps, Operations: ops,
+				NeedsApproval: s.NeedsApproval, Approval: approvalRecord(s.Approved)})
 		}
 		return WriteJSON(p.W, map[string]any{"plans": out})
 	}
@@ -200,9 +231,46 @@ func (p *Printer) Plans(ps []state.PlanSummary) error {
 	}
 	rows := make([][]string, 0, len(ps))
 	for _, s := range ps {
-		rows = append(rows, []string{s.ID, s.Name, p.time(s.CreatedAt), string(s.Status), strings.Join(s.Mappings, ", "), CountsText(s.Counts)})
+		rows = append(rows, []string{s.ID, s.Name, p.time(s.CreatedAt), planStatus(s), strings.Join(s.Mappings, ", "), CountsText(s.Counts)})
 	}
 	return p.table("ID\tNAME\tCREATED\tSTATUS\tMAPPINGS\tOPERATIONS", rows)
+}
+
+// Approval is what coupler approve prints.
+type Approval struct {
+	Plan       string     `json:"plan"`
+	ApprovedBy string     `json:"approved_by"`
+	ApprovedAt *time.Time `json:"approved_at"`
+	// Reasons says why each part of the plan needed approval; empty when
+	// coupler serve approved it, whose answer is in Serve.
+	Reasons []string `json:"reasons"`
+	// Serve is coupler serve's answer when serve approved the plan (it
+	// held the state database), absent otherwise.
+	Serve string `json:"serve,omitempty"`
+}
+
+// Approval prints an approval: what was approved, by whom, when and
+// why, or the same as JSON. The time is RFC 3339 in UTC in both, as the
+// plan records it.
+func (p *Printer) Approval(a Approval) error {
+	if a.Reasons == nil {
+		a.Reasons = []string{}
+	}
+	if p.Format == JSON {
+		return WriteJSON(p.W, a)
+	}
+	at := "-"
+	if a.ApprovedAt != nil {
+		at = a.ApprovedAt.UTC().Format(time.RFC3339)
+	}
+	fmt.Fprintf(p.W, "Plan %s approved by %s at %s\n", a.Plan, a.ApprovedBy, at)
+	for _, r := range a.Reasons {
+		fmt.Fprintf(p.W, "  %s\n", r)
+	}
+	if a.Serve != "" {
+		fmt.Fprintf(p.W, "  coupler serve: %s\n", a.Serve)
+	}
+	return nil
 }
 
 // CountsText renders the kinds present, e.g. "3 update, 1 skip".

@@ -30,7 +30,9 @@ func TestGolden(t *testing.T) {
 	}
 	plans := []state.PlanSummary{
 		{ID: "20261124-083414-6f80fe", Name: "first-load", CreatedAt: started, Status: plan.Planned, Mappings: []string{"CONTACT", "CUSTOMER"},
-			Counts: plan.Counts{plan.Create: 50, plan.Update: 1}},
+			Counts: plan.Counts{plan.Create: 50, plan.Update: 1}, NeedsApproval: true},
+		{ID: "20261124-080000-cccccc", CreatedAt: started.Add(-30 * time.Minute), Status: plan.Applied, Mappings: []string{"CUSTOMER"},
+			Counts: plan.Counts{plan.Delete: 2}, NeedsApproval: true, Approved: &plan.Approval{By: "ana", At: started.Add(-20 * time.Minute)}},
 		{ID: "20261124-073000-bbbbbb", CreatedAt: started.Add(-time.Hour), Status: plan.Applied, Counts: plan.Counts{}},
 	}
 	failures := []state.Failure{
@@ -60,6 +62,15 @@ func TestGolden(t *testing.T) {
 		"intents_empty":    func(p *Printer) error { return p.Intents(nil) },
 		"validate":         func(p *Printer) error { return p.Validation(valid) },
 		"validate_invalid": func(p *Printer) error { return p.Validation(invalid) },
+		"approve": func(p *Printer) error {
+			at := started
+			return p.Approval(Approval{Plan: "20261124-083414-6f80fe", ApprovedBy: "ana", ApprovedAt: &at,
+				Reasons: []string{"CUSTOMER (to_integration): first sync into a destination that holds records"}})
+		},
+		"approve_serve": func(p *Printer) error {
+			at := started
+			return p.Approval(Approval{Plan: "20261124-083414-6f80fe", ApprovedBy: "ana", ApprovedAt: &at, Serve: "approved; applying it now"})
+		},
 	}
 	for name, print := range cases {
 		for _, f := range []Format{Text, JSON} {
