@@ -252,80 +252,73 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 	}
 
 	entity := connectors.Entity{Name: m.Dest.Entity, Key: m.Dest.Key, Modified: m.Dest.Modified}
-	afterApplyCache := map[string]map[string]string{}
 	coupled, err := e.state.AllCouplings(ctx)
 	if err != nil {
 		return run, failures, err
 	}
-	var after int64
-	for {
-		if e.draining() {
-			return run, failures, ErrDrained
+	feed := &batchFeed{e: e, conn: conn, part: part, side: side, target: target, entity: entity, binds: binds, done: done,
+		afterApply: map[string]map[string]string{}}
+	if e.draining() {
+		return run, failures, ErrDrained
+	}
+	cur, err := feed.next(ctx, coupled+run.Inserted+run.Coupled)
+	if err != nil {
+		return run, failures, err
+	}
+	for cur != nil {
+		// The batch's requests go out while the next batch's state work
+		// (its operations, look-ups and intents, checkpointed) is done:
+		// that work is on the state database alone, and the next batch's
+		// intents are durable before any of its writes is sent, as they
+		// must be (docs/reliability.md). Its records were not written by
+		// this batch (one operation per record in a part), and its
+		// look-ups are for couplings made by other plans. It is sent only
+		// once this batch is recorded, so that settling a lost answer of
+		// its own never takes a record this batch created, not yet
+		// coupled, for its own.
+		sent := make(chan sendOutcome, 1)
+		go func() { sent <- e.send(ctx, conn, entity, target, cur) }()
+		var next *writeBatch
+		var nextErr error
+		if !e.draining() {
+			// Sized as if this batch's writes all succeed: the couplings
+			// its creates make.
+			next, nextErr = feed.next(ctx, coupled+run.Inserted+run.Coupled+int64(len(cur.writes)))
 		}
-		var ops []plan.Operation
-		err := e.state.Operations(ctx, part, after, e.applyBatchSize(conn, coupled+run.Inserted+run.Coupled), plan.Writes, func(op plan.Operation) error {
-			ops = append(ops, op)
-			return nil
-		})
-		if err != nil {
-			return run, failures, err
-		}
-		if len(ops) == 0 {
-			break
-		}
-		after = ops[len(ops)-1].Seq
-		// A settled conflict whose losing side changed no one-way field
-		// has nothing to write.
-		ops = slices.DeleteFunc(ops, func(op plan.Operation) bool {
-			return done[op.Seq] || op.Kind == plan.Settled && len(op.Changes) == 0
-		})
-		if len(ops) == 0 {
-			continue
-		}
-		// A create whose source got coupled since the plan (by another plan's
-		// apply) would make a duplicate.
-		var creates, matched []string
-		for _, op := range ops {
-			if op.Kind == plan.Create || op.Kind == plan.Couple {
-				creates = append(creates, op.SourceID)
-			}
-			if op.Kind == plan.Couple {
-				matched = append(matched, op.DestID)
-			}
-		}
-		coupled, err := e.state.AlreadyCoupled(ctx, m.Name, side.SourceIsTable, creates)
-		if err != nil {
-			return run, failures, err
-		}
-		taken, err := e.state.CoupledDestinations(ctx, m.Name, side.SourceIsTable, matched)
-		if err != nil {
-			return run, failures, err
-		}
-		unresolved, err := e.resolveAfterApply(ctx, ops, afterApplyCache)
-		if err != nil {
-			return run, failures, err
-		}
-		results, werr := e.write(ctx, conn, entity, target, ops, binds, coupled, taken, unresolved)
-		if results == nil {
-			return run, failures, werr
+		out := <-sent
+		if out.results == nil {
+			return run, failures, errors.Join(out.err, feed.forget(ctx, next))
 		}
 		// Record with a context that outlives a cancelled ctx: these writes
 		// happened, and forgetting them would duplicate creates next time.
 		// Recording can still fail a result (a coupling taken meanwhile), so
 		// the results are counted after it.
-		if err := e.state.RecordResults(context.WithoutCancel(ctx), run.ID, side, results); err != nil {
-			return run, failures, err
+		if err := e.state.DropIntents(context.WithoutCancel(ctx), target.runID, out.notSent); err != nil {
+			return run, failures, errors.Join(err, feed.forget(ctx, next))
 		}
-		for _, r := range results {
+		if err := e.state.RecordResults(context.WithoutCancel(ctx), run.ID, side, out.results); err != nil {
+			return run, failures, errors.Join(err, feed.forget(ctx, next))
+		}
+		for _, r := range out.results {
 			note(r)
 			if r.Err == "" {
 				run.Count(r.Op)
 			}
 		}
-		if werr != nil {
-			return run, failures, werr
+		if out.err != nil {
+			return run, failures, errors.Join(out.err, feed.forget(ctx, next))
+		}
+		if nextErr != nil {
+			return run, failures, nextErr
 		}
 		e.progress(Progress{Mapping: m.Name, Stage: "write", Done: run.Inserted + run.Coupled + run.Modified + run.Failed})
+		if next != nil && e.draining() {
+			return run, failures, errors.Join(ErrDrained, feed.forget(ctx, next))
+		}
+		if next == nil && !feed.exhausted {
+			return run, failures, ErrDrained // drained before the next batch was read
+		}
+		cur = next
 	}
 
 	if err := e.state.MarkUnchangedSynced(ctx, part, side.SourceIsTable); err != nil {
@@ -413,9 +406,10 @@ func transient(err error) bool {
 	return code < 400 || code >= 500 || code == http.StatusRequestTimeout || code == http.StatusTooManyRequests
 }
 
-// write sends one batch of operations and turns the outcome into results to
-// record. Only a failure that stops the whole batch is returned as an error.
-func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity connectors.Entity, target writeTarget, ops []plan.Operation, binds map[string]string, coupled, taken map[string]string, unresolved map[int64]string) ([]state.RecordResult, error) {
+// prepare turns one batch of operations into the writes to send and the
+// results of those that send nothing (stale, unresolved, an uncouple), and
+// records the writes' intents.
+func (e *Engine) prepare(ctx context.Context, entity connectors.Entity, target writeTarget, ops []plan.Operation, binds map[string]string, coupled, taken map[string]string, unresolved map[int64]string) (*writeBatch, error) {
 	writes := make([]connectors.WriteOp, 0, len(ops))
 	index := make([]int, 0, len(ops))
 	results := make([]state.RecordResult, len(ops))
@@ -512,15 +506,36 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 	if err := e.state.RecordIntents(ctx, intents); err != nil {
 		return nil, err
 	}
+	return &writeBatch{ops: ops, results: results, writes: writes, index: index, intents: intents}, nil
+}
+
+// sendOutcome is what sending a batch did: the results to record (nil
+// when the batch failed as a whole, with err), the seqs of the writes that
+// were never sent because the apply was stopped, and an error that stops
+// the apply after the results are recorded.
+type sendOutcome struct {
+	results []state.RecordResult
+	notSent []int64
+	err     error
+}
+
+// send sends a prepared batch and turns the outcome into results to
+// record. It reads the state database (to settle writes whose answer was
+// lost) but writes nothing to it: the caller records the outcome.
+func (e *Engine) send(ctx context.Context, conn connectors.Connector, entity connectors.Entity, target writeTarget, b *writeBatch) sendOutcome {
+	results, writes, index, intents := b.results, b.writes, b.index, b.intents
+	if len(writes) == 0 {
+		return sendOutcome{results: results}
+	}
 	// A connector stopped part way (a cancelled context) still reports what
 	// it wrote: those results are recorded before the error is returned, so
 	// a created record is never left uncoupled.
 	out, werr := conn.Write(ctx, entity, writes)
 	if werr != nil && len(out) != len(writes) {
-		return nil, fmt.Errorf("write %s: %w", entity.Name, werr)
+		return sendOutcome{err: fmt.Errorf("write %s: %w", entity.Name, werr)}
 	}
 	if len(out) != len(writes) {
-		return nil, fmt.Errorf("write %s: connector returned %d results for %d writes", entity.Name, len(out), len(writes))
+		return sendOutcome{err: fmt.Errorf("write %s: connector returned %d results for %d writes", entity.Name, len(out), len(writes))}
 	}
 	// A write that failed may still have happened (its response was lost,
 	// or it is a retry of one that happened): read back before calling it
@@ -583,14 +598,11 @@ func (e *Engine) write(ctx context.Context, conn connectors.Connector, entity co
 		}
 	}
 	results = slices.DeleteFunc(results, func(r state.RecordResult) bool { return r.Op == "" })
-	if err := e.state.DropIntents(context.WithoutCancel(ctx), target.runID, notSent); err != nil {
-		return results, err
-	}
 	if werr == nil && serr != nil {
 		werr = serr
 	}
 	if werr != nil {
-		return results, fmt.Errorf("write %s: %w", entity.Name, werr)
+		werr = fmt.Errorf("write %s: %w", entity.Name, werr)
 	}
-	return results, nil
+	return sendOutcome{results: results, notSent: notSent, err: werr}
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +22,13 @@ import (
 // added to the dataverse connector's settings.
 func newRequestsWorld(t *testing.T, n int, key, crmExtra string) *world {
 	t.Helper()
+	return newRequestsWorldWrapped(t, n, key, crmExtra, func(h http.Handler) http.Handler { return h })
+}
+
+// newRequestsWorldWrapped is newRequestsWorld with the CRM's handler
+// wrapped in wrap.
+func newRequestsWorldWrapped(t *testing.T, n int, key, crmExtra string, wrap func(http.Handler) http.Handler) *world {
+	t.Helper()
 	w := &world{t: t, erp: fake.NewERP(), crm: fake.NewCRM(), dir: t.TempDir()}
 	past := time.Now().Add(-time.Hour)
 	w.erp.SetClock(func() time.Time { return past })
@@ -31,7 +40,7 @@ func newRequestsWorld(t *testing.T, n int, key, crmExtra string) *world {
 		t.Fatal(err)
 	}
 	erpSrv := httptest.NewServer(http.StripPrefix("/api/v2.0", w.erp))
-	crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", bare204(w.crm)))
+	crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", wrap(bare204(w.crm))))
 	t.Cleanup(erpSrv.Close)
 	t.Cleanup(crmSrv.Close)
 	writeFile(t, filepath.Join(w.dir, "coupler.yaml"), `version: 1
@@ -179,4 +188,79 @@ func TestApplyCreatesRequests(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestApplyBatchRequestsInFlight: the $batch requests of one round go out
+// together, up to max_concurrency (or as many as there are).
+func TestApplyBatchRequestsInFlight(t *testing.T) {
+	t.Parallel()
+	const n = 450
+	tests := []struct {
+		name, extra string
+		inFlight    int
+	}{
+		{"batch_size 7", ", batch_size: 7", 4},
+		{"batch_size 100, max_concurrency 2", ", batch_size: 100, max_concurrency: 2", 2},
+		{"batch_size 200", ", batch_size: 200", 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			gate := &batchGate{want: tt.inFlight}
+			w := newRequestsWorldWrapped(t, n, "accountid", tt.extra, gate.wrap)
+			w.apply(w.plan(engine.PlanOptions{}).ID)
+			if got := w.crm.Len("accounts"); got != n {
+				t.Errorf("%d accounts, want %d", got, n)
+			}
+			if gate.max() != tt.inFlight {
+				t.Errorf("at most %d $batch requests in flight, want %d", gate.max(), tt.inFlight)
+			}
+		})
+	}
+}
+
+// batchGate holds the first $batch requests until want of them are in
+// flight, so that requests the client sends together are seen together,
+// and records the most in flight at once. A client that sends them one
+// at a time opens the gate only when the first wait runs out, and is
+// caught by the count.
+type batchGate struct {
+	want     int
+	mu       sync.Mutex
+	inFlight int
+	most     int
+	open     chan struct{}
+	once     sync.Once
+}
+
+func (g *batchGate) max() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.most
+}
+
+func (g *batchGate) wrap(h http.Handler) http.Handler {
+	g.open = make(chan struct{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/$batch") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		g.mu.Lock()
+		g.inFlight++
+		g.most = max(g.most, g.inFlight)
+		if g.inFlight >= g.want {
+			g.once.Do(func() { close(g.open) })
+		}
+		g.mu.Unlock()
+		select {
+		case <-g.open:
+		case <-time.After(5 * time.Second):
+			g.once.Do(func() { close(g.open) }) // one wait is enough to tell
+		}
+		h.ServeHTTP(w, r)
+		g.mu.Lock()
+		g.inFlight--
+		g.mu.Unlock()
+	})
 }

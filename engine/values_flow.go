@@ -196,15 +196,7 @@ func (e *Engine) resolveAfterApply(ctx context.Context, ops []plan.Operation, ca
 	failed := map[int64]string{}
 	for i := range ops {
 		for j, c := range ops[i].Changes {
-			v, err := decodeValue(c.After)
-			if err != nil {
-				continue
-			}
-			s, ok := v.(string)
-			if !ok {
-				continue
-			}
-			ka, ok := plan.ParseKnownAfterApply(s)
+			ka, ok := plan.KnownAfterApplyOf(c.After)
 			if !ok {
 				continue
 			}

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 )
@@ -55,7 +56,10 @@ func ParseKnownAfterApply(s string) (KnownAfterApply, bool) {
 // KnownAfterApplyOf reports whether a change's JSON value is a placeholder,
 // and which.
 func KnownAfterApplyOf(raw json.RawMessage) (KnownAfterApply, bool) {
-	if len(raw) == 0 || raw[0] != '"' {
+	// JSON writes a NUL only as \u0000, so a placeholder's text starts so;
+	// other values are told apart without being decoded (apply asks this
+	// of every value it writes).
+	if !bytes.HasPrefix(raw, []byte(`"\u0000`)) {
 		return KnownAfterApply{}, false
 	}
 	var s string

@@ -24,10 +24,13 @@ import (
 // leaves, but a log cut short by damage looks the same, and what it lost
 // was committed. So the transactions of an apply are checkpointed before
 // anything is sent that depends on them (durable): a batch's intents before
-// the batch is sent (which also checkpoints the previous batch's results
-// and couplings), a run's end, a plan's status, intents dropped. Whatever a
-// damaged log can then lose was committed after the last thing sent, and
-// losing it is what a crash before that commit would have done, which the
+// the batch is sent (which also checkpoints the results and couplings
+// recorded before them: apply prepares a batch while the one before is
+// sent, so those of the batch before that), a run's end, a plan's status,
+// intents dropped. Whatever a damaged log can then lose was committed after
+// the last checkpoint, and is either what a crash before that commit would
+// have lost or a batch's results, whose intents, in the main file since
+// before the batch was sent, are settled again by reading back: what the
 // write intents already make good (docs/reliability.md). A checkpoint costs
 // about as much as rewriting the couplings' indexes, so a batch's results
 // are not checkpointed on their own.

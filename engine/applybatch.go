@@ -1,0 +1,108 @@
+package engine
+
+import (
+	"context"
+	"slices"
+
+	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/engine/state"
+)
+
+// writeBatch is one batch of an apply, prepared: its operations, a result
+// per operation (filled in already for those that send nothing), the
+// writes to send, writes[j] being ops[index[j]], and their intents,
+// recorded.
+type writeBatch struct {
+	ops     []plan.Operation
+	results []state.RecordResult
+	writes  []connectors.WriteOp
+	index   []int
+	intents []state.Intent
+}
+
+// batchFeed reads the operations of one part of a plan in batches and
+// prepares each (prepare), in order.
+type batchFeed struct {
+	e      *Engine
+	conn   connectors.Connector
+	part   state.Part
+	side   state.CouplingSide
+	target writeTarget
+	entity connectors.Entity
+	binds  map[string]string
+	// done holds the operations an interrupted run of the part recorded.
+	done map[int64]bool
+	// afterApply caches the couplings lookups known after apply need.
+	afterApply map[string]map[string]string
+	after      int64 // the last seq read
+	exhausted  bool  // every operation was read
+}
+
+// next reads and prepares the next batch, sized for a state holding
+// that many couplings (applyBatchSize); nil when none is left.
+func (f *batchFeed) next(ctx context.Context, couplings int64) (*writeBatch, error) {
+	e := f.e
+	for !f.exhausted {
+		var ops []plan.Operation
+		err := e.state.Operations(ctx, f.part, f.after, e.applyBatchSize(f.conn, couplings), plan.Writes, func(op plan.Operation) error {
+			ops = append(ops, op)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(ops) == 0 {
+			f.exhausted = true
+			break
+		}
+		f.after = ops[len(ops)-1].Seq
+		// A settled conflict whose losing side changed no one-way field
+		// has nothing to write.
+		ops = slices.DeleteFunc(ops, func(op plan.Operation) bool {
+			return f.done[op.Seq] || op.Kind == plan.Settled && len(op.Changes) == 0
+		})
+		if len(ops) == 0 {
+			continue
+		}
+		// A create whose source got coupled since the plan (by another
+		// plan's apply) would make a duplicate.
+		var creates, matched []string
+		for _, op := range ops {
+			if op.Kind == plan.Create || op.Kind == plan.Couple {
+				creates = append(creates, op.SourceID)
+			}
+			if op.Kind == plan.Couple {
+				matched = append(matched, op.DestID)
+			}
+		}
+		coupled, err := e.state.AlreadyCoupled(ctx, f.part.Mapping, f.side.SourceIsTable, creates)
+		if err != nil {
+			return nil, err
+		}
+		taken, err := e.state.CoupledDestinations(ctx, f.part.Mapping, f.side.SourceIsTable, matched)
+		if err != nil {
+			return nil, err
+		}
+		unresolved, err := e.resolveAfterApply(ctx, ops, f.afterApply)
+		if err != nil {
+			return nil, err
+		}
+		return e.prepare(ctx, f.entity, f.target, ops, f.binds, coupled, taken, unresolved)
+	}
+	return nil, nil
+}
+
+// forget drops the intents of a batch prepared but never sent (the apply
+// stopped first), so that a resumed apply sends it without reading back
+// first whether its writes happened.
+func (f *batchFeed) forget(ctx context.Context, b *writeBatch) error {
+	if b == nil || len(b.intents) == 0 {
+		return nil
+	}
+	seqs := make([]int64, len(b.intents))
+	for i, in := range b.intents {
+		seqs[i] = in.Seq
+	}
+	return f.e.state.DropIntents(context.WithoutCancel(ctx), f.target.runID, seqs)
+}
