@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/engine/plan"
@@ -131,22 +132,23 @@ func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error)
 }
 
 // applyBatchSize is how many operations the next batch of an apply takes,
-// with coupled couplings in the state. Each batch's intents are
+// with coupled couplings in the state and grown the size the apply's
+// batches have grown to while its writes were quick (batchFeed.grow). Each batch's intents are
 // checkpointed before it is sent, and a checkpoint rewrites the couplings'
 // indexes, so its cost grows with the couplings: at a fixed size the
 // checkpoints of a first sync would grow with the square of its records
 // (500 of them for 100,000 creates). The batch grows with the couplings
-// instead, an eighth of them, between plan.ApplyBatch and
-// plan.MaxApplyBatch, which keeps their share of an apply about constant
-// and bounds what a crash leaves to settle. A connector that sends several
+// instead, an eighth of them, or grown when more, between plan.ApplyBatch
+// and plan.MaxApplyBatch, which keeps their share of an apply about
+// constant and bounds what a crash leaves to settle. A connector that sends several
 // writes a request gets at least a request's worth for each request it
 // keeps in flight, in whole requests, so that none goes half empty
 // (connectors.WriteBatcher).
-func (e *Engine) applyBatchSize(conn connectors.Connector, coupled int64) int {
+func (e *Engine) applyBatchSize(conn connectors.Connector, coupled int64, grown int) int {
 	if e.applyBatch > 0 {
 		return e.applyBatch
 	}
-	n := min(max(plan.ApplyBatch, int(coupled/8)), plan.MaxApplyBatch)
+	n := min(max(plan.ApplyBatch, int(coupled/8), grown), plan.MaxApplyBatch)
 	if b, ok := conn.(connectors.WriteBatcher); ok {
 		size, inFlight := b.WriteBatch()
 		size = max(size, 1)
@@ -257,7 +259,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		return run, failures, err
 	}
 	feed := &batchFeed{e: e, conn: conn, part: part, side: side, target: target, entity: entity, binds: binds, done: done,
-		afterApply: map[string]map[string]string{}}
+		afterApply: map[string]map[string]string{}, grown: plan.ApplyBatch}
 	if e.draining() {
 		return run, failures, ErrDrained
 	}
@@ -280,15 +282,18 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		go func() { sent <- e.send(ctx, conn, entity, target, cur) }()
 		var next *writeBatch
 		var nextErr error
+		began := time.Now()
 		if !e.draining() {
 			// Sized as if this batch's writes all succeed: the couplings
 			// its creates make.
 			next, nextErr = feed.next(ctx, coupled+run.Inserted+run.Coupled+int64(len(cur.writes)))
 		}
+		prepared := time.Since(began)
 		out := <-sent
 		if out.results == nil {
 			return run, failures, errors.Join(out.err, feed.forget(ctx, next))
 		}
+		feed.grow(out.took, prepared)
 		// Record with a context that outlives a cancelled ctx: these writes
 		// happened, and forgetting them would duplicate creates next time.
 		// Recording can still fail a result (a coupling taken meanwhile), so
@@ -511,11 +516,12 @@ func (e *Engine) prepare(ctx context.Context, entity connectors.Entity, target w
 
 // sendOutcome is what sending a batch did: the results to record (nil
 // when the batch failed as a whole, with err), the seqs of the writes that
-// were never sent because the apply was stopped, and an error that stops
-// the apply after the results are recorded.
+// were never sent because the apply was stopped, how long the connector
+// took, and an error that stops the apply after the results are recorded.
 type sendOutcome struct {
 	results []state.RecordResult
 	notSent []int64
+	took    time.Duration // the connector's Write
 	err     error
 }
 
@@ -530,7 +536,9 @@ func (e *Engine) send(ctx context.Context, conn connectors.Connector, entity con
 	// A connector stopped part way (a cancelled context) still reports what
 	// it wrote: those results are recorded before the error is returned, so
 	// a created record is never left uncoupled.
+	began := time.Now()
 	out, werr := conn.Write(ctx, entity, writes)
+	took := time.Since(began)
 	if werr != nil && len(out) != len(writes) {
 		return sendOutcome{err: fmt.Errorf("write %s: %w", entity.Name, werr)}
 	}
@@ -604,5 +612,5 @@ func (e *Engine) send(ctx context.Context, conn connectors.Connector, entity con
 	if werr != nil {
 		werr = fmt.Errorf("write %s: %w", entity.Name, werr)
 	}
-	return sendOutcome{results: results, notSent: notSent, err: werr}
+	return sendOutcome{results: results, notSent: notSent, took: took, err: werr}
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/engine/plan"
@@ -37,6 +38,33 @@ type batchFeed struct {
 	afterApply map[string]map[string]string
 	after      int64 // the last seq read
 	exhausted  bool  // every operation was read
+	// grown is the size batches have grown to (grow).
+	grown int
+}
+
+// quickBatch is how long a batch's writes may take for the next batch to
+// be twice as large whatever the state database's work: below it, that
+// work (a checkpoint, which grows with the couplings) is a large share of
+// the batch, and fewer, larger batches make apply faster. Above it, the
+// batch still grows while the state database's work for a batch takes more
+// than 1/stateShare of the batch's writes; otherwise a larger batch would
+// gain little and keep coupler serve's drain, which waits for the batch
+// under way, waiting longer.
+const (
+	quickBatch = time.Second
+	stateShare = 4
+)
+
+// grow takes how long the last batch's writes took and how long the state
+// work of a batch took (reading, looking up, recording its intents), and
+// doubles the batches when the writes were quick, or not much slower than
+// that work. Growing with the couplings alone (an eighth of them,
+// applyBatchSize), a first sync of 10,000 records takes about two dozen
+// batches, each with a checkpoint; doubling, seven.
+func (f *batchFeed) grow(sent, state time.Duration) {
+	if sent < quickBatch || sent < stateShare*state {
+		f.grown = min(2*f.grown, plan.MaxApplyBatch)
+	}
 }
 
 // next reads and prepares the next batch, sized for a state holding
@@ -45,7 +73,7 @@ func (f *batchFeed) next(ctx context.Context, couplings int64) (*writeBatch, err
 	e := f.e
 	for !f.exhausted {
 		var ops []plan.Operation
-		err := e.state.Operations(ctx, f.part, f.after, e.applyBatchSize(f.conn, couplings), plan.Writes, func(op plan.Operation) error {
+		err := e.state.Operations(ctx, f.part, f.after, e.applyBatchSize(f.conn, couplings, f.grown), plan.Writes, func(op plan.Operation) error {
 			ops = append(ops, op)
 			return nil
 		})
