@@ -69,8 +69,8 @@ type perfCeiling struct {
 // docs/performance.md states them.
 var perfCeilings = map[string]perfCeiling{
 	"plan_full_10k":          {ratio: 8},
-	"sync_single_10k":        {ratio: 12},
-	"sync_batch100_10k":      {ratio: 25},
+	"sync_single_10k":        {ratio: 8},
+	"sync_batch100_10k":      {ratio: 14},
 	"incremental_100_of_10k": {seconds: 1.5},
 }
 
