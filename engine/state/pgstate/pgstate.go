@@ -1,9 +1,8 @@
 // Package pgstate keeps coupler's state in PostgreSQL, so that several
 // coupler processes, on several machines, share one state (issue 17). It
-// implements the parts of state.Store that it has so far (state.Couplings,
-// state.Watermarks, state.Definitions, state.Intents) over the same layout as the DuckDB
-// state, and passes statetest's checks of them. Staging and the diff stay
-// in DuckDB, on the worker that plans.
+// implements state.Store over the same layout as the DuckDB state, and
+// passes statetest's checks. Staging and the diff stay in DuckDB, on the
+// worker that plans, which copies each part's diff in with SaveDiff.
 package pgstate
 
 import (
@@ -25,6 +24,9 @@ type DB struct {
 	pool   *pgxpool.Pool
 	schema string
 	where  string // the database and schema, without credentials, for messages
+	// redactFn scrubs failure messages before they are stored
+	// (Options.Redact).
+	redactFn func(string) string
 }
 
 // Options tunes how the state is opened.
@@ -33,6 +35,10 @@ type Options struct {
 	// missing; empty means "public". Several projects can share one
 	// database, a schema each.
 	Schema string
+	// Redact, when set, scrubs each failure message before it is stored,
+	// as state.Options.Redact does for the DuckDB state: a server's error
+	// may echo the credentials it was sent.
+	Redact func(string) string
 }
 
 // Open connects to the PostgreSQL database at url (postgres://… or a
@@ -58,7 +64,7 @@ func Open(ctx context.Context, connString string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state database %s: %w", where, err)
 	}
-	d := &DB{pool: pool, schema: schema, where: where}
+	d := &DB{pool: pool, schema: schema, where: where, redactFn: opts.Redact}
 	if err := d.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("state database %s: %w", where, err)
@@ -167,10 +173,3 @@ func isUndefinedTable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "42P01"
 }
-
-var (
-	_ state.Couplings   = (*DB)(nil)
-	_ state.Watermarks  = (*DB)(nil)
-	_ state.Definitions = (*DB)(nil)
-	_ state.Intents     = (*DB)(nil)
-)

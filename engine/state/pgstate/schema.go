@@ -4,7 +4,7 @@ package pgstate
 // entry of migrations. A state written by a newer coupler is refused
 // rather than rewritten, as the DuckDB state's (state.SchemaVersion)
 // is; the two count apart, since their histories differ.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migration moves a state from version Version-1 to Version.
 type migration struct {
@@ -21,8 +21,11 @@ type migration struct {
 // the other (coupler state migrate) and the same statements read both
 // where their dialects agree: VARCHAR is text, TIMESTAMP (UTC by
 // convention in DuckDB) is timestamptz. JSON stays text, compared and
-// searched as DuckDB's is. The views of coupler query (operations,
-// errors) are not here yet.
+// searched as DuckDB's is.
+//
+// Version 2 adds what reading plans and runs at scale needs: the indexes
+// that DuckDB does without (it scans by row group) and the views coupler
+// query reads, operations and errors, with the function behind them.
 var migrations = []migration{{Version: 1, SQL: `
 CREATE TABLE meta (
 	key   text PRIMARY KEY,
@@ -284,4 +287,54 @@ CREATE TABLE write_intents (
 	source_etag     text,
 	created_at      timestamptz NOT NULL
 );
-`}}
+`},
+	{Version: 2, SQL: `
+-- A part's operations, changes and unchanged records are read by plan,
+-- mapping and direction, in seq order: apply pages through them.
+CREATE INDEX plan_changes_part ON plan_changes (plan_id, mapping, direction, seq);
+CREATE INDEX plan_unchanged_marks_part ON plan_unchanged_marks (plan_id, mapping, direction);
+CREATE INDEX plan_operations_source ON plan_operations (plan_id, mapping, direction, source_id);
+CREATE INDEX plans_created ON plans (created_at, id);
+CREATE INDEX runs_part ON runs (plan_id, mapping, direction);
+CREATE INDEX run_records_run ON run_records (run_id, seq);
+CREATE INDEX write_intents_run ON write_intents (run_id, seq);
+
+-- known_after_apply_json: a change's value (JSON text) as the JSON plan
+-- shows it, as the DuckDB state's macro of the same name does: a lookup
+-- known only after apply, saved as a placeholder string
+-- (plan.KnownAfterApply.Placeholder), becomes
+-- {"known_after_apply": {"mapping": ..., "side": ..., "id": ...}}.
+CREATE FUNCTION known_after_apply_json(v text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE WHEN starts_with(v, '"\u0000known after apply\u0000') THEN
+		regexp_replace(regexp_replace(v,
+			'^"\\u0000known after apply\\u0000(.*?)\\u0000t\\u0000(.*)"$', '{"known_after_apply":{"mapping":"\1","side":"table","id":"\2"}}'),
+			'^"\\u0000known after apply\\u0000(.*?)\\u0000f\\u0000(.*)"$', '{"known_after_apply":{"mapping":"\1","side":"integration","id":"\2"}}')
+	ELSE v END
+$$;
+
+-- operations: every operation of every plan, one row per changed field,
+-- as the DuckDB state's view.
+CREATE VIEW operations AS
+	SELECT o.plan_id, o.mapping, o.direction, o.seq, o.op, o.source_id, o.dest_id, o.reason,
+		c.field, known_after_apply_json(c.before) AS before, known_after_apply_json(c.after) AS after
+	FROM plan_operations o
+	LEFT JOIN plan_changes c ON c.plan_id = o.plan_id AND c.mapping = o.mapping AND c.direction = o.direction AND c.seq = o.seq;
+
+-- errors: the failed records of the latest finished run of each mapping
+-- and direction, and the skipped records, as the DuckDB state's view.
+CREATE VIEW errors AS
+	WITH latest AS (SELECT mapping, direction, max(id) AS id FROM runs WHERE finished_at IS NOT NULL GROUP BY mapping, direction)
+	SELECT r.mapping, r.direction, rr.run_id, rr.source_id, rr.dest_id, rr.op, rr.message, rr.recorded_at
+	FROM latest l JOIN runs r ON r.id = l.id JOIN run_records rr ON rr.run_id = r.id
+	WHERE rr.result = 'failure' AND NOT EXISTS (SELECT 1 FROM record_failures f
+		WHERE f.mapping = r.mapping AND f.direction = r.direction AND f.source_id = rr.source_id AND f.skipped)
+	UNION ALL
+	SELECT f.mapping, f.direction, f.last_run, f.source_id,
+		(SELECT max(rr.dest_id) FROM run_records rr WHERE rr.run_id = f.last_run AND rr.source_id = f.source_id),
+		'skipped',
+		'skipped after failing ' || f.failures || ' runs in a row with: ' || f.message || '; coupler retry ' || f.mapping || ' ' || f.source_id || ' once fixed',
+		coalesce((SELECT max(rr.recorded_at) FROM run_records rr WHERE rr.run_id = f.last_run AND rr.source_id = f.source_id),
+			(SELECT started_at FROM runs WHERE id = f.last_run), TIMESTAMPTZ '1970-01-01 00:00:00+00')
+	FROM record_failures f WHERE f.skipped;
+`},
+}

@@ -25,7 +25,13 @@ func (d *DB) Watermark(ctx context.Context, mapping, side string) (time.Time, bo
 
 // SetWatermark moves a mapping's watermark on one side.
 func (d *DB) SetWatermark(ctx context.Context, mapping, side string, t time.Time) error {
-	_, err := d.pool.Exec(ctx, `INSERT INTO watermarks VALUES ($1, $2, $3, $4)
+	return setWatermark(ctx, d.pool, mapping, side, t)
+}
+
+// setWatermark sets a watermark on q: the pool, or FinishRun's
+// transaction.
+func setWatermark(ctx context.Context, q querier, mapping, side string, t time.Time) error {
+	_, err := q.Exec(ctx, `INSERT INTO watermarks VALUES ($1, $2, $3, $4)
 		ON CONFLICT (mapping, side) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
 		mapping, side, t.UTC(), time.Now().UTC())
 	if err != nil {
@@ -37,7 +43,13 @@ func (d *DB) SetWatermark(ctx context.Context, mapping, side string, t time.Time
 // LowerWatermark moves a mapping's watermark on one side back to t if it
 // is later, so that records modified since t are read again.
 func (d *DB) LowerWatermark(ctx context.Context, mapping, side string, t time.Time) error {
-	_, err := d.pool.Exec(ctx, `UPDATE watermarks SET value = $1, updated_at = $2 WHERE mapping = $3 AND side = $4 AND value > $1`,
+	return lowerWatermark(ctx, d.pool, mapping, side, t)
+}
+
+// lowerWatermark lowers a watermark on q: the pool, or Retry's
+// transaction.
+func lowerWatermark(ctx context.Context, q querier, mapping, side string, t time.Time) error {
+	_, err := q.Exec(ctx, `UPDATE watermarks SET value = $1, updated_at = $2 WHERE mapping = $3 AND side = $4 AND value > $1`,
 		t.UTC(), time.Now().UTC(), mapping, side)
 	if err != nil {
 		return fmt.Errorf("move watermark of mapping %s back: %w", mapping, err)

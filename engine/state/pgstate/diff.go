@@ -1,0 +1,170 @@
+package pgstate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/engine/state"
+)
+
+// The diff stays DuckDB's (issue 17): a worker stages both sides and
+// diffs them in a DuckDB of its own, then copies what the diff made of
+// each part into the shared state with SaveDiff, before SavePlan makes
+// the plan visible.
+
+// Diff is what the diff of one part of a plan made, as the DuckDB state
+// holds it in plan_fields, plan_operations with plan_changes,
+// plan_unchanged and plan_unchanged_marks.
+type Diff struct {
+	Part state.Part
+	// Fields are the part's destination fields in order; their BindSet
+	// is what BindSets returns.
+	Fields []state.DestField
+	// Operations yields the part's operations, with their changes, to
+	// yield, in any order (seqs are the diff's); it stops at yield's
+	// first error and returns it. state.DB's Operations has this shape,
+	// so that a part streams from the worker's DuckDB without being held
+	// whole.
+	Operations func(yield func(plan.Operation) error) error
+	// Unchanged counts the records the diff found unchanged and listed
+	// in no operation.
+	Unchanged int64
+	// Marks are the unchanged records apply notes something of (their
+	// source version on the coupling, a failure cleared).
+	Marks []Unchanged
+}
+
+// Unchanged is a record a diff found unchanged that apply notes: its
+// source version, which MarkUnchangedSynced copies to its coupling, and
+// TrackFailures clearing its failure.
+type Unchanged struct {
+	SourceID, DestID string
+	SourceModified   time.Time
+	SourceETag       string
+}
+
+// diffBatch is how many operations SaveDiff copies at a time: their
+// changes go in a second COPY, so a batch is held in memory.
+const diffBatch = 5000
+
+// errStopped ends the operations of a Diff when saving them failed.
+var errStopped = errors.New("stopped")
+
+// SaveDiff saves what the diff of one part made, all or nothing, with
+// COPY: a part can have 100,000 operations and a million changes. The
+// plan is not visible until SavePlan.
+func (d *DB) SaveDiff(ctx context.Context, diff Diff) error {
+	p := diff.Part
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		for i, f := range diff.Fields {
+			if _, err := tx.Exec(ctx, `INSERT INTO plan_fields VALUES ($1, $2, $3, $4, $5, $6)`,
+				p.PlanID, p.Mapping, p.Direction, i, f.Name, nullString(f.BindSet)); err != nil {
+				return fmt.Errorf("fields: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO plan_unchanged VALUES ($1, $2, $3, $4)`, p.PlanID, p.Mapping, p.Direction, diff.Unchanged); err != nil {
+			return fmt.Errorf("unchanged records: %w", err)
+		}
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"plan_unchanged_marks"},
+			[]string{"plan_id", "mapping", "direction", "source_id", "dest_id", "source_modified", "source_etag"},
+			pgx.CopyFromSlice(len(diff.Marks), func(i int) ([]any, error) {
+				m := &diff.Marks[i]
+				return []any{p.PlanID, p.Mapping, p.Direction, m.SourceID, m.DestID, nullTime(m.SourceModified), nullString(m.SourceETag)}, nil
+			}))
+		if err != nil {
+			return fmt.Errorf("unchanged records: %w", err)
+		}
+		if diff.Operations == nil {
+			return nil
+		}
+		var batch []plan.Operation
+		var saveErr error
+		err = diff.Operations(func(o plan.Operation) error {
+			batch = append(batch, o)
+			if len(batch) < diffBatch {
+				return nil
+			}
+			saveErr = copyOperations(ctx, tx, p, batch)
+			batch = batch[:0]
+			if saveErr != nil {
+				return errStopped
+			}
+			return nil
+		})
+		if saveErr != nil {
+			return saveErr
+		}
+		if err != nil {
+			return fmt.Errorf("read operations: %w", err)
+		}
+		return copyOperations(ctx, tx, p, batch)
+	})
+	if err != nil {
+		return fmt.Errorf("save the diff of plan %s, mapping %s (%s): %w", p.PlanID, p.Mapping, p.Direction, err)
+	}
+	return nil
+}
+
+// copyOperations copies a batch of a part's operations and their changes.
+func copyOperations(ctx context.Context, tx pgx.Tx, p state.Part, ops []plan.Operation) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"plan_operations"},
+		[]string{"plan_id", "mapping", "direction", "seq", "op", "source_id", "dest_id", "etag", "source_etag", "source_modified",
+			"reason", "source_display", "dest_display"},
+		pgx.CopyFromSlice(len(ops), func(i int) ([]any, error) {
+			o := &ops[i]
+			src, err := displayText(o.SourceDisplay)
+			if err != nil {
+				return nil, fmt.Errorf("record %s: display: %w", o.SourceID, err)
+			}
+			dst, err := displayText(o.DestDisplay)
+			if err != nil {
+				return nil, fmt.Errorf("record %s: display: %w", o.SourceID, err)
+			}
+			return []any{p.PlanID, p.Mapping, p.Direction, o.Seq, string(o.Kind), o.SourceID, nullString(o.DestID), nullString(o.ETag),
+				nullString(o.SourceETag), nullTime(o.SourceModified), nullString(o.Reason), src, dst}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("operations: %w", err)
+	}
+	var changes [][]any
+	for _, o := range ops {
+		for _, c := range o.Changes {
+			changes = append(changes, []any{p.PlanID, p.Mapping, p.Direction, o.Seq, c.Field, jsonText(c.Before), jsonText(c.After)})
+		}
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"plan_changes"}, []string{"plan_id", "mapping", "direction", "seq", "field", "before", "after"},
+		pgx.CopyFromRows(changes)); err != nil {
+		return fmt.Errorf("changes: %w", err)
+	}
+	return nil
+}
+
+// displayText is display values as the state saves them, JSON text; NULL
+// for none.
+func displayText(v plan.Display) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// jsonText is a change's value as saved, JSON text; NULL for none.
+func jsonText(v json.RawMessage) any {
+	if v == nil {
+		return nil
+	}
+	return string(v)
+}
