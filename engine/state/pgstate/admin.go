@@ -1,0 +1,158 @@
+package pgstate
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/couplerhq/coupler/engine/state"
+)
+
+// writeLock is the key of the advisory lock LockWrites takes, with the
+// schema's name: one apply at a time per project, across every process
+// sharing the database.
+const writeLock = "coupler writes"
+
+// lockWait bounds how long LockWrites waits for a connection; it never
+// waits for the lock itself.
+const lockWait = 30 * time.Second
+
+// LockWrites claims the right to write to the systems for one apply, with
+// a session advisory lock on a connection held until unlock: applies in
+// this process and in every other process on this state's schema
+// exclude each other. It fails at once when another holds it. A process
+// that dies loses its connection, and PostgreSQL releases its lock then,
+// so a dead worker never blocks the others; so does a connection the
+// database drops, which the apply holding it cannot notice until its next
+// statement.
+func (d *DB) LockWrites() (unlock func(), err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), lockWait)
+	defer cancel()
+	conn, err := d.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lock writes on state database %s: %w", d.where, err)
+	}
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext($1), hashtext($2))`, writeLock, d.schema).Scan(&got); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("lock writes on state database %s: %w", d.where, err)
+	}
+	if !got {
+		conn.Release()
+		return nil, errors.New("another apply is running on this state database (in this process or another one sharing it); wait for it to finish")
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), lockWait)
+			defer cancel()
+			if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtext($1), hashtext($2))`, writeLock, d.schema); err != nil {
+				// Ending the session releases the lock as surely.
+				conn.Conn().Close(ctx)
+			}
+			conn.Release()
+		})
+	}, nil
+}
+
+// Query runs one read-only SQL statement of a person's, such as coupler
+// query, in a READ ONLY transaction, which PostgreSQL refuses any write
+// in (tables, sequences, DDL). The statement is prepared, and a prepared
+// statement is one statement: a string of several is refused before any
+// runs. Its connection is closed afterwards rather than reused, so that
+// nothing the statement left on its session (a setting, an advisory
+// lock) outlives it. fn gets the column names, then each row.
+//
+// It reads what the connection's role may read: give coupler a role of
+// its own, with rights on the state's schema only, when several projects
+// share a database.
+func (d *DB) Query(ctx context.Context, query string, fn func(cols []string, row []any) error) error {
+	conn, err := d.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		conn.Conn().Close(context.WithoutCancel(ctx))
+		conn.Release()
+	}()
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	rows, err := tx.Query(ctx, query, pgx.QueryExecModeDescribeExec)
+	if err != nil {
+		return explainRefusal(err)
+	}
+	defer rows.Close()
+	var cols []string
+	for _, f := range rows.FieldDescriptions() {
+		cols = append(cols, f.Name)
+	}
+	if err := fn(cols, nil); err != nil {
+		return err
+	}
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return err
+		}
+		for i, v := range vals {
+			// Numbers, intervals and the like come as pgtype values;
+			// their driver value is what a person reads.
+			if dv, ok := v.(driver.Valuer); ok {
+				if vals[i], err = dv.Value(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := fn(cols, vals); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return explainRefusal(err)
+	}
+	return nil
+}
+
+// explainRefusal says why PostgreSQL refused a person's statement in
+// coupler's words, keeping the server's message.
+func explainRefusal(err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch {
+	case pe.Code == "25006": // read_only_sql_transaction
+		return fmt.Errorf("coupler query only reads the state: %w", err)
+	case pe.Code == "42601" && strings.Contains(pe.Message, "multiple commands"):
+		return fmt.Errorf("coupler query runs one statement at a time: %w", err)
+	}
+	return err
+}
+
+// Backup is not what a PostgreSQL state is backed up with: its database
+// server's own tools are.
+func (d *DB) Backup(ctx context.Context, path string) error {
+	return fmt.Errorf("backup %s: not supported for PostgreSQL state; use pg_dump --schema %s on the database (%s)",
+		path, pgx.Identifier{d.schema}.Sanitize(), d.where)
+}
+
+var (
+	_ state.Store       = (*DB)(nil)
+	_ state.Couplings   = (*DB)(nil)
+	_ state.Watermarks  = (*DB)(nil)
+	_ state.Definitions = (*DB)(nil)
+	_ state.Plans       = (*DB)(nil)
+	_ state.Runs        = (*DB)(nil)
+	_ state.Intents     = (*DB)(nil)
+	_ state.Admin       = (*DB)(nil)
+)
