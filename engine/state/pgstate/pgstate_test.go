@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,19 +37,28 @@ func openAt(t *testing.T, url string, opts Options) *DB {
 }
 
 // TestConformance holds the PostgreSQL state to the state conformance
-// suite, for the parts it implements, as TestStore holds DuckDB's.
+// suite, as TestStore holds DuckDB's.
 func TestConformance(t *testing.T) {
-	t.Run("couplings", func(t *testing.T) {
-		statetest.RunCouplings(t, func(t *testing.T) state.Couplings { return open(t) })
-	})
-	t.Run("watermarks", func(t *testing.T) {
-		statetest.RunWatermarks(t, func(t *testing.T) state.Watermarks { return open(t) })
-	})
-	t.Run("definitions", func(t *testing.T) {
-		statetest.RunDefinitions(t, func(t *testing.T) state.Definitions { return open(t) })
-	})
-	t.Run("intents", func(t *testing.T) {
-		statetest.RunIntents(t, func(t *testing.T) state.Intents { return open(t) })
+	statetest.Run(t, statetest.Impl{
+		Open: func(t *testing.T) state.Store { return open(t) },
+		SaveDiff: func(t *testing.T, s state.Store, d statetest.Diff) {
+			t.Helper()
+			marks := make([]Unchanged, len(d.Marks))
+			for i, m := range d.Marks {
+				marks[i] = Unchanged(m)
+			}
+			err := s.(*DB).SaveDiff(t.Context(), Diff{Part: d.Part, Fields: d.Fields, Unchanged: d.Unchanged, Marks: marks,
+				Operations: func(yield func(plan.Operation) error) error {
+					for _, o := range d.Operations {
+						if err := yield(o); err != nil {
+							return err
+						}
+					}
+					return nil
+				}})
+			must(t, err)
+		},
+		Files: func(t *testing.T, _ state.Store) string { return t.TempDir() },
 	})
 }
 
@@ -216,7 +226,7 @@ func TestPathHidesPassword(t *testing.T) {
 
 // TestSearchCouplingsByDisplay: the display values the latest plan saved
 // for a record are found and shown with its coupling, as in the DuckDB
-// state (the conformance suite cannot save a plan's operations).
+// state.
 func TestSearchCouplingsByDisplay(t *testing.T) {
 	t.Parallel()
 	url := pgtest.Database(t)
@@ -251,3 +261,92 @@ func must(t *testing.T, err error) {
 }
 
 var aTime = time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
+
+// TestMigrateFromVersion1: a state made at schema version 1 gets version
+// 2's views, function and indexes, its rows kept.
+func TestMigrateFromVersion1(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Database(t)
+	d := openAt(t, url, Options{})
+	must(t, d.SetWatermark(t.Context(), "CUSTOMER", "table", aTime))
+	d.Close()
+	conn := admin(t, url)
+	if _, err := conn.Exec(t.Context(), `DROP VIEW operations; DROP VIEW errors; DROP FUNCTION known_after_apply_json(text);
+		DROP INDEX plan_changes_part, plan_unchanged_marks_part, plan_operations_source, plans_created, runs_part, run_records_run, write_intents_run;
+		UPDATE meta SET value = '1' WHERE key = 'schema_version'`); err != nil {
+		t.Fatal(err)
+	}
+	d = openAt(t, url, Options{})
+	if v := schemaVersion(t, conn, "public"); v != "2" {
+		t.Errorf("schema version %s after opening a version 1 state, want 2", v)
+	}
+	if _, ok, err := d.Watermark(t.Context(), "CUSTOMER", "table"); err != nil || !ok {
+		t.Errorf("watermark after the migration: %v, %v", ok, err)
+	}
+	must(t, d.Query(t.Context(), `SELECT count(*) FROM operations`, func([]string, []any) error { return nil }))
+}
+
+// TestLockWritesAcrossProcesses: the write lock is one per schema for
+// every process on the database, and a holder whose session ends (its
+// process died) releases it.
+func TestLockWritesAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Database(t)
+	a, b := openAt(t, url, Options{Schema: "p1"}), openAt(t, url, Options{Schema: "p1"})
+	other := openAt(t, url, Options{Schema: "p2"})
+	unlock, err := a.LockWrites()
+	must(t, err)
+	if u, err := b.LockWrites(); err == nil {
+		u()
+		unlock()
+		t.Fatal("a second process took the write lock the first holds")
+	}
+	u, err := other.LockWrites()
+	if err != nil {
+		t.Errorf("another project's schema: %v, want its own lock", err)
+	} else {
+		u()
+	}
+	// The holder's session ends, as when its process is killed.
+	if _, err := admin(t, url).Exec(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted`); err != nil {
+		t.Fatal(err)
+	}
+	u, err = b.LockWrites()
+	if err != nil {
+		t.Errorf("LockWrites after the holder's session ended: %v", err)
+	} else {
+		u()
+	}
+	unlock() // the killed session's: must not fail nor hang
+}
+
+// TestBackupRefused: a PostgreSQL state is backed up with pg_dump, which
+// Backup says.
+func TestBackupRefused(t *testing.T) {
+	t.Parallel()
+	err := open(t).Backup(t.Context(), filepath.Join(t.TempDir(), "backup.duckdb"))
+	if err == nil || !strings.Contains(err.Error(), "not supported for PostgreSQL state") || !strings.Contains(err.Error(), "pg_dump") {
+		t.Errorf("Backup: %v, want a refusal naming pg_dump", err)
+	}
+}
+
+// TestRedact: failure messages are scrubbed before they are stored.
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	d := openAt(t, pgtest.Database(t), Options{Redact: func(s string) string { return strings.ReplaceAll(s, "s3cret", "[redacted]") }})
+	ctx := t.Context()
+	id, err := d.StartRun(ctx, "p1", "CUSTOMER", "to_integration", aTime)
+	must(t, err)
+	must(t, d.RecordResults(ctx, id, state.CouplingSide{Mapping: "CUSTOMER", SourceIsTable: true}, []state.RecordResult{
+		{Seq: 1, SourceID: "C1", Op: "create", Err: "401: token s3cret refused", At: aTime}}))
+	var msg string
+	must(t, d.Query(ctx, `SELECT message FROM run_records`, func(_ []string, row []any) error {
+		if row != nil {
+			msg = row[0].(string)
+		}
+		return nil
+	}))
+	if msg != "401: token [redacted] refused" {
+		t.Errorf("stored message %q, want the secret redacted", msg)
+	}
+}

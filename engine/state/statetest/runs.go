@@ -1,7 +1,10 @@
 package statetest
 
 import (
+	"encoding/json"
+	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,9 +16,17 @@ import (
 // RunRuns checks the Runs part and where it meets the others: a run's end
 // moves the watermark, change token and definition; its results make and
 // remove couplings and settle intents; an unfinished run is found again
-// with its counts.
-func RunRuns(t *testing.T, open func(t *testing.T) state.Store) {
-	runChecks(t, open, []check[state.Store]{
+// with its counts; failures are tracked across runs against the plan's
+// operations, skipped and retried.
+func RunRuns(t *testing.T, impl Impl) {
+	runChecks(t, opener(impl), []check[store]{
+		{"failures count across runs and skip", trackFailures},
+		{"failures listed, earliest, and whether a run failed", runFailures},
+		{"retry", retryFailures},
+		{"unchanged records marked synced", markUnchanged},
+		{"an unfinished run counts its records", unfinishedCounts},
+	})
+	runChecks(t, impl.Open, []check[state.Store]{
 		{"start and list", startRuns},
 		{"a run of a plan applying is not interrupted", runOfApplyingPlan},
 		{"finish", finishRun},
@@ -290,4 +301,216 @@ func latestUnfinished(t *testing.T, s state.Store) {
 	if !ok || got.ID != latest.ID || len(done) != 0 {
 		t.Errorf("UnfinishedRun: run %d (%v) with %v done, want run %d with none", got.ID, ok, done, latest.ID)
 	}
+}
+
+// failedTwice makes two plans of CUSTOMER's table-to-integration part and
+// applies them, as the runs of a record that fails again look:
+//
+//	plan p1: C1 to C5 updated; run 1 fails them all, C3 for a temporary
+//	reason;
+//	plan p2: C1 to C4 updated, C5 found unchanged, C6 failed in
+//	planning; run 2 fails C1 again alike (skipped now), C2 otherwise,
+//	C3 for a temporary reason again, and writes C4.
+//
+// It returns p2's part and run 2.
+func failedTwice(t *testing.T, s store) (state.Part, state.Run) {
+	t.Helper()
+	ctx := t.Context()
+	mod := func(i int) time.Time { return aTime.Add(time.Duration(i) * time.Minute) }
+	var results []state.RecordResult
+	var p1 []plan.Operation
+	for i := 1; i <= 5; i++ {
+		id := fmt.Sprintf("C%d", i)
+		p1 = append(p1, plan.Operation{Seq: int64(i), Kind: plan.Update, SourceID: id, DestID: "A" + id[1:], SourceModified: mod(i)})
+		msg := "the name is too long"
+		if i == 3 {
+			msg = state.TemporaryPrefix + "503 Service Unavailable"
+		}
+		results = append(results, state.RecordResult{Seq: int64(i), SourceID: id, DestID: "A" + id[1:], Op: "update", Err: msg, At: aTime})
+	}
+	s.saveDiff(t, Diff{Part: customerPart("p1"), Operations: p1})
+	part1 := savePlan(t, s, "p1")
+	r1 := startRun(t, s, part1, 0)
+	must(t, s.RecordResults(ctx, r1.ID, state.CouplingSide{Mapping: "CUSTOMER", SourceIsTable: true}, results))
+	must(t, s.TrackFailures(ctx, r1.ID, part1))
+	r1.FinishedAt, r1.Failed = aTime.Add(time.Second), 5
+	must(t, s.FinishRun(ctx, r1, plan.SideTable, time.Time{}, "", ""))
+
+	show := plan.Display{{Field: "name", Value: json.RawMessage(`"Contoso"`)}}
+	s.saveDiff(t, Diff{Part: customerPart("p2"), Operations: []plan.Operation{
+		{Seq: 1, Kind: plan.Update, SourceID: "C1", DestID: "A1", SourceModified: mod(11)},
+		{Seq: 2, Kind: plan.Update, SourceID: "C2", DestID: "A2", SourceModified: mod(12), SourceDisplay: show},
+		{Seq: 3, Kind: plan.Update, SourceID: "C3", DestID: "A3", SourceModified: mod(9)},
+		{Seq: 4, Kind: plan.Update, SourceID: "C4", DestID: "A4", SourceModified: mod(14)},
+		{Seq: 5, Kind: plan.Fail, SourceID: "C6", Reason: "lookup failed", SourceModified: mod(10)},
+	}, Marks: []Unchanged{{SourceID: "C5", DestID: "A5", SourceModified: mod(5)}}})
+	part2 := savePlan(t, s, "p2")
+	r2 := startRun(t, s, part2, time.Minute)
+	at := aTime.Add(time.Hour)
+	must(t, s.RecordResults(ctx, r2.ID, state.CouplingSide{Mapping: "CUSTOMER", SourceIsTable: true}, []state.RecordResult{
+		{Seq: 1, SourceID: "C1", DestID: "A1", Op: "update", Err: "the name is too long", At: at},
+		{Seq: 2, SourceID: "C2", DestID: "A2", Op: "update", Err: "credit limit exceeded", At: at.Add(time.Second)},
+		{Seq: 3, SourceID: "C3", DestID: "A3", Op: "update", Err: state.TemporaryPrefix + "503 Service Unavailable", At: at},
+		{Seq: 4, SourceID: "C4", DestID: "A4", Op: "update", At: at},
+	}))
+	must(t, s.TrackFailures(ctx, r2.ID, part2))
+	// A resumed apply tracks the run's failures again: counted once.
+	must(t, s.TrackFailures(ctx, r2.ID, part2))
+	r2.FinishedAt, r2.Failed, r2.Modified = at.Add(time.Minute), 3, 1
+	must(t, s.FinishRun(ctx, r2, plan.SideTable, time.Time{}, "", ""))
+	return part2, r2
+}
+
+// failures lists a mapping's failures as "source op: message".
+func failures(t *testing.T, s state.Store, mapping string) []string {
+	t.Helper()
+	fs, err := s.Failures(t.Context(), mapping, 100)
+	must(t, err)
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.SourceID+" "+f.Op+": "+f.Message)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// trackFailures: a record failing twice in a row alike is skipped, once
+// per run however often the run's failures are tracked; a temporary
+// failure never; a success and an unchanged record clear the failure.
+func trackFailures(t *testing.T, s store) {
+	failedTwice(t, s)
+	want := []string{
+		"C1 skipped: skipped after failing 2 runs in a row with: the name is too long; coupler retry CUSTOMER C1 once fixed",
+		"C2 update: credit limit exceeded",
+		"C3 update: " + state.TemporaryPrefix + "503 Service Unavailable",
+	}
+	if got := failures(t, s, "CUSTOMER"); !slices.Equal(got, want) {
+		t.Errorf("failures:\n got %q\nwant %q", got, want)
+	}
+	if got := failures(t, s, "VENDOR"); len(got) != 0 {
+		t.Errorf("VENDOR's failures: %q, want none", got)
+	}
+}
+
+// runFailures: the failures of a mapping's latest finished run, newest
+// first, with the display values its plan read; the earliest source
+// modified-on among a run's records failed and not skipped, planning's
+// failures included; whether a run left one.
+func runFailures(t *testing.T, s store) {
+	ctx := t.Context()
+	part, r2 := failedTwice(t, s)
+	fs, err := s.Failures(ctx, "", 100)
+	must(t, err)
+	if len(fs) != 3 || fs[0].SourceID != "C2" || fs[0].RunID != r2.ID || fs[0].DestID != "A2" || fs[0].Direction != "to_integration" ||
+		!sameTime(fs[0].At, aTime.Add(time.Hour+time.Second)) || fs[0].SourceDisplay.Text() != "Contoso" {
+		t.Errorf("Failures: %+v, want C2's of run %d first, newest, with its display Contoso", fs, r2.ID)
+	}
+	if fs, err := s.Failures(ctx, "", 1); err != nil || len(fs) != 1 {
+		t.Errorf("Failures up to 1: %v, %v", fs, err)
+	}
+	// C3 at minute 9 failed for a temporary reason, C6 at minute 10 in
+	// planning; C1 at minute 11 is skipped.
+	if got, err := s.EarliestFailure(ctx, r2.ID, part); err != nil || !sameTime(got, aTime.Add(9*time.Minute)) {
+		t.Errorf("EarliestFailure = %v, %v; want %v", got, err, storedTime(aTime.Add(9*time.Minute)))
+	}
+	if failed, err := s.RunFailed(ctx, r2.ID, part); err != nil || !failed {
+		t.Errorf("RunFailed = %v, %v; want true", failed, err)
+	}
+	s.saveDiff(t, Diff{Part: customerPart("p3"), Operations: []plan.Operation{{Seq: 1, Kind: plan.Update, SourceID: "C2", DestID: "A2"}}})
+	clean := savePlan(t, s, "p3")
+	r3 := startRun(t, s, clean, 2*time.Hour)
+	must(t, s.RecordResults(ctx, r3.ID, state.CouplingSide{Mapping: "CUSTOMER", SourceIsTable: true}, []state.RecordResult{
+		{Seq: 1, SourceID: "C2", DestID: "A2", Op: "update", At: aTime.Add(2 * time.Hour)}}))
+	if failed, err := s.RunFailed(ctx, r3.ID, clean); err != nil || failed {
+		t.Errorf("RunFailed of a run without failures = %v, %v", failed, err)
+	}
+	if got, err := s.EarliestFailure(ctx, r3.ID, clean); err != nil || !got.IsZero() {
+		t.Errorf("EarliestFailure of a run without failures = %v, %v; want zero", got, err)
+	}
+}
+
+// retryFailures: retried records are failed no more, skipped or not, and
+// the watermark moves back to the earliest of them, in one step.
+func retryFailures(t *testing.T, s store) {
+	ctx := t.Context()
+	failedTwice(t, s)
+	later := aTime.Add(24 * time.Hour)
+	must(t, s.SetWatermark(ctx, "CUSTOMER", plan.SideTable, later))
+	n, earliest, err := s.Retry(ctx, "CUSTOMER", []string{"C1"})
+	must(t, err)
+	c1 := aTime.Add(11 * time.Minute)
+	if n != 1 || len(earliest) != 1 || !sameTime(earliest["to_integration"], c1) {
+		t.Errorf("Retry(C1) = %d, %v; want 1 and C1's modified-on %v", n, earliest, storedTime(c1))
+	}
+	wantWatermark(t, s, "CUSTOMER", plan.SideTable, c1)
+	// C1 is the latest run's failure again, skipped no more.
+	want := []string{"C1 update: the name is too long", "C2 update: credit limit exceeded", "C3 update: " + state.TemporaryPrefix + "503 Service Unavailable"}
+	if got := failures(t, s, "CUSTOMER"); !slices.Equal(got, want) {
+		t.Errorf("failures after retrying C1: %q, want %q", got, want)
+	}
+	n, earliest, err = s.Retry(ctx, "CUSTOMER", nil)
+	must(t, err)
+	c3 := aTime.Add(9 * time.Minute)
+	if n != 2 || !sameTime(earliest["to_integration"], c3) {
+		t.Errorf("Retry(all) = %d, %v; want 2 and C3's modified-on %v", n, earliest, storedTime(c3))
+	}
+	wantWatermark(t, s, "CUSTOMER", plan.SideTable, c3)
+	if n, _, err := s.Retry(ctx, "CUSTOMER", nil); err != nil || n != 0 {
+		t.Errorf("Retry with nothing failed = %d, %v", n, err)
+	}
+	wantWatermark(t, s, "CUSTOMER", plan.SideTable, c3)
+}
+
+// couplingVersion reads a coupling's source version on the table side,
+// as the state's couplings table holds it.
+func couplingVersion(t *testing.T, s state.Store, tableID string) string {
+	t.Helper()
+	_, rows, err := query(t, s, `SELECT coalesce(CAST(table_modified AS VARCHAR), '-') || ' ' || coalesce(table_etag, '-') FROM couplings WHERE table_id = '`+tableID+`'`)
+	must(t, err)
+	if len(rows) != 1 {
+		t.Fatalf("coupling of %s: %v", tableID, rows)
+	}
+	return rows[0][0].(string)
+}
+
+// markUnchanged: the couplings of the records a part found unchanged get
+// the source version the plan read, unless the coupling is another pair's
+// or a write after the plan was made marked it.
+func markUnchanged(t *testing.T, s store) {
+	ctx := t.Context()
+	must(t, s.Couple(ctx, "CUSTOMER", []state.Coupling{{TableID: "C1", IntegrationID: "A1"}, {TableID: "C2", IntegrationID: "A2"}, {TableID: "C3", IntegrationID: "A3"}}))
+	s.saveDiff(t, Diff{Part: customerPart("p1"), Marks: []Unchanged{
+		{SourceID: "C1", DestID: "A1", SourceETag: `W/"1"`},
+		{SourceID: "C2", DestID: "A2", SourceETag: `W/"2"`},
+		{SourceID: "C3", DestID: "A-other", SourceETag: `W/"3"`},
+	}})
+	part := savePlan(t, s, "p1") // made at aTime
+	r := startRun(t, s, part, 0)
+	// C2 written since the plan was made, by the other pass.
+	must(t, s.RecordResults(ctx, r.ID, state.CouplingSide{Mapping: "CUSTOMER"}, []state.RecordResult{
+		{Seq: 1, SourceID: "A2", DestID: "C2", Op: "update", DestETag: `W/"2-written"`, At: aTime.Add(time.Minute)}}))
+	must(t, s.MarkUnchangedSynced(ctx, part, true))
+	for id, want := range map[string]string{"C1": `- W/"1"`, "C2": `- W/"2-written"`, "C3": "- -"} {
+		if got := couplingVersion(t, s, id); got != want {
+			t.Errorf("coupling of %s: version %q, want %q", id, got, want)
+		}
+	}
+}
+
+// unfinishedCounts: a run not finished is listed with the counts of the
+// records its batches recorded, each success by kind, failures as failed.
+func unfinishedCounts(t *testing.T, s store) {
+	ctx := t.Context()
+	part := savePlan(t, s, "p1")
+	must(t, s.SetPlanStatus(ctx, "p1", plan.Applying, plan.Planned))
+	r := startRun(t, s, part, 0)
+	must(t, s.Couple(ctx, "CUSTOMER", []state.Coupling{{TableID: "C3", IntegrationID: "A3"}}))
+	must(t, s.RecordResults(ctx, r.ID, state.CouplingSide{Mapping: "CUSTOMER", SourceIsTable: true}, []state.RecordResult{
+		{Seq: 1, SourceID: "C1", DestID: "A1", Op: "create", Couple: true, At: aTime},
+		{Seq: 2, SourceID: "C2", DestID: "A2", Op: "couple", Couple: true, At: aTime},
+		{Seq: 3, SourceID: "C3", DestID: "A3", Op: "update", At: aTime},
+		{Seq: 4, SourceID: "C4", Op: "create", Err: "refused", At: aTime},
+	}))
+	r.Inserted, r.Coupled, r.Modified, r.Failed = 1, 1, 1, 1
+	wantRun(t, s, r)
 }

@@ -7,32 +7,45 @@ import (
 	"github.com/couplerhq/coupler/engine/state"
 )
 
+// Impl is a state storage implementation under test, with what the
+// suite needs of it beyond state.Store.
+type Impl struct {
+	// Open returns a new, empty store for one check.
+	Open func(t *testing.T) state.Store
+	// SaveDiff writes what a plan's diff made of one part into a store,
+	// by the implementation's own means: the diff is DuckDB SQL over
+	// staging tables, which a PostgreSQL worker runs in a DuckDB of its
+	// own and copies in (pgstate's SaveDiff).
+	SaveDiff func(t *testing.T, s state.Store, d Diff)
+	// Files returns a directory a store from Open may write files in
+	// (ExportOperations): a sealed DuckDB state writes only in its
+	// scratch directory.
+	Files func(t *testing.T, s state.Store) string
+}
+
 // Run checks a state storage implementation part by part: what the engine
-// relies on of couplings, watermarks, definitions, write intents and runs.
-// open returns a new, empty store for one check; each check runs in
-// parallel with the others, in a store of its own. The engine tests
-// exercise these through plans and applies; here each behaviour is
-// asserted on its own, so that a second implementation (PostgreSQL) is
-// held to the same behaviour as DuckDB's.
-//
-// Not yet checked: the plans part, and the parts of Runs that read a
-// plan's operations (TrackFailures, Retry, EarliestFailure, RunFailed,
-// Failures, MarkUnchangedSynced), since only DuckDB's diff writes
-// operations.
-func Run(t *testing.T, open func(t *testing.T) state.Store) {
+// relies on of couplings, watermarks, definitions, plans, runs, write
+// intents and the store as a whole. Each check runs in parallel with the
+// others, in a store of its own. The engine tests exercise these through
+// plans and applies; here each behaviour is asserted on its own, so that
+// a second implementation (PostgreSQL) is held to the same behaviour as
+// DuckDB's.
+func Run(t *testing.T, impl Impl) {
 	t.Run("couplings", func(t *testing.T) {
-		RunCouplings(t, func(t *testing.T) state.Couplings { return open(t) })
+		RunCouplings(t, func(t *testing.T) state.Couplings { return impl.Open(t) })
 	})
 	t.Run("watermarks", func(t *testing.T) {
-		RunWatermarks(t, func(t *testing.T) state.Watermarks { return open(t) })
+		RunWatermarks(t, func(t *testing.T) state.Watermarks { return impl.Open(t) })
 	})
 	t.Run("definitions", func(t *testing.T) {
-		RunDefinitions(t, func(t *testing.T) state.Definitions { return open(t) })
+		RunDefinitions(t, func(t *testing.T) state.Definitions { return impl.Open(t) })
 	})
 	t.Run("intents", func(t *testing.T) {
-		RunIntents(t, func(t *testing.T) state.Intents { return open(t) })
+		RunIntents(t, func(t *testing.T) state.Intents { return impl.Open(t) })
 	})
-	t.Run("runs", func(t *testing.T) { RunRuns(t, open) })
+	t.Run("plans", func(t *testing.T) { RunPlans(t, impl) })
+	t.Run("runs", func(t *testing.T) { RunRuns(t, impl) })
+	t.Run("admin", func(t *testing.T) { RunAdmin(t, impl.Open) })
 }
 
 // check is one named behaviour of a part S.
