@@ -307,8 +307,11 @@ func TestLockWritesAcrossProcesses(t *testing.T) {
 	} else {
 		u()
 	}
-	// The holder's session ends, as when its process is killed.
-	if _, err := admin(t, url).Exec(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted`); err != nil {
+	// The holder's session ends, as when its process is killed. Only this
+	// test's database: the cluster is shared by parallel tests, whose
+	// migrations hold advisory locks too.
+	if _, err := admin(t, url).Exec(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_locks
+		WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`); err != nil {
 		t.Fatal(err)
 	}
 	u, err = b.LockWrites()
