@@ -68,7 +68,12 @@ type Progress struct {
 type Engine struct {
 	prog     *Program
 	redactor *redact.Redactor
-	state    *state.DB
+	// store is the state: couplings, watermarks, plans, runs, intents.
+	store state.Store
+	// work is the DuckDB database a plan stages both sides in and diffs
+	// them (NewStage, Diff and the rest of state's staging methods): the
+	// state database itself when the state is DuckDB's.
+	work     *state.DB
 	conns    map[string]connectors.Connector
 	log      *slog.Logger
 	now      func() time.Time
@@ -156,7 +161,7 @@ func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.state = db
+	e.store, e.work = db, db
 	return e, nil
 }
 
@@ -171,11 +176,14 @@ func (e *Engine) Redactor() *redact.Redactor { return e.redactor }
 // State gives access to the state database, for the runner and tests.
 // Commands go through the engine's methods (inspect.go, couple.go), which
 // keep its rules: mapping names checked, ids normalised, "latest" resolved.
-func (e *Engine) State() *state.DB { return e.state }
+func (e *Engine) State() state.Store { return e.store }
 
 // Close closes the state database, then runs Options.OnClose.
 func (e *Engine) Close() error {
-	err := e.state.Close()
+	err := e.store.Close()
+	if any(e.work) != any(e.store) {
+		err = errors.Join(err, e.work.Close())
+	}
 	if e.onClose != nil {
 		if cerr := e.onClose(); err == nil {
 			err = cerr

@@ -126,7 +126,7 @@ func describe(v any) string {
 // coupling yet: its lookup is "known after apply", a placeholder that apply
 // resolves once that part is applied.
 type couplingLookups struct {
-	db      *state.DB
+	db      state.Store
 	planID  string
 	maps    map[string]map[string]string
 	pending map[string]map[string]bool
@@ -203,7 +203,7 @@ func (e *Engine) resolveAfterApply(ctx context.Context, ops []plan.Operation, ca
 			mapping, fromTable, id := ka.Mapping, ka.Side == plan.SideTable, ka.ID
 			k := lookupKey(mapping, fromTable)
 			if cache[k] == nil {
-				m, err := e.state.CouplingMap(ctx, mapping, fromTable)
+				m, err := e.store.CouplingMap(ctx, mapping, fromTable)
 				if err != nil {
 					return nil, err
 				}
