@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -59,6 +60,9 @@ func (e *Engine) overlap(m *Mapping) time.Duration {
 // them in the state database and saves the result as a plan. It writes
 // nothing to either system.
 func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error) {
+	if e.work == nil {
+		return nil, errors.New("plan: the engine was opened to read the state only")
+	}
 	if err := e.checkPlanName(ctx, opts); err != nil {
 		return nil, err
 	}
@@ -98,7 +102,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 	p := &plan.Plan{ID: newPlanID(created), Name: opts.Name, CreatedAt: created, Full: opts.Full,
 		Fingerprint: e.inputs(selected), Status: plan.Planned}
 	base := map[string]time.Time{}
-	lookups := &couplingLookups{db: e.store, planID: p.ID, maps: map[string]map[string]string{}}
+	lookups := &couplingLookups{db: e.store, planned: e.work, planID: p.ID, maps: map[string]map[string]string{}}
 	reads := changeReads{}
 	// Leave no half-made plan behind, and no copy of both systems in the
 	// staging tables; with a fresh context, since ctx may be why we stop.
@@ -111,12 +115,17 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		if derr := e.store.DiscardPlan(cleanup, p.ID); derr != nil {
 			e.log.Warn("discard failed plan", "plan", p.ID, "err", derr)
 		}
+		e.forgetWorkspacePlan(cleanup, p.ID)
 		if derr := e.work.DropStaging(cleanup); derr != nil {
 			e.log.Warn("drop staging tables", "err", derr)
 		}
 		return nil, err
 	}
+	loaded := map[string]bool{}
 	for _, m := range selected {
+		if err := e.loadWorkspace(ctx, m.Name, loaded); err != nil {
+			return fail(fmt.Errorf("mapping %s: %w", m.Name, err))
+		}
 		mp, err := e.planMapping(ctx, p.ID, m, opts, base, lookups, record, reads)
 		if err != nil {
 			return fail(fmt.Errorf("mapping %s: %w", m.Name, err))
@@ -130,9 +139,13 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		e.log.Warn("drop staging tables", "err", err)
 	}
 	e.progress(Progress{Stage: "save"})
+	if err := e.saveDiffs(ctx, p); err != nil {
+		return fail(err)
+	}
 	if err := e.store.SavePlan(ctx, p, base, opts.ReplaceName); err != nil {
 		return fail(err)
 	}
+	e.forgetWorkspacePlan(ctx, p.ID)
 	return p, nil
 }
 
@@ -177,7 +190,7 @@ func (e *Engine) settleConflicts(ctx context.Context, p *plan.Plan, prefer strin
 		if passes[mp.Name] < 2 {
 			continue
 		}
-		counts, err := e.store.Counts(ctx, state.Part{PlanID: p.ID, Mapping: mp.Name, Direction: mp.Direction})
+		counts, err := e.work.Counts(ctx, state.Part{PlanID: p.ID, Mapping: mp.Name, Direction: mp.Direction})
 		if err != nil {
 			return err
 		}
@@ -340,7 +353,7 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 	if err := e.work.PlanSkipped(ctx, part, m.SourceIsTable); err != nil {
 		return nil, err
 	}
-	if mp.Counts, err = e.store.Counts(ctx, part); err != nil {
+	if mp.Counts, err = e.work.Counts(ctx, part); err != nil {
 		return nil, err
 	}
 	if !fullRead {
