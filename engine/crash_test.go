@@ -24,6 +24,8 @@ import (
 	"github.com/couplerhq/coupler/connectors/fake"
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/engine/state/pgstate"
+	"github.com/couplerhq/coupler/engine/state/pgtest"
 	"github.com/couplerhq/coupler/mappings"
 )
 
@@ -40,6 +42,9 @@ const (
 	envCrashDir   = "COUPLER_CRASH_CHILD_DIR"
 	envCrashPlan  = "COUPLER_CRASH_CHILD_PLAN"
 	envCrashBatch = "COUPLER_CRASH_CHILD_BATCH"
+	// envCrashState is the URL of the child's PostgreSQL state; unset,
+	// the state is the project's DuckDB file.
+	envCrashState = "COUPLER_CRASH_CHILD_STATE"
 	// crashBatch is the apply batch size in crash tests: small, so that a
 	// run crosses batch confirmations.
 	crashBatch = 3
@@ -53,7 +58,11 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("the child process of TestCrashKillAtEveryRequest; runs only when that starts it")
 	}
 	n, _ := strconv.Atoi(os.Getenv(envCrashBatch))
-	e, diags, err := engine.OpenProject(context.Background(), dir, mappings.LoadOptions{}, engine.Options{})
+	opts, err := crashOptions(context.Background(), os.Getenv(envCrashState))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, diags, err := engine.OpenProject(context.Background(), dir, mappings.LoadOptions{}, opts)
 	if err != nil {
 		t.Fatalf("open project: %v\n%v", err, diags)
 	}
@@ -92,6 +101,8 @@ type crashScenario struct {
 	// applyBatch, when set, is the apply batch size of every engine the
 	// world opens (engine.SetApplyBatch).
 	applyBatch int
+	// postgres keeps the state in PostgreSQL, a database per world.
+	postgres bool
 }
 
 // crashWorld is a fake ERP and CRM behind one kill switch, and a project.
@@ -107,6 +118,9 @@ type crashWorld struct {
 	// applyBatch is the scenario's: the apply batch size of the engines
 	// open opens, when set.
 	applyBatch int
+	// stateURL is the world's PostgreSQL state; "" for a DuckDB state in
+	// dir.
+	stateURL string
 	// numbered: the ERP numbers records as it creates them, concurrent
 	// creates in any order, so which record got which number is left out
 	// of endState (the numbers given out, and each coupled pair's
@@ -125,6 +139,9 @@ func newCrashWorld(t *testing.T, sc crashScenario) *crashWorld {
 func newCrashWorldAt(t *testing.T, sc crashScenario, hub *crashHub) *crashWorld {
 	t.Helper()
 	w := &crashWorld{erp: fake.NewERP(), crm: fake.NewCRM(), dir: t.TempDir(), ks: &killSwitch{}, numbered: sc.followUp, applyBatch: sc.applyBatch}
+	if sc.postgres {
+		w.stateURL = pgtest.Database(t)
+	}
 	if hub == nil {
 		hub = newCrashHub(t)
 	}
@@ -219,6 +236,9 @@ func (w *crashWorld) fork(t *testing.T, hub *crashHub, sc crashScenario) *crashW
 		t.Fatal("fork of an open world")
 	}
 	f := &crashWorld{erp: w.erp.Clone(), crm: w.crm.Clone(), dir: t.TempDir(), ks: &killSwitch{}, numbered: w.numbered, applyBatch: w.applyBatch}
+	if w.stateURL != "" {
+		f.stateURL = pgtest.CopyDatabase(t, w.stateURL)
+	}
 	if err := os.CopyFS(f.dir, os.DirFS(w.dir)); err != nil {
 		t.Fatal(err)
 	}
@@ -230,9 +250,23 @@ func (w *crashWorld) fork(t *testing.T, hub *crashHub, sc crashScenario) *crashW
 	return f
 }
 
+// crashOptions opens an engine on the PostgreSQL state at url, or on the
+// project's DuckDB state when url is "".
+func crashOptions(ctx context.Context, url string) (engine.Options, error) {
+	if url == "" {
+		return engine.Options{}, nil
+	}
+	store, err := pgstate.Open(ctx, url, pgstate.Options{})
+	return engine.Options{Store: store}, err
+}
+
 func (w *crashWorld) open(t *testing.T) {
 	t.Helper()
-	e, diags, err := engine.OpenProject(t.Context(), w.dir, mappings.LoadOptions{}, engine.Options{})
+	opts, err := crashOptions(t.Context(), w.stateURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, diags, err := engine.OpenProject(t.Context(), w.dir, mappings.LoadOptions{}, opts)
 	if err != nil {
 		t.Fatalf("open project: %v\n%v", err, diags)
 	}
@@ -306,13 +340,11 @@ var crashScenarios = []crashScenario{
 		w.sync(t)
 		w.edit(t, false)
 	}},
-	{name: "bidirectional", mapping: fmt.Sprintf(bidiMapping, "conflicts: { update: send_to_integration }"), clientKeys: true, setup: func(t *testing.T, w *crashWorld) {
-		if _, err := w.crm.Put("accounts", connectors.Record{"accountnumber": "A-1", "name": "Only in the CRM", "address1_city": "Oslo"}); err != nil {
-			t.Fatal(err)
-		}
-		w.sync(t)
-		w.edit(t, true)
-	}},
+	{name: "bidirectional", mapping: fmt.Sprintf(bidiMapping, "conflicts: { update: send_to_integration }"), clientKeys: true, setup: bidiCrashSetup},
+	// The same with the state in PostgreSQL (issue 17): the plan is made
+	// in a workspace and copied in, the intents, results and runs are
+	// PostgreSQL's, and a killed apply's session ends with it.
+	{name: "bidirectional_postgres", mapping: fmt.Sprintf(bidiMapping, "conflicts: { update: send_to_integration }"), clientKeys: true, postgres: true, setup: bidiCrashSetup},
 	// Customers made from accounts without a number are numbered by the
 	// ERP's number series, and the number goes back to the account: it
 	// must survive a kill wherever it falls.
@@ -326,6 +358,16 @@ var crashScenarios = []crashScenario{
 			}
 		}
 	}},
+}
+
+// bidiCrashSetup couples the customers and an account of the CRM, then
+// edits both sides.
+func bidiCrashSetup(t *testing.T, w *crashWorld) {
+	if _, err := w.crm.Put("accounts", connectors.Record{"accountnumber": "A-1", "name": "Only in the CRM", "address1_city": "Oslo"}); err != nil {
+		t.Fatal(err)
+	}
+	w.sync(t)
+	w.edit(t, true)
 }
 
 // endState is what the systems and the couplings hold, with the keys and
@@ -497,7 +539,7 @@ func (k *killSwitch) wrap(h http.Handler) http.Handler {
 func (w *crashWorld) applyInChild(t *testing.T, id string, at int, after bool) bool {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), envCrashDir+"="+w.dir, envCrashPlan+"="+id, envCrashBatch+"="+strconv.Itoa(crashBatch))
+	cmd.Env = append(os.Environ(), envCrashDir+"="+w.dir, envCrashPlan+"="+id, envCrashBatch+"="+strconv.Itoa(crashBatch), envCrashState+"="+w.stateURL)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	exited := make(chan struct{})

@@ -38,6 +38,13 @@ func (e *Engine) openWorkspace(ctx context.Context, store state.Store, opts stat
 	if !rows || !saver {
 		return fmt.Errorf("state %s: cannot plan into it (%T streams no mapping rows or saves no diff)", store.Path(), store)
 	}
+	// Under staging's temp_directory, where DuckDB spills what does not
+	// fit in memory_limit and which DuckDB makes only when it spills.
+	if opts.TempDirectory != "" {
+		if err := os.MkdirAll(opts.TempDirectory, 0o755); err != nil {
+			return fmt.Errorf("plan workspace: %w", err)
+		}
+	}
 	dir, err := os.MkdirTemp(opts.TempDirectory, "coupler-workspace-")
 	if err != nil {
 		return fmt.Errorf("plan workspace: %w", err)

@@ -21,7 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -69,6 +69,7 @@ type Cluster struct {
 	exited  chan struct{} // closed once cmd has been waited for
 	waitErr error         // cmd.Wait's result, once exited is closed
 	admin   *pgxpool.Pool
+	copying sync.Mutex // held while a database is copied
 	// StartTime is how long Start took: initdb, the server's start and
 	// the wait until it accepted a connection.
 	StartTime time.Duration
@@ -333,13 +334,22 @@ func (c *Cluster) logTail() string {
 // URL returns the connection URL of database name on the cluster, as
 // pgx and libpq read it: the socket's directory as the host.
 func (c *Cluster) URL(name string) string {
-	q := url.Values{"host": {c.dir}, "port": {strconv.Itoa(c.port)}, "sslmode": {"disable"}}
-	return (&url.URL{Scheme: "postgres", User: url.User("postgres"), Path: "/" + name, RawQuery: q.Encode()}).String()
+	q := neturl.Values{"host": {c.dir}, "port": {strconv.Itoa(c.port)}, "sslmode": {"disable"}}
+	return (&neturl.URL{Scheme: "postgres", User: neturl.User("postgres"), Path: "/" + name, RawQuery: q.Encode()}).String()
 }
 
-// CreateDatabase creates an empty database and returns its URL.
-func (c *Cluster) CreateDatabase(ctx context.Context, name string) (string, error) {
-	if _, err := c.admin.Exec(ctx, `CREATE DATABASE `+quoteIdent(name)); err != nil {
+// CreateDatabase creates a database, empty or, when template is not "", a
+// copy of the database so named, and returns its URL.
+func (c *Cluster) CreateDatabase(ctx context.Context, name, template string) (string, error) {
+	q := `CREATE DATABASE ` + quoteIdent(name)
+	if template != "" {
+		q += ` TEMPLATE ` + quoteIdent(template)
+		// Copies of one database one at a time: the template may have
+		// no session but the copy's.
+		c.copying.Lock()
+		defer c.copying.Unlock()
+	}
+	if _, err := c.admin.Exec(ctx, q); err != nil {
 		return "", fmt.Errorf("create database %s: %w", name, err)
 	}
 	return c.URL(name), nil
@@ -453,11 +463,31 @@ func required(getenv func(string) string) bool {
 // returns its URL; the database is dropped when the test ends.
 func Database(t testing.TB) string {
 	t.Helper()
+	return database(t, "")
+}
+
+// CopyDatabase creates for test t a database that starts as a copy of the
+// one of the shared cluster at url, and returns its URL; it is dropped
+// when the test ends. No session may be connected to the database copied
+// (CREATE DATABASE … TEMPLATE refuses it): a test copies a state it has
+// closed, to start several from one.
+func CopyDatabase(t testing.TB, url string) string {
+	t.Helper()
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return database(t, strings.TrimPrefix(u.Path, "/"))
+}
+
+// database creates a database for t, a copy of template unless it is "".
+func database(t testing.TB, template string) string {
+	t.Helper()
 	c := Shared(t)
 	name := databaseName(t.Name(), shared.n.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	u, err := c.CreateDatabase(ctx, name)
+	u, err := c.CreateDatabase(ctx, name, template)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,6 +83,50 @@ func TestDatabasesInParallel(t *testing.T) {
 	}
 }
 
+// TestCopyDatabase: a copy starts with what the database copied holds,
+// copies made at once included, and is a database of its own.
+func TestCopyDatabase(t *testing.T) {
+	src := Database(t)
+	exec := func(t *testing.T, url, sql string) int {
+		t.Helper()
+		conn, err := pgx.Connect(t.Context(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(t.Context())
+		var n int
+		if err := conn.QueryRow(t.Context(), sql).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	conn, err := pgx.Connect(t.Context(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(t.Context(), `CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2)`); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(t.Context())
+	t.Run("copies", func(t *testing.T) {
+		for i := range 3 {
+			t.Run(fmt.Sprint(i), func(t *testing.T) {
+				t.Parallel()
+				cp := CopyDatabase(t, src)
+				if cp == src {
+					t.Fatal("the copy is the database copied")
+				}
+				if n := exec(t, cp, `WITH gone AS (DELETE FROM t WHERE id = 1 RETURNING 1) SELECT count(*) FROM t`); n != 2 {
+					t.Errorf("the copy holds %d rows, want the 2 copied", n)
+				}
+			})
+		}
+	})
+	if n := exec(t, src, `SELECT count(*) FROM t`); n != 2 {
+		t.Errorf("the database copied holds %d rows after its copies changed, want 2", n)
+	}
+}
+
 // TestUnavailable: missing binaries skip a test unless PostgreSQL is
 // required; every other failure to start fails it.
 func TestUnavailable(t *testing.T) {
