@@ -24,6 +24,7 @@ import (
 	"github.com/couplerhq/coupler/connectors/fake"
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/engine/state/pgtest"
 	"github.com/couplerhq/coupler/engine/state/statetest"
 	"github.com/couplerhq/coupler/mappings"
 )
@@ -141,7 +142,8 @@ func TestMain(m *testing.M) {
 	if flag.Lookup("test.bench").Value.String() == "" {
 		statetest.OneThread()
 	}
-	os.Exit(m.Run())
+	// The tests with PostgreSQL state share one private server.
+	os.Exit(pgtest.Main(m))
 }
 
 // startFakes starts the fake servers in a child process (serveFakes) and
