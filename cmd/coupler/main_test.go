@@ -12,15 +12,23 @@ import (
 
 	"github.com/couplerhq/coupler/connectors/fake"
 	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/engine/state/pgtest"
 	"github.com/couplerhq/coupler/engine/state/statetest"
 )
 
 func TestMain(m *testing.M) {
 	statetest.OneThread()
-	testscript.Main(m, map[string]func(){
+	// The scripts that use PostgreSQL (pg-database) share one private
+	// server, which pgtest.Main stops once the tests are done.
+	testscript.Main(pgMain{m}, map[string]func(){
 		"coupler": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
 	})
 }
+
+// pgMain runs the tests through pgtest.Main.
+type pgMain struct{ m *testing.M }
+
+func (p pgMain) Run() int { return pgtest.Main(p.m) }
 
 // TestScripts runs the txtar scripts under testdata/script. Each script gets
 // its own fake ERP (BC_URL, 50 customers stamped in the past) and fake CRM
@@ -58,9 +66,27 @@ func TestScripts(t *testing.T) {
 			env.Setenv("C1_UPPER", strings.ToUpper(fake.CustomerID(1)))
 			env.Setenv("ACCOUNT_UPPER", strings.ToUpper(account))
 			env.Values["erp"] = erp
+			// The script's test, for pg-database: testscript's T is its
+			// *testing.T.
+			if tb, ok := env.T().(testing.TB); ok {
+				env.Values["tb"] = tb
+			}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// pg-database NAME creates an empty database on the test
+			// binary's PostgreSQL server (pgtest), dropped when the
+			// script ends, and sets $NAME to its URL.
+			"pg-database": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 || neg {
+					ts.Fatalf("usage: pg-database NAME")
+				}
+				tb, ok := ts.Value("tb").(testing.TB)
+				if !ok {
+					ts.Fatalf("pg-database: no testing.TB for this script")
+				}
+				ts.Setenv(args[0], pgtest.Database(tb))
+			},
 			// fake-edit N FIELD VALUE changes customer number N on the fake ERP.
 			"fake-edit": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 3 {

@@ -110,6 +110,9 @@ func (g *globals) openEngine(ctx context.Context, offline bool) (*engine.Engine,
 	if diags.HasErrors() {
 		return nil, &exitError{code: 1, err: fmt.Errorf("%s has %d problem(s); see above", g.dir, errorCount(diags))}
 	}
+	if err := fileState(prog.Project); err != nil {
+		return nil, err
+	}
 	statePath := prog.Project.State
 	lk, err := lock.Acquire(statePath, g.command)
 	if err != nil {
@@ -125,6 +128,16 @@ func (g *globals) openEngine(ctx context.Context, offline bool) (*engine.Engine,
 		return nil, lock.Explain(err, statePath)
 	}
 	return e, nil
+}
+
+// fileState refuses a project whose state is in PostgreSQL: the commands
+// but state migrate open a DuckDB state file only so far (issue 17), and
+// would take the URL for a file's path.
+func fileState(p *mappings.Project) error {
+	if loc := p.StateLocation(); loc.Postgres() {
+		return fmt.Errorf("%s: state: %s is a PostgreSQL state, which this command cannot open yet (only coupler state migrate can); migrate it back to a DuckDB file and point state: there to use it (docs/operations.md, \"Moving the state to PostgreSQL\")", p.File, loc)
+	}
+	return nil
 }
 
 func errorCount(ds mappings.Diagnostics) int {

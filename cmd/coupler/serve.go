@@ -82,6 +82,9 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 			if err != nil {
 				return err
 			}
+			if err := fileState(prog.Project); err != nil {
+				return err
+			}
 			lk, err := lock.Acquire(prog.Project.State, g.command)
 			if err != nil {
 				return err
