@@ -1,18 +1,22 @@
 package engine_test
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/state"
 	"github.com/couplerhq/coupler/engine/state/location"
 	"github.com/couplerhq/coupler/engine/state/pgtest"
+	"github.com/couplerhq/coupler/mappings"
 )
 
 // TestStateMigrateRoundTrip: the state a real sync made (creates,
@@ -140,4 +144,66 @@ func dumpTables(t *testing.T, path string) map[string][]string {
 		}
 	}
 	return out
+}
+
+// TestStateMigrateRefusals: a source with write intents pending and a
+// destination that holds a state are refused with what to do, and a
+// DuckDB file made for the copy is removed again; a state is not copied
+// onto itself.
+func TestStateMigrateRefusals(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "state.duckdb")
+	db, err := state.Open(t.Context(), src, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CoupleOne(t.Context(), "CUSTOMER", "c1", "a1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RecordIntents(t.Context(), []state.Intent{{RunID: 1, PlanID: "p", Mapping: "CUSTOMER", Direction: "to_integration",
+		Seq: 1, Op: "create", SourceID: "c2", Fields: "{}", CreatedAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	project := &mappings.Project{State: src}
+
+	made := filepath.Join(dir, "new.duckdb")
+	_, err = engine.MigrateState(t.Context(), project, engine.MigrateOptions{To: location.Location{Path: made}})
+	if !errors.Is(err, state.ErrIntentsPending) || !strings.Contains(err.Error(), "settle them first: run coupler plan") {
+		t.Errorf("migrate with an intent pending: %v; want ErrIntentsPending saying how to settle it", err)
+	}
+	if _, serr := os.Stat(made); !errors.Is(serr, fs.ErrNotExist) {
+		t.Errorf("the refused migrate left %s behind: %v", made, serr)
+	}
+
+	// A destination holding a coupling (the source, intents dropped, is
+	// copied once; then again).
+	db, err = state.Open(t.Context(), src, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DropIntents(t.Context(), 1, []int64{1}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	dst := location.Location{Path: filepath.Join(dir, "copy.duckdb")}
+	if _, err := engine.MigrateState(t.Context(), project, engine.MigrateOptions{To: dst}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = engine.MigrateState(t.Context(), project, engine.MigrateOptions{To: dst})
+	if !errors.Is(err, state.ErrNotEmpty) || !strings.Contains(err.Error(), "(1 couplings)") || !strings.Contains(err.Error(), "add --force") {
+		t.Errorf("migrate into a state: %v; want ErrNotEmpty naming what it holds and --force", err)
+	}
+	if _, err := os.Stat(dst.Path); err != nil {
+		t.Errorf("the refused migrate removed the destination it did not make: %v", err)
+	}
+	if res, err := engine.MigrateState(t.Context(), project, engine.MigrateOptions{To: dst, Force: true}); err != nil || len(res.Replaced) != 1 {
+		t.Errorf("migrate --force = %+v, %v", res, err)
+	}
+
+	_, err = engine.MigrateState(t.Context(), project, engine.MigrateOptions{From: dst, To: dst})
+	if err == nil || !strings.Contains(err.Error(), "the destination is the source state itself") {
+		t.Errorf("migrate onto itself: %v", err)
+	}
 }
