@@ -47,7 +47,7 @@ const maxFailures = 50
 // operations already recorded are not written again. See
 // docs/reliability.md.
 func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error) {
-	unlock, err := e.state.LockWrites()
+	unlock, err := e.store.LockWrites()
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +56,7 @@ func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error)
 		return nil, err
 	}
 	if planID == "" {
-		id, status, err := e.state.LatestPlan(ctx)
+		id, status, err := e.store.LatestPlan(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -65,7 +65,7 @@ func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error)
 		}
 		planID = id
 	}
-	p, err := e.state.LoadPlan(ctx, planID, 0)
+	p, err := e.store.LoadPlan(ctx, planID, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error)
 	case resume:
 		// The plan was checked fresh when its apply began; since then only
 		// a later plan's apply can have moved its mappings on.
-		other, err := e.state.AppliedAfter(ctx, p.ID)
+		other, err := e.store.AppliedAfter(ctx, p.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -87,7 +87,7 @@ func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error)
 			return nil, fmt.Errorf("%w: plan %s was interrupted, and plan %s was applied after it; its writes that happened are recorded; run coupler plan again", ErrStalePlan, p.ID, other)
 		}
 		// Restamped, so that a plan made before this resumption is stale.
-		if err := e.state.SetPlanStatus(ctx, p.ID, plan.Applying, plan.Applying, plan.Interrupted); err != nil {
+		if err := e.store.SetPlanStatus(ctx, p.ID, plan.Applying, plan.Applying, plan.Interrupted); err != nil {
 			return nil, err
 		}
 		e.log.Info("resuming an interrupted apply", "plan", p.ID)
@@ -100,13 +100,13 @@ func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error)
 		if err := e.checkReviewed(ctx, p); err != nil {
 			return nil, err
 		}
-		if err := e.state.SetPlanStatus(ctx, p.ID, plan.Applying, plan.Planned); err != nil {
+		if err := e.store.SetPlanStatus(ctx, p.ID, plan.Applying, plan.Planned); err != nil {
 			return nil, err
 		}
 	}
 	finished := map[state.Part]bool{}
 	if resume {
-		if finished, err = e.state.FinishedParts(ctx, p.ID); err != nil {
+		if finished, err = e.store.FinishedParts(ctx, p.ID); err != nil {
 			return nil, err
 		}
 	}
@@ -125,7 +125,7 @@ func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error)
 		}
 		res.Runs = append(res.Runs, run)
 	}
-	if err := e.state.SetPlanStatus(ctx, p.ID, plan.Applied, plan.Applying); err != nil {
+	if err := e.store.SetPlanStatus(ctx, p.ID, plan.Applied, plan.Applying); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -162,19 +162,19 @@ func (e *Engine) applyBatchSize(conn connectors.Connector, coupled int64, grown 
 // checkFresh refuses a plan whose mappings were applied since it was made:
 // its reads and diffs describe systems that have moved on.
 func (e *Engine) checkFresh(ctx context.Context, p *plan.Plan) error {
-	other, mapping, err := e.state.AppliedSince(ctx, p.ID)
+	other, mapping, err := e.store.AppliedSince(ctx, p.ID)
 	if err != nil {
 		return err
 	}
 	if other != "" {
 		return fmt.Errorf("%w: plan %s, applied after plan %s was made, also synchronized mapping %s; run coupler plan again", ErrStalePlan, other, p.ID, mapping)
 	}
-	base, err := e.state.PlanBase(ctx, p.ID)
+	base, err := e.store.PlanBase(ctx, p.ID)
 	if err != nil {
 		return err
 	}
 	for _, m := range p.Mappings {
-		now, has, err := e.state.Watermark(ctx, m.Name, m.Source.Side)
+		now, has, err := e.store.Watermark(ctx, m.Name, m.Source.Side)
 		if err != nil {
 			return err
 		}
@@ -201,7 +201,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 	resumed := false
 	if resume {
 		var prev state.Run
-		if prev, done, resumed, err = e.state.UnfinishedRun(ctx, part); err != nil {
+		if prev, done, resumed, err = e.store.UnfinishedRun(ctx, part); err != nil {
 			return run, nil, err
 		}
 		if resumed {
@@ -212,7 +212,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 	// not those left out by a filter or for want of a coupling.
 	run.Unchanged, run.Skipped = m.Counts[plan.Unchanged]+m.NotModified, m.Counts[plan.Skipped]
 	if !resumed {
-		if run.ID, err = e.state.StartRun(ctx, planID, m.Name, m.Direction, run.StartedAt); err != nil {
+		if run.ID, err = e.store.StartRun(ctx, planID, m.Name, m.Direction, run.StartedAt); err != nil {
 			return run, nil, err
 		}
 	}
@@ -220,7 +220,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		altKey: e.alternateKey(m.Dest.Connector, m.Dest.Entity, m.Dest.Key), connector: m.Dest.Connector,
 		keyFromFields: connectors.KeyedByFields(conn, connectors.Entity{Name: m.Dest.Entity, Key: m.Dest.Key}),
 		twoWay:        e.twoWayFields(m.Name, m.Direction)}
-	binds, err := e.state.BindSets(ctx, part)
+	binds, err := e.store.BindSets(ctx, part)
 	if err != nil {
 		return run, nil, err
 	}
@@ -237,7 +237,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 
 	// Records that failed while planning go into the run log as they are.
 	var planFailed []state.RecordResult
-	err = e.state.Operations(ctx, part, 0, -1, []plan.Kind{plan.Fail, plan.Conflict}, func(op plan.Operation) error {
+	err = e.store.Operations(ctx, part, 0, -1, []plan.Kind{plan.Fail, plan.Conflict}, func(op plan.Operation) error {
 		if done[op.Seq] {
 			return nil
 		}
@@ -247,14 +247,14 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		return nil
 	})
 	if err == nil {
-		err = e.state.RecordResults(ctx, run.ID, side, planFailed)
+		err = e.store.RecordResults(ctx, run.ID, side, planFailed)
 	}
 	if err != nil {
 		return run, failures, err
 	}
 
 	entity := connectors.Entity{Name: m.Dest.Entity, Key: m.Dest.Key, Modified: m.Dest.Modified}
-	coupled, err := e.state.AllCouplings(ctx)
+	coupled, err := e.store.AllCouplings(ctx)
 	if err != nil {
 		return run, failures, err
 	}
@@ -298,10 +298,10 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		// happened, and forgetting them would duplicate creates next time.
 		// Recording can still fail a result (a coupling taken meanwhile), so
 		// the results are counted after it.
-		if err := e.state.DropIntents(context.WithoutCancel(ctx), target.runID, out.notSent); err != nil {
+		if err := e.store.DropIntents(context.WithoutCancel(ctx), target.runID, out.notSent); err != nil {
 			return run, failures, errors.Join(err, feed.forget(ctx, next))
 		}
-		if err := e.state.RecordResults(context.WithoutCancel(ctx), run.ID, side, out.results); err != nil {
+		if err := e.store.RecordResults(context.WithoutCancel(ctx), run.ID, side, out.results); err != nil {
 			return run, failures, errors.Join(err, feed.forget(ctx, next))
 		}
 		for _, r := range out.results {
@@ -326,17 +326,17 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		cur = next
 	}
 
-	if err := e.state.MarkUnchangedSynced(ctx, part, side.SourceIsTable); err != nil {
+	if err := e.store.MarkUnchangedSynced(ctx, part, side.SourceIsTable); err != nil {
 		return run, failures, err
 	}
-	if err := e.state.TrackFailures(ctx, run.ID, part); err != nil {
+	if err := e.store.TrackFailures(ctx, run.ID, part); err != nil {
 		return run, failures, err
 	}
 
 	// The watermark moves past what was read, except that a failed record
 	// holds it back so the next run reads that record again.
 	wm := m.NewWatermark
-	earliest, err := e.state.EarliestFailure(ctx, run.ID, part)
+	earliest, err := e.store.EarliestFailure(ctx, run.ID, part)
 	if err != nil {
 		return run, failures, err
 	}
@@ -355,7 +355,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		definition = ""
 	}
 	run.FinishedAt = e.now().UTC()
-	if err := e.state.FinishRun(ctx, run, m.Source.Side, wm, token, definition); err != nil {
+	if err := e.store.FinishRun(ctx, run, m.Source.Side, wm, token, definition); err != nil {
 		return run, failures, err
 	}
 	return run, failures, nil
@@ -371,7 +371,7 @@ func (e *Engine) Retry(ctx context.Context, mapping string, ids []string) (int64
 	for i, id := range ids {
 		ids[i] = normalizeID(id)
 	}
-	n, earliest, err := e.state.Retry(ctx, mapping, ids)
+	n, earliest, err := e.store.Retry(ctx, mapping, ids)
 	if err != nil {
 		return n, err
 	}
@@ -380,14 +380,14 @@ func (e *Engine) Retry(ctx context.Context, mapping string, ids []string) (int64
 		if direction == string(mappings.FromIntegration) {
 			side = plan.SideIntegration
 		}
-		if err := e.state.LowerWatermark(ctx, mapping, side, t); err != nil {
+		if err := e.store.LowerWatermark(ctx, mapping, side, t); err != nil {
 			return n, err
 		}
 	}
 	if n > 0 {
 		// A change tracking read would not return the released records
 		// again: the next plan reads everything and starts over.
-		if _, err := e.state.ClearChangeTokens(ctx, mapping); err != nil {
+		if _, err := e.store.ClearChangeTokens(ctx, mapping); err != nil {
 			return n, err
 		}
 	}
@@ -508,7 +508,7 @@ func (e *Engine) prepare(ctx context.Context, entity connectors.Entity, target w
 		}
 		intents[j] = in
 	}
-	if err := e.state.RecordIntents(ctx, intents); err != nil {
+	if err := e.store.RecordIntents(ctx, intents); err != nil {
 		return nil, err
 	}
 	return &writeBatch{ops: ops, results: results, writes: writes, index: index, intents: intents}, nil

@@ -73,7 +73,7 @@ func (f *batchFeed) next(ctx context.Context, couplings int64) (*writeBatch, err
 	e := f.e
 	for !f.exhausted {
 		var ops []plan.Operation
-		err := e.state.Operations(ctx, f.part, f.after, e.applyBatchSize(f.conn, couplings, f.grown), plan.Writes, func(op plan.Operation) error {
+		err := e.store.Operations(ctx, f.part, f.after, e.applyBatchSize(f.conn, couplings, f.grown), plan.Writes, func(op plan.Operation) error {
 			ops = append(ops, op)
 			return nil
 		})
@@ -104,11 +104,11 @@ func (f *batchFeed) next(ctx context.Context, couplings int64) (*writeBatch, err
 				matched = append(matched, op.DestID)
 			}
 		}
-		coupled, err := e.state.AlreadyCoupled(ctx, f.part.Mapping, f.side.SourceIsTable, creates)
+		coupled, err := e.store.AlreadyCoupled(ctx, f.part.Mapping, f.side.SourceIsTable, creates)
 		if err != nil {
 			return nil, err
 		}
-		taken, err := e.state.CoupledDestinations(ctx, f.part.Mapping, f.side.SourceIsTable, matched)
+		taken, err := e.store.CoupledDestinations(ctx, f.part.Mapping, f.side.SourceIsTable, matched)
 		if err != nil {
 			return nil, err
 		}
@@ -132,5 +132,5 @@ func (f *batchFeed) forget(ctx context.Context, b *writeBatch) error {
 	for i, in := range b.intents {
 		seqs[i] = in.Seq
 	}
-	return f.e.state.DropIntents(context.WithoutCancel(ctx), f.target.runID, seqs)
+	return f.e.store.DropIntents(context.WithoutCancel(ctx), f.target.runID, seqs)
 }

@@ -58,7 +58,7 @@ func (e *Engine) Approve(ctx context.Context, ref, by string) (*plan.Plan, error
 	if err := e.checkFresh(ctx, p); err != nil {
 		return p, err
 	}
-	if p.Approved, err = e.state.Approve(ctx, p.ID, by, e.now()); err != nil {
+	if p.Approved, err = e.store.Approve(ctx, p.ID, by, e.now()); err != nil {
 		return p, err
 	}
 	e.log.Info("plan approved", "plan", p.ID, "by", by)

@@ -42,6 +42,13 @@ func newBidiWorld(t *testing.T, extra string) *world {
 // hour ago, and a project with the given mapping file.
 func newBidiWorldWith(t *testing.T, mapping string, accounts ...connectors.Record) *world {
 	t.Helper()
+	return newBidiWorldOpts(t, engine.Options{}, mapping, accounts...)
+}
+
+// newBidiWorldOpts is newBidiWorldWith with the engine opened with opts
+// (another state, say).
+func newBidiWorldOpts(t *testing.T, opts engine.Options, mapping string, accounts ...connectors.Record) *world {
+	t.Helper()
 	w := &world{t: t, erp: fake.NewERP(), crm: fake.NewCRM(), dir: t.TempDir()}
 	past := time.Now().Add(-time.Hour)
 	w.erp.SetClock(func() time.Time { return past })
@@ -67,7 +74,7 @@ connectors:
 mappings: ["mappings/*.yaml"]
 `)
 	writeFile(t, filepath.Join(w.dir, "mappings", "customer.yaml"), mapping)
-	e, diags, err := engine.OpenProject(t.Context(), w.dir, mappings.LoadOptions{}, engine.Options{})
+	e, diags, err := engine.OpenProject(t.Context(), w.dir, mappings.LoadOptions{}, opts)
 	if err != nil {
 		t.Fatalf("open project: %v\n%v", err, diags)
 	}

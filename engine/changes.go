@@ -86,7 +86,7 @@ func (e *Engine) sourceChanges(ctx context.Context, m *Mapping, opts PlanOptions
 		return nil, err
 	}
 	sc := &sourceChanges{tracker: ct, mode: plan.ChangesStart}
-	token, has, err := e.state.ChangeToken(ctx, m.Name, m.Source.Name)
+	token, has, err := e.store.ChangeToken(ctx, m.Name, m.Source.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +201,7 @@ func (e *Engine) removedCounterparts(ctx context.Context, m *Mapping, sc *source
 	if !sc.isDelta() || !m.Def.PropagateDeletes || len(sc.delta.removed) == 0 {
 		return nil, nil
 	}
-	coupled, err := e.state.AlreadyCoupled(ctx, m.Name, m.SourceIsTable, sc.delta.removed)
+	coupled, err := e.store.AlreadyCoupled(ctx, m.Name, m.SourceIsTable, sc.delta.removed)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +223,7 @@ func (e *Engine) planRemoved(ctx context.Context, src connectors.Connector, m *M
 	if !sc.isDelta() || !m.Def.PropagateDeletes || len(sc.delta.removed) == 0 {
 		return nil
 	}
-	coupled, err := e.state.AlreadyCoupled(ctx, m.Name, m.SourceIsTable, sc.delta.removed)
+	coupled, err := e.store.AlreadyCoupled(ctx, m.Name, m.SourceIsTable, sc.delta.removed)
 	if err != nil {
 		return err
 	}
@@ -246,7 +246,7 @@ func (e *Engine) counterpartReader(ctx context.Context, src connectors.Connector
 	if opts.Full || opts.MatchOnly || m.Def.PropagateDeletes || m.Def.Direction != mappings.Bidirectional || !m.sideDef(m.Dest.Name).Tracks() {
 		return src, nil
 	}
-	token, has, err := e.state.ChangeToken(ctx, m.Name, m.Dest.Name)
+	token, has, err := e.store.ChangeToken(ctx, m.Name, m.Dest.Name)
 	if err != nil || !has {
 		return src, err
 	}
@@ -255,7 +255,7 @@ func (e *Engine) counterpartReader(ctx context.Context, src connectors.Connector
 		return src, err
 	}
 	// The deleted records are this pass's destination records.
-	coupled, err := e.state.AlreadyCoupled(ctx, m.Name, !m.SourceIsTable, cr.removed)
+	coupled, err := e.store.AlreadyCoupled(ctx, m.Name, !m.SourceIsTable, cr.removed)
 	if err != nil || len(coupled) == 0 {
 		return src, err
 	}
@@ -336,7 +336,7 @@ func (e *Engine) nextChangeToken(ctx context.Context, runID int64, part state.Pa
 	if m.NewChangeToken == "" {
 		return "", nil
 	}
-	failed, err := e.state.RunFailed(ctx, runID, part)
+	failed, err := e.store.RunFailed(ctx, runID, part)
 	if err != nil || !failed {
 		return m.NewChangeToken, err
 	}
@@ -351,7 +351,7 @@ func (e *Engine) checkChangeTokens(ctx context.Context, p *plan.Plan) error {
 		if m.ChangeTracking == "" {
 			continue
 		}
-		now, _, err := e.state.ChangeToken(ctx, m.Name, m.Source.Side)
+		now, _, err := e.store.ChangeToken(ctx, m.Name, m.Source.Side)
 		if err != nil {
 			return err
 		}

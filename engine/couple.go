@@ -18,7 +18,7 @@ func (e *Engine) Couple(ctx context.Context, mapping, tableID, integrationID str
 		return "", "", err
 	}
 	table, integration = normalizeID(tableID), normalizeID(integrationID)
-	if err := e.state.CoupleOne(ctx, mapping, table, integration); err != nil {
+	if err := e.store.CoupleOne(ctx, mapping, table, integration); err != nil {
 		return "", "", err
 	}
 	return table, integration, nil
@@ -35,7 +35,7 @@ func (e *Engine) Uncouple(ctx context.Context, mapping string, ids []string, all
 	for i, id := range ids {
 		norm[i] = normalizeID(id)
 	}
-	return e.state.Uncouple(ctx, mapping, norm, all)
+	return e.store.Uncouple(ctx, mapping, norm, all)
 }
 
 // CheckMapping refuses a name that is no mapping of the project, so that a

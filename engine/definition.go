@@ -65,7 +65,7 @@ func (m *Mapping) definition() string {
 // from before definitions were kept) is taken as unchanged.
 func (e *Engine) markDefinition(ctx context.Context, m *Mapping, mp *plan.MappingPlan) error {
 	mp.Definition = m.definition()
-	kept, ok, err := e.state.Definition(ctx, m.Name, string(m.Direction))
+	kept, ok, err := e.store.Definition(ctx, m.Name, string(m.Direction))
 	if err != nil {
 		return fmt.Errorf("definition: %w", err)
 	}
@@ -89,11 +89,11 @@ func (e *Engine) markCreatesIntoExisting(ctx context.Context, m *Mapping, mp *pl
 	if mp.Coupled > 0 || len(m.MatchGroups) > 0 || mp.Counts[plan.Create] == 0 {
 		return nil
 	}
-	existing, err := e.state.StagedDestInFilter(ctx)
+	existing, err := e.work.StagedDestInFilter(ctx)
 	if err != nil || existing == 0 {
 		return err
 	}
-	acked, err := e.state.Acknowledged(ctx, m.Name)
+	acked, err := e.store.Acknowledged(ctx, m.Name)
 	if err != nil || acked {
 		return err
 	}
@@ -114,7 +114,7 @@ func (e *Engine) checkReviewed(ctx context.Context, p *plan.Plan) error {
 		if !m.CreatesIntoExisting || slices.Contains(waiting, m.Name) {
 			continue
 		}
-		acked, err := e.state.Acknowledged(ctx, m.Name)
+		acked, err := e.store.Acknowledged(ctx, m.Name)
 		if err != nil {
 			return err
 		}
@@ -138,7 +138,7 @@ func (e *Engine) Acknowledge(ctx context.Context, names []string) error {
 		}
 	}
 	for _, name := range names {
-		if err := e.state.Acknowledge(ctx, name); err != nil {
+		if err := e.store.Acknowledge(ctx, name); err != nil {
 			return err
 		}
 	}

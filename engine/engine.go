@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"time"
 
@@ -40,6 +41,14 @@ type Options struct {
 	// makes one for this engine. Pass one shared with what else prints
 	// or renders the engine's errors (the command's stderr, serve's page).
 	Redactor *redact.Redactor
+	// Store, when set, is the state in place of the project's state
+	// file: a PostgreSQL state (pgstate) that several coupler processes
+	// share, say. A plan then stages and diffs in a private DuckDB
+	// workspace, a temporary file under staging's temp_directory (or the
+	// system's) that Close removes, and copies its result into Store,
+	// which must implement state.MappingRows and state.DiffSaver unless
+	// it is a *state.DB. Close closes Store; a failed Open leaves it open.
+	Store state.Store
 	// Offline opens the state database and builds no connector: for the
 	// commands that only read or tidy the state (runs, plans, show,
 	// errors...), which then need none of the connectors' secrets. Plan,
@@ -68,7 +77,14 @@ type Progress struct {
 type Engine struct {
 	prog     *Program
 	redactor *redact.Redactor
-	state    *state.DB
+	// store is the state: couplings, watermarks, plans, runs, intents.
+	store state.Store
+	// work is the DuckDB database a plan stages both sides in and diffs
+	// them (NewStage, Diff and the rest of state's staging methods): the
+	// state database itself when the state is DuckDB's, else a private
+	// workspace (workspace.go) in workDir, nil when offline.
+	work     *state.DB
+	workDir  string
 	conns    map[string]connectors.Connector
 	log      *slog.Logger
 	now      func() time.Time
@@ -152,11 +168,17 @@ func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 	if stateOpts.Logger == nil {
 		stateOpts.Logger = e.log
 	}
+	if opts.Store != nil {
+		if err := e.openWorkspace(ctx, opts.Store, stateOpts); err != nil {
+			return nil, err
+		}
+		return e, nil
+	}
 	db, err := state.Open(ctx, prog.Project.State, stateOpts)
 	if err != nil {
 		return nil, err
 	}
-	e.state = db
+	e.store, e.work = db, db
 	return e, nil
 }
 
@@ -171,11 +193,17 @@ func (e *Engine) Redactor() *redact.Redactor { return e.redactor }
 // State gives access to the state database, for the runner and tests.
 // Commands go through the engine's methods (inspect.go, couple.go), which
 // keep its rules: mapping names checked, ids normalised, "latest" resolved.
-func (e *Engine) State() *state.DB { return e.state }
+func (e *Engine) State() state.Store { return e.store }
 
 // Close closes the state database, then runs Options.OnClose.
 func (e *Engine) Close() error {
-	err := e.state.Close()
+	err := e.store.Close()
+	if e.separateWork() {
+		err = errors.Join(err, e.work.Close())
+	}
+	if e.workDir != "" {
+		err = errors.Join(err, os.RemoveAll(e.workDir))
+	}
 	if e.onClose != nil {
 		if cerr := e.onClose(); err == nil {
 			err = cerr

@@ -46,7 +46,7 @@ func (e *Engine) Explain(ctx context.Context, opts PlanOptions) ([]Explanation, 
 	}
 	var out []Explanation
 	for _, m := range selected {
-		wm, hasWM, err := e.state.Watermark(ctx, m.Name, m.Source.Name)
+		wm, hasWM, err := e.store.Watermark(ctx, m.Name, m.Source.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -105,7 +105,7 @@ func (e *Engine) explainChanges(ctx context.Context, m *Mapping, opts PlanOption
 	if !m.sideDef(m.Source.Name).Tracks() || opts.MatchOnly {
 		return false, nil
 	}
-	token, has, err := e.state.ChangeToken(ctx, m.Name, m.Source.Name)
+	token, has, err := e.store.ChangeToken(ctx, m.Name, m.Source.Name)
 	if err != nil {
 		return false, err
 	}

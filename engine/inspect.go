@@ -53,18 +53,18 @@ func CheckPlanName(name string) error {
 
 // Runs lists the runs of the run log, newest first, at most limit.
 func (e *Engine) Runs(ctx context.Context, limit int) ([]state.Run, error) {
-	return e.state.Runs(ctx, limit)
+	return e.store.Runs(ctx, limit)
 }
 
 // Plans lists the saved plans, newest first, at most limit.
 func (e *Engine) Plans(ctx context.Context, limit int) ([]state.PlanSummary, error) {
-	return e.state.Plans(ctx, limit)
+	return e.store.Plans(ctx, limit)
 }
 
 // LatestPlanID returns the id of the newest saved plan, or an error
 // wrapping state.ErrNoPlan when there is none.
 func (e *Engine) LatestPlanID(ctx context.Context) (string, error) {
-	id, _, err := e.state.LatestPlan(ctx)
+	id, _, err := e.store.LatestPlan(ctx)
 	return id, err
 }
 
@@ -80,7 +80,7 @@ func (e *Engine) SavedPlan(ctx context.Context, ref string, limit int, kinds ...
 			return nil, err
 		}
 	}
-	return e.state.LoadPlan(ctx, id, limit, kinds...)
+	return e.store.LoadPlan(ctx, id, limit, kinds...)
 }
 
 // ExportPlan writes the operations of the saved plan ref (as SavedPlan
@@ -98,14 +98,14 @@ func (e *Engine) ExportPlan(ctx context.Context, ref, format, file string, mappi
 	if err != nil {
 		return "", 0, err
 	}
-	n, err := e.state.ExportOperations(ctx, p.ID, format, file, mappings, kinds)
+	n, err := e.store.ExportOperations(ctx, p.ID, format, file, mappings, kinds)
 	return p.ID, n, err
 }
 
 // PrunePlans removes the saved plans made before olderThan but the newest
 // keep and those an apply may still resume (state.DB.PrunePlans).
 func (e *Engine) PrunePlans(ctx context.Context, olderThan time.Time, keep int) (state.PruneResult, error) {
-	return e.state.PrunePlans(ctx, olderThan, keep)
+	return e.store.PrunePlans(ctx, olderThan, keep)
 }
 
 // Failures lists the records that failed in the latest run of each mapping
@@ -117,13 +117,13 @@ func (e *Engine) Failures(ctx context.Context, mapping string, limit int) ([]sta
 			return nil, err
 		}
 	}
-	return e.state.Failures(ctx, mapping, limit)
+	return e.store.Failures(ctx, mapping, limit)
 }
 
 // Intents lists the writes in flight that a stopped coupler left, oldest
 // first (see docs/reliability.md).
 func (e *Engine) Intents(ctx context.Context) ([]state.Intent, error) {
-	return e.state.PendingIntents(ctx)
+	return e.store.PendingIntents(ctx)
 }
 
 // ForgetIntents forgets the writes in flight of run with the given seqs,
@@ -135,7 +135,7 @@ func (e *Engine) ForgetIntents(ctx context.Context, run int64, seqs []int64, dry
 	if len(seqs) == 0 {
 		return nil, errors.New("no write in flight named: give the SEQ numbers of the run's writes (see coupler state intents)")
 	}
-	pending, err := e.state.PendingIntents(ctx)
+	pending, err := e.store.PendingIntents(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func (e *Engine) ForgetIntents(ctx context.Context, run int64, seqs []int64, dry
 	if dryRun {
 		return out, nil
 	}
-	return out, e.state.DropIntents(ctx, run, seqs)
+	return out, e.store.DropIntents(ctx, run, seqs)
 }
 
 // Backup copies the state database into file, a new DuckDB file coupler
@@ -164,12 +164,12 @@ func (e *Engine) ForgetIntents(ctx context.Context, run int64, seqs []int64, dry
 // file after it and the time, e.g. state-20261124-101800.backup.duckdb.
 // It returns the state file and the backup's.
 func (e *Engine) Backup(ctx context.Context, file string) (src, dst string, err error) {
-	src = e.state.Path()
+	src = e.store.Path()
 	if file == "" {
 		ext := filepath.Ext(src)
 		file = strings.TrimSuffix(src, ext) + "-" + e.now().UTC().Format("20060102-150405") + ".backup" + ext
 	}
-	return src, file, e.state.Backup(ctx, file)
+	return src, file, e.store.Backup(ctx, file)
 }
 
 // Query runs one read-only SQL statement on the project's state database
@@ -187,7 +187,7 @@ func Query(ctx context.Context, project *mappings.Project, sql string, fn func(c
 // see state.DB.Query). It reads the last committed state without waiting
 // for a plan or apply under way.
 func (e *Engine) Query(ctx context.Context, sql string, fn func(cols []string, row []any) error) error {
-	return e.state.Query(ctx, sql, fn)
+	return e.store.Query(ctx, sql, fn)
 }
 
 // WatermarkReset clears the watermarks of mappings whose files coupler
@@ -230,7 +230,7 @@ func (e *Engine) checkPlanName(ctx context.Context, opts PlanOptions) error {
 	if opts.ReplaceName {
 		return nil
 	}
-	other, ok, err := e.state.PlanNamed(ctx, opts.Name)
+	other, ok, err := e.store.PlanNamed(ctx, opts.Name)
 	if err != nil {
 		return err
 	}

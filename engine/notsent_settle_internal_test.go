@@ -44,7 +44,7 @@ func TestUnsentWriteIsNotSettled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	e := &Engine{state: db, log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now, prog: &Program{Project: &mappings.Project{
+	e := &Engine{store: db, work: db, log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now, prog: &Program{Project: &mappings.Project{
 		Connectors: []*mappings.Connector{{Config: connectors.Config{Name: "api", Type: "rest"}}}}}}
 	target := writeTarget{planID: "p1", part: state.Part{PlanID: "p1", Mapping: "ITEM", Direction: "to_integration"},
 		side: state.CouplingSide{Mapping: "ITEM", SourceIsTable: true}, runID: 1, key: "id", connector: "api"}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -59,6 +60,9 @@ func (e *Engine) overlap(m *Mapping) time.Duration {
 // them in the state database and saves the result as a plan. It writes
 // nothing to either system.
 func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error) {
+	if e.work == nil {
+		return nil, errors.New("plan: the engine was opened to read the state only")
+	}
 	if err := e.checkPlanName(ctx, opts); err != nil {
 		return nil, err
 	}
@@ -98,7 +102,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 	p := &plan.Plan{ID: newPlanID(created), Name: opts.Name, CreatedAt: created, Full: opts.Full,
 		Fingerprint: e.inputs(selected), Status: plan.Planned}
 	base := map[string]time.Time{}
-	lookups := &couplingLookups{db: e.state, planID: p.ID, maps: map[string]map[string]string{}}
+	lookups := &couplingLookups{db: e.store, planned: e.work, planID: p.ID, maps: map[string]map[string]string{}}
 	reads := changeReads{}
 	// Leave no half-made plan behind, and no copy of both systems in the
 	// staging tables; with a fresh context, since ctx may be why we stop.
@@ -108,15 +112,20 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 				err, mappings.ProjectFile, e.stagingLimit, e.prog.Project.Staging.TempDirectory)
 		}
 		cleanup := context.WithoutCancel(ctx)
-		if derr := e.state.DiscardPlan(cleanup, p.ID); derr != nil {
+		if derr := e.store.DiscardPlan(cleanup, p.ID); derr != nil {
 			e.log.Warn("discard failed plan", "plan", p.ID, "err", derr)
 		}
-		if derr := e.state.DropStaging(cleanup); derr != nil {
+		e.forgetWorkspacePlan(cleanup, p.ID)
+		if derr := e.work.DropStaging(cleanup); derr != nil {
 			e.log.Warn("drop staging tables", "err", derr)
 		}
 		return nil, err
 	}
+	loaded := map[string]bool{}
 	for _, m := range selected {
+		if err := e.loadWorkspace(ctx, m.Name, loaded); err != nil {
+			return fail(fmt.Errorf("mapping %s: %w", m.Name, err))
+		}
 		mp, err := e.planMapping(ctx, p.ID, m, opts, base, lookups, record, reads)
 		if err != nil {
 			return fail(fmt.Errorf("mapping %s: %w", m.Name, err))
@@ -126,13 +135,17 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 	if err := e.settleConflicts(ctx, p, opts.Prefer); err != nil {
 		return fail(err)
 	}
-	if err := e.state.DropStaging(ctx); err != nil {
+	if err := e.work.DropStaging(ctx); err != nil {
 		e.log.Warn("drop staging tables", "err", err)
 	}
 	e.progress(Progress{Stage: "save"})
-	if err := e.state.SavePlan(ctx, p, base, opts.ReplaceName); err != nil {
+	if err := e.saveDiffs(ctx, p); err != nil {
 		return fail(err)
 	}
+	if err := e.store.SavePlan(ctx, p, base, opts.ReplaceName); err != nil {
+		return fail(err)
+	}
+	e.forgetWorkspacePlan(ctx, p.ID)
 	return p, nil
 }
 
@@ -169,7 +182,7 @@ func (e *Engine) settleConflicts(ctx context.Context, p *plan.Plan, prefer strin
 				}
 			}
 		}
-		if err := e.state.SettleConflicts(ctx, spec); err != nil {
+		if err := e.work.SettleConflicts(ctx, spec); err != nil {
 			return err
 		}
 	}
@@ -177,7 +190,7 @@ func (e *Engine) settleConflicts(ctx context.Context, p *plan.Plan, prefer strin
 		if passes[mp.Name] < 2 {
 			continue
 		}
-		counts, err := e.state.Counts(ctx, state.Part{PlanID: p.ID, Mapping: mp.Name, Direction: mp.Direction})
+		counts, err := e.work.Counts(ctx, state.Part{PlanID: p.ID, Mapping: mp.Name, Direction: mp.Direction})
 		if err != nil {
 			return err
 		}
@@ -211,7 +224,7 @@ func (e *Engine) resolveRecord(ctx context.Context, opts PlanOptions) (*state.Co
 	if len(opts.Mappings) != 1 {
 		return nil, fmt.Errorf("a record is synchronized in one mapping: name exactly one")
 	}
-	c, err := e.state.FindCoupling(ctx, opts.Mappings[0], normalizeID(opts.Record))
+	c, err := e.store.FindCoupling(ctx, opts.Mappings[0], normalizeID(opts.Record))
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +263,7 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 	if hasWM && !full && m.Source.Entity.Modified != "" {
 		mp.Since = e.readSince(m, wm)
 	}
-	if mp.Coupled, err = e.state.CouplingCount(ctx, m.Name); err != nil {
+	if mp.Coupled, err = e.store.CouplingCount(ctx, m.Name); err != nil {
 		return nil, err
 	}
 	// A source read through change tracking (changes.go).
@@ -314,7 +327,7 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 	}
 
 	e.progress(Progress{Mapping: m.Name, Stage: "diff"})
-	mp.Counts, err = e.state.Diff(ctx, state.DiffSpec{
+	mp.Counts, err = e.work.Diff(ctx, state.DiffSpec{
 		Part:          state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)},
 		SourceIsTable: m.SourceIsTable, Fields: m.destFields(), SyncOnlyCoupled: m.Def.SyncOnlyCoupled,
 		DestEntity: m.Dest.Entity.Name, OnlyIfChanged: m.Def.Direction == mappings.Bidirectional && !mp.DefinitionChanged,
@@ -337,18 +350,18 @@ func (e *Engine) planMapping(ctx context.Context, planID string, m *Mapping, opt
 	}
 	// Records skipped after failing twice are counted in every plan, read
 	// or not.
-	if err := e.state.PlanSkipped(ctx, part, m.SourceIsTable); err != nil {
+	if err := e.work.PlanSkipped(ctx, part, m.SourceIsTable); err != nil {
 		return nil, err
 	}
-	if mp.Counts, err = e.state.Counts(ctx, part); err != nil {
+	if mp.Counts, err = e.work.Counts(ctx, part); err != nil {
 		return nil, err
 	}
 	if !fullRead {
-		if mp.NotModified, err = e.state.NotModified(ctx, part, m.SourceIsTable); err != nil {
+		if mp.NotModified, err = e.work.NotModified(ctx, part, m.SourceIsTable); err != nil {
 			return nil, err
 		}
 	}
-	latest, err := e.state.LatestSourceModified(ctx)
+	latest, err := e.work.LatestSourceModified(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +409,7 @@ func (e *Engine) preparePass(ctx context.Context, m *Mapping, base map[string]ti
 	if dst, err = e.connector(m.Dest.Connector); err != nil {
 		return
 	}
-	if wm, hasWM, err = e.state.Watermark(ctx, m.Name, m.Source.Name); err != nil {
+	if wm, hasWM, err = e.store.Watermark(ctx, m.Name, m.Source.Name); err != nil {
 		return
 	}
 	if hasWM {
@@ -440,7 +453,7 @@ func (e *Engine) planRecord(ctx context.Context, planID string, m *Mapping, base
 	}
 	part := state.Part{PlanID: planID, Mapping: m.Name, Direction: string(m.Direction)}
 	e.progress(Progress{Mapping: m.Name, Stage: "diff"})
-	mp.Counts, err = e.state.Diff(ctx, state.DiffSpec{Part: part, SourceIsTable: m.SourceIsTable, Fields: m.destFields(),
+	mp.Counts, err = e.work.Diff(ctx, state.DiffSpec{Part: part, SourceIsTable: m.SourceIsTable, Fields: m.destFields(),
 		SyncOnlyCoupled: true, DestEntity: m.Dest.Entity.Name, OnlyIfChanged: m.Def.Direction == mappings.Bidirectional && !edited.DefinitionChanged,
 		DeletePolicy: m.deletePolicy()})
 	return mp, err
@@ -451,7 +464,7 @@ func (e *Engine) planRecord(ctx context.Context, planID string, m *Mapping, base
 // is not returned either, so each is looked up by key), and plans deleting
 // their destination records.
 func (e *Engine) planDeletes(ctx context.Context, src connectors.Connector, m *Mapping, part state.Part) error {
-	missing, err := e.state.CoupledNotStaged(ctx, m.Name, m.SourceIsTable)
+	missing, err := e.work.CoupledNotStaged(ctx, m.Name, m.SourceIsTable)
 	if err != nil {
 		return err
 	}
@@ -481,7 +494,7 @@ func (e *Engine) planGone(ctx context.Context, src connectors.Connector, m *Mapp
 			deleted = append(deleted, id)
 		}
 	}
-	return e.state.PlanDeletes(ctx, part, m.SourceIsTable, deleted)
+	return e.work.PlanDeletes(ctx, part, m.SourceIsTable, deleted)
 }
 
 func endpoint(s Side) plan.Endpoint {

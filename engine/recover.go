@@ -246,7 +246,7 @@ func (e *Engine) settle(ctx context.Context, conn connectors.Connector, connecto
 	if len(sources) == 0 {
 		return out, nil
 	}
-	coupled, err := e.state.AlreadyCoupled(ctx, side.Mapping, side.SourceIsTable, sources)
+	coupled, err := e.store.AlreadyCoupled(ctx, side.Mapping, side.SourceIsTable, sources)
 	if err != nil {
 		return nil, err
 	}
@@ -441,7 +441,7 @@ func (e *Engine) coupledRecords(ctx context.Context, connector string, entity co
 			byID[k] = append(byID[k], c)
 		}
 		// AlreadyCoupled takes ids of the side given as the source.
-		got, err := e.state.AlreadyCoupled(ctx, u.mapping, u.isTable, ids)
+		got, err := e.store.AlreadyCoupled(ctx, u.mapping, u.isTable, ids)
 		if err != nil {
 			return nil, err
 		}
@@ -547,7 +547,7 @@ func sameValue(a, b any) bool {
 // leftovers: Recover then does nothing, and the running apply's own end
 // makes a plan made meanwhile stale.
 func (e *Engine) Recover(ctx context.Context) error {
-	unlock, err := e.state.LockWrites()
+	unlock, err := e.store.LockWrites()
 	if err != nil {
 		e.log.Debug("an apply is running; leftover writes are settled later", "err", err)
 		return nil
@@ -567,7 +567,7 @@ func (e *Engine) recover(ctx context.Context) error {
 	}
 	// Settled, and no apply running (the caller holds the write lock): a
 	// plan still applying was stopped, and its unfinished runs with it.
-	ids, err := e.state.MarkInterrupted(ctx)
+	ids, err := e.store.MarkInterrupted(ctx)
 	if err != nil {
 		return err
 	}
@@ -579,7 +579,7 @@ func (e *Engine) recover(ctx context.Context) error {
 
 // settleIntents is recover's first step: the intents themselves.
 func (e *Engine) settleIntents(ctx context.Context) error {
-	intents, err := e.state.PendingIntents(ctx)
+	intents, err := e.store.PendingIntents(ctx)
 	if err != nil {
 		return err
 	}
@@ -603,7 +603,7 @@ func (e *Engine) settleIntents(ctx context.Context) error {
 	for _, g := range groups {
 		p := plans[g.part.PlanID]
 		if p == nil {
-			if p, err = e.state.LoadPlan(ctx, g.part.PlanID, 0); err != nil {
+			if p, err = e.store.LoadPlan(ctx, g.part.PlanID, 0); err != nil {
 				return fmt.Errorf("settle interrupted writes: %w", err)
 			}
 			plans[g.part.PlanID] = p
@@ -673,10 +673,10 @@ func (e *Engine) recoverPart(ctx context.Context, runID int64, m *plan.MappingPl
 		results = append(results, r)
 	}
 	e.log.Info("settled interrupted writes", "mapping", m.Name, "direction", m.Direction, "happened", len(results), "not_happened", len(forget), "unknown", len(unknown))
-	if err := e.state.RecordResults(ctx, runID, side, results); err != nil {
+	if err := e.store.RecordResults(ctx, runID, side, results); err != nil {
 		return err
 	}
-	if err := e.state.DropIntents(ctx, runID, forget); err != nil {
+	if err := e.store.DropIntents(ctx, runID, forget); err != nil {
 		return err
 	}
 	if len(unknown) > 0 {

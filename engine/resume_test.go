@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -146,12 +147,16 @@ func TestTemporaryFailuresAreNeverSkipped(t *testing.T) {
 
 // Two source records that write the same values, one created with an
 // answer and one whose answer was lost: the lost one is settled on the
-// record it made, not on its twin's.
+// record it made, not on its twin's. The twins differ in their numbers,
+// which Business Central keeps unique, and the mapping leaves the number
+// out, so that what they write is the same.
 func TestLostCreateIsNotSettledOnItsTwin(t *testing.T) {
 	t.Parallel()
-	w := newCrashWorld(t, crashScenarios[0])
-	for _, email := range []string{"a@example.com", "b@example.com"} {
-		if _, err := w.erp.Put("customers", connectors.Record{"number": "C-TWIN", "displayName": "Twin", "city": "Oslo", "email": email}); err != nil {
+	sc := crashScenarios[0]
+	sc.mapping = strings.Replace(crashOneWay, "  - { field: number, integration_field: accountnumber }\n", "", 1)
+	w := newCrashWorld(t, sc)
+	for i, email := range []string{"a@example.com", "b@example.com"} {
+		if _, err := w.erp.Put("customers", connectors.Record{"number": fmt.Sprintf("C-TWIN-%d", i), "displayName": "Twin", "city": "Oslo", "email": email}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -159,7 +164,7 @@ func TestLostCreateIsNotSettledOnItsTwin(t *testing.T) {
 	twins := 0
 	w.ks.mu.Lock()
 	w.ks.lose = func(r *http.Request, body []byte) bool {
-		if r.Method != http.MethodPost || !bytes.Contains(body, []byte("C-TWIN")) {
+		if r.Method != http.MethodPost || !bytes.Contains(body, []byte(`"Twin"`)) {
 			return false
 		}
 		mu.Lock()

@@ -34,7 +34,7 @@ func TestRolledBackCreateIsNotSettled(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { db.Close() })
-			e := &Engine{state: db, log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now, prog: &Program{Project: &mappings.Project{
+			e := &Engine{store: db, work: db, log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now, prog: &Program{Project: &mappings.Project{
 				Connectors: []*mappings.Connector{{Config: connectors.Config{Name: "dataverse", Type: "odata"}}}}}}
 			entity := connectors.Entity{Name: "accounts", Key: "accountid", Modified: tc.modified}
 			target := writeTarget{planID: "p1", part: state.Part{PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration"},

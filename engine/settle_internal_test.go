@@ -120,7 +120,7 @@ func TestSettleCreateByValues(t *testing.T) {
 			}
 			t.Cleanup(func() { db.Close() })
 			contacts := mappings.Side{Connector: "dataverse", Entity: "contacts", Key: "contactid", Modified: "modifiedon"}
-			e := &Engine{state: db, log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now, prog: &Program{Project: &mappings.Project{
+			e := &Engine{store: db, work: db, log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now, prog: &Program{Project: &mappings.Project{
 				Connectors: []*mappings.Connector{{Config: connectors.Config{Name: "dataverse", Type: "odata",
 					Settings: &odata.Settings{AlternateKeys: map[string]odata.AlternateKey{"accounts": {Fields: []string{"accountnumber"}}}}}}},
 				Mappings: []*mappings.Mapping{

@@ -43,7 +43,7 @@ func (e *Engine) stageSource(ctx context.Context, src connectors.Connector, m *M
 // stageSourceFrom stages the source records that read hands over, page by
 // page, with the destination values computed from them.
 func (e *Engine) stageSourceFrom(ctx context.Context, m *Mapping, lookups Lookups, read func(func(connectors.Page) error) error) (int64, error) {
-	stage, err := e.state.NewStage(ctx, state.SourceRows, len(m.Fields), len(m.Match))
+	stage, err := e.work.NewStage(ctx, state.SourceRows, len(m.Fields), len(m.Match))
 	if err != nil {
 		return 0, err
 	}
@@ -74,7 +74,7 @@ func (e *Engine) stageSourceFrom(ctx context.Context, m *Mapping, lookups Lookup
 func (e *Engine) matchCandidates(ctx context.Context, dst connectors.Connector, m *Mapping) (recs []connectors.Record, wide bool, err error) {
 	for _, group := range m.MatchGroups {
 		col := group[0]
-		vals, err := e.state.UncoupledMatchValues(ctx, m.Name, m.SourceIsTable, col)
+		vals, err := e.work.UncoupledMatchValues(ctx, m.Name, m.SourceIsTable, col)
 		if err != nil {
 			return nil, false, err
 		}
@@ -131,7 +131,7 @@ func (e *Engine) stageRecords(stage *state.Stage, mapping, what string, recs []c
 // returns how many it read. An incremental read also reads the records
 // extra names.
 func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Mapping, fullRead bool, extra ...string) (int64, error) {
-	stage, err := e.state.NewStage(ctx, state.DestRows, len(m.Fields), len(m.Match))
+	stage, err := e.work.NewStage(ctx, state.DestRows, len(m.Fields), len(m.Match))
 	if err != nil {
 		return 0, err
 	}
@@ -160,7 +160,7 @@ func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Map
 		})
 	default:
 		var ids []string
-		ids, err = e.state.StagedSourceKeysCoupled(ctx, m.Name, m.SourceIsTable)
+		ids, err = e.work.StagedSourceKeysCoupled(ctx, m.Name, m.SourceIsTable)
 		ids = append(ids, extra...)
 		if err == nil && len(ids) > 0 {
 			var recs []connectors.Record

@@ -126,7 +126,10 @@ func describe(v any) string {
 // coupling yet: its lookup is "known after apply", a placeholder that apply
 // resolves once that part is applied.
 type couplingLookups struct {
-	db      *state.DB
+	db state.Store
+	// planned holds the plan being made (the workspace), which the
+	// records its earlier parts create or couple are read from.
+	planned state.Plans
 	planID  string
 	maps    map[string]map[string]string
 	pending map[string]map[string]bool
@@ -164,7 +167,7 @@ func (c *couplingLookups) load(ctx context.Context, m *Mapping) error {
 			return err
 		}
 		c.maps[k] = cm
-		created, err := c.db.PlannedCouplings(ctx, c.planID, f.Lookup.Mapping, f.Lookup.FromTable)
+		created, err := c.planned.PlannedCouplings(ctx, c.planID, f.Lookup.Mapping, f.Lookup.FromTable)
 		if err != nil {
 			return err
 		}
@@ -203,7 +206,7 @@ func (e *Engine) resolveAfterApply(ctx context.Context, ops []plan.Operation, ca
 			mapping, fromTable, id := ka.Mapping, ka.Side == plan.SideTable, ka.ID
 			k := lookupKey(mapping, fromTable)
 			if cache[k] == nil {
-				m, err := e.state.CouplingMap(ctx, mapping, fromTable)
+				m, err := e.store.CouplingMap(ctx, mapping, fromTable)
 				if err != nil {
 					return nil, err
 				}

@@ -17,5 +17,5 @@ func (e *Engine) SearchCouplings(ctx context.Context, mapping, q string, offset,
 	if offset < 0 || limit < 0 {
 		return state.CouplingPage{}, fmt.Errorf("offset %d and limit %d must not be negative", offset, limit)
 	}
-	return e.state.SearchCouplings(ctx, mapping, q, offset, limit)
+	return e.store.SearchCouplings(ctx, mapping, q, offset, limit)
 }

@@ -87,6 +87,7 @@ func (s *Server) runGroup(outer *http.Request, reqs []batchRequest, failed map[s
 	s.mu.Lock()
 	for t, rows := range saved {
 		t.rows = rows
+		t.indexNumbers()
 		t.gen++ // sorted views of the rolled-back rows are stale
 	}
 	s.mu.Unlock()

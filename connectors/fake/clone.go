@@ -59,7 +59,7 @@ func (s *Server) Clone() *Server {
 // clone copies t's rows, which are immutable entries, and its columns.
 // Call with the server's lock held.
 func (t *table) clone() *table {
-	return &table{
+	c := &table{
 		def:    t.def,
 		keyCol: t.keyCol,
 		modCol: t.modCol,
@@ -74,4 +74,6 @@ func (t *table) clone() *table {
 		lastNo: t.lastNo,
 		typeOf: t.typeOf,
 	}
+	c.indexNumbers()
+	return c
 }

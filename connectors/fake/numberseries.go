@@ -2,6 +2,7 @@ package fake
 
 import (
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 )
@@ -75,4 +76,65 @@ func (t *table) number(kind writeKind, as []assign) []assign {
 		t.lastNo = n
 	}
 	return as
+}
+
+// numberOf returns the literal of e's number ("" when it has none).
+func (t *table) numberOf(e *entry) string {
+	if e == nil {
+		return ""
+	}
+	return e.literal(t.cols.lookup(t.def.Numbers.Field))
+}
+
+// blankNumber reports whether a number literal holds no number.
+func blankNumber(lit string) bool {
+	return lit == "" || lit == "null" || lit == `""`
+}
+
+// numberTaken refuses a write that would give the record at key a number
+// another record holds. A customer's or vendor's number is its table's
+// primary key ("No."), and Business Central refuses to insert a record
+// whose key is in use: "If customer 1120 already exists, then a run-time
+// error occurs" (Microsoft Learn, Record.Insert() Method); renaming one to
+// a key in use fails the same way. Through the API an AL run-time error is
+// answered 400 with an error code of the Internal_ category, "a data
+// integrity issue" (Microsoft Learn, Business Central API, Error codes).
+// as holds the write's assignments, already numbered (number).
+func (t *table) numberTaken(key string, as []assign) error {
+	for _, a := range as {
+		if a.name != t.def.Numbers.Field || blankNumber(a.lit) {
+			continue
+		}
+		if other, ok := t.numbers[a.lit]; ok && other != key {
+			return errorf(http.StatusBadRequest, "Internal_EntityWithSameKeyExists",
+				"The record in table %s already exists. Identification fields and values: %s=%s", t.def.Name, a.name, a.lit)
+		}
+	}
+	return nil
+}
+
+// renumber notes in numbers that the record at key went from old to e
+// (either nil: created or removed).
+func (t *table) renumber(key string, old, e *entry) {
+	if t.def.Numbers == nil {
+		return
+	}
+	if lit := t.numberOf(old); !blankNumber(lit) && t.numbers[lit] == key {
+		delete(t.numbers, lit)
+	}
+	if lit := t.numberOf(e); !blankNumber(lit) {
+		t.numbers[lit] = key
+	}
+}
+
+// indexNumbers builds numbers from the rows, after they were replaced
+// whole (a change set rolled back, a clone).
+func (t *table) indexNumbers() {
+	if t.def.Numbers == nil {
+		return
+	}
+	t.numbers = make(map[string]string, len(t.rows))
+	for key, e := range t.rows {
+		t.renumber(key, nil, e)
+	}
 }

@@ -2,6 +2,7 @@ package fake
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -47,5 +48,43 @@ func TestNumberSeries(t *testing.T) {
 	r := cc.do("POST", "/accounts", `{"name":"x"}`, prefer...)
 	if got := r.json(t)["accountnumber"]; got != nil {
 		t.Errorf("account number = %v, want none", got)
+	}
+}
+
+// TestNumberTaken checks that the ERP refuses a create or an update that
+// gives a record a number another record holds, as Business Central
+// refuses to insert or rename a record to a primary key in use, and that
+// a refused write changes nothing.
+func TestNumberTaken(t *testing.T) {
+	s, c := seeded(t, 3) // C00010, C00020, C00030
+	prefer := []string{"Prefer", "return=representation"}
+	second := c.do("GET", "/customers?$filter=number%20eq%20'C00020'", "").json(t)["value"].([]any)[0].(map[string]any)
+	for _, tt := range []struct {
+		name, method, path, body string
+	}{
+		{"create", "POST", "/customers", `{"displayName":"dup","number":"C00010"}`},
+		{"update", "PATCH", "/customers(" + second["id"].(string) + ")", `{"number":"C00010"}`},
+	} {
+		r := c.do(tt.method, tt.path, tt.body, append(prefer, "If-Match", "*")...)
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "already exists") || !strings.Contains(string(r.body), "C00010") {
+			t.Errorf("%s with a number in use: status %d, %s; want 400 naming the number", tt.name, r.status, r.body)
+		}
+	}
+	if got, _ := s.Get("customers", second["id"].(string)); got["number"] != "C00020" {
+		t.Errorf("the refused update changed the number to %v", got["number"])
+	}
+	// A number freed by a change or a delete can be taken again; a record
+	// may be written with its own number.
+	for _, tt := range []struct {
+		name, method, path, body string
+		want                     int
+	}{
+		{"keep own number", "PATCH", "/customers(" + second["id"].(string) + ")", `{"number":"C00020","displayName":"same"}`, http.StatusOK},
+		{"renumber", "PATCH", "/customers(" + second["id"].(string) + ")", `{"number":"C00025"}`, http.StatusOK},
+		{"take the freed number", "POST", "/customers", `{"displayName":"new","number":"C00020"}`, http.StatusCreated},
+	} {
+		if r := c.do(tt.method, tt.path, tt.body, append(prefer, "If-Match", "*")...); r.status != tt.want {
+			t.Errorf("%s: status %d, want %d: %s", tt.name, r.status, tt.want, r.body)
+		}
 	}
 }

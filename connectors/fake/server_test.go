@@ -657,7 +657,7 @@ func TestConcurrentRequests(t *testing.T) {
 				case 1:
 					r = c.do("PATCH", "/customers("+id+")", `{"city":"Zurich"}`, "If-Match", "*")
 				case 2:
-					r = c.do("POST", "/customers", `{"number":"N"}`)
+					r = c.do("POST", "/customers", `{"displayName":"N"}`)
 				case 3:
 					r = c.do("GET", "/customers("+id+")", "")
 				case 4:

@@ -74,7 +74,11 @@ type table struct {
 	// lastNo is the highest number of the set's number series (def.Numbers)
 	// that any record has held, by its digits.
 	lastNo uint64
-	typeOf map[string]string // the server's entity type names, by set; fixed after New
+	// numbers holds, for a set with a number series, the key of the record
+	// holding each number (by its JSON literal): the number is the record's
+	// primary key in Business Central, unique (numberTaken).
+	numbers map[string]string
+	typeOf  map[string]string // the server's entity type names, by set; fixed after New
 }
 
 func newTable(def EntitySet) *table {
@@ -87,6 +91,9 @@ func newTable(def EntitySet) *table {
 		layout: timeLayout(def.ModifiedPrecision),
 		cols:   columns{index: map[string]int{}},
 		rows:   map[string]*entry{},
+	}
+	if def.Numbers != nil {
+		t.numbers = map[string]string{}
 	}
 	t.keyCol = t.cols.add(def.Key)
 	for _, f := range def.Fields {

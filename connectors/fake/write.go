@@ -50,14 +50,23 @@ func (s *Server) apply(t *table, kind writeKind, key string, w write, ifMatch st
 			return nil, staleError(t.def.Name, key)
 		}
 	}
+	var numbered []assign
+	if t.def.Numbers != nil && kind != kindRemove {
+		numbered = t.number(kind, w.assign)
+		if err := t.numberTaken(key, numbered); err != nil {
+			return nil, err
+		}
+	}
 	t.gen++
+	old := t.rows[key]
 	if kind == kindRemove {
 		delete(t.rows, key)
+		t.renumber(key, old, nil)
 		s.noteRemoved(t, key)
 		return nil, nil
 	}
 	if t.def.Numbers != nil {
-		w.assign = t.number(kind, w.assign)
+		w.assign = numbered
 	}
 	if kind == kindCreate {
 		w.assign = t.createDefaults(w.assign)
@@ -68,6 +77,7 @@ func (s *Server) apply(t *table, kind writeKind, key string, w write, ifMatch st
 	s.version++
 	e := t.compose(base, key, w.assign, s.version, t.stamp(s.now()))
 	t.rows[key] = e
+	t.renumber(key, old, e)
 	return e, nil
 }
 

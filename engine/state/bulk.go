@@ -4,10 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
-	"fmt"
-
-	"github.com/duckdb/duckdb-go/v2"
 )
 
 // Apply records a batch of writes before it is sent and its outcomes after:
@@ -47,23 +43,11 @@ func (d *DB) connTx(ctx context.Context, fn func(c *sql.Conn) error) (err error)
 // "temp"; "" is the database's), the columns named, row(i) giving the
 // values of the i-th.
 func appendRows(c *sql.Conn, catalog, table string, columns []string, n int, row func(i int) []driver.Value) error {
-	return c.Raw(func(dc any) error {
-		conn, ok := dc.(driver.Conn)
-		if !ok {
-			return errors.New("not a DuckDB connection")
-		}
-		a, err := duckdb.NewAppenderWithColumns(conn, catalog, "", table, columns)
-		if err != nil {
-			return fmt.Errorf("append to %s: %w", table, err)
-		}
+	return appendStream(c, catalog, table, columns, func(add func([]driver.Value) error) error {
 		for i := range n {
-			if err := a.AppendRow(row(i)...); err != nil {
-				a.Close()
-				return fmt.Errorf("append to %s: %w", table, err)
+			if err := add(row(i)); err != nil {
+				return err
 			}
-		}
-		if err := a.Close(); err != nil {
-			return fmt.Errorf("append to %s: %w", table, err)
 		}
 		return nil
 	})

@@ -119,7 +119,7 @@ func (d *DB) AllCouplings(ctx context.Context) (int64, error) {
 // to the ids of the other: table to integration when fromTable, else the
 // reverse. Lookups translate through it.
 func (d *DB) CouplingMap(ctx context.Context, mapping string, fromTable bool) (map[string]string, error) {
-	from, to := couplingColumns(fromTable)
+	from, to := CouplingColumns(fromTable)
 	rows, err := d.db.QueryContext(ctx, `SELECT `+from+`, `+to+` FROM couplings WHERE mapping = ?`, mapping)
 	if err != nil {
 		return nil, fmt.Errorf("couplings of mapping %s: %w", mapping, err)

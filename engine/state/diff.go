@@ -109,9 +109,9 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 	if err := d.db.QueryRowContext(ctx, `SELECT count(*) > 0 FROM assigned_values WHERE mapping = ?`, s.Mapping).Scan(&s.assigned); err != nil {
 		return nil, fmt.Errorf("values assigned in mapping %s: %w", s.Mapping, err)
 	}
-	src, dst := couplingColumns(s.SourceIsTable)
-	srcMod, _ := modifiedColumns(s.SourceIsTable)
-	srcTag, _ := etagColumns(s.SourceIsTable)
+	src, dst := CouplingColumns(s.SourceIsTable)
+	srcMod, _ := ModifiedColumns(s.SourceIsTable)
+	srcTag, _ := EtagColumns(s.SourceIsTable)
 	unchangedSinceSync := "false"
 	if s.OnlyIfChanged {
 		// The ETag decides when both are known: it changes with every
@@ -207,7 +207,7 @@ SELECT * FROM (
 	FROM ` + stagingTable(SourceRows) + ` s
 	LEFT JOIN couplings c ON c.mapping = ? AND c.` + src + ` = s.key
 	LEFT JOIN record_failures sk ON sk.mapping = ` + sqlString(s.Mapping) + ` AND sk.direction = ? AND sk.source_id = s.key
-	LEFT JOIN uncoupled u ON u.mapping = ` + sqlString(s.Mapping) + ` AND u.source_side = ` + sqlString(sourceSide(s.SourceIsTable)) + ` AND u.source_id = s.key` + matchJoin + `
+	LEFT JOIN uncoupled u ON u.mapping = ` + sqlString(s.Mapping) + ` AND u.source_side = ` + sqlString(SourceSide(s.SourceIsTable)) + ` AND u.source_id = s.key` + matchJoin + `
 	LEFT JOIN ` + stagingTable(DestRows) + ` d ON d.key = ` + destKey + `
 ) WHERE op <> 'unchanged' OR note`
 	tx, err := d.db.BeginTx(ctx, nil)
@@ -304,7 +304,7 @@ FROM diff_ops WHERE op <> 'unchanged'`, s.PlanID, s.Mapping, s.Direction)
 // source record a full read did not return: deleted, or outside a filter
 // the server applied.
 func (d *DB) CoupledNotStaged(ctx context.Context, mapping string, sourceIsTable bool) ([]string, error) {
-	src, _ := couplingColumns(sourceIsTable)
+	src, _ := CouplingColumns(sourceIsTable)
 	rows, err := d.db.QueryContext(ctx, `SELECT c.`+src+` FROM couplings c WHERE c.mapping = ?
 		AND NOT EXISTS (SELECT 1 FROM `+stagingTable(SourceRows)+` s WHERE s.key = c.`+src+`) ORDER BY 1`, mapping)
 	if err != nil {
@@ -329,7 +329,7 @@ func (d *DB) PlanDeletes(ctx context.Context, part Part, sourceIsTable bool, del
 	if len(deleted) == 0 {
 		return nil
 	}
-	src, dst := couplingColumns(sourceIsTable)
+	src, dst := CouplingColumns(sourceIsTable)
 	args := []any{part.PlanID, part.Mapping, part.Direction, part.PlanID, part.Mapping, part.Direction, part.Mapping}
 	for _, id := range deleted {
 		args = append(args, id)
@@ -482,7 +482,7 @@ func writtenBackSQL(op, x string) string {
 // watermark. A skipped record the part lists (PlanSkipped) is counted
 // there, not here.
 func (d *DB) NotModified(ctx context.Context, part Part, sourceIsTable bool) (int64, error) {
-	src, _ := couplingColumns(sourceIsTable)
+	src, _ := CouplingColumns(sourceIsTable)
 	var n int64
 	err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM couplings c WHERE c.mapping = ?
 		AND NOT EXISTS (SELECT 1 FROM `+stagingTable(SourceRows)+` s WHERE s.key = c.`+src+`)
@@ -501,7 +501,7 @@ func (d *DB) NotModified(ctx context.Context, part Part, sourceIsTable bool) (in
 // record, so later plans seldom read it again: listing it in every plan
 // keeps it in sight until coupler retry.
 func (d *DB) PlanSkipped(ctx context.Context, part Part, sourceIsTable bool) error {
-	src, dst := couplingColumns(sourceIsTable)
+	src, dst := CouplingColumns(sourceIsTable)
 	_, err := d.db.ExecContext(ctx, `INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id, dest_id, source_modified, reason)
 		SELECT ?, ?, ?, (SELECT coalesce(max(seq), 0) FROM plan_operations WHERE plan_id = ? AND mapping = ? AND direction = ?) + row_number() OVER (ORDER BY f.source_id),
 			'skipped', f.source_id, c.`+dst+`, f.source_modified, `+skippedReason("f")+`
@@ -652,7 +652,7 @@ func (s DiffSpec) changedSQL(i int, f DestField) string {
 		return c
 	}
 	return fmt.Sprintf(`(%s AND NOT (coalesce(s.v%d, '""') = '""' AND %s))`, c, i,
-		assignedSQL(s.Mapping, sourceSide(!s.SourceIsTable), "d.key", "field", f.Name))
+		assignedSQL(s.Mapping, SourceSide(!s.SourceIsTable), "d.key", "field", f.Name))
 }
 
 // writeBackSQL is true when field i, which flows both ways, differs and
@@ -663,7 +663,7 @@ func (s DiffSpec) writeBackSQL(i int, f DestField) string {
 	if !s.assigned || c == "false" {
 		return "false"
 	}
-	return "(" + c + " AND " + assignedSQL(s.Mapping, sourceSide(s.SourceIsTable), "s.key", "other_field", f.Name) + ")"
+	return "(" + c + " AND " + assignedSQL(s.Mapping, SourceSide(s.SourceIsTable), "s.key", "other_field", f.Name) + ")"
 }
 
 // assignedSQL is true when the record whose key is the SQL expression key,

@@ -23,6 +23,57 @@ type querier interface {
 
 // countOps counts the operations of each kind in a part of a plan, the
 // unchanged records counted in plan_unchanged included.
+// OperationReader is what LoadOperations reads a saved plan's operations
+// through: the implementation's own Counts and Operations (Plans), and how
+// many unchanged records a part lists one by one.
+type OperationReader interface {
+	Counts(ctx context.Context, part Part) (plan.Counts, error)
+	Operations(ctx context.Context, part Part, afterSeq int64, limit int, kinds []plan.Kind, fn func(plan.Operation) error) error
+	// ListedUnchanged counts the unchanged records a part of a plan lists
+	// one by one: those of a plan saved before DuckDB's schema version 8.
+	ListedUnchanged(ctx context.Context, part Part) (int64, error)
+}
+
+// LoadOperations fills each mapping of a loaded plan with its counts and
+// at most limit of its operations (negative: all) of the given kinds
+// (none: every kind but unchanged), and how many it left out: the part of
+// LoadPlan that every implementation shares.
+func LoadOperations(ctx context.Context, r OperationReader, p *plan.Plan, limit int, kinds ...plan.Kind) error {
+	if len(kinds) == 0 {
+		kinds = append(slices.Clone(plan.Writes), plan.Conflict, plan.Fail, plan.Skipped)
+	}
+	for _, m := range p.Mappings {
+		part := Part{PlanID: p.ID, Mapping: m.Name, Direction: m.Direction}
+		var err error
+		if m.Counts, err = r.Counts(ctx, part); err != nil {
+			return err
+		}
+		// Unchanged records are counted, not listed (plan_unchanged):
+		// only those listed can be omitted.
+		var total int64
+		for _, k := range kinds {
+			if k != plan.Unchanged {
+				total += m.Counts[k]
+				continue
+			}
+			n, err := r.ListedUnchanged(ctx, part)
+			if err != nil {
+				return err
+			}
+			total += n
+		}
+		err = r.Operations(ctx, part, 0, limit, kinds, func(op plan.Operation) error {
+			m.Operations = append(m.Operations, op)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		m.Omitted = total - int64(len(m.Operations))
+	}
+	return nil
+}
+
 func countOps(ctx context.Context, q querier, part Part) (plan.Counts, error) {
 	rows, err := q.QueryContext(ctx, `SELECT op, count(*) FROM plan_operations WHERE plan_id = ? AND mapping = ? AND direction = ? GROUP BY op
 		UNION ALL SELECT 'unchanged', records FROM plan_unchanged WHERE plan_id = ? AND mapping = ? AND direction = ?`,
@@ -46,12 +97,12 @@ func countOps(ctx context.Context, q querier, part Part) (plan.Counts, error) {
 	return counts, rows.Err()
 }
 
-// listedUnchanged counts the unchanged records a part of a plan lists one
+// ListedUnchanged counts the unchanged records a part of a plan lists one
 // by one: those of a plan saved before schema version 8 (see
 // plan_unchanged).
-func listedUnchanged(ctx context.Context, q querier, part Part) (int64, error) {
+func (d *DB) ListedUnchanged(ctx context.Context, part Part) (int64, error) {
 	var n int64
-	err := q.QueryRowContext(ctx, `SELECT count(*) FROM plan_operations WHERE plan_id = ? AND mapping = ? AND direction = ? AND op = 'unchanged'`,
+	err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM plan_operations WHERE plan_id = ? AND mapping = ? AND direction = ? AND op = 'unchanged'`,
 		part.PlanID, part.Mapping, part.Direction).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count operations of mapping %s: %w", part.Mapping, err)
@@ -311,36 +362,8 @@ func (d *DB) LoadPlan(ctx context.Context, id string, limit int, kinds ...plan.K
 	if err := loadPlanParts(ctx, d.db, p); err != nil {
 		return nil, err
 	}
-	if len(kinds) == 0 {
-		kinds = append(slices.Clone(plan.Writes), plan.Conflict, plan.Fail, plan.Skipped)
-	}
-	for _, m := range p.Mappings {
-		part := Part{PlanID: id, Mapping: m.Name, Direction: m.Direction}
-		if m.Counts, err = countOps(ctx, d.db, part); err != nil {
-			return nil, err
-		}
-		// Unchanged records are counted, not listed (plan_unchanged):
-		// only those listed can be omitted.
-		var total int64
-		for _, k := range kinds {
-			if k != plan.Unchanged {
-				total += m.Counts[k]
-				continue
-			}
-			n, err := listedUnchanged(ctx, d.db, part)
-			if err != nil {
-				return nil, err
-			}
-			total += n
-		}
-		err := d.Operations(ctx, part, 0, limit, kinds, func(op plan.Operation) error {
-			m.Operations = append(m.Operations, op)
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		m.Omitted = total - int64(len(m.Operations))
+	if err := LoadOperations(ctx, d, p, limit, kinds...); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

@@ -130,9 +130,9 @@ var resultBatchColumns = []string{"seq", "src", "dst", "uncouple", "couple", "sy
 var runRecordColumns = []string{"run_id", "seq", "source_id", "dest_id", "op", "result", "message", "recorded_at"}
 
 func (d *DB) recordResults(ctx context.Context, c *sql.Conn, runID int64, side CouplingSide, results []RecordResult) error {
-	src, dst := couplingColumns(side.SourceIsTable)
-	srcMod, dstMod := modifiedColumns(side.SourceIsTable)
-	srcTag, dstTag := etagColumns(side.SourceIsTable)
+	src, dst := CouplingColumns(side.SourceIsTable)
+	srcMod, dstMod := ModifiedColumns(side.SourceIsTable)
+	srcTag, dstTag := EtagColumns(side.SourceIsTable)
 	var uncouple, couple, synced []*RecordResult
 	for i := range results {
 		r := &results[i]
@@ -181,7 +181,7 @@ func (d *DB) recordResults(ctx context.Context, c *sql.Conn, runID int64, side C
 				continue // a delete or a restore, not conflicts.delete: remove_coupling
 			}
 			_, err := c.ExecContext(ctx, `INSERT OR REPLACE INTO uncoupled VALUES (?, ?, ?, ?, ?, ?)`,
-				side.Mapping, sourceSide(side.SourceIsTable), r.SourceID, nullTime(r.SourceModified), nullString(r.SourceETag), r.At.UTC())
+				side.Mapping, SourceSide(side.SourceIsTable), r.SourceID, nullTime(r.SourceModified), nullString(r.SourceETag), r.At.UTC())
 			if err != nil {
 				return fmt.Errorf("remember the uncoupled record %s of mapping %s: %w", r.SourceID, side.Mapping, err)
 			}
@@ -252,9 +252,9 @@ func (d *DB) recordResults(ctx context.Context, c *sql.Conn, runID int64, side C
 			}
 			for _, a := range r.Assigned {
 				_, err := c.ExecContext(ctx, `INSERT OR REPLACE INTO assigned_values VALUES (?, ?, ?, ?, ?, ?)`,
-					side.Mapping, sourceSide(!side.SourceIsTable), r.DestID, a.Field, a.OtherField, r.At.UTC())
+					side.Mapping, SourceSide(!side.SourceIsTable), r.DestID, a.Field, a.OtherField, r.At.UTC())
 				if err != nil {
-					return fmt.Errorf("remember the values %s assigned to record %s of mapping %s: %w", sourceSide(!side.SourceIsTable), r.DestID, side.Mapping, err)
+					return fmt.Errorf("remember the values %s assigned to record %s of mapping %s: %w", SourceSide(!side.SourceIsTable), r.DestID, side.Mapping, err)
 				}
 			}
 		}
@@ -271,7 +271,7 @@ func (d *DB) recordResults(ctx context.Context, c *sql.Conn, runID int64, side C
 			// A source record written successfully has had the values
 			// its service assigned written back: the diff compared them.
 			{`DELETE FROM assigned_values WHERE mapping = ? AND side = ? AND record_id IN (SELECT src FROM result_batch WHERE synced)`,
-				[]any{side.Mapping, sourceSide(side.SourceIsTable)}},
+				[]any{side.Mapping, SourceSide(side.SourceIsTable)}},
 		}
 		for _, st := range stmts {
 			if _, err := c.ExecContext(ctx, st.q, st.args...); err != nil {
@@ -299,7 +299,7 @@ func (d *DB) recordResults(ctx context.Context, c *sql.Conn, runID int64, side C
 
 // coupledSource returns the source record a destination record is coupled to.
 func coupledSource(ctx context.Context, c *sql.Conn, side CouplingSide, destID string) (string, error) {
-	src, dst := couplingColumns(side.SourceIsTable)
+	src, dst := CouplingColumns(side.SourceIsTable)
 	var id string
 	err := c.QueryRowContext(ctx, `SELECT `+src+` FROM couplings WHERE mapping = ? AND `+dst+` = ?`, side.Mapping, destID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -337,21 +337,7 @@ func placeholders(n int) string {
 // the other pass's source, and marking it here would hide a change of it
 // that the other pass failed to write.
 func (d *DB) MarkUnchangedSynced(ctx context.Context, part Part, sourceIsTable bool) error {
-	src, dst := couplingColumns(sourceIsTable)
-	srcMod, _ := modifiedColumns(sourceIsTable)
-	srcTag, _ := etagColumns(sourceIsTable)
-	// plan_unchanged_marks holds the unchanged records whose version the
-	// coupling lacks; plans saved before schema version 8 list every
-	// unchanged record in plan_operations.
-	_, err := d.db.ExecContext(ctx, `UPDATE couplings SET `+srcMod+` = o.source_modified, `+srcTag+` = o.source_etag
-		FROM (SELECT plan_id, mapping, source_id, dest_id, source_modified, source_etag FROM plan_unchanged_marks
-				WHERE plan_id = $1 AND mapping = $2 AND direction = $3
-			UNION ALL SELECT plan_id, mapping, source_id, dest_id, source_modified, source_etag FROM plan_operations
-				WHERE plan_id = $1 AND mapping = $2 AND direction = $3 AND op = 'unchanged') o
-		WHERE couplings.mapping = o.mapping AND couplings.`+src+` = o.source_id AND couplings.`+dst+` = o.dest_id
-			-- A record the other pass of this plan wrote already carries that
-			-- write's marks; the plan's older reading must not overwrite them.
-			AND (couplings.last_synced_at IS NULL OR couplings.last_synced_at < (SELECT created_at FROM plans WHERE id = o.plan_id))`,
+	_, err := d.db.ExecContext(ctx, MarkUnchangedSyncedSQL(sourceIsTable),
 		part.PlanID, part.Mapping, part.Direction)
 	if err != nil {
 		return fmt.Errorf("mark unchanged records of mapping %s synced: %w", part.Mapping, err)
@@ -366,7 +352,7 @@ func (d *DB) AlreadyCoupled(ctx context.Context, mapping string, sourceIsTable b
 	if len(ids) == 0 {
 		return map[string]string{}, nil
 	}
-	src, dst := couplingColumns(sourceIsTable)
+	src, dst := CouplingColumns(sourceIsTable)
 	args := []any{mapping}
 	for _, id := range ids {
 		args = append(args, id)

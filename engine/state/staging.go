@@ -165,7 +165,7 @@ func (d *DB) dedupe(ctx context.Context, role Role) error {
 // StagedSourceKeysCoupled returns the destination ids coupled to the staged
 // source rows: the destination records an incremental plan must fetch.
 func (d *DB) StagedSourceKeysCoupled(ctx context.Context, mapping string, sourceIsTable bool) ([]string, error) {
-	src, dst := couplingColumns(sourceIsTable)
+	src, dst := CouplingColumns(sourceIsTable)
 	rows, err := d.db.QueryContext(ctx, `SELECT c.`+dst+` FROM couplings c JOIN `+stagingTable(SourceRows)+` s ON s.key = c.`+src+`
 		WHERE c.mapping = ? ORDER BY 1`, mapping)
 	if err != nil {
@@ -183,37 +183,11 @@ func (d *DB) StagedSourceKeysCoupled(ctx context.Context, mapping string, source
 	return ids, rows.Err()
 }
 
-// couplingColumns names the coupling columns of the source and destination.
-func couplingColumns(sourceIsTable bool) (src, dst string) {
-	if sourceIsTable {
-		return "table_id", "integration_id"
-	}
-	return "integration_id", "table_id"
-}
-
-// modifiedColumns names the coupling columns holding the source's and the
-// destination's modified-on as of the last sync.
-func modifiedColumns(sourceIsTable bool) (src, dst string) {
-	if sourceIsTable {
-		return "table_modified", "integration_modified"
-	}
-	return "integration_modified", "table_modified"
-}
-
-// etagColumns names the coupling columns holding the source's and the
-// destination's ETag as of the last sync.
-func etagColumns(sourceIsTable bool) (src, dst string) {
-	if sourceIsTable {
-		return "table_etag", "integration_etag"
-	}
-	return "integration_etag", "table_etag"
-}
-
 // UncoupledMatchValues returns the distinct values of match column col among
 // the staged source rows that take part and are not coupled: what an
 // incremental plan looks for among the destination's records.
 func (d *DB) UncoupledMatchValues(ctx context.Context, mapping string, sourceIsTable bool, col int) ([]string, error) {
-	src, _ := couplingColumns(sourceIsTable)
+	src, _ := CouplingColumns(sourceIsTable)
 	m := fmt.Sprintf("m%d", col)
 	rows, err := d.db.QueryContext(ctx, `SELECT DISTINCT s.`+m+` FROM `+stagingTable(SourceRows)+` s
 		WHERE s.in_filter AND s.err IS NULL AND s.`+m+` IS NOT NULL
@@ -231,12 +205,4 @@ func (d *DB) UncoupledMatchValues(ctx context.Context, mapping string, sourceIsT
 		out = append(out, v)
 	}
 	return out, rows.Err()
-}
-
-// sourceSide names the side a pass reads: "table" or "integration".
-func sourceSide(sourceIsTable bool) string {
-	if sourceIsTable {
-		return "table"
-	}
-	return "integration"
 }

@@ -254,4 +254,6 @@ var (
 	_ Runs        = (*DB)(nil)
 	_ Intents     = (*DB)(nil)
 	_ Admin       = (*DB)(nil)
+	// A workspace can be loaded from a DuckDB state too (workspace.go).
+	_ MappingRows = (*DB)(nil)
 )

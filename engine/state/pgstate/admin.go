@@ -155,4 +155,7 @@ var (
 	_ state.Runs        = (*DB)(nil)
 	_ state.Intents     = (*DB)(nil)
 	_ state.Admin       = (*DB)(nil)
+	// A worker plans in a DuckDB workspace of its own (state.PartDiff).
+	_ state.MappingRows = (*DB)(nil)
+	_ state.DiffSaver   = (*DB)(nil)
 )

@@ -112,20 +112,11 @@ func (d *DB) AllCouplings(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// couplingColumns returns the coupling columns of a pass's source and
-// destination ids.
-func couplingColumns(sourceIsTable bool) (src, dst string) {
-	if sourceIsTable {
-		return "table_id", "integration_id"
-	}
-	return "integration_id", "table_id"
-}
-
 // CouplingMap returns a mapping's couplings as a map from the ids of one
 // side to the ids of the other: table to integration when fromTable, else
 // the reverse.
 func (d *DB) CouplingMap(ctx context.Context, mapping string, fromTable bool) (map[string]string, error) {
-	from, to := couplingColumns(fromTable)
+	from, to := state.CouplingColumns(fromTable)
 	m, err := d.stringMap(ctx, `SELECT `+from+`, `+to+` FROM couplings WHERE mapping = $1`, mapping)
 	if err != nil {
 		return nil, fmt.Errorf("couplings of mapping %s: %w", mapping, err)
@@ -139,7 +130,7 @@ func (d *DB) AlreadyCoupled(ctx context.Context, mapping string, sourceIsTable b
 	if len(ids) == 0 {
 		return map[string]string{}, nil
 	}
-	src, dst := couplingColumns(sourceIsTable)
+	src, dst := state.CouplingColumns(sourceIsTable)
 	m, err := d.stringMap(ctx, `SELECT `+src+`, `+dst+` FROM couplings WHERE mapping = $1 AND `+src+` = ANY($2)`, mapping, ids)
 	if err != nil {
 		return nil, fmt.Errorf("couplings of mapping %s: %w", mapping, err)

@@ -2,9 +2,11 @@ package pgstate
 
 import (
 	"context"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,36 +20,13 @@ import (
 // each part into the shared state with SaveDiff, before SavePlan makes
 // the plan visible.
 
-// Diff is what the diff of one part of a plan made, as the DuckDB state
-// holds it in plan_fields, plan_operations with plan_changes,
-// plan_unchanged and plan_unchanged_marks.
-type Diff struct {
-	Part state.Part
-	// Fields are the part's destination fields in order; their BindSet
-	// is what BindSets returns.
-	Fields []state.DestField
-	// Operations yields the part's operations, with their changes, to
-	// yield, in any order (seqs are the diff's); it stops at yield's
-	// first error and returns it. state.DB's Operations has this shape,
-	// so that a part streams from the worker's DuckDB without being held
-	// whole.
-	Operations func(yield func(plan.Operation) error) error
-	// Unchanged counts the records the diff found unchanged and listed
-	// in no operation.
-	Unchanged int64
-	// Marks are the unchanged records apply notes something of (their
-	// source version on the coupling, a failure cleared).
-	Marks []Unchanged
-}
+// Diff is what the diff of one part of a plan made, as the workspace
+// holds it (state.PartDiff).
+type Diff = state.PartDiff
 
-// Unchanged is a record a diff found unchanged that apply notes: its
-// source version, which MarkUnchangedSynced copies to its coupling, and
-// TrackFailures clearing its failure.
-type Unchanged struct {
-	SourceID, DestID string
-	SourceModified   time.Time
-	SourceETag       string
-}
+// Unchanged is a record a diff found unchanged that apply notes
+// (state.UnchangedMark).
+type Unchanged = state.UnchangedMark
 
 // diffBatch is how many operations SaveDiff copies at a time: their
 // changes go in a second COPY, so a batch is held in memory.
@@ -59,7 +38,7 @@ var errStopped = errors.New("stopped")
 // SaveDiff saves what the diff of one part made, all or nothing, with
 // COPY: a part can have 100,000 operations and a million changes. The
 // plan is not visible until SavePlan.
-func (d *DB) SaveDiff(ctx context.Context, diff Diff) error {
+func (d *DB) SaveDiff(ctx context.Context, diff state.PartDiff) error {
 	p := diff.Part
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		for i, f := range diff.Fields {
@@ -167,4 +146,42 @@ func jsonText(v json.RawMessage) any {
 		return nil
 	}
 	return string(v)
+}
+
+// EachMappingRow streams a mapping's rows of one of the tables the diff
+// reads (state.MappingTables), for a worker to load into its workspace
+// before it plans the mapping.
+func (d *DB) EachMappingRow(ctx context.Context, table state.MappingTable, mapping string, fn func(row []driver.Value) error) error {
+	if err := state.CheckMappingTable(table); err != nil {
+		return err
+	}
+	cols := make([]string, len(table.Columns))
+	for i, c := range table.Columns {
+		cols[i] = pgx.Identifier{c}.Sanitize()
+	}
+	rows, err := d.pool.Query(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM `+pgx.Identifier{table.Name}.Sanitize()+` WHERE mapping = $1`, mapping)
+	if err != nil {
+		return fmt.Errorf("%s of mapping %s: %w", table.Name, mapping, err)
+	}
+	defer rows.Close()
+	row := make([]driver.Value, len(table.Columns))
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return fmt.Errorf("%s of mapping %s: %w", table.Name, mapping, err)
+		}
+		for i, v := range vals {
+			if t, ok := v.(time.Time); ok {
+				v = t.UTC()
+			}
+			row[i] = v
+		}
+		if err := fn(row); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s of mapping %s: %w", table.Name, mapping, err)
+	}
+	return nil
 }

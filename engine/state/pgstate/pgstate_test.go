@@ -309,8 +309,10 @@ func TestLockWritesAcrossProcesses(t *testing.T) {
 	}
 	// The holder's session ends, as when its process is killed. Only this
 	// test's database: the cluster is shared by parallel tests, whose
-	// migrations hold advisory locks too.
-	if _, err := admin(t, url).Exec(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_locks
+	// migrations hold advisory locks too. The timeout makes the call wait
+	// until the session is gone (PostgreSQL 14 and later), not only
+	// signalled.
+	if _, err := admin(t, url).Exec(t.Context(), `SELECT pg_terminate_backend(pid, 10000) FROM pg_locks
 		WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`); err != nil {
 		t.Fatal(err)
 	}

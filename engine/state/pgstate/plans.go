@@ -259,37 +259,8 @@ func (d *DB) LoadPlan(ctx context.Context, id string, limit int, kinds ...plan.K
 	if p.Approved, err = d.approval(ctx, id); err != nil {
 		return nil, err
 	}
-	if len(kinds) == 0 {
-		kinds = append(slices.Clone(plan.Writes), plan.Conflict, plan.Fail, plan.Skipped)
-	}
-	for _, m := range p.Mappings {
-		part := state.Part{PlanID: id, Mapping: m.Name, Direction: m.Direction}
-		if m.Counts, err = d.Counts(ctx, part); err != nil {
-			return nil, err
-		}
-		// Unchanged records are counted, not listed (plan_unchanged):
-		// only those listed can be omitted.
-		var total int64
-		for _, k := range kinds {
-			if k != plan.Unchanged {
-				total += m.Counts[k]
-				continue
-			}
-			var n int64
-			if err := d.pool.QueryRow(ctx, `SELECT count(*) FROM plan_operations WHERE plan_id = $1 AND mapping = $2 AND direction = $3 AND op = 'unchanged'`,
-				part.PlanID, part.Mapping, part.Direction).Scan(&n); err != nil {
-				return nil, fmt.Errorf("count operations of mapping %s: %w", part.Mapping, err)
-			}
-			total += n
-		}
-		err := d.Operations(ctx, part, 0, limit, kinds, func(op plan.Operation) error {
-			m.Operations = append(m.Operations, op)
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		m.Omitted = total - int64(len(m.Operations))
+	if err := state.LoadOperations(ctx, d, p, limit, kinds...); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -674,4 +645,16 @@ func (d *DB) approval(ctx context.Context, id string) (*plan.Approval, error) {
 	}
 	a.At = a.At.UTC()
 	return a, nil
+}
+
+// ListedUnchanged counts the unchanged records a part of a plan lists one
+// by one (state.OperationReader): those of a plan copied from a DuckDB
+// state saved before its schema version 8.
+func (d *DB) ListedUnchanged(ctx context.Context, part state.Part) (int64, error) {
+	var n int64
+	if err := d.pool.QueryRow(ctx, `SELECT count(*) FROM plan_operations WHERE plan_id = $1 AND mapping = $2 AND direction = $3 AND op = 'unchanged'`,
+		part.PlanID, part.Mapping, part.Direction).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count operations of mapping %s: %w", part.Mapping, err)
+	}
+	return n, nil
 }

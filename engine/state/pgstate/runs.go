@@ -50,9 +50,9 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side state.Coupling
 }
 
 func (d *DB) recordResults(ctx context.Context, tx pgx.Tx, runID int64, side state.CouplingSide, results []state.RecordResult) error {
-	src, _ := couplingColumns(side.SourceIsTable)
-	srcMod, dstMod := modifiedColumns(side.SourceIsTable)
-	srcTag, dstTag := etagColumns(side.SourceIsTable)
+	src, _ := state.CouplingColumns(side.SourceIsTable)
+	srcMod, dstMod := state.ModifiedColumns(side.SourceIsTable)
+	srcTag, dstTag := state.EtagColumns(side.SourceIsTable)
 	n := len(results)
 	var (
 		seqs                              = make([]int64, n)
@@ -93,7 +93,7 @@ func (d *DB) recordResults(ctx context.Context, tx pgx.Tx, runID int64, side sta
 			}
 			_, err := tx.Exec(ctx, `INSERT INTO uncoupled VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (mapping, source_side, source_id)
 				DO UPDATE SET source_modified = excluded.source_modified, source_etag = excluded.source_etag, uncoupled_at = excluded.uncoupled_at`,
-				side.Mapping, sourceSide(side.SourceIsTable), r.SourceID, nullTime(r.SourceModified), nullString(r.SourceETag), r.At.UTC())
+				side.Mapping, state.SourceSide(side.SourceIsTable), r.SourceID, nullTime(r.SourceModified), nullString(r.SourceETag), r.At.UTC())
 			if err != nil {
 				return fmt.Errorf("remember the uncoupled record %s of mapping %s: %w", r.SourceID, side.Mapping, err)
 			}
@@ -114,7 +114,7 @@ func (d *DB) recordResults(ctx context.Context, tx pgx.Tx, runID int64, side sta
 		// A source record written successfully has had the values its
 		// service assigned written back: the diff compared them.
 		if _, err := tx.Exec(ctx, `DELETE FROM assigned_values WHERE mapping = $12 AND side = $13
-			AND record_id IN (SELECT src FROM `+resultBatch+` WHERE synced)`, with(side.Mapping, sourceSide(side.SourceIsTable))...); err != nil {
+			AND record_id IN (SELECT src FROM `+resultBatch+` WHERE synced)`, with(side.Mapping, state.SourceSide(side.SourceIsTable))...); err != nil {
 			return fmt.Errorf("mark records of mapping %s synced: %w", side.Mapping, err)
 		}
 	}
@@ -142,7 +142,7 @@ func (d *DB) recordResults(ctx context.Context, tx pgx.Tx, runID int64, side sta
 // the first wins, and turns a result whose source or destination is
 // coupled otherwise (by another plan, meanwhile) into a failure saying so.
 func (d *DB) coupleResults(ctx context.Context, tx pgx.Tx, side state.CouplingSide, results []state.RecordResult, couple []bool, with func(...any) []any) error {
-	src, dst := couplingColumns(side.SourceIsTable)
+	src, dst := state.CouplingColumns(side.SourceIsTable)
 	tableID, intID, tableMod, intMod, tableTag, intTag := "src", "dst", "smod", "dmod", "stag", "dtag"
 	if !side.SourceIsTable {
 		tableID, intID, tableMod, intMod, tableTag, intTag = intID, tableID, intMod, tableMod, intTag, tableTag
@@ -204,39 +204,13 @@ func (d *DB) coupleResults(ctx context.Context, tx pgx.Tx, side state.CouplingSi
 		for _, a := range r.Assigned {
 			_, err := tx.Exec(ctx, `INSERT INTO assigned_values VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (mapping, side, record_id, field)
 				DO UPDATE SET other_field = excluded.other_field, assigned_at = excluded.assigned_at`,
-				side.Mapping, sourceSide(!side.SourceIsTable), r.DestID, a.Field, a.OtherField, r.At.UTC())
+				side.Mapping, state.SourceSide(!side.SourceIsTable), r.DestID, a.Field, a.OtherField, r.At.UTC())
 			if err != nil {
-				return fmt.Errorf("remember the values %s assigned to record %s of mapping %s: %w", sourceSide(!side.SourceIsTable), r.DestID, side.Mapping, err)
+				return fmt.Errorf("remember the values %s assigned to record %s of mapping %s: %w", state.SourceSide(!side.SourceIsTable), r.DestID, side.Mapping, err)
 			}
 		}
 	}
 	return nil
-}
-
-// modifiedColumns returns the couplings' modified-on columns of a pass's
-// source and destination.
-func modifiedColumns(sourceIsTable bool) (src, dst string) {
-	if sourceIsTable {
-		return "table_modified", "integration_modified"
-	}
-	return "integration_modified", "table_modified"
-}
-
-// etagColumns returns the couplings' ETag columns of a pass's source and
-// destination.
-func etagColumns(sourceIsTable bool) (src, dst string) {
-	if sourceIsTable {
-		return "table_etag", "integration_etag"
-	}
-	return "integration_etag", "table_etag"
-}
-
-// sourceSide names the side a pass reads from.
-func sourceSide(sourceIsTable bool) string {
-	if sourceIsTable {
-		return plan.SideTable
-	}
-	return plan.SideIntegration
 }
 
 // optString is s, or nil for "", as an array element.
@@ -269,18 +243,7 @@ func (d *DB) redact(msg string) string {
 // plan, on its own source side only, unless a write since has marked the
 // coupling.
 func (d *DB) MarkUnchangedSynced(ctx context.Context, part state.Part, sourceIsTable bool) error {
-	src, dst := couplingColumns(sourceIsTable)
-	srcMod, _ := modifiedColumns(sourceIsTable)
-	srcTag, _ := etagColumns(sourceIsTable)
-	_, err := d.pool.Exec(ctx, `UPDATE couplings SET `+srcMod+` = o.source_modified, `+srcTag+` = o.source_etag
-		FROM (SELECT plan_id, mapping, source_id, dest_id, source_modified, source_etag FROM plan_unchanged_marks
-				WHERE plan_id = $1 AND mapping = $2 AND direction = $3
-			UNION ALL SELECT plan_id, mapping, source_id, dest_id, source_modified, source_etag FROM plan_operations
-				WHERE plan_id = $1 AND mapping = $2 AND direction = $3 AND op = 'unchanged') o
-		WHERE couplings.mapping = o.mapping AND couplings.`+src+` = o.source_id AND couplings.`+dst+` = o.dest_id
-			-- A record the other pass of this plan wrote already carries that
-			-- write's marks; the plan's older reading must not overwrite them.
-			AND (couplings.last_synced_at IS NULL OR couplings.last_synced_at < (SELECT created_at FROM plans WHERE id = o.plan_id))`,
+	_, err := d.pool.Exec(ctx, state.MarkUnchangedSyncedSQL(sourceIsTable),
 		part.PlanID, part.Mapping, part.Direction)
 	if err != nil {
 		return fmt.Errorf("mark unchanged records of mapping %s synced: %w", part.Mapping, err)
