@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -74,18 +75,25 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			// pg-database NAME creates an empty database on the test
-			// binary's PostgreSQL server (pgtest), dropped when the
-			// script ends, and sets $NAME to its URL.
+			// pg-database NAME [PASSWORD] creates an empty database on
+			// the test binary's PostgreSQL server (pgtest), dropped when
+			// the script ends, and sets $NAME to its URL, with PASSWORD
+			// in it when given (the server trusts local connections and
+			// ignores it), for scripts that check it is never printed.
 			"pg-database": func(ts *testscript.TestScript, neg bool, args []string) {
-				if len(args) != 1 || neg {
-					ts.Fatalf("usage: pg-database NAME")
+				if len(args) < 1 || len(args) > 2 || neg {
+					ts.Fatalf("usage: pg-database NAME [PASSWORD]")
 				}
 				tb, ok := ts.Value("tb").(testing.TB)
 				if !ok {
 					ts.Fatalf("pg-database: no testing.TB for this script")
 				}
-				ts.Setenv(args[0], pgtest.Database(tb))
+				u, err := url.Parse(pgtest.Database(tb))
+				ts.Check(err)
+				if len(args) == 2 {
+					u.User = url.UserPassword(u.User.Username(), args[1])
+				}
+				ts.Setenv(args[0], u.String())
 			},
 			// fake-edit N FIELD VALUE changes customer number N on the fake ERP.
 			"fake-edit": func(ts *testscript.TestScript, neg bool, args []string) {

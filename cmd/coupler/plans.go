@@ -269,9 +269,6 @@ refused. See docs/operations.md.`,
 					return view.WriteJSON(g.stdout, rows)
 				}
 			}
-			if err := fileState(prog.Project); err != nil {
-				return err
-			}
 			if err := engine.Query(cmd.Context(), prog.Project, args[0], out); err != nil {
 				// DuckDB lets no other process open the file serve holds,
 				// not even read-only: serve runs the statement.

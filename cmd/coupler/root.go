@@ -110,34 +110,27 @@ func (g *globals) openEngine(ctx context.Context, offline bool) (*engine.Engine,
 	if diags.HasErrors() {
 		return nil, &exitError{code: 1, err: fmt.Errorf("%s has %d problem(s); see above", g.dir, errorCount(diags))}
 	}
-	if err := fileState(prog.Project); err != nil {
-		return nil, err
+	opts := engine.Options{Logger: g.logger(), Redactor: g.redactor, Offline: offline}
+	if g.progress != nil {
+		opts.Progress = g.progress.update
+	}
+	if prog.Project.StateLocation().Postgres() {
+		// A PostgreSQL state is shared: processes take its locks in the
+		// database, applies one at a time (state.Store.LockWrites).
+		return engine.Open(ctx, prog, opts)
 	}
 	statePath := prog.Project.State
 	lk, err := lock.Acquire(statePath, g.command)
 	if err != nil {
 		return nil, err
 	}
-	opts := engine.Options{Logger: g.logger(), OnClose: lk.Release, Redactor: g.redactor, Offline: offline}
-	if g.progress != nil {
-		opts.Progress = g.progress.update
-	}
+	opts.OnClose = lk.Release
 	e, err := engine.Open(ctx, prog, opts)
 	if err != nil {
 		lk.Release()
 		return nil, lock.Explain(err, statePath)
 	}
 	return e, nil
-}
-
-// fileState refuses a project whose state is in PostgreSQL: the commands
-// but state migrate open a DuckDB state file only so far (issue 17), and
-// would take the URL for a file's path.
-func fileState(p *mappings.Project) error {
-	if loc := p.StateLocation(); loc.Postgres() {
-		return fmt.Errorf("%s: state: %s is a PostgreSQL state, which this command cannot open yet (only coupler state migrate can); migrate it back to a DuckDB file and point state: there to use it (docs/operations.md, \"Moving the state to PostgreSQL\")", p.File, loc)
-	}
-	return nil
 }
 
 func errorCount(ds mappings.Diagnostics) int {
