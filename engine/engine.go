@@ -174,6 +174,12 @@ func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 		}
 		return e, nil
 	}
+	if loc := prog.Project.StateLocation(); loc.Postgres() {
+		if err := e.openPostgres(ctx, loc, stateOpts); err != nil {
+			return nil, err
+		}
+		return e, nil
+	}
 	db, err := state.Open(ctx, prog.Project.State, stateOpts)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/engine/state/location"
 	"github.com/couplerhq/coupler/mappings"
 )
 
@@ -178,7 +179,17 @@ func (e *Engine) Backup(ctx context.Context, file string) (src, dst string, err 
 // opens the database read-only, without an engine, and needs only the
 // project file to have loaded.
 func Query(ctx context.Context, project *mappings.Project, sql string, fn func(cols []string, row []any) error) error {
-	return state.Query(ctx, project.State, sql, fn)
+	loc := project.StateLocation()
+	if !loc.Postgres() {
+		return state.Query(ctx, project.State, sql, fn)
+	}
+	// PostgreSQL runs it in a READ ONLY transaction (pgstate.DB.Query),
+	// beside whatever else is connected.
+	store, err := OpenStore(ctx, loc, state.Options{})
+	if err != nil {
+		return err
+	}
+	return errors.Join(store.Query(ctx, sql, fn), store.Close())
 }
 
 // Query runs one read-only SQL statement, as the function Query does, on
@@ -192,34 +203,43 @@ func (e *Engine) Query(ctx context.Context, sql string, fn func(cols []string, r
 
 // WatermarkReset clears the watermarks of mappings whose files coupler
 // reset put back to the bundled defaults, so that their next plan reads
-// every record; couplings are kept. It works on the state database
-// alone, since the project it resets may not load.
+// every record; couplings are kept. It works on the state alone, since the
+// project it resets may not load.
 type WatermarkReset struct {
-	db *state.DB
+	store  state.Store
+	unlock func()
 }
 
-// OpenWatermarkReset opens the state database at path for a reset, before
-// any file is written, so that a locked or unreadable database stops the
-// reset with nothing written.
-func OpenWatermarkReset(ctx context.Context, path string) (*WatermarkReset, error) {
-	db, err := state.Open(ctx, path, state.Options{})
+// OpenWatermarkReset opens the state at loc for a reset, before any file
+// is written, so that a locked or unreadable state stops the reset with
+// nothing written. It holds the state's write lock until Close: an apply
+// under way would record the watermarks the reset clears.
+func OpenWatermarkReset(ctx context.Context, loc location.Location) (*WatermarkReset, error) {
+	store, err := OpenStore(ctx, loc, state.Options{})
 	if err != nil {
 		return nil, err
 	}
-	return &WatermarkReset{db: db}, nil
+	unlock, err := store.LockWrites()
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("state database %s: %w", store.Path(), err), store.Close())
+	}
+	return &WatermarkReset{store: store, unlock: unlock}, nil
 }
 
 // Reset clears the watermarks and change tracking tokens of mapping and
 // returns how many couplings it keeps.
 func (w *WatermarkReset) Reset(ctx context.Context, mapping string) (couplings int64, err error) {
-	if _, err := w.db.ClearWatermarks(ctx, []string{mapping}); err != nil {
+	if _, err := w.store.ClearWatermarks(ctx, []string{mapping}); err != nil {
 		return 0, err
 	}
-	return w.db.CouplingCount(ctx, mapping)
+	return w.store.CouplingCount(ctx, mapping)
 }
 
-// Close closes the state database.
-func (w *WatermarkReset) Close() error { return w.db.Close() }
+// Close releases the write lock and closes the state.
+func (w *WatermarkReset) Close() error {
+	w.unlock()
+	return w.store.Close()
+}
 
 // checkPlanName refuses, before anything is read, a plan name that
 // CheckPlanName refuses or that another plan has (unless ReplaceName).

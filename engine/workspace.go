@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"net/url"
 	"path/filepath"
 
 	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/engine/state/location"
 )
 
 // With a state that is not a DuckDB file (Options.Store: PostgreSQL,
@@ -55,6 +57,25 @@ func (e *Engine) openWorkspace(ctx context.Context, store state.Store, opts stat
 		return errors.Join(fmt.Errorf("plan workspace: %w", err), os.RemoveAll(dir))
 	}
 	e.work, e.workDir = work, dir
+	return nil
+}
+
+// openPostgres opens the project's PostgreSQL state (state: postgres://…)
+// and a workspace beside it. The URL's password joins the secrets the
+// engine scrubs: a driver's error may quote the connection.
+func (e *Engine) openPostgres(ctx context.Context, loc location.Location, opts state.Options) error {
+	if u, err := url.Parse(loc.URL); err == nil {
+		if pw, ok := u.User.Password(); ok {
+			e.redactor.AddSecret(pw, url.QueryEscape(pw))
+		}
+	}
+	store, err := OpenStore(ctx, loc, opts)
+	if err != nil {
+		return err
+	}
+	if err := e.openWorkspace(ctx, store, opts); err != nil {
+		return errors.Join(err, store.Close())
+	}
 	return nil
 }
 

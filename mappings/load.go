@@ -14,6 +14,7 @@ import (
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/connectors/config"
+	"github.com/couplerhq/coupler/engine/state/location"
 	"github.com/couplerhq/coupler/mappings/defaults"
 )
 
@@ -97,7 +98,8 @@ func (l *loader) loadProject(file string, src []byte) {
 	p := l.project
 	p.State = DefaultStatePath
 	var globs []*yaml.Node
-	var defaultSet *yaml.Node
+	var defaultSet, stateNode, schemaNode *yaml.Node
+	stateBad := false
 	d.Object(docs[0], "project", []string{"version", "connectors"}, map[string]config.KeyFunc{
 		"version": func(_, v *yaml.Node) {
 			if n, ok := d.Int(v, "version", 1, 1000); ok {
@@ -108,8 +110,18 @@ func (l *loader) loadProject(file string, src []byte) {
 			}
 		},
 		"state": func(_, v *yaml.Node) {
-			if s, ok := d.NonEmpty(v, "state"); ok {
-				p.State = s
+			before := len(*l.diags)
+			if s, ok := d.Expanded(v, "state"); ok && len(*l.diags) == before {
+				p.State, stateNode = s, v
+			} else {
+				// An unset ${NAME} is reported already; the
+				// location left is not the project's.
+				stateBad = true
+			}
+		},
+		"state_schema": func(_, v *yaml.Node) {
+			if s, ok := d.NonEmpty(v, "state_schema"); ok {
+				p.StateSchema, schemaNode = s, v
 			}
 		},
 		"staging": func(_, v *yaml.Node) {
@@ -177,13 +189,16 @@ func (l *loader) loadProject(file string, src []byte) {
 	if len(globs) == 0 && defaultSet == nil && !l.diags.HasErrors() {
 		d.Errorf(docs[0], "project declares no mappings: add mappings: [\"mappings/*.yaml\"] or defaults: bc-dataverse")
 	}
-	if !filepath.IsAbs(p.State) {
-		p.State = filepath.Join(p.Dir, p.State)
+	if !stateBad {
+		l.stateLocation(d, stateNode, schemaNode)
 	}
 	if p.Staging.MemoryLimit == 0 {
 		p.Staging.MemoryLimit = DefaultStagingMemoryLimit
 	}
-	if p.Staging.TempDirectory == "" {
+	if p.Staging.TempDirectory == "" && !location.IsURL(p.State) {
+		// DuckDB's own default for a database file; a PostgreSQL
+		// state's plans stage in a DuckDB of their own, which spills
+		// to the system's temporary directory unless told.
 		p.Staging.TempDirectory = p.State + ".tmp"
 	}
 	l.names = map[string]*Mapping{}
@@ -194,6 +209,34 @@ func (l *loader) loadProject(file string, src []byte) {
 	}
 	if defaultSet != nil {
 		l.loadDefaults(d, defaultSet)
+	}
+}
+
+// stateLocation checks state: and state_schema: (at stateNode and
+// schemaNode, nil when the file leaves them out) and resolves them: a
+// file path made absolute, or a PostgreSQL URL with its schema,
+// location.DefaultSchema unless one is named.
+func (l *loader) stateLocation(d *decoder, stateNode, schemaNode *yaml.Node) {
+	p := l.project
+	loc, err := location.Parse(p.State, "", p.Dir)
+	if err != nil {
+		if stateNode != nil {
+			d.Errorf(stateNode, "state: %v", err)
+		}
+		return
+	}
+	if !loc.Postgres() {
+		p.State = loc.Path
+		if schemaNode != nil {
+			d.Errorf(schemaNode, "state_schema applies to a PostgreSQL state (state: postgres://…); this project's state is the DuckDB file %s", p.State)
+		}
+		return
+	}
+	if p.StateSchema == "" {
+		p.StateSchema = location.DefaultSchema
+	}
+	if err := location.CheckSchema(p.StateSchema); err != nil {
+		d.Errorf(schemaNode, "state_schema: %v", err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/engine/state/location"
 )
 
 // ProjectFile is the name of the project file in a project directory.
@@ -26,8 +27,14 @@ type Project struct {
 	File string
 	// Version is the project file format version.
 	Version int
-	// State is the path of the state database.
+	// State is where the state database lives: the absolute path of a
+	// DuckDB file, or a PostgreSQL URL (postgres://…, credentials and
+	// all: print StateLocation's String instead).
 	State string
+	// StateSchema is the PostgreSQL schema of a PostgreSQL state,
+	// location.DefaultSchema unless the project file names one; "" for a
+	// DuckDB file.
+	StateSchema string
 	// Staging bounds the memory of the state database, where plans stage
 	// and diff both sides.
 	Staging Staging
@@ -75,6 +82,15 @@ const DefaultStagingMemoryLimit = 512 << 20
 // MinStagingMemoryLimit is the least staging: memory_limit the loader
 // takes, a floor against a unit mistyped (512KiB for 512MiB).
 const MinStagingMemoryLimit = 64 << 20
+
+// StateLocation returns where the state database lives, as the loader
+// checked it.
+func (p *Project) StateLocation() location.Location {
+	if location.IsURL(p.State) {
+		return location.Location{URL: p.State, Schema: p.StateSchema}
+	}
+	return location.Location{Path: p.State}
+}
 
 // Connector returns the connector named name, or nil.
 func (p *Project) Connector(name string) *Connector {

@@ -26,6 +26,7 @@ import (
 	"github.com/couplerhq/coupler/connectors/config"
 	"github.com/couplerhq/coupler/connectors/odata"
 	"github.com/couplerhq/coupler/connectors/transport"
+	"github.com/couplerhq/coupler/engine/state/location"
 	"github.com/couplerhq/coupler/mappings/defaults"
 	"github.com/couplerhq/coupler/schemas"
 )
@@ -696,6 +697,7 @@ func TestSchemaDefaultsMatchLoader(t *testing.T) {
 		{schemas.Mapping, "/$defs/field/properties/clear_on_failure/default", f.ClearOnFailure},
 		{schemas.Mapping, "/$defs/field/properties/create_only/default", f.CreateOnly},
 		{schemas.Project, "/properties/state/default", DefaultStatePath},
+		{schemas.Project, "/properties/state_schema/default", location.DefaultSchema},
 		{schemas.Project, "/properties/approval/properties/changed_share/default", ShareString(p.Approval.ChangedShare)},
 		{schemas.Project, "/properties/approval/properties/min_records/default", float64(p.Approval.MinRecords)},
 		{schemas.Project, "/properties/approval/properties/deletes/default", p.Approval.Deletes},

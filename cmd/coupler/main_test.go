@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -12,15 +13,23 @@ import (
 
 	"github.com/couplerhq/coupler/connectors/fake"
 	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/engine/state/pgtest"
 	"github.com/couplerhq/coupler/engine/state/statetest"
 )
 
 func TestMain(m *testing.M) {
 	statetest.OneThread()
-	testscript.Main(m, map[string]func(){
+	// The scripts that use PostgreSQL (pg-database) share one private
+	// server, which pgtest.Main stops once the tests are done.
+	testscript.Main(pgMain{m}, map[string]func(){
 		"coupler": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
 	})
 }
+
+// pgMain runs the tests through pgtest.Main.
+type pgMain struct{ m *testing.M }
+
+func (p pgMain) Run() int { return pgtest.Main(p.m) }
 
 // TestScripts runs the txtar scripts under testdata/script. Each script gets
 // its own fake ERP (BC_URL, 50 customers stamped in the past) and fake CRM
@@ -58,9 +67,34 @@ func TestScripts(t *testing.T) {
 			env.Setenv("C1_UPPER", strings.ToUpper(fake.CustomerID(1)))
 			env.Setenv("ACCOUNT_UPPER", strings.ToUpper(account))
 			env.Values["erp"] = erp
+			// The script's test, for pg-database: testscript's T is its
+			// *testing.T.
+			if tb, ok := env.T().(testing.TB); ok {
+				env.Values["tb"] = tb
+			}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// pg-database NAME [PASSWORD] creates an empty database on
+			// the test binary's PostgreSQL server (pgtest), dropped when
+			// the script ends, and sets $NAME to its URL, with PASSWORD
+			// in it when given (the server trusts local connections and
+			// ignores it), for scripts that check it is never printed.
+			"pg-database": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) < 1 || len(args) > 2 || neg {
+					ts.Fatalf("usage: pg-database NAME [PASSWORD]")
+				}
+				tb, ok := ts.Value("tb").(testing.TB)
+				if !ok {
+					ts.Fatalf("pg-database: no testing.TB for this script")
+				}
+				u, err := url.Parse(pgtest.Database(tb))
+				ts.Check(err)
+				if len(args) == 2 {
+					u.User = url.UserPassword(u.User.Username(), args[1])
+				}
+				ts.Setenv(args[0], u.String())
+			},
 			// fake-edit N FIELD VALUE changes customer number N on the fake ERP.
 			"fake-edit": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 3 {

@@ -14,8 +14,8 @@ import (
 )
 
 // progressCommands are the commands that show progress on the terminal:
-// the ones that read or write many records.
-var progressCommands = map[string]bool{"plan": true, "apply": true, "sync": true}
+// the ones that read or write many records (state migrate: copy them).
+var progressCommands = map[string]bool{"plan": true, "apply": true, "sync": true, "migrate": true}
 
 // progressRedraw bounds how often the progress line is redrawn, so that a
 // fast run does not spend its time writing to the terminal.

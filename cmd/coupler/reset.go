@@ -13,6 +13,7 @@ import (
 
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/lock"
+	"github.com/couplerhq/coupler/engine/state/location"
 	"github.com/couplerhq/coupler/mappings"
 	"github.com/couplerhq/coupler/mappings/scaffold"
 )
@@ -87,25 +88,34 @@ by their field / integration_field pair. Watermarks are kept.
 			// locked or unreadable database leaves the files alone.
 			var db *engine.WatermarkReset
 			reset := r.ResetMappings()
-			statePath := projectStatePath(g.dir)
-			if len(reset) > 0 {
-				if _, err := os.Stat(statePath); err == nil {
-					// coupler's lock, as every command that opens the state
-					// takes it: a serve or an apply may be using the
-					// watermarks reset clears.
-					lk, err := lock.Acquire(statePath, g.command)
-					if err != nil {
-						return fmt.Errorf("nothing written: %w", err)
-					}
-					defer lk.Release()
-					db, err = engine.OpenWatermarkReset(cmd.Context(), statePath)
-					if err != nil {
-						return fmt.Errorf("nothing written: %w", lock.Explain(err, statePath))
-					}
-					defer db.Close()
-				} else if !errors.Is(err, fs.ErrNotExist) {
-					return fmt.Errorf("nothing written: state database: %w", err)
+			loc := projectState(g.dir)
+			statePath := loc.Path
+			switch _, err := os.Stat(statePath); {
+			case len(reset) == 0:
+			case loc.Postgres():
+				// Shared: the reset waits for no apply but refuses while
+				// one runs (engine.OpenWatermarkReset), as one would put
+				// back the watermarks cleared.
+				if db, err = engine.OpenWatermarkReset(cmd.Context(), loc); err != nil {
+					return fmt.Errorf("nothing written: %w", err)
 				}
+				defer db.Close()
+			case err == nil:
+				// coupler's lock, as every command that opens the state
+				// takes it: a serve or an apply may be using the
+				// watermarks reset clears.
+				lk, err := lock.Acquire(statePath, g.command)
+				if err != nil {
+					return fmt.Errorf("nothing written: %w", err)
+				}
+				defer lk.Release()
+				db, err = engine.OpenWatermarkReset(cmd.Context(), loc)
+				if err != nil {
+					return fmt.Errorf("nothing written: %w", lock.Explain(err, statePath))
+				}
+				defer db.Close()
+			case !errors.Is(err, fs.ErrNotExist):
+				return fmt.Errorf("nothing written: state database: %w", err)
 			}
 			if err := r.Apply(); err != nil {
 				return err
@@ -198,15 +208,16 @@ func confirm(in io.Reader, w io.Writer, r *scaffold.Reset) error {
 	return askYes(in, w, question, "nothing written", "use --yes to reset without asking")
 }
 
-// projectStatePath returns where the project's state database lives, as its
-// project file says, whether or not the rest of the project loads: a reset
-// may well be meant to repair it.
-func projectStatePath(dir string) string {
+// projectState returns where the project's state lives, as its project
+// file says, whether or not the rest of the project loads: a reset may well
+// be meant to repair it.
+func projectState(dir string) location.Location {
 	p, _ := mappings.Load(dir, mappings.LoadOptions{DeferUnsetEnv: true})
 	if p == nil || p.State == "" {
-		return filepath.Join(dir, mappings.DefaultStatePath)
+		abs, _ := filepath.Abs(filepath.Join(dir, mappings.DefaultStatePath))
+		return location.Location{Path: abs}
 	}
-	return p.State
+	return p.StateLocation()
 }
 
 // relPath shows path relative to the project directory when it lies inside.

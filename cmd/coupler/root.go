@@ -110,15 +110,21 @@ func (g *globals) openEngine(ctx context.Context, offline bool) (*engine.Engine,
 	if diags.HasErrors() {
 		return nil, &exitError{code: 1, err: fmt.Errorf("%s has %d problem(s); see above", g.dir, errorCount(diags))}
 	}
+	opts := engine.Options{Logger: g.logger(), Redactor: g.redactor, Offline: offline}
+	if g.progress != nil {
+		opts.Progress = g.progress.update
+	}
+	if prog.Project.StateLocation().Postgres() {
+		// A PostgreSQL state is shared: processes take its locks in the
+		// database, applies one at a time (state.Store.LockWrites).
+		return engine.Open(ctx, prog, opts)
+	}
 	statePath := prog.Project.State
 	lk, err := lock.Acquire(statePath, g.command)
 	if err != nil {
 		return nil, err
 	}
-	opts := engine.Options{Logger: g.logger(), OnClose: lk.Release, Redactor: g.redactor, Offline: offline}
-	if g.progress != nil {
-		opts.Progress = g.progress.update
-	}
+	opts.OnClose = lk.Release
 	e, err := engine.Open(ctx, prog, opts)
 	if err != nil {
 		lk.Release()

@@ -82,11 +82,17 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 			if err != nil {
 				return err
 			}
-			lk, err := lock.Acquire(prog.Project.State, g.command)
-			if err != nil {
-				return err
+			// A DuckDB file is one process's: serve holds it, and announces
+			// itself beside it so that the read commands ask serve instead.
+			// A PostgreSQL state is shared: nothing to hold or announce.
+			fileState := !prog.Project.StateLocation().Postgres()
+			if fileState {
+				lk, err := lock.Acquire(prog.Project.State, g.command)
+				if err != nil {
+					return err
+				}
+				defer lk.Release()
 			}
-			defer lk.Release()
 			srv, err := serve.New(serve.Config{Load: r.Load, Runner: r, Listen: listen, Token: token, TokenForReads: tokenForReads,
 				AllowedHosts: allowHosts, ShutdownTimeout: shutdownTimeout, RunTimeout: runTimeout, WatchInterval: watchInterval, Logger: log, Redactor: g.redactor,
 				Reader: serveReader{r: r, redact: g.redactor.String}})
@@ -105,13 +111,15 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 			if err != nil {
 				return err
 			}
-			// The read commands find serve here when the state is locked.
-			unannounce, err := remote.Announce(remote.Info{URL: remote.URLFor(addr), PID: os.Getpid(), TokenForReads: tokenForReads,
-				State: prog.Project.State, Since: time.Now().UTC().Truncate(time.Second)})
-			if err != nil {
-				return err
+			if fileState {
+				// The read commands find serve here when the state is locked.
+				unannounce, err := remote.Announce(remote.Info{URL: remote.URLFor(addr), PID: os.Getpid(), TokenForReads: tokenForReads,
+					State: prog.Project.State, Since: time.Now().UTC().Truncate(time.Second)})
+				if err != nil {
+					return err
+				}
+				defer unannounce()
 			}
-			defer unannounce()
 			if g.logFormat == "json" {
 				// Log collectors want nothing but JSON lines.
 				log.Info("listening", "url", "http://"+addr.String(), "pid", os.Getpid())

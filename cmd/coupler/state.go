@@ -3,9 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
+
+	"github.com/couplerhq/coupler/cmd/coupler/view"
+	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/lock"
+	"github.com/couplerhq/coupler/engine/state/location"
 )
 
 func newState(g *globals) *cobra.Command {
@@ -14,7 +20,7 @@ func newState(g *globals) *cobra.Command {
 		Short: "Look after the state database",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newStateBackup(g), newStateIntents(g), newStateForgetIntent(g))
+	cmd.AddCommand(newStateBackup(g), newStateIntents(g), newStateForgetIntent(g), newStateMigrate(g))
 	return cmd
 }
 
@@ -132,5 +138,90 @@ instead (coupler couple MAPPING TABLE_ID INTEGRATION_ID). It asks for --yes.`,
 		},
 	}
 	cmd.Flags().BoolVar(&yes, "yes", false, "forget them: you checked that they did not happen")
+	return cmd
+}
+
+func newStateMigrate(g *globals) *cobra.Command {
+	var to, toSchema, from, fromSchema, format string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "migrate --to LOCATION",
+		Short: "Copy the state into PostgreSQL, or back into a DuckDB file",
+		Long: `migrate copies the whole state (couplings with every column, watermarks and
+change tokens, definitions and acknowledgements, saved plans with their parts
+and operations, runs with their records and failures) from the project's state,
+or --from, into --to: a DuckDB file or a PostgreSQL URL (postgres://…), with
+--to-schema naming a PostgreSQL schema (default public). Then point state: (and
+state_schema:) in coupler.yaml at the copy; the source is left as it was.
+
+The copy is one transaction of the destination, verified before it commits:
+each table's row count, and a checksum of its rows read back from the
+destination against the rows read from the source. Any failure, a mismatch
+among them (naming the table), leaves the destination as it was.
+
+It refuses a destination that holds a state (--force replaces it: the two
+states' couplings and run numbers must never mix) and a source with write
+intents pending (run coupler plan on it first, which settles them). Stop
+coupler serve and the workers of both states first.`,
+		Example: `  coupler state migrate --to "$COUPLER_STATE_URL" --to-schema acme
+  coupler state migrate --to .coupler/state-back.duckdb`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pr, err := g.printer(format)
+			if err != nil {
+				return err
+			}
+			if to == "" {
+				return errors.New("--to is required: a DuckDB file or a postgres:// URL to copy the state into")
+			}
+			cwd, err := os.Getwd()
+			if err != nil {
+				return err
+			}
+			opts := engine.MigrateOptions{Force: force, Progress: g.progress.update}
+			if opts.To, err = location.Parse(to, toSchema, cwd); err != nil {
+				return fmt.Errorf("--to: %w", err)
+			}
+			if from != "" {
+				if opts.From, err = location.Parse(from, fromSchema, cwd); err != nil {
+					return fmt.Errorf("--from: %w", err)
+				}
+			} else if fromSchema != "" {
+				return errors.New("--from-schema goes with --from; the project's state has its schema in state_schema:")
+			}
+			prog, diags := g.load(true)
+			if diags.HasErrors() {
+				return &exitError{code: 1, err: fmt.Errorf("%s has %d problem(s); see above", g.dir, errorCount(diags))}
+			}
+			src := opts.From
+			if src == (location.Location{}) {
+				src = prog.Project.StateLocation()
+			}
+			// coupler's lock on each DuckDB file, as every command that
+			// opens one takes it, naming the holder.
+			for _, loc := range []location.Location{src, opts.To} {
+				if loc.Postgres() {
+					continue
+				}
+				lk, err := lock.Acquire(loc.Path, g.command)
+				if err != nil {
+					return err
+				}
+				defer lk.Release()
+			}
+			res, err := engine.MigrateState(cmd.Context(), prog.Project, opts)
+			g.progress.finish()
+			if err != nil {
+				return err
+			}
+			return pr.Migration(view.Migration{From: res.From, To: res.To, Tables: res.Tables, LastRunID: res.LastRunID, Replaced: res.Replaced})
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "where to copy the state: a DuckDB file, or a PostgreSQL URL (postgres://user:password@host/database)")
+	cmd.Flags().StringVar(&toSchema, "to-schema", "", "the PostgreSQL schema of --to (default public)")
+	cmd.Flags().StringVar(&from, "from", "", "the state to copy (default: the project's state:)")
+	cmd.Flags().StringVar(&fromSchema, "from-schema", "", "the PostgreSQL schema of --from (default public)")
+	cmd.Flags().BoolVar(&force, "force", false, "replace what the destination holds")
+	formatFlag(cmd, &format)
 	return cmd
 }

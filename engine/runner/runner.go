@@ -37,6 +37,8 @@ type Runner struct {
 	// lock. stateMu guards it apart from mu, which a run holds throughout.
 	stateMu sync.Mutex
 	state   string
+	// stateName is state for messages, without a URL's password.
+	stateName string
 	// next is the program Use gave, for the next run to open; nextMu
 	// guards it apart from mu.
 	nextMu sync.Mutex
@@ -105,12 +107,13 @@ func (r *Runner) Load() (*serve.Project, error) {
 	// serve holds the lock of the state database it started with.
 	r.stateMu.Lock()
 	if r.state == "" {
-		r.state = prog.Project.State
+		r.state, r.stateName = prog.Project.State, prog.Project.StateLocation().String()
 	}
 	state := r.state
 	r.stateMu.Unlock()
 	if prog.Project.State != state {
-		return nil, fmt.Errorf("%s: state: the state database moved from %s to %s; restart coupler serve to use it", prog.Project.File, state, prog.Project.State)
+		// Named by StateLocation: a PostgreSQL URL may hold a password.
+		return nil, fmt.Errorf("%s: state: the state database moved from %s to %s; restart coupler serve to use it", prog.Project.File, r.stateName, prog.Project.StateLocation())
 	}
 	p := &serve.Project{Dir: prog.Project.Dir, Program: prog, Connectors: map[string]string{}}
 	for f := range prog.Project.Sources {

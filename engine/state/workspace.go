@@ -26,12 +26,9 @@ import (
 // With a DuckDB state the workspace is the state itself and nothing is
 // copied.
 
-// MappingTable is a table of the state that the diff reads, by mapping,
-// with the columns a workspace copies of it.
-type MappingTable struct {
-	Name    string
-	Columns []string
-}
+// MappingTable is a table of the state that the diff reads, by mapping:
+// a workspace copies all its columns.
+type MappingTable = Table
 
 // MappingTables are the state's tables that the diff, SettleConflicts,
 // PlanSkipped, PlanDeletes, NotModified and the staging methods read,
@@ -39,12 +36,19 @@ type MappingTable struct {
 // version as last synced, for echo suppression), record failures (skipped
 // records), records uncoupled by a deletion conflict, and values a
 // service assigned (to write back).
-var MappingTables = []MappingTable{
-	{"couplings", []string{"mapping", "table_id", "integration_id", "coupled_at", "last_synced_at", "last_result",
-		"table_modified", "integration_modified", "table_etag", "integration_etag"}},
-	{"record_failures", []string{"mapping", "direction", "source_id", "message", "failures", "skipped", "source_modified", "last_run"}},
-	{"uncoupled", []string{"mapping", "source_side", "source_id", "source_modified", "source_etag", "uncoupled_at"}},
-	{"assigned_values", []string{"mapping", "side", "record_id", "field", "other_field", "assigned_at"}},
+var MappingTables = tablesNamed("couplings", "record_failures", "uncoupled", "assigned_values")
+
+// tablesNamed returns the Tables so named, in that order.
+func tablesNamed(names ...string) []Table {
+	out := make([]Table, len(names))
+	for i, n := range names {
+		j := slices.IndexFunc(Tables, func(t Table) bool { return t.Name == n })
+		if j < 0 {
+			panic("state: no table " + n) // a typo above, caught by any test
+		}
+		out[i] = Tables[j]
+	}
+	return out
 }
 
 // MappingRows is implemented by a Store that a workspace can be loaded

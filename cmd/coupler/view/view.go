@@ -453,3 +453,75 @@ func (p *Printer) Validation(v Validation) error {
 	_, err := fmt.Fprintf(p.W, "%s is valid: %d connector(s), %d mapping(s), %d field mapping(s)\n", v.File, v.Connectors, v.Mappings, v.Fields)
 	return err
 }
+
+// Migration is what coupler state migrate copied.
+type Migration struct {
+	// From and To name the two states, without passwords.
+	From, To string
+	// Tables are the tables copied, with their rows and checksums.
+	Tables []state.TableCopy
+	// LastRunID is the source's last run id, after which the
+	// destination's go on.
+	LastRunID int64
+	// Replaced are the tables the destination held rows in, which
+	// --force replaced.
+	Replaced []state.TableCopy
+}
+
+// MigrationJSON is state migrate --format json's output.
+type MigrationJSON struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Verified is true: a copy whose counts or checksums differ fails
+	// and prints no result.
+	Verified  bool             `json:"verified"`
+	Tables    []TableCopyJSON  `json:"tables"`
+	LastRunID int64            `json:"last_run_id"`
+	Replaced  []TableCountJSON `json:"replaced"`
+}
+
+// TableCopyJSON is one table state migrate copied.
+type TableCopyJSON struct {
+	Table    string `json:"table"`
+	Rows     int64  `json:"rows"`
+	Checksum string `json:"checksum"`
+}
+
+// TableCountJSON is one table the destination held rows in.
+type TableCountJSON struct {
+	Table string `json:"table"`
+	Rows  int64  `json:"rows"`
+}
+
+// Migration prints what state migrate copied: a table of the tables with
+// their rows and checksums, or a MigrationJSON.
+func (p *Printer) Migration(m Migration) error {
+	if p.Format == JSON {
+		out := MigrationJSON{From: m.From, To: m.To, Verified: true, LastRunID: m.LastRunID,
+			Tables: make([]TableCopyJSON, 0, len(m.Tables)), Replaced: make([]TableCountJSON, 0, len(m.Replaced))}
+		for _, t := range m.Tables {
+			out.Tables = append(out.Tables, TableCopyJSON{Table: t.Table, Rows: t.Rows, Checksum: t.Checksum})
+		}
+		for _, t := range m.Replaced {
+			out.Replaced = append(out.Replaced, TableCountJSON{Table: t.Table, Rows: t.Rows})
+		}
+		return WriteJSON(p.W, out)
+	}
+	fmt.Fprintf(p.W, "Copied %s\n    to %s\n", m.From, m.To)
+	if len(m.Replaced) > 0 {
+		var held []string
+		for _, t := range m.Replaced {
+			held = append(held, fmt.Sprintf("%d %s", t.Rows, t.Table))
+		}
+		fmt.Fprintf(p.W, "Replaced what the destination held (--force): %s.\n", strings.Join(held, ", "))
+	}
+	rows := make([][]string, 0, len(m.Tables))
+	for _, t := range m.Tables {
+		rows = append(rows, []string{t.Table, fmt.Sprint(t.Rows), t.Checksum})
+	}
+	if err := p.table("TABLE\tROWS\tCHECKSUM", rows); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(p.W, "Verified: every table's row count and checksum in the destination match the source's. Its run numbers go on after %d.\n", m.LastRunID)
+	return err
+}

@@ -52,14 +52,20 @@ func TestGolden(t *testing.T) {
 	redact := func(s string) string { return strings.ReplaceAll(s, "s3cret", "[redacted]") }
 
 	cases := map[string]func(p *Printer) error{
-		"runs":             func(p *Printer) error { return p.Runs(runs) },
-		"runs_empty":       func(p *Printer) error { return p.Runs(nil) },
-		"plans":            func(p *Printer) error { return p.Plans(plans) },
-		"plans_empty":      func(p *Printer) error { return p.Plans(nil) },
-		"errors":           func(p *Printer) error { return p.Failures(failures) },
-		"errors_empty":     func(p *Printer) error { return p.Failures(nil) },
-		"intents":          func(p *Printer) error { return p.Intents(intents) },
-		"intents_empty":    func(p *Printer) error { return p.Intents(nil) },
+		"runs":          func(p *Printer) error { return p.Runs(runs) },
+		"runs_empty":    func(p *Printer) error { return p.Runs(nil) },
+		"plans":         func(p *Printer) error { return p.Plans(plans) },
+		"plans_empty":   func(p *Printer) error { return p.Plans(nil) },
+		"errors":        func(p *Printer) error { return p.Failures(failures) },
+		"errors_empty":  func(p *Printer) error { return p.Failures(nil) },
+		"intents":       func(p *Printer) error { return p.Intents(intents) },
+		"intents_empty": func(p *Printer) error { return p.Intents(nil) },
+		"migration": func(p *Printer) error {
+			return p.Migration(Migration{From: "/srv/sync/.coupler/state.duckdb", To: "postgres://coupler@db.internal:5432/coupler (schema acme)",
+				Tables: []state.TableCopy{{Table: "couplings", Rows: 100000, Checksum: "0f3c2a9d5be1c7a4e2d90b6f13a8c5d7"},
+					{Table: "write_intents", Rows: 0, Checksum: "00000000000000000000000000000000"}},
+				LastRunID: 42, Replaced: []state.TableCopy{{Table: "couplings", Rows: 3}}})
+		},
 		"validate":         func(p *Printer) error { return p.Validation(valid) },
 		"validate_invalid": func(p *Printer) error { return p.Validation(invalid) },
 		"approve": func(p *Printer) error {

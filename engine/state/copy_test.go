@@ -1,0 +1,117 @@
+package state_test
+
+import (
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/couplerhq/coupler/engine/state"
+)
+
+// TestTablesCoverLayout: state.Tables, what coupler state migrate copies,
+// names every table of the DuckDB layout but meta with every column; a
+// table or column added to the layout and not to Tables fails here
+// instead of being left behind by a migrate (pgstate has the same test).
+func TestTablesCoverLayout(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.duckdb")
+	db, err := state.Open(t.Context(), path, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	have := map[string][]string{}
+	err = state.Query(t.Context(), path, `SELECT table_name, column_name FROM duckdb_columns()
+		WHERE database_name = current_database() AND schema_name = 'main' AND table_name <> 'meta'
+		AND table_name IN (SELECT table_name FROM duckdb_tables() WHERE database_name = current_database())`,
+		func(_ []string, row []any) error {
+			if row != nil {
+				have[row[0].(string)] = append(have[row[0].(string)], row[1].(string))
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(have) == 0 {
+		t.Fatal("no tables found")
+	}
+	want := map[string][]string{}
+	for _, tab := range state.Tables {
+		want[tab.Name] = slices.Sorted(slices.Values(tab.Columns))
+	}
+	for name, cols := range have {
+		slices.Sort(cols)
+		if !slices.Equal(cols, want[name]) {
+			t.Errorf("table %s has columns %v; state.Tables lists %v", name, cols, want[name])
+		}
+	}
+	for name := range want {
+		if _, ok := have[name]; !ok {
+			t.Errorf("state.Tables lists %s, which the layout has not", name)
+		}
+	}
+}
+
+// TestChecksum: the checksum of a table's rows is the same whatever order
+// the rows come in, whichever zone a time is given in and whichever width
+// an integer has (DuckDB and PostgreSQL differ in both), and differs when
+// any value does, a NULL from an empty string, or a row is there twice.
+func TestChecksum(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	rows := [][]any{
+		{"CUSTOMER", "c1", "a1", at, nil, int64(3), true},
+		{"CUSTOMER", "c2", "a2", at.Add(time.Second), "x", int64(-1), false},
+		{"VENDOR", "c1", "a1", at, nil, int64(0), true},
+	}
+	sum := func(rows ...[]any) state.Checksum {
+		t.Helper()
+		var c state.Checksum
+		for _, r := range rows {
+			if err := c.Add(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return c
+	}
+	base := sum(rows...)
+	if base.Rows() != 3 || len(base.String()) != 32 {
+		t.Fatalf("checksum %s of %d rows", base, base.Rows())
+	}
+	same := map[string][][]any{
+		"reordered": {rows[2], rows[0], rows[1]},
+		"other zone and int32": {
+			{"CUSTOMER", "c1", "a1", at.In(time.FixedZone("CET", 3600)), nil, int32(3), true},
+			rows[1], rows[2]},
+	}
+	for name, rs := range same {
+		if got := sum(rs...); got != base {
+			t.Errorf("%s: %s, want %s", name, got, base)
+		}
+	}
+	change := func(i int, v any) [][]any {
+		r := slices.Clone(rows[0])
+		r[i] = v
+		return [][]any{r, rows[1], rows[2]}
+	}
+	differ := map[string][][]any{
+		"a value":               change(2, "a9"),
+		"a microsecond":         change(3, at.Add(time.Microsecond)),
+		"NULL for empty string": change(4, ""),
+		"a boolean":             change(6, false),
+		"a row twice":           {rows[0], rows[0], rows[1], rows[2]},
+		"a row less":            {rows[0], rows[1]},
+		"values moved across columns": {
+			{"CUSTOMER", "c1a", "1", at, nil, int64(3), true}, rows[1], rows[2]},
+	}
+	for name, rs := range differ {
+		if got := sum(rs...); got == base {
+			t.Errorf("%s: the checksum did not change", name)
+		}
+	}
+	var c state.Checksum
+	if err := c.Add([]any{1.5}); err == nil {
+		t.Error("a float was taken; a state holds none")
+	}
+}
