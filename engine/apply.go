@@ -47,7 +47,7 @@ const maxFailures = 50
 // operations already recorded are not written again. See
 // docs/reliability.md.
 func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error) {
-	unlock, err := e.store.LockWrites()
+	unlock, err := e.lockWrites(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +157,16 @@ func (e *Engine) applyBatchSize(conn connectors.Connector, coupled int64, grown 
 		n = (n + size - 1) / size * size
 	}
 	return n
+}
+
+// lockWrites claims the state's write lock for an apply: waiting for it
+// under Options.WaitForWrites when the state can wait, else failing at
+// once when another apply holds it.
+func (e *Engine) lockWrites(ctx context.Context) (unlock func(), err error) {
+	if w, ok := e.store.(state.WriteLockWaiter); ok && e.waitForWrites {
+		return w.LockWritesWait(ctx)
+	}
+	return e.store.LockWrites()
 }
 
 // checkFresh refuses a plan whose mappings were applied since it was made:

@@ -54,6 +54,12 @@ type Options struct {
 	// errors...), which then need none of the connectors' secrets. Plan,
 	// apply and whatever else reaches a service fail on such an engine.
 	Offline bool
+	// WaitForWrites makes an apply wait, until its context ends, for
+	// another apply on the same state to finish instead of failing at
+	// once, when the state can (state.WriteLockWaiter: PostgreSQL): the
+	// workers of coupler serve --workers apply different mappings of one
+	// project, one after the other. A DuckDB state ignores it.
+	WaitForWrites bool
 }
 
 // ErrDrained is returned by an apply stopped by Options.Draining. What was
@@ -93,6 +99,8 @@ type Engine struct {
 	onClose  func() error
 	// offline is Options.Offline: no connector was built.
 	offline bool
+	// waitForWrites is Options.WaitForWrites.
+	waitForWrites bool
 	// applyBatch, when above 0, is the size of every apply batch in place
 	// of applyBatchSize's: tests make it small to cross batch boundaries
 	// with few records. Per engine, so that tests run in parallel.
@@ -105,7 +113,7 @@ type Engine struct {
 // Open opens the project's state database and builds its connectors.
 func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 	e := &Engine{prog: prog, log: opts.Logger, now: opts.Now, progress: opts.Progress, conns: map[string]connectors.Connector{},
-		draining: opts.Draining, onClose: opts.OnClose, offline: opts.Offline}
+		draining: opts.Draining, onClose: opts.OnClose, offline: opts.Offline, waitForWrites: opts.WaitForWrites}
 	if e.draining == nil {
 		e.draining = func() bool { return false }
 	}

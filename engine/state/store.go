@@ -234,6 +234,17 @@ type Admin interface {
 	Close() error
 }
 
+// WriteLockWaiter is implemented by a state whose write lock can be
+// waited for: a PostgreSQL state shared by several workers, on which an
+// apply of one mapping waits for another mapping's apply to end rather
+// than fail (coupler serve --workers). A store without it keeps
+// LockWrites' fail-at-once, as a DuckDB file, which one process holds,
+// does.
+type WriteLockWaiter interface {
+	// LockWritesWait is LockWrites that waits for the lock until ctx ends.
+	LockWritesWait(ctx context.Context) (unlock func(), err error)
+}
+
 // Store is the whole state storage, every part over one database.
 type Store interface {
 	Couplings

@@ -35,12 +35,35 @@ const lockWait = 30 * time.Second
 func (d *DB) LockWrites() (unlock func(), err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), lockWait)
 	defer cancel()
-	conn, err := d.pool.Acquire(ctx)
+	return d.lockWrites(ctx, ctx, false)
+}
+
+// LockWritesWait is LockWrites that waits for the lock, until ctx ends,
+// instead of failing when another apply holds it (state.WriteLockWaiter):
+// for the workers of coupler serve, each applying its own mapping.
+func (d *DB) LockWritesWait(ctx context.Context) (unlock func(), err error) {
+	connCtx, cancel := context.WithTimeout(ctx, lockWait)
+	defer cancel()
+	return d.lockWrites(connCtx, ctx, true)
+}
+
+// lockWrites takes the write lock on a connection got within connCtx,
+// waiting for it within lockCtx when wait is set.
+func (d *DB) lockWrites(connCtx, lockCtx context.Context, wait bool) (unlock func(), err error) {
+	conn, err := d.pool.Acquire(connCtx)
 	if err != nil {
 		return nil, fmt.Errorf("lock writes on state database %s: %w", d.where, err)
 	}
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext($1), hashtext($2))`, writeLock, d.schema).Scan(&got); err != nil {
+	got := true
+	if wait {
+		// pgx cancels the statement on the server when lockCtx ends.
+		_, err = conn.Exec(lockCtx, `SELECT pg_advisory_lock(hashtext($1), hashtext($2))`, writeLock, d.schema)
+	} else {
+		err = conn.QueryRow(lockCtx, `SELECT pg_try_advisory_lock(hashtext($1), hashtext($2))`, writeLock, d.schema).Scan(&got)
+	}
+	if err != nil {
+		// A cancelled wait may leave the session in any state: close it.
+		conn.Conn().Close(context.WithoutCancel(lockCtx))
 		conn.Release()
 		return nil, fmt.Errorf("lock writes on state database %s: %w", d.where, err)
 	}

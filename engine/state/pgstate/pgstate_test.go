@@ -355,3 +355,41 @@ func TestRedact(t *testing.T) {
 		t.Errorf("stored message %q, want the secret redacted", msg)
 	}
 }
+
+// TestLockWritesWait checks that LockWritesWait waits for the write lock
+// another process holds, is given it when that one lets go, gives up when
+// its context ends, and that LockWrites still fails at once meanwhile.
+func TestLockWritesWait(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Database(t)
+	a, b := openAt(t, url, Options{}), openAt(t, url, Options{})
+	unlockA, err := a.LockWrites()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.LockWrites(); err == nil {
+		t.Fatal("LockWrites succeeded while another process holds the lock")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := b.LockWritesWait(ctx); err == nil {
+		t.Fatal("LockWritesWait succeeded while another process holds the lock")
+	}
+	got := make(chan error, 1)
+	go func() {
+		unlock, err := b.LockWritesWait(t.Context())
+		if err == nil {
+			unlock()
+		}
+		got <- err
+	}()
+	unlockA()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("LockWritesWait after the lock was released: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("LockWritesWait still waits after the lock was released")
+	}
+}
