@@ -115,7 +115,7 @@ func (r *Runner) Load() (*serve.Project, error) {
 		// Named by StateLocation: a PostgreSQL URL may hold a password.
 		return nil, fmt.Errorf("%s: state: the state database moved from %s to %s; restart coupler serve to use it", prog.Project.File, r.stateName, prog.Project.StateLocation())
 	}
-	p := &serve.Project{Dir: prog.Project.Dir, Program: prog, Connectors: map[string]string{}}
+	p := &serve.Project{Dir: prog.Project.Dir, Program: prog, Connectors: map[string]string{}, DependsOn: map[string][]string{}}
 	for f := range prog.Project.Sources {
 		if len(f) > 9 && f[:9] == "defaults/" {
 			continue // bundled in the binary: never changes under serve
@@ -132,6 +132,9 @@ func (r *Runner) Load() (*serve.Project, error) {
 			continue
 		}
 		seen[m.Name] = true
+		if deps := m.Def.Dependencies(); len(deps) > 0 {
+			p.DependsOn[m.Name] = deps
+		}
 		sch, timeout := prog.Project.ScheduleOf(m.Def)
 		job := schedule.Job{Name: m.Name, Every: sch.Every, InactivityTimeout: timeout, Spec: sch.String()}
 		if sch.Cron != "" {

@@ -15,8 +15,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +46,9 @@ type Project struct {
 	// Program is the compiled project, for the Runner; serve does not look
 	// into it.
 	Program any
+	// DependsOn lists, by mapping, the mappings it must run after, for a
+	// Runner that runs several at once (Leader).
+	DependsOn map[string][]string
 }
 
 // Loader reads and checks the project. On error the project is not used;
@@ -94,6 +100,9 @@ type Result struct {
 	// Note is what else a person should know of the run: that the
 	// approved plan had become stale and was planned again, say.
 	Note string
+	// Worker names the process that ran it, when several share the
+	// project's runs (Leader).
+	Worker string `json:",omitempty"`
 }
 
 // PastRun is a mapping's last run made before this serve started, as the
@@ -112,6 +121,26 @@ type PastRun struct {
 // 30-minute interval waits 25 more) and the status page shows it.
 type HistoryReader interface {
 	History(ctx context.Context) (map[string]PastRun, error)
+}
+
+// Leader is implemented by a Runner that shares the project's runs with
+// other serve processes (coupler serve --workers on a PostgreSQL state):
+// only the process that leads schedules, and its Run waits for a run done
+// by any of them, so that it runs every due mapping at once, leaving
+// order and exclusion to the Runner.
+type Leader interface {
+	// Lead waits until this process is the one to schedule, or ctx ends;
+	// lost is closed when it no longer is.
+	Lead(ctx context.Context) (lost <-chan struct{}, err error)
+	// Enqueue asks for a run of mapping without waiting for it: a run-now
+	// asked of a process that does not schedule.
+	Enqueue(ctx context.Context, mapping string) error
+}
+
+// RunStater is implemented by a Runner that can tell where a run under
+// way stands (queued, running on which worker), for the status page.
+type RunStater interface {
+	RunState(mapping string) string
 }
 
 // Config configures a Server.
@@ -185,11 +214,13 @@ type Server struct {
 	metrics *metrics
 	started time.Time
 
-	mu       sync.Mutex
-	project  *Project
-	loadErr  string // the latest reload's problems, while the old project runs
-	last     map[string]*lastRun
-	running  string
+	mu      sync.Mutex
+	project *Project
+	loadErr string // the latest reload's problems, while the old project runs
+	last    map[string]*lastRun
+	// running holds the mappings being run; one at a time unless the
+	// Runner is a Leader.
+	running  map[string]bool
 	listener net.Listener
 	// asked holds the mappings a person asked to run (Trigger): such a run
 	// plans again even while the mapping's plan waits for approval.
@@ -204,6 +235,9 @@ type Server struct {
 	wake     chan struct{}
 	drain    chan struct{}
 	draining atomic.Bool
+	// leading says this process schedules; always when the Runner is no
+	// Leader.
+	leading atomic.Bool
 }
 
 // New loads the project and checks the listener's address and token.
@@ -240,7 +274,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.Logger = slog.New(cfg.Redactor.Handler(cfg.Logger.Handler()))
 	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, sched: schedule.New(cfg.Now), started: cfg.Now(),
-		last: map[string]*lastRun{}, asked: map[string]bool{}, approved: map[string]string{}, retries: map[string][]string{}, wake: make(chan struct{}, 1), drain: make(chan struct{})}
+		last: map[string]*lastRun{}, running: map[string]bool{}, asked: map[string]bool{}, approved: map[string]string{}, retries: map[string][]string{}, wake: make(chan struct{}, 1), drain: make(chan struct{})}
 	p, err := cfg.Load()
 	if err != nil {
 		return nil, err
@@ -302,6 +336,16 @@ func (s *Server) Trigger(mapping string) error {
 func (s *Server) trigger(mapping string) error {
 	if s.draining.Load() {
 		return errShuttingDown
+	}
+	if l, ok := s.cfg.Runner.(Leader); ok && !s.leading.Load() {
+		// Another process schedules: the run goes to the shared queue
+		// directly.
+		if !slices.Contains(s.sched.Names(), mapping) {
+			return fmt.Errorf("no scheduled mapping named %q", mapping)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return l.Enqueue(ctx, mapping)
 	}
 	if err := s.sched.Trigger(mapping); err != nil {
 		return err
@@ -370,9 +414,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.draining.Store(true)
 	close(s.drain)
 	stopWatch()
-	s.mu.Lock()
-	running := s.running
-	s.mu.Unlock()
+	running := s.runningNames()
 	s.log.Info("shutting down", "running", running, "timeout", s.cfg.ShutdownTimeout.String())
 	timer := time.NewTimer(s.cfg.ShutdownTimeout)
 	defer timer.Stop()
@@ -426,8 +468,22 @@ func (s *Server) restore(ctx context.Context) {
 	}
 }
 
-// loop runs due mappings one at a time until shutdown begins.
+// runningNames lists the mappings being run, for messages.
+func (s *Server) runningNames() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := slices.Sorted(maps.Keys(s.running))
+	return strings.Join(names, ",")
+}
+
+// loop runs due mappings one at a time until shutdown begins; a Leader's
+// are run all at once, while this process leads.
 func (s *Server) loop(ctx context.Context) {
+	if l, ok := s.cfg.Runner.(Leader); ok {
+		s.leaderLoop(ctx, l)
+		return
+	}
+	s.leading.Store(true)
 	for !s.draining.Load() {
 		for _, name := range s.sched.Due() {
 			if s.draining.Load() {
@@ -453,13 +509,96 @@ func (s *Server) loop(ctx context.Context) {
 	}
 }
 
+// leaderLoop waits to lead, then starts each due mapping's run as it
+// comes due, not waiting for the others: the Leader keeps their order and
+// runs each mapping once at a time. When this process stops leading, it
+// waits to lead again; the runs it started go on.
+func (s *Server) leaderLoop(ctx context.Context, l Leader) {
+	var runs sync.WaitGroup
+	defer runs.Wait()
+	leadCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		select {
+		case <-s.drain:
+			stop()
+		case <-leadCtx.Done():
+		}
+	}()
+	for !s.draining.Load() {
+		lost, err := l.Lead(leadCtx)
+		if err != nil {
+			if s.draining.Load() {
+				return
+			}
+			s.log.Error("cannot tell which process schedules; trying again", "err", err.Error())
+			select {
+			case <-s.drain:
+				return
+			case <-time.After(5 * time.Second):
+			}
+			continue
+		}
+		s.log.Info("scheduling the project's runs: this process leads")
+		// Go on from the runs the previous scheduler made.
+		s.restore(ctx)
+		s.leading.Store(true)
+		s.leadUntil(ctx, lost, &runs)
+		s.leading.Store(false)
+		if !s.draining.Load() {
+			s.log.Warn("no longer scheduling: another process may lead")
+		}
+	}
+}
+
+// leadUntil starts due runs until shutdown begins or lost is closed. The
+// runs due together are queued in dependency order: each is started once
+// the one before it is queued (Queued), so that a mapping's run never
+// comes before that of a mapping it depends on.
+func (s *Server) leadUntil(ctx context.Context, lost <-chan struct{}, runs *sync.WaitGroup) {
+	for !s.draining.Load() {
+		for _, name := range s.sched.Due() {
+			runs.Add(1)
+			queued := make(chan struct{})
+			var once sync.Once
+			mark := func() { once.Do(func() { close(queued) }) }
+			go func() {
+				defer runs.Done()
+				defer mark()
+				s.runOne(context.WithValue(ctx, queuedKey{}, mark), name)
+				s.poke()
+			}()
+			<-queued
+		}
+		var wait <-chan time.Time
+		var timer *time.Timer
+		if next, ok := s.sched.Next(); ok {
+			timer = time.NewTimer(max(next.Sub(s.now()), 0))
+			wait = timer.C
+		}
+		select {
+		case <-wait:
+		case <-s.wake:
+		case <-s.drain:
+		case <-lost:
+			if timer != nil {
+				timer.Stop()
+			}
+			return
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
 func (s *Server) runOne(ctx context.Context, name string) {
 	if s.stillWaiting(name) {
 		return
 	}
 	start := s.now()
 	s.mu.Lock()
-	s.running = name
+	s.running[name] = true
 	s.mu.Unlock()
 	s.log.Info("run", "mapping", name)
 	res, err := s.runWithTimeout(ctx, name)
@@ -475,7 +614,7 @@ func (s *Server) runOne(ctx context.Context, name string) {
 		lr.Err = err.Error()
 	}
 	s.mu.Lock()
-	s.running = ""
+	delete(s.running, name)
 	s.last[name] = lr
 	s.mu.Unlock()
 	s.metrics.observeRun(name, end.Sub(start), res, err)
@@ -493,6 +632,9 @@ func (s *Server) runOne(ctx context.Context, name string) {
 	if res.Note != "" {
 		attrs = append(attrs, "note", res.Note)
 	}
+	if res.Worker != "" {
+		attrs = append(attrs, "worker", res.Worker)
+	}
 	switch {
 	case forced:
 		s.log.Warn("run interrupted by shutdown", append(attrs, "err", err.Error())...)
@@ -509,6 +651,19 @@ func (s *Server) runOne(ctx context.Context, name string) {
 	}
 }
 
+// queuedKey is the context key of the function a Leader's Run calls
+// once its run is queued.
+type queuedKey struct{}
+
+// Queued is called by a Leader's Run once the run is queued, so that
+// serve queues the next due run only then: runs due together are queued
+// in dependency order.
+func Queued(ctx context.Context) {
+	if mark, ok := ctx.Value(queuedKey{}).(func()); ok {
+		mark()
+	}
+}
+
 // ErrRunTimeout is what the error of a run stopped by the run timeout
 // wraps.
 var ErrRunTimeout = errors.New("run timeout")
@@ -518,7 +673,8 @@ var ErrRunTimeout = errors.New("run timeout")
 // ShutdownTimeout later. serve's own drain (shutdown) reaches it as
 // before.
 func (s *Server) runWithTimeout(ctx context.Context, name string) (Result, error) {
-	if s.cfg.RunTimeout < 0 {
+	if _, ok := s.cfg.Runner.(Leader); ok || s.cfg.RunTimeout < 0 {
+		// A Leader's worker applies the run timeout where the run is.
 		return s.dispatch(ctx, s.drain, name)
 	}
 	runCtx, cancel := context.WithCancel(ctx)

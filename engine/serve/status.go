@@ -18,8 +18,11 @@ type statusRow struct {
 	State, StateClass          string
 	Next                       string
 	LastStart, LastDuration    string
-	LastResult, ResultClass    string
-	PlanID                     string
+	// Worker is the process that ran the last run, when several share
+	// the runs.
+	Worker                  string
+	LastResult, ResultClass string
+	PlanID                  string
 	// Waiting: the plan waits for approval on its page.
 	Waiting    bool
 	ApprovedBy string
@@ -38,7 +41,11 @@ type statusPage struct {
 	Queued        string
 	TokenRequired bool
 	Draining      bool
-	Rows          []statusRow
+	// Worker names this process when it shares the project's runs with
+	// others; Follower says another one schedules.
+	Worker   string
+	Follower bool
+	Rows     []statusRow
 }
 
 // pageStyle is the status page's only style; the CSP admits it by hash.
@@ -70,6 +77,7 @@ var statusTemplate = template.Must(template.New("status").Parse(`<!DOCTYPE html>
 <div class="meta">Project <code id="project">{{.Dir}}</code> · up since {{.Started}} · page of {{.Now}}{{if .Draining}} · <strong>shutting down</strong>{{end}}</div>
 {{if .LoadErr}}<div class="banner" id="load-error">The project files changed but are invalid; the previous version keeps running:
 {{.LoadErr}}</div>{{end}}
+{{if .Worker}}<div class="note" id="cluster">This process is worker <code>{{.Worker}}</code> of a cluster sharing the project's runs; {{if .Follower}}another process schedules them: the schedule and last runs below are as this process last saw them, and the run log (Runs) is everyone's.{{else}}it schedules them.{{end}}</div>{{end}}
 {{if .Queued}}<div class="note" id="queued">Run of {{.Queued}} queued.</div>{{end}}
 <table id="mappings">
 <thead><tr><th>Mapping</th><th>Schedule</th><th>State</th><th>Next run</th><th>Last run</th><th>Result</th><th>Counts</th><th>Current errors and warnings</th><th></th></tr></thead>
@@ -79,7 +87,7 @@ var statusTemplate = template.Must(template.New("status").Parse(`<!DOCTYPE html>
 <td>{{.Schedule}}{{if .Inactivity}}<br><small>inactivity timeout {{.Inactivity}}</small>{{end}}</td>
 <td class="{{.StateClass}}">{{.State}}</td>
 <td class="next">{{.Next}}</td>
-<td>{{.LastStart}}{{if .LastDuration}}<br><small>{{.LastDuration}}</small>{{end}}</td>
+<td>{{.LastStart}}{{if .LastDuration}}<br><small>{{.LastDuration}}</small>{{end}}{{with .Worker}}<br><small>on {{.}}</small>{{end}}</td>
 <td class="{{.ResultClass}} result">{{.LastResult}}{{if .PlanID}}<br><small><a href="/plans/{{.PlanID}}">plan {{.PlanID}}</a>{{if .Waiting}} · <a class="review" href="/plans/{{.PlanID}}">review and approve</a>{{end}}</small>{{end}}{{with .ApprovedBy}}<br><small>approved by {{.}}</small>{{end}}{{with .Note}}<br><small class="warn">{{.}}</small>{{end}}</td>
 <td class="counts">{{.Counts}}</td>
 <td>{{if .Errors}}<ul class="errors">{{range .Errors}}<li>{{.}}</li>{{end}}</ul>{{end}}{{if .Warnings}}<ul class="warnings">{{range .Warnings}}<li>{{.}}</li>{{end}}</ul>{{end}}</td>
@@ -96,6 +104,10 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	page := statusPage{CSP: pageCSP, Style: template.CSS(pageStyle), Started: stamp(s.started), Now: stamp(now),
 		TokenRequired: s.cfg.Token != "", Draining: s.draining.Load(), Queued: r.URL.Query().Get("queued")}
 	states := s.sched.States()
+	stater, _ := s.cfg.Runner.(RunStater)
+	if w, ok := s.cfg.Runner.(interface{ ID() string }); ok {
+		page.Worker, page.Follower = w.ID(), !s.leading.Load()
+	}
 	s.mu.Lock()
 	// A run's error and its records' failures may echo a credential a
 	// server was sent.
@@ -109,6 +121,11 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case st.Running:
 			row.State, row.StateClass, row.Next = "running", "running", "—"
+			if stater != nil {
+				if where := stater.RunState(st.Name); where != "" {
+					row.State += ": " + where
+				}
+			}
 		case st.Idle:
 			row.State, row.StateClass = "idle: nothing changed last time", "idle"
 		}
@@ -116,7 +133,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 			row.State += ", run now queued"
 		}
 		if lr := s.last[st.Name]; lr != nil {
-			row.LastStart = stamp(lr.Start)
+			row.LastStart, row.Worker = stamp(lr.Start), lr.Result.Worker
 			if !lr.End.IsZero() {
 				row.LastDuration = lr.End.Sub(lr.Start).Round(time.Millisecond).String()
 			}
