@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -181,7 +182,9 @@ func TestServeCluster(t *testing.T) {
 	}
 	begin := time.Now()
 	stateURL := pgtest.Database(t)
-	projects := []*clusterProject{newClusterProject(t, "tenant_a", stateURL), newClusterProject(t, "tenant_b", stateURL)}
+	// single is tenant_b's twin run by one process with one worker: what
+	// the cluster must end with.
+	projects := []*clusterProject{newClusterProject(t, "tenant_a", stateURL), newClusterProject(t, "tenant_b", stateURL), newClusterProject(t, "single", stateURL)}
 	db, err := pgx.Connect(t.Context(), stateURL)
 	if err != nil {
 		t.Fatal(err)
@@ -190,9 +193,9 @@ func TestServeCluster(t *testing.T) {
 
 	var workers [][]*clusterWorker
 	listening := regexp.MustCompile(`listening on http://(\S+)`)
-	start := func(p *clusterProject) *clusterWorker {
+	start := func(p *clusterProject, workers int) *clusterWorker {
 		t.Helper()
-		cmd := exec.Command(coupler, "-C", p.dir, "serve", "--listen", "127.0.0.1:0", "--workers", "2", "--log-level", "info", "--shutdown-timeout", "5s")
+		cmd := exec.Command(coupler, "-C", p.dir, "serve", "--listen", "127.0.0.1:0", "--workers", strconv.Itoa(workers), "--log-level", "info", "--shutdown-timeout", "5s")
 		stderr, err := cmd.StderrPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -239,9 +242,10 @@ func TestServeCluster(t *testing.T) {
 			}
 		}
 	}()
-	for _, p := range projects {
-		workers = append(workers, []*clusterWorker{start(p), start(p), start(p)})
+	for _, p := range projects[:2] {
+		workers = append(workers, []*clusterWorker{start(p, 2), start(p, 2), start(p, 2)})
 	}
+	workers = append(workers, []*clusterWorker{start(projects[2], 1)})
 	// waitFor polls fn, a look at the state, until it says done.
 	waitFor := func(what string, fn func() (bool, error)) {
 		t.Helper()
@@ -345,6 +349,9 @@ func TestServeCluster(t *testing.T) {
 		}
 		p.checkAccounts(t)
 	}
+	if a, b := accounts(projects[1].crm), accounts(projects[2].crm); a != b {
+		t.Errorf("the CRM of 3 workers holds\n%s\nthat of one process\n%s", a, b)
+	}
 	if t.Failed() {
 		t.Fatalf("the workers said:\n%s", allLogs())
 	}
@@ -422,9 +429,20 @@ func TestServeCluster(t *testing.T) {
 	if n := len(a.crm.All("accounts")); n < clusterMappings*clusterCustomers+30 {
 		t.Errorf("tenant_a's CRM holds %d accounts, want at least %d", n, clusterMappings*clusterCustomers+30)
 	}
-	t.Logf("3 workers x 2 projects, 12 mappings: every mapping run in %s; the dead worker's run finished %s after the kill; %s in all",
+	t.Logf("3 workers x 2 projects, 12 mappings (and a single process for comparison): every mapping run in %s; the dead worker's run finished %s after the kill; %s in all",
 		phase1.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond), time.Since(begin).Round(time.Millisecond))
 	if t.Failed() {
 		t.Logf("the workers said:\n%s", allLogs())
 	}
+}
+
+// accounts lists the accounts a CRM holds, without their ids and times,
+// one a line in order.
+func accounts(crm *fake.Server) string {
+	var lines []string
+	for _, a := range crm.All("accounts") {
+		lines = append(lines, fmt.Sprintf("%v %v %v %v %v", a["accountnumber"], a["name"], a["address1_city"], a["statecode"], a["customertypecode"]))
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
 }

@@ -47,8 +47,8 @@ the state's schema (River), which every coupler serve of the project, on
 this machine or others, shares: one of them schedules, each works up to
 --workers runs at once, a mapping never runs twice at once, and a run
 whose worker dies is taken over by another, which settles the dead
-worker's writes in flight first. See docs/operations.md, "Running a
-cluster".
+worker's writes in flight first. See docs/operations.md,
+"Running a cluster".
 
 It answers HTTP on --listen (loopback by default):
   GET  /                   status page: schedule, last and next run, counts, errors

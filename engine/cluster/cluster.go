@@ -22,9 +22,11 @@
 //     several are due together.
 //   - A worker that dies mid-run leaves its job running in River's table.
 //     Each process holds a liveness lock, a session advisory lock named by
-//     its River client id, for as long as it lives; the scheduler, waiting
-//     for the job, sees the lock of the job's worker free and makes the job
-//     available again at once, and another worker picks it up: its engine
+//     its River client id, for as long as it lives. Every process looks
+//     each second for running jobs whose worker's lock is free (River's
+//     rescuer only runs every 30 s, after a delay that must exceed the
+//     longest run) and makes such a job available again at once; another
+//     worker picks it up: its engine
 //     settles the dead worker's write intents under the write lock before
 //     applying. River's own rescuer (Config.RescueAfter) remains the
 //     backstop for a worker that is alive but stuck.
@@ -105,6 +107,8 @@ type outcome struct {
 	Review bool `json:"review,omitempty"`
 	// TimedOut says the run was stopped by the run timeout.
 	TimedOut bool `json:"timed_out,omitempty"`
+	// Waiting says why a snoozed job waits, for the status page.
+	Waiting string `json:"waiting,omitempty"`
 }
 
 // Lock names: each is taken with the schema's name, so that projects
@@ -123,6 +127,9 @@ const (
 	// leadEvery is how often a process not scheduling tries the
 	// scheduler lock, and the scheduler checks its session.
 	leadEvery = time.Second
+	// sweepEvery is how often each process looks for the runs of dead
+	// workers.
+	sweepEvery = time.Second
 	// snoozeFor is how long a job whose mapping is running elsewhere, or
 	// whose dependency is unfinished, waits before it is tried again.
 	snoozeFor = 500 * time.Millisecond
@@ -149,6 +156,8 @@ type Cluster struct {
 
 	stopping  chan struct{}
 	drainOnce sync.Once
+	// stopSweep stops sweep.
+	stopSweep context.CancelFunc
 }
 
 // Open connects to the state's database, makes or updates River's tables
@@ -185,6 +194,9 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 	// A run lock per worker, the liveness and scheduler locks, River's
 	// producer, notifier and maintenance, and the scheduler's polling.
 	pcfg.MaxConns = int32(2*len(cfg.Runners) + 8)
+	// pg_stat_activity names each worker's sessions, as does the status
+	// page.
+	pcfg.ConnConfig.RuntimeParams["application_name"] = cfg.ID
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
@@ -293,6 +305,9 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if err := c.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("cluster: start workers: %w", err)
 	}
+	sweepCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.stopSweep = cancel
+	go c.sweep(sweepCtx)
 	c.log.Info("working runs", "workers", len(c.cfg.Runners), "schema", c.cfg.Schema)
 	return nil
 }
@@ -309,6 +324,9 @@ func (c *Cluster) Drain() {
 // process's locks.
 func (c *Cluster) Stop() error {
 	c.Drain()
+	if c.stopSweep != nil {
+		c.stopSweep()
+	}
 	var err error
 	if c.client != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ShutdownTimeout)
@@ -483,14 +501,16 @@ func (c *Cluster) await(ctx context.Context, drain <-chan struct{}, job *riverty
 			if n := len(job.AttemptedBy); n > 0 {
 				by := job.AttemptedBy[n-1]
 				c.setState(mapping, "running on "+by)
-				if err := c.rescueIfDead(ctx, job, by); err != nil {
-					c.log.Warn("check the job's worker", "mapping", mapping, "job", job.ID, "err", err.Error())
-				}
 			}
 		case rivertype.JobStateRetryable:
 			c.setState(mapping, "to be retried")
 		case rivertype.JobStateScheduled, rivertype.JobStateAvailable, rivertype.JobStatePending:
-			c.setState(mapping, "queued")
+			state := "queued"
+			var o outcome
+			if json.Unmarshal(job.Output(), &o) == nil && o.Waiting != "" {
+				state += ", waiting " + o.Waiting
+			}
+			c.setState(mapping, state)
 		}
 		select {
 		case <-drain:
@@ -561,10 +581,56 @@ func (e remoteError) Is(target error) bool {
 	return (e.review && target == serve.ErrNeedsReview) || (e.timedOut && target == serve.ErrRunTimeout)
 }
 
-// rescueIfDead makes job available again when its worker by is dead: its
-// liveness lock is free. The lock is tried in a transaction, which lets
-// go of it at once.
-func (c *Cluster) rescueIfDead(ctx context.Context, job *rivertype.JobRow, by string) error {
+// sweep looks, every sweepEvery until ctx ends, for run jobs whose worker
+// is dead, and gives them to another worker. Every process sweeps, so
+// that a job is rescued whoever queued it and whether or not anyone
+// waits for it; two sweeping together rescue it once.
+func (c *Cluster) sweep(ctx context.Context) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := c.sweepOnce(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("look for runs of dead workers", "err", err.Error())
+		}
+	}
+}
+
+func (c *Cluster) sweepOnce(ctx context.Context) error {
+	type running struct {
+		id          int64
+		attempt     int
+		mapping, by string
+	}
+	rows, err := c.pool.Query(ctx, `SELECT id, attempt, args->>'mapping', attempted_by[array_length(attempted_by, 1)] FROM `+c.jobs+`
+		WHERE kind = $1 AND state = 'running' AND attempted_by[array_length(attempted_by, 1)] <> $2`, Kind, c.cfg.ID)
+	if err != nil {
+		return err
+	}
+	jobs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (running, error) {
+		var r running
+		err := row.Scan(&r.id, &r.attempt, &r.mapping, &r.by)
+		return r, err
+	})
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		if err := c.rescueIfDead(ctx, j.id, j.attempt, j.mapping, j.by); err != nil {
+			return fmt.Errorf("mapping %s, job %d: %w", j.mapping, j.id, err)
+		}
+	}
+	return nil
+}
+
+// rescueIfDead makes job id, at attempt, of mapping, available again when
+// its worker by is dead: its liveness lock is free. The lock is tried in
+// a transaction, which lets go of it at once.
+func (c *Cluster) rescueIfDead(ctx context.Context, id int64, attempt int, mapping, by string) error {
 	tx, err := c.pool.Begin(ctx)
 	if err != nil {
 		return err
@@ -577,14 +643,14 @@ func (c *Cluster) rescueIfDead(ctx context.Context, job *rivertype.JobRow, by st
 	if !free {
 		return nil
 	}
-	attemptErr, err := json.Marshal(rivertype.AttemptError{At: time.Now().UTC(), Attempt: job.Attempt,
+	attemptErr, err := json.Marshal(rivertype.AttemptError{At: time.Now().UTC(), Attempt: attempt,
 		Error: fmt.Sprintf("%v: worker %s is gone (its session ended)", errOrphaned, by)})
 	if err != nil {
 		return err
 	}
 	// Only while the job is still running and still that worker's attempt.
 	tag, err := tx.Exec(ctx, `UPDATE `+c.jobs+` SET state = 'available', scheduled_at = now(), errors = array_append(errors, $3::jsonb)
-		WHERE id = $1 AND state = 'running' AND attempted_by[array_length(attempted_by, 1)] = $2`, job.ID, by, string(attemptErr))
+		WHERE id = $1 AND state = 'running' AND attempted_by[array_length(attempted_by, 1)] = $2`, id, by, string(attemptErr))
 	if err != nil {
 		return err
 	}
@@ -595,7 +661,7 @@ func (c *Cluster) rescueIfDead(ctx context.Context, job *rivertype.JobRow, by st
 		return nil
 	}
 	c.log.Warn("worker stopped during a run: its job goes to another worker, which settles its writes in flight first",
-		"mapping", mappingOf(job), "job", job.ID, "dead_worker", by)
+		"mapping", mapping, "job", id, "dead_worker", by)
 	return nil
 }
 

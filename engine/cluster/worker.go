@@ -38,7 +38,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	}
 	if dep != "" {
 		log.Debug("run waits for its dependency's run", "dependency", dep)
-		return river.JobSnooze(snoozeFor)
+		return snooze(ctx, "for the run of "+dep+", which it depends on")
 	}
 	unlock, ok, err := c.lockMapping(ctx, mapping)
 	if err != nil {
@@ -46,7 +46,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	}
 	if !ok {
 		log.Info("mapping runs on another worker: job snoozed")
-		return river.JobSnooze(snoozeFor)
+		return snooze(ctx, "for its run on another worker to end")
 	}
 	defer unlock()
 	r := <-c.free
@@ -79,6 +79,12 @@ func (w *worker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		log.Info("run finished", attrs...)
 	}
 	return nil
+}
+
+// snooze puts the job back for snoozeFor, saying why on it.
+func snooze(ctx context.Context, why string) error {
+	_ = river.RecordOutput(ctx, outcome{Waiting: why}) // only for display
+	return river.JobSnooze(snoozeFor)
 }
 
 // runOn runs args on r under the run timeout, as serve does: past it the

@@ -19,6 +19,7 @@ import (
 	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/schedule"
 	"github.com/couplerhq/coupler/engine/serve"
+	"github.com/couplerhq/coupler/engine/state"
 	"github.com/couplerhq/coupler/mappings"
 )
 
@@ -253,12 +254,28 @@ const historyRuns = 1000
 // mapping, from the state database's run log, with the failures still
 // open. A bidirectional mapping's two passes of one plan count as one run.
 func (r *Runner) History(ctx context.Context) (map[string]serve.PastRun, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.open(ctx); err != nil {
-		return nil, err
+	// Opened if need be, but never waiting for a run under way (a
+	// worker's, when several serve share the runs, may take long): the
+	// reads go on beside it.
+	if r.mu.TryLock() {
+		err := r.open(ctx)
+		r.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
 	}
-	runs, err := r.e.State().Runs(ctx, historyRuns)
+	var out map[string]serve.PastRun
+	err := r.Read(ctx, func(e *engine.Engine) error {
+		var err error
+		out, err = history(ctx, e.State())
+		return err
+	})
+	return out, err
+}
+
+// history is History's reading of st.
+func history(ctx context.Context, st state.Store) (map[string]serve.PastRun, error) {
+	runs, err := st.Runs(ctx, historyRuns)
 	if err != nil {
 		return nil, err
 	}
@@ -301,12 +318,12 @@ func (r *Runner) History(ctx context.Context) (map[string]serve.PastRun, error) 
 		// A plan still applying was stopped between its passes (a
 		// bidirectional mapping drained after its first): its runs are
 		// finished, but the mapping's work is not.
-		if p, err := r.e.State().LoadPlan(ctx, pr.Result.PlanID, 0); err == nil && (p.Status == plan.Applying || p.Status == plan.Interrupted) {
+		if p, err := st.LoadPlan(ctx, pr.Result.PlanID, 0); err == nil && (p.Status == plan.Applying || p.Status == plan.Interrupted) {
 			pr.Interrupted = true
 			out[name] = pr
 			continue
 		}
-		failures, err := r.e.State().Failures(ctx, name, maxFailures+1)
+		failures, err := st.Failures(ctx, name, maxFailures+1)
 		if err != nil {
 			return nil, err
 		}

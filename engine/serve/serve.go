@@ -525,6 +525,9 @@ func (s *Server) leaderLoop(ctx context.Context, l Leader) {
 		case <-leadCtx.Done():
 		}
 	}()
+	// While another process schedules, the status page shows the last
+	// runs from the shared run log.
+	go s.follow(leadCtx)
 	for !s.draining.Load() {
 		lost, err := l.Lead(leadCtx)
 		if err != nil {
@@ -551,6 +554,45 @@ func (s *Server) leaderLoop(ctx context.Context, l Leader) {
 	}
 }
 
+// followEvery is how often a process that does not schedule reads the
+// last runs for its status page.
+const followEvery = 5 * time.Second
+
+// follow shows on the status page, while this process does not schedule,
+// the last runs of the shared run log, until ctx ends.
+func (s *Server) follow(ctx context.Context) {
+	h, ok := s.cfg.Runner.(HistoryReader)
+	if !ok {
+		return
+	}
+	t := time.NewTicker(followEvery)
+	defer t.Stop()
+	for {
+		if !s.leading.Load() {
+			if past, err := h.History(ctx); err != nil {
+				s.log.Debug("read the last runs", "err", err.Error())
+			} else {
+				s.mu.Lock()
+				for name, pr := range past {
+					lr := &lastRun{Start: pr.Start, End: pr.End, Result: pr.Result}
+					if pr.Interrupted {
+						lr.Err = "interrupted: its worker stopped during this run; the scheduler runs it again to finish it"
+					}
+					if !s.leading.Load() {
+						s.last[name] = lr
+					}
+				}
+				s.mu.Unlock()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // leadUntil starts due runs until shutdown begins or lost is closed. The
 // runs due together are queued in dependency order: each is started once
 // the one before it is queued (Queued), so that a mapping's run never
@@ -565,7 +607,7 @@ func (s *Server) leadUntil(ctx context.Context, lost <-chan struct{}, runs *sync
 			go func() {
 				defer runs.Done()
 				defer mark()
-				s.runOne(context.WithValue(ctx, queuedKey{}, mark), name)
+				s.runOne(WithQueued(ctx, mark), name)
 				s.poke()
 			}()
 			<-queued
@@ -654,6 +696,12 @@ func (s *Server) runOne(ctx context.Context, name string) {
 // queuedKey is the context key of the function a Leader's Run calls
 // once its run is queued.
 type queuedKey struct{}
+
+// WithQueued returns ctx for a Leader's Run, which calls fn once its run
+// is queued (Queued).
+func WithQueued(ctx context.Context, fn func()) context.Context {
+	return context.WithValue(ctx, queuedKey{}, fn)
+}
 
 // Queued is called by a Leader's Run once the run is queued, so that
 // serve queues the next due run only then: runs due together are queued
