@@ -429,6 +429,31 @@ func TestServeCluster(t *testing.T) {
 	if n := len(a.crm.All("accounts")); n < clusterMappings*clusterCustomers+30 {
 		t.Errorf("tenant_a's CRM holds %d accounts, want at least %d", n, clusterMappings*clusterCustomers+30)
 	}
+	// The others stop cleanly on SIGTERM, workers and scheduler alike.
+	for _, ws := range workers {
+		for _, w := range ws {
+			if w != victim {
+				_ = w.cmd.Process.Signal(syscall.SIGTERM)
+			}
+		}
+	}
+	for _, ws := range workers {
+		for _, w := range ws {
+			if w == victim {
+				continue
+			}
+			select {
+			case <-w.done:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("pid %d did not stop within 30s of SIGTERM:\n%s", w.cmd.Process.Pid, w.logs.String())
+			}
+			if err := w.cmd.Wait(); err != nil {
+				t.Errorf("pid %d after SIGTERM: %v\n%s", w.cmd.Process.Pid, err, w.logs.String())
+			}
+		}
+	}
+	_ = victim.cmd.Wait() // killed
+	workers = nil         // all stopped
 	t.Logf("3 workers x 2 projects, 12 mappings (and a single process for comparison): every mapping run in %s; the dead worker's run finished %s after the kill; %s in all",
 		phase1.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond), time.Since(begin).Round(time.Millisecond))
 	if t.Failed() {

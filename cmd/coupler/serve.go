@@ -241,8 +241,8 @@ func (c clusterRunner) RunApproved(ctx context.Context, drain <-chan struct{}, m
 
 func (c clusterRunner) Lead(ctx context.Context) (<-chan struct{}, error) { return c.c.Lead(ctx) }
 
-func (c clusterRunner) Enqueue(ctx context.Context, mapping string) error {
-	return c.c.Enqueue(ctx, mapping)
+func (c clusterRunner) Enqueue(ctx context.Context, mapping, planID string) error {
+	return c.c.Enqueue(ctx, mapping, planID)
 }
 
 func (c clusterRunner) RunState(mapping string) string { return c.c.RunState(mapping) }

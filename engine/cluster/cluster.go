@@ -431,9 +431,10 @@ func (c *Cluster) Lead(ctx context.Context) (lost <-chan struct{}, err error) {
 }
 
 // Enqueue implements serve.Leader: it asks for a run of mapping without
-// waiting for it (a run-now asked of a process that does not schedule).
-func (c *Cluster) Enqueue(ctx context.Context, mapping string) error {
-	_, err := c.insert(ctx, RunArgs{Mapping: mapping})
+// waiting for it (a run-now asked of a process that does not schedule),
+// one applying the approved plan planID when it is set.
+func (c *Cluster) Enqueue(ctx context.Context, mapping, planID string) error {
+	_, err := c.insert(ctx, RunArgs{Mapping: mapping, Plan: planID})
 	return err
 }
 

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/couplerhq/coupler/engine/plan"
 )
 
 // A plan that needs a person's approval (a first sync into a destination
@@ -59,8 +61,35 @@ func (s *Server) stillWaiting(name string) bool {
 	if !wait {
 		return false
 	}
+	if s.approvedElsewhere(name, lr.Result.PlanID) {
+		return false
+	}
 	s.log.Info("plan still waiting for approval: not planned again", "mapping", name, "plan", lr.Result.PlanID)
 	s.sched.Done(name, false, ErrNeedsReview)
+	return true
+}
+
+// approvedElsewhere reports whether the plan mapping waits on no longer
+// waits, when the Runner is shared by several processes (Leader): another
+// process's page may have approved it (and queued its apply), or it was
+// applied with coupler apply. An approved plan not yet applied is handed
+// to the run.
+func (s *Server) approvedElsewhere(name, planID string) bool {
+	v, ok := s.cfg.Runner.(Views)
+	if _, shared := s.cfg.Runner.(Leader); !ok || !shared {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := v.Plan(ctx, planID)
+	if err != nil || p.WaitsForApproval() {
+		return false
+	}
+	if p.Approved != nil && p.Status == plan.Planned {
+		s.mu.Lock()
+		s.approved[name] = planID
+		s.mu.Unlock()
+	}
 	return true
 }
 
@@ -149,6 +178,20 @@ func (s *Server) handleApprove(w http.ResponseWriter, r *http.Request) {
 // makes them due; it returns those mappings.
 func (s *Server) approvedPlan(a Approval) []string {
 	var queued []string
+	if l, ok := s.cfg.Runner.(Leader); ok && !s.leading.Load() {
+		// Another process schedules: the runs that apply the plan go to
+		// the shared queue; the scheduler sees the plan approved.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for _, m := range a.Mappings {
+			if err := l.Enqueue(ctx, m, a.PlanID); err != nil {
+				s.log.Warn("approved plan not queued", "mapping", m, "plan", a.PlanID, "err", err.Error())
+				continue
+			}
+			queued = append(queued, m)
+		}
+		return queued
+	}
 	s.mu.Lock()
 	for _, m := range a.Mappings {
 		if lr := s.last[m]; lr != nil && lr.Waiting && lr.Result.PlanID == a.PlanID && s.approved[m] == "" {

@@ -27,11 +27,19 @@ func (l *fakeLeader) Lead(ctx context.Context) (<-chan struct{}, error) {
 	}
 }
 
-func (l *fakeLeader) Enqueue(ctx context.Context, mapping string) error {
+func (l *fakeLeader) Enqueue(ctx context.Context, mapping, planID string) error {
 	l.lmu.Lock()
 	defer l.lmu.Unlock()
-	l.enqueued = append(l.enqueued, mapping)
+	l.enqueued = append(l.enqueued, mapping+planID)
 	return nil
+}
+
+func (l *fakeLeader) Approve(ctx context.Context, ref, by string) (Approval, error) {
+	return Approval{PlanID: ref, Mappings: []string{"C"}, By: by}, nil
+}
+
+func (l *fakeLeader) RunApproved(ctx context.Context, drain <-chan struct{}, mapping, planID string) (Result, error) {
+	return l.Run(ctx, drain, mapping)
 }
 
 func (l *fakeLeader) Run(ctx context.Context, drain <-chan struct{}, mapping string) (Result, error) {
@@ -53,8 +61,8 @@ func (l *fakeLeader) RunState(mapping string) string { return "running on host/4
 func (l *fakeLeader) ID() string { return "host/7/def" }
 
 // TestLeader checks serve on a Runner shared by several processes: while
-// another process schedules, nothing runs here and a run-now goes to the
-// shared queue; once this process leads, the mappings due together are
+// another process schedules, nothing runs here and a run-now, or the
+// apply of a plan approved here, goes to the shared queue; once this process leads, the mappings due together are
 // all started at once, queued in dependency order, and the status page
 // says where each runs and which worker ran it.
 func TestLeader(t *testing.T) {
@@ -72,6 +80,16 @@ func TestLeader(t *testing.T) {
 	l.lmu.Unlock()
 	if enqueued != "B" || queued != 0 {
 		t.Errorf("before leading: enqueued %q and ran %d; want the run-now enqueued and nothing run", enqueued, queued)
+	}
+	// A plan approved here is applied by a job of the shared queue.
+	if code, body := post(t, base+"/plans/p-C/approve", nil); code != 200 || !strings.Contains(body, "C runs now") {
+		t.Errorf("approve while another process schedules: %d %s", code, body)
+	}
+	l.lmu.Lock()
+	enqueued = strings.Join(l.enqueued, ",")
+	l.lmu.Unlock()
+	if enqueued != "B,Cp-C" {
+		t.Errorf("enqueued %q; want the approved plan's run too", enqueued)
 	}
 
 	close(l.lead)

@@ -133,8 +133,9 @@ type Leader interface {
 	// lost is closed when it no longer is.
 	Lead(ctx context.Context) (lost <-chan struct{}, err error)
 	// Enqueue asks for a run of mapping without waiting for it: a run-now
-	// asked of a process that does not schedule.
-	Enqueue(ctx context.Context, mapping string) error
+	// asked of a process that does not schedule, or, with planID, the run
+	// that applies a plan approved there.
+	Enqueue(ctx context.Context, mapping, planID string) error
 }
 
 // RunStater is implemented by a Runner that can tell where a run under
@@ -345,7 +346,7 @@ func (s *Server) trigger(mapping string) error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		return l.Enqueue(ctx, mapping)
+		return l.Enqueue(ctx, mapping, "")
 	}
 	if err := s.sched.Trigger(mapping); err != nil {
 		return err
