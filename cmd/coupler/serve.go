@@ -12,7 +12,6 @@ import (
 	"github.com/couplerhq/coupler/engine/lock"
 	"github.com/couplerhq/coupler/engine/runner"
 	"github.com/couplerhq/coupler/engine/serve"
-	"github.com/couplerhq/coupler/mappings"
 )
 
 // tokenEnv is the environment variable that may hold serve's token, so
@@ -74,7 +73,7 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 				token = os.Getenv(tokenEnv)
 			}
 			log := g.logger()
-			r := runner.New(g.dir, mappings.LoadOptions{}, engine.Options{Logger: log, Redactor: g.redactor})
+			r := runner.New(g.dir, g.loadOptions(false), engine.Options{Logger: log, Redactor: g.redactor})
 			r.PlanRetention = planRetention
 			// Load once here to print every problem of an invalid project the
 			// way validate does, and to find the state database to lock.
