@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -181,6 +182,35 @@ func (d *DB) EachMappingRow(ctx context.Context, table state.MappingTable, mappi
 		}
 	}
 	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s of mapping %s: %w", table.Name, mapping, err)
+	}
+	return nil
+}
+
+// WriteMappingCSV implements state.MappingCSV with COPY … TO STDOUT, in
+// a transaction whose time zone is UTC, so that times come out as the
+// workspace keeps them.
+func (d *DB) WriteMappingCSV(ctx context.Context, table state.MappingTable, mapping string, w io.Writer) error {
+	if err := state.CheckMappingTable(table); err != nil {
+		return err
+	}
+	cols := make([]string, len(table.Columns))
+	for i, c := range table.Columns {
+		cols[i] = pgx.Identifier{c}.Sanitize()
+	}
+	// COPY takes no parameters: the name goes in as an escape string
+	// literal, which means the same whatever standard_conforming_strings
+	// says.
+	literal := `E'` + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(mapping) + `'`
+	q := `COPY (SELECT ` + strings.Join(cols, ", ") + ` FROM ` + pgx.Identifier{table.Name}.Sanitize() + ` WHERE mapping = ` + literal + `) TO STDOUT WITH (FORMAT csv)`
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL TIME ZONE 'UTC'`); err != nil {
+			return err
+		}
+		_, err := tx.Conn().PgConn().CopyTo(ctx, w, q)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("%s of mapping %s: %w", table.Name, mapping, err)
 	}
 	return nil
