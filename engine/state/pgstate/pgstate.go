@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"strconv"
 
@@ -172,4 +174,25 @@ func version(ctx context.Context, tx pgx.Tx, schema string) (int, error) {
 func isUndefinedTable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "42P01"
+}
+
+// ExplainError implements state.ErrorExplainer: a failure to connect, a
+// connection the server or the network dropped, or one that timed out,
+// is the database being out of reach (state.ErrUnavailable), which the
+// message names, password left out. What PostgreSQL answered (a
+// *pgconn.PgError) is not.
+func (d *DB) ExplainError(err error) error {
+	if err == nil || errors.Is(err, state.ErrUnavailable) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return err
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	if errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("%w (%s): %w", state.ErrUnavailable, d.where, err)
+	}
+	return err
 }
