@@ -65,9 +65,11 @@ type MappingRows interface {
 }
 
 // DiffSaver is implemented by a Store that keeps its plans apart from the
-// workspace they are diffed in: it saves what the diff made of one part,
-// all or nothing, before SavePlan makes the plan visible. DiscardPlan
-// removes it when the plan fails.
+// workspace they are diffed in: it takes what the diff made of one part
+// and saves it with SavePlan of its plan, all or nothing, so that another
+// process never sees, nor prunes, a plan half saved; the diff's
+// Operations must stay readable until then. DiscardPlan forgets it when
+// the plan fails.
 type DiffSaver interface {
 	SaveDiff(ctx context.Context, diff PartDiff) error
 }

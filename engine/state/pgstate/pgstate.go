@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -29,6 +30,9 @@ type DB struct {
 	// redactFn scrubs failure messages before they are stored
 	// (Options.Redact).
 	redactFn func(string) string
+	// pending are the diffs SaveDiff keeps for SavePlan, by plan id.
+	pendingMu sync.Mutex
+	pending   map[string][]state.PartDiff
 }
 
 // Options tunes how the state is opened.
