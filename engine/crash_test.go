@@ -588,6 +588,26 @@ func (w *crashWorld) applyInChild(t *testing.T, id string, at int, after bool) b
 	return fired
 }
 
+// eachRequest runs fn, as a parallel subtest, at each of an apply's
+// requests, before and after it is handled; point says which to messages
+// ("kill at request 3, before it is handled").
+func eachRequest(t *testing.T, requests int, what string, fn func(t *testing.T, at int, after bool, point string)) {
+	for at := 1; at <= requests; at++ {
+		for _, after := range []bool{false, true} {
+			point := fmt.Sprintf("%s at request %d, before it is handled", what, at)
+			name := fmt.Sprintf("at_%d_before", at)
+			if after {
+				point = fmt.Sprintf("%s at request %d, after it is handled", what, at)
+				name = fmt.Sprintf("at_%d_after", at)
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				fn(t, at, after, point)
+			})
+		}
+	}
+}
+
 // crashStart is where every kill point of a scenario starts from and what
 // it must end at.
 type crashStart struct {
@@ -654,56 +674,45 @@ func TestCrashKillAtEveryRequest(t *testing.T) {
 			t.Parallel()
 			start := startCrash(t, sc)
 			want, requests, hub, base, p := start.want, start.requests, start.hub, start.base, start.plan
-			for at := 1; at <= requests; at++ {
-				for _, after := range []bool{false, true} {
-					point := fmt.Sprintf("kill at request %d, before it is handled", at)
-					name := fmt.Sprintf("at_%d_before", at)
-					if after {
-						point = fmt.Sprintf("kill at request %d, after it is handled", at)
-						name = fmt.Sprintf("at_%d_after", at)
-					}
-					t.Run(name, func(t *testing.T) {
-						t.Parallel()
-						// Odd kill points resume the plan; even ones plan again.
-						resume := at%2 == 1
-						w := base.fork(t, hub, sc)
-						var err error
-						if !w.applyInChild(t, p.ID, at, after) {
-							t.Errorf("%s: the child finished first", point)
-							return
-						}
-						total.Add(1)
-						// Every other time, the restart is killed too, at its first
-						// request: while it settles what the first left in flight.
-						if after && resume {
-							if w.applyInChild(t, p.ID, 1, at%4 == 1) {
-								total.Add(1)
-							}
-						}
-						w.open(t)
-						if resume {
-							_, err = w.e.Apply(t.Context(), p.ID)
-						} else {
-							w.sync(t)
-						}
-						if err == nil && sc.followUp {
-							w.sync(t)
-						}
-						if err != nil {
-							t.Errorf("%s: restart: %v", point, err)
-							w.close(t)
-							return
-						}
-						got := w.endState(t)
-						if got.String() != want.String() {
-							t.Errorf("%s (resume %v): end state\n%s\nwant (uninterrupted)\n%s", point, resume, got, want)
-						}
-						// After a follow-up sync the watermarks are that plan's.
-						w.checkAtRest(t, point, p, resume && !sc.followUp)
-						w.close(t)
-					})
+			eachRequest(t, requests, "kill", func(t *testing.T, at int, after bool, point string) {
+				// Odd kill points resume the plan; even ones plan again.
+				resume := at%2 == 1
+				w := base.fork(t, hub, sc)
+				var err error
+				if !w.applyInChild(t, p.ID, at, after) {
+					t.Errorf("%s: the child finished first", point)
+					return
 				}
-			}
+				total.Add(1)
+				// Every other time, the restart is killed too, at its first
+				// request: while it settles what the first left in flight.
+				if after && resume {
+					if w.applyInChild(t, p.ID, 1, at%4 == 1) {
+						total.Add(1)
+					}
+				}
+				w.open(t)
+				if resume {
+					_, err = w.e.Apply(t.Context(), p.ID)
+				} else {
+					w.sync(t)
+				}
+				if err == nil && sc.followUp {
+					w.sync(t)
+				}
+				if err != nil {
+					t.Errorf("%s: restart: %v", point, err)
+					w.close(t)
+					return
+				}
+				got := w.endState(t)
+				if got.String() != want.String() {
+					t.Errorf("%s (resume %v): end state\n%s\nwant (uninterrupted)\n%s", point, resume, got, want)
+				}
+				// After a follow-up sync the watermarks are that plan's.
+				w.checkAtRest(t, point, p, resume && !sc.followUp)
+				w.close(t)
+			})
 		})
 	}
 }

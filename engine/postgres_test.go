@@ -202,52 +202,41 @@ func TestPostgresOutageAtEveryRequest(t *testing.T) {
 	i := slices.IndexFunc(crashScenarios, func(sc crashScenario) bool { return sc.name == "bidirectional_postgres" })
 	sc := crashScenarios[i]
 	start := startCrash(t, sc)
-	for at := 1; at <= start.requests; at++ {
-		for _, after := range []bool{false, true} {
-			point := fmt.Sprintf("the database goes away at request %d, before it is handled", at)
-			name := fmt.Sprintf("at_%d_before", at)
-			if after {
-				point = fmt.Sprintf("the database goes away at request %d, after it is answered", at)
-				name = fmt.Sprintf("at_%d_after", at)
-			}
-			t.Run(name, func(t *testing.T) {
-				t.Parallel()
-				w := start.base.fork(t, start.hub, sc)
-				proxy := pgtest.NewProxy(t, w.stateURL)
-				w.stateURL = proxy.URL()
-				w.open(t)
-				w.ks.arm(at, after, proxy.Cut)
-				w.ks.mu.Lock()
-				w.ks.outage = true
-				w.ks.mu.Unlock()
-				_, err := w.e.Apply(t.Context(), start.plan.ID)
-				w.ks.arm(0, false, nil)
-				if err == nil {
-					t.Fatalf("%s: the apply succeeded", point)
-				}
-				if !errors.Is(err, state.ErrUnavailable) || !strings.Contains(err.Error(), "the state database is unavailable (postgres://") {
-					t.Errorf("%s: the apply's error does not say the state database is unavailable, nor which: %v", point, err)
-				}
-				proxy.Restore()
-				w.close(t)
-				w.open(t)
-				if at%2 == 1 {
-					_, err = w.e.Apply(t.Context(), start.plan.ID)
-				} else {
-					p, perr := w.e.Plan(t.Context(), engine.PlanOptions{})
-					if err = perr; err == nil {
-						_, err = w.e.Apply(t.Context(), p.ID)
-					}
-				}
-				if err != nil {
-					t.Fatalf("%s: after the database came back: %v", point, err)
-				}
-				if got := w.endState(t); got.String() != start.want.String() {
-					t.Errorf("%s: end state\n%s\nwant (uninterrupted)\n%s", point, got, start.want)
-				}
-				w.checkAtRest(t, point, start.plan, at%2 == 1)
-				w.close(t)
-			})
+	eachRequest(t, start.requests, "the database goes away", func(t *testing.T, at int, after bool, point string) {
+		w := start.base.fork(t, start.hub, sc)
+		proxy := pgtest.NewProxy(t, w.stateURL)
+		w.stateURL = proxy.URL()
+		w.open(t)
+		w.ks.arm(at, after, proxy.Cut)
+		w.ks.mu.Lock()
+		w.ks.outage = true
+		w.ks.mu.Unlock()
+		_, err := w.e.Apply(t.Context(), start.plan.ID)
+		w.ks.arm(0, false, nil)
+		if err == nil {
+			t.Fatalf("%s: the apply succeeded", point)
 		}
-	}
+		if !errors.Is(err, state.ErrUnavailable) || !strings.Contains(err.Error(), "the state database is unavailable (postgres://") {
+			t.Errorf("%s: the apply's error does not say the state database is unavailable, nor which: %v", point, err)
+		}
+		proxy.Restore()
+		w.close(t)
+		w.open(t)
+		if at%2 == 1 {
+			_, err = w.e.Apply(t.Context(), start.plan.ID)
+		} else {
+			p, perr := w.e.Plan(t.Context(), engine.PlanOptions{})
+			if err = perr; err == nil {
+				_, err = w.e.Apply(t.Context(), p.ID)
+			}
+		}
+		if err != nil {
+			t.Fatalf("%s: after the database came back: %v", point, err)
+		}
+		if got := w.endState(t); got.String() != start.want.String() {
+			t.Errorf("%s: end state\n%s\nwant (uninterrupted)\n%s", point, got, start.want)
+		}
+		w.checkAtRest(t, point, start.plan, at%2 == 1)
+		w.close(t)
+	})
 }
