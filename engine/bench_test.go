@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -275,16 +274,7 @@ func BenchmarkPlanIncremental(b *testing.B) {
 	if err := e.State().SetWatermark(b.Context(), "CUSTOMER", "table", time.Now().Add(-time.Hour)); err != nil {
 		b.Fatal(err)
 	}
-	for i := range changed {
-		resp, err := http.PostForm(root+"/edit", url.Values{"i": {strconv.Itoa(i * (n / changed))}, "city": {"Changed " + strconv.Itoa(i)}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			b.Fatalf("edit customer: %s", resp.Status)
-		}
-	}
+	editCustomers(b, root, n, changed)
 	runtime.GC()
 	b.ResetTimer()
 	for b.Loop() {
