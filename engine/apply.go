@@ -46,7 +46,8 @@ const maxFailures = 50
 // first (see Recover), the mappings already finished are skipped, and the
 // operations already recorded are not written again. See
 // docs/reliability.md.
-func (e *Engine) Apply(ctx context.Context, planID string) (*ApplyResult, error) {
+func (e *Engine) Apply(ctx context.Context, planID string) (_ *ApplyResult, err error) {
+	defer func() { err = e.explain(err) }()
 	unlock, err := e.lockWrites(ctx)
 	if err != nil {
 		return nil, err

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +23,7 @@ import (
 	"github.com/couplerhq/coupler/connectors/fake"
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/engine/state/pgstate"
 	"github.com/couplerhq/coupler/engine/state/pgtest"
 	"github.com/couplerhq/coupler/engine/state/statetest"
 	"github.com/couplerhq/coupler/mappings"
@@ -207,15 +207,24 @@ func coupleAll(ctx context.Context, e *engine.Engine, n int) error {
 }
 
 // coupledWorld starts the fake servers in a child process, with n customers
-// and n accounts that already agree, and a state database in which they are
-// coupled: the steady state of a sync. It returns the engine and the fake
-// servers' root URL.
-func coupledWorld(b *testing.B, n int) (*engine.Engine, string) {
+// and n accounts that already agree, and a state in which they are coupled:
+// the steady state of a sync; with postgres the state is a database of the
+// tests' PostgreSQL server (pgtest) rather than the project's DuckDB file.
+// It returns the engine and the fake servers' root URL.
+func coupledWorld(b *testing.B, n int, postgres bool) (*engine.Engine, string) {
 	b.Helper()
 	root := startFakes(b, n, false)
 	dir := b.TempDir()
 	writeBenchProject(b, dir, root, 1)
-	e, diags, err := engine.OpenProject(b.Context(), dir, mappings.LoadOptions{}, engine.Options{})
+	var opts engine.Options
+	if postgres {
+		store, err := pgstate.Open(b.Context(), pgtest.Database(b), pgstate.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		opts.Store = store
+	}
+	e, diags, err := engine.OpenProject(b.Context(), dir, mappings.LoadOptions{}, opts)
 	if err != nil {
 		b.Fatalf("%v\n%v", err, diags)
 	}
@@ -227,24 +236,30 @@ func coupledWorld(b *testing.B, n int) (*engine.Engine, string) {
 }
 
 // BenchmarkPlanFull plans a full read of N coupled, unchanged records: both
-// sides read over HTTP, staged in DuckDB and diffed.
+// sides read over HTTP, staged in DuckDB and diffed; with the state in the
+// project's DuckDB file, and in PostgreSQL (issue 17: the couplings are
+// copied into a private DuckDB workspace, the plan copied back).
 //
 //	go test ./engine -run '^$' -bench PlanFull -benchtime 3x
 func BenchmarkPlanFull(b *testing.B) {
 	n := benchRecords(b)
-	e, _ := coupledWorld(b, n)
-	runtime.GC()
-	b.ResetTimer()
-	for b.Loop() {
-		p, err := e.Plan(b.Context(), engine.PlanOptions{Full: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if got := p.Mappings[0].Counts["unchanged"]; got != int64(n) {
-			b.Fatalf("%d unchanged, want %d: %v", got, n, p.Mappings[0].Counts)
-		}
+	for _, st := range []string{"duckdb", "postgres"} {
+		b.Run("state="+st, func(b *testing.B) {
+			e, _ := coupledWorld(b, n, st == "postgres")
+			runtime.GC()
+			b.ResetTimer()
+			for b.Loop() {
+				p, err := e.Plan(b.Context(), engine.PlanOptions{Full: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if got := p.Mappings[0].Counts["unchanged"]; got != int64(n) {
+					b.Fatalf("%d unchanged, want %d: %v", got, n, p.Mappings[0].Counts)
+				}
+			}
+			reportSpeed(b, n)
+		})
 	}
-	reportSpeed(b, n)
 }
 
 // BenchmarkPlanIncremental plans after 100 of N coupled records changed:
@@ -255,20 +270,11 @@ func BenchmarkPlanFull(b *testing.B) {
 func BenchmarkPlanIncremental(b *testing.B) {
 	n := benchRecords(b)
 	const changed = 100
-	e, root := coupledWorld(b, n)
+	e, root := coupledWorld(b, n, false)
 	if err := e.State().SetWatermark(b.Context(), "CUSTOMER", "table", time.Now().Add(-time.Hour)); err != nil {
 		b.Fatal(err)
 	}
-	for i := range changed {
-		resp, err := http.PostForm(root+"/edit", url.Values{"i": {strconv.Itoa(i * (n / changed))}, "city": {"Changed " + strconv.Itoa(i)}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			b.Fatalf("edit customer: %s", resp.Status)
-		}
-	}
+	editCustomers(b, root, n, changed)
 	runtime.GC()
 	b.ResetTimer()
 	for b.Loop() {

@@ -434,6 +434,11 @@ type killSwitch struct {
 	fired bool
 	// refusePosts answers every POST 500 without handling it.
 	refusePosts bool
+	// outage makes the hit request no crash: kill runs (before or after
+	// the request is handled, as after says) and the request is answered
+	// as usual, for a failure of something else than the process (the
+	// state's database going away).
+	outage bool
 	// lose, when set, says for each request (with its body) whether its
 	// answer is lost after it is handled.
 	lose func(r *http.Request, body []byte) bool
@@ -468,7 +473,7 @@ func serveCounted(t *testing.T, h http.Handler) *httptest.Server {
 
 func (k *killSwitch) arm(at int, after bool, kill func()) {
 	k.mu.Lock()
-	k.count, k.at, k.after, k.kill, k.fired, k.child = 0, at, after, kill, false, false
+	k.count, k.at, k.after, k.kill, k.fired, k.child, k.outage = 0, at, after, kill, false, false, false
 	k.armedAt = crashSeq.Add(1)
 	k.mu.Unlock()
 }
@@ -502,8 +507,18 @@ func (k *killSwitch) wrap(h http.Handler) http.Handler {
 		if hit {
 			k.fired = true
 		}
-		after, kill, refuse, lose := k.after, k.kill, k.refusePosts, k.lose
+		after, kill, refuse, lose, outage := k.after, k.kill, k.refusePosts, k.lose, k.outage
 		k.mu.Unlock()
+		if hit && outage {
+			if !after {
+				kill()
+			}
+			h.ServeHTTP(w, r)
+			if after {
+				kill()
+			}
+			return
+		}
 		if lose != nil {
 			body, _ := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -573,6 +588,77 @@ func (w *crashWorld) applyInChild(t *testing.T, id string, at int, after bool) b
 	return fired
 }
 
+// eachRequest runs fn, as a parallel subtest, at each of an apply's
+// requests, before and after it is handled; point says which to messages
+// ("kill at request 3, before it is handled").
+func eachRequest(t *testing.T, requests int, what string, fn func(t *testing.T, at int, after bool, point string)) {
+	for at := 1; at <= requests; at++ {
+		for _, after := range []bool{false, true} {
+			point := fmt.Sprintf("%s at request %d, before it is handled", what, at)
+			name := fmt.Sprintf("at_%d_before", at)
+			if after {
+				point = fmt.Sprintf("%s at request %d, after it is handled", what, at)
+				name = fmt.Sprintf("at_%d_after", at)
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				fn(t, at, after, point)
+			})
+		}
+	}
+}
+
+// crashStart is where every kill point of a scenario starts from and what
+// it must end at.
+type crashStart struct {
+	// want is the end state of the uninterrupted run, and requests the
+	// number of requests its apply sent.
+	want     endState
+	requests int
+	// base is the world set up and planned (closed, to fork), plan its
+	// plan, hub the servers' router.
+	hub  *crashHub
+	base *crashWorld
+	plan *plan.Plan
+}
+
+// startCrash runs sc uninterrupted, in batches of crashBatch as the
+// children apply, setup included, for the end state to compare with; then
+// sets up and plans the world every kill point forks, in the default
+// batch size.
+func startCrash(t *testing.T, sc crashScenario) crashStart {
+	t.Helper()
+	batched := sc
+	batched.applyBatch = crashBatch
+	ref := newCrashWorld(t, batched)
+	p, err := ref.e.Plan(t.Context(), engine.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref.ks.arm(0, false, nil)
+	if _, err := ref.e.Apply(t.Context(), p.ID); err != nil {
+		t.Fatal(err)
+	}
+	engine.SetApplyBatch(ref.e, 0) // the follow-up sync in the default size
+	requests := ref.ks.requests()
+	if sc.followUp {
+		ref.sync(t)
+	}
+	want := ref.endState(t)
+	if requests < 3 {
+		t.Fatalf("the apply sent only %d requests", requests)
+	}
+	t.Logf("%d requests, %d writes planned", requests, p.Totals()[plan.Create]+p.Totals()[plan.Update])
+	hub := newCrashHub(t)
+	base := newCrashWorldAt(t, sc, hub)
+	p, err = base.e.Plan(t.Context(), engine.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base.close(t)
+	return crashStart{want: want, requests: requests, hub: hub, base: base, plan: p}
+}
+
 func TestCrashKillAtEveryRequest(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -586,88 +672,47 @@ func TestCrashKillAtEveryRequest(t *testing.T) {
 	for _, sc := range crashScenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			// The uninterrupted run, to compare with, in batches of
-			// crashBatch as the children apply, setup included.
-			batched := sc
-			batched.applyBatch = crashBatch
-			ref := newCrashWorld(t, batched)
-			p, err := ref.e.Plan(t.Context(), engine.PlanOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ref.ks.arm(0, false, nil)
-			if _, err := ref.e.Apply(t.Context(), p.ID); err != nil {
-				t.Fatal(err)
-			}
-			engine.SetApplyBatch(ref.e, 0) // the follow-up sync in the default size
-			requests := ref.ks.requests()
-			if sc.followUp {
-				ref.sync(t)
-			}
-			want := ref.endState(t)
-			if requests < 3 {
-				t.Fatalf("the apply sent only %d requests", requests)
-			}
-			t.Logf("%d requests, %d writes planned", requests, p.Totals()[plan.Create]+p.Totals()[plan.Update])
-			// The world every kill point starts from, set up and planned
-			// once, as the reference was but in the default batch size.
-			hub := newCrashHub(t)
-			base := newCrashWorldAt(t, sc, hub)
-			p, err = base.e.Plan(t.Context(), engine.PlanOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			base.close(t)
-			for at := 1; at <= requests; at++ {
-				for _, after := range []bool{false, true} {
-					point := fmt.Sprintf("kill at request %d, before it is handled", at)
-					name := fmt.Sprintf("at_%d_before", at)
-					if after {
-						point = fmt.Sprintf("kill at request %d, after it is handled", at)
-						name = fmt.Sprintf("at_%d_after", at)
-					}
-					t.Run(name, func(t *testing.T) {
-						t.Parallel()
-						// Odd kill points resume the plan; even ones plan again.
-						resume := at%2 == 1
-						w := base.fork(t, hub, sc)
-						var err error
-						if !w.applyInChild(t, p.ID, at, after) {
-							t.Errorf("%s: the child finished first", point)
-							return
-						}
-						total.Add(1)
-						// Every other time, the restart is killed too, at its first
-						// request: while it settles what the first left in flight.
-						if after && resume {
-							if w.applyInChild(t, p.ID, 1, at%4 == 1) {
-								total.Add(1)
-							}
-						}
-						w.open(t)
-						if resume {
-							_, err = w.e.Apply(t.Context(), p.ID)
-						} else {
-							w.sync(t)
-						}
-						if err == nil && sc.followUp {
-							w.sync(t)
-						}
-						if err != nil {
-							t.Errorf("%s: restart: %v", point, err)
-							w.close(t)
-							return
-						}
-						got := w.endState(t)
-						if got.String() != want.String() {
-							t.Errorf("%s (resume %v): end state\n%s\nwant (uninterrupted)\n%s", point, resume, got, want)
-						}
-						// After a follow-up sync the watermarks are that plan's.
-						w.checkAtRest(t, point, p, resume && !sc.followUp)
-						w.close(t)
-					})
+			start := startCrash(t, sc)
+			want, requests, hub, base, p := start.want, start.requests, start.hub, start.base, start.plan
+			eachRequest(t, requests, "kill", func(t *testing.T, at int, after bool, point string) {
+				// Odd kill points resume the plan; even ones plan again.
+				resume := at%2 == 1
+				w := base.fork(t, hub, sc)
+				var err error
+				if !w.applyInChild(t, p.ID, at, after) {
+					t.Errorf("%s: the child finished first", point)
+					return
 				}
-			}
+				total.Add(1)
+				// Every other time, the restart is killed too, at its first
+				// request: while it settles what the first left in flight.
+				if after && resume {
+					if w.applyInChild(t, p.ID, 1, at%4 == 1) {
+						total.Add(1)
+					}
+				}
+				w.open(t)
+				if resume {
+					_, err = w.e.Apply(t.Context(), p.ID)
+				} else {
+					w.sync(t)
+				}
+				if err == nil && sc.followUp {
+					w.sync(t)
+				}
+				if err != nil {
+					t.Errorf("%s: restart: %v", point, err)
+					w.close(t)
+					return
+				}
+				got := w.endState(t)
+				if got.String() != want.String() {
+					t.Errorf("%s (resume %v): end state\n%s\nwant (uninterrupted)\n%s", point, resume, got, want)
+				}
+				// After a follow-up sync the watermarks are that plan's.
+				w.checkAtRest(t, point, p, resume && !sc.followUp)
+				w.close(t)
+			})
 		})
 	}
 }

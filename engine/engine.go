@@ -196,6 +196,15 @@ func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 	return e, nil
 }
 
+// explain names the state database in an error that came of its being
+// out of reach (state.ErrUnavailable), when the store can tell.
+func (e *Engine) explain(err error) error {
+	if x, ok := e.store.(state.ErrorExplainer); ok && err != nil {
+		return x.ExplainError(err)
+	}
+	return err
+}
+
 // Program returns the compiled project the engine runs.
 func (e *Engine) Program() *Program { return e.prog }
 

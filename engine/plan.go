@@ -59,7 +59,8 @@ func (e *Engine) overlap(m *Mapping) time.Duration {
 // Plan reads both sides of each selected mapping, stages the rows, diffs
 // them in the state database and saves the result as a plan. It writes
 // nothing to either system.
-func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error) {
+func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (_ *plan.Plan, err error) {
+	defer func() { err = e.explain(err) }()
 	if e.work == nil {
 		return nil, errors.New("plan: the engine was opened to read the state only")
 	}

@@ -1,14 +1,17 @@
 package engine_test
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/plan"
+	"github.com/couplerhq/coupler/engine/state"
 	"github.com/couplerhq/coupler/engine/state/pgstate"
 	"github.com/couplerhq/coupler/engine/state/pgtest"
 )
@@ -185,3 +188,55 @@ func TestPostgresBidirectionalSync(t *testing.T) {
 }
 
 func join(s []string) string { return fmt.Sprint(len(s), " ", s) }
+
+// TestPostgresOutageAtEveryRequest: the PostgreSQL state goes away (every
+// connection dropped, new ones refused at once, as when the server stops
+// or the network fails) at every request of a bidirectional apply, before
+// or after the service handles it, while coupler goes on running. The
+// apply stops with an error that names the state database, and once the
+// database is back a restarted coupler, resuming the plan or planning
+// again, ends where the uninterrupted run does: every write that happened
+// settled from its intent, none made twice, none lost.
+func TestPostgresOutageAtEveryRequest(t *testing.T) {
+	t.Parallel()
+	i := slices.IndexFunc(crashScenarios, func(sc crashScenario) bool { return sc.name == "bidirectional_postgres" })
+	sc := crashScenarios[i]
+	start := startCrash(t, sc)
+	eachRequest(t, start.requests, "the database goes away", func(t *testing.T, at int, after bool, point string) {
+		w := start.base.fork(t, start.hub, sc)
+		proxy := pgtest.NewProxy(t, w.stateURL)
+		w.stateURL = proxy.URL()
+		w.open(t)
+		w.ks.arm(at, after, proxy.Cut)
+		w.ks.mu.Lock()
+		w.ks.outage = true
+		w.ks.mu.Unlock()
+		_, err := w.e.Apply(t.Context(), start.plan.ID)
+		w.ks.arm(0, false, nil)
+		if err == nil {
+			t.Fatalf("%s: the apply succeeded", point)
+		}
+		if !errors.Is(err, state.ErrUnavailable) || !strings.Contains(err.Error(), "the state database is unavailable (postgres://") {
+			t.Errorf("%s: the apply's error does not say the state database is unavailable, nor which: %v", point, err)
+		}
+		proxy.Restore()
+		w.close(t)
+		w.open(t)
+		if at%2 == 1 {
+			_, err = w.e.Apply(t.Context(), start.plan.ID)
+		} else {
+			p, perr := w.e.Plan(t.Context(), engine.PlanOptions{})
+			if err = perr; err == nil {
+				_, err = w.e.Apply(t.Context(), p.ID)
+			}
+		}
+		if err != nil {
+			t.Fatalf("%s: after the database came back: %v", point, err)
+		}
+		if got := w.endState(t); got.String() != start.want.String() {
+			t.Errorf("%s: end state\n%s\nwant (uninterrupted)\n%s", point, got, start.want)
+		}
+		w.checkAtRest(t, point, start.plan, at%2 == 1)
+		w.close(t)
+	})
+}

@@ -53,6 +53,11 @@ func (e *Engine) openWorkspace(ctx context.Context, store state.Store, opts stat
 	}
 	opts.Sealed, opts.Scratch = false, ""
 	work, err := state.Open(ctx, filepath.Join(dir, "workspace.duckdb"), opts)
+	if err == nil {
+		if err = work.DropMappingKeys(ctx); err != nil {
+			work.Close()
+		}
+	}
 	if err != nil {
 		return errors.Join(fmt.Errorf("plan workspace: %w", err), os.RemoveAll(dir))
 	}

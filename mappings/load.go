@@ -30,6 +30,11 @@ type LoadOptions struct {
 	// read only the project and the state database (validate, runs, show,
 	// query...) load so, and need no secrets.
 	DeferUnsetEnv bool
+	// State, when its Path or URL is set, replaces the project file's
+	// state: and state_schema: (coupler --state): the same project files
+	// on another state, a worker's PostgreSQL one say. The caller has
+	// checked it (location.Parse).
+	State location.Location
 }
 
 // Load reads the project file in dir and every mapping file it names. It
@@ -191,6 +196,9 @@ func (l *loader) loadProject(file string, src []byte) {
 	}
 	if !stateBad {
 		l.stateLocation(d, stateNode, schemaNode)
+	}
+	if o := l.opts.State; o.Postgres() || o.Path != "" {
+		p.State, p.StateSchema = o.Path+o.URL, o.Schema
 	}
 	if p.Staging.MemoryLimit == 0 {
 		p.Staging.MemoryLimit = DefaultStagingMemoryLimit

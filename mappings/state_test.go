@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/couplerhq/coupler/engine/state/location"
 )
 
 // TestLoadState: state: takes a DuckDB file or a PostgreSQL URL, written
@@ -28,6 +30,8 @@ func TestLoadState(t *testing.T) {
 		state, schema, file string
 		postgres            bool
 		err                 string // a diagnostic, "file:line:col: message"
+		// override is LoadOptions.State (coupler --state).
+		override location.Location
 	}{
 		{name: "default", file: DefaultStatePath},
 		{name: "file", lines: "state: var/state.duckdb\n", file: "var/state.duckdb"},
@@ -42,6 +46,10 @@ func TestLoadState(t *testing.T) {
 		{name: "schema on a file", lines: "state: s.duckdb\nstate_schema: a\n", err: "coupler.yaml:3:15: state_schema applies to a PostgreSQL state"},
 		{name: "schema with the default file", lines: "state_schema: a\n", err: "coupler.yaml:2:15: state_schema applies to a PostgreSQL state"},
 		{name: "bad schema", lines: "state: ${COUPLER_STATE_URL}\nstate_schema: pg_catalog\n", err: "coupler.yaml:3:15: state_schema: schema \"pg_catalog\": names starting with pg_ are PostgreSQL's own"},
+		{name: "--state, a URL, over a file", lines: "state: var/state.duckdb\n", override: location.Location{URL: url, Schema: "tenant_b"},
+			state: url, schema: "tenant_b", postgres: true},
+		{name: "--state, a file, over a URL", lines: "state: ${COUPLER_STATE_URL}\nstate_schema: tenant_a\n", override: location.Location{Path: "/srv/other.duckdb"},
+			state: "/srv/other.duckdb"},
 		{name: "empty schema", lines: "state: ${COUPLER_STATE_URL}\nstate_schema: ''\n", err: "coupler.yaml:3:15: state_schema must not be empty"},
 	}
 	for _, tc := range tests {
@@ -54,7 +62,7 @@ func TestLoadState(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			p, diags := Load(dir, LoadOptions{Getenv: env})
+			p, diags := Load(dir, LoadOptions{Getenv: env, State: tc.override})
 			if tc.err != "" {
 				var got []string
 				for _, d := range diags {

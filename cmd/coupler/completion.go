@@ -102,7 +102,7 @@ func registerCompletions(g *globals, root *cobra.Command) {
 // completionProject loads the project for completion: quietly, and even
 // when it has errors (a secret not set, say), since the names are there.
 func completionProject(g *globals) *mappings.Project {
-	p, _ := mappings.Load(g.dir, mappings.LoadOptions{DeferUnsetEnv: true})
+	p, _ := mappings.Load(g.dir, g.loadOptions(true))
 	return p
 }
 

@@ -69,7 +69,7 @@ database. The project must load without errors.`,
 // describer loads the project and builds the connector named name, without
 // opening an engine (which would open the state database too).
 func (g *globals) describer(name string) (connectors.Describer, *mappings.Connector, error) {
-	prog, diags := engine.Load(g.dir, mappings.LoadOptions{})
+	prog, diags := engine.Load(g.dir, g.loadOptions(false))
 	if diags.HasErrors() {
 		// Warnings are about mappings, which describe does not use: they
 		// are shown only beside errors.

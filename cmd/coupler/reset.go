@@ -88,7 +88,7 @@ by their field / integration_field pair. Watermarks are kept.
 			// locked or unreadable database leaves the files alone.
 			var db *engine.WatermarkReset
 			reset := r.ResetMappings()
-			loc := projectState(g.dir)
+			loc := projectState(g.dir, g.loadOptions(true))
 			statePath := loc.Path
 			switch _, err := os.Stat(statePath); {
 			case len(reset) == 0:
@@ -211,8 +211,8 @@ func confirm(in io.Reader, w io.Writer, r *scaffold.Reset) error {
 // projectState returns where the project's state lives, as its project
 // file says, whether or not the rest of the project loads: a reset may well
 // be meant to repair it.
-func projectState(dir string) location.Location {
-	p, _ := mappings.Load(dir, mappings.LoadOptions{DeferUnsetEnv: true})
+func projectState(dir string, opts mappings.LoadOptions) location.Location {
+	p, _ := mappings.Load(dir, opts)
 	if p == nil || p.State == "" {
 		abs, _ := filepath.Abs(filepath.Join(dir, mappings.DefaultStatePath))
 		return location.Location{Path: abs}

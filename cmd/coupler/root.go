@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,6 +16,7 @@ import (
 	"github.com/couplerhq/coupler/connectors/redact"
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/lock"
+	"github.com/couplerhq/coupler/engine/state/location"
 	"github.com/couplerhq/coupler/mappings"
 )
 
@@ -55,6 +57,11 @@ type globals struct {
 	// stdinTerminal says whether stdin is a terminal, where a command asks
 	// before it writes; nil checks the real stdin (tests set it).
 	stdinTerminal func(io.Reader) bool
+	// state and stateSchema are --state and --state-schema; stateLoc is
+	// what they name, once checked, which every load of the project
+	// takes in place of the project file's state: (loadOptions).
+	state, stateSchema string
+	stateLoc           location.Location
 	// serveToken is a read command's --token, for a coupler serve that
 	// holds the state database and wants its token for reads.
 	serveToken string
@@ -78,8 +85,38 @@ func (g *globals) logger() *slog.Logger {
 // for the commands that build no connector, an unset ${NAME} of a
 // connector is no error (mappings.LoadOptions.DeferUnsetEnv): they need no
 // secrets.
+// parseState checks --state and --state-schema. Relative paths are the
+// current directory's, as other paths on the command line.
+func (g *globals) parseState() error {
+	if g.state == "" {
+		if g.stateSchema != "" {
+			return errors.New("--state-schema goes with a postgres:// --state")
+		}
+		return nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	if g.stateLoc, err = location.Parse(g.state, g.stateSchema, wd); err != nil {
+		return fmt.Errorf("--state: %w", err)
+	}
+	if u, err := url.Parse(g.stateLoc.URL); err == nil {
+		if pw, ok := u.User.Password(); ok {
+			g.redactor.AddSecret(pw, url.QueryEscape(pw))
+		}
+	}
+	return nil
+}
+
+// loadOptions are the options every load of the project takes: --state,
+// and deferUnset for the commands that need no connector's secret.
+func (g *globals) loadOptions(deferUnset bool) mappings.LoadOptions {
+	return mappings.LoadOptions{DeferUnsetEnv: deferUnset, State: g.stateLoc}
+}
+
 func (g *globals) load(offline bool) (*engine.Program, mappings.Diagnostics) {
-	prog, diags := engine.Load(g.dir, mappings.LoadOptions{DeferUnsetEnv: offline})
+	prog, diags := engine.Load(g.dir, g.loadOptions(offline))
 	for _, d := range diags {
 		fmt.Fprintln(g.stderr, d)
 	}
@@ -160,11 +197,16 @@ and shows every change), then apply the saved plan.`,
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text, or json (one object a line, for log collectors)")
 	root.PersistentFlags().BoolVar(&g.noProgress, "no-progress", false, "no progress display on the terminal during plan and apply")
+	root.PersistentFlags().StringVar(&g.state, "state", "", "the state to use in place of coupler.yaml's state: a DuckDB file, or a postgres:// URL")
+	root.PersistentFlags().StringVar(&g.stateSchema, "state-schema", "", "with a postgres:// --state, the schema the state lives in (default public)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if g.logFormat != "text" && g.logFormat != "json" {
 			return fmt.Errorf("--log-format must be text or json, not %q", g.logFormat)
 		}
 		g.command = cmd.CommandPath()
+		if err := g.parseState(); err != nil {
+			return err
+		}
 		if progressCommands[cmd.Name()] && !g.noProgress {
 			g.progress = newTerminalProgress(g.stderr, os.Getenv)
 		}

@@ -14,7 +14,6 @@ import (
 	"github.com/couplerhq/coupler/engine/lock"
 	"github.com/couplerhq/coupler/engine/runner"
 	"github.com/couplerhq/coupler/engine/serve"
-	"github.com/couplerhq/coupler/mappings"
 )
 
 // tokenEnv is the environment variable that may hold serve's token, so
@@ -110,10 +109,10 @@ no new write starts, and serve exits within --shutdown-timeout.`,
 			// time. The first also answers the reads.
 			opts := engine.Options{Logger: log, Redactor: g.redactor, WaitForWrites: !fileState}
 			runners := make([]*runner.Runner, 1, workers)
-			runners[0] = runner.New(g.dir, mappings.LoadOptions{}, opts)
+			runners[0] = runner.New(g.dir, g.loadOptions(false), opts)
 			if !fileState {
 				for len(runners) < workers {
-					runners = append(runners, runner.New(g.dir, mappings.LoadOptions{}, opts))
+					runners = append(runners, runner.New(g.dir, g.loadOptions(false), opts))
 				}
 			}
 			for _, r := range runners {

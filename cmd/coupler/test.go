@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/couplerhq/coupler/engine"
-	"github.com/couplerhq/coupler/mappings"
 )
 
 func newTest(g *globals) *cobra.Command {
@@ -26,7 +25,7 @@ for each failing case and exits 1 if any failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Offline: the connectors' secrets are not needed.
-			prog, diags := engine.Load(g.dir, mappings.LoadOptions{DeferUnsetEnv: true})
+			prog, diags := engine.Load(g.dir, g.loadOptions(true))
 			for _, d := range diags {
 				fmt.Fprintln(g.stderr, d)
 			}

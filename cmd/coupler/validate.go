@@ -36,7 +36,7 @@ any error, 0 otherwise. --format json prints one object (docs/cli-json.md).`,
 			if err != nil {
 				return err
 			}
-			prog, diags := engine.Load(g.dir, mappings.LoadOptions{DeferUnsetEnv: true})
+			prog, diags := engine.Load(g.dir, g.loadOptions(true))
 			v := view.Validation{File: filepath.Join(g.dir, mappings.ProjectFile), Diagnostics: diags}
 			if prog != nil {
 				v.File = prog.Project.File
@@ -53,7 +53,7 @@ any error, 0 otherwise. --format json prints one object (docs/cli-json.md).`,
 				v.Diagnostics = append(v.Diagnostics, e.CheckOnline(cmd.Context())...)
 			} else if prog != nil {
 				v.UnsetEnv = prog.Project.UnsetEnv()
-			} else if p, _ := mappings.Load(g.dir, mappings.LoadOptions{DeferUnsetEnv: true}); p != nil {
+			} else if p, _ := mappings.Load(g.dir, g.loadOptions(true)); p != nil {
 				// The project has errors, so engine.Load kept no project:
 				// the unset variables are worth knowing about all the same.
 				v.UnsetEnv = p.UnsetEnv()

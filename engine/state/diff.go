@@ -481,14 +481,23 @@ func writtenBackSQL(op, x string) string {
 // incremental read did not return: they have not changed since the
 // watermark. A skipped record the part lists (PlanSkipped) is counted
 // there, not here.
+//
+// It subtracts from the mapping's couplings those of the records read and
+// of the skipped ones not read, rather than look for every coupling in
+// what was read: the read of an incremental plan is small, the couplings
+// many, and anti-joins over a million of them took 0.3 to 1.2 s, the
+// subtraction 40 ms. A record has one coupling per mapping, so the
+// counts are of distinct keys.
 func (d *DB) NotModified(ctx context.Context, part Part, sourceIsTable bool) (int64, error) {
 	src, _ := CouplingColumns(sourceIsTable)
+	staged := stagingTable(SourceRows)
 	var n int64
-	err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM couplings c WHERE c.mapping = ?
-		AND NOT EXISTS (SELECT 1 FROM `+stagingTable(SourceRows)+` s WHERE s.key = c.`+src+`)
-		AND NOT EXISTS (SELECT 1 FROM plan_operations o WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ?
-			AND o.op = 'skipped' AND o.source_id = c.`+src+`)`,
-		part.Mapping, part.PlanID, part.Mapping, part.Direction).Scan(&n)
+	err := d.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM couplings WHERE mapping = ?)
+		- (SELECT count(DISTINCT s.key) FROM `+staged+` s WHERE EXISTS (SELECT 1 FROM couplings c WHERE c.mapping = ? AND c.`+src+` = s.key))
+		- (SELECT count(DISTINCT o.source_id) FROM plan_operations o WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND o.op = 'skipped'
+			AND EXISTS (SELECT 1 FROM couplings c WHERE c.mapping = ? AND c.`+src+` = o.source_id)
+			AND NOT EXISTS (SELECT 1 FROM `+staged+` s WHERE s.key = o.source_id))`,
+		part.Mapping, part.Mapping, part.PlanID, part.Mapping, part.Direction, part.Mapping).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count unmodified records of mapping %s: %w", part.Mapping, err)
 	}

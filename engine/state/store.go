@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/couplerhq/coupler/engine/plan"
@@ -268,3 +269,18 @@ var (
 	// A workspace can be loaded from a DuckDB state too (workspace.go).
 	_ MappingRows = (*DB)(nil)
 )
+
+// ErrUnavailable is wrapped by an error that came of the state database
+// being out of reach (a server stopped, a network cut), rather than of
+// what was asked of it: nothing is lost (the writes sent are recorded as
+// intents first), and the next plan or apply, once it is back, settles
+// them.
+var ErrUnavailable = errors.New("the state database is unavailable")
+
+// ErrorExplainer is implemented by a Store that can tell an error of its
+// own connection (ErrUnavailable) from others: ExplainError returns err
+// wrapped with ErrUnavailable and the database's name when it is one,
+// else err. The engine passes the errors of Plan and Apply through it.
+type ErrorExplainer interface {
+	ExplainError(err error) error
+}

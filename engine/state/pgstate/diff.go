@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -35,12 +36,37 @@ const diffBatch = 5000
 // errStopped ends the operations of a Diff when saving them failed.
 var errStopped = errors.New("stopped")
 
-// SaveDiff saves what the diff of one part made, all or nothing, with
-// COPY: a part can have 100,000 operations and a million changes. The
-// plan is not visible until SavePlan.
+// SaveDiff keeps what the diff of one part made until SavePlan of its
+// plan, which writes it in its own transaction: a plan appears whole or
+// not at all, and another process's PrunePlans, which removes what no
+// saved plan owns, cannot take the diff of a plan being saved. diff's
+// Operations must stay readable until then (the engine's workspace keeps
+// the plan until it is saved); DiscardPlan forgets it.
 func (d *DB) SaveDiff(ctx context.Context, diff state.PartDiff) error {
+	d.pendingMu.Lock()
+	defer d.pendingMu.Unlock()
+	if d.pending == nil {
+		d.pending = map[string][]state.PartDiff{}
+	}
+	d.pending[diff.Part.PlanID] = append(d.pending[diff.Part.PlanID], diff)
+	return nil
+}
+
+// takeDiffs returns the diffs SaveDiff keeps for plan id, and forgets
+// them.
+func (d *DB) takeDiffs(id string) []state.PartDiff {
+	d.pendingMu.Lock()
+	defer d.pendingMu.Unlock()
+	diffs := d.pending[id]
+	delete(d.pending, id)
+	return diffs
+}
+
+// writeDiff writes what the diff of one part made in tx, with COPY: a
+// part can have 100,000 operations and a million changes.
+func writeDiff(ctx context.Context, tx pgx.Tx, diff state.PartDiff) error {
 	p := diff.Part
-	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+	err := func() error {
 		for i, f := range diff.Fields {
 			if _, err := tx.Exec(ctx, `INSERT INTO plan_fields VALUES ($1, $2, $3, $4, $5, $6)`,
 				p.PlanID, p.Mapping, p.Direction, i, f.Name, nullString(f.BindSet)); err != nil {
@@ -83,7 +109,7 @@ func (d *DB) SaveDiff(ctx context.Context, diff state.PartDiff) error {
 			return fmt.Errorf("read operations: %w", err)
 		}
 		return copyOperations(ctx, tx, p, batch)
-	})
+	}()
 	if err != nil {
 		return fmt.Errorf("save the diff of plan %s, mapping %s (%s): %w", p.PlanID, p.Mapping, p.Direction, err)
 	}
@@ -181,6 +207,35 @@ func (d *DB) EachMappingRow(ctx context.Context, table state.MappingTable, mappi
 		}
 	}
 	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s of mapping %s: %w", table.Name, mapping, err)
+	}
+	return nil
+}
+
+// WriteMappingCSV implements state.MappingCSV with COPY … TO STDOUT, in
+// a transaction whose time zone is UTC, so that times come out as the
+// workspace keeps them.
+func (d *DB) WriteMappingCSV(ctx context.Context, table state.MappingTable, mapping string, w io.Writer) error {
+	if err := state.CheckMappingTable(table); err != nil {
+		return err
+	}
+	cols := make([]string, len(table.Columns))
+	for i, c := range table.Columns {
+		cols[i] = pgx.Identifier{c}.Sanitize()
+	}
+	// COPY takes no parameters: the name goes in as an escape string
+	// literal, which means the same whatever standard_conforming_strings
+	// says.
+	literal := `E'` + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(mapping) + `'`
+	q := `COPY (SELECT ` + strings.Join(cols, ", ") + ` FROM ` + pgx.Identifier{table.Name}.Sanitize() + ` WHERE mapping = ` + literal + `) TO STDOUT WITH (FORMAT csv)`
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL TIME ZONE 'UTC'`); err != nil {
+			return err
+		}
+		_, err := tx.Conn().PgConn().CopyTo(ctx, w, q)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("%s of mapping %s: %w", table.Name, mapping, err)
 	}
 	return nil

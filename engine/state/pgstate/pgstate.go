@@ -9,8 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"strconv"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -27,6 +30,9 @@ type DB struct {
 	// redactFn scrubs failure messages before they are stored
 	// (Options.Redact).
 	redactFn func(string) string
+	// pending are the diffs SaveDiff keeps for SavePlan, by plan id.
+	pendingMu sync.Mutex
+	pending   map[string][]state.PartDiff
 }
 
 // Options tunes how the state is opened.
@@ -172,4 +178,25 @@ func version(ctx context.Context, tx pgx.Tx, schema string) (int, error) {
 func isUndefinedTable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "42P01"
+}
+
+// ExplainError implements state.ErrorExplainer: a failure to connect, a
+// connection the server or the network dropped, or one that timed out,
+// is the database being out of reach (state.ErrUnavailable), which the
+// message names, password left out. What PostgreSQL answered (a
+// *pgconn.PgError) is not.
+func (d *DB) ExplainError(err error) error {
+	if err == nil || errors.Is(err, state.ErrUnavailable) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return err
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	if errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("%w (%s): %w", state.ErrUnavailable, d.where, err)
+	}
+	return err
 }

@@ -34,7 +34,13 @@ const byteOrder = ` COLLATE "C"`
 // another is refused, unless replaceName: then the other plan loses the
 // name, in the same transaction.
 func (d *DB) SavePlan(ctx context.Context, p *plan.Plan, baseWatermarks map[string]time.Time, replaceName bool) error {
+	diffs := d.takeDiffs(p.ID)
 	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		for _, diff := range diffs {
+			if err := writeDiff(ctx, tx, diff); err != nil {
+				return err
+			}
+		}
 		if p.Name != "" {
 			other, ok, err := planNamed(ctx, tx, p.Name)
 			switch {
@@ -115,6 +121,7 @@ var planTables = []string{"plan_changes", "plan_operations", "plan_unchanged", "
 
 // DiscardPlan deletes whatever a failed plan left behind.
 func (d *DB) DiscardPlan(ctx context.Context, id string) error {
+	d.takeDiffs(id)
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		for _, t := range append(slices.Clone(planTables), "plans") {
 			col := "plan_id"

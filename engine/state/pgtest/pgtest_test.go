@@ -232,3 +232,36 @@ func TestRemoveStale(t *testing.T) {
 		t.Errorf("a directory not named %s*: %v", dirPrefix, err)
 	}
 }
+
+// TestProxy: through the proxy a database answers; cut, every connection
+// fails and a new one is refused; restored, it answers again.
+func TestProxy(t *testing.T) {
+	p := NewProxy(t, Database(t))
+	ping := func() error {
+		conn, err := pgx.Connect(t.Context(), p.URL())
+		if err != nil {
+			return err
+		}
+		defer conn.Close(t.Context())
+		return conn.Ping(t.Context())
+	}
+	if err := ping(); err != nil {
+		t.Fatalf("through the proxy: %v", err)
+	}
+	held, err := pgx.Connect(t.Context(), p.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close(t.Context())
+	p.Cut()
+	if err := held.Ping(t.Context()); err == nil {
+		t.Error("a connection made before the cut still answers")
+	}
+	if err := ping(); err == nil {
+		t.Error("a new connection is let through while cut")
+	}
+	p.Restore()
+	if err := ping(); err != nil {
+		t.Errorf("restored: %v", err)
+	}
+}
