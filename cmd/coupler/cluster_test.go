@@ -163,6 +163,50 @@ type clusterWorker struct {
 	done chan struct{}
 }
 
+// listening is how coupler serve says where it listens.
+var listening = regexp.MustCompile(`listening on http://(\S+)`)
+
+// startClusterWorker starts coupler serve on the project in dir with
+// workers runs at once, and returns once it listens.
+func startClusterWorker(t testing.TB, coupler, dir string, workers int) *clusterWorker {
+	t.Helper()
+	cmd := exec.Command(coupler, "-C", dir, "serve", "--listen", "127.0.0.1:0", "--workers", strconv.Itoa(workers), "--log-level", "info", "--shutdown-timeout", "5s")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w := &clusterWorker{cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
+	addrc := make(chan string, 1)
+	go func() {
+		defer close(w.done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			w.logs.Write([]byte(sc.Text() + "\n"))
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				addrc <- m[1]
+			}
+		}
+	}()
+	select {
+	case w.addr = <-addrc:
+	case <-w.done:
+		t.Fatalf("coupler serve exited:\n%s", w.logs.String())
+	case <-time.After(time.Minute):
+		t.Fatalf("coupler serve did not say where it listens:\n%s", w.logs.String())
+	}
+	return w
+}
+
+// stop kills the worker and waits for it.
+func (w *clusterWorker) stop() {
+	_ = w.cmd.Process.Kill()
+	<-w.done
+	_ = w.cmd.Wait()
+}
+
 // TestServeCluster is issue 17's test of runs as River jobs: three
 // coupler serve processes per project, two projects (a schema each) in one
 // PostgreSQL database, six mappings each. Every mapping runs, never two
@@ -192,37 +236,9 @@ func TestServeCluster(t *testing.T) {
 	defer db.Close(t.Context())
 
 	var workers [][]*clusterWorker
-	listening := regexp.MustCompile(`listening on http://(\S+)`)
 	start := func(p *clusterProject, workers int) *clusterWorker {
 		t.Helper()
-		cmd := exec.Command(coupler, "-C", p.dir, "serve", "--listen", "127.0.0.1:0", "--workers", strconv.Itoa(workers), "--log-level", "info", "--shutdown-timeout", "5s")
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		w := &clusterWorker{cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
-		addrc := make(chan string, 1)
-		go func() {
-			defer close(w.done)
-			sc := bufio.NewScanner(stderr)
-			for sc.Scan() {
-				w.logs.Write([]byte(sc.Text() + "\n"))
-				if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-					addrc <- m[1]
-				}
-			}
-		}()
-		select {
-		case w.addr = <-addrc:
-		case <-w.done:
-			t.Fatalf("coupler serve exited:\n%s", w.logs.String())
-		case <-time.After(time.Minute):
-			t.Fatalf("coupler serve did not say where it listens:\n%s", w.logs.String())
-		}
-		return w
+		return startClusterWorker(t, coupler, p.dir, workers)
 	}
 	allLogs := func() string {
 		var b strings.Builder
@@ -236,9 +252,7 @@ func TestServeCluster(t *testing.T) {
 	defer func() {
 		for _, ws := range workers {
 			for _, w := range ws {
-				_ = w.cmd.Process.Kill()
-				<-w.done
-				_ = w.cmd.Wait()
+				w.stop()
 			}
 		}
 	}()
