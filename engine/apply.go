@@ -170,6 +170,22 @@ func (e *Engine) lockWrites(ctx context.Context) (unlock func(), err error) {
 	return e.store.LockWrites()
 }
 
+// checkWriteLock stops an apply whose write lock was lost, before it sends
+// another batch, when the store can lose it (state.WriteLockChecker: a
+// PostgreSQL session that ended): another process may have taken the lock
+// and be settling this apply's writes in flight, which must not be sent
+// behind its back. A batch already under way is not stopped.
+func (e *Engine) checkWriteLock(ctx context.Context) error {
+	c, ok := e.store.(state.WriteLockChecker)
+	if !ok {
+		return nil
+	}
+	if err := c.CheckWriteLock(ctx); err != nil {
+		return fmt.Errorf("stopped before the next batch of writes: %w", err)
+	}
+	return nil
+}
+
 // checkFresh refuses a plan whose mappings were applied since it was made:
 // its reads and diffs describe systems that have moved on.
 func (e *Engine) checkFresh(ctx context.Context, p *plan.Plan) error {
@@ -289,6 +305,11 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		// once this batch is recorded, so that settling a lost answer of
 		// its own never takes a record this batch created, not yet
 		// coupled, for its own.
+		if err := e.checkWriteLock(ctx); err != nil {
+			// Not sent: its intents are settled as never sent by the
+			// next plan or apply.
+			return run, failures, err
+		}
 		sent := make(chan sendOutcome, 1)
 		go func() { sent <- e.send(ctx, conn, entity, target, cur) }()
 		var next *writeBatch

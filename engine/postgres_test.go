@@ -1,11 +1,13 @@
 package engine_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/couplerhq/coupler/connectors"
@@ -239,4 +241,48 @@ func TestPostgresOutageAtEveryRequest(t *testing.T) {
 		w.checkAtRest(t, point, start.plan, at%2 == 1)
 		w.close(t)
 	})
+}
+
+// lockLoser is a PostgreSQL state whose write lock is reported lost from
+// its failAt-th check on, as when the database ends the session that held
+// it.
+type lockLoser struct {
+	*pgstate.DB
+	checks, failAt atomic.Int32
+}
+
+func (l *lockLoser) CheckWriteLock(ctx context.Context) error {
+	if l.checks.Add(1) >= l.failAt.Load() {
+		return fmt.Errorf("%w: the write lock went with the session that held it", state.ErrUnavailable)
+	}
+	return l.DB.CheckWriteLock(ctx)
+}
+
+// TestPostgresApplyStopsWhenTheWriteLockIsLost: an apply whose write lock
+// is lost (its PostgreSQL session ended: another process may be applying
+// and settling its writes) sends no further batch and says why; resumed,
+// it finishes the plan.
+func TestPostgresApplyStopsWhenTheWriteLockIsLost(t *testing.T) {
+	t.Parallel()
+	tmp := t.TempDir()
+	opts := postgresOptions(t, tmp)
+	loser := &lockLoser{DB: opts.Store.(*pgstate.DB)}
+	loser.failAt.Store(2) // the first batch goes, the second part's does not
+	opts.Store = loser
+	w := newBidiWorldOpts(t, opts, fmt.Sprintf(bidiMapping, ""), bidiAccounts...)
+	p := w.plan(engine.PlanOptions{})
+	_, err := w.e.Apply(t.Context(), p.ID)
+	if err == nil || !errors.Is(err, state.ErrUnavailable) || !strings.Contains(err.Error(), "stopped before the next batch of writes") {
+		t.Fatalf("apply with its write lock lost: %v; want it stopped before the next batch", err)
+	}
+	if n, m := w.erp.Len("customers"), w.crm.Len("accounts"); n == 7 && m == 7 {
+		t.Errorf("both parts were written although the lock was lost before the second's batch")
+	}
+	loser.failAt.Store(1 << 30)
+	if _, err := w.e.Apply(t.Context(), p.ID); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if n, m := w.erp.Len("customers"), w.crm.Len("accounts"); n != 7 || m != 7 {
+		t.Errorf("after the resume: %d customers, %d accounts; want 7 and 7", n, m)
+	}
 }

@@ -284,3 +284,13 @@ var ErrUnavailable = errors.New("the state database is unavailable")
 type ErrorExplainer interface {
 	ExplainError(err error) error
 }
+
+// WriteLockChecker is implemented by a Store whose write lock can be lost
+// while it is held: PostgreSQL's goes with the session that took it, which
+// a restart or a network failure ends, and another process may then take
+// it. Apply checks, before it sends each batch of writes, that the lock is
+// still held; CheckWriteLock returns an error wrapping ErrUnavailable when
+// it is not.
+type WriteLockChecker interface {
+	CheckWriteLock(ctx context.Context) error
+}

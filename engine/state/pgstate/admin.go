@@ -71,9 +71,17 @@ func (d *DB) lockWrites(connCtx, lockCtx context.Context, wait bool) (unlock fun
 		conn.Release()
 		return nil, errors.New("another apply is running on this state database (in this process or another one sharing it); wait for it to finish")
 	}
+	d.lockMu.Lock()
+	d.lockConn = conn
+	d.lockMu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
+			d.lockMu.Lock()
+			if d.lockConn == conn {
+				d.lockConn = nil
+			}
+			d.lockMu.Unlock()
 			ctx, cancel := context.WithTimeout(context.Background(), lockWait)
 			defer cancel()
 			if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtext($1), hashtext($2))`, writeLock, d.schema); err != nil {
@@ -83,6 +91,24 @@ func (d *DB) lockWrites(connCtx, lockCtx context.Context, wait bool) (unlock fun
 			conn.Release()
 		})
 	}, nil
+}
+
+// CheckWriteLock implements state.WriteLockChecker: the session that took
+// the write lock still answers, and so still holds it (a session lock
+// lasts until it is released or the session ends). It fails when this
+// DB holds no write lock.
+func (d *DB) CheckWriteLock(ctx context.Context) error {
+	d.lockMu.Lock()
+	defer d.lockMu.Unlock()
+	if d.lockConn == nil {
+		return fmt.Errorf("%w (%s): this process holds no write lock", state.ErrUnavailable, d.where)
+	}
+	ctx, cancel := context.WithTimeout(ctx, lockWait)
+	defer cancel()
+	if _, err := d.lockConn.Exec(ctx, `SELECT 1`); err != nil {
+		return fmt.Errorf("%w (%s): the write lock went with the session that held it, and another process may be applying now: %w", state.ErrUnavailable, d.where, err)
+	}
+	return nil
 }
 
 // Query runs one read-only SQL statement of a person's, such as coupler

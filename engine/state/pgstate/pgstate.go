@@ -33,6 +33,10 @@ type DB struct {
 	// pending are the diffs SaveDiff keeps for SavePlan, by plan id.
 	pendingMu sync.Mutex
 	pending   map[string][]state.PartDiff
+	// lockConn is the connection whose session holds the write lock
+	// (LockWrites), for CheckWriteLock; nil when none is held.
+	lockMu   sync.Mutex
+	lockConn *pgxpool.Conn
 }
 
 // Options tunes how the state is opened.

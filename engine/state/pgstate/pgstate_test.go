@@ -393,3 +393,34 @@ func TestLockWritesWait(t *testing.T) {
 		t.Fatal("LockWritesWait still waits after the lock was released")
 	}
 }
+
+// TestCheckWriteLock: the write lock is checked held while its session
+// lives; once the database ends that session, the check fails, saying the
+// state is unavailable, and another process can take the lock.
+func TestCheckWriteLock(t *testing.T) {
+	url := pgtest.Database(t)
+	d, other := openAt(t, url, Options{}), openAt(t, url, Options{})
+	ctx := t.Context()
+	if err := d.CheckWriteLock(ctx); err == nil {
+		t.Error("CheckWriteLock without a lock: no error")
+	}
+	unlock, err := d.LockWrites()
+	must(t, err)
+	defer unlock()
+	must(t, d.CheckWriteLock(ctx))
+	d.lockMu.Lock()
+	pid := d.lockConn.Conn().PgConn().PID()
+	d.lockMu.Unlock()
+	if _, err := other.pool.Exec(ctx, `SELECT pg_terminate_backend($1, 10000)`, pid); err != nil {
+		t.Fatal(err)
+	}
+	err = d.CheckWriteLock(ctx)
+	if !errors.Is(err, state.ErrUnavailable) || !strings.Contains(err.Error(), "write lock went with the session") {
+		t.Errorf("CheckWriteLock after the session ended: %v", err)
+	}
+	u2, err := other.LockWrites()
+	if err != nil {
+		t.Fatalf("another process cannot take the lost lock: %v", err)
+	}
+	u2()
+}
