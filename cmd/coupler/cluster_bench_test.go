@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -121,30 +120,10 @@ connectors:
 mappings: ["mappings/*.yaml"]
 `, url, fake.BCCompanyURL(erpSrv.URL+"/api/v2.0"), crmSrv.URL+"/api/data/v9.2")}
 	for k := 1; k <= benchMappings; k++ {
-		files[fmt.Sprintf("mappings/k%02d.yaml", k)] = fmt.Sprintf(`name: K%02[1]d
-table: { connector: bc, entity: customers, key: id, modified: lastModifiedDateTime }
-integration: { connector: dataverse, entity: accounts, key: accountid, modified: modifiedon }
-direction: to_integration
-filter: number startsWith "K%02[1]d"
-integration_filter: accountnumber startsWith "K%02[1]d" && statecode == 0 && customertypecode == 3
-sync_only_coupled: false
-fields:
-  - { field: number, integration_field: accountnumber }
-  - { field: displayName, integration_field: name }
-  - { field: city, integration_field: address1_city }
-  - { integration_field: customertypecode, constant: 3 }
-  - { integration_field: statecode, constant: 0 }
-`, k)
+		name := fmt.Sprintf("K%02d", k)
+		files["mappings/"+name+".yaml"] = prefixMapping(name, name, "")
 	}
-	for name, data := range files {
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
+	writeProjectFiles(b, dir, files)
 	db, err := pgx.Connect(b.Context(), url)
 	if err != nil {
 		b.Fatal(err)

@@ -91,14 +91,28 @@ mappings: ["mappings/*.yaml"]
 	for k := 1; k <= clusterMappings; k++ {
 		deps := ""
 		if k == 2 {
-			deps = "depends_on: [K1]\n" // kept in order when both are due
+			deps = "K1" // kept in order when both are due
 		}
-		files[fmt.Sprintf("mappings/k%d.yaml", k)] = fmt.Sprintf(`name: K%[1]d
-%[2]stable: { connector: bc, entity: customers, key: id, modified: lastModifiedDateTime }
+		files[fmt.Sprintf("mappings/k%d.yaml", k)] = prefixMapping(fmt.Sprintf("K%d", k), fmt.Sprintf("C0%d", k), deps)
+	}
+	writeProjectFiles(t, p.dir, files)
+	return p
+}
+
+// prefixMapping is a one-way mapping, named name, of the ERP customers
+// whose number starts with prefix to CRM accounts, after dependsOn when it
+// is not "".
+func prefixMapping(name, prefix, dependsOn string) string {
+	deps := ""
+	if dependsOn != "" {
+		deps = "depends_on: [" + dependsOn + "]\n"
+	}
+	return fmt.Sprintf(`name: %s
+%stable: { connector: bc, entity: customers, key: id, modified: lastModifiedDateTime }
 integration: { connector: dataverse, entity: accounts, key: accountid, modified: modifiedon }
 direction: to_integration
-filter: number startsWith "C0%[1]d"
-integration_filter: accountnumber startsWith "C0%[1]d" && statecode == 0 && customertypecode == 3
+filter: number startsWith "%[3]s"
+integration_filter: accountnumber startsWith "%[3]s" && statecode == 0 && customertypecode == 3
 sync_only_coupled: false
 fields:
   - { field: number, integration_field: accountnumber }
@@ -106,10 +120,14 @@ fields:
   - { field: city, integration_field: address1_city }
   - { integration_field: customertypecode, constant: 3 }
   - { integration_field: statecode, constant: 0 }
-`, k, deps)
-	}
+`, name, deps, prefix)
+}
+
+// writeProjectFiles writes files, by their path under dir.
+func writeProjectFiles(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
 	for name, data := range files {
-		path := filepath.Join(p.dir, name)
+		path := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +135,6 @@ fields:
 			t.Fatal(err)
 		}
 	}
-	return p
 }
 
 func (p *clusterProject) release() { p.opened.Do(func() { close(p.gate.open) }) }
