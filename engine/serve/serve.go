@@ -493,21 +493,27 @@ func (s *Server) loop(ctx context.Context) {
 			}
 			s.runOne(ctx, name)
 		}
-		var wait <-chan time.Time
-		var timer *time.Timer
-		if next, ok := s.sched.Next(); ok {
-			timer = time.NewTimer(max(next.Sub(s.now()), 0))
-			wait = timer.C
-		}
-		select {
-		case <-wait:
-		case <-s.wake:
-		case <-s.drain:
-		}
-		if timer != nil {
-			timer.Stop()
-		}
+		s.waitNext(nil)
 	}
+}
+
+// waitNext waits for the next run due, a wake-up or shutdown; it reports
+// whether it returned because lost was closed (nil: never).
+func (s *Server) waitNext(lost <-chan struct{}) bool {
+	var wait <-chan time.Time
+	if next, ok := s.sched.Next(); ok {
+		timer := time.NewTimer(max(next.Sub(s.now()), 0))
+		defer timer.Stop()
+		wait = timer.C
+	}
+	select {
+	case <-wait:
+	case <-s.wake:
+	case <-s.drain:
+	case <-lost:
+		return true
+	}
+	return false
 }
 
 // leaderLoop waits to lead, then starts each due mapping's run as it
@@ -613,24 +619,8 @@ func (s *Server) leadUntil(ctx context.Context, lost <-chan struct{}, runs *sync
 			}()
 			<-queued
 		}
-		var wait <-chan time.Time
-		var timer *time.Timer
-		if next, ok := s.sched.Next(); ok {
-			timer = time.NewTimer(max(next.Sub(s.now()), 0))
-			wait = timer.C
-		}
-		select {
-		case <-wait:
-		case <-s.wake:
-		case <-s.drain:
-		case <-lost:
-			if timer != nil {
-				timer.Stop()
-			}
+		if s.waitNext(lost) {
 			return
-		}
-		if timer != nil {
-			timer.Stop()
 		}
 	}
 }
