@@ -273,6 +273,42 @@ func (r *Runner) History(ctx context.Context) (map[string]serve.PastRun, error) 
 	return out, err
 }
 
+// historyPlans bounds the plans waitingPlans reads: the newest plan of
+// each mapping is among them unless the project has that many mappings.
+const historyPlans = 200
+
+// waitingPlans adds to out, for each mapping whose newest plan waits for a
+// person's approval and was made since its last run, that plan, so that
+// serve, restarted, waits on it again.
+func waitingPlans(ctx context.Context, st state.Store, out map[string]serve.PastRun) error {
+	plans, err := st.Plans(ctx, historyPlans)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, ps := range plans { // newest first
+		for _, m := range ps.Mappings {
+			if seen[m] {
+				continue
+			}
+			seen[m] = true
+			pr := out[m]
+			if ps.Status != plan.Planned || !ps.NeedsApproval || ps.Approved != nil || pr.Interrupted || ps.CreatedAt.Before(pr.Start) {
+				continue
+			}
+			p, err := st.LoadPlan(ctx, ps.ID, 0)
+			if err != nil {
+				return err
+			}
+			res := serve.Result{Counts: map[string]int64{}}
+			describe(&res, p)
+			pr.Waiting, pr.WaitingSince = &res, ps.CreatedAt
+			out[m] = pr
+		}
+	}
+	return nil
+}
+
 // history is History's reading of st.
 func history(ctx context.Context, st state.Store) (map[string]serve.PastRun, error) {
 	runs, err := st.Runs(ctx, historyRuns)
@@ -310,6 +346,9 @@ func history(ctx context.Context, st state.Store) (map[string]serve.PastRun, err
 		}
 		pr.Result.Changed = pr.Result.Changed || run.Inserted+run.Modified+run.Deleted+run.Coupled+run.Uncoupled+run.Failed > 0
 		out[run.Mapping] = pr
+	}
+	if err := waitingPlans(ctx, st, out); err != nil {
+		return nil, err
 	}
 	for name, pr := range out {
 		if pr.Interrupted {

@@ -15,6 +15,7 @@ import (
 	_ "github.com/couplerhq/coupler/connectors/odata" // registers type odata
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/runner"
+	"github.com/couplerhq/coupler/engine/serve"
 	"github.com/couplerhq/coupler/mappings"
 )
 
@@ -119,5 +120,43 @@ func TestHistoryCountsAPlanStillApplyingAsInterrupted(t *testing.T) {
 	}
 	if pr, ok := past["CUSTOMER"]; !ok || !pr.Interrupted || pr.Result.PlanID != p.ID {
 		t.Errorf("History()[CUSTOMER] = %+v, %v; want plan %s interrupted", pr, ok, p.ID)
+	}
+}
+
+// TestHistoryKeepsAPlanWaitingForApproval: a run that ended waiting for a
+// person's approval (a first sync into a destination that holds records)
+// leaves its plan waiting; after a restart, History says so, with the
+// plan and why, so that serve waits on it again and its approval applies
+// it, rather than plan the mapping anew.
+func TestHistoryKeepsAPlanWaitingForApproval(t *testing.T) {
+	dir := project(t)
+	ctx := t.Context()
+	r := runner.New(dir, mappings.LoadOptions{}, engine.Options{})
+	proj, err := r.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Use(proj)
+	res, err := r.Run(ctx, make(chan struct{}), "CUSTOMER")
+	if !errors.Is(err, serve.ErrNeedsReview) {
+		t.Fatalf("run: %v, want it waiting for approval", err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	r = runner.New(dir, mappings.LoadOptions{}, engine.Options{})
+	defer r.Close()
+	if proj, err = r.Load(); err != nil {
+		t.Fatal(err)
+	}
+	r.Use(proj)
+	past, err := r.History(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := past["CUSTOMER"]
+	if pr.Waiting == nil || pr.Waiting.PlanID != res.PlanID || len(pr.Waiting.Approval) == 0 {
+		t.Fatalf("History()[CUSTOMER] = %+v; want plan %s waiting for approval, with why", pr, res.PlanID)
 	}
 }

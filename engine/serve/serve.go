@@ -113,6 +113,12 @@ type PastRun struct {
 	// Interrupted says the run never finished (coupler was killed or shut
 	// down during it): the mapping runs again at once to finish its work.
 	Interrupted bool
+	// Waiting, when not nil, is a plan of the mapping made since that run
+	// which waits for a person's approval, as its run said it (PlanID,
+	// Approval), made at WaitingSince: after a restart serve waits on it
+	// again, so that approving it applies it, instead of planning anew.
+	Waiting      *Result
+	WaitingSince time.Time
 }
 
 // HistoryReader is implemented by a Runner that can tell the last run of
@@ -454,19 +460,34 @@ func (s *Server) restore(ctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for name, pr := range past {
-		lr := &lastRun{Start: pr.Start, End: pr.End, Result: pr.Result}
-		if pr.Interrupted {
+		lr := lastRunOf(pr)
+		switch {
+		case pr.Interrupted:
 			// Due at once, whatever the schedule: its writes in flight are
 			// settled and the rest of its work done by that run.
 			_ = s.sched.Trigger(name)
 			lr.Err = "interrupted: coupler stopped during this run; running again to finish it"
-		} else {
+		case pr.Waiting != nil:
+			s.sched.Restore(name, pr.WaitingSince, pr.WaitingSince, true)
+		default:
 			s.sched.Restore(name, pr.Start, pr.End, pr.Result.Changed)
 		}
 		if s.last[name] == nil {
 			s.last[name] = lr
 		}
 	}
+}
+
+// lastRunOf is what the status page and the schedule keep of a run made
+// before serve started: a plan waiting for approval since, when there is
+// one, as the run that made it left it.
+func lastRunOf(pr PastRun) *lastRun {
+	if w := pr.Waiting; w != nil {
+		return &lastRun{Start: pr.WaitingSince, End: pr.WaitingSince, Result: *w, Waiting: true,
+			Err: fmt.Sprintf("%v: plan %s needs a person's approval before it is applied (its page on coupler serve, or coupler approve %s): %s",
+				ErrNeedsReview, w.PlanID, w.PlanID, strings.Join(w.Approval, "; "))}
+	}
+	return &lastRun{Start: pr.Start, End: pr.End, Result: pr.Result}
 }
 
 // runningNames lists the mappings being run, for messages.
@@ -581,7 +602,7 @@ func (s *Server) follow(ctx context.Context) {
 			} else {
 				s.mu.Lock()
 				for name, pr := range past {
-					lr := &lastRun{Start: pr.Start, End: pr.End, Result: pr.Result}
+					lr := lastRunOf(pr)
 					if pr.Interrupted {
 						lr.Err = "interrupted: its worker stopped during this run; the scheduler runs it again to finish it"
 					}

@@ -362,3 +362,43 @@ func TestViewsNeedTheTokenForReads(t *testing.T) {
 		}
 	}
 }
+
+// waitingHistoryRunner is a viewRunner whose state holds a plan waiting
+// for approval, made before serve started.
+type waitingHistoryRunner struct {
+	*viewRunner
+	since time.Time
+}
+
+func (r *waitingHistoryRunner) History(context.Context) (map[string]PastRun, error) {
+	return map[string]PastRun{"CUSTOMER": {WaitingSince: r.since, Waiting: &Result{PlanID: "p1", Changed: true,
+		Approval: []string{"CUSTOMER (to_integration): deletes 2 records in accounts (approval: deletes)"}}}}, nil
+}
+
+// TestRestartWaitsOnAPlanWaitingForApproval: a plan that waited for
+// approval when serve stopped still waits after it starts again: the
+// mapping is not planned anew, the status page says so, and approving the
+// plan applies exactly it.
+func TestRestartWaitsOnAPlanWaitingForApproval(t *testing.T) {
+	r := &waitingHistoryRunner{viewRunner: newViewRunner(), since: time.Now().Add(-time.Minute)}
+	s, base := startServer(t, Config{Load: func() (*Project, error) { return testProject("CUSTOMER"), nil }, Runner: r})
+	settle(t, s)
+	select {
+	case got := <-r.runs:
+		t.Fatalf("the waiting mapping was planned anew at start: %q", got)
+	default:
+	}
+	_, page := get(t, base+"/")
+	for _, want := range []string{`<td class="warn result">waiting for approval`, `<a class="review" href="/plans/p1">review and approve</a>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("status page lacks %q:\n%s", want, page)
+		}
+	}
+	resp, body := postForm(t, base+"/plans/p1/approve", url.Values{"by": {"ana"}}, map[string]string{"Origin": base})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("approval: %d %s", resp.StatusCode, body)
+	}
+	if got := next(t, r.runs); got != "approved CUSTOMER p1" {
+		t.Fatalf("after the approval the runner got %q, want the plan waiting since before the restart applied", got)
+	}
+}
