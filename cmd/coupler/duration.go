@@ -30,4 +30,10 @@ func (d *durationValue) Type() string { return "duration" }
 func durationFlag(f *pflag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
 	*p = value
 	f.Var((*durationValue)(p), name, usage)
+	if value == 0 {
+		// pflag takes "0", not "0s", for a zero default, which --help
+		// then leaves out rather than print "(default 0s)" for a flag
+		// whose usage says what unset means.
+		f.Lookup(name).DefValue = "0"
+	}
 }
