@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strconv"
 	"testing"
 	"time"
@@ -31,12 +30,10 @@ const benchMappings = 12
 //
 //	go test ./cmd/coupler -run '^$' -bench ServeWorkers -benchtime 1x
 func BenchmarkServeWorkers(b *testing.B) {
-	coupler, err := exec.LookPath("coupler")
-	if err != nil {
-		b.Fatalf("the test binary's coupler command is not on PATH: %v", err)
-	}
+	coupler := couplerCommand(b)
 	n := 20_000
 	if v := os.Getenv("COUPLER_BENCH_CLUSTER_RECORDS"); v != "" {
+		var err error
 		if n, err = strconv.Atoi(v); err != nil || n < 1 {
 			b.Fatalf("COUPLER_BENCH_CLUSTER_RECORDS=%q: want a number of customers per mapping", v)
 		}

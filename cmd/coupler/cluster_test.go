@@ -234,13 +234,7 @@ func (w *clusterWorker) stop() {
 // writes, and finishes it: no record duplicated, none lost.
 func TestServeCluster(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("starts coupler processes")
-	}
-	coupler, err := exec.LookPath("coupler")
-	if err != nil {
-		t.Fatalf("the test binary's coupler command is not on PATH: %v", err)
-	}
+	coupler := couplerCommand(t)
 	begin := time.Now()
 	stateURL := pgtest.Database(t)
 	// single is tenant_b's twin run by one process with one worker: what

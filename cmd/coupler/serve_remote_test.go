@@ -29,13 +29,7 @@ import (
 // its token for reads: without it the commands say so. A lock held by
 // something else than the serve announced keeps the lock's message.
 func TestReadCommandsWhileServeRuns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts coupler processes")
-	}
-	coupler, err := exec.LookPath("coupler")
-	if err != nil {
-		t.Fatalf("the test binary's coupler command is not on PATH: %v", err)
-	}
+	coupler := couplerCommand(t)
 	erp, crm := seededERP(t, 30), fake.NewCRM()
 	g := &gate{next: http.StripPrefix("/api/data/v9.2", crm), arrived: make(chan struct{}), open: make(chan struct{})}
 	erpSrv := httptest.NewServer(http.StripPrefix("/api/v2.0", erp))

@@ -50,13 +50,7 @@ func (g *gate) release() { g.openOnce.Do(func() { close(g.open) }) }
 // with a message naming serve's pid.
 func TestServeSIGTERMMidApply(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("starts coupler processes")
-	}
-	coupler, err := exec.LookPath("coupler")
-	if err != nil {
-		t.Fatalf("the test binary's coupler command is not on PATH: %v", err)
-	}
+	coupler := couplerCommand(t)
 	const customers = 450 // three batches of writes: 200, 200, 50
 	erp, crm := seededERP(t, customers), fake.NewCRM()
 	g := &gate{next: http.StripPrefix("/api/data/v9.2", crm), arrived: make(chan struct{}), open: make(chan struct{})}
@@ -209,13 +203,7 @@ func TestServeSIGTERMMidApply(t *testing.T) {
 // run-now request starts.
 func TestServeReloadAndRunNow(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("starts coupler processes")
-	}
-	coupler, err := exec.LookPath("coupler")
-	if err != nil {
-		t.Fatalf("the test binary's coupler command is not on PATH: %v", err)
-	}
+	coupler := couplerCommand(t)
 	erp, crm := seededERP(t, 20), fake.NewCRM()
 	erpSrv := httptest.NewServer(http.StripPrefix("/api/v2.0", erp))
 	crmSrv := httptest.NewServer(http.StripPrefix("/api/data/v9.2", crm))
@@ -324,6 +312,20 @@ func TestServeReloadAndRunNow(t *testing.T) {
 	if err := serve.Wait(); err != nil {
 		t.Fatalf("serve: %v\n%s", err, logs.String())
 	}
+}
+
+// couplerCommand returns the path of the test binary's coupler command,
+// for tests that start coupler processes; it skips them under -short.
+func couplerCommand(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts coupler processes")
+	}
+	coupler, err := exec.LookPath("coupler")
+	if err != nil {
+		t.Fatalf("the test binary's coupler command is not on PATH: %v", err)
+	}
+	return coupler
 }
 
 // syncBuffer is a bytes.Buffer a child process writes while the test reads.
