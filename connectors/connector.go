@@ -166,6 +166,40 @@ type FoldingGetter interface {
 	GetFolded(ctx context.Context, e Entity, field string, fields []string, values []string) ([]Record, error)
 }
 
+// EntryReader is implemented by connectors that can hand over what Read
+// reads as each record's raw JSON values (Entries) instead of a Record
+// each: building a map per record, and decoding every value into it, was
+// most of a full plan's CPU and allocation (issue 16). The engine stages
+// from the raw values what it can, and asks for a Record only when an
+// expression needs one.
+type EntryReader interface {
+	// ReadEntries reads what Read(ctx, q, …) reads, handing fn the records
+	// in runs, with the values of fields indexable (Entries.Value). It
+	// returns an error wrapping ErrUnsupported, before reading anything,
+	// when it cannot read q so; then Read can. Errors from fn are returned
+	// unchanged.
+	ReadEntries(ctx context.Context, q Query, fields []string, fn func(Entries) error) error
+}
+
+// Entries is a run of records read by an EntryReader, each as its members'
+// raw JSON. It and every slice it returns are valid only until the fn it
+// was handed to returns: its buffers are reused for the next run.
+type Entries interface {
+	// Len is the number of records.
+	Len() int
+	// Value is the JSON text of fields[i] (those given to ReadEntries) in
+	// record r, exactly as the server sent it; nil when the record has no
+	// such member, or when Read would have left it out of the Record (an
+	// annotation other than the ETag and lookup targets).
+	Value(r, i int) []byte
+	// Record is record r as Read hands it over, put into into (cleared
+	// first) when into is not nil, so that a caller needing a map per
+	// record can reuse one.
+	Record(r int, into Record) (Record, error)
+	// Date is what Page.Date is for the same record.
+	Date() time.Time
+}
+
 // ErrUnsupported is returned (wrapped) by an optional capability that the
 // service turned out not to support, e.g. a $filter function it refuses.
 var ErrUnsupported = errors.New("not supported by the service")

@@ -175,7 +175,7 @@ func (e *Engine) stageChanges(ctx context.Context, m *Mapping, sc *sourceChanges
 	if sc.isDelta() {
 		n, err = e.stageSourceFrom(ctx, m, lookups, func(fn func(connectors.Page) error) error {
 			return fn(connectors.Page{Records: sc.delta.records})
-		})
+		}, nil)
 		return n, sc.delta.date, err
 	}
 	// No filter is pushed down: Dataverse refuses a filter with change
@@ -190,7 +190,7 @@ func (e *Engine) stageChanges(ctx context.Context, m *Mapping, sc *sourceChanges
 		})
 		sc.next = next
 		return err
-	})
+	}, nil)
 	return n, answered, err
 }
 

@@ -439,7 +439,7 @@ func (e *Engine) planRecord(ctx context.Context, planID string, m *Mapping, base
 			return err
 		}
 		return fn(connectors.Page{Records: recs})
-	})
+	}, nil)
 	if err != nil {
 		return nil, err
 	}

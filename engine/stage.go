@@ -29,29 +29,47 @@ func (e *Engine) stageSource(ctx context.Context, src connectors.Connector, m *M
 	if since.IsZero() {
 		q.Filter, _ = e.pushDown(m.Source)
 	}
+	earliest := func(date time.Time) {
+		if !date.IsZero() && (answered.IsZero() || date.Before(answered)) {
+			answered = date
+		}
+	}
+
+	var entries readEntries
+	if er, ok := src.(connectors.EntryReader); ok {
+		entries = func(fields []string, fn func(connectors.Entries) error) error {
+			return er.ReadEntries(ctx, q, fields, func(es connectors.Entries) error {
+				earliest(es.Date())
+				return fn(es)
+			})
+		}
+	}
 	n, err = e.stageSourceFrom(ctx, m, lookups, func(fn func(connectors.Page) error) error {
 		return src.Read(ctx, q, func(p connectors.Page) error {
-			if !p.Date.IsZero() && (answered.IsZero() || p.Date.Before(answered)) {
-				answered = p.Date
-			}
+			earliest(p.Date)
 			return fn(p)
 		})
-	})
+	}, entries)
 	return n, answered, err
 }
 
+// readEntries reads a side's records as entries (connectors.EntryReader),
+// with the fields the stager asks for.
+type readEntries func(fields []string, fn func(connectors.Entries) error) error
+
 // stageSourceFrom stages the source records that read hands over, page by
-// page, with the destination values computed from them.
-func (e *Engine) stageSourceFrom(ctx context.Context, m *Mapping, lookups Lookups, read func(func(connectors.Page) error) error) (int64, error) {
+// page, with the destination values computed from them; or, when entries
+// is not nil, those it hands over, falling back on read when it cannot.
+func (e *Engine) stageSourceFrom(ctx context.Context, m *Mapping, lookups Lookups, read func(func(connectors.Page) error) error, entries readEntries) (int64, error) {
 	stage, err := e.work.NewStage(ctx, state.SourceRows, len(m.Fields), len(m.Match))
 	if err != nil {
 		return 0, err
 	}
 	targets := e.lookupTargets(ctx, m)
-	toRow := func(rec connectors.Record) (state.Row, error) { return m.sourceRow(rec, lookups, targets) }
-	err = read(func(page connectors.Page) error {
-		return e.stageRecords(stage, m.Name, "read source", page.Records, toRow)
-	})
+	toRow := func(rv recordValues) (state.Row, error) { return m.sourceRow(rv, lookups, targets) }
+	err = e.stageEntriesOr(stage, m.Name, "read source", newEntryStager(m, true), entries, func(add func([]connectors.Record) error) error {
+		return read(func(page connectors.Page) error { return add(page.Records) })
+	}, toRow)
 	if cerr := stage.Close(); err == nil {
 		err = cerr
 	}
@@ -112,10 +130,38 @@ func (e *Engine) matchCandidates(ctx context.Context, dst connectors.Connector, 
 	return recs, false, nil
 }
 
+// stageEntriesOr stages what entries hands over, each row made by toRow;
+// or, when entries is nil or cannot read, what read hands to its add.
+func (e *Engine) stageEntriesOr(stage *state.Stage, mapping, what string, s *entryStager, entries readEntries, read func(add func([]connectors.Record) error) error, toRow func(recordValues) (state.Row, error)) error {
+	if entries != nil {
+		called := false
+		err := entries(s.fields, func(es connectors.Entries) error {
+			called = true
+			v := &entryValues{s: s, es: es}
+			for r := range es.Len() {
+				v.r, v.rec, v.recErr = r, nil, nil
+				row, err := toRow(v)
+				if err != nil {
+					return err
+				}
+				if err := stage.Append(row); err != nil {
+					return err
+				}
+			}
+			e.progress(Progress{Mapping: mapping, Stage: what, Done: stage.Rows()})
+			return nil
+		})
+		if called || !errors.Is(err, connectors.ErrUnsupported) {
+			return err
+		}
+	}
+	return read(func(recs []connectors.Record) error { return e.stageRecords(stage, mapping, what, recs, toRow) })
+}
+
 // stageRecords turns records into staged rows and appends them.
-func (e *Engine) stageRecords(stage *state.Stage, mapping, what string, recs []connectors.Record, toRow func(connectors.Record) (state.Row, error)) error {
+func (e *Engine) stageRecords(stage *state.Stage, mapping, what string, recs []connectors.Record, toRow func(recordValues) (state.Row, error)) error {
 	for _, rec := range recs {
-		row, err := toRow(rec)
+		row, err := toRow(mapValues{rec})
 		if err != nil {
 			return err
 		}
@@ -138,6 +184,7 @@ func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Map
 	add := func(recs []connectors.Record) error {
 		return e.stageRecords(stage, m.Name, "read destination", recs, m.destRow)
 	}
+
 	var candidates []connectors.Record
 	if !fullRead {
 		// Candidates first: when they cannot be looked up with case
@@ -155,9 +202,15 @@ func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Map
 		// Never filtered by the server: a coupled record that has left the
 		// destination's filter must be seen as left out, not as deleted.
 		q := connectors.Query{Entity: m.Dest.Entity, Fields: m.Dest.Select}
-		err = dst.Read(ctx, q, func(p connectors.Page) error {
-			return add(p.Records)
-		})
+		var entries readEntries
+		if er, ok := dst.(connectors.EntryReader); ok {
+			entries = func(fields []string, fn func(connectors.Entries) error) error {
+				return er.ReadEntries(ctx, q, fields, fn)
+			}
+		}
+		err = e.stageEntriesOr(stage, m.Name, "read destination", newEntryStager(m, false), entries, func(add func([]connectors.Record) error) error {
+			return dst.Read(ctx, q, func(p connectors.Page) error { return add(p.Records) })
+		}, m.destRow)
 	default:
 		var ids []string
 		ids, err = e.work.StagedSourceKeysCoupled(ctx, m.Name, m.SourceIsTable)
@@ -185,7 +238,12 @@ func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Map
 
 // recordKey reads a record's key as text.
 func recordKey(rec connectors.Record, field string) (string, error) {
-	switch k := rec[field].(type) {
+	return keyText(rec[field], field)
+}
+
+// keyText is the text of a key field's value.
+func keyText(v any, field string) (string, error) {
+	switch k := v.(type) {
 	case string:
 		if k != "" {
 			return normalizeID(k), nil
@@ -205,27 +263,27 @@ func etagOf(rec connectors.Record) string {
 
 // newRow starts the staged row of a record: its key, version and
 // modified-on, with numbers made ready for expressions.
-func (m *Mapping) newRow(rec connectors.Record, e connectors.Entity, isSource bool) (state.Row, error) {
-	key, err := recordKey(rec, e.Key)
+func (m *Mapping) newRow(rv recordValues, e connectors.Entity, isSource bool) (state.Row, error) {
+	key, err := rv.key(e.Key)
 	if err != nil {
 		return state.Row{}, err
 	}
-	numbersForExpressions(rec)
-	row := state.Row{Key: key, ETag: etagOf(rec), InFilter: true, Values: make([]*string, len(m.Fields)), Match: make([]*string, len(m.Match))}
+	rv.ready()
+	row := state.Row{Key: key, ETag: rv.etag(), InFilter: true, Values: make([]*string, len(m.Fields)), Match: make([]*string, len(m.Match))}
 	for i, p := range m.Match {
 		field := p.Dest
 		if isSource {
 			field = p.Source
 		}
-		row.Match[i] = matchValue(rec[field])
+		row.Match[i] = rv.match(field)
 	}
 	side := m.Dest
 	if isSource {
 		side = m.Source
 	}
-	row.Display = displayValues(rec, side.Display)
+	row.Display = displayValues(rv, side.Display)
 	if e.Modified != "" {
-		if row.Modified, err = parseModified(rec[e.Modified]); err != nil {
+		if row.Modified, err = parseModified(rv.value(e.Modified)); err != nil {
 			row.Err = fmt.Sprintf("record %s: %v", key, err)
 		}
 	}
@@ -234,13 +292,14 @@ func (m *Mapping) newRow(rec connectors.Record, e connectors.Entity, isSource bo
 
 // displayValues is the JSON text of a record's display fields that hold a
 // value (a plan.Display), as staged; nil when there are none.
-func displayValues(rec connectors.Record, fields []string) *string {
+func displayValues(rv recordValues, fields []string) *string {
 	var d plan.Display
 	for _, f := range fields {
-		if rec[f] == nil {
+		v := rv.value(f)
+		if v == nil {
 			continue
 		}
-		b, err := json.Marshal(rec[f])
+		b, err := json.Marshal(v)
 		if err != nil {
 			continue // shown by id alone: display never fails a record
 		}
@@ -304,12 +363,16 @@ func (e *Engine) lookupTargets(ctx context.Context, m *Mapping) targetCheck {
 // sourceRow computes the staged row of a source record: whether it passes
 // the filter, and each destination value. A value that cannot be computed
 // fails the record, not the plan.
-func (m *Mapping) sourceRow(rec connectors.Record, lookups Lookups, targets targetCheck) (state.Row, error) {
-	row, err := m.newRow(rec, m.Source.Entity, true)
+func (m *Mapping) sourceRow(rv recordValues, lookups Lookups, targets targetCheck) (state.Row, error) {
+	row, err := m.newRow(rv, m.Source.Entity, true)
 	if err != nil {
 		return row, err
 	}
 	if m.Source.Filter != nil {
+		rec, err := rv.record()
+		if err != nil {
+			return state.Row{}, err
+		}
 		ok, err := m.Source.Filter.RunFilter(rec)
 		if err != nil {
 			row.Err = fmt.Sprintf("filter: %v", err)
@@ -320,31 +383,53 @@ func (m *Mapping) sourceRow(rec connectors.Record, lookups Lookups, targets targ
 		return row, nil
 	}
 	for i, f := range m.Fields {
-		var v any
-		var err error
-		if targets != nil {
-			err = targets(&f, rec)
-		}
-		if err == nil {
-			v, err = f.Value(rec, lookups)
-		}
-		if err == nil {
-			row.Values[i], err = canonical(v)
+		var c *string
+		if f.plain() {
+			// The source's value as it is: no record need be made for it.
+			c, err = rv.canonical(f.SourceRead)
+		} else {
+			c, err = f.staged(rv, lookups, targets)
 		}
 		if err != nil && f.ClearOnFailure {
-			row.Values[i], err = nil, nil
+			c, err = nil, nil
 		}
 		if err != nil {
 			row.Err = fmt.Sprintf("field %s: %v", f.Label, err)
 			return row, nil
 		}
+		row.Values[i] = c
 	}
 	return row, nil
 }
 
+// staged is the canonical text of the field's value (Value) from a source
+// record whose lookup target checks.
+func (f *FieldFlow) staged(rv recordValues, lookups Lookups, targets targetCheck) (*string, error) {
+	rec, err := rv.record()
+	if err != nil {
+		return nil, err
+	}
+	if targets != nil {
+		if err := targets(f, rec); err != nil {
+			return nil, err
+		}
+	}
+	v, err := f.Value(rec, lookups)
+	if err != nil {
+		return nil, err
+	}
+	return canonical(v)
+}
+
+// plain reports whether the field's value is the source field's as it is:
+// no constant, transform, option map or lookup.
+func (f *FieldFlow) plain() bool {
+	return !f.HasConstant && f.Transform == nil && f.Options == nil && f.Lookup == nil && f.SourceRead != ""
+}
+
 // destRow stages a destination record's current values of the mapped fields.
-func (m *Mapping) destRow(rec connectors.Record) (state.Row, error) {
-	row, err := m.newRow(rec, m.Dest.Entity, false)
+func (m *Mapping) destRow(rv recordValues) (state.Row, error) {
+	row, err := m.newRow(rv, m.Dest.Entity, false)
 	if err != nil {
 		return row, err
 	}
@@ -352,13 +437,17 @@ func (m *Mapping) destRow(rec connectors.Record) (state.Row, error) {
 	// source's moves a watermark.
 	row.Err = ""
 	if m.Dest.Filter != nil {
+		rec, err := rv.record()
+		if err != nil {
+			return state.Row{}, err
+		}
 		ok, err := m.Dest.Filter.RunFilter(rec)
 		// A filter that cannot be evaluated keeps the record out of reach
 		// rather than overwriting it.
 		row.InFilter = ok && err == nil
 	}
 	for i, f := range m.Fields {
-		v, err := canonical(rec[f.DestRead])
+		v, err := rv.canonical(f.DestRead)
 		if err != nil {
 			return state.Row{}, fmt.Errorf("record %s, field %s: %w", row.Key, f.Dest, err)
 		}

@@ -98,54 +98,11 @@ func canonicalNumber(n string) string {
 	return out
 }
 
-// decodeValue turns canonical JSON text back into a value to write.
-//
-// Apply decodes every changed value of every write, and a json.Decoder
-// per value cost a tenth of a first sync's apply: the common texts, null,
-// the booleans, a number and a string without escapes, are read directly,
-// to the same values (a number as json.Number, as UseNumber gives); the
-// rest go through the decoder (decodeValueSlow).
-func decodeValue(raw []byte) (any, error) {
-	if raw == nil {
-		return nil, nil
-	}
-	switch s := string(raw); {
-	case s == "null":
-		return nil, nil
-	case s == "true":
-		return true, nil
-	case s == "false":
-		return false, nil
-	case len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' && plainString(s[1:len(s)-1]):
-		return s[1 : len(s)-1], nil
-	case len(s) > 0 && (s[0] == '-' || s[0] >= '0' && s[0] <= '9') && jsontext.IsNumber(s):
-		return json.Number(s), nil
-	}
-	return decodeValueSlow(raw)
-}
-
-// plainString reports whether s, the inside of a JSON string, holds no
-// escape, quote or control character and is valid UTF-8: then it is the
-// string's value as it stands.
-func plainString(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '\\' || c == '"' || c < 0x20 {
-			return false
-		}
-	}
-	return utf8.ValidString(s)
-}
-
-// decodeValueSlow is decodeValue for any JSON text.
-func decodeValueSlow(raw []byte) (any, error) {
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
+// decodeValue turns canonical JSON text back into a value to write (a
+// number as json.Number, as UseNumber gives). Apply decodes every changed
+// value of every write, so the common texts are read directly
+// (jsontext.Decode).
+func decodeValue(raw []byte) (any, error) { return jsontext.Decode(raw) }
 
 // parseModified reads a last-modified value as the wire carries it.
 func parseModified(v any) (time.Time, error) {
@@ -216,17 +173,20 @@ func unixInt(i int64) time.Time {
 // digits; the diff's canonical form is the same either way.
 func numbersForExpressions(rec map[string]any) {
 	for k, v := range rec {
-		n, ok := v.(json.Number)
-		if !ok {
-			continue
-		}
-		if i, err := n.Int64(); err == nil {
-			rec[k] = i
-			continue
-		}
-		f, err := n.Float64()
-		if err == nil && canonicalNumber(strconv.FormatFloat(f, 'f', -1, 64)) == canonicalNumber(string(n)) {
-			rec[k] = f
+		if n, ok := v.(json.Number); ok {
+			rec[k] = exprNumber(n)
 		}
 	}
+}
+
+// exprNumber is a number as numbersForExpressions leaves it.
+func exprNumber(n json.Number) any {
+	if i, err := n.Int64(); err == nil {
+		return i
+	}
+	f, err := n.Float64()
+	if err == nil && canonicalNumber(strconv.FormatFloat(f, 'f', -1, 64)) == canonicalNumber(string(n)) {
+		return f
+	}
+	return n
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/couplerhq/coupler/internal/jsontext"
 )
 
 func TestCanonical(t *testing.T) {
@@ -120,7 +122,7 @@ func FuzzDecodeValue(f *testing.F) {
 
 func checkDecodeValue(t *testing.T, raw []byte) {
 	got, gotErr := decodeValue(raw)
-	want, wantErr := decodeValueSlow(raw)
+	want, wantErr := jsontext.DecodeSlow(raw)
 	if (gotErr != nil) != (wantErr != nil) {
 		t.Fatalf("decodeValue(%q): error %v, the decoder's %v", raw, gotErr, wantErr)
 	}

@@ -1,6 +1,7 @@
 package odata
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,7 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/couplerhq/coupler/connectors"
+	ijson "github.com/couplerhq/coupler/internal/jsontext"
 )
 
 // page is what a collection response says besides its records, which
@@ -35,129 +39,212 @@ const chunkBytes = 1 << 20
 // It returns the page's links. Errors give the byte
 // offset where decoding failed; emit's are returned unchanged.
 func streamPage(r io.Reader, emit func([]connectors.Record) error) (page, error) {
+	return newCollectionDecoder(nil, false).streamPage(r, emit)
+}
+
+// streamPage is streamPage with d's buffers.
+func (d *collectionDecoder) streamPage(r io.Reader, emit func([]connectors.Record) error) (page, error) {
 	var p page
-	err := decodeCollection(r, func(dec *json.Decoder) error {
-		return decodeRecords(dec, func(connectors.Record) (bool, error) { return true, nil }, emit)
+	var recs []connectors.Record
+	err := d.decode(r, func(es *entries) error {
+		// Each record is made as soon as it is read, so that es never
+		// holds more than one.
+		rec, err := es.Record(0, nil)
+		recs = append(recs, rec)
+		es.reset(es.first + 1)
+		return err
+	}, func(*entries) error {
+		if len(recs) == 0 {
+			return nil
+		}
+		err := emit(recs)
+		recs = nil
+		return err
 	}, map[string]*string{"@odata.context": &p.context, "@odata.nextLink": &p.nextLink})
 	return p, err
 }
 
-// decodeCollection decodes an OData collection response with its members
-// in any order: the value array by value, each member named in links into
-// its string (null leaves it empty), and every other member skipped.
-func decodeCollection(r io.Reader, value func(*json.Decoder) error, links map[string]*string) error {
-	dec := json.NewDecoder(r)
-	dec.UseNumber()
+// collectionDecoder decodes collection responses (decode), one after the
+// other, reusing its buffers from one to the next.
+type collectionDecoder struct {
+	dec *jsontext.Decoder
+	es  *entries
+}
+
+// noBody is what a collectionDecoder reads when it reads nothing.
+var noBody = bytes.NewReader(nil)
+
+// newCollectionDecoder returns a decoder whose entries index fields and
+// keep every member when all is set (see entries).
+func newCollectionDecoder(fields []string, all bool) *collectionDecoder {
+	return &collectionDecoder{dec: jsontext.NewDecoder(noBody), es: newEntries(fields, all)}
+}
+
+// decode decodes an OData collection response with its members
+// in any order: the value array's entries into d.es, each handed to each
+// once added (which may take it out, resetting es), and es to flush about
+// every chunkBytes of body and at the end of the array (then reset); each
+// member named in links into its string (null leaves it empty); every
+// other member skipped.
+//
+// It reads with a token decoder rather than encoding/json's reflection,
+// each entry as one raw value that es splits into its members without a
+// map (entries.add): accepting what encoding/json accepts (duplicate
+// names, invalid UTF-8, which the Records get as U+FFFD as before).
+// Errors give the byte offset where decoding failed; those of each and
+// flush are returned unchanged.
+func (d *collectionDecoder) decode(r io.Reader, each, flush func(*entries) error, links map[string]*string) error {
+	dec, es := d.dec, d.es
+	dec.Reset(r, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	defer dec.Reset(noBody) // let go of r
+	if err := expectKind(dec, '{', ""); err != nil {
+		return err
+	}
 	sawValue := false
-	if err := expectDelim(dec, '{'); err != nil {
-		return err
-	}
-	for dec.More() {
-		tok, err := dec.Token()
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
 		if err != nil {
-			return at(dec, err)
+			return atJSON(dec, "", err)
 		}
-		name, _ := tok.(string) // object keys are always strings
-		if name == "value" {
+		name := tok.String() // an object's members start with their name
+		switch dst, isLink := links[name]; {
+		case name == "value":
 			sawValue = true
-			if err := value(dec); err != nil {
+			if err := decodeEntries(dec, es, each, flush); err != nil {
 				return err
 			}
-			continue
-		}
-		dst, ok := links[name]
-		if !ok {
+		case isLink:
+			raw, err := dec.ReadValue()
+			if err != nil {
+				return atJSON(dec, name+": ", err)
+			}
+			switch raw.Kind() {
+			case 'n':
+			case '"':
+				v, err := ijson.Decode(raw)
+				if err != nil {
+					return atJSON(dec, name+": ", err)
+				}
+				*dst = v.(string)
+			default:
+				return atJSON(dec, "", fmt.Errorf("%s: unexpected %s, want a string", name, describeKind(raw.Kind())))
+			}
+		default:
 			// Other members (@odata.count, …) are skipped.
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return at(dec, err)
+			if err := dec.SkipValue(); err != nil {
+				return atJSON(dec, "", err)
 			}
-			continue
-		}
-		var link *string
-		if err := dec.Decode(&link); err != nil {
-			return at(dec, fmt.Errorf("%s: %w", name, err))
-		}
-		if link != nil {
-			*dst = *link
 		}
 	}
-	return endCollection(dec, sawValue)
-}
-
-// decodeRecords decodes the value array. Each entry goes to keep, which
-// may take it elsewhere (a change-tracking page's deleted entries) and
-// says whether it is a record; the records go to emit about every
-// chunkBytes of body, and at the end of the array. keep's errors are
-// given the entry's index and offset; emit's are returned unchanged.
-func decodeRecords(dec *json.Decoder, keep func(connectors.Record) (bool, error), emit func([]connectors.Record) error) error {
-	if err := expectDelim(dec, '['); err != nil {
+	if err := expectKind(dec, '}', ""); err != nil {
 		return err
 	}
-	var records []connectors.Record
-	from := dec.InputOffset()
-	for i := 0; dec.More(); i++ {
-		var rec connectors.Record
-		if err := dec.Decode(&rec); err != nil {
-			return at(dec, fmt.Errorf("value[%d]: %w", i, err))
+	if _, err := dec.ReadToken(); err != io.EOF {
+		if err == nil {
+			err = errors.New("data after the response object")
 		}
-		if rec == nil { // null
-			return at(dec, fmt.Errorf("value[%d] is null, want an object", i))
-		}
-		if ok, err := keep(rec); err != nil {
-			return at(dec, fmt.Errorf("value[%d] %w", i, err))
-		} else if !ok {
-			continue
-		}
-		records = append(records, cleanRecord(rec))
-		if dec.InputOffset()-from >= chunkBytes {
-			if err := emit(records); err != nil {
-				return err
-			}
-			records, from = nil, dec.InputOffset()
-		}
+		return atJSON(dec, "", err)
 	}
-	if err := expectDelim(dec, ']'); err != nil {
-		return err
-	}
-	if len(records) == 0 {
-		return nil
-	}
-	return emit(records)
-}
-
-// expectDelim reads the next token and fails unless it is want.
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
-	if err == io.EOF {
-		return at(dec, fmt.Errorf("unexpected end of body, want %q", want))
-	}
-	if err != nil {
-		return at(dec, err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != want {
-		return at(dec, fmt.Errorf("unexpected %s, want %q", describe(tok), want))
+	if !sawValue {
+		return errors.New("response has no value array; is the entity a collection?")
 	}
 	return nil
 }
 
-// describe names a JSON token for an error message without quoting data,
-// which may be large.
-func describe(tok json.Token) string {
-	switch v := tok.(type) {
-	case json.Delim:
-		return fmt.Sprintf("%q", string(v))
-	case string:
+// decodeEntries decodes the value array into es; see decode.
+func decodeEntries(dec *jsontext.Decoder, es *entries, each, flush func(*entries) error) error {
+	if err := expectKind(dec, '[', ""); err != nil {
+		return err
+	}
+	es.reset(0)
+	from := dec.InputOffset()
+	i := 0
+	for ; dec.PeekKind() != ']'; i++ {
+		// A record's errors are given where it starts, past the comma.
+		start := dec.InputOffset() + int64(len(dec.UnreadBuffer())-len(bytes.TrimLeft(dec.UnreadBuffer(), ", \t\r\n")))
+		raw, err := dec.ReadValue()
+		if err != nil {
+			return atOffset(start, fmt.Sprintf("value[%d]: ", i), err)
+		}
+		switch raw.Kind() {
+		case '{':
+		case 'n':
+			return atOffset(start, "", fmt.Errorf("value[%d] is null, want an object", i))
+		default:
+			return atOffset(start, "", fmt.Errorf("value[%d]: unexpected %s, want an object", i, describeKind(raw.Kind())))
+		}
+		if err := es.add(raw, dec.InputOffset()); err != nil {
+			return atOffset(start, fmt.Sprintf("value[%d]: ", i), err)
+		}
+		if each != nil {
+			if err := each(es); err != nil {
+				return err
+			}
+		}
+		if dec.InputOffset()-from >= chunkBytes {
+			if err := flush(es); err != nil {
+				return err
+			}
+			es.reset(i + 1)
+			from = dec.InputOffset()
+		}
+	}
+	if err := expectKind(dec, ']', fmt.Sprintf("value[%d]: ", i)); err != nil {
+		return err
+	}
+	return flush(es)
+}
+
+// expectKind reads the next token and fails unless it is want.
+func expectKind(dec *jsontext.Decoder, want jsontext.Kind, where string) error {
+	tok, err := dec.ReadToken()
+	if err == io.EOF {
+		return atJSON(dec, where, fmt.Errorf("unexpected end of body, want %q", string(want)))
+	}
+	if err != nil {
+		return atJSON(dec, where, err)
+	}
+	if tok.Kind() != want {
+		return atJSON(dec, where, fmt.Errorf("unexpected %s, want %q", describeKind(tok.Kind()), string(want)))
+	}
+	return nil
+}
+
+// describeKind names a kind of JSON token for an error message without
+// quoting data, which may be large.
+func describeKind(k jsontext.Kind) string {
+	switch k {
+	case '"':
 		return "string"
-	case json.Number, float64:
+	case '0':
 		return "number"
-	case bool:
+	case 't', 'f':
 		return "boolean"
-	case nil:
+	case 'n':
 		return "null"
 	default:
-		return fmt.Sprintf("%T", v)
+		return fmt.Sprintf("%q", string(rune(k)))
 	}
+}
+
+// atJSON adds the byte offset where the token decoder failed to an error,
+// after where (which part of the response): a syntax error's own offset,
+// else the decoder's.
+func atJSON(dec *jsontext.Decoder, where string, err error) error {
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) {
+		return atOffset(se.ByteOffset, where, se.Err)
+	}
+	return atOffset(dec.InputOffset(), where, err)
+}
+
+// atOffset is atJSON at a given offset, a syntax error's own left out.
+func atOffset(offset int64, where string, err error) error {
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) {
+		err = se.Err
+	}
+	return fmt.Errorf("at byte %d: %s%w", offset, where, err)
 }
 
 // at adds the decoder's byte offset to a decoding error: where the failing
@@ -186,28 +273,14 @@ func cleanRecord(rec connectors.Record) connectors.Record {
 				continue
 			}
 		}
-		if strings.HasSuffix(k, lookupLogicalName) {
-			continue // which table a lookup points to: LookupTarget reads it
+		if keptAnnotation(k) {
+			continue
 		}
 		delete(rec, k)
 	}
 	return rec
 }
 
-// endCollection checks the end of a collection response once its members
-// are read: the closing brace, nothing after it, and a value array seen.
-func endCollection(dec *json.Decoder, sawValue bool) error {
-	if err := expectDelim(dec, '}'); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		if err == nil {
-			err = errors.New("data after the response object")
-		}
-		return at(dec, err)
-	}
-	if !sawValue {
-		return errors.New("response has no value array; is the entity a collection?")
-	}
-	return nil
-}
+// keptAnnotation reports whether cleanRecord keeps the annotation name
+// whatever its value: which table a lookup points to, for LookupTarget.
+func keptAnnotation(name string) bool { return strings.HasSuffix(name, lookupLogicalName) }

@@ -2,6 +2,14 @@
 // for the hot paths that would otherwise run encoding/json per value.
 package jsontext
 
+import (
+	"bytes"
+	"encoding/json"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
 // IsNumber reports whether s is one number in JSON's grammar and nothing
 // else: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 func IsNumber(s string) bool {
@@ -38,4 +46,145 @@ func IsNumber(s string) bool {
 		}
 	}
 	return i == len(s)
+}
+
+// Decode turns one JSON value's text into the value encoding/json with
+// UseNumber gives for it: nil, a bool, a string, a json.Number, or for an
+// object or array a map[string]any or []any. raw nil is nil.
+//
+// The common texts, null, the booleans, a number and a string without
+// escapes, are read directly: a json.Decoder per value is what the hot
+// paths (apply's changed values, a page's records) cannot afford. The rest
+// go through encoding/json (DecodeSlow), whose answer is the reference.
+func Decode(raw []byte) (any, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	switch s := string(raw); {
+	case s == "null":
+		return nil, nil
+	case s == "true":
+		return true, nil
+	case s == "false":
+		return false, nil
+	case len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"':
+		if PlainString(s[1 : len(s)-1]) {
+			return s[1 : len(s)-1], nil
+		}
+		if u, ok := unquote(s[1 : len(s)-1]); ok {
+			return u, nil
+		}
+	case len(s) > 0 && (s[0] == '-' || s[0] >= '0' && s[0] <= '9') && IsNumber(s):
+		return json.Number(s), nil
+	}
+	return DecodeSlow(raw)
+}
+
+// PlainString reports whether s, the inside of a JSON string, holds no
+// escape, quote or control character and is valid UTF-8: then it is the
+// string's value as it stands.
+func PlainString[T ~string | ~[]byte](s T) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c == '"' || c < 0x20 {
+			return false
+		}
+	}
+	return utf8.Valid([]byte(s))
+}
+
+// DecodeSlow is Decode through encoding/json, for any JSON text.
+func DecodeSlow(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// unquote decodes the inside of a JSON string as encoding/json does
+// (its unquoteBytes): escapes, a lone or unpaired surrogate and each byte
+// of invalid UTF-8 as U+FFFD. ok is false for text that is not the inside
+// of a JSON string, which the caller leaves to DecodeSlow for its error.
+func unquote(s string) (_ string, ok bool) {
+	b := make([]byte, 0, len(s))
+	for r := 0; r < len(s); {
+		switch c := s[r]; {
+		case c == '\\':
+			if r+1 >= len(s) {
+				return "", false
+			}
+			switch s[r+1] {
+			case '"', '\\', '/':
+				b = append(b, s[r+1])
+			case 'b':
+				b = append(b, '\b')
+			case 'f':
+				b = append(b, '\f')
+			case 'n':
+				b = append(b, '\n')
+			case 'r':
+				b = append(b, '\r')
+			case 't':
+				b = append(b, '\t')
+			case 'u':
+				rr := hex4(s[r+2:])
+				if rr < 0 {
+					return "", false
+				}
+				r += 6
+				if utf16.IsSurrogate(rr) {
+					rr1 := rune(-1)
+					if r+1 < len(s) && s[r] == '\\' && s[r+1] == 'u' {
+						rr1 = hex4(s[r+2:])
+					}
+					if dec := utf16.DecodeRune(rr, rr1); dec != unicode.ReplacementChar {
+						r += 6
+						b = utf8.AppendRune(b, dec)
+						continue
+					}
+					rr = unicode.ReplacementChar
+				}
+				b = utf8.AppendRune(b, rr)
+				continue
+			default:
+				return "", false
+			}
+			r += 2
+		case c == '"' || c < ' ':
+			return "", false
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			r++
+		default:
+			rr, size := utf8.DecodeRuneInString(s[r:])
+			r += size
+			b = utf8.AppendRune(b, rr)
+		}
+	}
+	return string(b), true
+}
+
+// hex4 is the value of the four hex digits s starts with; -1 when it does
+// not.
+func hex4(s string) rune {
+	if len(s) < 4 {
+		return -1
+	}
+	var r rune
+	for _, c := range []byte(s[:4]) {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r*16 + rune(c)
+	}
+	return r
 }

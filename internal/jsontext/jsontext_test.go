@@ -2,6 +2,7 @@ package jsontext
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 )
 
@@ -26,4 +27,22 @@ func checkIsNumber(t *testing.T, s string) {
 	if got := IsNumber(s); got != want {
 		t.Errorf("IsNumber(%q) = %v, encoding/json says %v", s, got, want)
 	}
+}
+
+// Decode gives what encoding/json gives, or fails where it fails.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{`null`, `"x"`, `1.5e3`, `"é\n"`, `{"a":[1]}`, `"W/\"1\""`, `"\ud83d\ude00"`, `"\ud800x"`,
+		`"\udc00\ud800"`, "\"a\xffb\"", `"\u00e9\/\b\f\r\t"`, `"\x"`, `"\u12"`, `"a`, `"a"b"`, "\"\x01\"", `tru`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, gotErr := Decode(raw)
+		want, wantErr := DecodeSlow(raw)
+		if (gotErr != nil) != (wantErr != nil) {
+			t.Fatalf("Decode(%q): error %v, encoding/json's %v", raw, gotErr, wantErr)
+		}
+		if gotErr == nil && fmt.Sprintf("%T %#v", got, got) != fmt.Sprintf("%T %#v", want, want) {
+			t.Fatalf("Decode(%q) = %T %#v, encoding/json gives %T %#v", raw, got, got, want, want)
+		}
+	})
 }

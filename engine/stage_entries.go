@@ -1,0 +1,220 @@
+package engine
+
+// Staging from raw JSON: a connector that hands over its records as their
+// values' JSON text (connectors.EntryReader) is staged without a map per
+// record, the canonical text of most values being that text itself. The
+// rows are those staging the same records as Records gives; the
+// differential test of stage_entries_test.go holds the two to it.
+
+import (
+	"encoding/json"
+	"unicode/utf8"
+
+	"github.com/couplerhq/coupler/connectors"
+	"github.com/couplerhq/coupler/internal/jsontext"
+)
+
+// recordValues is what staging reads of a record (newRow, sourceRow,
+// destRow): a Record's values (mapValues), or an entry's JSON text
+// (entryValues).
+type recordValues interface {
+	// key is the text of the key field (keyText).
+	key(field string) (string, error)
+	// ready makes numbers ready for expressions (numbersForExpressions),
+	// once the key is read; value, match and record see them so.
+	ready()
+	// etag is the record's version; "" when it has none.
+	etag() string
+	// value is a field's value; nil when absent.
+	value(field string) any
+	// canonical is canonical(value(field)).
+	canonical(field string) (*string, error)
+	// match is matchValue(value(field)).
+	match(field string) *string
+	// record is the whole record, for expressions.
+	record() (connectors.Record, error)
+}
+
+// mapValues are the values of a Record, which ready changes in place.
+type mapValues struct{ rec connectors.Record }
+
+func (v mapValues) key(field string) (string, error) { return recordKey(v.rec, field) }
+func (v mapValues) ready()                           { numbersForExpressions(v.rec) }
+func (v mapValues) etag() string                     { return etagOf(v.rec) }
+func (v mapValues) value(field string) any           { return v.rec[field] }
+func (v mapValues) canonical(field string) (*string, error) {
+	return canonical(v.rec[field])
+}
+func (v mapValues) match(field string) *string         { return matchValue(v.rec[field]) }
+func (v mapValues) record() (connectors.Record, error) { return v.rec, nil }
+
+// entryStager stages the entries of one side of a mapping: it knows which
+// of the fields it asks the connector for each field staging reads is,
+// and keeps the map that expressions are given a record in (entries are
+// staged one after the other, and no expression keeps its record).
+type entryStager struct {
+	fields []string
+	index  map[string]int // of fields
+	rec    connectors.Record
+}
+
+// newEntryStager asks for every field staging side of m reads.
+func newEntryStager(m *Mapping, isSource bool) *entryStager {
+	s := &entryStager{index: map[string]int{}}
+	add := func(f string) {
+		if _, ok := s.index[f]; !ok {
+			s.index[f] = len(s.fields)
+			s.fields = append(s.fields, f)
+		}
+	}
+	side := m.Dest
+	if isSource {
+		side = m.Source
+	}
+	add(side.Entity.Key)
+	add(connectors.ETagField)
+	if side.Entity.Modified != "" {
+		add(side.Entity.Modified)
+	}
+	for _, p := range m.Match {
+		if isSource {
+			add(p.Source)
+		} else {
+			add(p.Dest)
+		}
+	}
+	for _, f := range side.Display {
+		add(f)
+	}
+	for _, f := range m.Fields {
+		if !isSource {
+			add(f.DestRead)
+		} else if f.plain() {
+			add(f.SourceRead)
+		}
+	}
+	return s
+}
+
+// entryValues are the values of record r of es, read through s.
+type entryValues struct {
+	s      *entryStager
+	es     connectors.Entries
+	r      int
+	rec    connectors.Record // record's, once made
+	recErr error
+}
+
+// raw is the JSON text of field; ok is false when s did not ask for it,
+// which the record then answers for.
+func (v *entryValues) raw(field string) (raw []byte, ok bool) {
+	i, ok := v.s.index[field]
+	if !ok {
+		return nil, false
+	}
+	return v.es.Value(v.r, i), true
+}
+
+func (v *entryValues) key(field string) (string, error) {
+	raw, _ := v.raw(field) // always asked for
+	k, err := jsontext.Decode(raw)
+	if err != nil {
+		return "", err
+	}
+	return keyText(k, field)
+}
+
+func (v *entryValues) ready() {}
+
+func (v *entryValues) etag() string {
+	raw, _ := v.raw(connectors.ETagField)
+	if len(raw) == 0 || raw[0] != '"' {
+		return ""
+	}
+	s, _ := jsontext.Decode(raw)
+	etag, _ := s.(string)
+	return etag
+}
+
+func (v *entryValues) value(field string) any {
+	raw, ok := v.raw(field)
+	if ok {
+		if x, err := jsontext.Decode(raw); err == nil {
+			if n, isNumber := x.(json.Number); isNumber {
+				return exprNumber(n)
+			}
+			return x
+		}
+	}
+	rec, _ := v.record()
+	return rec[field]
+}
+
+func (v *entryValues) canonical(field string) (*string, error) {
+	if raw, ok := v.raw(field); ok {
+		return canonicalRaw(raw)
+	}
+	return canonical(v.value(field))
+}
+
+func (v *entryValues) match(field string) *string { return matchValue(v.value(field)) }
+
+// record is the entry as a Record, in the map the stager reuses, with
+// numbers ready for expressions.
+func (v *entryValues) record() (connectors.Record, error) {
+	if v.rec == nil && v.recErr == nil {
+		v.rec, v.recErr = v.es.Record(v.r, v.s.rec)
+		if v.recErr == nil {
+			v.s.rec = v.rec
+			numbersForExpressions(v.rec)
+		}
+	}
+	return v.rec, v.recErr
+}
+
+// canonicalRaw is canonical of the value whose JSON text raw is, numbers
+// made ready for expressions (whose canonical text is that of the
+// number's literal: see numbersForExpressions), nil being absent. The
+// text is its own canonical form for a literal, a string quoteJSON would
+// write as it stands, and a number without insignificant zeros; the rest
+// is decoded and rendered.
+func canonicalRaw(raw []byte) (*string, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	switch c := raw[0]; {
+	case c == 'n':
+		return nil, nil
+	case c == 't' || c == 'f':
+		s := string(raw)
+		return &s, nil
+	case c == '"' && quotedAsIs(raw[1:len(raw)-1]):
+		s := string(raw)
+		return &s, nil
+	case c == '-' || '0' <= c && c <= '9':
+		if s := string(raw); jsontext.IsNumber(s) {
+			s = canonicalNumber(s)
+			return &s, nil
+		}
+	}
+	v, err := jsontext.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	if n, ok := v.(json.Number); ok {
+		return canonical(exprNumber(n))
+	}
+	return canonical(v)
+}
+
+// quotedAsIs reports whether a JSON string whose inside is b is what
+// quoteJSON writes for its value: no escape, and nothing quoteJSON would
+// escape.
+func quotedAsIs(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c == '"' || c == '\\' || c == 0xE2 {
+			return false
+		}
+	}
+	return utf8.Valid(b)
+}
