@@ -382,7 +382,8 @@ func (m *Mapping) sourceRow(rv recordValues, lookups Lookups, targets targetChec
 	if row.Err != "" || !row.InFilter {
 		return row, nil
 	}
-	for i, f := range m.Fields {
+	for i := range m.Fields {
+		f := &m.Fields[i] // not a copy: one escaping per field of every record cost more than the rest of the row
 		var c *string
 		if f.plain() {
 			// The source's value as it is: no record need be made for it.

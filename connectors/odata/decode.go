@@ -69,7 +69,16 @@ func (d *collectionDecoder) streamPage(r io.Reader, emit func([]connectors.Recor
 type collectionDecoder struct {
 	dec *jsontext.Decoder
 	es  *entries
+	// chunk is how much of the value array is decoded before flush:
+	// chunkBytes, or for entries, which are staged as soon as they are
+	// handed on, entriesChunkBytes.
+	chunk int64
 }
+
+// entriesChunkBytes is collectionDecoder.chunk for entries: small enough
+// that their buffers stay small (and in cache), large enough that handing
+// them on costs nothing.
+const entriesChunkBytes = 64 << 10
 
 // noBody is what a collectionDecoder reads when it reads nothing.
 var noBody = bytes.NewReader(nil)
@@ -77,13 +86,17 @@ var noBody = bytes.NewReader(nil)
 // newCollectionDecoder returns a decoder whose entries index fields and
 // keep every member when all is set (see entries).
 func newCollectionDecoder(fields []string, all bool) *collectionDecoder {
-	return &collectionDecoder{dec: jsontext.NewDecoder(noBody), es: newEntries(fields, all)}
+	d := &collectionDecoder{dec: jsontext.NewDecoder(noBody), es: newEntries(fields, all), chunk: chunkBytes}
+	if fields != nil {
+		d.chunk = entriesChunkBytes
+	}
+	return d
 }
 
 // decode decodes an OData collection response with its members
 // in any order: the value array's entries into d.es, each handed to each
 // once added (which may take it out, resetting es), and es to flush about
-// every chunkBytes of body and at the end of the array (then reset); each
+// every d.chunk of body and at the end of the array (then reset); each
 // member named in links into its string (null leaves it empty); every
 // other member skipped.
 //
@@ -110,7 +123,7 @@ func (d *collectionDecoder) decode(r io.Reader, each, flush func(*entries) error
 		switch dst, isLink := links[name]; {
 		case name == "value":
 			sawValue = true
-			if err := decodeEntries(dec, es, each, flush); err != nil {
+			if err := decodeEntries(dec, es, d.chunk, each, flush); err != nil {
 				return err
 			}
 		case isLink:
@@ -152,7 +165,7 @@ func (d *collectionDecoder) decode(r io.Reader, each, flush func(*entries) error
 }
 
 // decodeEntries decodes the value array into es; see decode.
-func decodeEntries(dec *jsontext.Decoder, es *entries, each, flush func(*entries) error) error {
+func decodeEntries(dec *jsontext.Decoder, es *entries, chunk int64, each, flush func(*entries) error) error {
 	if err := expectKind(dec, '[', ""); err != nil {
 		return err
 	}
@@ -181,7 +194,7 @@ func decodeEntries(dec *jsontext.Decoder, es *entries, each, flush func(*entries
 				return err
 			}
 		}
-		if dec.InputOffset()-from >= chunkBytes {
+		if dec.InputOffset()-from >= chunk {
 			if err := flush(es); err != nil {
 				return err
 			}
