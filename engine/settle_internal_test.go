@@ -12,6 +12,7 @@ import (
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/connectors/odata"
 	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/internal/guid"
 	"github.com/couplerhq/coupler/mappings"
 )
 
@@ -52,7 +53,7 @@ func (c *readBackConn) ReadBack(_, field string, v any) (string, any, bool) {
 	if !ok {
 		return field, v, true
 	}
-	if ref.Key != "" && !guidRE.MatchString(ref.Key) {
+	if ref.Key != "" && !guid.Is(ref.Key) {
 		return "", nil, false
 	}
 	return "_" + field + "_value", connectors.PlainValue(ref), true

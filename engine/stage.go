@@ -138,18 +138,10 @@ func (e *Engine) stageEntriesOr(stage *state.Stage, mapping, what string, s *ent
 		err := entries(s.fields, func(es connectors.Entries) error {
 			called = true
 			v := &entryValues{s: s, es: es}
-			for r := range es.Len() {
+			return e.stageRows(stage, mapping, what, es.Len(), func(r int) recordValues {
 				v.r, v.rec, v.recErr = r, nil, nil
-				row, err := toRow(v)
-				if err != nil {
-					return err
-				}
-				if err := stage.Append(row); err != nil {
-					return err
-				}
-			}
-			e.progress(Progress{Mapping: mapping, Stage: what, Done: stage.Rows()})
-			return nil
+				return v
+			}, toRow)
 		})
 		if called || !errors.Is(err, connectors.ErrUnsupported) {
 			return err
@@ -160,8 +152,14 @@ func (e *Engine) stageEntriesOr(stage *state.Stage, mapping, what string, s *ent
 
 // stageRecords turns records into staged rows and appends them.
 func (e *Engine) stageRecords(stage *state.Stage, mapping, what string, recs []connectors.Record, toRow func(recordValues) (state.Row, error)) error {
-	for _, rec := range recs {
-		row, err := toRow(mapValues{rec})
+	return e.stageRows(stage, mapping, what, len(recs), func(i int) recordValues { return mapValues{recs[i]} }, toRow)
+}
+
+// stageRows turns n records, the values of record i being values(i), into
+// staged rows and appends them.
+func (e *Engine) stageRows(stage *state.Stage, mapping, what string, n int, values func(int) recordValues, toRow func(recordValues) (state.Row, error)) error {
+	for i := range n {
+		row, err := toRow(values(i))
 		if err != nil {
 			return err
 		}
@@ -184,7 +182,6 @@ func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Map
 	add := func(recs []connectors.Record) error {
 		return e.stageRecords(stage, m.Name, "read destination", recs, m.destRow)
 	}
-
 	var candidates []connectors.Record
 	if !fullRead {
 		// Candidates first: when they cannot be looked up with case

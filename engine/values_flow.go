@@ -9,6 +9,7 @@ import (
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/internal/guid"
 	"github.com/couplerhq/coupler/mappings"
 )
 
@@ -83,34 +84,12 @@ func (f *FieldFlow) Value(rec connectors.Record, lookups Lookups) (any, error) {
 
 // normalizeID lower-cases GUIDs, which both systems treat without regard
 // to case, so that keys and couplings compare equal however a system
-// spells them. A GUID is told by hand (isGUID): it is asked of every key
-// staged, where a regexp cost more than the rest of the key's handling.
+// spells them.
 func normalizeID(id string) string {
-	if isGUID(id) {
+	if guid.Is(id) {
 		return strings.ToLower(id)
 	}
 	return id
-}
-
-// isGUID reports whether s is 8-4-4-4-12 hex digits of either case.
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // optionKey renders a value as the text an option map or a coupling is

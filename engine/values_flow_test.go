@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/couplerhq/coupler/connectors"
@@ -43,25 +41,4 @@ func TestOptionsBlankValue(t *testing.T) {
 			}
 		})
 	}
-}
-
-// guidRE is the regexp normalizeID used to tell a GUID by: isGUID must
-// agree with it.
-var guidRE = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
-
-func FuzzNormalizeID(f *testing.F) {
-	for _, s := range []string{"6F9619FF-8B86-D011-B42D-00C04FC964FF", "6f9619ff-8b86-d011-b42d-00c04fc964ff", "6F9619FF-8B86-D011-B42D-00C04FC964F",
-		"6F9619FF-8B86-D011-B42D-00C04FC964FG", "6F9619FF88B86-D011-B42D-00C04FC964FF", "C00010", "", "{6F9619FF-8B86-D011-B42D-00C04FC964FF}",
-		"6F9619FF-8B86-D011-B42D-00C04FC964F\n", "6F9619FF-8B86-D011-B42D-00C04FC964\u00c9"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, id string) {
-		want := id
-		if len(id) == 36 && guidRE.MatchString(id) {
-			want = strings.ToLower(id)
-		}
-		if got := normalizeID(id); got != want {
-			t.Errorf("normalizeID(%q) = %q, the regexp's gives %q", id, got, want)
-		}
-	})
 }

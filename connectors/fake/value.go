@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/couplerhq/coupler/internal/guid"
 )
 
 // kind is the type of a value seen by $filter and $orderby.
@@ -189,29 +191,7 @@ func parseTime(s string) (time.Time, bool) {
 }
 
 // isGUID reports whether s is spelled like a GUID: 8-4-4-4-12 hex digits.
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !isHex(c) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
+func isGUID(s string) bool { return guid.Is(s) }
 
 // normKey normalises a key: GUIDs are case-insensitive, so they are kept
 // lower-case; other keys are kept as given.

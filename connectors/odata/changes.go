@@ -258,27 +258,8 @@ func streamChangesPage(r io.Reader, emit func([]connectors.Record) error) (chang
 		p.removed = append(p.removed, key)
 		return false, nil
 	}
-	var recs []connectors.Record
-	err := newCollectionDecoder(nil, true).decode(r, func(es *entries) error {
-		rec, err := es.Record(0, nil)
-		if err != nil {
-			return err
-		}
-		if ok, err := keep(rec); err != nil {
-			return fmt.Errorf("at byte %d: value[%d] %w", es.ends[0], es.first, err)
-		} else if ok {
-			recs = append(recs, cleanRecord(rec))
-		}
-		es.reset(es.first + 1)
-		return nil
-	}, func(*entries) error {
-		if len(recs) == 0 {
-			return nil
-		}
-		err := emit(recs)
-		recs = nil
-		return err
-	}, map[string]*string{"@odata.context": &p.context, "@odata.nextLink": &p.nextLink, "@odata.deltaLink": &p.deltaLink})
+	err := newCollectionDecoder(nil, true).streamRecords(r, keep, emit,
+		map[string]*string{"@odata.context": &p.context, "@odata.nextLink": &p.nextLink, "@odata.deltaLink": &p.deltaLink})
 	return p, err
 }
 

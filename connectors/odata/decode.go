@@ -45,14 +45,37 @@ func streamPage(r io.Reader, emit func([]connectors.Record) error) (page, error)
 // streamPage is streamPage with d's buffers.
 func (d *collectionDecoder) streamPage(r io.Reader, emit func([]connectors.Record) error) (page, error) {
 	var p page
+	err := d.streamRecords(r, nil, emit, map[string]*string{"@odata.context": &p.context, "@odata.nextLink": &p.nextLink})
+	return p, err
+}
+
+// streamRecords decodes a collection response (decode), making each entry
+// a Record as soon as it is read, so that d's entries never hold more than
+// one. keep, when not nil, is given each before it is cleaned
+// (cleanRecord), and says whether it is a record to hand on or was taken
+// elsewhere; its errors are given the entry's index and offset. The
+// records go to emit about every chunkBytes of body and at the end of the
+// value array; emit's errors are returned unchanged.
+func (d *collectionDecoder) streamRecords(r io.Reader, keep func(connectors.Record) (bool, error), emit func([]connectors.Record) error, links map[string]*string) error {
 	var recs []connectors.Record
-	err := d.decode(r, func(es *entries) error {
-		// Each record is made as soon as it is read, so that es never
-		// holds more than one.
+	return d.decode(r, func(es *entries) error {
+		defer es.reset(es.first + 1)
 		rec, err := es.Record(0, nil)
+		if err != nil {
+			return err
+		}
+		if keep != nil {
+			if ok, err := keep(rec); err != nil {
+				return fmt.Errorf("at byte %d: value[%d] %w", es.ends[0], es.first, err)
+			} else if !ok {
+				return nil
+			}
+		}
+		if es.all {
+			cleanRecord(rec)
+		}
 		recs = append(recs, rec)
-		es.reset(es.first + 1)
-		return err
+		return nil
 	}, func(*entries) error {
 		if len(recs) == 0 {
 			return nil
@@ -60,8 +83,7 @@ func (d *collectionDecoder) streamPage(r io.Reader, emit func([]connectors.Recor
 		err := emit(recs)
 		recs = nil
 		return err
-	}, map[string]*string{"@odata.context": &p.context, "@odata.nextLink": &p.nextLink})
-	return p, err
+	}, links)
 }
 
 // collectionDecoder decodes collection responses (decode), one after the
