@@ -129,13 +129,7 @@ func decodeLiteral(lit string) (any, error) {
 	default:
 		return json.Number(lit), nil
 	}
-	dec := json.NewDecoder(strings.NewReader(lit))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return v, nil
+	return jsontext.DecodeSlow([]byte(lit))
 }
 
 // normaliseLiteral makes a client-sent JSON value safe to store verbatim:

@@ -3,6 +3,8 @@ package fake
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 
@@ -96,6 +98,23 @@ func SeedCustomers(s *Server, n int) error {
 		}
 	}
 	return nil
+}
+
+// Body is what s answers a GET of target (a path below the service root,
+// with its query) with the Prefer header prefer (none when empty), as it
+// goes over the wire: for tests and benchmarks that decode the fake's pages
+// without a client. An answer other than 200 OK is an error.
+func Body(s *Server, target, prefer string) ([]byte, error) {
+	req := httptest.NewRequest(http.MethodGet, target, nil)
+	if prefer != "" {
+		req.Header.Set("Prefer", prefer)
+	}
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, req)
+	if w.Code != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %d %s", target, w.Code, w.Body)
+	}
+	return w.Body.Bytes(), nil
 }
 
 // seedSpace is the UUID namespace of the seed ids.

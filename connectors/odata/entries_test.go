@@ -2,8 +2,6 @@ package odata
 
 import (
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"runtime"
 	"slices"
@@ -19,19 +17,14 @@ import (
 // selects of the fake ERP's customers.
 const benchSelect = "id,number,displayName,addressLine1,city,state,postalCode,country,phoneNumber,email,website,blocked,lastModifiedDateTime"
 
-// fakeGet answers a GET of target by s as the fake sends it over the wire.
+// fakeGet is fake.Body, failing tb on an error.
 func fakeGet(tb testing.TB, s *fake.Server, target string, prefer string) []byte {
 	tb.Helper()
-	req := httptest.NewRequest(http.MethodGet, target, nil)
-	if prefer != "" {
-		req.Header.Set("Prefer", prefer)
+	b, err := fake.Body(s, target, prefer)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	w := httptest.NewRecorder()
-	s.ServeHTTP(w, req)
-	if w.Code != http.StatusOK {
-		tb.Fatalf("GET %s: %d %s", target, w.Code, w.Body)
-	}
-	return w.Body.Bytes()
+	return b
 }
 
 // customersPage is a page of n of the fake ERP's customers, as the
