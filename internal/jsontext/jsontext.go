@@ -1,5 +1,6 @@
-// Package jsontext recognises pieces of JSON text without decoding them,
-// for the hot paths that would otherwise run encoding/json per value.
+// Package jsontext recognises and decodes single JSON values by hand, as
+// encoding/json would, for the hot paths that would otherwise run
+// encoding/json per value.
 package jsontext
 
 import (
@@ -52,10 +53,12 @@ func IsNumber(s string) bool {
 // UseNumber gives for it: nil, a bool, a string, a json.Number, or for an
 // object or array a map[string]any or []any. raw nil is nil.
 //
-// The common texts, null, the booleans, a number and a string without
-// escapes, are read directly: a json.Decoder per value is what the hot
-// paths (apply's changed values, a page's records) cannot afford. The rest
-// go through encoding/json (DecodeSlow), whose answer is the reference.
+// The common texts, null, the booleans, a number and a string (escaped or
+// not: unquote), are read directly: a json.Decoder per value is what the
+// hot paths (apply's changed values, a page's records) cannot afford. The
+// rest, objects, arrays and malformed text, go through encoding/json
+// (DecodeSlow), whose answer is the reference; FuzzDecode holds the two
+// together.
 func Decode(raw []byte) (any, error) {
 	if raw == nil {
 		return nil, nil
@@ -68,7 +71,7 @@ func Decode(raw []byte) (any, error) {
 	case s == "false":
 		return false, nil
 	case len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"':
-		if PlainString(s[1 : len(s)-1]) {
+		if plainString(s[1 : len(s)-1]) {
 			return s[1 : len(s)-1], nil
 		}
 		if u, ok := unquote(s[1 : len(s)-1]); ok {
@@ -80,16 +83,16 @@ func Decode(raw []byte) (any, error) {
 	return DecodeSlow(raw)
 }
 
-// PlainString reports whether s, the inside of a JSON string, holds no
+// plainString reports whether s, the inside of a JSON string, holds no
 // escape, quote or control character and is valid UTF-8: then it is the
 // string's value as it stands.
-func PlainString[T ~string | ~[]byte](s T) bool {
+func plainString(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c == '\\' || c == '"' || c < 0x20 {
 			return false
 		}
 	}
-	return utf8.Valid([]byte(s))
+	return utf8.ValidString(s)
 }
 
 // DecodeSlow is Decode through encoding/json, for any JSON text.
