@@ -90,9 +90,9 @@ func PlanMarkdown(w io.Writer, p *plan.Plan) error {
 	out := strings.Join(outOfStepParts(p.Totals()), ", ")
 	switch {
 	case p.HasChanges() && out != "":
-		ew.printf("### %s: changes to apply, not in step\n\n", title)
+		ew.printf("### %s: %s, not in step\n\n", title, strings.ToLower(changesHeadline(p.Status)))
 	case p.HasChanges():
-		ew.printf("### %s: changes to apply\n\n", title)
+		ew.printf("### %s: %s\n\n", title, strings.ToLower(changesHeadline(p.Status)))
 	case out != "":
 		ew.printf("### %s: no changes to write, not in step\n\n", title)
 	default:

@@ -95,6 +95,10 @@ func planText(ew *errWriter, p *plan.Plan) error {
 	if !p.HasChanges() {
 		return ew.err
 	}
+	if line := appliedLine(p); line != "" {
+		ew.printf("%s\n", line)
+		return ew.err
+	}
 	// What apply will send, per destination connector: one request per
 	// write, confirmed in batches of 200.
 	writes := map[string]int64{}
@@ -111,6 +115,35 @@ func planText(ew *errWriter, p *plan.Plan) error {
 		}
 	}
 	return ew.err
+}
+
+// changesHeadline says where a plan with changes stands: its changes are
+// to apply only until its apply begins, and a page of an applied plan
+// (coupler show, serve's /plans/ID) must not read as a promise of writes.
+func changesHeadline(s plan.Status) string {
+	switch s {
+	case plan.Applying:
+		return "Changes being applied"
+	case plan.Applied:
+		return "Changes applied"
+	case plan.Interrupted:
+		return "Apply interrupted"
+	}
+	return "Changes to apply"
+}
+
+// appliedLine says, for a plan whose apply began, where to see what it
+// wrote instead of what apply will send; "" for a plan not yet applied.
+func appliedLine(p *plan.Plan) string {
+	switch p.Status {
+	case plan.Applying:
+		return "Being applied: coupler runs shows what was written so far."
+	case plan.Applied:
+		return "Applied: coupler runs shows what was written."
+	case plan.Interrupted:
+		return "Its apply was interrupted: coupler apply " + p.ID + " resumes it; coupler runs shows what was written."
+	}
+	return ""
 }
 
 // countsLine summarises a mapping's operations, naming only kinds present.
