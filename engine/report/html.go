@@ -180,7 +180,7 @@ func newHTMLPage(p *plan.Plan) *htmlPage {
 		hm := htmlMapping{
 			MappingPlan: m,
 			Anchor:      "mapping-" + itoa(i+1),
-			CountsLine:  countsLine(m.Counts, m.NotModified),
+			CountsLine:  CountsLine(m.Counts, m.NotModified),
 			ReadLine:    readLine(m),
 		}
 		for _, k := range summaryKinds {

@@ -64,7 +64,7 @@ func planText(ew *errWriter, p *plan.Plan) error {
 	for _, m := range p.Mappings {
 		ew.printf("\n%s: %s %s -> %s %s (%s)\n", m.Name, m.Source.Connector, m.Source.Entity, m.Dest.Connector, m.Dest.Entity, m.Direction)
 		ew.printf("  %s\n", readLine(m))
-		ew.printf("  %s\n", countsLine(m.Counts, m.NotModified))
+		ew.printf("  %s\n", CountsLine(m.Counts, m.NotModified))
 		for _, warn := range m.Warnings {
 			ew.printf("  warning: %s\n", warn)
 		}
@@ -85,7 +85,7 @@ func planText(ew *errWriter, p *plan.Plan) error {
 	for _, m := range p.Mappings {
 		notModified += m.NotModified
 	}
-	ew.printf("\nPlan: %s.\n", countsLine(p.Totals(), notModified))
+	ew.printf("\nPlan: %s.\n", CountsLine(p.Totals(), notModified))
 	if line := stepLine(p); line != "" {
 		ew.printf("%s\n", line)
 	}
@@ -146,8 +146,11 @@ func appliedLine(p *plan.Plan) string {
 	return ""
 }
 
-// countsLine summarises a mapping's operations, naming only kinds present.
-func countsLine(c plan.Counts, notModified int64) string {
+// CountsLine summarises operations in the words every report uses ("3 to
+// create, 1 left out, 5 unchanged"), naming only kinds present and
+// counting the records not modified since the watermark as unchanged;
+// coupler plans lists saved plans with it too, so that both agree.
+func CountsLine(c plan.Counts, notModified int64) string {
 	parts := []string{}
 	add := func(n int64, label string) {
 		if n > 0 {

@@ -29,7 +29,7 @@ func (j PlanJSON) Decode() state.PlanSummary {
 		}
 	}
 	s := state.PlanSummary{ID: j.ID, Name: j.Name, CreatedAt: timeOf(j.CreatedAt), Status: plan.Status(j.Status),
-		Mappings: j.Mappings, Counts: counts, NeedsApproval: j.NeedsApproval}
+		Mappings: j.Mappings, Counts: counts, NeedsApproval: j.NeedsApproval, NotModified: j.NotModified}
 	if j.Approval != nil {
 		s.Approved = &plan.Approval{By: j.Approval.By, At: timeOf(j.Approval.At)}
 	}

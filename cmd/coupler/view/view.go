@@ -173,8 +173,12 @@ type PlanJSON struct {
 	// (plan.Status).
 	Status   string   `json:"status"`
 	Mappings []string `json:"mappings"`
-	// Operations counts the operations of each kind, every kind present.
+	// Operations counts the operations of each kind, every kind present,
+	// under the kinds' names (skip is what text calls "left out").
 	Operations map[plan.Kind]int64 `json:"operations"`
+	// NotModified counts the records an incremental read left out as not
+	// modified since the watermark, which text counts as unchanged.
+	NotModified int64 `json:"not_modified"`
 	// NeedsApproval says that some part of the plan waits for a person's
 	// approval before coupler serve applies it.
 	NeedsApproval bool `json:"needs_approval"`
@@ -220,7 +224,7 @@ func (p *Printer) Plans(ps []state.PlanSummary) error {
 			if maps == nil {
 				maps = []string{}
 			}
-			out = append(out, PlanJSON{ID: s.ID, Name: s.Name, CreatedAt: utc(s.CreatedAt), Status: string(s.Status), Mappings: maps, Operations: ops,
+			out = append(out, PlanJSON{ID: s.ID, Name: s.Name, CreatedAt: utc(s.CreatedAt), Status: string(s.Status), Mappings: maps, Operations: ops, NotModified: s.NotModified,
 				NeedsApproval: s.NeedsApproval, Approval: approvalRecord(s.Approved)})
 		}
 		return WriteJSON(p.W, map[string]any{"plans": out})
@@ -231,7 +235,7 @@ func (p *Printer) Plans(ps []state.PlanSummary) error {
 	}
 	rows := make([][]string, 0, len(ps))
 	for _, s := range ps {
-		rows = append(rows, []string{s.ID, s.Name, p.time(s.CreatedAt), planStatus(s), strings.Join(s.Mappings, ", "), CountsText(s.Counts)})
+		rows = append(rows, []string{s.ID, s.Name, p.time(s.CreatedAt), planStatus(s), strings.Join(s.Mappings, ", "), report.CountsLine(s.Counts, s.NotModified)})
 	}
 	return p.table("ID\tNAME\tCREATED\tSTATUS\tMAPPINGS\tOPERATIONS", rows)
 }
@@ -271,20 +275,6 @@ func (p *Printer) Approval(a Approval) error {
 		fmt.Fprintf(p.W, "  coupler serve: %s\n", a.Serve)
 	}
 	return nil
-}
-
-// CountsText renders the kinds present, e.g. "3 update, 1 skip".
-func CountsText(c plan.Counts) string {
-	var parts []string
-	for _, k := range plan.Kinds {
-		if c[k] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", c[k], k))
-		}
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, ", ")
 }
 
 // FailureJSON is one failed or skipped record as errors --format json

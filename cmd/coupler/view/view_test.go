@@ -30,7 +30,7 @@ func TestGolden(t *testing.T) {
 	}
 	plans := []state.PlanSummary{
 		{ID: "20261124-083414-6f80fe", Name: "first-load", CreatedAt: started, Status: plan.Planned, Mappings: []string{"CONTACT", "CUSTOMER"},
-			Counts: plan.Counts{plan.Create: 50, plan.Update: 1}, NeedsApproval: true},
+			Counts: plan.Counts{plan.Create: 50, plan.Update: 1, plan.Skip: 1, plan.Unchanged: 3}, NotModified: 196, NeedsApproval: true},
 		{ID: "20261124-080000-cccccc", CreatedAt: started.Add(-30 * time.Minute), Status: plan.Applied, Mappings: []string{"CUSTOMER"},
 			Counts: plan.Counts{plan.Delete: 2}, NeedsApproval: true, Approved: &plan.Approval{By: "ana", At: started.Add(-20 * time.Minute)}},
 		{ID: "20261124-073000-bbbbbb", CreatedAt: started.Add(-time.Hour), Status: plan.Applied, Counts: plan.Counts{}},
