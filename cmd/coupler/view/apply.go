@@ -93,9 +93,9 @@ func (a Apply) status() string {
 	return Applied
 }
 
-// shownFailures is the failures listed, at most max per mapping, and how
+// shownFailures is the failures listed, at most most per mapping, and how
 // many more the runs counted, as report.ApplyText bounds them.
-func shownFailures(runs []state.Run, fs []report.ApplyFailure, max int) ([]report.ApplyFailure, int64) {
+func shownFailures(runs []state.Run, fs []report.ApplyFailure, most int) ([]report.ApplyFailure, int64) {
 	failed := map[string]int64{}
 	for _, r := range runs {
 		failed[r.Mapping] += r.Failed
@@ -103,23 +103,16 @@ func shownFailures(runs []state.Run, fs []report.ApplyFailure, max int) ([]repor
 	listed := map[string]int64{}
 	out := []report.ApplyFailure{}
 	for _, f := range fs {
-		if listed[f.Mapping] < int64(max) {
+		if listed[f.Mapping] < int64(most) {
 			listed[f.Mapping]++
 			out = append(out, f)
 		}
 	}
 	var more int64
 	for m, n := range failed {
-		more += max64(n-listed[m], 0)
+		more += max(n-listed[m], 0)
 	}
 	return out, more
-}
-
-func max64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // ApplyJSON is a as JSON shows it.
