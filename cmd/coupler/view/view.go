@@ -130,19 +130,24 @@ func runStatus(r state.Run) string {
 	return "running"
 }
 
+// runJSON is r as JSON shows it, in the run log and in what apply did.
+func runJSON(r state.Run) RunJSON {
+	j := RunJSON{ID: r.ID, PlanID: r.PlanID, Mapping: r.Mapping, Direction: r.Direction, Status: runStatus(r),
+		StartedAt: utc(r.StartedAt), FinishedAt: utc(r.FinishedAt), Inserted: r.Inserted, Coupled: r.Coupled,
+		Modified: r.Modified, Deleted: r.Deleted, Uncoupled: r.Uncoupled, Unchanged: r.Unchanged, Skipped: r.Skipped, Failed: r.Failed}
+	if !r.FinishedAt.IsZero() {
+		ms := r.Duration().Milliseconds()
+		j.DurationMS = &ms
+	}
+	return j
+}
+
 // Runs prints the run log: a table, or {"runs": [RunJSON...]}.
 func (p *Printer) Runs(runs []state.Run) error {
 	if p.Format == JSON {
 		out := make([]RunJSON, 0, len(runs))
 		for _, r := range runs {
-			j := RunJSON{ID: r.ID, PlanID: r.PlanID, Mapping: r.Mapping, Direction: r.Direction, Status: runStatus(r),
-				StartedAt: utc(r.StartedAt), FinishedAt: utc(r.FinishedAt), Inserted: r.Inserted, Coupled: r.Coupled,
-				Modified: r.Modified, Deleted: r.Deleted, Uncoupled: r.Uncoupled, Unchanged: r.Unchanged, Skipped: r.Skipped, Failed: r.Failed}
-			if !r.FinishedAt.IsZero() {
-				ms := r.Duration().Milliseconds()
-				j.DurationMS = &ms
-			}
-			out = append(out, j)
+			out = append(out, runJSON(r))
 		}
 		return WriteJSON(p.W, map[string]any{"runs": out})
 	}
@@ -338,13 +343,19 @@ type IntentJSON struct {
 	CreatedAt *time.Time `json:"created_at"`
 }
 
+// intentJSON is in as JSON shows it, in the listing and in what
+// forget-intent forgot.
+func intentJSON(in state.Intent) IntentJSON {
+	return IntentJSON{RunID: in.RunID, Seq: in.Seq, PlanID: in.PlanID, Mapping: in.Mapping, Direction: in.Direction,
+		Op: in.Op, SourceID: in.SourceID, DestID: in.DestID, ClientKey: in.ClientKey, CreatedAt: utc(in.CreatedAt)}
+}
+
 // Intents prints writes in flight: a table, or {"intents": [IntentJSON...]}.
 func (p *Printer) Intents(ins []state.Intent) error {
 	if p.Format == JSON {
 		out := make([]IntentJSON, 0, len(ins))
 		for _, in := range ins {
-			out = append(out, IntentJSON{RunID: in.RunID, Seq: in.Seq, PlanID: in.PlanID, Mapping: in.Mapping, Direction: in.Direction,
-				Op: in.Op, SourceID: in.SourceID, DestID: in.DestID, ClientKey: in.ClientKey, CreatedAt: utc(in.CreatedAt)})
+			out = append(out, intentJSON(in))
 		}
 		return WriteJSON(p.W, map[string]any{"intents": out})
 	}
