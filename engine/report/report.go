@@ -21,6 +21,7 @@ const PlanFormatVersion = 1
 // "changes" flag and an "in_step" flag, so that a script can tell a no-op
 // plan, and one that leaves records failed or skipped, at a glance.
 func PlanJSON(w io.Writer, p *plan.Plan) error {
+	p = withEmptyLists(p)
 	doc := struct {
 		FormatVersion int `json:"format_version"`
 		*plan.Plan
@@ -31,6 +32,29 @@ func PlanJSON(w io.Writer, p *plan.Plan) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
+}
+
+// withEmptyLists returns p, or a shallow copy of it whose nil lists of
+// mappings and operations are empty, so that the JSON has [] where a
+// script ranges over a list, never null.
+func withEmptyLists(p *plan.Plan) *plan.Plan {
+	fix := p.Mappings == nil
+	for _, m := range p.Mappings {
+		fix = fix || m.Operations == nil
+	}
+	if !fix {
+		return p
+	}
+	c := *p
+	c.Mappings = make([]*plan.MappingPlan, len(p.Mappings))
+	for i, m := range p.Mappings {
+		mc := *m
+		if mc.Operations == nil {
+			mc.Operations = []plan.Operation{}
+		}
+		c.Mappings[i] = &mc
+	}
+	return &c
 }
 
 // PlanText writes p for a terminal: per mapping what was read and a count

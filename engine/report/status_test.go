@@ -49,3 +49,19 @@ func TestReportSaysWhereThePlanStands(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanJSONListsAreNeverNull: a part with nothing listed has
+// "operations": [], so that a script can range over it without a check.
+func TestPlanJSONListsAreNeverNull(t *testing.T) {
+	p := noChangesPlan()
+	for _, m := range p.Mappings {
+		m.Operations = nil
+	}
+	var b bytes.Buffer
+	if err := PlanJSON(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "null") || !strings.Contains(b.String(), `"operations": []`) {
+		t.Errorf("a part with no operations listed:\n%s", b.String())
+	}
+}
