@@ -2,15 +2,19 @@ package main
 
 import (
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/couplerhq/coupler/cmd/coupler/view"
 	"github.com/couplerhq/coupler/engine"
+	"github.com/couplerhq/coupler/engine/report"
 )
 
 func newApply(g *globals) *cobra.Command {
-	var refresh bool
+	var (
+		refresh bool
+		format  string
+	)
 	cmd := &cobra.Command{
 		Use:   "apply [PLAN]",
 		Short: "Execute a saved plan, by id or name (default: latest, the newest)",
@@ -22,11 +26,18 @@ then exits 1.
 
 With --refresh it plans again first, shows that plan, and applies it: for a
 saved plan that has gone stale, or for scripts that want plan and apply in one
-step.`,
+step.
+
+--format json prints what apply did as one object, and with --refresh the
+plan too (docs/cli-json.md); on a terminal it needs --auto-approve.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if refresh && len(args) > 0 {
 				return fmt.Errorf("--refresh makes a new plan: give no plan id")
+			}
+			pr, err := g.writePrinter(cmd, format)
+			if err != nil {
+				return err
 			}
 			e, err := g.open(cmd.Context())
 			if err != nil {
@@ -34,7 +45,7 @@ step.`,
 			}
 			defer e.Close()
 			if refresh {
-				return planAndApply(cmd, g, e, engine.PlanOptions{})
+				return planAndApply(cmd, g, e, pr, engine.PlanOptions{})
 			}
 			id := ""
 			if len(args) == 1 {
@@ -46,20 +57,28 @@ step.`,
 			g.progress.expectSaved(cmd.Context(), e, id)
 			res, err := e.Apply(cmd.Context(), id)
 			g.progress.finish()
-			return reportApply(g, res, err)
+			return reportApply(pr, res, err)
 		},
 	}
 	cmd.Flags().BoolVar(&refresh, "refresh", false, "plan again first, then apply that plan")
+	formatFlag(cmd, &format)
 	autoApproveFlag(cmd, g)
 	return cmd
 }
 
 // reportApply prints what an apply did and turns failed records into exit
 // status 1.
-func reportApply(g *globals, res *engine.ApplyResult, err error) error {
+func reportApply(pr *view.Printer, res *engine.ApplyResult, err error) error {
 	if res != nil {
-		printApply(g.stdout, res, err)
+		// stdout: nothing to do about a failed write.
+		_ = pr.Apply(applyView(res, err))
 	}
+	return applyExit(res, err)
+}
+
+// applyExit is the error an apply ends with: its own, or exit status 1
+// when records failed.
+func applyExit(res *engine.ApplyResult, err error) error {
 	if err != nil {
 		return err
 	}
@@ -71,22 +90,11 @@ func reportApply(g *globals, res *engine.ApplyResult, err error) error {
 	return nil
 }
 
-// printApply says what an apply did: "Applied plan" only when everything
-// was written, so that the line never reads as success above a failure.
-func printApply(w io.Writer, res *engine.ApplyResult, err error) {
-	var failed int64
-	for _, r := range res.Runs {
-		failed += r.Failed
+// applyView is what res (and err, which stopped it) says for the printer.
+func applyView(res *engine.ApplyResult, err error) view.Apply {
+	fs := make([]report.ApplyFailure, len(res.Failures))
+	for i, f := range res.Failures {
+		fs[i] = report.ApplyFailure{Mapping: f.Mapping, SourceID: f.SourceID, DestID: f.DestID, Message: f.Message}
 	}
-	switch {
-	case err != nil:
-		fmt.Fprintf(w, "Plan %s was applied in part: it stopped with an error\n", res.PlanID)
-	case failed == 1:
-		fmt.Fprintf(w, "Applied plan %s with 1 failure\n", res.PlanID)
-	case failed > 0:
-		fmt.Fprintf(w, "Applied plan %s with %d failures\n", res.PlanID, failed)
-	default:
-		fmt.Fprintf(w, "Applied plan %s\n", res.PlanID)
-	}
-	printApplySummary(w, res)
+	return view.Apply{PlanID: res.PlanID, Runs: res.Runs, Failures: fs, Err: err}
 }

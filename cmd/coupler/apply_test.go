@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/couplerhq/coupler/cmd/coupler/view"
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/state"
 )
@@ -26,7 +27,10 @@ func TestPrintApplySaysWhatHappened(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			printApply(&out, &engine.ApplyResult{PlanID: "P1", Runs: []state.Run{{Mapping: "CUSTOMER", Failed: tc.failed}}}, tc.err)
+			pr := &view.Printer{W: &out, Format: view.Text}
+			if err := pr.Apply(applyView(&engine.ApplyResult{PlanID: "P1", Runs: []state.Run{{Mapping: "CUSTOMER", Failed: tc.failed}}}, tc.err)); err != nil {
+				t.Fatal(err)
+			}
 			if first, _, _ := strings.Cut(out.String(), "  "); first != tc.want {
 				t.Errorf("first line %q, want %q", first, tc.want)
 			}

@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/couplerhq/coupler/cmd/coupler/view"
 	"github.com/couplerhq/coupler/engine"
 )
 
@@ -13,6 +13,7 @@ func newCouple(g *globals) *cobra.Command {
 	var (
 		match    bool
 		mappings []string
+		format   string
 	)
 	cmd := &cobra.Command{
 		Use:   "couple (MAPPING TABLE_ID INTEGRATION_ID | --match [--mapping NAME]...)",
@@ -29,7 +30,10 @@ match fields, trying priority groups in order; no match, several matches or a
 match coupled elsewhere leave the record uncoupled, with the reason. With
 create_if_no_match, records nothing matches are created; with sync_after,
 coupled records get the source's values at once. Records already coupled are
-left alone and the watermarks do not move.`,
+left alone and the watermarks do not move.
+
+--format json prints the coupling made, or with --match the plan and what
+applying it did, as one object (docs/cli-json.md).`,
 		Example: `  coupler couple CUSTOMER 6b1c0e42-8c7e-4bd1-9b7e-6f3f1b7a3c01 0d6d6c0c-1f5a-4f0e-8a57-2b8c6a1f4e02
   coupler couple --match --mapping CUSTOMER`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -39,6 +43,15 @@ left alone and the watermarks do not move.`,
 			return cobra.ExactArgs(3)(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			printer := g.printer
+			if match {
+				// It applies a plan, asking first on a terminal.
+				printer = func(format string) (*view.Printer, error) { return g.writePrinter(cmd, format) }
+			}
+			pr, err := printer(format)
+			if err != nil {
+				return err
+			}
 			// Coupling by hand records two ids and reaches no service.
 			open := g.openOffline
 			if match {
@@ -50,24 +63,27 @@ left alone and the watermarks do not move.`,
 			}
 			defer e.Close()
 			if match {
-				return planAndApply(cmd, g, e, engine.PlanOptions{Mappings: mappings, MatchOnly: true})
+				return planAndApply(cmd, g, e, pr, engine.PlanOptions{Mappings: mappings, MatchOnly: true})
 			}
 			table, integration, err := e.Couple(cmd.Context(), args[0], args[1], args[2])
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "%s: coupled table record %s and integration record %s\n", args[0], table, integration)
-			return nil
+			return pr.Coupling(view.Coupling{Mapping: args[0], TableID: table, IntegrationID: integration})
 		},
 	}
 	cmd.Flags().BoolVar(&match, "match", false, "couple uncoupled records by the mappings' match fields")
 	cmd.Flags().StringArrayVar(&mappings, "mapping", nil, "with --match: only this mapping (repeatable)")
+	formatFlag(cmd, &format)
 	autoApproveFlag(cmd, g)
 	return cmd
 }
 
 func newUncouple(g *globals) *cobra.Command {
-	var all bool
+	var (
+		all    bool
+		format string
+	)
 	cmd := &cobra.Command{
 		Use:   "uncouple MAPPING [ID...]",
 		Short: "Remove couplings; the records themselves stay",
@@ -80,6 +96,10 @@ next plan unless the mapping syncs only coupled records or matches first.`,
 			if all == (len(args) > 1) {
 				return fmt.Errorf("give the ids to uncouple, or --all, not both")
 			}
+			pr, err := g.printer(format)
+			if err != nil {
+				return err
+			}
 			e, err := g.openOffline(cmd.Context())
 			if err != nil {
 				return err
@@ -89,11 +109,11 @@ next plan unless the mapping syncs only coupled records or matches first.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "%s: %d coupling(s) removed\n", args[0], n)
-			return nil
+			return pr.Uncoupling(view.Uncoupling{Mapping: args[0], Removed: n})
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "remove every coupling of the mapping")
+	formatFlag(cmd, &format)
 	return cmd
 }
 
@@ -138,7 +158,10 @@ until coupler retry releases it.`,
 }
 
 func newRetry(g *globals) *cobra.Command {
-	var all bool
+	var (
+		all    bool
+		format string
+	)
 	cmd := &cobra.Command{
 		Use:   "retry MAPPING [SOURCE_ID...]",
 		Short: "Try failed or skipped records again on the next plan",
@@ -152,6 +175,10 @@ that the next plan reads them again. Fix the cause first: see coupler errors.`,
 			if all == (len(args) > 1) {
 				return fmt.Errorf("give the source ids to retry, or --all, not both")
 			}
+			pr, err := g.printer(format)
+			if err != nil {
+				return err
+			}
 			e, err := g.openOffline(cmd.Context())
 			if err != nil {
 				return err
@@ -161,16 +188,17 @@ that the next plan reads them again. Fix the cause first: see coupler errors.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "%s: %d record(s) will be tried again by the next plan\n", args[0], n)
-			return nil
+			return pr.Retry(view.Retry{Mapping: args[0], Released: n})
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "retry every failed record of the mapping")
+	formatFlag(cmd, &format)
 	return cmd
 }
 
 func newAcknowledge(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var format string
+	cmd := &cobra.Command{
 		Use:   "acknowledge MAPPING...",
 		Short: "Accept that a mapping's first sync creates records where records exist",
 		Long: `The first sync of a mapping without match fields, into a destination that
@@ -186,6 +214,10 @@ there already: a plan says so in a warning, and apply refuses it. Choose one:
   coupler apply`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			pr, err := g.printer(format)
+			if err != nil {
+				return err
+			}
 			e, err := g.openOffline(cmd.Context())
 			if err != nil {
 				return err
@@ -194,8 +226,9 @@ there already: a plan says so in a warning, and apply refuses it. Choose one:
 			if err := e.Acknowledge(cmd.Context(), args); err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "acknowledged: the first sync of %s may create records in a destination that holds records\n", strings.Join(args, ", "))
-			return nil
+			return pr.Acknowledgement(view.Acknowledgement{Acknowledged: args})
 		},
 	}
+	formatFlag(cmd, &format)
+	return cmd
 }

@@ -1,17 +1,19 @@
 package main
 
 import (
-	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/couplerhq/coupler/cmd/coupler/view"
 	"github.com/couplerhq/coupler/mappings/scaffold"
 )
 
 func newInit(g *globals) *cobra.Command {
-	var opts scaffold.InitOptions
+	var (
+		opts   scaffold.InitOptions
+		format string
+	)
 	cmd := &cobra.Command{
 		Use:   "init [DIR]",
 		Short: "Start a project from a bundled default mapping set",
@@ -36,10 +38,15 @@ database and its backups), out of git; an existing .gitignore keeps its lines
 and gets the pattern appended if it lacks it.
 
 init refuses to overwrite an existing coupler.yaml, coupler.lock or mapping
-file unless --force.`,
+file unless --force. --format json prints what it wrote as one object
+(docs/cli-json.md).`,
 		Example: `  coupler init my-sync --defaults bc-dataverse`,
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			pr, err := g.printer(format)
+			if err != nil {
+				return err
+			}
 			dir := g.dir
 			if len(args) == 1 {
 				dir = args[0]
@@ -57,48 +64,17 @@ file unless --force.`,
 				}
 				return filepath.Join(dir, filepath.FromSlash(p))
 			}
-			w := g.stdout
-			fmt.Fprintf(w, "Wrote %s\n", show(res.ProjectFile))
+			in := view.Init{Dir: dir, Defaults: res.Set, ProjectFile: show(res.ProjectFile), LockFile: show(res.LockFile), BaseDir: show(res.BaseDir),
+				SchemasDir: show(scaffold.SchemasDir), Gitignore: show(scaffold.GitignoreFile), GitignoreDone: res.Gitignore, Env: res.Env}
 			for _, f := range res.Files {
-				fmt.Fprintf(w, "Wrote %s (%s)\n", show(f.Target()), f.Label())
+				in.Files = append(in.Files, view.InitFile{File: show(f.Target()), Label: f.Label()})
 			}
-			fmt.Fprintf(w, "Wrote %s and %s: commit them with your mappings; coupler reset merges from them\n",
-				show(res.LockFile), show(res.BaseDir)+string(filepath.Separator))
-			fmt.Fprintf(w, "Wrote %s: the JSON Schemas the files' first lines point editors at; commit them too\n",
-				show(scaffold.SchemasDir)+string(filepath.Separator))
-			switch res.Gitignore {
-			case "wrote":
-				fmt.Fprintf(w, "Wrote %s: git ignores the state under .coupler/\n", show(scaffold.GitignoreFile))
-			case "updated":
-				fmt.Fprintf(w, "Added /.coupler/ to %s: git ignores the state\n", show(scaffold.GitignoreFile))
-			}
-			fmt.Fprintf(w, "\nNext steps:\n")
-			fmt.Fprintf(w, "  1. Set the environment variables %s reads:\n", show(res.ProjectFile))
-			for _, v := range res.Env {
-				hint := "https://..."
-				switch {
-				case strings.HasSuffix(v, "_TOKEN"):
-					hint = "<bearer token>"
-				case v == "BC_URL":
-					// The URL Business Central's API documentation gives: the
-					// connector finds $metadata and $batch above the company.
-					hint = "'https://api.businesscentral.dynamics.com/v2.0/<tenant>/<environment>/api/v2.0/companies(<company id>)'"
-				case v == "DATAVERSE_URL":
-					hint = "https://<org>.crm.dynamics.com/api/data/v9.2"
-				}
-				fmt.Fprintf(w, "       export %s=%s\n", v, hint)
-			}
-			c := "coupler"
-			if dir != "." {
-				c = "coupler -C " + dir
-			}
-			fmt.Fprintf(w, "  2. Check the project offline:   %s validate\n", c)
-			fmt.Fprintf(w, "  3. See what a sync would do:    %s plan\n", c)
-			return nil
+			return pr.Init(in)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Set, "defaults", "bc-dataverse", "bundled default mapping set to start from")
 	f.BoolVar(&opts.Force, "force", false, "overwrite an existing coupler.yaml, coupler.lock and mapping files")
+	formatFlag(cmd, &format)
 	return cmd
 }

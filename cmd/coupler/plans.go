@@ -61,6 +61,7 @@ func newPlansPrune(g *globals) *cobra.Command {
 	var (
 		olderThan time.Duration
 		keep      int
+		format    string
 	)
 	cmd := &cobra.Command{
 		Use:   "prune",
@@ -76,6 +77,10 @@ were saved left behind. coupler serve prunes on its own (--plan-retention).`,
 			if olderThan < 0 || keep < 0 {
 				return fmt.Errorf("--older-than and --keep must not be negative")
 			}
+			pr, err := g.printer(format)
+			if err != nil {
+				return err
+			}
 			e, err := g.openOffline(cmd.Context())
 			if err != nil {
 				return err
@@ -85,14 +90,10 @@ were saved left behind. coupler serve prunes on its own (--plan-retention).`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "Removed %d plans", res.Plans)
-			if res.Orphans > 0 {
-				fmt.Fprintf(g.stdout, ", and %d operations of plans that were never saved", res.Orphans)
-			}
-			fmt.Fprintln(g.stdout, ".")
-			return nil
+			return pr.Prune(res)
 		},
 	}
+	formatFlag(cmd, &format)
 	durationFlag(cmd.Flags(), &olderThan, "older-than", 7*24*time.Hour, "remove plans made longer ago than this (units s, m, h, d, w: 7d, 12h)")
 	cmd.Flags().IntVar(&keep, "keep", 20, "always keep this many of the newest plans")
 	return cmd

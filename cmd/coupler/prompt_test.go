@@ -67,3 +67,33 @@ func TestAutoApproveFlags(t *testing.T) {
 		t.Error("coupler serve has --auto-approve: it never asks")
 	}
 }
+
+// TestWritePrinterAsksNotInJSON checks that a command that would ask on a
+// terminal refuses --format json there without --auto-approve: the
+// question would break the JSON on stdout.
+func TestWritePrinterAsksNotInJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		format   string
+		terminal bool
+		auto     bool
+		err      string
+	}{
+		{name: "text on a terminal asks", format: "text", terminal: true},
+		{name: "json on a terminal", format: "json", terminal: true, err: "add --auto-approve"},
+		{name: "json on a terminal with --auto-approve", format: "json", terminal: true, auto: true},
+		{name: "json in a script", format: "json"},
+		{name: "unknown format", format: "yaml", err: "--format must be text or json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &globals{stdout: io.Discard, autoApprove: tc.auto, stdinTerminal: func(io.Reader) bool { return tc.terminal }}
+			pr, err := g.writePrinter(&cobra.Command{}, tc.format)
+			switch {
+			case tc.err == "" && (err != nil || string(pr.Format) != tc.format):
+				t.Errorf("writePrinter(%q) = %v, %v", tc.format, pr, err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Errorf("err = %v, want %q", err, tc.err)
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/couplerhq/coupler/cmd/coupler/view"
 	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/lock"
 	"github.com/couplerhq/coupler/engine/state/location"
@@ -23,6 +24,7 @@ func newReset(g *globals) *cobra.Command {
 		opts   scaffold.ResetOptions
 		dryRun bool
 		yes    bool
+		format string
 	)
 	cmd := &cobra.Command{
 		Use:   "reset",
@@ -45,19 +47,40 @@ defaults changed takes theirs. A key both changed differently is a conflict:
 reset then lists every conflict, writes nothing and exits 1. Fields are matched
 by their field / integration_field pair. Watermarks are kept.
 
---dry-run prints what would change and writes nothing.`,
+--dry-run prints what would change and writes nothing.
+
+--format json prints what reset did, or would do, as one object at the end
+(docs/cli-json.md); it asks nothing, so it wants --yes or --dry-run.`,
 		Example: `  coupler reset --dry-run
   coupler reset --mapping CUSTOMER --yes
   coupler reset --keep-customizations`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			pr, err := g.printer(format)
+			if err != nil {
+				return err
+			}
+			if pr.Format == view.JSON && !yes && !dryRun {
+				return errors.New("--format json asks no question: add --yes, or --dry-run")
+			}
 			r, err := scaffold.PlanReset(g.dir, opts)
 			if err != nil {
 				return err
 			}
+			// With --format json the text goes nowhere and done prints
+			// what happened, once.
 			w := g.stdout
+			res := view.Reset{Plan: r, DryRun: dryRun}
+			done := func() error { return nil }
+			if pr.Format == view.JSON {
+				w = io.Discard
+				done = func() error { return pr.Reset(res) }
+			}
 			printResetPlan(w, r)
 			if conflicts := r.Conflicts(); len(conflicts) > 0 {
+				if err := done(); err != nil {
+					return err
+				}
 				fmt.Fprintf(w, "\n%d conflict(s):\n", len(conflicts))
 				for _, c := range conflicts {
 					fmt.Fprintln(w, c)
@@ -70,14 +93,15 @@ by their field / integration_field pair. Watermarks are kept.
 					if err := r.Apply(); err != nil {
 						return err
 					}
+					res.Applied = true
 					fmt.Fprintf(w, "\nUpdated %s to the bundled versions.\n", scaffold.LockFile)
 				}
 				fmt.Fprintln(w, "\nNothing to change.")
-				return nil
+				return done()
 			}
 			if dryRun {
 				fmt.Fprintln(w, "\nDry run: nothing written.")
-				return nil
+				return done()
 			}
 			if !yes {
 				if err := confirm(cmd.InOrStdin(), w, r); err != nil {
@@ -120,6 +144,7 @@ by their field / integration_field pair. Watermarks are kept.
 			if err := r.Apply(); err != nil {
 				return err
 			}
+			res.Applied = true
 			fmt.Fprintln(w)
 			for _, fr := range writes {
 				fmt.Fprintf(w, "Wrote %s\n", fr.File)
@@ -130,6 +155,7 @@ by their field / integration_field pair. Watermarks are kept.
 				fmt.Fprintln(w, "Watermarks kept: if the merge changed which records a mapping takes, run coupler plan --full.")
 			case len(reset) == 0:
 			case db == nil:
+				res.NoState = true
 				fmt.Fprintf(w, "No state database yet (%s): no watermarks to clear.\n", relPath(g.dir, statePath))
 			default:
 				for _, name := range reset {
@@ -137,10 +163,11 @@ by their field / integration_field pair. Watermarks are kept.
 					if err != nil {
 						return err
 					}
+					res.Cleared = append(res.Cleared, view.WatermarksCleared{Mapping: name, CouplingsKept: n})
 					fmt.Fprintf(w, "%s: watermarks cleared; %d couplings kept\n", name, n)
 				}
 			}
-			return nil
+			return done()
 		},
 	}
 	f := cmd.Flags()
@@ -148,6 +175,7 @@ by their field / integration_field pair. Watermarks are kept.
 	f.BoolVar(&dryRun, "dry-run", false, "print what would change; write nothing")
 	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")
 	f.BoolVar(&opts.KeepCustomizations, "keep-customizations", false, "merge your changes with the bundled update instead of replacing them")
+	formatFlag(cmd, &format)
 	return cmd
 }
 

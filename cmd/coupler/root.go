@@ -85,9 +85,9 @@ func (g *globals) logger() *slog.Logger {
 // for the commands that build no connector, an unset ${NAME} of a
 // connector is no error (mappings.LoadOptions.DeferUnsetEnv): they need no
 // secrets.
-// parseState checks --state and --state-schema. Relative paths are the
+// checkStateFlags checks --state and --state-schema. Relative paths are the
 // current directory's, as other paths on the command line.
-func (g *globals) parseState() error {
+func (g *globals) checkStateFlags() error {
 	if g.state == "" {
 		if g.stateSchema != "" {
 			return errors.New("--state-schema goes with a postgres:// --state")
@@ -204,7 +204,7 @@ and shows every change), then apply the saved plan.`,
 			return fmt.Errorf("--log-format must be text or json, not %q", g.logFormat)
 		}
 		g.command = cmd.CommandPath()
-		if err := g.parseState(); err != nil {
+		if err := g.checkStateFlags(); err != nil {
 			return err
 		}
 		if progressCommands[cmd.Name()] && !g.noProgress {

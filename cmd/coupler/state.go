@@ -60,7 +60,8 @@ and the intent is forgotten at the next start.`,
 }
 
 func newStateBackup(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var format string
+	cmd := &cobra.Command{
 		Use:   "backup [FILE]",
 		Short: "Copy the state database to a new file",
 		Long: `backup copies the state database (couplings, watermarks, plans, runs) into
@@ -73,6 +74,10 @@ file, so no apply or plan writes while it is made. To restore, stop
 coupler and copy the backup over the state file (see docs/reliability.md).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			pr, err := g.printer(format)
+			if err != nil {
+				return err
+			}
 			e, err := g.openOffline(cmd.Context())
 			if err != nil {
 				return err
@@ -86,14 +91,18 @@ coupler and copy the backup over the state file (see docs/reliability.md).`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "Backed up %s to %s\n", src, dst)
-			return nil
+			return pr.Backup(view.Backup{From: src, To: dst})
 		},
 	}
+	formatFlag(cmd, &format)
+	return cmd
 }
 
 func newStateForgetIntent(g *globals) *cobra.Command {
-	var yes bool
+	var (
+		yes    bool
+		format string
+	)
 	cmd := &cobra.Command{
 		Use:   "forget-intent RUN SEQ...",
 		Short: "Forget writes in flight that you found did not happen",
@@ -106,6 +115,10 @@ instead (coupler couple MAPPING TABLE_ID INTEGRATION_ID). It asks for --yes.`,
   coupler state forget-intent 12 3 4 --yes`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			pr, err := g.printer(format)
+			if err != nil {
+				return err
+			}
 			run, err := strconv.ParseInt(args[0], 10, 64)
 			if err != nil {
 				return fmt.Errorf("RUN %q is not a run number (see coupler state intents)", args[0])
@@ -127,17 +140,17 @@ instead (coupler couple MAPPING TABLE_ID INTEGRATION_ID). It asks for --yes.`,
 			if err != nil {
 				return err
 			}
+			if err := pr.ForgetIntents(view.ForgetIntents{RunID: run, Forgotten: yes, Intents: intents}); err != nil {
+				return err
+			}
 			if !yes {
-				for _, in := range intents {
-					fmt.Fprintf(g.stdout, "would forget: %s %s of source %s (mapping %s); it will be tried again\n", in.Op, in.Direction, in.SourceID, in.Mapping)
-				}
 				return errors.New("nothing forgotten: add --yes once you have checked that these writes did not happen")
 			}
-			fmt.Fprintf(g.stdout, "Forgot %d write(s) of run %d; the next apply or plan tries them again.\n", len(intents), run)
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&yes, "yes", false, "forget them: you checked that they did not happen")
+	formatFlag(cmd, &format)
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/couplerhq/coupler/cmd/coupler/view"
 	"github.com/couplerhq/coupler/engine"
 )
 
@@ -13,6 +14,7 @@ func newTest(g *globals) *cobra.Command {
 	var (
 		only    []string
 		verbose bool
+		format  string
 	)
 	cmd := &cobra.Command{
 		Use:   "test",
@@ -21,9 +23,14 @@ func newTest(g *globals) *cobra.Command {
 customer.test.yaml): each case feeds an input record through one direction of a
 mapping, with lookups stubbed, and compares every computed destination field
 with the expected output. It talks to no server. It prints a field-level diff
-for each failing case and exits 1 if any failed.`,
+for each failing case and exits 1 if any failed. --format json prints every
+case, passing or not, as one object (docs/cli-json.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			pr, err := g.printer(format)
+			if err != nil {
+				return err
+			}
 			// Offline: the connectors' secrets are not needed.
 			prog, diags := engine.Load(g.dir, g.loadOptions(true))
 			for _, d := range diags {
@@ -44,27 +51,16 @@ for each failing case and exits 1 if any failed.`,
 			if len(only) > 0 {
 				files = slices.DeleteFunc(files, func(f *engine.TestFile) bool { return !slices.Contains(only, f.Mapping) })
 			}
-			if len(files) == 0 {
-				fmt.Fprintln(g.stdout, "no mapping tests found (write name.test.yaml beside name.yaml)")
-				return nil
-			}
-			failed := 0
 			results := prog.RunTests(files)
+			run := view.TestRun{Files: len(files), Verbose: verbose, Cases: make([]view.TestCase, 0, len(results))}
 			for _, r := range results {
-				if r.Passed() {
-					if verbose {
-						fmt.Fprintf(g.stdout, "ok    %s:%d: %s %q\n", r.File, r.Case.Line, r.Case.Direction, r.Case.Name)
-					}
-					continue
-				}
-				failed++
-				fmt.Fprintf(g.stdout, "FAIL  %s:%d: %s %q\n", r.File, r.Case.Line, r.Case.Direction, r.Case.Name)
-				for _, p := range r.Problems {
-					fmt.Fprintf(g.stdout, "        %s\n", p)
-				}
+				run.Cases = append(run.Cases, view.TestCase{File: r.File, Line: r.Case.Line, Direction: r.Case.Direction, Name: r.Case.Name,
+					Passed: r.Passed(), Problems: r.Problems})
 			}
-			fmt.Fprintf(g.stdout, "%d passed, %d failed\n", len(results)-failed, failed)
-			if failed > 0 {
+			if err := pr.TestRun(run); err != nil {
+				return err
+			}
+			if run.Failed() > 0 {
 				return &exitError{code: 1}
 			}
 			return nil
@@ -72,5 +68,6 @@ for each failing case and exits 1 if any failed.`,
 	}
 	cmd.Flags().StringArrayVar(&only, "mapping", nil, "run only this mapping's tests (repeatable)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "list passing cases too")
+	formatFlag(cmd, &format)
 	return cmd
 }

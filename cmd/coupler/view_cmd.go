@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+
 	"github.com/spf13/cobra"
 
 	"github.com/couplerhq/coupler/cmd/coupler/view"
@@ -20,4 +22,19 @@ func (g *globals) printer(format string) (*view.Printer, error) {
 		return nil, err
 	}
 	return &view.Printer{W: g.stdout, Format: f, Redact: g.redactor.String}, nil
+}
+
+// writePrinter is printer for a command that writes to the systems and,
+// on a terminal, asks before it does (prompt.go). With --format json it
+// must not ask, as the question would break the JSON on stdout: there it
+// wants --auto-approve, as Terraform's -json does.
+func (g *globals) writePrinter(cmd *cobra.Command, format string) (*view.Printer, error) {
+	pr, err := g.printer(format)
+	if err != nil {
+		return nil, err
+	}
+	if pr.Format == view.JSON && g.asks(cmd) {
+		return nil, errors.New("--format json asks no question on a terminal: add --auto-approve")
+	}
+	return pr, nil
 }

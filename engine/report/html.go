@@ -75,7 +75,9 @@ func PlanHTMLWith(w io.Writer, p *plan.Plan, opts HTMLOptions) error {
 type htmlPage struct {
 	Plan    *plan.Plan
 	Changes bool
-	InStep  bool
+	// Headline is where a plan with changes stands (changesHeadline).
+	Headline string
+	InStep   bool
 	// Step says whether the plan leaves the sides in step (stepLine).
 	Step     string
 	Created  string
@@ -158,6 +160,7 @@ func newHTMLPage(p *plan.Plan) *htmlPage {
 	pg := &htmlPage{
 		Plan:     p,
 		Changes:  p.HasChanges(),
+		Headline: changesHeadline(p.Status),
 		InStep:   p.InStep(),
 		Step:     stepLine(p),
 		CSP:      pageCSP,
@@ -177,7 +180,7 @@ func newHTMLPage(p *plan.Plan) *htmlPage {
 		hm := htmlMapping{
 			MappingPlan: m,
 			Anchor:      "mapping-" + itoa(i+1),
-			CountsLine:  countsLine(m.Counts, m.NotModified),
+			CountsLine:  CountsLine(m.Counts, m.NotModified),
 			ReadLine:    readLine(m),
 		}
 		for _, k := range summaryKinds {
@@ -251,7 +254,7 @@ var planTemplate = template.Must(template.New("plan").Parse(`<!DOCTYPE html>
 {{with .Home}}<p class="meta"><a id="home" href="{{.}}">← coupler serve</a></p>
 {{end}}{{with .Notice}}<p id="notice" class="status changes">{{.}}</p>
 {{end}}<h1>Plan <span id="plan-id">{{.Plan.ID}}</span>{{with .Plan.Name}} <span class="muted">({{.}})</span>{{end}}</h1>
-{{if .Changes}}<p id="status" class="status changes" data-changes="true" data-in-step="false">Changes to apply</p>
+{{if .Changes}}<p id="status" class="status changes" data-changes="true" data-in-step="false">{{.Headline}}</p>
 {{else if .InStep}}<p id="status" class="status nochanges" data-changes="false" data-in-step="true">{{.Step}}</p>
 {{else}}<p id="status" class="status notinstep" data-changes="false" data-in-step="false">{{.Step}}</p>
 {{end}}{{if and .Changes .Step}}<p id="step" class="status notinstep">{{.Step}}</p>

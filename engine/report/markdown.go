@@ -90,9 +90,9 @@ func PlanMarkdown(w io.Writer, p *plan.Plan) error {
 	out := strings.Join(outOfStepParts(p.Totals()), ", ")
 	switch {
 	case p.HasChanges() && out != "":
-		ew.printf("### %s: changes to apply, not in step\n\n", title)
+		ew.printf("### %s: %s, not in step\n\n", title, strings.ToLower(changesHeadline(p.Status)))
 	case p.HasChanges():
-		ew.printf("### %s: changes to apply\n\n", title)
+		ew.printf("### %s: %s\n\n", title, strings.ToLower(changesHeadline(p.Status)))
 	case out != "":
 		ew.printf("### %s: no changes to write, not in step\n\n", title)
 	default:
@@ -107,7 +107,7 @@ func PlanMarkdown(w io.Writer, p *plan.Plan) error {
 		}
 		ew.printf("\n")
 	}
-	ew.printf("%s.\n\n", mdText(upperFirst(countsLine(p.Totals(), totalNotModified(p)))))
+	ew.printf("%s.\n\n", mdText(upperFirst(CountsLine(p.Totals(), totalNotModified(p)))))
 
 	if len(p.Mappings) > 0 {
 		ew.printf("| mapping | direction |")
@@ -177,7 +177,7 @@ func PlanMarkdown(w io.Writer, p *plan.Plan) error {
 		// Markdown is not read inside the HTML block that <details> opens
 		// up to the next blank line: that line is escaped as HTML.
 		hw.printf("<details><summary>%s (%s): %s</summary>\n\n",
-			htmlText(m.Name), htmlText(m.Direction), htmlText(countsLine(m.Counts, m.NotModified)))
+			htmlText(m.Name), htmlText(m.Direction), htmlText(CountsLine(m.Counts, m.NotModified)))
 		hw.printf("%s %s → %s %s: %s.\n\n", mdText(m.Source.Connector), mdText(m.Source.Entity),
 			mdText(m.Dest.Connector), mdText(m.Dest.Entity), mdText(readLine(m)))
 		if !fits(head.Len()) {

@@ -21,6 +21,7 @@ const PlanFormatVersion = 1
 // "changes" flag and an "in_step" flag, so that a script can tell a no-op
 // plan, and one that leaves records failed or skipped, at a glance.
 func PlanJSON(w io.Writer, p *plan.Plan) error {
+	p = withEmptyLists(p)
 	doc := struct {
 		FormatVersion int `json:"format_version"`
 		*plan.Plan
@@ -31,6 +32,29 @@ func PlanJSON(w io.Writer, p *plan.Plan) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
+}
+
+// withEmptyLists returns p, or a shallow copy of it whose nil lists of
+// mappings and operations are empty, so that the JSON has [] where a
+// script ranges over a list, never null.
+func withEmptyLists(p *plan.Plan) *plan.Plan {
+	fix := p.Mappings == nil
+	for _, m := range p.Mappings {
+		fix = fix || m.Operations == nil
+	}
+	if !fix {
+		return p
+	}
+	c := *p
+	c.Mappings = make([]*plan.MappingPlan, len(p.Mappings))
+	for i, m := range p.Mappings {
+		mc := *m
+		if mc.Operations == nil {
+			mc.Operations = []plan.Operation{}
+		}
+		c.Mappings[i] = &mc
+	}
+	return &c
 }
 
 // PlanText writes p for a terminal: per mapping what was read and a count
@@ -64,7 +88,7 @@ func planText(ew *errWriter, p *plan.Plan) error {
 	for _, m := range p.Mappings {
 		ew.printf("\n%s: %s %s -> %s %s (%s)\n", m.Name, m.Source.Connector, m.Source.Entity, m.Dest.Connector, m.Dest.Entity, m.Direction)
 		ew.printf("  %s\n", readLine(m))
-		ew.printf("  %s\n", countsLine(m.Counts, m.NotModified))
+		ew.printf("  %s\n", CountsLine(m.Counts, m.NotModified))
 		for _, warn := range m.Warnings {
 			ew.printf("  warning: %s\n", warn)
 		}
@@ -85,7 +109,7 @@ func planText(ew *errWriter, p *plan.Plan) error {
 	for _, m := range p.Mappings {
 		notModified += m.NotModified
 	}
-	ew.printf("\nPlan: %s.\n", countsLine(p.Totals(), notModified))
+	ew.printf("\nPlan: %s.\n", CountsLine(p.Totals(), notModified))
 	if line := stepLine(p); line != "" {
 		ew.printf("%s\n", line)
 	}
@@ -93,6 +117,10 @@ func planText(ew *errWriter, p *plan.Plan) error {
 		ew.printf("%s\n", line)
 	}
 	if !p.HasChanges() {
+		return ew.err
+	}
+	if line := appliedLine(p); line != "" {
+		ew.printf("%s\n", line)
 		return ew.err
 	}
 	// What apply will send, per destination connector: one request per
@@ -113,8 +141,40 @@ func planText(ew *errWriter, p *plan.Plan) error {
 	return ew.err
 }
 
-// countsLine summarises a mapping's operations, naming only kinds present.
-func countsLine(c plan.Counts, notModified int64) string {
+// changesHeadline says where a plan with changes stands: its changes are
+// to apply only until its apply begins, and a page of an applied plan
+// (coupler show, serve's /plans/ID) must not read as a promise of writes.
+func changesHeadline(s plan.Status) string {
+	switch s {
+	case plan.Applying:
+		return "Changes being applied"
+	case plan.Applied:
+		return "Changes applied"
+	case plan.Interrupted:
+		return "Apply interrupted"
+	}
+	return "Changes to apply"
+}
+
+// appliedLine says, for a plan whose apply began, where to see what it
+// wrote instead of what apply will send; "" for a plan not yet applied.
+func appliedLine(p *plan.Plan) string {
+	switch p.Status {
+	case plan.Applying:
+		return "Being applied: coupler runs shows what was written so far."
+	case plan.Applied:
+		return "Applied: coupler runs shows what was written."
+	case plan.Interrupted:
+		return "Its apply was interrupted: coupler apply " + p.ID + " resumes it; coupler runs shows what was written."
+	}
+	return ""
+}
+
+// CountsLine summarises operations in the words every report uses ("3 to
+// create, 1 left out, 5 unchanged"), naming only kinds present and
+// counting the records not modified since the watermark as unchanged;
+// coupler plans lists saved plans with it too, so that both agree.
+func CountsLine(c plan.Counts, notModified int64) string {
 	parts := []string{}
 	add := func(n int64, label string) {
 		if n > 0 {

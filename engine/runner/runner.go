@@ -267,23 +267,36 @@ func (r *Runner) History(ctx context.Context) (map[string]serve.PastRun, error) 
 	var out map[string]serve.PastRun
 	err := r.Read(ctx, func(e *engine.Engine) error {
 		var err error
-		out, err = history(ctx, e.State())
+		var names []string
+		for _, m := range e.Program().Project.Mappings {
+			names = append(names, m.Name)
+		}
+		out, err = history(ctx, e.State(), names)
 		return err
 	})
 	return out, err
 }
 
-// historyPlans bounds the plans waitingPlans reads: the newest plan of
-// each mapping is among them unless the project has that many mappings.
+// historyPlans is how many plans waitingPlans reads first: the newest
+// plan of each mapping is among them unless the project has that many
+// mappings or some ran far less often than others.
 const historyPlans = 200
 
-// waitingPlans adds to out, for each mapping whose newest plan waits for a
-// person's approval and was made since its last run, that plan, so that
-// serve, restarted, waits on it again.
-func waitingPlans(ctx context.Context, st state.Store, out map[string]serve.PastRun) error {
-	plans, err := st.Plans(ctx, historyPlans)
-	if err != nil {
-		return err
+// waitingPlans adds to out, for each of mappings whose newest plan waits
+// for a person's approval and was made since its last run, that plan, so
+// that serve, restarted, waits on it again. It reads further back until
+// it has the newest plan of each mapping, or every plan: one may have
+// waited for days while the others planned every minute.
+func waitingPlans(ctx context.Context, st state.Store, out map[string]serve.PastRun, mappings []string) error {
+	var plans []state.PlanSummary
+	for limit := historyPlans; ; limit *= 4 {
+		var err error
+		if plans, err = st.Plans(ctx, limit); err != nil {
+			return err
+		}
+		if len(plans) < limit || allPlanned(plans, mappings) {
+			break
+		}
 	}
 	seen := map[string]bool{}
 	for _, ps := range plans { // newest first
@@ -309,8 +322,22 @@ func waitingPlans(ctx context.Context, st state.Store, out map[string]serve.Past
 	return nil
 }
 
-// history is History's reading of st.
-func history(ctx context.Context, st state.Store) (map[string]serve.PastRun, error) {
+// allPlanned reports whether each of mappings has a plan among plans.
+func allPlanned(plans []state.PlanSummary, mappings []string) bool {
+	left := map[string]bool{}
+	for _, m := range mappings {
+		left[m] = true
+	}
+	for _, ps := range plans {
+		for _, m := range ps.Mappings {
+			delete(left, m)
+		}
+	}
+	return len(left) == 0
+}
+
+// history is History's reading of st, for the project's mappings.
+func history(ctx context.Context, st state.Store, mappings []string) (map[string]serve.PastRun, error) {
 	runs, err := st.Runs(ctx, historyRuns)
 	if err != nil {
 		return nil, err
@@ -347,7 +374,7 @@ func history(ctx context.Context, st state.Store) (map[string]serve.PastRun, err
 		pr.Result.Changed = pr.Result.Changed || run.Inserted+run.Modified+run.Deleted+run.Coupled+run.Uncoupled+run.Failed > 0
 		out[run.Mapping] = pr
 	}
-	if err := waitingPlans(ctx, st, out); err != nil {
+	if err := waitingPlans(ctx, st, out, mappings); err != nil {
 		return nil, err
 	}
 	for name, pr := range out {

@@ -210,7 +210,8 @@ func (s *Server) approvedPlan(a Approval) []string {
 
 // approverName is who approves, as the plan records it: the name the
 // page's form or coupler approve's by= gave, or the Basic user name a
-// browser sent, with where the request came from.
+// browser sent, with how (the page or the API) and where the request
+// came from.
 func approverName(r *http.Request, form bool) string {
 	name := ""
 	if form {
@@ -228,7 +229,12 @@ func approverName(r *http.Request, form bool) string {
 	if err != nil {
 		host = r.RemoteAddr
 	}
+	// Whether a person clicked on the page or a program (coupler approve,
+	// a script) asked the API is part of the record.
 	where := "coupler serve page from " + host
+	if !form {
+		where = "coupler serve API from " + host
+	}
 	if name == "" {
 		return where
 	}

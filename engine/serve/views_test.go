@@ -226,7 +226,7 @@ func TestApproveRequests(t *testing.T) {
 		code   int
 		want   string
 	}{
-		{"no token configured", "", false, "p1", nil, http.StatusOK, `"approved_by":"coupler serve page from 127.0.0.1"`},
+		{"no token configured", "", false, "p1", nil, http.StatusOK, `"approved_by":"coupler serve API from 127.0.0.1"`},
 		{"token missing", "s3cret", false, "p1", nil, http.StatusUnauthorized, "a valid token is required"},
 		{"token wrong", "s3cret", false, "p1", map[string]string{"Authorization": "Bearer nope"}, http.StatusUnauthorized, "a valid token is required"},
 		{"token", "s3cret", false, "p1", map[string]string{"Authorization": "Bearer s3cret"}, http.StatusOK, `"plan":"p1"`},

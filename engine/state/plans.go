@@ -523,6 +523,9 @@ type PlanSummary struct {
 	NeedsApproval bool
 	// Approved is who approved the plan and when; nil when nobody has.
 	Approved *plan.Approval
+	// NotModified counts the records an incremental read left out as not
+	// modified since the watermark, which reports count as unchanged.
+	NotModified int64
 }
 
 // Plans lists saved plans, newest first, at most limit of them.
@@ -530,6 +533,7 @@ func (d *DB) Plans(ctx context.Context, limit int) ([]PlanSummary, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT p.id, coalesce(p.name, ''), p.created_at, p.status,
 			(SELECT string_agg(DISTINCT mapping, ', ' ORDER BY mapping) FROM plan_mappings m WHERE m.plan_id = p.id),
 			coalesce((SELECT bool_or(coalesce(needs_approval, '') <> '') FROM plan_mappings m WHERE m.plan_id = p.id), false),
+			coalesce((SELECT sum(not_modified) FROM plan_mappings m WHERE m.plan_id = p.id), 0),
 			a.approved_by, a.approved_at
 		FROM plans p LEFT JOIN plan_approvals a ON a.plan_id = p.id
 		ORDER BY p.created_at DESC, p.id DESC LIMIT ?`, limit)
@@ -542,7 +546,7 @@ func (d *DB) Plans(ctx context.Context, limit int) ([]PlanSummary, error) {
 		var status string
 		var maps, by sql.NullString
 		var at sql.NullTime
-		if err := rows.Scan(&s.ID, &s.Name, &s.CreatedAt, &status, &maps, &s.NeedsApproval, &by, &at); err != nil {
+		if err := rows.Scan(&s.ID, &s.Name, &s.CreatedAt, &status, &maps, &s.NeedsApproval, &s.NotModified, &by, &at); err != nil {
 			rows.Close()
 			return nil, err
 		}

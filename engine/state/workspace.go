@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -234,7 +235,8 @@ func (d *DB) loadCSV(ctx context.Context, c *sql.Conn, from MappingCSV, t Mappin
 	}
 	defer os.Remove(f.Name())
 	w := bufio.NewWriterSize(f, 1<<20)
-	err = from.WriteMappingCSV(ctx, t, mapping, w)
+	meter := &csvMeter{w: w}
+	err = from.WriteMappingCSV(ctx, t, mapping, meter)
 	if err == nil {
 		err = w.Flush()
 	}
@@ -254,10 +256,43 @@ func (d *DB) loadCSV(ctx context.Context, c *sql.Conn, from MappingCSV, t Mappin
 	// NULL an empty unquoted field is; new_line is said, as a \r\n in a
 	// quoted value misled the reader's detection into an error; and
 	// hive_partitioning is off, or a directory named key=value on the
-	// workspace's path would add a column.
+	// workspace's path would add a column. max_line_size is raised to the
+	// longest record when one is longer than the reader's default (a
+	// service's error page kept whole), which it would refuse.
 	_, err = c.ExecContext(ctx, `INSERT INTO `+quoteIdent(t.Name)+` (`+strings.Join(cols, ", ")+`) SELECT * FROM read_csv(`+sqlString(f.Name())+
-		`, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', new_line = '\n', nullstr = '', allow_quoted_nulls = false, hive_partitioning = false, columns = {`+strings.Join(types, ", ")+`})`)
+		`, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', new_line = '\n', nullstr = '', allow_quoted_nulls = false, hive_partitioning = false, max_line_size = `+
+		strconv.Itoa(max(csvDefaultMaxLine, meter.longest+2))+`, columns = {`+strings.Join(types, ", ")+`})`)
 	return err
+}
+
+// csvDefaultMaxLine is DuckDB's CSV reader's default max_line_size; its
+// buffer is a multiple of the setting, so it is raised only when needed.
+const csvDefaultMaxLine = 2_000_000
+
+// csvMeter passes CSV on to w and measures its longest record, newlines
+// inside quoted values included, as DuckDB's max_line_size counts them.
+type csvMeter struct {
+	w       io.Writer
+	quoted  bool
+	current int
+	longest int
+}
+
+func (m *csvMeter) Write(p []byte) (int, error) {
+	for _, b := range p {
+		switch {
+		case b == '"':
+			// An escaped quote ("") toggles twice.
+			m.quoted = !m.quoted
+		case b == '\n' && !m.quoted:
+			m.longest = max(m.longest, m.current)
+			m.current = 0
+			continue
+		}
+		m.current++
+	}
+	m.longest = max(m.longest, m.current)
+	return m.w.Write(p)
 }
 
 // appendStream appends to catalog.table (see appendRows) each row rows

@@ -197,7 +197,7 @@ func (c *Client) Runs(ctx context.Context, limit int) ([]state.Run, error) {
 	l, err := c.listing(ctx, "/api/runs", limitQuery(limit))
 	out := make([]state.Run, 0, len(l.Runs))
 	for _, j := range l.Runs {
-		out = append(out, j.State())
+		out = append(out, j.Decode())
 	}
 	return out, err
 }
@@ -207,7 +207,7 @@ func (c *Client) Plans(ctx context.Context, limit int) ([]state.PlanSummary, err
 	l, err := c.listing(ctx, "/api/plans", limitQuery(limit))
 	out := make([]state.PlanSummary, 0, len(l.Plans))
 	for _, j := range l.Plans {
-		out = append(out, j.State())
+		out = append(out, j.Decode())
 	}
 	return out, err
 }
@@ -222,7 +222,7 @@ func (c *Client) Failures(ctx context.Context, mapping string, limit int) ([]sta
 	l, err := c.listing(ctx, "/api/errors", q)
 	out := make([]state.Failure, 0, len(l.Failures))
 	for _, j := range l.Failures {
-		out = append(out, j.State())
+		out = append(out, j.Decode())
 	}
 	return out, err
 }
@@ -232,7 +232,7 @@ func (c *Client) Intents(ctx context.Context) ([]state.Intent, error) {
 	l, err := c.listing(ctx, "/api/intents", nil)
 	out := make([]state.Intent, 0, len(l.Intents))
 	for _, j := range l.Intents {
-		out = append(out, j.State())
+		out = append(out, j.Decode())
 	}
 	return out, err
 }

@@ -12,16 +12,16 @@ import (
 // them as it would have from the state database: each is the inverse of
 // its printer's JSON, for every field a printer shows.
 
-// State is the run j describes.
-func (j RunJSON) State() state.Run {
+// Decode is the run j describes.
+func (j RunJSON) Decode() state.Run {
 	return state.Run{ID: j.ID, PlanID: j.PlanID, Mapping: j.Mapping, Direction: j.Direction,
 		StartedAt: timeOf(j.StartedAt), FinishedAt: timeOf(j.FinishedAt), Inserted: j.Inserted, Modified: j.Modified,
 		Unchanged: j.Unchanged, Skipped: j.Skipped, Failed: j.Failed, Coupled: j.Coupled, Deleted: j.Deleted,
 		Uncoupled: j.Uncoupled, Interrupted: j.Status == "interrupted"}
 }
 
-// State is the plan summary j describes.
-func (j PlanJSON) State() state.PlanSummary {
+// Decode is the plan summary j describes.
+func (j PlanJSON) Decode() state.PlanSummary {
 	counts := plan.Counts{}
 	for k, n := range j.Operations {
 		if n != 0 {
@@ -29,21 +29,21 @@ func (j PlanJSON) State() state.PlanSummary {
 		}
 	}
 	s := state.PlanSummary{ID: j.ID, Name: j.Name, CreatedAt: timeOf(j.CreatedAt), Status: plan.Status(j.Status),
-		Mappings: j.Mappings, Counts: counts, NeedsApproval: j.NeedsApproval}
+		Mappings: j.Mappings, Counts: counts, NeedsApproval: j.NeedsApproval, NotModified: j.NotModified}
 	if j.Approval != nil {
 		s.Approved = &plan.Approval{By: j.Approval.By, At: timeOf(j.Approval.At)}
 	}
 	return s
 }
 
-// State is the failure j describes.
-func (j FailureJSON) State() state.Failure {
+// Decode is the failure j describes.
+func (j FailureJSON) Decode() state.Failure {
 	return state.Failure{RunID: j.RunID, Mapping: j.Mapping, Direction: j.Direction, SourceID: j.SourceID, DestID: j.DestID,
 		Op: j.Op, Message: j.Message, At: timeOf(j.At), SourceDisplay: j.SourceDisplay, DestDisplay: j.DestDisplay}
 }
 
-// State is the write in flight j describes.
-func (j IntentJSON) State() state.Intent {
+// Decode is the write in flight j describes.
+func (j IntentJSON) Decode() state.Intent {
 	return state.Intent{RunID: j.RunID, Seq: j.Seq, PlanID: j.PlanID, Mapping: j.Mapping, Direction: j.Direction, Op: j.Op,
 		SourceID: j.SourceID, DestID: j.DestID, ClientKey: j.ClientKey, CreatedAt: timeOf(j.CreatedAt)}
 }

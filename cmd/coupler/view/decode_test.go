@@ -55,28 +55,28 @@ func TestDecodeRoundTrip(t *testing.T) {
 		"runs": {func(p *Printer) error { return p.Runs(runs) }, func(p *Printer) error {
 			var out []state.Run
 			for _, j := range back(t, func(p *Printer) error { return p.Runs(runs) }).Runs {
-				out = append(out, j.State())
+				out = append(out, j.Decode())
 			}
 			return p.Runs(out)
 		}},
 		"plans": {func(p *Printer) error { return p.Plans(plans) }, func(p *Printer) error {
 			var out []state.PlanSummary
 			for _, j := range back(t, func(p *Printer) error { return p.Plans(plans) }).Plans {
-				out = append(out, j.State())
+				out = append(out, j.Decode())
 			}
 			return p.Plans(out)
 		}},
 		"failures": {func(p *Printer) error { return p.Failures(failures) }, func(p *Printer) error {
 			var out []state.Failure
 			for _, j := range back(t, func(p *Printer) error { return p.Failures(failures) }).Failures {
-				out = append(out, j.State())
+				out = append(out, j.Decode())
 			}
 			return p.Failures(out)
 		}},
 		"intents": {func(p *Printer) error { return p.Intents(intents) }, func(p *Printer) error {
 			var out []state.Intent
 			for _, j := range back(t, func(p *Printer) error { return p.Intents(intents) }).Intents {
-				out = append(out, j.State())
+				out = append(out, j.Decode())
 			}
 			return p.Intents(out)
 		}},

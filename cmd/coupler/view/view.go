@@ -130,19 +130,24 @@ func runStatus(r state.Run) string {
 	return "running"
 }
 
+// runJSON is r as JSON shows it, in the run log and in what apply did.
+func runJSON(r state.Run) RunJSON {
+	j := RunJSON{ID: r.ID, PlanID: r.PlanID, Mapping: r.Mapping, Direction: r.Direction, Status: runStatus(r),
+		StartedAt: utc(r.StartedAt), FinishedAt: utc(r.FinishedAt), Inserted: r.Inserted, Coupled: r.Coupled,
+		Modified: r.Modified, Deleted: r.Deleted, Uncoupled: r.Uncoupled, Unchanged: r.Unchanged, Skipped: r.Skipped, Failed: r.Failed}
+	if !r.FinishedAt.IsZero() {
+		ms := r.Duration().Milliseconds()
+		j.DurationMS = &ms
+	}
+	return j
+}
+
 // Runs prints the run log: a table, or {"runs": [RunJSON...]}.
 func (p *Printer) Runs(runs []state.Run) error {
 	if p.Format == JSON {
 		out := make([]RunJSON, 0, len(runs))
 		for _, r := range runs {
-			j := RunJSON{ID: r.ID, PlanID: r.PlanID, Mapping: r.Mapping, Direction: r.Direction, Status: runStatus(r),
-				StartedAt: utc(r.StartedAt), FinishedAt: utc(r.FinishedAt), Inserted: r.Inserted, Coupled: r.Coupled,
-				Modified: r.Modified, Deleted: r.Deleted, Uncoupled: r.Uncoupled, Unchanged: r.Unchanged, Skipped: r.Skipped, Failed: r.Failed}
-			if !r.FinishedAt.IsZero() {
-				ms := r.Duration().Milliseconds()
-				j.DurationMS = &ms
-			}
-			out = append(out, j)
+			out = append(out, runJSON(r))
 		}
 		return WriteJSON(p.W, map[string]any{"runs": out})
 	}
@@ -173,8 +178,12 @@ type PlanJSON struct {
 	// (plan.Status).
 	Status   string   `json:"status"`
 	Mappings []string `json:"mappings"`
-	// Operations counts the operations of each kind, every kind present.
+	// Operations counts the operations of each kind, every kind present,
+	// under the kinds' names (skip is what text calls "left out").
 	Operations map[plan.Kind]int64 `json:"operations"`
+	// NotModified counts the records an incremental read left out as not
+	// modified since the watermark, which text counts as unchanged.
+	NotModified int64 `json:"not_modified"`
 	// NeedsApproval says that some part of the plan waits for a person's
 	// approval before coupler serve applies it.
 	NeedsApproval bool `json:"needs_approval"`
@@ -220,7 +229,7 @@ func (p *Printer) Plans(ps []state.PlanSummary) error {
 			if maps == nil {
 				maps = []string{}
 			}
-			out = append(out, PlanJSON{ID: s.ID, Name: s.Name, CreatedAt: utc(s.CreatedAt), Status: string(s.Status), Mappings: maps, Operations: ops,
+			out = append(out, PlanJSON{ID: s.ID, Name: s.Name, CreatedAt: utc(s.CreatedAt), Status: string(s.Status), Mappings: maps, Operations: ops, NotModified: s.NotModified,
 				NeedsApproval: s.NeedsApproval, Approval: approvalRecord(s.Approved)})
 		}
 		return WriteJSON(p.W, map[string]any{"plans": out})
@@ -231,7 +240,7 @@ func (p *Printer) Plans(ps []state.PlanSummary) error {
 	}
 	rows := make([][]string, 0, len(ps))
 	for _, s := range ps {
-		rows = append(rows, []string{s.ID, s.Name, p.time(s.CreatedAt), planStatus(s), strings.Join(s.Mappings, ", "), CountsText(s.Counts)})
+		rows = append(rows, []string{s.ID, s.Name, p.time(s.CreatedAt), planStatus(s), strings.Join(s.Mappings, ", "), report.CountsLine(s.Counts, s.NotModified)})
 	}
 	return p.table("ID\tNAME\tCREATED\tSTATUS\tMAPPINGS\tOPERATIONS", rows)
 }
@@ -271,20 +280,6 @@ func (p *Printer) Approval(a Approval) error {
 		fmt.Fprintf(p.W, "  coupler serve: %s\n", a.Serve)
 	}
 	return nil
-}
-
-// CountsText renders the kinds present, e.g. "3 update, 1 skip".
-func CountsText(c plan.Counts) string {
-	var parts []string
-	for _, k := range plan.Kinds {
-		if c[k] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", c[k], k))
-		}
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, ", ")
 }
 
 // FailureJSON is one failed or skipped record as errors --format json
@@ -348,13 +343,19 @@ type IntentJSON struct {
 	CreatedAt *time.Time `json:"created_at"`
 }
 
+// intentJSON is in as JSON shows it, in the listing and in what
+// forget-intent forgot.
+func intentJSON(in state.Intent) IntentJSON {
+	return IntentJSON{RunID: in.RunID, Seq: in.Seq, PlanID: in.PlanID, Mapping: in.Mapping, Direction: in.Direction,
+		Op: in.Op, SourceID: in.SourceID, DestID: in.DestID, ClientKey: in.ClientKey, CreatedAt: utc(in.CreatedAt)}
+}
+
 // Intents prints writes in flight: a table, or {"intents": [IntentJSON...]}.
 func (p *Printer) Intents(ins []state.Intent) error {
 	if p.Format == JSON {
 		out := make([]IntentJSON, 0, len(ins))
 		for _, in := range ins {
-			out = append(out, IntentJSON{RunID: in.RunID, Seq: in.Seq, PlanID: in.PlanID, Mapping: in.Mapping, Direction: in.Direction,
-				Op: in.Op, SourceID: in.SourceID, DestID: in.DestID, ClientKey: in.ClientKey, CreatedAt: utc(in.CreatedAt)})
+			out = append(out, intentJSON(in))
 		}
 		return WriteJSON(p.W, map[string]any{"intents": out})
 	}

@@ -50,6 +50,22 @@ func IsPostgres(s string) bool {
 	return strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://")
 }
 
+// credentialsRE matches the user:password@ a URL without its scheme
+// starts with; keywordRE a libpq keyword/value connection string.
+var (
+	credentialsRE = regexp.MustCompile(`^[^/\\@:]+:[^/\\@]*@`)
+	keywordRE     = regexp.MustCompile(`(?i)^\s*(host|hostaddr|dbname|user|password|port|sslmode)\s*=`)
+)
+
+// looksLikePostgres reports whether s, not a URL, was meant as a
+// PostgreSQL connection: a URL without its scheme (user:password@host…)
+// or with one slash, or a keyword/value string (host=… password=…).
+func looksLikePostgres(s string) bool {
+	lower := strings.ToLower(s)
+	return strings.HasPrefix(lower, "postgres:") || strings.HasPrefix(lower, "postgresql:") ||
+		credentialsRE.MatchString(s) || keywordRE.MatchString(s) || strings.Contains(lower, "password=")
+}
+
 // schemaRE is what a schema name may be: an unquoted PostgreSQL identifier
 // in lower case, so that it means the same quoted or not (psql, pg_dump
 // -n), of at most 63 bytes (NAMEDATALEN - 1, past which PostgreSQL cuts a
@@ -77,6 +93,11 @@ func Parse(s, schema, dir string) (Location, error) {
 		return Location{}, errors.New("the state's location is empty: give a file path or a postgres:// URL")
 	}
 	if !IsURL(s) {
+		if looksLikePostgres(s) {
+			// Not quoted: it may hold a password, and taken for a file
+			// name it would be printed in every message about the state.
+			return Location{}, errors.New("the state's location looks like a PostgreSQL connection but is not a URL: write it postgres://user:password@host:port/database")
+		}
 		if schema != "" {
 			return Location{}, fmt.Errorf("a schema (%s) applies to a PostgreSQL state (postgres://…), not to the DuckDB file %s", schema, s)
 		}

@@ -27,6 +27,11 @@ func TestParse(t *testing.T) {
 		{name: "schema on a file", s: "state.duckdb", schema: "a", err: "applies to a PostgreSQL state"},
 		{name: "schema upper case", s: "postgres://db/x", schema: "Tenant", err: `schema "Tenant" must be lower case`},
 		{name: "schema too long", s: "postgres://db/x", schema: strings.Repeat("a", 64), err: "at most 63"},
+		// What a person may mean as a PostgreSQL URL is refused without
+		// being quoted, not taken for a file whose name holds a password.
+		{name: "URL without its scheme", s: "u:secret@db:5432/coupler", err: "postgres://"},
+		{name: "URL with one slash", s: "postgres:/u:secret@db/coupler", err: "postgres://"},
+		{name: "keyword/value string", s: "host=db user=u password=secret dbname=x", err: "postgres://"},
 		{name: "schema pg_", s: "postgres://db/x", schema: "pg_x", err: "PostgreSQL's own"},
 	}
 	for _, tc := range tests {

@@ -103,7 +103,13 @@ func (d *DB) CheckWriteLock(ctx context.Context) error {
 	if d.lockConn == nil {
 		return fmt.Errorf("%w (%s): this process holds no write lock", state.ErrUnavailable, d.where)
 	}
-	ctx, cancel := context.WithTimeout(ctx, lockWait)
+	// A stopped apply has not lost its lock, and a query pgx abandons on
+	// cancellation closes its session, which would lose it: say it was
+	// stopped, and let only the lock's own timeout interrupt the check.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockWait)
 	defer cancel()
 	if _, err := d.lockConn.Exec(ctx, `SELECT 1`); err != nil {
 		return fmt.Errorf("%w (%s): the write lock went with the session that held it, and another process may be applying now: %w", state.ErrUnavailable, d.where, err)

@@ -229,7 +229,9 @@ func (d *DB) WriteMappingCSV(ctx context.Context, table state.MappingTable, mapp
 	literal := `E'` + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(mapping) + `'`
 	q := `COPY (SELECT ` + strings.Join(cols, ", ") + ` FROM ` + pgx.Identifier{table.Name}.Sanitize() + ` WHERE mapping = ` + literal + `) TO STDOUT WITH (FORMAT csv)`
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SET LOCAL TIME ZONE 'UTC'`); err != nil {
+		// Times are written as ISO text in UTC, whatever the server's,
+		// database's or role's settings, for the reader to parse.
+		if _, err := tx.Exec(ctx, `SET LOCAL TIME ZONE 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'`); err != nil {
 			return err
 		}
 		_, err := tx.Conn().PgConn().CopyTo(ctx, w, q)

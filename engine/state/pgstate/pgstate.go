@@ -184,11 +184,14 @@ func isUndefinedTable(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "42P01"
 }
 
-// ExplainError implements state.ErrorExplainer: a failure to connect, a
-// connection the server or the network dropped, or one that timed out,
-// is the database being out of reach (state.ErrUnavailable), which the
-// message names, password left out. What PostgreSQL answered (a
-// *pgconn.PgError) is not.
+// ExplainError implements state.ErrorExplainer: a failure to connect, or
+// a connection the server or the network dropped, is the database being
+// out of reach (state.ErrUnavailable), which the message names, password
+// left out. What PostgreSQL answered (a *pgconn.PgError) is not, and
+// neither is what came of a web service (the *url.Error of an HTTP
+// request, the connectors' errors) or of the caller's deadline: errors
+// from the whole plan or apply pass through here, and a plan whose ERP is
+// down must not send a person to look at PostgreSQL.
 func (d *DB) ExplainError(err error) error {
 	if err == nil || errors.Is(err, state.ErrUnavailable) || errors.Is(err, context.Canceled) {
 		return err
@@ -198,8 +201,15 @@ func (d *DB) ExplainError(err error) error {
 		return err
 	}
 	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) || errors.Is(err, pgconn.ErrConnClosed) {
+		return fmt.Errorf("%w (%s): %w", state.ErrUnavailable, d.where, err)
+	}
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
 	var netErr net.Error
-	if errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+	if errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("%w (%s): %w", state.ErrUnavailable, d.where, err)
 	}
 	return err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/state"
@@ -408,6 +411,13 @@ func TestCheckWriteLock(t *testing.T) {
 	must(t, err)
 	defer unlock()
 	must(t, d.CheckWriteLock(ctx))
+	// An apply being stopped has not lost its lock: it says it was stopped.
+	stopped, stop := context.WithCancel(ctx)
+	stop()
+	if err := d.CheckWriteLock(stopped); !errors.Is(err, context.Canceled) || errors.Is(err, state.ErrUnavailable) {
+		t.Errorf("CheckWriteLock with its context cancelled: %v; want context.Canceled, not a lost lock", err)
+	}
+	must(t, d.CheckWriteLock(ctx))
 	d.lockMu.Lock()
 	pid := d.lockConn.Conn().PgConn().PID()
 	d.lockMu.Unlock()
@@ -423,4 +433,53 @@ func TestCheckWriteLock(t *testing.T) {
 		t.Fatalf("another process cannot take the lost lock: %v", err)
 	}
 	u2()
+}
+
+// TestExplainError: only the state database's own failures to answer are
+// explained as its being unavailable. A web service out of reach (an
+// HTTP request's *url.Error, a net.Error too) or the caller's deadline is
+// passed on as it is, so that a plan whose ERP is down does not send a
+// person to look at PostgreSQL.
+func TestExplainError(t *testing.T) {
+	url := pgtest.Database(t)
+	proxy := pgtest.NewProxy(t, url)
+	d := openAt(t, proxy.URL(), Options{})
+	proxy.Cut()
+	_, dbErr := d.Runs(t.Context(), 1)
+	proxy.Restore()
+
+	web := httptest.NewServer(http.NotFoundHandler())
+	web.Close()
+	_, webErr := http.Get(web.URL)
+	if webErr == nil {
+		t.Fatal("a request to a closed server succeeded")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Nanosecond)
+	defer cancel()
+	<-ctx.Done()
+
+	for _, tc := range []struct {
+		name        string
+		err         error
+		unavailable bool
+	}{
+		{"the database's connection cut", dbErr, true},
+		{"a web service out of reach", fmt.Errorf("mapping CUSTOMER: read customers: %w", webErr), false},
+		{"the caller's deadline", fmt.Errorf("plan: %w", ctx.Err()), false},
+		{"what PostgreSQL answered", fmt.Errorf("x: %w", &pgconn.PgError{Code: "23505"}), false},
+		{"cancelled", context.Canceled, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.err == nil {
+				t.Fatal("no error to explain")
+			}
+			got := d.ExplainError(tc.err)
+			if errors.Is(got, state.ErrUnavailable) != tc.unavailable {
+				t.Errorf("ExplainError(%v) = %v; want unavailable=%v", tc.err, got, tc.unavailable)
+			}
+			if !errors.Is(got, tc.err) {
+				t.Errorf("ExplainError lost the error it explained: %v", got)
+			}
+		})
+	}
 }

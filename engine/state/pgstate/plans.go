@@ -542,6 +542,7 @@ func (d *DB) Plans(ctx context.Context, limit int) ([]state.PlanSummary, error) 
 	rows, err := d.pool.Query(ctx, `SELECT p.id, coalesce(p.name, ''), p.created_at, p.status,
 			(SELECT string_agg(DISTINCT mapping COLLATE "C", ', ' ORDER BY mapping COLLATE "C") FROM plan_mappings m WHERE m.plan_id = p.id),
 			coalesce((SELECT bool_or(coalesce(needs_approval, '') <> '') FROM plan_mappings m WHERE m.plan_id = p.id), false),
+			coalesce((SELECT sum(not_modified)::bigint FROM plan_mappings m WHERE m.plan_id = p.id), 0),
 			a.approved_by, a.approved_at
 		FROM plans p LEFT JOIN plan_approvals a ON a.plan_id = p.id
 		ORDER BY p.created_at DESC, p.id`+byteOrder+` DESC LIMIT $1`, lim)
@@ -554,7 +555,7 @@ func (d *DB) Plans(ctx context.Context, limit int) ([]state.PlanSummary, error) 
 		var status string
 		var maps, by *string
 		var at *time.Time
-		if err := rows.Scan(&s.ID, &s.Name, &s.CreatedAt, &status, &maps, &s.NeedsApproval, &by, &at); err != nil {
+		if err := rows.Scan(&s.ID, &s.Name, &s.CreatedAt, &status, &maps, &s.NeedsApproval, &s.NotModified, &by, &at); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list plans: %w", err)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/engine/state/pgtest"
 )
 
 // TestLoadMappingKeepsEveryValue: a plan workspace loaded from a
@@ -20,7 +21,11 @@ import (
 // line breaks in text, times to the microsecond, booleans and integers, a
 // mapping name with a quote in it; and no other mapping's rows.
 func TestLoadMappingKeepsEveryValue(t *testing.T) {
-	d := open(t)
+	url := pgtest.Database(t)
+	d := openAt(t, url, Options{})
+	// A database whose sessions show dates another way than ISO (a
+	// server's or a role's DateStyle) writes the same CSV.
+	german := openAt(t, url+"&DateStyle=German", Options{})
 	ctx := t.Context()
 	const mapping = `O'BRIEN "SALES", 2`
 	at := time.Date(2026, 12, 5, 14, 0, 1, 123456000, time.UTC)
@@ -37,6 +42,9 @@ func TestLoadMappingKeepsEveryValue(t *testing.T) {
 			($1, 'from_integration', 'a-4', '', 1, false, $2, 9000000000)`, m, at)
 		exec(`INSERT INTO uncoupled VALUES ($1, 'table', 'c-5', NULL, NULL, $2), ($1, 'integration', 'a-6', $2, '', $2)`, m, at)
 		exec(`INSERT INTO assigned_values VALUES ($1, 'table', 'c-7', 'number', 'accountnumber', $2)`, m, at)
+		// A value longer than a CSV line may be by default (2 MB): a
+		// service's error page kept whole.
+		exec(`INSERT INTO record_failures VALUES ($1, 'to_integration', 'c-8', repeat('x', 3<<20), 1, false, NULL, 1)`, m)
 	}
 	for _, tc := range []struct {
 		name string
@@ -46,6 +54,7 @@ func TestLoadMappingKeepsEveryValue(t *testing.T) {
 	}{
 		{"csv into a workspace", d, true},
 		{"csv", d, false},
+		{"csv, dates shown the German way", german, false},
 		// A store that streams rows only: through the Appender.
 		{"rows", rowsOnly{d}, false},
 	} {
@@ -79,7 +88,7 @@ func TestLoadMappingKeepsEveryValue(t *testing.T) {
 					t.Fatalf("%s: the test put no row in it", table.Name)
 				}
 				if !reflect.DeepEqual(got, want) {
-					t.Errorf("%s in the workspace:\n%q\nwant (the state's):\n%q", table.Name, got, want)
+					t.Errorf("%s in the workspace:\n%q\nwant (the state's):\n%q", table.Name, shortened(got), shortened(want))
 				}
 				if other := mappingRows(t, ctx, ws, table, "OTHER"); len(other) > 0 {
 					t.Errorf("%s: the workspace holds another mapping's rows: %q", table.Name, other)
@@ -87,6 +96,19 @@ func TestLoadMappingKeepsEveryValue(t *testing.T) {
 			}
 		})
 	}
+}
+
+// shortened cuts each long row to its start, end and length, for a
+// failure's message.
+func shortened(rows []string) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		if len(r) > 200 {
+			r = fmt.Sprintf("%s…(%d bytes)…%s", r[:100], len(r), r[len(r)-100:])
+		}
+		out[i] = r
+	}
+	return out
 }
 
 // rowsOnly hides every method of a store but EachMappingRow.

@@ -628,6 +628,13 @@ func listPlans(t *testing.T, s store) {
 	if got, want := nonZero(p1.Counts), nonZero(customerCounts()); !maps.Equal(got, want) {
 		t.Errorf("p1's counts %v, want %v", got, want)
 	}
+	var notModified int64
+	for _, m := range fullPlan("p1", aTime).Mappings {
+		notModified += m.NotModified
+	}
+	if notModified == 0 || p1.NotModified != notModified {
+		t.Errorf("p1's not modified: %d, want its parts' %d", p1.NotModified, notModified)
+	}
 	if list, err := s.Plans(ctx, 2); err != nil || len(list) != 2 || list[1].ID != "p2" {
 		t.Errorf("Plans(2): %v, %v; want p3 and p2", list, err)
 	}
