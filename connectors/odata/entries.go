@@ -2,6 +2,7 @@ package odata
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,10 @@ import (
 // from one run to the next (reset).
 type entries struct {
 	fields []string // what Value's i indexes
+	// firstOf is, for each index of fields, that of its name's first
+	// occurrence, where a record's value is kept: a field may be asked
+	// for twice.
+	firstOf []int
 	// all keeps every member, annotations included: a change-tracking
 	// page's deleted entries are told by theirs.
 	all   bool
@@ -50,7 +55,11 @@ type member struct {
 type span struct{ from, to int }
 
 func newEntries(fields []string, all bool) *entries {
-	return &entries{fields: fields, all: all, names: map[string]entryName{}, starts: []int{0}}
+	firstOf := make([]int, len(fields))
+	for i, f := range fields {
+		firstOf[i] = slices.Index(fields, f)
+	}
+	return &entries{fields: fields, firstOf: firstOf, all: all, names: map[string]entryName{}, starts: []int{0}}
 }
 
 // reset empties es for the run starting at index first of the value array.
@@ -119,7 +128,7 @@ func (es *entries) Len() int { return len(es.starts) - 1 }
 
 // Value implements connectors.Entries.
 func (es *entries) Value(r, i int) []byte {
-	s := es.slots[r*len(es.fields)+i]
+	s := es.slots[r*len(es.fields)+es.firstOf[i]]
 	if s.to == 0 {
 		return nil
 	}

@@ -282,3 +282,21 @@ func BenchmarkDecodePage(b *testing.B) {
 		})
 	}
 }
+
+// TestEntriesValueRepeatedField: a field asked for twice is given at both
+// indexes (connectors.Entries.Value indexes the fields as asked).
+func TestEntriesValueRepeatedField(t *testing.T) {
+	fields := []string{"id", "number", "id"}
+	err := newCollectionDecoder(fields, false).decode(strings.NewReader(`{"value":[{"id":"a","number":"1"}]}`), nil,
+		func(es *entries) error {
+			for i, f := range fields {
+				if es.Value(0, i) == nil {
+					t.Errorf("Value(0, %d) (%s) = nil; the record has it", i, f)
+				}
+			}
+			return nil
+		}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
