@@ -141,6 +141,7 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	if flag.Lookup("test.bench").Value.String() == "" {
 		statetest.OneThread()
+		statetest.MoreParallel()
 	}
 	// The tests with PostgreSQL state share one private server.
 	os.Exit(pgtest.Main(m))
