@@ -75,13 +75,13 @@ func (c *Client) ReadEntries(ctx context.Context, q connectors.Query, fields []s
 	var answered time.Time // the first answer's Date: see connectors.Page.Date
 	return c.followPages(ctx, "read", q.Entity.Name, c.resourceURL(c.setPath(q.Entity.Name), params...),
 		func(n int, date time.Time, body io.Reader, records *int, fnErr *error) (page, error) {
+			if n == 1 {
+				answered = date // even when this page holds no record
+			}
 			var p page
 			err := d.decode(body, nil, func(es *entries) error {
 				if es.Len() == 0 {
 					return nil
-				}
-				if n == 1 {
-					answered = date
 				}
 				*records += es.Len()
 				es.date = answered
@@ -99,10 +99,10 @@ func (c *Client) readPages(ctx context.Context, op, entity, u string, fn func(co
 	d := newCollectionDecoder(nil, false)
 	var answered time.Time // the first answer's Date: see connectors.Page.Date
 	return c.followPages(ctx, op, entity, u, func(n int, date time.Time, body io.Reader, records *int, fnErr *error) (page, error) {
+		if n == 1 {
+			answered = date // even when this page holds no record
+		}
 		return d.streamPage(body, func(recs []connectors.Record) error {
-			if n == 1 {
-				answered = date
-			}
 			*records += len(recs)
 			*fnErr = fn(connectors.Page{Records: recs, Date: answered})
 			return *fnErr

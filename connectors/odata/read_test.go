@@ -233,18 +233,36 @@ func TestReadStopsOnCallbackError(t *testing.T) {
 	}
 }
 
+// TestReadSkipsEmptyPages: an empty page hands nothing on, yet its answer
+// is the read's first, whose Date every page carries (connectors.Page):
+// the watermark is capped by the server's clock when it began answering,
+// not by a later page's, nor by coupler's.
 func TestReadSkipsEmptyPages(t *testing.T) {
+	first := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("$skiptoken") == "" {
+			w.Header().Set("Date", first.Format(http.TimeFormat))
 			writeJSON(w, 200, collection(nil, "http://"+r.Host+"/svc/accounts?$skiptoken=1"))
 			return
 		}
+		w.Header().Set("Date", first.Add(5*time.Second).Format(http.TimeFormat))
 		writeJSON(w, 200, collection([]map[string]any{{"accountid": "1"}}, ""))
 	})
 	c, _ := newTestClient(t, h, nil)
 	pages, err := readAll(t, c, connectors.Query{Entity: accounts})
 	if err != nil || len(pages) != 1 {
 		t.Fatalf("pages = %d, err = %v; want 1 page", len(pages), err)
+	}
+	if !pages[0].Date.Equal(first) {
+		t.Errorf("Read: the page's Date = %s, want the first answer's %s", pages[0].Date, first)
+	}
+	var dates []time.Time
+	err = c.ReadEntries(t.Context(), connectors.Query{Entity: accounts}, []string{"accountid"}, func(es connectors.Entries) error {
+		dates = append(dates, es.Date())
+		return nil
+	})
+	if err != nil || len(dates) != 1 || !dates[0].Equal(first) {
+		t.Errorf("ReadEntries: dates %v, %v; want one, the first answer's %s", dates, err, first)
 	}
 }
 
