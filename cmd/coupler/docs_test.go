@@ -407,6 +407,14 @@ func (r *pageRun) exec(command string) (string, error) {
 			return "", nil
 		}
 	}
+	// The fake servers stamp what one command writes, and the edits made
+	// before the next, at the instant the command started: with the real
+	// clock, a slow apply on a busy machine spread its creates over
+	// seconds, so the watermark after it, and what the next plan reads,
+	// depended on the machine's load, not on what the page does.
+	at := time.Now()
+	r.srv.ERP.SetClock(func() time.Time { return at })
+	r.srv.CRM.SetClock(func() time.Time { return at })
 	ctx, cancel := context.WithTimeout(r.t.Context(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
