@@ -89,10 +89,16 @@ func planAndApply(cmd *cobra.Command, g *globals, e *engine.Engine, pr *view.Pri
 		return err
 	}
 	fmt.Fprintln(g.stdout)
+	res, err := applyShown(cmd, g, e, p)
+	return reportApply(pr, res, err)
+}
+
+// applyShown applies p, just planned, with progress on a terminal.
+func applyShown(cmd *cobra.Command, g *globals, e *engine.Engine, p *plan.Plan) (*engine.ApplyResult, error) {
 	g.progress.expect(p)
 	res, err := e.Apply(cmd.Context(), p.ID)
 	g.progress.finish()
-	return reportApply(pr, res, err)
+	return res, err
 }
 
 // planAndApplyJSON applies p, saved just now, without asking
@@ -112,9 +118,7 @@ func planAndApplyJSON(cmd *cobra.Command, g *globals, e *engine.Engine, pr *view
 	if p.InStep() {
 		return pr.PlanApply(planJSON.Bytes(), nil)
 	}
-	g.progress.expect(p)
-	res, err := e.Apply(cmd.Context(), p.ID)
-	g.progress.finish()
+	res, err := applyShown(cmd, g, e, p)
 	if res != nil {
 		a := applyView(res, err)
 		// stdout: nothing to do about a failed write.
