@@ -13,6 +13,7 @@ import (
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/state"
+	"github.com/couplerhq/coupler/internal/jsontext"
 	"github.com/couplerhq/coupler/mappings"
 	"github.com/google/uuid"
 )
@@ -108,7 +109,7 @@ func ownClientKey(in state.Intent) bool {
 }
 
 func (t writeTarget) intent(op plan.Operation, w connectors.WriteOp, at time.Time) (state.Intent, error) {
-	fields, err := json.Marshal(w.Fields)
+	fields, err := jsontext.MarshalObject(w.Fields, true) // json.Marshal's text
 	if err != nil {
 		return state.Intent{}, fmt.Errorf("encode fields: %w", err)
 	}

@@ -11,10 +11,14 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/connectors/redact"
 	"github.com/couplerhq/coupler/connectors/transport"
+	ijson "github.com/couplerhq/coupler/internal/jsontext"
 )
 
 // writeRequest is one op encoded as HTTP, independent of how it is sent:
@@ -103,13 +107,11 @@ func encodeFields(fields connectors.Record) ([]byte, error) {
 	if fields == nil {
 		fields = connectors.Record{}
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(fields); err != nil {
+	body, err := ijson.MarshalObject(fields, false)
+	if err != nil {
 		return nil, fmt.Errorf("encode fields: %w", err)
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return body, nil
 }
 
 // send performs one writeRequest. A non-2xx status is an *Error. The body is
@@ -186,6 +188,67 @@ func result(k keyer, e connectors.Entity, op connectors.WriteOp, resp writeRespo
 
 // decodeRecord decodes a single-entity response body.
 func decodeRecord(body []byte) (connectors.Record, error) {
+	if rec, ok := decodeFlatRecord(body); ok {
+		return cleanRecord(rec), nil
+	}
+	return decodeRecordSlow(body)
+}
+
+// recordDecoders are the token decoders of decodeFlatRecord, reused. Each
+// reads its answer in place (from a bytes.Buffer, jsontext copies nothing).
+var recordDecoders = sync.Pool{New: func() any { return jsontext.NewDecoder(new(bytes.Buffer)) }}
+
+// decodeFlatRecord decodes body as decodeRecordSlow would, provided it is
+// one JSON object, valid, of member names without escapes and unique,
+// followed by nothing but white space: what a service answers to a write.
+// Each value is decoded on its own (ijson.Decode), the common texts
+// directly: encoding/json's decoding of each answer into a map was most
+// of the connector's share of a first sync. ok is false for anything
+// else, which decodeRecordSlow decodes, or fails to, as before;
+// FuzzDecodeRecord holds the two together.
+func decodeFlatRecord(body []byte) (_ connectors.Record, ok bool) {
+	dec := recordDecoders.Get().(*jsontext.Decoder)
+	defer func() {
+		dec.Reset(new(bytes.Buffer)) // the pool keeps no answer alive
+		recordDecoders.Put(dec)
+	}()
+	// Duplicate names are told by the record itself, cheaper than by the
+	// decoder's set of names.
+	dec.Reset(bytes.NewBuffer(body), jsontext.AllowDuplicateNames(true))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil, false
+	}
+	rec := make(connectors.Record, 16) // a record's answer has a dozen or more members
+	for dec.PeekKind() == '"' {
+		name, err := dec.ReadValue()
+		if err != nil || bytes.IndexByte(name, '\\') >= 0 {
+			return nil, false
+		}
+		raw, err := dec.ReadValue()
+		if err != nil {
+			return nil, false
+		}
+		v, err := ijson.Decode(raw)
+		if err != nil {
+			return nil, false
+		}
+		n := len(rec)
+		if rec[string(name[1:len(name)-1])] = v; len(rec) == n {
+			return nil, false // a duplicate name
+		}
+	}
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '}' {
+		return nil, false
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return nil, false // more after the object: left to encoding/json
+	}
+	return rec, true
+}
+
+// decodeRecordSlow decodes a single-entity response body with
+// encoding/json.
+func decodeRecordSlow(body []byte) (connectors.Record, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var rec connectors.Record
