@@ -325,7 +325,7 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		if out.results == nil {
 			return run, failures, errors.Join(out.err, feed.forget(ctx, next))
 		}
-		feed.grow(out.took, prepared)
+		feed.grow(out.took, prepared, len(cur.ops))
 		// Record with a context that outlives a cancelled ctx: these writes
 		// happened, and forgetting them would duplicate creates next time.
 		// Recording can still fail a result (a coupling taken meanwhile), so
