@@ -420,6 +420,9 @@ func (d *DB) Operations(ctx context.Context, part Part, afterSeq int64, limit in
 		return fmt.Errorf("operations of plan %s, mapping %s: %w", part.PlanID, part.Mapping, err)
 	}
 	var ops []plan.Operation
+	if limit > 0 {
+		ops = make([]plan.Operation, 0, min(limit, 8192))
+	}
 	for rows.Next() {
 		var (
 			seq                        int64
@@ -461,6 +464,12 @@ func (d *DB) Operations(ctx context.Context, part Part, afterSeq int64, limit in
 		return fmt.Errorf("changes of plan %s, mapping %s: %w", part.PlanID, part.Mapping, err)
 	}
 	defer crows.Close()
+	// The changes come in the order of their seqs: each operation's are a
+	// run of one slice shared by the batch, not a slice grown per change
+	// (a tenth of loading a batch went to growing them). Sized for ten
+	// fields an operation; more only grow it.
+	changes := make([]plan.Change, 0, 10*len(ops))
+	at, from := -1, 0 // the operation whose changes are being read, and where they start
 	for crows.Next() {
 		var seq int64
 		var field string
@@ -469,12 +478,23 @@ func (d *DB) Operations(ctx context.Context, part Part, afterSeq int64, limit in
 			return err
 		}
 		// Changes of operations of kinds not asked for share the range.
-		if i, ok := index[seq]; ok {
-			ops[i].Changes = append(ops[i].Changes, plan.Change{Field: field, Before: rawJSON(before), After: rawJSON(after)})
+		i, ok := index[seq]
+		if !ok {
+			continue
 		}
+		if i != at {
+			if at >= 0 {
+				ops[at].Changes = changes[from:len(changes):len(changes)]
+			}
+			at, from = i, len(changes)
+		}
+		changes = append(changes, plan.Change{Field: field, Before: rawJSON(before), After: rawJSON(after)})
 	}
 	if err := crows.Err(); err != nil {
 		return fmt.Errorf("changes of plan %s, mapping %s: %w", part.PlanID, part.Mapping, err)
+	}
+	if at >= 0 {
+		ops[at].Changes = changes[from:len(changes):len(changes)]
 	}
 	for _, o := range ops {
 		if err := fn(o); err != nil {
