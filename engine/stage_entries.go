@@ -68,6 +68,7 @@ type entryStager struct {
 	// was an eighth of a full plan's CPU.
 	reads []int
 	whole bool
+	texts []string // see text
 }
 
 // newEntryStager asks for every field staging side of m reads.
@@ -197,7 +198,7 @@ func (v *entryValues) value(field string) any {
 
 func (v *entryValues) canonical(field string) (*string, error) {
 	if raw, ok := v.raw(field); ok {
-		return canonicalRaw(raw)
+		return v.s.canonicalRaw(raw)
 	}
 	return canonical(v.value(field))
 }
@@ -294,7 +295,7 @@ func (v *readsVisitor) Visit(n *ast.Node) {
 // text is its own canonical form for a literal, a string quoteJSON would
 // write as it stands, and a number without insignificant zeros; the rest
 // is decoded and rendered.
-func canonicalRaw(raw []byte) (*string, error) {
+func (s *entryStager) canonicalRaw(raw []byte) (*string, error) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
@@ -302,15 +303,12 @@ func canonicalRaw(raw []byte) (*string, error) {
 	case c == 'n':
 		return nil, nil
 	case c == 't' || c == 'f':
-		s := string(raw)
-		return &s, nil
+		return s.text(string(raw)), nil
 	case c == '"' && quotedAsIs(raw[1:len(raw)-1]):
-		s := string(raw)
-		return &s, nil
+		return s.text(string(raw)), nil
 	case c == '-' || '0' <= c && c <= '9':
-		if s := string(raw); jsontext.IsNumber(s) {
-			s = canonicalNumber(s)
-			return &s, nil
+		if n := string(raw); jsontext.IsNumber(n) {
+			return s.text(canonicalNumber(n)), nil
 		}
 	}
 	v, err := jsontext.Decode(raw)
@@ -321,6 +319,18 @@ func canonicalRaw(raw []byte) (*string, error) {
 		return canonical(exprNumber(n))
 	}
 	return canonical(v)
+}
+
+// text is a pointer to t, one of a block of them the stager allocates at
+// a time: a row's values are pointers, and one allocated apiece was an
+// allocation more for every value staged. A block lives as long as any of
+// its texts, which the Appender has copied once the row is staged.
+func (s *entryStager) text(t string) *string {
+	if len(s.texts) == cap(s.texts) {
+		s.texts = make([]string, 0, 256)
+	}
+	s.texts = append(s.texts, t)
+	return &s.texts[len(s.texts)-1]
 }
 
 // quotedAsIs reports whether a JSON string whose inside is b is what

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/couplerhq/coupler/connectors"
@@ -135,6 +136,9 @@ func (c *Client) followPages(ctx context.Context, op, entity, u string, decode p
 	budget := c.limits.Budget()
 	var ahead *pageAhead
 	defer func() { ahead.drop() }()
+	// The chunks of the page before the last, decoded, read into again:
+	// a page's body is megabytes.
+	var spare [][]byte
 	for n := 1; u != ""; n++ {
 		if seen[u] {
 			return wrap(op, entity, "", fmt.Errorf("the server's paging cycles: page %d links back to a page already read", n))
@@ -148,12 +152,14 @@ func (c *Client) followPages(ctx context.Context, op, entity, u string, decode p
 			got = ahead.wait()
 		} else {
 			ahead.drop()
-			got = c.fetchPage(ctx, u)
+			got = c.fetchPage(ctx, u, spare)
+			spare = nil
 		}
 		ahead = nil
 		if got.err == nil && got.whole {
 			if next, ok := c.aheadURL(u, got.body); ok && !seen[next] && budget.HasPage() {
-				ahead = c.fetchAhead(ctx, next)
+				ahead = c.fetchAhead(ctx, next, spare)
+				spare = nil
 			}
 		}
 		records := 0
@@ -166,6 +172,9 @@ func (c *Client) followPages(ctx context.Context, op, entity, u string, decode p
 		}
 		if err != nil {
 			return wrap(op, entity, "", err)
+		}
+		if got.whole { // a larger page's chunks were let go as decoded
+			spare = got.body
 		}
 		c.log.DebugContext(ctx, "odata: page", "entity", entity, "page", n, "records", records)
 		if u, err = c.nextURL(u, p.context, p.nextLink); err != nil {
@@ -181,14 +190,14 @@ func (c *Client) followPages(ctx context.Context, op, entity, u string, decode p
 // once it is decoded.
 const aheadBytes = 4 << 20
 
-// fetchedPage is a page's answer, its body read ahead of decoding: body
-// is all of it when whole, else its first aheadBytes, the rest still to
-// be read from rest. readErr ended the reading of the body, to be seen by
+// fetchedPage is a page's answer, its body read ahead of decoding, in
+// chunks: body is all of it when whole, else its first aheadBytes, the
+// rest still to be read from rest. readErr ended the reading of the body, to be seen by
 // the decoder after body; err is the request's.
 type fetchedPage struct {
 	url     *url.URL // as requested, for errors
 	date    time.Time
-	body    []byte
+	body    [][]byte
 	whole   bool
 	rest    io.ReadCloser
 	readErr error
@@ -197,8 +206,8 @@ type fetchedPage struct {
 }
 
 // fetchPage GETs the page at u and reads its body, as much of it as
-// aheadBytes allows.
-func (c *Client) fetchPage(ctx context.Context, u string) *fetchedPage {
+// aheadBytes allows, into the chunks of spare first.
+func (c *Client) fetchPage(ctx context.Context, u string, spare [][]byte) *fetchedPage {
 	f := &fetchedPage{}
 	req, err := c.newRequest(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -216,8 +225,9 @@ func (c *Client) fetchPage(ctx context.Context, u string) *fetchedPage {
 	}
 	f.date = connectors.ResponseDate(resp.Header)
 	body := transport.LimitReader(resp.Body, c.maxBody)
-	f.body, f.readErr = io.ReadAll(io.LimitReader(body, aheadBytes+1))
-	if f.readErr == nil && len(f.body) <= aheadBytes {
+	var n int
+	f.body, n, f.readErr = readChunks(spare, body, aheadBytes+1)
+	if f.readErr == nil && n <= aheadBytes {
 		f.whole = true
 		resp.Body.Close()
 		return f
@@ -231,6 +241,37 @@ func (c *Client) fetchPage(ctx context.Context, u string) *fetchedPage {
 		io.Closer
 	}{body, resp.Body}
 	return f
+}
+
+// bodyChunkBytes is the size of the chunks a page's body is read into.
+const bodyChunkBytes = 256 << 10
+
+// readChunks reads r to its end, or most bytes of it, into chunks, those
+// of spare first: read whole into one slice, a page grew by copies that
+// made several times its size of garbage. n is the bytes read.
+func readChunks(spare [][]byte, r io.Reader, most int) (chunks [][]byte, n int, err error) {
+	for n < most {
+		var c []byte
+		if len(spare) > 0 {
+			c, spare = spare[0][:0], spare[1:]
+		}
+		if cap(c) == 0 {
+			c = make([]byte, 0, bodyChunkBytes)
+		}
+		for len(c) < cap(c) && n < most && err == nil {
+			var k int
+			k, err = r.Read(c[len(c):min(cap(c), len(c)+most-n)])
+			c, n = c[:len(c)+k], n+k
+		}
+		chunks = append(chunks, c)
+		if err == io.EOF {
+			return chunks, n, nil
+		}
+		if err != nil {
+			return chunks, n, err
+		}
+	}
+	return chunks, n, nil
 }
 
 // close releases what f still holds of its answer.
@@ -250,7 +291,9 @@ func (c *Client) decodePage(f *fetchedPage, budget *connectors.ReadBudget, decod
 	if f.err != nil {
 		return page{}, f.err
 	}
-	var body io.Reader = bytes.NewReader(f.body)
+	// The chunks of a page larger than aheadBytes are let go as they
+	// are decoded, not held until the page's end.
+	var body io.Reader = &chunkReader{chunks: f.body, drop: !f.whole}
 	switch {
 	case f.rest != nil:
 		body = io.MultiReader(body, f.rest)
@@ -268,6 +311,29 @@ func (c *Client) decodePage(f *fetchedPage, budget *connectors.ReadBudget, decod
 	return p, nil
 }
 
+// chunkReader reads chunks one after the other, dropping each once read
+// when drop is set.
+type chunkReader struct {
+	chunks [][]byte
+	at     int // in chunks[0]
+	drop   bool
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	for len(r.chunks) > 0 && r.at == len(r.chunks[0]) {
+		if r.drop {
+			r.chunks[0] = nil
+		}
+		r.chunks, r.at = r.chunks[1:], 0
+	}
+	if len(r.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.chunks[0][r.at:])
+	r.at += n
+	return n, nil
+}
+
 type errorReader struct{ err error }
 
 func (r errorReader) Read([]byte) (int, error) { return 0, r.err }
@@ -279,11 +345,11 @@ type pageAhead struct {
 	done   chan *fetchedPage
 }
 
-// fetchAhead starts fetching the page at u.
-func (c *Client) fetchAhead(ctx context.Context, u string) *pageAhead {
+// fetchAhead starts fetching the page at u, into spare (fetchPage).
+func (c *Client) fetchAhead(ctx context.Context, u string, spare [][]byte) *pageAhead {
 	ctx, cancel := context.WithCancel(ctx)
 	a := &pageAhead{url: u, cancel: cancel, done: make(chan *fetchedPage, 1)}
-	go func() { a.done <- c.fetchPage(ctx, u) }()
+	go func() { a.done <- c.fetchPage(ctx, u, spare) }()
 	return a
 }
 
@@ -309,12 +375,23 @@ func (a *pageAhead) drop() {
 // to, as nextURL resolves it, when it can be told without decoding the
 // page (tailNextLink); the context URL is taken from the start of the
 // page, where OData services write it.
-func (c *Client) aheadURL(current string, body []byte) (string, bool) {
-	link, ok := tailNextLink(body)
+func (c *Client) aheadURL(current string, body [][]byte) (string, bool) {
+	if len(body) == 0 {
+		return "", false
+	}
+	// The link is in the last chunk, or in the end of the one before
+	// and the last, short; one longer than linkBytes is not guessed.
+	const linkBytes = 16 << 10
+	tail := body[len(body)-1]
+	if len(tail) < linkBytes && len(body) > 1 {
+		before := body[len(body)-2]
+		tail = append(slices.Clip(before[max(0, len(before)-linkBytes):]), tail...)
+	}
+	link, ok := tailNextLink(tail)
 	if !ok {
 		return "", false
 	}
-	context, _ := headContext(body)
+	context, _ := headContext(body[0])
 	next, err := c.nextURL(current, context, link)
 	return next, err == nil && next != ""
 }
