@@ -1,13 +1,17 @@
 package odata
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/couplerhq/coupler/connectors"
@@ -161,5 +165,36 @@ func TestReadAheadStops(t *testing.T) {
 	})
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Errorf("%d calls, error %v; want 1 and %v", calls, err, stop)
+	}
+}
+
+// TestReadChunks: a body is read whole or up to most bytes, into the
+// spare chunks first, and an error ending it is kept with what was read.
+func TestReadChunks(t *testing.T) {
+	body := strings.Repeat("x", 2*bodyChunkBytes+10)
+	broken := errors.New("broken")
+	for _, tc := range []struct {
+		name    string
+		r       io.Reader
+		spare   [][]byte
+		most, n int
+		err     error
+	}{
+		{name: "whole", r: strings.NewReader(body), most: len(body) + 1, n: len(body)},
+		{name: "most", r: strings.NewReader(body), most: bodyChunkBytes + 1, n: bodyChunkBytes + 1},
+		{name: "spare", r: strings.NewReader(body), spare: [][]byte{make([]byte, 5, 7), nil}, most: len(body) + 1, n: len(body)},
+		{name: "broken", r: io.MultiReader(strings.NewReader(body[:100]), iotest.ErrReader(broken)), most: len(body), n: 100, err: broken},
+		{name: "empty", r: strings.NewReader(""), most: 10},
+	} {
+		chunks, n, err := readChunks(tc.spare, iotest.HalfReader(tc.r), tc.most)
+		if n != tc.n || !errors.Is(err, tc.err) || tc.err == nil && err != nil {
+			t.Errorf("%s: %d bytes, %v; want %d, %v", tc.name, n, err, tc.n, tc.err)
+		}
+		if got := string(bytes.Join(chunks, nil)); got != body[:tc.n] {
+			t.Errorf("%s: read %d bytes that are not the body's first", tc.name, len(got))
+		}
+		if len(tc.spare) > 0 && len(chunks) > 0 && &chunks[0][:1][0] != &tc.spare[0][:1][0] {
+			t.Errorf("%s: the spare chunk was not read into", tc.name)
+		}
 	}
 }
