@@ -192,8 +192,8 @@ const aheadBytes = 4 << 20
 
 // fetchedPage is a page's answer, its body read ahead of decoding, in
 // chunks: body is all of it when whole, else its first aheadBytes, the
-// rest still to be read from rest. readErr ended the reading of the body, to be seen by
-// the decoder after body; err is the request's.
+// rest still to be read from rest. readErr ended the reading of the
+// body, to be seen by the decoder after body; err is the request's.
 type fetchedPage struct {
 	url     *url.URL // as requested, for errors
 	date    time.Time
@@ -285,7 +285,8 @@ func (f *fetchedPage) close() {
 }
 
 // decodePage decodes a fetched page's body, counted against budget, with
-// the answer's Date: as getPage did with the body as it arrived.
+// the answer's Date: the decoder reads the same bytes, and the same error
+// after them, as it did reading the answer's body as it arrived.
 func (c *Client) decodePage(f *fetchedPage, budget *connectors.ReadBudget, decode func(time.Time, io.Reader) (page, error)) (page, error) {
 	defer f.close()
 	if f.err != nil {
