@@ -196,7 +196,7 @@ func checkEntryRows(t *testing.T, prog *Program, body []byte) {
 			err = c.ReadEntries(context.Background(), q, s.fields, func(es connectors.Entries) error {
 				v := &entryValues{s: s, es: es}
 				for r := range es.Len() {
-					v.r, v.rec, v.recErr = r, nil, nil
+					v.at(r)
 					r, err := row(v)
 					got = append(got, r, fmt.Sprint(err))
 				}
