@@ -96,6 +96,9 @@ func (b *ReadBudget) Page() error {
 	return nil
 }
 
+// HasPage reports whether Page would take a page without failing.
+func (b *ReadBudget) HasPage() bool { return b.pages > 0 }
+
 // Bytes takes n bytes of response from the budget.
 func (b *ReadBudget) Bytes(n int64) error {
 	b.bytes -= n

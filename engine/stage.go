@@ -139,7 +139,7 @@ func (e *Engine) stageEntriesOr(stage *state.Stage, mapping, what string, s *ent
 			called = true
 			v := &entryValues{s: s, es: es}
 			return e.stageRows(stage, mapping, what, es.Len(), func(r int) recordValues {
-				v.r, v.rec, v.recErr = r, nil, nil
+				v.at(r)
 				return v
 			}, toRow)
 		})

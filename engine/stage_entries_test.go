@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/couplerhq/coupler/connectors"
@@ -47,8 +49,37 @@ fields:
   - { field: blocked, constant: " ", direction: from_integration }
 `
 
-// entriesProgram compiles entriesMapping.
-func entriesProgram(tb testing.TB) *Program {
+// exprMappings read records through expressions in the ways record
+// tells apart: fields named in advance (a filter's variables, let
+// names shadowing them, a transform's record.<name> and record["name"],
+// members the record lacks), whose record holds those members only, and
+// reads it cannot name ($env, record[expr], the record whole), which
+// get every member.
+var exprMappings = []string{`name: NAMED
+table: { connector: bc, entity: customers, key: id }
+integration: { connector: dataverse, entity: accounts, key: accountid }
+direction: bidirectional
+filter: (let b = blocked; b == " ") || number == "1" || balance > 100
+integration_filter: statecode == 0 || name == nil
+sync_only_coupled: false
+fields:
+  - { field: number, integration_field: accountnumber, to_integration: 'record.number + "/" + (record?.nothing ?? "-") + string(record["balance"])' }
+  - { field: displayName, integration_field: name, to_integration: 'upper(value ?? "") + (record.email ?? "")', from_integration: trim(value) }
+  - { field: paymentTermsCode, integration_field: paymenttermscode, direction: to_integration, options: { "": null, "NET 30": 1 }, default: 7 }
+`, `name: WHOLE
+table: { connector: bc, entity: customers, key: id }
+integration: { connector: dataverse, entity: accounts, key: accountid }
+direction: bidirectional
+filter: $env["blocked"] == " " || len($env) > 3
+integration_filter: statecode == 0
+sync_only_coupled: false
+fields:
+  - { field: number, integration_field: accountnumber, to_integration: 'string(len(record)) + string(record[value] ?? "none")' }
+  - { field: displayName, integration_field: name, to_integration: 'string(record.number) + join(sort(keys(record)), ",")' }
+`}
+
+// entriesProgram compiles mapping, entriesMapping by default.
+func entriesProgram(tb testing.TB, mapping ...string) *Program {
 	tb.Helper()
 	dir := tb.TempDir()
 	for name, body := range map[string]string{
@@ -58,7 +89,7 @@ connectors:
   dataverse: { type: odata, base_url: "http://crm.invalid/api/data/v9.2" }
 mappings: ["customer.yaml"]
 `,
-		"customer.yaml": entriesMapping,
+		"customer.yaml": append(mapping, entriesMapping)[0],
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			tb.Fatal(err)
@@ -112,23 +143,35 @@ func FuzzEntryRows(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	prog := entriesProgram(f)
-	f.Fuzz(func(t *testing.T, body []byte) { checkEntryRows(t, prog, body) })
-}
-
-// checkEntryRows reads body as the page of an OData service both as
-// Records and as entries, and fails unless every pass of prog stages each
-// record into the same row both ways, as source and as destination.
-func checkEntryRows(t *testing.T, prog *Program, body []byte) {
+	progs := []*Program{entriesProgram(f)}
+	for _, m := range exprMappings {
+		progs = append(progs, entriesProgram(f, m))
+	}
+	// One server and client for every input: one each an input, a fuzz
+	// run of half a minute left 30,000 connections in TIME_WAIT, every
+	// port the machine had.
+	var page atomic.Pointer[[]byte]
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(body)
+		w.Write(*page.Load())
 	}))
 	defer srv.Close()
 	c, err := odata.New(connectors.Config{Name: "x", BaseURL: srv.URL + "/"})
 	if err != nil {
-		t.Fatal(err)
+		f.Fatal(err)
 	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		page.Store(&body)
+		for _, prog := range progs {
+			checkEntryRows(t, c, prog, body)
+		}
+	})
+}
+
+// checkEntryRows reads body, the page c's service serves, both as
+// Records and as entries, and fails unless every pass of prog stages each
+// record into the same row both ways, as source and as destination.
+func checkEntryRows(t *testing.T, c *odata.Client, prog *Program, body []byte) {
 	lookups := stubLookups{}
 	for _, m := range prog.Mappings {
 		for _, isSource := range []bool{true, false} {
@@ -159,7 +202,7 @@ func checkEntryRows(t *testing.T, prog *Program, body []byte) {
 			err = c.ReadEntries(context.Background(), q, s.fields, func(es connectors.Entries) error {
 				v := &entryValues{s: s, es: es}
 				for r := range es.Len() {
-					v.r, v.rec, v.recErr = r, nil, nil
+					v.at(r)
 					r, err := row(v)
 					got = append(got, r, fmt.Sprint(err))
 				}
@@ -183,4 +226,61 @@ func rowsText(rows []any) string {
 		fmt.Fprintf(&b, "%s\n", j)
 	}
 	return b.String()
+}
+
+func TestExprReads(t *testing.T) {
+	for _, tc := range []struct {
+		src       string
+		transform bool
+		fields    []string
+		whole     bool
+	}{
+		{src: `blocked == " "`, fields: []string{"blocked"}},
+		{src: `trim(name) != "" && statecode == 0`, fields: []string{"trim", "name", "statecode"}},
+		{src: `(let b = blocked; b == " ")`, fields: []string{"blocked", "b"}},
+		{src: `$env["blocked"] == " "`, whole: true},
+		{src: `len($env) > 3`, whole: true},
+		{src: `trim(value)`, transform: true},
+		{src: `record.number + (record?.nothing ?? "") + record["balance"]`, transform: true, fields: []string{"number", "nothing", "balance"}},
+		{src: `record.address.city`, transform: true, fields: []string{"address"}},
+		{src: `record[value]`, transform: true, whole: true},
+		{src: `len(record)`, transform: true, whole: true},
+		{src: `record.a + string(keys(record))`, transform: true, fields: []string{"a"}, whole: true},
+		{src: `$env.record.a`, transform: true, whole: true},
+	} {
+		compile := mappings.CompileFilter
+		if tc.transform {
+			compile = mappings.CompileTransform
+		}
+		p, d := compile(mappings.Expr{Source: tc.src})
+		if d != nil {
+			t.Fatalf("%s: %v", tc.src, d)
+		}
+		fields, whole := exprReads(p, tc.transform)
+		slices.Sort(fields)
+		slices.Sort(tc.fields)
+		if whole != tc.whole || !slices.Equal(fields, tc.fields) {
+			t.Errorf("%s: reads %q, whole %v; want %q, %v", tc.src, fields, whole, tc.fields, tc.whole)
+		}
+	}
+}
+
+// TestEntryStagerReads checks which passes FuzzEntryRows stages from
+// records of the members expressions read, so that it tests both ways.
+func TestEntryStagerReads(t *testing.T) {
+	// Whole, as source and as destination, of the passes whose table
+	// side is whole (the table's filter reads $env).
+	want := map[string][2]bool{
+		"WHOLE to_integration":   {true, false},
+		"WHOLE from_integration": {false, true},
+	}
+	for _, mapping := range append([]string{entriesMapping}, exprMappings...) {
+		for _, m := range entriesProgram(t, mapping).Mappings {
+			for side, isSource := range []bool{true, false} {
+				if got := newEntryStager(m, isSource).whole; got != want[m.Name+" "+string(m.Direction)][side] {
+					t.Errorf("%s %s, source %v: whole %v", m.Name, m.Direction, isSource, got)
+				}
+			}
+		}
+	}
 }
