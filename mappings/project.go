@@ -72,12 +72,14 @@ type Staging struct {
 
 // DefaultStagingMemoryLimit is staging's memory_limit when the project file
 // sets none, spilling the rest to the temp directory, where DuckDB's own
-// default is 80% of the machine's memory whatever the input. 128MiB kept
-// a million-record plan under 512 MiB of resident memory but ran out in
-// the diff of a 24-field mapping on 2 threads: the diff's memory grows
-// with DuckDB's threads and the fields, not the records
-// (docs/performance.md).
-const DefaultStagingMemoryLimit = 512 << 20
+// default is 80% of the machine's memory whatever the input. What DuckDB
+// takes outside its limit (the Appender's buffered rows, its allocator's
+// cached pages, the binary) came to 250 to 330 MiB in a million-record
+// plan, so the limit is what keeps that plan under 512 MiB resident: 433
+// MiB at 128MiB, 511 MiB at 192MiB, 780 MiB at 512MiB. The diff no longer
+// needs more with the mapping's fields or DuckDB's threads (a 24-field
+// mapping plans at 64MiB on 16 threads); docs/operations.md.
+const DefaultStagingMemoryLimit = 128 << 20
 
 // MinStagingMemoryLimit is the least staging: memory_limit the loader
 // takes, a floor against a unit mistyped (512KiB for 512MiB).
