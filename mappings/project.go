@@ -72,13 +72,13 @@ type Staging struct {
 
 // DefaultStagingMemoryLimit is staging's memory_limit when the project file
 // sets none, spilling the rest to the temp directory, where DuckDB's own
-// default is 80% of the machine's memory whatever the input. What DuckDB
-// takes outside its limit (the Appender's buffered rows, its allocator's
-// cached pages, the binary) came to 250 to 330 MiB in a million-record
-// plan, so the limit is what keeps that plan under 512 MiB resident: 433
-// MiB at 128MiB, 511 MiB at 192MiB, 780 MiB at 512MiB. The diff no longer
-// needs more with the mapping's fields or DuckDB's threads (a 24-field
-// mapping plans at 64MiB on 16 threads); docs/operations.md.
+// default is 80% of the machine's memory whatever the input. DuckDB takes
+// 250 to 350 MiB more than its limit in a million-record plan (the
+// Appender's buffered rows, its allocator's cached pages, its code), so
+// the limit is what keeps that plan under 512 MiB resident: 404 to 444
+// MiB at 128MiB, 485 MiB at 192MiB, 750 to 950 MiB at 512MiB. The diff's
+// need grows neither with the fields nor with DuckDB's threads
+// (docs/operations.md).
 const DefaultStagingMemoryLimit = 128 << 20
 
 // MinStagingMemoryLimit is the least staging: memory_limit the loader
