@@ -161,14 +161,22 @@ func Open(ctx context.Context, prog *Program, opts Options) (*Engine, error) {
 	// The project's staging: bounds what a plan's staging and diff take,
 	// whatever the input; Options.State wins, as tests and tools set it.
 	staging := prog.Project.Staging
-	if stateOpts.MemoryLimit == "" {
-		limit := staging.MemoryLimit
-		if limit == 0 {
-			limit = mappings.DefaultStagingMemoryLimit
+	if stateOpts.MemoryLimit == "" && stateOpts.MemoryLimitFor == nil {
+		if staging.MemoryLimit > 0 {
+			stateOpts.MemoryLimit = strconv.FormatInt(staging.MemoryLimit>>10, 10) + "KiB"
+		} else {
+			stateOpts.MemoryLimitFor = func(threads int) string {
+				return strconv.FormatInt(mappings.DefaultStagingMemoryLimit(threads)>>10, 10) + "KiB"
+			}
 		}
-		stateOpts.MemoryLimit = strconv.FormatInt(limit>>10, 10) + "KiB"
 	}
-	e.stagingLimit = stateOpts.MemoryLimit
+	// The limit in force, which the hint of a plan that ran out names,
+	// is known once the database that stages is open.
+	defer func() {
+		if e.work != nil {
+			e.stagingLimit = e.work.MemoryLimit()
+		}
+	}()
 	if stateOpts.TempDirectory == "" {
 		stateOpts.TempDirectory = staging.TempDirectory
 	}

@@ -200,9 +200,6 @@ func (l *loader) loadProject(file string, src []byte) {
 	if o := l.opts.State; o.Postgres() || o.Path != "" {
 		p.State, p.StateSchema = o.Path+o.URL, o.Schema
 	}
-	if p.Staging.MemoryLimit == 0 {
-		p.Staging.MemoryLimit = DefaultStagingMemoryLimit
-	}
 	if p.Staging.TempDirectory == "" && !location.IsURL(p.State) {
 		// DuckDB's own default for a database file; a PostgreSQL
 		// state's plans stage in a DuckDB of their own, which spills

@@ -61,8 +61,8 @@ type Project struct {
 // database (DuckDB) may take for staging and diffing, and where it spills
 // what does not fit.
 type Staging struct {
-	// MemoryLimit is DuckDB's memory_limit in bytes;
-	// DefaultStagingMemoryLimit when the project file sets none.
+	// MemoryLimit is DuckDB's memory_limit in bytes; 0 when the project
+	// file sets none, for DefaultStagingMemoryLimit of DuckDB's threads.
 	MemoryLimit int64
 	// TempDirectory is where DuckDB spills, an absolute path; the state
 	// database's path with ".tmp" appended when the project file sets none
@@ -71,13 +71,19 @@ type Staging struct {
 }
 
 // DefaultStagingMemoryLimit is staging's memory_limit when the project file
-// sets none, spilling the rest to the temp directory, where DuckDB's own
-// default is 80% of the machine's memory whatever the input. 128MiB kept
-// a million-record plan under 512 MiB of resident memory but ran out in
-// the diff of a 24-field mapping on 2 threads: the diff's memory grows
-// with DuckDB's threads and the fields, not the records
-// (docs/performance.md).
-const DefaultStagingMemoryLimit = 512 << 20
+// sets none, for DuckDB on threads worker threads: 128MiB on one or two,
+// 128MiB more for each thread past the first. DuckDB's own default is 80%
+// of the machine's memory whatever the input. DuckDB takes 250 to 350 MiB
+// more than its limit in a million-record plan (the Appender's buffered
+// rows, its allocator's cached pages, its code), so on two threads the
+// limit is what keeps that plan under 512 MiB resident: 404 to 471 MiB
+// at 128MiB, 485 MiB at 192MiB, 750 to 950 MiB at 512MiB. What the diff
+// of a million records cannot spill grows with the threads: on 4 it ran
+// out at 256MiB and passed at 384MiB, on 8 it passed at 512MiB
+// (docs/operations.md).
+func DefaultStagingMemoryLimit(threads int) int64 {
+	return int64(max(threads-1, 1)) * (128 << 20)
+}
 
 // MinStagingMemoryLimit is the least staging: memory_limit the loader
 // takes, a floor against a unit mistyped (512KiB for 512MiB).

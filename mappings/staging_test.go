@@ -18,7 +18,7 @@ func TestStagingSettings(t *testing.T) {
 		wantTemp  string // relative to the project directory
 		wantDiag  string
 	}{
-		{"defaults", "", DefaultStagingMemoryLimit, "state/db.duckdb.tmp", ""},
+		{"defaults", "", 0, "state/db.duckdb.tmp", ""},
 		{"both", "staging: { memory_limit: 1GiB, temp_directory: spill }", 1 << 30, "spill", ""},
 		{"bytes", "staging: { memory_limit: 134217728 }", 128 << 20, "state/db.duckdb.tmp", ""},
 		{"decimal unit", "staging: { memory_limit: 512MB }", 0, "",
@@ -58,5 +58,19 @@ func TestStagingSettings(t *testing.T) {
 				t.Errorf("staging %+v, want %+v", got, want)
 			}
 		})
+	}
+}
+
+// TestDefaultStagingMemoryLimit: 128MiB on one or two DuckDB threads, where
+// a million-record plan stays under 512 MiB resident, and 128MiB more for
+// each thread past the first, which the diff of a million records needs.
+func TestDefaultStagingMemoryLimit(t *testing.T) {
+	for _, tt := range []struct {
+		threads int
+		want    int64
+	}{{0, 128 << 20}, {1, 128 << 20}, {2, 128 << 20}, {4, 384 << 20}, {8, 896 << 20}} {
+		if got := DefaultStagingMemoryLimit(tt.threads); got != tt.want {
+			t.Errorf("DefaultStagingMemoryLimit(%d) = %d MiB, want %d MiB", tt.threads, got>>20, tt.want>>20)
+		}
 	}
 }

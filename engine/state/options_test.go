@@ -2,6 +2,7 @@ package state
 
 import (
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -27,5 +28,37 @@ func TestOptionsBoundMemory(t *testing.T) {
 	_, err = Open(t.Context(), filepath.Join(dir, "state.duckdb"), Options{MemoryLimit: "lots"})
 	if err == nil || !strings.Contains(err.Error(), "staging: memory_limit lots") {
 		t.Errorf("memory_limit lots: %v, want an error naming the setting", err)
+	}
+}
+
+// TestOptionsMemoryLimitFollowsThreads: without a MemoryLimit,
+// MemoryLimitFor gets the threads DuckDB runs on and its limit is set;
+// MemoryLimit, when given, wins.
+func TestOptionsMemoryLimitFollowsThreads(t *testing.T) {
+	perThread := func(threads int) string { return strconv.Itoa(threads*64) + "MiB" }
+	for _, tt := range []struct {
+		name      string
+		opts      Options
+		wantLimit string // DuckDB's current_setting
+		wantOwn   string // (*DB).MemoryLimit
+	}{
+		{"one thread", Options{Threads: 1, MemoryLimitFor: perThread}, "64.0 MiB", "64MiB"},
+		{"three threads", Options{Threads: 3, MemoryLimitFor: perThread}, "192.0 MiB", "192MiB"},
+		{"a limit given", Options{Threads: 3, MemoryLimit: "100MiB", MemoryLimitFor: perThread}, "100.0 MiB", "100MiB"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := Open(t.Context(), filepath.Join(t.TempDir(), "state.duckdb"), tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			var limit string
+			if err := d.db.QueryRowContext(t.Context(), `SELECT current_setting('memory_limit')`).Scan(&limit); err != nil {
+				t.Fatal(err)
+			}
+			if limit != tt.wantLimit || d.MemoryLimit() != tt.wantOwn {
+				t.Errorf("memory_limit %q, MemoryLimit() %q; want %q and %q", limit, d.MemoryLimit(), tt.wantLimit, tt.wantOwn)
+			}
+		})
 	}
 }

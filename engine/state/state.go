@@ -33,6 +33,8 @@ type DB struct {
 	redact    func(string) string
 	// sealed is Options.Sealed: Query may run a person's statement.
 	sealed bool
+	// memoryLimit is the memory_limit set at open, "" for DuckDB's own.
+	memoryLimit string
 }
 
 // LockWrites claims the right to write to the systems for one apply, so
@@ -47,8 +49,13 @@ func (d *DB) LockWrites() (unlock func(), err error) {
 
 // Options tunes the DuckDB instance.
 type Options struct {
-	// MemoryLimit caps DuckDB's memory, e.g. "512MB"; empty keeps DuckDB's default.
+	// MemoryLimit caps DuckDB's memory, e.g. "512MB"; empty keeps DuckDB's
+	// default, or takes MemoryLimitFor's.
 	MemoryLimit string
+	// MemoryLimitFor, when MemoryLimit is empty, gives the memory_limit
+	// for the number of worker threads DuckDB runs: what a query needs
+	// beyond what it can spill grows with them.
+	MemoryLimitFor func(threads int) string
 	// TempDirectory is where DuckDB spills what does not fit in
 	// MemoryLimit; empty keeps DuckDB's default (the database's path with
 	// ".tmp" appended).
@@ -74,6 +81,10 @@ type Options struct {
 	// where coupler serve exports a plan's operations before sending them.
 	Scratch string
 }
+
+// MemoryLimit returns the memory_limit the database was opened with, ""
+// when it kept DuckDB's default.
+func (d *DB) MemoryLimit() string { return d.memoryLimit }
 
 // ThreadsEnv names the environment variable that caps DuckDB's worker
 // threads when Options.Threads is 0, e.g. 1 on a machine shared with other
@@ -161,6 +172,7 @@ func (d *DB) init(ctx context.Context, opts Options) error {
 		if _, err := d.db.ExecContext(ctx, "SET memory_limit = "+sqlString(opts.MemoryLimit)); err != nil {
 			return fmt.Errorf("staging: memory_limit %s: %w", opts.MemoryLimit, err)
 		}
+		d.memoryLimit = opts.MemoryLimit
 	}
 	if opts.TempDirectory != "" {
 		if _, err := d.db.ExecContext(ctx, "SET temp_directory = "+sqlString(opts.TempDirectory)); err != nil {
@@ -174,6 +186,17 @@ func (d *DB) init(ctx context.Context, opts Options) error {
 		if _, err := d.db.ExecContext(ctx, "SET threads = "+strconv.Itoa(opts.Threads)); err != nil {
 			return err
 		}
+	}
+	if opts.MemoryLimit == "" && opts.MemoryLimitFor != nil {
+		var threads int
+		if err := d.db.QueryRowContext(ctx, "SELECT current_setting('threads')").Scan(&threads); err != nil {
+			return fmt.Errorf("staging: DuckDB's threads: %w", err)
+		}
+		limit := opts.MemoryLimitFor(threads)
+		if _, err := d.db.ExecContext(ctx, "SET memory_limit = "+sqlString(limit)); err != nil {
+			return fmt.Errorf("staging: memory_limit %s: %w", limit, err)
+		}
+		d.memoryLimit = limit
 	}
 	have, err := d.version(ctx)
 	if err != nil {
