@@ -162,21 +162,38 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 		return "(d.key IS NOT NULL AND (" + expr + "))"
 	}
 	opsChanged, opsDrifted, opsWriteBack := guard(changed), guard(drifted), guard(writeBack)
-	differs := "false"
+	differs, same := "false", "true"
 	if len(digested) > 0 {
-		differs = "d.key IS NOT NULL AND s.h IS DISTINCT FROM d.h"
+		differs, same = "d.key IS NOT NULL AND s.h IS DISTINCT FROM d.h", "s.h = d.h"
 	}
-	// Each coupled source record's coupling and coupled destination
-	// record (what the diff needs of them, without the values), first:
-	// the main join then has one large table to build, not two.
+	// A quiet source record, the steady state of nearly every one, is
+	// coupled to a destination record with the same values, both within
+	// their filters, unchanged since its last sync and without a failure:
+	// its operation is unchanged with nothing to note, which the plan
+	// counts (plan_unchanged) but does not store. Leaving such records out
+	// of diff_pairs, and the main join reading only the records in it,
+	// made the diff of 100,000 unchanged records twice as fast. Under
+	// match_only a coupled record is skipped, so none is quiet.
+	quiet := "false"
+	if !s.MatchOnly {
+		quiet = "s.in_filter AND s.err IS NULL AND c." + dst + " IS NOT NULL AND d.key IS NOT NULL AND d.in_filter AND " + same +
+			" AND c." + srcMod + " IS NOT DISTINCT FROM s.modified AND c." + srcTag + " IS NOT DISTINCT FROM s.etag AND sk.source_id IS NULL"
+	}
+	// Each source record that is not quiet, with its coupling and coupled
+	// destination record (what the diff needs of them, without the
+	// values), first: the main join then has one large table to build,
+	// not two.
 	diffPairs := `
 CREATE OR REPLACE TEMP TABLE diff_pairs AS
-SELECT s.key AS skey, c.` + dst + `, c.` + srcMod + `, c.` + srcTag + `,
-	d.key AS dest_key, d.etag AS dest_etag, d.modified AS dest_modified, d.display AS dest_display, d.in_filter AS dest_in_filter,
-	` + differs + ` AS differs
-FROM (SELECT key, ` + digestSQL(digested) + ` AS h FROM ` + stagingTable(SourceRows) + `) s
-JOIN couplings c ON c.mapping = ? AND c.` + src + ` = s.key
-LEFT JOIN (SELECT key, etag, modified, display, in_filter, ` + digestSQL(digested) + ` AS h FROM ` + stagingTable(DestRows) + `) d ON d.key = c.` + dst
+SELECT * EXCLUDE (quiet) FROM (
+	SELECT s.key AS skey, c.` + dst + `, c.` + srcMod + `, c.` + srcTag + `,
+		d.key AS dest_key, d.etag AS dest_etag, d.modified AS dest_modified, d.display AS dest_display, d.in_filter AS dest_in_filter,
+		` + differs + ` AS differs, ` + quiet + ` AS quiet
+	FROM (SELECT key, modified, etag, in_filter, err, ` + digestSQL(digested) + ` AS h FROM ` + stagingTable(SourceRows) + `) s
+	LEFT JOIN couplings c ON c.mapping = ? AND c.` + src + ` = s.key
+	LEFT JOIN (SELECT key, etag, modified, display, in_filter, ` + digestSQL(digested) + ` AS h FROM ` + stagingTable(DestRows) + `) d ON d.key = c.` + dst + `
+	LEFT JOIN record_failures sk ON sk.mapping = ` + sqlString(s.Mapping) + ` AND sk.direction = ` + sqlString(s.Direction) + ` AND sk.source_id = s.key
+) WHERE quiet IS NOT TRUE`
 	valuesJoin := `(SELECT p.skey, v.* FROM diff_pairs p JOIN ` + stagingTable(DestRows) + ` v ON v.key = p.dest_key WHERE p.differs) d ON d.skey = s.key`
 	// The destination record of an operation: the coupled one, or the one
 	// a match found (which only an uncoupled record has).
@@ -210,10 +227,10 @@ LEFT JOIN (SELECT key, etag, modified, display, in_filter, ` + digestSQL(digeste
 	if s.MatchOnly {
 		matchOnly = "true"
 	}
-	// Each source record's operation is decided once, into diff_ops; an
-	// unchanged record is kept there only when apply has something to note
-	// for it (see plan_unchanged_marks), so that the rows a plan stores
-	// are its changes, not its records.
+	// Each source record's operation is decided once, into diff_ops, but
+	// for the quiet ones; an unchanged record is kept there only when
+	// apply has something to note for it (see plan_unchanged_marks), so
+	// that the rows a plan stores are its changes, not its records.
 	ops := `
 CREATE OR REPLACE TEMP TABLE diff_ops AS
 ` + matchCTE + `
@@ -253,7 +270,7 @@ SELECT * FROM (
 		-- (TrackFailures)
 		c.` + srcMod + ` IS DISTINCT FROM s.modified OR c.` + srcTag + ` IS DISTINCT FROM s.etag OR sk.source_id IS NOT NULL AS note
 	FROM ` + stagingTable(SourceRows) + ` s
-	LEFT JOIN diff_pairs c ON c.skey = s.key
+	JOIN diff_pairs c ON c.skey = s.key
 	LEFT JOIN record_failures sk ON sk.mapping = ` + sqlString(s.Mapping) + ` AND sk.direction = ? AND sk.source_id = s.key
 	LEFT JOIN uncoupled u ON u.mapping = ` + sqlString(s.Mapping) + ` AND u.source_side = ` + sqlString(SourceSide(s.SourceIsTable)) + ` AND u.source_id = s.key` + matchJoin + `
 ` + matchedJoin + `
@@ -291,12 +308,25 @@ FROM diff_ops WHERE op <> 'unchanged'`, s.PlanID, s.Mapping, s.Direction)
 	if err != nil {
 		return nil, fmt.Errorf("save unchanged records of mapping %s: %w", s.Mapping, err)
 	}
-	// Every staged source record (one per key: dedupe) has one operation.
+	// Every staged source record (one per key: dedupe) has one operation:
+	// those not saved, the quiet ones included, are unchanged.
 	_, err = tx.ExecContext(ctx, `INSERT INTO plan_unchanged (plan_id, mapping, direction, records)
 		SELECT ?, ?, ?, (SELECT count(*) FROM `+stagingTable(SourceRows)+`) - (SELECT count(*) FROM diff_ops WHERE op <> 'unchanged')`,
 		s.PlanID, s.Mapping, s.Direction)
 	if err != nil {
 		return nil, fmt.Errorf("count unchanged records of mapping %s: %w", s.Mapping, err)
+	}
+	// A record coupled by matching gets the source's values right away when
+	// the mapping says sync_after.
+	syncAfter := "NULL"
+	if s.Match != nil && s.Match.SyncAfter {
+		syncAfter = "'couple'"
+	}
+	// Without an operation that writes values, the field changes are not
+	// looked for: their join still read both sides' rows.
+	var writes int64
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM diff_ops WHERE op IN ('create', 'restore', 'update', `+syncAfter+`)`).Scan(&writes); err != nil {
+		return nil, fmt.Errorf("count writes of mapping %s: %w", s.Mapping, err)
 	}
 	if _, err := tx.ExecContext(ctx, `DROP TABLE diff_ops; DROP TABLE diff_pairs`); err != nil {
 		return nil, err
@@ -308,13 +338,7 @@ FROM diff_ops WHERE op <> 'unchanged'`, s.PlanID, s.Mapping, s.Direction)
 			return nil, fmt.Errorf("save fields of mapping %s: %w", s.Mapping, err)
 		}
 	}
-	// A record coupled by matching gets the source's values right away when
-	// the mapping says sync_after.
-	syncAfter := "NULL"
-	if s.Match != nil && s.Match.SyncAfter {
-		syncAfter = "'couple'"
-	}
-	if len(s.Fields) > 0 {
+	if len(s.Fields) > 0 && writes > 0 {
 		// An update of a record unchanged since its last sync repairs its
 		// one-way fields only (RepairOneWay), and writes back the values
 		// its service assigned.
