@@ -69,10 +69,10 @@ type perfCeiling struct {
 // issue 16, which replace them as the optimisations land.
 // docs/performance.md states them.
 var perfCeilings = map[string]perfCeiling{
-	"plan_full_10k":          {ratio: 8},
-	"sync_single_10k":        {ratio: 8},
-	"sync_batch100_10k":      {ratio: 14},
-	"incremental_100_of_10k": {seconds: 1.5},
+	"plan_full_10k":          {ratio: 5},
+	"sync_single_10k":        {ratio: 6},
+	"sync_batch100_10k":      {ratio: 10},
+	"incremental_100_of_10k": {seconds: 1},
 }
 
 // perfCase is one operation the harness measures.
