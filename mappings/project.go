@@ -71,13 +71,14 @@ type Staging struct {
 }
 
 // DefaultStagingMemoryLimit is staging's memory_limit when the project file
-// sets none, for DuckDB on threads worker threads: 128MiB on one or two,
-// 128MiB more for each thread past the first. DuckDB's own default is 80%
-// of the machine's memory whatever the input. DuckDB takes 250 to 350 MiB
-// more than its limit in a million-record plan (the Appender's buffered
-// rows, its allocator's cached pages, its code), so on two threads the
-// limit is what keeps that plan under 512 MiB resident: 404 to 471 MiB
-// at 128MiB, 485 MiB at 192MiB, 750 to 950 MiB at 512MiB. What the diff
+// sets none, for DuckDB on threads worker threads: 128MiB for each thread
+// past the first, and at least 128MiB (128MiB on one or two, 384MiB on 4).
+// DuckDB's own default is 80% of the machine's memory whatever the input.
+// DuckDB takes 250 to 350 MiB more than its limit in a million-record
+// plan (the Appender's buffered rows, its allocator's cached pages, its
+// code), so on two threads the limit is what keeps that plan under 512
+// MiB resident: 404 to 471 MiB at 128MiB, 485 MiB at 192MiB, 750 to 950
+// MiB at 512MiB. What the diff
 // of a million records cannot spill grows with the threads: on 4 it ran
 // out at 256MiB and passed at 384MiB, on 8 it passed at 512MiB
 // (docs/operations.md).

@@ -62,8 +62,8 @@ func TestStagingSettings(t *testing.T) {
 }
 
 // TestDefaultStagingMemoryLimit: 128MiB on one or two DuckDB threads, where
-// a million-record plan stays under 512 MiB resident, and 128MiB more for
-// each thread past the first, which the diff of a million records needs.
+// a million-record plan stays under 512 MiB resident, and past two 128MiB
+// for each thread past the first, which the diff of a million records needs.
 func TestDefaultStagingMemoryLimit(t *testing.T) {
 	for _, tt := range []struct {
 		threads int
