@@ -11,6 +11,16 @@ import (
 // uncouple, retry, acknowledge, plans prune, state backup, state
 // forget-intent) and of test: each a sentence in text, an object in JSON.
 
+// sentence prints v in JSON, or one sentence of format and args in text:
+// the result of a command that changes one thing.
+func (p *Printer) sentence(v any, format string, args ...any) error {
+	if p.Format == JSON {
+		return WriteJSON(p.W, v)
+	}
+	_, err := fmt.Fprintf(p.W, format, args...)
+	return err
+}
+
 // Coupling is two records couple coupled by hand, by the ids the state
 // records (normalised as the servers write them).
 type Coupling struct {
@@ -21,11 +31,7 @@ type Coupling struct {
 
 // Coupling prints a coupling made by hand.
 func (p *Printer) Coupling(c Coupling) error {
-	if p.Format == JSON {
-		return WriteJSON(p.W, c)
-	}
-	_, err := fmt.Fprintf(p.W, "%s: coupled table record %s and integration record %s\n", c.Mapping, c.TableID, c.IntegrationID)
-	return err
+	return p.sentence(c, "%s: coupled table record %s and integration record %s\n", c.Mapping, c.TableID, c.IntegrationID)
 }
 
 // Uncoupling is how many couplings uncouple removed.
@@ -36,11 +42,7 @@ type Uncoupling struct {
 
 // Uncoupling prints what uncouple removed.
 func (p *Printer) Uncoupling(u Uncoupling) error {
-	if p.Format == JSON {
-		return WriteJSON(p.W, u)
-	}
-	_, err := fmt.Fprintf(p.W, "%s: %d coupling(s) removed\n", u.Mapping, u.Removed)
-	return err
+	return p.sentence(u, "%s: %d coupling(s) removed\n", u.Mapping, u.Removed)
 }
 
 // Retry is how many failed or skipped records retry released, which the
@@ -52,11 +54,7 @@ type Retry struct {
 
 // Retry prints what retry released.
 func (p *Printer) Retry(r Retry) error {
-	if p.Format == JSON {
-		return WriteJSON(p.W, r)
-	}
-	_, err := fmt.Fprintf(p.W, "%s: %d record(s) will be tried again by the next plan\n", r.Mapping, r.Released)
-	return err
+	return p.sentence(r, "%s: %d record(s) will be tried again by the next plan\n", r.Mapping, r.Released)
 }
 
 // Acknowledgement is the mappings acknowledge recorded.
@@ -70,11 +68,7 @@ func (p *Printer) Acknowledgement(a Acknowledgement) error {
 	if a.Acknowledged == nil {
 		a.Acknowledged = []string{}
 	}
-	if p.Format == JSON {
-		return WriteJSON(p.W, a)
-	}
-	_, err := fmt.Fprintf(p.W, "acknowledged: the first sync of %s may create records in a destination that holds records\n", strings.Join(a.Acknowledged, ", "))
-	return err
+	return p.sentence(a, "acknowledged: the first sync of %s may create records in a destination that holds records\n", strings.Join(a.Acknowledged, ", "))
 }
 
 // PruneJSON is plans prune --format json's output.
@@ -106,11 +100,7 @@ type Backup struct {
 
 // Backup prints where state backup copied the state database.
 func (p *Printer) Backup(b Backup) error {
-	if p.Format == JSON {
-		return WriteJSON(p.W, b)
-	}
-	_, err := fmt.Fprintf(p.W, "Backed up %s to %s\n", b.From, b.To)
-	return err
+	return p.sentence(b, "Backed up %s to %s\n", b.From, b.To)
 }
 
 // ForgetIntents is what state forget-intent forgot, or with Forgotten
