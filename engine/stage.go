@@ -61,7 +61,7 @@ type readEntries func(fields []string, fn func(connectors.Entries) error) error
 // page, with the destination values computed from them; or, when entries
 // is not nil, those it hands over, falling back on read when it cannot.
 func (e *Engine) stageSourceFrom(ctx context.Context, m *Mapping, lookups Lookups, read func(func(connectors.Page) error) error, entries readEntries) (int64, error) {
-	stage, err := e.work.NewStage(ctx, state.SourceRows, len(m.Fields), len(m.Match))
+	stage, err := e.work.NewStage(ctx, state.SourceRows, m.destFields(), len(m.Match))
 	if err != nil {
 		return 0, err
 	}
@@ -175,7 +175,7 @@ func (e *Engine) stageRows(stage *state.Stage, mapping, what string, n int, valu
 // returns how many it read. An incremental read also reads the records
 // extra names.
 func (e *Engine) stageDest(ctx context.Context, dst connectors.Connector, m *Mapping, fullRead bool, extra ...string) (int64, error) {
-	stage, err := e.work.NewStage(ctx, state.DestRows, len(m.Fields), len(m.Match))
+	stage, err := e.work.NewStage(ctx, state.DestRows, m.destFields(), len(m.Match))
 	if err != nil {
 		return 0, err
 	}

@@ -143,18 +143,13 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 		drifted = "(" + strings.Join(oneWay, " OR ") + ")"
 	}
 	// The values are compared only for the pairs of records whose values
-	// differ at all, found first by a digest of each side's (diff_pairs):
+	// differ at all, found first by the digest staged with each row
+	// (Stage.rowDigest, compared in diff_pairs):
 	// one join of the source rows with the couplings and the destination
 	// rows, all with their values, built two tables of a million rows at
 	// a million records, which ran out of memory at 192MiB. Without a
 	// difference every changed, drifted and written-back term is false, so
 	// each is guarded by there being one (d.key).
-	var digested []int
-	for i, f := range s.Fields {
-		if changedSQL(i, f) != "false" {
-			digested = append(digested, i)
-		}
-	}
 	guard := func(expr string) string {
 		if expr == "false" {
 			return expr
@@ -163,7 +158,7 @@ func (d *DB) Diff(ctx context.Context, s DiffSpec) (plan.Counts, error) {
 	}
 	opsChanged, opsDrifted, opsWriteBack := guard(changed), guard(drifted), guard(writeBack)
 	differs, same := "false", "true"
-	if len(digested) > 0 {
+	if len(digested(s.Fields)) > 0 {
 		differs, same = "d.key IS NOT NULL AND s.h IS DISTINCT FROM d.h", "s.h = d.h"
 	}
 	// A quiet source record, the steady state of nearly every one, is
@@ -189,9 +184,9 @@ SELECT * EXCLUDE (quiet) FROM (
 	SELECT s.key AS skey, c.` + dst + `, c.` + srcMod + `, c.` + srcTag + `,
 		d.key AS dest_key, d.etag AS dest_etag, d.modified AS dest_modified, d.display AS dest_display, d.in_filter AS dest_in_filter,
 		` + differs + ` AS differs, ` + quiet + ` AS quiet
-	FROM (SELECT key, modified, etag, in_filter, err, ` + digestSQL(digested) + ` AS h FROM ` + stagingTable(SourceRows) + `) s
+	FROM ` + stagingTable(SourceRows) + ` s
 	LEFT JOIN couplings c ON c.mapping = ? AND c.` + src + ` = s.key
-	LEFT JOIN (SELECT key, etag, modified, display, in_filter, ` + digestSQL(digested) + ` AS h FROM ` + stagingTable(DestRows) + `) d ON d.key = c.` + dst + `
+	LEFT JOIN ` + stagingTable(DestRows) + ` d ON d.key = c.` + dst + `
 	LEFT JOIN record_failures sk ON sk.mapping = ` + sqlString(s.Mapping) + ` AND sk.direction = ` + sqlString(s.Direction) + ` AND sk.source_id = s.key
 ) WHERE quiet IS NOT TRUE`
 	valuesJoin := `(SELECT p.skey, v.* FROM diff_pairs p JOIN ` + stagingTable(DestRows) + ` v ON v.key = p.dest_key WHERE p.differs) d ON d.skey = s.key`
@@ -771,21 +766,17 @@ func assignedSQL(mapping, side, key, column, name string) string {
 		" AND av.record_id = " + key + " AND av." + column + " = " + sqlString(name) + ")"
 }
 
-// digestSQL is a digest of the staged values cols of a row, as changedSQL
-// compares them (null as ""): DuckDB's hash of the columns, which tells
-// their order apart. Equal values make equal digests; different values
-// the same one with a chance of 2^-64, which would hide that record's
-// change until its next edit: md5_number's 128 bits made the diff of
-// 100,000 records twice as slow again. NULL when cols is empty.
-func digestSQL(cols []int) string {
-	if len(cols) == 0 {
-		return "NULL::UBIGINT"
+// digested returns the fields whose values the diff compares, by index:
+// those a record's digest covers (Stage.rowDigest), so that two records
+// with the same digest have no change to look for.
+func digested(fields []DestField) []int {
+	var out []int
+	for i, f := range fields {
+		if changedSQL(i, f) != "false" {
+			out = append(out, i)
+		}
 	}
-	var parts []string
-	for _, i := range cols {
-		parts = append(parts, fmt.Sprintf(`coalesce(v%d, '""')`, i))
-	}
-	return "hash(" + strings.Join(parts, ", ") + ")"
+	return out
 }
 
 // createsSQL is true when a create writes staged value i. A null source

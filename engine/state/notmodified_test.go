@@ -34,7 +34,7 @@ func TestNotModified(t *testing.T) {
 	must(db.Couple(ctx, "OTHER", pairs[:3]))
 	stage := func(keys ...string) {
 		t.Helper()
-		s, err := db.NewStage(ctx, state.SourceRows, 0, 0)
+		s, err := db.NewStage(ctx, state.SourceRows, nil, 0)
 		must(err)
 		for _, k := range keys {
 			must(s.Append(state.Row{Key: k, InFilter: true}))
