@@ -7,9 +7,10 @@ package engine
 // differential test of stage_entries_test.go holds the two to it.
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
-	"unicode/utf8"
+	"unsafe"
 
 	"github.com/expr-lang/expr/ast"
 
@@ -69,6 +70,7 @@ type entryStager struct {
 	reads []int
 	whole bool
 	texts []string // see text
+	bytes []byte   // see copied
 	// asked are the fields staging asked the values of, in the order it
 	// asked for them of the first record, which it asks the same of the
 	// next: looking each up in index was a tenth of a full plan's CPU.
@@ -187,6 +189,11 @@ func (v *entryValues) raw(field string) (raw []byte, ok bool) {
 
 func (v *entryValues) key(field string) (string, error) {
 	raw, _ := v.raw(field) // always asked for
+	// Most keys are plain strings, read without the boxing of Decode's
+	// any: keyText of a non-empty string is its normalizeID.
+	if k, ok := jsontext.String(raw); ok && k != "" {
+		return normalizeID(k), nil
+	}
 	k, err := jsontext.Decode(raw)
 	if err != nil {
 		return "", err
@@ -200,6 +207,9 @@ func (v *entryValues) etag() string {
 	raw, _ := v.raw(connectors.ETagField)
 	if len(raw) == 0 || raw[0] != '"' {
 		return ""
+	}
+	if s, ok := jsontext.String(raw); ok {
+		return s
 	}
 	s, _ := jsontext.Decode(raw)
 	etag, _ := s.(string)
@@ -328,13 +338,17 @@ func (s *entryStager) canonicalRaw(raw []byte) (*string, error) {
 	switch c := raw[0]; {
 	case c == 'n':
 		return nil, nil
+	case string(raw) == "true":
+		return s.text("true"), nil
+	case string(raw) == "false":
+		return s.text("false"), nil
 	case c == 't' || c == 'f':
 		return s.text(string(raw)), nil
 	case c == '"' && quotedAsIs(raw[1:len(raw)-1]):
-		return s.text(string(raw)), nil
+		return s.text(s.copied(raw)), nil
 	case c == '-' || '0' <= c && c <= '9':
-		if n := string(raw); jsontext.IsNumber(n) {
-			return s.text(canonicalNumber(n)), nil
+		if jsontext.IsNumber(string(raw)) {
+			return s.text(canonicalNumber(string(raw))), nil
 		}
 	}
 	v, err := jsontext.Decode(raw)
@@ -359,14 +373,27 @@ func (s *entryStager) text(t string) *string {
 	return &s.texts[len(s.texts)-1]
 }
 
+// copied is a copy of b, in a block of bytes the stager allocates at a
+// time, for the same reason as text: most values staged are short strings
+// copied from the page, whose buffer the next page reuses. The block's
+// bytes are never written again once copied, which is what a string
+// made of them (unsafe.String) needs; a long text gets its own.
+func (s *entryStager) copied(b []byte) string {
+	const block = 8 << 10
+	if len(b) > block/8 {
+		return string(b)
+	}
+	if len(b) > cap(s.bytes)-len(s.bytes) {
+		s.bytes = make([]byte, 0, block)
+	}
+	s.bytes = append(s.bytes, b...)
+	t := s.bytes[len(s.bytes)-len(b):]
+	return unsafe.String(unsafe.SliceData(t), len(t))
+}
+
 // quotedAsIs reports whether a JSON string whose inside is b is what
 // quoteJSON writes for its value: no escape, and nothing quoteJSON would
-// escape.
+// escape (0xE2 starts U+2028 and U+2029).
 func quotedAsIs(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 || c == '"' || c == '\\' || c == 0xE2 {
-			return false
-		}
-	}
-	return utf8.Valid(b)
+	return jsontext.Plain(b) && bytes.IndexByte(b, 0xE2) < 0
 }
