@@ -189,9 +189,9 @@ func (v *entryValues) raw(field string) (raw []byte, ok bool) {
 
 func (v *entryValues) key(field string) (string, error) {
 	raw, _ := v.raw(field) // always asked for
-	// Most keys are plain strings, read without the boxing of Decode's
-	// any: keyText of a non-empty string is its normalizeID.
-	if k, ok := jsontext.String(raw); ok && k != "" {
+	// Most keys are strings, read without the boxing of Decode's any:
+	// keyText of a non-empty string is its normalizeID.
+	if k, ok := v.s.str(raw); ok && k != "" {
 		return normalizeID(k), nil
 	}
 	k, err := jsontext.Decode(raw)
@@ -208,7 +208,7 @@ func (v *entryValues) etag() string {
 	if len(raw) == 0 || raw[0] != '"' {
 		return ""
 	}
-	if s, ok := jsontext.String(raw); ok {
+	if s, ok := v.s.str(raw); ok {
 		return s
 	}
 	s, _ := jsontext.Decode(raw)
@@ -219,6 +219,9 @@ func (v *entryValues) etag() string {
 func (v *entryValues) value(field string) any {
 	raw, ok := v.raw(field)
 	if ok {
+		if s, isString := v.s.str(raw); isString {
+			return s
+		}
 		if x, err := jsontext.Decode(raw); err == nil {
 			if n, isNumber := x.(json.Number); isNumber {
 				return exprNumber(n)
@@ -272,6 +275,10 @@ func (v *entryValues) partial() (connectors.Record, error) {
 	for _, i := range v.s.reads {
 		raw := v.es.Value(v.r, i)
 		if raw == nil {
+			continue
+		}
+		if str, ok := v.s.str(raw); ok {
+			rec[v.s.fields[i]] = str
 			continue
 		}
 		x, err := jsontext.Decode(raw)
@@ -373,22 +380,52 @@ func (s *entryStager) text(t string) *string {
 	return &s.texts[len(s.texts)-1]
 }
 
+// textBlock is the size of the blocks of bytes copied copies into.
+const textBlock = 8 << 10
+
 // copied is a copy of b, in a block of bytes the stager allocates at a
 // time, for the same reason as text: most values staged are short strings
 // copied from the page, whose buffer the next page reuses. The block's
 // bytes are never written again once copied, which is what a string
 // made of them (unsafe.String) needs; a long text gets its own.
 func (s *entryStager) copied(b []byte) string {
-	const block = 8 << 10
-	if len(b) > block/8 {
+	if len(b) > textBlock/8 {
 		return string(b)
 	}
 	if len(b) > cap(s.bytes)-len(s.bytes) {
-		s.bytes = make([]byte, 0, block)
+		s.bytes = make([]byte, 0, textBlock)
 	}
 	s.bytes = append(s.bytes, b...)
 	t := s.bytes[len(s.bytes)-len(b):]
 	return unsafe.String(unsafe.SliceData(t), len(t))
+}
+
+// str is the string the JSON text raw holds, as jsontext.String gives
+// it, copied into the stager's blocks of bytes (copied); ok is false when
+// raw is no string jsontext.String reads.
+func (s *entryStager) str(raw []byte) (_ string, ok bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	in := raw[1 : len(raw)-1]
+	switch {
+	case jsontext.Plain(in):
+		return s.copied(in), true
+	case 3*len(in) > textBlock/8:
+		return jsontext.String(raw)
+	}
+	// Unquoted into the block, which must hold the most that can be
+	// appended: the bytes past the block's length are no string's yet.
+	if 3*len(in) > cap(s.bytes)-len(s.bytes) {
+		s.bytes = make([]byte, 0, textBlock)
+	}
+	b, ok := jsontext.AppendUnquoted(s.bytes, in)
+	if !ok {
+		return "", false
+	}
+	t := b[len(s.bytes):]
+	s.bytes = b
+	return unsafe.String(unsafe.SliceData(t), len(t)), true
 }
 
 // quotedAsIs reports whether a JSON string whose inside is b is what

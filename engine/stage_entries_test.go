@@ -296,20 +296,14 @@ func TestEntryStagerReads(t *testing.T) {
 	}
 }
 
-// BenchmarkStageEntries stages both sides of a mapping's first pass from
-// pages of 1000 records each that the fake services rendered once: the Go
-// work of a full plan's read (decoding the page, each record's row)
-// without the service's rendering or the Appender, whose noise hides it
-// in BenchmarkPlanFull. plan_full is BenchmarkPlanFull's mapping, entries
-// entriesMapping (match and display fields, option maps, constants).
-// allocs/op is of 2000 records.
-//
-//	go test ./engine -run '^$' -bench StageEntries -count 6
-func BenchmarkStageEntries(b *testing.B) {
-	const n = 1000
+// stagingServices serves n of the fake ERP's customers and n CRM accounts
+// that agree with them, each answer rendered once, and returns a client
+// of each asking for pageSize records a page (0: the service's).
+func stagingServices(tb testing.TB, n, pageSize int) [2]*odata.Client {
+	tb.Helper()
 	erp, crm := fake.NewERP(), fake.NewCRM()
 	if err := fake.SeedCustomers(erp, n); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	for i := range n {
 		c := fake.Customer(i)
@@ -320,7 +314,7 @@ func BenchmarkStageEntries(b *testing.B) {
 			"emailaddress1": c["email"], "websiteurl": c["website"], "revenue": c["balance"], "statecode": 0, "customertypecode": 3,
 		})
 		if err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 	var mu sync.Mutex
@@ -342,50 +336,124 @@ func BenchmarkStageEntries(b *testing.B) {
 		})))
 	}
 	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	tb.Cleanup(srv.Close)
 	var clients [2]*odata.Client
 	for i, base := range []string{srv.URL + "/bc" + fake.BCCompanyURL("") + "/", srv.URL + "/crm/"} {
-		c, err := odata.New(connectors.Config{Name: "x", BaseURL: base})
+		c, err := odata.New(connectors.Config{Name: "x", BaseURL: base, PageSize: pageSize})
 		if err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		clients[i] = c
 	}
+	return clients
+}
+
+// stageEntries stages side isSource of m from what c reads with
+// ReadEntries, and returns the rows.
+func stageEntries(ctx context.Context, c *odata.Client, m *Mapping, isSource bool) ([]state.Row, error) {
+	side := m.Dest
+	if isSource {
+		side = m.Source
+	}
+	s := newEntryStager(m, isSource)
+	var rows []state.Row
+	err := c.ReadEntries(ctx, connectors.Query{Entity: side.Entity}, s.fields, func(es connectors.Entries) error {
+		v := &entryValues{s: s, es: es}
+		for r := range es.Len() {
+			v.at(r)
+			var row state.Row
+			var err error
+			if isSource {
+				row, err = m.sourceRow(v, stubLookups{}, nil)
+			} else {
+				row, err = m.destRow(v)
+			}
+			if err != nil || row.Err != "" {
+				return fmt.Errorf("record %d: %v %s", r, err, row.Err)
+			}
+			rows = append(rows, row)
+		}
+		return nil
+	})
+	return rows, err
+}
+
+// TestEntryRowsOutliveTheirPage: the texts of rows staged from entries,
+// which share blocks rather than being allocated one by one, are the
+// records' still once the page they were read from is gone and its
+// buffers reused for the next.
+func TestEntryRowsOutliveTheirPage(t *testing.T) {
+	clients := stagingServices(t, 40, 7)
+	for _, mapping := range []string{BenchMapping, entriesMapping} {
+		m := compileMapping(t, mapping).Mappings[0]
+		for i, isSource := range []bool{true, false} {
+			got, err := stageEntries(t.Context(), clients[i], m, isSource)
+			if err != nil {
+				t.Fatal(err)
+			}
+			side := m.Dest
+			if isSource {
+				side = m.Source
+			}
+			var want []state.Row
+			err = clients[i].Read(t.Context(), connectors.Query{Entity: side.Entity}, func(p connectors.Page) error {
+				for _, rec := range p.Records {
+					row, err := m.destRow(mapValues{rec})
+					if isSource {
+						row, err = m.sourceRow(mapValues{rec}, stubLookups{}, nil)
+					}
+					if err != nil {
+						return err
+					}
+					want = append(want, row)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(want) != 40 {
+				t.Fatalf("%d records read, want 40", len(want))
+			}
+			if g, w := rowsText(anys(got)), rowsText(anys(want)); g != w {
+				t.Errorf("%s, source %v: entries give\n%s\nrecords give\n%s", m.Name, isSource, g, w)
+			}
+		}
+	}
+}
+
+func anys[T any](s []T) []any {
+	a := make([]any, len(s))
+	for i, x := range s {
+		a[i] = x
+	}
+	return a
+}
+
+// BenchmarkStageEntries stages both sides of a mapping's first pass from
+// pages of 1000 records each that the fake services rendered once: the Go
+// work of a full plan's read (decoding the page, each record's row)
+// without the service's rendering or the Appender, whose noise hides it
+// in BenchmarkPlanFull. plan_full is BenchmarkPlanFull's mapping, entries
+// entriesMapping (match and display fields, option maps, constants).
+// allocs/op is of 2000 records.
+//
+//	go test ./engine -run '^$' -bench StageEntries -count 6
+func BenchmarkStageEntries(b *testing.B) {
+	const n = 1000
+	clients := stagingServices(b, n, 0)
 	for _, mapping := range []struct{ name, text string }{{"plan_full", BenchMapping}, {"entries", entriesMapping}} {
 		m := compileMapping(b, mapping.text).Mappings[0]
 		b.Run(mapping.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				for i, isSource := range []bool{true, false} {
-					side := m.Dest
-					if isSource {
-						side = m.Source
-					}
-					s := newEntryStager(m, isSource)
-					rows := 0
-					err := clients[i].ReadEntries(b.Context(), connectors.Query{Entity: side.Entity}, s.fields, func(es connectors.Entries) error {
-						v := &entryValues{s: s, es: es}
-						for r := range es.Len() {
-							v.at(r)
-							var row state.Row
-							var err error
-							if isSource {
-								row, err = m.sourceRow(v, stubLookups{}, nil)
-							} else {
-								row, err = m.destRow(v)
-							}
-							if err != nil || row.Err != "" {
-								return fmt.Errorf("record %d: %v %s", r, err, row.Err)
-							}
-							rows++
-						}
-						return nil
-					})
+					rows, err := stageEntries(b.Context(), clients[i], m, isSource)
 					if err != nil {
 						b.Fatal(err)
 					}
-					if rows != n {
-						b.Fatalf("%d rows staged, want %d", rows, n)
+					if len(rows) != n {
+						b.Fatalf("%d rows staged, want %d", len(rows), n)
 					}
 				}
 			}

@@ -148,11 +148,19 @@ func unquote(s []byte) (_ string, ok bool) {
 	if len(s) > len(short) {
 		b = make([]byte, 0, len(s))
 	}
+	b, ok = AppendUnquoted(b, s)
+	return string(b), ok
+}
+
+// AppendUnquoted appends to b what unquote gives for s, the inside of a
+// JSON string; ok is false as for unquote. What it appends is at most
+// 3*len(s) bytes (an invalid byte becomes U+FFFD's three).
+func AppendUnquoted(b, s []byte) (_ []byte, ok bool) {
 	for r := 0; r < len(s); {
 		switch c := s[r]; {
 		case c == '\\':
 			if r+1 >= len(s) {
-				return "", false
+				return b, false
 			}
 			switch s[r+1] {
 			case '"', '\\', '/':
@@ -170,7 +178,7 @@ func unquote(s []byte) (_ string, ok bool) {
 			case 'u':
 				rr := hex4(s[r+2:])
 				if rr < 0 {
-					return "", false
+					return b, false
 				}
 				r += 6
 				if utf16.IsSurrogate(rr) {
@@ -188,11 +196,11 @@ func unquote(s []byte) (_ string, ok bool) {
 				b = utf8.AppendRune(b, rr)
 				continue
 			default:
-				return "", false
+				return b, false
 			}
 			r += 2
 		case c == '"' || c < ' ':
-			return "", false
+			return b, false
 		case c < utf8.RuneSelf:
 			b = append(b, c)
 			r++
@@ -202,7 +210,7 @@ func unquote(s []byte) (_ string, ok bool) {
 			b = utf8.AppendRune(b, rr)
 		}
 	}
-	return string(b), true
+	return b, true
 }
 
 // hex4 is the value of the four hex digits s starts with; -1 when it does
