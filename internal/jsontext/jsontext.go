@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // IsNumber reports whether s is one number in JSON's grammar and nothing
@@ -112,6 +113,12 @@ func Plain(b []byte) bool {
 		}
 	}
 	return ascii || utf8.Valid(b)
+}
+
+// PlainString is Plain of a Go string.
+func PlainString(s string) bool {
+	// Plain only reads b, so the string's bytes serve without a copy.
+	return Plain(unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
 // special marks the bytes Plain must look at more closely: a quote, a
