@@ -355,7 +355,10 @@ func (s *entryStager) canonicalRaw(raw []byte) (*string, error) {
 		return s.text(s.copied(raw)), nil
 	case c == '-' || '0' <= c && c <= '9':
 		if jsontext.IsNumber(string(raw)) {
-			return s.text(canonicalNumber(string(raw))), nil
+			// Read in place, the page's bytes may be what canonicalNumber
+			// gives: copied is what keeps them.
+			n := canonicalNumber(unsafe.String(unsafe.SliceData(raw), len(raw)))
+			return s.text(s.copied(unsafe.Slice(unsafe.StringData(n), len(n)))), nil
 		}
 	}
 	v, err := jsontext.Decode(raw)
