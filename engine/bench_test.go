@@ -30,27 +30,6 @@ import (
 	"github.com/couplerhq/coupler/mappings"
 )
 
-// benchMapping is a one-way mapping with 10 fields, the shape the speed
-// targets are stated for.
-const benchMapping = `name: CUSTOMER
-table: { connector: bc, entity: customers, key: id, modified: lastModifiedDateTime }
-integration: { connector: dataverse, entity: accounts, key: accountid, modified: modifiedon }
-direction: to_integration
-sync_only_coupled: false
-filter: blocked == " "
-fields:
-  - { field: number, integration_field: accountnumber }
-  - { field: displayName, integration_field: name, to_integration: trim(value) }
-  - { field: addressLine1, integration_field: address1_line1 }
-  - { field: city, integration_field: address1_city }
-  - { field: state, integration_field: address1_stateorprovince }
-  - { field: postalCode, integration_field: address1_postalcode }
-  - { field: country, integration_field: address1_country }
-  - { field: phoneNumber, integration_field: telephone1 }
-  - { field: email, integration_field: emailaddress1 }
-  - { field: website, integration_field: websiteurl }
-`
-
 // benchRecords is N, set with COUPLER_BENCH_RECORDS (default 100000).
 func benchRecords(b *testing.B) int {
 	n := 100000
@@ -192,7 +171,7 @@ connectors:
   dataverse: { type: odata, base_url: %q, page_size: 5000%s }
 mappings: ["customer.yaml"]
 `, fake.BCCompanyURL(root+"/api/v2.0"), root+"/api/data/v9.2", batch)
-	for name, body := range map[string]string{"coupler.yaml": project, "customer.yaml": benchMapping} {
+	for name, body := range map[string]string{"coupler.yaml": project, "customer.yaml": engine.BenchMapping} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			tb.Fatal(err)
 		}

@@ -9,3 +9,24 @@ func SetApplyBatch(e *Engine, n int) (restore func()) {
 	e.applyBatch = n
 	return func() { e.applyBatch = old }
 }
+
+// BenchMapping is a one-way mapping with 10 fields, the shape the speed
+// targets are stated for.
+const BenchMapping = `name: CUSTOMER
+table: { connector: bc, entity: customers, key: id, modified: lastModifiedDateTime }
+integration: { connector: dataverse, entity: accounts, key: accountid, modified: modifiedon }
+direction: to_integration
+sync_only_coupled: false
+filter: blocked == " "
+fields:
+  - { field: number, integration_field: accountnumber }
+  - { field: displayName, integration_field: name, to_integration: trim(value) }
+  - { field: addressLine1, integration_field: address1_line1 }
+  - { field: city, integration_field: address1_city }
+  - { field: state, integration_field: address1_stateorprovince }
+  - { field: postalCode, integration_field: address1_postalcode }
+  - { field: country, integration_field: address1_country }
+  - { field: phoneNumber, integration_field: telephone1 }
+  - { field: email, integration_field: emailaddress1 }
+  - { field: website, integration_field: websiteurl }
+`

@@ -7,9 +7,10 @@ package engine
 // differential test of stage_entries_test.go holds the two to it.
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
-	"unicode/utf8"
+	"unsafe"
 
 	"github.com/expr-lang/expr/ast"
 
@@ -69,6 +70,7 @@ type entryStager struct {
 	reads []int
 	whole bool
 	texts []string // see text
+	bytes []byte   // see copied
 	// asked are the fields staging asked the values of, in the order it
 	// asked for them of the first record, which it asks the same of the
 	// next: looking each up in index was a tenth of a full plan's CPU.
@@ -187,6 +189,11 @@ func (v *entryValues) raw(field string) (raw []byte, ok bool) {
 
 func (v *entryValues) key(field string) (string, error) {
 	raw, _ := v.raw(field) // always asked for
+	// Most keys are strings, read without the boxing of Decode's any:
+	// keyText of a non-empty string is its normalizeID.
+	if k, ok := v.s.str(raw); ok && k != "" {
+		return normalizeID(k), nil
+	}
 	k, err := jsontext.Decode(raw)
 	if err != nil {
 		return "", err
@@ -201,6 +208,9 @@ func (v *entryValues) etag() string {
 	if len(raw) == 0 || raw[0] != '"' {
 		return ""
 	}
+	if s, ok := v.s.str(raw); ok {
+		return s
+	}
 	s, _ := jsontext.Decode(raw)
 	etag, _ := s.(string)
 	return etag
@@ -209,6 +219,9 @@ func (v *entryValues) etag() string {
 func (v *entryValues) value(field string) any {
 	raw, ok := v.raw(field)
 	if ok {
+		if s, isString := v.s.str(raw); isString {
+			return s
+		}
 		if x, err := jsontext.Decode(raw); err == nil {
 			if n, isNumber := x.(json.Number); isNumber {
 				return exprNumber(n)
@@ -262,6 +275,10 @@ func (v *entryValues) partial() (connectors.Record, error) {
 	for _, i := range v.s.reads {
 		raw := v.es.Value(v.r, i)
 		if raw == nil {
+			continue
+		}
+		if str, ok := v.s.str(raw); ok {
+			rec[v.s.fields[i]] = str
 			continue
 		}
 		x, err := jsontext.Decode(raw)
@@ -328,13 +345,20 @@ func (s *entryStager) canonicalRaw(raw []byte) (*string, error) {
 	switch c := raw[0]; {
 	case c == 'n':
 		return nil, nil
+	case string(raw) == "true":
+		return s.text("true"), nil
+	case string(raw) == "false":
+		return s.text("false"), nil
 	case c == 't' || c == 'f':
 		return s.text(string(raw)), nil
 	case c == '"' && quotedAsIs(raw[1:len(raw)-1]):
-		return s.text(string(raw)), nil
+		return s.text(s.copied(raw)), nil
 	case c == '-' || '0' <= c && c <= '9':
-		if n := string(raw); jsontext.IsNumber(n) {
-			return s.text(canonicalNumber(n)), nil
+		if jsontext.IsNumber(string(raw)) {
+			// Read in place, the page's bytes may be what canonicalNumber
+			// gives: copied is what keeps them.
+			n := canonicalNumber(unsafe.String(unsafe.SliceData(raw), len(raw)))
+			return s.text(s.copied(unsafe.Slice(unsafe.StringData(n), len(n)))), nil
 		}
 	}
 	v, err := jsontext.Decode(raw)
@@ -359,14 +383,57 @@ func (s *entryStager) text(t string) *string {
 	return &s.texts[len(s.texts)-1]
 }
 
+// textBlock is the size of the blocks of bytes copied copies into.
+const textBlock = 8 << 10
+
+// copied is a copy of b, in a block of bytes the stager allocates at a
+// time, for the same reason as text: most values staged are short strings
+// copied from the page, whose buffer the next page reuses. The block's
+// bytes are never written again once copied, which is what a string
+// made of them (unsafe.String) needs; a long text gets its own.
+func (s *entryStager) copied(b []byte) string {
+	if len(b) > textBlock/8 {
+		return string(b)
+	}
+	if len(b) > cap(s.bytes)-len(s.bytes) {
+		s.bytes = make([]byte, 0, textBlock)
+	}
+	s.bytes = append(s.bytes, b...)
+	t := s.bytes[len(s.bytes)-len(b):]
+	return unsafe.String(unsafe.SliceData(t), len(t))
+}
+
+// str is the string the JSON text raw holds, as jsontext.String gives
+// it, copied into the stager's blocks of bytes (copied); ok is false when
+// raw is no string jsontext.String reads.
+func (s *entryStager) str(raw []byte) (_ string, ok bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	in := raw[1 : len(raw)-1]
+	switch {
+	case jsontext.Plain(in):
+		return s.copied(in), true
+	case 3*len(in) > textBlock/8:
+		return jsontext.String(raw)
+	}
+	// Unquoted into the block, which must hold the most that can be
+	// appended: the bytes past the block's length are no string's yet.
+	if 3*len(in) > cap(s.bytes)-len(s.bytes) {
+		s.bytes = make([]byte, 0, textBlock)
+	}
+	b, ok := jsontext.AppendUnquoted(s.bytes, in)
+	if !ok {
+		return "", false
+	}
+	t := b[len(s.bytes):]
+	s.bytes = b
+	return unsafe.String(unsafe.SliceData(t), len(t)), true
+}
+
 // quotedAsIs reports whether a JSON string whose inside is b is what
 // quoteJSON writes for its value: no escape, and nothing quoteJSON would
-// escape.
+// escape (0xE2 starts U+2028 and U+2029).
 func quotedAsIs(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 || c == '"' || c == '\\' || c == 0xE2 {
-			return false
-		}
-	}
-	return utf8.Valid(b)
+	return jsontext.Plain(b) && bytes.IndexByte(b, 0xE2) < 0
 }

@@ -11,12 +11,14 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/connectors/fake"
 	"github.com/couplerhq/coupler/connectors/odata"
+	"github.com/couplerhq/coupler/engine/state"
 	"github.com/couplerhq/coupler/mappings"
 )
 
@@ -78,8 +80,20 @@ fields:
   - { field: displayName, integration_field: name, to_integration: 'string(record.number) + join(sort(keys(record)), ",")' }
 `}
 
-// entriesProgram compiles mapping, entriesMapping by default.
+// entriesProgram compiles mapping, entriesMapping by default, whose two
+// passes the tests stage both sides of.
 func entriesProgram(tb testing.TB, mapping ...string) *Program {
+	tb.Helper()
+	prog := compileMapping(tb, append(mapping, entriesMapping)[0])
+	if len(prog.Mappings) != 2 {
+		tb.Fatalf("%d passes, want 2", len(prog.Mappings))
+	}
+	return prog
+}
+
+// compileMapping compiles a project of the one mapping, between a
+// Business Central and a Dataverse.
+func compileMapping(tb testing.TB, mapping string) *Program {
 	tb.Helper()
 	dir := tb.TempDir()
 	for name, body := range map[string]string{
@@ -89,7 +103,7 @@ connectors:
   dataverse: { type: odata, base_url: "http://crm.invalid/api/data/v9.2" }
 mappings: ["customer.yaml"]
 `,
-		"customer.yaml": append(mapping, entriesMapping)[0],
+		"customer.yaml": mapping,
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			tb.Fatal(err)
@@ -100,9 +114,6 @@ mappings: ["customer.yaml"]
 		if d.Severity == mappings.Error {
 			tb.Fatal(d)
 		}
-	}
-	if len(prog.Mappings) != 2 {
-		tb.Fatalf("%d passes, want 2", len(prog.Mappings))
 	}
 	return prog
 }
@@ -282,5 +293,170 @@ func TestEntryStagerReads(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// stagingServices serves n of the fake ERP's customers and n CRM accounts
+// that agree with them, each answer rendered once, and returns a client
+// of each asking for pageSize records a page (0: the service's).
+func stagingServices(tb testing.TB, n, pageSize int) [2]*odata.Client {
+	tb.Helper()
+	erp, crm := fake.NewERP(), fake.NewCRM()
+	if err := fake.SeedCustomers(erp, n); err != nil {
+		tb.Fatal(err)
+	}
+	for i := range n {
+		c := fake.Customer(i)
+		_, err := crm.Put("accounts", connectors.Record{
+			"accountnumber": c["number"], "name": strings.TrimSpace(c["displayName"].(string)),
+			"address1_line1": c["addressLine1"], "address1_city": c["city"], "address1_stateorprovince": c["state"],
+			"address1_postalcode": c["postalCode"], "address1_country": c["country"], "telephone1": c["phoneNumber"],
+			"emailaddress1": c["email"], "websiteurl": c["website"], "revenue": c["balance"], "statecode": 0, "customertypecode": 3,
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	pages := map[string][]byte{} // the services' answers, by request URI
+	mux := http.NewServeMux()
+	for prefix, s := range map[string]*fake.Server{"/bc": erp, "/crm": crm} {
+		mux.Handle(prefix+"/", http.StripPrefix(prefix, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			body, ok := pages[r.URL.RequestURI()]
+			if !ok {
+				rec := httptest.NewRecorder()
+				s.ServeHTTP(rec, r)
+				body = rec.Body.Bytes()
+				pages[r.URL.RequestURI()] = body
+			}
+			mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(body)
+		})))
+	}
+	srv := httptest.NewServer(mux)
+	tb.Cleanup(srv.Close)
+	var clients [2]*odata.Client
+	for i, base := range []string{srv.URL + "/bc" + fake.BCCompanyURL("") + "/", srv.URL + "/crm/"} {
+		c, err := odata.New(connectors.Config{Name: "x", BaseURL: base, PageSize: pageSize})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		clients[i] = c
+	}
+	return clients
+}
+
+// stageEntries stages side isSource of m from what c reads with
+// ReadEntries, handing each row to fn.
+func stageEntries(ctx context.Context, c *odata.Client, m *Mapping, isSource bool, fn func(state.Row)) error {
+	side := m.Dest
+	if isSource {
+		side = m.Source
+	}
+	s := newEntryStager(m, isSource)
+	return c.ReadEntries(ctx, connectors.Query{Entity: side.Entity}, s.fields, func(es connectors.Entries) error {
+		v := &entryValues{s: s, es: es}
+		for r := range es.Len() {
+			v.at(r)
+			var row state.Row
+			var err error
+			if isSource {
+				row, err = m.sourceRow(v, stubLookups{}, nil)
+			} else {
+				row, err = m.destRow(v)
+			}
+			if err != nil || row.Err != "" {
+				return fmt.Errorf("record %d: %v %s", r, err, row.Err)
+			}
+			fn(row)
+		}
+		return nil
+	})
+}
+
+// TestEntryRowsOutliveTheirPage: the texts of rows staged from entries,
+// which share blocks rather than being allocated one by one, are the
+// records' still once the page they were read from is gone and its
+// buffers reused for the next.
+func TestEntryRowsOutliveTheirPage(t *testing.T) {
+	clients := stagingServices(t, 40, 7)
+	for _, mapping := range []string{BenchMapping, entriesMapping} {
+		m := compileMapping(t, mapping).Mappings[0]
+		for i, isSource := range []bool{true, false} {
+			var got []state.Row
+			err := stageEntries(t.Context(), clients[i], m, isSource, func(row state.Row) { got = append(got, row) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			side := m.Dest
+			if isSource {
+				side = m.Source
+			}
+			var want []state.Row
+			err = clients[i].Read(t.Context(), connectors.Query{Entity: side.Entity}, func(p connectors.Page) error {
+				for _, rec := range p.Records {
+					row, err := m.destRow(mapValues{rec})
+					if isSource {
+						row, err = m.sourceRow(mapValues{rec}, stubLookups{}, nil)
+					}
+					if err != nil {
+						return err
+					}
+					want = append(want, row)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(want) != 40 {
+				t.Fatalf("%d records read, want 40", len(want))
+			}
+			if g, w := rowsText(anys(got)), rowsText(anys(want)); g != w {
+				t.Errorf("%s, source %v: entries give\n%s\nrecords give\n%s", m.Name, isSource, g, w)
+			}
+		}
+	}
+}
+
+func anys[T any](s []T) []any {
+	a := make([]any, len(s))
+	for i, x := range s {
+		a[i] = x
+	}
+	return a
+}
+
+// BenchmarkStageEntries stages both sides of a mapping's first pass from
+// pages of 1000 records each that the fake services rendered once: the Go
+// work of a full plan's read (decoding the page, each record's row)
+// without the service's rendering or the Appender, whose noise hides it
+// in BenchmarkPlanFull. plan_full is BenchmarkPlanFull's mapping, entries
+// entriesMapping (match and display fields, option maps, constants).
+// allocs/op is of 2000 records.
+//
+//	go test ./engine -run '^$' -bench StageEntries -count 6
+func BenchmarkStageEntries(b *testing.B) {
+	const n = 1000
+	clients := stagingServices(b, n, 0)
+	for _, mapping := range []struct{ name, text string }{{"plan_full", BenchMapping}, {"entries", entriesMapping}} {
+		m := compileMapping(b, mapping.text).Mappings[0]
+		b.Run(mapping.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				for i, isSource := range []bool{true, false} {
+					rows := 0
+					err := stageEntries(b.Context(), clients[i], m, isSource, func(state.Row) { rows++ })
+					if err != nil {
+						b.Fatal(err)
+					}
+					if rows != n {
+						b.Fatalf("%d rows staged, want %d", rows, n)
+					}
+				}
+			}
+		})
 	}
 }

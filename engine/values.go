@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/couplerhq/coupler/internal/jsontext"
 )
@@ -57,13 +56,8 @@ func canonical(v any) (*string, error) {
 // quoteJSON renders a string as JSON without escaping HTML characters: the
 // text is compared and shown to people, never embedded in HTML unescaped.
 func quoteJSON(s string) string {
-	plain := utf8.ValidString(s)
-	for i := 0; plain && i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == 0xE2 {
-			plain = false // 0xE2 starts U+2028 and U+2029, which JSON encoders escape
-		}
-	}
-	if plain {
+	// 0xE2 starts U+2028 and U+2029, which JSON encoders escape.
+	if jsontext.PlainString(s) && strings.IndexByte(s, 0xE2) < 0 {
 		return `"` + s + `"`
 	}
 	var b strings.Builder

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/couplerhq/coupler/connectors"
 	"github.com/couplerhq/coupler/engine/plan"
@@ -85,12 +84,7 @@ func (f *FieldFlow) Value(rec connectors.Record, lookups Lookups) (any, error) {
 // normalizeID lower-cases GUIDs, which both systems treat without regard
 // to case, so that keys and couplings compare equal however a system
 // spells them.
-func normalizeID(id string) string {
-	if guid.Is(id) {
-		return strings.ToLower(id)
-	}
-	return id
-}
+func normalizeID(id string) string { return guid.Lower(id) }
 
 // optionKey renders a value as the text an option map or a coupling is
 // keyed by: strings as they are, numbers in canonical form.

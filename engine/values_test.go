@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,4 +130,23 @@ func checkDecodeValue(t *testing.T, raw []byte) {
 	if gotErr == nil && fmt.Sprintf("%T %#v", got, got) != fmt.Sprintf("%T %#v", want, want) {
 		t.Fatalf("decodeValue(%q) = %T %#v, the decoder gives %T %#v", raw, got, got, want, want)
 	}
+}
+
+// FuzzQuoteJSON: quoteJSON's short cut for strings it writes as they
+// stand gives what the encoder it otherwise asks gives.
+func FuzzQuoteJSON(f *testing.F) {
+	for _, s := range []string{"plain", "Smith & Sons <ltd>", "quote \" \\ \n", "line\u2028sep", "Ærøskøbing €", "a\xffb", "\xe2", "\x7f", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := quoteJSON(s), strings.TrimSuffix(b.String(), "\n"); got != want {
+			t.Errorf("quoteJSON(%q) = %s, the encoder gives %s", s, got, want)
+		}
+	})
 }

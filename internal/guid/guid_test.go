@@ -2,6 +2,7 @@ package guid
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -18,6 +19,13 @@ func FuzzIs(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		if got, want := Is(s), guidRE.MatchString(s); got != want {
 			t.Errorf("Is(%q) = %v, the regexp says %v", s, got, want)
+		}
+		want := s
+		if guidRE.MatchString(s) {
+			want = strings.ToLower(s)
+		}
+		if got := Lower(s); got != want {
+			t.Errorf("Lower(%q) = %q, want %q", s, got, want)
 		}
 	})
 }

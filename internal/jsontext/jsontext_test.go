@@ -44,5 +44,10 @@ func FuzzDecode(f *testing.F) {
 		if gotErr == nil && fmt.Sprintf("%T %#v", got, got) != fmt.Sprintf("%T %#v", want, want) {
 			t.Fatalf("Decode(%q) = %T %#v, encoding/json gives %T %#v", raw, got, got, want, want)
 		}
+		// What String gives is Decode's string (its callers decode the
+		// rest).
+		if s, ok := String(raw); ok && (gotErr != nil || s != got) {
+			t.Fatalf("String(%q) = %q, %v; Decode gives %T %#v, %v", raw, s, ok, got, got, gotErr)
+		}
 	})
 }
