@@ -10,10 +10,9 @@ import (
 )
 
 // BenchmarkRecordBatch records one batch of 200 creates as apply does (its
-// intents, then its results with their couplings), each checkpointed into
-// the state file, on a state already holding COUPLER_BENCH_RECORDS
-// couplings (default 100,000): the cost per batch of keeping what apply
-// records out of the write-ahead log alone.
+// intents, journalled, then its results with their couplings) on a state
+// already holding COUPLER_BENCH_RECORDS couplings (default 100,000): the
+// state database's cost per batch.
 //
 //	go test ./engine -run '^$' -bench RecordBatch -benchtime 20x
 func BenchmarkRecordBatch(b *testing.B) {

@@ -106,3 +106,93 @@ func TestLostCouplingsAreNotCreatedAgain(t *testing.T) {
 		})
 	}
 }
+
+// The write-ahead log damaged in the middle of an apply: a process killed
+// while a batch was in flight, its files copied as it left them, the log
+// cut short or gone. Batches are sent before anything is checkpointed, so
+// the main file holds nothing of the apply; the intents journal must
+// bring back every intent whose write may have happened, to be settled by
+// reading back, so that no record is created twice. Without client keys,
+// settling may also stop with "cannot tell" (as after any crash), which
+// is no duplicate either.
+func TestDamagedWALMidApplyMakesNoDuplicate(t *testing.T) {
+	t.Parallel()
+	damages := map[string]func(wal []byte) []byte{
+		"gone":  func([]byte) []byte { return nil },
+		"cut10": func(wal []byte) []byte { return wal[:len(wal)/10] },
+		"cut50": func(wal []byte) []byte { return wal[:len(wal)/2] },
+		"cut90": func(wal []byte) []byte { return wal[:len(wal)*9/10] },
+	}
+	for name, damage := range damages {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sc := crashScenarios[0] // creates, without client keys
+			sc.applyBatch = 2
+			w := newCrashWorld(t, sc)
+			p, err := w.e.Plan(t.Context(), engine.PlanOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(w.dir, mappings.DefaultStatePath)
+			var main, wal, journal []byte
+			// At the apply's fourth request, the second batch's second
+			// create (the first batch's results recorded, the next batch's
+			// intents perhaps), the files are copied and the process
+			// "dies": that create is handled, and nothing sent after it
+			// reaches the servers.
+			w.ks.arm(4, false, func() {
+				main, wal = stateFiles(t, path)
+				journal, _ = os.ReadFile(path + ".intents")
+				w.ks.mu.Lock()
+				w.ks.refusePosts = true
+				w.ks.mu.Unlock()
+			})
+			w.ks.mu.Lock()
+			w.ks.outage = true
+			w.ks.mu.Unlock()
+			_, _ = w.e.Apply(t.Context(), p.ID) // fails from the fifth request on
+			if !w.ks.fired || len(wal) == 0 {
+				t.Fatalf("no copy in the middle of the apply (fired %v, log of %d bytes)", w.ks.fired, len(wal))
+			}
+			if got := w.crm.Len("accounts"); got != 4 {
+				t.Fatalf("%d accounts when the process died, want 4", got)
+			}
+			w.ks.arm(0, false, nil)
+			w.ks.mu.Lock()
+			w.ks.refusePosts = false
+			w.ks.mu.Unlock()
+			w.close(t)
+			_ = os.Remove(path + ".wal")
+			files := map[string][]byte{path: main, path + ".wal": damage(wal), path + ".intents": journal}
+			for f, b := range files {
+				if b == nil {
+					_ = os.Remove(f)
+					continue
+				}
+				if err := os.WriteFile(f, b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e, _, err := engine.OpenProject(t.Context(), w.dir, mappings.LoadOptions{}, engine.Options{})
+			if err != nil {
+				if !errors.Is(err, state.ErrUnusable) || !strings.Contains(err.Error(), path) {
+					t.Fatalf("refused without naming the file: %v", err)
+				}
+				return
+			}
+			engine.SetApplyBatch(e, 2)
+			w.e = e
+			defer w.close(t)
+			p, err = w.e.Plan(t.Context(), engine.PlanOptions{})
+			if err == nil {
+				_, err = w.e.Apply(t.Context(), p.ID)
+			}
+			if err != nil && !strings.Contains(err.Error(), "cannot tell") {
+				t.Fatalf("sync after the damage: %v", err)
+			}
+			if got := w.crm.Len("accounts"); got != 6 {
+				t.Errorf("%d accounts after syncing again on a log damaged mid-apply (%d of %d bytes), want 6", got, len(damage(wal)), len(wal))
+			}
+		})
+	}
+}

@@ -27,7 +27,7 @@ func TestSealedStateQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	// coupler's own writes, which make the file durable (a checkpoint).
+	// coupler's own writes, which journal the intents beside the file.
 	in := state.Intent{RunID: 1, PlanID: "p", Mapping: "CUSTOMER", Direction: "to_integration", Seq: 1, Op: "create", SourceID: "c-1", Fields: "{}", CreatedAt: time.Now()}
 	if err := db.RecordIntents(t.Context(), []state.Intent{in}); err != nil {
 		t.Fatalf("coupler's writes on a sealed database: %v", err)
@@ -61,7 +61,7 @@ func TestSealedStateQuery(t *testing.T) {
 		{sql: "USE memory", err: "statements that read only"},
 		{sql: "INSTALL httpfs", err: "statements that read only"},
 		{sql: "COPY write_intents TO '" + filepath.Join(scratch, "x.csv") + "'", err: "statements that read only"},
-		{sql: "SELECT * FROM read_csv('" + filepath.Join(dir, "state.duckdb") + ".wal')", err: "no files, extensions or settings"},
+		{sql: "SELECT * FROM read_csv('" + filepath.Join(dir, "state.duckdb") + ".intents')", err: "no files, extensions or settings"},
 		{sql: "SELECT nextval('run_ids')", err: "read-only"},
 		{sql: "SELECT * FROM force_checkpoint()", err: "FORCE CHECKPOINT"},
 		{sql: "SELEC 1", err: "syntax error"},

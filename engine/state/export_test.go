@@ -14,3 +14,11 @@ func (d *DB) AppendForTest(ctx context.Context, table string, columns []string, 
 		return appendRows(c, "", table, columns, len(rows), func(i int) []driver.Value { return rows[i] })
 	})
 }
+
+// SetJournalLimitForTest sets the size past which RecordIntents
+// checkpoints and empties the intents journal.
+func (d *DB) SetJournalLimitForTest(n int64) {
+	d.journal.mu.Lock()
+	d.journal.limit = n
+	d.journal.mu.Unlock()
+}

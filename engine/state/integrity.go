@@ -22,18 +22,17 @@ import (
 // ends in an incomplete entry, DuckDB keeps the complete part and drops the
 // rest without a word: that is what a crash in the middle of a commit
 // leaves, but a log cut short by damage looks the same, and what it lost
-// was committed. So the transactions of an apply are checkpointed before
-// anything is sent that depends on them (durable): a batch's intents before
-// the batch is sent (which also checkpoints the results and couplings
-// recorded before them: apply prepares a batch while the one before is
-// sent, so those of the batch before that), a run's end, a plan's status,
-// intents dropped. Whatever a damaged log can then lose was committed after
-// the last checkpoint, and is either what a crash before that commit would
-// have lost or a batch's results, whose intents, in the main file since
-// before the batch was sent, are settled again by reading back: what the
+// was committed. So what an apply's writes depend on is checkpointed
+// before anything is sent (durable): a plan's status, a run's start and
+// end; and a batch's intents, and intents dropped, are appended to the
+// intents journal beside the file (journal.go), fsynced, which puts back
+// at the next open whatever intents a damaged log lost. Whatever a damaged
+// log can then lose was committed after the last checkpoint, and is either
+// what a crash before that commit would have lost or results of a run,
+// whose intents the journal holds, settled again by reading back: what the
 // write intents already make good (docs/reliability.md). A checkpoint costs
-// about as much as rewriting the couplings' indexes, so a batch's results
-// are not checkpointed on their own.
+// about as much as rewriting the couplings' indexes, so batches are not
+// checkpointed, only journalled.
 
 // durable checkpoints the database, so that what was committed lives in the
 // checksummed main file rather than only in the write-ahead log.
@@ -45,12 +44,21 @@ import (
 // page: "From v1.4, it waits until it can grab the checkpoint lock"; before,
 // it aborted running transactions): keep that in mind when moving DuckDB.
 func (d *DB) durable(ctx context.Context) error {
+	if d.journal != nil {
+		// Held across the checkpoint: an entry appended meanwhile, its
+		// commit perhaps after the checkpoint began, must not be emptied.
+		d.journal.mu.Lock()
+		defer d.journal.mu.Unlock()
+	}
 	_, err := d.db.ExecContext(ctx, `CHECKPOINT`)
 	if err != nil && strings.Contains(err.Error(), "other write transactions active") {
 		_, err = d.db.ExecContext(ctx, `FORCE CHECKPOINT`)
 	}
 	if err != nil {
 		return fmt.Errorf("checkpoint the state database %s: %w", d.path, err)
+	}
+	if d.journal != nil {
+		return d.journal.emptyLocked()
 	}
 	return nil
 }

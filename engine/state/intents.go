@@ -38,18 +38,26 @@ func (d *DB) RecordIntents(ctx context.Context, intents []Intent) error {
 		return nil
 	}
 	err := d.connTx(ctx, func(c *sql.Conn) error {
-		return appendRows(c, "", "write_intents", intentColumns, len(intents), func(i int) []driver.Value {
-			in := &intents[i]
-			return []driver.Value{in.RunID, in.PlanID, in.Mapping, in.Direction, in.Seq, in.Op, in.SourceID, nullString(in.DestID),
-				nullString(in.ClientKey), in.Fields, nullTime(in.SourceModified), nullString(in.SourceETag), in.CreatedAt.UTC()}
-		})
+		return appendRows(c, "", "write_intents", intentColumns, len(intents), func(i int) []driver.Value { return intentRow(&intents[i]) })
 	})
 	if err != nil {
 		return fmt.Errorf("record write intents of mapping %s: %w", intents[0].Mapping, err)
 	}
-	// In the main file before the batch is sent: a damaged log cannot then
-	// forget a write that may have happened.
-	return d.durable(ctx)
+	// On disk outside the write-ahead log before the batch is sent: a
+	// damaged log cannot then forget a write that may have happened.
+	if err := d.journal.append(journalEntry{Intents: intents}); err != nil {
+		return fmt.Errorf("record write intents of mapping %s: %w", intents[0].Mapping, err)
+	}
+	if d.journal.full() {
+		return d.durable(ctx)
+	}
+	return nil
+}
+
+// intentRow is in's row of write_intents, in intentColumns' order.
+func intentRow(in *Intent) []driver.Value {
+	return []driver.Value{in.RunID, in.PlanID, in.Mapping, in.Direction, in.Seq, in.Op, in.SourceID, nullString(in.DestID),
+		nullString(in.ClientKey), in.Fields, nullTime(in.SourceModified), nullString(in.SourceETag), in.CreatedAt.UTC()}
 }
 
 // intentColumns are write_intents' columns in the order RecordIntents
@@ -94,7 +102,13 @@ func (d *DB) DropIntents(ctx context.Context, runID int64, seqs []int64) error {
 	if _, err := d.db.ExecContext(ctx, `DELETE FROM write_intents WHERE run_id = ? AND seq IN (`+placeholders(len(seqs))+`)`, args...); err != nil {
 		return fmt.Errorf("drop write intents of run %d: %w", runID, err)
 	}
-	return d.durable(ctx)
+	// Journalled, so that the journal does not put them back after the
+	// log is lost: settled again, a create without a client key could
+	// not be told from one that happened.
+	if err := d.journal.append(journalEntry{Dropped: &journalDrops{Run: runID, Seqs: seqs}}); err != nil {
+		return fmt.Errorf("drop write intents of run %d: %w", runID, err)
+	}
+	return nil
 }
 
 // UnfinishedRun returns the run of one part of a plan that was started but

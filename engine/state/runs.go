@@ -53,7 +53,10 @@ func (d *DB) StartRun(ctx context.Context, planID, mapping, direction string, st
 	if err != nil {
 		return 0, fmt.Errorf("start run of mapping %s: %w", mapping, err)
 	}
-	return id, nil
+	// In the main file before its first intents are journalled: intents
+	// restored from the journal name a run that exists, and no later run
+	// is given the same id (docs/reliability.md).
+	return id, d.durable(ctx)
 }
 
 // RecordResult is the outcome of one write, or of a record that failed

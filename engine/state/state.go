@@ -35,6 +35,9 @@ type DB struct {
 	sealed bool
 	// memoryLimit is the memory_limit set at open, "" for DuckDB's own.
 	memoryLimit string
+	// journal keeps write intents safe from damage to the write-ahead log
+	// until they are checkpointed (journal.go).
+	journal *journal
 }
 
 // LockWrites claims the right to write to the systems for one apply, so
@@ -63,8 +66,8 @@ type Options struct {
 	// Threads caps DuckDB's worker threads; 0 takes $COUPLER_DUCKDB_THREADS
 	// (ThreadsEnv) when it is set, else DuckDB's default of one per core.
 	Threads int
-	// Logger gets the warning about a write-ahead log found torn at open;
-	// nil discards it.
+	// Logger gets the warnings about a write-ahead log or intents journal
+	// found torn or damaged at open; nil discards them.
 	Logger *slog.Logger
 	// Redact, when set, scrubs each failure message before it is stored:
 	// a server's error may echo the credentials it was sent, and a stored
@@ -118,6 +121,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		}
 		opts.Threads = n
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("state database %s: %w", path, err)
 	}
@@ -139,11 +145,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("state database %s: keep a copy of its torn write-ahead log: %w", path, err)
 		}
-		logger := opts.Logger
-		if logger == nil {
-			logger = slog.New(slog.DiscardHandler)
-		}
-		logger.Warn("the state database's write-ahead log ends in an incomplete entry, as a crash while committing leaves it (or damage); its complete part is replayed, the rest dropped",
+		opts.Logger.Warn("the state database's write-ahead log ends in an incomplete entry, as a crash while committing leaves it (or damage); its complete part is replayed, the rest dropped",
 			"file", path+".wal", "where", torn, "copy", kept)
 	}
 	c, err := duckdb.NewConnector(path, nil)
@@ -209,6 +211,9 @@ func (d *DB) init(ctx context.Context, opts Options) error {
 		if err := d.migrate(ctx, have); err != nil {
 			return err
 		}
+	}
+	if err := d.openJournal(ctx, opts.Logger); err != nil {
+		return err
 	}
 	if opts.Sealed {
 		return d.seal(ctx, opts.Scratch)
@@ -544,6 +549,11 @@ func (d *DB) Path() string { return d.path }
 // Close closes the database.
 func (d *DB) Close() error {
 	err := d.db.Close()
+	if d.journal != nil {
+		if jerr := d.journal.close(); err == nil {
+			err = jerr
+		}
+	}
 	if cerr := d.connector.Close(); err == nil {
 		err = cerr
 	}
