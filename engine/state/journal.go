@@ -5,13 +5,13 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -31,8 +31,11 @@ import (
 // back would be settled again, and a create without client keys could
 // then not be told apart from one that happened.
 //
-// Entries are frames: a little-endian uint32 length, the CRC-32C of the
-// payload, then the payload, JSON. The first frame names the database
+// Entries are frames: a little-endian uint32 length, the CRC-32C of those
+// four bytes, the CRC-32C of the payload, then the payload
+// (journalcodec.go). The length has a checksum of its own so that a
+// damaged length is told from a frame cut short: otherwise a flipped bit
+// pointing past the end would pass every later frame off as a torn tail. The first frame names the database
 // (meta's database_id), so that a journal left beside a state file that
 // was replaced is never applied to it.
 
@@ -42,25 +45,30 @@ const journalSuffix = ".intents"
 // journalLimit bounds the journal: past it, RecordIntents checkpoints, which
 // empties it. A first sync of a million records would otherwise journal
 // every write's fields (hundreds of MB) until its run ends, all to be read
-// again by the next open after a crash. At 64 MiB a checkpoint comes every
-// 100,000 or so intents of the benchmark's ten fields, a small share of
-// the checkpoints a batch each used to cost.
-const journalLimit = 64 << 20
+// again by the next open after a crash. An intent of the benchmark's ten
+// fields takes about 550 bytes, so at 128 MiB a checkpoint comes every
+// 200,000 or so: a first sync of 100,000 needs none of its own.
+const journalLimit = 128 << 20
+
+// checkpointThreshold is the size of DuckDB's log past which it checkpoints
+// on its own (see init): above what a journal's worth of intents, with the
+// results, couplings and run records that go with them, writes to the log.
+const checkpointThreshold = "256MB"
 
 var journalCRC = crc32.MakeTable(crc32.Castagnoli)
 
 // journalEntry is one frame's payload.
 type journalEntry struct {
 	// Database is set in the first frame only: meta's database_id.
-	Database string        `json:"database,omitempty"`
-	Intents  []Intent      `json:"intents,omitempty"`
-	Dropped  *journalDrops `json:"dropped,omitempty"`
+	Database string
+	Intents  []Intent
+	Dropped  *journalDrops
 }
 
 // journalDrops are intents dropped by DropIntents.
 type journalDrops struct {
-	Run  int64   `json:"run"`
-	Seqs []int64 `json:"seqs"`
+	Run  int64
+	Seqs []int64
 }
 
 // journal appends to a state database's intents journal.
@@ -68,61 +76,96 @@ type journal struct {
 	path string
 	id   string // the database's id, written in the first frame
 	mu   sync.Mutex
-	f    *os.File // opened at the first append after the file was emptied
-	used bool     // f holds the first frame
-	size int64    // bytes appended since the file was emptied
+	f    journalFile // opened at the first append, kept open
+	used bool        // the file holds the first frame
+	size int64       // the file's size: what was appended since it was emptied
+	// broken is set when a failed append could not be undone: appends fail
+	// until a checkpoint empties the file.
+	broken error
 	// limit is journalLimit but in tests.
 	limit int64
 }
 
+// journalFile is what the journal needs of its file: an *os.File opened
+// for appending, or in tests one that fails.
+type journalFile interface {
+	Write([]byte) (int, error)
+	Sync() error
+	Truncate(int64) error
+	Close() error
+}
+
+// frameHeader is the size of a frame's length and checksums.
+const frameHeader = 12
+
 // append writes e as one frame and syncs it to disk. The caller has
 // committed what e records to the database first: a checkpoint that
-// empties the journal before e is appended then holds it already.
+// empties the journal before e is appended then holds it already. A
+// failed append is cut off again, so that the next one does not follow
+// half a frame, which the next open would take for damage.
 func (j *journal) append(e journalEntry) error {
-	payload, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
+	frame := appendFrame(nil, e)
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.broken != nil {
+		return fmt.Errorf("intents journal %s: an earlier append could not be undone: %w", j.path, j.broken)
+	}
 	if j.f == nil {
 		f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
 			return fmt.Errorf("intents journal %s: %w", j.path, err)
 		}
+		// The file's name must outlive a power loss as its contents do.
+		if err := syncDir(filepath.Dir(j.path)); err != nil {
+			f.Close()
+			return fmt.Errorf("intents journal %s: %w", j.path, err)
+		}
 		j.f = f
 	}
-	var buf []byte
+	buf := frame
 	if !j.used {
-		head, err := json.Marshal(journalEntry{Database: j.id})
-		if err != nil {
-			return err
-		}
-		buf = appendFrame(buf, head)
+		buf = append(appendFrame(nil, journalEntry{Database: j.id}), frame...)
 	}
-	buf = appendFrame(buf, payload)
-	if _, err := j.f.Write(buf); err != nil {
+	_, err := j.f.Write(buf)
+	if err == nil {
+		err = j.f.Sync()
+	}
+	if err != nil {
+		if terr := j.f.Truncate(j.size); terr != nil {
+			j.broken = terr
+		}
 		return fmt.Errorf("intents journal %s: %w", j.path, err)
 	}
 	j.size += int64(len(buf))
-	if err := j.f.Sync(); err != nil {
-		return fmt.Errorf("intents journal %s: sync: %w", j.path, err)
-	}
 	j.used = true
 	return nil
 }
 
-func appendFrame(buf, payload []byte) []byte {
-	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(payload)))
-	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(payload, journalCRC))
-	return append(buf, payload...)
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
-// empty forgets what the journal holds, once a checkpoint has put it in
-// the main file. The caller holds j.mu across the checkpoint, so that
+// appendFrame appends e to buf as a frame.
+func appendFrame(buf []byte, e journalEntry) []byte {
+	at := len(buf)
+	buf = encodeEntry(append(buf, make([]byte, frameHeader)...), e)
+	payload := buf[at+frameHeader:]
+	binary.LittleEndian.PutUint32(buf[at:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(buf[at+4:], crc32.Checksum(buf[at:at+4], journalCRC))
+	binary.LittleEndian.PutUint32(buf[at+8:], crc32.Checksum(payload, journalCRC))
+	return buf
+}
+
+// emptyLocked forgets what the journal holds, once a checkpoint has put it
+// in the main file. The caller holds j.mu across the checkpoint, so that
 // nothing is appended between the two.
 func (j *journal) emptyLocked() error {
-	if !j.used {
+	if j.f == nil || !j.used && j.broken == nil {
 		return nil
 	}
 	if err := j.f.Truncate(0); err != nil {
@@ -130,7 +173,7 @@ func (j *journal) emptyLocked() error {
 	}
 	// Not synced: a journal found still full at the next open holds
 	// intents the database already accounts for, which are left alone.
-	j.used, j.size = false, 0
+	j.used, j.size, j.broken = false, 0, nil
 	return nil
 }
 
@@ -153,9 +196,11 @@ func (j *journal) close() error {
 }
 
 // readJournal reads the frames of the journal at path: nil when there is
-// none. A last frame cut short or failing its checksum is what a crash
-// while appending leaves, before the batch it held was sent: it is left
-// out, as torn says. A damaged frame before the last is refused.
+// none. Appends are synced one at a time and a failed one is cut off
+// again, so only the last frame can be incomplete: cut short, or zeros or
+// garbage a crash while appending leaves (before the batch it held was
+// sent). A bad frame with no good frame after it is that tail, left out
+// as torn says; one with a good frame after it is damage, and refused.
 func readJournal(path string) (entries []journalEntry, torn string, err error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -165,30 +210,49 @@ func readJournal(path string) (entries []journalEntry, torn string, err error) {
 		return nil, "", err
 	}
 	for off := 0; off < len(b); {
-		if len(b)-off < 8 {
-			return entries, fmt.Sprintf("a frame header cut short at byte %d", off), nil
-		}
-		n := int(binary.LittleEndian.Uint32(b[off:]))
-		sum := binary.LittleEndian.Uint32(b[off+4:])
-		end := off + 8 + n
-		if n < 0 || end > len(b) || end < off {
-			return entries, fmt.Sprintf("a frame cut short at byte %d", off), nil
-		}
-		payload := b[off+8 : end]
-		if crc32.Checksum(payload, journalCRC) != sum {
-			if end == len(b) {
-				return entries, fmt.Sprintf("a last frame failing its checksum at byte %d", off), nil
+		end, ok := frameAt(b, off)
+		if !ok {
+			if next := nextFrame(b, off+1); next >= 0 {
+				return nil, "", fmt.Errorf("%w: its intents journal %s is damaged (a bad frame at byte %d, a good one at byte %d of %d)", ErrUnusable, path, off, next, len(b))
 			}
-			return nil, "", fmt.Errorf("%w: its intents journal %s is damaged (a frame failing its checksum at byte %d of %d)", ErrUnusable, path, off, len(b))
+			return entries, fmt.Sprintf("an incomplete last entry at byte %d of %d", off, len(b)), nil
 		}
-		var e journalEntry
-		if err := json.Unmarshal(payload, &e); err != nil {
+		e, err := decodeEntry(b[off+frameHeader : end])
+		if err != nil {
 			return nil, "", fmt.Errorf("%w: its intents journal %s is damaged (frame at byte %d: %v)", ErrUnusable, path, off, err)
 		}
 		entries = append(entries, e)
 		off = end
 	}
 	return entries, "", nil
+}
+
+// frameAt reports whether a whole frame with good checksums starts at off,
+// and where it ends.
+func frameAt(b []byte, off int) (end int, ok bool) {
+	if len(b)-off < frameHeader {
+		return 0, false
+	}
+	if crc32.Checksum(b[off:off+4], journalCRC) != binary.LittleEndian.Uint32(b[off+4:]) {
+		return 0, false
+	}
+	n := int64(binary.LittleEndian.Uint32(b[off:]))
+	if n > int64(len(b)-off-frameHeader) {
+		return 0, false
+	}
+	end = off + frameHeader + int(n)
+	return end, crc32.Checksum(b[off+frameHeader:end], journalCRC) == binary.LittleEndian.Uint32(b[off+8:])
+}
+
+// nextFrame returns where the first good frame at or after from starts,
+// -1 when there is none.
+func nextFrame(b []byte, from int) int {
+	for off := from; off+frameHeader <= len(b); off++ {
+		if _, ok := frameAt(b, off); ok {
+			return off
+		}
+	}
+	return -1
 }
 
 // databaseID returns meta's database_id, making it (and checkpointing it,
@@ -236,13 +300,13 @@ func (d *DB) openJournal(ctx context.Context, logger *slog.Logger) error {
 		logger.Warn("the intents journal beside the state database belongs to another database; moved away unread", "file", path, "copy", kept)
 		entries = nil
 	}
-	restored, err := d.restoreIntents(ctx, entries, logger)
+	restored, dropped, err := d.replayJournal(ctx, entries, logger)
 	if err != nil {
 		return err
 	}
-	if restored > 0 {
-		logger.Warn("the state database had lost write intents its intents journal held (its write-ahead log was damaged or cut short); they are settled by reading back",
-			"intents", restored, "file", path)
+	if restored > 0 || dropped > 0 {
+		logger.Warn("the state database had lost what its intents journal held (its write-ahead log was damaged or cut short): write intents put back, to be settled by reading back, and intents dropped again",
+			"restored", restored, "dropped", dropped, "file", path)
 	}
 	if len(entries) > 0 || torn != "" {
 		// Emptied by the checkpoint below, which puts what was restored
@@ -258,77 +322,117 @@ func (d *DB) openJournal(ctx context.Context, logger *slog.Logger) error {
 	return nil
 }
 
-// restoreIntents puts back among the pending intents those of entries the
-// database has no trace of: not pending, no result recorded, not dropped.
-// Intents of a run the database does not hold are left out: a run's start
-// is checkpointed before its first intent is journalled, so the database
-// is older than the journal (a backup restored over it), and settling
-// would fail on the plan it lacks, or record results under a run id the
-// database will give out again.
-func (d *DB) restoreIntents(ctx context.Context, entries []journalEntry, logger *slog.Logger) (int, error) {
+// replayJournal brings the pending intents in line with the journal, for
+// whatever the database lost with its log. In the journal's order, the
+// last word on each write (run and seq) holds: recorded, it is put back
+// unless the database has it pending or has its result; dropped, it is
+// deleted if the database has it pending (a checkpoint between the intent
+// and its drop put it in the main file, the drop only in the log).
+//
+// Only writes of a run the database holds unfinished, for the intent's
+// plan, mapping and direction, are replayed: a run's start is checkpointed
+// before its first intent is journalled, so a journal naming another run
+// is newer than the database (a backup restored over it), and settling
+// would fail on a plan it lacks, or record results under a run id it will
+// give out again.
+func (d *DB) replayJournal(ctx context.Context, entries []journalEntry, logger *slog.Logger) (restored, dropped int, err error) {
 	type key struct{ run, seq int64 }
-	dropped := map[key]bool{}
+	last := map[key]int{} // index in journalled, -1 once dropped
 	var journalled []Intent
-	runs := map[int64]bool{}
+	var order []key
+	note := func(k key, i int) {
+		if _, seen := last[k]; !seen {
+			order = append(order, k)
+		}
+		last[k] = i
+	}
 	for _, e := range entries[min(1, len(entries)):] {
 		if e.Dropped != nil {
 			for _, s := range e.Dropped.Seqs {
-				dropped[key{e.Dropped.Run, s}] = true
+				note(key{e.Dropped.Run, s}, -1)
 			}
 		}
 		for _, in := range e.Intents {
 			journalled = append(journalled, in)
-			runs[in.RunID] = true
+			note(key{in.RunID, in.Seq}, len(journalled)-1)
 		}
 	}
-	if len(journalled) == 0 {
-		return 0, nil
-	}
-	known := map[key]bool{}
-	for run := range runs {
-		var held bool
-		if err := d.db.QueryRowContext(ctx, `SELECT count(*) > 0 FROM runs WHERE id = ?`, run).Scan(&held); err != nil {
-			return 0, fmt.Errorf("intents journal: %w", err)
-		}
-		if !held {
-			runs[run] = false
-			logger.Warn("the intents journal holds intents of a run the state database does not (a backup restored over it?); left out", "run", run)
+	parts := map[int64]*Part{} // the runs the database holds unfinished
+	pending, recorded := map[key]bool{}, map[key]bool{}
+	for _, k := range order {
+		if _, seen := parts[k.run]; seen {
 			continue
 		}
-		rows, err := d.db.QueryContext(ctx, `SELECT run_id, seq FROM write_intents WHERE run_id = ?
-			UNION ALL SELECT run_id, seq FROM run_records WHERE run_id = ?`, run, run)
+		var p Part
+		err := d.db.QueryRowContext(ctx, `SELECT plan_id, mapping, direction FROM runs WHERE id = ? AND finished_at IS NULL`, k.run).
+			Scan(&p.PlanID, &p.Mapping, &p.Direction)
+		if errors.Is(err, sql.ErrNoRows) {
+			parts[k.run] = nil
+			logger.Warn("the intents journal holds writes of a run the state database does not hold unfinished (a backup restored over it?); left out", "run", k.run)
+			continue
+		}
 		if err != nil {
-			return 0, fmt.Errorf("intents journal: %w", err)
+			return 0, 0, fmt.Errorf("intents journal: %w", err)
+		}
+		parts[k.run] = &p
+		rows, err := d.db.QueryContext(ctx, `SELECT seq, true FROM write_intents WHERE run_id = ?
+			UNION ALL SELECT seq, false FROM run_records WHERE run_id = ?`, k.run, k.run)
+		if err != nil {
+			return 0, 0, fmt.Errorf("intents journal: %w", err)
 		}
 		for rows.Next() {
-			var k key
-			if err := rows.Scan(&k.run, &k.seq); err != nil {
+			var seq int64
+			var isPending bool
+			if err := rows.Scan(&seq, &isPending); err != nil {
 				rows.Close()
-				return 0, err
+				return 0, 0, err
 			}
-			known[k] = true
+			if isPending {
+				pending[key{k.run, seq}] = true
+			} else {
+				recorded[key{k.run, seq}] = true
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	var lost []Intent
-	for _, in := range journalled {
-		k := key{in.RunID, in.Seq}
-		if runs[in.RunID] && !known[k] && !dropped[k] {
-			known[k] = true // a batch recorded twice is restored once
+	drops := map[int64][]any{}
+	for _, k := range order {
+		p := parts[k.run]
+		if p == nil {
+			continue
+		}
+		i := last[k]
+		switch {
+		case i < 0 && pending[k]:
+			drops[k.run] = append(drops[k.run], k.seq)
+		case i >= 0 && !pending[k] && !recorded[k]:
+			in := journalled[i]
+			if in.PlanID != p.PlanID || in.Mapping != p.Mapping || in.Direction != p.Direction {
+				logger.Warn("the intents journal holds a write of another plan than its run's; left out", "run", k.run, "seq", k.seq, "plan", in.PlanID)
+				continue
+			}
 			lost = append(lost, in)
 		}
 	}
-	if len(lost) == 0 {
-		return 0, nil
+	if len(lost) == 0 && len(drops) == 0 {
+		return 0, 0, nil
 	}
-	err := d.connTx(ctx, func(c *sql.Conn) error {
+	err = d.connTx(ctx, func(c *sql.Conn) error {
+		for run, seqs := range drops {
+			if _, err := c.ExecContext(ctx, `DELETE FROM write_intents WHERE run_id = ? AND seq IN (`+placeholders(len(seqs))+`)`,
+				append([]any{run}, seqs...)...); err != nil {
+				return err
+			}
+			dropped += len(seqs)
+		}
 		return appendRows(c, "", "write_intents", intentColumns, len(lost), func(i int) []driver.Value { return intentRow(&lost[i]) })
 	})
 	if err != nil {
-		return 0, fmt.Errorf("restore write intents from the intents journal: %w", err)
+		return 0, 0, fmt.Errorf("replay the intents journal: %w", err)
 	}
-	return len(lost), nil
+	return len(lost), dropped, nil
 }
