@@ -50,11 +50,6 @@ const journalSuffix = ".intents"
 // 200,000 or so: a first sync of 100,000 needs none of its own.
 const journalLimit = 128 << 20
 
-// checkpointThreshold is the size of DuckDB's log past which it checkpoints
-// on its own (see init): above what a journal's worth of intents, with the
-// results, couplings and run records that go with them, writes to the log.
-const checkpointThreshold = "256MB"
-
 var journalCRC = crc32.MakeTable(crc32.Castagnoli)
 
 // journalEntry is one frame's payload.

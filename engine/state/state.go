@@ -181,17 +181,6 @@ func (d *DB) init(ctx context.Context, opts Options) error {
 			return fmt.Errorf("staging: temp_directory %s: %w", opts.TempDirectory, err)
 		}
 	}
-	// DuckDB checkpoints on its own once its log passes this, inside
-	// whichever commit crosses it. What an apply's writes depend on is
-	// checkpointed or journalled as it must be (durable, journal.go), so
-	// the log need not be folded more often than the journal is emptied:
-	// at DuckDB's default of 16MiB a first sync of 100,000 records paid
-	// four or five checkpoints more, each rewriting the couplings'
-	// indexes, a tenth of its CPU. A crash leaves at most this much log to
-	// replay at the next open.
-	if _, err := d.db.ExecContext(ctx, "SET checkpoint_threshold = '"+checkpointThreshold+"'"); err != nil {
-		return fmt.Errorf("checkpoint_threshold: %w", err)
-	}
 	if _, err := d.db.ExecContext(ctx, "ATTACH IF NOT EXISTS ':memory:' AS "+stagingCatalog); err != nil {
 		return fmt.Errorf("attach the staging database: %w", err)
 	}
