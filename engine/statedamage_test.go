@@ -56,14 +56,9 @@ func TestDamagedWALMakesNoDuplicate(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			e, _, err := engine.OpenProject(t.Context(), w.dir, mappings.LoadOptions{}, engine.Options{})
-			if err != nil {
-				if !errors.Is(err, state.ErrUnusable) || !strings.Contains(err.Error(), path) {
-					t.Fatalf("refused without naming the file: %v", err)
-				}
+			if !reopenDamaged(t, w, path) {
 				return
 			}
-			w.e = e
 			defer w.close(t)
 			w.sync(t)
 			if got := w.crm.Len("accounts"); got != 6 {
@@ -71,6 +66,22 @@ func TestDamagedWALMakesNoDuplicate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reopenDamaged opens w's project on its damaged state file at path. It
+// reports false when the state is refused, which must be as unusable,
+// naming the file.
+func reopenDamaged(t *testing.T, w *crashWorld, path string) bool {
+	t.Helper()
+	e, _, err := engine.OpenProject(t.Context(), w.dir, mappings.LoadOptions{}, engine.Options{})
+	if err != nil {
+		if !errors.Is(err, state.ErrUnusable) || !strings.Contains(err.Error(), path) {
+			t.Fatalf("refused without naming the file: %v", err)
+		}
+		return false
+	}
+	w.e = e
+	return true
 }
 
 // Defense in depth against a state that lost couplings (a damaged file, an
@@ -173,15 +184,10 @@ func TestDamagedWALMidApplyMakesNoDuplicate(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			e, _, err := engine.OpenProject(t.Context(), w.dir, mappings.LoadOptions{}, engine.Options{})
-			if err != nil {
-				if !errors.Is(err, state.ErrUnusable) || !strings.Contains(err.Error(), path) {
-					t.Fatalf("refused without naming the file: %v", err)
-				}
+			if !reopenDamaged(t, w, path) {
 				return
 			}
-			engine.SetApplyBatch(e, 2)
-			w.e = e
+			engine.SetApplyBatch(w.e, 2)
 			defer w.close(t)
 			p, err = w.e.Plan(t.Context(), engine.PlanOptions{})
 			if err == nil {

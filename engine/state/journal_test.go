@@ -41,6 +41,22 @@ func lostLog(t *testing.T, path string) (*state.DB, string) {
 	return db, to
 }
 
+// openRun opens a new state database and starts a run on it, as apply
+// does before its first batch.
+func openRun(t *testing.T) (db *state.DB, path string, run int64) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "state.duckdb")
+	db, err := state.Open(t.Context(), path, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if run, err = db.StartRun(t.Context(), "p1", "CUSTOMER", "to_integration", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return db, path, run
+}
+
 func pendingSeqs(t *testing.T, db *state.DB) []int64 {
 	t.Helper()
 	ins, err := db.PendingIntents(t.Context())
@@ -62,16 +78,7 @@ func pendingSeqs(t *testing.T, db *state.DB) []int64 {
 func TestIntentsOutliveALostLog(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "state.duckdb")
-	db, err := state.Open(ctx, path, state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	run, err := db.StartRun(ctx, "p1", "CUSTOMER", "to_integration", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, path, run := openRun(t)
 	intent := func(seq int64) state.Intent {
 		return state.Intent{RunID: run, PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration", Seq: seq, Op: "create",
 			SourceID: "t" + string(rune('0'+seq)), Fields: `{"name":"x"}`, SourceModified: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC), CreatedAt: time.Now()}
@@ -105,9 +112,11 @@ func TestIntentsOutliveALostLog(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if db, err = state.Open(ctx, path, state.Options{}); err != nil {
+	db, err := state.Open(ctx, path, state.Options{})
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer db.Close()
 	if got := pendingSeqs(t, db); !slices.Equal(got, []int64{3}) {
 		t.Errorf("reopened with its log: pending %v, want [3]", got)
 	}
@@ -136,17 +145,8 @@ func TestIntentsOutliveALostLog(t *testing.T) {
 func TestIntentsJournalIsBounded(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "state.duckdb")
-	db, err := state.Open(ctx, path, state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, path, run := openRun(t)
 	db.SetJournalLimitForTest(2000)
-	run, err := db.StartRun(ctx, "p1", "CUSTOMER", "to_integration", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
 	var largest int64
 	for seq := range int64(20) {
 		in := state.Intent{RunID: run, PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration", Seq: seq + 1, Op: "create",
@@ -176,17 +176,8 @@ func TestIntentsJournalIsBounded(t *testing.T) {
 func TestDroppedIntentsStayDroppedPastACheckpoint(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "state.duckdb")
-	db, err := state.Open(ctx, path, state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, path, run := openRun(t)
 	db.SetJournalLimitForTest(1) // RecordIntents checkpoints
-	run, err := db.StartRun(ctx, "p1", "CUSTOMER", "to_integration", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
 	var batch []state.Intent
 	for seq := range int64(3) {
 		batch = append(batch, state.Intent{RunID: run, PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration", Seq: seq + 1, Op: "create", SourceID: "t", Fields: `{}`, CreatedAt: time.Now()})
