@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -163,8 +164,8 @@ func unreadable(ctx context.Context, wal string, err error) error {
 	}
 	switch msg := err.Error(); {
 	case strings.Contains(msg, "WAL"):
-		return fmt.Errorf("%w: its write-ahead log %s is damaged (%v); both files were left untouched: %s. Moving only the log away keeps what the state file held at its last checkpoint, which is everything applied, unless coupler stopped between recording a batch and checkpointing it",
-			ErrUnusable, wal, err, restoreHint)
+		return fmt.Errorf("%w: its write-ahead log %s is damaged (%v); both files were left untouched: %s. Moving only the log away keeps what the state file held at its last checkpoint, which is everything applied before the run under way; keep the intents journal beside it (%s%s), which puts back that run's writes to be settled by reading back",
+			ErrUnusable, wal, err, restoreHint, strings.TrimSuffix(filepath.Base(wal), ".wal"), journalSuffix)
 	case strings.Contains(msg, "Corrupt") || strings.Contains(msg, "checksum"):
 		return fmt.Errorf("%w: damaged (%v); it was left untouched: %s", ErrUnusable, err, restoreHint)
 	default:
