@@ -23,21 +23,21 @@ import (
 // batch: a quarter of a first sync's CPU. They are appended instead to a
 // file of their own beside the state file (its path with ".intents"
 // appended), fsynced, each entry checksummed, and the file is emptied at
-// each checkpoint, which puts whatever it held in the main file. At open,
-// an intent the journal holds that the database knows nothing of (not
-// pending, no result recorded for it, not dropped) was lost with the log,
-// and is put back among the pending intents, to be settled by reading
-// back like any other. Drops are journalled too: a dropped intent put
-// back would be settled again, and a create without client keys could
+// each checkpoint, which puts whatever it held in the main file. At open
+// the journal is replayed (replayJournal): an intent the database lost
+// with its log is put back among the pending intents, to be settled by
+// reading back like any other. Drops are journalled too: a dropped intent
+// put back would be settled again, and a create without client keys could
 // then not be told apart from one that happened.
 //
 // Entries are frames: a little-endian uint32 length, the CRC-32C of those
 // four bytes, the CRC-32C of the payload, then the payload
 // (journalcodec.go). The length has a checksum of its own so that a
 // damaged length is told from a frame cut short: otherwise a flipped bit
-// pointing past the end would pass every later frame off as a torn tail. The first frame names the database
-// (meta's database_id), so that a journal left beside a state file that
-// was replaced is never applied to it.
+// pointing past the end would pass every later frame off as a torn tail.
+// The first frame names the database (meta's database_id), so that a
+// journal left beside a state file that was replaced is never applied to
+// it.
 
 // journalSuffix is appended to the state file's path to name its journal.
 const journalSuffix = ".intents"
