@@ -72,8 +72,8 @@ type journal struct {
 	id   string // the database's id, written in the first frame
 	mu   sync.Mutex
 	f    journalFile // opened at the first append, kept open
-	used bool        // the file holds the first frame
-	size int64       // the file's size: what was appended since it was emptied
+	// size is the file's size: 0 when empty, the first frame not written.
+	size int64
 	// broken is set when a failed append could not be undone: appends fail
 	// until a checkpoint empties the file.
 	broken error
@@ -105,20 +105,11 @@ func (j *journal) append(e journalEntry) error {
 	if j.broken != nil {
 		return fmt.Errorf("intents journal %s: an earlier append could not be undone: %w", j.path, j.broken)
 	}
-	if j.f == nil {
-		f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err != nil {
-			return fmt.Errorf("intents journal %s: %w", j.path, err)
-		}
-		// The file's name must outlive a power loss as its contents do.
-		if err := syncDir(filepath.Dir(j.path)); err != nil {
-			f.Close()
-			return fmt.Errorf("intents journal %s: %w", j.path, err)
-		}
-		j.f = f
+	if err := j.openFile(); err != nil {
+		return err
 	}
 	buf := frame
-	if !j.used {
+	if j.size == 0 {
 		buf = append(appendFrame(nil, journalEntry{Database: j.id}), frame...)
 	}
 	_, err := j.f.Write(buf)
@@ -132,7 +123,29 @@ func (j *journal) append(e journalEntry) error {
 		return fmt.Errorf("intents journal %s: %w", j.path, err)
 	}
 	j.size += int64(len(buf))
-	j.used = true
+	return nil
+}
+
+// openFile opens the journal's file for appending, unless it is open, and
+// takes its size.
+func (j *journal) openFile() error {
+	if j.f != nil {
+		return nil
+	}
+	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("intents journal %s: %w", j.path, err)
+	}
+	st, err := f.Stat()
+	if err == nil {
+		// The file's name must outlive a power loss as its contents do.
+		err = syncDir(filepath.Dir(j.path))
+	}
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("intents journal %s: %w", j.path, err)
+	}
+	j.f, j.size = f, st.Size()
 	return nil
 }
 
@@ -160,7 +173,7 @@ func appendFrame(buf []byte, e journalEntry) []byte {
 // in the main file. The caller holds j.mu across the checkpoint, so that
 // nothing is appended between the two.
 func (j *journal) emptyLocked() error {
-	if j.f == nil || !j.used && j.broken == nil {
+	if j.f == nil || j.size == 0 && j.broken == nil {
 		return nil
 	}
 	if err := j.f.Truncate(0); err != nil {
@@ -168,7 +181,7 @@ func (j *journal) emptyLocked() error {
 	}
 	// Not synced: a journal found still full at the next open holds
 	// intents the database already accounts for, which are left alone.
-	j.used, j.size, j.broken = false, 0, nil
+	j.size, j.broken = 0, nil
 	return nil
 }
 
@@ -306,9 +319,8 @@ func (d *DB) openJournal(ctx context.Context, logger *slog.Logger) error {
 	if len(entries) > 0 || torn != "" {
 		// Emptied by the checkpoint below, which puts what was restored
 		// in the main file.
-		d.journal.used = true
-		if d.journal.f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
-			return fmt.Errorf("intents journal %s: %w", path, err)
+		if err := d.journal.openFile(); err != nil {
+			return err
 		}
 	}
 	if len(entries) > 0 || torn != "" || made {
