@@ -193,7 +193,8 @@ func (l *requestLog) wrap(h http.Handler) http.Handler {
 // 100k ones) or 1m (and the million). COUPLER_PERF_ROUNDS overrides each
 // case's rounds; COUPLER_PERF_OUT names a file for the Markdown table,
 // COUPLER_PERF_CPUPROFILE a directory for a CPU profile of each case's
-// coupler operation (CASE.pprof, its last round).
+// coupler operation (CASE.pprof, its last round) and of the allocations
+// (CASE.allocs.pprof).
 func TestPerformanceRatios(t *testing.T) {
 	tiers := map[string][]string{"ci": {"ci"}, "full": {"ci", "full"}, "1m": {"ci", "full", "1m"}}
 	mode := os.Getenv("COUPLER_PERF")
@@ -483,8 +484,19 @@ func profiled(op func() error, file string) (func() error, error) {
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return err
 		}
-		defer pprof.StopCPUProfile()
-		return op()
+		err := op()
+		pprof.StopCPUProfile()
+		if err != nil {
+			return err
+		}
+		// The allocations since the child started, setup's included: the
+		// operation's are the larger share, and setup's show apart in it.
+		a, err := os.Create(strings.TrimSuffix(file, ".pprof") + ".allocs.pprof")
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		return pprof.Lookup("allocs").WriteTo(a, 0)
 	}, nil
 }
 

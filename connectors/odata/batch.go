@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -286,7 +285,7 @@ func (c *Client) sendBatch(ctx context.Context, ops []batchOp) ([]batchAnswer, e
 		return nil, c.batchRefused(err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(transport.LimitReader(resp.Body, c.maxBody))
+	raw, err := transport.ReadBody(resp, c.maxBody)
 	if err != nil {
 		return nil, fmt.Errorf("read response of POST %s: %w", redact.PathQuery(req.URL), err)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -144,7 +143,7 @@ func (c *Client) readChoices(ctx context.Context, ch choice) ([]connectors.Recor
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(transport.LimitReader(resp.Body, c.maxBody))
+	body, err := transport.ReadBody(resp, c.maxBody)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", redact.PathQuery(req.URL), err)
 	}

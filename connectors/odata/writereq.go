@@ -131,7 +131,7 @@ func (c *Client) send(ctx context.Context, wr writeRequest) (writeResponse, erro
 	}
 	defer resp.Body.Close()
 	out := writeResponse{status: resp.StatusCode, header: resp.Header}
-	body, err := io.ReadAll(transport.LimitReader(resp.Body, c.maxBody))
+	body, err := transport.ReadBody(resp, c.maxBody)
 	if err != nil {
 		return out, fmt.Errorf("read response of %s %s: %w", wr.method, redact.PathQuery(req.URL), err)
 	}

@@ -77,7 +77,7 @@ func (c *Client) send(ctx context.Context, method, u string, body []byte, header
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		return out, &Error{Method: method, URL: out.url, StatusCode: resp.StatusCode, Status: resp.Status, Message: errorMessage(b)}
 	}
-	out.body, err = io.ReadAll(transport.LimitReader(resp.Body, c.maxBody))
+	out.body, err = transport.ReadBody(resp, c.maxBody)
 	if err != nil {
 		return out, fmt.Errorf("read response of %s %s: %w", method, out.url, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 )
 
 // ErrBodyTooLarge is returned by a LimitReader once its limit is exceeded.
@@ -42,4 +43,20 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.n -= int64(n)
 	return n, err
+}
+
+// ReadBody reads resp's body, at most limit bytes (else an error wrapping
+// ErrBodyTooLarge), into one buffer of its Content-Length when it states
+// one within the limit: io.ReadAll grows its buffer from 512 bytes,
+// copying it a dozen times for a $batch answer.
+func ReadBody(resp *http.Response, limit int64) ([]byte, error) {
+	r := LimitReader(resp.Body, limit)
+	if n := resp.ContentLength; n > 0 && n <= limit {
+		// A body is its Content-Length long: net/http reads no further,
+		// and fails a shorter one with io.ErrUnexpectedEOF, as this does.
+		buf := make([]byte, n)
+		m, err := io.ReadFull(r, buf)
+		return buf[:m], err
+	}
+	return io.ReadAll(r)
 }
