@@ -45,11 +45,25 @@ import (
 // page: "From v1.4, it waits until it can grab the checkpoint lock"; before,
 // it aborted running transactions): keep that in mind when moving DuckDB.
 func (d *DB) durable(ctx context.Context) error {
-	if d.journal != nil {
+	if j := d.journal; j != nil {
 		// Held across the checkpoint: an entry appended meanwhile, its
 		// commit perhaps after the checkpoint began, must not be emptied.
-		d.journal.mu.Lock()
-		defer d.journal.mu.Unlock()
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		// The intents in the journal alone go into the database, to be
+		// checkpointed with it. Forgotten here once committed: held
+		// pending as well, a failed checkpoint would let the next one
+		// write them twice.
+		if len(j.pending) > 0 {
+			intents := make([]Intent, 0, len(j.pending))
+			for _, in := range j.pending {
+				intents = append(intents, in)
+			}
+			if err := d.connTx(ctx, func(c *sql.Conn) error { return insertIntents(c, intents) }); err != nil {
+				return fmt.Errorf("checkpoint the state database %s: write intents: %w", d.path, err)
+			}
+			clear(j.pending)
+		}
 	}
 	_, err := d.db.ExecContext(ctx, `CHECKPOINT`)
 	if err != nil && strings.Contains(err.Error(), "other write transactions active") {

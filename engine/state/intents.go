@@ -1,10 +1,12 @@
 package state
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -30,28 +32,43 @@ type Intent struct {
 	CreatedAt      time.Time
 }
 
-// RecordIntents saves the intents of one batch in one transaction. They
-// are removed by RecordResults (the results of the same run and seqs) or by
-// DropIntents.
+// RecordIntents saves the intents of one batch. They are removed by
+// RecordResults (the results of the same run and seqs) or by DropIntents.
+//
+// They are appended to the intents journal (journal.go), fsynced, and held
+// pending in memory; only a checkpoint (durable) writes those still
+// pending into the database. Written there at once, they were most of
+// what an apply logged: DuckDB checkpoints on its own each time its log
+// passes 16 MiB, and each such checkpoint rewrites the couplings' indexes
+// whole.
 func (d *DB) RecordIntents(ctx context.Context, intents []Intent) error {
 	if len(intents) == 0 {
 		return nil
 	}
-	err := d.connTx(ctx, func(c *sql.Conn) error {
-		return appendRows(c, "", "write_intents", intentColumns, len(intents), func(i int) []driver.Value { return intentRow(&intents[i]) })
-	})
-	if err != nil {
-		return fmt.Errorf("record write intents of mapping %s: %w", intents[0].Mapping, err)
-	}
-	// On disk outside the write-ahead log before the batch is sent: a
+	// On disk, outside the write-ahead log, before the batch is sent: a
 	// damaged log cannot then forget a write that may have happened.
-	if err := d.journal.append(journalEntry{Intents: intents}); err != nil {
+	if err := d.journal.recordIntents(intents); err != nil {
 		return fmt.Errorf("record write intents of mapping %s: %w", intents[0].Mapping, err)
 	}
 	if d.journal.full() {
 		return d.durable(ctx)
 	}
 	return nil
+}
+
+// asStored is in as the database gives it back: its times in UTC, to the
+// microsecond. Intents held pending in memory are listed as those stored.
+func asStored(in Intent) Intent {
+	in.CreatedAt = in.CreatedAt.Truncate(time.Microsecond).UTC()
+	if !in.SourceModified.IsZero() {
+		in.SourceModified = in.SourceModified.Truncate(time.Microsecond).UTC()
+	}
+	return in
+}
+
+// insertIntents adds intents to write_intents.
+func insertIntents(c *sql.Conn, intents []Intent) error {
+	return appendRows(c, "", "write_intents", intentColumns, len(intents), func(i int) []driver.Value { return intentRow(&intents[i]) })
 }
 
 // intentRow is in's row of write_intents, in intentColumns' order.
@@ -66,11 +83,11 @@ var intentColumns = []string{"run_id", "plan_id", "mapping", "direction", "seq",
 	"client_key", "fields", "source_modified", "source_etag", "created_at"}
 
 // PendingIntents lists the intents left behind by a process that stopped
-// while writing, oldest first.
+// while writing, and those of the batches in flight, oldest first.
 func (d *DB) PendingIntents(ctx context.Context) ([]Intent, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT run_id, plan_id, mapping, direction, seq, op, source_id, coalesce(dest_id, ''),
 		coalesce(client_key, ''), fields, source_modified, coalesce(source_etag, ''), created_at
-		FROM write_intents ORDER BY run_id, seq`)
+		FROM write_intents`)
 	if err != nil {
 		return nil, fmt.Errorf("pending write intents: %w", err)
 	}
@@ -86,7 +103,14 @@ func (d *DB) PendingIntents(ctx context.Context) ([]Intent, error) {
 		in.SourceModified = mod.Time
 		out = append(out, in)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pending write intents: %w", err)
+	}
+	out = append(out, d.journal.pendingIntents()...)
+	slices.SortFunc(out, func(a, b Intent) int {
+		return cmp.Or(cmp.Compare(a.RunID, b.RunID), cmp.Compare(a.Seq, b.Seq))
+	})
+	return out, nil
 }
 
 // DropIntents forgets intents whose writes are known not to have happened,
@@ -105,7 +129,7 @@ func (d *DB) DropIntents(ctx context.Context, runID int64, seqs []int64) error {
 	// Journalled, so that the journal does not put them back after the
 	// log is lost: settled again, a create without a client key could
 	// not be told from one that happened.
-	if err := d.journal.append(journalEntry{Dropped: &journalDrops{Run: runID, Seqs: seqs}}); err != nil {
+	if err := d.journal.drop(runID, seqs); err != nil {
 		return fmt.Errorf("drop write intents of run %d: %w", runID, err)
 	}
 	return nil

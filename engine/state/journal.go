@@ -16,19 +16,23 @@ import (
 	"time"
 )
 
-// The intents journal is what lets an apply send a batch without first
-// checkpointing the state database. A batch's intents must outlive damage
-// to DuckDB's write-ahead log before the batch is sent (see durable), and
-// checkpointing them there cost a rewrite of the couplings' indexes per
-// batch: a quarter of a first sync's CPU. They are appended instead to a
-// file of their own beside the state file (its path with ".intents"
-// appended), fsynced, each entry checksummed, and the file is emptied at
-// each checkpoint, which puts whatever it held in the main file. At open
-// the journal is replayed (replayJournal): an intent the database lost
-// with its log is put back among the pending intents, to be settled by
-// reading back like any other. Drops are journalled too: a dropped intent
-// put back would be settled again, and a create without client keys could
-// then not be told apart from one that happened.
+// The intents journal is where an apply's write intents live until a
+// checkpoint. A batch's intents must outlive damage to DuckDB's
+// write-ahead log before the batch is sent (see durable). Checkpointing
+// them cost a rewrite of the couplings' indexes per batch, a quarter of a
+// first sync's CPU; writing them into the database uncheckpointed made them
+// most of what an apply logged, and DuckDB checkpoints on its own each
+// time its log passes 16 MiB. So they are appended to a file of their own
+// beside the state file (its path with ".intents" appended), fsynced, each
+// entry checksummed, and held pending in memory until settled
+// (RecordResults) or dropped. A checkpoint (durable) first writes those
+// still pending into the database, then empties the file. At open the
+// journal is replayed (replayJournal): an intent the database has neither
+// pending nor recorded, as any apply stopped mid-batch leaves, is put
+// back among the pending intents, to be settled by reading back like any
+// other. Drops are journalled too: a dropped intent put back would be
+// settled again, and a create without client keys could then not be told
+// apart from one that happened.
 //
 // Entries are frames: a little-endian uint32 length, the CRC-32C of those
 // four bytes, the CRC-32C of the payload, then the payload
@@ -79,7 +83,66 @@ type journal struct {
 	broken error
 	// limit is journalLimit but in tests.
 	limit int64
+	// buf is the last append's frames, its memory reused.
+	buf []byte
+	// pending holds the intents journalled and neither settled nor
+	// dropped since the last checkpoint: they are in the journal only,
+	// and durable writes them into the database before it empties it.
+	pending map[intentKey]Intent
 }
+
+// intentKey names a write: its run and seq.
+type intentKey struct{ run, seq int64 }
+
+// recordIntents journals intents and holds them pending.
+func (j *journal) recordIntents(intents []Intent) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.appendLocked(journalEntry{Intents: intents}); err != nil {
+		return err
+	}
+	if j.pending == nil {
+		j.pending = make(map[intentKey]Intent, len(intents))
+	}
+	for _, in := range intents {
+		j.pending[intentKey{in.RunID, in.Seq}] = asStored(in)
+	}
+	return nil
+}
+
+// drop journals that run's intents seqs were dropped, and forgets them.
+func (j *journal) drop(run int64, seqs []int64) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.appendLocked(journalEntry{Dropped: &journalDrops{Run: run, Seqs: seqs}}); err != nil {
+		return err
+	}
+	for _, s := range seqs {
+		delete(j.pending, intentKey{run, s})
+	}
+	return nil
+}
+
+// hasPending reports whether any intent is held pending.
+func (j *journal) hasPending() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.pending) > 0
+}
+
+// pendingIntents returns the intents held pending, in no order.
+func (j *journal) pendingIntents() []Intent {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := make([]Intent, 0, len(j.pending))
+	for _, in := range j.pending {
+		out = append(out, in)
+	}
+	return out
+}
+
+// maxJournalBuffer bounds the buffer a journal keeps between appends.
+const maxJournalBuffer = 8 << 20
 
 // journalFile is what the journal needs of its file: an *os.File opened
 // for appending, or in tests one that fails.
@@ -93,24 +156,35 @@ type journalFile interface {
 // frameHeader is the size of a frame's length and checksums.
 const frameHeader = 12
 
-// append writes e as one frame and syncs it to disk. The caller has
-// committed what e records to the database first: a checkpoint that
-// empties the journal before e is appended then holds it already. A
+// append writes e as one frame and syncs it to disk. What e records is
+// committed to the database first (a drop) or held pending under the same
+// lock (recordIntents): a checkpoint that empties the journal before e is
+// appended then holds it already. A
 // failed append is cut off again, so that the next one does not follow
 // half a frame, which the next open would take for damage.
 func (j *journal) append(e journalEntry) error {
-	frame := appendFrame(nil, e)
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	return j.appendLocked(e)
+}
+
+// appendLocked is append for a caller holding j.mu.
+func (j *journal) appendLocked(e journalEntry) error {
 	if j.broken != nil {
 		return fmt.Errorf("intents journal %s: an earlier append could not be undone: %w", j.path, j.broken)
 	}
 	if err := j.openFile(); err != nil {
 		return err
 	}
-	buf := frame
+	buf := j.buf[:0]
 	if j.size == 0 {
-		buf = append(appendFrame(nil, journalEntry{Database: j.id}), frame...)
+		buf = appendFrame(buf, journalEntry{Database: j.id})
+	}
+	buf = appendFrame(buf, e)
+	// Kept for the next append unless a batch made it large: grown anew
+	// for each batch, frames were a tenth of what an apply allocated.
+	if j.buf = buf; cap(buf) > maxJournalBuffer {
+		j.buf = nil
 	}
 	_, err := j.f.Write(buf)
 	if err == nil {
@@ -312,9 +386,16 @@ func (d *DB) openJournal(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if restored > 0 || dropped > 0 {
-		logger.Warn("the state database had lost what its intents journal held (its write-ahead log was damaged or cut short): write intents put back, to be settled by reading back, and intents dropped again",
-			"restored", restored, "dropped", dropped, "file", path)
+	// Intents are in the database only once checkpointed: any apply that
+	// stopped mid-batch left some in the journal alone. A drop the
+	// database lacks, though, was in its log, lost.
+	if restored > 0 {
+		logger.Warn("an apply stopped with writes in flight: their intents were put back from the intents journal, to be settled by reading back (coupler state intents lists them)",
+			"intents", restored, "file", path)
+	}
+	if dropped > 0 {
+		logger.Warn("the state database had lost intents dropped since its last checkpoint (its write-ahead log was damaged or cut short): dropped again from the intents journal",
+			"dropped", dropped, "file", path)
 	}
 	if len(entries) > 0 || torn != "" {
 		// Emptied by the checkpoint below, which puts what was restored

@@ -317,3 +317,102 @@ func lastFrame(j []byte) int {
 	f := frames(j)
 	return f[len(f)-1]
 }
+
+// An apply's intents go to the journal, not through DuckDB's log: written
+// there too, they were most of what an apply logged, and DuckDB
+// checkpoints (rewriting the couplings' indexes whole) each time its log
+// passes 16 MiB. They are listed pending all the same.
+func TestIntentsStayOutOfTheLog(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, path, run := openRun(t)
+	walSize := func() int64 {
+		st, err := os.Stat(path + ".wal")
+		if errors.Is(err, os.ErrNotExist) {
+			return 0
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	before := walSize()
+	var batch []state.Intent
+	fields := `{"name":"` + strings.Repeat("x", 2000) + `"}`
+	for seq := range int64(200) {
+		batch = append(batch, state.Intent{RunID: run, PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration", Seq: seq + 1, Op: "create",
+			SourceID: "t", Fields: fields, CreatedAt: time.Now()})
+	}
+	if err := db.RecordIntents(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if grown := walSize() - before; grown > 40_000 {
+		t.Errorf("recording 200 intents of 2 KB grew the write-ahead log by %d bytes, want them in the journal alone", grown)
+	}
+	if got := pendingSeqs(t, db); len(got) != 200 {
+		t.Errorf("%d intents pending, want 200", len(got))
+	}
+}
+
+// Intents held pending are written into the database by a checkpoint
+// (here another run's start) and by Close, and settled all the same: once
+// their results are recorded, no open finds them pending, with or without
+// the log.
+func TestPendingIntentsPastACheckpointOrAClose(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, path, run := openRun(t)
+	side := state.CouplingSide{Mapping: "CUSTOMER", SourceIsTable: true}
+	intent := func(seq int64) state.Intent {
+		return state.Intent{RunID: run, PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration", Seq: seq, Op: "create",
+			SourceID: "t" + string(rune('0'+seq)), Fields: `{}`, CreatedAt: time.Now()}
+	}
+	if err := db.RecordIntents(ctx, []state.Intent{intent(1), intent(2)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.StartRun(ctx, "p1", "VENDOR", "to_integration", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := pendingSeqs(t, db); !slices.Equal(got, []int64{1, 2}) {
+		t.Fatalf("past a checkpoint: pending %v, want [1 2]", got)
+	}
+	if err := db.RecordIntents(ctx, []state.Intent{intent(3)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RecordResults(ctx, run, side, []state.RecordResult{{Seq: 1, SourceID: "t1", DestID: "i1", Op: "create", Couple: true, At: time.Now()},
+		{Seq: 3, SourceID: "t3", DestID: "i3", Op: "create", Couple: true, At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := pendingSeqs(t, db); !slices.Equal(got, []int64{2}) {
+		t.Errorf("1 and 3 settled: pending %v, want [2]", got)
+	}
+	if err := db.RecordIntents(ctx, []state.Intent{intent(4)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path + ".intents"); err != nil || st.Size() != 0 {
+		t.Errorf("after Close the journal is %v, %v; want it emptied into the file", st, err)
+	}
+	db, err := state.Open(ctx, path, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got := pendingSeqs(t, db); !slices.Equal(got, []int64{2, 4}) {
+		t.Errorf("reopened: pending %v, want [2 4]", got)
+	}
+	if err := db.RecordResults(ctx, run, side, []state.RecordResult{{Seq: 2, SourceID: "t2", DestID: "i2", Op: "create", Couple: true, At: time.Now()},
+		{Seq: 4, SourceID: "t4", DestID: "i4", Op: "create", Couple: true, At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	lost, _ := lostLog(t, path)
+	// Their results were in the log alone: settled again by reading back.
+	if got := pendingSeqs(t, lost); !slices.Equal(got, []int64{2, 4}) {
+		t.Errorf("settled, log lost: pending %v, want [2 4], settled since the last checkpoint", got)
+	}
+	if got := pendingSeqs(t, db); len(got) != 0 {
+		t.Errorf("all settled: pending %v, want none", got)
+	}
+}

@@ -113,14 +113,23 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 	if len(results) == 0 {
 		return nil
 	}
+	// The journal's lock is held from before the transaction until its
+	// intents are no longer pending: a checkpoint in between (durable)
+	// would write them into the database as pending, where this
+	// transaction, begun before, deletes nothing.
+	j := d.journal
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	err := d.connTx(ctx, func(c *sql.Conn) error { return d.recordResults(ctx, c, runID, side, results) })
 	if err != nil {
 		return err
 	}
-	// Not checkpointed here: the next batch's intents or the run's end
-	// checkpoint these results before anything else is sent, and should a
-	// damaged log lose them meanwhile, their intents, in the main file
-	// since before the batch was sent, are settled again (see durable).
+	for _, r := range results {
+		delete(j.pending, intentKey{runID, r.Seq})
+	}
+	// Not checkpointed here: should a damaged log lose these results,
+	// their intents, in the journal since before the batch was sent, are
+	// put back and settled again (see replayJournal).
 	return nil
 }
 

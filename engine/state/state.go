@@ -548,7 +548,15 @@ func (d *DB) Path() string { return d.path }
 
 // Close closes the database.
 func (d *DB) Close() error {
-	err := d.db.Close()
+	var err error
+	if d.journal != nil && d.journal.hasPending() {
+		// An apply that stopped with writes in flight: their intents go
+		// into the file, for whatever opens it next, as in a checkpoint.
+		err = d.durable(context.Background())
+	}
+	if cerr := d.db.Close(); err == nil {
+		err = cerr
+	}
 	if d.journal != nil {
 		if jerr := d.journal.close(); err == nil {
 			err = jerr
