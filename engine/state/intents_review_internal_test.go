@@ -45,6 +45,26 @@ func reviewDB(t *testing.T) (*DB, int64) {
 	return db, run
 }
 
+// afterQueuedCheckpoint runs a checkpoint (durable) queued for the
+// journal's lock before second, which runs until it blocks on that lock
+// in the function named blockedIn: second's work before the lock is done
+// before the checkpoint, the rest after it.
+func afterQueuedCheckpoint(t *testing.T, db *DB, blockedIn string, second func()) {
+	t.Helper()
+	db.journal.mu.Lock()
+	durableDone := make(chan error, 1)
+	go func() { durableDone <- db.durable(t.Context()) }()
+	waitBlocked(t, "(*DB).durable")
+	done := make(chan struct{})
+	go func() { defer close(done); second() }()
+	waitBlocked(t, blockedIn)
+	db.journal.mu.Unlock()
+	if err := <-durableDone; err != nil {
+		t.Fatal(err)
+	}
+	<-done
+}
+
 // REVIEW: PendingIntents reads write_intents, then (under the journal's
 // lock) the intents held in memory. A checkpoint (durable) between the two
 // moves them from memory into the table: neither read sees them. coupler
@@ -57,31 +77,14 @@ func reviewDB(t *testing.T) (*DB, int64) {
 func TestReviewPendingIntentsMissesIntentsDuringACheckpoint(t *testing.T) {
 	t.Parallel()
 	db, _ := reviewDB(t)
-	j := db.journal
-	j.mu.Lock()
-	durableDone := make(chan error, 1)
-	go func() { durableDone <- db.durable(t.Context()) }()
-	waitBlocked(t, "(*DB).durable")
-	type listed struct {
-		ins []Intent
-		err error
-	}
-	got := make(chan listed, 1)
-	go func() {
-		ins, err := db.PendingIntents(t.Context())
-		got <- listed{ins, err}
-	}()
-	waitBlocked(t, "(*journal).pendingIntents")
-	j.mu.Unlock()
-	if err := <-durableDone; err != nil {
+	var ins []Intent
+	var err error
+	afterQueuedCheckpoint(t, db, "(*journal).pendingIntents", func() { ins, err = db.PendingIntents(t.Context()) })
+	if err != nil {
 		t.Fatal(err)
 	}
-	l := <-got
-	if l.err != nil {
-		t.Fatal(l.err)
-	}
-	if len(l.ins) != 1 {
-		t.Errorf("PendingIntents during a checkpoint listed %d intents, want the 1 in flight", len(l.ins))
+	if len(ins) != 1 {
+		t.Errorf("PendingIntents during a checkpoint listed %d intents, want the 1 in flight", len(ins))
 	}
 }
 
@@ -97,19 +100,9 @@ func TestReviewPendingIntentsMissesIntentsDuringACheckpoint(t *testing.T) {
 func TestReviewDropIntentsRacingACheckpointBringsTheIntentBack(t *testing.T) {
 	t.Parallel()
 	db, run := reviewDB(t)
-	j := db.journal
-	j.mu.Lock()
-	durableDone := make(chan error, 1)
-	go func() { durableDone <- db.durable(t.Context()) }()
-	waitBlocked(t, "(*DB).durable")
-	dropDone := make(chan error, 1)
-	go func() { dropDone <- db.DropIntents(t.Context(), run, []int64{1}) }()
-	waitBlocked(t, "(*journal).drop")
-	j.mu.Unlock()
-	if err := <-durableDone; err != nil {
-		t.Fatal(err)
-	}
-	if err := <-dropDone; err != nil {
+	var err error
+	afterQueuedCheckpoint(t, db, "(*journal).drop", func() { err = db.DropIntents(t.Context(), run, []int64{1}) })
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.StartRun(t.Context(), "p1", "VENDOR", "to_integration", time.Now()); err != nil {

@@ -11,13 +11,13 @@ import (
 	"github.com/couplerhq/coupler/engine/state"
 )
 
-// killedCopy copies the state file at path, its write-ahead log and its
-// intents journal, as a process killed at this moment leaves them (the
-// log intact), into a new directory, and returns the copy's path unopened.
-func killedCopy(t *testing.T, path string) string {
+// copyState copies the files of the state at path with the given
+// suffixes ("" for the state file itself) into a new directory, as a
+// process killed at this moment leaves them, and returns the copy's path.
+func copyState(t *testing.T, path string, suffixes ...string) string {
 	t.Helper()
 	to := filepath.Join(t.TempDir(), "state.duckdb")
-	for _, suffix := range []string{"", ".wal", ".intents"} {
+	for _, suffix := range suffixes {
 		b, err := os.ReadFile(path + suffix)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
@@ -63,7 +63,7 @@ func TestReviewQueryAfterAKillSeesWritesInFlight(t *testing.T) {
 	if err := db.RecordIntents(t.Context(), []state.Intent{reviewIntent(run, 1, "p1"), reviewIntent(run, 2, "p1")}); err != nil {
 		t.Fatal(err)
 	}
-	killed := killedCopy(t, path)
+	killed := copyState(t, path, "", ".wal", ".intents")
 	n := countIntents(t, func(q string, fn func([]string, []any) error) error { return state.Query(t.Context(), killed, q, fn) })
 	if n != 2 {
 		t.Errorf("coupler query on the state of an apply killed with 2 writes in flight: %d rows in write_intents, want 2", n)

@@ -20,19 +20,7 @@ import (
 // the copy and returns it.
 func lostLog(t *testing.T, path string) (*state.DB, string) {
 	t.Helper()
-	to := filepath.Join(t.TempDir(), "state.duckdb")
-	for _, suffix := range []string{"", ".intents"} {
-		b, err := os.ReadFile(path + suffix)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(to+suffix, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	to := copyState(t, path, "", ".intents")
 	db, err := state.Open(t.Context(), to, state.Options{})
 	if err != nil {
 		t.Fatalf("open the state without its log: %v", err)
