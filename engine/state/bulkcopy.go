@@ -19,12 +19,9 @@ var (
 // transaction on one connection: DuckDB's snapshot isolation keeps what
 // it reads as of the transaction's start.
 func (d *DB) ExportTables(ctx context.Context, fn func(TableReader) error) error {
-	if d.journal.hasPending() {
-		// Writes in flight are in the journal alone until a checkpoint:
-		// a copy must see them (it refuses them).
-		if err := d.durable(ctx); err != nil {
-			return err
-		}
+	// A copy must see the writes in flight (it refuses them).
+	if err := d.flushPending(ctx); err != nil {
+		return err
 	}
 	c, err := d.db.Conn(ctx)
 	if err != nil {

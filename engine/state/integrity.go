@@ -59,7 +59,11 @@ func (d *DB) durable(ctx context.Context) error {
 			for _, in := range j.pending {
 				intents = append(intents, in)
 			}
-			if err := d.connTx(ctx, func(c *sql.Conn) error { return insertIntents(c, intents) }); err != nil {
+			// Not cancelled half way: a commit that takes effect as its
+			// context is cancelled would report a failure, leave them
+			// pending here too, and have them written twice.
+			err := d.connTx(context.WithoutCancel(ctx), func(c *sql.Conn) error { return insertIntents(c, intents) })
+			if err != nil {
 				return fmt.Errorf("checkpoint the state database %s: write intents: %w", d.path, err)
 			}
 			clear(j.pending)
@@ -76,6 +80,15 @@ func (d *DB) durable(ctx context.Context) error {
 		return d.journal.emptyLocked()
 	}
 	return nil
+}
+
+// flushPending writes the intents held pending into the database, by a
+// checkpoint, when there are any: for what reads write_intents.
+func (d *DB) flushPending(ctx context.Context) error {
+	if !d.journal.hasPending() {
+		return nil
+	}
+	return d.durable(ctx)
 }
 
 // restoreHint says what to do with a state file that is refused as damaged.

@@ -85,6 +85,11 @@ var intentColumns = []string{"run_id", "plan_id", "mapping", "direction", "seq",
 // PendingIntents lists the intents left behind by a process that stopped
 // while writing, and those of the batches in flight, oldest first.
 func (d *DB) PendingIntents(ctx context.Context) ([]Intent, error) {
+	// Held across both reads: a checkpoint between them would move the
+	// intents in memory into the table, after the table was read.
+	j := d.journal
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	rows, err := d.db.QueryContext(ctx, `SELECT run_id, plan_id, mapping, direction, seq, op, source_id, coalesce(dest_id, ''),
 		coalesce(client_key, ''), fields, source_modified, coalesce(source_etag, ''), created_at
 		FROM write_intents`)
@@ -106,7 +111,9 @@ func (d *DB) PendingIntents(ctx context.Context) ([]Intent, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("pending write intents: %w", err)
 	}
-	out = append(out, d.journal.pendingIntents()...)
+	for _, in := range j.pending {
+		out = append(out, in)
+	}
 	slices.SortFunc(out, func(a, b Intent) int {
 		return cmp.Or(cmp.Compare(a.RunID, b.RunID), cmp.Compare(a.Seq, b.Seq))
 	})
@@ -119,6 +126,12 @@ func (d *DB) DropIntents(ctx context.Context, runID int64, seqs []int64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
+	// Held across the delete and the journalled drop: a checkpoint in
+	// between would write the intents in memory into the table, where
+	// nothing deletes them again.
+	j := d.journal
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	args := []any{runID}
 	for _, s := range seqs {
 		args = append(args, s)
@@ -129,7 +142,7 @@ func (d *DB) DropIntents(ctx context.Context, runID int64, seqs []int64) error {
 	// Journalled, so that the journal does not put them back after the
 	// log is lost: settled again, a create without a client key could
 	// not be told from one that happened.
-	if err := d.journal.drop(runID, seqs); err != nil {
+	if err := j.dropLocked(runID, seqs); err != nil {
 		return fmt.Errorf("drop write intents of run %d: %w", runID, err)
 	}
 	return nil

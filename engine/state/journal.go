@@ -110,10 +110,9 @@ func (j *journal) recordIntents(intents []Intent) error {
 	return nil
 }
 
-// drop journals that run's intents seqs were dropped, and forgets them.
-func (j *journal) drop(run int64, seqs []int64) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
+// dropLocked journals that run's intents seqs were dropped, and forgets
+// them. The caller holds j.mu.
+func (j *journal) dropLocked(run int64, seqs []int64) error {
 	if err := j.appendLocked(journalEntry{Dropped: &journalDrops{Run: run, Seqs: seqs}}); err != nil {
 		return err
 	}
@@ -128,17 +127,6 @@ func (j *journal) hasPending() bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return len(j.pending) > 0
-}
-
-// pendingIntents returns the intents held pending, in no order.
-func (j *journal) pendingIntents() []Intent {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	out := make([]Intent, 0, len(j.pending))
-	for _, in := range j.pending {
-		out = append(out, in)
-	}
-	return out
 }
 
 // maxJournalBuffer bounds the buffer a journal keeps between appends.
@@ -424,11 +412,34 @@ func (d *DB) openJournal(ctx context.Context, logger *slog.Logger) error {
 // would fail on a plan it lacks, or record results under a run id it will
 // give out again.
 func (d *DB) replayJournal(ctx context.Context, entries []journalEntry, logger *slog.Logger) (restored, dropped int, err error) {
-	type key struct{ run, seq int64 }
-	last := map[key]int{} // index in journalled, -1 once dropped
+	lost, drops, err := journalDelta(ctx, d.db, entries, logger)
+	if err != nil || len(lost) == 0 && len(drops) == 0 {
+		return 0, 0, err
+	}
+	err = d.connTx(ctx, func(c *sql.Conn) error {
+		dropped, err = applyJournalDelta(ctx, c, "", lost, drops)
+		return err
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("replay the intents journal: %w", err)
+	}
+	return len(lost), dropped, nil
+}
+
+// queryer is what journalDelta reads the database through: a *sql.DB or
+// one connection.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// journalDelta is what replayJournal changes: the intents to put back
+// (lost), and per run the seqs of pending intents to drop.
+func journalDelta(ctx context.Context, db queryer, entries []journalEntry, logger *slog.Logger) (lost []Intent, drops map[int64][]any, err error) {
+	last := map[intentKey]int{} // index in journalled, -1 once dropped
 	var journalled []Intent
-	var order []key
-	note := func(k key, i int) {
+	var order []intentKey
+	note := func(k intentKey, i int) {
 		if _, seen := last[k]; !seen {
 			order = append(order, k)
 		}
@@ -437,22 +448,22 @@ func (d *DB) replayJournal(ctx context.Context, entries []journalEntry, logger *
 	for _, e := range entries[min(1, len(entries)):] {
 		if e.Dropped != nil {
 			for _, s := range e.Dropped.Seqs {
-				note(key{e.Dropped.Run, s}, -1)
+				note(intentKey{e.Dropped.Run, s}, -1)
 			}
 		}
 		for _, in := range e.Intents {
 			journalled = append(journalled, in)
-			note(key{in.RunID, in.Seq}, len(journalled)-1)
+			note(intentKey{in.RunID, in.Seq}, len(journalled)-1)
 		}
 	}
 	parts := map[int64]*Part{} // the runs the database holds unfinished
-	pending, recorded := map[key]bool{}, map[key]bool{}
+	pending, recorded := map[intentKey]bool{}, map[intentKey]bool{}
 	for _, k := range order {
 		if _, seen := parts[k.run]; seen {
 			continue
 		}
 		var p Part
-		err := d.db.QueryRowContext(ctx, `SELECT plan_id, mapping, direction FROM runs WHERE id = ? AND finished_at IS NULL`, k.run).
+		err := db.QueryRowContext(ctx, `SELECT plan_id, mapping, direction FROM runs WHERE id = ? AND finished_at IS NULL`, k.run).
 			Scan(&p.PlanID, &p.Mapping, &p.Direction)
 		if errors.Is(err, sql.ErrNoRows) {
 			parts[k.run] = nil
@@ -460,34 +471,33 @@ func (d *DB) replayJournal(ctx context.Context, entries []journalEntry, logger *
 			continue
 		}
 		if err != nil {
-			return 0, 0, fmt.Errorf("intents journal: %w", err)
+			return nil, nil, fmt.Errorf("intents journal: %w", err)
 		}
 		parts[k.run] = &p
-		rows, err := d.db.QueryContext(ctx, `SELECT seq, true FROM write_intents WHERE run_id = ?
+		rows, err := db.QueryContext(ctx, `SELECT seq, true FROM write_intents WHERE run_id = ?
 			UNION ALL SELECT seq, false FROM run_records WHERE run_id = ?`, k.run, k.run)
 		if err != nil {
-			return 0, 0, fmt.Errorf("intents journal: %w", err)
+			return nil, nil, fmt.Errorf("intents journal: %w", err)
 		}
 		for rows.Next() {
 			var seq int64
 			var isPending bool
 			if err := rows.Scan(&seq, &isPending); err != nil {
 				rows.Close()
-				return 0, 0, err
+				return nil, nil, err
 			}
 			if isPending {
-				pending[key{k.run, seq}] = true
+				pending[intentKey{k.run, seq}] = true
 			} else {
-				recorded[key{k.run, seq}] = true
+				recorded[intentKey{k.run, seq}] = true
 			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return 0, 0, err
+			return nil, nil, err
 		}
 	}
-	var lost []Intent
-	drops := map[int64][]any{}
+	drops = map[int64][]any{}
 	for _, k := range order {
 		p := parts[k.run]
 		if p == nil {
@@ -506,21 +516,59 @@ func (d *DB) replayJournal(ctx context.Context, entries []journalEntry, logger *
 			lost = append(lost, in)
 		}
 	}
-	if len(lost) == 0 && len(drops) == 0 {
-		return 0, 0, nil
+	return lost, drops, nil
+}
+
+// applyJournalDelta makes journalDelta's changes to the write_intents table
+// of schema ("" for the database's own) on c, and returns how many intents
+// it dropped.
+func applyJournalDelta(ctx context.Context, c *sql.Conn, schema string, lost []Intent, drops map[int64][]any) (dropped int, err error) {
+	table := "write_intents"
+	if schema != "" {
+		table = schema + ".write_intents"
 	}
-	err = d.connTx(ctx, func(c *sql.Conn) error {
-		for run, seqs := range drops {
-			if _, err := c.ExecContext(ctx, `DELETE FROM write_intents WHERE run_id = ? AND seq IN (`+placeholders(len(seqs))+`)`,
-				append([]any{run}, seqs...)...); err != nil {
-				return err
-			}
-			dropped += len(seqs)
+	for run, seqs := range drops {
+		res, err := c.ExecContext(ctx, `DELETE FROM `+table+` WHERE run_id = ? AND seq IN (`+placeholders(len(seqs))+`)`,
+			append([]any{run}, seqs...)...)
+		if err != nil {
+			return 0, err
 		}
-		return appendRows(c, "", "write_intents", intentColumns, len(lost), func(i int) []driver.Value { return intentRow(&lost[i]) })
-	})
-	if err != nil {
-		return 0, 0, fmt.Errorf("replay the intents journal: %w", err)
+		n, _ := res.RowsAffected()
+		dropped += int(n)
 	}
-	return len(lost), dropped, nil
+	return dropped, appendRows(c, schema, "write_intents", intentColumns, len(lost), func(i int) []driver.Value { return intentRow(&lost[i]) })
+}
+
+// showJournal shows a read-only open (Query) the intents in the journal
+// beside the state file at path, which only a writable open replays: on
+// conn, a temporary write_intents, the database's with the journal's
+// changes, hides the database's. coupler query then shows the writes in
+// flight of an apply that was killed, as any command that opens the
+// state will hold them. A journal of another database is left out, as the
+// next open moves it aside.
+func showJournal(ctx context.Context, conn *sql.Conn, path string) error {
+	entries, _, err := readJournal(path + journalSuffix)
+	if err != nil || len(entries) == 0 {
+		return err
+	}
+	var id string
+	switch err := conn.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'database_id'`).Scan(&id); {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("intents journal: %w", err)
+	case entries[0].Database != id:
+		return nil
+	}
+	lost, drops, err := journalDelta(ctx, conn, entries, slog.New(slog.DiscardHandler))
+	if err != nil || len(lost) == 0 && len(drops) == 0 {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE write_intents AS FROM main.write_intents`); err != nil {
+		return fmt.Errorf("intents journal: %w", err)
+	}
+	if _, err := applyJournalDelta(ctx, conn, "temp", lost, drops); err != nil {
+		return fmt.Errorf("intents journal: %w", err)
+	}
+	return nil
 }

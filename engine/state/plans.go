@@ -667,6 +667,11 @@ type PruneResult struct {
 // transaction.
 func (d *DB) PrunePlans(ctx context.Context, olderThan time.Time, keep int) (PruneResult, error) {
 	var res PruneResult
+	// A plan whose writes are in flight is kept: their intents must be in
+	// write_intents for the statement below to see them.
+	if err := d.flushPending(ctx); err != nil {
+		return res, fmt.Errorf("prune plans: %w", err)
+	}
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return res, fmt.Errorf("prune plans: %w", err)

@@ -434,7 +434,16 @@ func Query(ctx context.Context, path, query string, fn func(cols []string, row [
 	defer c.Close()
 	db := sql.OpenDB(c)
 	defer db.Close()
-	rows, err := db.QueryContext(ctx, query)
+	// One connection: the journal's intents are shown on it alone.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("open state database %s read-only: %w", path, err)
+	}
+	defer conn.Close()
+	if err := showJournal(ctx, conn, path); err != nil {
+		return fmt.Errorf("state database %s: %w", path, err)
+	}
+	rows, err := conn.QueryContext(ctx, query)
 	if err != nil {
 		return explainRefusal(err)
 	}
@@ -454,6 +463,11 @@ func Query(ctx context.Context, path, query string, fn func(cols []string, row [
 func (d *DB) Query(ctx context.Context, query string, fn func(cols []string, row []any) error) error {
 	if !d.sealed {
 		return errors.New("state database is not sealed: it cannot run a person's SQL while open for writing")
+	}
+	// The intents of the writes in flight, held in memory, go into the
+	// database for the statement to see them, as a checkpoint writes them.
+	if err := d.flushPending(ctx); err != nil {
+		return err
 	}
 	conn, err := d.db.Conn(ctx)
 	if err != nil {
@@ -549,10 +563,10 @@ func (d *DB) Path() string { return d.path }
 // Close closes the database.
 func (d *DB) Close() error {
 	var err error
-	if d.journal != nil && d.journal.hasPending() {
+	if d.journal != nil {
 		// An apply that stopped with writes in flight: their intents go
-		// into the file, for whatever opens it next, as in a checkpoint.
-		err = d.durable(context.Background())
+		// into the file, for whatever opens it next.
+		err = d.flushPending(context.Background())
 	}
 	if cerr := d.db.Close(); err == nil {
 		err = cerr

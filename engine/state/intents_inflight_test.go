@@ -47,20 +47,19 @@ func countIntents(t *testing.T, query func(q string, fn func(cols []string, row 
 	return n
 }
 
-func reviewIntent(run, seq int64, planID string) state.Intent {
+func inFlightIntent(run, seq int64, planID string) state.Intent {
 	return state.Intent{RunID: run, PlanID: planID, Mapping: "CUSTOMER", Direction: "to_integration", Seq: seq, Op: "create",
 		SourceID: "t", Fields: `{}`, CreatedAt: time.Now()}
 }
 
-// REVIEW: coupler query (state.Query, the file opened read-only) on the
-// state an apply killed mid-batch leaves: the writes in flight were in
-// write_intents (DuckDB replays the log read-only), now they are in the
-// journal alone, which a read-only open does not replay. coupler state
-// intents lists them; coupler query "FROM write_intents" shows none.
-func TestReviewQueryAfterAKillSeesWritesInFlight(t *testing.T) {
+// coupler query (state.Query) opens the file read-only, which does not
+// replay the intents journal: the writes in flight of an apply killed
+// mid-batch are in the journal alone, and write_intents must show them
+// all the same, as coupler state intents does.
+func TestQueryAfterAKillShowsWritesInFlight(t *testing.T) {
 	t.Parallel()
 	db, path, run := openRun(t)
-	if err := db.RecordIntents(t.Context(), []state.Intent{reviewIntent(run, 1, "p1"), reviewIntent(run, 2, "p1")}); err != nil {
+	if err := db.RecordIntents(t.Context(), []state.Intent{inFlightIntent(run, 1, "p1"), inFlightIntent(run, 2, "p1")}); err != nil {
 		t.Fatal(err)
 	}
 	killed := copyState(t, path, "", ".wal", ".intents")
@@ -70,13 +69,11 @@ func TestReviewQueryAfterAKillSeesWritesInFlight(t *testing.T) {
 	}
 }
 
-// REVIEW: coupler serve's read API runs a person's SQL on its open,
-// sealed database (state.DB.Query). The writes of the batch in flight, or
-// of an apply that stopped with an error (held pending in memory until
-// the next checkpoint, which may be the next scheduled run), are not in
-// write_intents. TestSealedStateQuery was changed in 98ad2ee to checkpoint
-// (StartRun) before querying, which hides this.
-func TestReviewSealedQuerySeesWritesInFlight(t *testing.T) {
+// coupler serve's read API runs a person's SQL on its open, sealed
+// database (state.DB.Query): the writes of the batch in flight, or of an
+// apply that stopped with an error, held pending in memory, are in
+// write_intents for it.
+func TestSealedQueryShowsWritesInFlight(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	scratch := filepath.Join(dir, "scratch")
@@ -92,7 +89,7 @@ func TestReviewSealedQuerySeesWritesInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.RecordIntents(t.Context(), []state.Intent{reviewIntent(run, 1, "p1")}); err != nil {
+	if err := db.RecordIntents(t.Context(), []state.Intent{inFlightIntent(run, 1, "p1")}); err != nil {
 		t.Fatal(err)
 	}
 	if got := pendingSeqs(t, db); len(got) != 1 {
@@ -103,14 +100,9 @@ func TestReviewSealedQuerySeesWritesInFlight(t *testing.T) {
 	}
 }
 
-// REVIEW: PrunePlans keeps "plans with writes in flight" by
-// `id NOT IN (SELECT plan_id FROM write_intents)`; intents held pending in
-// memory are not there, so a plan whose writes are in flight is pruned,
-// and settling its intents then fails to load it. (In the engine a plan
-// with writes in flight is also 'applying', which PrunePlans keeps for
-// another reason, so this is the store's contract, not yet a reachable
-// loss.)
-func TestReviewPrunePlansKeepsAPlanWithWritesInFlight(t *testing.T) {
+// PrunePlans keeps a plan with writes in flight (it reads write_intents),
+// those held pending in memory included: settling them loads the plan.
+func TestPrunePlansKeepsAPlanWithWritesInFlight(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	db, _, run := openRun(t)
@@ -120,7 +112,7 @@ func TestReviewPrunePlansKeepsAPlanWithWritesInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.RecordIntents(ctx, []state.Intent{reviewIntent(run, 1, "p1")}); err != nil {
+	if err := db.RecordIntents(ctx, []state.Intent{inFlightIntent(run, 1, "p1")}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := db.PrunePlans(ctx, time.Now(), 0)

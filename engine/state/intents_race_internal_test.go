@@ -26,7 +26,7 @@ func waitBlocked(t *testing.T, fn string) {
 	t.Fatalf("no goroutine blocked in %s", fn)
 }
 
-func reviewDB(t *testing.T) (*DB, int64) {
+func inFlightDB(t *testing.T) (*DB, int64) {
 	t.Helper()
 	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "state.duckdb"), Options{})
 	if err != nil {
@@ -52,12 +52,19 @@ func reviewDB(t *testing.T) (*DB, int64) {
 func afterQueuedCheckpoint(t *testing.T, db *DB, blockedIn string, second func()) {
 	t.Helper()
 	db.journal.mu.Lock()
+	locked := true
+	defer func() {
+		if locked { // a wait failed: the test ends, and must not leave the lock held
+			db.journal.mu.Unlock()
+		}
+	}()
 	durableDone := make(chan error, 1)
 	go func() { durableDone <- db.durable(t.Context()) }()
 	waitBlocked(t, "(*DB).durable")
 	done := make(chan struct{})
 	go func() { defer close(done); second() }()
 	waitBlocked(t, blockedIn)
+	locked = false
 	db.journal.mu.Unlock()
 	if err := <-durableDone; err != nil {
 		t.Fatal(err)
@@ -65,21 +72,18 @@ func afterQueuedCheckpoint(t *testing.T, db *DB, blockedIn string, second func()
 	<-done
 }
 
-// REVIEW: PendingIntents reads write_intents, then (under the journal's
-// lock) the intents held in memory. A checkpoint (durable) between the two
-// moves them from memory into the table: neither read sees them. coupler
-// serve's /api/intents (coupler state intents through serve) runs while an
-// apply's RecordIntents checkpoints a full journal, with two batches'
-// intents pending. Before 98ad2ee it was one SELECT, one snapshot.
-//
-// Made deterministic with the journal's lock: durable queues for it
-// first, then PendingIntents does its SELECT and queues behind it.
-func TestReviewPendingIntentsMissesIntentsDuringACheckpoint(t *testing.T) {
+// PendingIntents reads write_intents and the intents held in memory; a
+// checkpoint (durable) between the two reads would move the intents into
+// the table after it was read, and neither read would list them (coupler
+// serve's /api/intents while an apply's RecordIntents checkpoints a full
+// journal). Made deterministic with the journal's lock: durable queues
+// for it first, then PendingIntents.
+func TestPendingIntentsListedDuringACheckpoint(t *testing.T) {
 	t.Parallel()
-	db, _ := reviewDB(t)
+	db, _ := inFlightDB(t)
 	var ins []Intent
 	var err error
-	afterQueuedCheckpoint(t, db, "(*journal).pendingIntents", func() { ins, err = db.PendingIntents(t.Context()) })
+	afterQueuedCheckpoint(t, db, "(*DB).PendingIntents", func() { ins, err = db.PendingIntents(t.Context()) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,20 +92,16 @@ func TestReviewPendingIntentsMissesIntentsDuringACheckpoint(t *testing.T) {
 	}
 }
 
-// REVIEW: DropIntents deletes from write_intents outside the journal's
-// lock, then journals the drop and forgets it in memory under the lock.
-// A checkpoint in between writes the intent, still in memory, into the
-// table, where the DELETE, already run, never removes it: a write known
-// not to have happened is pending again, and once a later checkpoint
-// empties the journal (here a run's start) its drop is gone and no reopen
-// removes it. RecordResults holds the lock across its transaction for
-// exactly this reason; DropIntents does not. (Latent: today's callers of
-// DropIntents and durable are on one goroutine.)
-func TestReviewDropIntentsRacingACheckpointBringsTheIntentBack(t *testing.T) {
+// DropIntents deletes from write_intents, then journals the drop and
+// forgets the intents in memory. A checkpoint in between would write them,
+// still in memory, into the table, where nothing deletes them again: a
+// write known not to have happened would be pending again, past the next
+// checkpoint and any reopen.
+func TestDroppedIntentsStayDroppedDuringACheckpoint(t *testing.T) {
 	t.Parallel()
-	db, run := reviewDB(t)
+	db, run := inFlightDB(t)
 	var err error
-	afterQueuedCheckpoint(t, db, "(*journal).drop", func() { err = db.DropIntents(t.Context(), run, []int64{1}) })
+	afterQueuedCheckpoint(t, db, "(*DB).DropIntents", func() { err = db.DropIntents(t.Context(), run, []int64{1}) })
 	if err != nil {
 		t.Fatal(err)
 	}
