@@ -31,6 +31,10 @@ func (d *DB) Backup(ctx context.Context, path string) error {
 	if self, err := filepath.Abs(d.path); err == nil && self == abs {
 		return fmt.Errorf("backup %s: that is the state database itself", path)
 	}
+	// A backup holds the writes in flight too.
+	if err := d.flushPending(ctx); err != nil {
+		return fmt.Errorf("backup %s: %w", path, err)
+	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 		return fmt.Errorf("backup %s: %w", path, err)
 	}

@@ -3,6 +3,7 @@ package state_test
 import (
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -69,37 +70,6 @@ func TestQueryAfterAKillShowsWritesInFlight(t *testing.T) {
 	}
 }
 
-// coupler serve's read API runs a person's SQL on its open, sealed
-// database (state.DB.Query): the writes of the batch in flight, or of an
-// apply that stopped with an error, held pending in memory, are in
-// write_intents for it.
-func TestSealedQueryShowsWritesInFlight(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	scratch := filepath.Join(dir, "scratch")
-	if err := os.Mkdir(scratch, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	db, err := state.Open(t.Context(), filepath.Join(dir, "state.duckdb"), state.Options{Sealed: true, Scratch: scratch})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	run, err := db.StartRun(t.Context(), "p1", "CUSTOMER", "to_integration", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.RecordIntents(t.Context(), []state.Intent{inFlightIntent(run, 1, "p1")}); err != nil {
-		t.Fatal(err)
-	}
-	if got := pendingSeqs(t, db); len(got) != 1 {
-		t.Fatalf("PendingIntents: %v, want [1]", got)
-	}
-	if n := countIntents(t, func(q string, fn func([]string, []any) error) error { return db.Query(t.Context(), q, fn) }); n != 1 {
-		t.Errorf("serve's SQL (sealed Query) during an apply with 1 write in flight: %d rows in write_intents, want 1", n)
-	}
-}
-
 // PrunePlans keeps a plan with writes in flight (it reads write_intents),
 // those held pending in memory included: settling them loads the plan.
 func TestPrunePlansKeepsAPlanWithWritesInFlight(t *testing.T) {
@@ -121,5 +91,111 @@ func TestPrunePlansKeepsAPlanWithWritesInFlight(t *testing.T) {
 	}
 	if res.Plans != 0 {
 		t.Errorf("PrunePlans removed %d plans, want the plan with a write in flight kept", res.Plans)
+	}
+}
+
+// killedWithTwoInFlight is the state an apply killed with two writes in
+// flight leaves: the intents in the journal alone.
+func killedWithTwoInFlight(t *testing.T) string {
+	t.Helper()
+	db, path, run := openRun(t)
+	if err := db.RecordIntents(t.Context(), []state.Intent{inFlightIntent(run, 1, "p1"), inFlightIntent(run, 2, "p1")}); err != nil {
+		t.Fatal(err)
+	}
+	return copyState(t, path, "", ".wal", ".intents")
+}
+
+// coupler query opens the file read-only: a statement that writes is
+// refused, write_intents included, whose writes in flight a killed
+// apply's journal adds to what the query sees.
+func TestQueryRefusesWritesToWriteIntents(t *testing.T) {
+	t.Parallel()
+	killed := killedWithTwoInFlight(t)
+	for _, q := range []string{
+		`DELETE FROM write_intents`,
+		`DROP TABLE write_intents`,
+		`INSERT INTO write_intents FROM write_intents`,
+	} {
+		err := state.Query(t.Context(), killed, q, func([]string, []any) error { return nil })
+		if err == nil {
+			t.Errorf("coupler query %q on a killed apply's state: no error, want it refused as on any other state", q)
+		}
+	}
+	// Before: the same statement on a state without a journal is refused.
+	if err := os.Remove(killed + ".intents"); err != nil {
+		t.Fatal(err)
+	}
+	if err := state.Query(t.Context(), killed, `DELETE FROM write_intents`, func([]string, []any) error { return nil }); err == nil {
+		t.Errorf("without a journal: DELETE not refused")
+	}
+}
+
+// A damaged intents journal (the open refuses the state) leaves coupler
+// query reading the tables, to look into it, as a damaged log does
+// (TestQueryWithADamagedLogStillReads).
+func TestQueryWithADamagedJournalStillReads(t *testing.T) {
+	t.Parallel()
+	killed := killedWithTwoInFlight(t)
+	b, err := os.ReadFile(killed + ".intents")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Damage the first frame's payload: a bad frame with good ones after.
+	b[len(b)/2-1] ^= 0xff
+	b = append(b, b...) // make sure a good frame follows
+	if err := os.WriteFile(killed+".intents", b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = state.Query(t.Context(), killed, `SELECT count(*) FROM runs`, func([]string, []any) error { return nil })
+	if err != nil {
+		t.Errorf("coupler query on runs with a damaged journal: %v", err)
+	}
+}
+
+// A backup holds the writes in flight, those whose intents are in memory
+// and the journal alone included.
+func TestBackupKeepsWritesInFlight(t *testing.T) {
+	t.Parallel()
+	db, _, run := openRun(t)
+	if err := db.RecordIntents(t.Context(), []state.Intent{inFlightIntent(run, 1, "p1")}); err != nil {
+		t.Fatal(err)
+	}
+	to := filepath.Join(t.TempDir(), "backup.duckdb")
+	if err := db.Backup(t.Context(), to); err != nil {
+		t.Fatal(err)
+	}
+	b, err := state.Open(t.Context(), to, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got := pendingSeqs(t, b); len(got) != 1 {
+		t.Errorf("backup taken with a write in flight: pending %v, want [1]", got)
+	}
+}
+
+// coupler query on a state whose log is damaged (a byte flipped half way)
+// still answers.
+func TestQueryWithADamagedLogStillReads(t *testing.T) {
+	t.Parallel()
+	db, path, _ := openRun(t)
+	for i := 0; i < 50; i++ {
+		old := time.Now().UTC()
+		if err := db.AppendForTest(t.Context(), "plans", []string{"id", "created_at", "full_read", "fingerprint", "status", "applied_at", "name"},
+			[][]driver.Value{{fmt.Sprint("px", i), old, false, "f", "applied", old, nil}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	killed := copyState(t, path, "", ".wal", ".intents")
+	b, err := os.ReadFile(killed + ".wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(killed+".wal", b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := state.Query(t.Context(), killed, `SELECT count(*) FROM runs`, func([]string, []any) error { return nil }); err != nil {
+		t.Errorf("coupler query on runs with a damaged log: %v", err)
 	}
 }

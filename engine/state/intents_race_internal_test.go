@@ -1,6 +1,8 @@
 package state
 
 import (
+	"context"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -114,5 +116,72 @@ func TestDroppedIntentsStayDroppedDuringACheckpoint(t *testing.T) {
 	}
 	if len(ins) != 0 {
 		t.Errorf("intent 1 dropped: %d pending after a checkpoint, want none", len(ins))
+	}
+}
+
+// coupler serve's read API (the sealed DB.Query) shows the writes in
+// flight, their intents held in memory, in write_intents, and reads "the
+// database as the last commit left it, without waiting for the writes
+// under way": not by a checkpoint, which waits for a write transaction
+// under way (here one that updates and deletes, as a plan's does) while
+// holding the journal's lock, and the apply with it.
+func TestSealedQueryShowsWritesInFlightWithoutWaiting(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	scratch := filepath.Join(dir, "scratch")
+	if err := os.Mkdir(scratch, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(t.Context(), filepath.Join(dir, "state.duckdb"), Options{Sealed: true, Scratch: scratch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	run, err := db.StartRun(t.Context(), "p1", "CUSTOMER", "to_integration", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := Intent{RunID: run, PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration", Seq: 1, Op: "create",
+		SourceID: "t", Fields: `{}`, CreatedAt: time.Now()}
+	if err := db.RecordIntents(t.Context(), []Intent{in}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.db.ExecContext(t.Context(), `INSERT INTO meta VALUES ('u', 'x'), ('d', 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	for _, q := range []string{`UPDATE meta SET value = 'y' WHERE key = 'u'`, `DELETE FROM meta WHERE key = 'd'`} {
+		if _, err := tx.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Were the query to wait for the transaction above, it would wait for
+	// ever: the bound only turns that hang into a failure.
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	var n int64
+	err = db.Query(ctx, `SELECT count(*) FROM write_intents`, func(_ []string, row []any) error {
+		if row != nil {
+			n = row[0].(int64)
+		}
+		return nil
+	})
+	if err != nil || n != 1 {
+		t.Errorf("serve's SQL during an apply with a write in flight and a write transaction under way: %d rows in write_intents, %v; want 1 at once", n, err)
+	}
+	// Nothing of the view stays on the connection: coupler's own
+	// statements read the table.
+	for range 4 {
+		var kind string
+		if err := db.db.QueryRowContext(t.Context(), `SELECT table_type FROM information_schema.tables WHERE table_name = 'write_intents'`).Scan(&kind); err != nil || kind != "BASE TABLE" {
+			t.Errorf("after the query, write_intents on a pooled connection is %q, %v; want the table", kind, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Errorf("the write under way, after serve's query: %v", err)
 	}
 }

@@ -417,7 +417,7 @@ func (d *DB) replayJournal(ctx context.Context, entries []journalEntry, logger *
 		return 0, 0, err
 	}
 	err = d.connTx(ctx, func(c *sql.Conn) error {
-		dropped, err = applyJournalDelta(ctx, c, "", lost, drops)
+		dropped, err = applyJournalDelta(ctx, c, "", "write_intents", lost, drops)
 		return err
 	})
 	if err != nil {
@@ -519,16 +519,16 @@ func journalDelta(ctx context.Context, db queryer, entries []journalEntry, logge
 	return lost, drops, nil
 }
 
-// applyJournalDelta makes journalDelta's changes to the write_intents table
-// of schema ("" for the database's own) on c, and returns how many intents
-// it dropped.
-func applyJournalDelta(ctx context.Context, c *sql.Conn, schema string, lost []Intent, drops map[int64][]any) (dropped int, err error) {
-	table := "write_intents"
-	if schema != "" {
-		table = schema + ".write_intents"
+// applyJournalDelta makes journalDelta's changes to table (write_intents,
+// or a copy of it) of catalog ("" for the database's own) on c, and
+// returns how many intents it dropped.
+func applyJournalDelta(ctx context.Context, c *sql.Conn, catalog, table string, lost []Intent, drops map[int64][]any) (dropped int, err error) {
+	name := table
+	if catalog != "" {
+		name = catalog + "." + table
 	}
 	for run, seqs := range drops {
-		res, err := c.ExecContext(ctx, `DELETE FROM `+table+` WHERE run_id = ? AND seq IN (`+placeholders(len(seqs))+`)`,
+		res, err := c.ExecContext(ctx, `DELETE FROM `+name+` WHERE run_id = ? AND seq IN (`+placeholders(len(seqs))+`)`,
 			append([]any{run}, seqs...)...)
 		if err != nil {
 			return 0, err
@@ -536,20 +536,24 @@ func applyJournalDelta(ctx context.Context, c *sql.Conn, schema string, lost []I
 		n, _ := res.RowsAffected()
 		dropped += int(n)
 	}
-	return dropped, appendRows(c, schema, "write_intents", intentColumns, len(lost), func(i int) []driver.Value { return intentRow(&lost[i]) })
+	return dropped, appendRows(c, catalog, table, intentColumns, len(lost), func(i int) []driver.Value { return intentRow(&lost[i]) })
 }
 
 // showJournal shows a read-only open (Query) the intents in the journal
-// beside the state file at path, which only a writable open replays: on
-// conn, a temporary write_intents, the database's with the journal's
-// changes, hides the database's. coupler query then shows the writes in
-// flight of an apply that was killed, as any command that opens the
-// state will hold them. A journal of another database is left out, as the
-// next open moves it aside.
+// beside the state file at path, which only a writable open replays
+// (showIntents): coupler query then shows the writes in flight of an
+// apply that was killed, as any command that opens the state will hold
+// them. A journal of another database is left out, as the next open moves
+// it aside; a damaged one too, with a warning, so that the tables can
+// still be read to look into it.
 func showJournal(ctx context.Context, conn *sql.Conn, path string) error {
 	entries, _, err := readJournal(path + journalSuffix)
-	if err != nil || len(entries) == 0 {
-		return err
+	if err != nil {
+		slog.Warn("write_intents is shown without the intents journal beside the state file", "error", err)
+		return nil
+	}
+	if len(entries) == 0 {
+		return nil
 	}
 	var id string
 	switch err := conn.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'database_id'`).Scan(&id); {
@@ -564,11 +568,23 @@ func showJournal(ctx context.Context, conn *sql.Conn, path string) error {
 	if err != nil || len(lost) == 0 && len(drops) == 0 {
 		return err
 	}
-	if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE write_intents AS FROM main.write_intents`); err != nil {
-		return fmt.Errorf("intents journal: %w", err)
+	return showIntents(ctx, conn, lost, drops)
+}
+
+// showIntents makes write_intents, for the statements that follow on conn,
+// the database's with lost added and drops taken out: a temporary view of
+// a temporary copy, which hides the table (a view, so that a statement
+// that would write to write_intents is refused, as on the table in a
+// read-only open). Created in a transaction, both go with it.
+func showIntents(ctx context.Context, conn *sql.Conn, lost []Intent, drops map[int64][]any) error {
+	if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE shown_intents AS FROM main.write_intents`); err != nil {
+		return fmt.Errorf("show write intents: %w", err)
 	}
-	if _, err := applyJournalDelta(ctx, conn, "temp", lost, drops); err != nil {
-		return fmt.Errorf("intents journal: %w", err)
+	if _, err := applyJournalDelta(ctx, conn, "temp", "shown_intents", lost, drops); err != nil {
+		return fmt.Errorf("show write intents: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TEMP VIEW write_intents AS FROM temp.shown_intents`); err != nil {
+		return fmt.Errorf("show write intents: %w", err)
 	}
 	return nil
 }

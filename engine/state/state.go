@@ -450,6 +450,33 @@ func Query(ctx context.Context, path, query string, fn func(cols []string, row [
 	return scanRows(rows, fn)
 }
 
+// beginShowingPending begins a read-only transaction on conn in which
+// write_intents also shows the intents held pending in memory, those of
+// the writes in flight (showIntents). The journal's lock is held until the
+// transaction has its snapshot, so that no checkpoint moves them into the
+// table, nor any result settles them, in between; it waits only for the
+// journal's lock, not for a checkpoint.
+func (d *DB) beginShowingPending(ctx context.Context, conn *sql.Conn) error {
+	j := d.journal
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION READ ONLY"); err != nil {
+		return err
+	}
+	if len(j.pending) == 0 {
+		return nil
+	}
+	pending := make([]Intent, 0, len(j.pending))
+	for _, in := range j.pending {
+		pending = append(pending, in)
+	}
+	if err := showIntents(ctx, conn, pending, nil); err != nil {
+		conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		return err
+	}
+	return nil
+}
+
 // Query runs a person's read-only SQL statement on the open database, with
 // Query's guarantees although the database stays open for writing: it
 // must be sealed (Options.Sealed: no other file, extension or setting is
@@ -464,11 +491,6 @@ func (d *DB) Query(ctx context.Context, query string, fn func(cols []string, row
 	if !d.sealed {
 		return errors.New("state database is not sealed: it cannot run a person's SQL while open for writing")
 	}
-	// The intents of the writes in flight, held in memory, go into the
-	// database for the statement to see them, as a checkpoint writes them.
-	if err := d.flushPending(ctx); err != nil {
-		return err
-	}
 	conn, err := d.db.Conn(ctx)
 	if err != nil {
 		return err
@@ -477,11 +499,11 @@ func (d *DB) Query(ctx context.Context, query string, fn func(cols []string, row
 	if err := conn.Raw(func(dc any) error { return checkReadStatement(dc, query) }); err != nil {
 		return err
 	}
-	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION READ ONLY"); err != nil {
+	if err := d.beginShowingPending(ctx, conn); err != nil {
 		return err
 	}
 	// A connection goes back to the pool: the transaction must end however
-	// the query does.
+	// the query does, and the view of write_intents with it.
 	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 	rows, err := conn.QueryContext(ctx, query)
 	if err != nil {
