@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -471,10 +472,20 @@ func (d *DB) beginShowingPending(ctx context.Context, conn *sql.Conn) error {
 		pending = append(pending, in)
 	}
 	if err := showIntents(ctx, conn, pending, nil); err != nil {
-		conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		rollbackOrDiscard(ctx, conn)
 		return err
 	}
 	return nil
+}
+
+// rollbackOrDiscard ends the transaction on conn, and with it the view of
+// write_intents a read made on it (showIntents). Should the rollback fail,
+// the connection is discarded rather than pooled: the view would hide the
+// table from coupler's own statements.
+func rollbackOrDiscard(ctx context.Context, conn *sql.Conn) {
+	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
 }
 
 // Query runs a person's read-only SQL statement on the open database, with
@@ -504,7 +515,7 @@ func (d *DB) Query(ctx context.Context, query string, fn func(cols []string, row
 	}
 	// A connection goes back to the pool: the transaction must end however
 	// the query does, and the view of write_intents with it.
-	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+	defer rollbackOrDiscard(ctx, conn)
 	rows, err := conn.QueryContext(ctx, query)
 	if err != nil {
 		return explainRefusal(err)
