@@ -253,7 +253,7 @@ func decodeMultipartBatch(contentType string, body []byte, ops []batchOp) ([]bat
 	}
 	items := batchItems(ops)
 	mr := multipart.NewReader(bytes.NewReader(body), boundary)
-	d := answerReader{limit: int64(len(body))}
+	d := answerReader{br: bufio.NewReader(nil), limit: int64(len(body))}
 	var answers []batchAnswer
 	for n := 0; ; n++ {
 		p, err := mr.NextRawPart()
@@ -338,12 +338,8 @@ func (d *answerReader) decodeBatchItem(p *multipart.Part, item []batchOp) ([]bat
 
 // readHTTPAnswer reads the HTTP response held by an application/http part.
 func (d *answerReader) readHTTPAnswer(r io.Reader) (batchAnswer, error) {
-	if d.br == nil {
-		d.br = bufio.NewReader(r)
-	} else {
-		d.br.Reset(r)
-	}
 	br := d.br
+	br.Reset(r)
 	// Tolerate blank lines before the status line.
 	for {
 		b, err := br.Peek(1)

@@ -54,11 +54,7 @@ func (d *DB) durable(ctx context.Context) error {
 		// checkpointed with it. Forgotten here once committed: held
 		// pending as well, a failed checkpoint would let the next one
 		// write them twice.
-		if len(j.pending) > 0 {
-			intents := make([]Intent, 0, len(j.pending))
-			for _, in := range j.pending {
-				intents = append(intents, in)
-			}
+		if intents := j.pendingLocked(); len(intents) > 0 {
 			// Not cancelled half way: a commit that takes effect as its
 			// context is cancelled would report a failure, leave them
 			// pending here too, and have them written twice.

@@ -47,10 +47,11 @@ func (d *DB) RecordIntents(ctx context.Context, intents []Intent) error {
 	}
 	// On disk, outside the write-ahead log, before the batch is sent: a
 	// damaged log cannot then forget a write that may have happened.
-	if err := d.journal.recordIntents(intents); err != nil {
+	full, err := d.journal.recordIntents(intents)
+	if err != nil {
 		return fmt.Errorf("record write intents of mapping %s: %w", intents[0].Mapping, err)
 	}
-	if d.journal.full() {
+	if full {
 		return d.durable(ctx)
 	}
 	return nil
@@ -111,9 +112,7 @@ func (d *DB) PendingIntents(ctx context.Context) ([]Intent, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("pending write intents: %w", err)
 	}
-	for _, in := range j.pending {
-		out = append(out, in)
-	}
+	out = append(out, j.pendingLocked()...)
 	slices.SortFunc(out, func(a, b Intent) int {
 		return cmp.Or(cmp.Compare(a.RunID, b.RunID), cmp.Compare(a.Seq, b.Seq))
 	})

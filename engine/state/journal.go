@@ -94,12 +94,13 @@ type journal struct {
 // intentKey names a write: its run and seq.
 type intentKey struct{ run, seq int64 }
 
-// recordIntents journals intents and holds them pending.
-func (j *journal) recordIntents(intents []Intent) error {
+// recordIntents journals intents and holds them pending. full reports
+// whether the journal has grown past its limit (journalLimit).
+func (j *journal) recordIntents(intents []Intent) (full bool, err error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if err := j.appendLocked(journalEntry{Intents: intents}); err != nil {
-		return err
+		return false, err
 	}
 	if j.pending == nil {
 		j.pending = make(map[intentKey]Intent, len(intents))
@@ -107,7 +108,7 @@ func (j *journal) recordIntents(intents []Intent) error {
 	for _, in := range intents {
 		j.pending[intentKey{in.RunID, in.Seq}] = asStored(in)
 	}
-	return nil
+	return j.size > j.limit, nil
 }
 
 // dropLocked journals that run's intents seqs were dropped, and forgets
@@ -120,6 +121,16 @@ func (j *journal) dropLocked(run int64, seqs []int64) error {
 		delete(j.pending, intentKey{run, s})
 	}
 	return nil
+}
+
+// pendingLocked returns the intents held pending, in no order. The caller
+// holds j.mu.
+func (j *journal) pendingLocked() []Intent {
+	out := make([]Intent, 0, len(j.pending))
+	for _, in := range j.pending {
+		out = append(out, in)
+	}
+	return out
 }
 
 // hasPending reports whether any intent is held pending.
@@ -144,19 +155,12 @@ type journalFile interface {
 // frameHeader is the size of a frame's length and checksums.
 const frameHeader = 12
 
-// append writes e as one frame and syncs it to disk. What e records is
-// committed to the database first (a drop) or held pending under the same
-// lock (recordIntents): a checkpoint that empties the journal before e is
-// appended then holds it already. A
-// failed append is cut off again, so that the next one does not follow
-// half a frame, which the next open would take for damage.
-func (j *journal) append(e journalEntry) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.appendLocked(e)
-}
-
-// appendLocked is append for a caller holding j.mu.
+// appendLocked writes e as one frame and syncs it to disk; the caller
+// holds j.mu. What e records is committed to the database first (a drop)
+// or held pending under the same lock (recordIntents): a checkpoint that
+// empties the journal before e is appended then holds it already. A failed
+// append is cut off again, so that the next one does not follow half a
+// frame, which the next open would take for damage.
 func (j *journal) appendLocked(e journalEntry) error {
 	if j.broken != nil {
 		return fmt.Errorf("intents journal %s: an earlier append could not be undone: %w", j.path, j.broken)
@@ -247,13 +251,6 @@ func (j *journal) emptyLocked() error {
 	return nil
 }
 
-// full reports whether the journal has grown past journalLimit.
-func (j *journal) full() bool {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.size > j.limit
-}
-
 func (j *journal) close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -329,7 +326,7 @@ func nextFrame(b []byte, from int) int {
 // so that a journal naming it always finds it) when the database has
 // none.
 func (d *DB) databaseID(ctx context.Context) (id string, made bool, err error) {
-	err = d.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'database_id'`).Scan(&id)
+	id, err = readDatabaseID(ctx, d.db)
 	if err == nil {
 		return id, false, nil
 	}
@@ -340,6 +337,13 @@ func (d *DB) databaseID(ctx context.Context) (id string, made bool, err error) {
 		return "", false, fmt.Errorf("database id: %w", err)
 	}
 	return id, true, nil
+}
+
+// readDatabaseID returns meta's database_id; sql.ErrNoRows when there is
+// none.
+func readDatabaseID(ctx context.Context, db queryer) (id string, err error) {
+	err = db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'database_id'`).Scan(&id)
+	return id, err
 }
 
 // openJournal reads the journal a stopped process left beside the state
@@ -555,8 +559,7 @@ func showJournal(ctx context.Context, conn *sql.Conn, path string) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	var id string
-	switch err := conn.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'database_id'`).Scan(&id); {
+	switch id, err := readDatabaseID(ctx, conn); {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil
 	case err != nil:

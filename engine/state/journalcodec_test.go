@@ -95,16 +95,16 @@ func TestJournalAppendFailureLeavesNoHalfFrame(t *testing.T) {
 	defer j.close()
 	in := Intent{RunID: 1, PlanID: "p", Mapping: "M", Direction: "to_integration", Op: "create", SourceID: "s", Fields: "{}"}
 	in.Seq = 1
-	if err := j.append(journalEntry{Intents: []Intent{in}}); err != nil {
+	if _, err := j.recordIntents([]Intent{in}); err != nil {
 		t.Fatal(err)
 	}
 	ff.failSync = true
 	in.Seq = 2
-	if err := j.append(journalEntry{Intents: []Intent{in}}); err == nil {
+	if _, err := j.recordIntents([]Intent{in}); err == nil {
 		t.Fatal("append with a failing sync succeeded")
 	}
 	in.Seq = 3
-	if err := j.append(journalEntry{Intents: []Intent{in}}); err != nil {
+	if _, err := j.recordIntents([]Intent{in}); err != nil {
 		t.Fatal(err)
 	}
 	entries, torn, err := readJournal(path)

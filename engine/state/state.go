@@ -467,11 +467,7 @@ func (d *DB) beginShowingPending(ctx context.Context, conn *sql.Conn) error {
 	if len(j.pending) == 0 {
 		return nil
 	}
-	pending := make([]Intent, 0, len(j.pending))
-	for _, in := range j.pending {
-		pending = append(pending, in)
-	}
-	if err := showIntents(ctx, conn, pending, nil); err != nil {
+	if err := showIntents(ctx, conn, j.pendingLocked(), nil); err != nil {
 		rollbackOrDiscard(ctx, conn)
 		return err
 	}
