@@ -43,13 +43,19 @@ func TestOperationsViewShowsKnownAfterApply(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "state.duckdb")
 			openState(t, path).Close()
 			if tc.v4 {
-				rawExec(t, path, operationsViewV4, `DROP MACRO known_after_apply_json`, `DROP TABLE assigned_values`,
-					`UPDATE meta SET value = '4' WHERE key = 'schema_version'`)
+				rawExec(t, path, append(asVersion8, operationsViewV4, `DROP MACRO known_after_apply_json`, `DROP TABLE assigned_values`,
+					`UPDATE meta SET value = '4' WHERE key = 'schema_version'`)...)
+			}
+			// Version 9 keeps a plan's changes under its part's number.
+			changes, part := "plan_changes", "'p1', 'CUSTOMER', 'to_integration'"
+			if !tc.v4 {
+				changes, part = "plan_change_values", "1"
+				rawExec(t, path, `INSERT INTO plan_change_parts VALUES (1, 'p1', 'CUSTOMER', 'to_integration')`)
 			}
 			rawExec(t, path,
 				`INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id) VALUES ('p1', 'CUSTOMER', 'to_integration', 1, 'create', 'c1')`,
-				`INSERT INTO plan_changes VALUES ('p1', 'CUSTOMER', 'to_integration', 1, 'transactioncurrencyid', NULL, '`+string(placeholder)+`')`,
-				`INSERT INTO plan_changes VALUES ('p1', 'CUSTOMER', 'to_integration', 1, 'name', NULL, '"Contoso"')`)
+				`INSERT INTO `+changes+` VALUES (`+part+`, 1, 'transactioncurrencyid', NULL, '`+string(placeholder)+`')`,
+				`INSERT INTO `+changes+` VALUES (`+part+`, 1, 'name', NULL, '"Contoso"')`)
 			// Opening migrates the version 4 file.
 			openState(t, path).Close()
 

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/state"
 )
 
@@ -71,6 +73,72 @@ func toString(v any) string {
 	}
 }
 
+// asVersion8 are the statements that give a state file of this
+// coupler's layout version 8's plan_changes: a table, not the view over
+// plan_change_parts and plan_change_values of version 9. An older
+// version's fixture starts with them.
+var asVersion8 = []string{
+	`DROP VIEW plan_changes`,
+	`CREATE TABLE plan_changes (plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL,
+		seq BIGINT NOT NULL, field VARCHAR NOT NULL, before VARCHAR, after VARCHAR)`,
+	`DROP TABLE plan_change_values`,
+	`DROP TABLE plan_change_parts`,
+	`DROP SEQUENCE plan_change_part_ids`,
+	`UPDATE meta SET value = '8' WHERE key = 'schema_version'`,
+}
+
+// TestStateMigratesVersion8PlanChanges: the changes of plans saved before
+// version 9, a table of their own then, are moved under their parts'
+// numbers and read as before: through the plan_changes and operations
+// views, by apply, and pruned with their plan.
+func TestStateMigratesVersion8PlanChanges(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.duckdb")
+	openState(t, path).Close()
+	rawExec(t, path, append(asVersion8,
+		`INSERT INTO plans (id, created_at, full_read, fingerprint, status) VALUES ('p1', now(), false, 'f', 'planned'), ('p2', now(), false, 'f', 'planned')`,
+		`INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id) VALUES
+			('p1', 'CUSTOMER', 'to_integration', 1, 'create', 'c1'), ('p1', 'CUSTOMER', 'to_integration', 2, 'create', 'c2'),
+			('p1', 'CUSTOMER', 'from_integration', 1, 'update', 'a1'), ('p2', 'CUSTOMER', 'to_integration', 1, 'create', 'c3')`,
+		`INSERT INTO plan_changes VALUES ('p1', 'CUSTOMER', 'to_integration', 1, 'name', NULL, '"Contoso"'),
+			('p1', 'CUSTOMER', 'to_integration', 1, 'city', NULL, '"Oslo"'), ('p1', 'CUSTOMER', 'to_integration', 2, 'name', NULL, '"Fabrikam"'),
+			('p1', 'CUSTOMER', 'from_integration', 1, 'displayName', '"A"', '"B"'), ('p2', 'CUSTOMER', 'to_integration', 1, 'name', NULL, '"Litware"')`)...)
+	db := openState(t, path)
+	var got []string
+	err := db.Operations(t.Context(), state.Part{PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration"}, 0, -1, plan.Kinds,
+		func(op plan.Operation) error {
+			for _, c := range op.Changes {
+				got = append(got, fmt.Sprintf("%d %s %s", op.Seq, c.Field, c.After))
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{`1 city "Oslo"`, `1 name "Contoso"`, `2 name "Fabrikam"`}; !slices.Equal(got, want) {
+		t.Errorf("plan p1's changes after migration = %q, want %q", got, want)
+	}
+	if err := db.DiscardPlan(t.Context(), "p2"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if got, want := rawQuery(t, path, `SELECT value FROM meta WHERE key = 'schema_version'`), fmt.Sprint(state.SchemaVersion); got != want {
+		t.Errorf("schema version after open = %s, want %s", got, want)
+	}
+	for q, want := range map[string]string{
+		`SELECT count(*) FROM plan_changes`:                                                   "4",
+		`SELECT string_agg(after, ',' ORDER BY after) FROM plan_changes WHERE plan_id = 'p1'`: `"B","Contoso","Fabrikam","Oslo"`,
+		`SELECT count(*) FROM operations WHERE field IS NOT NULL`:                             "4",
+		`SELECT before FROM operations WHERE direction = 'from_integration'`:                  `"A"`,
+		`SELECT count(*) FROM plan_change_parts`:                                              "2",
+		`SELECT count(*) FROM duckdb_tables() WHERE table_name = 'plan_changes'`:              "0",
+	} {
+		if got := rawQuery(t, path, q); got != want {
+			t.Errorf("%s = %s, want %s", q, got, want)
+		}
+	}
+}
+
 func TestStateMigratesVersion1File(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.duckdb")
@@ -79,8 +147,8 @@ func TestStateMigratesVersion1File(t *testing.T) {
 	// survive.
 	v1 := openState(t, path)
 	v1.Close()
-	rawExec(t, path, `DROP TABLE write_intents`, `DROP TABLE change_tokens`, `DROP TABLE plan_change_tokens`, `UPDATE meta SET value = '1' WHERE key = 'schema_version'`,
-		`INSERT INTO couplings (mapping, table_id, integration_id, coupled_at) VALUES ('CUSTOMER', 't1', 'i1', now())`)
+	rawExec(t, path, append(asVersion8, `DROP TABLE write_intents`, `DROP TABLE change_tokens`, `DROP TABLE plan_change_tokens`, `UPDATE meta SET value = '1' WHERE key = 'schema_version'`,
+		`INSERT INTO couplings (mapping, table_id, integration_id, coupled_at) VALUES ('CUSTOMER', 't1', 'i1', now())`)...)
 	if got := rawQuery(t, path, `SELECT count(*) FROM duckdb_tables() WHERE table_name = 'write_intents'`); got != "0" {
 		t.Fatalf("fixture still has write_intents: %s", got)
 	}

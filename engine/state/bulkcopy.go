@@ -95,6 +95,9 @@ func (t *duckTables) LastRunID(ctx context.Context) (int64, error) {
 }
 
 func (t *duckTables) WriteRows(ctx context.Context, tab Table, rows [][]any) error {
+	if tab.Name == "plan_changes" {
+		return writeChangeRows(ctx, t.c, rows)
+	}
 	return appendRows(t.c, "", tab.Name, tab.Columns, len(rows), func(i int) []driver.Value {
 		vals := make([]driver.Value, len(rows[i]))
 		for j, v := range rows[i] {
@@ -105,6 +108,10 @@ func (t *duckTables) WriteRows(ctx context.Context, tab Table, rows [][]any) err
 }
 
 func (t *duckTables) Clear(ctx context.Context, tab Table) error {
+	if tab.Name == "plan_changes" {
+		_, err := t.c.ExecContext(ctx, `DELETE FROM plan_change_values; DELETE FROM plan_change_parts`)
+		return err
+	}
 	_, err := t.c.ExecContext(ctx, `DELETE FROM `+quoteIdent(tab.Name))
 	return err
 }

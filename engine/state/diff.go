@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -363,18 +364,22 @@ FROM diff_ops WHERE op <> 'unchanged'`, s.PlanID, s.Mapping, s.Direction)
 			afters = append(afters, fmt.Sprintf("a%d", i))
 			keeps = append(keeps, fmt.Sprintf("k%d", i))
 		}
-		q := `INSERT INTO plan_changes (plan_id, mapping, direction, seq, field, before, after)
-SELECT plan_id, mapping, direction, seq, field, before, after FROM (
-	SELECT plan_id, mapping, direction, seq, unnest([` + strings.Join(names, ", ") + `]) AS field, unnest([` + strings.Join(befores, ", ") + `]) AS before,
+		q := `INSERT INTO plan_change_values (part, seq, field, before, after)
+SELECT ?, seq, field, before, after FROM (
+	SELECT seq, unnest([` + strings.Join(names, ", ") + `]) AS field, unnest([` + strings.Join(befores, ", ") + `]) AS before,
 		unnest([` + strings.Join(afters, ", ") + `]) AS after, unnest([` + strings.Join(keeps, ", ") + `]) AS keep
 	FROM (
-		SELECT o.plan_id, o.mapping, o.direction, o.seq,` + strings.Join(cols, ",") + `
+		SELECT o.seq,` + strings.Join(cols, ",") + `
 		FROM plan_operations o
 		JOIN ` + stagingTable(SourceRows) + ` s ON s.key = o.source_id
 		LEFT JOIN ` + stagingTable(DestRows) + ` d ON d.key = o.dest_id AND o.op NOT IN ('restore', 'uncouple')` + couplingJoin + `
 		WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND o.op IN ('create', 'restore', 'update', ` + syncAfter + `)))
 WHERE keep`
-		if _, err := tx.ExecContext(ctx, q, s.PlanID, s.Mapping, s.Direction); err != nil {
+		part, err := numberPart(ctx, tx, s.Part)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, q, part, s.PlanID, s.Mapping, s.Direction); err != nil {
 			return nil, fmt.Errorf("diff fields of mapping %s: %w", s.Mapping, err)
 		}
 	}
@@ -532,11 +537,11 @@ func (d *DB) SettleConflicts(ctx context.Context, c ConflictSpec) error {
 				(SELECT ? || p.`+settled+` FROM conflict_pairs p WHERE p.`+loserSeq+` = plan_operations.seq)
 			WHERE plan_id = ? AND mapping = ? AND direction = ? AND seq IN (SELECT `+loserSeq+` FROM conflict_pairs)`,
 			prefix, c.PlanID, c.Mapping, loser)
-		exec(`DELETE FROM plan_changes WHERE plan_id = ? AND mapping = ? AND direction = ?
+		exec(`DELETE FROM plan_change_values WHERE part = (SELECT id FROM plan_change_parts WHERE plan_id = ? AND mapping = ? AND direction = ?)
 			AND seq IN (SELECT `+loserSeq+` FROM conflict_pairs) AND field IN (`+loserIn+`)
-			AND NOT EXISTS (SELECT 1 FROM plan_operations o WHERE o.plan_id = plan_changes.plan_id AND o.mapping = plan_changes.mapping
-				AND o.direction = plan_changes.direction AND o.seq = plan_changes.seq AND `+writtenBackSQL("o", "plan_changes")+`)`,
-			append([]any{c.PlanID, c.Mapping, loser}, loserArgs...)...)
+			AND NOT EXISTS (SELECT 1 FROM plan_operations o WHERE o.plan_id = ? AND o.mapping = ?
+				AND o.direction = ? AND o.seq = plan_change_values.seq AND `+writtenBackSQL("o", "plan_change_values")+`)`,
+			slices.Concat([]any{c.PlanID, c.Mapping, loser}, loserArgs, []any{c.PlanID, c.Mapping, loser})...)
 	default:
 		for _, side := range []struct{ direction, seq string }{{to, "to_seq"}, {from, "from_seq"}} {
 			exec(`UPDATE plan_operations SET op = 'conflict', reason =

@@ -187,8 +187,24 @@ func planNamed(ctx context.Context, q querier, name string) (id string, ok bool,
 func WatermarkKey(mapping, side string) string { return mapping + "/" + side }
 
 // planTables are the tables that hold a plan's parts, by plan_id, besides
-// plans itself.
-var planTables = []string{"plan_changes", "plan_operations", "plan_unchanged", "plan_unchanged_marks", "plan_fields", "plan_change_tokens", "plan_parts", "plan_approvals", "plan_mappings"}
+// plans itself and plan_change_values, which holds them by
+// plan_change_parts' numbers: deletePlanRows deletes from them all.
+var planTables = []string{"plan_change_parts", "plan_operations", "plan_unchanged", "plan_unchanged_marks", "plan_fields", "plan_change_tokens", "plan_parts", "plan_approvals", "plan_mappings"}
+
+// deletePlanRows deletes the rows of the plans that where, a condition on
+// plan_id with its args, picks from every table that holds plans' parts.
+func deletePlanRows(ctx context.Context, tx *sql.Tx, where string, args ...any) error {
+	stmts := []string{deleteChangesSQL(where)}
+	for _, t := range planTables {
+		stmts = append(stmts, `DELETE FROM `+t+` WHERE `+where)
+	}
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // DiscardPlan deletes whatever a failed plan left behind.
 func (d *DB) DiscardPlan(ctx context.Context, id string) error {
@@ -197,10 +213,8 @@ func (d *DB) DiscardPlan(ctx context.Context, id string) error {
 		return err
 	}
 	defer tx.Rollback()
-	for _, t := range planTables {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE plan_id = ?`, id); err != nil {
-			return fmt.Errorf("discard plan %s: %w", id, err)
-		}
+	if err := deletePlanRows(ctx, tx, `plan_id = ?`, id); err != nil {
+		return fmt.Errorf("discard plan %s: %w", id, err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM plans WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("discard plan %s: %w", id, err)
@@ -453,13 +467,31 @@ func (d *DB) Operations(ctx context.Context, part Part, afterSeq int64, limit in
 	if len(ops) == 0 {
 		return nil
 	}
+	if err := d.attachChanges(ctx, part, afterSeq, ops); err != nil {
+		return err
+	}
+	for _, o := range ops {
+		if err := fn(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// attachChanges reads the field changes of ops, operations of part in
+// the order of their seqs, all after afterSeq, into their Changes.
+func (d *DB) attachChanges(ctx context.Context, part Part, afterSeq int64, ops []plan.Operation) error {
+	partID, numbered, err := partNumber(ctx, d.db, part)
+	if err != nil || !numbered {
+		return err // none numbered, none saved
+	}
 	index := make(map[int64]int, len(ops))
 	for i, o := range ops {
 		index[o.Seq] = i
 	}
-	crows, err := d.db.QueryContext(ctx, `SELECT seq, field, before, after FROM plan_changes
-		WHERE plan_id = ? AND mapping = ? AND direction = ? AND seq > ? AND seq <= ? ORDER BY seq, field`,
-		part.PlanID, part.Mapping, part.Direction, afterSeq, ops[len(ops)-1].Seq)
+	crows, err := d.db.QueryContext(ctx, `SELECT seq, field, before, after FROM plan_change_values
+		WHERE part = ? AND seq > ? AND seq <= ? ORDER BY seq, field`,
+		partID, afterSeq, ops[len(ops)-1].Seq)
 	if err != nil {
 		return fmt.Errorf("changes of plan %s, mapping %s: %w", part.PlanID, part.Mapping, err)
 	}
@@ -495,11 +527,6 @@ func (d *DB) Operations(ctx context.Context, part Part, afterSeq int64, limit in
 	}
 	if at >= 0 {
 		ops[at].Changes = changes[from:len(changes):len(changes)]
-	}
-	for _, o := range ops {
-		if err := fn(o); err != nil {
-			return err
-		}
 	}
 	return nil
 }
@@ -693,10 +720,8 @@ func (d *DB) PrunePlans(ctx context.Context, olderThan time.Time, keep int) (Pru
 		(SELECT count(*) FROM plan_operations WHERE plan_id NOT IN (SELECT id FROM plans))`).Scan(&res.Plans, &res.Orphans); err != nil {
 		return res, fmt.Errorf("prune plans: %w", err)
 	}
-	for _, t := range planTables {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE plan_id IN (SELECT id FROM prune_victims) OR plan_id NOT IN (SELECT id FROM plans)`); err != nil {
-			return res, fmt.Errorf("prune plans: %s: %w", t, err)
-		}
+	if err := deletePlanRows(ctx, tx, `plan_id IN (SELECT id FROM prune_victims) OR plan_id NOT IN (SELECT id FROM plans)`); err != nil {
+		return res, fmt.Errorf("prune plans: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM plans WHERE id IN (SELECT id FROM prune_victims)`); err != nil {
 		return res, fmt.Errorf("prune plans: %w", err)
