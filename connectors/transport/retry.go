@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
 )
 
 // MaxRetryAfter caps the wait a server can ask for with Retry-After, so that
@@ -132,6 +134,48 @@ type methodKey struct{}
 // methodTransport records the request method in the request's context for
 // checkRetry, then hands the request to next (the retrying RoundTripper).
 type methodTransport struct{ next http.RoundTripper }
+
+// retryTransport sends a request through the retrying client, as
+// retryablehttp.RoundTripper does, but without its copy of every request
+// body: FromRequest reads the body, an io.Reader to it, into a new buffer
+// (125 MB for a first sync of 100,000 records in $batch requests). A
+// request whose body can be had again (GetBody, which http.NewRequest sets
+// for a bytes.Reader, a bytes.Buffer or a strings.Reader) is sent from
+// GetBody instead, each attempt reading its own reader over the one body,
+// which its caller must leave as it is until the request is done.
+type retryTransport struct{ client *retryablehttp.Client }
+
+// RoundTrip implements http.RoundTripper.
+func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r, err := retryable(req)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := t.client.Do(r)
+	// The outer http.Client names method and URL itself.
+	if _, ok := err.(*url.Error); ok {
+		return resp, errors.Unwrap(err)
+	}
+	return resp, err
+}
+
+// retryable wraps a clone of req, which it leaves as it is, for the
+// retrying client.
+func retryable(req *http.Request) (*retryablehttp.Request, error) {
+	if req.GetBody == nil || req.Body == nil || req.Body == http.NoBody {
+		return retryablehttp.FromRequest(req.Clone(req.Context()))
+	}
+	clone := req.Clone(req.Context())
+	r := &retryablehttp.Request{Request: clone}
+	err := r.SetBody(retryablehttp.ReaderFunc(func() (io.Reader, error) { return req.GetBody() }))
+	if err != nil {
+		return nil, err
+	}
+	// SetBody cannot tell the length through GetBody's reader: without
+	// it the body would go chunked.
+	clone.ContentLength = req.ContentLength
+	return r, nil
+}
 
 // RoundTrip implements http.RoundTripper.
 func (t methodTransport) RoundTrip(req *http.Request) (*http.Response, error) {

@@ -125,7 +125,7 @@ func New(opts Options) (*http.Client, error) {
 		},
 	}
 	return &http.Client{
-		Transport:     methodTransport{&retryablehttp.RoundTripper{Client: rc}},
+		Transport:     methodTransport{retryTransport{client: rc}},
 		CheckRedirect: sameOriginRedirect,
 	}, nil
 }

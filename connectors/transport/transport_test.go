@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -342,5 +346,95 @@ func TestRateLimitPerAttempt(t *testing.T) {
 	// Three attempts need three tokens: the first free, two more at 50ms.
 	if elapsed := time.Since(start); elapsed < 90*time.Millisecond {
 		t.Errorf("3 attempts at 20/s took %v, want >= 100ms", elapsed)
+	}
+}
+
+// TestRetriedBodySentWholeFromOneCopy: a request body is sent whole, with
+// its Content-Length, by every attempt, whatever the reader it was made
+// with; one that can be had again (GetBody) is not copied per request,
+// as retryablehttp's RoundTripper copied every body.
+func TestRetriedBodySentWholeFromOneCopy(t *testing.T) {
+	const want = `{"name":"Contoso","city":"Oslo"}`
+	type attempt struct {
+		body    string
+		length  int64
+		chunked bool
+	}
+	var mu sync.Mutex
+	var got []attempt
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, attempt{string(b), r.ContentLength, slices.Contains(r.TransferEncoding, "chunked")})
+		mu.Unlock()
+		if n.Add(1)%2 == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	c := newClient(t, fastOptions())
+	for _, tc := range []struct {
+		name    string
+		body    func() io.Reader
+		chunked bool
+	}{
+		{"bytes.Reader", func() io.Reader { return bytes.NewReader([]byte(want)) }, false},
+		{"strings.Reader", func() io.Reader { return strings.NewReader(want) }, false},
+		{"bytes.Buffer", func() io.Reader { return bytes.NewBufferString(want) }, false},
+		// No GetBody and no length: read whole first, sent chunked as
+		// net/http sends a body of unknown length.
+		{"other reader", func() io.Reader { return io.MultiReader(strings.NewReader(want)) }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			got = nil
+			mu.Unlock()
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL, tc.body())
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			if len(got) != 2 {
+				t.Fatalf("%d attempts, want 2 (a 503, then the retry)", len(got))
+			}
+			for i, a := range got {
+				if a.body != want || a.chunked != tc.chunked || (!tc.chunked && a.length != int64(len(want))) {
+					t.Errorf("attempt %d sent %q, Content-Length %d, chunked %v; want %q, length %d, chunked %v",
+						i+1, a.body, a.length, a.chunked, want, len(want), tc.chunked)
+				}
+			}
+		})
+	}
+
+	// A large body allocates about nothing per request where it was
+	// copied whole before (8 MiB and more for 4 MiB).
+	big := bytes.Repeat([]byte("x"), 4<<20)
+	discard := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+	defer discard.Close()
+	send := func() {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, discard.URL, bytes.NewReader(big))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	send() // connections and buffers made once
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	send()
+	runtime.ReadMemStats(&after)
+	if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
+		t.Errorf("a request with a 4 MiB body allocated %d bytes; want it sent from the caller's body, not a copy", d)
 	}
 }
