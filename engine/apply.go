@@ -487,7 +487,7 @@ func (e *Engine) prepare(ctx context.Context, entity connectors.Entity, target w
 		case plan.Delete:
 			results[i].Uncouple = true
 		}
-		fields := connectors.Record{}
+		fields := make(connectors.Record, len(op.Changes)+1) // and a client key
 		for _, c := range op.Changes {
 			v, err := decodeValue(c.After)
 			if err != nil {

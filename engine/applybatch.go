@@ -77,8 +77,9 @@ func (f *batchFeed) grow(sent, state time.Duration, size int) {
 func (f *batchFeed) next(ctx context.Context, couplings int64) (*writeBatch, error) {
 	e := f.e
 	for !f.exhausted {
-		var ops []plan.Operation
-		err := e.store.Operations(ctx, f.part, f.after, e.applyBatchSize(f.conn, couplings, f.grown), plan.Writes, func(op plan.Operation) error {
+		size := e.applyBatchSize(f.conn, couplings, f.grown)
+		ops := make([]plan.Operation, 0, min(size, plan.MaxApplyBatch))
+		err := e.store.Operations(ctx, f.part, f.after, size, plan.Writes, func(op plan.Operation) error {
 			ops = append(ops, op)
 			return nil
 		})

@@ -118,6 +118,11 @@ func boundReference(ref string) (set, id string) {
 // to clear), when the service binds lookups; else as the plain key. fields
 // is not modified; a copy is returned when something changed.
 func (c *Client) encodeReferences(ctx context.Context, e connectors.Entity, fields connectors.Record) (connectors.Record, error) {
+	// Most writes hold no reference: their names are not sorted (in name
+	// order so that the first failing field is the same every time).
+	if !hasReference(fields) {
+		return fields, nil
+	}
 	var out connectors.Record
 	for _, name := range slices.Sorted(maps.Keys(fields)) {
 		ref, ok := fields[name].(connectors.Reference)
@@ -150,6 +155,16 @@ func (c *Client) encodeReferences(ctx context.Context, e connectors.Entity, fiel
 		return fields, nil
 	}
 	return out, nil
+}
+
+// hasReference reports whether fields hold a connectors.Reference.
+func hasReference(fields connectors.Record) bool {
+	for _, v := range fields {
+		if _, ok := v.(connectors.Reference); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // referencePath addresses the record ref points to: by the alternate key
