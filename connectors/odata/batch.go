@@ -1,6 +1,7 @@
 package odata
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -285,7 +286,15 @@ func (c *Client) sendBatch(ctx context.Context, ops []batchOp) ([]batchAnswer, e
 		return nil, c.batchRefused(err)
 	}
 	defer resp.Body.Close()
-	raw, err := transport.ReadBody(resp, c.maxBody)
+	// The answer is read into a buffer of the pool: both decoders copy
+	// out what they keep, so it is free again once they return.
+	buf := batchAnswers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledAnswer {
+			batchAnswers.Put(buf)
+		}
+	}()
+	raw, err := transport.ReadBodyInto(resp, c.maxBody, buf)
 	if err != nil {
 		return nil, fmt.Errorf("read response of POST %s: %w", redact.PathQuery(req.URL), err)
 	}
@@ -299,6 +308,14 @@ func (c *Client) sendBatch(ctx context.Context, ops []batchOp) ([]batchAnswer, e
 		return nil, fmt.Errorf("the $batch response is of type %q, neither multipart/mixed nor application/json", got)
 	}
 }
+
+// batchAnswers are the buffers $batch answers are read into, reused: an
+// answer seldom states its length, and read with io.ReadAll, a new buffer
+// grown a dozen times for each, they were a seventh of what a batched
+// first sync allocated. A buffer that grew past maxPooledAnswer is let go.
+var batchAnswers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledAnswer = 4 << 20
 
 // batchRefused adds to the error of a $batch request refused as a whole
 // (400, 415) the likely cause when it was sent in JSON: a service that

@@ -2,6 +2,7 @@ package odata
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"mime"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -394,12 +396,21 @@ func FuzzMultipartBatchResponse(f *testing.F) {
 				ops[i].group = changeSetID
 			}
 		}
-		answers, err := decodeMultipartBatch(contentType, body, ops)
+		// sendBatch reads the next answer into the same buffer: nothing
+		// decoded may point into it.
+		buf := bytes.Clone(body)
+		answers, err := decodeMultipartBatch(contentType, buf, ops)
 		if err != nil {
 			if strings.TrimSpace(err.Error()) == "" {
 				t.Fatal("an error without a message")
 			}
 			return
+		}
+		for i := range buf {
+			buf[i] = 'x'
+		}
+		if again, _ := decodeMultipartBatch(contentType, body, ops); !reflect.DeepEqual(answers, again) {
+			t.Fatalf("answers changed with the buffer they were decoded from:\n%+v\nwant\n%+v", answers, again)
 		}
 		for _, a := range answers {
 			if a.ID != "" && a.ID != "1" && a.ID != "2" && a.ID != "3" && !atomic {
@@ -413,4 +424,26 @@ func FuzzMultipartBatchResponse(f *testing.F) {
 			t.Fatalf("%d answers to %d requests outside change sets", len(answers), len(ops))
 		}
 	})
+}
+
+// TestJSONBatchAnswersOutliveTheirBuffer: sendBatch reads the next answer
+// into the buffer a JSON $batch answer was decoded from; nothing decoded
+// may point into it.
+func TestJSONBatchAnswersOutliveTheirBuffer(t *testing.T) {
+	body := []byte(`{"responses": [
+		{"id": "1", "status": 201, "headers": {"ETag": "W/\"1\""}, "body": {"id": "7", "name": "Contoso"}},
+		{"id": "2", "atomicityGroup": "g1", "status": 400, "body": {"error": {"code": "BadRequest", "message": "no"}}},
+		{"id": "3", "status": 500, "body": "text, not JSON"}]}`)
+	buf := bytes.Clone(body)
+	answers, err := decodeJSONBatch(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range buf {
+		buf[i] = 'x'
+	}
+	again, err := decodeJSONBatch(body)
+	if err != nil || !reflect.DeepEqual(answers, again) || len(answers) != 3 {
+		t.Fatalf("answers changed with the buffer they were decoded from:\n%+v\nwant\n%+v", answers, again)
+	}
 }

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -59,4 +60,24 @@ func ReadBody(resp *http.Response, limit int64) ([]byte, error) {
 		return buf[:m], err
 	}
 	return io.ReadAll(r)
+}
+
+// ReadBodyInto reads resp's body as ReadBody does, into buf, emptied
+// first, and returns buf's bytes, which its next use overwrites: for a
+// caller that reads many large answers of no stated length (chunked
+// $batch answers) and keeps nothing of each once decoded. io.ReadAll made
+// a new buffer for each, grown a dozen times.
+func ReadBodyInto(resp *http.Response, limit int64, buf *bytes.Buffer) ([]byte, error) {
+	buf.Reset()
+	r := LimitReader(resp.Body, limit)
+	if n := resp.ContentLength; n > 0 && n <= limit {
+		buf.Grow(int(n))
+		_, err := io.CopyN(buf, r, n)
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return buf.Bytes(), err
+	}
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
 }

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -39,6 +40,22 @@ func TestReadBody(t *testing.T) {
 			}
 			defer resp.Body.Close()
 			got, err := ReadBody(resp, tt.limit)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error %v, want %v", err, tt.wantErr)
+			}
+			if err == nil && string(got) != tt.want {
+				t.Errorf("body %q, want %q", got, tt.want)
+			}
+		})
+		// ReadBodyInto alike, into a buffer that held a longer body.
+		t.Run(tt.name+" into a used buffer", func(t *testing.T) {
+			resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(tt.wire)), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			buf := bytes.NewBufferString("an earlier answer, longer than this one")
+			got, err := ReadBodyInto(resp, tt.limit, buf)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("error %v, want %v", err, tt.wantErr)
 			}
