@@ -294,47 +294,19 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 	if err != nil {
 		return run, failures, err
 	}
-	for cur != nil {
-		// The batch's requests go out while the next batch's state work
-		// (its operations, look-ups and intents, checkpointed) is done:
-		// that work is on the state database alone, and the next batch's
-		// intents are durable before any of its writes is sent, as they
-		// must be (docs/reliability.md). Its records were not written by
-		// this batch (one operation per record in a part), and its
-		// look-ups are for couplings made by other plans. It is sent only
-		// once this batch is recorded, so that settling a lost answer of
-		// its own never takes a record this batch created, not yet
-		// coupled, for its own.
-		if err := e.checkWriteLock(ctx); err != nil {
-			// Not sent: its intents are settled as never sent by the
-			// next plan or apply.
-			return run, failures, err
+	// record records a sent batch's outcome, then counts its results:
+	// recording can still fail a result (a coupling taken meanwhile). It
+	// records with a context that outlives a cancelled ctx: these writes
+	// happened, and forgetting them would duplicate creates next time.
+	record := func(out *sendOutcome) error {
+		if out == nil {
+			return nil
 		}
-		sent := make(chan sendOutcome, 1)
-		go func() { sent <- e.send(ctx, conn, entity, target, cur) }()
-		var next *writeBatch
-		var nextErr error
-		began := time.Now()
-		if !e.draining() {
-			// Sized as if this batch's writes all succeed: the couplings
-			// its creates make.
-			next, nextErr = feed.next(ctx, coupled+run.Inserted+run.Coupled+int64(len(cur.writes)))
-		}
-		prepared := time.Since(began)
-		out := <-sent
-		if out.results == nil {
-			return run, failures, errors.Join(out.err, feed.forget(ctx, next))
-		}
-		feed.grow(out.took, prepared, len(cur.ops))
-		// Record with a context that outlives a cancelled ctx: these writes
-		// happened, and forgetting them would duplicate creates next time.
-		// Recording can still fail a result (a coupling taken meanwhile), so
-		// the results are counted after it.
 		if err := e.store.DropIntents(context.WithoutCancel(ctx), target.runID, out.notSent); err != nil {
-			return run, failures, errors.Join(err, feed.forget(ctx, next))
+			return err
 		}
 		if err := e.store.RecordResults(context.WithoutCancel(ctx), run.ID, side, out.results); err != nil {
-			return run, failures, errors.Join(err, feed.forget(ctx, next))
+			return err
 		}
 		for _, r := range out.results {
 			note(r)
@@ -342,20 +314,64 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 				run.Count(r.Op)
 			}
 		}
-		if out.err != nil {
-			return run, failures, errors.Join(out.err, feed.forget(ctx, next))
-		}
-		if nextErr != nil {
-			return run, failures, nextErr
-		}
 		e.progress(Progress{Mapping: m.Name, Stage: "write", Done: run.Inserted + run.Coupled + run.Modified + run.Failed})
-		if next != nil && e.draining() {
-			return run, failures, errors.Join(ErrDrained, feed.forget(ctx, next))
+		return nil
+	}
+	// prev is the batch sent before cur, recorded while cur is sent.
+	var prev *sendOutcome
+	for cur != nil {
+		// The batch's requests go out while the state work of the batches
+		// around it is done: the results of the batch before are recorded,
+		// then the next batch is prepared (its operations read, looked up,
+		// its intents recorded). That work is on the state database
+		// alone, and the next batch's intents are durable before any of
+		// its writes is sent, as they must be (docs/reliability.md). Its
+		// records were not written by this batch (one operation per
+		// record in a part), and its look-ups are for couplings made by
+		// other plans or by the batch before, recorded by then. Settling
+		// a lost answer of this batch must not take a record the batch
+		// before coupled, perhaps not yet recorded, for its own: those
+		// records are claimed.
+		if err := e.checkWriteLock(ctx); err != nil {
+			// Not sent: its intents are settled as never sent by the
+			// next plan or apply.
+			return run, failures, errors.Join(err, record(prev))
 		}
-		if next == nil && !feed.exhausted {
-			return run, failures, ErrDrained // drained before the next batch was read
+		cur.claimed = prev.coupledKeys()
+		sent := make(chan sendOutcome, 1)
+		go func() { sent <- e.send(ctx, conn, entity, target, cur) }()
+		began := time.Now()
+		recErr := record(prev)
+		prev = nil
+		var next *writeBatch
+		var nextErr error
+		if recErr == nil && !e.draining() {
+			// Sized as if this batch's writes all succeed: the couplings
+			// its creates make.
+			next, nextErr = feed.next(ctx, coupled+run.Inserted+run.Coupled+int64(len(cur.writes)))
 		}
-		cur = next
+		prepared := time.Since(began)
+		out := <-sent
+		if out.results == nil {
+			return run, failures, errors.Join(recErr, out.err, feed.forget(ctx, next))
+		}
+		feed.grow(out.took, prepared, len(cur.ops))
+		if recErr != nil || out.err != nil || nextErr != nil {
+			// No further batch is sent; what this one wrote is recorded.
+			return run, failures, errors.Join(recErr, record(&out), out.err, nextErr, feed.forget(ctx, next))
+		}
+		if next == nil || e.draining() {
+			if err := record(&out); err != nil {
+				return run, failures, errors.Join(err, feed.forget(ctx, next))
+			}
+			if next != nil {
+				return run, failures, errors.Join(ErrDrained, feed.forget(ctx, next))
+			}
+			if !feed.exhausted {
+				return run, failures, ErrDrained // drained before the next batch was read
+			}
+		}
+		prev, cur = &out, next
 	}
 
 	if err := e.store.MarkUnchangedSynced(ctx, part, side.SourceIsTable); err != nil {
@@ -557,6 +573,21 @@ type sendOutcome struct {
 	err     error
 }
 
+// coupledKeys returns the destination keys, normalized, of the records
+// whose couplings an outcome's results make; none for nil.
+func (o *sendOutcome) coupledKeys() map[string]bool {
+	if o == nil {
+		return nil
+	}
+	keys := map[string]bool{}
+	for _, r := range o.results {
+		if r.Couple && r.Err == "" && r.DestID != "" {
+			keys[normalizeID(r.DestID)] = true
+		}
+	}
+	return keys
+}
+
 // send sends a prepared batch and turns the outcome into results to
 // record. It reads the state database (to settle writes whose answer was
 // lost) but writes nothing to it: the caller records the outcome.
@@ -581,7 +612,7 @@ func (e *Engine) send(ctx context.Context, conn connectors.Connector, entity con
 	// or it is a retry of one that happened): read back before calling it
 	// failed. Those that cannot be found out now keep their intents and
 	// are left out of the results, for the next start to settle.
-	settled, unsettled, serr := e.settleFailed(ctx, conn, entity, target, intents, out)
+	settled, unsettled, serr := e.settleFailed(ctx, conn, entity, target, intents, out, b.claimed)
 	var notSent []int64
 	for j, wr := range out {
 		r := &results[index[j]]

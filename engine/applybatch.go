@@ -20,6 +20,10 @@ type writeBatch struct {
 	writes  []connectors.WriteOp
 	index   []int
 	intents []state.Intent
+	// claimed holds the destination keys (normalized) of the records the
+	// batch sent before this one couples, whose results are recorded
+	// while this one is sent: not candidates for its lost creates.
+	claimed map[string]bool
 }
 
 // batchFeed reads the operations of one part of a plan in batches and

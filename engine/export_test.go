@@ -1,5 +1,7 @@
 package engine
 
+import "github.com/couplerhq/coupler/engine/state"
+
 // SetApplyBatch makes e's applies confirm every n operations instead of
 // the size applyBatchSize picks (0 goes back to it), so that a test
 // crosses batch boundaries with few records. It returns a function that
@@ -8,6 +10,16 @@ func SetApplyBatch(e *Engine, n int) (restore func()) {
 	old := e.applyBatch
 	e.applyBatch = n
 	return func() { e.applyBatch = old }
+}
+
+// WrapState puts wrap(e's state) in its place, for an apply (a plan
+// takes its DuckDB state for a separate workspace): a test watches or
+// delays the state's calls with it. It returns a function that puts the
+// state back.
+func WrapState(e *Engine, wrap func(state.Store) state.Store) (restore func()) {
+	old := e.store
+	e.store = wrap(old)
+	return func() { e.store = old }
 }
 
 // BenchMapping is a one-way mapping with 10 fields, the shape the speed

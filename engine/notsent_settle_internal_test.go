@@ -50,7 +50,7 @@ func TestUnsentWriteIsNotSettled(t *testing.T) {
 		side: state.CouplingSide{Mapping: "ITEM", SourceIsTable: true}, runID: 1, key: "id", connector: "api"}
 	intents := []state.Intent{{RunID: 1, PlanID: "p1", Mapping: "ITEM", Direction: "to_integration", Seq: 1, Op: "create",
 		SourceID: "s1", Fields: `{"name":"a"}`, CreatedAt: time.Now()}}
-	_, unsettled, err := e.settleFailed(t.Context(), c, entity, target, intents, out)
+	_, unsettled, err := e.settleFailed(t.Context(), c, entity, target, intents, out, nil)
 	if len(unsettled) > 0 {
 		t.Errorf("a write that was never sent (%v) is kept as undecidable: %v", out[0].Err, err)
 	}

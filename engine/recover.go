@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -148,7 +149,7 @@ type outcome struct {
 // all the same: settled holds those that did, as successful results;
 // unsettled those that could not be found out (err says why), whose intents
 // are kept for the next start.
-func (e *Engine) settleFailed(ctx context.Context, conn connectors.Connector, entity connectors.Entity, t writeTarget, intents []state.Intent, out []connectors.WriteResult) (settled map[int]connectors.WriteResult, unsettled map[int]bool, err error) {
+func (e *Engine) settleFailed(ctx context.Context, conn connectors.Connector, entity connectors.Entity, t writeTarget, intents []state.Intent, out []connectors.WriteResult, claimed map[string]bool) (settled map[int]connectors.WriteResult, unsettled map[int]bool, err error) {
 	settled, unsettled = map[int]connectors.WriteResult{}, map[int]bool{}
 	var idx []int
 	var failed []state.Intent
@@ -172,9 +173,13 @@ func (e *Engine) settleFailed(ctx context.Context, conn connectors.Connector, en
 	if len(failed) == 0 {
 		return settled, unsettled, nil
 	}
-	// Records this batch created with an answer are not candidates for the
-	// creates without one, however alike their values.
-	taken := map[string]bool{}
+	// Records this batch created with an answer, or the batch before it
+	// coupled (claimed), are not candidates for the creates without one,
+	// however alike their values.
+	taken := maps.Clone(claimed)
+	if taken == nil {
+		taken = map[string]bool{}
+	}
 	for _, wr := range out {
 		if wr.Err == nil && wr.Key != "" {
 			taken[normalizeID(wr.Key)] = true

@@ -42,7 +42,7 @@ func TestRolledBackCreateIsNotSettled(t *testing.T) {
 			intents := []state.Intent{{RunID: 1, PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration", Seq: 1, Op: "create",
 				SourceID: "c1", Fields: `{"name":"Acme"}`, CreatedAt: time.Now()}}
 			out := []connectors.WriteResult{{Err: fmt.Errorf("create accounts: %w: record c2 failed: 400", connectors.ErrRolledBack)}}
-			settled, unsettled, err := e.settleFailed(ctx, &recordsConn{recs: tc.recs}, entity, target, intents, out)
+			settled, unsettled, err := e.settleFailed(ctx, &recordsConn{recs: tc.recs}, entity, target, intents, out, nil)
 			if err != nil || len(unsettled) > 0 {
 				t.Errorf("rolled-back create left unsettled (intent kept, apply and every later plan stop): %v", err)
 			}
