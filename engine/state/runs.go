@@ -213,10 +213,7 @@ func (d *DB) recordResults(ctx context.Context, c *sql.Conn, runID int64, side C
 		// row on its own and took 40 times as long (700 ms for 2,000 rows
 		// into 100,000 couplings). It stays for a batch naming a record
 		// twice, where only taking the rows in order decides which wins.
-		var twice bool
-		if err := c.QueryRowContext(ctx, `SELECT count(*) <> count(DISTINCT src) OR count(*) <> count(DISTINCT dst) FROM result_batch WHERE couple`).Scan(&twice); err != nil {
-			return fmt.Errorf("couple records of mapping %s: %w", side.Mapping, err)
-		}
+		twice := namesTwice(couple)
 		insert := `INSERT INTO couplings (mapping, table_id, integration_id, coupled_at, last_synced_at, last_result,
 				table_modified, integration_modified, table_etag, integration_etag)
 			SELECT ?, ` + tableID + `, ` + intID + `, at_time, at_time, 'success', ` + tableMod + `, ` + intMod + `, ` + tableTag + `, ` + intTag
@@ -229,17 +226,25 @@ func (d *DB) recordResults(ctx context.Context, c *sql.Conn, runID int64, side C
 				AND NOT EXISTS (SELECT 1 FROM couplings c WHERE c.mapping = ? AND c.integration_id = b.` + intID + `)`
 			args = append(args, side.Mapping, side.Mapping)
 		}
-		_, err := c.ExecContext(ctx, insert, args...)
+		res, err := c.ExecContext(ctx, insert, args...)
 		if err != nil {
 			return fmt.Errorf("couple records of mapping %s: %w", side.Mapping, err)
 		}
-		rows, err := c.QueryContext(ctx, `SELECT b.src, c.`+dst+` FROM result_batch b JOIN couplings c ON c.mapping = ? AND c.`+src+` = b.src WHERE b.couple`, side.Mapping)
-		if err != nil {
-			return fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
-		}
-		got, err := scanStringMap(rows)
-		if err != nil {
-			return fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
+		// Each row inserted is the coupling its result asked for; only
+		// when some were left out are the couplings read back to tell why.
+		got := make(map[string]string, len(couple))
+		if n, err := res.RowsAffected(); err == nil && !twice && n == int64(len(couple)) {
+			for _, r := range couple {
+				got[r.SourceID] = r.DestID
+			}
+		} else {
+			rows, err := c.QueryContext(ctx, `SELECT b.src, c.`+dst+` FROM result_batch b JOIN couplings c ON c.mapping = ? AND c.`+src+` = b.src WHERE b.couple`, side.Mapping)
+			if err != nil {
+				return fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
+			}
+			if got, err = scanStringMap(rows); err != nil {
+				return fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
+			}
 		}
 		for _, r := range couple {
 			to, ok := got[r.SourceID]
@@ -307,6 +312,22 @@ func (d *DB) recordResults(ctx context.Context, c *sql.Conn, runID int64, side C
 		return fmt.Errorf("settle write intents of run %d: %w", runID, err)
 	}
 	return nil
+}
+
+// namesTwice reports whether results to couple name a source or a
+// destination record twice, or lack a destination: then only inserting
+// their couplings in order, each skipped on a conflict, decides which
+// stands.
+func namesTwice(couple []*RecordResult) bool {
+	src := make(map[string]bool, len(couple))
+	dst := make(map[string]bool, len(couple))
+	for _, r := range couple {
+		if src[r.SourceID] || r.DestID == "" || dst[r.DestID] {
+			return true
+		}
+		src[r.SourceID], dst[r.DestID] = true, true
+	}
+	return false
 }
 
 // coupledSource returns the source record a destination record is coupled to.
