@@ -252,6 +252,15 @@ func decodeMultipartBatch(contentType string, body []byte, ops []batchOp) ([]bat
 		return nil, fmt.Errorf("decode batch response: %w", err)
 	}
 	items := batchItems(ops)
+	if answers, ok := decodeMultipartFast(boundary, body, items); ok {
+		return answers, nil
+	}
+	return decodeMultipartParts(boundary, body, items)
+}
+
+// decodeMultipartParts is decodeMultipartBatch through mime/multipart and
+// net/http, for any answer.
+func decodeMultipartParts(boundary string, body []byte, items [][]batchOp) ([]batchAnswer, error) {
 	mr := multipart.NewReader(bytes.NewReader(body), boundary)
 	d := answerReader{br: bufio.NewReader(nil), limit: int64(len(body))}
 	var answers []batchAnswer

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/textproto"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -445,5 +446,59 @@ func TestJSONBatchAnswersOutliveTheirBuffer(t *testing.T) {
 	again, err := decodeJSONBatch(body)
 	if err != nil || !reflect.DeepEqual(answers, again) || len(answers) != 3 {
 		t.Fatalf("answers changed with the buffer they were decoded from:\n%+v\nwant\n%+v", answers, again)
+	}
+}
+
+// FuzzMultipartFastMatches holds decodeMultipartFast to the general
+// decoder: whatever answer it takes, it decodes as decodeMultipartParts
+// does, and it takes the answers the fake and Dataverse send.
+func FuzzMultipartFastMatches(f *testing.F) {
+	for _, a := range multipartAnswers {
+		f.Add(a.contentType, []byte(wire(a)), uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, contentType string, body []byte, n uint8) {
+		if len(body) > 1<<16 {
+			return
+		}
+		boundary, err := multipartBoundary(contentType)
+		if err != nil {
+			return
+		}
+		ops := make([]batchOp, 1+int(n)%4)
+		for i := range ops {
+			ops[i].id = strconv.Itoa(i + 1)
+		}
+		items := batchItems(ops)
+		fast, ok := decodeMultipartFast(boundary, body, items)
+		if !ok {
+			return
+		}
+		slow, err := decodeMultipartParts(boundary, body, items)
+		if err != nil {
+			t.Fatalf("the fast decoder took an answer the general one refuses (%v): %q", err, body)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("decoded\n%+v\nwant\n%+v\nfrom %q", fast, slow, body)
+		}
+	})
+}
+
+// TestMultipartFastTakesTheCommonAnswers: the answers of requests without
+// change sets, as the fake and Dataverse send them, go the fast way.
+func TestMultipartFastTakesTheCommonAnswers(t *testing.T) {
+	for _, a := range multipartAnswers {
+		switch a.name {
+		case "records", "records, LF line ends", "records, lower-case headers", "records, one missing", "records, one too many":
+		default:
+			continue
+		}
+		boundary, err := multipartBoundary(a.contentType)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items := batchItems([]batchOp{{id: "1"}, {id: "2"}, {id: "3"}})
+		if _, ok := decodeMultipartFast(boundary, []byte(wire(a)), items); !ok {
+			t.Errorf("%s: left to the general decoder", a.name)
+		}
 	}
 }
