@@ -374,6 +374,18 @@ func TestRetriedBodySentWholeFromOneCopy(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := newClient(t, fastOptions())
+	post := func(t *testing.T, url string, body io.Reader) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
 	for _, tc := range []struct {
 		name    string
 		body    func() io.Reader
@@ -390,15 +402,7 @@ func TestRetriedBodySentWholeFromOneCopy(t *testing.T) {
 			mu.Lock()
 			got = nil
 			mu.Unlock()
-			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL, tc.body())
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp, err := c.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			post(t, srv.URL, tc.body())
 			mu.Lock()
 			defer mu.Unlock()
 			if len(got) != 2 {
@@ -418,21 +422,10 @@ func TestRetriedBodySentWholeFromOneCopy(t *testing.T) {
 	big := bytes.Repeat([]byte("x"), 4<<20)
 	discard := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
 	defer discard.Close()
-	send := func() {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, discard.URL, bytes.NewReader(big))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
-	send() // connections and buffers made once
+	post(t, discard.URL, bytes.NewReader(big)) // connections and buffers made once
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	send()
+	post(t, discard.URL, bytes.NewReader(big))
 	runtime.ReadMemStats(&after)
 	if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
 		t.Errorf("a request with a 4 MiB body allocated %d bytes; want it sent from the caller's body, not a copy", d)
