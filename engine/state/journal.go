@@ -341,7 +341,7 @@ func (d *DB) databaseID(ctx context.Context) (id string, made bool, err error) {
 
 // readDatabaseID returns meta's database_id; sql.ErrNoRows when there is
 // none.
-func readDatabaseID(ctx context.Context, db queryer) (id string, err error) {
+func readDatabaseID(ctx context.Context, db querier) (id string, err error) {
 	err = db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'database_id'`).Scan(&id)
 	return id, err
 }
@@ -430,16 +430,9 @@ func (d *DB) replayJournal(ctx context.Context, entries []journalEntry, logger *
 	return len(lost), dropped, nil
 }
 
-// queryer is what journalDelta reads the database through: a *sql.DB or
-// one connection.
-type queryer interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // journalDelta is what replayJournal changes: the intents to put back
 // (lost), and per run the seqs of pending intents to drop.
-func journalDelta(ctx context.Context, db queryer, entries []journalEntry, logger *slog.Logger) (lost []Intent, drops map[int64][]any, err error) {
+func journalDelta(ctx context.Context, db querier, entries []journalEntry, logger *slog.Logger) (lost []Intent, drops map[int64][]any, err error) {
 	last := map[intentKey]int{} // index in journalled, -1 once dropped
 	var journalled []Intent
 	var order []intentKey

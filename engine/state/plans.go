@@ -16,6 +16,8 @@ import (
 // ErrNoPlan is returned when a plan asked for does not exist.
 var ErrNoPlan = errors.New("no such plan")
 
+// querier is what reads the database: a *sql.DB, a transaction or one
+// connection.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
