@@ -286,3 +286,31 @@ func TestPostgresApplyStopsWhenTheWriteLockIsLost(t *testing.T) {
 		t.Errorf("after the resume: %d customers, %d accounts; want 7 and 7", n, m)
 	}
 }
+
+// TestPostgresLostWriteLockLeavesNoIntentsOfABatchNeverSent: the batch
+// prepared when the write lock is found lost was never sent, so its
+// intents are dropped at once (docs/reliability.md: "the prepared batch's
+// intents are dropped at once"), as when serve drains. Left behind, the
+// next plan or apply reads back writes that never happened, and a create
+// of an entity without a modified field or client keys cannot be told at
+// all: it stops every apply until coupled by hand.
+func TestPostgresLostWriteLockLeavesNoIntentsOfABatchNeverSent(t *testing.T) {
+	t.Parallel()
+	tmp := t.TempDir()
+	opts := postgresOptions(t, tmp)
+	loser := &lockLoser{DB: opts.Store.(*pgstate.DB)}
+	loser.failAt.Store(2) // the first batch goes, the second part's does not
+	opts.Store = loser
+	w := newBidiWorldOpts(t, opts, fmt.Sprintf(bidiMapping, ""), bidiAccounts...)
+	p := w.plan(engine.PlanOptions{})
+	if _, err := w.e.Apply(t.Context(), p.ID); !errors.Is(err, state.ErrUnavailable) {
+		t.Fatalf("apply with its write lock lost: %v; want it stopped", err)
+	}
+	left, err := w.e.State().PendingIntents(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Errorf("%d intents left of a batch never sent (first: %s %s of %s); want none", len(left), left[0].Op, left[0].SourceID, left[0].Direction)
+	}
+}
