@@ -333,9 +333,11 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		// before coupled, perhaps not yet recorded, for its own: those
 		// records are claimed.
 		if err := e.checkWriteLock(ctx); err != nil {
-			// Not sent: its intents are settled as never sent by the
-			// next plan or apply.
-			return run, failures, errors.Join(err, record(prev))
+			// Not sent: its intents go now. Left for the next plan or
+			// apply, they would be read back, and a create that cannot
+			// be told (no modified field, no client key) would stop
+			// every apply until coupled by hand.
+			return run, failures, errors.Join(err, record(prev), feed.forget(ctx, cur))
 		}
 		cur.claimed = prev.coupledKeys()
 		sent := make(chan sendOutcome, 1)
