@@ -258,20 +258,28 @@ func (l *lockLoser) CheckWriteLock(ctx context.Context) error {
 	return l.DB.CheckWriteLock(ctx)
 }
 
+// applyLosingLock applies the plan of a two-way world on a PostgreSQL
+// state whose write lock is reported lost from its second check on: the
+// first part's batch goes, the second part's does not.
+func applyLosingLock(t *testing.T) (*world, *lockLoser, *plan.Plan, error) {
+	t.Helper()
+	opts := postgresOptions(t, t.TempDir())
+	loser := &lockLoser{DB: opts.Store.(*pgstate.DB)}
+	loser.failAt.Store(2)
+	opts.Store = loser
+	w := newBidiWorldOpts(t, opts, fmt.Sprintf(bidiMapping, ""), bidiAccounts...)
+	p := w.plan(engine.PlanOptions{})
+	_, err := w.e.Apply(t.Context(), p.ID)
+	return w, loser, p, err
+}
+
 // TestPostgresApplyStopsWhenTheWriteLockIsLost: an apply whose write lock
 // is lost (its PostgreSQL session ended: another process may be applying
 // and settling its writes) sends no further batch and says why; resumed,
 // it finishes the plan.
 func TestPostgresApplyStopsWhenTheWriteLockIsLost(t *testing.T) {
 	t.Parallel()
-	tmp := t.TempDir()
-	opts := postgresOptions(t, tmp)
-	loser := &lockLoser{DB: opts.Store.(*pgstate.DB)}
-	loser.failAt.Store(2) // the first batch goes, the second part's does not
-	opts.Store = loser
-	w := newBidiWorldOpts(t, opts, fmt.Sprintf(bidiMapping, ""), bidiAccounts...)
-	p := w.plan(engine.PlanOptions{})
-	_, err := w.e.Apply(t.Context(), p.ID)
+	w, loser, p, err := applyLosingLock(t)
 	if err == nil || !errors.Is(err, state.ErrUnavailable) || !strings.Contains(err.Error(), "stopped before the next batch of writes") {
 		t.Fatalf("apply with its write lock lost: %v; want it stopped before the next batch", err)
 	}
@@ -296,14 +304,8 @@ func TestPostgresApplyStopsWhenTheWriteLockIsLost(t *testing.T) {
 // all: it stops every apply until coupled by hand.
 func TestPostgresLostWriteLockLeavesNoIntentsOfABatchNeverSent(t *testing.T) {
 	t.Parallel()
-	tmp := t.TempDir()
-	opts := postgresOptions(t, tmp)
-	loser := &lockLoser{DB: opts.Store.(*pgstate.DB)}
-	loser.failAt.Store(2) // the first batch goes, the second part's does not
-	opts.Store = loser
-	w := newBidiWorldOpts(t, opts, fmt.Sprintf(bidiMapping, ""), bidiAccounts...)
-	p := w.plan(engine.PlanOptions{})
-	if _, err := w.e.Apply(t.Context(), p.ID); !errors.Is(err, state.ErrUnavailable) {
+	w, _, _, err := applyLosingLock(t)
+	if !errors.Is(err, state.ErrUnavailable) {
 		t.Fatalf("apply with its write lock lost: %v; want it stopped", err)
 	}
 	left, err := w.e.State().PendingIntents(t.Context())
