@@ -14,11 +14,11 @@ import (
 // coupler state migrate copies a whole state from one store to another:
 // from the embedded DuckDB file into PostgreSQL when a user outgrows one
 // process, and back. The stores share one layout, table for table and
-// column for column (pgstate's version 1 is DuckDB's version 8, and 9,
-// whose plan_changes is a view over two tables that duckTables writes
-// through), so the copy is generic: Tables says what there is, a store
-// that can be copied from implements BulkExporter, one that can be copied
-// into BulkImporter.
+// column for column (pgstate's tables, at its versions 1 and 2, are
+// DuckDB's of version 8; DuckDB's version 9 made plan_changes a view over
+// two tables, which duckTables writes through), so the copy is generic:
+// Tables says what there is, a store that can be copied from implements
+// BulkExporter, one that can be copied into BulkImporter.
 // These are opt-in, as database/sql/driver's optional interfaces are,
 // rather than part of Store: the engine never needs them.
 
