@@ -95,6 +95,12 @@ type WriteOp struct {
 	ETag string
 	// Fields are the values to write.
 	Fields Record
+	// Return names the fields of the written record (WriteResult.Record)
+	// the caller reads, besides its key and ETag; nil for all. A
+	// connector whose service can answer a write with those alone may
+	// (Dataverse: $select on a create or update with return=representation),
+	// rather than with every column of the record.
+	Return []string
 }
 
 // WriteResult is the outcome of one WriteOp, in the same position as the op.

@@ -247,6 +247,10 @@ func (e *Engine) applyMapping(ctx context.Context, planID string, m *plan.Mappin
 		altKey: e.alternateKey(m.Dest.Connector, m.Dest.Entity, m.Dest.Key), connector: m.Dest.Connector,
 		keyFromFields: connectors.KeyedByFields(conn, connectors.Entity{Name: m.Dest.Entity, Key: m.Dest.Key}),
 		twoWay:        e.twoWayFields(m.Name, m.Direction)}
+	target.returned = make([]string, 0, len(target.twoWay)) // none is not all
+	for _, f := range target.twoWay {
+		target.returned = append(target.returned, f.destRead)
+	}
 	binds, err := e.store.BindSets(ctx, part)
 	if err != nil {
 		return run, nil, err
@@ -528,7 +532,7 @@ func (e *Engine) prepare(ctx context.Context, entity connectors.Entity, target w
 		if results[i].Err != "" {
 			continue
 		}
-		w := connectors.WriteOp{Fields: fields}
+		w := connectors.WriteOp{Fields: fields, Return: target.returned}
 		switch op.Kind {
 		case plan.Create, plan.Restore:
 			w.Op = connectors.OpCreate

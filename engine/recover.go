@@ -63,6 +63,10 @@ type writeTarget struct {
 	// twoWay are the part's fields that flow both ways, in which a created
 	// record may hold a value its service assigned (assigned.go).
 	twoWay []twoWayField
+	// returned are the fields of a written record apply reads from the
+	// connector's answer besides its key, ETag and modified field
+	// (connectors.WriteOp.Return): the two-way ones.
+	returned []string
 }
 
 // sendsClientKey reports whether creates set the destination's key to a

@@ -111,18 +111,47 @@ func etagMatches(header string, version uint64) bool {
 }
 
 // readWrite decodes a request body into a write for t.
-func (t *table) readWrite(w http.ResponseWriter, r *http.Request) (write, error) {
+func (t *table) readWrite(w http.ResponseWriter, r *http.Request) (write, []string, error) {
+	sel, err := t.writeSelect(r)
+	if err != nil {
+		return write{}, nil, err
+	}
 	ms, err := decodeObject(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		return write{}, badRequest("malformed JSON body: %v", err)
+		return write{}, nil, badRequest("malformed JSON body: %v", err)
 	}
 	wr, err := t.toWrite(ms)
 	wr.checkTargets = true
-	return wr, err
+	return wr, sel, err
+}
+
+// writeSelect is the $select of a create or update, refused before the
+// write is made when it names a field the set lacks. Dataverse answers a
+// write with return=representation with the columns $select names alone
+// ("Create with data returned", "Update with data returned": "To control
+// which properties are returned, append the $select query option to the
+// URL"), and refuses a property it does not know ("Could not find a
+// property named '...' on type 'Microsoft.Dynamics.CRM.account'"), as
+// its queries do.
+func (t *table) writeSelect(r *http.Request) ([]string, error) {
+	opts, err := parseOptions(r.URL.RawQuery)
+	if err != nil {
+		return nil, err
+	}
+	fields, err := selectFields(opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fields {
+		if t.cols.lookup(f) < 0 {
+			return nil, badRequest("Could not find a property named '%s' on type '%s'", f, t.def.Name)
+		}
+	}
+	return fields, nil
 }
 
 func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, t *table) {
-	wr, err := t.readWrite(w, r)
+	wr, sel, err := t.readWrite(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -136,14 +165,14 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, t *table) {
 	h := w.Header()
 	h.Set("Location", loc)
 	h.Set("OData-EntityId", loc)
-	s.answerWrite(w, r, t, e, http.StatusCreated)
+	s.answerWrite(w, r, t, e, http.StatusCreated, sel)
 }
 
 func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, t *table, key string) {
 	if !ifMatchGiven(w, r, t) {
 		return
 	}
-	wr, err := t.readWrite(w, r)
+	wr, sel, err := t.readWrite(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -157,7 +186,7 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, t *table, k
 		writeError(w, err)
 		return
 	}
-	s.answerWrite(w, r, t, e, http.StatusOK)
+	s.answerWrite(w, r, t, e, http.StatusOK, sel)
 }
 
 // ifMatchGiven answers 428 Precondition Required and returns false when t
@@ -173,10 +202,10 @@ func ifMatchGiven(w http.ResponseWriter, r *http.Request, t *table) bool {
 	return false
 }
 
-// answerWrite answers a create or update: with the record and status when
-// the client sent Prefer: return=representation, else 204. Both carry the
-// new ETag.
-func (s *Server) answerWrite(w http.ResponseWriter, r *http.Request, t *table, e *entry, status int) {
+// answerWrite answers a create or update: with the record, its fields in
+// sel alone when there are any (writeSelect), and status when the client
+// sent Prefer: return=representation, else 204. Both carry the new ETag.
+func (s *Server) answerWrite(w http.ResponseWriter, r *http.Request, t *table, e *entry, status int, sel []string) {
 	if !parsePrefer(r.Header).representation {
 		w.Header().Set("ETag", etag(e.version))
 		w.WriteHeader(http.StatusNoContent)
@@ -189,9 +218,10 @@ func (s *Server) answerWrite(w http.ResponseWriter, r *http.Request, t *table, e
 	}
 	w.Header().Set("Preference-Applied", applied)
 	s.mu.RLock()
-	labels := t.cols.labels
+	labels, columns := t.cols.labels, t.cols.names
+	cols := t.selectColumns(sel, annotate)
 	s.mu.RUnlock()
-	writeEntity(w, status, t, e, nil, labels, s.contextURL(r, t, "/$entity"), annotate)
+	writeEntity(w, status, t, e, cols, labels, s.contextURL(r, t, selectSuffix(readResult{cols: cols, names: columns})+"/$entity"), annotate)
 }
 
 func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, t *table, key string) {

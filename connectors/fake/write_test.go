@@ -321,3 +321,37 @@ func TestCreateSetsActiveState(t *testing.T) {
 		t.Error("a Business Central customer got a statecode")
 	}
 }
+
+// TestWriteWithDataReturnedSelects: a create or update with
+// return=representation answers with the columns its $select names, the
+// key and ETag always ("Create with data returned", "Update with data
+// returned"); a property the set lacks is refused before anything is
+// written, as Dataverse refuses it.
+func TestWriteWithDataReturnedSelects(t *testing.T) {
+	s, c := crmClient(t)
+	prefer := []string{"Prefer", "return=representation"}
+	r := c.do("POST", "/accounts?$select=name,modifiedon", `{"name":"Contoso","telephone1":"555"}`, prefer...)
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	rec := r.json(t)
+	key, _ := rec["accountid"].(string)
+	if len(rec) != 5 || key == "" || rec["name"] != "Contoso" || rec["modifiedon"] == nil || rec["@odata.etag"] == nil ||
+		!strings.HasSuffix(rec["@odata.context"].(string), "/$metadata#accounts(accountid,name,modifiedon)/$entity") {
+		t.Errorf("created record answered as %v; want its key, name, modifiedon, ETag and context alone", rec)
+	}
+	r = c.do("PATCH", "/accounts("+key+")?$select=telephone1", `{"name":"Fabrikam"}`, append(prefer, "If-Match", "*")...)
+	if rec := r.json(t); r.status != http.StatusOK || len(rec) != 4 || rec["telephone1"] != "555" || rec["accountid"] != key {
+		t.Errorf("update: %d, answered as %v; want its key, telephone1, ETag and context alone", r.status, rec)
+	}
+	before := s.Len("accounts")
+	for _, w := range []struct{ method, path string }{{"POST", "/accounts?$select=nosuchfield"}, {"PATCH", "/accounts(" + key + ")?$select=name,nosuchfield"}} {
+		r := c.do(w.method, w.path, `{"name":"Litware"}`, append(prefer, "If-Match", "*")...)
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "Could not find a property named 'nosuchfield'") {
+			t.Errorf("%s %s: %d %s; want 400, the property named", w.method, w.path, r.status, r.body)
+		}
+	}
+	if got, _ := s.Get("accounts", key); s.Len("accounts") != before || got["name"] != "Fabrikam" {
+		t.Errorf("a refused write changed the set: %d accounts (was %d), name %v", s.Len("accounts"), before, got["name"])
+	}
+}

@@ -359,7 +359,7 @@ func (c *Client) batchResult(e connectors.Entity, op connectors.WriteOp, wr writ
 		header = http.Header{}
 	}
 	if a.Status < 200 || a.Status > 299 {
-		return resultError(e, op, answerError(wr.method, redact.PathQueryString(c.resourceURL(wr.resource)), a))
+		return resultError(e, op, answerError(wr.method, redact.PathQueryString(c.target(wr)), a))
 	}
 	res, err := result(c.keyer(e), e, op, writeResponse{status: a.Status, header: header, body: a.Body})
 	if err != nil {

@@ -51,8 +51,8 @@ func (c *Client) encodeJSONBatch(ops []batchOp) ([]byte, string, error) {
 func (c *Client) jsonPart(op batchOp) batchPart {
 	wr := op.wr
 	p := batchPart{ID: op.id, AtomicityGroup: op.group, Method: wr.method, URL: wr.resource, Headers: map[string]string{}}
-	if c.base.RawQuery != "" {
-		p.URL += "?" + c.base.RawQuery
+	if q := c.target(wr); strings.Contains(q, "?") {
+		p.URL += q[strings.IndexByte(q, '?'):] // the root's query and the write's $select
 	}
 	// Header names go lower-case, as the OData JSON batch examples write
 	// them: SAP CAP matches them case-sensitively and, sent "If-Match",

@@ -75,7 +75,7 @@ func (c *Client) encodeMultipartBatch(ops []batchOp) ([]byte, string, error) {
 			if err != nil {
 				return nil, "", fmt.Errorf("encode batch: %w", err)
 			}
-			part = appendHTTPRequest(part[:0], c.partTarget(dir, item[0].wr.resource), item[0].wr)
+			part = appendHTTPRequest(part[:0], c.partTarget(dir, item[0].wr), item[0].wr)
 			w.Write(part) // into buf, a bytes.Buffer: no error
 			continue
 		}
@@ -91,7 +91,7 @@ func (c *Client) encodeMultipartBatch(ops []batchOp) ([]byte, string, error) {
 			if err != nil {
 				return nil, "", fmt.Errorf("encode batch: %w", err)
 			}
-			part = appendHTTPRequest(part[:0], c.partTarget(dir, op.wr.resource), op.wr)
+			part = appendHTTPRequest(part[:0], c.partTarget(dir, op.wr), op.wr)
 			w.Write(part) // into cs, a bytes.Buffer: no error
 		}
 		if err := cw.Close(); err != nil {
@@ -126,7 +126,7 @@ func (c *Client) encodeMultipartBatch(ops []batchOp) ([]byte, string, error) {
 func encodedSize(ops []batchOp) int {
 	n := 256
 	for _, op := range ops {
-		n += len(op.wr.body) + 2*len(op.wr.resource) + 384
+		n += len(op.wr.body) + 2*len(op.wr.resource) + len(op.wr.sel) + 384
 	}
 	return n
 }
@@ -208,7 +208,7 @@ func (c *Client) batchDir() string {
 	return dir[:strings.LastIndexByte(dir, '/')+1]
 }
 
-// partTarget is the request target of a part addressing resource, for a
+// partTarget is the request target of a part sending wr, for a
 // batch sent to the directory dir (batchDir). OData 4.0 (Part 1, 11.7.2)
 // lets a part name it by absolute URL, by absolute path, or relative to
 // the batch request's URL, and services must take all three; they do not:
@@ -221,10 +221,10 @@ func (c *Client) batchDir() string {
 //
 // So the Dataverse Web API (isDataverse) gets absolute paths, and every
 // other service the path relative to the batch URL, e.g. "accounts(…)".
-func (c *Client) partTarget(dir, resource string) string {
-	abs, err := url.Parse(c.resourceURL(resource))
+func (c *Client) partTarget(dir string, wr writeRequest) string {
+	abs, err := url.Parse(c.target(wr))
 	if err != nil {
-		return resource // resourceURL joins escaped parts: it parses
+		return wr.resource // resourceURL joins escaped parts: it parses
 	}
 	if c.absPaths || dir == "" {
 		return abs.RequestURI()

@@ -62,17 +62,20 @@ type Client struct {
 	// absPaths addresses the requests of a multipart batch by absolute
 	// path, as Dataverse documents, rather than relative to the service
 	// root; see partTarget.
-	absPaths    bool
-	atomic      bool // each $batch is one change set: all or nothing
-	altKeys     map[string]AlternateKey
-	maxBody     int64
-	limits      connectors.ReadLimits // of each read: pages, bytes
-	log         *slog.Logger
-	schema      schemaCache // Describe's, in metadata.go
-	noFold      atomic.Bool // the service refused tolower: see GetFolded
-	oneFieldOr  bool        // Business Central: an or in $filter stays on one field (filter.go)
-	bindLookups bool        // lookups are bound and read as _x_value (lookups.go)
-	lookups     lookupCache
+	absPaths bool
+	// selectOnWrite asks for the fields a write's caller reads alone
+	// ($select, see selectOnWrite), where the service documents it.
+	selectOnWrite bool
+	atomic        bool // each $batch is one change set: all or nothing
+	altKeys       map[string]AlternateKey
+	maxBody       int64
+	limits        connectors.ReadLimits // of each read: pages, bytes
+	log           *slog.Logger
+	schema        schemaCache // Describe's, in metadata.go
+	noFold        atomic.Bool // the service refused tolower: see GetFolded
+	oneFieldOr    bool        // Business Central: an or in $filter stays on one field (filter.go)
+	bindLookups   bool        // lookups are bound and read as _x_value (lookups.go)
+	lookups       lookupCache
 }
 
 var _ connectors.Connector = (*Client)(nil)
@@ -127,21 +130,22 @@ func NewWithOptions(cfg connectors.Config, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("odata: page size %d is negative", cfg.PageSize)
 	}
 	c := &Client{
-		base:        base,
-		sets:        sets,
-		http:        opts.HTTPClient,
-		pageSize:    cfg.PageSize,
-		concurrency: cfg.MaxConcurrency,
-		batchSize:   min(settings.BatchSize, maxBatchSize),
-		batchFormat: format,
-		absPaths:    isDataverse(base),
-		atomic:      settings.Atomicity == AtomicityBatch,
-		altKeys:     settings.AlternateKeys,
-		bindLookups: settings.BindsLookups(),
-		maxBody:     opts.MaxBodyBytes,
-		limits:      settings.Limits,
-		log:         opts.Logger,
-		oneFieldOr:  isBusinessCentral(base),
+		base:          base,
+		sets:          sets,
+		http:          opts.HTTPClient,
+		pageSize:      cfg.PageSize,
+		concurrency:   cfg.MaxConcurrency,
+		batchSize:     min(settings.BatchSize, maxBatchSize),
+		batchFormat:   format,
+		absPaths:      isDataverse(base),
+		selectOnWrite: isDataverse(base),
+		atomic:        settings.Atomicity == AtomicityBatch,
+		altKeys:       settings.AlternateKeys,
+		bindLookups:   settings.BindsLookups(),
+		maxBody:       opts.MaxBodyBytes,
+		limits:        settings.Limits,
+		log:           opts.Logger,
+		oneFieldOr:    isBusinessCentral(base),
 	}
 	if c.concurrency <= 0 {
 		c.concurrency = DefaultMaxConcurrency

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -26,8 +27,16 @@ import (
 type writeRequest struct {
 	method   string
 	resource string // escaped path below the service root (entity path included)
-	header   http.Header
-	body     []byte // nil for none
+	// sel is the $select of a write answered with the record
+	// (selectOnWrite), "" for none.
+	sel    string
+	header http.Header
+	body   []byte // nil for none
+}
+
+// target is the URL wr is sent to.
+func (c *Client) target(wr writeRequest) string {
+	return c.resourceURL(wr.resource, param{"$select", wr.sel})
 }
 
 // writeResponse is what the server answered to one writeRequest.
@@ -52,7 +61,30 @@ func (c *Client) encodeWrite(ctx context.Context, k keyer, e connectors.Entity, 
 	op.Fields = fields
 	wr, err := prepareWrite(k, e, op)
 	wr.resource = c.sets + wr.resource // below the entity path, if any
+	if c.selectOnWrite && op.Return != nil && wr.header.Get("Prefer") == "return=representation" {
+		wr.sel = selectOnWrite(e, op.Return)
+	}
 	return wr, err
+}
+
+// selectOnWrite is the $select of a write whose caller reads the fields
+// returned of the record: those, its key and modified field, each once.
+// Dataverse answers a create or update with return=representation with
+// every column of the record otherwise (hundreds on a system table), and
+// documents $select for both ("Create with data returned", "Update with
+// data returned": "To control which properties are returned, append the
+// $select query option to the URL").
+func selectOnWrite(e connectors.Entity, returned []string) string {
+	names := []string{e.Key}
+	if e.Modified != "" {
+		names = append(names, e.Modified)
+	}
+	for _, f := range returned {
+		if f != "" && !slices.Contains(names, f) {
+			names = append(names, f)
+		}
+	}
+	return strings.Join(names, ",")
 }
 
 // prepareWrite encodes op as a writeRequest, op's lookups already bound.
@@ -118,7 +150,7 @@ func encodeFields(fields connectors.Record) ([]byte, error) {
 // read up to the size limit; on transport.ErrBodyTooLarge the response is still
 // returned, without its body.
 func (c *Client) send(ctx context.Context, wr writeRequest) (writeResponse, error) {
-	req, err := c.newRequest(ctx, wr.method, c.resourceURL(wr.resource), wr.body)
+	req, err := c.newRequest(ctx, wr.method, c.target(wr), wr.body)
 	if err != nil {
 		return writeResponse{}, err
 	}
