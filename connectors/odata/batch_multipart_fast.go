@@ -89,19 +89,31 @@ func readHTTPPart(part, nl []byte) (batchAnswer, bool) {
 		return batchAnswer{}, false
 	}
 	h, body, ok := readHeaderBlock(rest, nl)
-	if !ok || len(h.Values("Transfer-Encoding")) > 0 {
+	// http.ReadResponse drops Connection: close (of HTTP/1.1) and adds
+	// Cache-Control to Pragma: no-cache; answers with either, or with
+	// Transfer-Encoding, are left to it.
+	if !ok || h["Transfer-Encoding"] != nil || h["Connection"] != nil || h["Pragma"] != nil {
 		return batchAnswer{}, false
 	}
-	switch cl := h.Values("Content-Length"); {
-	case len(cl) > 1:
+	cl := h["Content-Length"]
+	if len(cl) > 1 {
 		return batchAnswer{}, false
-	case code == http.StatusNoContent || code == http.StatusNotModified:
-		body = nil // whatever the part holds, as net/http reads it
-	case len(cl) == 1:
-		n, err := strconv.ParseUint(cl[0], 10, 31)
-		if err != nil || int(n) > len(body) {
+	}
+	// net/http refuses a Content-Length that is not a number whatever the
+	// status, before it reads no body for a 204 or 304.
+	n := uint64(len(body))
+	if len(cl) == 1 {
+		var err error
+		if n, err = strconv.ParseUint(cl[0], 10, 31); err != nil {
 			return batchAnswer{}, false
 		}
+	}
+	switch {
+	case code == http.StatusNoContent || code == http.StatusNotModified:
+		body = nil // whatever the part holds, as net/http reads it
+	case n > uint64(len(body)):
+		return batchAnswer{}, false
+	default:
 		body = body[:n]
 	}
 	if len(body) == 0 {
@@ -133,9 +145,12 @@ func statusCode(line []byte, ok bool) (int, bool) {
 // for a line that is not "Name: value" of a plain name, or folded.
 func readHeaderBlock(b, nl []byte) (textproto.MIMEHeader, []byte, bool) {
 	h := textproto.MIMEHeader{}
-	for {
+	start := len(b)
+	for lines := 0; ; lines++ {
 		line, rest, ok := cutLine(b, nl)
-		if !ok {
+		// mime/multipart refuses a part header of more than 10,000 lines
+		// or 10 MiB; one past what any service sends is left to it.
+		if !ok || lines > maxFastHeaderLines || start-len(rest) > maxFastHeaderBytes {
 			return nil, nil, false
 		}
 		b = rest
@@ -160,6 +175,13 @@ func readHeaderBlock(b, nl []byte) (textproto.MIMEHeader, []byte, bool) {
 		h.Add(textproto.CanonicalMIMEHeaderKey(string(line[:i])), string(value))
 	}
 }
+
+// maxFastHeaderLines and maxFastHeaderBytes bound a header block
+// readHeaderBlock reads, well within mime/multipart's bounds.
+const (
+	maxFastHeaderLines = 1000
+	maxFastHeaderBytes = 64 << 10
+)
 
 // isTokenByte reports whether c may be in a header name (RFC 9110's
 // tchar), as textproto takes them.
