@@ -2,6 +2,7 @@ package odata
 
 import (
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,10 +21,7 @@ func TestMultipartFastMatchesOnEdges(t *testing.T) {
 		return "--b\r\n" + strings.Join(parts, "\r\n--b\r\n") + "\r\n--b--\r\n"
 	}
 	manyHeaders := strings.Repeat("X:\r\n", 10001)
-	tests := []struct {
-		name string
-		body string
-	}{
+	tests := []struct{ name, body string }{
 		{"plain", ans(p(ok))},
 		{"Connection: close, HTTP/1.1", ans(p("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"))},
 		{"Connection: close, HTTP/1.0", ans(p("HTTP/1.0 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"))},
@@ -78,6 +76,9 @@ func TestMultipartFastMatchesOnEdges(t *testing.T) {
 		{"longer boundary", "--bb\r\n" + p(ok) + "\r\n--bb--\r\n"},
 		{"part content type with parameters", ans("Content-Type: application/http; msgtype=response\r\n\r\n" + ok)},
 		{"more parts than requests", ans(p(ok), p(ok), p(ok), p(ok), p(ok), "junk")},
+	}
+	for _, tt := range slices.Clone(tests) {
+		tests = append(tests, struct{ name, body string }{tt.name + ", LF", strings.ReplaceAll(tt.body, "\r\n", "\n")})
 	}
 	for _, tt := range tests {
 		for n := 1; n <= 4; n++ {
