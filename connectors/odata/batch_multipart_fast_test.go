@@ -13,6 +13,34 @@ import (
 // it must decode as decodeMultipartParts does (net/http's ReadResponse
 // drops or adds some headers, and mime/multipart bounds a part's header).
 func TestMultipartFastMatchesOnEdges(t *testing.T) {
+	tests := fastEdges()
+	for _, tt := range tests {
+		for n := 1; n <= 4; n++ {
+			ops := make([]batchOp, n)
+			for i := range ops {
+				ops[i].id = strconv.Itoa(i + 1)
+			}
+			items := batchItems(ops)
+			fast, ok := decodeMultipartFast("b", []byte(tt.body), items)
+			if !ok {
+				continue
+			}
+			slow, err := decodeMultipartParts("b", []byte(tt.body), items)
+			if err != nil {
+				t.Errorf("%s, %d requests: the fast decoder took an answer the general one refuses: %v", tt.name, n, err)
+				continue
+			}
+			if !reflect.DeepEqual(fast, slow) {
+				t.Errorf("%s, %d requests: decoded\n%+v\nwant\n%+v", tt.name, n, fast, slow)
+			}
+		}
+	}
+}
+
+// fastEdges are answers of boundary "b" at the edges of what
+// decodeMultipartFast takes, each also with LF line ends. They seed
+// FuzzMultipartFastMatches too.
+func fastEdges() []struct{ name, body string } {
 	const ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 	p := func(resp string) string {
 		return "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n" + resp
@@ -80,27 +108,7 @@ func TestMultipartFastMatchesOnEdges(t *testing.T) {
 	for _, tt := range slices.Clone(tests) {
 		tests = append(tests, struct{ name, body string }{tt.name + ", LF", strings.ReplaceAll(tt.body, "\r\n", "\n")})
 	}
-	for _, tt := range tests {
-		for n := 1; n <= 4; n++ {
-			ops := make([]batchOp, n)
-			for i := range ops {
-				ops[i].id = strconv.Itoa(i + 1)
-			}
-			items := batchItems(ops)
-			fast, ok := decodeMultipartFast("b", []byte(tt.body), items)
-			if !ok {
-				continue
-			}
-			slow, err := decodeMultipartParts("b", []byte(tt.body), items)
-			if err != nil {
-				t.Errorf("%s, %d requests: the fast decoder took an answer the general one refuses: %v", tt.name, n, err)
-				continue
-			}
-			if !reflect.DeepEqual(fast, slow) {
-				t.Errorf("%s, %d requests: decoded\n%+v\nwant\n%+v", tt.name, n, fast, slow)
-			}
-		}
-	}
+	return tests
 }
 
 // TestMultipartAnswersOutliveTheirBuffer: sendBatch reads the next answer

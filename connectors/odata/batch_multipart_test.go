@@ -456,6 +456,9 @@ func FuzzMultipartFastMatches(f *testing.F) {
 	for _, a := range multipartAnswers {
 		f.Add(a.contentType, []byte(wire(a)), uint8(3))
 	}
+	for _, e := range fastEdges() {
+		f.Add("multipart/mixed; boundary=b", []byte(e.body), uint8(0))
+	}
 	f.Fuzz(func(t *testing.T, contentType string, body []byte, n uint8) {
 		if len(body) > 1<<16 {
 			return
