@@ -66,7 +66,7 @@ func decodeMultipartFast(boundary string, body []byte, items [][]batchOp) (answe
 			}
 			a.ID = items[n][0].id // by position: the request carried no Content-ID
 			answers = append(answers, a)
-		} else if _, _, ok := readHeaderBlock(part, nl); !ok {
+		} else if _, ok := scanHeaderBlock(part, nl, func(_, _ []byte) {}); !ok {
 			return nil, false // a part beyond the request's, ignored once read
 		}
 		if closing {
@@ -79,8 +79,8 @@ func decodeMultipartFast(boundary string, body []byte, items [][]batchOp) (answe
 // readHTTPPart reads a body part holding an application/http response, its
 // lines ending in nl.
 func readHTTPPart(part, nl []byte) (batchAnswer, bool) {
-	header, rest, ok := readHeaderBlock(part, nl)
-	if !ok || header.Get("Content-Type") != "application/http" {
+	rest, ok := partIsHTTP(part, nl)
+	if !ok {
 		return batchAnswer{}, false
 	}
 	status, rest, ok := cutLine(rest, nl)
@@ -142,37 +142,73 @@ func statusCode(line []byte, ok bool) (int, bool) {
 
 // readHeaderBlock reads header lines up to an empty one, names
 // canonicalised and values trimmed as textproto reads them; ok is false
-// for a line that is not "Name: value" of a plain name, or folded.
+// for a line that is not "Name: value" of a plain name, or folded. The
+// values share one slice, as textproto's do.
 func readHeaderBlock(b, nl []byte) (textproto.MIMEHeader, []byte, bool) {
-	h := textproto.MIMEHeader{}
+	n := 0
+	if _, ok := scanHeaderBlock(b, nl, func(_, _ []byte) { n++ }); !ok {
+		return nil, nil, false
+	}
+	h := make(textproto.MIMEHeader, n)
+	values := make([]string, 0, n)
+	rest, _ := scanHeaderBlock(b, nl, func(name, value []byte) {
+		key := textproto.CanonicalMIMEHeaderKey(string(name))
+		values = append(values, string(value))
+		if had := h[key]; had != nil {
+			h[key] = append(had, values[len(values)-1])
+		} else {
+			h[key] = values[len(values)-1 : len(values) : len(values)]
+		}
+	})
+	return h, rest, true
+}
+
+// partIsHTTP reads the header block of a body part and reports whether
+// its (first) Content-Type is application/http, as
+// textproto.MIMEHeader.Get would tell, without making the header.
+func partIsHTTP(b, nl []byte) (rest []byte, ok bool) {
+	var ct []byte
+	seen := false
+	rest, ok = scanHeaderBlock(b, nl, func(name, value []byte) {
+		if !seen && bytes.EqualFold(name, []byte("Content-Type")) {
+			ct, seen = value, true
+		}
+	})
+	return rest, ok && string(ct) == "application/http"
+}
+
+// scanHeaderBlock calls fn with each header line's name and value (trimmed)
+// up to an empty line, and returns what follows it; ok is false for a
+// line that is not "Name: value" of a plain name, or folded.
+func scanHeaderBlock(b, nl []byte, fn func(name, value []byte)) ([]byte, bool) {
 	start := len(b)
 	for lines := 0; ; lines++ {
 		line, rest, ok := cutLine(b, nl)
 		// mime/multipart refuses a part header of more than 10,000 lines
 		// or 10 MiB; one past what any service sends is left to it.
 		if !ok || lines > maxFastHeaderLines || start-len(rest) > maxFastHeaderBytes {
-			return nil, nil, false
+			return nil, false
 		}
 		b = rest
 		if len(line) == 0 {
-			return h, b, true
+			return b, true
 		}
 		i := bytes.IndexByte(line, ':')
 		if i <= 0 || line[0] == ' ' || line[0] == '\t' {
-			return nil, nil, false
+			return nil, false
 		}
 		for _, c := range line[:i] {
 			if !isTokenByte(c) {
-				return nil, nil, false
+				return nil, false
 			}
 		}
 		value := bytes.Trim(line[i+1:], " \t")
 		for _, c := range value {
 			if c < ' ' && c != '\t' || c == 0x7f {
-				return nil, nil, false
+				return nil, false
 			}
 		}
-		h.Add(textproto.CanonicalMIMEHeaderKey(string(line[:i])), string(value))
+		fn(line[:i], value)
 	}
 }
 
