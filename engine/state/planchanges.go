@@ -14,9 +14,16 @@ import (
 // repeated on each of a first sync's million changes, made saving and
 // checkpointing them take twice as long.
 
+// execQuerier writes and reads the database: a transaction or one
+// connection.
+type execQuerier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	querier
+}
+
 // numberPart returns the number of a part of a plan in plan_change_parts,
 // giving it one first when it has none.
-func numberPart(ctx context.Context, tx *sql.Tx, part Part) (int64, error) {
+func numberPart(ctx context.Context, tx execQuerier, part Part) (int64, error) {
 	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO plan_change_parts (plan_id, mapping, direction) VALUES (?, ?, ?)`,
 		part.PlanID, part.Mapping, part.Direction); err != nil {
 		return 0, fmt.Errorf("number plan %s, mapping %s, %s: %w", part.PlanID, part.Mapping, part.Direction, err)
@@ -51,19 +58,17 @@ func deleteChangesSQL(where string) string {
 // copies the view's rows.
 func writeChangeRows(ctx context.Context, c *sql.Conn, rows [][]any) error {
 	ids := map[Part]int64{}
-	for _, r := range rows {
+	parts := make([]Part, len(rows))
+	for i, r := range rows {
 		p, ok := rowPart(r)
 		if !ok {
 			return fmt.Errorf("plan_changes: a row without its plan, mapping or direction: %v", r)
 		}
+		parts[i] = p
 		if _, done := ids[p]; done {
 			continue
 		}
-		if _, err := c.ExecContext(ctx, `INSERT OR IGNORE INTO plan_change_parts (plan_id, mapping, direction) VALUES (?, ?, ?)`,
-			p.PlanID, p.Mapping, p.Direction); err != nil {
-			return fmt.Errorf("plan_changes: %w", err)
-		}
-		id, _, err := partNumber(ctx, c, p)
+		id, err := numberPart(ctx, c, p)
 		if err != nil {
 			return err
 		}
@@ -72,8 +77,7 @@ func writeChangeRows(ctx context.Context, c *sql.Conn, rows [][]any) error {
 	cols := []string{"part", "seq", "field", "before", "after"}
 	return appendRows(c, "", "plan_change_values", cols, len(rows), func(i int) []driver.Value {
 		r := rows[i]
-		p, _ := rowPart(r)
-		return []driver.Value{ids[p], r[3], r[4], r[5], r[6]}
+		return []driver.Value{ids[parts[i]], r[3], r[4], r[5], r[6]}
 	})
 }
 
