@@ -51,31 +51,25 @@ func (l *limitReader) Read(p []byte) (int, error) {
 // one within the limit: io.ReadAll grows its buffer from 512 bytes,
 // copying it a dozen times for a $batch answer.
 func ReadBody(resp *http.Response, limit int64) ([]byte, error) {
-	r := LimitReader(resp.Body, limit)
-	if n := resp.ContentLength; n > 0 && n <= limit {
-		// A body is its Content-Length long: net/http reads no further,
-		// and fails a shorter one with io.ErrUnexpectedEOF, as this does.
-		buf := make([]byte, n)
-		m, err := io.ReadFull(r, buf)
-		return buf[:m], err
-	}
-	return io.ReadAll(r)
+	return ReadBodyInto(resp, limit, new(bytes.Buffer))
 }
 
-// ReadBodyInto reads resp's body as ReadBody does, into buf, emptied
-// first, and returns buf's bytes, which its next use overwrites: for a
-// caller that reads many large answers of no stated length (chunked
-// $batch answers) and keeps nothing of each once decoded. io.ReadAll made
-// a new buffer for each, grown a dozen times.
+// ReadBodyInto is ReadBody into buf, emptied first, returning buf's bytes,
+// which its next use overwrites: for a caller that reads many large
+// answers, most of no stated length (chunked $batch answers), and keeps
+// nothing of each once decoded.
 func ReadBodyInto(resp *http.Response, limit int64, buf *bytes.Buffer) ([]byte, error) {
 	buf.Reset()
 	r := LimitReader(resp.Body, limit)
 	if n := resp.ContentLength; n > 0 && n <= limit {
+		// A body is its Content-Length long: net/http reads no further,
+		// and fails a shorter one with io.ErrUnexpectedEOF, as this does.
+		// Read into the room Grow made, which buf.ReadFrom would grow
+		// again near its end.
 		buf.Grow(int(n))
-		_, err := io.CopyN(buf, r, n)
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
+		room := buf.AvailableBuffer()[:n]
+		m, err := io.ReadFull(r, room)
+		buf.Write(room[:m])
 		return buf.Bytes(), err
 	}
 	_, err := buf.ReadFrom(r)
