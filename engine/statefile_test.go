@@ -73,11 +73,25 @@ func toString(v any) string {
 	}
 }
 
+// asVersion9 are the statements that give a state file of this coupler's
+// layout version 9's plan_operations, with the primary key version 10
+// dropped. An older version's fixture starts with them.
+var asVersion9 = []string{
+	`CREATE TABLE plan_operations_v9 (plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL,
+		seq BIGINT NOT NULL, op VARCHAR NOT NULL, source_id VARCHAR NOT NULL, dest_id VARCHAR, etag VARCHAR, source_etag VARCHAR,
+		source_modified TIMESTAMP, dest_modified TIMESTAMP, reason VARCHAR, source_display VARCHAR, dest_display VARCHAR,
+		PRIMARY KEY (plan_id, mapping, direction, seq))`,
+	`INSERT INTO plan_operations_v9 SELECT * FROM plan_operations`,
+	`DROP TABLE plan_operations`,
+	`ALTER TABLE plan_operations_v9 RENAME TO plan_operations`,
+	`UPDATE meta SET value = '9' WHERE key = 'schema_version'`,
+}
+
 // asVersion8 are the statements that give a state file of this
 // coupler's layout version 8's plan_changes: a table, not the view over
 // plan_change_parts and plan_change_values of version 9. An older
 // version's fixture starts with them.
-var asVersion8 = []string{
+var asVersion8 = append(slices.Clone(asVersion9),
 	`DROP VIEW plan_changes`,
 	`CREATE TABLE plan_changes (plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL,
 		seq BIGINT NOT NULL, field VARCHAR NOT NULL, before VARCHAR, after VARCHAR)`,
@@ -85,6 +99,51 @@ var asVersion8 = []string{
 	`DROP TABLE plan_change_parts`,
 	`DROP SEQUENCE plan_change_part_ids`,
 	`UPDATE meta SET value = '8' WHERE key = 'schema_version'`,
+)
+
+// TestStateMigratesVersion9PlanOperations: version 10 drops
+// plan_operations' primary key, which no query read through and every
+// checkpoint after a plan was saved wrote whole again; the operations
+// of plans saved before are kept, in the order of their seqs, and read
+// as before.
+func TestStateMigratesVersion9PlanOperations(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.duckdb")
+	openState(t, path).Close()
+	rawExec(t, path, append(slices.Clone(asVersion9),
+		`INSERT INTO plans (id, created_at, full_read, fingerprint, status) VALUES ('p1', now(), false, 'f', 'planned'), ('p2', now(), false, 'f', 'planned')`,
+		`INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id, dest_id, source_display) VALUES
+			('p2', 'CUSTOMER', 'to_integration', 1, 'create', 'c3', NULL, NULL),
+			('p1', 'CUSTOMER', 'to_integration', 2, 'update', 'c2', 'a2', '[{"field":"name","value":"Fabrikam"}]'),
+			('p1', 'CUSTOMER', 'to_integration', 1, 'create', 'c1', NULL, NULL)`)...)
+	if got := rawQuery(t, path, `SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'plan_operations' AND constraint_type = 'PRIMARY KEY'`); got != "1" {
+		t.Fatalf("the version 9 fixture's plan_operations has %s primary keys, want 1", got)
+	}
+	db := openState(t, path)
+	var got []string
+	err := db.Operations(t.Context(), state.Part{PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration"}, 0, -1, plan.Kinds,
+		func(op plan.Operation) error {
+			got = append(got, fmt.Sprintf("%d %s %s %s %s", op.Seq, op.Kind, op.SourceID, op.DestID, op.SourceDisplay.Text()))
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"1 create c1  ", "2 update c2 a2 Fabrikam"}; !slices.Equal(got, want) {
+		t.Errorf("plan p1's operations after migration = %q, want %q", got, want)
+	}
+	db.Close()
+	for q, want := range map[string]string{
+		`SELECT value FROM meta WHERE key = 'schema_version'`:                                                                             fmt.Sprint(state.SchemaVersion),
+		`SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'plan_operations' AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')`: "0",
+		`SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'plan_operations'`:                                                      "0",
+		`SELECT string_agg(plan_id || ':' || seq, ',' ORDER BY rowid) FROM plan_operations`:                                               "p1:1,p1:2,p2:1",
+		`SELECT count(*) FROM operations WHERE plan_id = 'p1'`:                                                                            "2",
+	} {
+		if got := rawQuery(t, path, q); got != want {
+			t.Errorf("%s = %s, want %s", q, got, want)
+		}
+	}
 }
 
 // TestStateMigratesVersion8PlanChanges: the changes of plans saved before

@@ -1,0 +1,61 @@
+package state
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+)
+
+// BenchmarkCheckpointPlanSaved is the checkpoint before an apply's first
+// write (the plan saved, written into the file), for a plan of 10,000
+// operations with no plan kept before it and with ten such plans kept
+// (coupler plans prune keeps 20 by default). Each round's plan is
+// removed again, and that checkpointed, untimed.
+//
+//	go test ./engine/state -run '^$' -bench CheckpointPlanSaved -benchtime 20x
+func BenchmarkCheckpointPlanSaved(b *testing.B) {
+	const ops = 10_000
+	for _, kept := range []int{0, 10} {
+		b.Run(fmt.Sprintf("kept=%d", kept), func(b *testing.B) {
+			ctx := b.Context()
+			d, err := Open(ctx, filepath.Join(b.TempDir(), "state.duckdb"), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer d.Close()
+			save := func(planID string) {
+				b.Helper()
+				_, err := d.db.ExecContext(ctx, `INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id, source_modified, source_display)
+					SELECT ?, 'CUSTOMER', 'to_integration', i, 'create', 'C' || lpad(i::VARCHAR, 6, '0'), TIMESTAMP '2026-12-01' + to_seconds(i),
+						'[{"field":"name","value":"Customer ' || i || '"}]'
+					FROM range(1, ?) t(i)`, planID, ops+1)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			for k := range kept {
+				save(fmt.Sprintf("plan-kept-%02d", k))
+			}
+			if err := d.durable(ctx); err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				id := fmt.Sprintf("plan-new-%04d", i)
+				save(id)
+				b.StartTimer()
+				if err := d.durable(ctx); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if _, err := d.db.ExecContext(ctx, `DELETE FROM plan_operations WHERE plan_id = ?`, id); err != nil {
+					b.Fatal(err)
+				}
+				if err := d.durable(ctx); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+		})
+	}
+}
