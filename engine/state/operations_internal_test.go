@@ -91,3 +91,51 @@ func showChanges(ops []plan.Operation) string {
 	}
 	return s
 }
+
+// TestOperationsBatchesSkipOtherKinds: an apply's batch of at most limit
+// operations of the kinds it asks for, after a seq, is the next limit of
+// them in seq order, however many operations of other kinds (failures,
+// skips) lie between them: the first seqs after the batch's start are
+// read first, and the rest after them.
+func TestOperationsBatchesSkipOtherKinds(t *testing.T) {
+	ctx := t.Context()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "state.duckdb"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// Creates 1-3, failures 4-7, deletes 8-10 (PlanDeletes numbers them
+	// after every other operation).
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id)
+		SELECT 'p1', 'CUSTOMER', 'to_integration', i, CASE WHEN i <= 3 THEN 'create' WHEN i <= 7 THEN 'fail' ELSE 'delete' END, 'C' || i
+		FROM range(1, 11) t(i)`); err != nil {
+		t.Fatal(err)
+	}
+	part := Part{PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration"}
+	for _, tc := range []struct {
+		after int64
+		limit int
+		want  []int64
+	}{
+		{after: 0, limit: 3, want: []int64{1, 2, 3}},
+		{after: 0, limit: 4, want: []int64{1, 2, 3, 8}},
+		{after: 2, limit: 2, want: []int64{3, 8}},
+		{after: 3, limit: 4, want: []int64{8, 9, 10}},
+		{after: 3, limit: 1, want: []int64{8}},
+		{after: 8, limit: 5, want: []int64{9, 10}},
+		{after: 10, limit: 5, want: nil},
+		{after: 0, limit: -1, want: []int64{1, 2, 3, 8, 9, 10}},
+	} {
+		var got []int64
+		err := d.Operations(ctx, part, tc.after, tc.limit, plan.Writes, func(op plan.Operation) error {
+			got = append(got, op.Seq)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("after %d, limit %d: seqs %v, want %v", tc.after, tc.limit, got, tc.want)
+		}
+	}
+}
