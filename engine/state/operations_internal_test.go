@@ -15,11 +15,7 @@ import (
 // attachChanges reads them unsorted and puts them in order itself.
 func TestOperationsChangesInOrderHoweverStored(t *testing.T) {
 	ctx := t.Context()
-	d, err := Open(ctx, filepath.Join(t.TempDir(), "state.duckdb"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openTestDB(t)
 	part := Part{PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration"}
 	id, err := numberPart(ctx, d.db, part)
 	if err != nil {
@@ -99,11 +95,7 @@ func showChanges(ops []plan.Operation) string {
 // read first, and the rest after them.
 func TestOperationsBatchesSkipOtherKinds(t *testing.T) {
 	ctx := t.Context()
-	d, err := Open(ctx, filepath.Join(t.TempDir(), "state.duckdb"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openTestDB(t)
 	// Creates 1-3, failures 4-7, deletes 8-10 (PlanDeletes numbers them
 	// after every other operation).
 	if _, err := d.db.ExecContext(ctx, `INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id)
@@ -138,4 +130,15 @@ func TestOperationsBatchesSkipOtherKinds(t *testing.T) {
 			t.Errorf("after %d, limit %d: seqs %v, want %v", tc.after, tc.limit, got, tc.want)
 		}
 	}
+}
+
+// openTestDB opens a new state database for t, closed when t ends.
+func openTestDB(t *testing.T) *DB {
+	t.Helper()
+	d, err := Open(t.Context(), filepath.Join(t.TempDir(), "state.duckdb"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
 }
