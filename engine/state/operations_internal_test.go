@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"testing"
 
 	"github.com/couplerhq/coupler/engine/plan"
@@ -141,4 +142,54 @@ func openTestDB(t *testing.T) *DB {
 	}
 	t.Cleanup(func() { d.Close() })
 	return d
+}
+
+// TestOperationsLeaveOtherKindsChangesUnread: the changes of operations
+// of kinds not asked for that share the range read are not kept. Apply
+// reads a part's failures and conflicts at its start, and their range
+// holds every change of the plan's creates and updates (the diff numbers
+// failures after them): kept, a plan of 100,000 records of ten fields
+// cost a million changes' memory before the first batch. Reading ten
+// failures after 2,000 creates must allocate well under what reading
+// the creates does.
+func TestOperationsLeaveOtherKindsChangesUnread(t *testing.T) {
+	ctx := t.Context()
+	d := openTestDB(t)
+	part := Part{PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration"}
+	id, err := numberPart(ctx, d.db, part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id)
+			SELECT 'p1', 'CUSTOMER', 'to_integration', i, CASE WHEN i <= 2000 THEN 'create' ELSE 'fail' END, 'C' || i
+			FROM range(1, 2011) t(i)`,
+		`INSERT INTO plan_change_values SELECT $1, i, 'field' || f, NULL, '"value ' || i || ' of field ' || f || '"'
+			FROM range(1, 2001) t(i), range(10) u(f) ORDER BY i, f`,
+	} {
+		if _, err := d.db.ExecContext(ctx, q, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Not parallel: the bytes allocated are the whole process's.
+	read := func(kinds []plan.Kind, want int) uint64 {
+		t.Helper()
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		n := 0
+		if err := d.Operations(ctx, part, 0, -1, kinds, func(plan.Operation) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		if n != want {
+			t.Fatalf("kinds %v: %d operations, want %d", kinds, n, want)
+		}
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	failures := read([]plan.Kind{plan.Fail, plan.Conflict}, 10)
+	creates := read(plan.Writes, 2000)
+	if failures > creates/2 {
+		t.Errorf("reading 10 failures allocated %d bytes, reading the 2,000 creates before them %d: the creates' changes were kept", failures, creates)
+	}
 }

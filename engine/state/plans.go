@@ -530,9 +530,27 @@ func (d *DB) attachChanges(ctx context.Context, part Part, afterSeq int64, ops [
 	var seq int64
 	var field string
 	var before, after sql.RawBytes
+	at := 0 // where the last change's seq is, or would be, among ops
 	for crows.Next() {
 		if err := crows.Scan(&seq, &field, &before, &after); err != nil {
 			return err
+		}
+		// Changes of operations of kinds not asked for share the seq
+		// range: they are passed over, not copied and kept to the end.
+		// Apply reads its failures and conflicts so, and their range
+		// holds every change of the plan's creates and updates.
+		if at >= len(ops) || seq != ops[at].Seq {
+			switch {
+			case at+1 < len(ops) && seq == ops[at+1].Seq:
+				at++ // the next operation's: the changes come in seq order
+			case at < len(ops) && seq < ops[at].Seq && (at == 0 || seq > ops[at-1].Seq):
+				continue // between two operations asked for
+			default:
+				var found bool
+				if at, found = slices.BinarySearchFunc(ops, seq, func(o plan.Operation, seq int64) int { return cmp.Compare(o.Seq, seq) }); !found {
+					continue
+				}
+			}
 		}
 		if n := len(seqs); n > 0 && seq < seqs[n-1] {
 			ordered = false
@@ -557,8 +575,7 @@ func (d *DB) attachChanges(ctx context.Context, part Part, afterSeq int64, ops [
 	}
 	// Each operation's changes are a run of the one slice, not a slice
 	// grown per change (a tenth of loading a batch went to growing them).
-	// Changes of operations of kinds not asked for share the seq range.
-	at := 0
+	at = 0
 	for from := 0; from < len(changes); {
 		to := from + 1
 		for to < len(changes) && seqs[to] == seqs[from] {
