@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -118,6 +119,8 @@ func TestOperationsBatchesSkipOtherKinds(t *testing.T) {
 		{after: 8, limit: 5, want: []int64{9, 10}},
 		{after: 10, limit: 5, want: nil},
 		{after: 0, limit: -1, want: []int64{1, 2, 3, 8, 9, 10}},
+		// The window's end would pass the largest seq there is.
+		{after: math.MaxInt64 - 2, limit: 5, want: nil},
 	} {
 		var got []int64
 		err := d.Operations(ctx, part, tc.after, tc.limit, plan.Writes, func(op plan.Operation) error {

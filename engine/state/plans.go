@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -439,12 +440,16 @@ func (d *DB) Operations(ctx context.Context, part Part, afterSeq int64, limit in
 		// the plan: 0.26 s of a first sync of 100,000). Operations of
 		// other kinds in that range (failures, skips) leave it short; the
 		// rest come from after it.
-		window := append(slices.Clip(args), afterSeq+int64(limit))
+		end := afterSeq + int64(limit)
+		if end < afterSeq {
+			end = math.MaxInt64 // past the largest seq: the rest, wrapped, would start again at the first
+		}
+		window := append(slices.Clip(args), end)
 		if err := d.scanOperations(ctx, part, &ops, q+` AND seq <= ? ORDER BY seq`, window...); err != nil {
 			return err
 		}
-		if rest := limit - len(ops); rest > 0 {
-			args[len(args)-1] = afterSeq + int64(limit)
+		if rest := limit - len(ops); rest > 0 && end < math.MaxInt64 {
+			args[len(args)-1] = end
 			if err := d.scanOperations(ctx, part, &ops, q+fmt.Sprintf(` ORDER BY seq LIMIT %d`, rest), args...); err != nil {
 				return err
 			}
