@@ -18,11 +18,7 @@ import (
 func TestOperationsChangesInOrderHoweverStored(t *testing.T) {
 	ctx := t.Context()
 	d := openTestDB(t)
-	part := Part{PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration"}
-	id, err := numberPart(ctx, d.db, part)
-	if err != nil {
-		t.Fatal(err)
-	}
+	part, id := numberTestPart(t, d)
 	for _, q := range []string{
 		`INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id) VALUES
 			('p1', 'CUSTOMER', 'to_integration', 1, 'create', 'C1'),
@@ -47,7 +43,7 @@ func TestOperationsChangesInOrderHoweverStored(t *testing.T) {
 		}
 	}
 	var got []plan.Operation
-	err = d.Operations(ctx, part, 0, 10, plan.Writes, func(op plan.Operation) error {
+	err := d.Operations(ctx, part, 0, 10, plan.Writes, func(op plan.Operation) error {
 		got = append(got, plan.Operation{Seq: op.Seq, Changes: op.Changes})
 		return nil
 	})
@@ -147,6 +143,18 @@ func openTestDB(t *testing.T) *DB {
 	return d
 }
 
+// numberTestPart numbers part p1/CUSTOMER/to_integration of d for its
+// changes.
+func numberTestPart(t *testing.T, d *DB) (Part, int64) {
+	t.Helper()
+	part := Part{PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration"}
+	id, err := numberPart(t.Context(), d.db, part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return part, id
+}
+
 // TestOperationsLeaveOtherKindsChangesUnread: the changes of operations
 // of kinds not asked for that share the range read are not kept. Apply
 // reads a part's failures and conflicts at its start, and their range
@@ -158,11 +166,7 @@ func openTestDB(t *testing.T) *DB {
 func TestOperationsLeaveOtherKindsChangesUnread(t *testing.T) {
 	ctx := t.Context()
 	d := openTestDB(t)
-	part := Part{PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration"}
-	id, err := numberPart(ctx, d.db, part)
-	if err != nil {
-		t.Fatal(err)
-	}
+	part, id := numberTestPart(t, d)
 	for _, q := range []string{
 		`INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id)
 			SELECT 'p1', 'CUSTOMER', 'to_integration', i, CASE WHEN i <= 2000 THEN 'create' ELSE 'fail' END, 'C' || i
