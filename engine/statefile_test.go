@@ -73,10 +73,24 @@ func toString(v any) string {
 	}
 }
 
+// asVersion10 are the statements that give a state file of this
+// coupler's layout version 10's runs, with the primary key version 11
+// dropped. An older version's fixture starts with them.
+var asVersion10 = []string{
+	`CREATE TABLE runs_v10 (id BIGINT PRIMARY KEY, plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL,
+		started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, inserted BIGINT NOT NULL DEFAULT 0, modified BIGINT NOT NULL DEFAULT 0,
+		unchanged BIGINT NOT NULL DEFAULT 0, skipped BIGINT NOT NULL DEFAULT 0, failed BIGINT NOT NULL DEFAULT 0,
+		coupled BIGINT NOT NULL DEFAULT 0, deleted BIGINT NOT NULL DEFAULT 0, uncoupled BIGINT NOT NULL DEFAULT 0)`,
+	`INSERT INTO runs_v10 SELECT * FROM runs`,
+	`DROP TABLE runs`,
+	`ALTER TABLE runs_v10 RENAME TO runs`,
+	`UPDATE meta SET value = '10' WHERE key = 'schema_version'`,
+}
+
 // asVersion9 are the statements that give a state file of this coupler's
 // layout version 9's plan_operations, with the primary key version 10
 // dropped. An older version's fixture starts with them.
-var asVersion9 = []string{
+var asVersion9 = append(slices.Clone(asVersion10),
 	`CREATE TABLE plan_operations_v9 (plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL,
 		seq BIGINT NOT NULL, op VARCHAR NOT NULL, source_id VARCHAR NOT NULL, dest_id VARCHAR, etag VARCHAR, source_etag VARCHAR,
 		source_modified TIMESTAMP, dest_modified TIMESTAMP, reason VARCHAR, source_display VARCHAR, dest_display VARCHAR,
@@ -85,7 +99,7 @@ var asVersion9 = []string{
 	`DROP TABLE plan_operations`,
 	`ALTER TABLE plan_operations_v9 RENAME TO plan_operations`,
 	`UPDATE meta SET value = '9' WHERE key = 'schema_version'`,
-}
+)
 
 // asVersion8 are the statements that give a state file of this
 // coupler's layout version 8's plan_changes: a table, not the view over
@@ -100,6 +114,51 @@ var asVersion8 = append(slices.Clone(asVersion9),
 	`DROP SEQUENCE plan_change_part_ids`,
 	`UPDATE meta SET value = '8' WHERE key = 'schema_version'`,
 )
+
+// TestStateMigratesVersion10Runs: version 11 drops the run log's primary
+// key, which every checkpoint after a run was started wrote whole again
+// however long the log; the runs are kept in the order of their ids, and
+// StartRun still never gives an id twice.
+func TestStateMigratesVersion10Runs(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.duckdb")
+	openState(t, path).Close()
+	rawExec(t, path, append(slices.Clone(asVersion10),
+		`INSERT INTO runs (id, plan_id, mapping, direction, started_at, finished_at, inserted) VALUES
+			(2, 'p2', 'CUSTOMER', 'to_integration', TIMESTAMP '2026-12-01 10:00:00', NULL, 0),
+			(1, 'p1', 'CUSTOMER', 'to_integration', TIMESTAMP '2026-12-01 09:00:00', TIMESTAMP '2026-12-01 09:01:00', 7)`,
+		`DROP SEQUENCE run_ids`, `CREATE SEQUENCE run_ids START 3`)...)
+	if got := rawQuery(t, path, `SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'runs' AND constraint_type = 'PRIMARY KEY'`); got != "1" {
+		t.Fatalf("the version 10 fixture's runs has %s primary keys, want 1", got)
+	}
+	db := openState(t, path)
+	id, err := db.StartRun(t.Context(), "p3", "CUSTOMER", "to_integration", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != 3 {
+		t.Errorf("the run started after migration got id %d, want 3", id)
+	}
+	db.Close()
+	for q, want := range map[string]string{
+		`SELECT value FROM meta WHERE key = 'schema_version'`:                                                                  fmt.Sprint(state.SchemaVersion),
+		`SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'runs' AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')`: "0",
+		`SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'runs'`:                                                      "0",
+		`SELECT string_agg(id || ':' || plan_id || ':' || inserted, ',' ORDER BY rowid) FROM runs`:                             "1:p1:7,2:p2:0,3:p3:0",
+	} {
+		if got := rawQuery(t, path, q); got != want {
+			t.Errorf("%s = %s, want %s", q, got, want)
+		}
+	}
+	// A sequence behind the run log, as an old copy of the file could
+	// leave it: the id it gives again is refused, not shared by two runs.
+	rawExec(t, path, `DROP SEQUENCE run_ids`, `CREATE SEQUENCE run_ids START 2`)
+	db = openState(t, path)
+	defer db.Close()
+	if _, err := db.StartRun(t.Context(), "p4", "CUSTOMER", "to_integration", time.Now()); err == nil || !strings.Contains(err.Error(), "run id 2 is taken") {
+		t.Errorf("a run started with a taken id: %v, want it refused", err)
+	}
+}
 
 // TestStateMigratesVersion9PlanOperations: version 10 drops
 // plan_operations' primary key, which no query read through and every

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // BenchmarkCheckpointPlanSaved is the checkpoint before an apply's first
@@ -55,6 +56,39 @@ func BenchmarkCheckpointPlanSaved(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
+			}
+		})
+	}
+}
+
+// BenchmarkStartRunWithRunLog is starting a run, which checkpoints (its
+// start must be in the main file before its first write), with a run log
+// of 1,000 and of 100,000 runs: serve starts one a mapping and direction
+// at every cycle, and the log is never pruned.
+//
+//	go test ./engine/state -run '^$' -bench StartRunWithRunLog -benchtime 20x
+func BenchmarkStartRunWithRunLog(b *testing.B) {
+	for _, logged := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("runs=%d", logged), func(b *testing.B) {
+			ctx := b.Context()
+			d, err := Open(ctx, filepath.Join(b.TempDir(), "state.duckdb"), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer d.Close()
+			_, err = d.db.ExecContext(ctx, `INSERT INTO runs (id, plan_id, mapping, direction, started_at, finished_at)
+				SELECT nextval('run_ids'), 'plan-' || i, 'CUSTOMER', 'to_integration', TIMESTAMP '2026-01-01' + to_seconds(60 * i), TIMESTAMP '2026-01-01' + to_seconds(60 * i + 5)
+				FROM range(?) t(i)`, logged)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := d.durable(ctx); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := d.StartRun(ctx, "plan-new", "CUSTOMER", "to_integration", time.Now()); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

@@ -48,8 +48,24 @@ func (r Run) Duration() time.Duration {
 // StartRun records that a run began and returns its id.
 func (d *DB) StartRun(ctx context.Context, planID, mapping, direction string, started time.Time) (int64, error) {
 	var id int64
-	err := d.db.QueryRowContext(ctx, `INSERT INTO runs (id, plan_id, mapping, direction, started_at)
-		VALUES (nextval('run_ids'), ?, ?, ?, ?) RETURNING id`, planID, mapping, direction, started.UTC()).Scan(&id)
+	err := d.connTx(ctx, func(c *sql.Conn) error {
+		err := c.QueryRowContext(ctx, `INSERT INTO runs (id, plan_id, mapping, direction, started_at)
+			VALUES (nextval('run_ids'), ?, ?, ?, ?) RETURNING id`, planID, mapping, direction, started.UTC()).Scan(&id)
+		if err != nil {
+			return err
+		}
+		// The table has no key (schema version 11): an id the sequence
+		// gives again (a state file whose sequence fell behind its run
+		// log) would mix two runs' records.
+		var taken int
+		if err := c.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE id = ?`, id).Scan(&taken); err != nil {
+			return err
+		}
+		if taken > 1 {
+			return fmt.Errorf("run id %d is taken already: the state database's run_ids sequence is behind its run log", id)
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("start run of mapping %s: %w", mapping, err)
 	}
