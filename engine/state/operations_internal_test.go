@@ -200,3 +200,46 @@ func TestOperationsLeaveOtherKindsChangesUnread(t *testing.T) {
 		t.Errorf("reading 10 failures allocated %d bytes, reading the 2,000 creates before them %d: the creates' changes were kept", failures, creates)
 	}
 }
+
+// TestOperationsBatchesAcrossGaps: a batch whose first range is short
+// (failures between its creates, conflicts among its updates) is filled
+// from the ranges after it, however far the next operation asked for
+// lies, and in seq order.
+func TestOperationsBatchesAcrossGaps(t *testing.T) {
+	ctx := t.Context()
+	d := openTestDB(t)
+	part := Part{PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration"}
+	// Creates 1-3, a thousand failures, deletes 1004-1006, then updates
+	// 1007-1020 with conflicts at 1010 and 1015.
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id)
+		SELECT 'p1', 'CUSTOMER', 'to_integration', i, CASE WHEN i <= 3 THEN 'create' WHEN i <= 1003 THEN 'fail' WHEN i <= 1006 THEN 'delete'
+			WHEN i IN (1010, 1015) THEN 'conflict' ELSE 'update' END, 'C' || i
+		FROM range(1, 1021) t(i)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		after int64
+		limit int
+		want  []int64
+	}{
+		{after: 0, limit: 5, want: []int64{1, 2, 3, 1004, 1005}},
+		{after: 3, limit: 2, want: []int64{1004, 1005}},
+		{after: 1006, limit: 3, want: []int64{1007, 1008, 1009}},
+		{after: 1008, limit: 3, want: []int64{1009, 1011, 1012}},
+		{after: 1009, limit: 6, want: []int64{1011, 1012, 1013, 1014, 1016, 1017}},
+		{after: 1019, limit: 5, want: []int64{1020}},
+		{after: 1020, limit: 5, want: nil},
+	} {
+		var got []int64
+		err := d.Operations(ctx, part, tc.after, tc.limit, plan.Writes, func(op plan.Operation) error {
+			got = append(got, op.Seq)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("after %d, limit %d: seqs %v, want %v", tc.after, tc.limit, got, tc.want)
+		}
+	}
+}
