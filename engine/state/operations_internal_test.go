@@ -102,11 +102,7 @@ func TestOperationsBatchesSkipOtherKinds(t *testing.T) {
 		t.Fatal(err)
 	}
 	part := Part{PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration"}
-	for _, tc := range []struct {
-		after int64
-		limit int
-		want  []int64
-	}{
+	for _, tc := range []batchCase{
 		{after: 0, limit: 3, want: []int64{1, 2, 3}},
 		{after: 0, limit: 4, want: []int64{1, 2, 3, 8}},
 		{after: 2, limit: 2, want: []int64{3, 8}},
@@ -118,17 +114,7 @@ func TestOperationsBatchesSkipOtherKinds(t *testing.T) {
 		// The window's end would pass the largest seq there is.
 		{after: math.MaxInt64 - 2, limit: 5, want: nil},
 	} {
-		var got []int64
-		err := d.Operations(ctx, part, tc.after, tc.limit, plan.Writes, func(op plan.Operation) error {
-			got = append(got, op.Seq)
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("after %d, limit %d: seqs %v, want %v", tc.after, tc.limit, got, tc.want)
-		}
+		tc.check(t, d, part)
 	}
 }
 
@@ -217,11 +203,7 @@ func TestOperationsBatchesAcrossGaps(t *testing.T) {
 		FROM range(1, 1021) t(i)`); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		after int64
-		limit int
-		want  []int64
-	}{
+	for _, tc := range []batchCase{
 		{after: 0, limit: 5, want: []int64{1, 2, 3, 1004, 1005}},
 		{after: 3, limit: 2, want: []int64{1004, 1005}},
 		{after: 1006, limit: 3, want: []int64{1007, 1008, 1009}},
@@ -230,16 +212,30 @@ func TestOperationsBatchesAcrossGaps(t *testing.T) {
 		{after: 1019, limit: 5, want: []int64{1020}},
 		{after: 1020, limit: 5, want: nil},
 	} {
-		var got []int64
-		err := d.Operations(ctx, part, tc.after, tc.limit, plan.Writes, func(op plan.Operation) error {
-			got = append(got, op.Seq)
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("after %d, limit %d: seqs %v, want %v", tc.after, tc.limit, got, tc.want)
-		}
+		tc.check(t, d, part)
+	}
+}
+
+// batchCase is one batch an apply could ask for: the operations of the
+// kinds it writes after a seq, at most limit of them, and the seqs it
+// must get.
+type batchCase struct {
+	after int64
+	limit int
+	want  []int64
+}
+
+func (tc batchCase) check(t *testing.T, d *DB, part Part) {
+	t.Helper()
+	var got []int64
+	err := d.Operations(t.Context(), part, tc.after, tc.limit, plan.Writes, func(op plan.Operation) error {
+		got = append(got, op.Seq)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, tc.want) {
+		t.Errorf("after %d, limit %d: seqs %v, want %v", tc.after, tc.limit, got, tc.want)
 	}
 }
