@@ -2,7 +2,6 @@ package state
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -19,7 +18,7 @@ func BenchmarkCheckpointPlanSaved(b *testing.B) {
 	for _, kept := range []int{0, 10} {
 		b.Run(fmt.Sprintf("kept=%d", kept), func(b *testing.B) {
 			ctx := b.Context()
-			d := openBenchDB(b)
+			d := openTestDB(b)
 			save := func(planID string) {
 				b.Helper()
 				_, err := d.db.ExecContext(ctx, `INSERT INTO plan_operations (plan_id, mapping, direction, seq, op, source_id, source_modified, source_display)
@@ -67,7 +66,7 @@ func BenchmarkStartRunWithRunLog(b *testing.B) {
 	for _, logged := range []int{1_000, 100_000} {
 		b.Run(fmt.Sprintf("runs=%d", logged), func(b *testing.B) {
 			ctx := b.Context()
-			d := openBenchDB(b)
+			d := openTestDB(b)
 			_, err := d.db.ExecContext(ctx, `INSERT INTO runs (id, plan_id, mapping, direction, started_at, finished_at)
 				SELECT nextval('run_ids'), 'plan-' || i, 'CUSTOMER', 'to_integration', TIMESTAMP '2026-01-01' + to_seconds(60 * i), TIMESTAMP '2026-01-01' + to_seconds(60 * i + 5)
 				FROM range(?) t(i)`, logged)
@@ -96,7 +95,7 @@ func BenchmarkCheckpointCouplingAdded(b *testing.B) {
 	for _, coupled := range []int{1_000, 100_000} {
 		b.Run(fmt.Sprintf("couplings=%d", coupled), func(b *testing.B) {
 			ctx := b.Context()
-			d := openBenchDB(b)
+			d := openTestDB(b)
 			_, err := d.db.ExecContext(ctx, `INSERT INTO couplings (mapping, table_id, integration_id, coupled_at)
 				SELECT 'CUSTOMER', 'C' || lpad(i::VARCHAR, 7, '0'), '00000000-0000-4000-8000-' || lpad(i::VARCHAR, 12, '0'), TIMESTAMP '2026-01-01'
 				FROM range(?) t(i)`, coupled)
@@ -118,15 +117,4 @@ func BenchmarkCheckpointCouplingAdded(b *testing.B) {
 			}
 		})
 	}
-}
-
-// openBenchDB opens a new state database for b, closed when b ends.
-func openBenchDB(b *testing.B) *DB {
-	b.Helper()
-	d, err := Open(b.Context(), filepath.Join(b.TempDir(), "state.duckdb"), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { d.Close() })
-	return d
 }

@@ -118,14 +118,15 @@ func TestOperationsBatchesSkipOtherKinds(t *testing.T) {
 	}
 }
 
-// openTestDB opens a new state database for t, closed when t ends.
-func openTestDB(t *testing.T) *DB {
-	t.Helper()
-	d, err := Open(t.Context(), filepath.Join(t.TempDir(), "state.duckdb"), Options{})
+// openTestDB opens a new state database for a test or benchmark, closed
+// when it ends.
+func openTestDB(tb testing.TB) *DB {
+	tb.Helper()
+	d, err := Open(tb.Context(), filepath.Join(tb.TempDir(), "state.duckdb"), Options{})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { d.Close() })
+	tb.Cleanup(func() { d.Close() })
 	return d
 }
 
