@@ -39,6 +39,15 @@ func (d *DB) connTx(ctx context.Context, fn func(c *sql.Conn) error) (err error)
 	return err
 }
 
+// couplingTx is connTx for a transaction that adds couplings: under
+// couplingsMu, so that what fn checks the couplings against stays what
+// the table holds until fn's commit.
+func (d *DB) couplingTx(ctx context.Context, fn func(c *sql.Conn) error) error {
+	d.couplingsMu.Lock()
+	defer d.couplingsMu.Unlock()
+	return d.connTx(ctx, fn)
+}
+
 // appendRows appends n rows to catalog.table (the temporary catalog is
 // "temp"; "" is the database's), the columns named, row(i) giving the
 // values of the i-th.

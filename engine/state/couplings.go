@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/duckdb/duckdb-go/v2"
 )
 
 // Watermark returns a mapping's watermark on one side, and whether it has one.
@@ -33,31 +31,47 @@ type Coupling struct {
 }
 
 // Couple records couplings in bulk, as when records are coupled by hand or by
-// matching. A pair that is already coupled is an error and nothing is saved.
+// matching. A batch that couples a record twice, or a record already
+// coupled, is an error and nothing is saved.
 func (d *DB) Couple(ctx context.Context, mapping string, pairs []Coupling) error {
 	if len(pairs) == 0 {
 		return nil
 	}
-	conn, err := d.db.Conn(ctx)
-	if err != nil {
-		return err
+	tableIDs := make([]string, len(pairs))
+	intIDs := make([]string, len(pairs))
+	byTable := make(map[string]string, len(pairs))
+	byInt := make(map[string]string, len(pairs))
+	for i, p := range pairs {
+		if other, ok := byTable[p.TableID]; ok {
+			return fmt.Errorf("couple %d records of mapping %s: table record %s is coupled twice, to %s and %s", len(pairs), mapping, p.TableID, other, p.IntegrationID)
+		}
+		if other, ok := byInt[p.IntegrationID]; ok {
+			return fmt.Errorf("couple %d records of mapping %s: integration record %s is coupled twice, to %s and %s", len(pairs), mapping, p.IntegrationID, other, p.TableID)
+		}
+		byTable[p.TableID], byInt[p.IntegrationID] = p.IntegrationID, p.TableID
+		tableIDs[i], intIDs[i] = p.TableID, p.IntegrationID
 	}
-	defer conn.Close()
 	now := time.Now().UTC()
-	err = conn.Raw(func(dc any) error {
-		// Named columns, so that the couplings table can grow columns
-		// without breaking this.
-		a, err := duckdb.NewAppenderWithColumns(dc.(driver.Conn), "", "", "couplings", []string{"mapping", "table_id", "integration_id", "coupled_at"})
-		if err != nil {
+	err := d.couplingTx(ctx, func(c *sql.Conn) error {
+		// The table has no keys (schema version 12): the batch is checked
+		// against the couplings held, which couplingsMu keeps as they are
+		// until this commits.
+		var taken string
+		err := c.QueryRowContext(ctx, `SELECT CASE WHEN table_id IN (SELECT unnest(?::VARCHAR[])) THEN 'table record '||table_id||' is coupled to '||integration_id||' already'
+			ELSE 'integration record '||integration_id||' is coupled to '||table_id||' already' END
+			FROM couplings WHERE mapping = ? AND (table_id IN (SELECT unnest(?::VARCHAR[])) OR integration_id IN (SELECT unnest(?::VARCHAR[])))
+			ORDER BY table_id LIMIT 1`, tableIDs, mapping, tableIDs, intIDs).Scan(&taken)
+		if err == nil {
+			return errors.New(taken)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		for _, p := range pairs {
-			if err := a.AppendRow(mapping, p.TableID, p.IntegrationID, now); err != nil {
-				a.Close()
-				return err
-			}
-		}
-		return a.Close()
+		// Named columns, so that the couplings table can grow columns
+		// without breaking this.
+		return appendRows(c, "", "couplings", []string{"mapping", "table_id", "integration_id", "coupled_at"}, len(pairs), func(i int) []driver.Value {
+			return []driver.Value{mapping, pairs[i].TableID, pairs[i].IntegrationID, now}
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("couple %d records of mapping %s: %w", len(pairs), mapping, err)
@@ -130,23 +144,28 @@ func (d *DB) CouplingMap(ctx context.Context, mapping string, fromTable bool) (m
 // CoupleOne couples one table record to one integration record, refusing
 // when either is already coupled: couplings are one-to-one.
 func (d *DB) CoupleOne(ctx context.Context, mapping, tableID, integrationID string) error {
-	var other string
-	err := d.db.QueryRowContext(ctx, `SELECT CASE WHEN table_id = ? THEN 'table record '||table_id||' is coupled to '||integration_id
-		ELSE 'integration record '||integration_id||' is coupled to '||table_id END
-		FROM couplings WHERE mapping = ? AND (table_id = ? OR integration_id = ?) LIMIT 1`,
-		tableID, mapping, tableID, integrationID).Scan(&other)
-	if err == nil {
-		return fmt.Errorf("mapping %s: %s; uncouple it first", mapping, other)
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("couplings of mapping %s: %w", mapping, err)
-	}
-	_, err = d.db.ExecContext(ctx, `INSERT INTO couplings (mapping, table_id, integration_id, coupled_at) VALUES (?, ?, ?, ?)`,
-		mapping, tableID, integrationID, time.Now().UTC())
-	if err != nil {
-		return fmt.Errorf("couple %s and %s in mapping %s: %w", tableID, integrationID, mapping, err)
-	}
-	return nil
+	// The check and the insert in one transaction under couplingsMu: the
+	// table has no keys (schema version 12) to refuse a coupling made in
+	// between.
+	return d.couplingTx(ctx, func(c *sql.Conn) error {
+		var other string
+		err := c.QueryRowContext(ctx, `SELECT CASE WHEN table_id = ? THEN 'table record '||table_id||' is coupled to '||integration_id
+			ELSE 'integration record '||integration_id||' is coupled to '||table_id END
+			FROM couplings WHERE mapping = ? AND (table_id = ? OR integration_id = ?) LIMIT 1`,
+			tableID, mapping, tableID, integrationID).Scan(&other)
+		if err == nil {
+			return fmt.Errorf("mapping %s: %s; uncouple it first", mapping, other)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("couplings of mapping %s: %w", mapping, err)
+		}
+		_, err = c.ExecContext(ctx, `INSERT INTO couplings (mapping, table_id, integration_id, coupled_at) VALUES (?, ?, ?, ?)`,
+			mapping, tableID, integrationID, time.Now().UTC())
+		if err != nil {
+			return fmt.Errorf("couple %s and %s in mapping %s: %w", tableID, integrationID, mapping, err)
+		}
+		return nil
+	})
 }
 
 // Uncouple removes the couplings of the given records, named by their id on

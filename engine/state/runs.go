@@ -1,11 +1,13 @@
 package state
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -136,7 +138,8 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 	j := d.journal
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	err := d.connTx(ctx, func(c *sql.Conn) error { return d.recordResults(ctx, c, runID, side, results) })
+	// And couplingsMu, for the couplings the results add (couplingTx).
+	err := d.couplingTx(ctx, func(c *sql.Conn) error { return d.recordResults(ctx, c, runID, side, results) })
 	if err != nil {
 		return err
 	}
@@ -151,7 +154,7 @@ func (d *DB) RecordResults(ctx context.Context, runID int64, side CouplingSide, 
 
 // resultBatchColumns are the columns of the temporary table result_batch,
 // one row per result of the batch being recorded.
-var resultBatchColumns = []string{"seq", "src", "dst", "uncouple", "couple", "synced", "smod", "dmod", "stag", "dtag", "at_time"}
+var resultBatchColumns = []string{"pos", "seq", "src", "dst", "uncouple", "couple", "synced", "smod", "dmod", "stag", "dtag", "at_time"}
 
 // runRecordColumns are run_records' columns in the order recordResults
 // appends them.
@@ -180,7 +183,7 @@ func (d *DB) recordResults(ctx context.Context, c *sql.Conn, runID int64, side C
 	// The batch, for the set statements below: one statement per kind of
 	// change for the whole batch, not one per record, which would make a
 	// large apply crawl.
-	if _, err := c.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE result_batch (seq BIGINT, src VARCHAR, dst VARCHAR,
+	if _, err := c.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE result_batch (pos INTEGER, seq BIGINT, src VARCHAR, dst VARCHAR,
 		uncouple BOOLEAN, couple BOOLEAN, synced BOOLEAN, smod TIMESTAMP, dmod TIMESTAMP, stag VARCHAR, dtag VARCHAR, at_time TIMESTAMP)`); err != nil {
 		return fmt.Errorf("record results of run %d: %w", runID, err)
 	}
@@ -194,7 +197,7 @@ func (d *DB) recordResults(ctx context.Context, c *sql.Conn, runID int64, side C
 	isUncouple, isCouple, isSynced := kind(uncouple), kind(couple), kind(synced)
 	err := appendRows(c, "temp", "result_batch", resultBatchColumns, len(results), func(i int) []driver.Value {
 		r := &results[i]
-		return []driver.Value{r.Seq, r.SourceID, nullString(r.DestID), isUncouple[r], isCouple[r], isSynced[r],
+		return []driver.Value{int32(i), r.Seq, r.SourceID, nullString(r.DestID), isUncouple[r], isCouple[r], isSynced[r],
 			nullTime(r.SourceModified), nullTime(r.DestModified), nullString(r.SourceETag), nullString(r.DestETag), r.At.UTC()}
 	})
 	if err != nil {
@@ -225,19 +228,29 @@ func (d *DB) recordResults(ctx context.Context, c *sql.Conn, runID int64, side C
 		// A source coupled meanwhile (by another plan) keeps its coupling;
 		// the record just created is then reported, not silently kept.
 		// Rows whose source or destination is coupled already are left
-		// out by anti-joins: DuckDB's ON CONFLICT DO NOTHING checks each
-		// row on its own and took 40 times as long (700 ms for 2,000 rows
-		// into 100,000 couplings). It stays for a batch naming a record
-		// twice, where only taking the rows in order decides which wins.
+		// out by anti-joins (DuckDB's ON CONFLICT DO NOTHING checked each
+		// row on its own and took 40 times as long: 700 ms for 2,000 rows
+		// into 100,000 couplings). The table has no keys (schema version
+		// 12): couplingsMu keeps the couplings the anti-joins see as they are
+		// until this commits.
 		twice := namesTwice(couple)
 		insert := `INSERT INTO couplings (mapping, table_id, integration_id, coupled_at, last_synced_at, last_result,
 				table_modified, integration_modified, table_etag, integration_etag)
-			SELECT ?, ` + tableID + `, ` + intID + `, at_time, at_time, 'success', ` + tableMod + `, ` + intMod + `, ` + tableTag + `, ` + intTag
+			SELECT ?, ` + tableID + `, ` + intID + `, at_time, at_time, 'success', ` + tableMod + `, ` + intMod + `, ` + tableTag + `, ` + intTag + `
+			FROM result_batch b WHERE couple`
 		args := []any{side.Mapping}
 		if twice {
-			insert += ` FROM (SELECT * FROM result_batch WHERE couple ORDER BY seq) ON CONFLICT DO NOTHING`
+			// Which of the rows naming one record wins is decided here, in
+			// seq order, as inserting them in order with a unique index
+			// would (PostgreSQL's store still does).
+			pos, err := firstCouplings(ctx, c, side, results, isCouple)
+			if err != nil {
+				return err
+			}
+			insert += ` AND b.pos IN (SELECT unnest(?::INTEGER[]))`
+			args = append(args, pos)
 		} else {
-			insert += ` FROM result_batch b WHERE couple
+			insert += `
 				AND NOT EXISTS (SELECT 1 FROM couplings c WHERE c.mapping = ? AND c.table_id = b.` + tableID + `)
 				AND NOT EXISTS (SELECT 1 FROM couplings c WHERE c.mapping = ? AND c.integration_id = b.` + intID + `)`
 			args = append(args, side.Mapping, side.Mapping)
@@ -331,9 +344,8 @@ func (d *DB) recordResults(ctx context.Context, c *sql.Conn, runID int64, side C
 }
 
 // namesTwice reports whether results to couple name a source or a
-// destination record twice, or lack a destination: then only inserting
-// their couplings in order, each skipped on a conflict, decides which
-// stands.
+// destination record twice, or lack a destination: then firstCouplings
+// decides which stand.
 func namesTwice(couple []*RecordResult) bool {
 	src := make(map[string]bool, len(couple))
 	dst := make(map[string]bool, len(couple))
@@ -344,6 +356,55 @@ func namesTwice(couple []*RecordResult) bool {
 		src[r.SourceID], dst[r.DestID] = true, true
 	}
 	return false
+}
+
+// firstCouplings returns the positions in results (result_batch's pos)
+// of the results to couple whose coupling is to be inserted: in seq
+// order, each whose source and destination are coupled neither in the
+// state nor by an earlier result so chosen. A result without a
+// destination is chosen when its source is free, and its insert then fails
+// on the NOT NULL, as when a unique index decided (a NULL conflicts with
+// nothing). It must run under couplingsMu, after the batch's uncouplings.
+func firstCouplings(ctx context.Context, c *sql.Conn, side CouplingSide, results []RecordResult, isCouple map[*RecordResult]bool) ([]int32, error) {
+	src, dst := CouplingColumns(side.SourceIsTable)
+	rows, err := c.QueryContext(ctx, `SELECT `+src+`, `+dst+` FROM couplings WHERE mapping = ?
+		AND (`+src+` IN (SELECT src FROM result_batch WHERE couple) OR `+dst+` IN (SELECT dst FROM result_batch WHERE couple))`, side.Mapping)
+	if err != nil {
+		return nil, fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
+	}
+	defer rows.Close()
+	srcTaken := map[string]bool{}
+	dstTaken := map[string]bool{}
+	for rows.Next() {
+		var s, d string
+		if err := rows.Scan(&s, &d); err != nil {
+			return nil, fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
+		}
+		srcTaken[s], dstTaken[d] = true, true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("couplings of mapping %s: %w", side.Mapping, err)
+	}
+	var order []int32
+	for i := range results {
+		if isCouple[&results[i]] {
+			order = append(order, int32(i))
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int32) int { return cmp.Compare(results[a].Seq, results[b].Seq) })
+	chosen := order[:0]
+	for _, i := range order {
+		r := &results[i]
+		if srcTaken[r.SourceID] || r.DestID != "" && dstTaken[r.DestID] {
+			continue
+		}
+		srcTaken[r.SourceID] = true
+		if r.DestID != "" {
+			dstTaken[r.DestID] = true
+		}
+		chosen = append(chosen, i)
+	}
+	return chosen, nil
 }
 
 // coupledSource returns the source record a destination record is coupled to.

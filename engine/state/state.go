@@ -31,7 +31,14 @@ type DB struct {
 	connector *duckdb.Connector
 	path      string
 	writing   sync.Mutex // held by the apply under way; see LockWrites
-	redact    func(string) string
+	// couplingsMu is held by every transaction that adds couplings, from
+	// before it begins until it commits (couplingTx): since schema version
+	// 12 no unique index keeps a record coupled once, and a transaction
+	// that began before another's couplings were committed would not see
+	// them to refuse its own. Only one process opens the file for writing,
+	// so this orders every writer.
+	couplingsMu sync.Mutex
+	redact      func(string) string
 	// sealed is Options.Sealed: Query may run a person's statement.
 	sealed bool
 	// memoryLimit is the memory_limit set at open, "" for DuckDB's own.
