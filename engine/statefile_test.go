@@ -73,10 +73,24 @@ func toString(v any) string {
 	}
 }
 
+// asVersion11 are the statements that give a state file of this
+// coupler's layout version 11's couplings, with the keys version 12
+// dropped. An older version's fixture starts with them.
+var asVersion11 = []string{
+	`CREATE TABLE couplings_v11 (mapping VARCHAR NOT NULL, table_id VARCHAR NOT NULL, integration_id VARCHAR NOT NULL,
+		coupled_at TIMESTAMP NOT NULL, last_synced_at TIMESTAMP, last_result VARCHAR,
+		table_modified TIMESTAMP, integration_modified TIMESTAMP, table_etag VARCHAR, integration_etag VARCHAR,
+		PRIMARY KEY (mapping, table_id), UNIQUE (mapping, integration_id))`,
+	`INSERT INTO couplings_v11 SELECT * FROM couplings`,
+	`DROP TABLE couplings`,
+	`ALTER TABLE couplings_v11 RENAME TO couplings`,
+	`UPDATE meta SET value = '11' WHERE key = 'schema_version'`,
+}
+
 // asVersion10 are the statements that give a state file of this
 // coupler's layout version 10's runs, with the primary key version 11
 // dropped. An older version's fixture starts with them.
-var asVersion10 = []string{
+var asVersion10 = append(slices.Clone(asVersion11),
 	`CREATE TABLE runs_v10 (id BIGINT PRIMARY KEY, plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL,
 		started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, inserted BIGINT NOT NULL DEFAULT 0, modified BIGINT NOT NULL DEFAULT 0,
 		unchanged BIGINT NOT NULL DEFAULT 0, skipped BIGINT NOT NULL DEFAULT 0, failed BIGINT NOT NULL DEFAULT 0,
@@ -85,7 +99,7 @@ var asVersion10 = []string{
 	`DROP TABLE runs`,
 	`ALTER TABLE runs_v10 RENAME TO runs`,
 	`UPDATE meta SET value = '10' WHERE key = 'schema_version'`,
-}
+)
 
 // asVersion9 are the statements that give a state file of this coupler's
 // layout version 9's plan_operations, with the primary key version 10
@@ -114,6 +128,47 @@ var asVersion8 = append(slices.Clone(asVersion9),
 	`DROP SEQUENCE plan_change_part_ids`,
 	`UPDATE meta SET value = '8' WHERE key = 'schema_version'`,
 )
+
+// TestStateMigratesVersion11Couplings: version 12 drops the couplings'
+// primary key and unique constraint, whose indexes every checkpoint after
+// a record was coupled wrote whole again; the couplings are kept, in the
+// order of their mapping and table id, with every column, and a record is
+// still coupled once.
+func TestStateMigratesVersion11Couplings(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.duckdb")
+	openState(t, path).Close()
+	rawExec(t, path, append(slices.Clone(asVersion11),
+		`INSERT INTO couplings VALUES
+			('VENDOR', 'T1', 'I1', TIMESTAMP '2026-12-01 09:00:00', NULL, NULL, NULL, NULL, NULL, NULL),
+			('CUSTOMER', 'T2', 'I2', TIMESTAMP '2026-12-01 09:00:00', TIMESTAMP '2026-12-01 10:00:00', 'success',
+				TIMESTAMP '2026-12-01 09:30:00', TIMESTAMP '2026-12-01 09:40:00', 'W/"1"', 'W/"2"'),
+			('CUSTOMER', 'T1', 'I1', TIMESTAMP '2026-12-01 09:00:00', NULL, NULL, NULL, NULL, NULL, NULL)`)...)
+	constraints := `SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'couplings' AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')`
+	if got := rawQuery(t, path, constraints); got != "2" {
+		t.Fatalf("the version 11 fixture's couplings has %s keys, want 2", got)
+	}
+	db := openState(t, path)
+	if err := db.CoupleOne(t.Context(), "CUSTOMER", "T3", "I2"); err == nil || !strings.Contains(err.Error(), "integration record I2 is coupled to T2") {
+		t.Errorf("coupling I2 again after migration: %v, want it refused", err)
+	}
+	if err := db.CoupleOne(t.Context(), "CUSTOMER", "T3", "I3"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for q, want := range map[string]string{
+		`SELECT value FROM meta WHERE key = 'schema_version'`: fmt.Sprint(state.SchemaVersion),
+		constraints: "0",
+		`SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'couplings'`:                                      "0",
+		`SELECT string_agg(mapping || ':' || table_id || ':' || integration_id, ',' ORDER BY rowid) FROM couplings`: "CUSTOMER:T1:I1,CUSTOMER:T2:I2,VENDOR:T1:I1,CUSTOMER:T3:I3",
+		`SELECT concat_ws('|', last_synced_at, last_result, table_modified, integration_modified, table_etag, integration_etag)
+			FROM couplings WHERE table_id = 'T2'`: `2026-12-01 10:00:00|success|2026-12-01 09:30:00|2026-12-01 09:40:00|W/"1"|W/"2"`,
+	} {
+		if got := rawQuery(t, path, q); got != want {
+			t.Errorf("%s = %s, want %s", q, got, want)
+		}
+	}
+}
 
 // TestStateMigratesVersion10Runs: version 11 drops the run log's primary
 // key, which every checkpoint after a run was started wrote whole again

@@ -3,7 +3,7 @@ package state
 // SchemaVersion is the version of the state database layout: schema (the
 // version 1 layout) followed by every entry of migrations. A state file
 // written by a newer coupler is refused rather than rewritten.
-const SchemaVersion = 11
+const SchemaVersion = 12
 
 // migration moves a state database from version Version-1 to Version.
 type migration struct {
@@ -314,6 +314,35 @@ INSERT INTO runs_v11
 DROP TABLE runs;
 ALTER TABLE runs_v11 RENAME TO runs;
 `},
+	{Version: 12, SQL: `
+-- couplings without its primary key (mapping, table_id) and its unique
+-- (mapping, integration_id), for the reason of version 10: no query reads
+-- through them (lookups scan or hash-join), and each checkpoint after a
+-- record was coupled wrote both indexes whole again, 4.4 ms with 1,000
+-- couplings and 78 ms with 100,000 (2 to 3 ms without them:
+-- BenchmarkCheckpointCouplingAdded); an apply checkpoints after every
+-- batch of creates. That a record is coupled once per mapping on each side
+-- is kept by the code instead: every transaction that adds couplings
+-- holds DB.couplingsMu from before it begins until it commits, and checks
+-- the couplings it adds against those it then sees (couplings.go).
+CREATE TABLE couplings_v12 (
+	mapping        VARCHAR NOT NULL,
+	table_id       VARCHAR NOT NULL,
+	integration_id VARCHAR NOT NULL,
+	coupled_at     TIMESTAMP NOT NULL,
+	last_synced_at TIMESTAMP,
+	last_result    VARCHAR,
+	table_modified       TIMESTAMP,
+	integration_modified TIMESTAMP,
+	table_etag           VARCHAR,
+	integration_etag     VARCHAR
+);
+INSERT INTO couplings_v12
+	SELECT mapping, table_id, integration_id, coupled_at, last_synced_at, last_result, table_modified, integration_modified, table_etag, integration_etag
+	FROM couplings ORDER BY mapping, table_id;
+DROP TABLE couplings;
+ALTER TABLE couplings_v12 RENAME TO couplings;
+`},
 }
 
 // schema creates every table of the state database. Every statement that
@@ -324,7 +353,8 @@ CREATE TABLE IF NOT EXISTS meta (
 	value VARCHAR NOT NULL
 );
 
--- couplings: which table record is which integration record, per mapping.
+-- couplings: which table record is which integration record, per mapping;
+-- without its keys since version 12 (see there), one to one all the same.
 CREATE TABLE IF NOT EXISTS couplings (
 	mapping        VARCHAR NOT NULL,
 	table_id       VARCHAR NOT NULL,
