@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -39,9 +40,36 @@ func (d *DB) ExportTables(ctx context.Context, fn func(TableReader) error) error
 
 // ImportTables calls fn with a writer inside one transaction, committed
 // when fn returns nil: rows go in through DuckDB's Appender, as apply's
-// batches do (bulk.go).
+// batches do (bulk.go). It adds couplings, so under couplingsMu, and
+// refuses couplings that couple a record twice, which the table has no
+// keys to refuse since schema version 12.
 func (d *DB) ImportTables(ctx context.Context, fn func(TableWriter) error) error {
-	return d.connTx(ctx, func(c *sql.Conn) error { return fn(&duckTables{c: c}) })
+	return d.couplingTx(ctx, func(c *sql.Conn) error {
+		if err := fn(&duckTables{c: c}); err != nil {
+			return err
+		}
+		return coupledOnce(ctx, c)
+	})
+}
+
+// coupledOnce returns an error naming a record that the couplings couple
+// twice in one mapping, if any.
+func coupledOnce(ctx context.Context, c *sql.Conn) error {
+	var mapping, side, id string
+	var n int64
+	err := c.QueryRowContext(ctx, `
+		SELECT * FROM (
+			SELECT mapping, 'table' AS side, table_id AS id, count(*) AS n FROM couplings GROUP BY mapping, table_id HAVING count(*) > 1
+			UNION ALL
+			SELECT mapping, 'integration', integration_id, count(*) FROM couplings GROUP BY mapping, integration_id HAVING count(*) > 1
+		) ORDER BY mapping, side DESC, id LIMIT 1`).Scan(&mapping, &side, &id, &n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("couplings: %w", err)
+	}
+	return fmt.Errorf("couplings: mapping %s couples %s record %s %d times; a record is coupled once", mapping, side, id, n)
 }
 
 // duckTables reads and writes whole tables on one connection.

@@ -1,8 +1,10 @@
 package state_test
 
 import (
+	"database/sql/driver"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +118,62 @@ func TestChecksum(t *testing.T) {
 	var c state.Checksum
 	if err := c.Add([]any{1.5}); err == nil {
 		t.Error("a float was taken; a state holds none")
+	}
+}
+
+// TestCopyRefusesCouplingsTwice: a copy into a DuckDB state, whose
+// couplings have no keys since schema version 12, is refused when it
+// would couple a record twice in a mapping, which the keys refused, and
+// leaves the destination empty; the same records in two mappings are not
+// a record coupled twice.
+func TestCopyRefusesCouplingsTwice(t *testing.T) {
+	t.Parallel()
+	cols := []string{"mapping", "table_id", "integration_id", "coupled_at"}
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	for name, tc := range map[string]struct {
+		couplings [][]driver.Value
+		err       string
+	}{
+		"a table record twice": {
+			couplings: [][]driver.Value{{"CUSTOMER", "T1", "I1", at}, {"VENDOR", "T2", "I2", at}, {"CUSTOMER", "T1", "I2", at}},
+			err:       "mapping CUSTOMER couples table record T1 2 times",
+		},
+		"an integration record twice": {
+			couplings: [][]driver.Value{{"VENDOR", "T1", "I1", at}, {"VENDOR", "T2", "I1", at}, {"VENDOR", "T3", "I1", at}},
+			err:       "mapping VENDOR couples integration record I1 3 times",
+		},
+		"one record in two mappings": {
+			couplings: [][]driver.Value{{"CUSTOMER", "T1", "I1", at}, {"VENDOR", "T1", "I1", at}},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			open := func(name string) *state.DB {
+				db, err := state.Open(ctx, filepath.Join(t.TempDir(), name), state.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+				return db
+			}
+			src, dst := open("src.duckdb"), open("dst.duckdb")
+			if err := src.AppendForTest(ctx, "couplings", cols, tc.couplings); err != nil {
+				t.Fatal(err)
+			}
+			_, err := state.Copy(ctx, src, dst, state.CopyOptions{})
+			if tc.err == "" {
+				if err != nil {
+					t.Fatalf("copy: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("copy: %v, want an error saying %q", err, tc.err)
+			}
+			if n, err := dst.AllCouplings(ctx); err != nil || n != 0 {
+				t.Errorf("the destination holds %d couplings (%v) after the refused copy, want none", n, err)
+			}
+		})
 	}
 }
