@@ -31,9 +31,9 @@ import (
 // log can then lose was committed after the last checkpoint, and is either
 // what a crash before that commit would have lost or results of a run,
 // whose intents the journal holds, settled again by reading back: what the
-// write intents already make good (docs/reliability.md). A checkpoint costs
-// about as much as rewriting the couplings' indexes, so batches are not
-// checkpointed, only journalled.
+// write intents already make good (docs/reliability.md). A checkpoint cost
+// about as much as rewriting the couplings' indexes (until schema version
+// 12 dropped them), so batches are not checkpointed, only journalled.
 
 // durable checkpoints the database, so that what was committed lives in the
 // checksummed main file rather than only in the write-ahead log.

@@ -39,8 +39,8 @@ type Intent struct {
 // pending in memory; only a checkpoint (durable) writes those still
 // pending into the database. Written there at once, they were most of
 // what an apply logged: DuckDB checkpoints on its own each time its log
-// passes 16 MiB, and each such checkpoint rewrites the couplings' indexes
-// whole.
+// passes 16 MiB, and each such checkpoint rewrote the couplings' indexes
+// whole (until schema version 12 dropped them).
 func (d *DB) RecordIntents(ctx context.Context, intents []Intent) error {
 	if len(intents) == 0 {
 		return nil
