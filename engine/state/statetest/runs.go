@@ -35,6 +35,7 @@ func RunRuns(t *testing.T, impl Impl) {
 		{"results couple, update, uncouple and settle intents", recordResults},
 		{"results of the integration side couple the other way", recordResultsFromIntegration},
 		{"a coupling taken meanwhile fails the result", recordResultsTaken},
+		{"results naming a record twice are taken in seq order", recordResultsTwice},
 		{"the latest unfinished run", latestUnfinished},
 	})
 }
@@ -288,6 +289,30 @@ func recordResultsTaken(t *testing.T, s state.Store) {
 	if !ok || got.Failed != 2 || got.Inserted != 0 || got.Coupled != 0 {
 		t.Errorf("UnfinishedRun: %+v (%v), want 2 failed and nothing inserted or coupled", got, ok)
 	}
+}
+
+// recordResultsTwice: of results that name one record twice, each is
+// coupled, in seq order, whose records neither the state nor a result
+// before it coupled; one left out does not take its records from a later
+// one. The results come out of seq order.
+func recordResultsTwice(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	part := savePlan(t, s, "p1")
+	must(t, s.Couple(ctx, "CUSTOMER", []state.Coupling{{TableID: "C1", IntegrationID: "A1"}}))
+	r := startRun(t, s, part, 0)
+	results := []state.RecordResult{
+		{Seq: 3, SourceID: "C4", DestID: "A9", Op: "couple", Couple: true, At: aTime},
+		{Seq: 1, SourceID: "C6", DestID: "A1", Op: "create", Couple: true, At: aTime},
+		{Seq: 2, SourceID: "C6", DestID: "A9", Op: "create", Couple: true, At: aTime},
+		{Seq: 4, SourceID: "C1", DestID: "A5", Op: "couple", Couple: true, At: aTime},
+	}
+	must(t, s.RecordResults(ctx, r.ID, state.CouplingSide{Mapping: "CUSTOMER", SourceIsTable: true}, results))
+	for i, failed := range []bool{true, true, false, true} {
+		if (results[i].Err != "") != failed {
+			t.Errorf("result of seq %d (%s -> %s): error %q, want one: %v", results[i].Seq, results[i].SourceID, results[i].DestID, results[i].Err, failed)
+		}
+	}
+	wantCouplings(t, s, "CUSTOMER", map[string]string{"C1": "A1", "C6": "A9"})
 }
 
 // latestUnfinished: of a part's runs without an end, the latest is the
