@@ -318,13 +318,14 @@ ALTER TABLE runs_v11 RENAME TO runs;
 -- couplings without its primary key (mapping, table_id) and its unique
 -- (mapping, integration_id), for the reason of version 10: no query reads
 -- through them (lookups scan or hash-join), and each checkpoint after a
--- record was coupled wrote both indexes whole again, 4.4 ms with 1,000
--- couplings and 78 ms with 100,000 (2 to 3 ms without them:
--- BenchmarkCheckpointCouplingAdded); an apply checkpoints after every
--- batch of creates. That a record is coupled once per mapping on each side
--- is kept by the code instead: every transaction that adds couplings
--- holds DB.couplingsMu from before it begins until it commits, and checks
--- the couplings it adds against those it then sees (couplings.go).
+-- record was coupled wrote both indexes whole again: 76 to 79 ms with
+-- 100,000 couplings, 2 to 3 ms without them (4 to 5 ms either way with
+-- 1,000: BenchmarkCheckpointCouplingAdded). An apply checkpoints at each
+-- run's start and end, and DuckDB whenever its log passes 16 MiB. That a
+-- record is coupled once per mapping on each side is kept by the code
+-- instead: every transaction that adds couplings holds DB.couplingsMu
+-- from before it begins until it commits, and checks the couplings it
+-- adds against those it then sees (couplingTx).
 CREATE TABLE couplings_v12 (
 	mapping        VARCHAR NOT NULL,
 	table_id       VARCHAR NOT NULL,
