@@ -118,8 +118,10 @@ var asVersion9 = append(slices.Clone(asVersion10),
 // asVersion8 are the statements that give a state file of this
 // coupler's layout version 8's plan_changes: a table, not the view over
 // plan_change_parts and plan_change_values of version 9. An older
-// version's fixture starts with them.
-var asVersion8 = append(slices.Clone(asVersion9),
+// version's fixture starts with them. Clipped: tests running in parallel
+// append to it, which must copy it rather than write into its spare
+// capacity, each over the other's statements.
+var asVersion8 = slices.Clip(append(slices.Clone(asVersion9),
 	`DROP VIEW plan_changes`,
 	`CREATE TABLE plan_changes (plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL,
 		seq BIGINT NOT NULL, field VARCHAR NOT NULL, before VARCHAR, after VARCHAR)`,
@@ -127,7 +129,7 @@ var asVersion8 = append(slices.Clone(asVersion9),
 	`DROP TABLE plan_change_parts`,
 	`DROP SEQUENCE plan_change_part_ids`,
 	`UPDATE meta SET value = '8' WHERE key = 'schema_version'`,
-)
+))
 
 // TestStateMigratesVersion11Couplings: version 12 drops the couplings'
 // primary key and unique constraint, whose indexes every checkpoint after
