@@ -176,6 +176,25 @@ func TestRecordResultsNamingRecordsTwice(t *testing.T) {
 			},
 			want: map[string]string{"t1": "i3", "t2": "i2", "t5": "i1"},
 		},
+		"every result left out": {
+			// No position is chosen: the insert binds an empty list.
+			sourceTable: true,
+			existing:    map[string]string{"t1": "i1"},
+			results: []result{
+				{src: "t1", dst: "i2", op: "couple", err: "not coupled to i2: the source record was coupled to i1 meanwhile"},
+				{src: "t1", dst: "i3", op: "couple", err: "not coupled to i3: the source record was coupled to i1 meanwhile"},
+			},
+			want: map[string]string{"t1": "i1"},
+		},
+		"a restore from the integration frees a record, out of seq order": {
+			existing: map[string]string{"t1": "i1", "t2": "i2"},
+			results: []result{
+				{src: "i5", dst: "t1", op: "couple", seq: 5, err: "that destination record is coupled to source record i6 already"},
+				{src: "i1", dst: "t3", op: "restore", recouple: true, seq: 1},
+				{src: "i6", dst: "t1", op: "couple", seq: 3},
+			},
+			want: map[string]string{"t1": "i6", "t2": "i2", "t3": "i1"},
+		},
 		"a result without a destination": {
 			sourceTable: true,
 			existing:    map[string]string{"t1": "i1"},
