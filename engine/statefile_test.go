@@ -62,6 +62,16 @@ func rawQuery(t *testing.T, path, q string) string {
 	return strings.Join(out, ",")
 }
 
+// wantQueries checks what each query gives on the state file at path.
+func wantQueries(t *testing.T, path string, want map[string]string) {
+	t.Helper()
+	for q, w := range want {
+		if got := rawQuery(t, path, q); got != w {
+			t.Errorf("%s = %s, want %s", q, got, w)
+		}
+	}
+}
+
 func toString(v any) string {
 	switch v := v.(type) {
 	case nil:
@@ -158,18 +168,14 @@ func TestStateMigratesVersion11Couplings(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	for q, want := range map[string]string{
+	wantQueries(t, path, map[string]string{
 		`SELECT value FROM meta WHERE key = 'schema_version'`: fmt.Sprint(state.SchemaVersion),
 		constraints: "0",
 		`SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'couplings'`:                                      "0",
 		`SELECT string_agg(mapping || ':' || table_id || ':' || integration_id, ',' ORDER BY rowid) FROM couplings`: "CUSTOMER:T1:I1,CUSTOMER:T2:I2,VENDOR:T1:I1,CUSTOMER:T3:I3",
 		`SELECT concat_ws('|', last_synced_at, last_result, table_modified, integration_modified, table_etag, integration_etag)
 			FROM couplings WHERE table_id = 'T2'`: `2026-12-01 10:00:00|success|2026-12-01 09:30:00|2026-12-01 09:40:00|W/"1"|W/"2"`,
-	} {
-		if got := rawQuery(t, path, q); got != want {
-			t.Errorf("%s = %s, want %s", q, got, want)
-		}
-	}
+	})
 }
 
 // TestStateMigratesVersion10Runs: version 11 drops the run log's primary
@@ -197,16 +203,12 @@ func TestStateMigratesVersion10Runs(t *testing.T) {
 		t.Errorf("the run started after migration got id %d, want 3", id)
 	}
 	db.Close()
-	for q, want := range map[string]string{
+	wantQueries(t, path, map[string]string{
 		`SELECT value FROM meta WHERE key = 'schema_version'`:                                                                  fmt.Sprint(state.SchemaVersion),
 		`SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'runs' AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')`: "0",
 		`SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'runs'`:                                                      "0",
 		`SELECT string_agg(id || ':' || plan_id || ':' || inserted, ',' ORDER BY rowid) FROM runs`:                             "1:p1:7,2:p2:0,3:p3:0",
-	} {
-		if got := rawQuery(t, path, q); got != want {
-			t.Errorf("%s = %s, want %s", q, got, want)
-		}
-	}
+	})
 	// A sequence behind the run log, as an old copy of the file could
 	// leave it: the id it gives again is refused, not shared by two runs.
 	rawExec(t, path, `DROP SEQUENCE run_ids`, `CREATE SEQUENCE run_ids START 2`)
@@ -249,17 +251,13 @@ func TestStateMigratesVersion9PlanOperations(t *testing.T) {
 		t.Errorf("plan p1's operations after migration = %q, want %q", got, want)
 	}
 	db.Close()
-	for q, want := range map[string]string{
+	wantQueries(t, path, map[string]string{
 		`SELECT value FROM meta WHERE key = 'schema_version'`:                                                                             fmt.Sprint(state.SchemaVersion),
 		`SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'plan_operations' AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')`: "0",
 		`SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'plan_operations'`:                                                      "0",
 		`SELECT string_agg(plan_id || ':' || seq, ',' ORDER BY rowid) FROM plan_operations`:                                               "p1:1,p1:2,p2:1",
 		`SELECT count(*) FROM operations WHERE plan_id = 'p1'`:                                                                            "2",
-	} {
-		if got := rawQuery(t, path, q); got != want {
-			t.Errorf("%s = %s, want %s", q, got, want)
-		}
-	}
+	})
 }
 
 // TestStateMigratesVersion8PlanChanges: the changes of plans saved before
@@ -300,18 +298,14 @@ func TestStateMigratesVersion8PlanChanges(t *testing.T) {
 	if got, want := rawQuery(t, path, `SELECT value FROM meta WHERE key = 'schema_version'`), fmt.Sprint(state.SchemaVersion); got != want {
 		t.Errorf("schema version after open = %s, want %s", got, want)
 	}
-	for q, want := range map[string]string{
+	wantQueries(t, path, map[string]string{
 		`SELECT count(*) FROM plan_changes`:                                                   "4",
 		`SELECT string_agg(after, ',' ORDER BY after) FROM plan_changes WHERE plan_id = 'p1'`: `"B","Contoso","Fabrikam","Oslo"`,
 		`SELECT count(*) FROM operations WHERE field IS NOT NULL`:                             "4",
 		`SELECT before FROM operations WHERE direction = 'from_integration'`:                  `"A"`,
 		`SELECT count(*) FROM plan_change_parts`:                                              "2",
 		`SELECT count(*) FROM duckdb_tables() WHERE table_name = 'plan_changes'`:              "0",
-	} {
-		if got := rawQuery(t, path, q); got != want {
-			t.Errorf("%s = %s, want %s", q, got, want)
-		}
-	}
+	})
 }
 
 func TestStateMigratesVersion1File(t *testing.T) {

@@ -635,13 +635,6 @@ func parseDisplay(s sql.NullString) (plan.Display, error) {
 	return d, nil
 }
 
-func rawJSON(s sql.NullString) json.RawMessage {
-	if !s.Valid {
-		return nil
-	}
-	return json.RawMessage(s.String)
-}
-
 func nullTime(t time.Time) any {
 	if t.IsZero() {
 		return nil
