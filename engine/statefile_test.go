@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/couplerhq/coupler/engine"
 	"github.com/couplerhq/coupler/engine/plan"
 	"github.com/couplerhq/coupler/engine/state"
 )
@@ -83,10 +85,43 @@ func toString(v any) string {
 	}
 }
 
+// asVersion12 are the statements that give a state file of this
+// coupler's layout version 12's plan_mappings, plan_parts, plan_fields
+// and plan_unchanged, with the primary keys version 13 dropped. An older
+// version's fixture starts with them.
+var asVersion12 = []string{
+	`CREATE TABLE plan_mappings_v12 (plan_id VARCHAR NOT NULL, position INTEGER NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL,
+		source_side VARCHAR NOT NULL, source_connector VARCHAR NOT NULL, source_entity VARCHAR NOT NULL, source_key VARCHAR NOT NULL,
+		source_modified VARCHAR NOT NULL, dest_side VARCHAR NOT NULL, dest_connector VARCHAR NOT NULL, dest_entity VARCHAR NOT NULL,
+		dest_key VARCHAR NOT NULL, dest_modified VARCHAR NOT NULL, base_watermark TIMESTAMP, since TIMESTAMP, read_started TIMESTAMP NOT NULL,
+		new_watermark TIMESTAMP, records_read BIGINT NOT NULL, not_modified BIGINT NOT NULL, record VARCHAR,
+		dest_read BIGINT NOT NULL DEFAULT 0, coupled BIGINT NOT NULL DEFAULT 0, warnings VARCHAR, needs_approval VARCHAR,
+		PRIMARY KEY (plan_id, mapping, direction))`,
+	`INSERT INTO plan_mappings_v12 SELECT * FROM plan_mappings`,
+	`DROP TABLE plan_mappings`,
+	`ALTER TABLE plan_mappings_v12 RENAME TO plan_mappings`,
+	`CREATE TABLE plan_parts_v12 (plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL,
+		fingerprint VARCHAR NOT NULL, changed BOOLEAN NOT NULL, creates_into_existing BOOLEAN NOT NULL, PRIMARY KEY (plan_id, mapping, direction))`,
+	`INSERT INTO plan_parts_v12 SELECT * FROM plan_parts`,
+	`DROP TABLE plan_parts`,
+	`ALTER TABLE plan_parts_v12 RENAME TO plan_parts`,
+	`CREATE TABLE plan_fields_v12 (plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL, position INTEGER NOT NULL,
+		field VARCHAR NOT NULL, bind_set VARCHAR, PRIMARY KEY (plan_id, mapping, direction, position))`,
+	`INSERT INTO plan_fields_v12 SELECT * FROM plan_fields`,
+	`DROP TABLE plan_fields`,
+	`ALTER TABLE plan_fields_v12 RENAME TO plan_fields`,
+	`CREATE TABLE plan_unchanged_v12 (plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL, records BIGINT NOT NULL,
+		PRIMARY KEY (plan_id, mapping, direction))`,
+	`INSERT INTO plan_unchanged_v12 SELECT * FROM plan_unchanged`,
+	`DROP TABLE plan_unchanged`,
+	`ALTER TABLE plan_unchanged_v12 RENAME TO plan_unchanged`,
+	`UPDATE meta SET value = '12' WHERE key = 'schema_version'`,
+}
+
 // asVersion11 are the statements that give a state file of this
 // coupler's layout version 11's couplings, with the keys version 12
 // dropped. An older version's fixture starts with them.
-var asVersion11 = []string{
+var asVersion11 = append(slices.Clone(asVersion12),
 	`CREATE TABLE couplings_v11 (mapping VARCHAR NOT NULL, table_id VARCHAR NOT NULL, integration_id VARCHAR NOT NULL,
 		coupled_at TIMESTAMP NOT NULL, last_synced_at TIMESTAMP, last_result VARCHAR,
 		table_modified TIMESTAMP, integration_modified TIMESTAMP, table_etag VARCHAR, integration_etag VARCHAR,
@@ -95,7 +130,7 @@ var asVersion11 = []string{
 	`DROP TABLE couplings`,
 	`ALTER TABLE couplings_v11 RENAME TO couplings`,
 	`UPDATE meta SET value = '11' WHERE key = 'schema_version'`,
-}
+)
 
 // asVersion10 are the statements that give a state file of this
 // coupler's layout version 10's runs, with the primary key version 11
@@ -140,6 +175,54 @@ var asVersion8 = slices.Clip(append(slices.Clone(asVersion9),
 	`DROP SEQUENCE plan_change_part_ids`,
 	`UPDATE meta SET value = '8' WHERE key = 'schema_version'`,
 ))
+
+// TestStateMigratesVersion12PlanTables: version 13 drops the primary keys
+// of plan_mappings, plan_parts, plan_fields and plan_unchanged, whose
+// indexes took a block each at every checkpoint after a plan was saved;
+// a plan saved before reads back as it was saved, and applies.
+func TestStateMigratesVersion12PlanTables(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, 5)
+	saved := w.plan(engine.PlanOptions{})
+	path := w.e.Program().Project.State
+	w.e.Close()
+	rawExec(t, path, asVersion12...)
+	tables := `table_name IN ('plan_mappings', 'plan_parts', 'plan_fields', 'plan_unchanged')`
+	constraints := `SELECT count(*) FROM duckdb_constraints() WHERE ` + tables + ` AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')`
+	if got := rawQuery(t, path, constraints); got != "4" {
+		t.Fatalf("the version 12 fixture's plan tables have %s keys, want 4", got)
+	}
+	// Each table's rows of the saved plan, and of the plan made after.
+	rows := map[string]string{}
+	for _, table := range []string{"plan_mappings", "plan_parts", "plan_fields", "plan_unchanged"} {
+		q := `SELECT count(*) FILTER (plan_id = '` + saved.ID + `') || ',' || count(*) FILTER (plan_id <> '` + saved.ID + `') FROM ` + table
+		n, _, _ := strings.Cut(rawQuery(t, path, q), ",")
+		if n == "0" {
+			t.Fatalf("%s holds nothing of plan %s", table, saved.ID)
+		}
+		rows[q] = n + "," + n
+	}
+	e, diags, err := engine.OpenProject(t.Context(), w.dir, w.load, engine.Options{})
+	if err != nil {
+		t.Fatalf("%v\n%v", err, diags)
+	}
+	defer e.Close()
+	w.e = e
+	loaded, err := e.State().LoadPlan(t.Context(), saved.ID, -1, plan.Kinds...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(loaded, saved) {
+		t.Errorf("plan %s after migration:\n%+v\nwant it as saved:\n%+v", saved.ID, loaded.Mappings[0], saved.Mappings[0])
+	}
+	w.apply(saved.ID)
+	wantCounts(t, w.plan(engine.PlanOptions{Full: true}), plan.Counts{plan.Unchanged: 5})
+	e.Close()
+	rows[`SELECT value FROM meta WHERE key = 'schema_version'`] = fmt.Sprint(state.SchemaVersion)
+	rows[constraints] = "0"
+	rows[`SELECT count(*) FROM duckdb_indexes() WHERE `+tables] = "0"
+	wantQueries(t, path, rows)
+}
 
 // TestStateMigratesVersion11Couplings: version 12 drops the couplings'
 // primary key and unique constraint, whose indexes every checkpoint after
