@@ -196,8 +196,9 @@ func (l *requestLog) wrap(h http.Handler) http.Handler {
 // 100k ones) or 1m (and the million). COUPLER_PERF_ROUNDS overrides each
 // case's rounds; COUPLER_PERF_OUT names a file for the Markdown table,
 // COUPLER_PERF_CPUPROFILE a directory for a CPU profile of each case's
-// coupler operation (CASE.pprof, its last round) and of the allocations
-// (CASE.allocs.pprof).
+// coupler operation and of its allocations, a pair a round (CASE.pprof and
+// CASE.allocs.pprof for the first, CASE.N.pprof and CASE.N.allocs.pprof
+// for round N).
 func TestPerformanceRatios(t *testing.T) {
 	tiers := map[string][]string{"ci": {"ci"}, "full": {"ci", "full"}, "1m": {"ci", "full", "1m"}}
 	mode := os.Getenv("COUPLER_PERF")
@@ -286,7 +287,14 @@ func measureCase(t *testing.T, c perfCase) (row string, secs, ratio float64, gro
 				spec.Dir = filepath.Join(t.TempDir(), "project")
 				copyDir(t, tmpl, spec.Dir)
 				if dir := os.Getenv("COUPLER_PERF_CPUPROFILE"); dir != "" {
-					spec.CPUProfile = filepath.Join(dir, c.name+".pprof")
+					// A file a round, the first as CASE.pprof: one round
+					// of a 10k case holds too few samples to read alone,
+					// so rounds are merged (go tool pprof -proto).
+					name := c.name
+					if r > 0 {
+						name = fmt.Sprintf("%s.%d", c.name, r+1)
+					}
+					spec.CPUProfile = filepath.Join(dir, name+".pprof")
 				}
 			} else {
 				spec.Log = logFile
