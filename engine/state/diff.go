@@ -277,6 +277,18 @@ SELECT * FROM (
 		return nil, err
 	}
 	defer tx.Rollback()
+	// A part is diffed once: its operations again would be applied
+	// twice. The keys of plan_unchanged and plan_fields refused a second
+	// diff until schema version 13; every diff counts its unchanged
+	// records, so a row there is a diff made.
+	var diffed bool
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) > 0 FROM plan_unchanged WHERE plan_id = ? AND mapping = ? AND direction = ?`,
+		s.PlanID, s.Mapping, s.Direction).Scan(&diffed); err != nil {
+		return nil, fmt.Errorf("diff mapping %s: %w", s.Mapping, err)
+	}
+	if diffed {
+		return nil, fmt.Errorf("diff mapping %s (%s): plan %s has its diff already", s.Mapping, s.Direction, s.PlanID)
+	}
 	args := []any{}
 	if s.Match != nil {
 		args = append(args, s.Mapping)
