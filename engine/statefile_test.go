@@ -85,11 +85,27 @@ func toString(v any) string {
 	}
 }
 
+// asVersion13 are the statements that give a state file of this
+// coupler's layout version 13: the changes of creates a row each in
+// plan_change_values, without plan_create_values, which version 14
+// added, and with plan_changes a view of plan_change_values alone. An
+// older version's fixture starts with them.
+var asVersion13 = []string{
+	`INSERT INTO plan_change_values
+		SELECT part, seq, split_part(item, chr(31), 1), NULL, CASE WHEN strpos(item, chr(31)) > 0 THEN substr(item, strpos(item, chr(31)) + 1) END
+		FROM (SELECT part, seq, unnest(string_split(fields, chr(30))) AS item FROM plan_create_values)`,
+	`CREATE OR REPLACE VIEW plan_changes AS
+		SELECT p.plan_id, p.mapping, p.direction, c.seq, c.field, c.before, c.after
+		FROM plan_change_values c JOIN plan_change_parts p ON p.id = c.part`,
+	`DROP TABLE plan_create_values`,
+	`UPDATE meta SET value = '13' WHERE key = 'schema_version'`,
+}
+
 // asVersion12 are the statements that give a state file of this
 // coupler's layout version 12's plan_mappings, plan_parts, plan_fields
 // and plan_unchanged, with the primary keys version 13 dropped. An older
 // version's fixture starts with them.
-var asVersion12 = []string{
+var asVersion12 = append(slices.Clone(asVersion13),
 	`CREATE TABLE plan_mappings_v12 (plan_id VARCHAR NOT NULL, position INTEGER NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL,
 		source_side VARCHAR NOT NULL, source_connector VARCHAR NOT NULL, source_entity VARCHAR NOT NULL, source_key VARCHAR NOT NULL,
 		source_modified VARCHAR NOT NULL, dest_side VARCHAR NOT NULL, dest_connector VARCHAR NOT NULL, dest_entity VARCHAR NOT NULL,
@@ -116,7 +132,7 @@ var asVersion12 = []string{
 	`DROP TABLE plan_unchanged`,
 	`ALTER TABLE plan_unchanged_v12 RENAME TO plan_unchanged`,
 	`UPDATE meta SET value = '12' WHERE key = 'schema_version'`,
-}
+)
 
 // asVersion11 are the statements that give a state file of this
 // coupler's layout version 11's couplings, with the keys version 12

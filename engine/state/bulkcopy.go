@@ -137,7 +137,7 @@ func (t *duckTables) WriteRows(ctx context.Context, tab Table, rows [][]any) err
 
 func (t *duckTables) Clear(ctx context.Context, tab Table) error {
 	if tab.Name == "plan_changes" {
-		_, err := t.c.ExecContext(ctx, `DELETE FROM plan_change_values; DELETE FROM plan_change_parts`)
+		_, err := t.c.ExecContext(ctx, `DELETE FROM plan_change_values; DELETE FROM plan_create_values; DELETE FROM plan_change_parts`)
 		return err
 	}
 	_, err := t.c.ExecContext(ctx, `DELETE FROM `+quoteIdent(tab.Name))

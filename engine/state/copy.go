@@ -16,7 +16,8 @@ import (
 // process, and back. The stores share one layout, table for table and
 // column for column (pgstate's tables, at its versions 1 and 2, are
 // DuckDB's of version 8; DuckDB's version 9 made plan_changes a view over
-// two tables, which duckTables writes through), so the copy is generic:
+// two tables, and version 14 over three, which duckTables writes through,
+// a row a change), so the copy is generic:
 // Tables says what there is, a store that can be copied from implements
 // BulkExporter, one that can be copied into BulkImporter.
 // These are opt-in, as database/sql/driver's optional interfaces are,

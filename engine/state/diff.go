@@ -376,6 +376,13 @@ FROM diff_ops WHERE op <> 'unchanged'`, s.PlanID, s.Mapping, s.Direction)
 			afters = append(afters, fmt.Sprintf("a%d", i))
 			keeps = append(keeps, fmt.Sprintf("k%d", i))
 		}
+		// A part's creates and restores go a row each into
+		// plan_create_values (packCreatesSQL), unless a field's name
+		// holds one of its separators.
+		rowOps, packed := "'create', 'restore', 'update', "+syncAfter, packableFields(s.Fields)
+		if packed {
+			rowOps = "'update', " + syncAfter
+		}
 		q := `INSERT INTO plan_change_values (part, seq, field, before, after)
 SELECT ?, seq, field, before, after FROM (
 	SELECT seq, unnest([` + strings.Join(names, ", ") + `]) AS field, unnest([` + strings.Join(befores, ", ") + `]) AS before,
@@ -385,7 +392,7 @@ SELECT ?, seq, field, before, after FROM (
 		FROM plan_operations o
 		JOIN ` + stagingTable(SourceRows) + ` s ON s.key = o.source_id
 		LEFT JOIN ` + stagingTable(DestRows) + ` d ON d.key = o.dest_id AND o.op NOT IN ('restore', 'uncouple')` + couplingJoin + `
-		WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND o.op IN ('create', 'restore', 'update', ` + syncAfter + `)))
+		WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND o.op IN (` + rowOps + `)))
 WHERE keep`
 		part, err := numberPart(ctx, tx, s.Part)
 		if err != nil {
@@ -394,12 +401,63 @@ WHERE keep`
 		if _, err := tx.ExecContext(ctx, q, part, s.PlanID, s.Mapping, s.Direction); err != nil {
 			return nil, fmt.Errorf("diff fields of mapping %s: %w", s.Mapping, err)
 		}
+		if packed {
+			if _, err := tx.ExecContext(ctx, packCreatesSQL(s.Fields), part, s.PlanID, s.Mapping, s.Direction); err != nil {
+				return nil, fmt.Errorf("diff fields of mapping %s, creates: %w", s.Mapping, err)
+			}
+		}
 	}
 	counts, err := countOps(ctx, tx, s.Part)
 	if err != nil {
 		return nil, err
 	}
 	return counts, tx.Commit()
+}
+
+// Separators of plan_create_values.fields: between changes, and between a
+// change's field name and its value.
+const (
+	changeSeparator = "\x1e"
+	valueSeparator  = "\x1f"
+)
+
+// packableFields reports whether the changes of a part with these fields
+// can be packed into plan_create_values: none of the names holds a
+// separator. A value's JSON text holds none, its control characters
+// escaped.
+func packableFields(fields []DestField) bool {
+	for _, f := range fields {
+		if f.Name == "" || strings.ContainsAny(f.Name, changeSeparator+valueSeparator) {
+			return false
+		}
+	}
+	return true
+}
+
+// packCreatesSQL is the statement that saves the field changes of a
+// part's creates and restores into plan_create_values, a row per
+// operation with a change ($1 part number, $2 plan id, $3 mapping, $4
+// direction): the fields a create writes (createsSQL) in the order of
+// their names, each with its value's JSON text, or without for a NULL.
+// Concatenated, so that each value's text is kept byte for byte.
+func packCreatesSQL(fields []DestField) string {
+	byName := make([]int, len(fields))
+	for i := range byName {
+		byName[i] = i
+	}
+	slices.SortStableFunc(byName, func(a, b int) int { return strings.Compare(fields[a].Name, fields[b].Name) })
+	items := make([]string, len(byName))
+	for j, i := range byName {
+		items[j] = fmt.Sprintf("CASE WHEN %s THEN %s || coalesce(chr(31) || s.v%d, '') END", createsSQL(i, fields[i]), sqlString(fields[i].Name), i)
+	}
+	return `INSERT INTO plan_create_values (part, seq, fields)
+SELECT ?, seq, fields FROM (
+	SELECT o.seq, concat_ws(chr(30), ` + strings.Join(items, ", ") + `) AS fields
+	FROM plan_operations o
+	JOIN ` + stagingTable(SourceRows) + ` s ON s.key = o.source_id
+	WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND o.op IN ('create', 'restore'))
+WHERE fields <> ''
+ORDER BY seq`
 }
 
 // CoupledNotStaged returns the source ids of a mapping's couplings whose

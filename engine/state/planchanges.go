@@ -46,10 +46,14 @@ func partNumber(ctx context.Context, q querier, part Part) (id int64, ok bool, e
 	return id, true, nil
 }
 
-// deleteChangesSQL deletes the changes of the plans that where, a
-// condition on plan_change_parts' plan_id, picks; before those parts go.
-func deleteChangesSQL(where string) string {
-	return `DELETE FROM plan_change_values WHERE part IN (SELECT id FROM plan_change_parts WHERE ` + where + `)`
+// deleteChangesSQL are the statements that delete the changes of the
+// plans that where, a condition on plan_change_parts' plan_id, picks;
+// before those parts go.
+func deleteChangesSQL(where string) []string {
+	return []string{
+		`DELETE FROM plan_change_values WHERE part IN (SELECT id FROM plan_change_parts WHERE ` + where + `)`,
+		`DELETE FROM plan_create_values WHERE part IN (SELECT id FROM plan_change_parts WHERE ` + where + `)`,
+	}
 }
 
 // writeChangeRows appends rows of the plan_changes view, as Tables lists

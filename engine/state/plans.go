@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"database/sql"
@@ -191,14 +192,14 @@ func planNamed(ctx context.Context, q querier, name string) (id string, ok bool,
 func WatermarkKey(mapping, side string) string { return mapping + "/" + side }
 
 // planTables are the tables that hold a plan's parts, by plan_id, besides
-// plans itself and plan_change_values, which holds them by
-// plan_change_parts' numbers: deletePlanRows deletes from them all.
+// plans itself and plan_change_values and plan_create_values, which hold
+// them by plan_change_parts' numbers: deletePlanRows deletes from them all.
 var planTables = []string{"plan_change_parts", "plan_operations", "plan_unchanged", "plan_unchanged_marks", "plan_fields", "plan_change_tokens", "plan_parts", "plan_approvals", "plan_mappings"}
 
 // deletePlanRows deletes the rows of the plans that where, a condition on
 // plan_id with its args, picks from every table that holds plans' parts.
 func deletePlanRows(ctx context.Context, tx *sql.Tx, where string, args ...any) error {
-	stmts := []string{deleteChangesSQL(where)}
+	stmts := deleteChangesSQL(where)
 	for _, t := range planTables {
 		stmts = append(stmts, `DELETE FROM `+t+` WHERE `+where)
 	}
@@ -595,6 +596,54 @@ func (d *DB) attachChanges(ctx context.Context, part Part, afterSeq int64, ops [
 			ops[at].Changes = run
 		}
 		from = to
+	}
+	return d.attachPackedChanges(ctx, partID, afterSeq, ops, &text)
+}
+
+// attachPackedChanges sets the changes of the creates and restores among
+// ops, which follow afterSeq in seq order, from plan_create_values (schema
+// version 14), their values copied into text.
+func (d *DB) attachPackedChanges(ctx context.Context, partID, afterSeq int64, ops []plan.Operation, text *textBlocks) error {
+	if !slices.ContainsFunc(ops, func(o plan.Operation) bool { return o.Kind == plan.Create || o.Kind == plan.Restore }) {
+		return nil
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT seq, fields FROM plan_create_values WHERE part = ? AND seq > ? AND seq <= ?`,
+		partID, afterSeq, ops[len(ops)-1].Seq)
+	if err != nil {
+		return fmt.Errorf("changes of the creates: %w", err)
+	}
+	defer rows.Close()
+	// Each name once, not a string a change.
+	names := map[string]string{}
+	changes := make([]plan.Change, 0, 10*len(ops))
+	var seq int64
+	var fields sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&seq, &fields); err != nil {
+			return err
+		}
+		i, found := slices.BinarySearchFunc(ops, seq, func(o plan.Operation, seq int64) int { return cmp.Compare(o.Seq, seq) })
+		if !found {
+			continue
+		}
+		from := len(changes)
+		for item := range bytes.SplitSeq(text.json(fields), []byte(changeSeparator)) {
+			name, value, valued := bytes.Cut(item, []byte(valueSeparator))
+			field, ok := names[string(name)]
+			if !ok {
+				field = string(name)
+				names[field] = field
+			}
+			c := plan.Change{Field: field}
+			if valued {
+				c.After = json.RawMessage(value[:len(value):len(value)])
+			}
+			changes = append(changes, c)
+		}
+		ops[i].Changes = changes[from:len(changes):len(changes)]
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("changes of the creates: %w", err)
 	}
 	return nil
 }
