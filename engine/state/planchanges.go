@@ -12,7 +12,9 @@ import (
 // plan_change_parts gives their part, and read through the view
 // plan_changes (schema version 9): the plan, mapping and direction,
 // repeated on each of a first sync's million changes, made saving and
-// checkpointing them take twice as long.
+// checkpointing them take twice as long. Since schema version 14 the
+// changes of creates and restores are in plan_create_values, a row per
+// operation (packCreatesSQL), which the view unpacks too.
 
 // execQuerier writes and reads the database: a transaction or one
 // connection.
