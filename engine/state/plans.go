@@ -527,10 +527,12 @@ func (d *DB) attachChanges(ctx context.Context, part Part, afterSeq int64, ops [
 		return fmt.Errorf("changes of plan %s, mapping %s: %w", part.PlanID, part.Mapping, err)
 	}
 	defer crows.Close()
-	// Sized for ten fields an operation; more only grow them. The values
+	// Sized for ten fields an operation whose changes are rows (not a
+	// create's, since schema version 14); more only grow them. The values
 	// are copied into shared blocks, not a slice each.
-	changes := make([]plan.Change, 0, 10*len(ops))
-	seqs := make([]int64, 0, 10*len(ops))
+	rowOps := len(ops) - countPacked(ops)
+	changes := make([]plan.Change, 0, 10*rowOps)
+	seqs := make([]int64, 0, 10*rowOps)
 	var text textBlocks
 	ordered := true
 	var seq int64
@@ -600,11 +602,24 @@ func (d *DB) attachChanges(ctx context.Context, part Part, afterSeq int64, ops [
 	return d.attachPackedChanges(ctx, partID, afterSeq, ops, &text)
 }
 
+// countPacked counts the operations whose changes a plan saved since schema
+// version 14 keeps in plan_create_values: creates and restores.
+func countPacked(ops []plan.Operation) int {
+	n := 0
+	for _, o := range ops {
+		if o.Kind == plan.Create || o.Kind == plan.Restore {
+			n++
+		}
+	}
+	return n
+}
+
 // attachPackedChanges sets the changes of the creates and restores among
 // ops, which follow afterSeq in seq order, from plan_create_values (schema
 // version 14), their values copied into text.
 func (d *DB) attachPackedChanges(ctx context.Context, partID, afterSeq int64, ops []plan.Operation, text *textBlocks) error {
-	if !slices.ContainsFunc(ops, func(o plan.Operation) bool { return o.Kind == plan.Create || o.Kind == plan.Restore }) {
+	packed := countPacked(ops)
+	if packed == 0 {
 		return nil
 	}
 	rows, err := d.db.QueryContext(ctx, `SELECT seq, fields FROM plan_create_values WHERE part = ? AND seq > ? AND seq <= ?`,
@@ -615,7 +630,7 @@ func (d *DB) attachPackedChanges(ctx context.Context, partID, afterSeq int64, op
 	defer rows.Close()
 	// Each name once, not a string a change.
 	names := map[string]string{}
-	changes := make([]plan.Change, 0, 10*len(ops))
+	changes := make([]plan.Change, 0, 10*packed)
 	var seq int64
 	var fields sql.RawBytes
 	for rows.Next() {
