@@ -599,7 +599,7 @@ func (d *DB) attachChanges(ctx context.Context, part Part, afterSeq int64, ops [
 		}
 		from = to
 	}
-	return d.attachPackedChanges(ctx, partID, afterSeq, ops, &text)
+	return d.attachPackedChanges(ctx, part, partID, afterSeq, ops, &text)
 }
 
 // countPacked counts the operations whose changes a plan saved since schema
@@ -616,8 +616,8 @@ func countPacked(ops []plan.Operation) int {
 
 // attachPackedChanges sets the changes of the creates and restores among
 // ops, which follow afterSeq in seq order, from plan_create_values (schema
-// version 14), their values copied into text.
-func (d *DB) attachPackedChanges(ctx context.Context, partID, afterSeq int64, ops []plan.Operation, text *textBlocks) error {
+// version 14) under part's number partID, their values copied into text.
+func (d *DB) attachPackedChanges(ctx context.Context, part Part, partID, afterSeq int64, ops []plan.Operation, text *textBlocks) error {
 	packed := countPacked(ops)
 	if packed == 0 {
 		return nil
@@ -625,7 +625,7 @@ func (d *DB) attachPackedChanges(ctx context.Context, partID, afterSeq int64, op
 	rows, err := d.db.QueryContext(ctx, `SELECT seq, fields FROM plan_create_values WHERE part = ? AND seq > ? AND seq <= ?`,
 		partID, afterSeq, ops[len(ops)-1].Seq)
 	if err != nil {
-		return fmt.Errorf("changes of the creates: %w", err)
+		return fmt.Errorf("changes of the creates of plan %s, mapping %s: %w", part.PlanID, part.Mapping, err)
 	}
 	defer rows.Close()
 	// Each name once, not a string a change.
@@ -658,7 +658,7 @@ func (d *DB) attachPackedChanges(ctx context.Context, partID, afterSeq int64, op
 		ops[i].Changes = changes[from:len(changes):len(changes)]
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("changes of the creates: %w", err)
+		return fmt.Errorf("changes of the creates of plan %s, mapping %s: %w", part.PlanID, part.Mapping, err)
 	}
 	return nil
 }
