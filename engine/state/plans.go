@@ -530,7 +530,8 @@ func (d *DB) attachChanges(ctx context.Context, part Part, afterSeq int64, ops [
 	// Sized for ten fields an operation whose changes are rows (not a
 	// create's, since schema version 14); more only grow them. The values
 	// are copied into shared blocks, not a slice each.
-	rowOps := len(ops) - countPacked(ops)
+	packed := countPacked(ops)
+	rowOps := len(ops) - packed
 	changes := make([]plan.Change, 0, 10*rowOps)
 	seqs := make([]int64, 0, 10*rowOps)
 	var text textBlocks
@@ -555,7 +556,7 @@ func (d *DB) attachChanges(ctx context.Context, part Part, afterSeq int64, ops [
 				continue // between two operations asked for
 			default:
 				var found bool
-				if at, found = slices.BinarySearchFunc(ops, seq, func(o plan.Operation, seq int64) int { return cmp.Compare(o.Seq, seq) }); !found {
+				if at, found = opWithSeq(ops, seq); !found {
 					continue
 				}
 			}
@@ -599,7 +600,15 @@ func (d *DB) attachChanges(ctx context.Context, part Part, afterSeq int64, ops [
 		}
 		from = to
 	}
-	return d.attachPackedChanges(ctx, part, partID, afterSeq, ops, &text)
+	if packed == 0 {
+		return nil
+	}
+	return d.attachPackedChanges(ctx, part, partID, afterSeq, ops, packed, &text)
+}
+
+// opWithSeq finds the operation with seq among ops, which are in seq order.
+func opWithSeq(ops []plan.Operation, seq int64) (int, bool) {
+	return slices.BinarySearchFunc(ops, seq, func(o plan.Operation, seq int64) int { return cmp.Compare(o.Seq, seq) })
 }
 
 // countPacked counts the operations whose changes a plan saved since schema
@@ -615,13 +624,10 @@ func countPacked(ops []plan.Operation) int {
 }
 
 // attachPackedChanges sets the changes of the creates and restores among
-// ops, which follow afterSeq in seq order, from plan_create_values (schema
-// version 14) under part's number partID, their values copied into text.
-func (d *DB) attachPackedChanges(ctx context.Context, part Part, partID, afterSeq int64, ops []plan.Operation, text *textBlocks) error {
-	packed := countPacked(ops)
-	if packed == 0 {
-		return nil
-	}
+// ops (packed of them), which follow afterSeq in seq order, from
+// plan_create_values (schema version 14) under part's number partID, their
+// values copied into text.
+func (d *DB) attachPackedChanges(ctx context.Context, part Part, partID, afterSeq int64, ops []plan.Operation, packed int, text *textBlocks) error {
 	rows, err := d.db.QueryContext(ctx, `SELECT seq, fields FROM plan_create_values WHERE part = ? AND seq > ? AND seq <= ?`,
 		partID, afterSeq, ops[len(ops)-1].Seq)
 	if err != nil {
@@ -637,7 +643,7 @@ func (d *DB) attachPackedChanges(ctx context.Context, part Part, partID, afterSe
 		if err := rows.Scan(&seq, &fields); err != nil {
 			return err
 		}
-		i, found := slices.BinarySearchFunc(ops, seq, func(o plan.Operation, seq int64) int { return cmp.Compare(o.Seq, seq) })
+		i, found := opWithSeq(ops, seq)
 		if !found {
 			continue
 		}
