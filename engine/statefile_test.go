@@ -85,6 +85,18 @@ func toString(v any) string {
 	}
 }
 
+// recreated are the statements that make table anew with the columns
+// (and keys) given, keeping its rows: a fixture's way back to a layout
+// before a migration changed the table.
+func recreated(table, columns string) []string {
+	return []string{
+		`CREATE TABLE ` + table + `_old (` + columns + `)`,
+		`INSERT INTO ` + table + `_old SELECT * FROM ` + table,
+		`DROP TABLE ` + table,
+		`ALTER TABLE ` + table + `_old RENAME TO ` + table,
+	}
+}
+
 // asVersion13 are the statements that give a state file of this
 // coupler's layout version 13: the changes of creates a row each in
 // plan_change_values, without plan_create_values, which version 14
@@ -105,75 +117,54 @@ var asVersion13 = []string{
 // coupler's layout version 12's plan_mappings, plan_parts, plan_fields
 // and plan_unchanged, with the primary keys version 13 dropped. An older
 // version's fixture starts with them.
-var asVersion12 = append(slices.Clone(asVersion13),
-	`CREATE TABLE plan_mappings_v12 (plan_id VARCHAR NOT NULL, position INTEGER NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL,
+var asVersion12 = slices.Concat(asVersion13,
+	recreated(`plan_mappings`, `plan_id VARCHAR NOT NULL, position INTEGER NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL,
 		source_side VARCHAR NOT NULL, source_connector VARCHAR NOT NULL, source_entity VARCHAR NOT NULL, source_key VARCHAR NOT NULL,
 		source_modified VARCHAR NOT NULL, dest_side VARCHAR NOT NULL, dest_connector VARCHAR NOT NULL, dest_entity VARCHAR NOT NULL,
 		dest_key VARCHAR NOT NULL, dest_modified VARCHAR NOT NULL, base_watermark TIMESTAMP, since TIMESTAMP, read_started TIMESTAMP NOT NULL,
 		new_watermark TIMESTAMP, records_read BIGINT NOT NULL, not_modified BIGINT NOT NULL, record VARCHAR,
 		dest_read BIGINT NOT NULL DEFAULT 0, coupled BIGINT NOT NULL DEFAULT 0, warnings VARCHAR, needs_approval VARCHAR,
-		PRIMARY KEY (plan_id, mapping, direction))`,
-	`INSERT INTO plan_mappings_v12 SELECT * FROM plan_mappings`,
-	`DROP TABLE plan_mappings`,
-	`ALTER TABLE plan_mappings_v12 RENAME TO plan_mappings`,
-	`CREATE TABLE plan_parts_v12 (plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL,
-		fingerprint VARCHAR NOT NULL, changed BOOLEAN NOT NULL, creates_into_existing BOOLEAN NOT NULL, PRIMARY KEY (plan_id, mapping, direction))`,
-	`INSERT INTO plan_parts_v12 SELECT * FROM plan_parts`,
-	`DROP TABLE plan_parts`,
-	`ALTER TABLE plan_parts_v12 RENAME TO plan_parts`,
-	`CREATE TABLE plan_fields_v12 (plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL, position INTEGER NOT NULL,
-		field VARCHAR NOT NULL, bind_set VARCHAR, PRIMARY KEY (plan_id, mapping, direction, position))`,
-	`INSERT INTO plan_fields_v12 SELECT * FROM plan_fields`,
-	`DROP TABLE plan_fields`,
-	`ALTER TABLE plan_fields_v12 RENAME TO plan_fields`,
-	`CREATE TABLE plan_unchanged_v12 (plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL, records BIGINT NOT NULL,
-		PRIMARY KEY (plan_id, mapping, direction))`,
-	`INSERT INTO plan_unchanged_v12 SELECT * FROM plan_unchanged`,
-	`DROP TABLE plan_unchanged`,
-	`ALTER TABLE plan_unchanged_v12 RENAME TO plan_unchanged`,
-	`UPDATE meta SET value = '12' WHERE key = 'schema_version'`,
+		PRIMARY KEY (plan_id, mapping, direction)`),
+	recreated(`plan_parts`, `plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL,
+		fingerprint VARCHAR NOT NULL, changed BOOLEAN NOT NULL, creates_into_existing BOOLEAN NOT NULL, PRIMARY KEY (plan_id, mapping, direction)`),
+	recreated(`plan_fields`, `plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL, position INTEGER NOT NULL,
+		field VARCHAR NOT NULL, bind_set VARCHAR, PRIMARY KEY (plan_id, mapping, direction, position)`),
+	recreated(`plan_unchanged`, `plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL, records BIGINT NOT NULL,
+		PRIMARY KEY (plan_id, mapping, direction)`),
+	[]string{`UPDATE meta SET value = '12' WHERE key = 'schema_version'`},
 )
 
 // asVersion11 are the statements that give a state file of this
 // coupler's layout version 11's couplings, with the keys version 12
 // dropped. An older version's fixture starts with them.
-var asVersion11 = append(slices.Clone(asVersion12),
-	`CREATE TABLE couplings_v11 (mapping VARCHAR NOT NULL, table_id VARCHAR NOT NULL, integration_id VARCHAR NOT NULL,
+var asVersion11 = slices.Concat(asVersion12,
+	recreated(`couplings`, `mapping VARCHAR NOT NULL, table_id VARCHAR NOT NULL, integration_id VARCHAR NOT NULL,
 		coupled_at TIMESTAMP NOT NULL, last_synced_at TIMESTAMP, last_result VARCHAR,
 		table_modified TIMESTAMP, integration_modified TIMESTAMP, table_etag VARCHAR, integration_etag VARCHAR,
-		PRIMARY KEY (mapping, table_id), UNIQUE (mapping, integration_id))`,
-	`INSERT INTO couplings_v11 SELECT * FROM couplings`,
-	`DROP TABLE couplings`,
-	`ALTER TABLE couplings_v11 RENAME TO couplings`,
-	`UPDATE meta SET value = '11' WHERE key = 'schema_version'`,
+		PRIMARY KEY (mapping, table_id), UNIQUE (mapping, integration_id)`),
+	[]string{`UPDATE meta SET value = '11' WHERE key = 'schema_version'`},
 )
 
 // asVersion10 are the statements that give a state file of this
 // coupler's layout version 10's runs, with the primary key version 11
 // dropped. An older version's fixture starts with them.
-var asVersion10 = append(slices.Clone(asVersion11),
-	`CREATE TABLE runs_v10 (id BIGINT PRIMARY KEY, plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL,
+var asVersion10 = slices.Concat(asVersion11,
+	recreated(`runs`, `id BIGINT PRIMARY KEY, plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL,
 		started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, inserted BIGINT NOT NULL DEFAULT 0, modified BIGINT NOT NULL DEFAULT 0,
 		unchanged BIGINT NOT NULL DEFAULT 0, skipped BIGINT NOT NULL DEFAULT 0, failed BIGINT NOT NULL DEFAULT 0,
-		coupled BIGINT NOT NULL DEFAULT 0, deleted BIGINT NOT NULL DEFAULT 0, uncoupled BIGINT NOT NULL DEFAULT 0)`,
-	`INSERT INTO runs_v10 SELECT * FROM runs`,
-	`DROP TABLE runs`,
-	`ALTER TABLE runs_v10 RENAME TO runs`,
-	`UPDATE meta SET value = '10' WHERE key = 'schema_version'`,
+		coupled BIGINT NOT NULL DEFAULT 0, deleted BIGINT NOT NULL DEFAULT 0, uncoupled BIGINT NOT NULL DEFAULT 0`),
+	[]string{`UPDATE meta SET value = '10' WHERE key = 'schema_version'`},
 )
 
 // asVersion9 are the statements that give a state file of this coupler's
 // layout version 9's plan_operations, with the primary key version 10
 // dropped. An older version's fixture starts with them.
-var asVersion9 = append(slices.Clone(asVersion10),
-	`CREATE TABLE plan_operations_v9 (plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL,
+var asVersion9 = slices.Concat(asVersion10,
+	recreated(`plan_operations`, `plan_id VARCHAR NOT NULL, mapping VARCHAR NOT NULL, direction VARCHAR NOT NULL,
 		seq BIGINT NOT NULL, op VARCHAR NOT NULL, source_id VARCHAR NOT NULL, dest_id VARCHAR, etag VARCHAR, source_etag VARCHAR,
 		source_modified TIMESTAMP, dest_modified TIMESTAMP, reason VARCHAR, source_display VARCHAR, dest_display VARCHAR,
-		PRIMARY KEY (plan_id, mapping, direction, seq))`,
-	`INSERT INTO plan_operations_v9 SELECT * FROM plan_operations`,
-	`DROP TABLE plan_operations`,
-	`ALTER TABLE plan_operations_v9 RENAME TO plan_operations`,
-	`UPDATE meta SET value = '9' WHERE key = 'schema_version'`,
+		PRIMARY KEY (plan_id, mapping, direction, seq)`),
+	[]string{`UPDATE meta SET value = '9' WHERE key = 'schema_version'`},
 )
 
 // asVersion8 are the statements that give a state file of this
