@@ -332,8 +332,12 @@ FROM diff_ops WHERE op <> 'unchanged'`, s.PlanID, s.Mapping, s.Direction)
 	}
 	// Without an operation that writes values, the field changes are not
 	// looked for: their join still read both sides' rows.
-	var writes int64
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM diff_ops WHERE op IN ('create', 'restore', 'update', `+syncAfter+`)`).Scan(&writes); err != nil {
+	// Creates (and restores) and updates are counted apart: each kind
+	// has a statement of its own below, which reads both sides' rows
+	// whether it finds an operation or not (5 ms at 10,000 records).
+	var creates, updates int64
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE op IN ('create', 'restore')), count(*) FILTER (WHERE op IN ('update', `+syncAfter+`))
+		FROM diff_ops`).Scan(&creates, &updates); err != nil {
 		return nil, fmt.Errorf("count writes of mapping %s: %w", s.Mapping, err)
 	}
 	if _, err := tx.ExecContext(ctx, `DROP TABLE diff_ops; DROP TABLE diff_pairs`); err != nil {
@@ -346,7 +350,7 @@ FROM diff_ops WHERE op <> 'unchanged'`, s.PlanID, s.Mapping, s.Direction)
 			return nil, fmt.Errorf("save fields of mapping %s: %w", s.Mapping, err)
 		}
 	}
-	if len(s.Fields) > 0 && writes > 0 {
+	if len(s.Fields) > 0 && creates+updates > 0 {
 		// An update of a record unchanged since its last sync repairs its
 		// one-way fields only (RepairOneWay), and writes back the values
 		// its service assigned.
@@ -398,10 +402,12 @@ WHERE keep`
 		if err != nil {
 			return nil, err
 		}
-		if _, err := tx.ExecContext(ctx, q, part, s.PlanID, s.Mapping, s.Direction); err != nil {
-			return nil, fmt.Errorf("diff fields of mapping %s: %w", s.Mapping, err)
+		if updates > 0 || !packed && creates > 0 {
+			if _, err := tx.ExecContext(ctx, q, part, s.PlanID, s.Mapping, s.Direction); err != nil {
+				return nil, fmt.Errorf("diff fields of mapping %s: %w", s.Mapping, err)
+			}
 		}
-		if packed {
+		if packed && creates > 0 {
 			if _, err := tx.ExecContext(ctx, packCreatesSQL(s.Fields), part, s.PlanID, s.Mapping, s.Direction); err != nil {
 				return nil, fmt.Errorf("diff fields of mapping %s, creates: %w", s.Mapping, err)
 			}
@@ -440,6 +446,12 @@ func packableFields(fields []DestField) bool {
 // direction): the fields a create writes (createsSQL) in the order of
 // their names, each with its value's JSON text, or without for a NULL.
 // Concatenated, so that each value's text is kept byte for byte.
+//
+// An operation has a change unless every field it writes is left out
+// (not_null and NULL), which is asked of the staged values: a filter on
+// the packed text made DuckDB pack every row twice, once to filter, once
+// to insert (EXPLAIN ANALYZE: 10 of the statement's 22 ms at 10,000
+// creates of ten fields).
 func packCreatesSQL(fields []DestField) string {
 	byName := make([]int, len(fields))
 	for i := range byName {
@@ -447,17 +459,22 @@ func packCreatesSQL(fields []DestField) string {
 	}
 	slices.SortStableFunc(byName, func(a, b int) int { return strings.Compare(fields[a].Name, fields[b].Name) })
 	items := make([]string, len(byName))
+	writes := make([]string, 0, len(byName))
 	for j, i := range byName {
-		items[j] = fmt.Sprintf("CASE WHEN %s THEN %s || coalesce(chr(31) || s.v%d, '') END", createsSQL(i, fields[i]), sqlString(fields[i].Name), i)
+		w := createsSQL(i, fields[i])
+		items[j] = fmt.Sprintf("CASE WHEN %s THEN %s || coalesce(chr(31) || s.v%d, '') END", w, sqlString(fields[i].Name), i)
+		writes = append(writes, w)
+	}
+	where := ""
+	if !slices.Contains(writes, "true") {
+		where = " AND (" + strings.Join(writes, " OR ") + ")"
 	}
 	return `INSERT INTO plan_create_values (part, seq, fields)
-SELECT ?, seq, fields FROM (
-	SELECT o.seq, concat_ws(chr(30), ` + strings.Join(items, ", ") + `) AS fields
-	FROM plan_operations o
-	JOIN ` + stagingTable(SourceRows) + ` s ON s.key = o.source_id
-	WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND o.op IN ('create', 'restore'))
-WHERE fields <> ''
-ORDER BY seq`
+SELECT ?, o.seq, concat_ws(chr(30), ` + strings.Join(items, ", ") + `)
+FROM plan_operations o
+JOIN ` + stagingTable(SourceRows) + ` s ON s.key = o.source_id
+WHERE o.plan_id = ? AND o.mapping = ? AND o.direction = ? AND o.op IN ('create', 'restore')` + where + `
+ORDER BY o.seq`
 }
 
 // CoupledNotStaged returns the source ids of a mapping's couplings whose

@@ -152,3 +152,52 @@ func TestPackedCreatesReadAsRows(t *testing.T) {
 func withoutSeparated(changes []plan.Change) []plan.Change {
 	return slices.DeleteFunc(slices.Clone(changes), func(c plan.Change) bool { return strings.Contains(c.Field, "\x1f") })
 }
+
+// TestPackedCreateWithNothingToWrite: a create whose every field is
+// not_null and NULL writes no field. It has no row in plan_create_values
+// and reads back without a change, beside a create that writes one.
+func TestPackedCreateWithNothingToWrite(t *testing.T) {
+	ctx := t.Context()
+	d := openTestDB(t)
+	str := func(s string) *string { return &s }
+	fields := []DestField{{Name: "name", NotNull: true}, {Name: "city", NotNull: true}}
+	s, err := d.NewStage(ctx, SourceRows, fields, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []Row{{Key: "C1", InFilter: true, Values: []*string{nil, nil}}, {Key: "C2", InFilter: true, Values: []*string{nil, str(`"Oslo"`)}}} {
+		if err := s.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = d.NewStage(ctx, DestRows, fields, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	spec := DiffSpec{Part: Part{PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration"}, SourceIsTable: true, Fields: fields, DestEntity: "accounts"}
+	if _, err := d.Diff(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	if err := d.Operations(ctx, spec.Part, 0, -1, plan.Kinds, func(op plan.Operation) error {
+		got[op.SourceID] = fmt.Sprint(op.Kind, " ", len(op.Changes))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"C1": "create 0", "C2": "create 1"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("operations and their changes: %v, want %v", got, want)
+	}
+	var n int
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM plan_create_values`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("plan_create_values holds %d rows, want 1: the create with nothing to write has none", n)
+	}
+}
