@@ -470,22 +470,29 @@ type Explainer interface {
 // returns the results in the ops' order. Ops start in order; once ctx ends
 // no further op starts, and started says how many did: the results from
 // there on are zero, for the caller to fill with ctx's error.
+//
+// The ops are taken in turn by concurrency workers, not given a goroutine
+// each: a write's HTTP client grows a new goroutine's stack several times
+// over, which cost a first sync of 10,000 single requests 20 ms of CPU.
 func WriteEach(ctx context.Context, ops []WriteOp, concurrency int, write func(WriteOp) WriteResult) (results []WriteResult, started int) {
 	results = make([]WriteResult, len(ops))
-	sem := make(chan struct{}, max(concurrency, 1))
-	var wg sync.WaitGroup
-	for i, op := range ops {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil { // select picks at random when both are ready
-			break
+	var mu sync.Mutex
+	// take returns the next op to start, if ctx has not ended.
+	take := func() (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if started == len(ops) || ctx.Err() != nil {
+			return 0, false
 		}
 		started++
+		return started - 1, true
+	}
+	var wg sync.WaitGroup
+	for range min(max(concurrency, 1), len(ops)) {
 		wg.Go(func() {
-			defer func() { <-sem }()
-			results[i] = write(op)
+			for i, ok := take(); ok; i, ok = take() {
+				results[i] = write(ops[i])
+			}
 		})
 	}
 	wg.Wait()
