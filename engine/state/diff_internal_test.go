@@ -16,20 +16,8 @@ func TestDiffRefusesAPartDiffedTwice(t *testing.T) {
 	d := openTestDB(t)
 	name := "Contoso"
 	fields := []DestField{{Name: "name"}}
-	for role, rows := range map[Role][]Row{SourceRows: {{Key: "C1", InFilter: true, Values: []*string{&name}}}, DestRows: nil} {
-		s, err := d.NewStage(ctx, role, fields, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range rows {
-			if err := s.Append(r); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	stageRows(t, d, SourceRows, fields, Row{Key: "C1", InFilter: true, Values: []*string{&name}})
+	stageRows(t, d, DestRows, fields)
 	spec := DiffSpec{Part: Part{PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration"}, SourceIsTable: true, Fields: fields, DestEntity: "accounts"}
 	if _, err := d.Diff(ctx, spec); err != nil {
 		t.Fatal(err)
@@ -43,5 +31,22 @@ func TestDiffRefusesAPartDiffedTwice(t *testing.T) {
 	}
 	if counts[plan.Create] != 1 || counts[plan.Unchanged] != 0 {
 		t.Errorf("counts after a second diff: %v, want the first diff's: 1 create", counts)
+	}
+}
+
+// stageRows stages rows as role's records, replacing any staged before.
+func stageRows(t *testing.T, d *DB, role Role, fields []DestField, rows ...Row) {
+	t.Helper()
+	s, err := d.NewStage(t.Context(), role, fields, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if err := s.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

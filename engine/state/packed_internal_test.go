@@ -161,24 +161,8 @@ func TestPackedCreateWithNothingToWrite(t *testing.T) {
 	d := openTestDB(t)
 	str := func(s string) *string { return &s }
 	fields := []DestField{{Name: "name", NotNull: true}, {Name: "city", NotNull: true}}
-	s, err := d.NewStage(ctx, SourceRows, fields, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range []Row{{Key: "C1", InFilter: true, Values: []*string{nil, nil}}, {Key: "C2", InFilter: true, Values: []*string{nil, str(`"Oslo"`)}}} {
-		if err := s.Append(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if s, err = d.NewStage(ctx, DestRows, fields, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	stageRows(t, d, SourceRows, fields, Row{Key: "C1", InFilter: true, Values: []*string{nil, nil}}, Row{Key: "C2", InFilter: true, Values: []*string{nil, str(`"Oslo"`)}})
+	stageRows(t, d, DestRows, fields)
 	spec := DiffSpec{Part: Part{PlanID: "p1", Mapping: "CUSTOMER", Direction: "to_integration"}, SourceIsTable: true, Fields: fields, DestEntity: "accounts"}
 	if _, err := d.Diff(ctx, spec); err != nil {
 		t.Fatal(err)
