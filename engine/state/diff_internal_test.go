@@ -34,10 +34,15 @@ func TestDiffRefusesAPartDiffedTwice(t *testing.T) {
 	}
 }
 
-// stageRows stages rows as role's records, replacing any staged before.
+// stageRows stages rows as role's records, replacing any staged before,
+// with as many match values as the first row has.
 func stageRows(t *testing.T, d *DB, role Role, fields []DestField, rows ...Row) {
 	t.Helper()
-	s, err := d.NewStage(t.Context(), role, fields, 0)
+	nmatch := 0
+	if len(rows) > 0 {
+		nmatch = len(rows[0].Match)
+	}
+	s, err := d.NewStage(t.Context(), role, fields, nmatch)
 	if err != nil {
 		t.Fatal(err)
 	}
