@@ -22,6 +22,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -466,6 +467,10 @@ func measure(op func() error, res *perfResult) error {
 		return fmt.Errorf("reset the peak resident set: %w", err)
 	}
 	res.StartRSS = procStatus("VmRSS")
+	cpu0, err := cpuSeconds()
+	if err != nil {
+		return err
+	}
 	done := make(chan struct{})
 	sampled := make(chan uint64)
 	go func() {
@@ -484,11 +489,12 @@ func measure(op func() error, res *perfResult) error {
 			}
 		}
 	}()
-	cpu0 := cpuSeconds()
 	start := time.Now()
-	err := op()
+	err = op()
 	res.Seconds = time.Since(start).Seconds()
-	res.CPU = cpuSeconds() - cpu0
+	cpu1, cerr := cpuSeconds()
+	res.CPU = cpu1 - cpu0
+	err = errors.Join(err, cerr)
 	res.PeakRSS = procStatus("VmHWM")
 	close(done)
 	res.PeakHeap = <-sampled
@@ -498,12 +504,12 @@ func measure(op func() error, res *perfResult) error {
 }
 
 // cpuSeconds is the user and system time the process has taken.
-func cpuSeconds() float64 {
+func cpuSeconds() (float64, error) {
 	var u syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
-		return math.NaN()
+		return 0, fmt.Errorf("the process's CPU time: %w", err)
 	}
-	return time.Duration(u.Utime.Nano() + u.Stime.Nano()).Seconds()
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano()).Seconds(), nil
 }
 
 // profiled wraps op in a CPU profile written to file.

@@ -331,10 +331,11 @@ FROM diff_ops WHERE op <> 'unchanged'`, s.PlanID, s.Mapping, s.Direction)
 		syncAfter = "'couple'"
 	}
 	// Without an operation that writes values, the field changes are not
-	// looked for: their join still read both sides' rows.
-	// Creates (and restores) and updates are counted apart: each kind
-	// has a statement of its own below, which reads both sides' rows
-	// whether it finds an operation or not (5 ms at 10,000 records).
+	// looked for: their join still read both sides' rows. Creates (and
+	// restores) and updates are counted apart: packed, the creates'
+	// changes have a statement of their own, and the row statement, which
+	// reads both sides' rows whether it finds an operation or not (5 ms at
+	// 10,000 records), runs only when some operation's changes are rows.
 	var creates, updates int64
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE op IN ('create', 'restore')), count(*) FILTER (WHERE op IN ('update', `+syncAfter+`))
 		FROM diff_ops`).Scan(&creates, &updates); err != nil {
