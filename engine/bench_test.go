@@ -128,8 +128,9 @@ func TestMain(m *testing.M) {
 }
 
 // startFakes starts the fake servers in a child process (serveFakes) and
-// returns their root URL; the child ends with the test.
-func startFakes(tb testing.TB, n int, emptyCRM bool) string {
+// returns their root URL and the child's process id; the child ends with
+// the test.
+func startFakes(tb testing.TB, n int, emptyCRM bool) (root string, pid int) {
 	tb.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "COUPLER_BENCH_SERVE_FAKES="+strconv.Itoa(n))
@@ -153,7 +154,7 @@ func startFakes(tb testing.TB, n int, emptyCRM bool) string {
 	if err != nil {
 		tb.Fatalf("fake servers did not start: %v", err)
 	}
-	return strings.TrimSpace(line)
+	return strings.TrimSpace(line), cmd.Process.Pid
 }
 
 // writeBenchProject writes the benchmarks' project into dir: the two fake
@@ -194,7 +195,7 @@ func coupleAll(ctx context.Context, e *engine.Engine, n int) error {
 // It returns the engine and the fake servers' root URL.
 func coupledWorld(b *testing.B, n int, postgres bool) (*engine.Engine, string) {
 	b.Helper()
-	root := startFakes(b, n, false)
+	root, _ := startFakes(b, n, false)
 	dir := b.TempDir()
 	writeBenchProject(b, dir, root, 1)
 	var opts engine.Options

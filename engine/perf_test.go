@@ -70,14 +70,16 @@ type perfCeiling struct {
 }
 
 // perfCeilings are the ceilings of the cases CI runs (COUPLER_PERF=ci):
-// today's medians with headroom for a loaded machine, not the goals of
-// issue 16, which replace them as the optimisations land.
-// docs/performance.md states them.
+// a ratio is the worst median of the runs docs/performance.md lists for
+// it and half as much again for a loaded machine, so that a change making
+// a case half as slow again as that fails; a time, which the machine's
+// speed moves as it does not move a ratio, five times the worst. The
+// document states them.
 var perfCeilings = map[string]perfCeiling{
-	"plan_full_10k":          {ratio: 5, growth: 1 << 20},
-	"sync_single_10k":        {ratio: 6},
-	"sync_batch100_10k":      {ratio: 10},
-	"incremental_100_of_10k": {seconds: 1},
+	"plan_full_10k":          {ratio: 4, growth: 1 << 20},
+	"sync_single_10k":        {ratio: 3.5},
+	"sync_batch100_10k":      {ratio: 4.5},
+	"incremental_100_of_10k": {seconds: 0.5},
 }
 
 // perfCase is one operation the harness measures.
@@ -117,6 +119,9 @@ type perfSpec struct {
 	// CPUProfile, when set, is a file for the CPU profile of the
 	// operation (coupler only).
 	CPUProfile string `json:"cpu_profile,omitempty"`
+	// Servers is the fake servers' process id, whose CPU time during the
+	// operation the child reports beside its own.
+	Servers int `json:"servers"`
 }
 
 // perfResult is what a child measured: the operation alone, after setup.
@@ -126,6 +131,10 @@ type perfResult struct {
 	// DuckDB's threads included: on a machine shared with the fake
 	// servers, what coupler spends beyond the raw program slows both.
 	CPU float64 `json:"cpu"`
+	// ServersCPU is the fake servers' user and system time during the
+	// operation: on two cores, the servers' CPU and the program's
+	// together bound how fast the operation can be, whatever overlaps.
+	ServersCPU float64 `json:"servers_cpu"`
 	// StartRSS is the resident set when the operation began, PeakRSS its
 	// high-water mark since then (/proc/self/clear_refs reset it).
 	StartRSS int64 `json:"start_rss"`
@@ -257,7 +266,7 @@ func TestPerformanceRatios(t *testing.T) {
 	}
 }
 
-const perfHeader = `| case | coupler | raw | ratio | coupler records/s | GET / write requests (ceil(ops/batch)) | CPU coupler / raw | peak RSS coupler / raw | coupler Go heap peak, allocated, GCs | coupler read / diff / save / apply | state file growth | load |
+const perfHeader = `| case | coupler | raw | ratio | coupler records/s | GET / write requests (ceil(ops/batch)) | CPU coupler / raw (the servers' during each) | peak RSS coupler / raw | coupler Go heap peak, allocated, GCs | coupler read / diff / save / apply | state file growth | load |
 |---|---|---|---|---|---|---|---|---|---|---|---|`
 
 // measureCase runs one case's rounds, coupler and raw alternating which
@@ -265,7 +274,7 @@ const perfHeader = `| case | coupler | raw | ratio | coupler records/s | GET / w
 // ratio of the medians and the median growth of the state file in bytes.
 func measureCase(t *testing.T, c perfCase) (row string, secs, ratio float64, growth int64) {
 	load := loadAvg()
-	root := startFakes(t, c.records, c.kind == "sync")
+	root, servers := startFakes(t, c.records, c.kind == "sync")
 	tmpl := t.TempDir()
 	writeBenchProject(t, tmpl, root, c.batch)
 	want := c.records
@@ -288,7 +297,7 @@ func measureCase(t *testing.T, c perfCase) (row string, secs, ratio float64, gro
 			if c.kind == "sync" {
 				benchPost(t, root+"/_bench/reset-crm")
 			}
-			spec := perfSpec{Program: prog, Kind: c.kind, Root: root, Want: want}
+			spec := perfSpec{Program: prog, Kind: c.kind, Root: root, Want: want, Servers: servers}
 			if prog == "coupler" {
 				spec.Dir = filepath.Join(t.TempDir(), "project")
 				copyDir(t, tmpl, spec.Dir)
@@ -356,14 +365,16 @@ func measureCase(t *testing.T, c perfCase) (row string, secs, ratio float64, gro
 		}
 	}
 	cpu := func(r perfResult) float64 { return r.CPU }
-	row = fmt.Sprintf("| %s | %.3f s | %.3f s | %.2fx | %.0f | %d / %d (%d) | %.3f / %.3f s | %s / %s MiB | %s MiB, %s MiB, %.0f | %s s | %.2f MiB | %s |",
+	serversCPU := func(r perfResult) float64 { return r.ServersCPU }
+	row = fmt.Sprintf("| %s | %.3f s | %.3f s | %.2fx | %.0f | %d / %d (%d) | %.3f / %.3f s (%.2f / %.2f s) | %s / %s MiB | %s MiB, %s MiB, %.0f | %s s | %.2f MiB | %s |",
 		c.name, cs, rs, ratio, float64(records)/cs, gets, writes, int(math.Ceil(float64(ops)/float64(c.batch))),
-		median(coupler, cpu), median(raw, cpu),
+		median(coupler, cpu), median(raw, cpu), median(coupler, serversCPU), median(raw, serversCPU),
 		mib(coupler, func(r perfResult) float64 { return float64(r.PeakRSS) }), mib(raw, func(r perfResult) float64 { return float64(r.PeakRSS) }),
 		mib(coupler, func(r perfResult) float64 { return float64(r.PeakHeap) }), mib(coupler, func(r perfResult) float64 { return float64(r.Allocs) }),
 		median(coupler, func(r perfResult) float64 { return float64(r.GCs) }), strings.Join(stages, " / "),
 		float64(growth)/(1<<20), load)
-	t.Logf("%s: %d round(s); coupler %v s (CPU %v s), raw %v s\n%s", c.name, c.rounds, seconds(coupler), cpus(coupler), seconds(raw), row)
+	t.Logf("%s: %d round(s); coupler %v s (CPU %v s, the servers' %v s), raw %v s (the servers' %v s)\n%s", c.name, c.rounds,
+		seconds(coupler), cpus(coupler), each(coupler, serversCPU), seconds(raw), each(raw, serversCPU), row)
 	return row, cs, ratio, growth
 }
 
@@ -444,7 +455,7 @@ func perfChild(specJSON string) int {
 		op, err = profiled(op, spec.CPUProfile)
 	}
 	if err == nil {
-		err = measure(op, &res)
+		err = measure(op, spec.Servers, &res)
 	}
 	if err != nil {
 		res.Err = err.Error()
@@ -454,8 +465,9 @@ func perfChild(specJSON string) int {
 }
 
 // measure runs op and measures it alone: the peak resident set is reset
-// just before it, the Go heap sampled while it runs.
-func measure(op func() error, res *perfResult) error {
+// just before it, the Go heap sampled while it runs; and the CPU time of
+// the fake servers, process servers, meanwhile.
+func measure(op func() error, servers int, res *perfResult) error {
 	runtime.GC()
 	debug.FreeOSMemory()
 	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
@@ -468,6 +480,10 @@ func measure(op func() error, res *perfResult) error {
 	}
 	res.StartRSS = procStatus("VmRSS")
 	cpu0, err := cpuSeconds()
+	if err != nil {
+		return err
+	}
+	servers0, err := processCPU(servers)
 	if err != nil {
 		return err
 	}
@@ -493,8 +509,9 @@ func measure(op func() error, res *perfResult) error {
 	err = op()
 	res.Seconds = time.Since(start).Seconds()
 	cpu1, cerr := cpuSeconds()
-	res.CPU = cpu1 - cpu0
-	err = errors.Join(err, cerr)
+	servers1, serr := processCPU(servers)
+	res.CPU, res.ServersCPU = cpu1-cpu0, servers1-servers0
+	err = errors.Join(err, cerr, serr)
 	res.PeakRSS = procStatus("VmHWM")
 	close(done)
 	res.PeakHeap = <-sampled
@@ -510,6 +527,73 @@ func cpuSeconds() (float64, error) {
 		return 0, fmt.Errorf("the process's CPU time: %w", err)
 	}
 	return time.Duration(u.Utime.Nano() + u.Stime.Nano()).Seconds(), nil
+}
+
+// clockTicks is the unit of the times in /proc/PID/stat (USER_HZ,
+// proc(5)): 100 a second on x86-64 and arm64.
+const clockTicks = 100
+
+// processCPU is the user and system time process pid has taken, its
+// threads' included (/proc/PID/stat, fields utime and stime, proc(5)), to
+// the clock tick.
+func processCPU(pid int) (float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err == nil {
+		var secs float64
+		if secs, err = statCPU(data); err == nil {
+			return secs, nil
+		}
+	}
+	return 0, fmt.Errorf("the CPU time of process %d: %w", pid, err)
+}
+
+// statCPU is the user and system time in a /proc/PID/stat line.
+func statCPU(data []byte) (float64, error) {
+	// The command's name, in parentheses, may hold spaces and
+	// parentheses: the fields counted are those after its last ")", the
+	// third field (state) first.
+	var f []string
+	if i := bytes.LastIndexByte(data, ')'); i >= 0 {
+		f = strings.Fields(string(data[i+1:]))
+	}
+	if len(f) < 13 {
+		return 0, fmt.Errorf("not a stat line: %q", data)
+	}
+	utime, uerr := strconv.ParseUint(f[11], 10, 64)
+	stime, serr := strconv.ParseUint(f[12], 10, 64)
+	if err := errors.Join(uerr, serr); err != nil {
+		return 0, err
+	}
+	return float64(utime+stime) / clockTicks, nil
+}
+
+// TestStatCPU reads the CPU time of the fake servers' stat line as
+// proc(5) lays it out, whatever the command's name holds.
+func TestStatCPU(t *testing.T) {
+	t.Parallel()
+	// Fields 14 and 15 (utime, stime) are 250 and 50 ticks: 3 s.
+	const tail = " S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 4 0 100 1000 10"
+	for _, tc := range []struct {
+		name, line string
+		want       float64
+		err        bool
+	}{
+		{name: "plain", line: "4242 (engine.test)" + tail, want: 3},
+		{name: "spaces and parentheses in the name", line: "4242 (a) b (c d)" + tail, want: 3},
+		{name: "cut short", line: "4242 (engine.test) S 1 2 3", err: true},
+		{name: "no name", line: "4242" + tail, err: true},
+		{name: "not a number", line: "4242 (x) S 1 2 3 4 5 6 7 8 9 10 x 50 0", err: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := statCPU([]byte(tc.line))
+			if (err != nil) != tc.err || got != tc.want {
+				t.Errorf("statCPU(%q) = %v, %v; want %v, error %v", tc.line, got, err, tc.want, tc.err)
+			}
+		})
+	}
+	if _, err := processCPU(os.Getpid()); err != nil {
+		t.Errorf("this process's own stat: %v", err)
+	}
 }
 
 // profiled wraps op in a CPU profile written to file.
